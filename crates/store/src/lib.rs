@@ -1,0 +1,46 @@
+//! gc-store: the connector's memory of what it has synchronized.
+//!
+//! Everything the sync engine needs to be idempotent and crash-safe lives here: mailboxes
+//! and their health, delta cursors, item links, the decision ledger, runs, and leases that
+//! let several processes share one tenant. Two backends behind one trait:
+//! [`SqliteStore`] (embedded default) and [`PgStore`] (shared deployments), each with its own
+//! migrations (`migrations/sqlite`, `migrations/postgres`) and runtime (unchecked) queries.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), gc_store::StoreError> {
+//! use gc_store::{ItemCommit, Kind, LedgerAction, Link, NewLedgerEntry};
+//! let store = gc_store::open("sqlite://state.db").await?;
+//! let mut link = Link::new(Kind::Email, "rep-1", "AAMkAD...");
+//! link.crm_id = Some(4_294_967_394);
+//! store
+//!     .commit_item(&ItemCommit {
+//!         link: Some(link),
+//!         ledger: vec![NewLedgerEntry::new("rep-1", Kind::Email, "AAMkAD...", LedgerAction::Created, "new e-mail")],
+//!         cursor: None,
+//!     })
+//!     .await?;
+//! # Ok(()) }
+//! ```
+//!
+//! See `docs/STORE.md` for the schema, the crash-safe write order, leases and retention.
+
+mod error;
+mod open;
+mod postgres;
+mod sql_backend;
+mod sqlite;
+mod store;
+mod types;
+mod url;
+
+pub use error::StoreError;
+pub use open::{OpenOptions, open, open_with};
+pub use postgres::PgStore;
+pub use sqlite::SqliteStore;
+pub use store::{Result, StateStore};
+pub use types::{
+    CrmId, Cursor, ExclusionPolicy, ItemCommit, Kind, Lease, LedgerAction, LedgerEntry,
+    LedgerFilter, Link, LinkState, MailboxFailure, MailboxId, MailboxRecord, MailboxUpsert,
+    NewLedgerEntry, Run, RunCounts, RunOutcome, lease_key,
+};
+pub use url::{Backend, StoreUrl, redact_url};

@@ -1,0 +1,121 @@
+//! PostgreSQL backend: for several connector processes sharing one tenant.
+//!
+//! Lease claims use `FOR UPDATE SKIP LOCKED`, so processes claiming at the same time split
+//! the free mailboxes between them instead of queueing on each other's row locks.
+
+use std::fmt;
+use std::str::FromStr;
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+
+use crate::open::OpenOptions;
+use crate::url::StoreUrl;
+
+/// The database clock in microseconds: `statement_timestamp()` is fixed for one statement
+/// (all rows it writes agree) but fresh for every statement, unlike `now()`.
+macro_rules! pg_now {
+    () => {
+        "(EXTRACT(EPOCH FROM statement_timestamp()) * 1000000)::BIGINT"
+    };
+}
+
+/// PostgreSQL implementation of [`crate::StateStore`].
+pub struct PgStore {
+    pool: PgPool,
+    url: StoreUrl,
+}
+
+impl fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PgStore")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+impl PgStore {
+    /// Connect and migrate. `url`: `postgres://` or `postgresql://`, with the usual libpq
+    /// parameters (`sslmode`, `options=-csearch_path%3Dschema`, ...).
+    pub async fn connect(url: &str, options: &OpenOptions) -> Result<Self, StoreError> {
+        let url = StoreUrl::parse(url)?;
+        // The parse error text is kept out: it could quote part of the URL.
+        let connect = PgConnectOptions::from_str(url.expose())
+            .map_err(|_| StoreError::InvalidUrl("not a usable PostgreSQL URL".into()))?
+            .application_name("graph-connector");
+        let pool = PgPoolOptions::new()
+            .max_connections(options.max_connections.unwrap_or(8))
+            .acquire_timeout(options.acquire_timeout)
+            .connect_with(connect)
+            .await?;
+        MIGRATOR.run(&pool).await?;
+        tracing::debug!(url = %url, "postgres state store ready");
+        Ok(PgStore { pool, url })
+    }
+
+    /// The underlying pool (benchmarks, diagnostics).
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Claim existing lease rows that are expired or ours; ours first. Rows another
+    /// transaction is claiming right now are skipped, not waited for.
+    async fn claim_existing(
+        &self,
+        holder: &str,
+        candidates: &[String],
+        limit: i64,
+        ttl: i64,
+    ) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar(concat!(
+            "UPDATE leases SET holder = $1, acquired_at = CASE WHEN holder = $1 THEN acquired_at \
+             ELSE ",
+            pg_now!(),
+            " END, expires_at = ",
+            pg_now!(),
+            " + $3 WHERE key IN (SELECT key FROM leases WHERE key = ANY($2) AND (expires_at <= ",
+            pg_now!(),
+            " OR holder = $1) ORDER BY (holder = $1) DESC, key LIMIT $4 FOR UPDATE SKIP LOCKED) \
+             AND (expires_at <= ",
+            pg_now!(),
+            " OR holder = $1) RETURNING key"
+        ))
+        .bind(holder)
+        .bind(candidates)
+        .bind(ttl)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Insert lease rows for candidates that have none yet. Concurrent inserts of the same
+    /// key resolve through the primary key (`ON CONFLICT DO NOTHING`); keys are inserted in
+    /// sorted order so two claimers cannot deadlock.
+    async fn claim_new(
+        &self,
+        holder: &str,
+        candidates: &[String],
+        limit: i64,
+        ttl: i64,
+    ) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar(concat!(
+            "INSERT INTO leases (key, holder, acquired_at, expires_at) \
+             SELECT k, $1, ",
+            pg_now!(),
+            ", ",
+            pg_now!(),
+            " + $3 FROM (SELECT DISTINCT k FROM unnest($2::TEXT[]) AS u(k)) AS c \
+             WHERE NOT EXISTS (SELECT 1 FROM leases l WHERE l.key = c.k) \
+             ORDER BY k LIMIT $4 ON CONFLICT (key) DO NOTHING RETURNING key"
+        ))
+        .bind(holder)
+        .bind(candidates)
+        .bind(ttl)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+}
+
+crate::sql_backend::sql_backend!(PgStore, sqlx::Postgres, Backend::Postgres, pg_now);

@@ -1,0 +1,995 @@
+//! The SQL shared by both backends, expanded once per backend.
+//!
+//! SQLite (≥ 3.35) and PostgreSQL accept the same dialect for everything the store does:
+//! `$n` placeholders, `INSERT … ON CONFLICT … DO UPDATE … WHERE`, `RETURNING`. The only
+//! difference in these queries is the expression for "now" (the database clock in
+//! microseconds), which is spliced in with `concat!` so every query stays a `&'static str`.
+//! The backend modules add what really differs (connecting, bulk lease claims).
+//!
+//! A macro rather than generic code over `sqlx::Database`: the trait bounds for generic
+//! sqlx code over two drivers are longer than the queries themselves.
+
+use jiff::Timestamp;
+
+use crate::error::StoreError;
+use crate::types::CrmId;
+
+/// Decode a stored microsecond timestamp.
+pub(crate) fn ts(micros: i64) -> Result<Timestamp, StoreError> {
+    Timestamp::from_microsecond(micros).map_err(|e| StoreError::Corrupt {
+        what: "timestamp",
+        detail: e.to_string(),
+    })
+}
+
+/// Decode an optional stored microsecond timestamp.
+pub(crate) fn opt_ts(micros: Option<i64>) -> Result<Option<Timestamp>, StoreError> {
+    micros.map(ts).transpose()
+}
+
+/// Decode a stored CRM id (canonical decimal TEXT).
+pub(crate) fn crm_id(text: Option<String>) -> Result<Option<CrmId>, StoreError> {
+    text.map(|t| {
+        t.trim().parse::<u64>().map_err(|e| StoreError::Corrupt {
+            what: "CRM id",
+            detail: format!("{t:?}: {e}"),
+        })
+    })
+    .transpose()
+}
+
+/// Decode a stored UUID (TEXT in both backends, hyphenated).
+pub(crate) fn uuid(text: &str) -> Result<uuid::Uuid, StoreError> {
+    uuid::Uuid::parse_str(text).map_err(|e| StoreError::Corrupt {
+        what: "uuid",
+        detail: e.to_string(),
+    })
+}
+
+/// Counters are BIGINT/INTEGER ≥ 0; clamp anything odd to 0 rather than fail a listing.
+pub(crate) fn count(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
+/// Counters going into SQL.
+pub(crate) fn count_in(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+macro_rules! sql_backend {
+    ($store:ident, $db:ty, $backend:expr, $now:ident) => {
+        use std::collections::BTreeMap;
+        use std::time::Duration;
+
+        use async_trait::async_trait;
+        use futures::TryStreamExt as _;
+        use jiff::Timestamp;
+        use sqlx::{QueryBuilder, Row as _};
+        use tokio::io::{AsyncWrite, AsyncWriteExt as _};
+        use uuid::Uuid;
+
+        use $crate::error::StoreError;
+        use $crate::sql_backend::{count, count_in, crm_id, opt_ts, ts, uuid};
+        use $crate::store::{Result, StateStore};
+        use $crate::types::{
+            duration_micros, CrmId, Cursor, ExclusionPolicy, ItemCommit, Kind, Lease,
+            LedgerAction, LedgerEntry, LedgerFilter, Link, LinkState, MailboxFailure,
+            MailboxRecord, MailboxUpsert, NewLedgerEntry, Run, RunCounts, RunOutcome,
+        };
+        use $crate::url::Backend;
+
+        type Conn = <$db as sqlx::Database>::Connection;
+        type DbRow = <$db as sqlx::Database>::Row;
+
+        const MAILBOX_COLS: &str = "m.rep_id, m.address, m.graph_user_id, m.enabled, \
+            m.last_success_at, m.last_error_at, m.last_error_kind, m.last_error_text, \
+            m.consecutive_failures, m.excluded_until, m.created_at, m.updated_at";
+        const LINK_COLS: &str = "kind, mailbox, graph_id, global_key, crm_id, graph_version, \
+            crm_version, graph_hash, crm_hash, state, state_reason, updated_at";
+        const LEDGER_COLS: &str =
+            "id, at, run_id, mailbox, kind, item_key, crm_id, action, reason, detail";
+        const RUN_COLS: &str = "id, mailbox, kind, started_at, finished_at, created, adopted, \
+            updated, skipped, deleted, failed, warnings, outcome, error";
+
+        fn mailbox_from_row(row: &DbRow) -> Result<MailboxRecord> {
+            let failures: i64 = row.try_get("consecutive_failures")?;
+            Ok(MailboxRecord {
+                rep_id: row.try_get("rep_id")?,
+                address: row.try_get("address")?,
+                graph_user_id: row.try_get("graph_user_id")?,
+                enabled: row.try_get("enabled")?,
+                last_success_at: opt_ts(row.try_get("last_success_at")?)?,
+                last_error_at: opt_ts(row.try_get("last_error_at")?)?,
+                last_error_kind: row.try_get("last_error_kind")?,
+                last_error_text: row.try_get("last_error_text")?,
+                consecutive_failures: u32::try_from(failures).unwrap_or(u32::MAX),
+                excluded_until: opt_ts(row.try_get("excluded_until")?)?,
+                next_due: BTreeMap::new(),
+                created_at: ts(row.try_get("created_at")?)?,
+                updated_at: ts(row.try_get("updated_at")?)?,
+            })
+        }
+
+        fn cursor_from_row(row: &DbRow) -> Result<Cursor> {
+            let kind: String = row.try_get("kind")?;
+            Ok(Cursor {
+                mailbox: row.try_get("mailbox")?,
+                kind: kind.parse()?,
+                scope: row.try_get("scope")?,
+                delta_link: row.try_get("delta_link")?,
+                next_link: row.try_get("next_link")?,
+                window_start: opt_ts(row.try_get("window_start")?)?,
+                window_end: opt_ts(row.try_get("window_end")?)?,
+                updated_at: Some(ts(row.try_get("updated_at")?)?),
+            })
+        }
+
+        fn link_from_row(row: &DbRow) -> Result<Link> {
+            let kind: String = row.try_get("kind")?;
+            let state: String = row.try_get("state")?;
+            Ok(Link {
+                kind: kind.parse()?,
+                mailbox: row.try_get("mailbox")?,
+                graph_id: row.try_get("graph_id")?,
+                global_key: row.try_get("global_key")?,
+                crm_id: crm_id(row.try_get("crm_id")?)?,
+                graph_version: row.try_get("graph_version")?,
+                crm_version: row.try_get("crm_version")?,
+                graph_hash: row.try_get("graph_hash")?,
+                crm_hash: row.try_get("crm_hash")?,
+                state: LinkState::from_parts(&state, row.try_get("state_reason")?)?,
+                updated_at: Some(ts(row.try_get("updated_at")?)?),
+            })
+        }
+
+        fn ledger_from_row(row: &DbRow) -> Result<LedgerEntry> {
+            let kind: String = row.try_get("kind")?;
+            let action: String = row.try_get("action")?;
+            let run_id: Option<String> = row.try_get("run_id")?;
+            let detail: Option<sqlx::types::Json<serde_json::Value>> = row.try_get("detail")?;
+            Ok(LedgerEntry {
+                id: row.try_get("id")?,
+                at: ts(row.try_get("at")?)?,
+                run_id: run_id.as_deref().map(uuid).transpose()?,
+                mailbox: row.try_get("mailbox")?,
+                kind: kind.parse()?,
+                item_key: row.try_get("item_key")?,
+                crm_id: crm_id(row.try_get("crm_id")?)?,
+                action: action.parse::<LedgerAction>()?,
+                reason: row.try_get("reason")?,
+                detail: detail.map(|j| j.0),
+            })
+        }
+
+        fn run_from_row(row: &DbRow) -> Result<Run> {
+            let id: String = row.try_get("id")?;
+            let kind: String = row.try_get("kind")?;
+            let outcome: Option<String> = row.try_get("outcome")?;
+            Ok(Run {
+                id: uuid(&id)?,
+                mailbox: row.try_get("mailbox")?,
+                kind: kind.parse()?,
+                started_at: ts(row.try_get("started_at")?)?,
+                finished_at: opt_ts(row.try_get("finished_at")?)?,
+                counts: RunCounts {
+                    created: count(row.try_get("created")?),
+                    adopted: count(row.try_get("adopted")?),
+                    updated: count(row.try_get("updated")?),
+                    skipped: count(row.try_get("skipped")?),
+                    deleted: count(row.try_get("deleted")?),
+                    failed: count(row.try_get("failed")?),
+                    warnings: count(row.try_get("warnings")?),
+                },
+                outcome: outcome.as_deref().map(str::parse::<RunOutcome>).transpose()?,
+                error: row.try_get("error")?,
+            })
+        }
+
+        fn lease_from_row(row: &DbRow) -> Result<Lease> {
+            Ok(Lease {
+                key: row.try_get("key")?,
+                holder: row.try_get("holder")?,
+                acquired_at: ts(row.try_get("acquired_at")?)?,
+                expires_at: ts(row.try_get("expires_at")?)?,
+            })
+        }
+
+        /// Append the WHERE clause of a ledger filter (everything but limit/order).
+        fn push_ledger_filter(qb: &mut QueryBuilder<$db>, f: &LedgerFilter) {
+            qb.push(" WHERE 1 = 1");
+            if let Some(v) = &f.mailbox {
+                qb.push(" AND mailbox = ").push_bind(v.clone());
+            }
+            if let Some(v) = f.kind {
+                qb.push(" AND kind = ").push_bind(v.as_str());
+            }
+            if let Some(v) = &f.item_key {
+                qb.push(" AND item_key = ").push_bind(v.clone());
+            }
+            if let Some(v) = f.crm_id {
+                qb.push(" AND crm_id = ").push_bind(v.to_string());
+            }
+            if let Some(v) = f.action {
+                qb.push(" AND action = ").push_bind(v.as_str());
+            }
+            if let Some(v) = f.run_id {
+                qb.push(" AND run_id = ").push_bind(v.to_string());
+            }
+            if let Some(v) = f.since {
+                qb.push(" AND at >= ").push_bind(v.as_microsecond());
+            }
+            if let Some(v) = f.until {
+                qb.push(" AND at < ").push_bind(v.as_microsecond());
+            }
+            if let Some(v) = f.before_id {
+                qb.push(" AND id < ").push_bind(v);
+            }
+        }
+
+        async fn upsert_link_on(conn: &mut Conn, link: &Link) -> Result<()> {
+            sqlx::query(concat!(
+                "INSERT INTO links (kind, mailbox, graph_id, global_key, crm_id, graph_version, \
+                 crm_version, graph_hash, crm_hash, state, state_reason, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, ",
+                $now!(),
+                ", ",
+                $now!(),
+                ") ON CONFLICT (kind, mailbox, graph_id) DO UPDATE SET \
+                 global_key = excluded.global_key, crm_id = excluded.crm_id, \
+                 graph_version = excluded.graph_version, crm_version = excluded.crm_version, \
+                 graph_hash = excluded.graph_hash, crm_hash = excluded.crm_hash, \
+                 state = excluded.state, state_reason = excluded.state_reason, \
+                 updated_at = excluded.updated_at"
+            ))
+            .bind(link.kind.as_str())
+            .bind(&link.mailbox)
+            .bind(&link.graph_id)
+            .bind(&link.global_key)
+            .bind(link.crm_id.map(|c| c.to_string()))
+            .bind(&link.graph_version)
+            .bind(&link.crm_version)
+            .bind(&link.graph_hash)
+            .bind(&link.crm_hash)
+            .bind(link.state.as_str())
+            .bind(link.state.reason())
+            .execute(&mut *conn)
+            .await?;
+            Ok(())
+        }
+
+        async fn insert_ledger_on(conn: &mut Conn, e: &NewLedgerEntry) -> Result<i64> {
+            let id: i64 = sqlx::query_scalar(concat!(
+                "INSERT INTO ledger (at, run_id, mailbox, kind, item_key, crm_id, action, reason, \
+                 detail) VALUES (",
+                $now!(),
+                ", $1, $2, $3, $4, $5, $6, $7, $8) RETURNING id"
+            ))
+            .bind(e.run_id.map(|r| r.to_string()))
+            .bind(&e.mailbox)
+            .bind(e.kind.as_str())
+            .bind(&e.item_key)
+            .bind(e.crm_id.map(|c| c.to_string()))
+            .bind(e.action.as_str())
+            .bind(&e.reason)
+            .bind(e.detail.as_ref().map(sqlx::types::Json))
+            .fetch_one(&mut *conn)
+            .await?;
+            Ok(id)
+        }
+
+        async fn put_cursor_on(conn: &mut Conn, c: &Cursor) -> Result<()> {
+            sqlx::query(concat!(
+                "INSERT INTO cursors (mailbox, kind, scope, delta_link, next_link, window_start, \
+                 window_end, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, ",
+                $now!(),
+                ") ON CONFLICT (mailbox, kind, scope) DO UPDATE SET \
+                 delta_link = excluded.delta_link, next_link = excluded.next_link, \
+                 window_start = excluded.window_start, window_end = excluded.window_end, \
+                 updated_at = excluded.updated_at"
+            ))
+            .bind(&c.mailbox)
+            .bind(c.kind.as_str())
+            .bind(&c.scope)
+            .bind(&c.delta_link)
+            .bind(&c.next_link)
+            .bind(c.window_start.map(Timestamp::as_microsecond))
+            .bind(c.window_end.map(Timestamp::as_microsecond))
+            .execute(&mut *conn)
+            .await?;
+            Ok(())
+        }
+
+        impl $store {
+            /// Fill `next_due` of the given mailboxes from `mailbox_schedule`.
+            async fn attach_schedules(&self, mailboxes: &mut [MailboxRecord]) -> Result<()> {
+                if mailboxes.is_empty() {
+                    return Ok(());
+                }
+                let mut qb = QueryBuilder::<$db>::new(
+                    "SELECT mailbox, kind, next_due FROM mailbox_schedule WHERE mailbox IN (",
+                );
+                {
+                    let mut sep = qb.separated(", ");
+                    for m in mailboxes.iter() {
+                        sep.push_bind(m.rep_id.clone());
+                    }
+                }
+                qb.push(")");
+                let rows = qb.build().fetch_all(&self.pool).await?;
+                let mut by_mailbox: BTreeMap<String, BTreeMap<Kind, Timestamp>> = BTreeMap::new();
+                for row in &rows {
+                    let mailbox: String = row.try_get("mailbox")?;
+                    let kind: String = row.try_get("kind")?;
+                    let at = ts(row.try_get("next_due")?)?;
+                    by_mailbox.entry(mailbox).or_default().insert(kind.parse()?, at);
+                }
+                for m in mailboxes.iter_mut() {
+                    if let Some(s) = by_mailbox.remove(&m.rep_id) {
+                        m.next_due = s;
+                    }
+                }
+                Ok(())
+            }
+
+            async fn fetch_mailbox(&self, rep_id: &str) -> Result<Option<MailboxRecord>> {
+                let mut qb = QueryBuilder::<$db>::new("SELECT ");
+                qb.push(MAILBOX_COLS)
+                    .push(" FROM mailboxes m WHERE m.rep_id = ")
+                    .push_bind(rep_id.to_owned());
+                let row = qb.build().fetch_optional(&self.pool).await?;
+                let Some(row) = row else { return Ok(None) };
+                let mut m = [mailbox_from_row(&row)?];
+                self.attach_schedules(&mut m).await?;
+                let [m] = m;
+                Ok(Some(m))
+            }
+
+            async fn require_mailbox(&self, rep_id: &str) -> Result<MailboxRecord> {
+                self.fetch_mailbox(rep_id)
+                    .await?
+                    .ok_or_else(|| StoreError::NotFound(format!("mailbox {rep_id}")))
+            }
+
+            fn found(rows: u64, what: impl FnOnce() -> String) -> Result<()> {
+                if rows == 0 {
+                    Err(StoreError::NotFound(what()))
+                } else {
+                    Ok(())
+                }
+            }
+        }
+
+        #[async_trait]
+        impl StateStore for $store {
+            fn backend(&self) -> Backend {
+                $backend
+            }
+
+            async fn now(&self) -> Result<Timestamp> {
+                let micros: i64 = sqlx::query_scalar(concat!("SELECT ", $now!()))
+                    .fetch_one(&self.pool)
+                    .await?;
+                ts(micros)
+            }
+
+            async fn close(&self) {
+                self.pool.close().await;
+            }
+
+            // ----- mailboxes ---------------------------------------------------------
+
+            async fn upsert_mailbox(&self, m: &MailboxUpsert) -> Result<MailboxRecord> {
+                sqlx::query(concat!(
+                    "INSERT INTO mailboxes (rep_id, address, graph_user_id, enabled, \
+                     consecutive_failures, created_at, updated_at) VALUES ($1, $2, $3, $4, 0, ",
+                    $now!(),
+                    ", ",
+                    $now!(),
+                    ") ON CONFLICT (rep_id) DO UPDATE SET address = excluded.address, \
+                     graph_user_id = CASE \
+                       WHEN excluded.graph_user_id IS NOT NULL THEN excluded.graph_user_id \
+                       WHEN lower(excluded.address) <> lower(mailboxes.address) THEN NULL \
+                       ELSE mailboxes.graph_user_id END, \
+                     enabled = excluded.enabled, updated_at = excluded.updated_at"
+                ))
+                .bind(&m.rep_id)
+                .bind(&m.address)
+                .bind(&m.graph_user_id)
+                .bind(m.enabled)
+                .execute(&self.pool)
+                .await?;
+                self.require_mailbox(&m.rep_id).await
+            }
+
+            async fn get_mailbox(&self, rep_id: &str) -> Result<Option<MailboxRecord>> {
+                self.fetch_mailbox(rep_id).await
+            }
+
+            async fn list_mailboxes(&self) -> Result<Vec<MailboxRecord>> {
+                let mut qb = QueryBuilder::<$db>::new("SELECT ");
+                qb.push(MAILBOX_COLS).push(" FROM mailboxes m ORDER BY m.rep_id");
+                let rows = qb.build().fetch_all(&self.pool).await?;
+                let mut out = rows.iter().map(mailbox_from_row).collect::<Result<Vec<_>>>()?;
+                // One schedule query for everything rather than an IN list of thousands.
+                let rows = sqlx::query("SELECT mailbox, kind, next_due FROM mailbox_schedule")
+                    .fetch_all(&self.pool)
+                    .await?;
+                let mut by_mailbox: BTreeMap<String, BTreeMap<Kind, Timestamp>> = BTreeMap::new();
+                for row in &rows {
+                    let mailbox: String = row.try_get("mailbox")?;
+                    let kind: String = row.try_get("kind")?;
+                    let at = ts(row.try_get("next_due")?)?;
+                    by_mailbox.entry(mailbox).or_default().insert(kind.parse()?, at);
+                }
+                for m in &mut out {
+                    if let Some(s) = by_mailbox.remove(&m.rep_id) {
+                        m.next_due = s;
+                    }
+                }
+                Ok(out)
+            }
+
+            async fn set_enabled(&self, rep_id: &str, enabled: bool) -> Result<()> {
+                let r = sqlx::query(concat!(
+                    "UPDATE mailboxes SET enabled = $2, updated_at = ",
+                    $now!(),
+                    " WHERE rep_id = $1"
+                ))
+                .bind(rep_id)
+                .bind(enabled)
+                .execute(&self.pool)
+                .await?;
+                Self::found(r.rows_affected(), || format!("mailbox {rep_id}"))
+            }
+
+            async fn set_graph_user_id(
+                &self,
+                rep_id: &str,
+                graph_user_id: Option<&str>,
+            ) -> Result<()> {
+                let r = sqlx::query(concat!(
+                    "UPDATE mailboxes SET graph_user_id = $2, updated_at = ",
+                    $now!(),
+                    " WHERE rep_id = $1"
+                ))
+                .bind(rep_id)
+                .bind(graph_user_id)
+                .execute(&self.pool)
+                .await?;
+                Self::found(r.rows_affected(), || format!("mailbox {rep_id}"))
+            }
+
+            async fn record_success(&self, rep_id: &str) -> Result<MailboxRecord> {
+                let r = sqlx::query(concat!(
+                    "UPDATE mailboxes SET consecutive_failures = 0, excluded_until = NULL, \
+                     last_success_at = ",
+                    $now!(),
+                    ", updated_at = ",
+                    $now!(),
+                    " WHERE rep_id = $1"
+                ))
+                .bind(rep_id)
+                .execute(&self.pool)
+                .await?;
+                Self::found(r.rows_affected(), || format!("mailbox {rep_id}"))?;
+                self.require_mailbox(rep_id).await
+            }
+
+            async fn record_failure(
+                &self,
+                rep_id: &str,
+                failure: &MailboxFailure,
+                exclusion: Option<ExclusionPolicy>,
+            ) -> Result<MailboxRecord> {
+                let (after, exclude_for) = match exclusion {
+                    Some(p) => (i64::from(p.after_failures.max(1)), duration_micros(p.exclude_for)),
+                    None => (0, 0),
+                };
+                let r = sqlx::query(concat!(
+                    "UPDATE mailboxes SET consecutive_failures = consecutive_failures + 1, \
+                     last_error_kind = $2, last_error_text = $3, last_error_at = ",
+                    $now!(),
+                    ", excluded_until = CASE WHEN $4 > 0 AND consecutive_failures + 1 >= $4 \
+                       THEN ",
+                    $now!(),
+                    " + $5 ELSE excluded_until END, updated_at = ",
+                    $now!(),
+                    " WHERE rep_id = $1"
+                ))
+                .bind(rep_id)
+                .bind(&failure.kind)
+                .bind(&failure.text)
+                .bind(after)
+                .bind(exclude_for)
+                .execute(&self.pool)
+                .await?;
+                Self::found(r.rows_affected(), || format!("mailbox {rep_id}"))?;
+                self.require_mailbox(rep_id).await
+            }
+
+            async fn clear_exclusion(&self, rep_id: &str) -> Result<()> {
+                let r = sqlx::query(concat!(
+                    "UPDATE mailboxes SET excluded_until = NULL, updated_at = ",
+                    $now!(),
+                    " WHERE rep_id = $1"
+                ))
+                .bind(rep_id)
+                .execute(&self.pool)
+                .await?;
+                Self::found(r.rows_affected(), || format!("mailbox {rep_id}"))
+            }
+
+            async fn set_next_due(&self, rep_id: &str, kind: Kind, at: Timestamp) -> Result<()> {
+                let r = sqlx::query(
+                    "INSERT INTO mailbox_schedule (mailbox, kind, next_due) \
+                     SELECT rep_id, $2, $3 FROM mailboxes WHERE rep_id = $1 \
+                     ON CONFLICT (mailbox, kind) DO UPDATE SET next_due = excluded.next_due",
+                )
+                .bind(rep_id)
+                .bind(kind.as_str())
+                .bind(at.as_microsecond())
+                .execute(&self.pool)
+                .await?;
+                Self::found(r.rows_affected(), || format!("mailbox {rep_id}"))
+            }
+
+            async fn due_mailboxes(&self, kind: Kind, limit: u32) -> Result<Vec<MailboxRecord>> {
+                let mut qb = QueryBuilder::<$db>::new("SELECT ");
+                qb.push(MAILBOX_COLS)
+                    .push(
+                        " FROM mailboxes m LEFT JOIN mailbox_schedule s \
+                         ON s.mailbox = m.rep_id AND s.kind = ",
+                    )
+                    .push_bind(kind.as_str())
+                    .push(concat!(
+                        " WHERE m.enabled AND (m.excluded_until IS NULL OR m.excluded_until <= ",
+                        $now!(),
+                        ") AND (s.next_due IS NULL OR s.next_due <= ",
+                        $now!(),
+                        ") ORDER BY COALESCE(s.next_due, 0), m.rep_id LIMIT "
+                    ))
+                    .push_bind(i64::from(limit));
+                let rows = qb.build().fetch_all(&self.pool).await?;
+                let mut out = rows.iter().map(mailbox_from_row).collect::<Result<Vec<_>>>()?;
+                self.attach_schedules(&mut out).await?;
+                Ok(out)
+            }
+
+            // ----- cursors -----------------------------------------------------------
+
+            async fn get_cursor(
+                &self,
+                mailbox: &str,
+                kind: Kind,
+                scope: &str,
+            ) -> Result<Option<Cursor>> {
+                let row = sqlx::query(
+                    "SELECT mailbox, kind, scope, delta_link, next_link, window_start, \
+                     window_end, updated_at FROM cursors \
+                     WHERE mailbox = $1 AND kind = $2 AND scope = $3",
+                )
+                .bind(mailbox)
+                .bind(kind.as_str())
+                .bind(scope)
+                .fetch_optional(&self.pool)
+                .await?;
+                row.as_ref().map(cursor_from_row).transpose()
+            }
+
+            async fn list_cursors(&self, mailbox: &str, kind: Option<Kind>) -> Result<Vec<Cursor>> {
+                let rows = sqlx::query(
+                    "SELECT mailbox, kind, scope, delta_link, next_link, window_start, \
+                     window_end, updated_at FROM cursors \
+                     WHERE mailbox = $1 AND ($2 IS NULL OR kind = $2) ORDER BY kind, scope",
+                )
+                .bind(mailbox)
+                .bind(kind.map(Kind::as_str))
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(cursor_from_row).collect()
+            }
+
+            async fn put_cursor(&self, cursor: &Cursor) -> Result<()> {
+                let mut conn = self.pool.acquire().await?;
+                put_cursor_on(&mut conn, cursor).await
+            }
+
+            async fn clear_cursor(&self, mailbox: &str, kind: Kind, scope: &str) -> Result<bool> {
+                let r = sqlx::query(
+                    "DELETE FROM cursors WHERE mailbox = $1 AND kind = $2 AND scope = $3",
+                )
+                .bind(mailbox)
+                .bind(kind.as_str())
+                .bind(scope)
+                .execute(&self.pool)
+                .await?;
+                Ok(r.rows_affected() > 0)
+            }
+
+            async fn clear_cursors(&self, mailbox: &str, kind: Option<Kind>) -> Result<u64> {
+                let r = sqlx::query(
+                    "DELETE FROM cursors WHERE mailbox = $1 AND ($2 IS NULL OR kind = $2)",
+                )
+                .bind(mailbox)
+                .bind(kind.map(Kind::as_str))
+                .execute(&self.pool)
+                .await?;
+                Ok(r.rows_affected())
+            }
+
+            // ----- links -------------------------------------------------------------
+
+            async fn get_link(
+                &self,
+                kind: Kind,
+                mailbox: &str,
+                graph_id: &str,
+            ) -> Result<Option<Link>> {
+                let row = sqlx::query(
+                    "SELECT kind, mailbox, graph_id, global_key, crm_id, graph_version, \
+                     crm_version, graph_hash, crm_hash, state, state_reason, updated_at \
+                     FROM links WHERE kind = $1 AND mailbox = $2 AND graph_id = $3",
+                )
+                .bind(kind.as_str())
+                .bind(mailbox)
+                .bind(graph_id)
+                .fetch_optional(&self.pool)
+                .await?;
+                row.as_ref().map(link_from_row).transpose()
+            }
+
+            async fn links_by_global_key(&self, kind: Kind, global_key: &str) -> Result<Vec<Link>> {
+                let rows = sqlx::query(
+                    "SELECT kind, mailbox, graph_id, global_key, crm_id, graph_version, \
+                     crm_version, graph_hash, crm_hash, state, state_reason, updated_at \
+                     FROM links WHERE kind = $1 AND global_key = $2 ORDER BY mailbox, graph_id",
+                )
+                .bind(kind.as_str())
+                .bind(global_key)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(link_from_row).collect()
+            }
+
+            async fn links_by_crm_id(&self, kind: Kind, crm_id: CrmId) -> Result<Vec<Link>> {
+                let rows = sqlx::query(
+                    "SELECT kind, mailbox, graph_id, global_key, crm_id, graph_version, \
+                     crm_version, graph_hash, crm_hash, state, state_reason, updated_at \
+                     FROM links WHERE kind = $1 AND crm_id = $2 ORDER BY mailbox, graph_id",
+                )
+                .bind(kind.as_str())
+                .bind(crm_id.to_string())
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(link_from_row).collect()
+            }
+
+            async fn list_links(
+                &self,
+                mailbox: &str,
+                kind: Kind,
+                after_graph_id: Option<&str>,
+                limit: u32,
+            ) -> Result<Vec<Link>> {
+                let mut qb = QueryBuilder::<$db>::new("SELECT ");
+                qb.push(LINK_COLS)
+                    .push(" FROM links WHERE kind = ")
+                    .push_bind(kind.as_str())
+                    .push(" AND mailbox = ")
+                    .push_bind(mailbox.to_owned());
+                if let Some(after) = after_graph_id {
+                    qb.push(" AND graph_id > ").push_bind(after.to_owned());
+                }
+                qb.push(" ORDER BY graph_id LIMIT ").push_bind(i64::from(limit));
+                let rows = qb.build().fetch_all(&self.pool).await?;
+                rows.iter().map(link_from_row).collect()
+            }
+
+            async fn upsert_link(&self, link: &Link) -> Result<()> {
+                let mut conn = self.pool.acquire().await?;
+                upsert_link_on(&mut conn, link).await
+            }
+
+            async fn upsert_links(&self, links: &[Link]) -> Result<()> {
+                let mut tx = self.pool.begin().await?;
+                for link in links {
+                    upsert_link_on(&mut tx, link).await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn delete_link(&self, kind: Kind, mailbox: &str, graph_id: &str) -> Result<bool> {
+                let r = sqlx::query(
+                    "DELETE FROM links WHERE kind = $1 AND mailbox = $2 AND graph_id = $3",
+                )
+                .bind(kind.as_str())
+                .bind(mailbox)
+                .bind(graph_id)
+                .execute(&self.pool)
+                .await?;
+                Ok(r.rows_affected() > 0)
+            }
+
+            // ----- item commit and ledger ---------------------------------------------
+
+            async fn commit_item(&self, commit: &ItemCommit) -> Result<Vec<i64>> {
+                let mut tx = self.pool.begin().await?;
+                if let Some(link) = &commit.link {
+                    upsert_link_on(&mut tx, link).await?;
+                }
+                let mut ids = Vec::with_capacity(commit.ledger.len());
+                for entry in &commit.ledger {
+                    ids.push(insert_ledger_on(&mut tx, entry).await?);
+                }
+                if let Some(cursor) = &commit.cursor {
+                    put_cursor_on(&mut tx, cursor).await?;
+                }
+                // Dropping `tx` on any `?` above rolls everything back.
+                tx.commit().await?;
+                Ok(ids)
+            }
+
+            async fn record_ledger(&self, entry: &NewLedgerEntry) -> Result<i64> {
+                let mut conn = self.pool.acquire().await?;
+                insert_ledger_on(&mut conn, entry).await
+            }
+
+            async fn query_ledger(&self, filter: &LedgerFilter) -> Result<Vec<LedgerEntry>> {
+                let mut qb = QueryBuilder::<$db>::new("SELECT ");
+                qb.push(LEDGER_COLS).push(" FROM ledger");
+                push_ledger_filter(&mut qb, filter);
+                qb.push(" ORDER BY id DESC");
+                if let Some(limit) = filter.limit {
+                    qb.push(" LIMIT ").push_bind(i64::from(limit));
+                }
+                let rows = qb.build().fetch_all(&self.pool).await?;
+                rows.iter().map(ledger_from_row).collect()
+            }
+
+            async fn purge_ledger_older_than(&self, age: Duration) -> Result<u64> {
+                let r = sqlx::query(concat!("DELETE FROM ledger WHERE at < ", $now!(), " - $1"))
+                    .bind(duration_micros(age))
+                    .execute(&self.pool)
+                    .await?;
+                Ok(r.rows_affected())
+            }
+
+            async fn export_ledger_jsonl(
+                &self,
+                filter: &LedgerFilter,
+                out: &mut (dyn AsyncWrite + Unpin + Send),
+            ) -> Result<u64> {
+                let mut qb = QueryBuilder::<$db>::new("SELECT ");
+                qb.push(LEDGER_COLS).push(" FROM ledger");
+                push_ledger_filter(&mut qb, filter);
+                qb.push(" ORDER BY id ASC");
+                let mut rows = qb.build().fetch(&self.pool);
+                let mut n = 0u64;
+                let mut line = Vec::with_capacity(512);
+                while let Some(row) = rows.try_next().await? {
+                    let entry = ledger_from_row(&row)?;
+                    line.clear();
+                    serde_json::to_writer(&mut line, &entry).map_err(|e| {
+                        StoreError::Io(std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+                    })?;
+                    line.push(b'\n');
+                    out.write_all(&line).await?;
+                    n += 1;
+                }
+                out.flush().await?;
+                Ok(n)
+            }
+
+            // ----- runs --------------------------------------------------------------
+
+            async fn start_run(&self, mailbox: &str, kind: Kind) -> Result<Run> {
+                let id = Uuid::now_v7();
+                let started: i64 = sqlx::query_scalar(concat!(
+                    "INSERT INTO runs (id, mailbox, kind, started_at) VALUES ($1, $2, $3, ",
+                    $now!(),
+                    ") RETURNING started_at"
+                ))
+                .bind(id.to_string())
+                .bind(mailbox)
+                .bind(kind.as_str())
+                .fetch_one(&self.pool)
+                .await?;
+                Ok(Run {
+                    id,
+                    mailbox: mailbox.to_owned(),
+                    kind,
+                    started_at: ts(started)?,
+                    finished_at: None,
+                    counts: RunCounts::default(),
+                    outcome: None,
+                    error: None,
+                })
+            }
+
+            async fn finish_run(
+                &self,
+                id: Uuid,
+                counts: &RunCounts,
+                outcome: RunOutcome,
+                error: Option<&str>,
+            ) -> Result<Run> {
+                let mut qb = QueryBuilder::<$db>::new(concat!("UPDATE runs SET finished_at = ", $now!()));
+                qb.push(", created = ").push_bind(count_in(counts.created));
+                qb.push(", adopted = ").push_bind(count_in(counts.adopted));
+                qb.push(", updated = ").push_bind(count_in(counts.updated));
+                qb.push(", skipped = ").push_bind(count_in(counts.skipped));
+                qb.push(", deleted = ").push_bind(count_in(counts.deleted));
+                qb.push(", failed = ").push_bind(count_in(counts.failed));
+                qb.push(", warnings = ").push_bind(count_in(counts.warnings));
+                qb.push(", outcome = ").push_bind(outcome.as_str());
+                qb.push(", error = ").push_bind(error.map(str::to_owned));
+                qb.push(" WHERE id = ").push_bind(id.to_string());
+                let r = qb.build().execute(&self.pool).await?;
+                Self::found(r.rows_affected(), || format!("run {id}"))?;
+                self.get_run(id)
+                    .await?
+                    .ok_or_else(|| StoreError::NotFound(format!("run {id}")))
+            }
+
+            async fn get_run(&self, id: Uuid) -> Result<Option<Run>> {
+                let mut qb = QueryBuilder::<$db>::new("SELECT ");
+                qb.push(RUN_COLS)
+                    .push(" FROM runs WHERE id = ")
+                    .push_bind(id.to_string());
+                let row = qb.build().fetch_optional(&self.pool).await?;
+                row.as_ref().map(run_from_row).transpose()
+            }
+
+            async fn list_runs(&self, mailbox: Option<&str>, limit: u32) -> Result<Vec<Run>> {
+                let mut qb = QueryBuilder::<$db>::new("SELECT ");
+                qb.push(RUN_COLS).push(" FROM runs");
+                if let Some(m) = mailbox {
+                    qb.push(" WHERE mailbox = ").push_bind(m.to_owned());
+                }
+                qb.push(" ORDER BY started_at DESC, id DESC LIMIT ")
+                    .push_bind(i64::from(limit));
+                let rows = qb.build().fetch_all(&self.pool).await?;
+                rows.iter().map(run_from_row).collect()
+            }
+
+            async fn purge_runs_older_than(&self, age: Duration) -> Result<u64> {
+                let r = sqlx::query(concat!("DELETE FROM runs WHERE started_at < ", $now!(), " - $1"))
+                    .bind(duration_micros(age))
+                    .execute(&self.pool)
+                    .await?;
+                Ok(r.rows_affected())
+            }
+
+            // ----- leases ------------------------------------------------------------
+
+            async fn try_acquire_lease(&self, key: &str, holder: &str, ttl: Duration) -> Result<bool> {
+                // One statement, so it is atomic on both backends: insert, or take over an
+                // expired lease, or extend our own; a live lease of someone else is left alone.
+                let row = sqlx::query(concat!(
+                    "INSERT INTO leases (key, holder, acquired_at, expires_at) VALUES ($1, $2, ",
+                    $now!(),
+                    ", ",
+                    $now!(),
+                    " + $3) ON CONFLICT (key) DO UPDATE SET holder = excluded.holder, \
+                     acquired_at = CASE WHEN leases.holder = excluded.holder \
+                       AND leases.expires_at > excluded.acquired_at \
+                       THEN leases.acquired_at ELSE excluded.acquired_at END, \
+                     expires_at = excluded.expires_at \
+                     WHERE leases.expires_at <= excluded.acquired_at \
+                       OR leases.holder = excluded.holder \
+                     RETURNING key"
+                ))
+                .bind(key)
+                .bind(holder)
+                .bind(duration_micros(ttl))
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(row.is_some())
+            }
+
+            async fn renew_lease(&self, key: &str, holder: &str, ttl: Duration) -> Result<bool> {
+                let r = sqlx::query(concat!(
+                    "UPDATE leases SET expires_at = ",
+                    $now!(),
+                    " + $3 WHERE key = $1 AND holder = $2 AND expires_at > ",
+                    $now!()
+                ))
+                .bind(key)
+                .bind(holder)
+                .bind(duration_micros(ttl))
+                .execute(&self.pool)
+                .await?;
+                Ok(r.rows_affected() > 0)
+            }
+
+            async fn release_lease(&self, key: &str, holder: &str) -> Result<bool> {
+                let r = sqlx::query("DELETE FROM leases WHERE key = $1 AND holder = $2")
+                    .bind(key)
+                    .bind(holder)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(r.rows_affected() > 0)
+            }
+
+            async fn acquire_leases(
+                &self,
+                holder: &str,
+                candidates: &[String],
+                limit: usize,
+                ttl: Duration,
+            ) -> Result<Vec<String>> {
+                if candidates.is_empty() || limit == 0 {
+                    return Ok(Vec::new());
+                }
+                let limit_sql = i64::try_from(limit).unwrap_or(i64::MAX);
+                let ttl = duration_micros(ttl);
+                let mut keys = self.claim_existing(holder, candidates, limit_sql, ttl).await?;
+                let remaining = limit.saturating_sub(keys.len());
+                if remaining > 0 {
+                    let remaining = i64::try_from(remaining).unwrap_or(i64::MAX);
+                    keys.extend(self.claim_new(holder, candidates, remaining, ttl).await?);
+                }
+                keys.sort();
+                keys.dedup();
+                Ok(keys)
+            }
+
+            async fn renew_leases(&self, holder: &str, ttl: Duration) -> Result<Vec<String>> {
+                let mut keys: Vec<String> = sqlx::query_scalar(concat!(
+                    "UPDATE leases SET expires_at = ",
+                    $now!(),
+                    " + $2 WHERE holder = $1 AND expires_at > ",
+                    $now!(),
+                    " RETURNING key"
+                ))
+                .bind(holder)
+                .bind(duration_micros(ttl))
+                .fetch_all(&self.pool)
+                .await?;
+                keys.sort();
+                Ok(keys)
+            }
+
+            async fn release_leases(&self, holder: &str) -> Result<u64> {
+                let r = sqlx::query("DELETE FROM leases WHERE holder = $1")
+                    .bind(holder)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(r.rows_affected())
+            }
+
+            async fn list_leases(&self) -> Result<Vec<Lease>> {
+                let rows = sqlx::query(
+                    "SELECT key, holder, acquired_at, expires_at FROM leases ORDER BY key",
+                )
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(lease_from_row).collect()
+            }
+        }
+    };
+}
+
+pub(crate) use sql_backend;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decoders_reject_garbage() {
+        assert_eq!(
+            crm_id(Some("4294967394".into())).unwrap(),
+            Some(4_294_967_394)
+        );
+        assert_eq!(crm_id(Some(" 98".into())).unwrap(), Some(98));
+        assert_eq!(crm_id(Some(u64::MAX.to_string())).unwrap(), Some(u64::MAX));
+        assert!(crm_id(Some("-1".into())).is_err());
+        assert!(uuid("nope").is_err());
+        assert_eq!(count(-5), 0);
+        assert_eq!(count_in(u64::MAX), i64::MAX);
+        assert_eq!(ts(0).unwrap(), Timestamp::UNIX_EPOCH);
+        assert!(ts(i64::MAX).is_err());
+    }
+}

@@ -1,0 +1,142 @@
+//! SQLite backend: the embedded default.
+//!
+//! WAL journal (readers never block the writer), a busy timeout (concurrent writers wait
+//! instead of failing), the file is created if missing, foreign keys on. `sqlite::memory:`
+//! gets a single connection that is never recycled, because every SQLite connection to
+//! `:memory:` is its own empty database.
+
+use std::fmt;
+use std::str::FromStr;
+
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+use crate::open::OpenOptions;
+use crate::url::StoreUrl;
+
+/// The database clock in microseconds. `unixepoch('subsec')` has millisecond resolution;
+/// rounding to whole milliseconds first keeps the float → integer conversion exact.
+macro_rules! sqlite_now {
+    () => {
+        "(CAST(ROUND(unixepoch('subsec') * 1000) AS INTEGER) * 1000)"
+    };
+}
+
+/// SQLite implementation of [`crate::StateStore`].
+pub struct SqliteStore {
+    pool: SqlitePool,
+    url: StoreUrl,
+}
+
+impl fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+impl SqliteStore {
+    /// Open (creating if missing) and migrate. `url`: `sqlite://path`, `sqlite:path` or
+    /// `sqlite::memory:`.
+    pub async fn connect(url: &str, options: &OpenOptions) -> Result<Self, StoreError> {
+        let url = StoreUrl::parse(url)?;
+        let connect = SqliteConnectOptions::from_str(url.expose())
+            .map_err(|e| StoreError::InvalidUrl(format!("not a usable SQLite URL ({e})")))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(options.busy_timeout)
+            .foreign_keys(true);
+        let in_memory = url.expose().contains(":memory:") || url.expose().contains("mode=memory");
+        let pool_options = if in_memory {
+            SqlitePoolOptions::new()
+                .max_connections(1)
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None)
+        } else {
+            SqlitePoolOptions::new().max_connections(options.max_connections.unwrap_or(4))
+        };
+        let pool = pool_options
+            .acquire_timeout(options.acquire_timeout)
+            .connect_with(connect)
+            .await?;
+        MIGRATOR.run(&pool).await?;
+        tracing::debug!(url = %url, "sqlite state store ready");
+        Ok(SqliteStore { pool, url })
+    }
+
+    /// The underlying pool (benchmarks, diagnostics).
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// Claim existing lease rows that are expired or ours; ours first.
+    async fn claim_existing(
+        &self,
+        holder: &str,
+        candidates: &[String],
+        limit: i64,
+        ttl: i64,
+    ) -> Result<Vec<String>> {
+        let keys = serde_json::to_string(candidates).map_err(|e| StoreError::Corrupt {
+            what: "lease key list",
+            detail: e.to_string(),
+        })?;
+        // One statement: SQLite runs it under the database write lock, so the candidate
+        // selection and the update are atomic with respect to other processes.
+        Ok(sqlx::query_scalar(concat!(
+            "UPDATE leases SET holder = $1, acquired_at = CASE WHEN holder = $1 THEN acquired_at \
+             ELSE ",
+            sqlite_now!(),
+            " END, expires_at = ",
+            sqlite_now!(),
+            " + $3 WHERE key IN (SELECT key FROM leases \
+               WHERE key IN (SELECT value FROM json_each($2)) \
+               AND (expires_at <= ",
+            sqlite_now!(),
+            " OR holder = $1) ORDER BY (holder = $1) DESC, key LIMIT $4) RETURNING key"
+        ))
+        .bind(holder)
+        .bind(keys)
+        .bind(ttl)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Insert lease rows for candidates that have none yet.
+    async fn claim_new(
+        &self,
+        holder: &str,
+        candidates: &[String],
+        limit: i64,
+        ttl: i64,
+    ) -> Result<Vec<String>> {
+        let keys = serde_json::to_string(candidates).map_err(|e| StoreError::Corrupt {
+            what: "lease key list",
+            detail: e.to_string(),
+        })?;
+        Ok(sqlx::query_scalar(concat!(
+            "INSERT INTO leases (key, holder, acquired_at, expires_at) \
+             SELECT DISTINCT value, $1, ",
+            sqlite_now!(),
+            ", ",
+            sqlite_now!(),
+            " + $3 FROM json_each($2) WHERE value NOT IN (SELECT key FROM leases) \
+             ORDER BY value LIMIT $4 ON CONFLICT (key) DO NOTHING RETURNING key"
+        ))
+        .bind(holder)
+        .bind(keys)
+        .bind(ttl)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+}
+
+crate::sql_backend::sql_backend!(SqliteStore, sqlx::Sqlite, Backend::Sqlite, sqlite_now);

@@ -1,0 +1,211 @@
+//! The [`StateStore`] trait: everything the sync engine persists.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+use tokio::io::AsyncWrite;
+use uuid::Uuid;
+
+use crate::error::StoreError;
+use crate::types::{
+    CrmId, Cursor, ExclusionPolicy, ItemCommit, Kind, Lease, LedgerEntry, LedgerFilter, Link,
+    MailboxFailure, MailboxRecord, MailboxUpsert, NewLedgerEntry, Run, RunCounts, RunOutcome,
+};
+use crate::url::Backend;
+
+/// Result alias of the store.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// The connector's memory of what it has synchronized.
+///
+/// Object safe: callers hold an `Arc<dyn StateStore>` from [`crate::open`]. Both backends
+/// pass the same conformance suite (`tests/conformance.rs`). Every timestamp the store writes
+/// comes from the database clock, so several processes sharing one PostgreSQL database agree
+/// on lease expiry, exclusion ends and ledger times.
+///
+/// Crash safety (see `docs/STORE.md`): write the CRM record first (findable again by external
+/// key / global key, so a repeat becomes an adoption), then call [`StateStore::commit_item`]
+/// with the link, ledger entries and cursor advance (one transaction), and only after that
+/// move the Graph message to its success/failure folder.
+#[async_trait]
+pub trait StateStore: Send + Sync + std::fmt::Debug {
+    /// Which backend this is.
+    fn backend(&self) -> Backend;
+
+    /// The database clock.
+    async fn now(&self) -> Result<Timestamp>;
+
+    /// Close the connection pool (waits for checked-out connections).
+    async fn close(&self);
+
+    // ----- mailboxes -------------------------------------------------------------------
+
+    /// Insert or update a mailbox from the CRM rep list. Health and schedule are kept.
+    /// `graph_user_id: None` keeps a stored id unless the address changed.
+    async fn upsert_mailbox(&self, mailbox: &MailboxUpsert) -> Result<MailboxRecord>;
+
+    /// One mailbox by rep id.
+    async fn get_mailbox(&self, rep_id: &str) -> Result<Option<MailboxRecord>>;
+
+    /// All mailboxes, ordered by rep id.
+    async fn list_mailboxes(&self) -> Result<Vec<MailboxRecord>>;
+
+    /// Enable or disable a mailbox. `NotFound` if unknown.
+    async fn set_enabled(&self, rep_id: &str, enabled: bool) -> Result<()>;
+
+    /// Store (or forget) the resolved Entra object id. `NotFound` if unknown.
+    async fn set_graph_user_id(&self, rep_id: &str, graph_user_id: Option<&str>) -> Result<()>;
+
+    /// A run of this mailbox succeeded: reset the failure counter, end any exclusion.
+    /// The last error kind/text are kept for the admin page. `NotFound` if unknown.
+    async fn record_success(&self, rep_id: &str) -> Result<MailboxRecord>;
+
+    /// A mailbox-level failure: increment `consecutive_failures`, remember kind and text.
+    /// With `exclusion: Some(p)`, the mailbox is excluded for `p.exclude_for` once the
+    /// counter (including this failure) reaches `p.after_failures`; pass `Some` only for
+    /// failures that should count towards exclusion (access errors). `NotFound` if unknown.
+    async fn record_failure(
+        &self,
+        rep_id: &str,
+        failure: &MailboxFailure,
+        exclusion: Option<ExclusionPolicy>,
+    ) -> Result<MailboxRecord>;
+
+    /// End an exclusion early (admin "retry now"). `NotFound` if unknown.
+    async fn clear_exclusion(&self, rep_id: &str) -> Result<()>;
+
+    /// Set when `kind` is next due for this mailbox. `NotFound` if the mailbox is unknown.
+    async fn set_next_due(&self, rep_id: &str, kind: Kind, at: Timestamp) -> Result<()>;
+
+    /// Enabled, not excluded mailboxes for which `kind` is due now (never scheduled counts
+    /// as due), most overdue first, at most `limit`.
+    async fn due_mailboxes(&self, kind: Kind, limit: u32) -> Result<Vec<MailboxRecord>>;
+
+    // ----- cursors ---------------------------------------------------------------------
+
+    /// The cursor of one mailbox, kind and scope.
+    async fn get_cursor(&self, mailbox: &str, kind: Kind, scope: &str) -> Result<Option<Cursor>>;
+
+    /// All cursors of a mailbox (optionally of one kind), ordered by kind and scope.
+    async fn list_cursors(&self, mailbox: &str, kind: Option<Kind>) -> Result<Vec<Cursor>>;
+
+    /// Insert or replace a cursor.
+    async fn put_cursor(&self, cursor: &Cursor) -> Result<()>;
+
+    /// Delete one cursor (expired sync state: the next round re-enumerates and reconciles
+    /// against the links). Returns whether it existed.
+    async fn clear_cursor(&self, mailbox: &str, kind: Kind, scope: &str) -> Result<bool>;
+
+    /// Delete all cursors of a mailbox (optionally of one kind). Returns how many.
+    async fn clear_cursors(&self, mailbox: &str, kind: Option<Kind>) -> Result<u64>;
+
+    // ----- links -----------------------------------------------------------------------
+
+    /// The link of one Graph item.
+    async fn get_link(&self, kind: Kind, mailbox: &str, graph_id: &str) -> Result<Option<Link>>;
+
+    /// All links (any mailbox) sharing a global key (`internetMessageId`, `iCalUId`),
+    /// ordered by mailbox: the tenant-wide dedup lookup.
+    async fn links_by_global_key(&self, kind: Kind, global_key: &str) -> Result<Vec<Link>>;
+
+    /// All links (any mailbox) to one CRM record, ordered by mailbox.
+    async fn links_by_crm_id(&self, kind: Kind, crm_id: CrmId) -> Result<Vec<Link>>;
+
+    /// Links of one mailbox and kind ordered by Graph id, after `after_graph_id` (keyset
+    /// paging), at most `limit`. Used to reconcile after a re-enumeration.
+    async fn list_links(
+        &self,
+        mailbox: &str,
+        kind: Kind,
+        after_graph_id: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Link>>;
+
+    /// Insert or replace a link (keyed by kind, mailbox, Graph id).
+    async fn upsert_link(&self, link: &Link) -> Result<()>;
+
+    /// Insert or replace many links in one transaction (bulk import, adoption scans).
+    async fn upsert_links(&self, links: &[Link]) -> Result<()>;
+
+    /// Delete a link. Returns whether it existed.
+    async fn delete_link(&self, kind: Kind, mailbox: &str, graph_id: &str) -> Result<bool>;
+
+    // ----- item commit and ledger --------------------------------------------------------
+
+    /// Apply the link upsert, the ledger entries and the cursor update in ONE transaction.
+    /// On error nothing is changed. Returns the ids of the ledger entries, in order.
+    async fn commit_item(&self, commit: &ItemCommit) -> Result<Vec<i64>>;
+
+    /// Append one ledger entry on its own. Returns its id.
+    async fn record_ledger(&self, entry: &NewLedgerEntry) -> Result<i64>;
+
+    /// Ledger entries matching `filter`, newest first.
+    async fn query_ledger(&self, filter: &LedgerFilter) -> Result<Vec<LedgerEntry>>;
+
+    /// Retention: delete ledger entries older than `age`. Returns how many.
+    async fn purge_ledger_older_than(&self, age: Duration) -> Result<u64>;
+
+    /// Write the entries matching `filter` (its `limit` is ignored) as JSON lines, oldest
+    /// first, streaming from the database. Returns the number of lines.
+    async fn export_ledger_jsonl(
+        &self,
+        filter: &LedgerFilter,
+        out: &mut (dyn AsyncWrite + Unpin + Send),
+    ) -> Result<u64>;
+
+    // ----- runs --------------------------------------------------------------------------
+
+    /// Record the start of a run; the id is a fresh UUID v7.
+    async fn start_run(&self, mailbox: &str, kind: Kind) -> Result<Run>;
+
+    /// Record the end of a run. `NotFound` if the id is unknown.
+    async fn finish_run(
+        &self,
+        id: Uuid,
+        counts: &RunCounts,
+        outcome: RunOutcome,
+        error: Option<&str>,
+    ) -> Result<Run>;
+
+    /// One run.
+    async fn get_run(&self, id: Uuid) -> Result<Option<Run>>;
+
+    /// Most recent runs (of one mailbox, or all), newest first.
+    async fn list_runs(&self, mailbox: Option<&str>, limit: u32) -> Result<Vec<Run>>;
+
+    /// Retention for runs: delete runs started more than `age` ago. Returns how many.
+    async fn purge_runs_older_than(&self, age: Duration) -> Result<u64>;
+
+    // ----- leases ------------------------------------------------------------------------
+
+    /// Take `key` for `holder` for `ttl` if it is free, expired, or already held by
+    /// `holder` (then it is extended). Atomic across processes.
+    async fn try_acquire_lease(&self, key: &str, holder: &str, ttl: Duration) -> Result<bool>;
+
+    /// Extend a lease still held (and not expired). `false` means it was lost: stop working
+    /// on it.
+    async fn renew_lease(&self, key: &str, holder: &str, ttl: Duration) -> Result<bool>;
+
+    /// Give a lease up. Returns whether `holder` had it.
+    async fn release_lease(&self, key: &str, holder: &str) -> Result<bool>;
+
+    /// Claim up to `limit` of `candidates` that are free, expired or already ours (ours are
+    /// renewed first). Returns the keys now held by `holder` from this call, sorted.
+    async fn acquire_leases(
+        &self,
+        holder: &str,
+        candidates: &[String],
+        limit: usize,
+        ttl: Duration,
+    ) -> Result<Vec<String>>;
+
+    /// Renew every unexpired lease of `holder`. Returns the keys still held, sorted.
+    async fn renew_leases(&self, holder: &str, ttl: Duration) -> Result<Vec<String>>;
+
+    /// Release every lease of `holder` (shutdown). Returns how many.
+    async fn release_leases(&self, holder: &str) -> Result<u64>;
+
+    /// All lease rows (including expired ones), ordered by key.
+    async fn list_leases(&self) -> Result<Vec<Lease>>;
+}

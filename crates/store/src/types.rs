@@ -1,0 +1,594 @@
+//! Plain data types exchanged with the store.
+//!
+//! Everything here is backend-neutral: the SQL backends translate these to and from rows.
+//! Enums have a stable lower-case text form (`as_str` / `FromStr`) because that text is
+//! what the database holds, so renaming a Rust variant must never change it.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::error::StoreError;
+
+/// Identifier of a mailbox inside the store: the CRM id of the rep who owns it
+/// ([`MailboxRecord::rep_id`]). Links, cursors, ledger entries, runs and leases all refer
+/// to mailboxes by this string, because addresses can be renamed and Graph user ids are
+/// only known after a directory lookup.
+pub type MailboxId = String;
+
+/// CRM record id: `StatNo << 32 | SeqNo`, an unsigned 64-bit number. Stored as TEXT in its
+/// canonical decimal form so that no id (not even one ≥ 2^63) changes sign in SQL and an
+/// administrator can paste it into a CRM query as is.
+pub type CrmId = u64;
+
+macro_rules! text_enum {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name {
+            $($(#[$vmeta])* $variant),+
+        }
+
+        impl $name {
+            /// Every variant, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The text stored in the database (and used in JSON).
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text),+
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = StoreError;
+
+            fn from_str(s: &str) -> Result<Self, StoreError> {
+                match s {
+                    $($text => Ok($name::$variant),)+
+                    other => Err(StoreError::Corrupt {
+                        what: stringify!($name),
+                        detail: format!("unknown value {other:?}"),
+                    }),
+                }
+            }
+        }
+    };
+}
+
+text_enum! {
+    /// What is being synchronized. One cursor, lease and schedule entry per mailbox and kind.
+    Kind {
+        /// Messages filed into the sync folder → CRM e-mail activities.
+        Email => "email",
+        /// Calendar events ↔ CRM appointments.
+        Appointment => "appointment",
+        /// CRM tasks → Microsoft To Do.
+        Task => "task",
+        /// CRM persons → personal contacts.
+        Contact => "contact",
+        /// CRM absences → out-of-office calendar events.
+        Absence => "absence",
+    }
+}
+
+text_enum! {
+    /// What the sync engine decided about an item; the ledger's `action` column.
+    LedgerAction {
+        /// A new CRM (or Graph) record was written.
+        Created => "created",
+        /// An existing record was updated.
+        Updated => "updated",
+        /// An existing record (external key, iCalUId, internetMessageId) was linked instead of
+        /// creating a duplicate.
+        Adopted => "adopted",
+        /// Nothing to do, with the reason why.
+        Skipped => "skipped",
+        /// The counterpart was deleted (or soft-deleted).
+        Deleted => "deleted",
+        /// Both sides changed; needs a decision.
+        Conflict => "conflict",
+        /// The item could not be synchronized.
+        Failed => "failed",
+        /// Synchronized, but something was lost or truncated.
+        Warning => "warning",
+        /// The Graph message was moved to the success or failure folder.
+        Moved => "moved",
+    }
+}
+
+text_enum! {
+    /// How a sync run ended.
+    RunOutcome {
+        /// Every item was processed successfully.
+        Success => "success",
+        /// The run finished but some items failed.
+        Partial => "partial",
+        /// The run stopped on an error (see [`Run::error`]).
+        Failed => "failed",
+        /// The run was interrupted (shutdown, lease lost).
+        Cancelled => "cancelled",
+    }
+}
+
+/// State of a link between a Graph item and a CRM record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum LinkState {
+    /// Both sides exist and are synchronized.
+    Active,
+    /// Deleted on one side; the CRM record carries `ConnectorDeleted` instead of being removed.
+    SoftDeleted,
+    /// Both sides changed since the last sync; the engine left it for a decision.
+    Conflict,
+    /// The last attempt failed; `reason` says why (also in the ledger).
+    Failed {
+        /// Human-readable reason.
+        reason: String,
+    },
+}
+
+impl LinkState {
+    /// Text stored in `links.state`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            LinkState::Active => "active",
+            LinkState::SoftDeleted => "soft_deleted",
+            LinkState::Conflict => "conflict",
+            LinkState::Failed { .. } => "failed",
+        }
+    }
+
+    /// The reason column (only `Failed` has one).
+    pub fn reason(&self) -> Option<&str> {
+        match self {
+            LinkState::Failed { reason } => Some(reason),
+            _ => None,
+        }
+    }
+
+    /// Inverse of `as_str` + `reason`.
+    pub fn from_parts(state: &str, reason: Option<String>) -> Result<Self, StoreError> {
+        match state {
+            "active" => Ok(LinkState::Active),
+            "soft_deleted" => Ok(LinkState::SoftDeleted),
+            "conflict" => Ok(LinkState::Conflict),
+            "failed" => Ok(LinkState::Failed {
+                reason: reason.unwrap_or_default(),
+            }),
+            other => Err(StoreError::Corrupt {
+                what: "LinkState",
+                detail: format!("unknown value {other:?}"),
+            }),
+        }
+    }
+}
+
+/// A mailbox to synchronize (one per enabled CRM rep) and its health.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MailboxRecord {
+    /// CRM id of the rep; the mailbox's key everywhere in the store.
+    pub rep_id: MailboxId,
+    /// SMTP address of the mailbox.
+    pub address: String,
+    /// Entra object id once resolved.
+    pub graph_user_id: Option<String>,
+    /// Whether the mailbox takes part in synchronization.
+    pub enabled: bool,
+    /// When a run last succeeded.
+    pub last_success_at: Option<Timestamp>,
+    /// When the last failure was recorded.
+    pub last_error_at: Option<Timestamp>,
+    /// Kind of the last failure (e.g. `mailbox_not_found`, `access_denied`).
+    pub last_error_kind: Option<String>,
+    /// Text of the last failure, for the admin page.
+    pub last_error_text: Option<String>,
+    /// Failures since the last success.
+    pub consecutive_failures: u32,
+    /// The mailbox is skipped until this time (set by [`crate::StateStore::record_failure`]).
+    pub excluded_until: Option<Timestamp>,
+    /// Next due time per kind; a kind without an entry is due immediately.
+    pub next_due: BTreeMap<Kind, Timestamp>,
+    /// Row creation time.
+    pub created_at: Timestamp,
+    /// Last modification time.
+    pub updated_at: Timestamp,
+}
+
+impl MailboxRecord {
+    /// True if the mailbox is excluded at `now`.
+    pub fn is_excluded_at(&self, now: Timestamp) -> bool {
+        self.excluded_until.is_some_and(|until| until > now)
+    }
+}
+
+/// Input of [`crate::StateStore::upsert_mailbox`], from the CRM rep list refresh.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MailboxUpsert {
+    /// CRM id of the rep.
+    pub rep_id: MailboxId,
+    /// SMTP address.
+    pub address: String,
+    /// Entra object id if already known. `None` keeps a stored id unless the address
+    /// changed (a new address may be a different mailbox, so the stored id is dropped).
+    pub graph_user_id: Option<String>,
+    /// Enabled in CRM ("Enable Connector settings").
+    pub enabled: bool,
+}
+
+/// A failure to record against a mailbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailboxFailure {
+    /// Machine-readable kind, e.g. `access_denied`.
+    pub kind: String,
+    /// Human-readable text (must not contain secrets).
+    pub text: String,
+}
+
+/// "Exclude a mailbox after N consecutive access errors" (SPEC §4, error handling).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExclusionPolicy {
+    /// Consecutive failures (counting the one being recorded) that trigger exclusion.
+    pub after_failures: u32,
+    /// How long the mailbox is then skipped.
+    pub exclude_for: std::time::Duration,
+}
+
+/// Delta state of one mailbox, kind and scope (folder id, calendar, task list ...).
+///
+/// `Debug` does not print the links: they carry `$deltatoken`/`$skiptoken` values that act as
+/// bearer state for the mailbox.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cursor {
+    /// Mailbox (rep id).
+    pub mailbox: MailboxId,
+    /// Kind synchronized.
+    pub kind: Kind,
+    /// Folder / collection key within the mailbox; free text chosen by the engine.
+    pub scope: String,
+    /// `@odata.deltaLink` of the last completed round.
+    pub delta_link: Option<String>,
+    /// `@odata.nextLink` of the page being worked on (page checkpoint inside a round).
+    pub next_link: Option<String>,
+    /// Start of the window the delta was opened with (calendar/task windows).
+    pub window_start: Option<Timestamp>,
+    /// End of that window.
+    pub window_end: Option<Timestamp>,
+    /// Set by the store on write; ignored in input.
+    pub updated_at: Option<Timestamp>,
+}
+
+impl Cursor {
+    /// An empty cursor (start of an initial enumeration).
+    pub fn new(mailbox: impl Into<MailboxId>, kind: Kind, scope: impl Into<String>) -> Self {
+        Cursor {
+            mailbox: mailbox.into(),
+            kind,
+            scope: scope.into(),
+            delta_link: None,
+            next_link: None,
+            window_start: None,
+            window_end: None,
+            updated_at: None,
+        }
+    }
+}
+
+impl fmt::Debug for Cursor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let redact = |l: &Option<String>| l.as_ref().map(|_| "[REDACTED]");
+        f.debug_struct("Cursor")
+            .field("mailbox", &self.mailbox)
+            .field("kind", &self.kind)
+            .field("scope", &self.scope)
+            .field("delta_link", &redact(&self.delta_link))
+            .field("next_link", &redact(&self.next_link))
+            .field("window_start", &self.window_start)
+            .field("window_end", &self.window_end)
+            .field("updated_at", &self.updated_at)
+            .finish()
+    }
+}
+
+/// The link between one Graph item in one mailbox and its CRM record.
+///
+/// Primary key: (`kind`, `mailbox`, `graph_id`). The same message filed by three reps gives
+/// three links sharing one `global_key` and one `crm_id`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Link {
+    /// Kind of item.
+    pub kind: Kind,
+    /// Mailbox (rep id) the Graph item lives in.
+    pub mailbox: MailboxId,
+    /// Graph immutable id.
+    pub graph_id: String,
+    /// `internetMessageId` (mail) or `iCalUId` (events); tenant-wide identity.
+    pub global_key: Option<String>,
+    /// CRM record id.
+    pub crm_id: Option<CrmId>,
+    /// Graph `changeKey` last seen or written.
+    pub graph_version: Option<String>,
+    /// CRM update stamp last seen or written.
+    pub crm_version: Option<String>,
+    /// Hash of the synchronized fields on the Graph side.
+    pub graph_hash: Option<String>,
+    /// Hash of the synchronized fields on the CRM side.
+    pub crm_hash: Option<String>,
+    /// Link state.
+    pub state: LinkState,
+    /// Set by the store on write; ignored in input.
+    pub updated_at: Option<Timestamp>,
+}
+
+impl Link {
+    /// A new active link with only the identity filled in.
+    pub fn new(kind: Kind, mailbox: impl Into<MailboxId>, graph_id: impl Into<String>) -> Self {
+        Link {
+            kind,
+            mailbox: mailbox.into(),
+            graph_id: graph_id.into(),
+            global_key: None,
+            crm_id: None,
+            graph_version: None,
+            crm_version: None,
+            graph_hash: None,
+            crm_hash: None,
+            state: LinkState::Active,
+            updated_at: None,
+        }
+    }
+}
+
+/// A ledger entry to append. `at` and `id` are assigned by the store.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewLedgerEntry {
+    /// Run that made the decision, if any.
+    pub run_id: Option<Uuid>,
+    /// Mailbox (rep id).
+    pub mailbox: MailboxId,
+    /// Kind of item.
+    pub kind: Kind,
+    /// Item key: Graph id, or the global key, or a CRM-side key for CRM → Graph kinds.
+    /// Must not be empty (enforced by a CHECK constraint).
+    pub item_key: String,
+    /// CRM record concerned, if any.
+    pub crm_id: Option<CrmId>,
+    /// The decision.
+    pub action: LedgerAction,
+    /// Why, in words an administrator understands.
+    pub reason: String,
+    /// Structured detail (field diffs, error codes ...).
+    pub detail: Option<serde_json::Value>,
+}
+
+impl NewLedgerEntry {
+    /// An entry without run id, CRM id or detail.
+    pub fn new(
+        mailbox: impl Into<MailboxId>,
+        kind: Kind,
+        item_key: impl Into<String>,
+        action: LedgerAction,
+        reason: impl Into<String>,
+    ) -> Self {
+        NewLedgerEntry {
+            run_id: None,
+            mailbox: mailbox.into(),
+            kind,
+            item_key: item_key.into(),
+            crm_id: None,
+            action,
+            reason: reason.into(),
+            detail: None,
+        }
+    }
+}
+
+/// A stored ledger entry. Serialized as one JSON line by the export.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LedgerEntry {
+    /// Monotonic id (insertion order).
+    pub id: i64,
+    /// When it was recorded (database clock).
+    pub at: Timestamp,
+    /// Run that made the decision.
+    pub run_id: Option<Uuid>,
+    /// Mailbox (rep id).
+    pub mailbox: MailboxId,
+    /// Kind of item.
+    pub kind: Kind,
+    /// Item key.
+    pub item_key: String,
+    /// CRM record concerned.
+    pub crm_id: Option<CrmId>,
+    /// The decision.
+    pub action: LedgerAction,
+    /// Why.
+    pub reason: String,
+    /// Structured detail.
+    pub detail: Option<serde_json::Value>,
+}
+
+/// Ledger query. All set fields must match (AND). Results are newest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LedgerFilter {
+    /// Only this mailbox.
+    pub mailbox: Option<MailboxId>,
+    /// Only this kind.
+    pub kind: Option<Kind>,
+    /// Only this item key.
+    pub item_key: Option<String>,
+    /// Only this CRM record.
+    pub crm_id: Option<CrmId>,
+    /// Only this action.
+    pub action: Option<LedgerAction>,
+    /// Only this run.
+    pub run_id: Option<Uuid>,
+    /// Entries at or after this time.
+    pub since: Option<Timestamp>,
+    /// Entries strictly before this time.
+    pub until: Option<Timestamp>,
+    /// Entries with an id strictly below this one (keyset paging: pass the last id seen).
+    pub before_id: Option<i64>,
+    /// At most this many entries (`None`: all; the export ignores it).
+    pub limit: Option<u32>,
+}
+
+/// Counters of a run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunCounts {
+    /// Records created.
+    pub created: u64,
+    /// Existing records adopted.
+    pub adopted: u64,
+    /// Records updated.
+    pub updated: u64,
+    /// Items skipped.
+    pub skipped: u64,
+    /// Records deleted or soft-deleted.
+    pub deleted: u64,
+    /// Items failed.
+    pub failed: u64,
+    /// Warnings.
+    pub warnings: u64,
+}
+
+/// One synchronization run of one mailbox and kind.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Run {
+    /// Run id (UUID v7, so ids sort by start time).
+    pub id: Uuid,
+    /// Mailbox (rep id).
+    pub mailbox: MailboxId,
+    /// Kind.
+    pub kind: Kind,
+    /// Start (database clock).
+    pub started_at: Timestamp,
+    /// End, once finished.
+    pub finished_at: Option<Timestamp>,
+    /// Counters (zero until finished).
+    pub counts: RunCounts,
+    /// Outcome, once finished.
+    pub outcome: Option<RunOutcome>,
+    /// Error text for failed/cancelled runs.
+    pub error: Option<String>,
+}
+
+/// A lease row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lease {
+    /// What is leased (see [`lease_key`]).
+    pub key: String,
+    /// Who holds it (process identity chosen by the caller, e.g. `host:pid:uuid`).
+    pub holder: String,
+    /// When the current holder acquired it.
+    pub acquired_at: Timestamp,
+    /// When it expires unless renewed (database clock).
+    pub expires_at: Timestamp,
+}
+
+/// The lease key for working one mailbox and kind: `"{mailbox}/{kind}"`.
+pub fn lease_key(mailbox: &str, kind: Kind) -> String {
+    format!("{mailbox}/{kind}")
+}
+
+/// Everything that changes when the engine finishes one item, applied in one transaction
+/// by [`crate::StateStore::commit_item`]: either all of it is stored or none of it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ItemCommit {
+    /// Link to insert or replace.
+    pub link: Option<Link>,
+    /// Ledger entries to append.
+    pub ledger: Vec<NewLedgerEntry>,
+    /// Cursor to store (e.g. the next page checkpoint covering this item).
+    pub cursor: Option<Cursor>,
+}
+
+/// Longest duration the store does arithmetic with (100 years); longer ones are clamped so
+/// that `now + duration` cannot overflow a 64-bit microsecond timestamp in SQL.
+pub(crate) const MAX_DURATION_MICROS: i64 = 100 * 366 * 24 * 3600 * 1_000_000;
+
+/// Convert a `Duration` to microseconds for SQL arithmetic, clamped to [`MAX_DURATION_MICROS`].
+pub(crate) fn duration_micros(d: std::time::Duration) -> i64 {
+    i64::try_from(d.as_micros())
+        .unwrap_or(i64::MAX)
+        .min(MAX_DURATION_MICROS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_forms_round_trip() {
+        for k in Kind::ALL {
+            assert_eq!(k.as_str().parse::<Kind>().unwrap(), *k);
+        }
+        for a in LedgerAction::ALL {
+            assert_eq!(a.as_str().parse::<LedgerAction>().unwrap(), *a);
+        }
+        for o in RunOutcome::ALL {
+            assert_eq!(o.as_str().parse::<RunOutcome>().unwrap(), *o);
+        }
+        assert!("mail".parse::<Kind>().is_err());
+        assert_eq!(
+            serde_json::to_string(&LedgerAction::Adopted).unwrap(),
+            "\"adopted\""
+        );
+    }
+
+    #[test]
+    fn link_state_parts_round_trip() {
+        let states = [
+            LinkState::Active,
+            LinkState::SoftDeleted,
+            LinkState::Conflict,
+            LinkState::Failed {
+                reason: "CRM said 511".into(),
+            },
+        ];
+        for s in states {
+            let back = LinkState::from_parts(s.as_str(), s.reason().map(str::to_owned)).unwrap();
+            assert_eq!(back, s);
+        }
+        assert!(LinkState::from_parts("gone", None).is_err());
+    }
+
+    #[test]
+    fn cursor_debug_hides_tokens() {
+        let mut c = Cursor::new("rep1", Kind::Email, "inbox/crm");
+        c.delta_link = Some("https://graph/delta?$deltatoken=SECRET".into());
+        c.next_link = Some("https://graph/delta?$skiptoken=SECRET2".into());
+        let s = format!("{c:?}");
+        assert!(!s.contains("SECRET"), "{s}");
+        assert!(s.contains("REDACTED"));
+    }
+
+    #[test]
+    fn lease_key_format() {
+        assert_eq!(
+            lease_key("4294967394", Kind::Appointment),
+            "4294967394/appointment"
+        );
+    }
+
+    #[test]
+    fn duration_micros_saturates() {
+        assert_eq!(duration_micros(std::time::Duration::from_millis(3)), 3000);
+        assert_eq!(
+            duration_micros(std::time::Duration::MAX),
+            MAX_DURATION_MICROS
+        );
+    }
+}

@@ -1,0 +1,1092 @@
+//! Typed access to the records the connector needs. All names come from the
+//! [`Dialect`](crate::dialect::Dialect); this module only decides *what* to ask.
+
+use std::collections::BTreeMap;
+
+use base64::Engine as _;
+
+use crate::client::CrmSession;
+use crate::codec::{
+    CatalogMode, Condition, FieldList, FieldValue, Op, Query, Record, RecordData, TableSpec,
+    WriteKind,
+};
+use crate::error::CrmError;
+use crate::id::CrmId;
+
+/// How many addresses one query command of a lookup carries (all commands go in one request).
+const ADDRESSES_PER_QUERY: usize = 25;
+
+/// A rep (ID).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rep {
+    /// Record id.
+    pub id: CrmId,
+    /// The rep number other records refer to (`Contact.RepID`).
+    pub rep_id: String,
+    /// Display name.
+    pub name: String,
+    /// E-mail address (ID E-mail1), the key to the mailbox.
+    pub email: Option<String>,
+    /// "Enable Connector settings".
+    pub connector_enabled: bool,
+    /// "Synchronize e-mails".
+    pub sync_emails: bool,
+    /// "Synchronize appointments".
+    pub sync_appointments: bool,
+    /// Tasks.
+    pub sync_tasks: bool,
+    /// Contacts.
+    pub sync_contacts: bool,
+    /// Absences.
+    pub sync_absences: bool,
+    /// Language (for texts written into CRM), e.g. `de`.
+    pub language: Option<String>,
+    /// `UserSettings` XML, when set.
+    pub user_settings: Option<String>,
+}
+
+impl Rep {
+    /// The documented rule: connector enabled, at least e-mails or appointments, and an
+    /// e-mail address.
+    pub fn is_enabled_for_sync(&self) -> bool {
+        self.connector_enabled
+            && (self.sync_emails || self.sync_appointments)
+            && self.email.is_some()
+    }
+}
+
+/// A company (FI).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Company {
+    pub id: CrmId,
+    pub name: String,
+    pub email: Option<String>,
+}
+
+/// A person found by e-mail address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PersonMatch {
+    /// The address that matched (lower case).
+    pub email: String,
+    /// Person (KP) id.
+    pub person: CrmId,
+    /// Company (FI) of the person, when linked.
+    pub company: Option<CrmId>,
+    pub first_name: String,
+    pub last_name: String,
+}
+
+/// Participant roles, in the terms of the missing-attendees block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ParticipantRole {
+    /// To / required attendee (the organizer is written as required too).
+    Required,
+    /// CC / optional attendee.
+    Optional,
+    /// BCC / resource / informational.
+    Informational,
+    /// Anything else.
+    Unknown,
+}
+
+impl ParticipantRole {
+    /// Wire text.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Required => "required",
+            Self::Optional => "optional",
+            Self::Informational => "informational",
+            Self::Unknown => "unknown",
+        }
+    }
+
+    /// Parses the wire text (unknown spellings are [`ParticipantRole::Unknown`]).
+    pub fn parse(s: &str) -> Self {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "required" | "to" | "organizer" => Self::Required,
+            "optional" | "cc" => Self::Optional,
+            "informational" | "bcc" | "resource" => Self::Informational,
+            _ => Self::Unknown,
+        }
+    }
+}
+
+/// A participant to add to an activity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewParticipant {
+    pub role: ParticipantRole,
+    pub email: String,
+    /// Person (KP) the address belongs to.
+    pub person: Option<CrmId>,
+    /// Rep (ID record id) the address belongs to.
+    pub rep: Option<CrmId>,
+    /// Response status (accepted, declined, …), free text.
+    pub status: Option<String>,
+}
+
+/// A participant (MB) read back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Participant {
+    pub id: CrmId,
+    pub role: ParticipantRole,
+    pub email: Option<String>,
+    pub person: Option<CrmId>,
+    pub rep: Option<CrmId>,
+    pub status: Option<String>,
+}
+
+/// An external key (XK) to record with a new record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewExternalKey {
+    /// "Ext. System (Rep)" value; `None` = our own (`GraphApi`).
+    pub ext_system: Option<String>,
+    /// "Content Type (groupware)" value, e.g. `text/x-vevent`.
+    pub content_type: String,
+    /// The groupware id (Graph event id, internetMessageId, …).
+    pub ext_key: String,
+    /// Mailbox the id belongs to.
+    pub mailbox: Option<String>,
+}
+
+/// An external key (XK) read back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExternalKey {
+    pub id: CrmId,
+    pub ext_system: String,
+    pub content_type: String,
+    pub ext_key: String,
+    pub mailbox: Option<String>,
+    /// The record the key points to: `(table, id)`.
+    pub record: Option<(String, CrmId)>,
+}
+
+/// A document to attach to an activity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewDocument {
+    pub file_name: String,
+    pub content_type: String,
+    pub content: Vec<u8>,
+}
+
+/// A document read back (metadata only, unless asked).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocumentInfo {
+    pub id: CrmId,
+    pub file_name: String,
+    pub content_type: String,
+    pub size: Option<u64>,
+    /// Decoded content, when requested.
+    pub content: Option<Vec<u8>>,
+}
+
+/// A new activity (MA) with everything that belongs to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewActivity {
+    /// Activity type (catalog text, e.g. `E-mail`, `Meeting`).
+    pub contact_type: String,
+    pub subject: String,
+    pub text: String,
+    pub date: jiff::civil::Date,
+    pub time: Option<jiff::civil::Time>,
+    pub end_date: Option<jiff::civil::Date>,
+    pub end_time: Option<jiff::civil::Time>,
+    /// Owner rep number (`Rep::rep_id`).
+    pub rep_id: Option<String>,
+    /// Linked company.
+    pub company: Option<CrmId>,
+    /// Linked person.
+    pub person: Option<CrmId>,
+    /// Further fields of the vevent form (ShowAs, Private, MissingParticipants, F5021, …).
+    pub extra: Vec<(String, String)>,
+    pub participants: Vec<NewParticipant>,
+    pub external_key: Option<NewExternalKey>,
+    pub documents: Vec<NewDocument>,
+}
+
+impl NewActivity {
+    /// A minimal activity.
+    pub fn new(contact_type: &str, subject: &str, date: jiff::civil::Date) -> Self {
+        Self {
+            contact_type: contact_type.into(),
+            subject: subject.into(),
+            text: String::new(),
+            date,
+            time: None,
+            end_date: None,
+            end_time: None,
+            rep_id: None,
+            company: None,
+            person: None,
+            extra: Vec::new(),
+            participants: Vec::new(),
+            external_key: None,
+            documents: Vec::new(),
+        }
+    }
+}
+
+/// An activity read back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Activity {
+    pub id: CrmId,
+    /// All returned fields by name.
+    pub fields: BTreeMap<String, String>,
+    pub company: Option<CrmId>,
+    pub person: Option<CrmId>,
+    pub participants: Vec<Participant>,
+}
+
+impl Activity {
+    /// A field value.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.fields.get(name).map(String::as_str)
+    }
+}
+
+/// Which activities to read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActivityFilter {
+    /// First day (inclusive).
+    pub from: jiff::civil::Date,
+    /// Last day (inclusive).
+    pub to: jiff::civil::Date,
+    /// Only activities of this rep number.
+    pub rep_id: Option<String>,
+    /// Extra condition, e.g. a forms.xml SyncHandler condition.
+    pub condition: Option<Condition>,
+    /// Fields to return (e.g. the forms.xml vevent list); empty = the basic fields.
+    pub fields: Vec<String>,
+    /// Also read the participants.
+    pub with_participants: bool,
+    pub max_records: Option<u32>,
+}
+
+/// A new task (A1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewTask {
+    pub rep_id: String,
+    pub subject: String,
+    pub text: String,
+    pub start_date: Option<jiff::civil::Date>,
+    pub due_date: Option<jiff::civil::Date>,
+    pub status: String,
+    pub priority: Option<String>,
+}
+
+/// A task (A1) read back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Task {
+    pub id: CrmId,
+    pub fields: BTreeMap<String, String>,
+}
+
+/// An absence (A3) read back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Absence {
+    pub id: CrmId,
+    pub fields: BTreeMap<String, String>,
+}
+
+/// A catalog value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CatalogValue {
+    pub catalog: String,
+    pub code: Option<u32>,
+    pub text: String,
+    pub ext_key: Option<String>,
+}
+
+fn non_empty(v: Option<&str>) -> Option<String> {
+    v.map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+}
+
+fn need_id(r: &Record) -> Result<CrmId, CrmError> {
+    r.id.ok_or_else(|| CrmError::MalformedResponse(format!("<{}> record without id", r.table)))
+}
+
+fn field_map(r: &Record) -> BTreeMap<String, String> {
+    r.fields
+        .iter()
+        .map(|f| (f.name.clone(), f.value.clone()))
+        .collect()
+}
+
+fn lower_unique(emails: &[String]) -> Vec<String> {
+    let mut v: Vec<String> = emails
+        .iter()
+        .map(|e| e.trim().to_ascii_lowercase())
+        .filter(|e| !e.is_empty())
+        .collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
+impl CrmSession<'_> {
+    fn rep_from(&self, r: &Record) -> Result<Rep, CrmError> {
+        let d = &self.dialect().rep;
+        let b = |f: &str| r.get(f).is_some_and(|v| self.dialect().parse_bool(v));
+        Ok(Rep {
+            id: need_id(r)?,
+            rep_id: r.get(&d.rep_id).unwrap_or_default().trim().to_owned(),
+            name: r.get(&d.name).unwrap_or_default().to_owned(),
+            email: non_empty(r.get(&d.email)).map(|e| e.to_ascii_lowercase()),
+            connector_enabled: b(&d.connector_enabled),
+            sync_emails: b(&d.sync_emails),
+            sync_appointments: b(&d.sync_appointments),
+            sync_tasks: b(&d.sync_tasks),
+            sync_contacts: b(&d.sync_contacts),
+            sync_absences: b(&d.sync_absences),
+            language: non_empty(r.get(&d.language)),
+            user_settings: non_empty(r.get(&d.user_settings)),
+        })
+    }
+
+    fn rep_query(&self, condition: Option<Condition>) -> Query {
+        let d = &self.dialect().rep;
+        Query {
+            table: TableSpec::new(&d.table),
+            condition,
+            fields: vec![FieldList {
+                tablename: d.table.clone(),
+                fields: vec![
+                    d.rep_id.clone(),
+                    d.name.clone(),
+                    d.email.clone(),
+                    d.connector_enabled.clone(),
+                    d.sync_emails.clone(),
+                    d.sync_appointments.clone(),
+                    d.sync_tasks.clone(),
+                    d.sync_contacts.clone(),
+                    d.sync_absences.clone(),
+                    d.language.clone(),
+                    d.user_settings.clone(),
+                ],
+            }],
+            max_records: None,
+            catalogs: CatalogMode::Text,
+        }
+    }
+
+    /// All reps.
+    pub async fn reps(&self) -> Result<Vec<Rep>, CrmError> {
+        let recs = self.query(self.rep_query(None)).await?;
+        recs.iter().map(|r| self.rep_from(r)).collect()
+    }
+
+    /// Reps selected for synchronisation ("Enable Connector settings" plus e-mails or
+    /// appointments, with an e-mail address).
+    pub async fn enabled_reps(&self) -> Result<Vec<Rep>, CrmError> {
+        let d = self.dialect();
+        let cond = Condition::cond(
+            &d.rep.table,
+            &d.rep.connector_enabled,
+            Op::Eq,
+            d.true_value.clone(),
+        );
+        let recs = self.query(self.rep_query(Some(cond))).await?;
+        let reps: Result<Vec<Rep>, CrmError> = recs.iter().map(|r| self.rep_from(r)).collect();
+        Ok(reps?.into_iter().filter(Rep::is_enabled_for_sync).collect())
+    }
+
+    /// Reps by e-mail address (colleagues among the participants), in one request.
+    pub async fn reps_by_emails(&self, emails: &[String]) -> Result<Vec<Rep>, CrmError> {
+        let d = self.dialect();
+        let qs: Vec<Query> = lower_unique(emails)
+            .chunks(ADDRESSES_PER_QUERY)
+            .map(|chunk| {
+                let conds = chunk
+                    .iter()
+                    .map(|e| Condition::cond(&d.rep.table, &d.rep.email, Op::Eq, e.clone()))
+                    .collect();
+                self.rep_query(Some(Condition::or(conds)))
+            })
+            .collect();
+        if qs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut out = Vec::new();
+        for recs in self.queries(qs).await? {
+            for r in &recs {
+                out.push(self.rep_from(r)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Persons (KP) by e-mail address, many addresses in one request. An address can match
+    /// several persons (the caller decides, cf. code 300 MULTI_CHOICE); addresses without
+    /// match are simply absent.
+    pub async fn persons_by_emails(&self, emails: &[String]) -> Result<Vec<PersonMatch>, CrmError> {
+        let d = &self.dialect().person;
+        let company_table = &self.dialect().company.table;
+        let wanted = lower_unique(emails);
+        let qs: Vec<Query> = wanted
+            .chunks(ADDRESSES_PER_QUERY)
+            .map(|chunk| {
+                let mut conds = Vec::new();
+                for e in chunk {
+                    for f in &d.emails {
+                        conds.push(Condition::cond(&d.table, f, Op::Eq, e.clone()));
+                    }
+                }
+                let mut fields = vec![d.first_name.clone(), d.last_name.clone()];
+                fields.extend(d.emails.iter().cloned());
+                Query {
+                    table: TableSpec::new(&d.table),
+                    condition: Some(Condition::or(conds)),
+                    fields: vec![FieldList {
+                        tablename: d.table.clone(),
+                        fields,
+                    }],
+                    max_records: None,
+                    catalogs: CatalogMode::Text,
+                }
+            })
+            .collect();
+        if qs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut out = Vec::new();
+        for recs in self.queries(qs).await? {
+            for r in &recs {
+                let id = need_id(r)?;
+                for f in &d.emails {
+                    let Some(addr) = non_empty(r.get(f)).map(|a| a.to_ascii_lowercase()) else {
+                        continue;
+                    };
+                    if wanted.binary_search(&addr).is_ok()
+                        && !out
+                            .iter()
+                            .any(|m: &PersonMatch| m.person == id && m.email == addr)
+                    {
+                        out.push(PersonMatch {
+                            email: addr,
+                            person: id,
+                            company: r.link(company_table),
+                            first_name: r.get(&d.first_name).unwrap_or_default().to_owned(),
+                            last_name: r.get(&d.last_name).unwrap_or_default().to_owned(),
+                        });
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Companies (FI) by e-mail address, in one request.
+    pub async fn companies_by_emails(&self, emails: &[String]) -> Result<Vec<Company>, CrmError> {
+        let d = &self.dialect().company;
+        let qs: Vec<Query> = lower_unique(emails)
+            .chunks(ADDRESSES_PER_QUERY)
+            .map(|chunk| Query {
+                table: TableSpec::new(&d.table),
+                condition: Some(Condition::or(
+                    chunk
+                        .iter()
+                        .map(|e| Condition::cond(&d.table, &d.email, Op::Eq, e.clone()))
+                        .collect(),
+                )),
+                fields: vec![FieldList {
+                    tablename: d.table.clone(),
+                    fields: vec![d.name.clone(), d.email.clone()],
+                }],
+                max_records: None,
+                catalogs: CatalogMode::Text,
+            })
+            .collect();
+        if qs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut out = Vec::new();
+        for recs in self.queries(qs).await? {
+            for r in &recs {
+                out.push(Company {
+                    id: need_id(r)?,
+                    name: r.get(&d.name).unwrap_or_default().to_owned(),
+                    email: non_empty(r.get(&d.email)).map(|e| e.to_ascii_lowercase()),
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Inserts an activity, then (second request) its external key, participants and
+    /// documents. The external key goes first so that a later run can adopt the activity
+    /// even if a participant write fails. If anything after the activity fails,
+    /// [`CrmError::Partial`] carries the created id.
+    pub async fn insert_activity(&self, a: &NewActivity) -> Result<CrmId, CrmError> {
+        let dl = self.dialect();
+        let d = &dl.activity;
+        let mut rec = RecordData::new(&d.table)
+            .field(&d.contact_type, a.contact_type.clone())
+            .field(&d.subject, a.subject.clone())
+            .field(&d.date, dl.format_date(a.date));
+        if !a.text.is_empty() {
+            rec = rec.field(&d.text, a.text.clone());
+        }
+        if let Some(t) = a.time {
+            rec = rec.field(&d.time, dl.format_time(t));
+        }
+        if let Some(x) = a.end_date {
+            rec = rec.field(&d.end_date, dl.format_date(x));
+        }
+        if let Some(t) = a.end_time {
+            rec = rec.field(&d.end_time, dl.format_time(t));
+        }
+        if let Some(r) = &a.rep_id {
+            rec = rec.field(&d.rep_id, r.clone());
+        }
+        for (k, v) in &a.extra {
+            rec = rec.field(k, v.clone());
+        }
+        if let Some(c) = a.company {
+            rec = rec.link(&dl.company.table, c);
+        }
+        if let Some(p) = a.person {
+            rec = rec.link(&dl.person.table, p);
+        }
+        let id = self
+            .write_one(WriteKind::Insert, CatalogMode::Text, rec)
+            .await?;
+
+        let mut follow = Vec::new();
+        if let Some(xk) = &a.external_key {
+            follow.push(self.external_key_record(&d.table, id, xk));
+        }
+        for p in &a.participants {
+            follow.push(self.participant_record(id, p));
+        }
+        for doc in &a.documents {
+            follow.push(self.document_record(id, doc));
+        }
+        if follow.is_empty() {
+            return Ok(id);
+        }
+        let results = self
+            .write(WriteKind::Insert, CatalogMode::Text, follow)
+            .await
+            .map_err(|e| CrmError::Partial {
+                created: id,
+                source: Box::new(e),
+            })?;
+        if let Some(Err(e)) = results.into_iter().find(Result::is_err) {
+            return Err(CrmError::Partial {
+                created: id,
+                source: Box::new(e),
+            });
+        }
+        Ok(id)
+    }
+
+    fn participant_record(&self, activity: CrmId, p: &NewParticipant) -> RecordData {
+        let dl = self.dialect();
+        let d = &dl.participant;
+        let mut rec = RecordData::new(&d.table)
+            .field(&d.email, p.email.trim().to_ascii_lowercase())
+            .field(&d.role, p.role.as_str())
+            .link(&dl.activity.table, activity);
+        if let Some(s) = &p.status {
+            rec = rec.field(&d.status, s.clone());
+        }
+        if let Some(pid) = p.person {
+            rec = rec.link(&dl.person.table, pid);
+        }
+        if let Some(rid) = p.rep {
+            rec = rec.link(&dl.rep.table, rid);
+        }
+        rec
+    }
+
+    fn external_key_record(&self, table: &str, record: CrmId, xk: &NewExternalKey) -> RecordData {
+        let d = &self.dialect().external_key;
+        let mut rec = RecordData::new(&d.table)
+            .field(
+                &d.ext_system,
+                xk.ext_system
+                    .clone()
+                    .unwrap_or_else(|| d.own_system.clone()),
+            )
+            .field(&d.content_type, xk.content_type.clone())
+            .field(&d.ext_key, xk.ext_key.clone())
+            .link(table, record);
+        if let Some(m) = &xk.mailbox {
+            rec = rec.field(&d.mailbox, m.trim().to_ascii_lowercase());
+        }
+        rec
+    }
+
+    fn document_record(&self, activity: CrmId, doc: &NewDocument) -> RecordData {
+        let dl = self.dialect();
+        let d = &dl.document;
+        let mut content = FieldValue::new(
+            &d.content,
+            base64::engine::general_purpose::STANDARD.encode(&doc.content),
+        );
+        content.attrs.push(("encoding".into(), "base64".into()));
+        let mut rec = RecordData::new(&d.table)
+            .field(&d.file_name, doc.file_name.clone())
+            .field(&d.content_type, doc.content_type.clone())
+            .field(&d.size, doc.content.len().to_string())
+            .link(&dl.activity.table, activity);
+        rec.fields.push(content);
+        rec
+    }
+
+    /// Adds participants to an existing activity; one result per participant.
+    pub async fn add_participants(
+        &self,
+        activity: CrmId,
+        participants: &[NewParticipant],
+    ) -> Result<Vec<Result<CrmId, CrmError>>, CrmError> {
+        let recs = participants
+            .iter()
+            .map(|p| self.participant_record(activity, p))
+            .collect();
+        self.write(WriteKind::Insert, CatalogMode::Text, recs).await
+    }
+
+    /// Attaches a document to an activity.
+    pub async fn insert_document(
+        &self,
+        activity: CrmId,
+        doc: &NewDocument,
+    ) -> Result<CrmId, CrmError> {
+        self.write_one(
+            WriteKind::Insert,
+            CatalogMode::Text,
+            self.document_record(activity, doc),
+        )
+        .await
+    }
+
+    /// Documents linked to an activity (with content when `with_content`).
+    pub async fn documents(
+        &self,
+        activity: CrmId,
+        with_content: bool,
+    ) -> Result<Vec<DocumentInfo>, CrmError> {
+        let dl = self.dialect();
+        let d = &dl.document;
+        let mut fields = vec![d.file_name.clone(), d.content_type.clone(), d.size.clone()];
+        if with_content {
+            fields.push(d.content.clone());
+        }
+        let q = Query {
+            table: TableSpec::new(&dl.activity.table).with_child(TableSpec::new(&d.table)),
+            condition: Some(id_condition(&dl.activity.table, activity)),
+            fields: vec![FieldList {
+                tablename: d.table.clone(),
+                fields,
+            }],
+            max_records: None,
+            catalogs: CatalogMode::Text,
+        };
+        let mut out = Vec::new();
+        for parent in self.query(q).await? {
+            for r in parent.children.iter().filter(|c| c.table == d.table) {
+                let content = match r.get(&d.content) {
+                    Some(b64) if with_content => Some(
+                        base64::engine::general_purpose::STANDARD
+                            .decode(b64.trim())
+                            .map_err(|e| {
+                                CrmError::MalformedResponse(format!("document content: {e}"))
+                            })?,
+                    ),
+                    _ => None,
+                };
+                out.push(DocumentInfo {
+                    id: need_id(r)?,
+                    file_name: r.get(&d.file_name).unwrap_or_default().to_owned(),
+                    content_type: r.get(&d.content_type).unwrap_or_default().to_owned(),
+                    size: r.get(&d.size).and_then(|s| s.trim().parse().ok()),
+                    content,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Updates fields of an activity.
+    pub async fn update_activity(
+        &self,
+        id: CrmId,
+        fields: &[(String, String)],
+    ) -> Result<(), CrmError> {
+        let d = &self.dialect().activity;
+        let mut rec = RecordData::new(&d.table);
+        rec.id = Some(id);
+        for (k, v) in fields {
+            rec = rec.field(k, v.clone());
+        }
+        self.write_one(WriteKind::Update, CatalogMode::Text, rec)
+            .await
+            .map(|_| ())
+    }
+
+    /// Soft-deletes an appointment (`ConnectorDeleted = true`), as the connector does for
+    /// items deleted in the mailbox; activities are never physically deleted.
+    pub async fn mark_activity_deleted(&self, id: CrmId) -> Result<(), CrmError> {
+        let dl = self.dialect();
+        self.update_activity(id, &[(dl.activity.deleted.clone(), dl.format_bool(true))])
+            .await
+    }
+
+    fn activity_query(
+        &self,
+        condition: Condition,
+        fields: &[String],
+        with_participants: bool,
+        max: Option<u32>,
+    ) -> Query {
+        let dl = self.dialect();
+        let d = &dl.activity;
+        let mut fl = if fields.is_empty() {
+            vec![
+                d.contact_type.clone(),
+                d.subject.clone(),
+                d.text.clone(),
+                d.date.clone(),
+                d.time.clone(),
+                d.end_date.clone(),
+                d.end_time.clone(),
+                d.rep_id.clone(),
+                d.deleted.clone(),
+            ]
+        } else {
+            fields.to_vec()
+        };
+        fl.retain(|f| f != "StatNo" && f != "SeqNo");
+        let mut table = TableSpec::new(&d.table);
+        let mut field_lists = vec![FieldList {
+            tablename: d.table.clone(),
+            fields: fl,
+        }];
+        if with_participants {
+            let p = &dl.participant;
+            table = table.with_child(TableSpec::new(&p.table));
+            field_lists.push(FieldList {
+                tablename: p.table.clone(),
+                fields: vec![p.email.clone(), p.role.clone(), p.status.clone()],
+            });
+        }
+        Query {
+            table,
+            condition: Some(condition),
+            fields: field_lists,
+            max_records: max,
+            catalogs: CatalogMode::Text,
+        }
+    }
+
+    fn activity_from(&self, r: &Record) -> Result<Activity, CrmError> {
+        let dl = self.dialect();
+        let p = &dl.participant;
+        let mut participants = Vec::new();
+        for c in r.children.iter().filter(|c| c.table == p.table) {
+            participants.push(Participant {
+                id: need_id(c)?,
+                role: ParticipantRole::parse(c.get(&p.role).unwrap_or_default()),
+                email: non_empty(c.get(&p.email)),
+                person: c.link(&dl.person.table),
+                rep: c.link(&dl.rep.table),
+                status: non_empty(c.get(&p.status)),
+            });
+        }
+        Ok(Activity {
+            id: need_id(r)?,
+            fields: field_map(r),
+            company: r.link(&dl.company.table),
+            person: r.link(&dl.person.table),
+            participants,
+        })
+    }
+
+    /// One activity by id, with participants; `None` if it does not exist.
+    pub async fn activity(&self, id: CrmId) -> Result<Option<Activity>, CrmError> {
+        let d = &self.dialect().activity;
+        let q = self.activity_query(id_condition(&d.table, id), &[], true, Some(1));
+        let recs = self.query(q).await?;
+        recs.first().map(|r| self.activity_from(r)).transpose()
+    }
+
+    /// Activities in a date window (optionally of one rep, filtered by a SyncHandler
+    /// condition).
+    pub async fn activities(&self, f: &ActivityFilter) -> Result<Vec<Activity>, CrmError> {
+        let dl = self.dialect();
+        let d = &dl.activity;
+        let mut conds = vec![
+            Condition::cond(&d.table, &d.date, Op::Ge, dl.format_date(f.from)),
+            Condition::cond(&d.table, &d.date, Op::Le, dl.format_date(f.to)),
+        ];
+        if let Some(r) = &f.rep_id {
+            conds.push(Condition::cond(&d.table, &d.rep_id, Op::Eq, r.clone()));
+        }
+        if let Some(c) = &f.condition {
+            conds.push(c.clone());
+        }
+        let q = self.activity_query(
+            Condition::and(conds),
+            &f.fields,
+            f.with_participants,
+            f.max_records,
+        );
+        let recs = self.query(q).await?;
+        recs.iter().map(|r| self.activity_from(r)).collect()
+    }
+
+    /// External keys by groupware id (e.g. internetMessageId, iCalUId), optionally of one
+    /// external system, all in one request.
+    pub async fn find_external_keys(
+        &self,
+        ext_system: Option<&str>,
+        keys: &[String],
+    ) -> Result<Vec<ExternalKey>, CrmError> {
+        let dl = self.dialect();
+        let d = &dl.external_key;
+        let mut uniq: Vec<String> = keys.iter().filter(|k| !k.is_empty()).cloned().collect();
+        uniq.sort();
+        uniq.dedup();
+        let qs: Vec<Query> = uniq
+            .chunks(ADDRESSES_PER_QUERY)
+            .map(|chunk| {
+                let ors = Condition::or(
+                    chunk
+                        .iter()
+                        .map(|k| Condition::cond(&d.table, &d.ext_key, Op::Eq, k.clone()))
+                        .collect(),
+                );
+                let condition = match ext_system {
+                    Some(sys) => Condition::and(vec![
+                        Condition::cond(&d.table, &d.ext_system, Op::Eq, sys),
+                        ors,
+                    ]),
+                    None => ors,
+                };
+                Query {
+                    table: TableSpec::new(&d.table),
+                    condition: Some(condition),
+                    fields: vec![FieldList {
+                        tablename: d.table.clone(),
+                        fields: vec![
+                            d.ext_system.clone(),
+                            d.content_type.clone(),
+                            d.ext_key.clone(),
+                            d.mailbox.clone(),
+                        ],
+                    }],
+                    max_records: None,
+                    catalogs: CatalogMode::Text,
+                }
+            })
+            .collect();
+        if qs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut out = Vec::new();
+        for recs in self.queries(qs).await? {
+            for r in &recs {
+                out.push(ExternalKey {
+                    id: need_id(r)?,
+                    ext_system: r.get(&d.ext_system).unwrap_or_default().to_owned(),
+                    content_type: r.get(&d.content_type).unwrap_or_default().to_owned(),
+                    ext_key: r.get(&d.ext_key).unwrap_or_default().to_owned(),
+                    mailbox: non_empty(r.get(&d.mailbox)),
+                    record: r.links.first().map(|l| (l.tablename.clone(), l.id)),
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Records an external key for an existing record (e.g. after adopting it).
+    pub async fn insert_external_key(
+        &self,
+        table: &str,
+        record: CrmId,
+        xk: &NewExternalKey,
+    ) -> Result<CrmId, CrmError> {
+        self.write_one(
+            WriteKind::Insert,
+            CatalogMode::Text,
+            self.external_key_record(table, record, xk),
+        )
+        .await
+    }
+
+    /// Inserts a task (A1).
+    pub async fn insert_task(&self, t: &NewTask) -> Result<CrmId, CrmError> {
+        let dl = self.dialect();
+        let d = &dl.task;
+        let mut rec = RecordData::new(&d.table)
+            .field(&d.rep_id, t.rep_id.clone())
+            .field(&d.subject, t.subject.clone())
+            .field(&d.status, t.status.clone());
+        if !t.text.is_empty() {
+            rec = rec.field(&d.text, t.text.clone());
+        }
+        if let Some(x) = t.start_date {
+            rec = rec.field(&d.start_date, dl.format_date(x));
+        }
+        if let Some(x) = t.due_date {
+            rec = rec.field(&d.due_date, dl.format_date(x));
+        }
+        if let Some(p) = &t.priority {
+            rec = rec.field(&d.priority, p.clone());
+        }
+        self.write_one(WriteKind::Insert, CatalogMode::Text, rec)
+            .await
+    }
+
+    /// Tasks of a rep.
+    pub async fn tasks(&self, rep_id: &str) -> Result<Vec<Task>, CrmError> {
+        let d = &self.dialect().task;
+        let q = Query {
+            table: TableSpec::new(&d.table),
+            condition: Some(Condition::cond(&d.table, &d.rep_id, Op::Eq, rep_id)),
+            fields: vec![FieldList {
+                tablename: d.table.clone(),
+                fields: vec![
+                    d.rep_id.clone(),
+                    d.subject.clone(),
+                    d.text.clone(),
+                    d.start_date.clone(),
+                    d.due_date.clone(),
+                    d.status.clone(),
+                    d.priority.clone(),
+                    d.percent_complete.clone(),
+                ],
+            }],
+            max_records: None,
+            catalogs: CatalogMode::Text,
+        };
+        let recs = self.query(q).await?;
+        recs.iter()
+            .map(|r| {
+                Ok(Task {
+                    id: need_id(r)?,
+                    fields: field_map(r),
+                })
+            })
+            .collect()
+    }
+
+    /// Writes back the status of a task (the only thing that flows Microsoft 365 → CRM).
+    pub async fn update_task_status(
+        &self,
+        id: CrmId,
+        status: &str,
+        percent_complete: Option<u8>,
+    ) -> Result<(), CrmError> {
+        let d = &self.dialect().task;
+        let mut rec = RecordData::new(&d.table).field(&d.status, status);
+        if let Some(p) = percent_complete {
+            rec = rec.field(&d.percent_complete, p.to_string());
+        }
+        rec.id = Some(id);
+        self.write_one(WriteKind::Update, CatalogMode::Text, rec)
+            .await
+            .map(|_| ())
+    }
+
+    /// Absences of a rep overlapping a window.
+    pub async fn absences(
+        &self,
+        rep_id: &str,
+        from: jiff::civil::Date,
+        to: jiff::civil::Date,
+    ) -> Result<Vec<Absence>, CrmError> {
+        let dl = self.dialect();
+        let d = &dl.absence;
+        let q = Query {
+            table: TableSpec::new(&d.table),
+            condition: Some(Condition::and(vec![
+                Condition::cond(&d.table, &d.rep_id, Op::Eq, rep_id),
+                Condition::cond(&d.table, &d.start_date, Op::Le, dl.format_date(to)),
+                Condition::cond(&d.table, &d.end_date, Op::Ge, dl.format_date(from)),
+            ])),
+            fields: vec![FieldList {
+                tablename: d.table.clone(),
+                fields: vec![
+                    d.rep_id.clone(),
+                    d.start_date.clone(),
+                    d.start_time.clone(),
+                    d.end_date.clone(),
+                    d.end_time.clone(),
+                    d.kind.clone(),
+                    d.text.clone(),
+                ],
+            }],
+            max_records: None,
+            catalogs: CatalogMode::Text,
+        };
+        let recs = self.query(q).await?;
+        recs.iter()
+            .map(|r| {
+                Ok(Absence {
+                    id: need_id(r)?,
+                    fields: field_map(r),
+                })
+            })
+            .collect()
+    }
+
+    /// The values of a catalog (text in the session language, code and external key).
+    pub async fn catalog_values(&self, catalog: &str) -> Result<Vec<CatalogValue>, CrmError> {
+        let d = &self.dialect().catalog;
+        let q = Query {
+            table: TableSpec::new(&d.table),
+            condition: Some(Condition::cond(&d.table, &d.catalog, Op::Eq, catalog)),
+            fields: vec![FieldList {
+                tablename: d.table.clone(),
+                fields: vec![
+                    d.catalog.clone(),
+                    d.code.clone(),
+                    d.text.clone(),
+                    d.ext_key.clone(),
+                ],
+            }],
+            max_records: None,
+            catalogs: CatalogMode::Text,
+        };
+        let recs = self.query(q).await?;
+        Ok(recs
+            .iter()
+            .map(|r| CatalogValue {
+                catalog: r.get(&d.catalog).unwrap_or(catalog).to_owned(),
+                code: r.get(&d.code).and_then(|c| c.trim().parse().ok()),
+                text: r.get(&d.text).unwrap_or_default().to_owned(),
+                ext_key: non_empty(r.get(&d.ext_key)),
+            })
+            .collect())
+    }
+
+    /// Adds values (by text) to a catalog; one result per value.
+    pub async fn add_catalog_values(
+        &self,
+        catalog: &str,
+        texts: &[&str],
+    ) -> Result<Vec<Result<CrmId, CrmError>>, CrmError> {
+        let d = &self.dialect().catalog;
+        let recs = texts
+            .iter()
+            .map(|t| {
+                RecordData::new(&d.table)
+                    .field(&d.catalog, catalog)
+                    .field(&d.text, *t)
+            })
+            .collect();
+        self.write(WriteKind::Insert, CatalogMode::Text, recs).await
+    }
+}
+
+/// A condition selecting one record by id (through its StatNo/SeqNo, the documented
+/// primary-key fields).
+pub fn id_condition(table: &str, id: CrmId) -> Condition {
+    Condition::and(vec![
+        Condition::cond(table, "StatNo", Op::Eq, id.stat_no().to_string()),
+        Condition::cond(table, "SeqNo", Op::Eq, id.seq_no().to_string()),
+    ])
+}

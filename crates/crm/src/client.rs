@@ -1,0 +1,395 @@
+//! HTTP transport: one reqwest client, POST `text/xml` to the configured CRM.interface URL,
+//! timeouts, and retries with backoff for transient failures and "User is already active".
+
+use std::time::Duration;
+
+use secrecy::SecretString;
+use tracing::{debug, warn};
+
+use crate::codec::{
+    self, CatalogMode, Command, Query, Record, RecordData, Request, Response, SessionAttrs, Write,
+    WriteKind,
+};
+use crate::codes::ReturnCode;
+use crate::dialect::Dialect;
+use crate::error::CrmError;
+use crate::id::CrmId;
+
+/// The documented batch size of Aurea's connectors: at most this many items per write request.
+pub const WRITE_BATCH: usize = 10;
+
+/// Retry behaviour.
+#[derive(Debug, Clone)]
+pub struct RetryPolicy {
+    /// Total attempts including the first one.
+    pub max_attempts: u32,
+    /// Delay before the first retry; doubled for every further retry.
+    pub initial_backoff: Duration,
+    /// Upper bound of one delay.
+    pub max_backoff: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_attempts: 4,
+            initial_backoff: Duration::from_millis(500),
+            max_backoff: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Connection settings.
+#[derive(Debug, Clone)]
+pub struct CrmConfig {
+    /// Full URL of the CRM.interface endpoint (no path is standard; it is configuration).
+    pub url: url::Url,
+    /// Master user login (e.g. `OCSU`).
+    pub user: String,
+    /// Master user password.
+    pub password: SecretString,
+    /// Session language (`lang`), e.g. `en`.
+    pub lang: Option<String>,
+    /// HTTP timeout per request (the original's default is 60 s).
+    pub timeout: Duration,
+    /// Retry behaviour.
+    pub retry: RetryPolicy,
+    /// CRM.interface error codes to watch (the original's "error codes to monitor", e.g.
+    /// 500 and 511): they are logged at warning level and [`CrmClient::is_watched`] lets the
+    /// caller count them towards "stop after N errors".
+    pub watch_codes: Vec<u16>,
+    /// Additional codes (besides 506/511) after which a request is retried.
+    pub retry_codes: Vec<u16>,
+    /// Table/field names and protocol conventions.
+    pub dialect: Dialect,
+}
+
+impl CrmConfig {
+    /// Settings with the defaults of the original connector.
+    pub fn new(url: url::Url, user: impl Into<String>, password: SecretString) -> Self {
+        Self {
+            url,
+            user: user.into(),
+            password,
+            lang: Some("en".into()),
+            timeout: Duration::from_secs(60),
+            retry: RetryPolicy::default(),
+            watch_codes: vec![500, 511],
+            retry_codes: Vec::new(),
+            dialect: Dialect::default(),
+        }
+    }
+}
+
+/// A CRM.interface client. Cheap to clone (the HTTP connection pool is shared).
+#[derive(Debug, Clone)]
+pub struct CrmClient {
+    http: reqwest::Client,
+    cfg: std::sync::Arc<CrmConfig>,
+}
+
+/// Who a request acts for: the master user itself, or a rep by e-mail (impersonation).
+#[derive(Debug, Clone, Copy)]
+pub struct CrmSession<'a> {
+    pub(crate) client: &'a CrmClient,
+    pub(crate) rep_email: Option<&'a str>,
+}
+
+impl CrmClient {
+    /// Builds the client.
+    pub fn new(cfg: CrmConfig) -> Result<Self, CrmError> {
+        let http = reqwest::Client::builder()
+            .timeout(cfg.timeout)
+            .build()
+            .map_err(|e| CrmError::InvalidRequest(format!("HTTP client: {e}")))?;
+        Ok(Self {
+            http,
+            cfg: std::sync::Arc::new(cfg),
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &CrmConfig {
+        &self.cfg
+    }
+
+    /// The protocol dialect in use.
+    pub fn dialect(&self) -> &Dialect {
+        &self.cfg.dialect
+    }
+
+    /// Acts as the master user (rep lists, catalogs, diagnostics).
+    pub fn master(&self) -> CrmSession<'_> {
+        CrmSession {
+            client: self,
+            rep_email: None,
+        }
+    }
+
+    /// Acts for the rep with this e-mail address (`impersonate="email=…"`).
+    pub fn as_rep<'a>(&'a self, email: &'a str) -> CrmSession<'a> {
+        CrmSession {
+            client: self,
+            rep_email: Some(email),
+        }
+    }
+
+    /// Whether the error carries one of the configured codes to watch.
+    pub fn is_watched(&self, err: &CrmError) -> bool {
+        err.code()
+            .is_some_and(|c| self.cfg.watch_codes.contains(&c.code()))
+    }
+
+    fn retryable(&self, err: &CrmError) -> bool {
+        err.is_retryable()
+            || err
+                .code()
+                .is_some_and(|c| self.cfg.retry_codes.contains(&c.code()))
+    }
+
+    /// Sends commands in one request and returns the parsed response. Session-level errors
+    /// (login, impersonation, busy user) become `Err`; per-command errors are left in the
+    /// response for the caller. Retries transient failures with exponential backoff; the
+    /// request (and its `reqid`) is sent unchanged, relying on CRM.interface's documented
+    /// protection against executing the same request twice.
+    pub async fn execute(
+        &self,
+        rep_email: Option<&str>,
+        commands: Vec<Command>,
+    ) -> Result<Response, CrmError> {
+        let reqid = uuid::Uuid::new_v4().to_string();
+        let impersonate = rep_email.map(|e| self.cfg.dialect.impersonate_value(e));
+        let req = Request {
+            session: SessionAttrs {
+                user: self.cfg.user.clone(),
+                pwd: self.cfg.password.clone(),
+                impersonate,
+                lang: self.cfg.lang.clone(),
+                reqid: reqid.clone(),
+            },
+            commands,
+        };
+        let body = codec::encode_request(&req)?;
+        let mut attempt = 1u32;
+        let mut delay = self.cfg.retry.initial_backoff;
+        loop {
+            let result = self.send_once(&body, &reqid, rep_email).await;
+            match result {
+                Ok(resp) => return Ok(resp),
+                Err(e) if self.retryable(&e) && attempt < self.cfg.retry.max_attempts => {
+                    if self.is_watched(&e) {
+                        warn!(attempt, error = %e, "CRM.interface watched error code, retrying");
+                    } else {
+                        debug!(attempt, error = %e, "CRM.interface request failed, retrying");
+                    }
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(self.cfg.retry.max_backoff);
+                    attempt += 1;
+                }
+                Err(e) => {
+                    if self.is_watched(&e) {
+                        warn!(error = %e, "CRM.interface watched error code");
+                    }
+                    return Err(e);
+                }
+            }
+        }
+    }
+
+    async fn send_once(
+        &self,
+        body: &str,
+        reqid: &str,
+        rep_email: Option<&str>,
+    ) -> Result<Response, CrmError> {
+        let resp = self
+            .http
+            .post(self.cfg.url.clone())
+            .header(reqwest::header::CONTENT_TYPE, "text/xml; charset=utf-8")
+            .body(body.to_owned())
+            .send()
+            .await
+            .map_err(|e| CrmError::Transport(redact(&e.to_string())))?;
+        let status = resp.status();
+        let text = resp
+            .text()
+            .await
+            .map_err(|e| CrmError::Transport(redact(&e.to_string())))?;
+        if !status.is_success() {
+            let snippet: String = text.chars().take(200).collect();
+            let code = status.as_u16();
+            if code >= 500 || code == 429 || code == 408 {
+                return Err(CrmError::Transport(format!("HTTP {code}: {snippet}")));
+            }
+            return Err(CrmError::Http {
+                status: code,
+                body: snippet,
+            });
+        }
+        let parsed = codec::decode_response(&text)?;
+        match parsed.attr("reqid") {
+            Some(r) if r == reqid => {}
+            other => {
+                return Err(CrmError::MalformedResponse(format!(
+                    "response does not echo request id (expected {reqid}, got {other:?})"
+                )));
+            }
+        }
+        if let Some(err) = parsed.returns.iter().find(|r| r.kind == "error") {
+            return Err(self
+                .cfg
+                .dialect
+                .session_error(err, &self.cfg.user, rep_email));
+        }
+        // A busy user can also be reported inside the first command.
+        for r in &parsed.results {
+            if r.error().is_some_and(|e| {
+                e.text
+                    .as_deref()
+                    .is_some_and(|t| self.cfg.dialect.is_already_active(t))
+            }) {
+                return Err(CrmError::UserAlreadyActive);
+            }
+        }
+        Ok(parsed)
+    }
+}
+
+/// URLs in reqwest errors never carry our password (it is in the body), but a configured URL
+/// could contain userinfo; strip anything that looks like it.
+fn redact(s: &str) -> String {
+    match (s.find("://"), s.find('@')) {
+        (Some(a), Some(b)) if b > a => format!("{}://***{}", &s[..a], &s[b..]),
+        _ => s.to_owned(),
+    }
+}
+
+impl<'a> CrmSession<'a> {
+    /// The client.
+    pub fn client(&self) -> &'a CrmClient {
+        self.client
+    }
+
+    /// The impersonated rep, if any.
+    pub fn rep_email(&self) -> Option<&'a str> {
+        self.rep_email
+    }
+
+    pub(crate) fn dialect(&self) -> &'a Dialect {
+        &self.client.cfg.dialect
+    }
+
+    /// Sends a `<nop/>`: proves CRM.interface answers and the login (and impersonation)
+    /// works.
+    pub async fn ping(&self) -> Result<(), CrmError> {
+        self.client
+            .execute(self.rep_email, vec![Command::Nop])
+            .await
+            .map(|_| ())
+    }
+
+    /// Runs one query and returns its records.
+    pub async fn query(&self, q: Query) -> Result<Vec<Record>, CrmError> {
+        let mut all = self.queries(vec![q]).await?;
+        Ok(all.pop().unwrap_or_default())
+    }
+
+    /// Runs several queries in one request; one record list per query.
+    pub async fn queries(&self, qs: Vec<Query>) -> Result<Vec<Vec<Record>>, CrmError> {
+        let n = qs.len();
+        let resp = self
+            .client
+            .execute(self.rep_email, qs.into_iter().map(Command::Query).collect())
+            .await?;
+        if resp.results.len() != n {
+            return Err(CrmError::MalformedResponse(format!(
+                "{n} queries sent, {} results received",
+                resp.results.len()
+            )));
+        }
+        let mut out = Vec::with_capacity(n);
+        for r in resp.results {
+            if let Some(e) = r.error() {
+                return Err(self.dialect().item_error(e));
+            }
+            out.push(r.records);
+        }
+        Ok(out)
+    }
+
+    /// Writes records, one command per record and at most [`WRITE_BATCH`] per request.
+    /// Returns one result per record (the record id for insert/update/import).
+    pub async fn write(
+        &self,
+        kind: WriteKind,
+        catalogs: CatalogMode,
+        records: Vec<RecordData>,
+    ) -> Result<Vec<Result<CrmId, CrmError>>, CrmError> {
+        let mut out = Vec::with_capacity(records.len());
+        let mut iter = records.into_iter().peekable();
+        while iter.peek().is_some() {
+            let chunk: Vec<RecordData> = iter.by_ref().take(WRITE_BATCH).collect();
+            let ids: Vec<Option<CrmId>> = chunk.iter().map(|r| r.id).collect();
+            let commands: Vec<Command> = chunk
+                .into_iter()
+                .map(|r| {
+                    Command::Write(Write {
+                        kind,
+                        catalogs,
+                        records: vec![r],
+                    })
+                })
+                .collect();
+            let n = commands.len();
+            let resp = self.client.execute(self.rep_email, commands).await?;
+            if resp.results.len() != n {
+                return Err(CrmError::MalformedResponse(format!(
+                    "{n} write commands sent, {} results received",
+                    resp.results.len()
+                )));
+            }
+            for (res, sent_id) in resp.results.iter().zip(ids) {
+                if let Some(e) = res.error() {
+                    out.push(Err(self.dialect().item_error(e)));
+                    continue;
+                }
+                let id = res.returns.iter().find_map(|r| r.id).or(sent_id);
+                match id {
+                    Some(id) => out.push(Ok(id)),
+                    None => out.push(Err(CrmError::MalformedResponse(format!(
+                        "{} result without record id",
+                        res.command
+                    )))),
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Writes one record and returns its id.
+    pub async fn write_one(
+        &self,
+        kind: WriteKind,
+        catalogs: CatalogMode,
+        record: RecordData,
+    ) -> Result<CrmId, CrmError> {
+        self.write(kind, catalogs, vec![record])
+            .await?
+            .pop()
+            .unwrap_or_else(|| Err(CrmError::MalformedResponse("empty write result".into())))
+    }
+
+    /// Deletes a record.
+    pub async fn delete(&self, table: &str, id: CrmId) -> Result<(), CrmError> {
+        let mut r = RecordData::new(table);
+        r.id = Some(id);
+        self.write_one(WriteKind::Delete, CatalogMode::Text, r)
+            .await
+            .map(|_| ())
+    }
+}
+
+/// The return code of a per-item error, if it was one.
+pub fn item_code(r: &Result<CrmId, CrmError>) -> Option<ReturnCode> {
+    r.as_ref().err().and_then(CrmError::code)
+}

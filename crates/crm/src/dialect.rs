@@ -1,0 +1,582 @@
+//! Every inference about the parts of CRM.interface that Aurea does not document.
+//!
+//! The request language itself (`<request>`, `query`/`insert`/`update`/`import`, records
+//! named after tables, `<return type="error">`) is documented and lives in
+//! [`crate::codec`]. What is *not* documented is collected here and nowhere else:
+//! table and field names of the connector's data (rep flags, participants, external keys,
+//! documents, catalogs), how catalog values are read and added, how documents are attached,
+//! how links are expressed, the boolean wire form and how session-level errors are told
+//! apart. The typed API ([`crate::api`]) only reads names from a [`Dialect`]; a capture from
+//! a real installation changes this module (or a [`Dialect`] loaded from configuration, it
+//! is `Deserialize`) and nothing in the sync engine.
+//!
+//! docs/CRM-INTERFACE.md lists each item with its source and confidence.
+
+use serde::{Deserialize, Serialize};
+
+use crate::codec::ReturnInfo;
+use crate::codes::ReturnCode;
+use crate::error::CrmError;
+
+/// Names and conventions of one CRM.interface installation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Dialect {
+    /// Rep table (ID).
+    pub rep: RepNames,
+    /// Company table (FI).
+    pub company: CompanyNames,
+    /// Person-in-company table (KP).
+    pub person: PersonNames,
+    /// Activity table (MA, XML name `Contact`).
+    pub activity: ActivityNames,
+    /// Activity participant table (MB).
+    pub participant: ParticipantNames,
+    /// Task table (A1).
+    pub task: TaskNames,
+    /// Absence table (A3).
+    pub absence: AbsenceNames,
+    /// External key table (XK).
+    pub external_key: ExternalKeyNames,
+    /// Document table (D1).
+    pub document: DocumentNames,
+    /// Catalog values, addressed like a table.
+    pub catalog: CatalogNames,
+    /// Boolean wire values.
+    pub true_value: String,
+    /// Boolean wire values.
+    pub false_value: String,
+    /// Text of the error CRM.interface gives while a request for the same user still runs.
+    pub already_active_text: String,
+    /// Case-insensitive marker in a session-level 401 text that says impersonation (not
+    /// the master login) failed.
+    pub impersonation_marker: String,
+    /// Key used in `impersonate="key=value"`.
+    pub impersonate_key: String,
+    /// Format of date fields (jiff strftime).
+    pub date_format: String,
+    /// Format of time fields (jiff strftime).
+    pub time_format: String,
+}
+
+/// Rep (ID) names.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RepNames {
+    pub table: String,
+    pub short: String,
+    /// The rep number other tables refer to (`Contact.RepID`).
+    pub rep_id: String,
+    pub name: String,
+    /// ID E-mail1 (field 27).
+    pub email: String,
+    /// "Enable Connector settings".
+    pub connector_enabled: String,
+    /// "Synchronize e-mails".
+    pub sync_emails: String,
+    /// "Synchronize appointments".
+    pub sync_appointments: String,
+    /// Tasks flag.
+    pub sync_tasks: String,
+    /// Contacts flag.
+    pub sync_contacts: String,
+    /// Absences flag.
+    pub sync_absences: String,
+    /// UserSettings (`<SyncSettings>` XML).
+    pub user_settings: String,
+    /// Language of the rep (for the missing-attendees text).
+    pub language: String,
+}
+
+/// Company (FI) names.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CompanyNames {
+    pub table: String,
+    pub short: String,
+    pub name: String,
+    pub email: String,
+}
+
+/// Person (KP) names.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PersonNames {
+    pub table: String,
+    pub short: String,
+    pub first_name: String,
+    pub last_name: String,
+    /// E-mail fields searched by address lookups.
+    pub emails: Vec<String>,
+}
+
+/// Activity (MA) names beyond the forms.xml vevent list.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ActivityNames {
+    pub table: String,
+    pub short: String,
+    /// Activity type (catalog).
+    pub contact_type: String,
+    pub subject: String,
+    pub text: String,
+    pub date: String,
+    pub time: String,
+    pub end_date: String,
+    pub end_time: String,
+    pub rep_id: String,
+    pub deleted: String,
+}
+
+/// Participant (MB) names.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ParticipantNames {
+    pub table: String,
+    pub short: String,
+    pub email: String,
+    pub role: String,
+    pub status: String,
+}
+
+/// Task (A1) names.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TaskNames {
+    pub table: String,
+    pub short: String,
+    pub rep_id: String,
+    pub subject: String,
+    pub text: String,
+    pub start_date: String,
+    pub due_date: String,
+    pub status: String,
+    pub priority: String,
+    pub percent_complete: String,
+}
+
+/// Absence (A3) names.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AbsenceNames {
+    pub table: String,
+    pub short: String,
+    pub rep_id: String,
+    pub start_date: String,
+    pub start_time: String,
+    pub end_date: String,
+    pub end_time: String,
+    pub kind: String,
+    pub text: String,
+}
+
+/// External key (XK) layout.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ExternalKeyNames {
+    pub table: String,
+    pub short: String,
+    /// Catalog "Ext. System (Rep)".
+    pub ext_system: String,
+    /// Catalog "Content Type (groupware)".
+    pub content_type: String,
+    /// The groupware id (e.g. an event id or internetMessageId).
+    pub ext_key: String,
+    /// E-mail of the mailbox the key belongs to.
+    pub mailbox: String,
+    /// Our own system value in "Ext. System (Rep)".
+    pub own_system: String,
+}
+
+/// Document (D1) names.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DocumentNames {
+    pub table: String,
+    pub short: String,
+    pub file_name: String,
+    pub content_type: String,
+    pub size: String,
+    /// Content field, written as base64 with `encoding="base64"`.
+    pub content: String,
+}
+
+/// Catalog access.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CatalogNames {
+    /// Pseudo-table through which catalog values are queried and inserted.
+    pub table: String,
+    pub catalog: String,
+    pub code: String,
+    pub text: String,
+    pub ext_key: String,
+    /// Catalog "Content Type (groupware)".
+    pub content_type_catalog: String,
+    /// Catalog "Ext. System (Rep)".
+    pub ext_system_catalog: String,
+    /// The activity type catalog (MA `Contact` field).
+    pub activity_type_catalog: String,
+    /// The ShowAs catalog.
+    pub show_as_catalog: String,
+}
+
+fn s(v: &str) -> String {
+    v.to_owned()
+}
+
+impl Default for Dialect {
+    fn default() -> Self {
+        Self {
+            rep: RepNames::default(),
+            company: CompanyNames::default(),
+            person: PersonNames::default(),
+            activity: ActivityNames::default(),
+            participant: ParticipantNames::default(),
+            task: TaskNames::default(),
+            absence: AbsenceNames::default(),
+            external_key: ExternalKeyNames::default(),
+            document: DocumentNames::default(),
+            catalog: CatalogNames::default(),
+            true_value: s("true"),
+            false_value: s("false"),
+            already_active_text: s("User is already active"),
+            impersonation_marker: s("impersonat"),
+            impersonate_key: s("email"),
+            date_format: s("%Y-%m-%d"),
+            time_format: s("%H:%M"),
+        }
+    }
+}
+
+impl Default for RepNames {
+    fn default() -> Self {
+        Self {
+            table: s("Rep"),
+            short: s("ID"),
+            rep_id: s("RepID"),
+            name: s("Name"),
+            email: s("EMail1"),
+            connector_enabled: s("ConnectorEnabled"),
+            sync_emails: s("SyncEmails"),
+            sync_appointments: s("SyncAppointments"),
+            sync_tasks: s("SyncTasks"),
+            sync_contacts: s("SyncContacts"),
+            sync_absences: s("SyncAbsences"),
+            user_settings: s("UserSettings"),
+            language: s("Language"),
+        }
+    }
+}
+
+impl Default for CompanyNames {
+    fn default() -> Self {
+        Self {
+            table: s("Company"),
+            short: s("FI"),
+            name: s("Company"),
+            email: s("EMail"),
+        }
+    }
+}
+
+impl Default for PersonNames {
+    fn default() -> Self {
+        Self {
+            table: s("Person"),
+            short: s("KP"),
+            first_name: s("FirstName"),
+            last_name: s("LastName"),
+            emails: vec![s("EMail1"), s("EMail2")],
+        }
+    }
+}
+
+impl Default for ActivityNames {
+    fn default() -> Self {
+        Self {
+            table: s("Contact"),
+            short: s("MA"),
+            contact_type: s("Contact"),
+            subject: s("Subject"),
+            text: s("Text"),
+            date: s("Date"),
+            time: s("Time"),
+            end_date: s("EndDate"),
+            end_time: s("EndTime"),
+            rep_id: s("RepID"),
+            deleted: s("ConnectorDeleted"),
+        }
+    }
+}
+
+impl Default for ParticipantNames {
+    fn default() -> Self {
+        Self {
+            table: s("Participant"),
+            short: s("MB"),
+            email: s("EMail"),
+            role: s("Role"),
+            status: s("Status"),
+        }
+    }
+}
+
+impl Default for TaskNames {
+    fn default() -> Self {
+        Self {
+            table: s("Tasks"),
+            short: s("A1"),
+            rep_id: s("RepID"),
+            subject: s("Subject"),
+            text: s("Text"),
+            start_date: s("StartDate"),
+            due_date: s("DueDate"),
+            status: s("Status"),
+            priority: s("Priority"),
+            percent_complete: s("PercentComplete"),
+        }
+    }
+}
+
+impl Default for AbsenceNames {
+    fn default() -> Self {
+        Self {
+            table: s("Absences"),
+            short: s("A3"),
+            rep_id: s("RepID"),
+            start_date: s("StartDate"),
+            start_time: s("StartTime"),
+            end_date: s("EndDate"),
+            end_time: s("EndTime"),
+            kind: s("Type"),
+            text: s("Text"),
+        }
+    }
+}
+
+impl Default for ExternalKeyNames {
+    fn default() -> Self {
+        Self {
+            table: s("ExternalKey"),
+            short: s("XK"),
+            ext_system: s("ExtSystem"),
+            content_type: s("ContentType"),
+            ext_key: s("ExtKey"),
+            mailbox: s("Mailbox"),
+            own_system: s("GraphApi"),
+        }
+    }
+}
+
+impl Default for DocumentNames {
+    fn default() -> Self {
+        Self {
+            table: s("Document"),
+            short: s("D1"),
+            file_name: s("FileName"),
+            content_type: s("ContentType"),
+            size: s("Size"),
+            content: s("Content"),
+        }
+    }
+}
+
+impl Default for CatalogNames {
+    fn default() -> Self {
+        Self {
+            table: s("CatalogValue"),
+            catalog: s("Catalog"),
+            code: s("Code"),
+            text: s("Text"),
+            ext_key: s("ExtKey"),
+            content_type_catalog: s("Content Type (groupware)"),
+            ext_system_catalog: s("Ext. System (Rep)"),
+            activity_type_catalog: s("Activity Type"),
+            show_as_catalog: s("ShowAs"),
+        }
+    }
+}
+
+/// Catalog values the connector needs (SPEC §3): `(catalog, values)`.
+pub fn required_catalog_values(d: &Dialect) -> Vec<(String, Vec<&'static str>)> {
+    vec![
+        (
+            d.catalog.content_type_catalog.clone(),
+            vec![
+                "application/x-mmRecord",
+                "text/x-mmAbsences",
+                "text/x-mmPerson",
+                "text/x-mmTasks",
+                "text/x-vevent",
+            ],
+        ),
+        (
+            d.catalog.ext_system_catalog.clone(),
+            vec!["marketing.manager", "GraphApi", "SyncML"],
+        ),
+    ]
+}
+
+impl Dialect {
+    /// Reads a boolean field. Accepts the common spellings, because installations differ.
+    pub fn parse_bool(&self, v: &str) -> bool {
+        let v = v.trim();
+        v.eq_ignore_ascii_case(&self.true_value)
+            || ["true", "1", "yes", "y", "x", "ja"]
+                .iter()
+                .any(|t| v.eq_ignore_ascii_case(t))
+    }
+
+    /// Writes a boolean field.
+    pub fn format_bool(&self, v: bool) -> String {
+        if v {
+            self.true_value.clone()
+        } else {
+            self.false_value.clone()
+        }
+    }
+
+    /// The `impersonate` attribute for a rep e-mail address.
+    pub fn impersonate_value(&self, email: &str) -> String {
+        format!("{}={}", self.impersonate_key, email)
+    }
+
+    /// Formats a date field.
+    pub fn format_date(&self, d: jiff::civil::Date) -> String {
+        d.strftime(&self.date_format).to_string()
+    }
+
+    /// Formats a time field.
+    pub fn format_time(&self, t: jiff::civil::Time) -> String {
+        t.strftime(&self.time_format).to_string()
+    }
+
+    /// Whether an error text is "User is already active".
+    pub fn is_already_active(&self, text: &str) -> bool {
+        text.to_ascii_lowercase()
+            .contains(&self.already_active_text.to_ascii_lowercase())
+    }
+
+    /// Classifies a `<return type="error">` directly under `<response>` (a session-level
+    /// failure: login, impersonation, busy user).
+    pub fn session_error(
+        &self,
+        ret: &ReturnInfo,
+        user: &str,
+        impersonating: Option<&str>,
+    ) -> CrmError {
+        let text = ret.text.clone().unwrap_or_default();
+        let code = ReturnCode::from_u16(ret.code.unwrap_or(500));
+        if self.is_already_active(&text) {
+            return CrmError::UserAlreadyActive;
+        }
+        if code.is_transient() {
+            return CrmError::Server { code, text };
+        }
+        let auth_code = matches!(code, ReturnCode::InvalidCreds | ReturnCode::Forbidden);
+        if auth_code {
+            if let Some(target) = impersonating
+                && text
+                    .to_ascii_lowercase()
+                    .contains(&self.impersonation_marker.to_ascii_lowercase())
+            {
+                return CrmError::ImpersonationRefused {
+                    target: target.to_owned(),
+                    code,
+                    text,
+                };
+            }
+            return CrmError::Auth {
+                user: user.to_owned(),
+                code,
+                text,
+            };
+        }
+        self.item_error(ret)
+    }
+
+    /// Classifies a `<return type="error">` of one command.
+    pub fn item_error(&self, ret: &ReturnInfo) -> CrmError {
+        let text = ret.text.clone().unwrap_or_default();
+        let code = ReturnCode::from_u16(ret.code.unwrap_or(500));
+        if self.is_already_active(&text) {
+            return CrmError::UserAlreadyActive;
+        }
+        if code.is_transient() {
+            return CrmError::Server { code, text };
+        }
+        CrmError::Rejected {
+            code,
+            text,
+            table: ret.tablename.clone(),
+            field: ret.fieldname.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorKind;
+
+    fn ret(code: u16, text: &str) -> ReturnInfo {
+        ReturnInfo {
+            kind: "error".into(),
+            code: Some(code),
+            text: Some(text.into()),
+            ..ReturnInfo::default()
+        }
+    }
+
+    #[test]
+    fn session_errors() {
+        let d = Dialect::default();
+        assert_eq!(
+            d.session_error(&ret(401, "Login failed"), "OCSU", None)
+                .kind(),
+            ErrorKind::Auth
+        );
+        assert_eq!(
+            d.session_error(
+                &ret(401, "Impersonation failed: no rep"),
+                "OCSU",
+                Some("x@y")
+            )
+            .kind(),
+            ErrorKind::ImpersonationRefused
+        );
+        assert_eq!(
+            d.session_error(&ret(401, "Login failed"), "OCSU", Some("x@y"))
+                .kind(),
+            ErrorKind::Auth
+        );
+        assert_eq!(
+            d.session_error(&ret(506, "User is already active"), "OCSU", None)
+                .kind(),
+            ErrorKind::UserAlreadyActive
+        );
+        assert_eq!(
+            d.session_error(&ret(511, "down"), "OCSU", None).kind(),
+            ErrorKind::Transient
+        );
+        assert_eq!(
+            d.item_error(&ret(500, "Permission denied")).kind(),
+            ErrorKind::Rejected
+        );
+    }
+
+    #[test]
+    fn bools_and_dates() {
+        let d = Dialect::default();
+        assert!(
+            d.parse_bool("TRUE")
+                && d.parse_bool("1")
+                && !d.parse_bool("false")
+                && !d.parse_bool("")
+        );
+        assert_eq!(d.format_date(jiff::civil::date(2024, 3, 5)), "2024-03-05");
+        assert_eq!(d.format_time(jiff::civil::time(9, 5, 0, 0)), "09:05");
+        assert_eq!(d.impersonate_value("a@b"), "email=a@b");
+    }
+}

@@ -718,12 +718,12 @@ macro_rules! sql_backend {
                 if let Some(link) = &commit.link {
                     upsert_link_on(&mut tx, link).await?;
                 }
+                if let Some(cursor) = &commit.cursor {
+                    put_cursor_on(&mut tx, cursor).await?;
+                }
                 let mut ids = Vec::with_capacity(commit.ledger.len());
                 for entry in &commit.ledger {
                     ids.push(insert_ledger_on(&mut tx, entry).await?);
-                }
-                if let Some(cursor) = &commit.cursor {
-                    put_cursor_on(&mut tx, cursor).await?;
                 }
                 // Dropping `tx` on any `?` above rolls everything back.
                 tx.commit().await?;

@@ -1,0 +1,1041 @@
+//! One conformance suite, run against both backends: every `StateStore` method.
+//!
+//! Each `async fn` below takes a `&dyn StateStore`; the `conformance!` macro at the bottom
+//! runs each one on a fresh SQLite file and on a fresh PostgreSQL schema.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use gc_store::{
+    Cursor, ExclusionPolicy, ItemCommit, Kind, LedgerAction, LedgerFilter, Link, LinkState,
+    MailboxFailure, MailboxUpsert, NewLedgerEntry, RunCounts, RunOutcome, StateStore, StoreError,
+    lease_key,
+};
+use jiff::{SignedDuration, Timestamp};
+
+fn mb(rep: &str, address: &str) -> MailboxUpsert {
+    MailboxUpsert {
+        rep_id: rep.into(),
+        address: address.into(),
+        graph_user_id: None,
+        enabled: true,
+    }
+}
+
+fn access_denied() -> MailboxFailure {
+    MailboxFailure {
+        kind: "access_denied".into(),
+        text: "ErrorAccessDenied: mailbox not reachable".into(),
+    }
+}
+
+async fn clock(s: &dyn StateStore) {
+    let db = s.now().await.unwrap();
+    let local = Timestamp::now();
+    let skew = db.duration_since(local).as_secs().abs();
+    assert!(skew < 5, "database clock {db} vs local {local}");
+    let later = s.now().await.unwrap();
+    assert!(later >= db);
+}
+
+async fn mailboxes(s: &dyn StateStore) {
+    assert!(s.get_mailbox("r1").await.unwrap().is_none());
+    assert!(s.list_mailboxes().await.unwrap().is_empty());
+
+    let mut up = mb("r1", "Anna@Contoso.com");
+    up.graph_user_id = Some("guid-anna".into());
+    let m = s.upsert_mailbox(&up).await.unwrap();
+    assert_eq!(m.rep_id, "r1");
+    assert_eq!(m.address, "Anna@Contoso.com");
+    assert_eq!(m.graph_user_id.as_deref(), Some("guid-anna"));
+    assert!(m.enabled);
+    assert_eq!(m.consecutive_failures, 0);
+    assert!(m.next_due.is_empty());
+    assert!(m.last_success_at.is_none() && m.excluded_until.is_none());
+
+    // Refresh with the same address (case differs) and no id: the id is kept.
+    let m = s
+        .upsert_mailbox(&mb("r1", "anna@contoso.com"))
+        .await
+        .unwrap();
+    assert_eq!(m.graph_user_id.as_deref(), Some("guid-anna"));
+    assert_eq!(m.address, "anna@contoso.com");
+    // A new address without id: the old id may belong to another mailbox; forget it.
+    let m = s
+        .upsert_mailbox(&mb("r1", "anna.new@contoso.com"))
+        .await
+        .unwrap();
+    assert_eq!(m.graph_user_id, None);
+
+    s.set_graph_user_id("r1", Some("guid-2")).await.unwrap();
+    assert_eq!(
+        s.get_mailbox("r1")
+            .await
+            .unwrap()
+            .unwrap()
+            .graph_user_id
+            .as_deref(),
+        Some("guid-2")
+    );
+    s.set_graph_user_id("r1", None).await.unwrap();
+    assert_eq!(
+        s.get_mailbox("r1").await.unwrap().unwrap().graph_user_id,
+        None
+    );
+
+    s.upsert_mailbox(&mb("r0", "bob@contoso.com"))
+        .await
+        .unwrap();
+    let all = s.list_mailboxes().await.unwrap();
+    assert_eq!(
+        all.iter().map(|m| m.rep_id.as_str()).collect::<Vec<_>>(),
+        ["r0", "r1"]
+    );
+
+    s.set_enabled("r0", false).await.unwrap();
+    assert!(!s.get_mailbox("r0").await.unwrap().unwrap().enabled);
+    // The rep list refresh is authoritative for `enabled`.
+    let mut again = mb("r0", "bob@contoso.com");
+    again.enabled = true;
+    assert!(s.upsert_mailbox(&again).await.unwrap().enabled);
+
+    for err in [
+        s.set_enabled("nobody", true).await.unwrap_err(),
+        s.set_graph_user_id("nobody", None).await.unwrap_err(),
+        s.clear_exclusion("nobody").await.unwrap_err(),
+        s.record_success("nobody").await.unwrap_err(),
+        s.record_failure("nobody", &access_denied(), None)
+            .await
+            .unwrap_err(),
+        s.set_next_due("nobody", Kind::Email, Timestamp::now())
+            .await
+            .unwrap_err(),
+    ] {
+        assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
+    }
+}
+
+async fn mailbox_health(s: &dyn StateStore) {
+    s.upsert_mailbox(&mb("r1", "a@contoso.com")).await.unwrap();
+    s.upsert_mailbox(&mb("r2", "b@contoso.com")).await.unwrap();
+    let policy = ExclusionPolicy {
+        after_failures: 3,
+        exclude_for: Duration::from_secs(3600),
+    };
+
+    // Without a policy failures only count.
+    let m = s
+        .record_failure("r1", &access_denied(), None)
+        .await
+        .unwrap();
+    assert_eq!(m.consecutive_failures, 1);
+    assert_eq!(m.last_error_kind.as_deref(), Some("access_denied"));
+    assert!(m.last_error_text.unwrap().contains("ErrorAccessDenied"));
+    assert!(m.last_error_at.is_some());
+    assert!(m.excluded_until.is_none());
+
+    let m = s
+        .record_failure("r1", &access_denied(), Some(policy))
+        .await
+        .unwrap();
+    assert_eq!(m.consecutive_failures, 2);
+    assert!(m.excluded_until.is_none(), "2 < 3 failures");
+    let now = s.now().await.unwrap();
+    let m = s
+        .record_failure("r1", &access_denied(), Some(policy))
+        .await
+        .unwrap();
+    assert_eq!(m.consecutive_failures, 3);
+    let until = m.excluded_until.expect("excluded after 3");
+    let d = until.duration_since(now);
+    assert!(
+        d >= SignedDuration::from_secs(3590) && d <= SignedDuration::from_secs(3610),
+        "{d:?}"
+    );
+    assert!(m.is_excluded_at(now));
+
+    // Excluded mailboxes are not due.
+    let due = s.due_mailboxes(Kind::Email, 10).await.unwrap();
+    assert_eq!(
+        due.iter().map(|m| m.rep_id.as_str()).collect::<Vec<_>>(),
+        ["r2"]
+    );
+
+    s.clear_exclusion("r1").await.unwrap();
+    let m = s.get_mailbox("r1").await.unwrap().unwrap();
+    assert!(m.excluded_until.is_none());
+    assert_eq!(
+        m.consecutive_failures, 3,
+        "clearing the exclusion keeps the counter"
+    );
+
+    s.record_failure("r1", &access_denied(), Some(policy))
+        .await
+        .unwrap();
+    let m = s.record_success("r1").await.unwrap();
+    assert_eq!(m.consecutive_failures, 0);
+    assert!(m.excluded_until.is_none());
+    assert!(m.last_success_at.is_some());
+    assert_eq!(
+        m.last_error_kind.as_deref(),
+        Some("access_denied"),
+        "history kept"
+    );
+
+    // A zero-length exclusion ends immediately.
+    let short = ExclusionPolicy {
+        after_failures: 1,
+        exclude_for: Duration::ZERO,
+    };
+    s.record_failure("r2", &access_denied(), Some(short))
+        .await
+        .unwrap();
+    assert_eq!(s.due_mailboxes(Kind::Email, 10).await.unwrap().len(), 2);
+}
+
+async fn schedule(s: &dyn StateStore) {
+    for (rep, addr) in [
+        ("r1", "a@c.com"),
+        ("r2", "b@c.com"),
+        ("r3", "c@c.com"),
+        ("r4", "d@c.com"),
+    ] {
+        s.upsert_mailbox(&mb(rep, addr)).await.unwrap();
+    }
+    s.set_enabled("r4", false).await.unwrap();
+    let now = s.now().await.unwrap();
+    let hour = SignedDuration::from_hours(1);
+    s.set_next_due("r1", Kind::Email, now - hour).await.unwrap();
+    s.set_next_due("r2", Kind::Email, now + hour).await.unwrap();
+    s.set_next_due("r2", Kind::Appointment, now - hour - hour)
+        .await
+        .unwrap();
+    // r3: never scheduled → due, and first (never beats overdue).
+
+    let due = s.due_mailboxes(Kind::Email, 10).await.unwrap();
+    assert_eq!(
+        due.iter().map(|m| m.rep_id.as_str()).collect::<Vec<_>>(),
+        ["r3", "r1"]
+    );
+    let due = s.due_mailboxes(Kind::Email, 1).await.unwrap();
+    assert_eq!(due.len(), 1);
+    let due = s.due_mailboxes(Kind::Appointment, 10).await.unwrap();
+    // Appointment: r1 and r3 never scheduled (0), r2 overdue: never-scheduled first.
+    assert_eq!(
+        due.iter().map(|m| m.rep_id.as_str()).collect::<Vec<_>>(),
+        ["r1", "r3", "r2"]
+    );
+
+    let r2 = s.get_mailbox("r2").await.unwrap().unwrap();
+    assert_eq!(r2.next_due.len(), 2);
+    assert_eq!(
+        r2.next_due[&Kind::Email].as_microsecond() / 1000,
+        (now + hour).as_microsecond() / 1000
+    );
+    let listed = s.list_mailboxes().await.unwrap();
+    assert_eq!(
+        listed.iter().find(|m| m.rep_id == "r2").unwrap().next_due,
+        r2.next_due
+    );
+    // Moving the schedule replaces the entry.
+    s.set_next_due("r2", Kind::Email, now - hour).await.unwrap();
+    let due = s.due_mailboxes(Kind::Email, 10).await.unwrap();
+    assert_eq!(due.len(), 3);
+    assert!(
+        due.iter().all(|m| m.rep_id != "r4"),
+        "disabled mailboxes are never due"
+    );
+}
+
+async fn cursors(s: &dyn StateStore) {
+    assert!(
+        s.get_cursor("r1", Kind::Email, "inbox/crm")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let mut c = Cursor::new("r1", Kind::Email, "inbox/crm");
+    c.next_link = Some("https://graph.microsoft.com/v1.0/delta?$skiptoken=abc".into());
+    s.put_cursor(&c).await.unwrap();
+    let got = s
+        .get_cursor("r1", Kind::Email, "inbox/crm")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(got.next_link, c.next_link);
+    assert!(got.delta_link.is_none());
+    assert!(got.updated_at.is_some());
+
+    let start = Timestamp::from_second(1_790_000_000).unwrap();
+    let end = Timestamp::from_second(1_791_209_600).unwrap();
+    c.next_link = None;
+    c.delta_link = Some("https://graph.microsoft.com/v1.0/delta?$deltatoken=xyz".into());
+    c.window_start = Some(start);
+    c.window_end = Some(end);
+    s.put_cursor(&c).await.unwrap();
+    let got = s
+        .get_cursor("r1", Kind::Email, "inbox/crm")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(got.next_link, None);
+    assert_eq!(got.delta_link, c.delta_link);
+    assert_eq!((got.window_start, got.window_end), (Some(start), Some(end)));
+
+    s.put_cursor(&Cursor::new("r1", Kind::Appointment, "calendar"))
+        .await
+        .unwrap();
+    s.put_cursor(&Cursor::new("r1", Kind::Appointment, "calendar-2"))
+        .await
+        .unwrap();
+    s.put_cursor(&Cursor::new("r2", Kind::Email, "inbox/crm"))
+        .await
+        .unwrap();
+    let all = s.list_cursors("r1", None).await.unwrap();
+    assert_eq!(
+        all.iter()
+            .map(|c| (c.kind, c.scope.as_str()))
+            .collect::<Vec<_>>(),
+        [
+            (Kind::Appointment, "calendar"),
+            (Kind::Appointment, "calendar-2"),
+            (Kind::Email, "inbox/crm")
+        ]
+    );
+    assert_eq!(
+        s.list_cursors("r1", Some(Kind::Email)).await.unwrap().len(),
+        1
+    );
+
+    assert!(
+        s.clear_cursor("r1", Kind::Email, "inbox/crm")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !s.clear_cursor("r1", Kind::Email, "inbox/crm")
+            .await
+            .unwrap()
+    );
+    assert!(
+        s.get_cursor("r1", Kind::Email, "inbox/crm")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        s.clear_cursors("r1", Some(Kind::Appointment))
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(s.clear_cursors("r2", None).await.unwrap(), 1);
+    assert!(s.list_cursors("r2", None).await.unwrap().is_empty());
+}
+
+fn full_link(mailbox: &str, graph_id: &str) -> Link {
+    let mut l = Link::new(Kind::Email, mailbox, graph_id);
+    l.global_key = Some("<CAF=abc@mail.example>".into());
+    l.crm_id = Some(4_294_967_394);
+    l.graph_version = Some("CQAAABYAAAB".into());
+    l.crm_version = Some("2026-11-27T10:00:00".into());
+    l.graph_hash = Some("h-graph".into());
+    l.crm_hash = Some("h-crm".into());
+    l
+}
+
+async fn links(s: &dyn StateStore) {
+    assert!(s.get_link(Kind::Email, "r1", "g1").await.unwrap().is_none());
+    let l1 = full_link("r1", "g1");
+    s.upsert_link(&l1).await.unwrap();
+    let got = s.get_link(Kind::Email, "r1", "g1").await.unwrap().unwrap();
+    let first_update = got.updated_at.unwrap();
+    assert_eq!(
+        Link {
+            updated_at: None,
+            ..got
+        },
+        l1
+    );
+
+    // Same message filed by three reps: three links, one global key, one CRM record.
+    s.upsert_links(&[full_link("r2", "g-other-id"), full_link("r3", "g3")])
+        .await
+        .unwrap();
+    let same = s
+        .links_by_global_key(Kind::Email, "<CAF=abc@mail.example>")
+        .await
+        .unwrap();
+    assert_eq!(
+        same.iter().map(|l| l.mailbox.as_str()).collect::<Vec<_>>(),
+        ["r1", "r2", "r3"]
+    );
+    assert!(
+        s.links_by_global_key(Kind::Appointment, "<CAF=abc@mail.example>")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        s.links_by_crm_id(Kind::Email, 4_294_967_394)
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
+    assert!(s.links_by_crm_id(Kind::Email, 98).await.unwrap().is_empty());
+
+    // Update: every field replaced, state with reason round-trips; ids ≥ 2^63 survive.
+    let mut l1b = l1.clone();
+    l1b.crm_id = Some(u64::MAX);
+    l1b.graph_version = Some("CQAAABYAAAC".into());
+    l1b.global_key = None;
+    l1b.crm_hash = None;
+    l1b.state = LinkState::Failed {
+        reason: "CRM error 511: record locked".into(),
+    };
+    s.upsert_link(&l1b).await.unwrap();
+    let got = s.get_link(Kind::Email, "r1", "g1").await.unwrap().unwrap();
+    assert!(got.updated_at.unwrap() >= first_update);
+    assert_eq!(
+        Link {
+            updated_at: None,
+            ..got
+        },
+        l1b
+    );
+    assert_eq!(
+        s.links_by_crm_id(Kind::Email, u64::MAX)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        s.links_by_global_key(Kind::Email, "<CAF=abc@mail.example>")
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    for state in [
+        LinkState::SoftDeleted,
+        LinkState::Conflict,
+        LinkState::Active,
+    ] {
+        let mut l = l1b.clone();
+        l.state = state.clone();
+        s.upsert_link(&l).await.unwrap();
+        assert_eq!(
+            s.get_link(Kind::Email, "r1", "g1")
+                .await
+                .unwrap()
+                .unwrap()
+                .state,
+            state
+        );
+    }
+
+    // Paging through one mailbox's links.
+    let batch: Vec<Link> = (0..25)
+        .map(|i| Link::new(Kind::Appointment, "r9", format!("ev-{i:03}")))
+        .collect();
+    s.upsert_links(&batch).await.unwrap();
+    s.upsert_link(&Link::new(Kind::Appointment, "r8", "ev-x"))
+        .await
+        .unwrap();
+    let mut seen = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = s
+            .list_links("r9", Kind::Appointment, after.as_deref(), 10)
+            .await
+            .unwrap();
+        if page.is_empty() {
+            break;
+        }
+        assert!(page.len() <= 10);
+        after = page.last().map(|l| l.graph_id.clone());
+        seen.extend(page.into_iter().map(|l| l.graph_id));
+    }
+    assert_eq!(
+        seen,
+        batch.iter().map(|l| l.graph_id.clone()).collect::<Vec<_>>()
+    );
+
+    assert!(
+        s.delete_link(Kind::Appointment, "r9", "ev-000")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !s.delete_link(Kind::Appointment, "r9", "ev-000")
+            .await
+            .unwrap()
+    );
+    assert!(
+        s.get_link(Kind::Appointment, "r9", "ev-000")
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+async fn commit_item(s: &dyn StateStore) {
+    let run = s.start_run("r1", Kind::Email).await.unwrap();
+    let mut cursor = Cursor::new("r1", Kind::Email, "inbox/crm");
+    cursor.next_link = Some("page-2".into());
+    let mut entry =
+        NewLedgerEntry::new("r1", Kind::Email, "g1", LedgerAction::Created, "new e-mail");
+    entry.run_id = Some(run.id);
+    entry.crm_id = Some(77);
+    let mut moved = entry.clone();
+    moved.action = LedgerAction::Moved;
+    moved.reason = "moved to Sync_Success".into();
+    let ids = s
+        .commit_item(&ItemCommit {
+            link: Some(full_link("r1", "g1")),
+            ledger: vec![entry, moved],
+            cursor: Some(cursor.clone()),
+        })
+        .await
+        .unwrap();
+    assert_eq!(ids.len(), 2);
+    assert!(ids[1] > ids[0]);
+    assert!(s.get_link(Kind::Email, "r1", "g1").await.unwrap().is_some());
+    assert_eq!(
+        s.get_cursor("r1", Kind::Email, "inbox/crm")
+            .await
+            .unwrap()
+            .unwrap()
+            .next_link
+            .as_deref(),
+        Some("page-2")
+    );
+    let entries = s
+        .query_ledger(&LedgerFilter {
+            run_id: Some(run.id),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        entries.iter().map(|e| e.id).collect::<Vec<_>>(),
+        [ids[1], ids[0]]
+    );
+
+    // A commit with only a cursor (page checkpoint) or only ledger entries is fine.
+    cursor.next_link = Some("page-3".into());
+    assert!(
+        s.commit_item(&ItemCommit {
+            cursor: Some(cursor.clone()),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .is_empty()
+    );
+    assert!(
+        s.commit_item(&ItemCommit::default())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+/// A commit whose ledger insert fails (empty item key violates a CHECK constraint) changes
+/// neither the link nor the cursor, and writes no ledger entry.
+async fn commit_item_is_atomic(s: &dyn StateStore) {
+    let before_link = full_link("r1", "g1");
+    let mut before_cursor = Cursor::new("r1", Kind::Email, "inbox/crm");
+    before_cursor.delta_link = Some("delta-1".into());
+    s.upsert_link(&before_link).await.unwrap();
+    s.put_cursor(&before_cursor).await.unwrap();
+
+    let mut new_link = before_link.clone();
+    new_link.crm_id = Some(999);
+    new_link.state = LinkState::Conflict;
+    let mut new_cursor = before_cursor.clone();
+    new_cursor.delta_link = Some("delta-2".into());
+    let good = NewLedgerEntry::new("r1", Kind::Email, "g1", LedgerAction::Updated, "changed");
+    let bad = NewLedgerEntry::new("r1", Kind::Email, "", LedgerAction::Updated, "no key");
+    let err = s
+        .commit_item(&ItemCommit {
+            link: Some(new_link),
+            ledger: vec![good, bad],
+            cursor: Some(new_cursor),
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+
+    let link = s.get_link(Kind::Email, "r1", "g1").await.unwrap().unwrap();
+    assert_eq!(
+        Link {
+            updated_at: None,
+            ..link
+        },
+        before_link
+    );
+    let cursor = s
+        .get_cursor("r1", Kind::Email, "inbox/crm")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(cursor.delta_link.as_deref(), Some("delta-1"));
+    assert!(
+        s.query_ledger(&LedgerFilter::default())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // And the store is still usable afterwards (the connection was returned cleanly).
+    s.record_ledger(&NewLedgerEntry::new(
+        "r1",
+        Kind::Email,
+        "g1",
+        LedgerAction::Skipped,
+        "ok",
+    ))
+    .await
+    .unwrap();
+}
+
+async fn ledger(s: &dyn StateStore) {
+    let run = s.start_run("r1", Kind::Appointment).await.unwrap();
+    let t0 = s.now().await.unwrap();
+    let mut ids = Vec::new();
+    for (i, (mailbox, kind, key, action)) in [
+        ("r1", Kind::Email, "m1", LedgerAction::Created),
+        ("r1", Kind::Email, "m2", LedgerAction::Adopted),
+        ("r2", Kind::Email, "m1", LedgerAction::Skipped),
+        ("r1", Kind::Appointment, "e1", LedgerAction::Conflict),
+        ("r2", Kind::Appointment, "e1", LedgerAction::Failed),
+        ("r1", Kind::Email, "m1", LedgerAction::Warning),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut e = NewLedgerEntry::new(mailbox, kind, key, action, format!("reason {i}"));
+        if kind == Kind::Appointment {
+            e.run_id = Some(run.id);
+            e.crm_id = Some(4_294_967_296 + i as u64);
+            e.detail = Some(serde_json::json!({"fields": ["Subject", "Date"], "n": i}));
+        }
+        ids.push(s.record_ledger(&e).await.unwrap());
+    }
+    assert!(ids.windows(2).all(|w| w[1] > w[0]));
+
+    let all = s.query_ledger(&LedgerFilter::default()).await.unwrap();
+    assert_eq!(all.len(), 6);
+    assert_eq!(all[0].id, ids[5], "newest first");
+    assert!(all.iter().all(|e| e.at >= t0));
+    let e = all.iter().find(|e| e.id == ids[3]).unwrap();
+    assert_eq!(e.action, LedgerAction::Conflict);
+    assert_eq!(e.run_id, Some(run.id));
+    assert_eq!(e.crm_id, Some(4_294_967_299));
+    assert_eq!(e.detail.as_ref().unwrap()["fields"][1], "Date");
+    assert_eq!(e.reason, "reason 3");
+
+    let q = |f: LedgerFilter| async move {
+        s.query_ledger(&f)
+            .await
+            .unwrap()
+            .iter()
+            .map(|e| e.id)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        q(LedgerFilter {
+            mailbox: Some("r2".into()),
+            ..Default::default()
+        })
+        .await,
+        [ids[4], ids[2]]
+    );
+    assert_eq!(
+        q(LedgerFilter {
+            kind: Some(Kind::Appointment),
+            ..Default::default()
+        })
+        .await,
+        [ids[4], ids[3]]
+    );
+    assert_eq!(
+        q(LedgerFilter {
+            item_key: Some("m1".into()),
+            mailbox: Some("r1".into()),
+            ..Default::default()
+        })
+        .await,
+        [ids[5], ids[0]]
+    );
+    assert_eq!(
+        q(LedgerFilter {
+            action: Some(LedgerAction::Adopted),
+            ..Default::default()
+        })
+        .await,
+        [ids[1]]
+    );
+    assert_eq!(
+        q(LedgerFilter {
+            crm_id: Some(4_294_967_300),
+            ..Default::default()
+        })
+        .await,
+        [ids[4]]
+    );
+    assert_eq!(
+        q(LedgerFilter {
+            run_id: Some(run.id),
+            ..Default::default()
+        })
+        .await,
+        [ids[4], ids[3]]
+    );
+    assert_eq!(
+        q(LedgerFilter {
+            limit: Some(2),
+            ..Default::default()
+        })
+        .await,
+        [ids[5], ids[4]]
+    );
+    assert_eq!(
+        q(LedgerFilter {
+            before_id: Some(ids[4]),
+            limit: Some(2),
+            ..Default::default()
+        })
+        .await,
+        [ids[3], ids[2]]
+    );
+    assert_eq!(
+        q(LedgerFilter {
+            since: Some(t0),
+            ..Default::default()
+        })
+        .await
+        .len(),
+        6
+    );
+    assert!(
+        q(LedgerFilter {
+            until: Some(t0),
+            ..Default::default()
+        })
+        .await
+        .is_empty()
+    );
+    let future = Timestamp::now() + SignedDuration::from_hours(1);
+    assert!(
+        q(LedgerFilter {
+            since: Some(future),
+            ..Default::default()
+        })
+        .await
+        .is_empty()
+    );
+    assert_eq!(
+        q(LedgerFilter {
+            until: Some(future),
+            ..Default::default()
+        })
+        .await
+        .len(),
+        6
+    );
+
+    // Export: JSON lines, oldest first, filter honoured, limit ignored.
+    let mut out = Vec::new();
+    let n = s
+        .export_ledger_jsonl(
+            &LedgerFilter {
+                mailbox: Some("r1".into()),
+                limit: Some(1),
+                ..Default::default()
+            },
+            &mut out,
+        )
+        .await
+        .unwrap();
+    assert_eq!(n, 4);
+    let text = String::from_utf8(out).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 4);
+    assert_eq!(lines[0]["id"], ids[0]);
+    assert_eq!(lines[0]["action"], "created");
+    assert_eq!(lines[0]["kind"], "email");
+    assert_eq!(lines[2]["detail"]["n"], 3);
+    assert_eq!(lines[2]["run_id"], run.id.to_string());
+    let back: gc_store::LedgerEntry = serde_json::from_value(lines[2].clone()).unwrap();
+    assert_eq!(back, *e);
+
+    // Retention: nothing is a day old; after a pause, only the older batch goes.
+    assert_eq!(
+        s.purge_ledger_older_than(Duration::from_secs(86_400))
+            .await
+            .unwrap(),
+        0
+    );
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let fresh = s
+        .record_ledger(&NewLedgerEntry::new(
+            "r1",
+            Kind::Email,
+            "m9",
+            LedgerAction::Created,
+            "late",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.purge_ledger_older_than(Duration::from_millis(1000))
+            .await
+            .unwrap(),
+        6
+    );
+    assert_eq!(q(LedgerFilter::default()).await, [fresh]);
+}
+
+async fn runs(s: &dyn StateStore) {
+    let r1 = s.start_run("r1", Kind::Email).await.unwrap();
+    assert!(r1.finished_at.is_none() && r1.outcome.is_none());
+    assert_eq!(s.get_run(r1.id).await.unwrap().unwrap(), r1);
+    let r2 = s.start_run("r2", Kind::Appointment).await.unwrap();
+    let r3 = s.start_run("r1", Kind::Appointment).await.unwrap();
+
+    let counts = RunCounts {
+        created: 412,
+        adopted: 1380,
+        updated: 12,
+        skipped: 7,
+        deleted: 1,
+        failed: 2,
+        warnings: 3,
+    };
+    let done = s
+        .finish_run(r1.id, &counts, RunOutcome::Partial, Some("2 items failed"))
+        .await
+        .unwrap();
+    assert_eq!(done.counts, counts);
+    assert_eq!(done.outcome, Some(RunOutcome::Partial));
+    assert_eq!(done.error.as_deref(), Some("2 items failed"));
+    assert!(done.finished_at.unwrap() >= done.started_at);
+    assert_eq!(s.get_run(r1.id).await.unwrap().unwrap(), done);
+
+    let recent = s.list_runs(Some("r1"), 10).await.unwrap();
+    assert_eq!(
+        recent.iter().map(|r| r.id).collect::<Vec<_>>(),
+        [r3.id, r1.id]
+    );
+    let all = s.list_runs(None, 2).await.unwrap();
+    assert_eq!(all.iter().map(|r| r.id).collect::<Vec<_>>(), [r3.id, r2.id]);
+
+    let err = s
+        .finish_run(uuid::Uuid::now_v7(), &counts, RunOutcome::Success, None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
+    assert!(s.get_run(uuid::Uuid::now_v7()).await.unwrap().is_none());
+
+    assert_eq!(
+        s.purge_runs_older_than(Duration::from_secs(3600))
+            .await
+            .unwrap(),
+        0
+    );
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let r4 = s.start_run("r1", Kind::Task).await.unwrap();
+    assert_eq!(
+        s.purge_runs_older_than(Duration::from_millis(800))
+            .await
+            .unwrap(),
+        3
+    );
+    assert_eq!(
+        s.list_runs(None, 10)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.id)
+            .collect::<Vec<_>>(),
+        [r4.id]
+    );
+}
+
+async fn leases(s: &dyn StateStore) {
+    let long = Duration::from_secs(60);
+    let key = lease_key("r1", Kind::Email);
+    assert!(s.try_acquire_lease(&key, "p1", long).await.unwrap());
+    assert!(
+        !s.try_acquire_lease(&key, "p2", long).await.unwrap(),
+        "held by p1"
+    );
+    let first = s.list_leases().await.unwrap();
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0].holder, "p1");
+    // Re-acquiring our own lease extends it and keeps the acquisition time.
+    assert!(s.try_acquire_lease(&key, "p1", long).await.unwrap());
+    let again = s.list_leases().await.unwrap();
+    assert_eq!(again[0].acquired_at, first[0].acquired_at);
+    assert!(again[0].expires_at >= first[0].expires_at);
+
+    assert!(s.renew_lease(&key, "p1", long).await.unwrap());
+    assert!(!s.renew_lease(&key, "p2", long).await.unwrap());
+    assert!(!s.release_lease(&key, "p2").await.unwrap());
+    assert!(s.release_lease(&key, "p1").await.unwrap());
+    assert!(!s.renew_lease(&key, "p1", long).await.unwrap(), "released");
+    assert!(s.try_acquire_lease(&key, "p2", long).await.unwrap());
+
+    // Expiry: a short lease lapses and another holder takes it; the old holder cannot renew.
+    let short_key = lease_key("r2", Kind::Email);
+    assert!(
+        s.try_acquire_lease(&short_key, "p1", Duration::from_millis(300))
+            .await
+            .unwrap()
+    );
+    assert!(!s.try_acquire_lease(&short_key, "p2", long).await.unwrap());
+    tokio::time::sleep(Duration::from_millis(450)).await;
+    assert!(
+        !s.renew_lease(&short_key, "p1", long).await.unwrap(),
+        "expired"
+    );
+    assert!(s.try_acquire_lease(&short_key, "p2", long).await.unwrap());
+    let l = s
+        .list_leases()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|l| l.key == short_key)
+        .unwrap();
+    assert_eq!(l.holder, "p2");
+
+    // Bulk claims.
+    let keys: Vec<String> = (0..10).map(|i| format!("mb-{i:02}/email")).collect();
+    let got = s.acquire_leases("p1", &keys, 4, long).await.unwrap();
+    assert_eq!(got, keys[..4]);
+    let got2 = s.acquire_leases("p2", &keys, 100, long).await.unwrap();
+    assert_eq!(got2, keys[4..]);
+    // p1 asks again: renews its own four first, nothing else is free.
+    assert_eq!(
+        s.acquire_leases("p1", &keys, 100, long).await.unwrap(),
+        keys[..4]
+    );
+    assert_eq!(
+        s.acquire_leases("p1", &keys, 2, long).await.unwrap().len(),
+        2
+    );
+    assert!(
+        s.acquire_leases("p3", &keys, 100, long)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        s.acquire_leases("p3", &[], 100, long)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        s.acquire_leases("p3", &keys, 0, long)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Duplicate candidates do not confuse the claim.
+    let dup = vec!["dup/email".to_owned(), "dup/email".to_owned()];
+    assert_eq!(
+        s.acquire_leases("p3", &dup, 10, long).await.unwrap(),
+        ["dup/email"]
+    );
+
+    let mut p2_keys: Vec<String> = keys[4..].to_vec();
+    p2_keys.push(key.clone());
+    p2_keys.push(short_key.clone());
+    p2_keys.sort();
+    assert_eq!(s.renew_leases("p2", long).await.unwrap(), p2_keys);
+    assert_eq!(s.release_leases("p2").await.unwrap(), 8);
+    assert!(s.renew_leases("p2", long).await.unwrap().is_empty());
+    // Released keys are free for p3 now.
+    assert_eq!(
+        s.acquire_leases("p3", &keys, 100, long).await.unwrap(),
+        keys[4..]
+    );
+    let held: Vec<_> = s
+        .list_leases()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|l| (l.key, l.holder))
+        .collect();
+    assert!(held.contains(&(keys[0].clone(), "p1".to_owned())));
+    assert!(held.contains(&(keys[9].clone(), "p3".to_owned())));
+
+    // Expired leases are claimable in bulk, too.
+    let short: Vec<String> = (0..3).map(|i| format!("short-{i}")).collect();
+    assert_eq!(
+        s.acquire_leases("p1", &short, 10, Duration::from_millis(200))
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
+    assert!(
+        s.acquire_leases("p2", &short, 10, long)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    assert_eq!(
+        s.acquire_leases("p2", &short, 10, long).await.unwrap(),
+        short
+    );
+}
+
+macro_rules! conformance {
+    ($($name:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let db = crate::common::sqlite().await;
+                    super::$name(&*db.store).await;
+                    db.cleanup().await;
+                }
+            )+
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Some(db) = crate::common::postgres().await else { return };
+                    super::$name(&*db.store).await;
+                    db.cleanup().await;
+                }
+            )+
+        }
+    };
+}
+
+conformance!(
+    clock,
+    mailboxes,
+    mailbox_health,
+    schedule,
+    cursors,
+    links,
+    commit_item,
+    commit_item_is_atomic,
+    ledger,
+    runs,
+    leases,
+);

@@ -1,0 +1,56 @@
+//! The command line. Every command and option explains itself in `--help`; only commands that
+//! work are listed.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Keeps the Microsoft 365 mailboxes of a whole tenant (e-mails, appointments, To Do tasks,
+/// contacts) in sync with Aurea CRM, through Microsoft Graph and CRM.interface.
+///
+/// Start with `graph-connector config example > graph-connector.toml`, fill in the tenant and
+/// CRM settings, then `graph-connector config validate --config graph-connector.toml`.
+#[derive(Debug, Parser)]
+#[command(name = "graph-connector", version, propagate_version = true)]
+pub struct Cli {
+    /// Log level (error, warn, info, debug, trace). Overrides `[logging] level`; RUST_LOG
+    /// overrides both.
+    #[arg(long, global = true, value_name = "LEVEL")]
+    pub log_level: Option<String>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print an example configuration, or check a configuration file.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print a complete, commented configuration with every setting and its default.
+    ///
+    /// Save it, fill in `[microsoft]` and `[crm]`, and keep secrets out of the file with
+    /// `*_file` keys or GRAPH_CONNECTOR__SECTION__KEY environment variables.
+    Example,
+    /// Check a configuration file and report every problem at once, each with the file, the
+    /// line, the key and what to write instead. Exits with status 1 when there is any.
+    Validate(ConfigArgs),
+}
+
+/// Where the configuration file is.
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    /// The configuration file (TOML). Environment variables GRAPH_CONNECTOR__SECTION__KEY
+    /// override its keys.
+    #[arg(
+        long,
+        short,
+        env = "GRAPH_CONNECTOR_CONFIG",
+        default_value = "graph-connector.toml"
+    )]
+    pub config: PathBuf,
+}

@@ -1,0 +1,462 @@
+//! The typed configuration. Field names are the TOML keys; `config/example.toml` documents each
+//! one and is the single place where defaults are explained to users.
+//!
+//! Every section is `#[serde(default, deny_unknown_fields)]`: a missing key takes its default, and
+//! an unknown key is reported (with a suggestion) by [`super::load`] instead of being silently
+//! ignored.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use secrecy::SecretString;
+use serde::Deserialize;
+
+/// The whole configuration file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub microsoft: Microsoft,
+    pub crm: Crm,
+    pub state: State,
+    pub mailboxes: Mailboxes,
+    pub emails: Emails,
+    pub appointments: Appointments,
+    pub tasks: Tasks,
+    pub contacts: Contacts,
+    pub absences: Absences,
+    pub errors: Errors,
+    pub admin: Admin,
+    pub logging: Logging,
+}
+
+/// `[microsoft]`: the Entra app registration and the tenant.
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Microsoft {
+    pub tenant_id: String,
+    pub client_id: String,
+    pub client_secret: Option<SecretString>,
+    pub client_secret_file: Option<PathBuf>,
+    pub certificate: Option<PathBuf>,
+    pub certificate_password: Option<SecretString>,
+    pub certificate_password_file: Option<PathBuf>,
+    pub certificate_algorithm: CertificateAlgorithm,
+    pub admin_email: String,
+    pub managed_domains: Vec<String>,
+    pub graph_url: String,
+    pub login_url: String,
+    pub ca_file: Option<PathBuf>,
+    pub mailbox_concurrency: u32,
+    pub requests_per_second: u32,
+}
+
+impl Default for Microsoft {
+    fn default() -> Self {
+        Self {
+            tenant_id: String::new(),
+            client_id: String::new(),
+            client_secret: None,
+            client_secret_file: None,
+            certificate: None,
+            certificate_password: None,
+            certificate_password_file: None,
+            certificate_algorithm: CertificateAlgorithm::Ps256,
+            admin_email: String::new(),
+            managed_domains: Vec::new(),
+            graph_url: "https://graph.microsoft.com".into(),
+            login_url: "https://login.microsoftonline.com".into(),
+            ca_file: None,
+            mailbox_concurrency: 4,
+            requests_per_second: 100,
+        }
+    }
+}
+
+impl Microsoft {
+    /// Whether `address` belongs to one of the managed domains (case-insensitive).
+    pub fn is_managed_address(&self, address: &str) -> bool {
+        let Some((_, domain)) = address.rsplit_once('@') else {
+            return false;
+        };
+        self.managed_domains
+            .iter()
+            .any(|d| d.eq_ignore_ascii_case(domain))
+    }
+}
+
+/// Signature algorithm of the certificate client assertion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CertificateAlgorithm {
+    /// PS256 with the `x5t#S256` header: Microsoft's current guidance.
+    Ps256,
+    /// RS256 with the `x5t` (SHA-1) header: older guidance, still accepted.
+    Rs256,
+}
+
+/// `[crm]`: CRM.interface.
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Crm {
+    pub interface_url: String,
+    pub master_user: String,
+    pub password: Option<SecretString>,
+    pub password_file: Option<PathBuf>,
+    pub forms_xml: Option<PathBuf>,
+    pub language: String,
+    pub ca_file: Option<PathBuf>,
+    pub batch_size: u32,
+    pub concurrency: u32,
+}
+
+impl Default for Crm {
+    fn default() -> Self {
+        Self {
+            interface_url: String::new(),
+            master_user: "OCSU".into(),
+            password: None,
+            password_file: None,
+            forms_xml: None,
+            language: "en".into(),
+            ca_file: None,
+            batch_size: 10,
+            concurrency: 4,
+        }
+    }
+}
+
+/// `[state]`: the sync state store.
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct State {
+    pub url: DatabaseUrl,
+    pub url_file: Option<PathBuf>,
+    pub ledger_retention_days: u32,
+    pub lease_seconds: u32,
+}
+
+impl Default for State {
+    fn default() -> Self {
+        Self {
+            url: DatabaseUrl("sqlite://graph-connector.db".into()),
+            url_file: None,
+            ledger_retention_days: 180,
+            lease_seconds: 120,
+        }
+    }
+}
+
+/// A database URL. It may carry a password (`postgres://user:secret@host/db`), so `Debug` and
+/// `Display` hide everything between `://` and `@`.
+#[derive(Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct DatabaseUrl(pub String);
+
+impl DatabaseUrl {
+    /// The URL itself, for opening the store. Never log it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// The URL's scheme (`sqlite`, `postgres`, …), if it has one.
+    pub fn scheme(&self) -> Option<&str> {
+        self.0.split_once("://").map(|(s, _)| s)
+    }
+}
+
+impl fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0.split_once("://") {
+            Some((scheme, rest)) => match rest.rsplit_once('@') {
+                Some((_, host)) => write!(f, "{scheme}://[REDACTED]@{host}"),
+                None => write!(f, "{scheme}://{rest}"),
+            },
+            None => f.write_str(&self.0),
+        }
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DatabaseUrl({self})")
+    }
+}
+
+/// `[mailboxes]`: which mailboxes are synchronized and how many at once.
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Mailboxes {
+    pub refresh_interval_minutes: u32,
+    pub parallel: u32,
+    pub include: Vec<String>,
+    pub exclude: Vec<String>,
+}
+
+impl Default for Mailboxes {
+    fn default() -> Self {
+        Self {
+            refresh_interval_minutes: 1440,
+            parallel: 8,
+            include: Vec::new(),
+            exclude: Vec::new(),
+        }
+    }
+}
+
+/// What happens to a message's attachments when it is filed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AttachmentMode {
+    None,
+    All,
+    /// Only attachments up to `max_attachment_kb`.
+    Limited,
+}
+
+/// `[emails]`: filing messages from the sync folder as CRM activities.
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Emails {
+    pub enabled: bool,
+    pub interval_minutes: u32,
+    pub sync_folder: String,
+    pub create_sync_folder: bool,
+    pub success_folder: String,
+    pub failure_folder: String,
+    pub activity_type: String,
+    pub html_body: bool,
+    pub max_body_chars: u32,
+    pub strip_html_comments: bool,
+    pub attachments: AttachmentMode,
+    pub max_attachment_kb: u32,
+    pub whole_message: bool,
+    pub max_message_kb: u32,
+    pub sync_when_owner_not_recipient: bool,
+    pub validate_license: bool,
+    pub categorize: bool,
+    pub category: String,
+    pub notify_user_on_failure: bool,
+}
+
+impl Default for Emails {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            interval_minutes: 10,
+            sync_folder: "/Inbox/crm".into(),
+            create_sync_folder: true,
+            success_folder: "Sync_Success".into(),
+            failure_folder: "Sync_Failure".into(),
+            activity_type: "E-Mail".into(),
+            html_body: true,
+            max_body_chars: 32_000,
+            strip_html_comments: true,
+            attachments: AttachmentMode::All,
+            max_attachment_kb: 10_240,
+            whole_message: false,
+            max_message_kb: 25_600,
+            sync_when_owner_not_recipient: false,
+            validate_license: false,
+            categorize: true,
+            category: "Aurea CRM".into(),
+            notify_user_on_failure: true,
+        }
+    }
+}
+
+/// `[appointments]`: calendar events, both ways, within a window.
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Appointments {
+    pub enabled: bool,
+    pub interval_minutes: u32,
+    pub days_past: u32,
+    pub days_future: u32,
+    pub types: Vec<String>,
+    pub sync_deletions: bool,
+    pub deletion_window_days: u32,
+    pub sync_private: bool,
+}
+
+impl Default for Appointments {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            interval_minutes: 10,
+            days_past: 7,
+            days_future: 7,
+            types: Vec::new(),
+            sync_deletions: true,
+            deletion_window_days: 30,
+            sync_private: true,
+        }
+    }
+}
+
+/// `[tasks]`: CRM tasks to Microsoft To Do.
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Tasks {
+    pub enabled: bool,
+    pub interval_minutes: u32,
+    pub days_past: u32,
+    pub days_future: u32,
+    pub list_name: String,
+}
+
+impl Default for Tasks {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            interval_minutes: 10,
+            days_past: 7,
+            days_future: 30,
+            list_name: "CRM".into(),
+        }
+    }
+}
+
+/// Where synchronized CRM persons live in the rep's contacts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ContactTarget {
+    Folder,
+    Category,
+}
+
+/// `[contacts]`: CRM persons to the rep's contacts.
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Contacts {
+    pub enabled: bool,
+    pub interval_minutes: u32,
+    pub target: ContactTarget,
+    pub folder_name: String,
+    pub category: String,
+}
+
+impl Default for Contacts {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            interval_minutes: 1440,
+            target: ContactTarget::Folder,
+            folder_name: "CRM".into(),
+            category: "CRM".into(),
+        }
+    }
+}
+
+/// Free/busy status of an absence event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ShowAs {
+    Oof,
+    Busy,
+    Tentative,
+    Free,
+}
+
+/// `[absences]`: CRM absences to calendar events.
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Absences {
+    pub enabled: bool,
+    pub interval_minutes: u32,
+    pub days_past: u32,
+    pub days_future: u32,
+    pub show_as: ShowAs,
+}
+
+impl Default for Absences {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            interval_minutes: 60,
+            days_past: 7,
+            days_future: 90,
+            show_as: ShowAs::Oof,
+        }
+    }
+}
+
+/// `[errors]`: retries, timeouts and when to give up.
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Errors {
+    pub max_retries: u32,
+    pub initial_backoff_seconds: u32,
+    pub max_backoff_seconds: u32,
+    pub graph_timeout_seconds: u32,
+    pub crm_timeout_seconds: u32,
+    pub crm_error_codes: Vec<u32>,
+    pub stop_after_errors: u32,
+    pub exclude_after_access_errors: u32,
+    pub exclusion_minutes: u32,
+    pub notify_admin: bool,
+}
+
+impl Default for Errors {
+    fn default() -> Self {
+        Self {
+            max_retries: 6,
+            initial_backoff_seconds: 1,
+            max_backoff_seconds: 300,
+            graph_timeout_seconds: 100,
+            crm_timeout_seconds: 120,
+            crm_error_codes: vec![500, 511],
+            stop_after_errors: 50,
+            exclude_after_access_errors: 3,
+            exclusion_minutes: 1440,
+            notify_admin: true,
+        }
+    }
+}
+
+/// `[admin]`: the admin web page, JSON API and metrics.
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Admin {
+    pub enabled: bool,
+    pub listen: String,
+    pub token: Option<SecretString>,
+    pub token_file: Option<PathBuf>,
+}
+
+impl Default for Admin {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            listen: "127.0.0.1:8089".into(),
+            token: None,
+            token_file: None,
+        }
+    }
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Pretty on a terminal, JSON otherwise.
+    Auto,
+    Pretty,
+    Json,
+}
+
+/// `[logging]`.
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Logging {
+    pub level: String,
+    pub format: LogFormat,
+}
+
+impl Default for Logging {
+    fn default() -> Self {
+        Self {
+            level: "info".into(),
+            format: LogFormat::Auto,
+        }
+    }
+}

@@ -1,0 +1,337 @@
+//! Rules that a well-typed configuration must still satisfy: URLs with a scheme, domains without
+//! `@`, exactly one credential, intervals that are not zero, and so on. Each problem comes with
+//! the key and what to write instead; [`super::load`] adds where the key was set.
+
+use secrecy::ExposeSecret;
+
+use super::model::Config;
+
+/// (dotted key, what is wrong, what to write instead)
+pub type Problem = (String, String, Option<String>);
+
+/// Every rule broken by `config`.
+pub fn validate(config: &Config) -> Vec<Problem> {
+    let mut p = Problems::default();
+    let m = &config.microsoft;
+
+    p.required(
+        "microsoft.tenant_id",
+        &m.tenant_id,
+        "the Directory (tenant) ID from the Entra admin centre",
+    );
+    p.required(
+        "microsoft.client_id",
+        &m.client_id,
+        "the Application (client) ID of the app registration",
+    );
+    let has_secret = m
+        .client_secret
+        .as_ref()
+        .is_some_and(|s| !s.expose_secret().is_empty());
+    match (has_secret, m.certificate.is_some()) {
+        (true, true) => p.push(
+            "microsoft.certificate",
+            "both `client_secret` and `certificate` are set",
+            "keep exactly one credential: remove `client_secret` to use the certificate, or `certificate` to use the secret",
+        ),
+        (false, false) => p.push(
+            "microsoft.client_secret",
+            "no credential: neither `client_secret` nor `certificate` is set",
+            "set `client_secret` (or `client_secret_file`), or `certificate = \"/path/to/app.pfx\"`",
+        ),
+        _ => {}
+    }
+    if let Some(cert) = &m.certificate
+        && !cert.exists()
+    {
+        p.push(
+            "microsoft.certificate",
+            &format!("the certificate file {} does not exist", cert.display()),
+            "give the path of the PEM or PFX file uploaded to the app registration",
+        );
+    }
+    if m.admin_email.is_empty() {
+        p.push("microsoft.admin_email", "missing", "the address that sends error notifications, e.g. `admin_email = \"crm-admin@contoso.com\"`");
+    } else if !looks_like_address(&m.admin_email) {
+        p.push(
+            "microsoft.admin_email",
+            "not an e-mail address",
+            "write e.g. `admin_email = \"crm-admin@contoso.com\"`",
+        );
+    }
+    if m.managed_domains.is_empty() {
+        p.push(
+            "microsoft.managed_domains",
+            "no managed domain",
+            "list your mail domains, e.g. `managed_domains = [\"contoso.com\"]`",
+        );
+    }
+    for (i, domain) in m.managed_domains.iter().enumerate() {
+        let key = "microsoft.managed_domains";
+        if let Some(stripped) = domain.strip_prefix('@') {
+            p.push(
+                key,
+                &format!("entry {} is written with \"@\"", i + 1),
+                &format!("write the domain without \"@\": \"{stripped}\""),
+            );
+        } else if domain.contains('@') {
+            p.push(
+                key,
+                &format!("entry {} is an e-mail address, not a domain", i + 1),
+                "write only the part after \"@\", e.g. \"contoso.com\"",
+            );
+        } else if !domain.contains('.') || domain.contains(char::is_whitespace) {
+            p.push(
+                key,
+                &format!("entry {} is not a domain name", i + 1),
+                "write e.g. \"contoso.com\"",
+            );
+        }
+    }
+    p.url(
+        "microsoft.graph_url",
+        &m.graph_url,
+        "https://graph.microsoft.com",
+    );
+    p.url(
+        "microsoft.login_url",
+        &m.login_url,
+        "https://login.microsoftonline.com",
+    );
+    p.nonzero("microsoft.mailbox_concurrency", m.mailbox_concurrency);
+    if m.mailbox_concurrency > 4 {
+        p.push(
+            "microsoft.mailbox_concurrency",
+            "more than 4 concurrent requests per mailbox",
+            "Exchange Online throttles above 4 (MailboxConcurrency); write 4 or less",
+        );
+    }
+    p.nonzero("microsoft.requests_per_second", m.requests_per_second);
+    for (key, file) in [
+        ("microsoft.ca_file", &m.ca_file),
+        ("crm.ca_file", &config.crm.ca_file),
+    ] {
+        if let Some(file) = file
+            && !file.exists()
+        {
+            p.push(
+                key,
+                &format!("the CA file {} does not exist", file.display()),
+                "give the path of a PEM certificate, or remove the key",
+            );
+        }
+    }
+
+    let c = &config.crm;
+    if c.interface_url.is_empty() {
+        p.push("crm.interface_url", "missing", "the URL of CRM.interface, e.g. `interface_url = \"https://crm.contoso.com/crm/interface\"`");
+    } else {
+        p.url(
+            "crm.interface_url",
+            &c.interface_url,
+            "https://crm.contoso.com/crm/interface",
+        );
+    }
+    p.required(
+        "crm.master_user",
+        &c.master_user,
+        "the CRM master user, usually OCSU",
+    );
+    if c.password
+        .as_ref()
+        .is_none_or(|s| s.expose_secret().is_empty())
+    {
+        p.push(
+            "crm.password",
+            "missing",
+            "set `password` or `password_file` (or GRAPH_CONNECTOR__CRM__PASSWORD)",
+        );
+    }
+    if let Some(forms) = &c.forms_xml
+        && !forms.exists()
+    {
+        p.push(
+            "crm.forms_xml",
+            &format!("the file {} does not exist", forms.display()),
+            "give the path of the CRM's forms.xml, or remove the key",
+        );
+    }
+    if !matches!(c.language.as_str(), "en" | "de") {
+        p.push(
+            "crm.language",
+            "unsupported language",
+            "write \"en\" or \"de\"",
+        );
+    }
+    p.nonzero("crm.batch_size", c.batch_size);
+    p.nonzero("crm.concurrency", c.concurrency);
+
+    let s = &config.state;
+    match s.url.scheme() {
+        Some("sqlite" | "postgres" | "postgresql") => {}
+        _ => p.push(
+            "state.url",
+            "not a sqlite:// or postgres:// URL",
+            "write `url = \"sqlite://graph-connector.db\"` or `url = \"postgres://user@host/db\"`",
+        ),
+    }
+    p.nonzero("state.lease_seconds", s.lease_seconds);
+    p.nonzero("state.ledger_retention_days", s.ledger_retention_days);
+
+    p.nonzero(
+        "mailboxes.refresh_interval_minutes",
+        config.mailboxes.refresh_interval_minutes,
+    );
+    p.nonzero("mailboxes.parallel", config.mailboxes.parallel);
+
+    let e = &config.emails;
+    if e.enabled {
+        p.nonzero("emails.interval_minutes", e.interval_minutes);
+        if !e.sync_folder.starts_with('/') || e.sync_folder.trim_matches('/').is_empty() {
+            p.push(
+                "emails.sync_folder",
+                "not a fully qualified folder path",
+                "write a path from the mailbox root, e.g. \"/Inbox/crm\"",
+            );
+        }
+        p.required(
+            "emails.success_folder",
+            &e.success_folder,
+            "e.g. \"Sync_Success\"",
+        );
+        p.required(
+            "emails.failure_folder",
+            &e.failure_folder,
+            "e.g. \"Sync_Failure\"",
+        );
+        if e.success_folder == e.failure_folder && !e.success_folder.is_empty() {
+            p.push(
+                "emails.failure_folder",
+                "the same as `success_folder`",
+                "give the two folders different names",
+            );
+        }
+        p.nonzero("emails.max_body_chars", e.max_body_chars);
+        if e.categorize {
+            p.required(
+                "emails.category",
+                &e.category,
+                "the Outlook category name, e.g. \"Aurea CRM\"",
+            );
+        }
+    }
+    if config.appointments.enabled {
+        p.nonzero(
+            "appointments.interval_minutes",
+            config.appointments.interval_minutes,
+        );
+    }
+    if config.tasks.enabled {
+        p.nonzero("tasks.interval_minutes", config.tasks.interval_minutes);
+        p.required("tasks.list_name", &config.tasks.list_name, "e.g. \"CRM\"");
+    }
+    if config.contacts.enabled {
+        p.nonzero(
+            "contacts.interval_minutes",
+            config.contacts.interval_minutes,
+        );
+    }
+    if config.absences.enabled {
+        p.nonzero(
+            "absences.interval_minutes",
+            config.absences.interval_minutes,
+        );
+    }
+
+    let r = &config.errors;
+    p.nonzero("errors.graph_timeout_seconds", r.graph_timeout_seconds);
+    p.nonzero("errors.crm_timeout_seconds", r.crm_timeout_seconds);
+    p.nonzero("errors.initial_backoff_seconds", r.initial_backoff_seconds);
+    if r.max_backoff_seconds < r.initial_backoff_seconds {
+        p.push(
+            "errors.max_backoff_seconds",
+            "smaller than `initial_backoff_seconds`",
+            "make it at least as large as `initial_backoff_seconds`",
+        );
+    }
+    p.nonzero("errors.stop_after_errors", r.stop_after_errors);
+    p.nonzero(
+        "errors.exclude_after_access_errors",
+        r.exclude_after_access_errors,
+    );
+    for code in &r.crm_error_codes {
+        if !(100..=999).contains(code) {
+            p.push(
+                "errors.crm_error_codes",
+                &format!("{code} is not a three-digit return code"),
+                "list CRM.interface return codes, e.g. [500, 511]",
+            );
+        }
+    }
+
+    if config.admin.enabled && config.admin.listen.parse::<std::net::SocketAddr>().is_err() {
+        p.push(
+            "admin.listen",
+            "not an address with a port",
+            "write e.g. \"127.0.0.1:8089\"",
+        );
+    }
+    if !matches!(
+        config.logging.level.as_str(),
+        "error" | "warn" | "info" | "debug" | "trace"
+    ) {
+        p.push(
+            "logging.level",
+            "unknown log level",
+            "write one of \"error\", \"warn\", \"info\", \"debug\", \"trace\"",
+        );
+    }
+    p.0
+}
+
+#[derive(Default)]
+struct Problems(Vec<Problem>);
+
+impl Problems {
+    fn push(&mut self, key: &str, message: &str, hint: &str) {
+        self.0
+            .push((key.to_owned(), message.to_owned(), Some(hint.to_owned())));
+    }
+
+    fn required(&mut self, key: &str, value: &str, what: &str) {
+        if value.trim().is_empty() {
+            self.push(key, "missing", &format!("write {what}"));
+        }
+    }
+
+    fn nonzero(&mut self, key: &str, value: u32) {
+        if value == 0 {
+            self.push(key, "0 is not allowed here", "write a number of at least 1");
+        }
+    }
+
+    fn url(&mut self, key: &str, value: &str, example: &str) {
+        match url::Url::parse(value) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.has_host() => {}
+            Ok(_) | Err(url::ParseError::RelativeUrlWithoutBase) if !value.contains("://") => {
+                self.push(
+                    key,
+                    "URL without scheme",
+                    &format!("write the full URL, e.g. \"{example}\""),
+                );
+            }
+            _ => self.push(
+                key,
+                "not an http(s) URL",
+                &format!("write e.g. \"{example}\""),
+            ),
+        }
+    }
+}
+
+fn looks_like_address(s: &str) -> bool {
+    match s.split_once('@') {
+        Some((local, domain)) => !local.is_empty() && domain.contains('.') && !domain.contains('@'),
+        None => false,
+    }
+}

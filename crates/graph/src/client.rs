@@ -15,7 +15,7 @@ use bytes::Bytes;
 use dashmap::DashMap;
 use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
 use reqwest::Method;
-use reqwest::header::{HeaderMap, HeaderValue};
+use reqwest::header::HeaderValue;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::sync::Semaphore;
@@ -96,9 +96,6 @@ pub(crate) struct Req {
 /// A successful answer.
 #[derive(Debug)]
 pub(crate) struct Resp {
-    pub status: u16,
-    #[allow(dead_code)]
-    pub headers: HeaderMap,
     pub body: Bytes,
 }
 
@@ -476,11 +473,7 @@ impl GraphClient {
             let rid = request_id.as_deref().unwrap_or("-");
             if (200..300).contains(&status) {
                 tracing::debug!(method = %req.method, mailbox, resource, url = %shown_url, status, request_id = rid, attempt, elapsed_ms, "Graph request");
-                return Ok(Resp {
-                    status,
-                    headers,
-                    body,
-                });
+                return Ok(Resp { body });
             }
             if status == 429 {
                 inner.counters.throttled.fetch_add(1, Ordering::Relaxed);

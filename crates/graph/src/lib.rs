@@ -3,16 +3,28 @@
 //! It knows nothing of CRM. Everything goes through one request layer ([`GraphClient`]) that
 //! handles tokens ([`auth`]), throttling and retries ([`retry`]), per-mailbox concurrency and a
 //! tenant-wide budget; paging and delta are exposed page by page ([`paging`]) so callers can
-//! persist `nextLink`/`deltaLink` checkpoints; errors carry a [`ErrorKind`] callers act on.
+//! persist `nextLink`/`deltaLink` checkpoints; `$batch` lives in [`batch`]; errors carry an
+//! [`ErrorKind`] callers act on; [`diagnose()`] is the Microsoft half of `check`.
+//! See docs/GRAPH-CLIENT.md.
 
 pub mod auth;
+pub mod batch;
 mod client;
+pub mod diagnose;
 pub mod error;
+pub mod models;
+pub mod ops;
 pub mod options;
+pub mod paging;
 pub mod redact;
 pub mod retry;
+pub mod tz;
 
 pub use auth::{AccessToken, AssertionAlgorithm, CertificateCredential, Credential, TokenProvider};
+pub use batch::{BatchRequest, BatchResponse};
 pub use client::{ClientStats, GraphClient};
+pub use diagnose::{CheckStatus, Diagnostic, diagnose};
 pub use error::{ApiError, AuthCause, AuthError, ErrorKind, GraphError, Permission, ResourceKind};
+pub use ops::mail::{MessageDeltaOptions, MessagePatch, NewMessage};
 pub use options::{Budget, GraphOptions};
+pub use paging::{DeltaItem, ItemError, Page, PageStream, RemovalReason};

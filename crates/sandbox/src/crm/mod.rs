@@ -1,0 +1,560 @@
+//! The CRM side of the sandbox: CRM.interface under `POST /crm/interface` (text/xml),
+//! backed by SQLite, seeded from the same [`Directory`] as the Microsoft 365 side.
+//!
+//! It implements the documented request language (see docs/CRM-INTERFACE.md): `<request>`
+//! with `user`/`pwd`, `impersonate="email=…|rep=…"` (master user only, known reps only),
+//! custom attributes echoed on `<response>`, commands `query` (nested tables, `cond`/`lop`,
+//! `fields`, `maxrecords`, `catbynum`/`catexkeys`), `insert`, `update`, `delete` (soft),
+//! `import` (with `matchup`) and `nop`; records named after their table with `tableshort`
+//! and `id = StatNo << 32 | SeqNo`; `<return type="error" code text tablename fieldname>`
+//! with the SYNCML codes. It refuses a second concurrent request of the same user ("User is
+//! already active") and does not execute a request id twice (answers the first response).
+//!
+//! It is written independently of gc-crm (which it must never depend on).
+
+mod db;
+mod engine;
+mod seed;
+mod wire;
+
+use std::collections::{HashSet, VecDeque};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+
+pub use db::{CatalogEntry, StoredRecord};
+pub use seed::{CONTENT_TYPES, EXT_SYSTEMS, LegacyItem, OMITTED_WHEN_INCOMPLETE, OUTSIDE_DOMAIN};
+
+use crate::faults::{Fault, FaultPlan};
+use crate::people::Directory;
+
+/// How to build the CRM sandbox.
+#[derive(Debug, Clone)]
+pub struct CrmOptions {
+    /// Master user login (CRM.connector default: `OCSU`).
+    pub master_user: String,
+    /// Its password.
+    pub password: String,
+    /// Leave some required catalog values out (see [`OMITTED_WHEN_INCOMPLETE`]).
+    pub omit_required_catalog_values: bool,
+    /// Seed for generated data.
+    pub seed: u64,
+    /// SQLite file; `None` = in memory.
+    pub database: Option<PathBuf>,
+    /// Items the previous (EWS) connector synchronised; empty = generate some.
+    pub legacy: Vec<LegacyItem>,
+}
+
+impl Default for CrmOptions {
+    fn default() -> Self {
+        Self {
+            master_user: "OCSU".into(),
+            password: "sandbox".into(),
+            omit_required_catalog_values: false,
+            seed: 1,
+            database: None,
+            legacy: Vec::new(),
+        }
+    }
+}
+
+/// Counters for tests and the demo.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct CrmStats {
+    /// Requests received on `/crm/interface`.
+    pub requests: u64,
+    /// Largest number of write records in one request.
+    pub max_writes_per_request: u64,
+    /// Requests answered with "User is already active".
+    pub busy_answers: u64,
+    /// Requests answered from the duplicate cache.
+    pub duplicates: u64,
+}
+
+#[derive(Debug, Default)]
+struct Switches {
+    password: String,
+    busy_next: u32,
+    fail_next: Vec<(u16, String)>,
+    stats: CrmStats,
+}
+
+/// The CRM.interface sandbox.
+#[derive(Debug)]
+pub struct CrmSandbox {
+    db: db::Db,
+    master_user: String,
+    directory: Arc<Directory>,
+    faults: Arc<FaultPlan>,
+    switches: Mutex<Switches>,
+    in_flight: Mutex<HashSet<String>>,
+    recent: Mutex<VecDeque<(String, String)>>,
+    exec: tokio::sync::Mutex<()>,
+    seq: AtomicU64,
+}
+
+/// Errors building the CRM sandbox.
+#[derive(Debug, thiserror::Error)]
+#[error("CRM sandbox store: {0}")]
+pub struct CrmSandboxError(#[from] sqlx::Error);
+
+const RECENT: usize = 256;
+
+impl CrmSandbox {
+    /// Opens the store and seeds it from the directory.
+    pub async fn new(
+        directory: Arc<Directory>,
+        faults: Arc<FaultPlan>,
+        opts: CrmOptions,
+    ) -> Result<Self, CrmSandboxError> {
+        let db = db::Db::open(opts.database.as_deref()).await?;
+        seed::seed(
+            &db,
+            &directory,
+            opts.seed,
+            opts.omit_required_catalog_values,
+            &opts.legacy,
+        )
+        .await?;
+        Ok(Self {
+            db,
+            master_user: opts.master_user,
+            directory,
+            faults,
+            switches: Mutex::new(Switches {
+                password: opts.password,
+                ..Switches::default()
+            }),
+            in_flight: Mutex::new(HashSet::new()),
+            recent: Mutex::new(VecDeque::new()),
+            exec: tokio::sync::Mutex::new(()),
+            seq: AtomicU64::new(0),
+        })
+    }
+
+    /// The directory the data was seeded from.
+    pub fn directory(&self) -> &Directory {
+        &self.directory
+    }
+
+    /// The master user login.
+    pub fn master_user(&self) -> &str {
+        &self.master_user
+    }
+
+    fn sw<T>(&self, f: impl FnOnce(&mut Switches) -> T) -> T {
+        let mut g = match self.switches.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        f(&mut g)
+    }
+
+    /// Changes the master password CRM.interface expects (simulates a changed password).
+    pub fn set_password(&self, password: &str) {
+        self.sw(|s| s.password = password.to_owned());
+    }
+
+    /// The next `n` requests are answered with "User is already active".
+    pub fn set_busy(&self, n: u32) {
+        self.sw(|s| s.busy_next = n);
+    }
+
+    /// The next request(s) fail with this session-level code and text (e.g. 511).
+    pub fn fail_next(&self, count: u32, code: u16, text: &str) {
+        self.sw(|s| {
+            for _ in 0..count {
+                s.fail_next.push((code, text.to_owned()));
+            }
+        });
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> CrmStats {
+        self.sw(|s| s.stats)
+    }
+
+    /// Records of a table (soft-deleted ones included).
+    pub async fn records(&self, table: &str) -> Result<Vec<StoredRecord>, CrmSandboxError> {
+        Ok(self.db.table(table).await?)
+    }
+
+    /// One record by id.
+    pub async fn record(&self, id: u64) -> Result<Option<StoredRecord>, CrmSandboxError> {
+        Ok(self.db.get(id).await?)
+    }
+
+    /// All catalog values.
+    pub async fn catalog_values(&self) -> Result<Vec<CatalogEntry>, CrmSandboxError> {
+        Ok(self.db.catalogs().await?)
+    }
+
+    /// Removes the values listed in [`OMITTED_WHEN_INCOMPLETE`]; returns how many existed.
+    pub async fn remove_required_catalog_values(&self) -> Result<usize, CrmSandboxError> {
+        let mut n = 0;
+        for (cat, v) in OMITTED_WHEN_INCOMPLETE {
+            if self.db.remove_catalog_value(cat, v).await? {
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    /// Sets a field of a record directly (e.g. to flip a rep's flags in a test).
+    pub async fn set_field(
+        &self,
+        id: u64,
+        field: &str,
+        value: &str,
+    ) -> Result<bool, CrmSandboxError> {
+        let _g = self.exec.lock().await;
+        let Some(mut rec) = self.db.get(id).await? else {
+            return Ok(false);
+        };
+        rec.fields.insert(field.to_owned(), value.to_owned());
+        self.db.save(&rec).await?;
+        Ok(true)
+    }
+
+    /// Handles one request body and returns the response body (HTTP 200).
+    pub async fn handle(&self, body: &str) -> String {
+        self.sw(|s| s.stats.requests += 1);
+        let req = match wire::parse_request(body) {
+            Ok(r) => r,
+            Err(text) => return wire::session_error(&[], 400, &text),
+        };
+        let echo = wire::echoed(&req.attrs);
+        let writes = req
+            .commands
+            .iter()
+            .map(|c| match c {
+                wire::Cmd::Write { records, .. } => records.len() as u64,
+                _ => 0,
+            })
+            .sum::<u64>();
+        self.sw(|s| s.stats.max_writes_per_request = s.stats.max_writes_per_request.max(writes));
+
+        // duplicate protection: the same request id is answered, not executed, again
+        let reqid = req.attr("reqid").map(str::to_owned);
+        if let Some(id) = &reqid {
+            let cached = self
+                .lock_recent()
+                .iter()
+                .find(|(k, _)| k == id)
+                .map(|(_, v)| v.clone());
+            if let Some(resp) = cached {
+                self.sw(|s| s.stats.duplicates += 1);
+                return resp;
+            }
+        }
+
+        // authentication
+        let user = req.attr("user").unwrap_or_default().to_owned();
+        let pwd = req.attr("pwd").unwrap_or_default();
+        let password_ok = self.sw(|s| s.password == pwd);
+        if req.attr("auth").is_some() {
+            return wire::session_error(
+                &echo,
+                401,
+                "auth tokens are not accepted by the sandbox; use user/pwd",
+            );
+        }
+        if !user.eq_ignore_ascii_case(&self.master_user) || !password_ok {
+            return wire::session_error(&echo, 401, &format!("Login failed for user '{user}'"));
+        }
+        let session_key = match req.attr("impersonate") {
+            Some(imp) => match self.impersonate(imp).await {
+                Ok(rep) => format!("{user}|{rep}"),
+                Err(text) => return wire::session_error(&echo, 401, &text),
+            },
+            None => user.clone(),
+        };
+
+        // one request per user at a time
+        if self.sw(|s| {
+            if s.busy_next > 0 {
+                s.busy_next -= 1;
+                true
+            } else {
+                false
+            }
+        }) {
+            self.sw(|s| s.stats.busy_answers += 1);
+            return wire::session_error(&echo, 506, "User is already active");
+        }
+        let Some(_guard) = InFlight::enter(&self.in_flight, &session_key) else {
+            self.sw(|s| s.stats.busy_answers += 1);
+            return wire::session_error(&echo, 506, "User is already active");
+        };
+        if let Some((code, text)) = self.sw(|s| {
+            if s.fail_next.is_empty() {
+                None
+            } else {
+                Some(s.fail_next.remove(0))
+            }
+        }) {
+            return wire::session_error(&echo, code, &text);
+        }
+
+        let resp = {
+            let _g = self.exec.lock().await;
+            let mut out = wire::Out::new();
+            let attrs: Vec<(&str, String)> =
+                echo.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+            out.open("response", &attrs, false);
+            for cmd in &req.commands {
+                engine::run(&self.db, cmd, &mut out).await;
+            }
+            out.close("response");
+            out.finish()
+        };
+        self.seq.fetch_add(1, Ordering::Relaxed);
+        if let Some(id) = reqid {
+            let mut r = self.lock_recent();
+            r.push_back((id, resp.clone()));
+            while r.len() > RECENT {
+                r.pop_front();
+            }
+        }
+        resp
+    }
+
+    fn lock_recent(&self) -> std::sync::MutexGuard<'_, VecDeque<(String, String)>> {
+        match self.recent.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        }
+    }
+
+    /// `impersonate="email=…;rep=…"`: the first pair naming a known rep wins.
+    async fn impersonate(&self, value: &str) -> Result<String, String> {
+        let reps = self
+            .db
+            .table("Rep")
+            .await
+            .map_err(|e| format!("database failure: {e}"))?;
+        for pair in value.split(';') {
+            let Some((k, v)) = pair.split_once('=') else {
+                continue;
+            };
+            let (k, v) = (k.trim().to_ascii_lowercase(), v.trim());
+            let field = match k.as_str() {
+                "email" => "EMail1",
+                "rep" => "Name",
+                _ => continue,
+            };
+            if let Some(r) = reps.iter().find(|r| {
+                !r.deleted
+                    && r.fields
+                        .get(field)
+                        .is_some_and(|x| x.trim().eq_ignore_ascii_case(v))
+            }) {
+                return Ok(r.id.to_string());
+            }
+        }
+        Err(format!("Impersonation failed: no rep matches '{value}'"))
+    }
+}
+
+struct InFlight<'a> {
+    set: &'a Mutex<HashSet<String>>,
+    key: String,
+}
+
+impl<'a> InFlight<'a> {
+    fn enter(set: &'a Mutex<HashSet<String>>, key: &str) -> Option<Self> {
+        let mut g = match set.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        if !g.insert(key.to_owned()) {
+            return None;
+        }
+        Some(Self {
+            set,
+            key: key.to_owned(),
+        })
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        let mut g = match self.set.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        g.remove(&self.key);
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// HTTP
+
+/// Routes: `POST /crm/interface` and the control API under `/_sandbox/crm/…`.
+pub fn router(state: Arc<CrmSandbox>) -> Router {
+    Router::new()
+        .route("/crm/interface", post(interface))
+        .route("/_sandbox/crm/records/{table}", get(control_records))
+        .route("/_sandbox/crm/catalogs", get(control_catalogs))
+        .route(
+            "/_sandbox/crm/catalogs/remove-required",
+            post(control_remove_catalogs),
+        )
+        .route("/_sandbox/crm/password", post(control_password))
+        .route("/_sandbox/crm/busy", post(control_busy))
+        .route("/_sandbox/crm/fail-next", post(control_fail))
+        .route("/_sandbox/crm/stats", get(control_stats))
+        .with_state(state)
+}
+
+fn xml(body: String) -> Response {
+    ([(header::CONTENT_TYPE, "text/xml; charset=utf-8")], body).into_response()
+}
+
+async fn interface(State(s): State<Arc<CrmSandbox>>, headers: HeaderMap, body: String) -> Response {
+    match s.faults.roll("crm") {
+        Some(Fault::TooManyRequests { retry_after_secs })
+        | Some(Fault::ServiceUnavailable { retry_after_secs }) => {
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [(
+                    header::RETRY_AFTER,
+                    format!("{}", retry_after_secs.ceil() as u64),
+                )],
+                "Service Unavailable",
+            )
+                .into_response();
+        }
+        Some(Fault::GatewayTimeout) => {
+            return (StatusCode::GATEWAY_TIMEOUT, "Gateway Timeout").into_response();
+        }
+        Some(Fault::ConnectionReset) => {
+            let stream = futures::stream::once(async {
+                Err::<bytes::Bytes, std::io::Error>(std::io::Error::new(
+                    std::io::ErrorKind::ConnectionReset,
+                    "reset",
+                ))
+            });
+            return Response::new(Body::from_stream(stream));
+        }
+        Some(Fault::Latency(d)) => tokio::time::sleep(d).await,
+        None => {}
+    }
+    let base = s.faults.latency();
+    if !base.is_zero() {
+        tokio::time::sleep(base).await;
+    }
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !(ct.starts_with("text/xml") || ct.starts_with("application/xml")) {
+        return (
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "CRM.interface expects text/xml",
+        )
+            .into_response();
+    }
+    xml(s.handle(&body).await)
+}
+
+fn json<T: serde::Serialize>(v: &T) -> Response {
+    match serde_json::to_string(v) {
+        Ok(s) => ([(header::CONTENT_TYPE, "application/json")], s).into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
+
+fn fail(e: CrmSandboxError) -> Response {
+    (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response()
+}
+
+async fn control_records(State(s): State<Arc<CrmSandbox>>, Path(table): Path<String>) -> Response {
+    match s.records(&table).await {
+        Ok(r) => json(&r),
+        Err(e) => fail(e),
+    }
+}
+
+async fn control_catalogs(State(s): State<Arc<CrmSandbox>>) -> Response {
+    match s.catalog_values().await {
+        Ok(r) => json(&r),
+        Err(e) => fail(e),
+    }
+}
+
+async fn control_remove_catalogs(State(s): State<Arc<CrmSandbox>>) -> Response {
+    match s.remove_required_catalog_values().await {
+        Ok(n) => json(&serde_json::json!({ "removed": n })),
+        Err(e) => fail(e),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct PasswordBody {
+    password: String,
+}
+
+async fn control_password(
+    State(s): State<Arc<CrmSandbox>>,
+    axum::Json(b): axum::Json<PasswordBody>,
+) -> Response {
+    s.set_password(&b.password);
+    StatusCode::NO_CONTENT.into_response()
+}
+
+#[derive(serde::Deserialize)]
+struct CountBody {
+    count: u32,
+    #[serde(default)]
+    code: Option<u16>,
+    #[serde(default)]
+    text: Option<String>,
+}
+
+async fn control_busy(
+    State(s): State<Arc<CrmSandbox>>,
+    axum::Json(b): axum::Json<CountBody>,
+) -> Response {
+    s.set_busy(b.count);
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn control_fail(
+    State(s): State<Arc<CrmSandbox>>,
+    axum::Json(b): axum::Json<CountBody>,
+) -> Response {
+    s.fail_next(
+        b.count,
+        b.code.unwrap_or(511),
+        b.text.as_deref().unwrap_or("Server failure"),
+    );
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn control_stats(State(s): State<Arc<CrmSandbox>>) -> Response {
+    json(&s.stats())
+}
+
+/// Serves only the CRM side on `127.0.0.1:0` (for tests of CRM clients that do not need the
+/// Microsoft 365 side). Returns the interface URL and the server task.
+pub async fn spawn(
+    state: Arc<CrmSandbox>,
+) -> std::io::Result<(String, tokio::task::JoinHandle<()>)> {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+    let addr = listener.local_addr()?;
+    let app = router(state);
+    let task = tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!(error = %e, "CRM sandbox server stopped");
+        }
+    });
+    Ok((format!("http://{addr}/crm/interface"), task))
+}

@@ -27,6 +27,28 @@ pub enum Command {
     /// Print an example configuration, or check a configuration file.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Run the validation checklist: the token can be acquired, every required permission is
+    /// granted, CRM.interface answers and the master user can impersonate, the catalog values
+    /// and the forms.xml entry exist, every enabled rep has an Exchange mailbox. Each failure
+    /// names its cause and its fix. Exit status 0 only when everything passes.
+    Check(CheckArgs),
+}
+
+/// Options of `check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Add missing values to the CRM catalogs ("Content Type (groupware)", "Ext. System (Rep)")
+    /// before checking.
+    #[arg(long)]
+    pub fix_catalogs: bool,
+    /// Mailbox to probe on the Microsoft side (default: the first enabled rep's).
+    #[arg(long, value_name = "ADDRESS")]
+    pub mailbox: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -9,11 +9,12 @@ use graph_connector::{commands, config, logging};
 fn main() -> ExitCode {
     let cli = Cli::parse();
     logging::init(
-        cli.log_level.as_deref().unwrap_or("info"),
+        cli.log_level.as_deref().unwrap_or("warn"),
         config::LogFormat::Auto,
     );
     let result = match cli.command {
         Command::Config(command) => commands::config::run(command),
+        Command::Check(args) => runtime().and_then(|rt| rt.block_on(commands::check::run(args))),
     };
     match result {
         Ok(code) => code,
@@ -22,4 +23,11 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The async runtime for commands that talk to Graph, CRM or the store.
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
 }

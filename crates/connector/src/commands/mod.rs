@@ -1,3 +1,4 @@
 //! One module per command of the binary.
 
+pub mod check;
 pub mod config;

@@ -1,0 +1,299 @@
+//! `graph-connector check`: the validation checklist an administrator runs before starting the
+//! service. One line per check, each failure with its cause and its fix; exit status 0 only
+//! when everything passes.
+//!
+//! Order matters: the CRM side runs first because it yields the enabled reps, one of which is
+//! the probe mailbox for the Microsoft side, and all of which are then looked up in Microsoft 365.
+
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+
+use serde::Serialize;
+
+use crate::cli::CheckArgs;
+use crate::config::{self, Config};
+use crate::wiring;
+
+/// One line of the report.
+#[derive(Debug, Serialize)]
+struct Line {
+    area: &'static str,
+    name: String,
+    status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cause: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fix: Option<String>,
+}
+
+impl Line {
+    fn new(
+        area: &'static str,
+        name: impl Into<String>,
+        status: &'static str,
+        cause: Option<String>,
+        fix: Option<String>,
+    ) -> Self {
+        let nonempty = |s: Option<String>| s.filter(|s| !s.is_empty());
+        Line {
+            area,
+            name: name.into(),
+            status,
+            cause: nonempty(cause),
+            fix: nonempty(fix),
+        }
+    }
+
+    fn failed(&self) -> bool {
+        self.status == "failed"
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct Report {
+    ok: bool,
+    checks: Vec<Line>,
+}
+
+pub async fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
+    let mut lines = Vec::new();
+    match config::load(&args.config.config, std::env::vars()) {
+        Ok(config) => {
+            lines.push(Line::new(
+                "config",
+                args.config.config.display().to_string(),
+                "ok",
+                None,
+                None,
+            ));
+            check_all(&config, &args, &mut lines).await;
+        }
+        Err(err) => {
+            for issue in err.issues {
+                lines.push(Line::new(
+                    "config",
+                    issue.key.clone(),
+                    "failed",
+                    Some(format!("{}: {}", issue.origin, issue.message)),
+                    issue.hint,
+                ));
+            }
+        }
+    }
+    let ok = !lines.iter().any(Line::failed);
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&Report { ok, checks: lines })?
+        );
+    } else {
+        for line in &lines {
+            print_line(line);
+        }
+        let failed = lines.iter().filter(|l| l.failed()).count();
+        if ok {
+            println!("all {} checks passed", lines.len());
+        } else {
+            println!("{failed} of {} checks failed", lines.len());
+        }
+    }
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn print_line(line: &Line) {
+    let mark = match line.status {
+        "ok" => "ok     ",
+        "failed" => "FAILED ",
+        "warning" => "warning",
+        _ => "skipped",
+    };
+    let mut text = format!("{mark} {:<9} {}", line.area, line.name);
+    if let Some(cause) = &line.cause {
+        text.push_str(": ");
+        text.push_str(cause);
+    }
+    println!("{text}");
+    if let Some(fix) = &line.fix {
+        if line.status != "ok" {
+            println!("{:18}fix: {fix}", "");
+        }
+    }
+}
+
+async fn check_all(config: &Config, args: &CheckArgs, lines: &mut Vec<Line>) {
+    // The state store.
+    match wiring::store(config).await {
+        Ok(store) => {
+            lines.push(Line::new("state", config.state.url.to_string(), "ok", Some("opened and migrated".into()), None));
+            store.close().await;
+        }
+        Err(e) => lines.push(Line::new(
+            "state",
+            config.state.url.to_string(),
+            "failed",
+            Some(format!("{e:#}")),
+            Some("check [state] url: the directory must be writable (SQLite) or the server reachable with these credentials (PostgreSQL)".into()),
+        )),
+    }
+
+    // CRM.interface and forms.xml.
+    let mut enabled_reps = Vec::new();
+    let forms = match wiring::forms(config) {
+        Ok(forms) => forms,
+        Err(e) => {
+            lines.push(Line::new(
+                "crm",
+                "forms.xml",
+                "failed",
+                Some(format!("{e:#}")),
+                Some("fix the file named above, or remove [crm] forms_xml".into()),
+            ));
+            None
+        }
+    };
+    match wiring::crm_config(config).and_then(|c| Ok(gc_crm::CrmClient::new(c)?)) {
+        Ok(crm) => {
+            if args.fix_catalogs {
+                match gc_crm::fix_catalogs(&crm).await {
+                    Ok(added) if added.is_empty() => {}
+                    Ok(added) => {
+                        for (catalog, value) in added {
+                            lines.push(Line::new(
+                                "crm",
+                                format!("catalog {catalog}"),
+                                "ok",
+                                Some(format!("added the missing value {value}")),
+                                None,
+                            ));
+                        }
+                    }
+                    Err(e) => lines.push(Line::new(
+                        "crm",
+                        "fix catalogs",
+                        "failed",
+                        Some(e.to_string()),
+                        Some("add the values by hand in the CRM catalog maintenance".into()),
+                    )),
+                }
+            }
+            let options = gc_crm::DiagnoseOptions {
+                forms_path: config.crm.forms_xml.clone(),
+                ..Default::default()
+            };
+            let report = gc_crm::diagnose(&crm, forms.as_ref(), &options).await;
+            for d in report.checks {
+                lines.push(Line::new(
+                    "crm",
+                    d.name,
+                    crm_status(d.status),
+                    Some(d.cause),
+                    Some(d.fix),
+                ));
+            }
+            enabled_reps = report.enabled_reps;
+        }
+        Err(e) => lines.push(Line::new(
+            "crm",
+            "client",
+            "failed",
+            Some(format!("{e:#}")),
+            Some("check [crm] interface_url and password".into()),
+        )),
+    }
+
+    // Microsoft 365.
+    let graph = match wiring::graph_options(config).and_then(|o| Ok(gc_graph::GraphClient::new(o)?))
+    {
+        Ok(graph) => graph,
+        Err(e) => {
+            lines.push(Line::new(
+                "microsoft",
+                "client",
+                "failed",
+                Some(format!("{e:#}")),
+                Some("check [microsoft] certificate / client_secret".into()),
+            ));
+            return;
+        }
+    };
+    let managed = |email: &str| config.microsoft.is_managed_address(email);
+    let probe = args.mailbox.clone().or_else(|| {
+        enabled_reps
+            .iter()
+            .filter_map(|r| r.email.clone())
+            .find(|e| managed(e))
+    });
+    let diagnostics = gc_graph::diagnose(&graph, probe.as_deref()).await;
+    let token_ok = diagnostics
+        .first()
+        .is_some_and(|d| d.status == gc_graph::CheckStatus::Ok);
+    for d in diagnostics {
+        lines.push(Line::new(
+            "microsoft",
+            d.name,
+            graph_status(d.status),
+            d.cause,
+            d.fix,
+        ));
+    }
+
+    // Every enabled rep's mailbox.
+    if token_ok && !enabled_reps.is_empty() {
+        let mut states = BTreeMap::new();
+        for email in enabled_reps
+            .iter()
+            .filter_map(|r| r.email.as_deref())
+            .filter(|e| managed(e))
+        {
+            let state = match graph.get_mail_folder(email, "inbox").await {
+                Ok(_) => gc_crm::MailboxState::Found,
+                Err(e) => {
+                    tracing::debug!(mailbox = email, error = %e, "mailbox probe failed");
+                    gc_crm::MailboxState::NotFound
+                }
+            };
+            states.insert(email.to_owned(), state);
+        }
+        let diagnostics = gc_crm::rep_mailbox_diagnostics(
+            &enabled_reps,
+            &config.microsoft.managed_domains,
+            |email| {
+                states
+                    .get(email)
+                    .copied()
+                    .unwrap_or(gc_crm::MailboxState::NotFound)
+            },
+        );
+        for d in diagnostics {
+            lines.push(Line::new(
+                "mailbox",
+                d.name,
+                crm_status(d.status),
+                Some(d.cause),
+                Some(d.fix),
+            ));
+        }
+    }
+}
+
+fn crm_status(status: gc_crm::Status) -> &'static str {
+    match status {
+        gc_crm::Status::Ok => "ok",
+        gc_crm::Status::Failed => "failed",
+        gc_crm::Status::Warning => "warning",
+        gc_crm::Status::Skipped => "skipped",
+    }
+}
+
+fn graph_status(status: gc_graph::CheckStatus) -> &'static str {
+    match status {
+        gc_graph::CheckStatus::Ok => "ok",
+        gc_graph::CheckStatus::Failed => "failed",
+        gc_graph::CheckStatus::Warning => "warning",
+        gc_graph::CheckStatus::Skipped => "skipped",
+    }
+}

@@ -1,0 +1,118 @@
+//! From the configuration to the clients: the one place where `[microsoft]`, `[crm]`, `[state]`
+//! and `[errors]` become `gc-graph`, `gc-crm` and `gc-store` settings, so that `check`, `sync`
+//! and the daemon build their clients the same way.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::config::{CertificateAlgorithm, Config};
+
+/// Graph client options for this configuration.
+pub fn graph_options(config: &Config) -> anyhow::Result<gc_graph::GraphOptions> {
+    let m = &config.microsoft;
+    let credential = match (&m.client_secret, &m.certificate) {
+        (Some(secret), None) => gc_graph::Credential::Secret(secret.clone()),
+        (None, Some(path)) => certificate(
+            path,
+            m.certificate_password.as_ref(),
+            m.certificate_algorithm,
+        )?,
+        _ => anyhow::bail!("give exactly one of [microsoft] client_secret and certificate"),
+    };
+    let mut options = gc_graph::GraphOptions::new(&m.tenant_id, &m.client_id, credential)
+        .with_urls(
+            format!("{}/v1.0", m.graph_url.trim_end_matches('/')),
+            m.login_url.trim_end_matches('/'),
+        );
+    let e = &config.errors;
+    options.request_timeout = Duration::from_secs(e.graph_timeout_seconds.into());
+    options.max_retries = e.max_retries;
+    options.base_backoff = Duration::from_secs(e.initial_backoff_seconds.into());
+    options.max_backoff = Duration::from_secs(e.max_backoff_seconds.into());
+    options.mailbox_concurrency = m.mailbox_concurrency as usize;
+    options.tenant_budget = Some(gc_graph::Budget::per_second(m.requests_per_second));
+    if let Some(ca) = &m.ca_file {
+        options.extra_ca_pem = Some(
+            std::fs::read(ca)
+                .with_context(|| format!("reading [microsoft] ca_file {}", ca.display()))?,
+        );
+    }
+    Ok(options)
+}
+
+/// A PEM (certificate and key in one file) or PFX certificate credential.
+fn certificate(
+    path: &Path,
+    password: Option<&SecretString>,
+    algorithm: CertificateAlgorithm,
+) -> anyhow::Result<gc_graph::Credential> {
+    let bytes = std::fs::read(path)
+        .with_context(|| format!("reading [microsoft] certificate {}", path.display()))?;
+    let is_pem = bytes.starts_with(b"-----") || bytes.windows(11).any(|w| w == b"-----BEGIN ");
+    let cert = if is_pem {
+        let text = String::from_utf8(bytes).context("the PEM certificate file is not text")?;
+        gc_graph::CertificateCredential::from_pem(
+            text.as_bytes(),
+            &SecretString::from(text.clone()),
+        )
+    } else {
+        let empty = SecretString::from(String::new());
+        gc_graph::CertificateCredential::from_pfx(&bytes, password.unwrap_or(&empty))
+    }
+    .map_err(|e| anyhow::anyhow!("loading [microsoft] certificate {}: {e}", path.display()))?;
+    let algorithm = match algorithm {
+        CertificateAlgorithm::Ps256 => gc_graph::AssertionAlgorithm::Ps256,
+        CertificateAlgorithm::Rs256 => gc_graph::AssertionAlgorithm::Rs256,
+    };
+    Ok(gc_graph::Credential::Certificate(Arc::new(
+        cert.with_algorithm(algorithm),
+    )))
+}
+
+/// CRM.interface client settings for this configuration.
+pub fn crm_config(config: &Config) -> anyhow::Result<gc_crm::CrmConfig> {
+    let c = &config.crm;
+    let url = url::Url::parse(&c.interface_url).context("[crm] interface_url")?;
+    let password = c
+        .password
+        .as_ref()
+        .map(|p| SecretString::from(p.expose_secret().to_owned()))
+        .context("[crm] password is missing")?;
+    let mut crm = gc_crm::CrmConfig::new(url, &c.master_user, password);
+    crm.lang = Some(c.language.clone());
+    crm.timeout = Duration::from_secs(config.errors.crm_timeout_seconds.into());
+    crm.watch_codes = config
+        .errors
+        .crm_error_codes
+        .iter()
+        .filter_map(|c| u16::try_from(*c).ok())
+        .collect();
+    crm.retry.max_attempts = config.errors.max_retries.saturating_add(1);
+    crm.retry.initial_backoff = Duration::from_secs(config.errors.initial_backoff_seconds.into());
+    crm.retry.max_backoff = Duration::from_secs(config.errors.max_backoff_seconds.into());
+    Ok(crm)
+}
+
+/// forms.xml, when configured.
+pub fn forms(config: &Config) -> anyhow::Result<Option<gc_crm::Forms>> {
+    config
+        .crm
+        .forms_xml
+        .as_deref()
+        .map(|path| {
+            gc_crm::Forms::load(path)
+                .with_context(|| format!("reading [crm] forms_xml {}", path.display()))
+        })
+        .transpose()
+}
+
+/// Open (and migrate) the state store.
+pub async fn store(config: &Config) -> anyhow::Result<Arc<dyn gc_store::StateStore>> {
+    gc_store::open(config.state.url.expose())
+        .await
+        .with_context(|| format!("opening the state store {}", config.state.url))
+}

@@ -283,8 +283,9 @@ impl AccessToken {
     }
 
     fn is_valid(&self) -> bool {
-        // A token with under 30 s left may expire in flight.
-        self.remaining() > Duration::from_secs(30)
+        // A token with under 30 s left (a quarter of the lifetime for short-lived ones) may
+        // expire in flight.
+        self.remaining() > Duration::from_secs(30).min(self.lifetime / 4)
     }
 }
 

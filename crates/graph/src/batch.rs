@@ -134,7 +134,7 @@ impl BatchResponse {
             .map(|b| b.to_string())
             .unwrap_or_default();
         let rid = self.header("request-id").map(str::to_owned);
-        Some(GraphError::Api(ApiError::from_body(
+        Some(GraphError::from(ApiError::from_body(
             self.status,
             body.as_bytes(),
             rid,

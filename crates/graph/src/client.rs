@@ -218,7 +218,7 @@ impl GraphClient {
 
     /// A valid access token (cached). Its `roles` list the granted application permissions.
     pub async fn access_token(&self) -> Result<Arc<AccessToken>, GraphError> {
-        self.inner.tokens.token().await.map_err(GraphError::Auth)
+        self.inner.tokens.token().await.map_err(GraphError::from)
     }
 
     /// What the client has done so far.
@@ -264,6 +264,17 @@ impl GraphClient {
             .entry(key)
             .or_insert_with(|| Arc::new(Semaphore::new(self.inner.options.mailbox_concurrency)))
             .clone()
+    }
+
+    /// GET any JSON resource by path relative to the Graph base (`/users/{id}/...`), through the
+    /// same request layer as the typed operations. `mailbox` enables per-mailbox limits.
+    pub async fn get<T: DeserializeOwned>(
+        &self,
+        mailbox: Option<&str>,
+        path: &str,
+    ) -> Result<T, GraphError> {
+        let kind = ResourceKind::from_path(path.split('?').next().unwrap_or(path));
+        self.get_json(mailbox, kind, path).await
     }
 
     /// GET a JSON resource by path.
@@ -409,7 +420,7 @@ impl GraphClient {
                 ),
                 None => None,
             };
-            let token = inner.tokens.token().await.map_err(GraphError::Auth)?;
+            let token = inner.tokens.token().await.map_err(GraphError::from)?;
             let mut rb = inner
                 .http
                 .request(req.method.clone(), &req.url)
@@ -506,7 +517,7 @@ impl GraphClient {
             let err =
                 ApiError::from_body(status, &body, request_id.clone(), req.resource, retry_after);
             tracing::info!(method = %req.method, mailbox, resource, url = %shown_url, status, code = %err.code, request_id = err.request_id.as_deref().unwrap_or("-"), attempt, elapsed_ms, "Graph request failed");
-            return Err(GraphError::Api(err));
+            return Err(GraphError::from(err));
         }
     }
 }

@@ -340,7 +340,7 @@ mod tests {
 
     fn api(status: u16, code: &str, resource: ResourceKind) -> GraphError {
         let body = serde_json::json!({"error":{"code":code,"message":"m"}}).to_string();
-        GraphError::Api(ApiError::from_body(
+        GraphError::from(ApiError::from_body(
             status,
             body.as_bytes(),
             None,

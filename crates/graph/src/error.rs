@@ -432,8 +432,6 @@ pub struct AuthError {
     pub description: String,
     /// Entra's trace id for support.
     pub trace_id: Option<String>,
-    /// Entra's correlation id for support.
-    pub correlation_id: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -443,7 +441,6 @@ struct AadErrorBody {
     #[serde(default)]
     error_codes: Vec<u32>,
     trace_id: Option<String>,
-    correlation_id: Option<String>,
 }
 
 impl AuthError {
@@ -468,7 +465,6 @@ impl AuthError {
                     codes,
                     description: first_line,
                     trace_id: b.trace_id,
-                    correlation_id: b.correlation_id,
                 }
             }
             Err(_) => AuthError {
@@ -480,7 +476,6 @@ impl AuthError {
                 codes: Vec::new(),
                 description: format!("unexpected answer from the token endpoint (HTTP {status})"),
                 trace_id: None,
-                correlation_id: None,
             },
         }
     }
@@ -493,7 +488,6 @@ impl AuthError {
             codes: Vec::new(),
             description: description.into(),
             trace_id: None,
-            correlation_id: None,
         }
     }
 
@@ -536,10 +530,10 @@ impl fmt::Display for AuthError {
 pub enum GraphError {
     /// Graph answered with an error status.
     #[error("Microsoft Graph answered HTTP {} {}: {}{}", .0.status, .0.code, .0.message, request_id_suffix(.0.request_id.as_deref()))]
-    Api(ApiError),
+    Api(Box<ApiError>),
     /// The access token could not be acquired.
     #[error("cannot get an access token: {0}")]
-    Auth(AuthError),
+    Auth(Box<AuthError>),
     /// No HTTP answer (connection refused, reset, timeout) after all retries.
     #[error("cannot reach Microsoft Graph ({resource}): {message}")]
     Transport {
@@ -560,6 +554,18 @@ pub enum GraphError {
 
 fn request_id_suffix(id: Option<&str>) -> String {
     id.map(|i| format!(" (request-id {i})")).unwrap_or_default()
+}
+
+impl From<AuthError> for GraphError {
+    fn from(e: AuthError) -> Self {
+        GraphError::Auth(Box::new(e))
+    }
+}
+
+impl From<ApiError> for GraphError {
+    fn from(e: ApiError) -> Self {
+        GraphError::Api(Box::new(e))
+    }
 }
 
 impl GraphError {
@@ -664,7 +670,7 @@ mod tests {
             let e = token_err(status, err, code, "text");
             assert_eq!(e.cause, want, "AADSTS{code}");
             assert_eq!(
-                GraphError::Auth(e.clone()).kind(),
+                GraphError::from(e.clone()).kind(),
                 ErrorKind::Authentication(want)
             );
             assert_eq!(e.description, format!("AADSTS{code}: text"));
@@ -680,7 +686,7 @@ mod tests {
             7_000_222,
             "The provided client secret keys for app 'x' are expired.",
         );
-        let text = GraphError::Auth(e).to_string();
+        let text = GraphError::from(e).to_string();
         assert!(text.contains("the client secret has expired"), "{text}");
         assert!(text.contains("trace-1"));
         assert!(
@@ -708,7 +714,7 @@ mod tests {
         );
         let g = AuthError::from_token_response(502, b"<html>bad gateway</html>");
         assert!(g.is_transient());
-        assert_eq!(GraphError::Auth(g).kind(), ErrorKind::Transient);
+        assert_eq!(GraphError::from(g).kind(), ErrorKind::Transient);
         let throttled = token_err(429, "temporarily_unavailable", 90_055, "x");
         assert!(throttled.is_transient());
     }
@@ -802,7 +808,7 @@ mod tests {
         assert_eq!(e.request_id.as_deref(), Some("inner"));
         let e = ApiError::from_body(400, body, Some("hdr".into()), ResourceKind::Mail, None);
         assert_eq!(e.request_id.as_deref(), Some("hdr"));
-        let g = GraphError::Api(e);
+        let g = GraphError::from(e);
         assert_eq!(g.code(), Some("X"));
         assert!(g.to_string().contains("request-id hdr"));
     }

@@ -734,10 +734,13 @@ impl CrmSession<'_> {
             .await
     }
 
+    /// `all_fields`: send no field list for the activity table, which returns every field
+    /// (an inference, see [`crate::dialect`]).
     fn activity_query(
         &self,
         condition: Condition,
         fields: &[String],
+        all_fields: bool,
         with_participants: bool,
         max: Option<u32>,
     ) -> Query {
@@ -760,10 +763,14 @@ impl CrmSession<'_> {
         };
         fl.retain(|f| f != "StatNo" && f != "SeqNo");
         let mut table = TableSpec::new(&d.table);
-        let mut field_lists = vec![FieldList {
-            tablename: d.table.clone(),
-            fields: fl,
-        }];
+        let mut field_lists = if all_fields {
+            Vec::new()
+        } else {
+            vec![FieldList {
+                tablename: d.table.clone(),
+                fields: fl,
+            }]
+        };
         if with_participants {
             let p = &dl.participant;
             table = table.with_child(TableSpec::new(&p.table));
@@ -804,10 +811,11 @@ impl CrmSession<'_> {
         })
     }
 
-    /// One activity by id, with participants; `None` if it does not exist.
+    /// One activity by id, with all its fields and participants; `None` if it does not
+    /// exist.
     pub async fn activity(&self, id: CrmId) -> Result<Option<Activity>, CrmError> {
         let d = &self.dialect().activity;
-        let q = self.activity_query(id_condition(&d.table, id), &[], true, Some(1));
+        let q = self.activity_query(id_condition(&d.table, id), &[], true, true, Some(1));
         let recs = self.query(q).await?;
         recs.first().map(|r| self.activity_from(r)).transpose()
     }
@@ -830,6 +838,7 @@ impl CrmSession<'_> {
         let q = self.activity_query(
             Condition::and(conds),
             &f.fields,
+            false,
             f.with_participants,
             f.max_records,
         );

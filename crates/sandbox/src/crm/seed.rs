@@ -162,6 +162,72 @@ pub(crate) async fn seed(
     )
     .await?;
 
+    // tasks (A1) and absences (A3) of enabled reps, CRM → Microsoft 365
+    for (i, p) in members.iter().enumerate() {
+        let enabled = !p.has_mailbox() || i % 4 != 3;
+        if !enabled {
+            continue;
+        }
+        let rep_id = format!("{}", 100 + i);
+        for k in 0..2u32 {
+            let due = 24 + rng.random_range(0..10u32) + k;
+            let (month, day) = if due > 30 { (12, due - 30) } else { (11, due) };
+            db.insert(
+                1,
+                "Tasks",
+                &f(&[
+                    ("RepID", rep_id.clone()),
+                    (
+                        "Subject",
+                        format!("Follow up offer {}", 500 + i as u32 * 10 + k),
+                    ),
+                    ("Text", "Call back and confirm the delivery date.".into()),
+                    ("StartDate", "2026-11-23".into()),
+                    ("DueDate", format!("2026-{month:02}-{day:02}")),
+                    (
+                        "Status",
+                        if k == 0 {
+                            "Open".into()
+                        } else {
+                            "In progress".into()
+                        },
+                    ),
+                    (
+                        "Priority",
+                        if k == 0 {
+                            "High".into()
+                        } else {
+                            "Normal".into()
+                        },
+                    ),
+                    (
+                        "PercentComplete",
+                        if k == 0 { "0".into() } else { "50".into() },
+                    ),
+                ]),
+                &[],
+            )
+            .await?;
+        }
+        if i % 3 == 0 {
+            db.insert(
+                1,
+                "Absences",
+                &f(&[
+                    ("RepID", rep_id.clone()),
+                    ("StartDate", "2026-12-01".into()),
+                    ("StartTime", "00:00".into()),
+                    ("EndDate", "2026-12-04".into()),
+                    ("EndTime", "23:59".into()),
+                    ("Type", "Vacation".into()),
+                    ("Text", "Annual leave".into()),
+                ]),
+                &[],
+            )
+            .await?;
+        }
+    }
+
     // companies
     let mut company_ids = Vec::new();
     for c in &dir.companies {

@@ -149,7 +149,11 @@ fn origin_of(url: &str) -> Option<String> {
 impl GraphClient {
     /// Build a client (no network I/O happens here; the first call fetches a token).
     pub fn new(options: GraphOptions) -> Result<Self, GraphError> {
-        let graph_url = options.graph_url.trim_end_matches('/').to_owned();
+        let mut graph_url = options.graph_url.trim_end_matches('/').to_owned();
+        // A bare host (`https://graph.microsoft.com`, the sandbox's base URL) means v1.0.
+        if url::Url::parse(&graph_url).is_ok_and(|u| u.path().trim_matches('/').is_empty()) {
+            graph_url.push_str("/v1.0");
+        }
         let origin = origin_of(&graph_url)
             .ok_or_else(|| GraphError::Config(format!("graph_url is not a URL: {graph_url}")))?;
         if url::Url::parse(&options.login_url).is_err() {
@@ -531,6 +535,24 @@ mod tests {
         assert_eq!(seg("AAMk+a/b=="), "AAMk%2Ba%2Fb==");
         assert_eq!(seg("user@contoso.com"), "user@contoso.com");
         assert_eq!(qv("mail eq 'a@b.c'"), "mail%20eq%20%27a@b.c%27");
+    }
+
+    #[test]
+    fn bare_graph_host_means_v1() {
+        let o = GraphOptions::new("t", "c", crate::Credential::secret("s"))
+            .with_urls("http://127.0.0.1:9/", "http://127.0.0.1:9");
+        assert_eq!(
+            GraphClient::new(o.clone()).unwrap().graph_url(),
+            "http://127.0.0.1:9/v1.0"
+        );
+        let o = o.with_urls(
+            "https://graph.microsoft.com/beta",
+            "https://login.microsoftonline.com",
+        );
+        assert_eq!(
+            GraphClient::new(o).unwrap().graph_url(),
+            "https://graph.microsoft.com/beta"
+        );
     }
 
     #[test]

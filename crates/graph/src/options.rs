@@ -29,7 +29,8 @@ impl Budget {
 /// Everything needed to talk to Microsoft Graph for one tenant.
 #[derive(Debug, Clone)]
 pub struct GraphOptions {
-    /// Graph base URL including the version, e.g. `https://graph.microsoft.com/v1.0`.
+    /// Graph base URL including the version, e.g. `https://graph.microsoft.com/v1.0`; a bare
+    /// host (no path) gets `/v1.0` appended.
     pub graph_url: String,
     /// Identity platform base URL, e.g. `https://login.microsoftonline.com`.
     pub login_url: String,

@@ -6,10 +6,14 @@
 //! (real implementations in [`adapters`]) and to the store through `gc_store::StateStore`.
 //! The write order that makes it crash-safe is described in `docs/SYNC.md`.
 
+pub mod adapters;
 pub mod email;
+pub mod lease;
+pub mod mailboxes;
 pub mod ports;
 pub mod report;
 pub mod settings;
 
+pub use email::run::{EmailEngine, ItemOutcome, MailboxTarget, NoProgress, Progress};
 pub use report::{MailboxOutcome, MailboxReport, SyncReport};
 pub use settings::{AttachmentPolicy, EmailSettings};

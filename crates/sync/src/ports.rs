@@ -63,6 +63,8 @@ pub struct FolderRef {
     pub id: String,
     /// Display name.
     pub name: String,
+    /// Messages in the folder, when known.
+    pub total: Option<u64>,
 }
 
 /// A Microsoft 365 user found for a rep.

@@ -10,3 +10,4 @@ pub mod body;
 pub mod decide;
 pub mod model;
 pub mod participants;
+pub mod run;

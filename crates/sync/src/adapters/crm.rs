@@ -1,0 +1,340 @@
+//! [`ActivityCrm`] over gc-crm's [`CrmClient`].
+
+use async_trait::async_trait;
+use gc_crm::codec::{Condition, Op};
+use gc_crm::{
+    ActivityFilter, CrmClient, CrmError, ErrorKind, NewActivity, NewDocument, NewExternalKey,
+    NewParticipant,
+};
+use gc_store::CrmId;
+
+use crate::email::model::{
+    ActivityPlan, CompanyRef, DocumentPlan, ExistingActivity, ExistingParticipant, FoundBy,
+    ParticipantPlan, PeopleMatch, PersonRef,
+};
+use crate::ports::{ActivityCrm, CreateOutcome, DocumentMeta, ErrorClass, PortError, RepInfo};
+
+/// The CRM side of e-mail filing.
+#[derive(Debug, Clone)]
+pub struct CrmActivities {
+    client: CrmClient,
+    activity_type: String,
+}
+
+impl CrmActivities {
+    /// Over `client`; new activities get the type `activity_type` (catalog text).
+    pub fn new(client: CrmClient, activity_type: impl Into<String>) -> Self {
+        CrmActivities {
+            client,
+            activity_type: activity_type.into(),
+        }
+    }
+}
+
+/// Classify a CRM error for the engine. Codes the configuration watches (500, 511 by
+/// default) count as transient: CRM.interface uses them for passing server trouble.
+pub fn port(client: &CrmClient, e: CrmError) -> PortError {
+    let class = match e.kind() {
+        ErrorKind::Transient | ErrorKind::UserAlreadyActive | ErrorKind::MalformedResponse => {
+            ErrorClass::Transient
+        }
+        _ if client.is_watched(&e) => ErrorClass::Transient,
+        ErrorKind::Auth | ErrorKind::ImpersonationRefused => ErrorClass::Mailbox,
+        ErrorKind::NotFound => ErrorClass::NotFound,
+        ErrorKind::Rejected | ErrorKind::InvalidRequest => ErrorClass::Item,
+    };
+    PortError::new(class, e.to_string())
+}
+
+fn crm(id: CrmId) -> gc_crm::CrmId {
+    gc_crm::CrmId(id)
+}
+
+fn existing(a: gc_crm::Activity, found_by: FoundBy) -> ExistingActivity {
+    ExistingActivity {
+        id: a.id.get(),
+        participants: a
+            .participants
+            .into_iter()
+            .map(|p| ExistingParticipant {
+                email: p.email.map(|e| e.to_ascii_lowercase()),
+                rep: p.rep.map(gc_crm::CrmId::get),
+                person: p.person.map(gc_crm::CrmId::get),
+            })
+            .collect(),
+        found_by,
+    }
+}
+
+fn participant(p: &ParticipantPlan) -> NewParticipant {
+    NewParticipant {
+        role: p.role,
+        email: p.email.clone(),
+        person: p.person.map(crm),
+        rep: p.rep.map(crm),
+        status: None,
+    }
+}
+
+fn document(d: &DocumentPlan) -> NewDocument {
+    NewDocument {
+        file_name: d.file_name.clone(),
+        content_type: d.content_type.clone(),
+        content: d.content.clone(),
+    }
+}
+
+#[async_trait]
+impl ActivityCrm for CrmActivities {
+    async fn enabled_reps(&self) -> Result<Vec<RepInfo>, PortError> {
+        let reps = self
+            .client
+            .master()
+            .enabled_reps()
+            .await
+            .map_err(|e| port(&self.client, e))?;
+        Ok(reps
+            .into_iter()
+            .filter_map(|r| {
+                Some(RepInfo {
+                    crm_id: r.id.get(),
+                    rep_number: r.rep_id,
+                    name: r.name,
+                    email: r.email?,
+                    language: r.language,
+                    sync_emails: r.sync_emails,
+                })
+            })
+            .collect())
+    }
+
+    async fn find_people(&self, rep: &str, addresses: &[String]) -> Result<PeopleMatch, PortError> {
+        let s = self.client.as_rep(rep);
+        let persons = s
+            .persons_by_emails(addresses)
+            .await
+            .map_err(|e| port(&self.client, e))?;
+        let rest: Vec<String> = addresses
+            .iter()
+            .filter(|a| !persons.iter().any(|p| p.email.eq_ignore_ascii_case(a)))
+            .cloned()
+            .collect();
+        let companies = if rest.is_empty() {
+            Vec::new()
+        } else {
+            s.companies_by_emails(&rest)
+                .await
+                .map_err(|e| port(&self.client, e))?
+        };
+        Ok(PeopleMatch {
+            persons: persons
+                .into_iter()
+                .map(|p| PersonRef {
+                    email: p.email,
+                    person: p.person.get(),
+                    company: p.company.map(gc_crm::CrmId::get),
+                })
+                .collect(),
+            companies: companies
+                .into_iter()
+                .filter_map(|c| {
+                    Some(CompanyRef {
+                        email: c.email?,
+                        company: c.id.get(),
+                    })
+                })
+                .collect(),
+            reps: Vec::new(),
+        })
+    }
+
+    async fn find_by_key(
+        &self,
+        rep: &str,
+        key: &str,
+    ) -> Result<Option<ExistingActivity>, PortError> {
+        let s = self.client.as_rep(rep);
+        let table = &self.client.dialect().activity.table;
+        let keys = s
+            .find_external_keys(None, &[key.to_owned()])
+            .await
+            .map_err(|e| port(&self.client, e))?;
+        let mut ids: Vec<u64> = keys
+            .iter()
+            .filter(|k| k.ext_key == key)
+            .filter_map(|k| k.record.as_ref())
+            .filter(|(t, _)| t == table)
+            .map(|(_, id)| id.get())
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        for id in ids {
+            if let Some(a) = s
+                .activity(crm(id))
+                .await
+                .map_err(|e| port(&self.client, e))?
+            {
+                return Ok(Some(existing(a, FoundBy::ExternalKey)));
+            }
+        }
+        Ok(None)
+    }
+
+    async fn activity(&self, rep: &str, id: CrmId) -> Result<Option<ExistingActivity>, PortError> {
+        let a = self
+            .client
+            .as_rep(rep)
+            .activity(crm(id))
+            .await
+            .map_err(|e| port(&self.client, e))?;
+        Ok(a.map(|a| existing(a, FoundBy::Link)))
+    }
+
+    async fn find_orphan(
+        &self,
+        rep: &str,
+        plan: &ActivityPlan,
+    ) -> Result<Option<ExistingActivity>, PortError> {
+        let dl = self.client.dialect();
+        let d = &dl.activity;
+        let found = self
+            .client
+            .as_rep(rep)
+            .activities(&ActivityFilter {
+                from: plan.date,
+                to: plan.date,
+                rep_id: Some(plan.rep_number.clone()),
+                condition: Some(Condition::cond(
+                    &d.table,
+                    &d.subject,
+                    Op::Eq,
+                    plan.subject.clone(),
+                )),
+                fields: Vec::new(),
+                with_participants: true,
+                max_records: Some(100),
+            })
+            .await
+            .map_err(|e| port(&self.client, e))?;
+        let time = dl.format_time(plan.time);
+        let mut hits: Vec<gc_crm::Activity> = found
+            .into_iter()
+            .filter(|a| {
+                a.get(&d.subject) == Some(plan.subject.as_str())
+                    && a.get(&d.time).map(str::trim) == Some(time.as_str())
+                    && a.get(&d.text).unwrap_or_default() == plan.text
+            })
+            .collect();
+        hits.sort_by_key(|a| a.id.get());
+        Ok(hits
+            .into_iter()
+            .next()
+            .map(|a| existing(a, FoundBy::Orphan)))
+    }
+
+    async fn create(
+        &self,
+        rep: &str,
+        plan: &ActivityPlan,
+        documents: &[DocumentPlan],
+        content_type: &str,
+    ) -> Result<CreateOutcome, PortError> {
+        let mut a = NewActivity::new(&self.activity_type, &plan.subject, plan.date);
+        a.text = plan.text.clone();
+        a.time = Some(plan.time);
+        a.rep_id = Some(plan.rep_number.clone());
+        a.company = plan.company.map(crm);
+        a.person = plan.person.map(crm);
+        a.extra = plan.extra.clone();
+        a.participants = plan.participants.iter().map(participant).collect();
+        a.external_key = Some(NewExternalKey {
+            ext_system: None,
+            content_type: content_type.to_owned(),
+            ext_key: plan.key.clone(),
+            mailbox: Some(rep.to_owned()),
+        });
+        a.documents = documents.iter().map(document).collect();
+        match self.client.as_rep(rep).insert_activity(&a).await {
+            Ok(id) => Ok(CreateOutcome::Complete(id.get())),
+            Err(CrmError::Partial { created, source }) => Ok(CreateOutcome::Partial {
+                id: created.get(),
+                error: port(&self.client, *source),
+            }),
+            Err(e) => Err(port(&self.client, e)),
+        }
+    }
+
+    async fn add_key(
+        &self,
+        rep: &str,
+        activity: CrmId,
+        key: &str,
+        content_type: &str,
+    ) -> Result<(), PortError> {
+        let table = self.client.dialect().activity.table.clone();
+        self.client
+            .as_rep(rep)
+            .insert_external_key(
+                &table,
+                crm(activity),
+                &NewExternalKey {
+                    ext_system: None,
+                    content_type: content_type.to_owned(),
+                    ext_key: key.to_owned(),
+                    mailbox: Some(rep.to_owned()),
+                },
+            )
+            .await
+            .map(|_| ())
+            .map_err(|e| port(&self.client, e))
+    }
+
+    async fn add_participants(
+        &self,
+        rep: &str,
+        activity: CrmId,
+        participants: &[ParticipantPlan],
+    ) -> Result<(), PortError> {
+        let ps: Vec<NewParticipant> = participants.iter().map(participant).collect();
+        let results = self
+            .client
+            .as_rep(rep)
+            .add_participants(crm(activity), &ps)
+            .await
+            .map_err(|e| port(&self.client, e))?;
+        match results.into_iter().find_map(Result::err) {
+            Some(e) => Err(port(&self.client, e)),
+            None => Ok(()),
+        }
+    }
+
+    async fn documents(&self, rep: &str, activity: CrmId) -> Result<Vec<DocumentMeta>, PortError> {
+        let docs = self
+            .client
+            .as_rep(rep)
+            .documents(crm(activity), false)
+            .await
+            .map_err(|e| port(&self.client, e))?;
+        Ok(docs
+            .into_iter()
+            .map(|d| DocumentMeta {
+                file_name: d.file_name,
+                size: d.size,
+            })
+            .collect())
+    }
+
+    async fn add_document(
+        &self,
+        rep: &str,
+        activity: CrmId,
+        document_plan: &DocumentPlan,
+    ) -> Result<(), PortError> {
+        self.client
+            .as_rep(rep)
+            .insert_document(crm(activity), &document(document_plan))
+            .await
+            .map(|_| ())
+            .map_err(|e| port(&self.client, e))
+    }
+}

@@ -3,8 +3,6 @@
 
 mod common;
 
-use std::collections::BTreeMap;
-
 use common::*;
 use gc_crm::codec::{
     CatalogMode, Command, Condition, FieldList, Op, Query, RecordData, TableSpec, WriteKind,
@@ -728,9 +726,9 @@ async fn concurrent_requests_of_one_rep_meet_user_already_active() {
     assert!(results.iter().all(Result::is_ok), "{results:?}");
 }
 
-async fn futures_join<F: std::future::Future>(futs: Vec<F>) -> Vec<F::Output>
+async fn futures_join<F>(futs: Vec<F>) -> Vec<F::Output>
 where
-    F: Send + 'static,
+    F: std::future::Future + Send + 'static,
     F::Output: Send + 'static,
 {
     let handles: Vec<_> = futs.into_iter().map(tokio::spawn).collect();
@@ -775,5 +773,4 @@ async fn malformed_responses_are_errors() {
         let err = c.master().ping().await.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::MalformedResponse, "{err}");
     }
-    let _unused: BTreeMap<(), ()> = BTreeMap::new();
 }

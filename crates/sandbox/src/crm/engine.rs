@@ -249,11 +249,14 @@ fn cat_render(entries: &[super::db::CatalogEntry], mode: CatMode, stored: &str) 
 // ---------------------------------------------------------------------------------------
 // queries
 
+/// `(name, value, attributes)` of a field in a response record.
+type OutField = (String, String, Vec<(&'static str, String)>);
+
 pub(crate) struct Node {
     label: String,
     short: &'static str,
     id: u64,
-    fields: Vec<(String, String, Vec<(&'static str, String)>)>,
+    fields: Vec<OutField>,
     links: Vec<(String, u64)>,
     children: Vec<Node>,
 }
@@ -451,10 +454,10 @@ impl QCx<'_> {
             if r.deleted {
                 continue;
             }
-            if let Some((pt, pid)) = parent {
-                if !r.links.iter().any(|(lt, lid)| lt == pt && *lid == pid) {
-                    continue;
-                }
+            if let Some((pt, pid)) = parent
+                && !r.links.iter().any(|(lt, lid)| lt == pt && *lid == pid)
+            {
+                continue;
             }
             if let Some(c) = &self.q.cond {
                 let f = |field: &str| self.value(def, r, field);
@@ -576,14 +579,13 @@ async fn check_links(db: &Db, def: &TableDef, links: &[(String, u64)]) -> Result
             }
         }
     }
-    if let Some(req) = def.required_link {
-        if !links.iter().any(|(t, _)| req == "*" || t == req) {
-            let what = if req == "*" { "a record" } else { req };
-            return Err(
-                CmdError::new(412, format!("{} must be linked to {what}", def.name))
-                    .table(def.name),
-            );
-        }
+    if let Some(req) = def.required_link
+        && !links.iter().any(|(t, _)| req == "*" || t == req)
+    {
+        let what = if req == "*" { "a record" } else { req };
+        return Err(
+            CmdError::new(412, format!("{} must be linked to {what}", def.name)).table(def.name),
+        );
     }
     Ok(())
 }

@@ -1,1 +1,259 @@
-fn main() {}
+//! Micro-benchmark: link upserts and lookups per second with a large link table.
+//!
+//! ```text
+//! DATABASE_URL=postgres://postgres@127.0.0.1:5432/test \
+//!   cargo bench -p gc-store --bench links
+//! ```
+//!
+//! Environment: `GC_BENCH_LINKS` (default 1,000,000) links in the data set,
+//! `GC_BENCH_BACKENDS` (default `sqlite,postgres`), `DATABASE_URL` for PostgreSQL
+//! (a fresh schema is created and dropped). Every figure is the median of several samples
+//! of sequential single-task operations (one round trip each, no batching) on a data set of
+//! the given size, so it measures per-item latency as the sync engine sees it.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use gc_store::{
+    Cursor, ItemCommit, Kind, LedgerAction, Link, NewLedgerEntry, OpenOptions, StateStore,
+};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+const MAILBOXES: u64 = 1000;
+const BATCH: usize = 10_000;
+const SAMPLES: usize = 9;
+const OPS_PER_SAMPLE: usize = 500;
+
+fn link_for(i: u64) -> Link {
+    let mailbox = i % MAILBOXES;
+    let mut l = Link::new(Kind::Email, format!("rep-{mailbox:04}"), graph_id(i));
+    // Every message is shared by 3 mailboxes on average: global keys repeat.
+    l.global_key = Some(format!("<msg-{}@contoso.example>", i / 3));
+    l.crm_id = Some((1u64 << 32) | i);
+    l.graph_version = Some(format!("CQAAABYAAA{i:x}"));
+    l.crm_version = Some("2026-11-27T10:00:00".into());
+    l.graph_hash = Some(format!("{:016x}", i.wrapping_mul(0x9e37_79b9_7f4a_7c15)));
+    l.crm_hash = Some(format!("{:016x}", i.wrapping_mul(0xc2b2_ae3d_27d4_eb4f)));
+    l
+}
+
+fn graph_id(i: u64) -> String {
+    // Shaped like a Graph immutable id (long base64-ish text).
+    format!("AAkALgAAAAAAHYQDEapmEc2byACqAC-EWg0A{i:012}AAAAAAEMAAA=")
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+/// Run `SAMPLES` samples of `OPS_PER_SAMPLE` sequential operations; median ops/s.
+async fn measure<F, Fut>(mut op: F) -> f64
+where
+    F: FnMut(usize) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let mut rates = Vec::with_capacity(SAMPLES);
+    let mut n = 0;
+    for _ in 0..SAMPLES {
+        let start = Instant::now();
+        for _ in 0..OPS_PER_SAMPLE {
+            op(n).await;
+            n += 1;
+        }
+        rates.push(OPS_PER_SAMPLE as f64 / start.elapsed().as_secs_f64());
+    }
+    median(rates)
+}
+
+struct Figures {
+    backend: &'static str,
+    links: u64,
+    build: Duration,
+    upsert_update: f64,
+    upsert_insert: f64,
+    get_link: f64,
+    by_global_key: f64,
+    by_crm_id: f64,
+    commit_item: f64,
+}
+
+async fn bench(backend: &'static str, store: Arc<dyn StateStore>, total: u64) -> Figures {
+    // Build the data set in transactions of BATCH links.
+    let start = Instant::now();
+    let mut i = 0u64;
+    while i < total {
+        let end = (i + BATCH as u64).min(total);
+        let batch: Vec<Link> = (i..end).map(link_for).collect();
+        store.upsert_links(&batch).await.unwrap();
+        i = end;
+        if i % 200_000 == 0 {
+            println!("  {backend}: {i} links loaded ({:.0?})", start.elapsed());
+        }
+    }
+    let build = start.elapsed();
+    println!(
+        "  {backend}: built {total} links in {build:.1?} ({:.0} links/s in {BATCH}-link transactions)",
+        total as f64 / build.as_secs_f64()
+    );
+
+    let mut rng = StdRng::seed_from_u64(42);
+    let mut picks: Vec<u64> = (0..SAMPLES * OPS_PER_SAMPLE)
+        .map(|_| rng.random_range(0..total))
+        .collect();
+
+    let upsert_update = measure(|n| {
+        let store = store.clone();
+        let mut l = link_for(picks[n]);
+        l.graph_version = Some(format!("changed-{n}"));
+        async move { store.upsert_link(&l).await.unwrap() }
+    })
+    .await;
+    let upsert_insert = measure(|n| {
+        let store = store.clone();
+        let l = link_for(total + n as u64);
+        async move { store.upsert_link(&l).await.unwrap() }
+    })
+    .await;
+    picks.reverse();
+    let get_link = measure(|n| {
+        let store = store.clone();
+        let i = picks[n];
+        async move {
+            let mailbox = format!("rep-{:04}", i % MAILBOXES);
+            let l = store
+                .get_link(Kind::Email, &mailbox, &graph_id(i))
+                .await
+                .unwrap();
+            assert!(l.is_some());
+        }
+    })
+    .await;
+    let by_global_key = measure(|n| {
+        let store = store.clone();
+        let i = picks[n];
+        async move {
+            let key = format!("<msg-{}@contoso.example>", i / 3);
+            let found = store.links_by_global_key(Kind::Email, &key).await.unwrap();
+            assert!(!found.is_empty());
+        }
+    })
+    .await;
+    let by_crm_id = measure(|n| {
+        let store = store.clone();
+        let i = picks[n];
+        async move {
+            let found = store
+                .links_by_crm_id(Kind::Email, (1u64 << 32) | i)
+                .await
+                .unwrap();
+            assert_eq!(found.len(), 1);
+        }
+    })
+    .await;
+    let commit_item = measure(|n| {
+        let store = store.clone();
+        let i = total + 100_000 + n as u64;
+        let link = link_for(i);
+        let mut cursor = Cursor::new(link.mailbox.clone(), Kind::Email, "inbox/crm");
+        cursor.next_link = Some(format!("https://graph.example/delta?$skiptoken={n}"));
+        let mut entry = NewLedgerEntry::new(
+            link.mailbox.clone(),
+            Kind::Email,
+            link.graph_id.clone(),
+            LedgerAction::Created,
+            "new e-mail",
+        );
+        entry.crm_id = link.crm_id;
+        async move {
+            store
+                .commit_item(&ItemCommit {
+                    link: Some(link),
+                    ledger: vec![entry],
+                    cursor: Some(cursor),
+                })
+                .await
+                .unwrap();
+        }
+    })
+    .await;
+    Figures {
+        backend,
+        links: total,
+        build,
+        upsert_update,
+        upsert_insert,
+        get_link,
+        by_global_key,
+        by_crm_id,
+        commit_item,
+    }
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    // `cargo bench` passes `--bench`; nothing to parse.
+    let total: u64 = std::env::var("GC_BENCH_LINKS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let backends = std::env::var("GC_BENCH_BACKENDS").unwrap_or_else(|_| "sqlite,postgres".into());
+    let mut results = Vec::new();
+
+    if backends.contains("sqlite") {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("bench.db").display());
+        let store = gc_store::open(&url).await.unwrap();
+        println!("sqlite: {url}");
+        results.push(bench("SQLite", store.clone(), total).await);
+        store.close().await;
+    }
+    if backends.contains("postgres") {
+        match std::env::var("DATABASE_URL") {
+            Ok(admin) => {
+                let schema = format!("gc_bench_{}", std::process::id());
+                let pool = sqlx::PgPool::connect(&admin).await.unwrap();
+                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+                    .execute(&pool)
+                    .await
+                    .unwrap();
+                let sep = if admin.contains('?') { '&' } else { '?' };
+                let url = format!("{admin}{sep}options=-csearch_path%3D{schema}");
+                let store = gc_store::open_with(&url, &OpenOptions::default())
+                    .await
+                    .unwrap();
+                println!("postgres: {}", gc_store::redact_url(&admin));
+                results.push(bench("PostgreSQL", store.clone(), total).await);
+                store.close().await;
+                sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
+                    .execute(&pool)
+                    .await
+                    .unwrap();
+            }
+            Err(_) => println!("postgres: DATABASE_URL not set, skipped"),
+        }
+    }
+
+    println!();
+    println!(
+        "| backend | links | bulk load (10k/tx) | upsert existing /s | upsert new /s | get_link /s | by global key /s | by CRM id /s | commit_item /s |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for f in results {
+        println!(
+            "| {} | {} | {:.0} s ({:.0}/s) | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} |",
+            f.backend,
+            f.links,
+            f.build.as_secs_f64(),
+            f.links as f64 / f.build.as_secs_f64(),
+            f.upsert_update,
+            f.upsert_insert,
+            f.get_link,
+            f.by_global_key,
+            f.by_crm_id,
+            f.commit_item
+        );
+    }
+}

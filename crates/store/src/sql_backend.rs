@@ -142,6 +142,15 @@ macro_rules! sql_backend {
             })
         }
 
+        /// Decode and order by (mailbox, Graph id) in memory. Not in SQL: with an ORDER BY,
+        /// SQLite prefers the primary key (which yields that order) over the selective
+        /// global key / CRM id index and scans every link of the kind.
+        fn sorted_links(rows: &[DbRow]) -> Result<Vec<Link>> {
+            let mut links = rows.iter().map(link_from_row).collect::<Result<Vec<_>>>()?;
+            links.sort_by(|a, b| (&a.mailbox, &a.graph_id).cmp(&(&b.mailbox, &b.graph_id)));
+            Ok(links)
+        }
+
         fn ledger_from_row(row: &DbRow) -> Result<LedgerEntry> {
             let kind: String = row.try_get("kind")?;
             let action: String = row.try_get("action")?;
@@ -642,26 +651,26 @@ macro_rules! sql_backend {
                 let rows = sqlx::query(
                     "SELECT kind, mailbox, graph_id, global_key, crm_id, graph_version, \
                      crm_version, graph_hash, crm_hash, state, state_reason, updated_at \
-                     FROM links WHERE kind = $1 AND global_key = $2 ORDER BY mailbox, graph_id",
+                     FROM links WHERE kind = $1 AND global_key = $2",
                 )
                 .bind(kind.as_str())
                 .bind(global_key)
                 .fetch_all(&self.pool)
                 .await?;
-                rows.iter().map(link_from_row).collect()
+                sorted_links(&rows)
             }
 
             async fn links_by_crm_id(&self, kind: Kind, crm_id: CrmId) -> Result<Vec<Link>> {
                 let rows = sqlx::query(
                     "SELECT kind, mailbox, graph_id, global_key, crm_id, graph_version, \
                      crm_version, graph_hash, crm_hash, state, state_reason, updated_at \
-                     FROM links WHERE kind = $1 AND crm_id = $2 ORDER BY mailbox, graph_id",
+                     FROM links WHERE kind = $1 AND crm_id = $2",
                 )
                 .bind(kind.as_str())
                 .bind(crm_id.to_string())
                 .fetch_all(&self.pool)
                 .await?;
-                rows.iter().map(link_from_row).collect()
+                sorted_links(&rows)
             }
 
             async fn list_links(

@@ -50,7 +50,9 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(options.busy_timeout)
-            .foreign_keys(true);
+            .foreign_keys(true)
+            // Keep planner statistics fresh without a maintenance job (SQLite's advice).
+            .optimize_on_close(true, 400);
         let in_memory = url.expose().contains(":memory:") || url.expose().contains("mode=memory");
         let pool_options = if in_memory {
             SqlitePoolOptions::new()

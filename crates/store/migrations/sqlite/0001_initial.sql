@@ -70,9 +70,9 @@ CREATE TABLE ledger (
     detail   TEXT
 );
 CREATE INDEX ledger_at ON ledger (at);
-CREATE INDEX ledger_mailbox_at ON ledger (mailbox, at);
-CREATE INDEX ledger_item_key ON ledger (item_key);
-CREATE INDEX ledger_run_id ON ledger (run_id);
+CREATE INDEX ledger_mailbox_id ON ledger (mailbox, id);
+CREATE INDEX ledger_item_key_id ON ledger (item_key, id);
+CREATE INDEX ledger_run_id_id ON ledger (run_id, id);
 
 CREATE TABLE runs (
     id          TEXT    NOT NULL PRIMARY KEY,

@@ -8,12 +8,22 @@
 //! This crate never depends on gc-graph or gc-crm: its wire shapes are written independently from
 //! the research notes, so that it can catch the clients' mistakes instead of sharing them.
 
+pub mod crm;
 pub mod faults;
 pub mod people;
 
 mod auth;
+mod control;
+mod delta;
+mod error;
+mod filter;
+mod graph;
+mod ids;
+mod mime;
+mod seed;
 mod server;
 mod store;
+mod throttle;
 mod tls;
 
 use std::net::SocketAddr;
@@ -166,7 +176,20 @@ pub async fn start(opts: SandboxOptions) -> Result<Sandbox, SandboxError> {
     let router = server::router(shared.clone());
 
     // ==== CRM.interface (owned by the CRM agent): merge `crm::router(...)` here. ====
-    let router = router;
+    let crm_state = crm::CrmSandbox::new(
+        shared.directory.clone(),
+        shared.faults.clone(),
+        crm::CrmOptions {
+            master_user: shared.creds.crm_master_user.clone(),
+            password: shared.creds.crm_password.clone(),
+            seed: opts.seed,
+            legacy: crm::legacy_from_tenant(&StateHandle { shared: &shared }, &shared.directory),
+            ..crm::CrmOptions::default()
+        },
+    )
+    .await
+    .map_err(|e| SandboxError::State(e.to_string()))?;
+    let router = router.merge(crm::router(Arc::new(crm_state)));
     // ==== end CRM.interface ====
 
     let app = router.into_make_service_with_connect_info::<SocketAddr>();
@@ -332,4 +355,5 @@ impl Sandbox {
     }
 }
 
-pub use store::StateHandle;
+pub use auth::{AuthControl, DEFAULT_ROLES};
+pub use store::{FolderCount, MessageSummary, NewMessage, StateError, StateHandle};

@@ -1,14 +1,18 @@
 //! The shared state of a running sandbox and its HTTP router.
 
+use crate::auth::{AuthState, TokenKeys};
+use crate::delta::Tokens;
 use crate::faults::FaultPlan;
 use crate::people::{Directory, guid};
+use crate::store::Tenant;
+use crate::throttle::{Limits, Throttle};
 use crate::{Credentials, SandboxError, SandboxOptions};
 use axum::Router;
-use axum::routing::get;
+use axum::routing::{any, post};
 use rand::SeedableRng;
 use rand::distr::{Alphanumeric, SampleString};
 use rand_chacha::ChaCha20Rng;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 /// Everything the handlers share.
 pub(crate) struct Shared {
@@ -17,6 +21,17 @@ pub(crate) struct Shared {
     pub creds: Credentials,
     pub directory: Arc<Directory>,
     pub faults: Arc<FaultPlan>,
+    pub service_principal_id: String,
+    pub keys: TokenKeys,
+    pub throttle: Throttle,
+    tenant: Mutex<Tenant>,
+    auth: Mutex<AuthState>,
+    tokens: Mutex<Tokens>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding the lock leaves consistent-enough data for a sandbox; keep serving.
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl Shared {
@@ -34,20 +49,70 @@ impl Shared {
             crm_master_user: "OCSU".to_owned(),
             crm_password: Alphanumeric.sample_string(&mut rng, 20),
         };
+        let service_principal_id = guid(&mut rng);
         let faults = Arc::new(FaultPlan::new(opts.seed, opts.faults, opts.latency_ms));
+        let keys = TokenKeys::load().map_err(SandboxError::State)?;
+        let auth = AuthState::new(opts.token_lifetime, opts.client_certificate_pem.as_deref())
+            .map_err(SandboxError::Certificate)?;
+        let throttle = Throttle::new(Limits {
+            concurrency: opts.mailbox_concurrency.max(1),
+            budget: opts.mailbox_budget.max(1),
+            window: opts.budget_window,
+        });
+        let tenant = crate::seed::build_tenant(&opts, &directory);
         Ok(Shared {
             opts,
             base_url,
             creds,
             directory,
             faults,
+            service_principal_id,
+            keys,
+            throttle,
+            tenant: Mutex::new(tenant),
+            auth: Mutex::new(auth),
+            tokens: Mutex::new(Tokens::new()),
         })
+    }
+
+    pub fn lock_tenant(&self) -> MutexGuard<'_, Tenant> {
+        lock(&self.tenant)
+    }
+
+    pub fn lock_auth(&self) -> MutexGuard<'_, AuthState> {
+        lock(&self.auth)
+    }
+
+    pub fn lock_tokens(&self) -> MutexGuard<'_, Tokens> {
+        lock(&self.tokens)
+    }
+
+    /// The throttling key of `/users/{key}`: the user's object id when known.
+    pub fn mailbox_key(&self, key: &str) -> String {
+        let t = self.lock_tenant();
+        match t.user_index(key) {
+            Some(i) => t.users[i].id.clone(),
+            None => key.to_ascii_lowercase(),
+        }
+    }
+}
+
+/// Sleeps for `--latency-ms`.
+pub(crate) async fn base_latency(shared: &Shared) {
+    let d = shared.faults.latency();
+    if !d.is_zero() {
+        tokio::time::sleep(d).await;
     }
 }
 
 /// The sandbox's own routes (Graph, token endpoint, control API).
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
-        .route("/_sandbox/health", get(|| async { "ok" }))
+        .route("/v1.0/{*rest}", any(crate::graph::handler))
+        .route(
+            "/{tenant}/oauth2/v2.0/token",
+            post(crate::auth::token_endpoint),
+        )
+        .merge(crate::control::router())
         .with_state(shared)
 }

@@ -558,3 +558,59 @@ pub async fn spawn(
     });
     Ok((format!("http://{addr}/crm/interface"), task))
 }
+
+/// Legacy items taken from the Microsoft 365 side of a running sandbox, so that the external
+/// keys the "previous connector" left behind point at real events (by iCalUId) and messages
+/// (by internetMessageId): two events and one Inbox message of each of the first three
+/// mailbox users. Empty when the tenant has none (the seed then generates synthetic keys).
+pub fn legacy_from_tenant(
+    state: &crate::StateHandle<'_>,
+    directory: &Directory,
+) -> Vec<LegacyItem> {
+    let mut out = Vec::new();
+    let externals: Vec<&str> = directory
+        .externals
+        .iter()
+        .map(|p| p.email.as_str())
+        .collect();
+    for (i, u) in directory.mailbox_users().enumerate().take(3) {
+        let other = externals
+            .get(i % externals.len().max(1))
+            .copied()
+            .unwrap_or_default()
+            .to_owned();
+        let attendees = vec![u.email.clone(), other];
+        if let Ok(events) = state.events(&u.email) {
+            for (k, (_, subject, ical)) in events
+                .into_iter()
+                .filter(|e| !e.2.is_empty())
+                .take(2)
+                .enumerate()
+            {
+                out.push(LegacyItem {
+                    mailbox: u.email.clone(),
+                    content_type: "text/x-vevent".into(),
+                    ext_key: ical,
+                    subject,
+                    date: "2026-11-27".into(),
+                    time: format!("{:02}:00", 9 + k),
+                    attendees: attendees.clone(),
+                });
+            }
+        }
+        if let Ok(msgs) = state.messages(&u.email, "Inbox")
+            && let Some(m) = msgs.into_iter().find(|m| !m.internet_message_id.is_empty())
+        {
+            out.push(LegacyItem {
+                mailbox: u.email.clone(),
+                content_type: "application/x-mmRecord".into(),
+                ext_key: m.internet_message_id,
+                subject: m.subject,
+                date: "2026-11-26".into(),
+                time: "08:30".into(),
+                attendees: attendees.clone(),
+            });
+        }
+    }
+    out
+}

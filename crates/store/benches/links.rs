@@ -89,7 +89,7 @@ async fn bench(backend: &'static str, store: Arc<dyn StateStore>, total: u64) ->
         let batch: Vec<Link> = (i..end).map(link_for).collect();
         store.upsert_links(&batch).await.unwrap();
         i = end;
-        if i % 200_000 == 0 {
+        if i.is_multiple_of(200_000) {
             println!("  {backend}: {i} links loaded ({:.0?})", start.elapsed());
         }
     }

@@ -229,6 +229,25 @@ pub async fn diagnose(client: &GraphClient, probe_mailbox: Option<&str>) -> Vec<
             )),
         }
     }
+    for p in Permission::OPTIONAL {
+        let name = format!("permission {p} (optional)");
+        let effect = match p {
+            Permission::MailSend => {
+                "error notifications are placed in the user's inbox instead of being sent"
+            }
+            _ => "master categories cannot be created; items still get category names (uncoloured)",
+        };
+        match &roles {
+            Some(r) if p.granted_by(r) => out.push(Diagnostic::ok(name)),
+            Some(_) => out.push(Diagnostic::with(
+                name,
+                CheckStatus::Warning,
+                format!("{p} is not granted: {effect}"),
+                Some(consent_fix(p)),
+            )),
+            None => {}
+        }
+    }
     let dir = client
         .list::<serde_json::Value>(None, ResourceKind::Users, "/users?$select=id&$top=1")
         .next_page()
@@ -328,9 +347,10 @@ async fn first_page<T>(mut s: crate::paging::PageStream<T>) -> Result<(), GraphE
     }
 }
 
-/// Whether every diagnostic passed (the exit status of `check` is 0 only then).
+/// Whether `check` passes: no diagnostic failed (warnings, e.g. an optional permission, and
+/// skipped probes do not fail it).
 pub fn all_ok(diagnostics: &[Diagnostic]) -> bool {
-    diagnostics.iter().all(|d| d.status == CheckStatus::Ok)
+    diagnostics.iter().all(|d| d.status != CheckStatus::Failed)
 }
 
 #[cfg(test)]
@@ -405,5 +425,12 @@ mod tests {
         );
         assert!(!all_ok(&[d, Diagnostic::ok("x")]));
         assert!(all_ok(&[Diagnostic::ok("x")]));
+        let warn = Diagnostic::with(
+            "permission Mail.Send (optional)",
+            CheckStatus::Warning,
+            "c",
+            None,
+        );
+        assert!(all_ok(&[warn, Diagnostic::ok("x")]));
     }
 }

@@ -179,6 +179,8 @@ pub enum Permission {
     UserReadWriteAll,
     /// Mail.Send (optional: notifications are created as messages without it)
     MailSend,
+    /// MailboxSettings.ReadWrite (optional: needed to create master categories)
+    MailboxSettingsReadWrite,
 }
 
 impl Permission {
@@ -192,6 +194,10 @@ impl Permission {
         Permission::UserReadWriteAll,
     ];
 
+    /// Permissions that are useful but not required.
+    pub const OPTIONAL: [Permission; 2] =
+        [Permission::MailSend, Permission::MailboxSettingsReadWrite];
+
     /// The role name as it appears in the token's `roles` claim.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -202,6 +208,7 @@ impl Permission {
             Self::TasksReadWriteAll => "Tasks.ReadWrite.All",
             Self::UserReadWriteAll => "User.ReadWrite.All",
             Self::MailSend => "Mail.Send",
+            Self::MailboxSettingsReadWrite => "MailboxSettings.ReadWrite",
         }
     }
 
@@ -262,7 +269,8 @@ impl ResourceKind {
     pub fn permission(self) -> Permission {
         match self {
             Self::Users | Self::Other | Self::Batch => Permission::UserReadWriteAll,
-            Self::Mail | Self::Categories => Permission::MailReadWrite,
+            Self::Mail => Permission::MailReadWrite,
+            Self::Categories => Permission::MailboxSettingsReadWrite,
             Self::Calendar => Permission::CalendarsReadWrite,
             Self::Contacts => Permission::ContactsReadWrite,
             Self::Todo => Permission::TasksReadWriteAll,

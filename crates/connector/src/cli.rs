@@ -32,6 +32,47 @@ pub enum Command {
     /// and the forms.xml entry exist, every enabled rep has an Exchange mailbox. Each failure
     /// names its cause and its fix. Exit status 0 only when everything passes.
     Check(CheckArgs),
+    /// Synchronize: refresh the mailbox list, then one full cycle of every enabled kind
+    /// (e-mails for now) for every mailbox. A progress bar per mailbox on a terminal, a
+    /// summary table at the end. Exit status 1 when a mailbox failed as a whole.
+    Sync(SyncArgs),
+    /// Try the product without Microsoft 365 or CRM: start the built-in sandbox tenant, file
+    /// some messages into the users' sync folders, synchronize them, and show what landed in
+    /// CRM. The sandbox keeps running (until Ctrl-C) so you can try more.
+    Demo(DemoArgs),
+}
+
+/// Options of `sync`.
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Run one cycle and exit (required for now; the scheduler comes with `run`).
+    #[arg(long)]
+    pub once: bool,
+    /// Only this mailbox (the rep's e-mail address).
+    #[arg(long, value_name = "ADDRESS")]
+    pub mailbox: Option<String>,
+    /// Print the summary as JSON (no progress bars).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Options of `demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Exit after the demo instead of keeping the sandbox running (for scripts and CI).
+    #[arg(long)]
+    pub exit: bool,
+    /// Seed of the generated tenant.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Messages filed per user.
+    #[arg(long, default_value_t = 5, value_name = "N")]
+    pub messages: usize,
+    /// Port of the sandbox (0: any free port).
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
 }
 
 /// Options of `check`.

@@ -15,6 +15,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Config(command) => commands::config::run(command),
         Command::Check(args) => runtime().and_then(|rt| rt.block_on(commands::check::run(args))),
+        Command::Sync(args) => runtime().and_then(|rt| rt.block_on(commands::sync::run(args))),
+        Command::Demo(args) => runtime().and_then(|rt| rt.block_on(commands::demo::run(args))),
     };
     match result {
         Ok(code) => code,

@@ -116,3 +116,45 @@ pub async fn store(config: &Config) -> anyhow::Result<Arc<dyn gc_store::StateSto
         .await
         .with_context(|| format!("opening the state store {}", config.state.url))
 }
+
+/// The e-mail engine's settings for this configuration (`[emails]`, the managed domains, the
+/// forms.xml missing-participants block, the lease time).
+pub fn email_settings(config: &Config, forms: Option<&gc_crm::Forms>) -> gc_sync::EmailSettings {
+    use crate::config::AttachmentMode;
+    let e = &config.emails;
+    let kb = |k: u32| u64::from(k) * 1024;
+    gc_sync::EmailSettings {
+        sync_folder: e.sync_folder.clone(),
+        create_sync_folder: e.create_sync_folder,
+        success_folder: e.success_folder.clone(),
+        failure_folder: e.failure_folder.clone(),
+        activity_type: e.activity_type.clone(),
+        html_body: e.html_body,
+        max_body_chars: e.max_body_chars as usize,
+        strip_html_comments: e.strip_html_comments,
+        attachments: match e.attachments {
+            AttachmentMode::None => gc_sync::AttachmentPolicy::None,
+            AttachmentMode::All => gc_sync::AttachmentPolicy::All,
+            AttachmentMode::Limited => gc_sync::AttachmentPolicy::Limited {
+                max_bytes: kb(e.max_attachment_kb),
+            },
+        },
+        whole_message: e.whole_message.then(|| kb(e.max_message_kb)),
+        sync_when_owner_not_recipient: e.sync_when_owner_not_recipient,
+        category: e.categorize.then(|| e.category.clone()),
+        notify_user_on_failure: e.notify_user_on_failure,
+        managed_domains: config
+            .microsoft
+            .managed_domains
+            .iter()
+            .map(|d| d.to_ascii_lowercase())
+            .collect(),
+        missing: forms
+            .and_then(|f| f.missing_attendees.get("vevent").cloned())
+            .unwrap_or_else(gc_sync::settings::default_missing_attendees),
+        language: config.crm.language.clone(),
+        item_concurrency: (config.microsoft.mailbox_concurrency as usize).max(1),
+        lease_ttl: Duration::from_secs(config.state.lease_seconds.max(1).into()),
+        ..gc_sync::EmailSettings::default()
+    }
+}

@@ -62,7 +62,14 @@ pub async fn refresh(
                 if !in_domain(&r) {
                     return (r, Ok(None));
                 }
-                let u = graph.find_user(&r.email).await;
+                let u = match graph.find_user(&r.email).await {
+                    // A directory user is not enough: probe that the mailbox answers.
+                    Ok(Some(u)) => match graph.folder(&r.email, "/Inbox", false).await {
+                        Ok(_) => Ok(Some(u)),
+                        Err(e) => Err(e),
+                    },
+                    other => other,
+                };
                 (r, u)
             })
             .buffer_unordered(8)
@@ -89,7 +96,7 @@ pub async fn refresh(
             Err(e) => {
                 list.unmatched.push(Unmatched {
                     email: rep.email.clone(),
-                    reason: format!("directory lookup failed: {e}"),
+                    reason: format!("no usable mailbox: {e}"),
                 });
                 continue;
             }

@@ -2,3 +2,5 @@
 
 pub mod check;
 pub mod config;
+pub mod demo;
+pub mod sync;

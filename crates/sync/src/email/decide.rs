@@ -140,7 +140,12 @@ pub fn decide(input: &Input<'_>) -> Decision {
             .into_iter()
             .filter(|p| !ex.participants.iter().any(|e| same_participant(e, p)))
             .collect();
-        let interrupted = is_interrupted(link) || ex.found_by == FoundBy::Orphan;
+        // An interrupted attempt, or an earlier failed one that had written this activity:
+        // documents may be missing.
+        let partial = link.is_some_and(|l| {
+            matches!(l.state, LinkState::Failed { .. }) && l.crm_id == Some(ex.id)
+        });
+        let interrupted = is_interrupted(link) || partial || ex.found_by == FoundBy::Orphan;
         return Decision::Adopt {
             activity: ex.id,
             add_participants,

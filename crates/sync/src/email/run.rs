@@ -33,6 +33,9 @@ use crate::ports::{
 use crate::report::{MailboxOutcome, MailboxReport};
 use crate::settings::EmailSettings;
 
+/// Documents up to this total size (bytes) are written in the same request as the activity.
+pub const INLINE_DOCUMENT_BYTES: usize = 1024 * 1024;
+
 /// A mailbox to work: its owner and how Graph addresses it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MailboxTarget {
@@ -692,9 +695,22 @@ impl EmailEngine {
             Err(e) => return Err(e),
         };
         self.mark_interrupted(ctx, m, &plan.key, None).await?;
+        // Small documents travel with the activity; big ones follow one request each, so no
+        // request grows beyond what CRM.interface accepts.
+        let mut inline = Vec::new();
+        let mut later = Vec::new();
+        let mut budget = INLINE_DOCUMENT_BYTES;
+        for d in &docs.documents {
+            if d.content.len() <= budget {
+                budget -= d.content.len();
+                inline.push(d.clone());
+            } else {
+                later.push(d);
+            }
+        }
         let outcome = self
             .crm
-            .create(ctx.rep(), plan, &docs.documents, &s.content_type)
+            .create(ctx.rep(), plan, &inline, &s.content_type)
             .await;
         let id = match outcome {
             Ok(CreateOutcome::Complete(id)) => id,
@@ -710,6 +726,20 @@ impl EmailEngine {
             }
             Err(e) => return Err(e.into()),
         };
+        if !later.is_empty() {
+            self.mark_interrupted(ctx, m, &plan.key, Some(id)).await?;
+            for d in later {
+                if let Err(e) = self.crm.add_document(ctx.rep(), id, d).await {
+                    return Err(match e.class {
+                        ErrorClass::Item | ErrorClass::NotFound => Stop::Item(format!(
+                            "activity {id} was written but CRM refused the document {:?}: {}",
+                            d.file_name, e.message
+                        )),
+                        _ => Stop::Transient(e.message),
+                    });
+                }
+            }
+        }
         let mut ledger = vec![self.entry(
             ctx,
             &m.id,

@@ -1,0 +1,213 @@
+//! `graph-connector demo`: the product's main job on the built-in sandbox. Starts a local
+//! Microsoft 365 tenant and CRM.interface, files messages into the users' sync folders as they
+//! would in Outlook, synchronizes them with progress bars, prints what landed in CRM, and keeps
+//! the sandbox running with instructions to try more (until Ctrl-C; `--exit` for scripts).
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use gc_sandbox::{NewMessage, Sandbox, SandboxOptions};
+
+use crate::cli::DemoArgs;
+use crate::commands::sync::{Bars, EmailRuntime, table};
+use crate::config;
+
+/// A running sandbox with CRM.interface, and a configuration file pointing at it.
+pub struct DemoSandbox {
+    /// The tenant.
+    pub sandbox: Sandbox,
+    /// The configuration file (state database next to it).
+    pub config_path: PathBuf,
+    /// A separately served CRM.interface, when the sandbox listener does not serve one.
+    _crm_task: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// Start a sandbox and write a configuration for it into `dir`. When the sandbox's own
+/// listener does not answer on `/crm/interface`, a CRM.interface sandbox seeded from the same
+/// directory is served next to it and the configuration points there.
+pub async fn start_sandbox(opts: SandboxOptions, dir: &Path) -> anyhow::Result<DemoSandbox> {
+    let sandbox = gc_sandbox::start(opts.clone())
+        .await
+        .context("starting the sandbox")?;
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let config_path = dir.join("graph-connector.toml");
+    sandbox
+        .write_config(&config_path)
+        .context("writing the sandbox configuration")?;
+    let mut crm_task = None;
+    if !crm_served(&sandbox.url()).await {
+        let creds = sandbox.credentials();
+        let crm = gc_sandbox::crm::CrmSandbox::new(
+            Arc::new(sandbox.directory().clone()),
+            sandbox.faults().clone(),
+            gc_sandbox::crm::CrmOptions {
+                master_user: creds.crm_master_user.clone(),
+                password: creds.crm_password.clone(),
+                seed: opts.seed,
+                ..Default::default()
+            },
+        )
+        .await
+        .context("starting the CRM sandbox")?;
+        let (url, task) = gc_sandbox::crm::spawn(Arc::new(crm))
+            .await
+            .context("serving the CRM sandbox")?;
+        let text = std::fs::read_to_string(&config_path)?;
+        let fixed = text.replace(&format!("{}/crm/interface", sandbox.url()), &url);
+        std::fs::write(&config_path, fixed)?;
+        crm_task = Some(task);
+    }
+    Ok(DemoSandbox {
+        sandbox,
+        config_path,
+        _crm_task: crm_task,
+    })
+}
+
+async fn crm_served(base: &str) -> bool {
+    let Ok(client) = reqwest::Client::builder().build() else {
+        return false;
+    };
+    match client
+        .post(format!("{base}/crm/interface"))
+        .header("content-type", "text/xml")
+        .body("<request/>")
+        .send()
+        .await
+    {
+        Ok(r) => r.status().as_u16() != 404,
+        Err(_) => false,
+    }
+}
+
+/// `demo`.
+pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
+    let dir = std::env::temp_dir().join(format!("graph-connector-demo-{}", std::process::id()));
+    let opts = SandboxOptions {
+        listen: std::net::SocketAddr::from(([127, 0, 0, 1], args.port)),
+        seed: args.seed,
+        ..SandboxOptions::default()
+    };
+    let demo = start_sandbox(opts, &dir).await?;
+    let url = demo.sandbox.url();
+    println!("Sandbox tenant running at {url} (seed {}).", args.seed);
+    println!("Configuration: {}\n", demo.config_path.display());
+
+    let config = config::load(&demo.config_path, Vec::<(String, String)>::new())?;
+    let folder = config.emails.sync_folder.trim_start_matches('/').to_owned();
+    let state = demo.sandbox.state();
+    let mut filed = 0usize;
+    let users: Vec<String> = demo
+        .sandbox
+        .directory()
+        .mailbox_users()
+        .map(|p| p.email.clone())
+        .collect();
+    for u in &users {
+        if let Ok(ids) = state.file_inbox_messages(u, args.messages, &folder) {
+            filed += ids.len();
+        }
+    }
+    // One message to three colleagues, filed by each of them: one activity, three reps.
+    if users.len() >= 3 {
+        let shared = NewMessage {
+            subject: "Kick-off with the customer (filed by three reps)".into(),
+            from: None,
+            to: users[..3].to_vec(),
+            body_html: Some("<p>Agenda attached. <!-- tracking --></p>".into()),
+            ..Default::default()
+        };
+        for u in &users[..3] {
+            let mut m = shared.clone();
+            m.folder = Some(folder.clone());
+            if state.deliver(u, m).is_ok() {
+                filed += 1;
+            }
+        }
+    }
+    println!(
+        "Filed {filed} messages into {} of {} mailboxes, as users do in Outlook.\n",
+        config.emails.sync_folder,
+        users.len()
+    );
+
+    let rt = EmailRuntime::build(&config).await?;
+    let bars = Bars::new(true);
+    let report = rt.cycle(None, &bars).await?;
+    bars.clear();
+    print!("{}", table(&report));
+
+    println!("\nWhat landed in CRM (newest e-mail activities):");
+    print_activities(&config).await?;
+    rt.store.close().await;
+
+    if args.exit {
+        return Ok(if report.any_mailbox_failed() {
+            ExitCode::FAILURE
+        } else {
+            ExitCode::SUCCESS
+        });
+    }
+    let first = users.first().cloned().unwrap_or_default();
+    println!(
+        "\nThe sandbox keeps running. Try more in another terminal:\n\
+         \n  # file the five newest Inbox messages of a user into the sync folder\n\
+         \n  curl -s {url}/_sandbox/mailboxes/{first}/folders\n\
+         \n  graph-connector sync --once --config {cfg}\n\
+         \n  graph-connector check --config {cfg}\n\
+         \nDeliver a message with curl -X POST {url}/_sandbox/mailboxes/{first}/deliver \
+         -H 'content-type: application/json' -d '{{\"subject\":\"Hello\",\"to\":[\"{first}\"],\"folder\":\"{folder}\"}}'\n\
+         then run the sync again. Press Ctrl-C to stop.",
+        cfg = demo.config_path.display(),
+    );
+    tokio::signal::ctrl_c().await.ok();
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn print_activities(config: &config::Config) -> anyhow::Result<()> {
+    let crm = gc_crm::CrmClient::new(crate::wiring::crm_config(config)?)?;
+    let master = crm.master();
+    let acts = master
+        .activities(&gc_crm::ActivityFilter {
+            from: jiff::civil::date(2000, 1, 1),
+            to: jiff::civil::date(2100, 12, 31),
+            rep_id: None,
+            condition: None,
+            fields: Vec::new(),
+            with_participants: true,
+            max_records: None,
+        })
+        .await?;
+    let d = &crm.dialect().activity;
+    let mut mails: Vec<_> = acts
+        .into_iter()
+        .filter(|a| {
+            a.get(&d.contact_type)
+                .is_some_and(|t| t.eq_ignore_ascii_case(&config.emails.activity_type))
+        })
+        .collect();
+    mails.sort_by_key(|a| std::cmp::Reverse(a.id.get()));
+    println!("{} e-mail activities in CRM", mails.len());
+    for a in mails.iter().take(12) {
+        let docs = master
+            .documents(a.id, false)
+            .await
+            .map(|d| d.len())
+            .unwrap_or(0);
+        println!(
+            "  {} {} {:<50} participants {:>2}  documents {}",
+            a.get(&d.date).unwrap_or_default(),
+            a.get(&d.time).unwrap_or_default(),
+            a.get(&d.subject)
+                .unwrap_or_default()
+                .chars()
+                .take(50)
+                .collect::<String>(),
+            a.participants.len(),
+            docs
+        );
+    }
+    Ok(())
+}

@@ -98,6 +98,15 @@ impl Tokens {
     }
 }
 
+/// The collection scope a skip or delta token belongs to (for collections whose parameters,
+/// like calendarView's window, are carried by the token).
+pub(crate) fn token_scope(shared: &crate::server::Shared, tok: &str) -> Option<String> {
+    match shared.lock_tokens().map.get(tok)? {
+        TokenState::Skip { round, .. } => Some(round.scope.clone()),
+        TokenState::Delta { scope, .. } => Some(scope.clone()),
+    }
+}
+
 /// A delta-capable collection.
 pub(crate) struct Collection<'a> {
     /// Identifies the collection (tokens must be used on the collection that issued them).

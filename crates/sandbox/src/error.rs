@@ -84,10 +84,6 @@ impl GraphError {
         GraphError::bad_request("BadRequest", message)
     }
 
-    pub fn not_supported(message: impl Into<String>) -> GraphError {
-        GraphError::new(StatusCode::BAD_REQUEST, "ErrorInvalidUrlQuery", message)
-    }
-
     pub fn no_route(method: &str, path: &str) -> GraphError {
         GraphError::new(
             StatusCode::BAD_REQUEST,

@@ -25,6 +25,7 @@ mod server;
 mod store;
 mod throttle;
 mod tls;
+mod tz;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

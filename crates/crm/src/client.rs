@@ -15,6 +15,9 @@ use crate::dialect::Dialect;
 use crate::error::CrmError;
 use crate::id::CrmId;
 
+/// Longest `Retry-After` honoured (seconds); longer values are capped.
+const MAX_RETRY_AFTER_SECS: f64 = 120.0;
+
 /// The documented batch size of Aurea's connectors: at most this many items per write request.
 pub const WRITE_BATCH: usize = 10;
 
@@ -182,7 +185,9 @@ impl CrmClient {
                     } else {
                         debug!(attempt, error = %e, "CRM.interface request failed, retrying");
                     }
-                    tokio::time::sleep(delay).await;
+                    // honour Retry-After when the server sent one
+                    let wait = e.retry_after().map_or(delay, |ra| ra.max(delay));
+                    tokio::time::sleep(wait).await;
                     delay = (delay * 2).min(self.cfg.retry.max_backoff);
                     attempt += 1;
                 }
@@ -211,6 +216,19 @@ impl CrmClient {
             .await
             .map_err(|e| CrmError::Transport(redact(&e.to_string())))?;
         let status = resp.status();
+        let retry_after = resp
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .filter(|s| s.is_finite() && *s >= 0.0)
+            .map(|s| Duration::from_secs_f64(s.min(MAX_RETRY_AFTER_SECS)));
+        if status.as_u16() == 503 || status.as_u16() == 429 {
+            return Err(CrmError::Unavailable {
+                status: status.as_u16(),
+                retry_after,
+            });
+        }
         let text = resp
             .text()
             .await

@@ -32,6 +32,12 @@ pub enum CrmError {
     /// Connection failure, timeout or an HTTP status that says "try again".
     #[error("CRM.interface is not reachable or failed: {0}")]
     Transport(String),
+    /// HTTP 503/429: CRM.interface (or its IIS) asks to come back later.
+    #[error("CRM.interface is unavailable (HTTP {status}){}", retry_after.map(|d| format!(", retry after {} s", d.as_secs_f64())).unwrap_or_default())]
+    Unavailable {
+        status: u16,
+        retry_after: Option<std::time::Duration>,
+    },
     /// An HTTP status outside 2xx that is not transient.
     #[error("CRM.interface answered HTTP {status}: {body}")]
     Http { status: u16, body: String },
@@ -92,7 +98,9 @@ impl CrmError {
     /// What to do about it.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            Self::Transport(_) | Self::Server { .. } => ErrorKind::Transient,
+            Self::Transport(_) | Self::Server { .. } | Self::Unavailable { .. } => {
+                ErrorKind::Transient
+            }
             Self::Http { status, .. } if *status >= 500 || *status == 429 || *status == 408 => {
                 ErrorKind::Transient
             }
@@ -120,6 +128,15 @@ impl CrmError {
             self.kind(),
             ErrorKind::Transient | ErrorKind::UserAlreadyActive
         )
+    }
+
+    /// How long the server asked us to wait (HTTP `Retry-After`), if it did.
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            Self::Unavailable { retry_after, .. } => *retry_after,
+            Self::Partial { source, .. } => source.retry_after(),
+            _ => None,
+        }
     }
 
     /// The CRM.interface return code, when the error came with one.

@@ -774,3 +774,29 @@ async fn malformed_responses_are_errors() {
         assert_eq!(err.kind(), ErrorKind::MalformedResponse, "{err}");
     }
 }
+
+#[tokio::test]
+async fn sandbox_faults_are_retried_and_retry_after_is_honoured() {
+    let env = env().await;
+    let c = client_with_retries(&env, 12);
+    // 503 with Retry-After: 1 s on a third of the requests, resets and 504s on others
+    env.sandbox_faults()
+        .set_spec("503=0.3,504=0.1,reset=0.1".parse().unwrap());
+    let started = std::time::Instant::now();
+    for _ in 0..6 {
+        c.master().ping().await.unwrap();
+    }
+    let reps = c.master().enabled_reps().await.unwrap();
+    assert!(!reps.is_empty());
+    env.sandbox_faults()
+        .set_spec(gc_sandbox::faults::FaultSpec::default());
+    let stats = env.sandbox.stats();
+    // some requests never reached the interface handler (faults answer first)
+    assert!(stats.requests >= 7);
+    // at least one 503 happened with this seed and its Retry-After (1 s) was waited for
+    assert!(
+        started.elapsed() >= std::time::Duration::from_millis(900),
+        "{:?}",
+        started.elapsed()
+    );
+}

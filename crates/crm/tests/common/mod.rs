@@ -14,8 +14,15 @@ pub const PASSWORD: &str = "s3cret&<pwd>";
 
 pub struct Env {
     pub sandbox: Arc<CrmSandbox>,
+    pub faults: Arc<FaultPlan>,
     pub url: String,
     pub task: tokio::task::JoinHandle<()>,
+}
+
+impl Env {
+    pub fn sandbox_faults(&self) -> &FaultPlan {
+        &self.faults
+    }
 }
 
 impl Drop for Env {
@@ -27,9 +34,14 @@ impl Drop for Env {
 pub async fn env_with(opts: CrmOptions) -> Env {
     let dir = Arc::new(Directory::generate(opts.seed, 8));
     let faults = Arc::new(FaultPlan::new(opts.seed, FaultSpec::default(), 0));
-    let sandbox = Arc::new(CrmSandbox::new(dir, faults, opts).await.unwrap());
+    let sandbox = Arc::new(CrmSandbox::new(dir, faults.clone(), opts).await.unwrap());
     let (url, task) = gc_sandbox::crm::spawn(sandbox.clone()).await.unwrap();
-    Env { sandbox, url, task }
+    Env {
+        sandbox,
+        faults,
+        url,
+        task,
+    }
 }
 
 pub async fn env() -> Env {

@@ -800,3 +800,32 @@ async fn sandbox_faults_are_retried_and_retry_after_is_honoured() {
         started.elapsed()
     );
 }
+
+#[tokio::test]
+async fn sandbox_does_not_execute_a_request_twice() {
+    let env = env().await;
+    let body = |pwd: &str| {
+        format!(
+            "<request reqid=\"dup-1\" user=\"OCSU\" pwd=\"{}\"><insert><fields><Company><Company>Dup Ltd</Company></Company></fields></insert></request>",
+            gc_crm::dom::escape_attr(pwd)
+        )
+    };
+    let first = env.sandbox.handle(&body(PASSWORD)).await;
+    let second = env.sandbox.handle(&body(PASSWORD)).await;
+    assert_eq!(first, second);
+    assert!(first.contains("type=\"insert\""), "{first}");
+    assert_eq!(env.sandbox.stats().duplicates, 1);
+    let dups = env
+        .sandbox
+        .records("Company")
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.fields.get("Company").map(String::as_str) == Some("Dup Ltd"))
+        .count();
+    assert_eq!(dups, 1);
+    // a replayed id without the password gets nothing
+    let replay = env.sandbox.handle(&body("guess")).await;
+    assert!(replay.contains("code=\"401\""), "{replay}");
+    assert!(!replay.contains("type=\"insert\""));
+}

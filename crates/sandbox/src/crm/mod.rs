@@ -241,20 +241,6 @@ impl CrmSandbox {
             .sum::<u64>();
         self.sw(|s| s.stats.max_writes_per_request = s.stats.max_writes_per_request.max(writes));
 
-        // duplicate protection: the same request id is answered, not executed, again
-        let reqid = req.attr("reqid").map(str::to_owned);
-        if let Some(id) = &reqid {
-            let cached = self
-                .lock_recent()
-                .iter()
-                .find(|(k, _)| k == id)
-                .map(|(_, v)| v.clone());
-            if let Some(resp) = cached {
-                self.sw(|s| s.stats.duplicates += 1);
-                return resp;
-            }
-        }
-
         // authentication
         let user = req.attr("user").unwrap_or_default().to_owned();
         let pwd = req.attr("pwd").unwrap_or_default();
@@ -276,6 +262,21 @@ impl CrmSandbox {
             },
             None => user.clone(),
         };
+
+        // duplicate protection: the same request id of the same session is answered, not
+        // executed, again (only after authentication, so a replayed id reveals nothing)
+        let reqid = req.attr("reqid").map(|id| format!("{session_key}#{id}"));
+        if let Some(id) = &reqid {
+            let cached = self
+                .lock_recent()
+                .iter()
+                .find(|(k, _)| k == id)
+                .map(|(_, v)| v.clone());
+            if let Some(resp) = cached {
+                self.sw(|s| s.stats.duplicates += 1);
+                return resp;
+            }
+        }
 
         // one request per user at a time
         if self.sw(|s| {

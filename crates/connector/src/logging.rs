@@ -10,7 +10,10 @@ use crate::config::LogFormat;
 /// Install the global subscriber. Logs go to stderr so that command output on stdout (JSON
 /// reports, the example config) stays clean.
 pub fn init(level: &str, format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    // sqlx warns when a pool connection took long to acquire: with SQLite's single writer that
+    // is ordinary back-pressure under parallel mailboxes, not something an admin can act on.
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new(format!("{level},sqlx::pool::acquire=error")));
     let json = match format {
         LogFormat::Json => true,
         LogFormat::Pretty => false,

@@ -59,7 +59,7 @@ fn subjects_bodies_and_keys_round_trip_through_the_server() {
                 assert_eq!(got.get("Subject").unwrap_or(""), sanitize(&subject));
                 assert_eq!(got.get("Text").unwrap_or(""), sanitize(&body));
                 let keys = s
-                    .find_external_keys(Some("GraphApi"), &[key.clone()])
+                    .find_external_keys(Some("GraphApi"), std::slice::from_ref(&key))
                     .await
                     .unwrap();
                 assert!(

@@ -10,7 +10,7 @@ use crate::email::model::{
     PeopleMatch,
 };
 use crate::email::participants;
-use crate::settings::{AttachmentPolicy, EmailSettings};
+use crate::settings::{AttachmentPolicy, EmailSettings, RecipientList};
 
 /// Reason text of a link whose CRM write was interrupted (process killed, transient error in
 /// the middle of the write). Such a link tells the next attempt to look for an activity the
@@ -112,12 +112,13 @@ pub fn is_interrupted(link: Option<&Link>) -> bool {
     link.is_some_and(|l| l.state.reason() == Some(INTERRUPTED))
 }
 
-/// The owner is the sender or among To/Cc/Bcc.
+/// The owner is the sender or a visible recipient (To/Cc). Only Bcc (or not at all) means the
+/// message reached the owner as a blind copy.
 pub fn owner_is_party(message: &MailMessage, owner: &Owner) -> bool {
     message
         .addresses()
         .iter()
-        .any(|(_, a)| owner.owns(&a.email))
+        .any(|(list, a)| *list != RecipientList::Bcc && owner.owns(&a.email))
 }
 
 /// Decide what to do with one message.
@@ -494,6 +495,18 @@ mod tests {
         let Decision::Create(p) = d else { panic!() };
         assert_eq!(p.participants[0].rep, Some(100));
         assert_eq!(p.participants[0].role, ParticipantRole::Informational);
+    }
+
+    #[test]
+    fn owner_only_in_bcc_counts_as_bcc() {
+        let mut m = msg();
+        m.to = vec![Address::new("someone@customer.example", None)];
+        m.bcc = vec![Address::new("rita@contoso.example", None)];
+        assert!(!owner_is_party(&m, &owner()));
+        assert_eq!(
+            triage(&m, &owner(), None, &EmailSettings::default()),
+            Some(Decision::Skip(SkipReason::OwnerNotRecipient))
+        );
     }
 
     #[test]

@@ -1,0 +1,178 @@
+//! Helpers of the e-mail end-to-end tests: a sandbox with CRM, a configuration for it, and
+//! queries of the final state (folders, links, CRM).
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+use gc_sandbox::SandboxOptions;
+use gc_store::{Kind, LinkState};
+use graph_connector::commands::demo::{DemoSandbox, start_sandbox};
+use graph_connector::config::{self, Config};
+
+pub const SYNC: &str = "Inbox/crm";
+
+pub struct Env {
+    pub demo: DemoSandbox,
+    pub dir: tempfile::TempDir,
+}
+
+impl Env {
+    pub async fn start(opts: SandboxOptions, extra_toml: &str) -> Env {
+        let dir = tempfile::tempdir().unwrap();
+        let demo = start_sandbox(opts, dir.path()).await.unwrap();
+        let mut text = std::fs::read_to_string(&demo.config_path).unwrap();
+        text.push('\n');
+        text.push_str(extra_toml);
+        std::fs::write(&demo.config_path, text).unwrap();
+        Env { demo, dir }
+    }
+
+    pub fn config_path(&self) -> PathBuf {
+        self.demo.config_path.clone()
+    }
+
+    pub fn config(&self) -> Config {
+        config::load(&self.demo.config_path, Vec::<(String, String)>::new()).unwrap()
+    }
+
+    pub fn users(&self) -> Vec<String> {
+        self.demo
+            .sandbox
+            .directory()
+            .mailbox_users()
+            .map(|p| p.email.clone())
+            .collect()
+    }
+
+    /// Mailbox users whose rep is enabled for e-mails in CRM.
+    pub async fn enabled_users(&self) -> Vec<String> {
+        let reps = self.crm().master().enabled_reps().await.unwrap();
+        self.users()
+            .into_iter()
+            .filter(|u| {
+                reps.iter()
+                    .any(|r| r.sync_emails && r.email.as_deref() == Some(u.as_str()))
+            })
+            .collect()
+    }
+
+    /// File every Inbox message of every user into the sync folder; returns per user the
+    /// number of messages now in the sync folder.
+    pub fn file_all_inbox(&self, max_per_user: usize) -> BTreeMap<String, usize> {
+        let st = self.demo.sandbox.state();
+        let mut out = BTreeMap::new();
+        for u in self.users() {
+            let Ok(msgs) = st.messages(&u, "inbox") else {
+                continue;
+            };
+            for m in msgs.iter().take(max_per_user) {
+                st.file_message(&u, &m.immutable_id, SYNC).unwrap();
+            }
+            out.insert(u.clone(), st.count_messages(&u, SYNC).unwrap());
+        }
+        out
+    }
+
+    pub fn count(&self, user: &str, folder: &str) -> usize {
+        self.demo
+            .sandbox
+            .state()
+            .count_messages(user, folder)
+            .unwrap_or(0)
+    }
+
+    pub fn crm(&self) -> gc_crm::CrmClient {
+        gc_crm::CrmClient::new(graph_connector::wiring::crm_config(&self.config()).unwrap())
+            .unwrap()
+    }
+
+    /// Every e-mail activity in CRM written by the connector (station 2) or seeded.
+    pub async fn email_activities(&self) -> Vec<gc_crm::Activity> {
+        let crm = self.crm();
+        let d = crm.dialect().activity.clone();
+        crm.master()
+            .activities(&gc_crm::ActivityFilter {
+                from: jiff::civil::date(2000, 1, 1),
+                to: jiff::civil::date(2100, 12, 31),
+                rep_id: None,
+                condition: None,
+                fields: Vec::new(),
+                with_participants: true,
+                max_records: None,
+            })
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|a| {
+                a.get(&d.contact_type)
+                    .is_some_and(|t| t.eq_ignore_ascii_case("e-mail"))
+            })
+            .collect()
+    }
+}
+
+/// The final state every e-mail test checks.
+#[derive(Debug)]
+pub struct Final {
+    /// global key → (mailboxes with an active link, distinct activity ids)
+    pub by_key: BTreeMap<String, (BTreeSet<String>, BTreeSet<u64>)>,
+    pub failed_links: usize,
+    pub active_links: usize,
+}
+
+pub async fn final_state(store: &dyn gc_store::StateStore) -> Final {
+    let mut f = Final {
+        by_key: BTreeMap::new(),
+        failed_links: 0,
+        active_links: 0,
+    };
+    for m in store.list_mailboxes().await.unwrap() {
+        let mut after: Option<String> = None;
+        loop {
+            let links = store
+                .list_links(&m.rep_id, Kind::Email, after.as_deref(), 500)
+                .await
+                .unwrap();
+            if links.is_empty() {
+                break;
+            }
+            after = links.last().map(|l| l.graph_id.clone());
+            for l in links {
+                match l.state {
+                    LinkState::Active => {
+                        f.active_links += 1;
+                        let e = f.by_key.entry(l.global_key.clone().unwrap()).or_default();
+                        e.0.insert(l.mailbox.clone());
+                        e.1.insert(l.crm_id.unwrap());
+                    }
+                    _ => f.failed_links += 1,
+                }
+            }
+        }
+    }
+    f
+}
+
+/// Per (mailbox, item) the decisions recorded (created/adopted/skipped/failed).
+pub async fn decisions(
+    store: &dyn gc_store::StateStore,
+) -> BTreeMap<(String, String), Vec<gc_store::LedgerAction>> {
+    use gc_store::LedgerAction as A;
+    let all = store
+        .query_ledger(&gc_store::LedgerFilter {
+            kind: Some(Kind::Email),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let mut out: BTreeMap<(String, String), Vec<A>> = BTreeMap::new();
+    for e in all {
+        if matches!(e.action, A::Created | A::Adopted | A::Skipped | A::Failed) {
+            out.entry((e.mailbox, e.item_key))
+                .or_default()
+                .push(e.action);
+        }
+    }
+    out
+}

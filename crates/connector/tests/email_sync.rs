@@ -1,0 +1,251 @@
+//! End to end: e-mail filing against the in-process sandbox (Microsoft 365 + CRM.interface).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use common::{Env, SYNC, decisions, final_state};
+use gc_sandbox::{NewMessage, SandboxOptions};
+use gc_store::{Kind, LedgerAction, LedgerFilter};
+use gc_sync::NoProgress;
+use graph_connector::commands::sync::EmailRuntime;
+
+fn opts(users: usize, seed: u64) -> SandboxOptions {
+    SandboxOptions {
+        users,
+        seed,
+        messages_per_mailbox: 24,
+        ..SandboxOptions::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn hundreds_of_messages_across_twenty_mailboxes() {
+    let env = Env::start(
+        opts(28, 7),
+        "[emails]\nattachments = \"limited\"\nmax_attachment_kb = 1024\n\n[mailboxes]\nparallel = 8\n",
+    )
+    .await;
+    let users = env.enabled_users().await;
+    let st = env.demo.sandbox.state();
+    let (u0, u1, u2, u3) = (&users[0], &users[1], &users[2], &users[3]);
+    // Crafted cases, delivered straight into the sync folder.
+    for u in [u0, u1, u2, u3] {
+        st.create_folder_path(u, SYNC).unwrap();
+    }
+    let long = format!("<p>{}</p><!-- comment -->", "lorem ipsum ".repeat(5_000));
+    st.deliver(
+        u0,
+        NewMessage {
+            subject: "Oversized body".into(),
+            to: vec![u0.clone()],
+            body_html: Some(long),
+            folder: Some(SYNC.into()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    st.deliver(
+        u1,
+        NewMessage {
+            subject: "Unknown participants".into(),
+            from: Some("stranger@unknown.example".into()),
+            to: vec![u1.clone()],
+            cc: vec!["ghost@unknown.example".into()],
+            body_text: Some("Who are we?".into()),
+            folder: Some(SYNC.into()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    st.deliver(
+        u2,
+        NewMessage {
+            subject: "External only".into(),
+            from: Some(u2.clone()),
+            to: vec!["a@outside.example".into(), "b@outside.example".into()],
+            body_text: Some("Only externals".into()),
+            folder: Some(SYNC.into()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    st.deliver(
+        u3,
+        NewMessage {
+            subject: "Blind copy only".into(),
+            from: Some("sender@unknown.example".into()),
+            to: vec!["someone@unknown.example".into()],
+            body_text: Some("You were in BCC".into()),
+            folder: Some(SYNC.into()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let before = env.file_all_inbox(usize::MAX);
+
+    let config = env.config();
+    let rt = EmailRuntime::build(&config).await.unwrap();
+    let report = rt.cycle(None, &NoProgress).await.unwrap();
+    // Only mailboxes of reps enabled for e-mails are worked.
+    let total: usize = before
+        .iter()
+        .filter(|(u, _)| report.mailboxes.iter().any(|m| &m.mailbox == *u))
+        .map(|(_, n)| n)
+        .sum();
+    assert!(total >= 200, "only {total} messages filed");
+    let t = report.total();
+    assert!(
+        report.mailboxes.len() >= 20,
+        "{} mailboxes",
+        report.mailboxes.len()
+    );
+    assert!(!report.any_mailbox_failed(), "{report:#?}");
+    assert_eq!(t.delayed, 0, "{report:#?}");
+    assert_eq!(t.handled() as usize, total, "{report:#?}");
+    assert!(t.adopted > 0, "shared messages must be adopted: {t:?}");
+    assert!(t.warnings > 0);
+    assert!(t.skipped >= 1);
+
+    // Every message left the sync folder, into success or failure.
+    for (u, n) in &before {
+        if !report.mailboxes.iter().any(|m| &m.mailbox == u) {
+            continue;
+        }
+        assert_eq!(
+            env.count(u, SYNC),
+            0,
+            "{u} still has messages in the sync folder"
+        );
+        let moved = env.count(u, &format!("{SYNC}/Sync_Success"))
+            + env.count(u, &format!("{SYNC}/Sync_Failure"));
+        assert_eq!(moved, *n, "{u}");
+    }
+
+    // One activity per distinct message; every filing rep is a participant.
+    let f = final_state(&*rt.store).await;
+    let crm = env.crm();
+    let master = crm.master();
+    let mut shared = 0;
+    for (key, (mailboxes, ids)) in &f.by_key {
+        assert_eq!(ids.len(), 1, "{key}: {ids:?}");
+        if mailboxes.len() > 1 {
+            shared += 1;
+            let id = *ids.iter().next().unwrap();
+            let a = master.activity(gc_crm::CrmId(id)).await.unwrap().unwrap();
+            let reps: BTreeSet<String> = a
+                .participants
+                .iter()
+                .filter_map(|p| p.rep.map(|r| r.get().to_string()))
+                .collect();
+            for m in mailboxes {
+                assert!(reps.contains(m), "{key}: rep {m} not among {reps:?}");
+            }
+        }
+    }
+    assert!(shared > 0, "no message was filed by several reps");
+    let keys: Vec<String> = f.by_key.keys().cloned().collect();
+    let xks = master.find_external_keys(None, &keys).await.unwrap();
+    for key in &keys {
+        let targets: BTreeSet<u64> = xks
+            .iter()
+            .filter(|x| &x.ext_key == key)
+            .filter_map(|x| x.record.as_ref().map(|r| r.1.get()))
+            .collect();
+        assert_eq!(
+            targets.len(),
+            1,
+            "{key}: external keys point to {targets:?}"
+        );
+    }
+
+    // Fields of the crafted messages.
+    let acts = env.email_activities().await;
+    let find = |subject: &str| {
+        let id = acts
+            .iter()
+            .find(|a| a.get("Subject") == Some(subject))
+            .unwrap_or_else(|| panic!("no activity {subject}"))
+            .id;
+        let master = master.clone();
+        async move { master.activity(id).await.unwrap().unwrap() }
+    };
+    let big = find("Oversized body").await;
+    assert!(big.get("Text").unwrap().chars().count() <= 32_000);
+    assert!(!big.get("Text").unwrap().contains("<!--"));
+    let unknown = find("Unknown participants").await;
+    let missing = unknown.get("MissingParticipants").unwrap_or_default();
+    assert!(
+        missing.contains("ghost@unknown.example") && missing.contains("stranger@unknown.example"),
+        "{missing}"
+    );
+    let ext = find("External only").await;
+    assert!(
+        ext.get("MissingParticipants")
+            .unwrap_or_default()
+            .contains("a@outside.example")
+    );
+    assert!(
+        acts.iter()
+            .all(|a| a.get("Subject") != Some("Blind copy only"))
+    );
+    assert_eq!(env.count(u3, &format!("{SYNC}/Sync_Failure")) >= 1, true);
+    let inbox = st.messages(u3, "inbox").unwrap();
+    assert!(
+        inbox
+            .iter()
+            .any(|m| m.subject.starts_with("Not filed in CRM: Blind copy only")),
+        "no notification"
+    );
+    let filed = st.messages(u1, &format!("{SYNC}/Sync_Success")).unwrap();
+    assert!(
+        filed
+            .iter()
+            .all(|m| m.categories.iter().any(|c| c == "Aurea CRM"))
+    );
+
+    // The ledger has exactly one decision per message, and warnings for truncation and
+    // skipped attachments.
+    let dec = decisions(&*rt.store).await;
+    assert_eq!(dec.len(), total);
+    assert!(dec.values().all(|v| v.len() == 1), "{dec:?}");
+    let warnings = rt
+        .store
+        .query_ledger(&LedgerFilter {
+            kind: Some(Kind::Email),
+            action: Some(LedgerAction::Warning),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.reason.starts_with("body truncated"))
+    );
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.reason.contains("skipped: larger than the limit"))
+    );
+
+    // A second run changes nothing.
+    let n_acts = acts.len();
+    let again = rt.cycle(None, &NoProgress).await.unwrap();
+    let t2 = again.total();
+    assert_eq!(
+        (
+            t2.filed,
+            t2.adopted,
+            t2.already_filed,
+            t2.failed,
+            t2.skipped,
+            t2.delayed
+        ),
+        (0, 0, 0, 0, 0, 0),
+        "{again:#?}"
+    );
+    assert_eq!(env.email_activities().await.len(), n_acts);
+    assert_eq!(decisions(&*rt.store).await, dec);
+}

@@ -40,6 +40,9 @@ pub enum Command {
     /// some messages into the users' sync folders, synchronize them, and show what landed in
     /// CRM. The sandbox keeps running (until Ctrl-C) so you can try more.
     Demo(DemoArgs),
+    /// Serve the built-in sandbox tenant (Microsoft Graph, token endpoint, CRM.interface,
+    /// control API) until Ctrl-C and write a configuration pointing at it.
+    Sandbox(crate::commands::sandbox::SandboxArgs),
 }
 
 /// Options of `sync`.

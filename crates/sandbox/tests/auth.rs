@@ -25,7 +25,7 @@ async fn token_req(
     (r.status(), r.json().await.unwrap())
 }
 
-fn secret_form<'a>(c: &'a gc_sandbox::Credentials) -> Vec<(&'a str, &'a str)> {
+fn secret_form(c: &gc_sandbox::Credentials) -> Vec<(&str, &str)> {
     vec![
         ("grant_type", "client_credentials"),
         ("client_id", c.client_id.as_str()),

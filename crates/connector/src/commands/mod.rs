@@ -3,4 +3,5 @@
 pub mod check;
 pub mod config;
 pub mod demo;
+pub mod sandbox;
 pub mod sync;

@@ -69,7 +69,7 @@ pub(crate) fn route(ctx: &mut Ctx<'_>, s: &[&str]) -> GResult<Resp> {
     }
 }
 
-fn mbx<'a>(t: &'a Tenant, ui: usize) -> GResult<&'a Mailbox> {
+fn mbx(t: &Tenant, ui: usize) -> GResult<&Mailbox> {
     t.users[ui]
         .mailbox
         .as_ref()

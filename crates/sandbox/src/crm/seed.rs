@@ -295,6 +295,35 @@ pub(crate) async fn seed(
             .await?;
         person_ids.insert(p.email.to_ascii_lowercase(), id);
     }
+    // the tenant's own company with person records of the first two members (Aurea keeps a
+    // KP record for reps, "use FI/KP from rep"); a lookup by their address finds both the rep
+    // and this person
+    let own = db
+        .insert(
+            1,
+            "Company",
+            &f(&[
+                ("Company", "Contoso (own company)".into()),
+                ("EMail", format!("info@{}", dir.domain)),
+            ]),
+            &[],
+        )
+        .await?;
+    for p in members.iter().take(2) {
+        db.insert(
+            1,
+            "Person",
+            &f(&[
+                ("FirstName", p.given_name.clone()),
+                ("LastName", p.surname.clone()),
+                ("EMail1", p.email.clone()),
+                ("JobTitle", p.job_title.clone()),
+            ]),
+            &[("Company".to_owned(), own)],
+        )
+        .await?;
+    }
+
     // a second person with the address of an existing one (300 MULTI_CHOICE for lookups)
     if let Some(p) = dir.externals.get(1) {
         let links: Vec<(String, u64)> = p

@@ -160,6 +160,15 @@ impl CrmClient {
         rep_email: Option<&str>,
         commands: Vec<Command>,
     ) -> Result<Response, CrmError> {
+        if let Some(e) = rep_email
+            && (e.contains(';') || e.trim().is_empty())
+        {
+            // `impersonate` is a `;`-separated list of `key=value` pairs: an address with a
+            // `;` could smuggle in another identity
+            return Err(CrmError::InvalidRequest(format!(
+                "{e:?} cannot be used for impersonation"
+            )));
+        }
         let reqid = uuid::Uuid::new_v4().to_string();
         let impersonate = rep_email.map(|e| self.cfg.dialect.impersonate_value(e));
         let req = Request {

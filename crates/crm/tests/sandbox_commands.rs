@@ -34,6 +34,10 @@ async fn ping_login_and_impersonation() {
     assert!(!format!("{err:?}{err}").contains(PASSWORD));
     assert!(!format!("{:?}", client(&env)).contains(PASSWORD));
 
+    // an address cannot smuggle in a second impersonation pair
+    let err = c.as_rep("x@y;rep=Admin").ping().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidRequest);
+
     let err = c.as_rep("nobody@contoso.example").ping().await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::ImpersonationRefused, "{err}");
     assert!(err.to_string().contains("nobody@contoso.example"));

@@ -25,6 +25,7 @@ const MAILBOXES: u64 = 1000;
 const BATCH: usize = 10_000;
 const SAMPLES: usize = 9;
 const OPS_PER_SAMPLE: usize = 500;
+const TASKS: usize = 8;
 
 fn link_for(i: u64) -> Link {
     let mailbox = i % MAILBOXES;
@@ -68,6 +69,36 @@ where
     median(rates)
 }
 
+/// Like [`measure`], with `TASKS` tasks sharing each sample (different mailboxes working
+/// in parallel, as the engine does): median total ops/s.
+async fn measure_concurrent<F, Fut>(op: F) -> f64
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let op = Arc::new(op);
+    let per_task = OPS_PER_SAMPLE / TASKS;
+    let mut rates = Vec::with_capacity(SAMPLES);
+    for sample in 0..SAMPLES {
+        let start = Instant::now();
+        let mut handles = Vec::new();
+        for t in 0..TASKS {
+            let op = op.clone();
+            let base = (sample * TASKS + t) * per_task;
+            handles.push(tokio::spawn(async move {
+                for j in 0..per_task {
+                    op(base + j).await;
+                }
+            }));
+        }
+        for h in handles {
+            h.await.unwrap();
+        }
+        rates.push((per_task * TASKS) as f64 / start.elapsed().as_secs_f64());
+    }
+    median(rates)
+}
+
 struct Figures {
     backend: &'static str,
     links: u64,
@@ -78,6 +109,8 @@ struct Figures {
     by_global_key: f64,
     by_crm_id: f64,
     commit_item: f64,
+    commit_item_8: f64,
+    get_link_8: f64,
 }
 
 async fn bench(backend: &'static str, store: Arc<dyn StateStore>, total: u64) -> Figures {
@@ -179,7 +212,52 @@ async fn bench(backend: &'static str, store: Arc<dyn StateStore>, total: u64) ->
         }
     })
     .await;
+    let st = store.clone();
+    let commit_item_8 = measure_concurrent(move |n| {
+        let store = st.clone();
+        let i = total + 200_000 + n as u64;
+        async move {
+            let link = link_for(i);
+            let mut cursor = Cursor::new(link.mailbox.clone(), Kind::Email, "inbox/crm");
+            cursor.next_link = Some(format!("https://graph.example/delta?$skiptoken={n}"));
+            let entry = NewLedgerEntry::new(
+                link.mailbox.clone(),
+                Kind::Email,
+                link.graph_id.clone(),
+                LedgerAction::Created,
+                "new e-mail",
+            );
+            store
+                .commit_item(&ItemCommit {
+                    link: Some(link),
+                    ledger: vec![entry],
+                    cursor: Some(cursor),
+                })
+                .await
+                .unwrap();
+        }
+    })
+    .await;
+    let st = store.clone();
+    let picks = Arc::new(picks);
+    let get_link_8 = measure_concurrent(move |n| {
+        let store = st.clone();
+        let i = picks[n % picks.len()];
+        async move {
+            let mailbox = format!("rep-{:04}", i % MAILBOXES);
+            assert!(
+                store
+                    .get_link(Kind::Email, &mailbox, &graph_id(i))
+                    .await
+                    .unwrap()
+                    .is_some()
+            );
+        }
+    })
+    .await;
     Figures {
+        commit_item_8,
+        get_link_8,
         backend,
         links: total,
         build,
@@ -238,12 +316,12 @@ async fn main() {
 
     println!();
     println!(
-        "| backend | links | bulk load (10k/tx) | upsert existing /s | upsert new /s | get_link /s | by global key /s | by CRM id /s | commit_item /s |"
+        "| backend | links | bulk load (10k/tx) | upsert existing /s | upsert new /s | get_link /s | by global key /s | by CRM id /s | commit_item /s | commit_item, 8 tasks /s | get_link, 8 tasks /s |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for f in results {
         println!(
-            "| {} | {} | {:.0} s ({:.0}/s) | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} |",
+            "| {} | {} | {:.0} s ({:.0}/s) | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} |",
             f.backend,
             f.links,
             f.build.as_secs_f64(),
@@ -253,7 +331,9 @@ async fn main() {
             f.get_link,
             f.by_global_key,
             f.by_crm_id,
-            f.commit_item
+            f.commit_item,
+            f.commit_item_8,
+            f.get_link_8
         );
     }
 }

@@ -61,18 +61,53 @@ impl From<sqlx::migrate::MigrateError> for StoreError {
 }
 
 impl StoreError {
-    /// True for errors worth retrying later (connection trouble, pool timeout, busy database).
+    /// True for errors worth retrying later: connection trouble, pool timeout, a busy or
+    /// locked SQLite database, PostgreSQL serialization failures, deadlocks, shutdowns and
+    /// connection exceptions.
     pub fn is_transient(&self) -> bool {
-        match self {
-            StoreError::Backend(e) => matches!(
-                e,
-                sqlx::Error::Io(_)
-                    | sqlx::Error::PoolTimedOut
-                    | sqlx::Error::PoolClosed
-                    | sqlx::Error::WorkerCrashed
-                    | sqlx::Error::Database(_)
-            ),
+        let StoreError::Backend(e) = self else {
+            return false;
+        };
+        match e {
+            sqlx::Error::Io(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed => true,
+            sqlx::Error::Database(db) => db.code().is_some_and(|code| transient_code(&code)),
             _ => false,
         }
+    }
+}
+
+/// SQLSTATE / SQLite result codes that mean "try again".
+fn transient_code(code: &str) -> bool {
+    if code.len() == 5 {
+        // PostgreSQL SQLSTATE (always five characters): serialization failure, deadlock,
+        // too many connections, admin/crash shutdown, cannot connect now, connection
+        // exceptions (class 08).
+        return matches!(
+            code,
+            "40001" | "40P01" | "53300" | "57P01" | "57P02" | "57P03"
+        ) || code.starts_with("08");
+    }
+    // SQLite result codes (at most four digits): SQLITE_BUSY (5) and SQLITE_LOCKED (6),
+    // including their extended codes (primary code = low byte).
+    code.parse::<u32>().is_ok_and(|n| matches!(n & 0xff, 5 | 6))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transient_codes() {
+        for c in ["5", "6", "517", "40001", "40P01", "08006", "57P01"] {
+            assert!(transient_code(c), "{c}");
+        }
+        for c in ["19", "2067", "23505", "42P01", "22P02"] {
+            assert!(!transient_code(c), "{c}");
+        }
+        assert!(!StoreError::NotFound("x".into()).is_transient());
+        assert!(StoreError::Backend(sqlx::Error::PoolTimedOut).is_transient());
     }
 }

@@ -40,6 +40,9 @@ impl PgStore {
     /// parameters (`sslmode`, `options=-csearch_path%3Dschema`, ...).
     pub async fn connect(url: &str, options: &OpenOptions) -> Result<Self, StoreError> {
         let url = StoreUrl::parse(url)?;
+        if url.backend() != Backend::Postgres {
+            return Err(StoreError::InvalidUrl("not a postgres: URL".into()));
+        }
         // The parse error text is kept out: it could quote part of the URL.
         let connect = PgConnectOptions::from_str(url.expose())
             .map_err(|_| StoreError::InvalidUrl("not a usable PostgreSQL URL".into()))?
@@ -69,8 +72,9 @@ impl PgStore {
         ttl: i64,
     ) -> Result<Vec<String>> {
         Ok(sqlx::query_scalar(concat!(
-            "UPDATE leases SET holder = $1, acquired_at = CASE WHEN holder = $1 THEN acquired_at \
-             ELSE ",
+            "UPDATE leases SET holder = $1, acquired_at = CASE WHEN holder = $1 AND expires_at > ",
+            pg_now!(),
+            " THEN acquired_at ELSE ",
             pg_now!(),
             " END, expires_at = ",
             pg_now!(),

@@ -44,8 +44,12 @@ impl SqliteStore {
     /// `sqlite::memory:`.
     pub async fn connect(url: &str, options: &OpenOptions) -> Result<Self, StoreError> {
         let url = StoreUrl::parse(url)?;
+        if url.backend() != Backend::Sqlite {
+            return Err(StoreError::InvalidUrl("not a sqlite: URL".into()));
+        }
+        // The parse error text is kept out: it could quote part of the URL.
         let connect = SqliteConnectOptions::from_str(url.expose())
-            .map_err(|e| StoreError::InvalidUrl(format!("not a usable SQLite URL ({e})")))?
+            .map_err(|_| StoreError::InvalidUrl("not a usable SQLite URL".into()))?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
@@ -92,8 +96,9 @@ impl SqliteStore {
         // One statement: SQLite runs it under the database write lock, so the candidate
         // selection and the update are atomic with respect to other processes.
         Ok(sqlx::query_scalar(concat!(
-            "UPDATE leases SET holder = $1, acquired_at = CASE WHEN holder = $1 THEN acquired_at \
-             ELSE ",
+            "UPDATE leases SET holder = $1, acquired_at = CASE WHEN holder = $1 AND expires_at > ",
+            sqlite_now!(),
+            " THEN acquired_at ELSE ",
             sqlite_now!(),
             " END, expires_at = ",
             sqlite_now!(),

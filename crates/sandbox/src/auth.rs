@@ -115,6 +115,8 @@ pub(crate) struct TokenKeys {
     pub encoding: EncodingKey,
     pub decoding: DecodingKey,
     pub kid: String,
+    /// JWK `n` and `e` (base64url).
+    pub components: (String, String),
 }
 
 impl TokenKeys {
@@ -124,10 +126,26 @@ impl TokenKeys {
         let decoding = DecodingKey::from_rsa_pem(TOKEN_SIGNING_PUB_PEM.as_bytes())
             .map_err(|e| e.to_string())?;
         let kid = URL_SAFE_NO_PAD.encode(&sha1::Sha1::digest(TOKEN_SIGNING_PUB_PEM.as_bytes())[..]);
+        let (_, pem) = x509_parser::pem::parse_x509_pem(TOKEN_SIGNING_PUB_PEM.as_bytes())
+            .map_err(|e| e.to_string())?;
+        let (_, spki) =
+            <x509_parser::x509::SubjectPublicKeyInfo as x509_parser::prelude::FromDer<
+                '_,
+                x509_parser::error::X509Error,
+            >>::from_der(&pem.contents)
+            .map_err(|e| e.to_string())?;
+        let components = match spki.parsed() {
+            Ok(x509_parser::public_key::PublicKey::RSA(rsa)) => (
+                URL_SAFE_NO_PAD.encode(strip0(rsa.modulus)),
+                URL_SAFE_NO_PAD.encode(strip0(rsa.exponent)),
+            ),
+            _ => return Err("the token signing key is not RSA".to_owned()),
+        };
         Ok(TokenKeys {
             encoding,
             decoding,
             kid,
+            components,
         })
     }
 }
@@ -255,6 +273,55 @@ pub(crate) async fn token_endpoint(
             .into_response(),
         Err(e) => e.into_response(),
     }
+}
+
+/// `GET /{tenant}/v2.0/.well-known/openid-configuration`: the tenant discovery document MSAL
+/// (and so azure-identity) reads before asking for a token.
+pub(crate) async fn openid_configuration(
+    State(shared): State<Arc<Shared>>,
+    Path(tenant): Path<String>,
+) -> Response {
+    let creds = &shared.creds;
+    let known = tenant.eq_ignore_ascii_case(&creds.tenant_id)
+        || tenant.eq_ignore_ascii_case(&shared.directory.domain);
+    if shared.lock_auth().tenant_unknown || !known {
+        return AadError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_tenant",
+            90002,
+            format!("Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud."),
+        )
+        .into_response();
+    }
+    let base = &shared.base_url;
+    let tid = &creds.tenant_id;
+    axum::Json(json!({
+        "token_endpoint": format!("{base}/{tid}/oauth2/v2.0/token"),
+        "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
+        "jwks_uri": format!("{base}/{tid}/discovery/v2.0/keys"),
+        "response_modes_supported": ["query", "fragment", "form_post"],
+        "subject_types_supported": ["pairwise"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
+        "scopes_supported": ["openid", "profile", "email", "offline_access"],
+        "issuer": format!("{base}/{tid}/v2.0"),
+        "request_uri_parameter_supported": false,
+        "userinfo_endpoint": format!("{base}/oidc/userinfo"),
+        "authorization_endpoint": format!("{base}/{tid}/oauth2/v2.0/authorize"),
+        "device_authorization_endpoint": format!("{base}/{tid}/oauth2/v2.0/devicecode"),
+        "end_session_endpoint": format!("{base}/{tid}/oauth2/v2.0/logout"),
+        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "tid"],
+        "tenant_region_scope": "EU",
+        "cloud_instance_name": "microsoftonline.com",
+    }))
+    .into_response()
+}
+
+/// `GET /{tenant}/discovery/v2.0/keys`: the public key the access tokens are signed with.
+pub(crate) async fn jwks(State(shared): State<Arc<Shared>>) -> Response {
+    let (n, e) = shared.keys.components.clone();
+    axum::Json(json!({"keys": [{"kty": "RSA", "use": "sig", "kid": shared.keys.kid, "x5t": shared.keys.kid, "n": n, "e": e}]}))
+        .into_response()
 }
 
 fn issue(

@@ -8,7 +8,7 @@ use crate::store::Tenant;
 use crate::throttle::{Limits, Throttle};
 use crate::{Credentials, SandboxError, SandboxOptions};
 use axum::Router;
-use axum::routing::{any, post};
+use axum::routing::{any, get, post};
 use rand::SeedableRng;
 use rand::distr::{Alphanumeric, SampleString};
 use rand_chacha::ChaCha20Rng;
@@ -113,6 +113,11 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             "/{tenant}/oauth2/v2.0/token",
             post(crate::auth::token_endpoint),
         )
+        .route(
+            "/{tenant}/v2.0/.well-known/openid-configuration",
+            get(crate::auth::openid_configuration),
+        )
+        .route("/{tenant}/discovery/v2.0/keys", get(crate::auth::jwks))
         .merge(crate::control::router())
         .with_state(shared)
 }

@@ -259,7 +259,8 @@ async fn batch_depends_on_statuses_and_limits() {
                 {"id": "2", "method": "POST", "url": format!("/users/{u}/mailFolders/inbox/childFolders"), "headers": {"Content-Type": "application/json"}, "body": {"displayName": "batch"}, "dependsOn": ["1"]},
                 {"id": "3", "method": "GET", "url": format!("users/{nomb}/messages")},
                 {"id": "4", "method": "GET", "url": "/users?$top=1", "dependsOn": ["3"]},
-                {"id": "5", "method": "GET", "url": format!("/users/{u}/messages?$top=1"), "headers": {"Prefer": "IdType=\"ImmutableId\""}}
+                {"id": "5", "method": "GET", "url": format!("/users/{u}/messages?$top=1"), "headers": {"Prefer": "IdType=\"ImmutableId\""}},
+                {"id": "6", "method": "GET", "url": format!("{}/v1.0/users/{u}/mailFolders?$top=2", sb.url())}
             ]}),
         )
         .await;
@@ -290,6 +291,12 @@ async fn batch_depends_on_statuses_and_limits() {
         "inner Prefer honoured"
     );
     assert!(by_id("1")["headers"]["Content-Type"].is_string());
+    assert_eq!(
+        by_id("6")["status"],
+        200,
+        "absolute URLs on this service, as the SDKs send them"
+    );
+    assert_eq!(by_id("6")["body"]["value"].as_array().unwrap().len(), 2);
     let many: Vec<Value> = (0..21)
         .map(|i| json!({"id": i.to_string(), "method": "GET", "url": "/users"}))
         .collect();

@@ -142,11 +142,20 @@ fn build(outer: &Req, r: &Map<String, Value>) -> Result<Req, GraphError> {
         .get("url")
         .and_then(Value::as_str)
         .ok_or_else(|| GraphError::invalid_request("Each request in a batch must have a url."))?;
-    if url.starts_with("http://") || url.starts_with("https://") {
-        return Err(GraphError::invalid_request(
-            "Batch request urls must be relative.",
-        ));
-    }
+    // Absolute URLs on this service are accepted (Microsoft's SDKs send them), relative ones
+    // are the documented form.
+    let absolute;
+    let url = if url.starts_with("http://") || url.starts_with("https://") {
+        let parsed = url::Url::parse(url)
+            .map_err(|_| GraphError::invalid_request(format!("Invalid request url '{url}'.")))?;
+        absolute = match parsed.query() {
+            Some(q) => format!("{}?{q}", parsed.path()),
+            None => parsed.path().to_owned(),
+        };
+        absolute.as_str()
+    } else {
+        url
+    };
     let url = url.trim_start_matches('/');
     let url = url.strip_prefix("v1.0/").unwrap_or(url);
     let (path, query) = url.split_once('?').unwrap_or((url, ""));

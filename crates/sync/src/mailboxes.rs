@@ -46,6 +46,7 @@ pub async fn refresh(
             .map(|r| RepRef {
                 crm_id: r.crm_id,
                 email: r.email.to_ascii_lowercase(),
+                rep_number: r.rep_number.clone(),
             })
             .collect(),
         ..Default::default()

@@ -66,6 +66,10 @@ pub struct EmailSettings {
     pub key_wait: Duration,
     /// Time zone of CRM dates and times.
     pub time_zone: jiff::tz::TimeZone,
+    /// How long a run waits for a mailbox another process holds (0: skip it as busy). A
+    /// one-shot run after a crash sets it a little above the lease TTL, so the dead
+    /// process's lease expires and the mailbox is worked.
+    pub mailbox_wait: Duration,
 }
 
 impl EmailSettings {
@@ -104,6 +108,7 @@ impl Default for EmailSettings {
             lease_ttl: Duration::from_secs(120),
             key_wait: Duration::from_secs(30),
             time_zone: jiff::tz::TimeZone::UTC,
+            mailbox_wait: Duration::ZERO,
         }
     }
 }

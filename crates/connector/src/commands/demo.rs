@@ -20,7 +20,8 @@ pub struct DemoSandbox {
     pub sandbox: Sandbox,
     /// The configuration file (state database next to it).
     pub config_path: PathBuf,
-    /// A separately served CRM.interface, when the sandbox listener does not serve one.
+    /// The separately served CRM.interface, when the sandbox listener does not serve it.
+    pub crm: Option<Arc<gc_sandbox::crm::CrmSandbox>>,
     _crm_task: Option<tokio::task::JoinHandle<()>>,
 }
 
@@ -28,6 +29,17 @@ pub struct DemoSandbox {
 /// listener does not answer on `/crm/interface`, a CRM.interface sandbox seeded from the same
 /// directory is served next to it and the configuration points there.
 pub async fn start_sandbox(opts: SandboxOptions, dir: &Path) -> anyhow::Result<DemoSandbox> {
+    start_sandbox_with(opts, dir, false).await
+}
+
+/// [`start_sandbox`]; with `file_crm`, CRM.interface is always served separately with its
+/// data in a SQLite file in `dir` (survives clients that vanish mid-request, as in the crash
+/// tests).
+pub async fn start_sandbox_with(
+    opts: SandboxOptions,
+    dir: &Path,
+    file_crm: bool,
+) -> anyhow::Result<DemoSandbox> {
     let sandbox = gc_sandbox::start(opts.clone())
         .await
         .context("starting the sandbox")?;
@@ -37,7 +49,8 @@ pub async fn start_sandbox(opts: SandboxOptions, dir: &Path) -> anyhow::Result<D
         .write_config(&config_path)
         .context("writing the sandbox configuration")?;
     let mut crm_task = None;
-    if !crm_served(&sandbox.url()).await {
+    let mut crm_state = None;
+    if file_crm || !crm_served(&sandbox.url()).await {
         let creds = sandbox.credentials();
         let crm = gc_sandbox::crm::CrmSandbox::new(
             Arc::new(sandbox.directory().clone()),
@@ -46,12 +59,17 @@ pub async fn start_sandbox(opts: SandboxOptions, dir: &Path) -> anyhow::Result<D
                 master_user: creds.crm_master_user.clone(),
                 password: creds.crm_password.clone(),
                 seed: opts.seed,
+                // A file: an in-memory SQLite database is per connection.
+                database: Some(dir.join("crm-sandbox.db")),
+                legacy: gc_sandbox::crm::legacy_from_tenant(&sandbox.state(), sandbox.directory()),
                 ..Default::default()
             },
         )
         .await
         .context("starting the CRM sandbox")?;
-        let (url, task) = gc_sandbox::crm::spawn(Arc::new(crm))
+        let crm = Arc::new(crm);
+        crm_state = Some(crm.clone());
+        let (url, task) = gc_sandbox::crm::spawn(crm)
             .await
             .context("serving the CRM sandbox")?;
         let text = std::fs::read_to_string(&config_path)?;
@@ -62,6 +80,7 @@ pub async fn start_sandbox(opts: SandboxOptions, dir: &Path) -> anyhow::Result<D
     Ok(DemoSandbox {
         sandbox,
         config_path,
+        crm: crm_state,
         _crm_task: crm_task,
     })
 }

@@ -43,7 +43,9 @@ impl EmailRuntime {
         let crm = gc_crm::CrmClient::new(wiring::crm_config(config)?)
             .context("building the CRM.interface client")?;
         let forms = wiring::forms(config)?;
-        let settings = wiring::email_settings(config, forms.as_ref());
+        let mut settings = wiring::email_settings(config, forms.as_ref());
+        // One-shot runs wait for a mailbox whose lease a crashed process still holds.
+        settings.mailbox_wait = settings.lease_ttl + std::time::Duration::from_secs(1);
         Ok(EmailRuntime {
             graph: Arc::new(GraphMail::new(graph, config.microsoft.admin_email.clone())),
             crm: Arc::new(CrmActivities::new(crm, settings.activity_type.clone())),

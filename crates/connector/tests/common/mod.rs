@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use gc_sandbox::SandboxOptions;
 use gc_store::{Kind, LinkState};
-use graph_connector::commands::demo::{DemoSandbox, start_sandbox};
+use graph_connector::commands::demo::{DemoSandbox, start_sandbox_with};
 use graph_connector::config::{self, Config};
 
 pub const SYNC: &str = "Inbox/crm";
@@ -19,8 +19,16 @@ pub struct Env {
 
 impl Env {
     pub async fn start(opts: SandboxOptions, extra_toml: &str) -> Env {
+        Self::start_with(opts, extra_toml, false).await
+    }
+
+    /// With `file_crm`: CRM.interface on its own listener with a SQLite file (clients that
+    /// are killed mid-request cannot take its data with them).
+    pub async fn start_with(opts: SandboxOptions, extra_toml: &str, file_crm: bool) -> Env {
         let dir = tempfile::tempdir().unwrap();
-        let demo = start_sandbox(opts, dir.path()).await.unwrap();
+        let demo = start_sandbox_with(opts, dir.path(), file_crm)
+            .await
+            .unwrap();
         let mut text = std::fs::read_to_string(&demo.config_path).unwrap();
         text.push('\n');
         text.push_str(extra_toml);
@@ -119,6 +127,9 @@ pub struct Final {
     pub by_key: BTreeMap<String, (BTreeSet<String>, BTreeSet<u64>)>,
     pub failed_links: usize,
     pub active_links: usize,
+    /// (global key, activity) of failed links whose activity was written (e.g. CRM refused
+    /// a document afterwards).
+    pub failed_with_activity: Vec<(String, u64)>,
 }
 
 pub async fn final_state(store: &dyn gc_store::StateStore) -> Final {
@@ -126,6 +137,7 @@ pub async fn final_state(store: &dyn gc_store::StateStore) -> Final {
         by_key: BTreeMap::new(),
         failed_links: 0,
         active_links: 0,
+        failed_with_activity: Vec::new(),
     };
     for m in store.list_mailboxes().await.unwrap() {
         let mut after: Option<String> = None;
@@ -146,7 +158,12 @@ pub async fn final_state(store: &dyn gc_store::StateStore) -> Final {
                         e.0.insert(l.mailbox.clone());
                         e.1.insert(l.crm_id.unwrap());
                     }
-                    _ => f.failed_links += 1,
+                    _ => {
+                        f.failed_links += 1;
+                        if let (Some(k), Some(id)) = (&l.global_key, l.crm_id) {
+                            f.failed_with_activity.push((k.clone(), id));
+                        }
+                    }
                 }
             }
         }

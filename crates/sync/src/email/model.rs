@@ -177,6 +177,8 @@ pub struct RepRef {
     pub crm_id: CrmId,
     /// Address (lower case).
     pub email: String,
+    /// Rep number (`Contact.RepID`).
+    pub rep_number: String,
 }
 
 /// A person found in CRM by address.

@@ -191,6 +191,7 @@ mod tests {
             reps: vec![RepRef {
                 crm_id: 200,
                 email: "bob@contoso.example".into(),
+                rep_number: "R2".into(),
             }],
         }
     }

@@ -222,24 +222,29 @@ impl EmailEngine {
         let mailbox = target.owner.mailbox.clone();
         let mut report = MailboxReport::new(target.owner.email.clone());
         let key = lease_key(&mailbox, Kind::Email);
-        let lease =
-            match LeaseGuard::try_acquire(&self.store, &key, &self.holder, self.settings.lease_ttl)
-                .await
-            {
-                Ok(Some(l)) => l,
-                Ok(None) => {
-                    report.outcome = MailboxOutcome::Busy;
-                    report.error = Some("another process is working this mailbox".into());
-                    progress.finish(&report);
-                    return report;
-                }
-                Err(e) => {
-                    report.outcome = MailboxOutcome::Failed;
-                    report.error = Some(format!("state store: {e}"));
-                    progress.finish(&report);
-                    return report;
-                }
-            };
+        let lease = match LeaseGuard::acquire_within(
+            &self.store,
+            &key,
+            &self.holder,
+            self.settings.lease_ttl,
+            self.settings.mailbox_wait,
+        )
+        .await
+        {
+            Ok(Some(l)) => l,
+            Ok(None) => {
+                report.outcome = MailboxOutcome::Busy;
+                report.error = Some("another process is working this mailbox".into());
+                progress.finish(&report);
+                return report;
+            }
+            Err(e) => {
+                report.outcome = MailboxOutcome::Failed;
+                report.error = Some(format!("state store: {e}"));
+                progress.finish(&report);
+                return report;
+            }
+        };
         let run = self.store.start_run(&mailbox, Kind::Email).await;
         let run_id = run
             .as_ref()
@@ -543,10 +548,11 @@ impl EmailEngine {
         let owner = &ctx.target.owner;
         let rep = ctx.rep();
         let mut existing = self.crm.find_by_key(rep, key).await?;
+        let key_links = self.store.links_by_global_key(Kind::Email, key).await?;
         if existing.is_none() {
             // A link (of another mailbox, or our own interrupted attempt) with an activity id.
             let mut candidates: Vec<CrmId> = link.iter().filter_map(|l| l.crm_id).collect();
-            for l in self.store.links_by_global_key(Kind::Email, key).await? {
+            for l in &key_links {
                 if let Some(id) = l.crm_id
                     && !candidates.contains(&id)
                 {
@@ -592,8 +598,7 @@ impl EmailEngine {
         let mut decision = decide::decide(&input);
         let orphan;
         if let Decision::Create(plan) = &decision
-            && decide::is_interrupted(link.as_ref())
-            && let Some(found) = self.crm.find_orphan(rep, plan).await?
+            && let Some(found) = self.find_orphan(rep, plan, &key_links).await?
         {
             tracing::info!(
                 mailbox = ctx.mailbox(),
@@ -675,6 +680,32 @@ impl EmailEngine {
                 .to_failure(ctx, m, None, LedgerAction::Failed, &reason, Some(link))
                 .await),
         }
+    }
+
+    /// An interrupted attempt (of any mailbox: the key's links say which) may have written the
+    /// activity without its external key; look for it under that mailbox's rep.
+    async fn find_orphan(
+        &self,
+        rep: &str,
+        plan: &ActivityPlan,
+        key_links: &[Link],
+    ) -> Result<Option<crate::email::model::ExistingActivity>, Stop> {
+        for l in key_links
+            .iter()
+            .filter(|l| l.crm_id.is_none() && decide::is_interrupted(Some(l)))
+        {
+            let rep_number = self
+                .reps
+                .iter()
+                .find(|r| r.crm_id.to_string() == l.mailbox)
+                .map_or_else(|| plan.rep_number.clone(), |r| r.rep_number.clone());
+            let mut p = plan.clone();
+            p.rep_number = rep_number;
+            if let Some(found) = self.crm.find_orphan(rep, &p).await? {
+                return Ok(Some(found));
+            }
+        }
+        Ok(None)
     }
 
     async fn create(

@@ -361,7 +361,7 @@ impl GraphClient {
                 }
             }
             round += 1;
-            let elapsed_ok = round <= opts.max_retries;
+            let may_retry = round <= opts.max_retries;
             let wait = again
                 .iter()
                 .filter_map(|k| answers.get(k).and_then(BatchResponse::retry_after))
@@ -371,10 +371,7 @@ impl GraphClient {
             let mut next = Vec::new();
             for k in pending {
                 match answers.remove(&k) {
-                    Some(r) if again.contains(&k) && elapsed_ok => {
-                        let _ = r;
-                        next.push(k);
-                    }
+                    Some(_) if again.contains(&k) && may_retry => next.push(k),
                     Some(r) => {
                         done.insert(k, r);
                     }

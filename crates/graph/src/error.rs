@@ -285,25 +285,34 @@ impl ResourceKind {
         )
     }
 
-    /// Guess the kind from a Graph path (used for `$batch` sub-requests and stored links).
+    /// Guess the kind from a Graph path (used for `$batch` sub-requests and stored links): the
+    /// segment after `/users/{id}` decides, so a mailbox named `calendar@...` cannot confuse it.
     pub fn from_path(path: &str) -> Self {
-        let p = path.to_ascii_lowercase();
-        if p.contains("/todo/") || p.ends_with("/todo") {
-            Self::Todo
-        } else if p.contains("mastercategories") {
-            Self::Categories
-        } else if p.contains("/mailfolders") || p.contains("/messages") || p.contains("/sendmail") {
-            Self::Mail
-        } else if p.contains("/events") || p.contains("/calendar") {
-            Self::Calendar
-        } else if p.contains("/contacts") || p.contains("/contactfolders") {
-            Self::Contacts
-        } else if p.contains("$batch") {
-            Self::Batch
-        } else if p.starts_with("/users") || p.starts_with("users") || p.contains("/users") {
-            Self::Users
-        } else {
-            Self::Other
+        let path = path.split('?').next().unwrap_or(path).to_ascii_lowercase();
+        let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+        let start = segs.iter().position(|s| *s == "users" || *s == "me");
+        let Some(start) = start else {
+            return if segs.iter().any(|s| *s == "$batch") {
+                Self::Batch
+            } else {
+                Self::Other
+            };
+        };
+        let skip = if segs[start] == "me" { 1 } else { 2 };
+        let Some(next) = segs.get(start + skip) else {
+            return Self::Users;
+        };
+        // `mailFolders('inbox')` style segments.
+        let next = next.split('(').next().unwrap_or(next);
+        match next {
+            "mailfolders" | "messages" | "sendmail" => Self::Mail,
+            "events" | "calendar" | "calendars" | "calendarview" | "calendargroups" => {
+                Self::Calendar
+            }
+            "contacts" | "contactfolders" => Self::Contacts,
+            "todo" => Self::Todo,
+            "outlook" => Self::Categories,
+            _ => Self::Users,
         }
     }
 }

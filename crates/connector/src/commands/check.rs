@@ -122,10 +122,10 @@ fn print_line(line: &Line) {
         text.push_str(cause);
     }
     println!("{text}");
-    if let Some(fix) = &line.fix {
-        if line.status != "ok" {
-            println!("{:18}fix: {fix}", "");
-        }
+    if let Some(fix) = &line.fix
+        && line.status != "ok"
+    {
+        println!("{:18}fix: {fix}", "");
     }
 }
 

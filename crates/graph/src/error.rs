@@ -292,7 +292,7 @@ impl ResourceKind {
         let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
         let start = segs.iter().position(|s| *s == "users" || *s == "me");
         let Some(start) = start else {
-            return if segs.iter().any(|s| *s == "$batch") {
+            return if segs.contains(&"$batch") {
                 Self::Batch
             } else {
                 Self::Other

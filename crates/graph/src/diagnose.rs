@@ -173,7 +173,7 @@ pub async fn diagnose(client: &GraphClient, probe_mailbox: Option<&str>) -> Vec<
                 {
                     (
                         e.to_string(),
-                        "check the login URL, network and proxy settings of the connector host"
+                        "check the login URL, network, proxy and TLS trust (ca_file) settings of the connector host"
                             .to_owned(),
                     )
                 }

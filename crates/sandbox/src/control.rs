@@ -29,6 +29,10 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         .route("/_sandbox/mailboxes/{user}/folders", get(folders))
         .route("/_sandbox/mailboxes/{user}/deliver", post(deliver))
         .route("/_sandbox/mailboxes/{user}/file", post(file))
+        .route(
+            "/_sandbox/users/{user}",
+            axum::routing::patch(patch_user).delete(delete_user),
+        )
 }
 
 fn bad(msg: impl Into<String>) -> Response {
@@ -215,5 +219,25 @@ async fn file(State(s): S, Path(user): Path<String>, Json(b): Json<FileBody>) ->
     match (StateHandle { shared: &s }).file_message(&user, &b.message_id, &b.folder) {
         Ok(id) => Json(json!({"id": id})).into_response(),
         Err(e) => bad(e.0),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct UserBody {
+    account_enabled: bool,
+}
+
+async fn patch_user(State(s): S, Path(user): Path<String>, Json(b): Json<UserBody>) -> Response {
+    match (StateHandle { shared: &s }).set_account_enabled(&user, b.account_enabled) {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => (StatusCode::NOT_FOUND, Json(json!({"error": e.0}))).into_response(),
+    }
+}
+
+async fn delete_user(State(s): S, Path(user): Path<String>) -> Response {
+    match (StateHandle { shared: &s }).delete_user(&user) {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => (StatusCode::NOT_FOUND, Json(json!({"error": e.0}))).into_response(),
     }
 }

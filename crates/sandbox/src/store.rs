@@ -708,6 +708,31 @@ impl StateHandle<'_> {
         })
     }
 
+    /// Soft-deletes a user (as an admin would in Entra): gone from `/users`, reported by users
+    /// delta as `@removed` with reason `changed`; the mailbox answers `ErrorInvalidUser`.
+    pub fn delete_user(&self, user: &str) -> Result<(), StateError> {
+        let mut t = self.shared.lock_tenant();
+        let i = t
+            .user_index(user)
+            .ok_or_else(|| StateError(format!("no user {user}")))?;
+        let seq = t.next_seq();
+        t.users[i].deleted = true;
+        t.users[i].seq = seq;
+        Ok(())
+    }
+
+    /// Enables or blocks a user's sign-in (`accountEnabled`), a change users delta reports.
+    pub fn set_account_enabled(&self, user: &str, enabled: bool) -> Result<(), StateError> {
+        let mut t = self.shared.lock_tenant();
+        let i = t
+            .user_index(user)
+            .ok_or_else(|| StateError(format!("no user {user}")))?;
+        let seq = t.next_seq();
+        t.users[i].account_enabled = enabled;
+        t.users[i].seq = seq;
+        Ok(())
+    }
+
     /// Names of the user's Outlook master categories.
     pub fn categories(&self, user: &str) -> Result<Vec<String>, StateError> {
         self.with_mailbox(user, |mbx, _, _| {

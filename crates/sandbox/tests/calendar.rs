@@ -184,6 +184,25 @@ async fn meeting_copies_share_ical_uid_and_follow_the_organizer() {
             .status(),
         StatusCode::NOT_FOUND
     );
+    // extended properties on events: written on create, read with $expand, used in $filter
+    let pid = "String {66f5a359-4659-4830-9070-00040ec6ac6e} Name CrmId";
+    let (s, ev) = g
+        .post(
+            &format!("/users/{a}/events"),
+            json!({"subject": "stamped", "start": {"dateTime": "2026-12-03T10:00:00", "timeZone": "UTC"}, "end": {"dateTime": "2026-12-03T11:00:00", "timeZone": "UTC"}, "singleValueExtendedProperties": [{"id": pid, "value": "MA-42"}]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let eid = ev["id"].as_str().unwrap();
+    let got = g
+        .get(&format!(
+            "/users/{a}/events/{eid}?$expand=singleValueExtendedProperties($filter=id eq '{pid}')"
+        ))
+        .await;
+    assert_eq!(got["singleValueExtendedProperties"][0]["value"], "MA-42");
+    let found = g.get(&format!("/users/{a}/events?$filter=singleValueExtendedProperties/Any(ep: ep/id eq '{pid}' and ep/value eq 'MA-42')")).await;
+    assert_eq!(found["value"].as_array().unwrap().len(), 1);
+    assert_eq!(found["value"][0]["id"], eid);
     // all-day validation
     let (s, err) = g.post(&format!("/users/{a}/events"), json!({"subject": "x", "isAllDay": true, "start": {"dateTime": "2026-12-01T10:00:00", "timeZone": "UTC"}, "end": {"dateTime": "2026-12-02T10:00:00", "timeZone": "UTC"}})).await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{err}");

@@ -62,8 +62,31 @@ async fn users_list_filter_select_top_and_delta() {
     );
     let (d1, link) = g.walk("/users/delta?$select=mail", None).await;
     assert_eq!(d1.len(), 152);
-    let (d2, _) = g.walk(&link.unwrap(), None).await;
+    let (d2, link2) = g.walk(&link.unwrap(), None).await;
     assert!(d2.is_empty());
+    // a blocked and a soft-deleted user
+    let members: Vec<String> = sb
+        .directory()
+        .mailbox_users()
+        .map(|p| p.email.clone())
+        .collect();
+    sb.state().set_account_enabled(&members[1], false).unwrap();
+    let r = reqwest::Client::new()
+        .delete(format!("{}/_sandbox/users/{}", sb.url(), members[2]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let (d3, _) = g.walk(&link2.unwrap(), None).await;
+    assert_eq!(d3.len(), 2, "{d3:?}");
+    assert!(d3.iter().any(|u| u["@removed"]["reason"] == "changed"));
+    assert!(d3.iter().any(|u| u["mail"] == members[1].as_str()));
+    assert_eq!(
+        g.get_raw(&format!("/users/{}", members[2]), None)
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
     let (none, latest) = g.walk("/users/delta?$deltatoken=latest", None).await;
     assert!(none.is_empty() && latest.is_some());
     sb.shutdown().await;

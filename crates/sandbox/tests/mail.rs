@@ -274,6 +274,12 @@ async fn ids_change_on_move_without_immutable_id() {
         g.get(&format!("/users/{u}/mailFolders/deleteditems")).await["id"]
     );
     g.get(&format!("/users/{u}/messages/{new_rest}")).await;
+    let (s, t) = g
+        .post(&format!("/users/{u}/translateExchangeIds"), json!({"inputIds": [new_rest, "AAMkADnothing"], "targetIdType": "restImmutableEntryId", "sourceIdType": "restId"}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{t}");
+    assert_eq!(t["value"][0]["targetId"], imm_id.as_str());
+    assert!(t["value"][1]["errorDetails"].is_object());
     sb.shutdown().await;
 }
 

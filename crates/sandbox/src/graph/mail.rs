@@ -1312,3 +1312,66 @@ pub(crate) fn route_categories(ctx: &mut Ctx<'_>, s: &[&str]) -> GResult<Resp> {
         _ => Err(GraphError::no_route(ctx.req.method.as_str(), &ctx.req.path)),
     }
 }
+
+/// `POST /users/{u}/translateExchangeIds`: converts between REST ids (`restId`) and immutable
+/// ids (`restImmutableEntryId`) of messages, events and contacts (up to 1,000 per call).
+pub(crate) fn translate_ids(ctx: &mut Ctx<'_>) -> GResult<Resp> {
+    if ctx.req.method != Method::POST {
+        return Err(GraphError::method_not_allowed());
+    }
+    let user = ctx.req.segs[1].clone();
+    let ui = ctx.mailbox_index(&user)?;
+    let body = ctx.req.json()?;
+    let inputs: Vec<String> = body
+        .get("inputIds")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
+        .ok_or_else(|| GraphError::bad_request("ErrorInvalidRequest", "inputIds is required."))?;
+    if inputs.len() > 1000 {
+        return Err(GraphError::bad_request(
+            "ErrorInvalidRequest",
+            "At most 1000 ids can be translated per request.",
+        ));
+    }
+    let target = body
+        .get("targetIdType")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let immutable = match target.as_str() {
+        "restImmutableEntryId" => true,
+        "restId" => false,
+        other => {
+            return Err(GraphError::bad_request(
+                "ErrorInvalidRequest",
+                format!(
+                    "targetIdType '{other}' is not supported by the sandbox (restId, restImmutableEntryId)."
+                ),
+            ));
+        }
+    };
+    let mb = mbx(ctx.t, ui)?;
+    let value: Vec<Value> = inputs
+        .iter()
+        .map(|id| {
+            let imm = mb.resolve(id);
+            let rest = mb
+                .messages
+                .get(&imm)
+                .map(|m| m.rest.clone())
+                .or_else(|| mb.events.get(&imm).map(|e| e.rest.clone()))
+                .or_else(|| mb.contacts.get(&imm).map(|c| c.rest.clone()));
+            match rest {
+                Some(rest) => json!({"sourceId": id, "targetId": if immutable { imm } else { rest }}),
+                None => json!({"sourceId": id, "errorDetails": {"code": "ErrorItemNotFound", "message": "The specified object was not found in the store."}}),
+            }
+        })
+        .collect();
+    Ok(Resp::ok(
+        json!({"@odata.context": ctx.context("Collection(microsoft.graph.convertIdResult)"), "value": value}),
+    ))
+}

@@ -587,6 +587,7 @@ fn area_of(segs: &[String]) -> Area {
             "contacts" | "contactfolders" => Area::Contacts,
             "todo" => Area::Tasks,
             "outlook" | "mailboxsettings" => Area::MailboxSettings,
+            "translateexchangeids" => Area::Mail,
             "delta" => Area::Directory,
             _ => Area::Other,
         },
@@ -816,6 +817,7 @@ fn route(ctx: &mut Ctx<'_>) -> GResult<Resp> {
         "contacts" | "contactfolders" => contacts::route(ctx, &s),
         "todo" => todo::route(ctx, &s),
         "outlook" => mail::route_categories(ctx, &s),
+        "translateexchangeids" => mail::translate_ids(ctx),
         _ => Err(GraphError::no_route(ctx.req.method.as_str(), &ctx.req.path)),
     }
 }

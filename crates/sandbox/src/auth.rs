@@ -6,6 +6,7 @@
 //! `check` command can be tested against every failure an administrator meets.
 
 use crate::error::GraphError;
+use crate::faults::Fault;
 use crate::server::Shared;
 use axum::Form;
 use axum::extract::{Path, State};
@@ -256,6 +257,47 @@ pub(crate) async fn token_endpoint(
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
     crate::server::base_latency(&shared).await;
+    // The identity platform throttles and fails too (`temporarily_unavailable`).
+    match shared.faults.roll_login() {
+        Some(Fault::TooManyRequests { retry_after_secs }) => {
+            let mut r = AadError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "temporarily_unavailable",
+                90055,
+                "The tenant is receiving too many requests; retry after the indicated delay.",
+            )
+            .into_response();
+            if let Ok(v) =
+                axum::http::HeaderValue::from_str(&format!("{}", retry_after_secs.ceil()))
+            {
+                r.headers_mut().insert("retry-after", v);
+            }
+            return r;
+        }
+        Some(Fault::ServiceUnavailable { .. } | Fault::GatewayTimeout) => {
+            return AadError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                90033,
+                "A transient error has occurred. Please try again.",
+            )
+            .into_response();
+        }
+        Some(Fault::ConnectionReset) => {
+            let stream = futures::stream::once(async {
+                Err::<bytes::Bytes, std::io::Error>(std::io::Error::new(
+                    std::io::ErrorKind::ConnectionReset,
+                    "fault: connection reset",
+                ))
+            });
+            return Response::builder()
+                .status(StatusCode::OK)
+                .body(axum::body::Body::from_stream(stream))
+                .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response());
+        }
+        Some(Fault::Latency(d)) => tokio::time::sleep(d).await,
+        None => {}
+    }
     let form = TokenForm {
         grant_type: form.get("grant_type").cloned(),
         client_id: form.get("client_id").cloned(),

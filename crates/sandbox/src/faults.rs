@@ -29,6 +29,8 @@ pub struct FaultSpec {
     pub stale_next_link: f64,
     /// A `$deltatoken` is answered as expired (410 `SyncStateNotFound`).
     pub expired_delta: f64,
+    /// The token endpoint answers `temporarily_unavailable` (429 or 503, half each).
+    pub login: f64,
     /// Probability of extra latency, and how much.
     pub latency: f64,
     pub latency_ms: u64,
@@ -40,7 +42,7 @@ pub enum FaultSpecError {
     #[error("fault spec item {0:?} is not of the form name=probability")]
     Malformed(String),
     #[error(
-        "unknown fault {0:?} (known: 429, 503, 504, reset, stale-nextlink, expired-delta, latency)"
+        "unknown fault {0:?} (known: 429, 503, 504, reset, stale-nextlink, expired-delta, login, latency)"
     )]
     UnknownFault(String),
     #[error("probability {0:?} must be a number between 0 and 1")]
@@ -85,6 +87,7 @@ impl FromStr for FaultSpec {
                 "reset" | "connection-reset" => spec.reset = p,
                 "stale-nextlink" | "stale-next-link" | "stale" => spec.stale_next_link = p,
                 "expired-delta" | "expired-deltatoken" => spec.expired_delta = p,
+                "login" | "token" => spec.login = p,
                 _ => return Err(FaultSpecError::UnknownFault(name)),
             }
         }
@@ -102,6 +105,7 @@ impl fmt::Display for FaultSpec {
             ("reset", self.reset),
             ("stale-nextlink", self.stale_next_link),
             ("expired-delta", self.expired_delta),
+            ("login", self.login),
         ] {
             if p > 0.0 {
                 parts.push(format!("{name}={p}"));
@@ -230,6 +234,26 @@ impl FaultPlan {
         None
     }
 
+    /// The fault of the next token-endpoint request, if any (429 or 503, from `login=P`).
+    pub fn roll_login(&self) -> Option<Fault> {
+        let p = self.spec().login;
+        if p <= 0.0 {
+            return None;
+        }
+        let (x, y) = self.draw("login", "login");
+        if x >= p {
+            None
+        } else if y < 0.5 {
+            Some(Fault::TooManyRequests {
+                retry_after_secs: 1.0,
+            })
+        } else {
+            Some(Fault::ServiceUnavailable {
+                retry_after_secs: 1.0,
+            })
+        }
+    }
+
     /// Whether the next token use in `scope` should fail as `kind`.
     pub fn token_fault(&self, scope: &str, kind: TokenFault) -> bool {
         let spec = self.spec();
@@ -286,12 +310,13 @@ mod tests {
 
     #[test]
     fn parses_and_prints() {
-        let s: FaultSpec = "429=0.05, 503=2%,504=0.01,reset=0.01,stale-nextlink=0.1,expired-delta=0.2,latency=0.3@800ms"
+        let s: FaultSpec = "429=0.05, 503=2%,504=0.01,reset=0.01,stale-nextlink=0.1,expired-delta=0.2,login=0.1,latency=0.3@800ms"
             .parse()
             .unwrap();
         assert_eq!(s.throttle, 0.05);
         assert_eq!(s.unavailable, 0.02);
         assert_eq!(s.latency_ms, 800);
+        assert_eq!(s.login, 0.1);
         assert_eq!(s.to_string().parse::<FaultSpec>().unwrap(), s);
         assert_eq!("none".parse::<FaultSpec>().unwrap(), FaultSpec::default());
         assert!("bogus=0.1".parse::<FaultSpec>().is_err());

@@ -346,3 +346,27 @@ fn rcgen_free_other_key() -> (String, String) {
         include_str!("fixtures/other.cert.pem").to_owned(),
     )
 }
+
+#[tokio::test]
+async fn token_endpoint_faults_answer_temporarily_unavailable() {
+    let sb = start_with(gc_sandbox::SandboxOptions {
+        users: 2,
+        messages_per_mailbox: 1,
+        faults: "login=1".parse().unwrap(),
+        ..Default::default()
+    })
+    .await;
+    let c = sb.credentials().clone();
+    let mut seen = std::collections::HashSet::new();
+    for _ in 0..10 {
+        let (s, v) = token_req(&sb, &c.tenant_id, &secret_form(&c)).await;
+        assert_eq!(v["error"], "temporarily_unavailable", "{v}");
+        seen.insert(s.as_u16());
+    }
+    assert!(seen.contains(&429) && seen.contains(&503), "{seen:?}");
+    // Graph faults alone leave the token endpoint alone
+    sb.faults().set_spec("429=1".parse().unwrap());
+    let (s, _) = token_req(&sb, &c.tenant_id, &secret_form(&c)).await;
+    assert_eq!(s, StatusCode::OK);
+    sb.shutdown().await;
+}

@@ -411,11 +411,13 @@ async fn faults_are_deterministic_under_the_seed() {
             users: 2,
             seed,
             messages_per_mailbox: 2,
-            faults: "429=0.2,503=0.1,504=0.1".parse().unwrap(),
             ..Default::default()
         })
         .await;
         let g = G::new(&sb).await;
+        // faults on after the token: the token endpoint rolls its own faults (scope "login")
+        sb.faults()
+            .set_spec("429=0.2,503=0.1,504=0.1".parse().unwrap());
         let u = user(&sb, 0);
         let mut out = Vec::new();
         for _ in 0..40 {
@@ -439,11 +441,11 @@ async fn faults_are_deterministic_under_the_seed() {
     let sb = start_with(SandboxOptions {
         users: 2,
         messages_per_mailbox: 2,
-        faults: "reset=1".parse().unwrap(),
         ..Default::default()
     })
     .await;
     let g = G::new(&sb).await;
+    sb.faults().set_spec("reset=1".parse().unwrap());
     let u = user(&sb, 0);
     let r = g
         .http

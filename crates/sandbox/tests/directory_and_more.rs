@@ -540,3 +540,56 @@ async fn tls_and_written_config() {
     s2.shutdown().await;
     let _ = Duration::from_secs(0);
 }
+
+#[tokio::test]
+async fn parallel_batch_requests_share_the_mailbox_concurrency() {
+    let sb = start_with(SandboxOptions {
+        users: 2,
+        messages_per_mailbox: 2,
+        latency_ms: 200,
+        mailbox_concurrency: 2,
+        ..Default::default()
+    })
+    .await;
+    let g = G::new(&sb).await;
+    let u = user(&sb, 0);
+    let reqs: Vec<Value> = (0..8).map(|i| json!({"id": i.to_string(), "method": "GET", "url": format!("/users/{u}/mailFolders/inbox")})).collect();
+    let (s, v) = g.post("/$batch", json!({"requests": reqs})).await;
+    assert_eq!(s, StatusCode::OK);
+    let statuses: Vec<u64> = v["responses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["status"].as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        4,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 429).count(),
+        4,
+        "{statuses:?}"
+    );
+    // with dependsOn the batch runs sequentially and stays under the limit
+    let reqs: Vec<Value> = (0..4)
+        .map(|i| {
+            let mut r = json!({"id": i.to_string(), "method": "GET", "url": format!("/users/{u}/mailFolders/inbox")});
+            if i > 0 {
+                r["dependsOn"] = json!([(i - 1).to_string()]);
+            }
+            r
+        })
+        .collect();
+    let (_, v) = g.post("/$batch", json!({"requests": reqs})).await;
+    assert!(
+        v["responses"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["status"] == 200),
+        "{v}"
+    );
+    sb.shutdown().await;
+}

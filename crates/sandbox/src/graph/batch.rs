@@ -88,6 +88,27 @@ pub(crate) async fn handle(shared: &Arc<Shared>, req: &Req) -> GResult<Resp> {
             )));
         }
     }
+    // A fully parallel batch runs up to 4 requests at a time, as Graph hands them to Outlook
+    // (so they meet the mailbox concurrency limit together); any dependsOn makes it sequential.
+    if inners.iter().all(|i| i.depends_on.is_empty()) {
+        let mut out: Vec<Value> = Vec::new();
+        let mut queue = inners.into_iter();
+        loop {
+            let chunk: Vec<Inner> = queue.by_ref().take(4).collect();
+            if chunk.is_empty() {
+                break;
+            }
+            let futs = chunk.into_iter().map(|inner| async move {
+                let resp = match inner.req {
+                    Ok(r) => Box::pin(super::execute(shared, r, true)).await,
+                    Err(e) => Resp::error(&e, &uuid::Uuid::new_v4().to_string(), None),
+                };
+                render(&inner.id, resp)
+            });
+            out.extend(futures::future::join_all(futs).await);
+        }
+        return Ok(Resp::ok(json!({"responses": out})));
+    }
     // execute in dependency order (requests without dependencies in their given order)
     let mut done: HashMap<String, u16> = HashMap::new();
     let mut out: Vec<Value> = Vec::new();

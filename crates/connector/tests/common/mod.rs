@@ -120,6 +120,39 @@ impl Env {
     }
 }
 
+/// Run cycles until nothing is delayed any more (transient errors delay messages to the next
+/// run; they never drop them). Returns the summed report and the number of runs.
+pub async fn converge(
+    rt: &graph_connector::commands::sync::EmailRuntime,
+    max_runs: usize,
+) -> (gc_sync::SyncReport, usize) {
+    let mut sum = gc_sync::SyncReport::default();
+    for run in 1..=max_runs {
+        let r = rt.cycle(None, &gc_sync::NoProgress).await.unwrap();
+        let delayed = r.total().delayed;
+        if sum.mailboxes.is_empty() {
+            sum = r;
+        } else {
+            for (s, m) in sum.mailboxes.iter_mut().zip(r.mailboxes) {
+                s.filed += m.filed;
+                s.adopted += m.adopted;
+                s.already_filed += m.already_filed;
+                s.skipped += m.skipped;
+                s.failed += m.failed;
+                s.warnings += m.warnings;
+                s.delayed = m.delayed;
+                s.outcome = m.outcome;
+                s.error = m.error;
+            }
+        }
+        if delayed == 0 {
+            return (sum, run);
+        }
+        eprintln!("run {run}: {delayed} message(s) delayed, running again");
+    }
+    (sum, max_runs)
+}
+
 /// The final state every e-mail test checks.
 #[derive(Debug)]
 pub struct Final {

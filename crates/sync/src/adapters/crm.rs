@@ -1,5 +1,8 @@
 //! [`ActivityCrm`] over gc-crm's [`CrmClient`].
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use async_trait::async_trait;
 use gc_crm::codec::{Condition, Op};
 use gc_crm::{
@@ -15,10 +18,15 @@ use crate::email::model::{
 use crate::ports::{ActivityCrm, CreateOutcome, DocumentMeta, ErrorClass, PortError, RepInfo};
 
 /// The CRM side of e-mail filing.
+///
+/// CRM.interface runs one request per user at a time and answers a second one with "User is
+/// already active", so the requests made for one rep are serialized here; different reps
+/// (mailboxes) still run in parallel.
 #[derive(Debug, Clone)]
 pub struct CrmActivities {
     client: CrmClient,
     activity_type: String,
+    per_rep: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
 }
 
 impl CrmActivities {
@@ -27,7 +35,25 @@ impl CrmActivities {
         CrmActivities {
             client,
             activity_type: activity_type.into(),
+            per_rep: Arc::new(Mutex::new(HashMap::new())),
         }
+    }
+
+    /// The client.
+    pub fn client(&self) -> &CrmClient {
+        &self.client
+    }
+
+    /// Wait until no other request for `rep` is running.
+    async fn turn(&self, rep: &str) -> tokio::sync::OwnedMutexGuard<()> {
+        let m = {
+            let mut map = self
+                .per_rep
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            map.entry(rep.to_ascii_lowercase()).or_default().clone()
+        };
+        m.lock_owned().await
     }
 }
 
@@ -109,6 +135,7 @@ impl ActivityCrm for CrmActivities {
     }
 
     async fn find_people(&self, rep: &str, addresses: &[String]) -> Result<PeopleMatch, PortError> {
+        let _turn = self.turn(rep).await;
         let s = self.client.as_rep(rep);
         let persons = s
             .persons_by_emails(addresses)
@@ -153,6 +180,7 @@ impl ActivityCrm for CrmActivities {
         rep: &str,
         key: &str,
     ) -> Result<Option<ExistingActivity>, PortError> {
+        let _turn = self.turn(rep).await;
         let s = self.client.as_rep(rep);
         let table = &self.client.dialect().activity.table;
         let keys = s
@@ -181,6 +209,7 @@ impl ActivityCrm for CrmActivities {
     }
 
     async fn activity(&self, rep: &str, id: CrmId) -> Result<Option<ExistingActivity>, PortError> {
+        let _turn = self.turn(rep).await;
         let a = self
             .client
             .as_rep(rep)
@@ -195,6 +224,7 @@ impl ActivityCrm for CrmActivities {
         rep: &str,
         plan: &ActivityPlan,
     ) -> Result<Option<ExistingActivity>, PortError> {
+        let _turn = self.turn(rep).await;
         let dl = self.client.dialect();
         let d = &dl.activity;
         let found = self
@@ -239,6 +269,7 @@ impl ActivityCrm for CrmActivities {
         documents: &[DocumentPlan],
         content_type: &str,
     ) -> Result<CreateOutcome, PortError> {
+        let _turn = self.turn(rep).await;
         let mut a = NewActivity::new(&self.activity_type, &plan.subject, plan.date);
         a.text = plan.text.clone();
         a.time = Some(plan.time);
@@ -271,6 +302,7 @@ impl ActivityCrm for CrmActivities {
         key: &str,
         content_type: &str,
     ) -> Result<(), PortError> {
+        let _turn = self.turn(rep).await;
         let table = self.client.dialect().activity.table.clone();
         self.client
             .as_rep(rep)
@@ -295,6 +327,7 @@ impl ActivityCrm for CrmActivities {
         activity: CrmId,
         participants: &[ParticipantPlan],
     ) -> Result<(), PortError> {
+        let _turn = self.turn(rep).await;
         let ps: Vec<NewParticipant> = participants.iter().map(participant).collect();
         let results = self
             .client
@@ -309,6 +342,7 @@ impl ActivityCrm for CrmActivities {
     }
 
     async fn documents(&self, rep: &str, activity: CrmId) -> Result<Vec<DocumentMeta>, PortError> {
+        let _turn = self.turn(rep).await;
         let docs = self
             .client
             .as_rep(rep)
@@ -330,6 +364,7 @@ impl ActivityCrm for CrmActivities {
         activity: CrmId,
         document_plan: &DocumentPlan,
     ) -> Result<(), PortError> {
+        let _turn = self.turn(rep).await;
         self.client
             .as_rep(rep)
             .insert_document(crm(activity), &document(document_plan))

@@ -169,7 +169,6 @@ async fn hundreds_of_messages_across_twenty_mailboxes() {
             .find(|a| a.get("Subject") == Some(subject))
             .unwrap_or_else(|| panic!("no activity {subject}"))
             .id;
-        let master = master.clone();
         async move { master.activity(id).await.unwrap().unwrap() }
     };
     let big = find("Oversized body").await;
@@ -191,7 +190,7 @@ async fn hundreds_of_messages_across_twenty_mailboxes() {
         acts.iter()
             .all(|a| a.get("Subject") != Some("Blind copy only"))
     );
-    assert_eq!(env.count(u3, &format!("{SYNC}/Sync_Failure")) >= 1, true);
+    assert!(env.count(u3, &format!("{SYNC}/Sync_Failure")) >= 1);
     let inbox = st.messages(u3, "inbox").unwrap();
     assert!(
         inbox

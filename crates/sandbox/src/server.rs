@@ -109,6 +109,7 @@ pub(crate) async fn base_latency(shared: &Shared) {
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/v1.0/{*rest}", any(crate::graph::handler))
+        .route("/beta/{*rest}", any(beta))
         .route(
             "/{tenant}/oauth2/v2.0/token",
             post(crate::auth::token_endpoint),
@@ -120,4 +121,13 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/{tenant}/discovery/v2.0/keys", get(crate::auth::jwks))
         .merge(crate::control::router())
         .with_state(shared)
+}
+
+/// The sandbox serves Graph v1.0 only; beta answers a Graph-shaped error that says so.
+async fn beta() -> axum::response::Response {
+    let e = crate::error::GraphError::invalid_request(
+        "The sandbox serves Microsoft Graph v1.0 only; beta endpoints are not simulated.",
+    );
+    let rid = uuid::Uuid::new_v4().to_string();
+    crate::graph::into_http(crate::graph::Resp::error(&e, &rid, None), None)
 }

@@ -235,3 +235,37 @@ async def test_sends_a_batch():
     assert ok.headers and any(k.lower() == "content-type" for k in ok.headers)
     # msgraph-core 1.5.2 cannot hand out JSON bodies of batch responses (it reads them as
     # base64 bytes), so the bodies are checked by the Rust tests of the sandbox instead.
+
+
+async def test_errors_parse_as_odata_errors():
+    from msgraph.generated.models.o_data_errors.o_data_error import ODataError
+
+    client = make_client()
+    uid = await first_mailbox(client)
+    with pytest.raises(ODataError) as missing:
+        await client.users.by_user_id(uid).messages.by_message_id("AAMkADdoesnotexistAAA=").get()
+    assert missing.value.response_status_code == 404
+    err = missing.value.error
+    assert err.code == "ErrorItemNotFound" and err.message
+    assert err.inner_error.request_id and err.inner_error.date is not None
+    # an expired or unknown delta token: 410 SyncStateNotFound
+    builder = client.users.by_user_id(uid).mail_folders.by_mail_folder_id("inbox").messages.delta
+    with pytest.raises(ODataError) as gone:
+        await builder.with_url(f"{URL}/v1.0/users/{uid}/mailFolders/inbox/messages/delta?$deltatoken=expired").get()
+    assert gone.value.response_status_code == 410
+    assert gone.value.error.code == "SyncStateNotFound"
+
+
+async def test_immutable_ids_survive_a_move():
+    from msgraph.generated.users.item.messages.item.move.move_post_request_body import MovePostRequestBody
+
+    client = make_client()
+    uid = await first_mailbox(client)
+    cfg = RequestConfiguration()
+    cfg.headers.add("Prefer", 'IdType="ImmutableId"')
+    page = await client.users.by_user_id(uid).mail_folders.by_mail_folder_id("inbox").messages.get(request_configuration=cfg)
+    first = page.value[0]
+    body = MovePostRequestBody(destination_id="archive")
+    moved = await client.users.by_user_id(uid).messages.by_message_id(first.id).move.post(body, request_configuration=cfg)
+    assert moved.id == first.id
+    assert moved.parent_folder_id != first.parent_folder_id

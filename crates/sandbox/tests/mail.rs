@@ -532,3 +532,46 @@ async fn expired_and_stale_tokens_answer_410() {
     assert_eq!(g.get_raw(next, None).await.status(), StatusCode::GONE);
     sb.shutdown().await;
 }
+
+#[tokio::test]
+async fn body_content_type_preference() {
+    let sb = start().await;
+    let u = user(&sb, 0);
+    let g = G::new(&sb).await;
+    let (all, _) = g
+        .walk(
+            &format!("/users/{u}/mailFolders/inbox/messages?$top=50"),
+            None,
+        )
+        .await;
+    let html = all
+        .iter()
+        .find(|m| {
+            m["body"]["contentType"] == "html"
+                && m["body"]["content"].as_str().unwrap().contains("<!--")
+        })
+        .unwrap();
+    let id = html["id"].as_str().unwrap();
+    let r = g
+        .get_raw(
+            &format!("/users/{u}/messages/{id}"),
+            Some("outlook.body-content-type=\"text\""),
+        )
+        .await;
+    assert_eq!(
+        r.headers()["preference-applied"],
+        "outlook.body-content-type=\"text\""
+    );
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["body"]["contentType"], "text");
+    let text = v["body"]["content"].as_str().unwrap();
+    assert!(
+        !text.contains('<') && !text.contains("internal note"),
+        "{text}"
+    );
+    assert!(!v["bodyPreview"].as_str().unwrap().is_empty());
+    // /beta is not simulated
+    let r = g.get_raw(&format!("{}/beta/users", sb.url()), None).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    sb.shutdown().await;
+}

@@ -84,12 +84,18 @@ async fn run(target_mailboxes: usize, per_mailbox: usize) -> Result {
         creds.crm_password.clone().into(),
     ))
     .unwrap();
-    let graph = Arc::new(GraphMail::new(graph, sandbox.directory().admin().email.clone()));
+    let graph = Arc::new(GraphMail::new(
+        graph,
+        sandbox.directory().admin().email.clone(),
+    ));
     let crm = Arc::new(CrmActivities::new(crm, "E-mail"));
     let dir = tempfile::tempdir().unwrap();
-    let store = gc_store::open(&format!("sqlite://{}", dir.path().join("bench.db").display()))
-        .await
-        .unwrap();
+    let store = gc_store::open(&format!(
+        "sqlite://{}",
+        dir.path().join("bench.db").display()
+    ))
+    .await
+    .unwrap();
     let settings = EmailSettings {
         managed_domains: vec![sandbox.directory().domain.clone()],
         attachments: AttachmentPolicy::Limited {

@@ -1,0 +1,524 @@
+//! The executor without sockets: in-memory Graph and CRM behind the ports, the real SQLite
+//! store. Interruptions are injected exactly where they hurt most.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+
+use async_trait::async_trait;
+use gc_store::{CrmId, Kind, StateStore};
+use gc_sync::email::model::{
+    ActivityPlan, Address, Body, DocumentPlan, ExistingActivity, ExistingParticipant, FoundBy,
+    MailAttachment, MailItem, MailMessage, MailPage, Owner, ParticipantPlan, PeopleMatch, RepRef,
+};
+use gc_sync::email::run::MailboxTarget;
+use gc_sync::ports::{
+    ActivityCrm, CreateOutcome, DocumentMeta, ErrorClass, FolderRef, MailGraph, MailUser,
+    Notification, PortError, RepInfo,
+};
+use gc_sync::{EmailEngine, EmailSettings, MailboxOutcome, NoProgress};
+
+const SYNC: &str = "sync";
+const PAGE: usize = 2;
+
+/// mailbox → Graph id → (folder, message)
+type Mailboxes = BTreeMap<String, BTreeMap<String, (String, MailMessage)>>;
+
+#[derive(Default)]
+struct FakeGraph {
+    messages: Mutex<Mailboxes>,
+    expire_next_delta: AtomicBool,
+    fail_moves: AtomicU32,
+    notes: Mutex<Vec<(String, String)>>,
+}
+
+impl FakeGraph {
+    fn put(&self, mailbox: &str, m: MailMessage) {
+        self.messages
+            .lock()
+            .unwrap()
+            .entry(mailbox.into())
+            .or_default()
+            .insert(m.id.clone(), (SYNC.into(), m));
+    }
+    fn count(&self, mailbox: &str, folder: &str) -> usize {
+        self.messages
+            .lock()
+            .unwrap()
+            .get(mailbox)
+            .map_or(0, |m| m.values().filter(|(f, _)| f == folder).count())
+    }
+}
+
+#[async_trait]
+impl MailGraph for FakeGraph {
+    async fn find_user(&self, address: &str) -> Result<Option<MailUser>, PortError> {
+        Ok(Some(MailUser {
+            id: address.into(),
+            addresses: vec![address.into()],
+        }))
+    }
+    async fn folder(&self, _: &str, _: &str, _: bool) -> Result<Option<FolderRef>, PortError> {
+        Ok(Some(FolderRef {
+            id: SYNC.into(),
+            name: "crm".into(),
+            total: None,
+        }))
+    }
+    async fn child_folder(&self, _: &str, _: &str, name: &str) -> Result<FolderRef, PortError> {
+        Ok(FolderRef {
+            id: name.into(),
+            name: name.into(),
+            total: None,
+        })
+    }
+    async fn delta_page(
+        &self,
+        mailbox: &str,
+        _: &str,
+        checkpoint: Option<&str>,
+    ) -> Result<MailPage, PortError> {
+        if checkpoint == Some("delta") && self.expire_next_delta.swap(false, Ordering::SeqCst) {
+            return Err(PortError::new(ErrorClass::SyncStateExpired, "410"));
+        }
+        // Keyset paging by id, stable while messages move out (like Graph's skip tokens).
+        let after = checkpoint
+            .and_then(|c| c.strip_prefix("after:"))
+            .map(str::to_owned);
+        let all: Vec<MailMessage> = self
+            .messages
+            .lock()
+            .unwrap()
+            .get(mailbox)
+            .map(|m| {
+                m.values()
+                    .filter(|(f, m)| f == SYNC && after.as_ref().is_none_or(|a| &m.id > a))
+                    .map(|(_, m)| m.clone())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let page: Vec<MailMessage> = all.iter().take(PAGE).cloned().collect();
+        let more = all.len() > PAGE;
+        Ok(MailPage {
+            next_link: more.then(|| format!("after:{}", page[PAGE - 1].id)),
+            delta_link: (!more).then(|| "delta".to_owned()),
+            items: page
+                .into_iter()
+                .map(|m| MailItem::Message(Box::new(m)))
+                .collect(),
+        })
+    }
+    async fn mime(&self, _: &str, _: &str) -> Result<Vec<u8>, PortError> {
+        Ok(b"MIME".to_vec())
+    }
+    async fn attachments(&self, _: &str, _: &str) -> Result<Vec<MailAttachment>, PortError> {
+        Ok(vec![MailAttachment {
+            name: "a.txt".into(),
+            content_type: "text/plain".into(),
+            size: 3,
+            inline: false,
+            content: Ok(b"abc".to_vec()),
+        }])
+    }
+    async fn move_to(&self, mailbox: &str, id: &str, folder: &str) -> Result<(), PortError> {
+        if self.fail_moves.load(Ordering::SeqCst) > 0 {
+            self.fail_moves.fetch_sub(1, Ordering::SeqCst);
+            return Err(PortError::transient("503"));
+        }
+        let mut all = self.messages.lock().unwrap();
+        let m = all
+            .get_mut(mailbox)
+            .and_then(|m| m.get_mut(id))
+            .ok_or_else(|| PortError::new(ErrorClass::NotFound, "gone"))?;
+        m.0 = folder.into();
+        Ok(())
+    }
+    async fn set_categories(&self, mailbox: &str, id: &str, c: &[String]) -> Result<(), PortError> {
+        if let Some(m) = self
+            .messages
+            .lock()
+            .unwrap()
+            .get_mut(mailbox)
+            .and_then(|m| m.get_mut(id))
+        {
+            m.1.categories = c.to_vec();
+        }
+        Ok(())
+    }
+    async fn notify(&self, mailbox: &str, note: &Notification) -> Result<(), PortError> {
+        self.notes
+            .lock()
+            .unwrap()
+            .push((mailbox.into(), note.subject.clone()));
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Act {
+    id: CrmId,
+    key: Option<String>,
+    plan: ActivityPlan,
+    participants: Vec<ParticipantPlan>,
+    documents: Vec<String>,
+}
+
+#[derive(Default)]
+struct FakeCrm {
+    acts: Mutex<Vec<Act>>,
+    /// Simulates a process killed between the activity insert and its external key.
+    die_after_insert: AtomicU32,
+}
+
+fn existing(a: &Act, found_by: FoundBy) -> ExistingActivity {
+    ExistingActivity {
+        id: a.id,
+        participants: a
+            .participants
+            .iter()
+            .map(|p| ExistingParticipant {
+                email: Some(p.email.clone()),
+                rep: p.rep,
+                person: p.person,
+            })
+            .collect(),
+        found_by,
+    }
+}
+
+#[async_trait]
+impl ActivityCrm for FakeCrm {
+    async fn enabled_reps(&self) -> Result<Vec<RepInfo>, PortError> {
+        Ok(Vec::new())
+    }
+    async fn find_people(&self, _: &str, _: &[String]) -> Result<PeopleMatch, PortError> {
+        Ok(PeopleMatch::default())
+    }
+    async fn find_by_key(&self, _: &str, key: &str) -> Result<Option<ExistingActivity>, PortError> {
+        Ok(self
+            .acts
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|a| a.key.as_deref() == Some(key))
+            .map(|a| existing(a, FoundBy::ExternalKey)))
+    }
+    async fn activity(&self, _: &str, id: CrmId) -> Result<Option<ExistingActivity>, PortError> {
+        Ok(self
+            .acts
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|a| a.id == id)
+            .map(|a| existing(a, FoundBy::Link)))
+    }
+    async fn find_orphan(
+        &self,
+        _: &str,
+        plan: &ActivityPlan,
+    ) -> Result<Option<ExistingActivity>, PortError> {
+        Ok(self
+            .acts
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|a| {
+                a.key.is_none()
+                    && a.plan.rep_number == plan.rep_number
+                    && a.plan.subject == plan.subject
+                    && a.plan.text == plan.text
+                    && a.plan.date == plan.date
+                    && a.plan.time == plan.time
+            })
+            .map(|a| existing(a, FoundBy::Orphan)))
+    }
+    async fn create(
+        &self,
+        _: &str,
+        plan: &ActivityPlan,
+        docs: &[DocumentPlan],
+        _: &str,
+    ) -> Result<CreateOutcome, PortError> {
+        let mut acts = self.acts.lock().unwrap();
+        let id = 1000 + acts.len() as u64;
+        let die = self.die_after_insert.load(Ordering::SeqCst) > 0;
+        acts.push(Act {
+            id,
+            key: (!die).then(|| plan.key.clone()),
+            plan: plan.clone(),
+            participants: if die {
+                Vec::new()
+            } else {
+                plan.participants.clone()
+            },
+            documents: if die {
+                Vec::new()
+            } else {
+                docs.iter().map(|d| d.file_name.clone()).collect()
+            },
+        });
+        if die {
+            self.die_after_insert.fetch_sub(1, Ordering::SeqCst);
+            return Err(PortError::transient("connection lost after the insert"));
+        }
+        Ok(CreateOutcome::Complete(id))
+    }
+    async fn add_key(&self, _: &str, activity: CrmId, key: &str, _: &str) -> Result<(), PortError> {
+        let mut acts = self.acts.lock().unwrap();
+        acts.iter_mut().find(|a| a.id == activity).unwrap().key = Some(key.into());
+        Ok(())
+    }
+    async fn add_participants(
+        &self,
+        _: &str,
+        activity: CrmId,
+        ps: &[ParticipantPlan],
+    ) -> Result<(), PortError> {
+        let mut acts = self.acts.lock().unwrap();
+        acts.iter_mut()
+            .find(|a| a.id == activity)
+            .unwrap()
+            .participants
+            .extend(ps.iter().cloned());
+        Ok(())
+    }
+    async fn documents(&self, _: &str, activity: CrmId) -> Result<Vec<DocumentMeta>, PortError> {
+        let acts = self.acts.lock().unwrap();
+        Ok(acts
+            .iter()
+            .find(|a| a.id == activity)
+            .unwrap()
+            .documents
+            .iter()
+            .map(|d| DocumentMeta {
+                file_name: d.clone(),
+                size: None,
+            })
+            .collect())
+    }
+    async fn add_document(
+        &self,
+        _: &str,
+        activity: CrmId,
+        d: &DocumentPlan,
+    ) -> Result<(), PortError> {
+        let mut acts = self.acts.lock().unwrap();
+        acts.iter_mut()
+            .find(|a| a.id == activity)
+            .unwrap()
+            .documents
+            .push(d.file_name.clone());
+        Ok(())
+    }
+}
+
+fn owner(n: u64) -> Owner {
+    let email = format!("rep{n}@contoso.example");
+    Owner {
+        mailbox: n.to_string(),
+        rep_crm_id: n,
+        rep_number: format!("R{n}"),
+        name: format!("Rep {n}"),
+        email: email.clone(),
+        addresses: vec![email],
+        language: None,
+    }
+}
+
+fn message(id: &str, key: &str, to: &[&str]) -> MailMessage {
+    MailMessage {
+        id: id.into(),
+        internet_message_id: Some(key.into()),
+        subject: format!("Subject {key}"),
+        received: Some("2026-11-20T10:00:00Z".parse().unwrap()),
+        from: Some(Address::new("customer@else.example", None)),
+        to: to.iter().map(|a| Address::new(a, None)).collect(),
+        body: Some(Body {
+            html: false,
+            content: format!("Body of {key}"),
+        }),
+        has_attachments: true,
+        ..Default::default()
+    }
+}
+
+struct World {
+    graph: Arc<FakeGraph>,
+    crm: Arc<FakeCrm>,
+    store: Arc<dyn StateStore>,
+    engine: EmailEngine,
+    targets: Vec<MailboxTarget>,
+}
+
+async fn world(reps: u64) -> World {
+    let graph = Arc::new(FakeGraph::default());
+    let crm = Arc::new(FakeCrm::default());
+    let store = gc_store::open("sqlite::memory:").await.unwrap();
+    let targets: Vec<MailboxTarget> = (1..=reps)
+        .map(|n| MailboxTarget {
+            owner: owner(n),
+            graph_user: owner(n).email,
+        })
+        .collect();
+    let rep_refs = targets
+        .iter()
+        .map(|t| RepRef {
+            crm_id: t.owner.rep_crm_id,
+            email: t.owner.email.clone(),
+            rep_number: t.owner.rep_number.clone(),
+        })
+        .collect();
+    let engine = EmailEngine::new(
+        graph.clone(),
+        crm.clone(),
+        store.clone(),
+        EmailSettings::default(),
+        rep_refs,
+        "test",
+    );
+    World {
+        graph,
+        crm,
+        store,
+        engine,
+        targets,
+    }
+}
+
+#[tokio::test]
+async fn shared_message_in_parallel_mailboxes_gives_one_activity() {
+    let w = world(3).await;
+    let all = [
+        "rep1@contoso.example",
+        "rep2@contoso.example",
+        "rep3@contoso.example",
+    ];
+    for t in &w.targets {
+        w.graph.put(
+            &t.owner.email,
+            message(&format!("g-{}", t.owner.mailbox), "<shared@x>", &all),
+        );
+        w.graph.put(
+            &t.owner.email,
+            message(
+                &format!("own-{}", t.owner.mailbox),
+                &format!("<own{}@x>", t.owner.mailbox),
+                &all,
+            ),
+        );
+    }
+    let reports = w.engine.run_all(&w.targets, 3, &NoProgress).await;
+    assert!(
+        reports
+            .iter()
+            .all(|r| r.outcome == MailboxOutcome::Complete),
+        "{reports:#?}"
+    );
+    let acts = w.crm.acts.lock().unwrap().clone();
+    assert_eq!(acts.len(), 4, "{acts:#?}");
+    let shared = acts
+        .iter()
+        .find(|a| a.key.as_deref() == Some("<shared@x>"))
+        .unwrap();
+    let reps: Vec<_> = shared.participants.iter().filter_map(|p| p.rep).collect();
+    for n in 1..=3 {
+        assert!(reps.contains(&n), "{reps:?}");
+    }
+    assert_eq!(reports.iter().map(|r| r.adopted).sum::<u64>(), 2);
+    for t in &w.targets {
+        assert_eq!(w.graph.count(&t.owner.email, SYNC), 0);
+        assert_eq!(w.graph.count(&t.owner.email, "Sync_Success"), 2);
+    }
+}
+
+#[tokio::test]
+async fn interrupted_write_is_adopted_not_duplicated() {
+    let w = world(1).await;
+    let me = ["rep1@contoso.example"];
+    w.graph
+        .put("rep1@contoso.example", message("g1", "<k1@x>", &me));
+    w.crm.die_after_insert.store(1, Ordering::SeqCst);
+    let r = w.engine.run_mailbox(&w.targets[0], &NoProgress).await;
+    assert_eq!((r.delayed, r.outcome), (1, MailboxOutcome::Delayed));
+    assert_eq!(
+        w.graph.count("rep1@contoso.example", SYNC),
+        1,
+        "must stay in the sync folder"
+    );
+    let r = w.engine.run_mailbox(&w.targets[0], &NoProgress).await;
+    assert_eq!((r.adopted, r.filed, r.delayed), (1, 0, 0), "{r:#?}");
+    let acts = w.crm.acts.lock().unwrap().clone();
+    assert_eq!(acts.len(), 1);
+    assert_eq!(acts[0].key.as_deref(), Some("<k1@x>"));
+    assert_eq!(
+        acts[0].documents,
+        vec!["a.txt".to_owned()],
+        "documents completed"
+    );
+    assert_eq!(acts[0].participants.len(), 1);
+    assert_eq!(w.graph.count("rep1@contoso.example", "Sync_Success"), 1);
+}
+
+#[tokio::test]
+async fn transient_move_failure_keeps_the_checkpoint_and_finishes_next_run() {
+    let w = world(1).await;
+    let me = ["rep1@contoso.example"];
+    for i in 0..5 {
+        w.graph.put(
+            "rep1@contoso.example",
+            message(&format!("g{i}"), &format!("<k{i}@x>"), &me),
+        );
+    }
+    w.graph.fail_moves.store(1, Ordering::SeqCst);
+    let r = w.engine.run_mailbox(&w.targets[0], &NoProgress).await;
+    assert_eq!(r.outcome, MailboxOutcome::Delayed);
+    assert_eq!(r.delayed, 1);
+    let cursor = w.store.get_cursor("1", Kind::Email, SYNC).await.unwrap();
+    assert!(
+        cursor.is_none_or(|c| c.delta_link.is_none()),
+        "the round must not be complete"
+    );
+    let r2 = w.engine.run_mailbox(&w.targets[0], &NoProgress).await;
+    assert_eq!(r2.outcome, MailboxOutcome::Complete, "{r2:#?}");
+    // The delayed message was committed before its move failed: next run only moves it.
+    assert_eq!(r2.already_filed, 1, "{r2:#?}");
+    assert_eq!(r.filed + r2.filed + r2.already_filed, 5, "{r:#?} {r2:#?}");
+    assert_eq!(w.crm.acts.lock().unwrap().len(), 5);
+    assert_eq!(w.graph.count("rep1@contoso.example", SYNC), 0);
+}
+
+#[tokio::test]
+async fn expired_delta_re_enumerates_idempotently() {
+    let w = world(1).await;
+    let me = ["rep1@contoso.example"];
+    w.graph
+        .put("rep1@contoso.example", message("g1", "<k1@x>", &me));
+    w.engine.run_mailbox(&w.targets[0], &NoProgress).await;
+    w.graph
+        .put("rep1@contoso.example", message("g2", "<k2@x>", &me));
+    w.graph.expire_next_delta.store(true, Ordering::SeqCst);
+    let r = w.engine.run_mailbox(&w.targets[0], &NoProgress).await;
+    assert_eq!(
+        (r.filed, r.outcome),
+        (1, MailboxOutcome::Complete),
+        "{r:#?}"
+    );
+    assert_eq!(w.crm.acts.lock().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn bcc_only_owner_is_skipped_and_notified() {
+    let w = world(1).await;
+    let mut m = message("g1", "<k1@x>", &["someone@else.example"]);
+    m.bcc = vec![Address::new("rep1@contoso.example", None)];
+    w.graph.put("rep1@contoso.example", m);
+    let r = w.engine.run_mailbox(&w.targets[0], &NoProgress).await;
+    assert_eq!(r.skipped, 1);
+    assert_eq!(w.graph.count("rep1@contoso.example", "Sync_Failure"), 1);
+    assert!(w.crm.acts.lock().unwrap().is_empty());
+    let notes = w.graph.notes.lock().unwrap().clone();
+    assert_eq!(notes.len(), 1);
+    assert!(notes[0].1.starts_with("Not filed in CRM"));
+}

@@ -164,7 +164,7 @@ fn html_body(
         s.push_str("<!-- [if gte mso 9]><xml><o:OfficeDocumentSettings><o:AllowPNG/></o:OfficeDocumentSettings></xml><![endif] -->\r\n");
     }
     s.push_str(&format!("<p>Hello {to_first},</p>\r\n"));
-    let n = if large { 4000 } else { rng.random_range(2..5) };
+    let n = if large { 2500 } else { rng.random_range(2..5) };
     for _ in 0..n {
         let sentence = SENTENCES.choose(rng).copied().unwrap_or_default();
         s.push_str(&format!("<p>{sentence}</p>\r\n"));
@@ -296,7 +296,7 @@ fn seed_mail(t: &mut Tenant, dir: &Directory, per_mailbox: usize) {
                 5 | 9 => {
                     json!({"contentType": "text", "content": text_body(&mut rng, &to_first, from)})
                 }
-                3 => {
+                3 if i == 3 => {
                     json!({"contentType": "html", "content": html_body(&mut rng, &to_first, from, true, None, true)})
                 }
                 _ => {

@@ -29,6 +29,7 @@ fn vm_hwm_kb() -> Option<u64> {
 }
 
 struct Result {
+    runs: usize,
     mailboxes: usize,
     messages: u64,
     secs: f64,
@@ -101,6 +102,7 @@ async fn run(target_mailboxes: usize, per_mailbox: usize) -> Result {
         attachments: AttachmentPolicy::Limited {
             max_bytes: 1024 * 1024,
         },
+        key_wait: Duration::from_secs(120),
         ..EmailSettings::default()
     };
     let list = gc_sync::mailboxes::refresh(&*crm, &*graph, &store, &settings.managed_domains)
@@ -125,17 +127,32 @@ async fn run(target_mailboxes: usize, per_mailbox: usize) -> Result {
     let g0 = graph.client().stats().requests;
     let c0 = crm_state.stats().requests;
     let start = Instant::now();
-    let reports = engine.run_all(&targets, targets.len(), &NoProgress).await;
+    // Messages delayed (e.g. waiting too long for another mailbox filing the same message)
+    // are picked up by the next run, as in production.
+    let mut messages = 0;
+    let mut runs = 0;
+    loop {
+        runs += 1;
+        let reports = engine.run_all(&targets, targets.len(), &NoProgress).await;
+        messages += reports
+            .iter()
+            .map(gc_sync::MailboxReport::handled)
+            .sum::<u64>();
+        let delayed: u64 = reports.iter().map(|r| r.delayed).sum();
+        if delayed == 0 {
+            break;
+        }
+        eprintln!("run {runs}: {delayed} delayed");
+        assert!(runs < 5, "{reports:#?}");
+    }
     let secs = start.elapsed().as_secs_f64();
-    let messages: u64 = reports.iter().map(gc_sync::MailboxReport::handled).sum();
-    let delayed: u64 = reports.iter().map(|r| r.delayed).sum();
-    assert_eq!(delayed, 0, "{reports:#?}");
     let graph_per_msg = (graph.client().stats().requests - g0) as f64 / messages as f64;
     let crm_per_msg = (crm_state.stats().requests - c0) as f64 / messages as f64;
     let bound = targets.len() as f64 * MAILBOX_CONCURRENCY
         / (graph_per_msg * GRAPH_LATENCY_MS as f64 / 1000.0);
     sandbox.shutdown().await;
     Result {
+        runs,
         mailboxes: targets.len(),
         messages,
         secs,
@@ -161,14 +178,15 @@ fn main() {
         .build()
         .unwrap();
     println!(
-        "| mailboxes | messages | seconds | messages/s | Graph req/msg | CRM req/msg | bound (4 conc./mailbox) msg/s | ratio | peak RSS before → after (MB) |"
+        "| mailboxes | runs | messages | seconds | messages/s | Graph req/msg | CRM req/msg | bound (4 conc./mailbox) msg/s | ratio | peak RSS before → after (MB) |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
     for n in sizes {
         let r = rt.block_on(run(n, per_mailbox));
         println!(
-            "| {} | {} | {:.1} | {:.1} | {:.2} | {:.2} | {:.0} | {:.1}% | {:.0} → {:.0} |",
+            "| {} | {} | {} | {:.1} | {:.1} | {:.2} | {:.2} | {:.0} | {:.1}% | {:.0} → {:.0} |",
             r.mailboxes,
+            r.runs,
             r.messages,
             r.secs,
             r.messages as f64 / r.secs,

@@ -172,13 +172,14 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let first = users.first().cloned().unwrap_or_default();
     println!(
         "\nThe sandbox keeps running. Try more in another terminal:\n\
-         \n  # file the five newest Inbox messages of a user into the sync folder\n\
-         \n  curl -s {url}/_sandbox/mailboxes/{first}/folders\n\
+         \n  # a new message, delivered straight into {first}'s sync folder\n\
+         \n  curl -s -X POST {url}/_sandbox/mailboxes/{first}/deliver -H 'content-type: application/json' \\\n\
+         \x20   -d '{{\"subject\":\"Hello from the demo\",\"to\":[\"{first}\"],\"cc\":[\"someone@unknown.example\"],\"folder\":\"{folder}\"}}'\n\
+         \n  # file it, then see the folders (Sync_Success, Sync_Failure) and the check list\n\
          \n  graph-connector sync --once --config {cfg}\n\
+         \n  curl -s {url}/_sandbox/mailboxes/{first}/folders\n\
          \n  graph-connector check --config {cfg}\n\
-         \nDeliver a message with curl -X POST {url}/_sandbox/mailboxes/{first}/deliver \
-         -H 'content-type: application/json' -d '{{\"subject\":\"Hello\",\"to\":[\"{first}\"],\"folder\":\"{folder}\"}}'\n\
-         then run the sync again. Press Ctrl-C to stop.",
+         \nPress Ctrl-C to stop.",
         cfg = demo.config_path.display(),
     );
     tokio::signal::ctrl_c().await.ok();

@@ -283,3 +283,47 @@ async fn calendar_view_delta_window_is_fixed_by_the_first_call() {
     assert!(round3.is_empty(), "{round3:?}");
     sb.shutdown().await;
 }
+
+#[tokio::test]
+async fn attendee_response_reaches_the_organizer() {
+    let sb = start().await;
+    let g = G::new(&sb).await;
+    let a = user(&sb, 0);
+    let b = user(&sb, 1);
+    let eb = g.walk(&format!("/users/{b}/events?$top=100"), None).await.0;
+    let copy = eb
+        .iter()
+        .find(|v| v["subject"] == "Weekly sales meeting")
+        .unwrap();
+    let (s, _) = g
+        .post(
+            &format!("/users/{b}/events/{}/accept", copy["id"].as_str().unwrap()),
+            json!({"sendResponse": true}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+    let ea = g.walk(&format!("/users/{a}/events?$top=100"), None).await.0;
+    let master = ea
+        .iter()
+        .find(|v| v["subject"] == "Weekly sales meeting")
+        .unwrap();
+    let me = master["attendees"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["emailAddress"]["address"] == b.as_str())
+        .unwrap();
+    assert_eq!(me["status"]["response"], "accepted");
+    // the organizer can't accept its own meeting
+    let (s, _) = g
+        .post(
+            &format!(
+                "/users/{a}/events/{}/accept",
+                master["id"].as_str().unwrap()
+            ),
+            json!({}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    sb.shutdown().await;
+}

@@ -575,3 +575,92 @@ async fn body_content_type_preference() {
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     sb.shutdown().await;
 }
+
+#[tokio::test]
+async fn copy_attachments_crud_and_folder_patch_delete() {
+    use base64::Engine;
+    let sb = start().await;
+    let u = user(&sb, 0);
+    let g = G::new(&sb).await;
+    let (s, f) = g
+        .post(
+            &format!("/users/{u}/mailFolders"),
+            json!({"displayName": "Temp"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let fid = f["id"].as_str().unwrap().to_owned();
+    let (s, f2) = g
+        .patch(
+            &format!("/users/{u}/mailFolders/{fid}"),
+            json!({"displayName": "Temp2"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(f2["displayName"], "Temp2");
+    let (s, _) = g
+        .patch(
+            &format!("/users/{u}/mailFolders/inbox"),
+            json!({"displayName": "x"}),
+        )
+        .await;
+    assert_eq!(
+        s,
+        StatusCode::BAD_REQUEST,
+        "default folders can't be renamed"
+    );
+    let first = g
+        .get(&format!("/users/{u}/mailFolders/inbox/messages?$top=1"))
+        .await;
+    let mid = first["value"][0]["id"].as_str().unwrap().to_owned();
+    let (s, copy) = g
+        .post(
+            &format!("/users/{u}/messages/{mid}/copy"),
+            json!({"destinationId": fid}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    assert_ne!(copy["id"], mid.as_str());
+    assert_eq!(copy["parentFolderId"], fid.as_str());
+    let cid = copy["id"].as_str().unwrap();
+    let bytes = b"hello attachment";
+    let (s, a) = g
+        .post(
+            &format!("/users/{u}/messages/{cid}/attachments"),
+            json!({"@odata.type": "#microsoft.graph.fileAttachment", "name": "hello.txt", "contentType": "text/plain", "contentBytes": base64::engine::general_purpose::STANDARD.encode(bytes)}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{a}");
+    let aid = a["id"].as_str().unwrap();
+    let raw = g
+        .get_raw(
+            &format!("/users/{u}/messages/{cid}/attachments/{aid}/$value"),
+            None,
+        )
+        .await;
+    assert_eq!(&raw.bytes().await.unwrap()[..], bytes);
+    assert_eq!(
+        g.get(&format!("/users/{u}/messages/{cid}")).await["hasAttachments"],
+        true
+    );
+    assert_eq!(
+        g.delete(&format!("/users/{u}/messages/{cid}/attachments/{aid}"))
+            .await,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        g.delete(&format!("/users/{u}/mailFolders/{fid}")).await,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        g.get_raw(&format!("/users/{u}/messages/{cid}"), None)
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        g.delete(&format!("/users/{u}/mailFolders/inbox")).await,
+        StatusCode::BAD_REQUEST
+    );
+    sb.shutdown().await;
+}

@@ -155,6 +155,12 @@ pub fn email_settings(config: &Config, forms: Option<&gc_crm::Forms>) -> gc_sync
         language: config.crm.language.clone(),
         item_concurrency: (config.microsoft.mailbox_concurrency as usize).max(1),
         lease_ttl: Duration::from_secs(config.state.lease_seconds.max(1).into()),
+        exclusion: (config.errors.exclude_after_access_errors > 0).then(|| {
+            gc_store::ExclusionPolicy {
+                after_failures: config.errors.exclude_after_access_errors,
+                exclude_for: Duration::from_secs(u64::from(config.errors.exclusion_minutes) * 60),
+            }
+        }),
         ..gc_sync::EmailSettings::default()
     }
 }

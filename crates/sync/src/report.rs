@@ -14,6 +14,8 @@ pub enum MailboxOutcome {
     Failed,
     /// Another process is working this mailbox right now.
     Busy,
+    /// Excluded after repeated access errors until the time in `error`.
+    Excluded,
 }
 
 /// Summary of one mailbox run.
@@ -74,11 +76,11 @@ pub struct SyncReport {
 }
 
 impl SyncReport {
-    /// Whether any mailbox failed as a whole.
+    /// Whether any mailbox failed as a whole (or is excluded after repeated failures).
     pub fn any_mailbox_failed(&self) -> bool {
         self.mailboxes
             .iter()
-            .any(|m| m.outcome == MailboxOutcome::Failed)
+            .any(|m| matches!(m.outcome, MailboxOutcome::Failed | MailboxOutcome::Excluded))
     }
 
     /// Totals over all mailboxes (mailbox field `"total"`).

@@ -70,6 +70,9 @@ pub struct EmailSettings {
     /// one-shot run after a crash sets it a little above the lease TTL, so the dead
     /// process's lease expires and the mailbox is worked.
     pub mailbox_wait: Duration,
+    /// Exclude a mailbox after this many consecutive access errors, for this long
+    /// (`[errors] exclude_after_access_errors`, `exclusion_minutes`).
+    pub exclusion: Option<gc_store::ExclusionPolicy>,
 }
 
 impl EmailSettings {
@@ -109,6 +112,7 @@ impl Default for EmailSettings {
             key_wait: Duration::from_secs(30),
             time_zone: jiff::tz::TimeZone::UTC,
             mailbox_wait: Duration::ZERO,
+            exclusion: None,
         }
     }
 }

@@ -31,6 +31,7 @@ struct FakeGraph {
     messages: Mutex<Mailboxes>,
     expire_next_delta: AtomicBool,
     fail_moves: AtomicU32,
+    deny: AtomicBool,
     notes: Mutex<Vec<(String, String)>>,
 }
 
@@ -61,6 +62,9 @@ impl MailGraph for FakeGraph {
         }))
     }
     async fn folder(&self, _: &str, _: &str, _: bool) -> Result<Option<FolderRef>, PortError> {
+        if self.deny.load(Ordering::SeqCst) {
+            return Err(PortError::new(ErrorClass::Mailbox, "403 access denied"));
+        }
         Ok(Some(FolderRef {
             id: SYNC.into(),
             name: "crm".into(),
@@ -521,4 +525,41 @@ async fn bcc_only_owner_is_skipped_and_notified() {
     let notes = w.graph.notes.lock().unwrap().clone();
     assert_eq!(notes.len(), 1);
     assert!(notes[0].1.starts_with("Not filed in CRM"));
+}
+
+#[tokio::test]
+async fn mailbox_is_excluded_after_repeated_access_errors() {
+    let graph = Arc::new(FakeGraph::default());
+    let crm = Arc::new(FakeCrm::default());
+    let store = gc_store::open("sqlite::memory:").await.unwrap();
+    store
+        .upsert_mailbox(&gc_store::MailboxUpsert {
+            rep_id: "1".into(),
+            address: "rep1@contoso.example".into(),
+            graph_user_id: None,
+            enabled: true,
+        })
+        .await
+        .unwrap();
+    let settings = EmailSettings {
+        exclusion: Some(gc_store::ExclusionPolicy {
+            after_failures: 2,
+            exclude_for: std::time::Duration::from_secs(3600),
+        }),
+        ..EmailSettings::default()
+    };
+    let engine = EmailEngine::new(graph.clone(), crm, store.clone(), settings, Vec::new(), "t");
+    let target = MailboxTarget {
+        owner: owner(1),
+        graph_user: owner(1).email,
+    };
+    graph.deny.store(true, Ordering::SeqCst);
+    for _ in 0..2 {
+        let r = engine.run_mailbox(&target, &NoProgress).await;
+        assert_eq!(r.outcome, MailboxOutcome::Failed);
+    }
+    graph.deny.store(false, Ordering::SeqCst);
+    let r = engine.run_mailbox(&target, &NoProgress).await;
+    assert_eq!(r.outcome, MailboxOutcome::Excluded, "{r:#?}");
+    assert!(r.error.unwrap().contains("403"));
 }

@@ -199,6 +199,7 @@ fn outcome_text(o: MailboxOutcome) -> &'static str {
         MailboxOutcome::Delayed => "delayed",
         MailboxOutcome::Failed => "FAILED",
         MailboxOutcome::Busy => "busy",
+        MailboxOutcome::Excluded => "excluded",
     }
 }
 

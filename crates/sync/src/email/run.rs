@@ -245,13 +245,30 @@ impl EmailEngine {
                 return report;
             }
         };
+        if let (Ok(Some(m)), Ok(now)) = (
+            self.store.get_mailbox(&mailbox).await,
+            self.store.now().await,
+        ) && m.is_excluded_at(now)
+        {
+            report.outcome = MailboxOutcome::Excluded;
+            report.error = Some(format!(
+                "excluded until {} after repeated access errors: {}",
+                m.excluded_until.map(|t| t.to_string()).unwrap_or_default(),
+                m.last_error_text.unwrap_or_default()
+            ));
+            lease.release().await;
+            progress.finish(&report);
+            return report;
+        }
         let run = self.store.start_run(&mailbox, Kind::Email).await;
         let run_id = run
             .as_ref()
             .map(|r| r.id)
             .unwrap_or_else(|_| Uuid::now_v7());
         let result = self.walk(target, run_id, &mut report, progress).await;
+        let mut access_error = false;
         if let Err(e) = result {
+            access_error = e.class == ErrorClass::Mailbox;
             match e.class {
                 ErrorClass::Transient | ErrorClass::SyncStateExpired => {
                     report.outcome = MailboxOutcome::Delayed;
@@ -274,7 +291,9 @@ impl EmailEngine {
         let outcome = match report.outcome {
             MailboxOutcome::Complete if report.failed == 0 => RunOutcome::Success,
             MailboxOutcome::Complete | MailboxOutcome::Delayed => RunOutcome::Partial,
-            MailboxOutcome::Failed | MailboxOutcome::Busy => RunOutcome::Failed,
+            MailboxOutcome::Failed | MailboxOutcome::Busy | MailboxOutcome::Excluded => {
+                RunOutcome::Failed
+            }
         };
         if run.is_ok()
             && let Err(e) = self
@@ -290,10 +309,15 @@ impl EmailEngine {
                 .record_failure(
                     &mailbox,
                     &gc_store::MailboxFailure {
-                        kind: "email_run_failed".into(),
+                        kind: if access_error {
+                            "access_denied"
+                        } else {
+                            "email_run_failed"
+                        }
+                        .into(),
                         text: report.error.clone().unwrap_or_default(),
                     },
-                    None,
+                    self.settings.exclusion.filter(|_| access_error),
                 )
                 .await
                 .map(|_| ()),

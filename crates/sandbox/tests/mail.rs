@@ -664,3 +664,35 @@ async fn copy_attachments_crud_and_folder_patch_delete() {
     );
     sb.shutdown().await;
 }
+
+#[tokio::test]
+async fn if_match_detects_a_stale_change_key() {
+    let sb = start().await;
+    let u = user(&sb, 0);
+    let g = G::new(&sb).await;
+    let first = g
+        .get(&format!("/users/{u}/mailFolders/inbox/messages?$top=1"))
+        .await;
+    let m = &first["value"][0];
+    let id = m["id"].as_str().unwrap();
+    let etag = m["@odata.etag"].as_str().unwrap().to_owned();
+    let patch = |etag: String| {
+        g.http
+            .patch(g.url(&format!("/users/{u}/messages/{id}")))
+            .bearer_auth(&g.token)
+            .header("If-Match", etag)
+            .json(&json!({"isRead": true}))
+            .send()
+    };
+    assert_eq!(patch(etag.clone()).await.unwrap().status(), StatusCode::OK);
+    let r = patch(etag).await.unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::PRECONDITION_FAILED,
+        "the first PATCH changed the key"
+    );
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["error"]["code"], "ErrorIrresolvableConflict");
+    assert_eq!(patch("*".into()).await.unwrap().status(), StatusCode::OK);
+    sb.shutdown().await;
+}

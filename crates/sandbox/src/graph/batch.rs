@@ -216,6 +216,10 @@ fn build(outer: &Req, r: &Map<String, Value>) -> Result<Req, GraphError> {
         path,
         query: parse_query(query),
         prefer: Prefer::parse(&headers),
+        if_match: headers
+            .get("if-match")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
         body,
         claims: outer.claims.clone(),
     })

@@ -992,6 +992,11 @@ fn patch_event(ctx: &mut Ctx<'_>, ui: usize, id: &str) -> GResult<Resp> {
         .events
         .get_mut(&imm)
         .ok_or_else(GraphError::item_not_found)?;
+    let exc_seq = date
+        .as_ref()
+        .and_then(|d| ev.exceptions.get(d))
+        .map_or(0, |e| e.seq);
+    ctx.req.check_etag(ev.seq.max(exc_seq))?;
     match &date {
         Some(d) => {
             // modifying one occurrence makes it an exception

@@ -415,6 +415,7 @@ fn contact_op(ctx: &mut Ctx<'_>, ui: usize, id: &str, m: Method) -> GResult<Resp
     match m {
         Method::GET => Ok(Resp::ok(view.apply_select(render(c, &view)))),
         Method::PATCH => {
+            ctx.req.check_etag(c.seq)?;
             let body = body.unwrap_or_default();
             let mut props = c.props.clone();
             apply(&mut props, &body)?;

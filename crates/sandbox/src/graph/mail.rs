@@ -853,6 +853,7 @@ fn patch_message(ctx: &mut Ctx<'_>, ui: usize, imm: &str) -> GResult<Resp> {
         .messages
         .get_mut(imm)
         .ok_or_else(GraphError::item_not_found)?;
+    ctx.req.check_etag(msg.seq)?;
     let draft = msg
         .props
         .get("isDraft")

@@ -34,6 +34,8 @@ pub(crate) struct Req {
     pub segs: Vec<String>,
     pub query: Vec<(String, String)>,
     pub prefer: Prefer,
+    /// `If-Match` (an `@odata.etag`), checked on PATCH and DELETE of Outlook items.
+    pub if_match: Option<String>,
     pub body: Bytes,
     pub claims: AccessClaims,
 }
@@ -166,6 +168,27 @@ impl Req {
             body_text: self.prefer.body_text,
             select: self.select(),
             expand: self.q("expand").map(str::to_owned),
+        }
+    }
+
+    /// Fails with 412 when `If-Match` names another version than `seq`'s.
+    pub fn check_etag(&self, seq: u64) -> GResult<()> {
+        let Some(want) = self.if_match.as_deref().map(str::trim) else {
+            return Ok(());
+        };
+        if want == "*" {
+            return Ok(());
+        }
+        let current = crate::ids::change_key(seq);
+        let bare = want.trim_start_matches("W/").trim_matches('"');
+        if bare == current {
+            Ok(())
+        } else {
+            Err(GraphError::new(
+                StatusCode::PRECONDITION_FAILED,
+                "ErrorIrresolvableConflict",
+                "The send or update operation could not be performed because the change key passed in the request does not match the current change key for the item.",
+            ))
         }
     }
 
@@ -855,6 +878,10 @@ pub(crate) async fn handler(
         path,
         query: parse_query(uri.query().unwrap_or("")),
         prefer: Prefer::parse(&headers),
+        if_match: headers
+            .get("if-match")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
         body,
         claims,
     };

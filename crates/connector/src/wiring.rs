@@ -161,6 +161,8 @@ pub fn email_settings(config: &Config, forms: Option<&gc_crm::Forms>) -> gc_sync
                 exclude_for: Duration::from_secs(u64::from(config.errors.exclusion_minutes) * 60),
             }
         }),
+        stop_after_errors: (config.errors.stop_after_errors > 0)
+            .then_some(u64::from(config.errors.stop_after_errors)),
         ..gc_sync::EmailSettings::default()
     }
 }

@@ -73,6 +73,8 @@ pub struct EmailSettings {
     /// Exclude a mailbox after this many consecutive access errors, for this long
     /// (`[errors] exclude_after_access_errors`, `exclusion_minutes`).
     pub exclusion: Option<gc_store::ExclusionPolicy>,
+    /// Stop a mailbox run after this many failed messages (`[errors] stop_after_errors`).
+    pub stop_after_errors: Option<u64>,
 }
 
 impl EmailSettings {
@@ -113,6 +115,7 @@ impl Default for EmailSettings {
             time_zone: jiff::tz::TimeZone::UTC,
             mailbox_wait: Duration::ZERO,
             exclusion: None,
+            stop_after_errors: None,
         }
     }
 }

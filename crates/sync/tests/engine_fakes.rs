@@ -174,6 +174,7 @@ struct FakeCrm {
     acts: Mutex<Vec<Act>>,
     /// Simulates a process killed between the activity insert and its external key.
     die_after_insert: AtomicU32,
+    reject_all: AtomicBool,
 }
 
 fn existing(a: &Act, found_by: FoundBy) -> ExistingActivity {
@@ -245,6 +246,12 @@ impl ActivityCrm for FakeCrm {
         docs: &[DocumentPlan],
         _: &str,
     ) -> Result<CreateOutcome, PortError> {
+        if self.reject_all.load(Ordering::SeqCst) {
+            return Err(PortError::new(
+                ErrorClass::Item,
+                "CRM.interface rejected Contact: 500 Permission denied",
+            ));
+        }
         let mut acts = self.acts.lock().unwrap();
         let id = 1000 + acts.len() as u64;
         let die = self.die_after_insert.load(Ordering::SeqCst) > 0;
@@ -562,4 +569,40 @@ async fn mailbox_is_excluded_after_repeated_access_errors() {
     let r = engine.run_mailbox(&target, &NoProgress).await;
     assert_eq!(r.outcome, MailboxOutcome::Excluded, "{r:#?}");
     assert!(r.error.unwrap().contains("403"));
+}
+
+#[tokio::test]
+async fn a_systematic_crm_refusal_stops_the_mailbox_run() {
+    let graph = Arc::new(FakeGraph::default());
+    let crm = Arc::new(FakeCrm::default());
+    crm.reject_all.store(true, Ordering::SeqCst);
+    let store = gc_store::open("sqlite::memory:").await.unwrap();
+    let settings = EmailSettings {
+        stop_after_errors: Some(2),
+        ..EmailSettings::default()
+    };
+    let engine = EmailEngine::new(graph.clone(), crm, store, settings, Vec::new(), "t");
+    let target = MailboxTarget {
+        owner: owner(1),
+        graph_user: owner(1).email,
+    };
+    for i in 0..6 {
+        graph.put(
+            "rep1@contoso.example",
+            message(
+                &format!("g{i}"),
+                &format!("<k{i}@x>"),
+                &["rep1@contoso.example"],
+            ),
+        );
+    }
+    let r = engine.run_mailbox(&target, &NoProgress).await;
+    assert_eq!((r.outcome, r.failed), (MailboxOutcome::Failed, 2), "{r:#?}");
+    assert_eq!(graph.count("rep1@contoso.example", "Sync_Failure"), 2);
+    assert_eq!(
+        graph.count("rep1@contoso.example", SYNC),
+        4,
+        "the rest waits"
+    );
+    assert_eq!(graph.notes.lock().unwrap().len(), 2);
 }

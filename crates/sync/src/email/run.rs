@@ -441,6 +441,19 @@ impl EmailEngine {
             if checkpoint.is_none() {
                 return Ok(());
             }
+            if let Some(max) = s.stop_after_errors
+                && report.failed >= max
+            {
+                // Something systematic (e.g. CRM refusing everything): do not move the whole
+                // mailbox into the failure folder. The rest waits for the next run.
+                return Err(PortError::new(
+                    ErrorClass::Item,
+                    format!(
+                        "stopped after {} failed messages ([errors] stop_after_errors)",
+                        report.failed
+                    ),
+                ));
+            }
         }
     }
 

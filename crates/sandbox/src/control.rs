@@ -26,6 +26,10 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         .route("/_sandbox/auth", get(get_auth).post(post_auth))
         .route("/_sandbox/throttle", post(post_throttle))
         .route("/_sandbox/sync-state/expire", post(expire_sync_state))
+        .route(
+            "/_sandbox/sync-state/resync-required",
+            post(resync_required),
+        )
         .route("/_sandbox/mailboxes/{user}/folders", get(folders))
         .route("/_sandbox/mailboxes/{user}/deliver", post(deliver))
         .route("/_sandbox/mailboxes/{user}/file", post(file))
@@ -182,6 +186,11 @@ async fn post_throttle(State(s): S, Json(b): Json<ThrottleBody>) -> Response {
         s.throttle.reset();
     }
     Json(out).into_response()
+}
+
+async fn resync_required(State(s): S) -> StatusCode {
+    s.lock_tokens().require_resync();
+    StatusCode::NO_CONTENT
 }
 
 async fn expire_sync_state(State(s): S) -> StatusCode {

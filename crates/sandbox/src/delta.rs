@@ -69,12 +69,15 @@ enum TokenState {
 /// Server-side store of skip and delta tokens.
 pub(crate) struct Tokens {
     map: HashMap<String, TokenState>,
+    /// Tokens issued before this instant answer 410 `resyncRequired` (control API).
+    resync_before: Option<Instant>,
 }
 
 impl Tokens {
     pub fn new() -> Tokens {
         Tokens {
             map: HashMap::new(),
+            resync_before: None,
         }
     }
 
@@ -90,6 +93,23 @@ impl Tokens {
         let tok = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw);
         self.map.insert(tok.clone(), st);
         tok
+    }
+
+    /// Makes every token issued so far answer 410 `resyncRequired` (control API).
+    pub fn require_resync(&mut self) {
+        self.resync_before = Some(Instant::now());
+    }
+
+    fn needs_resync(&self, tok: &str) -> bool {
+        let Some(before) = self.resync_before else {
+            return false;
+        };
+        match self.map.get(tok) {
+            Some(TokenState::Skip { issued, .. } | TokenState::Delta { issued, .. }) => {
+                *issued < before
+            }
+            None => false,
+        }
     }
 
     /// Drops every token (control API: "expire all sync state").
@@ -143,6 +163,9 @@ pub(crate) fn run(ctx: &mut Ctx<'_>, coll: Collection<'_>) -> GResult<Resp> {
 
     let (round, pos) = if let Some(tok) = req.q("skiptoken") {
         let mut tokens = shared.lock_tokens();
+        if tokens.needs_resync(tok) {
+            return Err(GraphError::resync_required());
+        }
         let (round, pos) = match tokens.map.get(tok) {
             Some(TokenState::Skip { round, pos, issued })
                 if issued.elapsed() < skip_ttl && round.scope == coll.scope =>
@@ -176,6 +199,9 @@ pub(crate) fn run(ctx: &mut Ctx<'_>, coll: Collection<'_>) -> GResult<Resp> {
             return Ok(page(ctx, &coll, round, 0, skip_ttl, delta_ttl));
         } else {
             let mut tokens = shared.lock_tokens();
+            if tokens.needs_resync(tok) {
+                return Err(GraphError::resync_required());
+            }
             let found = match tokens.map.get(tok) {
                 Some(TokenState::Delta {
                     scope,

@@ -108,6 +108,14 @@ impl GraphError {
         )
     }
 
+    pub fn resync_required() -> GraphError {
+        GraphError::new(
+            StatusCode::GONE,
+            "resyncRequired",
+            "Resync required. Replace any local items with the server's version (including deletes) if you're sure that the service was up to date with your local changes when you last sync'd. Upload any local changes that the server doesn't know about.",
+        )
+    }
+
     pub fn conflict(code: &'static str, message: impl Into<String>) -> GraphError {
         GraphError::new(StatusCode::CONFLICT, code, message)
     }

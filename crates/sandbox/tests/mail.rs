@@ -519,6 +519,33 @@ async fn expired_and_stale_tokens_answer_410() {
         )
         .await;
     assert_eq!(r.status(), StatusCode::GONE);
+    // control API: existing tokens answer resyncRequired, new rounds work
+    let (_, delta2) = g
+        .walk(
+            &format!("/users/{u}/mailFolders/inbox/messages/delta"),
+            None,
+        )
+        .await;
+    let r = reqwest::Client::new()
+        .post(format!("{}/_sandbox/sync-state/resync-required", sb.url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let r = g.get_raw(&delta2.unwrap(), None).await;
+    assert_eq!(r.status(), StatusCode::GONE);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["error"]["code"], "resyncRequired");
+    let (_, fresh) = g
+        .walk(
+            &format!("/users/{u}/mailFolders/inbox/messages/delta"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        g.get_raw(&fresh.unwrap(), None).await.status(),
+        StatusCode::OK
+    );
     // fault switch: every nextLink stale
     sb.faults().set_spec("stale-nextlink=1".parse().unwrap());
     let first = g

@@ -43,6 +43,9 @@ pub enum Command {
     /// Serve the built-in sandbox tenant (Microsoft Graph, token endpoint, CRM.interface,
     /// control API) until Ctrl-C and write a configuration pointing at it.
     Sandbox(crate::commands::sandbox::SandboxArgs),
+    /// Search the per-item history (every decision with its reason), export it as JSON lines
+    /// for a support case, or trim it to the configured retention.
+    Ledger(LedgerArgs),
 }
 
 /// Options of `sync`.
@@ -93,6 +96,59 @@ pub struct CheckArgs {
     /// Mailbox to probe on the Microsoft side (default: the first enabled rep's).
     #[arg(long, value_name = "ADDRESS")]
     pub mailbox: Option<String>,
+}
+
+/// Options of `ledger`.
+#[derive(Debug, Args)]
+pub struct LedgerArgs {
+    #[command(subcommand)]
+    pub command: LedgerCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LedgerCommand {
+    /// Show the history of items, newest first: what was created, adopted, skipped, failed,
+    /// and why.
+    Show(LedgerFilterArgs),
+    /// Write the matching history as JSON lines to stdout, oldest first, for a support case.
+    Export(LedgerFilterArgs),
+    /// Remove history older than `[state] ledger_retention_days`.
+    Purge(ConfigArgs),
+}
+
+/// Which ledger entries.
+#[derive(Debug, Args)]
+pub struct LedgerFilterArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Only this mailbox (its address).
+    #[arg(long, value_name = "ADDRESS")]
+    pub mailbox: Option<String>,
+    /// Only this kind: email, appointment, task, contact, absence.
+    #[arg(long)]
+    pub kind: Option<String>,
+    /// Only this item (a Graph id or a global key such as an internetMessageId).
+    #[arg(long, value_name = "KEY")]
+    pub item: Option<String>,
+    /// Only this CRM record id.
+    #[arg(long, value_name = "ID")]
+    pub crm_id: Option<u64>,
+    /// Only this action: created, updated, adopted, skipped, deleted, conflict, failed,
+    /// warning, moved.
+    #[arg(long)]
+    pub action: Option<String>,
+    /// Entries at or after this date or time (2026-11-27 or 2026-11-27T10:00:00Z).
+    #[arg(long, value_name = "WHEN")]
+    pub since: Option<String>,
+    /// Entries before this date or time.
+    #[arg(long, value_name = "WHEN")]
+    pub until: Option<String>,
+    /// At most this many entries (show only).
+    #[arg(long, default_value_t = 50)]
+    pub limit: u32,
+    /// Print JSON instead of a table (show only).
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]

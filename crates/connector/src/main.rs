@@ -17,6 +17,7 @@ fn main() -> ExitCode {
         Command::Check(args) => runtime().and_then(|rt| rt.block_on(commands::check::run(args))),
         Command::Sync(args) => runtime().and_then(|rt| rt.block_on(commands::sync::run(args))),
         Command::Demo(args) => runtime().and_then(|rt| rt.block_on(commands::demo::run(args))),
+        Command::Ledger(args) => runtime().and_then(|rt| rt.block_on(commands::ledger::run(args))),
         Command::Sandbox(args) => {
             runtime().and_then(|rt| rt.block_on(commands::sandbox::run(args)))
         }

@@ -3,5 +3,6 @@
 pub mod check;
 pub mod config;
 pub mod demo;
+pub mod ledger;
 pub mod sandbox;
 pub mod sync;

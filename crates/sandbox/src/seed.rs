@@ -605,7 +605,10 @@ pub(crate) fn new_received_message(
         m.to.clone()
     };
     let domain = from_addr.split('@').nth(1).unwrap_or("example").to_owned();
-    let imid = message_id(rng, &domain);
+    let imid = match &m.internet_message_id {
+        Some(id) => id.clone(),
+        None => message_id(rng, &domain),
+    };
     let mut headers = vec![json!({"name": "Message-ID", "value": imid})];
     if let Some(r) = &m.in_reply_to {
         headers.push(json!({"name": "In-Reply-To", "value": r}));

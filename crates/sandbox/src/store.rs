@@ -450,6 +450,10 @@ pub struct NewMessage {
     /// Folder path to deliver into; default `Inbox`.
     pub folder: Option<String>,
     pub in_reply_to: Option<String>,
+    /// `internetMessageId` (RFC 5322 Message-ID) of the message. One message sent to several
+    /// users of the tenant arrives in each mailbox with the same id, so delivering copies of
+    /// one message means giving them the same id; default: a new one.
+    pub internet_message_id: Option<String>,
 }
 
 /// Direct, synchronous access to the tenant's state (for tests and demos). Users are named by

@@ -136,6 +136,8 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
             from: None,
             to: users[..3].to_vec(),
             body_html: Some("<p>Agenda attached. <!-- tracking --></p>".into()),
+            // The same message in each mailbox: one Message-ID.
+            internet_message_id: Some(format!("<kickoff-{}@contoso.example>", args.seed)),
             ..Default::default()
         };
         for u in &users[..3] {

@@ -798,13 +798,7 @@ impl EmailEngine {
             self.mark_interrupted(ctx, m, &plan.key, Some(id)).await?;
             for d in later {
                 if let Err(e) = self.crm.add_document(ctx.rep(), id, d).await {
-                    return Err(match e.class {
-                        ErrorClass::Item | ErrorClass::NotFound => Stop::Item(format!(
-                            "activity {id} was written but CRM refused the document {:?}: {}",
-                            d.file_name, e.message
-                        )),
-                        _ => Stop::Transient(e.message),
-                    });
+                    return Err(document_error(id, d, e));
                 }
             }
         }
@@ -880,7 +874,9 @@ impl EmailEngine {
             .filter(|d| !present.iter().any(|p| p.file_name == d.file_name))
             .collect();
         for d in missing {
-            self.crm.add_document(ctx.rep(), activity, d).await?;
+            if let Err(e) = self.crm.add_document(ctx.rep(), activity, d).await {
+                return Err(document_error(activity, d, e));
+            }
         }
         Ok(planned.warnings)
     }
@@ -1109,6 +1105,29 @@ impl EmailEngine {
             "subject": m.subject,
             "participants": participants,
         })
+    }
+}
+
+/// What a failed document write means. A big document that still fails at transport level
+/// after the client's retries is taken as refused: a server that drops the connection on an
+/// oversized request looks exactly like a network failure, and retrying it every run would
+/// keep the message in the sync folder forever. The user is told and can retry by moving the
+/// message back.
+fn document_error(activity: CrmId, d: &DocumentPlan, e: PortError) -> Stop {
+    let refused = match e.class {
+        ErrorClass::Item | ErrorClass::NotFound => true,
+        ErrorClass::Transient => d.content.len() > INLINE_DOCUMENT_BYTES,
+        _ => false,
+    };
+    if refused {
+        Stop::Item(format!(
+            "activity {activity} was written but CRM did not accept the document {:?} ({} KB): {}",
+            d.file_name,
+            d.content.len().div_ceil(1024),
+            e.message
+        ))
+    } else {
+        Stop::Transient(e.message)
     }
 }
 

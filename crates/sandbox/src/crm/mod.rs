@@ -401,7 +401,10 @@ impl Drop for InFlight<'_> {
 /// Routes: `POST /crm/interface` and the control API under `/_sandbox/crm/…`.
 pub fn router(state: Arc<CrmSandbox>) -> Router {
     Router::new()
-        .route("/crm/interface", post(interface))
+        .route(
+            "/crm/interface",
+            post(interface).layer(axum::extract::DefaultBodyLimit::max(MAX_REQUEST_BYTES)),
+        )
         .route("/_sandbox/crm/records/{table}", get(control_records))
         .route("/_sandbox/crm/catalogs", get(control_catalogs))
         .route(
@@ -463,8 +466,19 @@ async fn interface(State(s): State<Arc<CrmSandbox>>, headers: HeaderMap, body: S
         )
             .into_response();
     }
-    xml(s.handle(&body).await)
+    // The request is executed on its own task: a client that hangs up mid-request (a killed
+    // connector) must not cancel a database statement halfway, which would make sqlx drop the
+    // connection and, with it, the in-memory database.
+    let state = s.clone();
+    match tokio::spawn(async move { state.handle(&body).await }).await {
+        Ok(answer) => xml(answer),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
 }
+
+/// Largest request body CRM.interface accepts: IIS's default `maxAllowedContentLength`
+/// (30,000,000 bytes), in front of which CRM.interface usually runs. Larger requests get 413.
+pub const MAX_REQUEST_BYTES: usize = 30_000_000;
 
 fn json<T: serde::Serialize>(v: &T) -> Response {
     match serde_json::to_string(v) {

@@ -434,16 +434,7 @@ impl CrmSession<'_> {
                 }
                 let mut fields = vec![d.first_name.clone(), d.last_name.clone()];
                 fields.extend(d.emails.iter().cloned());
-                Query {
-                    table: TableSpec::new(&d.table),
-                    condition: Some(Condition::or(conds)),
-                    fields: vec![FieldList {
-                        tablename: d.table.clone(),
-                        fields,
-                    }],
-                    max_records: None,
-                    catalogs: CatalogMode::Text,
-                }
+                Query::on(&d.table, Some(Condition::or(conds)), fields)
             })
             .collect();
         if qs.is_empty() {
@@ -481,20 +472,17 @@ impl CrmSession<'_> {
         let d = &self.dialect().company;
         let qs: Vec<Query> = lower_unique(emails)
             .chunks(ADDRESSES_PER_QUERY)
-            .map(|chunk| Query {
-                table: TableSpec::new(&d.table),
-                condition: Some(Condition::or(
-                    chunk
-                        .iter()
-                        .map(|e| Condition::cond(&d.table, &d.email, Op::Eq, e.clone()))
-                        .collect(),
-                )),
-                fields: vec![FieldList {
-                    tablename: d.table.clone(),
-                    fields: vec![d.name.clone(), d.email.clone()],
-                }],
-                max_records: None,
-                catalogs: CatalogMode::Text,
+            .map(|chunk| {
+                Query::on(
+                    &d.table,
+                    Some(Condition::or(
+                        chunk
+                            .iter()
+                            .map(|e| Condition::cond(&d.table, &d.email, Op::Eq, e.clone()))
+                            .collect(),
+                    )),
+                    vec![d.name.clone(), d.email.clone()],
+                )
             })
             .collect();
         if qs.is_empty() {
@@ -874,21 +862,16 @@ impl CrmSession<'_> {
                     ]),
                     None => ors,
                 };
-                Query {
-                    table: TableSpec::new(&d.table),
-                    condition: Some(condition),
-                    fields: vec![FieldList {
-                        tablename: d.table.clone(),
-                        fields: vec![
-                            d.ext_system.clone(),
-                            d.content_type.clone(),
-                            d.ext_key.clone(),
-                            d.mailbox.clone(),
-                        ],
-                    }],
-                    max_records: None,
-                    catalogs: CatalogMode::Text,
-                }
+                Query::on(
+                    &d.table,
+                    Some(condition),
+                    vec![
+                        d.ext_system.clone(),
+                        d.content_type.clone(),
+                        d.ext_key.clone(),
+                        d.mailbox.clone(),
+                    ],
+                )
             })
             .collect();
         if qs.is_empty() {
@@ -952,25 +935,20 @@ impl CrmSession<'_> {
     /// Tasks of a rep.
     pub async fn tasks(&self, rep_id: &str) -> Result<Vec<Task>, CrmError> {
         let d = &self.dialect().task;
-        let q = Query {
-            table: TableSpec::new(&d.table),
-            condition: Some(Condition::cond(&d.table, &d.rep_id, Op::Eq, rep_id)),
-            fields: vec![FieldList {
-                tablename: d.table.clone(),
-                fields: vec![
-                    d.rep_id.clone(),
-                    d.subject.clone(),
-                    d.text.clone(),
-                    d.start_date.clone(),
-                    d.due_date.clone(),
-                    d.status.clone(),
-                    d.priority.clone(),
-                    d.percent_complete.clone(),
-                ],
-            }],
-            max_records: None,
-            catalogs: CatalogMode::Text,
-        };
+        let q = Query::on(
+            &d.table,
+            Some(Condition::cond(&d.table, &d.rep_id, Op::Eq, rep_id)),
+            vec![
+                d.rep_id.clone(),
+                d.subject.clone(),
+                d.text.clone(),
+                d.start_date.clone(),
+                d.due_date.clone(),
+                d.status.clone(),
+                d.priority.clone(),
+                d.percent_complete.clone(),
+            ],
+        );
         let recs = self.query(q).await?;
         recs.iter()
             .map(|r| {
@@ -1009,28 +987,23 @@ impl CrmSession<'_> {
     ) -> Result<Vec<Absence>, CrmError> {
         let dl = self.dialect();
         let d = &dl.absence;
-        let q = Query {
-            table: TableSpec::new(&d.table),
-            condition: Some(Condition::and(vec![
+        let q = Query::on(
+            &d.table,
+            Some(Condition::and(vec![
                 Condition::cond(&d.table, &d.rep_id, Op::Eq, rep_id),
                 Condition::cond(&d.table, &d.start_date, Op::Le, dl.format_date(to)),
                 Condition::cond(&d.table, &d.end_date, Op::Ge, dl.format_date(from)),
             ])),
-            fields: vec![FieldList {
-                tablename: d.table.clone(),
-                fields: vec![
-                    d.rep_id.clone(),
-                    d.start_date.clone(),
-                    d.start_time.clone(),
-                    d.end_date.clone(),
-                    d.end_time.clone(),
-                    d.kind.clone(),
-                    d.text.clone(),
-                ],
-            }],
-            max_records: None,
-            catalogs: CatalogMode::Text,
-        };
+            vec![
+                d.rep_id.clone(),
+                d.start_date.clone(),
+                d.start_time.clone(),
+                d.end_date.clone(),
+                d.end_time.clone(),
+                d.kind.clone(),
+                d.text.clone(),
+            ],
+        );
         let recs = self.query(q).await?;
         recs.iter()
             .map(|r| {
@@ -1045,21 +1018,16 @@ impl CrmSession<'_> {
     /// The values of a catalog (text in the session language, code and external key).
     pub async fn catalog_values(&self, catalog: &str) -> Result<Vec<CatalogValue>, CrmError> {
         let d = &self.dialect().catalog;
-        let q = Query {
-            table: TableSpec::new(&d.table),
-            condition: Some(Condition::cond(&d.table, &d.catalog, Op::Eq, catalog)),
-            fields: vec![FieldList {
-                tablename: d.table.clone(),
-                fields: vec![
-                    d.catalog.clone(),
-                    d.code.clone(),
-                    d.text.clone(),
-                    d.ext_key.clone(),
-                ],
-            }],
-            max_records: None,
-            catalogs: CatalogMode::Text,
-        };
+        let q = Query::on(
+            &d.table,
+            Some(Condition::cond(&d.table, &d.catalog, Op::Eq, catalog)),
+            vec![
+                d.catalog.clone(),
+                d.code.clone(),
+                d.text.clone(),
+                d.ext_key.clone(),
+            ],
+        );
         let recs = self.query(q).await?;
         Ok(recs
             .iter()

@@ -81,6 +81,23 @@ pub struct Query {
     pub catalogs: CatalogMode,
 }
 
+impl Query {
+    /// A query of one table: `fields` of the records of `table` that match `condition`, catalog
+    /// values as text. Nearly every read the connector makes has this shape.
+    pub fn on(table: &str, condition: Option<Condition>, fields: Vec<String>) -> Self {
+        Query {
+            table: TableSpec::new(table),
+            condition,
+            fields: vec![FieldList {
+                tablename: table.to_owned(),
+                fields,
+            }],
+            max_records: None,
+            catalogs: CatalogMode::Text,
+        }
+    }
+}
+
 /// A `<table>` in `<tables>`; children are records linked to the parent.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct TableSpec {

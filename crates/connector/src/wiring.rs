@@ -141,6 +141,7 @@ pub fn email_settings(config: &Config, forms: Option<&gc_crm::Forms>) -> gc_sync
         },
         whole_message: e.whole_message.then(|| kb(e.max_message_kb)),
         sync_when_owner_not_recipient: e.sync_when_owner_not_recipient,
+        validate_license: e.validate_license,
         category: e.categorize.then(|| e.category.clone()),
         notify_user_on_failure: e.notify_user_on_failure,
         managed_domains: config

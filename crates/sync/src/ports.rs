@@ -194,6 +194,10 @@ pub trait ActivityCrm: Send + Sync {
     /// The reps enabled for synchronisation (as the master user).
     async fn enabled_reps(&self) -> Result<Vec<RepInfo>, PortError>;
 
+    /// Whether CRM.interface accepts to act for `rep` (impersonation): refused when the rep
+    /// is unknown, locked or holds no valid CRM licence (`ErrorClass::Mailbox`).
+    async fn check_rep_access(&self, rep: &str) -> Result<(), PortError>;
+
     /// Persons and companies by address, many addresses at once.
     async fn find_people(&self, rep: &str, addresses: &[String]) -> Result<PeopleMatch, PortError>;
 

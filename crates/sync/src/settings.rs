@@ -45,6 +45,10 @@ pub struct EmailSettings {
     pub whole_message: Option<u64>,
     /// File a message even if the owner is not among sender and recipients (BCC).
     pub sync_when_owner_not_recipient: bool,
+    /// Before filing a mailbox's messages, make sure CRM.interface accepts to act for its rep
+    /// (`[emails] validate_license`): a rep without a valid CRM licence is refused at
+    /// impersonation, and the mailbox is then not worked (nothing moves to the failure folder).
+    pub validate_license: bool,
     /// Outlook category set on filed messages (`None`: no colouring).
     pub category: Option<String>,
     /// Tell the user about failed messages.
@@ -103,6 +107,7 @@ impl Default for EmailSettings {
             attachments: AttachmentPolicy::All,
             whole_message: None,
             sync_when_owner_not_recipient: false,
+            validate_license: false,
             category: Some("Aurea CRM".into()),
             notify_user_on_failure: true,
             managed_domains: Vec::new(),

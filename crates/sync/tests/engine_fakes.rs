@@ -175,6 +175,8 @@ struct FakeCrm {
     /// Simulates a process killed between the activity insert and its external key.
     die_after_insert: AtomicU32,
     reject_all: AtomicBool,
+    /// CRM.interface refuses to act for every rep (e.g. no licence).
+    refuse_impersonation: AtomicBool,
 }
 
 fn existing(a: &Act, found_by: FoundBy) -> ExistingActivity {
@@ -195,6 +197,15 @@ fn existing(a: &Act, found_by: FoundBy) -> ExistingActivity {
 
 #[async_trait]
 impl ActivityCrm for FakeCrm {
+    async fn check_rep_access(&self, rep: &str) -> Result<(), PortError> {
+        if self.refuse_impersonation.load(Ordering::SeqCst) {
+            return Err(PortError::new(
+                ErrorClass::Mailbox,
+                format!("impersonation of {rep} refused"),
+            ));
+        }
+        Ok(())
+    }
     async fn enabled_reps(&self) -> Result<Vec<RepInfo>, PortError> {
         Ok(Vec::new())
     }
@@ -605,4 +616,57 @@ async fn a_systematic_crm_refusal_stops_the_mailbox_run() {
         "the rest waits"
     );
     assert_eq!(graph.notes.lock().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn validate_license_leaves_an_unlicensed_reps_mailbox_untouched() {
+    let graph = Arc::new(FakeGraph::default());
+    let crm = Arc::new(FakeCrm::default());
+    crm.refuse_impersonation.store(true, Ordering::SeqCst);
+    let store = gc_store::open("sqlite::memory:").await.unwrap();
+    graph.put(
+        "rep1@contoso.example",
+        message("g1", "<k1@x>", &["rep1@contoso.example"]),
+    );
+    let target = MailboxTarget {
+        owner: owner(1),
+        graph_user: owner(1).email,
+    };
+
+    // Off: the setting is not evaluated, the message is filed.
+    let engine = EmailEngine::new(
+        graph.clone(),
+        crm.clone(),
+        store.clone(),
+        EmailSettings::default(),
+        Vec::new(),
+        "t",
+    );
+    let r = engine.run_mailbox(&target, &NoProgress).await;
+    assert_eq!(r.filed, 1, "{r:#?}");
+
+    // On: the refusal stops the mailbox before anything moves.
+    graph.put(
+        "rep1@contoso.example",
+        message("g2", "<k2@x>", &["rep1@contoso.example"]),
+    );
+    let settings = EmailSettings {
+        validate_license: true,
+        ..EmailSettings::default()
+    };
+    let engine = EmailEngine::new(graph.clone(), crm.clone(), store, settings, Vec::new(), "t");
+    let r = engine.run_mailbox(&target, &NoProgress).await;
+    assert_eq!(r.outcome, MailboxOutcome::Failed, "{r:#?}");
+    assert!(r.error.as_deref().unwrap().contains("licence"), "{r:#?}");
+    assert_eq!(
+        graph.count("rep1@contoso.example", SYNC),
+        1,
+        "the message waits"
+    );
+    assert_eq!(graph.count("rep1@contoso.example", "Sync_Failure"), 0);
+
+    // Once CRM accepts the rep again, the message is filed.
+    crm.refuse_impersonation.store(false, Ordering::SeqCst);
+    let r = engine.run_mailbox(&target, &NoProgress).await;
+    assert_eq!(r.filed, 1, "{r:#?}");
 }

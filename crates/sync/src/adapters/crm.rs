@@ -134,6 +134,15 @@ impl ActivityCrm for CrmActivities {
             .collect())
     }
 
+    async fn check_rep_access(&self, rep: &str) -> Result<(), PortError> {
+        let _turn = self.turn(rep).await;
+        self.client
+            .as_rep(rep)
+            .ping()
+            .await
+            .map_err(|e| port(&self.client, e))
+    }
+
     async fn find_people(&self, rep: &str, addresses: &[String]) -> Result<PeopleMatch, PortError> {
         let _turn = self.turn(rep).await;
         let s = self.client.as_rep(rep);

@@ -341,6 +341,22 @@ impl EmailEngine {
         progress: &dyn Progress,
     ) -> Result<(), PortError> {
         let s = &self.settings;
+        if s.validate_license {
+            self.crm
+                .check_rep_access(&target.owner.email)
+                .await
+                .map_err(|e| match e.class {
+                    ErrorClass::Mailbox => PortError::new(
+                        ErrorClass::Mailbox,
+                        format!(
+                            "CRM.interface refuses to act for {} (validate_license is on): {}; \
+                             check the rep's CRM licence and login in CRM",
+                            target.owner.email, e.message
+                        ),
+                    ),
+                    _ => e,
+                })?;
+        }
         let Some(sync_folder) = self
             .graph
             .folder(&target.graph_user, &s.sync_folder, s.create_sync_folder)

@@ -263,9 +263,8 @@ async fn pg_processes(n: usize) -> Option<(common::TestDb, Vec<Arc<dyn StateStor
 // passes every time. The check counts only grants that certainly overlapped, so this is a real
 // double grant on PostgreSQL, not a timing artefact of the test. Until it is understood it runs
 // on demand (`cargo test -p gc-store --test leases_concurrency -- --ignored`), not in CI.
-// Suspect: `claim_existing`'s `UPDATE … WHERE key IN (SELECT … LIMIT … FOR UPDATE SKIP
-// LOCKED)`, which PostgreSQL may re-evaluate during its EvalPlanQual recheck; a CTE that locks
-// once is the usual cure.
+// Not the cure: rewriting `claim_existing` as a CTE that locks once (tried; same rate). Seen:
+// two overlapping `acquire_leases` calls of different holders both returning the same key.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 #[ignore = "known intermittent double grant under CPU starvation on PostgreSQL; see the comment"]
 async fn postgres_processes_never_share_a_mailbox() {

@@ -11,7 +11,7 @@ use crate::codec::{
     WriteKind,
 };
 use crate::error::CrmError;
-use crate::id::CrmId;
+use gc_ids::CrmId;
 
 /// How many addresses one query command of a lookup carries (all commands go in one request).
 const ADDRESSES_PER_QUERY: usize = 25;

@@ -13,7 +13,7 @@ use crate::codec::{
 use crate::codes::ReturnCode;
 use crate::dialect::Dialect;
 use crate::error::CrmError;
-use crate::id::CrmId;
+use gc_ids::CrmId;
 
 /// Longest `Retry-After` honoured (seconds); longer values are capped.
 const MAX_RETRY_AFTER_SECS: f64 = 120.0;

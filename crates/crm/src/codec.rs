@@ -17,7 +17,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::dom::{self, Element};
 use crate::error::CrmError;
-use crate::id::CrmId;
+use gc_ids::CrmId;
 
 /// Session attributes of a `<request>`.
 #[derive(Debug, Clone)]

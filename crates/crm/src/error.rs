@@ -1,7 +1,7 @@
 //! Errors of the CRM.interface client, grouped by what a caller does about them.
 
 use crate::codes::ReturnCode;
-use crate::id::CrmId;
+use gc_ids::CrmId;
 
 /// What a caller should do about an error.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -20,7 +20,6 @@ pub mod dialect;
 pub mod dom;
 pub mod error;
 pub mod forms;
-pub mod id;
 
 pub use api::{
     Absence, Activity, ActivityFilter, CatalogValue, Company, DocumentInfo, ExternalKey,
@@ -36,4 +35,4 @@ pub use diagnose::{
 pub use dialect::Dialect;
 pub use error::{CrmError, ErrorKind};
 pub use forms::{Forms, FormsError};
-pub use id::CrmId;
+pub use gc_ids::{CrmId, ParseCrmIdError};

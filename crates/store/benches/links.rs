@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use gc_store::{
-    Cursor, ItemCommit, Kind, LedgerAction, Link, NewLedgerEntry, OpenOptions, StateStore,
+    CrmId, Cursor, ItemCommit, Kind, LedgerAction, Link, NewLedgerEntry, OpenOptions, StateStore,
 };
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -32,7 +32,7 @@ fn link_for(i: u64) -> Link {
     let mut l = Link::new(Kind::Email, format!("rep-{mailbox:04}"), graph_id(i));
     // Every message is shared by 3 mailboxes on average: global keys repeat.
     l.global_key = Some(format!("<msg-{}@contoso.example>", i / 3));
-    l.crm_id = Some((1u64 << 32) | i);
+    l.crm_id = Some(CrmId((1u64 << 32) | i));
     l.graph_version = Some(format!("CQAAABYAAA{i:x}"));
     l.crm_version = Some("2026-11-27T10:00:00".into());
     l.graph_hash = Some(format!("{:016x}", i.wrapping_mul(0x9e37_79b9_7f4a_7c15)));
@@ -179,7 +179,7 @@ async fn bench(backend: &'static str, store: Arc<dyn StateStore>, total: u64) ->
         let i = picks[n];
         async move {
             let found = store
-                .links_by_crm_id(Kind::Email, (1u64 << 32) | i)
+                .links_by_crm_id(Kind::Email, CrmId((1u64 << 32) | i))
                 .await
                 .unwrap();
             assert_eq!(found.len(), 1);

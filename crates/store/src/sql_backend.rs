@@ -30,7 +30,7 @@ pub(crate) fn opt_ts(micros: Option<i64>) -> Result<Option<Timestamp>, StoreErro
 /// Decode a stored CRM id (canonical decimal TEXT).
 pub(crate) fn crm_id(text: Option<String>) -> Result<Option<CrmId>, StoreError> {
     text.map(|t| {
-        t.trim().parse::<u64>().map_err(|e| StoreError::Corrupt {
+        t.parse::<CrmId>().map_err(|e| StoreError::Corrupt {
             what: "CRM id",
             detail: format!("{t:?}: {e}"),
         })
@@ -990,10 +990,13 @@ mod tests {
     fn decoders_reject_garbage() {
         assert_eq!(
             crm_id(Some("4294967394".into())).unwrap(),
-            Some(4_294_967_394)
+            Some(CrmId(4_294_967_394))
         );
-        assert_eq!(crm_id(Some(" 98".into())).unwrap(), Some(98));
-        assert_eq!(crm_id(Some(u64::MAX.to_string())).unwrap(), Some(u64::MAX));
+        assert_eq!(crm_id(Some(" 98".into())).unwrap(), Some(CrmId(98)));
+        assert_eq!(
+            crm_id(Some(u64::MAX.to_string())).unwrap(),
+            Some(CrmId(u64::MAX))
+        );
         assert!(crm_id(Some("-1".into())).is_err());
         assert!(uuid("nope").is_err());
         assert_eq!(count(-5), 0);

@@ -20,10 +20,10 @@ use crate::error::StoreError;
 /// only known after a directory lookup.
 pub type MailboxId = String;
 
-/// CRM record id: `StatNo << 32 | SeqNo`, an unsigned 64-bit number. Stored as TEXT in its
-/// canonical decimal form so that no id (not even one ≥ 2^63) changes sign in SQL and an
-/// administrator can paste it into a CRM query as is.
-pub type CrmId = u64;
+/// CRM record id (`StatNo << 32 | SeqNo`, shared with the CRM client through `gc-ids`). Stored
+/// as TEXT in its canonical decimal form so that no id (not even one ≥ 2^63) changes sign in SQL
+/// and an administrator can paste it into a CRM query as is.
+pub use gc_ids::CrmId;
 
 macro_rules! text_enum {
     ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {

@@ -9,7 +9,7 @@ mod common;
 use std::time::Duration;
 
 use gc_store::{
-    Cursor, ExclusionPolicy, ItemCommit, Kind, LedgerAction, LedgerFilter, Link, LinkState,
+    CrmId, Cursor, ExclusionPolicy, ItemCommit, Kind, LedgerAction, LedgerFilter, Link, LinkState,
     MailboxFailure, MailboxUpsert, NewLedgerEntry, RunCounts, RunOutcome, StateStore, StoreError,
     lease_key,
 };
@@ -338,7 +338,7 @@ async fn cursors(s: &dyn StateStore) {
 fn full_link(mailbox: &str, graph_id: &str) -> Link {
     let mut l = Link::new(Kind::Email, mailbox, graph_id);
     l.global_key = Some("<CAF=abc@mail.example>".into());
-    l.crm_id = Some(4_294_967_394);
+    l.crm_id = Some(CrmId(4_294_967_394));
     l.graph_version = Some("CQAAABYAAAB".into());
     l.crm_version = Some("2026-11-27T10:00:00".into());
     l.graph_hash = Some("h-graph".into());
@@ -379,17 +379,22 @@ async fn links(s: &dyn StateStore) {
             .is_empty()
     );
     assert_eq!(
-        s.links_by_crm_id(Kind::Email, 4_294_967_394)
+        s.links_by_crm_id(Kind::Email, CrmId(4_294_967_394))
             .await
             .unwrap()
             .len(),
         3
     );
-    assert!(s.links_by_crm_id(Kind::Email, 98).await.unwrap().is_empty());
+    assert!(
+        s.links_by_crm_id(Kind::Email, CrmId(98))
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     // Update: every field replaced, state with reason round-trips; ids ≥ 2^63 survive.
     let mut l1b = l1.clone();
-    l1b.crm_id = Some(u64::MAX);
+    l1b.crm_id = Some(CrmId(u64::MAX));
     l1b.graph_version = Some("CQAAABYAAAC".into());
     l1b.global_key = None;
     l1b.crm_hash = None;
@@ -407,7 +412,7 @@ async fn links(s: &dyn StateStore) {
         l1b
     );
     assert_eq!(
-        s.links_by_crm_id(Kind::Email, u64::MAX)
+        s.links_by_crm_id(Kind::Email, CrmId(u64::MAX))
             .await
             .unwrap()
             .len(),
@@ -490,7 +495,7 @@ async fn commit_item(s: &dyn StateStore) {
     let mut entry =
         NewLedgerEntry::new("r1", Kind::Email, "g1", LedgerAction::Created, "new e-mail");
     entry.run_id = Some(run.id);
-    entry.crm_id = Some(77);
+    entry.crm_id = Some(CrmId(77));
     let mut moved = entry.clone();
     moved.action = LedgerAction::Moved;
     moved.reason = "moved to Sync_Success".into();
@@ -555,7 +560,7 @@ async fn commit_item_is_atomic(s: &dyn StateStore) {
     s.put_cursor(&before_cursor).await.unwrap();
 
     let mut new_link = before_link.clone();
-    new_link.crm_id = Some(999);
+    new_link.crm_id = Some(CrmId(999));
     new_link.state = LinkState::Conflict;
     let mut new_cursor = before_cursor.clone();
     new_cursor.delta_link = Some("delta-2".into());
@@ -621,7 +626,7 @@ async fn ledger(s: &dyn StateStore) {
         let mut e = NewLedgerEntry::new(mailbox, kind, key, action, format!("reason {i}"));
         if kind == Kind::Appointment {
             e.run_id = Some(run.id);
-            e.crm_id = Some(4_294_967_296 + i as u64);
+            e.crm_id = Some(CrmId(4_294_967_296 + i as u64));
             e.detail = Some(serde_json::json!({"fields": ["Subject", "Date"], "n": i}));
         }
         ids.push(s.record_ledger(&e).await.unwrap());
@@ -635,7 +640,7 @@ async fn ledger(s: &dyn StateStore) {
     let e = all.iter().find(|e| e.id == ids[3]).unwrap();
     assert_eq!(e.action, LedgerAction::Conflict);
     assert_eq!(e.run_id, Some(run.id));
-    assert_eq!(e.crm_id, Some(4_294_967_299));
+    assert_eq!(e.crm_id, Some(CrmId(4_294_967_299)));
     assert_eq!(e.detail.as_ref().unwrap()["fields"][1], "Date");
     assert_eq!(e.reason, "reason 3");
 
@@ -682,7 +687,7 @@ async fn ledger(s: &dyn StateStore) {
     );
     assert_eq!(
         q(LedgerFilter {
-            crm_id: Some(4_294_967_300),
+            crm_id: Some(CrmId(4_294_967_300)),
             ..Default::default()
         })
         .await,

@@ -267,7 +267,7 @@ impl ActivityCrm for FakeCrm {
         let id = 1000 + acts.len() as u64;
         let die = self.die_after_insert.load(Ordering::SeqCst) > 0;
         acts.push(Act {
-            id,
+            id: CrmId(id),
             key: (!die).then(|| plan.key.clone()),
             plan: plan.clone(),
             participants: if die {
@@ -285,7 +285,7 @@ impl ActivityCrm for FakeCrm {
             self.die_after_insert.fetch_sub(1, Ordering::SeqCst);
             return Err(PortError::transient("connection lost after the insert"));
         }
-        Ok(CreateOutcome::Complete(id))
+        Ok(CreateOutcome::Complete(CrmId(id)))
     }
     async fn add_key(&self, _: &str, activity: CrmId, key: &str, _: &str) -> Result<(), PortError> {
         let mut acts = self.acts.lock().unwrap();
@@ -340,7 +340,7 @@ fn owner(n: u64) -> Owner {
     let email = format!("rep{n}@contoso.example");
     Owner {
         mailbox: n.to_string(),
-        rep_crm_id: n,
+        rep_crm_id: CrmId(n),
         rep_number: format!("R{n}"),
         name: format!("Rep {n}"),
         email: email.clone(),
@@ -446,7 +446,7 @@ async fn shared_message_in_parallel_mailboxes_gives_one_activity() {
         .unwrap();
     let reps: Vec<_> = shared.participants.iter().filter_map(|p| p.rep).collect();
     for n in 1..=3 {
-        assert!(reps.contains(&n), "{reps:?}");
+        assert!(reps.contains(&CrmId(n)), "{reps:?}");
     }
     assert_eq!(reports.iter().map(|r| r.adopted).sum::<u64>(), 2);
     for t in &w.targets {

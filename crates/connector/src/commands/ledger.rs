@@ -68,7 +68,7 @@ async fn filter(store: &dyn StateStore, f: &LedgerFilterArgs) -> anyhow::Result<
             .transpose()
             .map_err(|_| anyhow::anyhow!("unknown kind; write one of: {}", names(Kind::ALL)))?,
         item_key: f.item.clone(),
-        crm_id: f.crm_id,
+        crm_id: f.crm_id.map(gc_store::CrmId),
         action: f
             .action
             .as_deref()

@@ -189,12 +189,12 @@ pub async fn final_state(store: &dyn gc_store::StateStore) -> Final {
                         f.active_links += 1;
                         let e = f.by_key.entry(l.global_key.clone().unwrap()).or_default();
                         e.0.insert(l.mailbox.clone());
-                        e.1.insert(l.crm_id.unwrap());
+                        e.1.insert(l.crm_id.unwrap().get());
                     }
                     _ => {
                         f.failed_links += 1;
                         if let (Some(k), Some(id)) = (&l.global_key, l.crm_id) {
-                            f.failed_with_activity.push((k.clone(), id));
+                            f.failed_with_activity.push((k.clone(), id.get()));
                         }
                     }
                 }

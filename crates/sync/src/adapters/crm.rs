@@ -72,20 +72,16 @@ pub fn port(client: &CrmClient, e: CrmError) -> PortError {
     PortError::new(class, e.to_string())
 }
 
-fn crm(id: CrmId) -> gc_crm::CrmId {
-    gc_crm::CrmId(id)
-}
-
 fn existing(a: gc_crm::Activity, found_by: FoundBy) -> ExistingActivity {
     ExistingActivity {
-        id: a.id.get(),
+        id: a.id,
         participants: a
             .participants
             .into_iter()
             .map(|p| ExistingParticipant {
                 email: p.email.map(|e| e.to_ascii_lowercase()),
-                rep: p.rep.map(gc_crm::CrmId::get),
-                person: p.person.map(gc_crm::CrmId::get),
+                rep: p.rep,
+                person: p.person,
             })
             .collect(),
         found_by,
@@ -96,8 +92,8 @@ fn participant(p: &ParticipantPlan) -> NewParticipant {
     NewParticipant {
         role: p.role,
         email: p.email.clone(),
-        person: p.person.map(crm),
-        rep: p.rep.map(crm),
+        person: p.person,
+        rep: p.rep,
         status: None,
     }
 }
@@ -123,7 +119,7 @@ impl ActivityCrm for CrmActivities {
             .into_iter()
             .filter_map(|r| {
                 Some(RepInfo {
-                    crm_id: r.id.get(),
+                    crm_id: r.id,
                     rep_number: r.rep_id,
                     name: r.name,
                     email: r.email?,
@@ -167,8 +163,8 @@ impl ActivityCrm for CrmActivities {
                 .into_iter()
                 .map(|p| PersonRef {
                     email: p.email,
-                    person: p.person.get(),
-                    company: p.company.map(gc_crm::CrmId::get),
+                    person: p.person,
+                    company: p.company,
                 })
                 .collect(),
             companies: companies
@@ -176,7 +172,7 @@ impl ActivityCrm for CrmActivities {
                 .filter_map(|c| {
                     Some(CompanyRef {
                         email: c.email?,
-                        company: c.id.get(),
+                        company: c.id,
                     })
                 })
                 .collect(),
@@ -196,21 +192,17 @@ impl ActivityCrm for CrmActivities {
             .find_external_keys(None, &[key.to_owned()])
             .await
             .map_err(|e| port(&self.client, e))?;
-        let mut ids: Vec<u64> = keys
+        let mut ids: Vec<CrmId> = keys
             .iter()
             .filter(|k| k.ext_key == key)
             .filter_map(|k| k.record.as_ref())
             .filter(|(t, _)| t == table)
-            .map(|(_, id)| id.get())
+            .map(|(_, id)| *id)
             .collect();
         ids.sort_unstable();
         ids.dedup();
         for id in ids {
-            if let Some(a) = s
-                .activity(crm(id))
-                .await
-                .map_err(|e| port(&self.client, e))?
-            {
+            if let Some(a) = s.activity(id).await.map_err(|e| port(&self.client, e))? {
                 return Ok(Some(existing(a, FoundBy::ExternalKey)));
             }
         }
@@ -222,7 +214,7 @@ impl ActivityCrm for CrmActivities {
         let a = self
             .client
             .as_rep(rep)
-            .activity(crm(id))
+            .activity(id)
             .await
             .map_err(|e| port(&self.client, e))?;
         Ok(a.map(|a| existing(a, FoundBy::Link)))
@@ -283,8 +275,8 @@ impl ActivityCrm for CrmActivities {
         a.text = plan.text.clone();
         a.time = Some(plan.time);
         a.rep_id = Some(plan.rep_number.clone());
-        a.company = plan.company.map(crm);
-        a.person = plan.person.map(crm);
+        a.company = plan.company;
+        a.person = plan.person;
         a.extra = plan.extra.clone();
         a.participants = plan.participants.iter().map(participant).collect();
         a.external_key = Some(NewExternalKey {
@@ -295,9 +287,9 @@ impl ActivityCrm for CrmActivities {
         });
         a.documents = documents.iter().map(document).collect();
         match self.client.as_rep(rep).insert_activity(&a).await {
-            Ok(id) => Ok(CreateOutcome::Complete(id.get())),
+            Ok(id) => Ok(CreateOutcome::Complete(id)),
             Err(CrmError::Partial { created, source }) => Ok(CreateOutcome::Partial {
-                id: created.get(),
+                id: created,
                 error: port(&self.client, *source),
             }),
             Err(e) => Err(port(&self.client, e)),
@@ -317,7 +309,7 @@ impl ActivityCrm for CrmActivities {
             .as_rep(rep)
             .insert_external_key(
                 &table,
-                crm(activity),
+                activity,
                 &NewExternalKey {
                     ext_system: None,
                     content_type: content_type.to_owned(),
@@ -341,7 +333,7 @@ impl ActivityCrm for CrmActivities {
         let results = self
             .client
             .as_rep(rep)
-            .add_participants(crm(activity), &ps)
+            .add_participants(activity, &ps)
             .await
             .map_err(|e| port(&self.client, e))?;
         match results.into_iter().find_map(Result::err) {
@@ -355,7 +347,7 @@ impl ActivityCrm for CrmActivities {
         let docs = self
             .client
             .as_rep(rep)
-            .documents(crm(activity), false)
+            .documents(activity, false)
             .await
             .map_err(|e| port(&self.client, e))?;
         Ok(docs
@@ -376,7 +368,7 @@ impl ActivityCrm for CrmActivities {
         let _turn = self.turn(rep).await;
         self.client
             .as_rep(rep)
-            .insert_document(crm(activity), &document(document_plan))
+            .insert_document(activity, &document(document_plan))
             .await
             .map(|_| ())
             .map_err(|e| port(&self.client, e))

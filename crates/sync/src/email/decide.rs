@@ -217,7 +217,7 @@ mod tests {
     fn owner() -> Owner {
         Owner {
             mailbox: "100".into(),
-            rep_crm_id: 100,
+            rep_crm_id: CrmId(100),
             rep_number: "R1".into(),
             name: "Rita".into(),
             email: "rita@contoso.example".into(),
@@ -248,8 +248,8 @@ mod tests {
         PeopleMatch {
             persons: vec![PersonRef {
                 email: "paul@customer.example".into(),
-                person: 7,
-                company: Some(70),
+                person: CrmId(7),
+                company: Some(CrmId(70)),
             }],
             ..Default::default()
         }
@@ -282,7 +282,10 @@ mod tests {
         assert_eq!(plan.time, jiff::civil::time(9, 15, 0, 0));
         assert_eq!(plan.text, "<p>Hello</p>");
         assert_eq!(plan.rep_number, "R1");
-        assert_eq!((plan.person, plan.company), (Some(7), Some(70)));
+        assert_eq!(
+            (plan.person, plan.company),
+            (Some(CrmId(7)), Some(CrmId(70)))
+        );
         assert_eq!(plan.participants.len(), 2);
         assert_eq!(plan.extra[0].0, "MissingParticipants");
         assert!(plan.extra[0].1.contains("Optional: ghost@else.example"));
@@ -341,15 +344,19 @@ mod tests {
     #[test]
     fn active_link_is_already_filed_without_crm() {
         let mut l = Link::new(Kind::Email, "100", "AAA");
-        l.crm_id = Some(42);
+        l.crm_id = Some(CrmId(42));
         let s = EmailSettings::default();
         assert_eq!(
             triage(&msg(), &owner(), Some(&l), &s),
-            Some(Decision::AlreadyFiled { activity: 42 })
+            Some(Decision::AlreadyFiled {
+                activity: CrmId(42)
+            })
         );
         assert_eq!(
             run(Some(&l), None, &s),
-            Decision::AlreadyFiled { activity: 42 }
+            Decision::AlreadyFiled {
+                activity: CrmId(42)
+            }
         );
     }
 
@@ -368,16 +375,16 @@ mod tests {
     #[test]
     fn adopts_by_key_adding_only_this_rep() {
         let ex = ExistingActivity {
-            id: 9,
+            id: CrmId(9),
             participants: vec![
                 ExistingParticipant {
                     email: Some("paul@customer.example".into()),
                     rep: None,
-                    person: Some(7),
+                    person: Some(CrmId(7)),
                 },
                 ExistingParticipant {
                     email: Some("bob@contoso.example".into()),
-                    rep: Some(200),
+                    rep: Some(CrmId(200)),
                     person: None,
                 },
             ],
@@ -393,17 +400,17 @@ mod tests {
         else {
             panic!()
         };
-        assert_eq!(activity, 9);
+        assert_eq!(activity, CrmId(9));
         assert!(!add_key && !complete_documents);
         assert_eq!(add_participants.len(), 1);
-        assert_eq!(add_participants[0].rep, Some(100));
+        assert_eq!(add_participants[0].rep, Some(CrmId(100)));
         assert_eq!(add_participants[0].role, ParticipantRole::Required);
     }
 
     #[test]
     fn adoption_with_this_rep_present_adds_nobody() {
         let ex = ExistingActivity {
-            id: 9,
+            id: CrmId(9),
             participants: vec![
                 ExistingParticipant {
                     email: Some("RITA@contoso.example".into()),
@@ -413,7 +420,7 @@ mod tests {
                 ExistingParticipant {
                     email: None,
                     rep: None,
-                    person: Some(7),
+                    person: Some(CrmId(7)),
                 },
             ],
             found_by: FoundBy::ExternalKey,
@@ -430,7 +437,7 @@ mod tests {
     #[test]
     fn orphan_or_interrupted_adoption_completes() {
         let ex = ExistingActivity {
-            id: 9,
+            id: CrmId(9),
             participants: vec![],
             found_by: FoundBy::Orphan,
         };
@@ -447,7 +454,7 @@ mod tests {
         assert_eq!(add_participants.len(), 2);
 
         let mut l = Link::new(Kind::Email, "100", "AAA");
-        l.crm_id = Some(9);
+        l.crm_id = Some(CrmId(9));
         l.state = LinkState::Failed {
             reason: INTERRUPTED.into(),
         };
@@ -493,7 +500,7 @@ mod tests {
             settings: &s,
         });
         let Decision::Create(p) = d else { panic!() };
-        assert_eq!(p.participants[0].rep, Some(100));
+        assert_eq!(p.participants[0].rep, Some(CrmId(100)));
         assert_eq!(p.participants[0].role, ParticipantRole::Informational);
     }
 

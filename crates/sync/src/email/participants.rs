@@ -146,7 +146,7 @@ mod tests {
     fn owner() -> Owner {
         Owner {
             mailbox: "100".into(),
-            rep_crm_id: 100,
+            rep_crm_id: CrmId(100),
             rep_number: "R1".into(),
             name: "Rita Rep".into(),
             email: "rita@contoso.example".into(),
@@ -178,18 +178,18 @@ mod tests {
             persons: vec![
                 PersonRef {
                     email: "paul@customer.example".into(),
-                    person: 7,
-                    company: Some(70),
+                    person: CrmId(7),
+                    company: Some(CrmId(70)),
                 },
                 PersonRef {
                     email: "paul@customer.example".into(),
-                    person: 5,
-                    company: Some(50),
+                    person: CrmId(5),
+                    company: Some(CrmId(50)),
                 },
             ],
             companies: vec![],
             reps: vec![RepRef {
-                crm_id: 200,
+                crm_id: CrmId(200),
                 email: "bob@contoso.example".into(),
                 rep_number: "R2".into(),
             }],
@@ -210,20 +210,20 @@ mod tests {
                 (
                     ParticipantRole::Required,
                     "paul@customer.example",
-                    Some(5),
+                    Some(CrmId(5)),
                     None
                 ),
                 (
                     ParticipantRole::Required,
                     "rita@contoso.example",
                     None,
-                    Some(100)
+                    Some(CrmId(100))
                 ),
                 (
                     ParticipantRole::Required,
                     "bob@contoso.example",
                     None,
-                    Some(200)
+                    Some(CrmId(200))
                 ),
             ]
         );
@@ -231,7 +231,7 @@ mod tests {
             r.missing,
             vec![(ParticipantRole::Optional, "unknown@nowhere.example".into())]
         );
-        assert_eq!((r.person, r.company), (Some(5), Some(50)));
+        assert_eq!((r.person, r.company), (Some(CrmId(5)), Some(CrmId(50))));
     }
 
     #[test]
@@ -239,7 +239,7 @@ mod tests {
         let mut m = msg();
         m.to.remove(0);
         let r = resolve(&m, &owner(), &people());
-        assert_eq!(r.participants[0].rep, Some(100));
+        assert_eq!(r.participants[0].rep, Some(CrmId(100)));
         assert_eq!(r.participants[0].role, ParticipantRole::Informational);
     }
 
@@ -253,12 +253,12 @@ mod tests {
         let p = PeopleMatch {
             companies: vec![CompanyRef {
                 email: "info@acme.example".into(),
-                company: 9,
+                company: CrmId(9),
             }],
             ..Default::default()
         };
         let r = resolve(&m, &owner(), &p);
-        assert_eq!(r.company, Some(9));
+        assert_eq!(r.company, Some(CrmId(9)));
         assert!(r.missing.is_empty());
         assert_eq!(r.participants.len(), 2);
     }

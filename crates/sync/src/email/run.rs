@@ -656,7 +656,7 @@ impl EmailEngine {
             tracing::info!(
                 mailbox = ctx.mailbox(),
                 message = m.id,
-                activity = found.id,
+                activity = %found.id,
                 "adopting the activity of an interrupted attempt"
             );
             orphan = found;

@@ -1,4 +1,8 @@
-//! Record identifiers.
+//! gc-ids: the identifiers every library crate shares, so that a CRM record id means one
+//! type from the CRM.interface codec through the engine to the state store (which knows
+//! nothing else of CRM).
+//!
+//! ## CRM record ids
 //!
 //! CRM.interface returns a 64-bit `id` on every record. The documented example
 //! `id=" 4294967394"` is `(1 << 32) + 98`, i.e. StatNo 1, SeqNo 98: the id packs the two

@@ -39,7 +39,7 @@ pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 pub use store::{Result, StateStore};
 pub use types::{
-    CrmId, Cursor, ExclusionPolicy, ItemCommit, Kind, Lease, LedgerAction, LedgerEntry,
+    CrmId, Cursor, ExclusionPolicy, ItemCommit, ItemRetry, Kind, Lease, LedgerAction, LedgerEntry,
     LedgerFilter, Link, LinkState, MailboxFailure, MailboxId, MailboxRecord, MailboxUpsert,
     NewLedgerEntry, Run, RunCounts, RunOutcome, lease_key,
 };

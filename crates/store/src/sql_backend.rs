@@ -72,7 +72,7 @@ macro_rules! sql_backend {
         use $crate::sql_backend::{count, count_in, crm_id, opt_ts, ts, uuid};
         use $crate::store::{Result, StateStore};
         use $crate::types::{
-            duration_micros, CrmId, Cursor, ExclusionPolicy, ItemCommit, Kind, Lease,
+            duration_micros, CrmId, Cursor, ExclusionPolicy, ItemCommit, ItemRetry, Kind, Lease,
             LedgerAction, LedgerEntry, LedgerFilter, Link, LinkState, MailboxFailure,
             MailboxRecord, MailboxUpsert, NewLedgerEntry, Run, RunCounts, RunOutcome,
         };
@@ -284,6 +284,37 @@ macro_rules! sql_backend {
             .fetch_one(&mut *conn)
             .await?;
             Ok(id)
+        }
+
+        fn retry_from_row(row: &DbRow) -> Result<ItemRetry> {
+            let kind: String = row.try_get("kind")?;
+            let attempts: i64 = row.try_get("attempts")?;
+            Ok(ItemRetry {
+                kind: kind.parse()?,
+                mailbox: row.try_get("mailbox")?,
+                item_key: row.try_get("item_key")?,
+                attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+                retry_at: ts(row.try_get("retry_at")?)?,
+                last_error: row.try_get("last_error")?,
+                updated_at: Some(ts(row.try_get("updated_at")?)?),
+            })
+        }
+
+        async fn clear_retry_on(
+            conn: &mut Conn,
+            kind: Kind,
+            mailbox: &str,
+            item_key: &str,
+        ) -> Result<bool> {
+            let r = sqlx::query(
+                "DELETE FROM item_retries WHERE kind = $1 AND mailbox = $2 AND item_key = $3",
+            )
+            .bind(kind.as_str())
+            .bind(mailbox)
+            .bind(item_key)
+            .execute(&mut *conn)
+            .await?;
+            Ok(r.rows_affected() > 0)
         }
 
         async fn put_cursor_on(conn: &mut Conn, c: &Cursor) -> Result<()> {
@@ -726,6 +757,7 @@ macro_rules! sql_backend {
                 let mut tx = self.pool.begin().await?;
                 if let Some(link) = &commit.link {
                     upsert_link_on(&mut tx, link).await?;
+                    clear_retry_on(&mut tx, link.kind, &link.mailbox, &link.graph_id).await?;
                 }
                 if let Some(cursor) = &commit.cursor {
                     put_cursor_on(&mut tx, cursor).await?;
@@ -737,6 +769,76 @@ macro_rules! sql_backend {
                 // Dropping `tx` on any `?` above rolls everything back.
                 tx.commit().await?;
                 Ok(ids)
+            }
+
+            async fn get_retry(
+                &self,
+                kind: Kind,
+                mailbox: &str,
+                item_key: &str,
+            ) -> Result<Option<ItemRetry>> {
+                let row = sqlx::query(
+                    "SELECT kind, mailbox, item_key, attempts, retry_at, last_error, updated_at \
+                     FROM item_retries WHERE kind = $1 AND mailbox = $2 AND item_key = $3",
+                )
+                .bind(kind.as_str())
+                .bind(mailbox)
+                .bind(item_key)
+                .fetch_optional(&self.pool)
+                .await?;
+                row.as_ref().map(retry_from_row).transpose()
+            }
+
+            async fn record_retry(
+                &self,
+                kind: Kind,
+                mailbox: &str,
+                item_key: &str,
+                error: &str,
+                delay: Duration,
+            ) -> Result<ItemRetry> {
+                let row = sqlx::query(concat!(
+                    "INSERT INTO item_retries (kind, mailbox, item_key, attempts, retry_at, \
+                     last_error, updated_at) VALUES ($1, $2, $3, 1, ",
+                    $now!(),
+                    " + $4, $5, ",
+                    $now!(),
+                    ") ON CONFLICT (kind, mailbox, item_key) DO UPDATE SET \
+                     attempts = item_retries.attempts + 1, retry_at = excluded.retry_at, \
+                     last_error = excluded.last_error, updated_at = excluded.updated_at \
+                     RETURNING kind, mailbox, item_key, attempts, retry_at, last_error, updated_at"
+                ))
+                .bind(kind.as_str())
+                .bind(mailbox)
+                .bind(item_key)
+                .bind(duration_micros(delay))
+                .bind(error)
+                .fetch_one(&self.pool)
+                .await?;
+                retry_from_row(&row)
+            }
+
+            async fn clear_retry(&self, kind: Kind, mailbox: &str, item_key: &str) -> Result<bool> {
+                let mut conn = self.pool.acquire().await?;
+                clear_retry_on(&mut conn, kind, mailbox, item_key).await
+            }
+
+            async fn list_retries(
+                &self,
+                mailbox: Option<&str>,
+                limit: u32,
+            ) -> Result<Vec<ItemRetry>> {
+                let mut qb = QueryBuilder::<$db>::new(
+                    "SELECT kind, mailbox, item_key, attempts, retry_at, last_error, updated_at \
+                     FROM item_retries",
+                );
+                if let Some(m) = mailbox {
+                    qb.push(" WHERE mailbox = ").push_bind(m.to_owned());
+                }
+                qb.push(" ORDER BY retry_at, kind, mailbox, item_key LIMIT ")
+                    .push_bind(i64::from(limit));
+                let rows = qb.build().fetch_all(&self.pool).await?;
+                rows.iter().map(retry_from_row).collect()
             }
 
             async fn record_ledger(&self, entry: &NewLedgerEntry) -> Result<i64> {

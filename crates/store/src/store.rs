@@ -9,8 +9,8 @@ use uuid::Uuid;
 
 use crate::error::StoreError;
 use crate::types::{
-    CrmId, Cursor, ExclusionPolicy, ItemCommit, Kind, Lease, LedgerEntry, LedgerFilter, Link,
-    MailboxFailure, MailboxRecord, MailboxUpsert, NewLedgerEntry, Run, RunCounts, RunOutcome,
+    CrmId, Cursor, ExclusionPolicy, ItemCommit, ItemRetry, Kind, Lease, LedgerEntry, LedgerFilter,
+    Link, MailboxFailure, MailboxRecord, MailboxUpsert, NewLedgerEntry, Run, RunCounts, RunOutcome,
 };
 use crate::url::Backend;
 
@@ -133,7 +133,8 @@ pub trait StateStore: Send + Sync + std::fmt::Debug {
 
     // ----- item commit and ledger --------------------------------------------------------
 
-    /// Apply the link upsert, the ledger entries and the cursor update in ONE transaction.
+    /// Apply the link upsert, the ledger entries and the cursor update in ONE transaction; the
+    /// link's retry state (see [`StateStore::record_retry`]) is deleted in it too.
     /// On error nothing is changed. Returns the ids of the ledger entries, in order.
     async fn commit_item(&self, commit: &ItemCommit) -> Result<Vec<i64>>;
 
@@ -153,6 +154,34 @@ pub trait StateStore: Send + Sync + std::fmt::Debug {
         filter: &LedgerFilter,
         out: &mut (dyn AsyncWrite + Unpin + Send),
     ) -> Result<u64>;
+
+    // ----- item retries -------------------------------------------------------------------
+
+    /// The retry state of one item, if it failed transiently before.
+    async fn get_retry(
+        &self,
+        kind: Kind,
+        mailbox: &str,
+        item_key: &str,
+    ) -> Result<Option<ItemRetry>>;
+
+    /// Count one more failed attempt: `attempts + 1`, `retry_at = now + delay` (database clock),
+    /// `last_error = error`. Returns the new state.
+    async fn record_retry(
+        &self,
+        kind: Kind,
+        mailbox: &str,
+        item_key: &str,
+        error: &str,
+        delay: Duration,
+    ) -> Result<ItemRetry>;
+
+    /// Forget an item's retry state (also done by [`StateStore::commit_item`] for its link).
+    /// Returns whether there was one.
+    async fn clear_retry(&self, kind: Kind, mailbox: &str, item_key: &str) -> Result<bool>;
+
+    /// Items waiting for a retry (of one mailbox, or all), soonest first, at most `limit`.
+    async fn list_retries(&self, mailbox: Option<&str>, limit: u32) -> Result<Vec<ItemRetry>>;
 
     // ----- runs --------------------------------------------------------------------------
 

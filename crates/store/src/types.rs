@@ -515,6 +515,28 @@ pub struct ItemCommit {
     pub cursor: Option<Cursor>,
 }
 
+/// An item that failed transiently and waits for its next attempt: the engine retries it with
+/// backoff across runs and fails it for good after `[errors] item_retry_limit` attempts, so one
+/// poison item can never hold a mailbox's checkpoint for ever. The row is deleted when the
+/// item's link is committed (filed, failed, or anything else).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ItemRetry {
+    /// Kind of item.
+    pub kind: Kind,
+    /// Mailbox (rep id).
+    pub mailbox: MailboxId,
+    /// The item (the link's Graph id, or the kind's item key).
+    pub item_key: String,
+    /// Failed attempts so far.
+    pub attempts: u32,
+    /// Not before this time (database clock).
+    pub retry_at: Timestamp,
+    /// Why the last attempt failed.
+    pub last_error: String,
+    /// Set by the store on write.
+    pub updated_at: Option<Timestamp>,
+}
+
 /// Longest duration the store does arithmetic with (100 years); longer ones are clamped so
 /// that `now + duration` cannot overflow a 64-bit microsecond timestamp in SQL.
 pub(crate) const MAX_DURATION_MICROS: i64 = 100 * 366 * 24 * 3600 * 1_000_000;

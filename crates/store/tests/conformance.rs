@@ -1031,6 +1031,63 @@ macro_rules! conformance {
     };
 }
 
+async fn item_retries(s: &dyn StateStore) {
+    assert!(
+        s.get_retry(Kind::Email, "r1", "m1")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let before = s.now().await.unwrap();
+    let r = s
+        .record_retry(Kind::Email, "r1", "m1", "CRM busy", Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert_eq!((r.attempts, r.last_error.as_str()), (1, "CRM busy"));
+    assert!(r.retry_at >= before.checked_add(SignedDuration::from_secs(59)).unwrap());
+    let r = s
+        .record_retry(Kind::Email, "r1", "m1", "timeout", Duration::from_secs(0))
+        .await
+        .unwrap();
+    assert_eq!((r.attempts, r.last_error.as_str()), (2, "timeout"));
+    assert!(r.retry_at <= s.now().await.unwrap());
+    // Another kind and another mailbox are other items.
+    s.record_retry(Kind::Appointment, "r1", "m1", "x", Duration::ZERO)
+        .await
+        .unwrap();
+    s.record_retry(Kind::Email, "r2", "m9", "y", Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert_eq!(s.get_retry(Kind::Email, "r1", "m1").await.unwrap(), Some(r));
+    assert_eq!(s.list_retries(Some("r1"), 10).await.unwrap().len(), 2);
+    assert_eq!(s.list_retries(None, 10).await.unwrap().len(), 3);
+    assert_eq!(s.list_retries(None, 1).await.unwrap().len(), 1);
+
+    // Committing the item's link forgets its retry state, and only its own.
+    let mut l = Link::new(Kind::Email, "r1", "m1");
+    l.crm_id = Some(CrmId(7));
+    s.commit_item(&ItemCommit {
+        link: Some(l),
+        ..ItemCommit::default()
+    })
+    .await
+    .unwrap();
+    assert!(
+        s.get_retry(Kind::Email, "r1", "m1")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        s.get_retry(Kind::Appointment, "r1", "m1")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(s.clear_retry(Kind::Email, "r2", "m9").await.unwrap());
+    assert!(!s.clear_retry(Kind::Email, "r2", "m9").await.unwrap());
+}
+
 conformance!(
     clock,
     mailboxes,
@@ -1043,4 +1100,5 @@ conformance!(
     ledger,
     runs,
     leases,
+    item_retries,
 );

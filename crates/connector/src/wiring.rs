@@ -117,13 +117,31 @@ pub async fn store(config: &Config) -> anyhow::Result<Arc<dyn gc_store::StateSto
         .with_context(|| format!("opening the state store {}", config.state.url))
 }
 
-/// The e-mail engine's settings for this configuration (`[emails]`, the managed domains, the
-/// forms.xml missing-participants block, the lease time).
-pub fn email_settings(config: &Config, forms: Option<&gc_crm::Forms>) -> gc_sync::EmailSettings {
+/// The engine's run policy for this configuration (`[errors]`, `[state]`, the per-mailbox Graph
+/// concurrency).
+pub fn run_policy(config: &Config) -> gc_sync::RunPolicy {
+    let e = &config.errors;
+    gc_sync::RunPolicy {
+        item_concurrency: (config.microsoft.mailbox_concurrency as usize).max(1),
+        lease_ttl: Duration::from_secs(config.state.lease_seconds.max(1).into()),
+        exclusion: (e.exclude_after_access_errors > 0).then(|| gc_store::ExclusionPolicy {
+            after_failures: e.exclude_after_access_errors,
+            exclude_for: Duration::from_secs(u64::from(e.exclusion_minutes) * 60),
+        }),
+        stop_after_errors: (e.stop_after_errors > 0).then_some(u64::from(e.stop_after_errors)),
+        item_retry_limit: e.item_retry_limit.max(1),
+        retry_backoff: Duration::from_secs(u64::from(e.item_retry_minutes) * 60),
+        ..gc_sync::RunPolicy::default()
+    }
+}
+
+/// The e-mail rules for this configuration (`[emails]`, the managed domains, the forms.xml
+/// missing-participants block).
+pub fn email_rules(config: &Config, forms: Option<&gc_crm::Forms>) -> gc_sync::EmailRules {
     use crate::config::AttachmentMode;
     let e = &config.emails;
     let kb = |k: u32| u64::from(k) * 1024;
-    gc_sync::EmailSettings {
+    gc_sync::EmailRules {
         sync_folder: e.sync_folder.clone(),
         create_sync_folder: e.create_sync_folder,
         success_folder: e.success_folder.clone(),
@@ -152,18 +170,8 @@ pub fn email_settings(config: &Config, forms: Option<&gc_crm::Forms>) -> gc_sync
             .collect(),
         missing: forms
             .and_then(|f| f.missing_attendees.get("vevent").cloned())
-            .unwrap_or_else(gc_sync::settings::default_missing_attendees),
+            .unwrap_or_else(gc_sync::email::rules::default_missing_attendees),
         language: config.crm.language.clone(),
-        item_concurrency: (config.microsoft.mailbox_concurrency as usize).max(1),
-        lease_ttl: Duration::from_secs(config.state.lease_seconds.max(1).into()),
-        exclusion: (config.errors.exclude_after_access_errors > 0).then(|| {
-            gc_store::ExclusionPolicy {
-                after_failures: config.errors.exclude_after_access_errors,
-                exclude_for: Duration::from_secs(u64::from(config.errors.exclusion_minutes) * 60),
-            }
-        }),
-        stop_after_errors: (config.errors.stop_after_errors > 0)
-            .then_some(u64::from(config.errors.stop_after_errors)),
-        ..gc_sync::EmailSettings::default()
+        ..gc_sync::EmailRules::default()
     }
 }

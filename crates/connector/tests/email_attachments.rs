@@ -6,7 +6,7 @@ mod common;
 use common::{Env, SYNC, final_state};
 use gc_sandbox::SandboxOptions;
 use gc_store::{Kind, LedgerAction, LedgerFilter};
-use graph_connector::commands::sync::EmailRuntime;
+use graph_connector::commands::sync::Runtime;
 
 /// (file name, size) of the documents of every activity the sync wrote, plus the warnings.
 async fn sync_with(emails: &str) -> (Vec<Vec<(String, u64)>>, Vec<String>, usize) {
@@ -22,7 +22,7 @@ async fn sync_with(emails: &str) -> (Vec<Vec<(String, u64)>>, Vec<String>, usize
     .await;
     let users = env.enabled_users().await;
     env.file_all_inbox(usize::MAX);
-    let rt = EmailRuntime::build(&env.config()).await.unwrap();
+    let rt = Runtime::build(&env.config()).await.unwrap();
     let (report, _) = common::converge(&rt, 3).await;
     assert!(!report.any_mailbox_failed(), "{report:#?}");
     for u in &users {
@@ -59,7 +59,7 @@ async fn sync_with(emails: &str) -> (Vec<Vec<(String, u64)>>, Vec<String>, usize
         .into_iter()
         .map(|w| w.reason)
         .collect();
-    (docs, warnings, report.total().failed as usize)
+    (docs, warnings, report.total(gc_store::Kind::Email).failed as usize)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -12,7 +12,7 @@ use std::time::Duration;
 use common::{Env, SYNC, final_state};
 use gc_sandbox::{FaultSpec, SandboxOptions};
 use gc_sync::NoProgress;
-use graph_connector::commands::sync::EmailRuntime;
+use graph_connector::commands::sync::Runtime;
 
 const FAST_RETRIES: &str =
     "[errors]\nmax_retries = 10\ninitial_backoff_seconds = 1\nmax_backoff_seconds = 2\n";
@@ -27,15 +27,15 @@ type Snapshot = (
 );
 
 async fn run_until_converged(env: &Env, users: &[String], max_runs: usize) -> (Snapshot, usize) {
-    let rt = EmailRuntime::build(&env.config()).await.unwrap();
+    let rt = Runtime::build(&env.config()).await.unwrap();
     let mut runs = 0;
     loop {
         runs += 1;
-        let report = rt.cycle(None, &NoProgress).await;
+        let report = rt.cycle(None, &NoProgress, &Default::default()).await;
         let left: usize = users.iter().map(|u| env.count(u, SYNC)).sum();
         if let Ok(r) = &report
             && left == 0
-            && r.total().delayed == 0
+            && r.total(gc_store::Kind::Email).delayed == 0
             && !r.any_mailbox_failed()
         {
             break;

@@ -9,7 +9,7 @@ use common::{Env, SYNC, decisions, final_state};
 use gc_sandbox::{NewMessage, SandboxOptions};
 use gc_store::{Kind, LedgerAction, LedgerFilter};
 use gc_sync::NoProgress;
-use graph_connector::commands::sync::EmailRuntime;
+use graph_connector::commands::sync::Runtime;
 
 fn opts(users: usize, seed: u64) -> SandboxOptions {
     SandboxOptions {
@@ -86,7 +86,7 @@ async fn hundreds_of_messages_across_twenty_mailboxes() {
     let before = env.file_all_inbox(usize::MAX);
 
     let config = env.config();
-    let rt = EmailRuntime::build(&config).await.unwrap();
+    let rt = Runtime::build(&config).await.unwrap();
     let (report, runs) = common::converge(&rt, 3).await;
     eprintln!("first sync complete after {runs} run(s)");
     // Only mailboxes of reps enabled for e-mails are worked.
@@ -96,7 +96,7 @@ async fn hundreds_of_messages_across_twenty_mailboxes() {
         .map(|(_, n)| n)
         .sum();
     assert!(total >= 200, "only {total} messages filed");
-    let t = report.total();
+    let t = report.total(gc_store::Kind::Email);
     assert!(
         report.mailboxes.len() >= 20,
         "{} mailboxes",
@@ -232,13 +232,13 @@ async fn hundreds_of_messages_across_twenty_mailboxes() {
 
     // A second run changes nothing.
     let n_acts = acts.len();
-    let again = rt.cycle(None, &NoProgress).await.unwrap();
-    let t2 = again.total();
+    let again = rt.cycle(None, &NoProgress, &Default::default()).await.unwrap();
+    let t2 = again.total(gc_store::Kind::Email);
     assert_eq!(
         (
-            t2.filed,
+            t2.created,
             t2.adopted,
-            t2.already_filed,
+            t2.unchanged,
             t2.failed,
             t2.skipped,
             t2.delayed

@@ -126,6 +126,12 @@ pub struct ActivityNames {
     pub end_time: String,
     pub rep_id: String,
     pub deleted: String,
+    /// A free text field of the activity that the connector's first insert fills with a
+    /// marker derived from the item's global key, so that an activity written just before a
+    /// crash (before its external key) is found again by it. `""` (the default: Aurea names
+    /// no such field, and a free field may be in use) means none: recovery then compares rep,
+    /// date, time, subject and text, and `check` says so.
+    pub marker: String,
 }
 
 /// Participant (MB) names.
@@ -306,6 +312,7 @@ impl Default for ActivityNames {
             end_time: s("EndTime"),
             rep_id: s("RepID"),
             deleted: s("ConnectorDeleted"),
+            marker: String::new(),
         }
     }
 }

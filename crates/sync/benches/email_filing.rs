@@ -10,8 +10,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use gc_sandbox::{FaultPlan, FaultSpec, SandboxOptions};
-use gc_sync::adapters::{CrmActivities, GraphMail};
-use gc_sync::{AttachmentPolicy, EmailEngine, EmailSettings, NoProgress};
+use gc_sync::adapters::{CrmActivities, GraphMail, TenantDirectory};
+use gc_sync::{AttachmentPolicy, EmailKind, EmailRules, Engine, NoProgress, RunPolicy};
+use tokio_util::sync::CancellationToken;
 
 const GRAPH_LATENCY_MS: u64 = 50;
 const CRM_LATENCY_MS: u64 = 20;
@@ -85,6 +86,7 @@ async fn run(target_mailboxes: usize, per_mailbox: usize) -> Result {
         creds.crm_password.clone().into(),
     ))
     .unwrap();
+    let directory = TenantDirectory::new(crm.clone(), graph.clone());
     let graph = Arc::new(GraphMail::new(
         graph,
         sandbox.directory().admin().email.clone(),
@@ -97,15 +99,18 @@ async fn run(target_mailboxes: usize, per_mailbox: usize) -> Result {
     ))
     .await
     .unwrap();
-    let settings = EmailSettings {
+    let rules = EmailRules {
         managed_domains: vec![sandbox.directory().domain.clone()],
         attachments: AttachmentPolicy::Limited {
             max_bytes: 1024 * 1024,
         },
-        key_wait: Duration::from_secs(120),
-        ..EmailSettings::default()
+        ..EmailRules::default()
     };
-    let list = gc_sync::mailboxes::refresh(&*crm, &*graph, &store, &settings.managed_domains)
+    let policy = RunPolicy {
+        key_wait: Duration::from_secs(120),
+        ..RunPolicy::default()
+    };
+    let list = gc_sync::mailboxes::refresh(&directory, &store, &rules.managed_domains)
         .await
         .unwrap();
     let targets: Vec<_> = list.targets.into_iter().take(target_mailboxes).collect();
@@ -115,14 +120,8 @@ async fn run(target_mailboxes: usize, per_mailbox: usize) -> Result {
             .file_inbox_messages(&t.owner.email, per_mailbox, "Inbox/crm")
             .unwrap();
     }
-    let engine = EmailEngine::new(
-        graph.clone(),
-        crm.clone(),
-        store.clone(),
-        settings,
-        list.reps,
-        "bench",
-    );
+    let engine = Engine::new(store.clone(), policy, "bench");
+    let kind = EmailKind::new(graph.clone(), crm.clone(), graph.clone(), rules, list.reps);
     let hwm_before = vm_hwm_kb().unwrap_or(0);
     let g0 = graph.client().stats().requests;
     let c0 = crm_state.stats().requests;
@@ -133,7 +132,15 @@ async fn run(target_mailboxes: usize, per_mailbox: usize) -> Result {
     let mut runs = 0;
     loop {
         runs += 1;
-        let reports = engine.run_all(&targets, targets.len(), &NoProgress).await;
+        let reports = engine
+            .run_all(
+                &kind,
+                &targets,
+                targets.len(),
+                &NoProgress,
+                &CancellationToken::new(),
+            )
+            .await;
         messages += reports
             .iter()
             .map(gc_sync::MailboxReport::handled)

@@ -1,19 +1,24 @@
-//! gc-sync: the sync engine of graph-connector.
+//! gc-sync: the sync engine of graph-connector and its kinds.
 //!
-//! Per kind (e-mails first), the engine discovers the work, decides with a pure function
-//! what to do with each item (from the Graph item, what CRM has and the stored link), executes
-//! the decision and records it. It talks to Graph and CRM through the traits in [`ports`]
-//! (real implementations in [`adapters`]) and to the store through `gc_store::StateStore`.
-//! The write order that makes it crash-safe is described in `docs/SYNC.md`.
+//! The [`engine`] owns everything that is the same for every kind (mailbox runs, leases,
+//! walking sources with cursors, the commit of links and ledger, retries, error classes); a
+//! kind such as [`email`] plugs in as types, pure rules and a few calls that read and write
+//! its two sides. Kinds talk to Graph and CRM through the traits in [`ports`] (real
+//! implementations in [`adapters`]) and the engine to the store through
+//! `gc_store::StateStore`. The write order that makes it crash-safe is described in
+//! `docs/SYNC.md`.
 
 pub mod adapters;
 pub mod email;
+pub mod engine;
+pub mod error;
 pub mod lease;
 pub mod mailboxes;
 pub mod ports;
-pub mod report;
-pub mod settings;
 
-pub use email::run::{EmailEngine, ItemOutcome, MailboxTarget, NoProgress, Progress};
-pub use report::{MailboxOutcome, MailboxReport, SyncReport};
-pub use settings::{AttachmentPolicy, EmailSettings};
+pub use email::{AttachmentPolicy, EmailKind, EmailRules};
+pub use engine::{
+    Engine, ItemOutcome, KindRunner, MailboxOutcome, MailboxReport, MailboxTarget, NoProgress,
+    Owner, Progress, RunPolicy, SyncReport,
+};
+pub use error::{ErrorClass, PortError};

@@ -7,9 +7,9 @@ use std::sync::Arc;
 use futures::StreamExt;
 use gc_store::{MailboxUpsert, StateStore};
 
-use crate::email::model::{Owner, RepRef};
-use crate::email::run::MailboxTarget;
-use crate::ports::{ActivityCrm, MailGraph, PortError, RepInfo};
+use crate::email::model::RepRef;
+use crate::engine::{MailboxTarget, Owner};
+use crate::ports::{Directory, MailUser, PortError, RepInfo};
 
 /// A rep that cannot be synchronized, and why.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -33,12 +33,11 @@ pub struct MailboxList {
 
 /// Refresh the mailbox list from CRM and the directory, and store it.
 pub async fn refresh(
-    crm: &dyn ActivityCrm,
-    graph: &dyn MailGraph,
+    directory: &dyn Directory,
     store: &Arc<dyn StateStore>,
     managed_domains: &[String],
 ) -> Result<MailboxList, PortError> {
-    let reps = crm.enabled_reps().await?;
+    let reps = directory.enabled_reps().await?;
     let store_err = |e: gc_store::StoreError| PortError::transient(format!("state store: {e}"));
     let mut list = MailboxList {
         reps: reps
@@ -57,16 +56,16 @@ pub async fn refresh(
                 .rsplit_once('@')
                 .is_some_and(|(_, d)| managed_domains.iter().any(|m| m.eq_ignore_ascii_case(d)))
     };
-    let lookups: Vec<(RepInfo, Result<Option<crate::ports::MailUser>, PortError>)> =
+    let lookups: Vec<(RepInfo, Result<Option<MailUser>, PortError>)> =
         futures::stream::iter(reps)
             .map(|r| async move {
                 if !in_domain(&r) {
                     return (r, Ok(None));
                 }
-                let u = match graph.find_user(&r.email).await {
+                let u = match directory.find_user(&r.email).await {
                     // A directory user is not enough: probe that the mailbox answers.
-                    Ok(Some(u)) => match graph.folder(&r.email, "/Inbox", false).await {
-                        Ok(_) => Ok(Some(u)),
+                    Ok(Some(u)) => match directory.probe_mailbox(&r.email).await {
+                        Ok(()) => Ok(Some(u)),
                         Err(e) => Err(e),
                     },
                     other => other,

@@ -13,12 +13,15 @@ use gc_sync::email::model::{
     ActivityPlan, Address, Body, DocumentPlan, ExistingActivity, ExistingParticipant, FoundBy,
     MailAttachment, MailItem, MailMessage, MailPage, Owner, ParticipantPlan, PeopleMatch, RepRef,
 };
-use gc_sync::email::run::MailboxTarget;
 use gc_sync::ports::{
-    ActivityCrm, CreateOutcome, DocumentMeta, ErrorClass, FolderRef, MailGraph, MailUser,
-    Notification, PortError, RepInfo,
+    ActivityCrm, CreateOutcome, DocumentMeta, ErrorClass, FolderRef, MailGraph, Notification,
+    Notifier, PortError,
 };
-use gc_sync::{EmailEngine, EmailSettings, MailboxOutcome, NoProgress};
+use gc_sync::{
+    EmailKind, EmailRules, Engine, MailboxOutcome, MailboxReport, MailboxTarget, NoProgress,
+    RunPolicy,
+};
+use tokio_util::sync::CancellationToken;
 
 const SYNC: &str = "sync";
 const PAGE: usize = 2;
@@ -55,12 +58,6 @@ impl FakeGraph {
 
 #[async_trait]
 impl MailGraph for FakeGraph {
-    async fn find_user(&self, address: &str) -> Result<Option<MailUser>, PortError> {
-        Ok(Some(MailUser {
-            id: address.into(),
-            addresses: vec![address.into()],
-        }))
-    }
     async fn folder(&self, _: &str, _: &str, _: bool) -> Result<Option<FolderRef>, PortError> {
         if self.deny.load(Ordering::SeqCst) {
             return Err(PortError::new(ErrorClass::Mailbox, "403 access denied"));
@@ -151,6 +148,10 @@ impl MailGraph for FakeGraph {
         }
         Ok(())
     }
+}
+
+#[async_trait]
+impl Notifier for FakeGraph {
     async fn notify(&self, mailbox: &str, note: &Notification) -> Result<(), PortError> {
         self.notes
             .lock()
@@ -205,9 +206,6 @@ impl ActivityCrm for FakeCrm {
             ));
         }
         Ok(())
-    }
-    async fn enabled_reps(&self) -> Result<Vec<RepInfo>, PortError> {
-        Ok(Vec::new())
     }
     async fn find_people(&self, _: &str, _: &[String]) -> Result<PeopleMatch, PortError> {
         Ok(PeopleMatch::default())
@@ -366,11 +364,56 @@ fn message(id: &str, key: &str, to: &[&str]) -> MailMessage {
     }
 }
 
+/// The engine with the e-mail kind over the fakes, as the binary wires them.
+struct Filing {
+    engine: Engine,
+    kind: EmailKind,
+}
+
+impl Filing {
+    fn new(
+        graph: &Arc<FakeGraph>,
+        crm: &Arc<FakeCrm>,
+        store: &Arc<dyn StateStore>,
+        rules: EmailRules,
+        policy: RunPolicy,
+        reps: Vec<RepRef>,
+    ) -> Self {
+        Filing {
+            engine: Engine::new(store.clone(), policy, "test"),
+            kind: EmailKind::new(graph.clone(), crm.clone(), graph.clone(), rules, reps),
+        }
+    }
+
+    async fn run_mailbox(&self, target: &MailboxTarget, _: &NoProgress) -> MailboxReport {
+        self.engine
+            .run_mailbox(&self.kind, target, &NoProgress, &CancellationToken::new())
+            .await
+    }
+
+    async fn run_all(
+        &self,
+        targets: &[MailboxTarget],
+        parallel: usize,
+        _: &NoProgress,
+    ) -> Vec<MailboxReport> {
+        self.engine
+            .run_all(
+                &self.kind,
+                targets,
+                parallel,
+                &NoProgress,
+                &CancellationToken::new(),
+            )
+            .await
+    }
+}
+
 struct World {
     graph: Arc<FakeGraph>,
     crm: Arc<FakeCrm>,
     store: Arc<dyn StateStore>,
-    engine: EmailEngine,
+    engine: Filing,
     targets: Vec<MailboxTarget>,
 }
 
@@ -392,13 +435,13 @@ async fn world(reps: u64) -> World {
             rep_number: t.owner.rep_number.clone(),
         })
         .collect();
-    let engine = EmailEngine::new(
-        graph.clone(),
-        crm.clone(),
-        store.clone(),
-        EmailSettings::default(),
+    let engine = Filing::new(
+        &graph,
+        &crm,
+        &store,
+        EmailRules::default(),
+        RunPolicy::default(),
         rep_refs,
-        "test",
     );
     World {
         graph,
@@ -470,7 +513,7 @@ async fn interrupted_write_is_adopted_not_duplicated() {
         "must stay in the sync folder"
     );
     let r = w.engine.run_mailbox(&w.targets[0], &NoProgress).await;
-    assert_eq!((r.adopted, r.filed, r.delayed), (1, 0, 0), "{r:#?}");
+    assert_eq!((r.adopted, r.created, r.delayed), (1, 0, 0), "{r:#?}");
     let acts = w.crm.acts.lock().unwrap().clone();
     assert_eq!(acts.len(), 1);
     assert_eq!(acts[0].key.as_deref(), Some("<k1@x>"));
@@ -505,8 +548,8 @@ async fn transient_move_failure_keeps_the_checkpoint_and_finishes_next_run() {
     let r2 = w.engine.run_mailbox(&w.targets[0], &NoProgress).await;
     assert_eq!(r2.outcome, MailboxOutcome::Complete, "{r2:#?}");
     // The delayed message was committed before its move failed: next run only moves it.
-    assert_eq!(r2.already_filed, 1, "{r2:#?}");
-    assert_eq!(r.filed + r2.filed + r2.already_filed, 5, "{r:#?} {r2:#?}");
+    assert_eq!(r2.unchanged, 1, "{r2:#?}");
+    assert_eq!(r.created + r2.created + r2.unchanged, 5, "{r:#?} {r2:#?}");
     assert_eq!(w.crm.acts.lock().unwrap().len(), 5);
     assert_eq!(w.graph.count("rep1@contoso.example", SYNC), 0);
 }
@@ -523,7 +566,7 @@ async fn expired_delta_re_enumerates_idempotently() {
     w.graph.expire_next_delta.store(true, Ordering::SeqCst);
     let r = w.engine.run_mailbox(&w.targets[0], &NoProgress).await;
     assert_eq!(
-        (r.filed, r.outcome),
+        (r.created, r.outcome),
         (1, MailboxOutcome::Complete),
         "{r:#?}"
     );
@@ -559,14 +602,14 @@ async fn mailbox_is_excluded_after_repeated_access_errors() {
         })
         .await
         .unwrap();
-    let settings = EmailSettings {
+    let policy = RunPolicy {
         exclusion: Some(gc_store::ExclusionPolicy {
             after_failures: 2,
             exclude_for: std::time::Duration::from_secs(3600),
         }),
-        ..EmailSettings::default()
+        ..RunPolicy::default()
     };
-    let engine = EmailEngine::new(graph.clone(), crm, store.clone(), settings, Vec::new(), "t");
+    let engine = Filing::new(&graph, &crm, &store, EmailRules::default(), policy, Vec::new());
     let target = MailboxTarget {
         owner: owner(1),
         graph_user: owner(1).email,
@@ -588,11 +631,11 @@ async fn a_systematic_crm_refusal_stops_the_mailbox_run() {
     let crm = Arc::new(FakeCrm::default());
     crm.reject_all.store(true, Ordering::SeqCst);
     let store = gc_store::open("sqlite::memory:").await.unwrap();
-    let settings = EmailSettings {
+    let policy = RunPolicy {
         stop_after_errors: Some(2),
-        ..EmailSettings::default()
+        ..RunPolicy::default()
     };
-    let engine = EmailEngine::new(graph.clone(), crm, store, settings, Vec::new(), "t");
+    let engine = Filing::new(&graph, &crm, &store, EmailRules::default(), policy, Vec::new());
     let target = MailboxTarget {
         owner: owner(1),
         graph_user: owner(1).email,
@@ -634,27 +677,27 @@ async fn validate_license_leaves_an_unlicensed_reps_mailbox_untouched() {
     };
 
     // Off: the setting is not evaluated, the message is filed.
-    let engine = EmailEngine::new(
-        graph.clone(),
-        crm.clone(),
-        store.clone(),
-        EmailSettings::default(),
+    let engine = Filing::new(
+        &graph,
+        &crm,
+        &store,
+        EmailRules::default(),
+        RunPolicy::default(),
         Vec::new(),
-        "t",
     );
     let r = engine.run_mailbox(&target, &NoProgress).await;
-    assert_eq!(r.filed, 1, "{r:#?}");
+    assert_eq!(r.created, 1, "{r:#?}");
 
     // On: the refusal stops the mailbox before anything moves.
     graph.put(
         "rep1@contoso.example",
         message("g2", "<k2@x>", &["rep1@contoso.example"]),
     );
-    let settings = EmailSettings {
+    let rules = EmailRules {
         validate_license: true,
-        ..EmailSettings::default()
+        ..EmailRules::default()
     };
-    let engine = EmailEngine::new(graph.clone(), crm.clone(), store, settings, Vec::new(), "t");
+    let engine = Filing::new(&graph, &crm, &store, rules, RunPolicy::default(), Vec::new());
     let r = engine.run_mailbox(&target, &NoProgress).await;
     assert_eq!(r.outcome, MailboxOutcome::Failed, "{r:#?}");
     assert!(r.error.as_deref().unwrap().contains("licence"), "{r:#?}");
@@ -668,5 +711,5 @@ async fn validate_license_leaves_an_unlicensed_reps_mailbox_untouched() {
     // Once CRM accepts the rep again, the message is filed.
     crm.refuse_impersonation.store(false, Ordering::SeqCst);
     let r = engine.run_mailbox(&target, &NoProgress).await;
-    assert_eq!(r.filed, 1, "{r:#?}");
+    assert_eq!(r.created, 1, "{r:#?}");
 }

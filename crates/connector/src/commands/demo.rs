@@ -11,7 +11,7 @@ use anyhow::Context;
 use gc_sandbox::{NewMessage, Sandbox, SandboxOptions};
 
 use crate::cli::DemoArgs;
-use crate::commands::sync::{Bars, EmailRuntime, table};
+use crate::commands::sync::{Bars, Runtime, table};
 use crate::config;
 
 /// A running sandbox with CRM.interface, and a configuration file pointing at it.
@@ -154,9 +154,11 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         users.len()
     );
 
-    let rt = EmailRuntime::build(&config).await?;
+    let rt = Runtime::build(&config).await?;
     let bars = Bars::new(true);
-    let report = rt.cycle(None, &bars).await?;
+    let report = rt
+        .cycle(None, &bars, &tokio_util::sync::CancellationToken::new())
+        .await?;
     bars.clear();
     print!("{}", table(&report));
 

@@ -8,25 +8,34 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
-use gc_sync::adapters::{CrmActivities, GraphMail};
-use gc_sync::email::run::ItemOutcome;
-use gc_sync::{EmailEngine, MailboxOutcome, MailboxReport, Progress, SyncReport};
+use gc_store::Kind;
+use gc_sync::adapters::{CrmActivities, GraphMail, TenantDirectory};
+use gc_sync::{
+    EmailKind, Engine, ItemOutcome, KindRunner, MailboxOutcome, MailboxReport, Progress,
+    SyncReport,
+};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use tokio_util::sync::CancellationToken;
 
 use crate::cli::SyncArgs;
 use crate::config::{self, Config};
 use crate::wiring;
 
-/// Everything a sync cycle needs, built once from the configuration.
-pub struct EmailRuntime {
-    /// Graph side.
+/// Everything a sync cycle needs, built once from the configuration: the clients behind the
+/// ports, the store, the engine's run policy and every enabled kind's rules.
+pub struct Runtime {
+    /// Graph side of e-mail filing (and notices).
     pub graph: Arc<GraphMail>,
-    /// CRM side.
+    /// CRM side of e-mail filing.
     pub crm: Arc<CrmActivities>,
+    /// Enabled reps and their users.
+    pub directory: Arc<TenantDirectory>,
     /// State store.
     pub store: Arc<dyn gc_store::StateStore>,
-    /// Engine settings.
-    pub settings: gc_sync::EmailSettings,
+    /// The engine (store, run policy, this process's lease identity).
+    pub engine: Engine,
+    /// E-mail rules, when e-mails are enabled.
+    pub email: Option<gc_sync::EmailRules>,
     /// Mailboxes worked at once.
     pub parallel: usize,
     /// Only these addresses (empty: all).
@@ -35,7 +44,7 @@ pub struct EmailRuntime {
     pub exclude: Vec<String>,
 }
 
-impl EmailRuntime {
+impl Runtime {
     /// Build the clients and the store from a configuration.
     pub async fn build(config: &Config) -> anyhow::Result<Self> {
         let graph = gc_graph::GraphClient::new(wiring::graph_options(config)?)
@@ -43,31 +52,42 @@ impl EmailRuntime {
         let crm = gc_crm::CrmClient::new(wiring::crm_config(config)?)
             .context("building the CRM.interface client")?;
         let forms = wiring::forms(config)?;
-        let mut settings = wiring::email_settings(config, forms.as_ref());
+        let email = config
+            .emails
+            .enabled
+            .then(|| wiring::email_rules(config, forms.as_ref()));
+        let mut policy = wiring::run_policy(config);
         // One-shot runs wait for a mailbox whose lease a crashed process still holds.
-        settings.mailbox_wait = settings.lease_ttl + std::time::Duration::from_secs(1);
-        Ok(EmailRuntime {
+        policy.mailbox_wait = policy.lease_ttl + std::time::Duration::from_secs(1);
+        let store = wiring::store(config).await?;
+        let activity_type = email
+            .as_ref()
+            .map_or_else(|| "E-Mail".to_owned(), |e| e.activity_type.clone());
+        Ok(Runtime {
+            directory: Arc::new(TenantDirectory::new(crm.clone(), graph.clone())),
             graph: Arc::new(GraphMail::new(graph, config.microsoft.admin_email.clone())),
-            crm: Arc::new(CrmActivities::new(crm, settings.activity_type.clone())),
-            store: wiring::store(config).await?,
-            settings,
+            crm: Arc::new(CrmActivities::new(crm, activity_type)),
+            engine: Engine::new(store.clone(), policy, holder()),
+            store,
+            email,
             parallel: config.mailboxes.parallel.max(1) as usize,
             include: lower(&config.mailboxes.include),
             exclude: lower(&config.mailboxes.exclude),
         })
     }
 
-    /// Refresh the mailbox list and run one e-mail cycle (all mailboxes, or only `only`).
+    /// Refresh the mailbox list and run one cycle of every enabled kind (all mailboxes, or
+    /// only `only`). A tenant-level error stops the cycle (`SyncReport::stopped`).
     pub async fn cycle(
         &self,
         only: Option<&str>,
         progress: &dyn Progress,
+        cancel: &CancellationToken,
     ) -> anyhow::Result<SyncReport> {
         let list = gc_sync::mailboxes::refresh(
-            &*self.crm,
-            &*self.graph,
+            &*self.directory,
             &self.store,
-            &self.settings.managed_domains,
+            &self.email.as_ref().map(|e| e.managed_domains.clone()).unwrap_or_default(),
         )
         .await
         .context("refreshing the mailbox list (enabled reps in CRM, users in Microsoft 365)")?;
@@ -81,27 +101,43 @@ impl EmailRuntime {
             targets.retain(|t| t.owner.email.eq_ignore_ascii_case(addr));
             if targets.is_empty() {
                 anyhow::bail!(
-                    "{addr} is not an enabled mailbox (the rep must be enabled for e-mails in CRM and have a Microsoft 365 mailbox)"
+                    "{addr} is not an enabled mailbox (the rep must be enabled in CRM and have a Microsoft 365 mailbox)"
                 );
             }
         }
-        let engine = EmailEngine::new(
-            self.graph.clone(),
-            self.crm.clone(),
-            self.store.clone(),
-            self.settings.clone(),
-            list.reps,
-            holder(),
-        );
-        let mailboxes = engine.run_all(&targets, self.parallel, progress).await;
-        Ok(SyncReport {
-            mailboxes,
+        let mut kinds: Vec<Box<dyn KindRunner>> = Vec::new();
+        if let Some(rules) = &self.email {
+            kinds.push(Box::new(EmailKind::new(
+                self.graph.clone(),
+                self.crm.clone(),
+                self.graph.clone(),
+                rules.clone(),
+                list.reps.clone(),
+            )));
+        }
+        let mut report = SyncReport {
             reps_without_mailbox: list
                 .unmatched
                 .into_iter()
                 .map(|u| format!("{}: {}", u.email, u.reason))
                 .collect(),
-        })
+            ..SyncReport::default()
+        };
+        for kind in &kinds {
+            let reports = kind
+                .run_all(&self.engine, &targets, self.parallel, progress, cancel)
+                .await;
+            let stopped = reports
+                .iter()
+                .find(|r| r.outcome == MailboxOutcome::Stopped)
+                .and_then(|r| r.error.clone());
+            report.mailboxes.extend(reports);
+            if let Some(why) = stopped {
+                report.stopped = Some(why);
+                break;
+            }
+        }
+        Ok(report)
     }
 }
 
@@ -133,9 +169,11 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
         eprintln!("[emails] enabled = false: nothing to synchronize");
         return Ok(ExitCode::SUCCESS);
     }
-    let rt = EmailRuntime::build(&config).await?;
+    let rt = Runtime::build(&config).await?;
     let bars = Bars::new(!args.json && std::io::stderr().is_terminal());
-    let report = rt.cycle(args.mailbox.as_deref(), &bars).await?;
+    let report = rt
+        .cycle(args.mailbox.as_deref(), &bars, &CancellationToken::new())
+        .await?;
     bars.clear();
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
@@ -143,6 +181,9 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
         print!("{}", table(&report));
     }
     rt.store.close().await;
+    if let Some(why) = &report.stopped {
+        eprintln!("error: the run was stopped before everything was synchronized: {why}");
+    }
     Ok(if report.any_mailbox_failed() {
         ExitCode::FAILURE
     } else {
@@ -150,33 +191,53 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// The summary table.
+/// The summary table: one block of columns per kind that ran.
 pub fn table(report: &SyncReport) -> String {
-    let w = report
-        .mailboxes
+    let mut out = String::new();
+    for kind in Kind::ALL {
+        let rows: Vec<&MailboxReport> = report.mailboxes.iter().filter(|m| m.kind == *kind).collect();
+        if rows.is_empty() {
+            continue;
+        }
+        out.push_str(&kind_table(*kind, &rows, &report.total(*kind)));
+    }
+    for r in &report.reps_without_mailbox {
+        out.push_str(&format!("not synchronized: {r}\n"));
+    }
+    out
+}
+
+fn kind_table(kind: Kind, rows: &[&MailboxReport], total: &MailboxReport) -> String {
+    let w = rows
         .iter()
         .map(|m| m.mailbox.len())
         .max()
         .unwrap_or(7)
         .max(7);
-    let mut out = format!(
-        "{:<w$}  {:>6}  {:>7}  {:>7}  {:>7}  {:>6}  {:>7}  {:>8}  outcome\n",
-        "mailbox", "filed", "adopted", "already", "skipped", "failed", "delayed", "warnings"
-    );
+    // E-mails are "filed"; the other kinds create, update and delete.
+    let email = kind == Kind::Email;
+    let (c1, c2) = if email { ("filed", "already") } else { ("created", "same") };
+    let mut out = format!("{kind}\n");
+    out.push_str(&format!(
+        "{:<w$}  {:>7}  {:>7}  {:>7}  {:>7}  {:>7}  {:>7}  {:>6}  {:>7}  {:>8}  outcome\n",
+        "mailbox", c1, "adopted", "updated", "deleted", c2, "skipped", "failed", "delayed", "warnings"
+    ));
     let line = |m: &MailboxReport, outcome: &str| {
         format!(
-            "{:<w$}  {:>6}  {:>7}  {:>7}  {:>7}  {:>6}  {:>7}  {:>8}  {outcome}\n",
+            "{:<w$}  {:>7}  {:>7}  {:>7}  {:>7}  {:>7}  {:>7}  {:>6}  {:>7}  {:>8}  {outcome}\n",
             m.mailbox,
-            m.filed,
+            m.created,
             m.adopted,
-            m.already_filed,
+            m.updated,
+            m.deleted,
+            m.unchanged,
             m.skipped,
             m.failed,
             m.delayed,
             m.warnings
         )
     };
-    for m in &report.mailboxes {
+    for m in rows {
         let outcome = match (m.outcome, &m.error) {
             (MailboxOutcome::Complete, _) => "ok".to_owned(),
             (o, Some(e)) => format!("{}: {e}", outcome_text(o)),
@@ -184,11 +245,8 @@ pub fn table(report: &SyncReport) -> String {
         };
         out.push_str(&line(m, &outcome));
     }
-    if report.mailboxes.len() > 1 {
-        out.push_str(&line(&report.total(), ""));
-    }
-    for r in &report.reps_without_mailbox {
-        out.push_str(&format!("not synchronized: {r}\n"));
+    if rows.len() > 1 {
+        out.push_str(&line(total, ""));
     }
     out
 }
@@ -200,6 +258,8 @@ fn outcome_text(o: MailboxOutcome) -> &'static str {
         MailboxOutcome::Failed => "FAILED",
         MailboxOutcome::Busy => "busy",
         MailboxOutcome::Excluded => "excluded",
+        MailboxOutcome::Stopped => "STOPPED",
+        MailboxOutcome::Cancelled => "cancelled",
     }
 }
 
@@ -228,26 +288,26 @@ impl Bars {
         let _ = self.multi.clear();
     }
 
-    fn bar(&self, mailbox: &str) -> Option<ProgressBar> {
-        self.bars.lock().ok()?.get(mailbox).cloned()
+    fn bar(&self, mailbox: &str, kind: Kind) -> Option<ProgressBar> {
+        self.bars.lock().ok()?.get(&bar_key(mailbox, kind)).cloned()
     }
 }
 
 impl Progress for Bars {
-    fn start(&self, mailbox: &str, total: Option<u64>) {
+    fn start(&self, mailbox: &str, kind: Kind, total: Option<u64>) {
         let bar = self.multi.add(ProgressBar::new(total.unwrap_or(0)));
         let style = ProgressStyle::with_template("{prefix:32!} [{bar:30}] {pos:>5}/{len:5} {msg}")
             .unwrap_or_else(|_| ProgressStyle::default_bar())
             .progress_chars("=> ");
         bar.set_style(style);
-        bar.set_prefix(mailbox.to_owned());
+        bar.set_prefix(format!("{mailbox} {kind}"));
         if let Ok(mut m) = self.bars.lock() {
-            m.insert(mailbox.to_owned(), bar);
+            m.insert(bar_key(mailbox, kind), bar);
         }
     }
 
-    fn item(&self, mailbox: &str, _outcome: ItemOutcome, _warnings: u64) {
-        if let Some(b) = self.bar(mailbox) {
+    fn item(&self, mailbox: &str, kind: Kind, _outcome: ItemOutcome, _warnings: u64) {
+        if let Some(b) = self.bar(mailbox, kind) {
             if b.position() >= b.length().unwrap_or(0) {
                 b.inc_length(1);
             }
@@ -256,13 +316,18 @@ impl Progress for Bars {
     }
 
     fn finish(&self, report: &MailboxReport) {
-        if let Some(b) = self.bar(&report.mailbox) {
+        if let Some(b) = self.bar(&report.mailbox, report.kind) {
             b.finish_with_message(format!(
-                "filed {} adopted {} failed {}",
-                report.filed,
+                "created {} adopted {} updated {} failed {}",
+                report.created,
                 report.adopted,
+                report.updated + report.deleted,
                 report.failed + report.skipped
             ));
         }
     }
+}
+
+fn bar_key(mailbox: &str, kind: Kind) -> String {
+    format!("{mailbox}/{kind}")
 }

@@ -393,6 +393,8 @@ pub struct Errors {
     pub stop_after_errors: u32,
     pub exclude_after_access_errors: u32,
     pub exclusion_minutes: u32,
+    pub item_retry_limit: u32,
+    pub item_retry_minutes: u32,
     pub notify_admin: bool,
 }
 
@@ -408,6 +410,8 @@ impl Default for Errors {
             stop_after_errors: 50,
             exclude_after_access_errors: 3,
             exclusion_minutes: 1440,
+            item_retry_limit: 10,
+            item_retry_minutes: 1,
             notify_admin: true,
         }
     }

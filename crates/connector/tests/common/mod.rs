@@ -123,20 +123,20 @@ impl Env {
 /// Run cycles until nothing is delayed any more (transient errors delay messages to the next
 /// run; they never drop them). Returns the summed report and the number of runs.
 pub async fn converge(
-    rt: &graph_connector::commands::sync::EmailRuntime,
+    rt: &graph_connector::commands::sync::Runtime,
     max_runs: usize,
 ) -> (gc_sync::SyncReport, usize) {
     let mut sum = gc_sync::SyncReport::default();
     for run in 1..=max_runs {
-        let r = rt.cycle(None, &gc_sync::NoProgress).await.unwrap();
-        let delayed = r.total().delayed;
+        let r = rt.cycle(None, &gc_sync::NoProgress, &Default::default()).await.unwrap();
+        let delayed = r.total(gc_store::Kind::Email).delayed;
         if sum.mailboxes.is_empty() {
             sum = r;
         } else {
             for (s, m) in sum.mailboxes.iter_mut().zip(r.mailboxes) {
-                s.filed += m.filed;
+                s.created += m.created;
                 s.adopted += m.adopted;
-                s.already_filed += m.already_filed;
+                s.unchanged += m.unchanged;
                 s.skipped += m.skipped;
                 s.failed += m.failed;
                 s.warnings += m.warnings;

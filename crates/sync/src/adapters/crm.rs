@@ -15,7 +15,7 @@ use crate::email::model::{
     ActivityPlan, CompanyRef, DocumentPlan, ExistingActivity, ExistingParticipant, FoundBy,
     ParticipantPlan, PeopleMatch, PersonRef,
 };
-use crate::ports::{ActivityCrm, CreateOutcome, DocumentMeta, ErrorClass, PortError, RepInfo};
+use crate::ports::{ActivityCrm, CreateOutcome, DocumentMeta, ErrorClass, PortError};
 
 /// The CRM side of e-mail filing.
 ///
@@ -65,7 +65,9 @@ pub fn port(client: &CrmClient, e: CrmError) -> PortError {
             ErrorClass::Transient
         }
         _ if client.is_watched(&e) => ErrorClass::Transient,
-        ErrorKind::Auth | ErrorKind::ImpersonationRefused => ErrorClass::Mailbox,
+        // The master login is refused: nothing can be done for any mailbox.
+        ErrorKind::Auth => ErrorClass::Tenant,
+        ErrorKind::ImpersonationRefused => ErrorClass::Mailbox,
         ErrorKind::NotFound => ErrorClass::NotFound,
         ErrorKind::Rejected | ErrorKind::InvalidRequest => ErrorClass::Item,
     };
@@ -108,28 +110,6 @@ fn document(d: &DocumentPlan) -> NewDocument {
 
 #[async_trait]
 impl ActivityCrm for CrmActivities {
-    async fn enabled_reps(&self) -> Result<Vec<RepInfo>, PortError> {
-        let reps = self
-            .client
-            .master()
-            .enabled_reps()
-            .await
-            .map_err(|e| port(&self.client, e))?;
-        Ok(reps
-            .into_iter()
-            .filter_map(|r| {
-                Some(RepInfo {
-                    crm_id: r.id,
-                    rep_number: r.rep_id,
-                    name: r.name,
-                    email: r.email?,
-                    language: r.language,
-                    sync_emails: r.sync_emails,
-                })
-            })
-            .collect())
-    }
-
     async fn check_rep_access(&self, rep: &str) -> Result<(), PortError> {
         let _turn = self.turn(rep).await;
         self.client
@@ -228,6 +208,19 @@ impl ActivityCrm for CrmActivities {
         let _turn = self.turn(rep).await;
         let dl = self.client.dialect();
         let d = &dl.activity;
+        // With a marker field the insert is found by the marker its first request carried;
+        // without one, by everything the plan wrote (rep, date, time, subject, text).
+        let (condition, by_marker) = if d.marker.is_empty() {
+            (
+                Condition::cond(&d.table, &d.subject, Op::Eq, plan.subject.clone()),
+                false,
+            )
+        } else {
+            (
+                Condition::cond(&d.table, &d.marker, Op::Eq, plan.marker.clone()),
+                true,
+            )
+        };
         let found = self
             .client
             .as_rep(rep)
@@ -235,13 +228,12 @@ impl ActivityCrm for CrmActivities {
                 from: plan.date,
                 to: plan.date,
                 rep_id: Some(plan.rep_number.clone()),
-                condition: Some(Condition::cond(
-                    &d.table,
-                    &d.subject,
-                    Op::Eq,
-                    plan.subject.clone(),
-                )),
-                fields: Vec::new(),
+                condition: Some(condition),
+                fields: if by_marker {
+                    vec![d.marker.clone()]
+                } else {
+                    Vec::new()
+                },
                 with_participants: true,
                 max_records: Some(100),
             })
@@ -251,12 +243,16 @@ impl ActivityCrm for CrmActivities {
         let mut hits: Vec<gc_crm::Activity> = found
             .into_iter()
             .filter(|a| {
-                a.get(&d.subject) == Some(plan.subject.as_str())
-                    && a.get(&d.time).map(str::trim) == Some(time.as_str())
-                    && a.get(&d.text).unwrap_or_default() == plan.text
+                if by_marker {
+                    a.get(&d.marker) == Some(plan.marker.as_str())
+                } else {
+                    a.get(&d.subject) == Some(plan.subject.as_str())
+                        && a.get(&d.time).map(str::trim) == Some(time.as_str())
+                        && a.get(&d.text).unwrap_or_default() == plan.text
+                }
             })
             .collect();
-        hits.sort_by_key(|a| a.id.get());
+        hits.sort_by_key(|a| a.id);
         Ok(hits
             .into_iter()
             .next()
@@ -278,6 +274,10 @@ impl ActivityCrm for CrmActivities {
         a.company = plan.company;
         a.person = plan.person;
         a.extra = plan.extra.clone();
+        let marker = &self.client.dialect().activity.marker;
+        if !marker.is_empty() {
+            a.extra.push((marker.clone(), plan.marker.clone()));
+        }
         a.participants = plan.participants.iter().map(participant).collect();
         a.external_key = Some(NewExternalKey {
             ext_system: None,

@@ -7,7 +7,7 @@ use tokio::sync::OnceCell;
 
 use crate::email::attachments::file_stem;
 use crate::email::model::{Address, Body, MailAttachment, MailItem, MailMessage, MailPage};
-use crate::ports::{ErrorClass, FolderRef, MailGraph, MailUser, Notification, PortError};
+use crate::ports::{ErrorClass, FolderRef, MailGraph, Notification, Notifier, PortError};
 
 /// The properties of a message the engine reads from the delta.
 pub const MESSAGE_SELECT: &str = "id,internetMessageId,subject,receivedDateTime,sentDateTime,from,toRecipients,ccRecipients,bccRecipients,body,hasAttachments,parentFolderId,categories";
@@ -55,9 +55,11 @@ pub fn port(e: GraphError) -> PortError {
         ErrorKind::Throttled | ErrorKind::Transient => ErrorClass::Transient,
         ErrorKind::SyncStateExpired => ErrorClass::SyncStateExpired,
         ErrorKind::NotFound => ErrorClass::NotFound,
-        ErrorKind::Authentication(_)
-        | ErrorKind::ConsentMissing(_)
-        | ErrorKind::MailboxNotEnabled => ErrorClass::Mailbox,
+        // The app's credentials are refused: no mailbox can be worked.
+        ErrorKind::Authentication(_) => ErrorClass::Tenant,
+        // A missing role or an application access policy that leaves this mailbox out; a
+        // missing role for the whole tenant is reported by `check` before any run.
+        ErrorKind::ConsentMissing(_) | ErrorKind::MailboxNotEnabled => ErrorClass::Mailbox,
         ErrorKind::Permanent => ErrorClass::Item,
     };
     PortError::new(class, e.to_string())
@@ -110,14 +112,6 @@ fn folder_ref(f: gc_graph::models::MailFolder) -> FolderRef {
 
 #[async_trait]
 impl MailGraph for GraphMail {
-    async fn find_user(&self, address: &str) -> Result<Option<MailUser>, PortError> {
-        let user = self.client.find_user_by_mail(address).await.map_err(port)?;
-        Ok(user.map(|u| MailUser {
-            addresses: u.smtp_addresses(),
-            id: u.id,
-        }))
-    }
-
     async fn folder(
         &self,
         mailbox: &str,
@@ -332,7 +326,10 @@ impl MailGraph for GraphMail {
             .map(|_| ())
             .map_err(port)
     }
+}
 
+#[async_trait]
+impl Notifier for GraphMail {
     async fn notify(&self, mailbox: &str, note: &Notification) -> Result<(), PortError> {
         let mut msg = NewMessage {
             subject: note.subject.clone(),

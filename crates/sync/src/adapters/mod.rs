@@ -1,7 +1,9 @@
 //! Real implementations of the [`crate::ports`] over gc-graph and gc-crm.
 
 pub mod crm;
+pub mod directory;
 pub mod graph;
 
 pub use crm::CrmActivities;
+pub use directory::TenantDirectory;
 pub use graph::GraphMail;

@@ -2,7 +2,7 @@
 //! the whole message as an `.eml`, with a warning for everything left out. Pure functions.
 
 use crate::email::model::{DocumentPlan, MailAttachment};
-use crate::settings::AttachmentPolicy;
+use crate::email::rules::AttachmentPolicy;
 
 /// The documents to attach and the warnings for what was left out.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

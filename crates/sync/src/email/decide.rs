@@ -1,21 +1,19 @@
-//! The pure decision: what to do with one message of the sync folder, from the message, its
-//! mailbox owner, the stored link, what CRM already has and the settings. No I/O here, so
-//! every rule is unit-tested; `run.rs` gathers the inputs and executes the decision.
+//! The pure rules of e-mail filing: what to do with one message of the sync folder, from the
+//! message, its mailbox owner, the stored links, what CRM already has and the rules. No I/O
+//! here, so every rule is unit-tested; `gather` collects the inputs, `execute` carries the
+//! decision out.
 
 use gc_store::{CrmId, Link, LinkState};
 
 use crate::email::body::{self, BodyOptions};
 use crate::email::model::{
-    ActivityPlan, DocumentSource, ExistingActivity, FoundBy, MailMessage, Owner, ParticipantPlan,
+    ActivityPlan, DocumentSource, ExistingActivity, FoundBy, MailMessage, ParticipantPlan,
     PeopleMatch,
 };
 use crate::email::participants;
-use crate::settings::{AttachmentPolicy, EmailSettings, RecipientList};
-
-/// Reason text of a link whose CRM write was interrupted (process killed, transient error in
-/// the middle of the write). Such a link tells the next attempt to look for an activity the
-/// interrupted attempt may have written without its external key.
-pub const INTERRUPTED: &str = "interrupted while writing to CRM";
+use crate::email::rules::{AttachmentPolicy, EmailRules, RecipientList};
+use crate::engine::Owner;
+use crate::engine::cx::is_interrupted;
 
 /// Why a message is not filed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,6 +61,8 @@ pub enum Decision {
     Skip(SkipReason),
     /// Cannot be filed: failure folder with the reason (and the user told).
     Fail(String),
+    /// Graph gave an item without an id: it can only be reported, not moved.
+    Report(String),
 }
 
 /// The inputs of [`decide`].
@@ -74,12 +74,15 @@ pub struct Input<'a> {
     pub owner: &'a Owner,
     /// This mailbox's link for the message.
     pub link: Option<&'a Link>,
-    /// An activity CRM already has for the message (by external key, link or orphan search).
+    /// The activity CRM already has for the message (by external key or a link).
     pub existing: Option<&'a ExistingActivity>,
+    /// An activity an interrupted attempt wrote without its external key (found by its
+    /// marker), considered only when nothing else was found.
+    pub orphan: Option<&'a ExistingActivity>,
     /// CRM people matched by the message's addresses (may be empty for an adoption by key).
     pub people: &'a PeopleMatch,
-    /// Settings.
-    pub settings: &'a EmailSettings,
+    /// Rules.
+    pub settings: &'a EmailRules,
 }
 
 /// The decision that needs no CRM data, or `None` when CRM must be asked. Lets the executor
@@ -88,7 +91,7 @@ pub fn triage(
     message: &MailMessage,
     owner: &Owner,
     link: Option<&Link>,
-    settings: &EmailSettings,
+    settings: &EmailRules,
 ) -> Option<Decision> {
     if let Some(l) = link
         && l.state == LinkState::Active
@@ -107,11 +110,6 @@ pub fn triage(
     None
 }
 
-/// Whether the link records an interrupted CRM write (look for an orphan / complete it).
-pub fn is_interrupted(link: Option<&Link>) -> bool {
-    link.is_some_and(|l| l.state.reason() == Some(INTERRUPTED))
-}
-
 /// The owner is the sender or a visible recipient (To/Cc). Only Bcc (or not at all) means the
 /// message reached the owner as a blind copy.
 pub fn owner_is_party(message: &MailMessage, owner: &Owner) -> bool {
@@ -121,6 +119,53 @@ pub fn owner_is_party(message: &MailMessage, owner: &Owner) -> bool {
         .any(|(list, a)| *list != RecipientList::Bcc && owner.owns(&a.email))
 }
 
+/// Which documents a new (or completed) activity gets: the whole message when that is on,
+/// else the attachments when there are any and the policy keeps some.
+pub fn document_source(settings: &EmailRules, has_attachments: bool) -> DocumentSource {
+    if settings.whole_message.is_some() {
+        DocumentSource::WholeMessage
+    } else if settings.attachments == AttachmentPolicy::None || !has_attachments {
+        DocumentSource::None
+    } else {
+        DocumentSource::Attachments
+    }
+}
+
+/// The activities links point to, in the order they are tried when CRM has no external key
+/// for the message: this mailbox's own link first (an earlier attempt of its own), then the
+/// other mailboxes' links of the same key, each id once.
+pub fn candidates(link: Option<&Link>, key_links: &[Link]) -> Vec<CrmId> {
+    let mut out: Vec<CrmId> = link.iter().filter_map(|l| l.crm_id).collect();
+    for id in key_links.iter().filter_map(|l| l.crm_id) {
+        if !out.contains(&id) {
+            out.push(id);
+        }
+    }
+    out
+}
+
+/// The mailboxes whose interrupted attempt (a link with the key, no activity id yet) may have
+/// written an activity without its external key: look for it under each of their reps.
+pub fn orphan_searches<'a>(link: Option<&'a Link>, key_links: &'a [Link]) -> Vec<&'a str> {
+    let mut out: Vec<&str> = Vec::new();
+    for l in link.into_iter().chain(key_links) {
+        if l.crm_id.is_none() && is_interrupted(Some(l)) && !out.contains(&l.mailbox.as_str()) {
+            out.push(&l.mailbox);
+        }
+    }
+    out
+}
+
+/// The marker the first CRM insert of a message carries (`[crm.dialect.activity] marker`):
+/// derived from the message's global key, so that after a crash between the insert and its
+/// external key the activity is found again by it, not by comparing subject, time and text.
+/// Short and of fixed length so it fits any free text field.
+pub fn marker(global_key: &str) -> String {
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(global_key.as_bytes());
+    format!("gc1:{}", hex::encode(&digest[..12]))
+}
+
 /// Decide what to do with one message.
 pub fn decide(input: &Input<'_>) -> Decision {
     let Input {
@@ -128,6 +173,7 @@ pub fn decide(input: &Input<'_>) -> Decision {
         owner,
         link,
         existing,
+        orphan,
         people,
         settings,
     } = *input;
@@ -135,7 +181,7 @@ pub fn decide(input: &Input<'_>) -> Decision {
         return d;
     }
     let resolution = participants::resolve(message, owner, people);
-    if let Some(ex) = existing {
+    if let Some(ex) = existing.or(orphan) {
         let add_participants = resolution
             .participants
             .into_iter()
@@ -155,9 +201,21 @@ pub fn decide(input: &Input<'_>) -> Decision {
             found_by: ex.found_by,
         };
     }
-    let Some(when) = message.received.or(message.sent) else {
-        return Decision::Fail("the message has neither a received nor a sent time".into());
-    };
+    match plan(message, owner, people, settings) {
+        Some(p) => Decision::Create(Box::new(p)),
+        None => Decision::Fail("the message has neither a received nor a sent time".into()),
+    }
+}
+
+/// The new activity for a message (`None` without a received or sent time).
+pub fn plan(
+    message: &MailMessage,
+    owner: &Owner,
+    people: &PeopleMatch,
+    settings: &EmailRules,
+) -> Option<ActivityPlan> {
+    let when = message.received.or(message.sent)?;
+    let resolution = participants::resolve(message, owner, people);
     let local = when.to_zoned_datetime(settings.time_zone.clone());
     let prepared = body::prepare(
         message.body.as_ref(),
@@ -169,21 +227,16 @@ pub fn decide(input: &Input<'_>) -> Decision {
     );
     let language = owner.language.as_deref().unwrap_or(&settings.language);
     let extra = participants::missing_fields(&settings.missing, language, &resolution.missing);
-    let documents = if settings.whole_message.is_some() {
-        DocumentSource::WholeMessage
-    } else if settings.attachments == AttachmentPolicy::None || !message.has_attachments {
-        DocumentSource::None
-    } else {
-        DocumentSource::Attachments
-    };
     let subject = if message.subject.trim().is_empty() {
         "(no subject)".to_owned()
     } else {
         message.subject.clone()
     };
     let time = local.time();
-    Decision::Create(Box::new(ActivityPlan {
-        key: message.global_key(&owner.mailbox),
+    let key = message.global_key(&owner.mailbox);
+    Some(ActivityPlan {
+        marker: marker(&key),
+        key,
         subject,
         date: local.date(),
         time: jiff::civil::time(time.hour(), time.minute(), 0, 0),
@@ -193,9 +246,9 @@ pub fn decide(input: &Input<'_>) -> Decision {
         person: resolution.person,
         participants: resolution.participants,
         extra,
-        documents,
+        documents: document_source(settings, message.has_attachments),
         warnings: prepared.warning.into_iter().collect(),
-    }))
+    })
 }
 
 /// A planned participant is present when the same rep, person or address is.
@@ -212,6 +265,7 @@ mod tests {
     use super::*;
     use crate::email::model::{Address, Body, ExistingParticipant, PersonRef};
     use gc_crm::ParticipantRole;
+    use crate::engine::cx::INTERRUPTED;
     use gc_store::Kind;
 
     fn owner() -> Owner {
@@ -258,13 +312,14 @@ mod tests {
     fn run(
         link: Option<&Link>,
         existing: Option<&ExistingActivity>,
-        s: &EmailSettings,
+        s: &EmailRules,
     ) -> Decision {
         decide(&Input {
             message: &msg(),
             owner: &owner(),
             link,
             existing,
+            orphan: None,
             people: &people(),
             settings: s,
         })
@@ -272,7 +327,7 @@ mod tests {
 
     #[test]
     fn creates_a_full_plan() {
-        let s = EmailSettings::default();
+        let s = EmailRules::default();
         let Decision::Create(plan) = run(None, None, &s) else {
             panic!("expected create");
         };
@@ -295,7 +350,7 @@ mod tests {
 
     #[test]
     fn time_zone_moves_the_date() {
-        let s = EmailSettings {
+        let s = EmailRules {
             time_zone: jiff::tz::TimeZone::get("Pacific/Auckland").unwrap(),
             ..Default::default()
         };
@@ -308,7 +363,7 @@ mod tests {
 
     #[test]
     fn document_source_follows_settings() {
-        let s = EmailSettings {
+        let s = EmailRules {
             whole_message: Some(1000),
             attachments: AttachmentPolicy::None,
             ..Default::default()
@@ -317,7 +372,7 @@ mod tests {
             panic!()
         };
         assert_eq!(p.documents, DocumentSource::WholeMessage);
-        let s = EmailSettings {
+        let s = EmailRules {
             attachments: AttachmentPolicy::None,
             ..Default::default()
         };
@@ -329,7 +384,7 @@ mod tests {
 
     #[test]
     fn truncated_body_warns() {
-        let s = EmailSettings {
+        let s = EmailRules {
             max_body_chars: 3,
             html_body: false,
             ..Default::default()
@@ -345,7 +400,7 @@ mod tests {
     fn active_link_is_already_filed_without_crm() {
         let mut l = Link::new(Kind::Email, "100", "AAA");
         l.crm_id = Some(CrmId(42));
-        let s = EmailSettings::default();
+        let s = EmailRules::default();
         assert_eq!(
             triage(&msg(), &owner(), Some(&l), &s),
             Some(Decision::AlreadyFiled {
@@ -367,7 +422,7 @@ mod tests {
             reason: "CRM said no".into(),
         };
         assert_eq!(
-            triage(&msg(), &owner(), Some(&l), &EmailSettings::default()),
+            triage(&msg(), &owner(), Some(&l), &EmailRules::default()),
             None
         );
     }
@@ -396,7 +451,7 @@ mod tests {
             add_key,
             complete_documents,
             ..
-        } = run(None, Some(&ex), &EmailSettings::default())
+        } = run(None, Some(&ex), &EmailRules::default())
         else {
             panic!()
         };
@@ -427,7 +482,7 @@ mod tests {
         };
         let Decision::Adopt {
             add_participants, ..
-        } = run(None, Some(&ex), &EmailSettings::default())
+        } = run(None, Some(&ex), &EmailRules::default())
         else {
             panic!()
         };
@@ -446,7 +501,7 @@ mod tests {
             complete_documents,
             add_participants,
             ..
-        } = run(None, Some(&ex), &EmailSettings::default())
+        } = run(None, Some(&ex), &EmailRules::default())
         else {
             panic!()
         };
@@ -466,7 +521,7 @@ mod tests {
             add_key,
             complete_documents,
             ..
-        } = run(Some(&l), Some(&ex), &EmailSettings::default())
+        } = run(Some(&l), Some(&ex), &EmailRules::default())
         else {
             panic!()
         };
@@ -477,17 +532,18 @@ mod tests {
     fn bcc_owner_is_skipped_unless_allowed() {
         let mut m = msg();
         m.to = vec![Address::new("someone@customer.example", None)];
-        let s = EmailSettings::default();
+        let s = EmailRules::default();
         let d = decide(&Input {
             message: &m,
             owner: &owner(),
             link: None,
             existing: None,
+            orphan: None,
             people: &people(),
             settings: &s,
         });
         assert_eq!(d, Decision::Skip(SkipReason::OwnerNotRecipient));
-        let s = EmailSettings {
+        let s = EmailRules {
             sync_when_owner_not_recipient: true,
             ..Default::default()
         };
@@ -496,6 +552,7 @@ mod tests {
             owner: &owner(),
             link: None,
             existing: None,
+            orphan: None,
             people: &people(),
             settings: &s,
         });
@@ -511,7 +568,7 @@ mod tests {
         m.bcc = vec![Address::new("rita@contoso.example", None)];
         assert!(!owner_is_party(&m, &owner()));
         assert_eq!(
-            triage(&m, &owner(), None, &EmailSettings::default()),
+            triage(&m, &owner(), None, &EmailRules::default()),
             Some(Decision::Skip(SkipReason::OwnerNotRecipient))
         );
     }
@@ -525,8 +582,9 @@ mod tests {
             owner: &owner(),
             link: None,
             existing: None,
+            orphan: None,
             people: &people(),
-            settings: &EmailSettings::default(),
+            settings: &EmailRules::default(),
         });
         assert!(matches!(d, Decision::Fail(r) if r.contains("time")));
     }
@@ -541,11 +599,101 @@ mod tests {
             owner: &owner(),
             link: None,
             existing: None,
+            orphan: None,
             people: &people(),
-            settings: &EmailSettings::default(),
+            settings: &EmailRules::default(),
         });
         let Decision::Create(p) = d else { panic!() };
         assert_eq!(p.subject, "(no subject)");
         assert_eq!(p.key, "graph:100:AAA");
+    }
+
+    fn key_link(mailbox: &str, crm: Option<u64>, interrupted: bool) -> Link {
+        let mut l = Link::new(Kind::Email, mailbox, format!("g-{mailbox}"));
+        l.global_key = Some("<m1@customer.example>".into());
+        l.crm_id = crm.map(CrmId);
+        if interrupted {
+            l.state = LinkState::Failed {
+                reason: INTERRUPTED.into(),
+            };
+        }
+        l
+    }
+
+    #[test]
+    fn candidates_put_this_mailbox_first_and_each_id_once() {
+        let own = key_link("100", Some(5), true);
+        let others = vec![
+            key_link("200", Some(6), false),
+            key_link("300", Some(5), false),
+            key_link("400", None, true),
+        ];
+        assert_eq!(
+            candidates(Some(&own), &others),
+            vec![CrmId(5), CrmId(6)]
+        );
+        assert_eq!(candidates(None, &others), vec![CrmId(6), CrmId(5)]);
+        assert!(candidates(None, &[]).is_empty());
+    }
+
+    #[test]
+    fn orphans_are_searched_only_for_interrupted_attempts_without_an_id() {
+        let own = key_link("100", None, true);
+        let others = vec![
+            key_link("200", Some(6), true),
+            key_link("300", None, false),
+            key_link("400", None, true),
+            key_link("100", None, true),
+        ];
+        assert_eq!(orphan_searches(Some(&own), &others), vec!["100", "400"]);
+        assert!(orphan_searches(None, &[key_link("300", None, false)]).is_empty());
+    }
+
+    #[test]
+    fn an_orphan_is_adopted_only_when_nothing_better_was_found() {
+        let by_key = ExistingActivity {
+            id: CrmId(1),
+            participants: vec![],
+            found_by: FoundBy::ExternalKey,
+        };
+        let orphan = ExistingActivity {
+            id: CrmId(2),
+            participants: vec![],
+            found_by: FoundBy::Orphan,
+        };
+        let s = EmailRules::default();
+        let (m, o, p) = (msg(), owner(), people());
+        let input = |existing| Input {
+            message: &m,
+            owner: &o,
+            link: None,
+            existing,
+            orphan: Some(&orphan),
+            people: &p,
+            settings: &s,
+        };
+        let Decision::Adopt { activity, .. } = decide(&input(Some(&by_key))) else {
+            panic!()
+        };
+        assert_eq!(activity, CrmId(1));
+        let Decision::Adopt {
+            activity, add_key, ..
+        } = decide(&input(None))
+        else {
+            panic!()
+        };
+        assert_eq!((activity, add_key), (CrmId(2), true));
+    }
+
+    #[test]
+    fn markers_are_stable_short_and_distinct() {
+        let a = marker("<m1@customer.example>");
+        assert_eq!(a, marker("<m1@customer.example>"));
+        assert_ne!(a, marker("<m2@customer.example>"));
+        assert!(a.starts_with("gc1:") && a.len() == 28, "{a}");
+        let Decision::Create(p) = run(None, None, &EmailRules::default()) else {
+            panic!()
+        };
+        assert_eq!(p.marker, marker("<m1@customer.example>"));
     }
 }

@@ -1,13 +1,25 @@
 //! E-mail filing: messages the users file into the sync folder become CRM activities.
 //!
-//! - [`model`]: domain types;
-//! - [`decide`]: the pure decision per message;
-//! - [`body`], [`participants`], [`attachments`]: pure helpers of the decision and executor;
-//! - [`run`]: the executor for one mailbox (gather inputs, decide, execute, record).
+//! - [`model`]: what the engine sees of a message and of CRM;
+//! - [`rules`]: the `[emails]` rules;
+//! - [`decide`]: the pure rules per message (triage, decision, candidates, marker);
+//! - [`body`], [`participants`], [`attachments`]: pure helpers of the decision;
+//! - [`gather`], [`execute`], [`finish`]: reading the facts, carrying out the decision,
+//!   and moving the message after the commit;
+//! - [`notify`]: the notice for a message that was not filed;
+//! - [`kind`]: all of it as a [`SyncKind`](crate::engine::SyncKind).
 
 pub mod attachments;
 pub mod body;
 pub mod decide;
+pub mod execute;
+pub mod finish;
+pub mod gather;
+pub mod kind;
 pub mod model;
+pub mod notify;
 pub mod participants;
-pub mod run;
+pub mod rules;
+
+pub use kind::EmailKind;
+pub use rules::{AttachmentPolicy, EmailRules};

@@ -5,7 +5,8 @@ use gc_crm::ParticipantRole;
 use gc_store::CrmId;
 use jiff::Timestamp;
 
-use crate::settings::RecipientList;
+use crate::email::rules::RecipientList;
+pub use crate::engine::Owner;
 
 /// An address as it appears in a message (lower-cased).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -140,36 +141,6 @@ pub struct MailAttachment {
     pub content: Result<Vec<u8>, String>,
 }
 
-/// The rep who owns the mailbox being worked.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Owner {
-    /// Store mailbox id (the rep's CRM record id, decimal).
-    pub mailbox: String,
-    /// CRM record id of the rep (ID).
-    pub rep_crm_id: CrmId,
-    /// Rep number other records refer to (`Contact.RepID`).
-    pub rep_number: String,
-    /// Display name.
-    pub name: String,
-    /// Primary SMTP address (the CRM rep's address).
-    pub email: String,
-    /// Every SMTP address of the mailbox (aliases), lower case.
-    pub addresses: Vec<String>,
-    /// Language for texts written into CRM.
-    pub language: Option<String>,
-}
-
-impl Owner {
-    /// Whether `address` is one of the owner's.
-    pub fn owns(&self, address: &str) -> bool {
-        address.eq_ignore_ascii_case(&self.email)
-            || self
-                .addresses
-                .iter()
-                .any(|a| a.eq_ignore_ascii_case(address))
-    }
-}
-
 /// A CRM rep known to the engine (colleagues among the participants).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RepRef {
@@ -285,6 +256,9 @@ pub enum DocumentSource {
 pub struct ActivityPlan {
     /// External key (`internetMessageId`).
     pub key: String,
+    /// The marker derived from the key that the first insert carries (see
+    /// [`crate::email::decide::marker`]).
+    pub marker: String,
     /// Subject.
     pub subject: String,
     /// Date (CRM local).

@@ -9,7 +9,7 @@ use gc_crm::forms::MissingAttendees;
 use gc_store::CrmId;
 
 use crate::email::model::{MailMessage, Owner, ParticipantPlan, PeopleMatch};
-use crate::settings::{RecipientList, role_of};
+use crate::email::rules::{RecipientList, role_of};
 
 /// The participants of an activity and what could not be matched.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -141,7 +141,7 @@ pub fn lookup_addresses(msg: &MailMessage, owner: &Owner) -> Vec<String> {
 mod tests {
     use super::*;
     use crate::email::model::{Address, CompanyRef, PersonRef, RepRef};
-    use crate::settings::default_missing_attendees;
+    use crate::email::rules::default_missing_attendees;
 
     fn owner() -> Owner {
         Owner {

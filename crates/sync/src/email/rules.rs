@@ -1,7 +1,8 @@
-//! Engine settings. The binary maps its `Config` into these types, so gc-sync never depends
-//! on the connector crate and tests build them by hand.
-
-use std::time::Duration;
+//! The rules of e-mail filing (`[emails]`, with the tenant's managed domains, time zone and
+//! language, and forms.xml's missing-participants block). How mailboxes and items are worked
+//! (concurrency, leases, retries) is the engine's [`RunPolicy`](crate::engine::RunPolicy). The
+//! binary maps its configuration into both, so gc-sync never depends on the connector crate
+//! and tests build them by hand.
 
 use gc_crm::ParticipantRole;
 use gc_crm::forms::{MissingAttendees, MissingLabels, MissingMode};
@@ -22,7 +23,7 @@ pub enum AttachmentPolicy {
 
 /// How e-mails are filed (`[emails]`).
 #[derive(Debug, Clone)]
-pub struct EmailSettings {
+pub struct EmailRules {
     /// Fully qualified sync folder path, e.g. `/Inbox/crm` (first segment may be well-known).
     pub sync_folder: String,
     /// Create the sync folder when it is missing.
@@ -61,27 +62,11 @@ pub struct EmailSettings {
     pub language: String,
     /// "Content Type (groupware)" of the external key of filed e-mails.
     pub content_type: String,
-    /// Messages of one mailbox processed at once (Graph allows 4 concurrent requests per
-    /// mailbox; items mostly wait on CRM, so a few in flight keep both busy).
-    pub item_concurrency: usize,
-    /// Lease time-to-live (mailbox and global-key leases are renewed at a third of it).
-    pub lease_ttl: Duration,
-    /// How long to wait for another process/mailbox filing the same message.
-    pub key_wait: Duration,
     /// Time zone of CRM dates and times.
     pub time_zone: jiff::tz::TimeZone,
-    /// How long a run waits for a mailbox another process holds (0: skip it as busy). A
-    /// one-shot run after a crash sets it a little above the lease TTL, so the dead
-    /// process's lease expires and the mailbox is worked.
-    pub mailbox_wait: Duration,
-    /// Exclude a mailbox after this many consecutive access errors, for this long
-    /// (`[errors] exclude_after_access_errors`, `exclusion_minutes`).
-    pub exclusion: Option<gc_store::ExclusionPolicy>,
-    /// Stop a mailbox run after this many failed messages (`[errors] stop_after_errors`).
-    pub stop_after_errors: Option<u64>,
 }
 
-impl EmailSettings {
+impl EmailRules {
     /// Whether `address` belongs to a managed domain.
     pub fn is_internal(&self, address: &str) -> bool {
         address.rsplit_once('@').is_some_and(|(_, d)| {
@@ -92,10 +77,10 @@ impl EmailSettings {
     }
 }
 
-impl Default for EmailSettings {
+impl Default for EmailRules {
     /// The seed defaults of SPEC §4.
     fn default() -> Self {
-        EmailSettings {
+        EmailRules {
             sync_folder: "/Inbox/crm".into(),
             create_sync_folder: true,
             success_folder: "Sync_Success".into(),
@@ -114,13 +99,7 @@ impl Default for EmailSettings {
             missing: default_missing_attendees(),
             language: "en".into(),
             content_type: "application/x-mmRecord".into(),
-            item_concurrency: 4,
-            lease_ttl: Duration::from_secs(120),
-            key_wait: Duration::from_secs(30),
             time_zone: jiff::tz::TimeZone::UTC,
-            mailbox_wait: Duration::ZERO,
-            exclusion: None,
-            stop_after_errors: None,
         }
     }
 }

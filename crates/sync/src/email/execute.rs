@@ -1,0 +1,360 @@
+//! Carrying out an e-mail decision: writing a new activity (after the intent, with its
+//! external key and marker, documents in the same request when small), or adopting an existing
+//! one (external key, missing participants, missing documents), and saying what to commit.
+
+use gc_store::{CrmId, LedgerAction};
+
+use crate::email::attachments::{self, DocumentSet};
+use crate::email::decide::{self, Decision};
+use crate::email::kind::EmailKind;
+use crate::email::model::{
+    ActivityPlan, DocumentPlan, DocumentSource, FoundBy, MailItem, MailMessage,
+};
+use crate::engine::{Applied, ItemCx, ItemOutcome};
+use crate::error::{ErrorClass, PortError};
+use crate::ports::CreateOutcome;
+
+/// Documents up to this total size (bytes) are written in the same request as the activity.
+pub const INLINE_DOCUMENT_BYTES: usize = 1024 * 1024;
+
+/// Apply a decision about one item of the sync folder.
+pub(crate) async fn apply(
+    kind: &EmailKind,
+    cx: &ItemCx<'_>,
+    change: &MailItem,
+    decision: Decision,
+) -> Result<Applied, PortError> {
+    let detail = |m: &MailMessage, participants: usize| {
+        serde_json::json!({
+            "internetMessageId": m.global_key(cx.mailbox()),
+            "subject": m.subject,
+            "participants": participants,
+        })
+    };
+    match decision {
+        Decision::AlreadyFiled { .. } => Ok(Applied::unchanged()),
+        Decision::Skip(reason) => Ok(not_filed(
+            cx,
+            change,
+            ItemOutcome::Skipped,
+            LedgerAction::Skipped,
+            reason.text(),
+        )),
+        Decision::Fail(reason) => Ok(not_filed(
+            cx,
+            change,
+            ItemOutcome::Failed,
+            LedgerAction::Failed,
+            &reason,
+        )),
+        Decision::Report(reason) => {
+            tracing::warn!(
+                mailbox = cx.mailbox(),
+                reason,
+                "unreadable item without id in the sync folder"
+            );
+            Ok(Applied {
+                outcome: ItemOutcome::Failed,
+                link: None,
+                ledger: vec![cx.entry(None, LedgerAction::Failed, &reason)],
+                warnings: 0,
+                failure: None,
+            })
+        }
+        Decision::Create(plan) => {
+            let MailItem::Message(m) = change else {
+                return Err(PortError::new(ErrorClass::Item, "not a message"));
+            };
+            let (id, warnings) = create(kind, cx, m, &plan).await?;
+            let mut ledger = vec![cx.entry(
+                Some(id),
+                LedgerAction::Created,
+                &format!(
+                    "created activity {id} with {} participant(s) and {} document(s)",
+                    plan.participants.len(),
+                    warnings.documents
+                ),
+            )];
+            ledger[0].detail = Some(detail(m, plan.participants.len()));
+            let texts: Vec<&String> = plan.warnings.iter().chain(&warnings.texts).collect();
+            for w in &texts {
+                ledger.push(cx.entry(Some(id), LedgerAction::Warning, w));
+            }
+            Ok(Applied {
+                outcome: ItemOutcome::Created,
+                link: Some(cx.active_link(id)),
+                ledger,
+                warnings: texts.len() as u64,
+                failure: None,
+            })
+        }
+        Decision::Adopt {
+            activity,
+            add_participants,
+            add_key,
+            complete_documents,
+            found_by,
+        } => {
+            let MailItem::Message(m) = change else {
+                return Err(PortError::new(ErrorClass::Item, "not a message"));
+            };
+            let key = m.global_key(cx.mailbox());
+            let rep = cx.rep();
+            if complete_documents {
+                cx.intent(Some(activity)).await?;
+            }
+            if add_key {
+                cx.check()?;
+                kind.crm
+                    .add_key(rep, activity, &key, &kind.rules.content_type)
+                    .await?;
+            }
+            if !add_participants.is_empty() {
+                cx.check()?;
+                kind.crm
+                    .add_participants(rep, activity, &add_participants)
+                    .await?;
+            }
+            let warnings = if complete_documents {
+                complete(kind, cx, m, activity).await?
+            } else {
+                Vec::new()
+            };
+            let how = match found_by {
+                FoundBy::ExternalKey => "filed by another mailbox (same internetMessageId)",
+                FoundBy::Link => "linked from another mailbox or an earlier attempt",
+                FoundBy::Orphan => "written by an interrupted earlier attempt",
+            };
+            let mut ledger = vec![cx.entry(
+                Some(activity),
+                LedgerAction::Adopted,
+                &format!("adopted activity {activity}: {how}"),
+            )];
+            ledger[0].detail = Some(detail(m, add_participants.len()));
+            for w in &warnings {
+                ledger.push(cx.entry(Some(activity), LedgerAction::Warning, w));
+            }
+            Ok(Applied {
+                outcome: ItemOutcome::Adopted,
+                link: Some(cx.active_link(activity)),
+                ledger,
+                warnings: warnings.len() as u64,
+                failure: None,
+            })
+        }
+    }
+}
+
+/// A message that is not filed (skipped or failed by decision).
+fn not_filed(
+    cx: &ItemCx<'_>,
+    change: &MailItem,
+    outcome: ItemOutcome,
+    action: LedgerAction,
+    reason: &str,
+) -> Applied {
+    let link = cx.failed_link(reason, None);
+    let mut entry = cx.entry(None, action, reason);
+    if let MailItem::Message(m) = change {
+        entry.detail = Some(serde_json::json!({
+            "internetMessageId": m.internet_message_id,
+            "subject": m.subject,
+        }));
+    }
+    Applied {
+        outcome,
+        link: Some(link),
+        ledger: vec![entry],
+        warnings: 0,
+        failure: Some(reason.to_owned()),
+    }
+}
+
+/// What writing a new activity reports besides its id.
+struct Written {
+    /// Documents attached.
+    documents: usize,
+    /// Warnings (attachments left out or refused).
+    texts: Vec<String>,
+}
+
+/// Write a new activity: the intent first, then the activity with its external key, marker,
+/// participants and small documents in one go, then big documents one request each.
+async fn create(
+    kind: &EmailKind,
+    cx: &ItemCx<'_>,
+    m: &MailMessage,
+    plan: &ActivityPlan,
+) -> Result<(CrmId, Written), PortError> {
+    let docs = documents(kind, cx, m, plan.documents).await?;
+    cx.intent(None).await?;
+    // Small documents travel with the activity; big ones follow one request each, so no
+    // request grows beyond what CRM.interface accepts.
+    let mut inline = Vec::new();
+    let mut later = Vec::new();
+    let mut budget = INLINE_DOCUMENT_BYTES;
+    for d in &docs.documents {
+        if d.content.len() <= budget {
+            budget -= d.content.len();
+            inline.push(d.clone());
+        } else {
+            later.push(d);
+        }
+    }
+    cx.check()?;
+    let id = match kind
+        .crm
+        .create(cx.rep(), plan, &inline, &kind.rules.content_type)
+        .await?
+    {
+        CreateOutcome::Complete(id) => id,
+        CreateOutcome::Partial { id, error } => {
+            cx.intent(Some(id)).await?;
+            return Err(match error.class {
+                ErrorClass::Item | ErrorClass::NotFound => PortError::new(
+                    ErrorClass::Item,
+                    format!(
+                        "activity {id} was written but CRM refused part of it: {}",
+                        error.message
+                    ),
+                ),
+                _ => error,
+            });
+        }
+    };
+    let mut written = Written {
+        documents: inline.len(),
+        texts: docs.warnings,
+    };
+    if !later.is_empty() {
+        cx.intent(Some(id)).await?;
+        for d in later {
+            cx.check()?;
+            match kind.crm.add_document(cx.rep(), id, d).await {
+                Ok(()) => written.documents += 1,
+                Err(e) => written.texts.push(refused_document(id, d, e)?),
+            }
+        }
+    }
+    Ok((id, written))
+}
+
+/// The documents of a new activity; an item error when an attachment cannot be read.
+async fn documents(
+    kind: &EmailKind,
+    cx: &ItemCx<'_>,
+    m: &MailMessage,
+    source: DocumentSource,
+) -> Result<DocumentSet, PortError> {
+    let r = &kind.rules;
+    match source {
+        DocumentSource::None => Ok(DocumentSet::default()),
+        DocumentSource::WholeMessage => {
+            let mime = kind.graph.mime(cx.user(), &m.id).await?;
+            Ok(attachments::plan_whole_message(
+                &m.subject,
+                mime,
+                r.whole_message.unwrap_or(u64::MAX),
+            ))
+        }
+        DocumentSource::Attachments => {
+            let list = kind.graph.attachments(cx.user(), &m.id).await?;
+            attachments::plan_attachments(&list, r.attachments)
+                .map_err(|e| PortError::new(ErrorClass::Item, e))
+        }
+    }
+}
+
+/// After an interrupted write: attach the planned documents the activity lacks. Returns the
+/// warnings.
+async fn complete(
+    kind: &EmailKind,
+    cx: &ItemCx<'_>,
+    m: &MailMessage,
+    activity: CrmId,
+) -> Result<Vec<String>, PortError> {
+    let source = decide::document_source(&kind.rules, m.has_attachments);
+    let planned = documents(kind, cx, m, source).await?;
+    let mut warnings = planned.warnings;
+    if planned.documents.is_empty() {
+        return Ok(warnings);
+    }
+    let present = kind.crm.documents(cx.rep(), activity).await?;
+    for d in planned
+        .documents
+        .iter()
+        .filter(|d| !present.iter().any(|p| p.file_name == d.file_name))
+    {
+        cx.check()?;
+        if let Err(e) = kind.crm.add_document(cx.rep(), activity, d).await {
+            warnings.push(refused_document(activity, d, e)?);
+        }
+    }
+    Ok(warnings)
+}
+
+/// What a failed document write means. CRM refusing a document (too big, a refused type) does
+/// not fail the message: the activity stays filed and the refusal becomes a warning. A big
+/// document that still fails at transport level after the client's retries counts as refused:
+/// a server that drops the connection on an oversized request looks exactly like a network
+/// failure, and retrying it every run would keep the message in the sync folder for ever. Any
+/// other error is raised (retried later: the intent makes the next attempt complete it).
+fn refused_document(activity: CrmId, d: &DocumentPlan, e: PortError) -> Result<String, PortError> {
+    let refused = match e.class {
+        ErrorClass::Item | ErrorClass::NotFound => true,
+        ErrorClass::Transient => d.content.len() > INLINE_DOCUMENT_BYTES,
+        _ => false,
+    };
+    if refused {
+        Ok(format!(
+            "activity {activity} was filed without the document {:?} ({} KB): CRM did not accept it: {}",
+            d.file_name,
+            d.content.len().div_ceil(1024),
+            e.message
+        ))
+    } else {
+        Err(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn doc(len: usize) -> DocumentPlan {
+        DocumentPlan {
+            file_name: "a.pdf".into(),
+            content_type: "application/pdf".into(),
+            content: vec![0; len],
+        }
+    }
+
+    #[test]
+    fn refused_documents_are_warnings_other_errors_are_raised() {
+        let w = refused_document(
+            CrmId(5),
+            &doc(10),
+            PortError::new(ErrorClass::Item, "too big"),
+        )
+        .unwrap();
+        assert!(w.contains("without the document \"a.pdf\"") && w.contains("too big"));
+        // A big document dropped at transport level counts as refused, a small one not.
+        assert!(
+            refused_document(
+                CrmId(5),
+                &doc(INLINE_DOCUMENT_BYTES + 1),
+                PortError::transient("reset")
+            )
+            .is_ok()
+        );
+        assert!(refused_document(CrmId(5), &doc(10), PortError::transient("reset")).is_err());
+        assert!(
+            refused_document(
+                CrmId(5),
+                &doc(10),
+                PortError::new(ErrorClass::Tenant, "unknown field")
+            )
+            .is_err()
+        );
+    }
+}

@@ -1,0 +1,153 @@
+//! After the commit: a filed message is coloured and moved to the success folder; a message
+//! that was not filed is explained to the user and moved to the failure folder. Both are
+//! harmless to repeat (after a crash they run again from the committed link).
+
+use gc_store::LedgerAction;
+use tokio::sync::OnceCell;
+
+use crate::email::kind::{EmailKind, EmailRun};
+use crate::email::model::{MailItem, MailMessage};
+use crate::email::notify::notification;
+use crate::engine::{Applied, ItemCx, ItemOutcome};
+use crate::error::{ErrorClass, PortError};
+use crate::ports::FolderRef;
+
+/// Finish one item.
+pub(crate) async fn finish(
+    kind: &EmailKind,
+    cx: &ItemCx<'_>,
+    run: &EmailRun,
+    change: &MailItem,
+    applied: &Applied,
+) -> Result<(), PortError> {
+    let message;
+    let m = match change {
+        MailItem::Message(m) => m.as_ref(),
+        MailItem::Broken { id: Some(id), .. } => {
+            message = MailMessage {
+                id: id.clone(),
+                ..Default::default()
+            };
+            &message
+        }
+        // Without an id nothing can be moved; the ledger has it.
+        MailItem::Broken { id: None, .. } | MailItem::Removed { .. } => return Ok(()),
+    };
+    let activity = applied
+        .link
+        .as_ref()
+        .or(cx.link)
+        .and_then(|l| l.crm_id)
+        .filter(|_| !matches!(applied.outcome, ItemOutcome::Failed | ItemOutcome::Skipped));
+    match (applied.outcome, activity) {
+        (ItemOutcome::Failed | ItemOutcome::Skipped, _) | (_, None) => {
+            let reason = applied
+                .failure
+                .as_deref()
+                .unwrap_or("the message could not be filed");
+            to_failure(kind, cx, run, m, reason).await
+        }
+        (_, Some(activity)) => to_success(kind, cx, run, m, activity).await,
+    }
+}
+
+/// Colour the message and move it to the success folder.
+async fn to_success(
+    kind: &EmailKind,
+    cx: &ItemCx<'_>,
+    run: &EmailRun,
+    m: &MailMessage,
+    activity: gc_store::CrmId,
+) -> Result<(), PortError> {
+    let r = &kind.rules;
+    if let Some(cat) = &r.category
+        && !m.categories.iter().any(|c| c.eq_ignore_ascii_case(cat))
+    {
+        let mut cats = m.categories.clone();
+        cats.push(cat.clone());
+        match kind.graph.set_categories(cx.user(), &m.id, &cats).await {
+            Ok(()) => {}
+            Err(e) if e.class == ErrorClass::NotFound => return Ok(()),
+            Err(e) if e.is_transient() => return Err(e),
+            Err(e) => {
+                tracing::warn!(mailbox = cx.mailbox(), message = m.id, error = %e, "cannot categorise the message")
+            }
+        }
+    }
+    let folder = sub_folder(kind, cx, run, &run.success, &r.success_folder).await?;
+    move_to(kind, cx, m, folder).await?;
+    cx.record(&cx.entry(
+        Some(activity),
+        LedgerAction::Moved,
+        &format!("moved to {}", r.success_folder),
+    ))
+    .await;
+    Ok(())
+}
+
+/// Tell the user why the message was not filed and move it to the failure folder.
+async fn to_failure(
+    kind: &EmailKind,
+    cx: &ItemCx<'_>,
+    run: &EmailRun,
+    m: &MailMessage,
+    reason: &str,
+) -> Result<(), PortError> {
+    let r = &kind.rules;
+    if r.notify_user_on_failure {
+        let note = notification(m, reason, &r.sync_folder, &r.failure_folder);
+        if let Err(e) = kind.notifier.notify(cx.user(), &note).await {
+            if e.is_transient() {
+                return Err(e);
+            }
+            tracing::warn!(mailbox = cx.mailbox(), error = %e, "cannot notify the user");
+        }
+    }
+    let folder = sub_folder(kind, cx, run, &run.failure, &r.failure_folder).await?;
+    move_to(kind, cx, m, folder).await?;
+    cx.record(&cx.entry(
+        None,
+        LedgerAction::Moved,
+        &format!("moved to {}", r.failure_folder),
+    ))
+    .await;
+    Ok(())
+}
+
+/// Move a message; one that is gone already needs no move.
+async fn move_to(
+    kind: &EmailKind,
+    cx: &ItemCx<'_>,
+    m: &MailMessage,
+    folder: &FolderRef,
+) -> Result<(), PortError> {
+    match kind.graph.move_to(cx.user(), &m.id, &folder.id).await {
+        Ok(()) => Ok(()),
+        Err(e) if e.class == ErrorClass::NotFound => {
+            tracing::info!(
+                mailbox = cx.mailbox(),
+                message = m.id,
+                "message gone before it could be moved"
+            );
+            Ok(())
+        }
+        Err(e) if e.class == ErrorClass::Item => Err(PortError::transient(e.message)),
+        Err(e) => Err(e),
+    }
+}
+
+/// The success or failure subfolder of the sync folder, resolved (and created) once per run.
+async fn sub_folder<'r>(
+    kind: &EmailKind,
+    cx: &ItemCx<'_>,
+    run: &'r EmailRun,
+    cell: &'r OnceCell<FolderRef>,
+    name: &str,
+) -> Result<&'r FolderRef, PortError> {
+    cell.get_or_try_init(|| async {
+        kind.graph
+            .child_folder(cx.user(), &run.sync_folder.id, name)
+            .await
+    })
+    .await
+}

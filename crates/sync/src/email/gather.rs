@@ -1,0 +1,133 @@
+//! What e-mail filing reads before it decides, under the message's global-key lease: the
+//! activity CRM already has for the message (by external key, else through a link of this or
+//! another mailbox), the CRM people of its addresses, and, after an interrupted attempt, the
+//! activity that attempt wrote before its external key (found by its marker).
+
+use gc_store::{Kind, Link};
+
+use crate::email::decide;
+use crate::email::kind::EmailKind;
+use crate::email::model::{ExistingActivity, FoundBy, MailMessage, PeopleMatch};
+use crate::email::participants;
+use crate::engine::ItemCx;
+use crate::engine::cx::is_interrupted;
+use crate::error::{PortError, store_error};
+
+/// The facts of one message.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Facts {
+    /// The activity CRM has for the message (external key or link).
+    pub existing: Option<ExistingActivity>,
+    /// An activity an interrupted attempt wrote without its external key.
+    pub orphan: Option<ExistingActivity>,
+    /// CRM people of the message's addresses (empty for a clean adoption by key).
+    pub people: PeopleMatch,
+}
+
+/// Gather the facts of a message.
+pub(crate) async fn gather(
+    kind: &EmailKind,
+    cx: &ItemCx<'_>,
+    m: &MailMessage,
+) -> Result<Facts, PortError> {
+    let key = m.global_key(cx.mailbox());
+    let rep = cx.rep();
+    let owner = &cx.target.owner;
+    let mut existing = kind.crm.find_by_key(rep, &key).await?;
+    let key_links = cx
+        .store
+        .links_by_global_key(Kind::Email, &key)
+        .await
+        .map_err(store_error)?;
+    if existing.is_none() {
+        for id in decide::candidates(cx.link, &key_links) {
+            if let Some(mut ex) = kind.crm.activity(rep, id).await? {
+                ex.found_by = FoundBy::Link;
+                existing = Some(ex);
+                break;
+            }
+        }
+    }
+    let needs_people = existing
+        .as_ref()
+        .is_none_or(|e| e.found_by != FoundBy::ExternalKey || is_interrupted(cx.link));
+    let people = if needs_people {
+        let addresses = participants::lookup_addresses(m, owner);
+        let mut p = if addresses.is_empty() {
+            PeopleMatch::default()
+        } else {
+            kind.crm.find_people(rep, &addresses).await?
+        };
+        p.reps = kind
+            .reps
+            .iter()
+            .filter(|r| addresses.contains(&r.email))
+            .cloned()
+            .collect();
+        p
+    } else {
+        PeopleMatch::default()
+    };
+    let orphan = if existing.is_none() {
+        find_orphan(kind, cx, m, &key, &key_links, &people).await?
+    } else {
+        None
+    };
+    Ok(Facts {
+        existing,
+        orphan,
+        people,
+    })
+}
+
+/// An interrupted attempt (of any mailbox: the key's links say which) may have written the
+/// activity without its external key; look for it under that mailbox's rep number. A found
+/// activity that another item's link already points to is never taken.
+async fn find_orphan(
+    kind: &EmailKind,
+    cx: &ItemCx<'_>,
+    m: &MailMessage,
+    key: &str,
+    key_links: &[Link],
+    people: &PeopleMatch,
+) -> Result<Option<ExistingActivity>, PortError> {
+    let searches = decide::orphan_searches(cx.link, key_links);
+    if searches.is_empty() {
+        return Ok(None);
+    }
+    let Some(plan) = decide::plan(m, &cx.target.owner, people, &kind.rules) else {
+        return Ok(None);
+    };
+    for mailbox in searches {
+        let mut p = plan.clone();
+        if let Some(r) = kind.reps.iter().find(|r| r.crm_id.to_string() == mailbox) {
+            p.rep_number = r.rep_number.clone();
+        }
+        let Some(found) = kind.crm.find_orphan(cx.rep(), &p).await? else {
+            continue;
+        };
+        let taken = cx
+            .store
+            .links_by_crm_id(Kind::Email, found.id)
+            .await
+            .map_err(store_error)?
+            .iter()
+            .any(|l| l.global_key.as_deref().is_some_and(|k| k != key));
+        if taken {
+            tracing::warn!(
+                mailbox = cx.mailbox(),
+                activity = %found.id,
+                "an activity that looks like an interrupted write belongs to another message; not adopted"
+            );
+            continue;
+        }
+        tracing::info!(
+            mailbox = cx.mailbox(),
+            message = m.id,
+            activity = %found.id,
+            "adopting the activity of an interrupted attempt"
+        );
+        return Ok(Some(found));
+    }
+    Ok(None)
+}

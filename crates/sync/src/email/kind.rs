@@ -1,0 +1,253 @@
+//! E-mail filing as a kind of the engine: the sync folder's delta is the one source; a message
+//! becomes one CRM activity (shared by every rep who files it), then moves to the success or
+//! failure folder. The steps live in [`gather`](super::gather), [`decide`](super::decide),
+//! [`execute`](super::execute) and [`finish`](super::finish); this module wires them into
+//! [`SyncKind`].
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use gc_store::{Kind, Link};
+use tokio::sync::OnceCell;
+
+use crate::email::decide::{self, Decision, Input};
+use crate::email::gather::{self, Facts};
+use crate::email::model::{MailItem, RepRef};
+use crate::email::rules::EmailRules;
+use crate::email::{execute, finish};
+use crate::engine::{Applied, Identity, ItemCx, Page, Prepared, RunCx, Source, SyncKind};
+use crate::error::{ErrorClass, PortError};
+use crate::ports::{ActivityCrm, FolderRef, MailGraph, Notifier};
+
+/// Key of items Graph delivered without an id: they can only be reported.
+pub const UNKNOWN_ITEM: &str = "unknown-item";
+
+/// E-mail filing.
+#[derive(Clone)]
+pub struct EmailKind {
+    pub(crate) graph: Arc<dyn MailGraph>,
+    pub(crate) crm: Arc<dyn ActivityCrm>,
+    pub(crate) notifier: Arc<dyn Notifier>,
+    pub(crate) rules: Arc<EmailRules>,
+    /// Every enabled rep (colleagues among the participants become rep participants).
+    pub(crate) reps: Arc<Vec<RepRef>>,
+}
+
+impl std::fmt::Debug for EmailKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmailKind")
+            .field("sync_folder", &self.rules.sync_folder)
+            .finish()
+    }
+}
+
+impl EmailKind {
+    /// E-mail filing over these ports, with these rules; `reps` are the enabled reps.
+    pub fn new(
+        graph: Arc<dyn MailGraph>,
+        crm: Arc<dyn ActivityCrm>,
+        notifier: Arc<dyn Notifier>,
+        rules: EmailRules,
+        reps: Vec<RepRef>,
+    ) -> Self {
+        EmailKind {
+            graph,
+            crm,
+            notifier,
+            rules: Arc::new(rules),
+            reps: Arc::new(reps),
+        }
+    }
+
+    /// The rules.
+    pub fn rules(&self) -> &EmailRules {
+        &self.rules
+    }
+}
+
+/// What one mailbox run of e-mail filing resolved: the sync folder, and its success and
+/// failure subfolders once needed.
+#[derive(Debug)]
+pub struct EmailRun {
+    pub(crate) sync_folder: FolderRef,
+    pub(crate) success: OnceCell<FolderRef>,
+    pub(crate) failure: OnceCell<FolderRef>,
+}
+
+#[async_trait]
+impl SyncKind for EmailKind {
+    type Run = EmailRun;
+    type Change = MailItem;
+    type Facts = Facts;
+    type Decision = Decision;
+
+    fn kind(&self) -> Kind {
+        Kind::Email
+    }
+
+    async fn prepare(&self, cx: &RunCx<'_>) -> Result<Option<Prepared<EmailRun>>, PortError> {
+        let r = &self.rules;
+        if r.validate_license {
+            self.crm
+                .check_rep_access(cx.rep())
+                .await
+                .map_err(|e| match e.class {
+                    ErrorClass::Mailbox => PortError::new(
+                        ErrorClass::Mailbox,
+                        format!(
+                            "CRM.interface refuses to act for {} (validate_license is on): {}; \
+                             check the rep's CRM licence and login in CRM",
+                            cx.rep(),
+                            e.message
+                        ),
+                    ),
+                    _ => e,
+                })?;
+        }
+        let Some(sync_folder) = self
+            .graph
+            .folder(cx.user(), &r.sync_folder, r.create_sync_folder)
+            .await?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(Prepared {
+            total: sync_folder.total,
+            sources: vec![Source {
+                scope: sync_folder.id.clone(),
+                label: r.sync_folder.clone(),
+                reconcile: false,
+            }],
+            run: EmailRun {
+                sync_folder,
+                success: OnceCell::new(),
+                failure: OnceCell::new(),
+            },
+        }))
+    }
+
+    async fn page(
+        &self,
+        cx: &RunCx<'_>,
+        run: &EmailRun,
+        _source: &Source,
+        checkpoint: Option<&str>,
+    ) -> Result<Page<MailItem>, PortError> {
+        let p = self
+            .graph
+            .delta_page(cx.user(), &run.sync_folder.id, checkpoint)
+            .await?;
+        Ok(Page {
+            changes: p.items,
+            next: p.next_link,
+            done: p.delta_link,
+        })
+    }
+
+    fn identify(&self, cx: &RunCx<'_>, run: &EmailRun, change: &MailItem) -> Option<Identity> {
+        match change {
+            MailItem::Removed { .. } => None,
+            MailItem::Broken { id, .. } => Some(Identity {
+                item: id.clone().unwrap_or_else(|| UNKNOWN_ITEM.to_owned()),
+                global_key: None,
+            }),
+            MailItem::Message(m) => {
+                // Moved out of the sync folder since (into a subfolder, by us or the user).
+                if m.parent_folder_id
+                    .as_deref()
+                    .is_some_and(|f| f != run.sync_folder.id)
+                {
+                    return None;
+                }
+                Some(Identity {
+                    item: m.id.clone(),
+                    global_key: Some(m.global_key(cx.mailbox())),
+                })
+            }
+        }
+    }
+
+    fn describe(&self, change: &MailItem) -> Option<serde_json::Value> {
+        match change {
+            MailItem::Message(m) => Some(serde_json::json!({
+                "internetMessageId": m.internet_message_id,
+                "subject": m.subject,
+            })),
+            _ => None,
+        }
+    }
+
+    fn triage(
+        &self,
+        cx: &RunCx<'_>,
+        _run: &EmailRun,
+        change: &MailItem,
+        link: Option<&Link>,
+    ) -> Option<Decision> {
+        match change {
+            MailItem::Broken { id: None, reason } => Some(Decision::Report(reason.clone())),
+            MailItem::Broken {
+                id: Some(_),
+                reason,
+            } => Some(Decision::Fail(format!(
+                "Microsoft 365 returned an unreadable message: {reason}"
+            ))),
+            MailItem::Removed { .. } => Some(Decision::Report("removed".into())),
+            MailItem::Message(m) => decide::triage(m, &cx.target.owner, link, &self.rules),
+        }
+    }
+
+    async fn gather(
+        &self,
+        cx: &ItemCx<'_>,
+        _run: &EmailRun,
+        change: &MailItem,
+    ) -> Result<Facts, PortError> {
+        match change {
+            MailItem::Message(m) => gather::gather(self, cx, m).await,
+            _ => Ok(Facts::default()),
+        }
+    }
+
+    fn decide(
+        &self,
+        cx: &RunCx<'_>,
+        _run: &EmailRun,
+        change: &MailItem,
+        link: Option<&Link>,
+        facts: &Facts,
+    ) -> Decision {
+        let MailItem::Message(m) = change else {
+            return Decision::Report("not a message".into());
+        };
+        decide::decide(&Input {
+            message: m,
+            owner: &cx.target.owner,
+            link,
+            existing: facts.existing.as_ref(),
+            orphan: facts.orphan.as_ref(),
+            people: &facts.people,
+            settings: &self.rules,
+        })
+    }
+
+    async fn apply(
+        &self,
+        cx: &ItemCx<'_>,
+        _run: &EmailRun,
+        change: &MailItem,
+        decision: Decision,
+    ) -> Result<Applied, PortError> {
+        execute::apply(self, cx, change, decision).await
+    }
+
+    async fn finish(
+        &self,
+        cx: &ItemCx<'_>,
+        run: &EmailRun,
+        change: &MailItem,
+        applied: &Applied,
+    ) -> Result<(), PortError> {
+        finish::finish(self, cx, run, change, applied).await
+    }
+}

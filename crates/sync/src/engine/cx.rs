@@ -1,0 +1,181 @@
+//! What a kind's calls can see: the mailbox run ([`RunCx`]) and the item ([`ItemCx`]), with
+//! the few store writes a kind makes itself (the intent before a CRM write, a ledger line
+//! after a Graph move), so that every store write of the engine goes through one place.
+
+use std::sync::Arc;
+
+use gc_store::{CrmId, Kind, LedgerAction, Link, LinkState, NewLedgerEntry, StateStore};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::engine::mailbox::MailboxTarget;
+use crate::engine::policy::RunPolicy;
+use crate::error::{ErrorClass, PortError, store_error};
+
+/// Reason text of a link whose CRM write was interrupted (process killed, transient error in
+/// the middle of a write). Such a link tells the next attempt to look for what the interrupted
+/// attempt may have written without its external key.
+pub const INTERRUPTED: &str = "interrupted while writing to CRM";
+
+/// Whether the link records an interrupted write (look for what it wrote, complete it).
+pub fn is_interrupted(link: Option<&Link>) -> bool {
+    link.is_some_and(|l| l.state.reason() == Some(INTERRUPTED))
+}
+
+/// One mailbox run of one kind.
+#[derive(Clone, Copy)]
+pub struct RunCx<'a> {
+    /// The mailbox.
+    pub target: &'a MailboxTarget,
+    /// The kind being run.
+    pub kind: Kind,
+    /// The run record's id (ledger entries refer to it).
+    pub run_id: Uuid,
+    /// The state store.
+    pub store: &'a Arc<dyn StateStore>,
+    /// The run policy.
+    pub policy: &'a RunPolicy,
+    /// This process's identity in leases.
+    pub holder: &'a str,
+    /// Tripped on shutdown, on a tenant-level stop, or when the mailbox lease is lost: no new
+    /// item starts and no further CRM write is made under it.
+    pub cancel: &'a CancellationToken,
+}
+
+impl std::fmt::Debug for RunCx<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunCx")
+            .field("mailbox", &self.target.owner.email)
+            .field("kind", &self.kind)
+            .field("run_id", &self.run_id)
+            .finish()
+    }
+}
+
+impl RunCx<'_> {
+    /// The store's mailbox id (rep id).
+    pub fn mailbox(&self) -> &str {
+        self.target.mailbox()
+    }
+
+    /// The rep's address (CRM impersonation).
+    pub fn rep(&self) -> &str {
+        self.target.rep()
+    }
+
+    /// The Graph user (`/users/{…}`).
+    pub fn user(&self) -> &str {
+        &self.target.graph_user
+    }
+
+    /// `Err` (class [`ErrorClass::Cancelled`]) once the run was called off: call it before
+    /// every write, so nothing is written under a lease that is gone or after a stop.
+    pub fn check(&self) -> Result<(), PortError> {
+        if self.cancel.is_cancelled() {
+            Err(PortError::new(
+                ErrorClass::Cancelled,
+                "the run was called off (shutdown, stop, or the mailbox lease was lost)",
+            ))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// A ledger entry of this run.
+    pub fn entry(
+        &self,
+        item: &str,
+        crm_id: Option<CrmId>,
+        action: LedgerAction,
+        reason: &str,
+    ) -> NewLedgerEntry {
+        let mut e = NewLedgerEntry::new(self.mailbox(), self.kind, item, action, reason);
+        e.run_id = Some(self.run_id);
+        e.crm_id = crm_id;
+        e
+    }
+
+    /// Append a ledger entry on its own (a fact after the commit, like a message move). A
+    /// failure is logged, not raised: the decision itself is already committed.
+    pub async fn record(&self, entry: &NewLedgerEntry) {
+        if let Err(e) = self.store.record_ledger(entry).await {
+            tracing::warn!(mailbox = self.mailbox(), kind = %self.kind, error = %e, "cannot record a ledger entry");
+        }
+    }
+}
+
+/// One item of a mailbox run.
+#[derive(Debug, Clone, Copy)]
+pub struct ItemCx<'a> {
+    /// The run.
+    pub run: &'a RunCx<'a>,
+    /// The item's link key.
+    pub item: &'a str,
+    /// The item's tenant-wide key.
+    pub global_key: Option<&'a str>,
+    /// The item's link as it was when the item started.
+    pub link: Option<&'a Link>,
+}
+
+impl<'a> std::ops::Deref for ItemCx<'a> {
+    type Target = RunCx<'a>;
+
+    fn deref(&self) -> &RunCx<'a> {
+        self.run
+    }
+}
+
+impl ItemCx<'_> {
+    /// The item's link as it is, or a new one, with the item's global key.
+    pub fn link_or_new(&self) -> Link {
+        let mut l = self
+            .link
+            .cloned()
+            .unwrap_or_else(|| Link::new(self.run.kind, self.run.mailbox(), self.item));
+        if l.global_key.is_none() {
+            l.global_key = self.global_key.map(str::to_owned);
+        }
+        l
+    }
+
+    /// A new active link to `crm_id` with the item's identity.
+    pub fn active_link(&self, crm_id: CrmId) -> Link {
+        let mut l = Link::new(self.run.kind, self.run.mailbox(), self.item);
+        l.global_key = self.global_key.map(str::to_owned);
+        l.crm_id = Some(crm_id);
+        l
+    }
+
+    /// A failed link keeping what is known (global key, CRM id).
+    pub fn failed_link(&self, reason: &str, crm_id: Option<CrmId>) -> Link {
+        let mut l = self.link_or_new();
+        l.crm_id = crm_id.or(l.crm_id);
+        l.state = LinkState::Failed {
+            reason: reason.to_owned(),
+        };
+        l
+    }
+
+    /// Before a write that must be found again after a crash: store "a write for this item is
+    /// under way" (with the CRM id once known), so that the next attempt looks for it instead
+    /// of writing again.
+    pub async fn intent(&self, crm_id: Option<CrmId>) -> Result<(), PortError> {
+        self.run.check()?;
+        let mut l = self.link_or_new();
+        l.crm_id = crm_id.or(l.crm_id);
+        l.state = LinkState::Failed {
+            reason: INTERRUPTED.into(),
+        };
+        self.run.store.upsert_link(&l).await.map_err(store_error)
+    }
+
+    /// A ledger entry about this item.
+    pub fn entry(
+        &self,
+        crm_id: Option<CrmId>,
+        action: LedgerAction,
+        reason: &str,
+    ) -> NewLedgerEntry {
+        self.run.entry(self.item, crm_id, action, reason)
+    }
+}

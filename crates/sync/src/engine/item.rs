@@ -1,0 +1,253 @@
+//! One item through the engine: identify, the retry gate, triage, the global-key lease,
+//! gather, decide, apply, commit, finish; and what an error of any step means for the item.
+
+use gc_store::{ItemRetry, LedgerAction, Link};
+use uuid::Uuid;
+
+use crate::engine::commit::{clear_retry, commit_applied, record_retry};
+use crate::engine::cx::{ItemCx, RunCx};
+use crate::engine::kind::{Applied, SyncKind};
+use crate::engine::progress::ItemOutcome;
+use crate::error::{ErrorClass, PortError, store_error};
+use crate::lease::LeaseGuard;
+
+/// What became of one item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Done {
+    /// Its outcome.
+    pub outcome: ItemOutcome,
+    /// Warnings recorded for it.
+    pub warnings: u64,
+    /// Why it was delayed.
+    pub delay: Option<String>,
+    /// An error that stops the mailbox run or the whole run (tenant, mailbox, cancelled); the
+    /// item is not charged for it.
+    pub stop: Option<PortError>,
+}
+
+impl Done {
+    fn new(outcome: ItemOutcome, warnings: u64) -> Self {
+        Done {
+            outcome,
+            warnings,
+            delay: None,
+            stop: None,
+        }
+    }
+
+    fn delayed(reason: impl Into<String>) -> Self {
+        Done {
+            delay: Some(reason.into()),
+            ..Done::new(ItemOutcome::Delayed, 0)
+        }
+    }
+
+    fn stopped(e: PortError) -> Self {
+        Done {
+            stop: Some(e),
+            ..Done::new(ItemOutcome::Delayed, 0)
+        }
+    }
+}
+
+/// Work one change of a source.
+pub(crate) async fn work<K: SyncKind>(
+    kind: &K,
+    cx: &RunCx<'_>,
+    run: &K::Run,
+    change: &K::Change,
+) -> Done {
+    let Some(identity) = kind.identify(cx, run, change) else {
+        return Done::new(ItemOutcome::Ignored, 0);
+    };
+    if let Err(e) = cx.check() {
+        return Done::stopped(e);
+    }
+    let read = async {
+        let retry = cx
+            .store
+            .get_retry(cx.kind, cx.mailbox(), &identity.item)
+            .await
+            .map_err(store_error)?;
+        let link = cx
+            .store
+            .get_link(cx.kind, cx.mailbox(), &identity.item)
+            .await
+            .map_err(store_error)?;
+        let now = cx.store.now().await.map_err(store_error)?;
+        Ok::<_, PortError>((retry, link, now))
+    };
+    let (retry, link, now) = match read.await {
+        Ok(r) => r,
+        Err(e) if e.class == ErrorClass::Transient => return Done::delayed(e.message),
+        Err(e) => return Done::stopped(e),
+    };
+    if let Some(r) = &retry
+        && r.retry_at > now
+    {
+        return Done::delayed(format!(
+            "attempt {} failed ({}); next attempt after {}",
+            r.attempts, r.last_error, r.retry_at
+        ));
+    }
+    let icx = ItemCx {
+        run: cx,
+        item: &identity.item,
+        global_key: identity.global_key.as_deref(),
+        link: link.as_ref(),
+    };
+    let applied = match attempt(kind, &icx, run, change).await {
+        Ok(a) => a,
+        Err(e) => return on_error(kind, &icx, run, change, retry.as_ref(), e).await,
+    };
+    tracing::debug!(
+        mailbox = cx.mailbox(),
+        kind = %cx.kind,
+        item = icx.item,
+        outcome = ?applied.outcome,
+        "item committed"
+    );
+    match kind.finish(&icx, run, change, &applied).await {
+        Ok(()) => {
+            if retry.is_some() && applied.link.is_none() {
+                clear_retry(&icx).await;
+            }
+            Done::new(applied.outcome, applied.warnings)
+        }
+        Err(e) => on_error(kind, &icx, run, change, retry.as_ref(), e).await,
+    }
+}
+
+/// Triage, or gather, decide and apply under the global-key lease; then commit.
+async fn attempt<K: SyncKind>(
+    kind: &K,
+    cx: &ItemCx<'_>,
+    run: &K::Run,
+    change: &K::Change,
+) -> Result<Applied, PortError> {
+    if let Some(decision) = kind.triage(cx.run, run, change, cx.link) {
+        tracing::debug!(mailbox = cx.mailbox(), item = cx.item, ?decision, "triage");
+        let applied = kind.apply(cx, run, change, decision).await?;
+        commit_applied(cx, &applied).await?;
+        return Ok(applied);
+    }
+    let guard = match cx.global_key {
+        Some(key) => Some(key_lease(cx, key).await?),
+        None => None,
+    };
+    let result = async {
+        let facts = kind.gather(cx, run, change).await?;
+        let decision = kind.decide(cx.run, run, change, cx.link, &facts);
+        tracing::debug!(mailbox = cx.mailbox(), item = cx.item, ?decision, "decision");
+        let applied = kind.apply(cx, run, change, decision).await?;
+        // Committed while the key is still held: another mailbox waiting for the key then
+        // finds this item's link.
+        commit_applied(cx, &applied).await?;
+        Ok(applied)
+    }
+    .await;
+    if let Some(g) = guard {
+        g.release().await;
+    }
+    result
+}
+
+/// Take the item's global-key lease; its holder is unique per attempt, so a stale attempt of
+/// the same process can never pass for this one.
+async fn key_lease(cx: &ItemCx<'_>, key: &str) -> Result<LeaseGuard, PortError> {
+    let holder = format!(
+        "{}/{}/{}/{}",
+        cx.holder,
+        cx.mailbox(),
+        cx.item,
+        Uuid::new_v4().simple()
+    );
+    LeaseGuard::acquire_within(
+        cx.store,
+        &format!("{}:{key}", cx.kind),
+        &holder,
+        cx.policy.lease_ttl,
+        cx.policy.key_wait,
+    )
+    .await
+    .map_err(store_error)?
+    .ok_or_else(|| {
+        PortError::transient(format!(
+            "another mailbox or process is working the same {} right now",
+            cx.kind
+        ))
+    })
+}
+
+/// An error of any step, by its class.
+async fn on_error<K: SyncKind>(
+    kind: &K,
+    cx: &ItemCx<'_>,
+    run: &K::Run,
+    change: &K::Change,
+    retry: Option<&ItemRetry>,
+    e: PortError,
+) -> Done {
+    match e.class {
+        ErrorClass::Transient | ErrorClass::SyncStateExpired => {
+            let attempts = retry.map_or(0, |r| r.attempts) + 1;
+            if attempts >= cx.policy.item_retry_limit.max(1) {
+                let reason = format!(
+                    "gave up after {attempts} failed attempts ([errors] item_retry_limit); the last one: {}",
+                    e.message
+                );
+                return fail(kind, cx, run, change, &reason).await;
+            }
+            tracing::info!(mailbox = cx.mailbox(), kind = %cx.kind, item = cx.item, attempts, reason = e.message, "item delayed");
+            match record_retry(cx, retry, &e.message).await {
+                Ok(_) => Done::delayed(e.message),
+                Err(s) if s.class == ErrorClass::Transient => Done::delayed(e.message),
+                Err(s) => Done::stopped(s),
+            }
+        }
+        ErrorClass::Item | ErrorClass::NotFound => fail(kind, cx, run, change, &e.message).await,
+        ErrorClass::Tenant | ErrorClass::Mailbox | ErrorClass::Cancelled => Done::stopped(e),
+    }
+}
+
+/// Fail the item: commit a failed link with the reason, then let the kind finish it (for
+/// e-mails: tell the user, move the message to the failure folder).
+async fn fail<K: SyncKind>(
+    kind: &K,
+    cx: &ItemCx<'_>,
+    run: &K::Run,
+    change: &K::Change,
+    reason: &str,
+) -> Done {
+    let mut applied = failed(cx, reason);
+    if let Some(entry) = applied.ledger.first_mut() {
+        entry.detail = kind.describe(change);
+    }
+    if let Err(e) = commit_applied(cx, &applied).await {
+        return match e.class {
+            ErrorClass::Transient => Done::delayed(e.message),
+            _ => Done::stopped(e),
+        };
+    }
+    tracing::info!(mailbox = cx.mailbox(), kind = %cx.kind, item = cx.item, reason, "item failed");
+    match kind.finish(cx, run, change, &applied).await {
+        Ok(()) => Done::new(ItemOutcome::Failed, 0),
+        Err(e) => match e.class {
+            ErrorClass::Tenant | ErrorClass::Mailbox | ErrorClass::Cancelled => Done::stopped(e),
+            _ => Done::delayed(e.message),
+        },
+    }
+}
+
+/// A failed item as committed by the engine.
+pub fn failed(cx: &ItemCx<'_>, reason: &str) -> Applied {
+    let link: Link = cx.failed_link(reason, None);
+    let crm_id = link.crm_id;
+    Applied {
+        outcome: ItemOutcome::Failed,
+        link: Some(link),
+        ledger: vec![cx.entry(crm_id, LedgerAction::Failed, reason)],
+        warnings: 0,
+        failure: Some(reason.to_owned()),
+    }
+}

@@ -1,0 +1,208 @@
+//! How a kind plugs into the engine.
+//!
+//! A kind (e-mails, appointments, tasks, contacts, absences) is a set of types and pure
+//! rules plus a few calls that do I/O; the engine does everything that is the same for every
+//! kind: the mailbox lease and run record, walking the sources page by page with a cursor
+//! per (mailbox, kind, scope), the retry gate, the global-key lease, the commit of link and
+//! ledger, retries with backoff, error classes, cancellation and progress.
+//!
+//! Per change a source yields, the engine calls, in this order:
+//! 1. [`SyncKind::identify`]: which item it is (link key, tenant-wide global key), or nothing;
+//! 2. [`SyncKind::triage`] (pure, from the change and its stored link): a decision that needs no
+//!    CRM data, such as "already done" or "skip", or `None`;
+//! 3. under the global-key lease: [`SyncKind::gather`] (reads: the facts the decision needs),
+//!    [`SyncKind::decide`] (pure), [`SyncKind::apply`] (writes, after
+//!    [`ItemCx::intent`](crate::engine::ItemCx::intent) for a write that must be found again
+//!    after a crash);
+//! 4. the engine commits the [`Applied`] link and ledger entries in one transaction;
+//! 5. [`SyncKind::finish`]: what happens only after the commit (for e-mails: move the message).
+//!
+//! An error of any step is handled by its [`ErrorClass`](crate::ErrorClass): transient ones are
+//! retried with backoff across runs up to the retry limit, item errors fail the item (the
+//! engine commits a failed link and calls `finish` with a failed [`Applied`]), tenant and
+//! mailbox errors stop the run without charging the item.
+
+use async_trait::async_trait;
+use gc_store::{Kind, Link, NewLedgerEntry};
+
+use crate::engine::cx::{ItemCx, RunCx};
+use crate::engine::progress::ItemOutcome;
+use crate::error::PortError;
+
+/// Which item a change is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    /// The link key (the Graph item's immutable id, or a key the kind derives for items that
+    /// exist only on the CRM side so far); also the ledger's item key.
+    pub item: String,
+    /// The tenant-wide identity (`internetMessageId`, `iCalUId`, ...): leased around gather,
+    /// decide, apply and commit, so two mailboxes or processes never write the same record
+    /// twice. `None` for items that are private to the mailbox.
+    pub global_key: Option<String>,
+}
+
+/// Where a kind's changes come from: one cursor per (mailbox, kind, scope).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Source {
+    /// Cursor scope (e.g. the sync folder's id, `"calendar"`, `"crm"`).
+    pub scope: String,
+    /// What it is, for logs and errors.
+    pub label: String,
+    /// After a walk from the start (a first sync, or an expired checkpoint), hand the links
+    /// whose item was not seen to [`SyncKind::vanished`]: an enumeration cannot report
+    /// deletions, so they are found by comparing with what is linked.
+    pub reconcile: bool,
+}
+
+/// One page of a source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page<C> {
+    /// The changes.
+    pub changes: Vec<C>,
+    /// More pages follow from this checkpoint.
+    pub next: Option<String>,
+    /// The round is complete; the next round starts from this checkpoint.
+    pub done: Option<String>,
+}
+
+impl<C> Default for Page<C> {
+    fn default() -> Self {
+        Page {
+            changes: Vec::new(),
+            next: None,
+            done: None,
+        }
+    }
+}
+
+/// What [`SyncKind::prepare`] found for one mailbox run.
+#[derive(Debug)]
+pub struct Prepared<R> {
+    /// The kind's state for this run (resolved folders, caches).
+    pub run: R,
+    /// The sources to walk, in order.
+    pub sources: Vec<Source>,
+    /// Items expected, when known (progress bars).
+    pub total: Option<u64>,
+}
+
+/// What applying a decision did, to be committed (link and ledger in one transaction) and
+/// then finished.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Applied {
+    /// The outcome.
+    pub outcome: ItemOutcome,
+    /// The link to store (`None`: leave the stored link as it is).
+    pub link: Option<Link>,
+    /// Ledger entries (the engine fills in run and mailbox).
+    pub ledger: Vec<NewLedgerEntry>,
+    /// Warnings among the ledger entries.
+    pub warnings: u64,
+    /// Why the item was skipped or failed (what the user is told).
+    pub failure: Option<String>,
+}
+
+impl Applied {
+    /// Nothing to store: the item is already in sync.
+    pub fn unchanged() -> Self {
+        Applied {
+            outcome: ItemOutcome::Unchanged,
+            link: None,
+            ledger: Vec::new(),
+            warnings: 0,
+            failure: None,
+        }
+    }
+}
+
+/// One kind of item the engine synchronizes. See the module documentation for the order of
+/// the calls. `decide` and `triage` must not do I/O: they are the kind's rules, unit-tested.
+#[async_trait]
+pub trait SyncKind: Send + Sync + 'static {
+    /// The kind's state for one mailbox run.
+    type Run: Send + Sync;
+    /// One change a source yields.
+    type Change: Send + Sync;
+    /// What [`SyncKind::gather`] finds out for a change.
+    type Facts: Send + Sync;
+    /// What to do with a change.
+    type Decision: Send + Sync + std::fmt::Debug;
+
+    /// Which kind this is.
+    fn kind(&self) -> Kind;
+
+    /// Resolve what this mailbox's run needs (folders, lists) and its sources; `None` when
+    /// there is nothing to do for the mailbox (e.g. no sync folder and none to create).
+    async fn prepare(&self, cx: &RunCx<'_>) -> Result<Option<Prepared<Self::Run>>, PortError>;
+
+    /// One page of `source`, from the start (`None`) or from a checkpoint.
+    async fn page(
+        &self,
+        cx: &RunCx<'_>,
+        run: &Self::Run,
+        source: &Source,
+        checkpoint: Option<&str>,
+    ) -> Result<Page<Self::Change>, PortError>;
+
+    /// Which item a change is about; `None` when it is none of this kind's business (gone,
+    /// not in the synchronized folder).
+    fn identify(&self, cx: &RunCx<'_>, run: &Self::Run, change: &Self::Change) -> Option<Identity>;
+
+    /// What the ledger should say about a change when the engine fails it (subject, keys): the
+    /// `detail` of its failure entry.
+    fn describe(&self, _change: &Self::Change) -> Option<serde_json::Value> {
+        None
+    }
+
+    /// A linked item that a reconciling walk did not see (see [`Source::reconcile`]), as a
+    /// change to work, or `None` to leave it.
+    fn vanished(&self, _run: &Self::Run, _link: Link) -> Option<Self::Change> {
+        None
+    }
+
+    /// The decision that needs nothing but the change and its link, or `None`.
+    fn triage(
+        &self,
+        cx: &RunCx<'_>,
+        run: &Self::Run,
+        change: &Self::Change,
+        link: Option<&Link>,
+    ) -> Option<Self::Decision>;
+
+    /// Read what the decision needs (the other side's record, people, other links).
+    async fn gather(
+        &self,
+        cx: &ItemCx<'_>,
+        run: &Self::Run,
+        change: &Self::Change,
+    ) -> Result<Self::Facts, PortError>;
+
+    /// The decision, from the change, its link and the facts.
+    fn decide(
+        &self,
+        cx: &RunCx<'_>,
+        run: &Self::Run,
+        change: &Self::Change,
+        link: Option<&Link>,
+        facts: &Self::Facts,
+    ) -> Self::Decision;
+
+    /// Carry the decision out (the writes), saying what to commit.
+    async fn apply(
+        &self,
+        cx: &ItemCx<'_>,
+        run: &Self::Run,
+        change: &Self::Change,
+        decision: Self::Decision,
+    ) -> Result<Applied, PortError>;
+
+    /// What happens after the commit (also for a failed item, with `applied.outcome`
+    /// [`ItemOutcome::Failed`]). Must be harmless to repeat: after a crash it runs again.
+    async fn finish(
+        &self,
+        cx: &ItemCx<'_>,
+        run: &Self::Run,
+        change: &Self::Change,
+        applied: &Applied,
+    ) -> Result<(), PortError>;
+}

@@ -1,0 +1,81 @@
+//! The sync engine: everything that is the same for every kind.
+//!
+//! A kind (see [`SyncKind`]) brings its types, its pure rules (`triage`, `decide`) and the
+//! calls that read and write its two sides; the engine runs it for a mailbox: lease, run
+//! record, the walk of its sources with a cursor per scope, the retry gate and backoff, the
+//! global-key lease, the commit of link and ledger, the error classes, cancellation and
+//! progress. docs/SYNC.md describes the write order that makes this crash-safe.
+//!
+//! - [`kind`]: the trait a kind implements, and what it returns;
+//! - [`cx`]: what a kind's calls see (the run, the item) and its few store writes;
+//! - [`runner`]: a mailbox run from lease to health, several mailboxes, tenant stops;
+//! - [`walk`]: a source page by page, checkpoints, re-enumeration, reconciliation;
+//! - [`item`]: one item from identify to finish, and its errors;
+//! - [`commit`]: the store writes of items and cursors;
+//! - [`mailbox`], [`policy`], [`progress`], [`report`]: what a run is given and gives back.
+
+pub mod commit;
+pub mod cx;
+pub mod item;
+pub mod kind;
+pub mod mailbox;
+pub mod policy;
+pub mod progress;
+pub mod report;
+pub mod runner;
+pub mod walk;
+
+use std::sync::Arc;
+
+use gc_store::StateStore;
+
+pub use cx::{ItemCx, RunCx};
+pub use kind::{Applied, Identity, Page, Prepared, Source, SyncKind};
+pub use mailbox::{MailboxTarget, Owner};
+pub use policy::RunPolicy;
+pub use progress::{ItemOutcome, NoProgress, Progress};
+pub use report::{MailboxOutcome, MailboxReport, SyncReport};
+pub use runner::KindRunner;
+
+/// The engine of one process: the store, the run policy and this process's identity in
+/// leases. Cheap to clone; kinds are passed to its calls.
+#[derive(Clone)]
+pub struct Engine {
+    store: Arc<dyn StateStore>,
+    policy: Arc<RunPolicy>,
+    holder: String,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("holder", &self.holder)
+            .finish()
+    }
+}
+
+impl Engine {
+    /// An engine. `holder` identifies this process in leases (unique per process).
+    pub fn new(store: Arc<dyn StateStore>, policy: RunPolicy, holder: impl Into<String>) -> Self {
+        Engine {
+            store,
+            policy: Arc::new(policy),
+            holder: holder.into(),
+        }
+    }
+
+    /// The state store.
+    pub fn store(&self) -> &Arc<dyn StateStore> {
+        &self.store
+    }
+
+    /// The run policy.
+    pub fn policy(&self) -> &RunPolicy {
+        &self.policy
+    }
+
+    /// This process's identity in leases.
+    pub fn holder(&self) -> &str {
+        &self.holder
+    }
+}

@@ -1,0 +1,330 @@
+//! A mailbox run of one kind from start to end: the mailbox lease, the exclusion check, the
+//! run record, the kind's preparation and sources, the mailbox's health afterwards; and
+//! several mailboxes at once, stopping them all on a tenant-level error.
+
+use async_trait::async_trait;
+use futures::StreamExt;
+use gc_store::{Kind, MailboxFailure, StoreError, lease_key};
+use tokio_util::sync::CancellationToken;
+
+use crate::engine::Engine;
+use crate::engine::cx::RunCx;
+use crate::engine::kind::SyncKind;
+use crate::engine::mailbox::MailboxTarget;
+use crate::engine::progress::Progress;
+use crate::engine::report::{MailboxOutcome, MailboxReport};
+use crate::engine::walk::walk;
+use crate::error::{ErrorClass, PortError, store_error};
+use crate::lease::LeaseGuard;
+
+impl Engine {
+    /// One full cycle of `kind` for one mailbox. Never fails: what went wrong is in the
+    /// report's outcome and error. A [`MailboxOutcome::Stopped`] report means a tenant-level
+    /// error: the caller stops the whole run.
+    pub async fn run_mailbox<K: SyncKind>(
+        &self,
+        kind: &K,
+        target: &MailboxTarget,
+        progress: &dyn Progress,
+        cancel: &CancellationToken,
+    ) -> MailboxReport {
+        let k = kind.kind();
+        let mailbox = target.mailbox();
+        let mut report = MailboxReport::new(target.rep(), k);
+        let lease = match LeaseGuard::acquire_within(
+            &self.store,
+            &lease_key(mailbox, k),
+            &self.holder,
+            self.policy.lease_ttl,
+            self.policy.mailbox_wait,
+        )
+        .await
+        {
+            Ok(Some(l)) => l,
+            Ok(None) => {
+                report.outcome = MailboxOutcome::Busy;
+                report.error = Some("another process is working this mailbox".into());
+                progress.finish(&report);
+                return report;
+            }
+            Err(e) => return stopped(report, store_error(e), progress),
+        };
+        match self.excluded_until(mailbox).await {
+            Ok(None) => {}
+            Ok(Some(text)) => {
+                report.outcome = MailboxOutcome::Excluded;
+                report.error = Some(text);
+                lease.release().await;
+                progress.finish(&report);
+                return report;
+            }
+            Err(e) => {
+                lease.release().await;
+                return stopped(report, e, progress);
+            }
+        }
+        let run_id = match self.store.start_run(mailbox, k).await {
+            Ok(r) => r.id,
+            Err(e) => {
+                lease.release().await;
+                return stopped(report, store_error(e), progress);
+            }
+        };
+        let run_cancel = cancel.child_token();
+        let cx = RunCx {
+            target,
+            kind: k,
+            run_id,
+            store: &self.store,
+            policy: &self.policy,
+            holder: &self.holder,
+            cancel: &run_cancel,
+        };
+        let result = work(kind, &cx, &mut report, progress).await;
+        let mut access_error = false;
+        match result {
+            Ok(()) if report.delayed > 0 => report.outcome = MailboxOutcome::Delayed,
+            Ok(()) => {}
+            Err(e) => {
+                report.outcome = match e.class {
+                    ErrorClass::Tenant => MailboxOutcome::Stopped,
+                    ErrorClass::Cancelled => MailboxOutcome::Cancelled,
+                    ErrorClass::Transient | ErrorClass::SyncStateExpired => MailboxOutcome::Delayed,
+                    ErrorClass::Mailbox => {
+                        access_error = true;
+                        MailboxOutcome::Failed
+                    }
+                    ErrorClass::Item | ErrorClass::NotFound => MailboxOutcome::Failed,
+                };
+                report.error = Some(e.message);
+            }
+        }
+        if let Err(e) = self
+            .store
+            .finish_run(
+                run_id,
+                &report.run_counts(),
+                report.run_outcome(),
+                report.error.as_deref(),
+            )
+            .await
+        {
+            tracing::warn!(mailbox, kind = %k, error = %e, "cannot record the end of the run");
+        }
+        self.record_health(mailbox, k, &report, access_error).await;
+        lease.release().await;
+        tracing::info!(
+            mailbox = target.rep(),
+            kind = %k,
+            outcome = ?report.outcome,
+            created = report.created,
+            adopted = report.adopted,
+            updated = report.updated,
+            deleted = report.deleted,
+            unchanged = report.unchanged,
+            skipped = report.skipped,
+            failed = report.failed,
+            delayed = report.delayed,
+            error = report.error.as_deref().unwrap_or(""),
+            "mailbox run"
+        );
+        progress.finish(&report);
+        report
+    }
+
+    /// Several mailboxes, `parallel` at a time, in the order of `targets`. A tenant-level
+    /// error in one of them cancels the rest (those not started are not started; those
+    /// running stop before their next item) and is reported once as
+    /// [`MailboxOutcome::Stopped`] on the mailbox where it happened.
+    pub async fn run_all<K: SyncKind>(
+        &self,
+        kind: &K,
+        targets: &[MailboxTarget],
+        parallel: usize,
+        progress: &dyn Progress,
+        cancel: &CancellationToken,
+    ) -> Vec<MailboxReport> {
+        let stop = cancel.child_token();
+        // Futures first, then the stream (see `walk::work_all` for why).
+        let runs: Vec<_> = targets
+            .iter()
+            .enumerate()
+            .map(|(i, t)| self.run_one(kind, i, t, progress, &stop))
+            .collect();
+        let mut reports: Vec<(usize, MailboxReport)> = futures::stream::iter(runs)
+            .buffer_unordered(parallel.max(1))
+            .collect()
+            .await;
+        reports.sort_by_key(|(i, _)| *i);
+        reports.into_iter().map(|(_, r)| r).collect()
+    }
+
+    /// One mailbox of [`Engine::run_all`]: not started once the run was stopped; a stop here
+    /// stops the others.
+    async fn run_one<K: SyncKind>(
+        &self,
+        kind: &K,
+        i: usize,
+        target: &MailboxTarget,
+        progress: &dyn Progress,
+        stop: &CancellationToken,
+    ) -> (usize, MailboxReport) {
+        if stop.is_cancelled() {
+            let mut r = MailboxReport::new(target.rep(), kind.kind());
+            r.outcome = MailboxOutcome::Cancelled;
+            r.error = Some("not started: the run was stopped".into());
+            return (i, r);
+        }
+        let r = self.run_mailbox(kind, target, progress, stop).await;
+        if r.outcome == MailboxOutcome::Stopped {
+            stop.cancel();
+        }
+        (i, r)
+    }
+
+    /// `Some(why)` while the mailbox is excluded.
+    async fn excluded_until(&self, mailbox: &str) -> Result<Option<String>, PortError> {
+        let Some(m) = self.store.get_mailbox(mailbox).await.map_err(store_error)? else {
+            return Ok(None);
+        };
+        let now = self.store.now().await.map_err(store_error)?;
+        Ok(m.is_excluded_at(now).then(|| {
+            format!(
+                "excluded until {} after repeated access errors: {}",
+                m.excluded_until.map(|t| t.to_string()).unwrap_or_default(),
+                m.last_error_text.unwrap_or_default()
+            )
+        }))
+    }
+
+    /// The mailbox's health after a run: a failure counts (toward exclusion only for access
+    /// errors); a stop, a cancellation or a busy mailbox is nobody's fault and changes nothing.
+    async fn record_health(
+        &self,
+        mailbox: &str,
+        kind: Kind,
+        report: &MailboxReport,
+        access_error: bool,
+    ) {
+        let health = match report.outcome {
+            MailboxOutcome::Failed => self
+                .store
+                .record_failure(
+                    mailbox,
+                    &MailboxFailure {
+                        kind: if access_error {
+                            "access_denied".to_owned()
+                        } else {
+                            format!("{kind}_run_failed")
+                        },
+                        text: report.error.clone().unwrap_or_default(),
+                    },
+                    self.policy.exclusion.filter(|_| access_error),
+                )
+                .await
+                .map(|_| ()),
+            MailboxOutcome::Stopped
+            | MailboxOutcome::Cancelled
+            | MailboxOutcome::Busy
+            | MailboxOutcome::Excluded => Ok(()),
+            MailboxOutcome::Complete | MailboxOutcome::Delayed => {
+                self.store.record_success(mailbox).await.map(|_| ())
+            }
+        };
+        if let Err(e) = health
+            && !matches!(e, StoreError::NotFound(_))
+        {
+            tracing::warn!(mailbox, error = %e, "cannot record mailbox health");
+        }
+    }
+}
+
+/// The kind's preparation and every source, in order.
+async fn work<K: SyncKind>(
+    kind: &K,
+    cx: &RunCx<'_>,
+    report: &mut MailboxReport,
+    progress: &dyn Progress,
+) -> Result<(), PortError> {
+    let Some(prepared) = kind.prepare(cx).await? else {
+        progress.start(cx.rep(), cx.kind, Some(0));
+        return Ok(());
+    };
+    progress.start(cx.rep(), cx.kind, prepared.total);
+    for source in &prepared.sources {
+        walk(kind, cx, &prepared.run, source, report, progress).await?;
+        if report.error.is_some() {
+            // A delayed page: the later sources wait for the next run, in order.
+            break;
+        }
+    }
+    Ok(())
+}
+
+fn stopped(mut report: MailboxReport, e: PortError, progress: &dyn Progress) -> MailboxReport {
+    report.outcome = if e.class == ErrorClass::Transient {
+        MailboxOutcome::Delayed
+    } else {
+        MailboxOutcome::Stopped
+    };
+    report.error = Some(e.message);
+    progress.finish(&report);
+    report
+}
+
+/// A kind behind a trait object, for callers that hold several kinds (the scheduler, `sync
+/// --once`): every [`SyncKind`] is one.
+#[async_trait]
+pub trait KindRunner: Send + Sync {
+    /// Which kind.
+    fn kind(&self) -> Kind;
+
+    /// One cycle of this kind for one mailbox ([`Engine::run_mailbox`]).
+    async fn run_mailbox(
+        &self,
+        engine: &Engine,
+        target: &MailboxTarget,
+        progress: &dyn Progress,
+        cancel: &CancellationToken,
+    ) -> MailboxReport;
+
+    /// Several mailboxes ([`Engine::run_all`]).
+    async fn run_all(
+        &self,
+        engine: &Engine,
+        targets: &[MailboxTarget],
+        parallel: usize,
+        progress: &dyn Progress,
+        cancel: &CancellationToken,
+    ) -> Vec<MailboxReport>;
+}
+
+#[async_trait]
+impl<K: SyncKind> KindRunner for K {
+    fn kind(&self) -> Kind {
+        SyncKind::kind(self)
+    }
+
+    async fn run_mailbox(
+        &self,
+        engine: &Engine,
+        target: &MailboxTarget,
+        progress: &dyn Progress,
+        cancel: &CancellationToken,
+    ) -> MailboxReport {
+        engine.run_mailbox(self, target, progress, cancel).await
+    }
+
+    async fn run_all(
+        &self,
+        engine: &Engine,
+        targets: &[MailboxTarget],
+        parallel: usize,
+        progress: &dyn Progress,
+        cancel: &CancellationToken,
+    ) -> Vec<MailboxReport> {
+        engine
+            .run_all(self, targets, parallel, progress, cancel)
+            .await
+    }
+}

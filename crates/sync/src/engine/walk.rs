@@ -1,0 +1,221 @@
+//! Walking one source of a mailbox page by page from its stored checkpoint.
+//!
+//! The items of a page are worked concurrently (`item_concurrency`); the checkpoint advances
+//! only when every item of the page is done, so a page with a delayed item is read again next
+//! time (done items are recognised by their links). An expired checkpoint (Graph's 410) is
+//! dropped and the source walked again from the start, once per run. A reconciling source
+//! (see [`Source::reconcile`]) that was walked from the start compares what it saw with the
+//! links and hands the rest to the kind.
+
+use std::collections::HashSet;
+
+use futures::StreamExt;
+
+use crate::engine::commit::{clear_cursor, load_cursor, save_cursor};
+use crate::engine::cx::RunCx;
+use crate::engine::item::{Done, work};
+use crate::engine::kind::{Source, SyncKind};
+use crate::engine::progress::{ItemOutcome, Progress};
+use crate::engine::report::MailboxReport;
+use crate::error::{ErrorClass, PortError, store_error};
+
+/// Links read per request when reconciling.
+const RECONCILE_PAGE: u32 = 500;
+
+/// Walk `source` to the end of its round (or until a page has a delayed item).
+pub(crate) async fn walk<K: SyncKind>(
+    kind: &K,
+    cx: &RunCx<'_>,
+    run: &K::Run,
+    source: &Source,
+    report: &mut MailboxReport,
+    progress: &dyn Progress,
+) -> Result<(), PortError> {
+    let mut cursor = load_cursor(cx, &source.scope).await?;
+    let mut checkpoint = cursor.next_link.clone().or(cursor.delta_link.clone());
+    let mut seen: Option<HashSet<String>> =
+        (source.reconcile && checkpoint.is_none()).then(HashSet::new);
+    let mut restarted = false;
+    let mut delayed: Option<String> = None;
+    loop {
+        cx.check()?;
+        let page = match kind.page(cx, run, source, checkpoint.as_deref()).await {
+            Ok(p) => p,
+            Err(e) if e.class == ErrorClass::SyncStateExpired && !restarted => {
+                tracing::info!(
+                    mailbox = cx.mailbox(),
+                    kind = %cx.kind,
+                    source = source.label,
+                    "checkpoint expired, walking the source again from the start"
+                );
+                restarted = true;
+                clear_cursor(cx, &source.scope).await?;
+                cursor = load_cursor(cx, &source.scope).await?;
+                checkpoint = None;
+                seen = source.reconcile.then(HashSet::new);
+                delayed = None;
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        if let Some(seen) = seen.as_mut() {
+            seen.extend(
+                page.changes
+                    .iter()
+                    .filter_map(|c| kind.identify(cx, run, c))
+                    .map(|i| i.item),
+            );
+        }
+        if let Some(reason) = work_all(kind, cx, run, &page.changes, report, progress).await? {
+            if seen.is_none() {
+                // Keep the checkpoint: this page is read again next time.
+                report.error = Some(format!("some items were delayed: {reason}"));
+                return Ok(());
+            }
+            // A reconciling enumeration is all or nothing: it goes on to the end (so what
+            // vanished is still found), but stores no checkpoint, so that the next run
+            // enumerates again from the start and retries the delayed items.
+            delayed = delayed.or(Some(reason));
+        }
+        match (page.next, page.done) {
+            (Some(next), _) => {
+                cursor.next_link = Some(next.clone());
+                checkpoint = Some(next);
+            }
+            (None, Some(delta)) => {
+                cursor.next_link = None;
+                cursor.delta_link = Some(delta);
+                checkpoint = None;
+            }
+            (None, None) => checkpoint = None,
+        }
+        if checkpoint.is_none() {
+            if let Some(seen) = &seen
+                && let Some(reason) = reconcile(kind, cx, run, seen, report, progress).await?
+            {
+                delayed = delayed.or(Some(reason));
+            }
+            if let Some(reason) = delayed {
+                report.error = Some(format!("some items were delayed: {reason}"));
+                return Ok(());
+            }
+            return save_cursor(cx, &cursor).await;
+        }
+        if seen.is_none() {
+            save_cursor(cx, &cursor).await?;
+        }
+        stop_after_errors(cx, report)?;
+    }
+}
+
+/// Work a batch of changes; `Ok(Some(reason))` when one was delayed.
+async fn work_all<K: SyncKind>(
+    kind: &K,
+    cx: &RunCx<'_>,
+    run: &K::Run,
+    changes: &[K::Change],
+    report: &mut MailboxReport,
+    progress: &dyn Progress,
+) -> Result<Option<String>, PortError> {
+    // The futures are made first (they do nothing until polled): a closure over borrowed
+    // changes inside the stream would ask the compiler to prove `Send` for every lifetime,
+    // which it cannot (rust-lang/rust#102211).
+    let items: Vec<_> = changes
+        .iter()
+        .map(|c| work_reported(kind, cx, run, c, progress))
+        .collect();
+    let results: Vec<Done> = futures::stream::iter(items)
+        .buffer_unordered(cx.policy.item_concurrency.max(1))
+        .collect()
+        .await;
+    let mut delayed = None;
+    let mut stop: Option<PortError> = None;
+    for d in results {
+        if let Some(e) = d.stop {
+            // The most serious stop wins: a tenant stop over a mailbox one over cancellation.
+            let rank = |c: ErrorClass| match c {
+                ErrorClass::Tenant => 0,
+                ErrorClass::Mailbox => 1,
+                _ => 2,
+            };
+            if stop.as_ref().is_none_or(|s| rank(e.class) < rank(s.class)) {
+                stop = Some(e);
+            }
+            continue;
+        }
+        report.count(d.outcome, d.warnings);
+        if d.outcome == ItemOutcome::Delayed {
+            delayed = delayed.or(d.delay);
+        }
+    }
+    match stop {
+        Some(e) => Err(e),
+        None => Ok(delayed),
+    }
+}
+
+/// Work one change and report it to `progress`.
+async fn work_reported<K: SyncKind>(
+    kind: &K,
+    cx: &RunCx<'_>,
+    run: &K::Run,
+    change: &K::Change,
+    progress: &dyn Progress,
+) -> Done {
+    let d = work(kind, cx, run, change).await;
+    if d.outcome != ItemOutcome::Ignored && d.stop.is_none() {
+        progress.item(cx.rep(), cx.kind, d.outcome, d.warnings);
+    }
+    d
+}
+
+/// After a walk from the start: links of this mailbox and kind whose item was not seen.
+async fn reconcile<K: SyncKind>(
+    kind: &K,
+    cx: &RunCx<'_>,
+    run: &K::Run,
+    seen: &HashSet<String>,
+    report: &mut MailboxReport,
+    progress: &dyn Progress,
+) -> Result<Option<String>, PortError> {
+    let mut after: Option<String> = None;
+    let mut delayed = None;
+    loop {
+        let links = cx
+            .store
+            .list_links(cx.mailbox(), cx.kind, after.as_deref(), RECONCILE_PAGE)
+            .await
+            .map_err(store_error)?;
+        let Some(last) = links.last() else {
+            return Ok(delayed);
+        };
+        after = Some(last.graph_id.clone());
+        let full = links.len() as u32 == RECONCILE_PAGE;
+        let changes: Vec<K::Change> = links
+            .into_iter()
+            .filter(|l| !seen.contains(&l.graph_id))
+            .filter_map(|l| kind.vanished(run, l))
+            .collect();
+        if let Some(reason) = work_all(kind, cx, run, &changes, report, progress).await? {
+            delayed = delayed.or(Some(reason));
+        }
+        if !full {
+            return Ok(delayed);
+        }
+    }
+}
+
+/// `[errors] stop_after_errors`: something systematic (CRM refusing everything) must not
+/// fail a whole mailbox item by item; the rest waits for the next run.
+fn stop_after_errors(cx: &RunCx<'_>, report: &MailboxReport) -> Result<(), PortError> {
+    match cx.policy.stop_after_errors {
+        Some(max) if report.failed >= max => Err(PortError::new(
+            ErrorClass::Item,
+            format!(
+                "stopped after {} failed items ([errors] stop_after_errors)",
+                report.failed
+            ),
+        )),
+        _ => Ok(()),
+    }
+}

@@ -1,0 +1,99 @@
+//! The CRM side of e-mail filing: activities, their external keys, participants and
+//! documents. Every call acts for the rep `rep` (impersonation).
+
+use async_trait::async_trait;
+use gc_store::CrmId;
+
+use crate::email::model::{
+    ActivityPlan, DocumentPlan, ExistingActivity, ParticipantPlan, PeopleMatch,
+};
+use crate::error::PortError;
+
+/// A document already attached to an activity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocumentMeta {
+    /// File name.
+    pub file_name: String,
+    /// Size in bytes, when known.
+    pub size: Option<u64>,
+}
+
+/// Result of writing a new activity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CreateOutcome {
+    /// Written completely (activity, external key, participants, documents).
+    Complete(CrmId),
+    /// The activity was written but a follow-up write failed; finish it by adoption.
+    Partial {
+        /// The activity.
+        id: CrmId,
+        /// What failed.
+        error: PortError,
+    },
+}
+
+/// The CRM side of e-mail filing. Every call acts for the rep `rep` (impersonation).
+#[async_trait]
+pub trait ActivityCrm: Send + Sync {
+    /// Whether CRM.interface accepts to act for `rep` (impersonation): refused when the rep
+    /// is unknown, locked or holds no valid CRM licence (`ErrorClass::Mailbox`).
+    async fn check_rep_access(&self, rep: &str) -> Result<(), PortError>;
+
+    /// Persons and companies by address, many addresses at once.
+    async fn find_people(&self, rep: &str, addresses: &[String]) -> Result<PeopleMatch, PortError>;
+
+    /// The activity whose external key is `key`, with its participants.
+    async fn find_by_key(
+        &self,
+        rep: &str,
+        key: &str,
+    ) -> Result<Option<ExistingActivity>, PortError>;
+
+    /// An activity by id, with its participants (`None` if gone).
+    async fn activity(&self, rep: &str, id: CrmId) -> Result<Option<ExistingActivity>, PortError>;
+
+    /// An activity an interrupted attempt wrote for `plan` without its external key: same
+    /// rep, date, time, subject and text.
+    async fn find_orphan(
+        &self,
+        rep: &str,
+        plan: &ActivityPlan,
+    ) -> Result<Option<ExistingActivity>, PortError>;
+
+    /// Write a new activity with its external key, participants and documents.
+    async fn create(
+        &self,
+        rep: &str,
+        plan: &ActivityPlan,
+        documents: &[DocumentPlan],
+        content_type: &str,
+    ) -> Result<CreateOutcome, PortError>;
+
+    /// Record the external key of an adopted activity.
+    async fn add_key(
+        &self,
+        rep: &str,
+        activity: CrmId,
+        key: &str,
+        content_type: &str,
+    ) -> Result<(), PortError>;
+
+    /// Add participants.
+    async fn add_participants(
+        &self,
+        rep: &str,
+        activity: CrmId,
+        participants: &[ParticipantPlan],
+    ) -> Result<(), PortError>;
+
+    /// Documents attached to an activity.
+    async fn documents(&self, rep: &str, activity: CrmId) -> Result<Vec<DocumentMeta>, PortError>;
+
+    /// Attach a document.
+    async fn add_document(
+        &self,
+        rep: &str,
+        activity: CrmId,
+        document: &DocumentPlan,
+    ) -> Result<(), PortError>;
+}

@@ -1,0 +1,73 @@
+//! The Graph side of e-mail filing: the sync folder, its delta, message content, moves.
+
+use async_trait::async_trait;
+
+use crate::email::model::{MailAttachment, MailPage};
+use crate::error::PortError;
+
+/// A resolved mail folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FolderRef {
+    /// Graph folder id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Messages in the folder, when known.
+    pub total: Option<u64>,
+}
+
+/// The Graph side of e-mail filing, for one tenant. `mailbox` is the user's address or id.
+#[async_trait]
+pub trait MailGraph: Send + Sync {
+    /// Resolve a fully qualified folder path (`/Inbox/crm`; the first segment may be a
+    /// well-known name), creating missing segments when `create` is set.
+    async fn folder(
+        &self,
+        mailbox: &str,
+        path: &str,
+        create: bool,
+    ) -> Result<Option<FolderRef>, PortError>;
+
+    /// The child folder `name` of `parent`, created when missing.
+    async fn child_folder(
+        &self,
+        mailbox: &str,
+        parent: &str,
+        name: &str,
+    ) -> Result<FolderRef, PortError>;
+
+    /// One page of the folder's message delta: from the start (`checkpoint: None`) or from a
+    /// stored nextLink/deltaLink.
+    async fn delta_page(
+        &self,
+        mailbox: &str,
+        folder_id: &str,
+        checkpoint: Option<&str>,
+    ) -> Result<MailPage, PortError>;
+
+    /// The message as MIME (`$value`).
+    async fn mime(&self, mailbox: &str, message_id: &str) -> Result<Vec<u8>, PortError>;
+
+    /// The message's attachments with content.
+    async fn attachments(
+        &self,
+        mailbox: &str,
+        message_id: &str,
+    ) -> Result<Vec<MailAttachment>, PortError>;
+
+    /// Move a message (its immutable id stays the same).
+    async fn move_to(
+        &self,
+        mailbox: &str,
+        message_id: &str,
+        folder_id: &str,
+    ) -> Result<(), PortError>;
+
+    /// Replace a message's categories.
+    async fn set_categories(
+        &self,
+        mailbox: &str,
+        message_id: &str,
+        categories: &[String],
+    ) -> Result<(), PortError>;
+}

@@ -1,0 +1,21 @@
+//! The traits the engine and its kinds need from Microsoft Graph and CRM, defined next to
+//! the engine so that everything is tested without sockets as well; `adapters/` implements
+//! them over the real clients (gc-graph, gc-crm). The store is `gc_store::StateStore`
+//! directly.
+//!
+//! - [`directory`]: enabled reps and their Microsoft 365 users (the mailbox list);
+//! - [`mail`]: the mail folders and messages of e-mail filing;
+//! - [`activity`]: CRM activities of e-mail filing;
+//! - [`notify`]: notices to users.
+
+pub mod activity;
+pub mod directory;
+pub mod mail;
+pub mod notify;
+
+pub use activity::{ActivityCrm, CreateOutcome, DocumentMeta};
+pub use directory::{Directory, MailUser, RepInfo};
+pub use mail::{FolderRef, MailGraph};
+pub use notify::{Notification, Notifier};
+
+pub use crate::error::{ErrorClass, PortError};

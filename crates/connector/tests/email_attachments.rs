@@ -59,7 +59,11 @@ async fn sync_with(emails: &str) -> (Vec<Vec<(String, u64)>>, Vec<String>, usize
         .into_iter()
         .map(|w| w.reason)
         .collect();
-    (docs, warnings, report.total(gc_store::Kind::Email).failed as usize)
+    (
+        docs,
+        warnings,
+        report.total(gc_store::Kind::Email).failed as usize,
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

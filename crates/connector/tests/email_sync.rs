@@ -232,7 +232,10 @@ async fn hundreds_of_messages_across_twenty_mailboxes() {
 
     // A second run changes nothing.
     let n_acts = acts.len();
-    let again = rt.cycle(None, &NoProgress, &Default::default()).await.unwrap();
+    let again = rt
+        .cycle(None, &NoProgress, &Default::default())
+        .await
+        .unwrap();
     let t2 = again.total(gc_store::Kind::Email);
     assert_eq!(
         (

@@ -56,25 +56,24 @@ pub async fn refresh(
                 .rsplit_once('@')
                 .is_some_and(|(_, d)| managed_domains.iter().any(|m| m.eq_ignore_ascii_case(d)))
     };
-    let lookups: Vec<(RepInfo, Result<Option<MailUser>, PortError>)> =
-        futures::stream::iter(reps)
-            .map(|r| async move {
-                if !in_domain(&r) {
-                    return (r, Ok(None));
-                }
-                let u = match directory.find_user(&r.email).await {
-                    // A directory user is not enough: probe that the mailbox answers.
-                    Ok(Some(u)) => match directory.probe_mailbox(&r.email).await {
-                        Ok(()) => Ok(Some(u)),
-                        Err(e) => Err(e),
-                    },
-                    other => other,
-                };
-                (r, u)
-            })
-            .buffer_unordered(8)
-            .collect()
-            .await;
+    let lookups: Vec<(RepInfo, Result<Option<MailUser>, PortError>)> = futures::stream::iter(reps)
+        .map(|r| async move {
+            if !in_domain(&r) {
+                return (r, Ok(None));
+            }
+            let u = match directory.find_user(&r.email).await {
+                // A directory user is not enough: probe that the mailbox answers.
+                Ok(Some(u)) => match directory.probe_mailbox(&r.email).await {
+                    Ok(()) => Ok(Some(u)),
+                    Err(e) => Err(e),
+                },
+                other => other,
+            };
+            (r, u)
+        })
+        .buffer_unordered(8)
+        .collect()
+        .await;
     let mut enabled_ids = Vec::new();
     for (rep, user) in lookups {
         if !in_domain(&rep) {

@@ -609,7 +609,14 @@ async fn mailbox_is_excluded_after_repeated_access_errors() {
         }),
         ..RunPolicy::default()
     };
-    let engine = Filing::new(&graph, &crm, &store, EmailRules::default(), policy, Vec::new());
+    let engine = Filing::new(
+        &graph,
+        &crm,
+        &store,
+        EmailRules::default(),
+        policy,
+        Vec::new(),
+    );
     let target = MailboxTarget {
         owner: owner(1),
         graph_user: owner(1).email,
@@ -635,7 +642,14 @@ async fn a_systematic_crm_refusal_stops_the_mailbox_run() {
         stop_after_errors: Some(2),
         ..RunPolicy::default()
     };
-    let engine = Filing::new(&graph, &crm, &store, EmailRules::default(), policy, Vec::new());
+    let engine = Filing::new(
+        &graph,
+        &crm,
+        &store,
+        EmailRules::default(),
+        policy,
+        Vec::new(),
+    );
     let target = MailboxTarget {
         owner: owner(1),
         graph_user: owner(1).email,
@@ -697,7 +711,14 @@ async fn validate_license_leaves_an_unlicensed_reps_mailbox_untouched() {
         validate_license: true,
         ..EmailRules::default()
     };
-    let engine = Filing::new(&graph, &crm, &store, rules, RunPolicy::default(), Vec::new());
+    let engine = Filing::new(
+        &graph,
+        &crm,
+        &store,
+        rules,
+        RunPolicy::default(),
+        Vec::new(),
+    );
     let r = engine.run_mailbox(&target, &NoProgress).await;
     assert_eq!(r.outcome, MailboxOutcome::Failed, "{r:#?}");
     assert!(r.error.as_deref().unwrap().contains("licence"), "{r:#?}");

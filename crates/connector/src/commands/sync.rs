@@ -11,8 +11,7 @@ use anyhow::Context;
 use gc_store::Kind;
 use gc_sync::adapters::{CrmActivities, GraphMail, TenantDirectory};
 use gc_sync::{
-    EmailKind, Engine, ItemOutcome, KindRunner, MailboxOutcome, MailboxReport, Progress,
-    SyncReport,
+    EmailKind, Engine, ItemOutcome, KindRunner, MailboxOutcome, MailboxReport, Progress, SyncReport,
 };
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio_util::sync::CancellationToken;
@@ -87,7 +86,11 @@ impl Runtime {
         let list = gc_sync::mailboxes::refresh(
             &*self.directory,
             &self.store,
-            &self.email.as_ref().map(|e| e.managed_domains.clone()).unwrap_or_default(),
+            &self
+                .email
+                .as_ref()
+                .map(|e| e.managed_domains.clone())
+                .unwrap_or_default(),
         )
         .await
         .context("refreshing the mailbox list (enabled reps in CRM, users in Microsoft 365)")?;
@@ -195,7 +198,11 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
 pub fn table(report: &SyncReport) -> String {
     let mut out = String::new();
     for kind in Kind::ALL {
-        let rows: Vec<&MailboxReport> = report.mailboxes.iter().filter(|m| m.kind == *kind).collect();
+        let rows: Vec<&MailboxReport> = report
+            .mailboxes
+            .iter()
+            .filter(|m| m.kind == *kind)
+            .collect();
         if rows.is_empty() {
             continue;
         }
@@ -216,11 +223,24 @@ fn kind_table(kind: Kind, rows: &[&MailboxReport], total: &MailboxReport) -> Str
         .max(7);
     // E-mails are "filed"; the other kinds create, update and delete.
     let email = kind == Kind::Email;
-    let (c1, c2) = if email { ("filed", "already") } else { ("created", "same") };
+    let (c1, c2) = if email {
+        ("filed", "already")
+    } else {
+        ("created", "same")
+    };
     let mut out = format!("{kind}\n");
     out.push_str(&format!(
         "{:<w$}  {:>7}  {:>7}  {:>7}  {:>7}  {:>7}  {:>7}  {:>6}  {:>7}  {:>8}  outcome\n",
-        "mailbox", c1, "adopted", "updated", "deleted", c2, "skipped", "failed", "delayed", "warnings"
+        "mailbox",
+        c1,
+        "adopted",
+        "updated",
+        "deleted",
+        c2,
+        "skipped",
+        "failed",
+        "delayed",
+        "warnings"
     ));
     let line = |m: &MailboxReport, outcome: &str| {
         format!(

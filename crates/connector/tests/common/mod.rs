@@ -128,7 +128,10 @@ pub async fn converge(
 ) -> (gc_sync::SyncReport, usize) {
     let mut sum = gc_sync::SyncReport::default();
     for run in 1..=max_runs {
-        let r = rt.cycle(None, &gc_sync::NoProgress, &Default::default()).await.unwrap();
+        let r = rt
+            .cycle(None, &gc_sync::NoProgress, &Default::default())
+            .await
+            .unwrap();
         let delayed = r.total(gc_store::Kind::Email).delayed;
         if sum.mailboxes.is_empty() {
             sum = r;

@@ -264,8 +264,8 @@ fn same_participant(e: &crate::email::model::ExistingParticipant, p: &Participan
 mod tests {
     use super::*;
     use crate::email::model::{Address, Body, ExistingParticipant, PersonRef};
-    use gc_crm::ParticipantRole;
     use crate::engine::cx::INTERRUPTED;
+    use gc_crm::ParticipantRole;
     use gc_store::Kind;
 
     fn owner() -> Owner {
@@ -309,11 +309,7 @@ mod tests {
         }
     }
 
-    fn run(
-        link: Option<&Link>,
-        existing: Option<&ExistingActivity>,
-        s: &EmailRules,
-    ) -> Decision {
+    fn run(link: Option<&Link>, existing: Option<&ExistingActivity>, s: &EmailRules) -> Decision {
         decide(&Input {
             message: &msg(),
             owner: &owner(),
@@ -628,10 +624,7 @@ mod tests {
             key_link("300", Some(5), false),
             key_link("400", None, true),
         ];
-        assert_eq!(
-            candidates(Some(&own), &others),
-            vec![CrmId(5), CrmId(6)]
-        );
+        assert_eq!(candidates(Some(&own), &others), vec![CrmId(5), CrmId(6)]);
         assert_eq!(candidates(None, &others), vec![CrmId(6), CrmId(5)]);
         assert!(candidates(None, &[]).is_empty());
     }

@@ -61,9 +61,15 @@ mod tests {
             ..Default::default()
         };
         let n = notification(&m, "CRM said <no>", "/Inbox/crm", "Sync_Failure");
-        assert!(n.subject.contains("<script>"), "the subject line is plain text");
+        assert!(
+            n.subject.contains("<script>"),
+            "the subject line is plain text"
+        );
         assert!(!n.html.contains("<script>"));
-        assert!(n.html.contains("&lt;script&gt;alert(1)&lt;/script&gt; &amp; &quot;co&quot;"));
+        assert!(
+            n.html
+                .contains("&lt;script&gt;alert(1)&lt;/script&gt; &amp; &quot;co&quot;")
+        );
         assert!(n.html.contains("CRM said &lt;no&gt;"));
         let n = notification(&MailMessage::default(), "x", "/Inbox/crm", "F");
         assert_eq!(n.subject, "Not filed in CRM: (no subject)");

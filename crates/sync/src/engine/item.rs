@@ -138,7 +138,12 @@ async fn attempt<K: SyncKind>(
     let result = async {
         let facts = kind.gather(cx, run, change).await?;
         let decision = kind.decide(cx.run, run, change, cx.link, &facts);
-        tracing::debug!(mailbox = cx.mailbox(), item = cx.item, ?decision, "decision");
+        tracing::debug!(
+            mailbox = cx.mailbox(),
+            item = cx.item,
+            ?decision,
+            "decision"
+        );
         let applied = kind.apply(cx, run, change, decision).await?;
         // Committed while the key is still held: another mailbox waiting for the key then
         // finds this item's link.
@@ -249,5 +254,133 @@ pub fn failed(cx: &ItemCx<'_>, reason: &str) -> Applied {
         ledger: vec![cx.entry(crm_id, LedgerAction::Failed, reason)],
         warnings: 0,
         failure: Some(reason.to_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use gc_store::{Kind, LedgerAction, LedgerFilter, LinkState};
+    use tokio_util::sync::CancellationToken;
+
+    use crate::ErrorClass;
+    use crate::engine::testkit::{Fault, TestKind, engine, target};
+    use crate::engine::{ItemOutcome, MailboxOutcome, NoProgress, RunPolicy};
+
+    fn quick_retries(limit: u32) -> RunPolicy {
+        RunPolicy {
+            item_retry_limit: limit,
+            retry_backoff: std::time::Duration::ZERO,
+            ..RunPolicy::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_poison_item_fails_after_the_retry_limit_and_the_rest_goes_on() {
+        let (e, store) = engine(quick_retries(3)).await;
+        let k = TestKind::with_pages(&[&["a", "poison"], &["b"]]);
+        k.fault("poison", Fault::Transient(u32::MAX));
+        let c = CancellationToken::new();
+        for run in 1..=2 {
+            let r = e.run_mailbox(&k, &target(1), &NoProgress, &c).await;
+            assert_eq!(
+                (r.delayed, r.outcome),
+                (1, MailboxOutcome::Delayed),
+                "run {run}"
+            );
+            let retry = store
+                .get_retry(Kind::Task, "1", "poison")
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(retry.attempts, run);
+            assert!(!k.applied().contains(&"b".to_owned()), "the page holds");
+        }
+        let r = e.run_mailbox(&k, &target(1), &NoProgress, &c).await;
+        assert_eq!(
+            (r.failed, r.created, r.outcome),
+            (1, 1, MailboxOutcome::Complete),
+            "{r:?}"
+        );
+        assert_eq!(k.finished()["poison"], ItemOutcome::Failed);
+        assert_eq!(k.finished()["b"], ItemOutcome::Created);
+        let link = store
+            .get_link(Kind::Task, "1", "poison")
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            matches!(&link.state, LinkState::Failed { reason } if reason.contains("gave up after 3"))
+        );
+        assert!(
+            store
+                .get_retry(Kind::Task, "1", "poison")
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_waiting_item_is_not_tried_before_its_time() {
+        let policy = RunPolicy {
+            retry_backoff: std::time::Duration::from_secs(3600),
+            ..RunPolicy::default()
+        };
+        let (e, store) = engine(policy).await;
+        let k = TestKind::with_pages(&[&["a"]]);
+        k.fault("a", Fault::Transient(2));
+        let c = CancellationToken::new();
+        // 1st failure: retried by the next run at once; 2nd: waits an hour.
+        e.run_mailbox(&k, &target(1), &NoProgress, &c).await;
+        e.run_mailbox(&k, &target(1), &NoProgress, &c).await;
+        let r = e.run_mailbox(&k, &target(1), &NoProgress, &c).await;
+        assert_eq!(r.delayed, 1);
+        assert!(r.error.unwrap().contains("next attempt after"));
+        assert_eq!(
+            *k.faults.lock().unwrap().get("a").unwrap(),
+            Fault::Transient(0)
+        );
+        assert!(k.applied().is_empty());
+        store.clear_retry(Kind::Task, "1", "a").await.unwrap();
+        let r = e.run_mailbox(&k, &target(1), &NoProgress, &c).await;
+        assert_eq!(r.created, 1);
+    }
+
+    #[tokio::test]
+    async fn an_item_error_fails_the_item_with_its_reason() {
+        let (e, store) = engine(RunPolicy::default()).await;
+        let k = TestKind::with_pages(&[&["bad", "ok"]]);
+        k.fault("bad", Fault::Always(ErrorClass::Item));
+        let r = e
+            .run_mailbox(&k, &target(1), &NoProgress, &CancellationToken::new())
+            .await;
+        assert_eq!(
+            (r.failed, r.created, r.outcome),
+            (1, 1, MailboxOutcome::Complete)
+        );
+        let ledger = store
+            .query_ledger(&LedgerFilter {
+                item_key: Some("bad".into()),
+                ..LedgerFilter::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(ledger[0].action, LedgerAction::Failed);
+        assert!(ledger[0].reason.contains("bad: Item"));
+    }
+
+    #[tokio::test]
+    async fn a_transient_finish_is_retried_without_writing_again() {
+        let (e, _store) = engine(RunPolicy::default()).await;
+        let k = TestKind::with_pages(&[&["a"]]);
+        k.fault("a", Fault::FinishTransient(1));
+        let c = CancellationToken::new();
+        let r = e.run_mailbox(&k, &target(1), &NoProgress, &c).await;
+        assert_eq!(r.delayed, 1);
+        let r = e.run_mailbox(&k, &target(1), &NoProgress, &c).await;
+        assert_eq!((r.unchanged, r.outcome), (1, MailboxOutcome::Complete));
+        assert_eq!(k.applied(), vec!["a"], "written once");
+        assert_eq!(k.finished()["a"], ItemOutcome::Unchanged);
     }
 }

@@ -23,6 +23,8 @@ pub mod policy;
 pub mod progress;
 pub mod report;
 pub mod runner;
+#[cfg(test)]
+pub(crate) mod testkit;
 pub mod walk;
 
 use std::sync::Arc;

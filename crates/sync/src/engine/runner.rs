@@ -328,3 +328,137 @@ impl<K: SyncKind> KindRunner for K {
             .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use std::time::Duration;
+
+    use gc_store::{Kind, LedgerFilter, lease_key};
+    use tokio_util::sync::CancellationToken;
+
+    use crate::ErrorClass;
+    use crate::engine::testkit::{Fault, TestKind, engine, target};
+    use crate::engine::{MailboxOutcome, NoProgress, RunPolicy};
+
+    #[tokio::test]
+    async fn a_tenant_error_stops_every_mailbox_and_charges_nobody() {
+        let policy = RunPolicy {
+            exclusion: Some(gc_store::ExclusionPolicy {
+                after_failures: 1,
+                exclude_for: Duration::from_secs(3600),
+            }),
+            ..RunPolicy::default()
+        };
+        let (e, store) = engine(policy).await;
+        let k = TestKind::with_pages(&[&["a", "b", "c"]]);
+        k.fault("b", Fault::Always(ErrorClass::Tenant));
+        let targets: Vec<_> = (1..=3).map(target).collect();
+        let reports = e
+            .run_all(&k, &targets, 1, &NoProgress, &CancellationToken::new())
+            .await;
+        assert_eq!(reports[0].outcome, MailboxOutcome::Stopped, "{reports:?}");
+        assert!(reports[0].error.as_deref().unwrap().contains("Tenant"));
+        assert!(
+            reports[1..]
+                .iter()
+                .all(|r| r.outcome == MailboxOutcome::Cancelled),
+            "{reports:?}"
+        );
+        // "b" is neither failed nor finished; nothing after the stop was started.
+        assert!(!k.finished().contains_key("b"));
+        assert!(
+            store
+                .get_link(Kind::Task, "1", "b")
+                .await
+                .unwrap()
+                .is_none_or(|l| l.crm_id.is_none())
+        );
+        assert!(
+            store
+                .get_retry(Kind::Task, "1", "b")
+                .await
+                .unwrap()
+                .is_none()
+        );
+        let failed = store
+            .query_ledger(&LedgerFilter {
+                action: Some(gc_store::LedgerAction::Failed),
+                ..LedgerFilter::default()
+            })
+            .await
+            .unwrap();
+        assert!(failed.is_empty(), "{failed:?}");
+        for n in 1..=3 {
+            let m = store.get_mailbox(&n.to_string()).await.unwrap().unwrap();
+            assert_eq!(m.consecutive_failures, 0, "mailbox {n} was charged");
+            assert!(m.excluded_until.is_none());
+        }
+    }
+
+    #[tokio::test]
+    async fn a_mailbox_error_counts_toward_exclusion() {
+        let policy = RunPolicy {
+            exclusion: Some(gc_store::ExclusionPolicy {
+                after_failures: 2,
+                exclude_for: Duration::from_secs(3600),
+            }),
+            ..RunPolicy::default()
+        };
+        let (e, store) = engine(policy).await;
+        let k = TestKind::with_pages(&[&["a"]]);
+        k.fault("a", Fault::Always(ErrorClass::Mailbox));
+        let c = CancellationToken::new();
+        for _ in 0..2 {
+            let r = e.run_mailbox(&k, &target(1), &NoProgress, &c).await;
+            assert_eq!(r.outcome, MailboxOutcome::Failed);
+        }
+        let r = e.run_mailbox(&k, &target(1), &NoProgress, &c).await;
+        assert_eq!(r.outcome, MailboxOutcome::Excluded, "{r:?}");
+        let m = store.get_mailbox("1").await.unwrap().unwrap();
+        assert_eq!(m.last_error_kind.as_deref(), Some("access_denied"));
+    }
+
+    #[tokio::test]
+    async fn a_mailbox_held_by_another_process_is_busy() {
+        let (e, store) = engine(RunPolicy::default()).await;
+        assert!(
+            store
+                .try_acquire_lease(
+                    &lease_key("1", Kind::Task),
+                    "other",
+                    Duration::from_secs(60)
+                )
+                .await
+                .unwrap()
+        );
+        let k = TestKind::with_pages(&[&["a"]]);
+        let r = e
+            .run_mailbox(&k, &target(1), &NoProgress, &CancellationToken::new())
+            .await;
+        assert_eq!(r.outcome, MailboxOutcome::Busy);
+        assert!(k.applied().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_run_starts_no_item_and_charges_nobody() {
+        let (e, store) = engine(RunPolicy::default()).await;
+        let k = TestKind::with_pages(&[&["a"]]);
+        let c = CancellationToken::new();
+        c.cancel();
+        let r = e.run_mailbox(&k, &target(1), &NoProgress, &c).await;
+        assert_eq!(r.outcome, MailboxOutcome::Cancelled);
+        assert!(k.applied().is_empty());
+        let runs = store.list_runs(Some("1"), 5).await.unwrap();
+        assert_eq!(runs[0].outcome, Some(gc_store::RunOutcome::Cancelled));
+        assert_eq!(
+            store
+                .get_mailbox("1")
+                .await
+                .unwrap()
+                .unwrap()
+                .consecutive_failures,
+            0
+        );
+    }
+}

@@ -12,11 +12,6 @@ use crate::email::model::{
 use crate::email::participants;
 use crate::settings::{AttachmentPolicy, EmailSettings, RecipientList};
 
-/// Reason text of a link whose CRM write was interrupted (process killed, transient error in
-/// the middle of the write). Such a link tells the next attempt to look for an activity the
-/// interrupted attempt may have written without its external key.
-pub const INTERRUPTED: &str = "interrupted while writing to CRM";
-
 /// Why a message is not filed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SkipReason {
@@ -107,9 +102,11 @@ pub fn triage(
     None
 }
 
-/// Whether the link records an interrupted CRM write (look for an orphan / complete it).
+/// Whether the link records an interrupted CRM write ([`LinkState::Interrupted`]: process
+/// killed, transient error in the middle of the write), so the next attempt must look for an
+/// activity the interrupted one may have written without its external key, and complete it.
 pub fn is_interrupted(link: Option<&Link>) -> bool {
-    link.is_some_and(|l| l.state.reason() == Some(INTERRUPTED))
+    link.is_some_and(|l| l.state == LinkState::Interrupted)
 }
 
 /// The owner is the sender or a visible recipient (To/Cc). Only Bcc (or not at all) means the
@@ -448,9 +445,7 @@ mod tests {
 
         let mut l = Link::new(Kind::Email, "100", "AAA");
         l.crm_id = Some(9);
-        l.state = LinkState::Failed {
-            reason: INTERRUPTED.into(),
-        };
+        l.state = LinkState::Interrupted;
         let ex = ExistingActivity {
             found_by: FoundBy::ExternalKey,
             ..ex

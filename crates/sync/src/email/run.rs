@@ -13,14 +13,14 @@ use std::sync::Arc;
 
 use futures::StreamExt;
 use gc_store::{
-    CrmId, Cursor, ItemCommit, Kind, LedgerAction, Link, LinkState, NewLedgerEntry, RunCounts,
-    RunOutcome, StateStore, lease_key,
+    CrmId, Cursor, ItemCommit, Kind, LeaseFence, LedgerAction, Link, LinkState, NewLedgerEntry,
+    RunCounts, RunOutcome, StateStore, lease_key,
 };
 use tokio::sync::OnceCell;
 use uuid::Uuid;
 
 use crate::email::attachments::{self, DocumentSet};
-use crate::email::decide::{self, Decision, INTERRUPTED, Input, triage};
+use crate::email::decide::{self, Decision, Input, triage};
 use crate::email::model::{
     ActivityPlan, DocumentPlan, DocumentSource, FoundBy, MailItem, MailMessage, Owner, PeopleMatch,
     RepRef,
@@ -154,6 +154,8 @@ struct Ctx<'a> {
     target: &'a MailboxTarget,
     progress: &'a dyn Progress,
     run_id: Uuid,
+    /// The mailbox lease: every store write of the run is fenced by it.
+    fence: LeaseFence,
     sync_folder: FolderRef,
     success: OnceCell<FolderRef>,
     failure: OnceCell<FolderRef>,
@@ -265,7 +267,9 @@ impl EmailEngine {
             .as_ref()
             .map(|r| r.id)
             .unwrap_or_else(|_| Uuid::now_v7());
-        let result = self.walk(target, run_id, &mut report, progress).await;
+        let result = self
+            .walk(target, run_id, lease.fence(), &mut report, progress)
+            .await;
         let mut access_error = false;
         if let Err(e) = result {
             access_error = e.class == ErrorClass::Mailbox;
@@ -337,6 +341,7 @@ impl EmailEngine {
         &self,
         target: &MailboxTarget,
         run_id: Uuid,
+        fence: &LeaseFence,
         report: &mut MailboxReport,
         progress: &dyn Progress,
     ) -> Result<(), PortError> {
@@ -370,6 +375,7 @@ impl EmailEngine {
             target,
             progress,
             run_id,
+            fence: fence.clone(),
             sync_folder,
             success: OnceCell::new(),
             failure: OnceCell::new(),
@@ -403,7 +409,12 @@ impl EmailEngine {
                     );
                     restarted = true;
                     self.store
-                        .clear_cursor(&mailbox, Kind::Email, &scope)
+                        .clear_cursor(
+                            &mailbox,
+                            Kind::Email,
+                            &scope,
+                            std::slice::from_ref(&ctx.fence),
+                        )
                         .await
                         .map_err(|e| PortError::transient(format!("state store: {e}")))?;
                     cursor = Cursor::new(mailbox.clone(), Kind::Email, scope.clone());
@@ -451,7 +462,7 @@ impl EmailEngine {
                 (None, None) => checkpoint = None,
             }
             self.store
-                .put_cursor(&cursor)
+                .put_cursor(&cursor, std::slice::from_ref(&ctx.fence))
                 .await
                 .map_err(|e| PortError::transient(format!("state store: {e}")))?;
             if checkpoint.is_none() {
@@ -584,18 +595,22 @@ impl EmailEngine {
                 "another mailbox or process is filing the same message".into(),
             ));
         };
-        let result = self.find_or_create(ctx, m, &key, link).await;
+        let fences = [ctx.fence.clone(), guard.fence().clone()];
+        let result = self.find_or_create(ctx, m, &key, link, &fences).await;
         guard.release().await;
         result
     }
 
     /// Under the global-key lease: find the activity (external key, links, orphan) or write it.
+    /// `fences`: the mailbox lease and this message's global-key lease; the intent link and
+    /// the commit are written only while both are held.
     async fn find_or_create(
         &self,
         ctx: &Ctx<'_>,
         m: &MailMessage,
         key: &str,
         link: Option<Link>,
+        fences: &[LeaseFence],
     ) -> Result<Done, Stop> {
         let s = &*self.settings;
         let owner = &ctx.target.owner;
@@ -664,7 +679,7 @@ impl EmailEngine {
             decision = decide::decide(&input);
         }
         match decision {
-            Decision::Create(plan) => self.create(ctx, m, &plan, link).await,
+            Decision::Create(plan) => self.create(ctx, m, &plan, link, fences).await,
             Decision::Adopt {
                 activity,
                 add_participants,
@@ -673,7 +688,8 @@ impl EmailEngine {
                 found_by,
             } => {
                 if complete_documents {
-                    self.mark_interrupted(ctx, m, key, Some(activity)).await?;
+                    self.mark_interrupted(ctx, m, key, Some(activity), fences)
+                        .await?;
                 }
                 if add_key {
                     self.crm
@@ -705,7 +721,8 @@ impl EmailEngine {
                 for w in &warnings {
                     ledger.push(self.entry(ctx, &m.id, Some(activity), LedgerAction::Warning, w));
                 }
-                self.commit_active(ctx, m, key, activity, ledger).await?;
+                self.commit_active(ctx, m, key, activity, ledger, fences)
+                    .await?;
                 self.to_success(
                     ctx,
                     m,
@@ -767,6 +784,7 @@ impl EmailEngine {
         m: &MailMessage,
         plan: &ActivityPlan,
         link: Option<Link>,
+        fences: &[LeaseFence],
     ) -> Result<Done, Stop> {
         let s = &*self.settings;
         let docs = match self.documents(ctx, m, plan.documents).await {
@@ -778,7 +796,8 @@ impl EmailEngine {
             }
             Err(e) => return Err(e),
         };
-        self.mark_interrupted(ctx, m, &plan.key, None).await?;
+        self.mark_interrupted(ctx, m, &plan.key, None, fences)
+            .await?;
         // Small documents travel with the activity; big ones follow one request each, so no
         // request grows beyond what CRM.interface accepts.
         let mut inline = Vec::new();
@@ -799,7 +818,8 @@ impl EmailEngine {
         let id = match outcome {
             Ok(CreateOutcome::Complete(id)) => id,
             Ok(CreateOutcome::Partial { id, error }) => {
-                self.mark_interrupted(ctx, m, &plan.key, Some(id)).await?;
+                self.mark_interrupted(ctx, m, &plan.key, Some(id), fences)
+                    .await?;
                 return Err(match error.class {
                     ErrorClass::Item | ErrorClass::NotFound => Stop::Item(format!(
                         "activity {id} was written but CRM refused part of it: {}",
@@ -811,7 +831,8 @@ impl EmailEngine {
             Err(e) => return Err(e.into()),
         };
         if !later.is_empty() {
-            self.mark_interrupted(ctx, m, &plan.key, Some(id)).await?;
+            self.mark_interrupted(ctx, m, &plan.key, Some(id), fences)
+                .await?;
             for d in later {
                 if let Err(e) = self.crm.add_document(ctx.rep(), id, d).await {
                     return Err(document_error(id, d, e));
@@ -834,7 +855,8 @@ impl EmailEngine {
         for w in &warnings {
             ledger.push(self.entry(ctx, &m.id, Some(id), LedgerAction::Warning, w));
         }
-        self.commit_active(ctx, m, &plan.key, id, ledger).await?;
+        self.commit_active(ctx, m, &plan.key, id, ledger, fences)
+            .await?;
         self.to_success(ctx, m, id, ItemOutcome::Filed, warnings.len() as u64)
             .await
     }
@@ -904,14 +926,13 @@ impl EmailEngine {
         m: &MailMessage,
         key: &str,
         activity: Option<CrmId>,
+        fences: &[LeaseFence],
     ) -> Result<(), Stop> {
         let mut l = Link::new(Kind::Email, ctx.mailbox(), &m.id);
         l.global_key = Some(key.to_owned());
         l.crm_id = activity;
-        l.state = LinkState::Failed {
-            reason: INTERRUPTED.into(),
-        };
-        self.store.upsert_link(&l).await?;
+        l.state = LinkState::Interrupted;
+        self.store.upsert_link(&l, fences).await?;
         Ok(())
     }
 
@@ -922,6 +943,7 @@ impl EmailEngine {
         key: &str,
         activity: CrmId,
         ledger: Vec<NewLedgerEntry>,
+        fences: &[LeaseFence],
     ) -> Result<(), Stop> {
         let mut l = Link::new(Kind::Email, ctx.mailbox(), &m.id);
         l.global_key = Some(key.to_owned());
@@ -931,6 +953,7 @@ impl EmailEngine {
                 link: Some(l),
                 ledger,
                 cursor: None,
+                fences: fences.to_vec(),
             })
             .await?;
         Ok(())
@@ -1049,6 +1072,7 @@ impl EmailEngine {
                 link: Some(l),
                 ledger: vec![entry],
                 cursor: None,
+                fences: vec![ctx.fence.clone()],
             })
             .await
             .map_err(st)?;

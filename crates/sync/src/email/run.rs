@@ -581,7 +581,15 @@ impl EmailEngine {
             _ => {}
         }
         let key = m.global_key(ctx.mailbox());
-        let lease_holder = format!("{}/{}/{}", self.holder, ctx.mailbox(), m.id);
+        // Unique per attempt, so two attempts never share a fence (a holder re-acquiring its
+        // own unexpired lease keeps the generation).
+        let lease_holder = format!(
+            "{}/{}/{}/{}",
+            self.holder,
+            ctx.mailbox(),
+            m.id,
+            Uuid::now_v7()
+        );
         let Some(guard) = LeaseGuard::acquire_within(
             &self.store,
             &format!("email:{key}"),

@@ -1090,11 +1090,15 @@ async fn next_link(s: &dyn StateStore) -> Option<String> {
 /// nothing, once one of them was taken over, released or renewed away.
 async fn fenced_writes(s: &dyn StateStore) {
     let long = Duration::from_secs(60);
+    // Long enough for the writes below on a loaded machine; the test then waits it out.
+    let ttl = Duration::from_millis(1000);
     let mailbox = s
-        .try_acquire_lease("r1/email", "proc-a", Duration::from_millis(400))
+        .try_acquire_lease("r1/email", "proc-a", ttl)
         .await
         .unwrap()
         .unwrap();
+    // The lease was granted before this instant, so it has expired by `granted + ttl`.
+    let granted = tokio::time::Instant::now();
     let item_key = s
         .try_acquire_lease("email:<m1@contoso.example>", "proc-a/m1", long)
         .await
@@ -1129,7 +1133,7 @@ async fn fenced_writes(s: &dyn StateStore) {
 
     // The mailbox lease lapses (the process was paused past its TTL) and another process
     // takes it over.
-    tokio::time::sleep(Duration::from_millis(550)).await;
+    tokio::time::sleep_until(granted + ttl + Duration::from_millis(50)).await;
     let taken = s
         .try_acquire_lease("r1/email", "proc-b", long)
         .await

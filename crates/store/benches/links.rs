@@ -109,6 +109,7 @@ struct Figures {
     by_global_key: f64,
     by_crm_id: f64,
     commit_item: f64,
+    commit_item_fenced: f64,
     commit_item_8: f64,
     get_link_8: f64,
 }
@@ -141,13 +142,13 @@ async fn bench(backend: &'static str, store: Arc<dyn StateStore>, total: u64) ->
         let store = store.clone();
         let mut l = link_for(picks[n]);
         l.graph_version = Some(format!("changed-{n}"));
-        async move { store.upsert_link(&l).await.unwrap() }
+        async move { store.upsert_link(&l, &[]).await.unwrap() }
     })
     .await;
     let upsert_insert = measure(|n| {
         let store = store.clone();
         let l = link_for(total + n as u64);
-        async move { store.upsert_link(&l).await.unwrap() }
+        async move { store.upsert_link(&l, &[]).await.unwrap() }
     })
     .await;
     picks.reverse();
@@ -206,6 +207,43 @@ async fn bench(backend: &'static str, store: Arc<dyn StateStore>, total: u64) ->
                     link: Some(link),
                     ledger: vec![entry],
                     cursor: Some(cursor),
+                    fences: vec![],
+                })
+                .await
+                .unwrap();
+        }
+    })
+    .await;
+    // The same under two fences (mailbox lease and global-key lease), as the engine commits.
+    let mut fences = Vec::new();
+    for key in ["bench-mailbox/email", "email:<bench@contoso.example>"] {
+        let fence = store
+            .try_acquire_lease(key, "bench", Duration::from_secs(3600))
+            .await
+            .unwrap()
+            .unwrap();
+        fences.push(fence);
+    }
+    let commit_item_fenced = measure(|n| {
+        let store = store.clone();
+        let fences = fences.clone();
+        let link = link_for(total + 150_000 + n as u64);
+        let mut cursor = Cursor::new(link.mailbox.clone(), Kind::Email, "inbox/crm");
+        cursor.next_link = Some(format!("https://graph.example/delta?$skiptoken={n}"));
+        let entry = NewLedgerEntry::new(
+            link.mailbox.clone(),
+            Kind::Email,
+            link.graph_id.clone(),
+            LedgerAction::Created,
+            "new e-mail",
+        );
+        async move {
+            store
+                .commit_item(&ItemCommit {
+                    link: Some(link),
+                    ledger: vec![entry],
+                    cursor: Some(cursor),
+                    fences,
                 })
                 .await
                 .unwrap();
@@ -232,6 +270,7 @@ async fn bench(backend: &'static str, store: Arc<dyn StateStore>, total: u64) ->
                     link: Some(link),
                     ledger: vec![entry],
                     cursor: Some(cursor),
+                    fences: vec![],
                 })
                 .await
                 .unwrap();
@@ -267,6 +306,7 @@ async fn bench(backend: &'static str, store: Arc<dyn StateStore>, total: u64) ->
         by_global_key,
         by_crm_id,
         commit_item,
+        commit_item_fenced,
     }
 }
 
@@ -316,12 +356,12 @@ async fn main() {
 
     println!();
     println!(
-        "| backend | links | bulk load (10k/tx) | upsert existing /s | upsert new /s | get_link /s | by global key /s | by CRM id /s | commit_item /s | commit_item, 8 tasks /s | get_link, 8 tasks /s |"
+        "| backend | links | bulk load (10k/tx) | upsert existing /s | upsert new /s | get_link /s | by global key /s | by CRM id /s | commit_item /s | commit_item, 2 fences /s | commit_item, 8 tasks /s | get_link, 8 tasks /s |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for f in results {
         println!(
-            "| {} | {} | {:.0} s ({:.0}/s) | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} |",
+            "| {} | {} | {:.0} s ({:.0}/s) | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} |",
             f.backend,
             f.links,
             f.build.as_secs_f64(),
@@ -332,6 +372,7 @@ async fn main() {
             f.by_global_key,
             f.by_crm_id,
             f.commit_item,
+            f.commit_item_fenced,
             f.commit_item_8,
             f.get_link_8
         );

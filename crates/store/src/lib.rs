@@ -11,12 +11,13 @@
 //! use gc_store::{ItemCommit, Kind, LedgerAction, Link, NewLedgerEntry};
 //! let store = gc_store::open("sqlite://state.db").await?;
 //! let mut link = Link::new(Kind::Email, "rep-1", "AAMkAD...");
-//! link.crm_id = Some(4_294_967_394);
+//! link.crm_id = Some(gc_store::CrmId(4_294_967_394));
 //! store
 //!     .commit_item(&ItemCommit {
 //!         link: Some(link),
 //!         ledger: vec![NewLedgerEntry::new("rep-1", Kind::Email, "AAMkAD...", LedgerAction::Created, "new e-mail")],
 //!         cursor: None,
+//!         fences: vec![], // the mailbox and item leases it must run under
 //!     })
 //!     .await?;
 //! # Ok(()) }
@@ -25,6 +26,7 @@
 //! See `docs/STORE.md` for the schema, the crash-safe write order, leases and retention.
 
 mod error;
+mod lease;
 mod open;
 mod postgres;
 mod sql_backend;
@@ -33,14 +35,15 @@ mod store;
 mod types;
 mod url;
 
-pub use error::StoreError;
+pub use error::{StoreError, StoreErrorClass};
+pub use lease::{Lease, LeaseFence, lease_key};
 pub use open::{OpenOptions, open, open_with};
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 pub use store::{Result, StateStore};
 pub use types::{
-    CrmId, Cursor, ExclusionPolicy, ItemCommit, ItemRetry, Kind, Lease, LedgerAction, LedgerEntry,
+    CrmId, Cursor, ExclusionPolicy, ItemCommit, ItemRetry, Kind, LedgerAction, LedgerEntry,
     LedgerFilter, Link, LinkState, MailboxFailure, MailboxId, MailboxRecord, MailboxUpsert,
-    NewLedgerEntry, Run, RunCounts, RunOutcome, lease_key,
+    NewLedgerEntry, Run, RunCounts, RunOutcome,
 };
 pub use url::{Backend, StoreUrl, redact_url};

@@ -6,7 +6,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 
 use crate::open::OpenOptions;
 use crate::url::StoreUrl;
@@ -17,6 +17,50 @@ macro_rules! pg_now {
     () => {
         "(EXTRACT(EPOCH FROM statement_timestamp()) * 1000000)::BIGINT"
     };
+}
+
+/// The next lease generation, from the store-wide sequence of migration 0002 (never
+/// repeats, never rolls back).
+macro_rules! pg_next_generation {
+    () => {
+        "nextval('lease_generation')"
+    };
+}
+
+/// Check, inside `conn`'s transaction, that every fence is still held; `LeaseLost` with the
+/// first key that is not.
+///
+/// `SELECT … FOR SHARE` locks each lease row until the transaction ends. Every statement
+/// that changes a lease row (takeover, renewal, release) needs a lock that conflicts with
+/// it, so none can commit between this check and our commit: they wait, or skip the row
+/// (`SKIP LOCKED` claims). If such a change is in flight when we check, we wait for it and,
+/// under READ COMMITTED, test the row's new version: a takeover committed meanwhile makes
+/// the check fail. `FOR KEY SHARE` would not do: it does not conflict with an UPDATE that
+/// leaves the key alone, which a takeover is. Fences are locked in key order so two
+/// commits cannot deadlock on each other.
+async fn check_fences_on(
+    conn: &mut sqlx::PgConnection,
+    fences: &[LeaseFence],
+) -> Result<(), StoreError> {
+    let mut sorted: Vec<&LeaseFence> = fences.iter().collect();
+    sorted.sort_by(|a, b| a.key.cmp(&b.key));
+    for f in sorted {
+        let held = sqlx::query(concat!(
+            "SELECT 1 FROM leases WHERE key = $1 AND holder = $2 AND generation = $3 \
+             AND expires_at > ",
+            pg_now!(),
+            " FOR SHARE"
+        ))
+        .bind(&f.key)
+        .bind(&f.holder)
+        .bind(f.generation)
+        .fetch_optional(&mut *conn)
+        .await?;
+        if held.is_none() {
+            return Err(StoreError::LeaseLost { key: f.key.clone() });
+        }
+    }
+    Ok(())
 }
 
 /// PostgreSQL implementation of [`crate::StateStore`].
@@ -70,12 +114,16 @@ impl PgStore {
         candidates: &[String],
         limit: i64,
         ttl: i64,
-    ) -> Result<Vec<String>> {
-        Ok(sqlx::query_scalar(concat!(
+    ) -> Result<Vec<PgRow>> {
+        Ok(sqlx::query(concat!(
             "UPDATE leases SET holder = $1, acquired_at = CASE WHEN holder = $1 AND expires_at > ",
             pg_now!(),
             " THEN acquired_at ELSE ",
             pg_now!(),
+            " END, generation = CASE WHEN holder = $1 AND expires_at > ",
+            pg_now!(),
+            " THEN generation ELSE ",
+            pg_next_generation!(),
             " END, expires_at = ",
             pg_now!(),
             " + $3 WHERE key IN (SELECT key FROM leases WHERE key = ANY($2) AND (expires_at <= ",
@@ -83,7 +131,7 @@ impl PgStore {
             " OR holder = $1) ORDER BY (holder = $1) DESC, key LIMIT $4 FOR UPDATE SKIP LOCKED) \
              AND (expires_at <= ",
             pg_now!(),
-            " OR holder = $1) RETURNING key"
+            " OR holder = $1) RETURNING key, holder, generation"
         ))
         .bind(holder)
         .bind(candidates)
@@ -95,23 +143,27 @@ impl PgStore {
 
     /// Insert lease rows for candidates that have none yet. Concurrent inserts of the same
     /// key resolve through the primary key (`ON CONFLICT DO NOTHING`); keys are inserted in
-    /// sorted order so two claimers cannot deadlock.
+    /// sorted order so two claimers cannot deadlock. Generations are drawn only for the rows
+    /// picked (outside the `LIMIT`ed subquery).
     async fn claim_new(
         &self,
         holder: &str,
         candidates: &[String],
         limit: i64,
         ttl: i64,
-    ) -> Result<Vec<String>> {
-        Ok(sqlx::query_scalar(concat!(
-            "INSERT INTO leases (key, holder, acquired_at, expires_at) \
+    ) -> Result<Vec<PgRow>> {
+        Ok(sqlx::query(concat!(
+            "INSERT INTO leases (key, holder, acquired_at, expires_at, generation) \
              SELECT k, $1, ",
             pg_now!(),
             ", ",
             pg_now!(),
-            " + $3 FROM (SELECT DISTINCT k FROM unnest($2::TEXT[]) AS u(k)) AS c \
+            " + $3, ",
+            pg_next_generation!(),
+            " FROM (SELECT k FROM (SELECT DISTINCT k FROM unnest($2::TEXT[]) AS u(k)) AS c \
              WHERE NOT EXISTS (SELECT 1 FROM leases l WHERE l.key = c.k) \
-             ORDER BY k LIMIT $4 ON CONFLICT (key) DO NOTHING RETURNING key"
+             ORDER BY k LIMIT $4) AS n ON CONFLICT (key) DO NOTHING \
+             RETURNING key, holder, generation"
         ))
         .bind(holder)
         .bind(candidates)
@@ -122,4 +174,10 @@ impl PgStore {
     }
 }
 
-crate::sql_backend::sql_backend!(PgStore, sqlx::Postgres, Backend::Postgres, pg_now);
+crate::sql_backend::sql_backend!(
+    PgStore,
+    sqlx::Postgres,
+    Backend::Postgres,
+    pg_now,
+    pg_next_generation
+);

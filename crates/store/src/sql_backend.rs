@@ -2,9 +2,10 @@
 //!
 //! SQLite (≥ 3.35) and PostgreSQL accept the same dialect for everything the store does:
 //! `$n` placeholders, `INSERT … ON CONFLICT … DO UPDATE … WHERE`, `RETURNING`. The only
-//! difference in these queries is the expression for "now" (the database clock in
-//! microseconds), which is spliced in with `concat!` so every query stays a `&'static str`.
-//! The backend modules add what really differs (connecting, bulk lease claims).
+//! differences in these queries are the expression for "now" (the database clock in
+//! microseconds) and the one drawing the next lease generation, which are spliced in with
+//! `concat!` so every query stays a `&'static str`. The backend modules add what really
+//! differs (connecting, bulk lease claims, the fence check `check_fences_on`).
 //!
 //! A macro rather than generic code over `sqlx::Database`: the trait bounds for generic
 //! sqlx code over two drivers are longer than the queries themselves.
@@ -57,7 +58,7 @@ pub(crate) fn count_in(v: u64) -> i64 {
 }
 
 macro_rules! sql_backend {
-    ($store:ident, $db:ty, $backend:expr, $now:ident) => {
+    ($store:ident, $db:ty, $backend:expr, $now:ident, $next_generation:ident) => {
         use std::collections::BTreeMap;
         use std::time::Duration;
 
@@ -72,10 +73,11 @@ macro_rules! sql_backend {
         use $crate::sql_backend::{count, count_in, crm_id, opt_ts, ts, uuid};
         use $crate::store::{Result, StateStore};
         use $crate::types::{
-            duration_micros, CrmId, Cursor, ExclusionPolicy, ItemCommit, ItemRetry, Kind, Lease,
+            duration_micros, CrmId, Cursor, ExclusionPolicy, ItemCommit, ItemRetry, Kind,
             LedgerAction, LedgerEntry, LedgerFilter, Link, LinkState, MailboxFailure,
             MailboxRecord, MailboxUpsert, NewLedgerEntry, Run, RunCounts, RunOutcome,
         };
+        use $crate::lease::{Lease, LeaseFence};
         use $crate::url::Backend;
 
         type Conn = <$db as sqlx::Database>::Connection;
@@ -200,7 +202,24 @@ macro_rules! sql_backend {
                 holder: row.try_get("holder")?,
                 acquired_at: ts(row.try_get("acquired_at")?)?,
                 expires_at: ts(row.try_get("expires_at")?)?,
+                generation: row.try_get("generation")?,
             })
+        }
+
+        fn fence_from_row(row: &DbRow) -> Result<LeaseFence> {
+            Ok(LeaseFence {
+                key: row.try_get("key")?,
+                holder: row.try_get("holder")?,
+                generation: row.try_get("generation")?,
+            })
+        }
+
+        /// Decode claimed rows, sorted and deduplicated by key.
+        fn sorted_fences(rows: &[DbRow]) -> Result<Vec<LeaseFence>> {
+            let mut fences = rows.iter().map(fence_from_row).collect::<Result<Vec<_>>>()?;
+            fences.sort_by(|a, b| a.key.cmp(&b.key));
+            fences.dedup_by(|a, b| a.key == b.key);
+            Ok(fences)
         }
 
         /// Append the WHERE clause of a ledger filter (everything but limit/order).
@@ -629,20 +648,36 @@ macro_rules! sql_backend {
                 rows.iter().map(cursor_from_row).collect()
             }
 
-            async fn put_cursor(&self, cursor: &Cursor) -> Result<()> {
-                let mut conn = self.pool.acquire().await?;
-                put_cursor_on(&mut conn, cursor).await
+            async fn put_cursor(&self, cursor: &Cursor, fences: &[LeaseFence]) -> Result<()> {
+                if fences.is_empty() {
+                    let mut conn = self.pool.acquire().await?;
+                    return put_cursor_on(&mut conn, cursor).await;
+                }
+                let mut tx = self.pool.begin().await?;
+                check_fences_on(&mut tx, fences).await?;
+                put_cursor_on(&mut tx, cursor).await?;
+                tx.commit().await?;
+                Ok(())
             }
 
-            async fn clear_cursor(&self, mailbox: &str, kind: Kind, scope: &str) -> Result<bool> {
+            async fn clear_cursor(
+                &self,
+                mailbox: &str,
+                kind: Kind,
+                scope: &str,
+                fences: &[LeaseFence],
+            ) -> Result<bool> {
+                let mut tx = self.pool.begin().await?;
+                check_fences_on(&mut tx, fences).await?;
                 let r = sqlx::query(
                     "DELETE FROM cursors WHERE mailbox = $1 AND kind = $2 AND scope = $3",
                 )
                 .bind(mailbox)
                 .bind(kind.as_str())
                 .bind(scope)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await?;
+                tx.commit().await?;
                 Ok(r.rows_affected() > 0)
             }
 
@@ -725,9 +760,16 @@ macro_rules! sql_backend {
                 rows.iter().map(link_from_row).collect()
             }
 
-            async fn upsert_link(&self, link: &Link) -> Result<()> {
-                let mut conn = self.pool.acquire().await?;
-                upsert_link_on(&mut conn, link).await
+            async fn upsert_link(&self, link: &Link, fences: &[LeaseFence]) -> Result<()> {
+                if fences.is_empty() {
+                    let mut conn = self.pool.acquire().await?;
+                    return upsert_link_on(&mut conn, link).await;
+                }
+                let mut tx = self.pool.begin().await?;
+                check_fences_on(&mut tx, fences).await?;
+                upsert_link_on(&mut tx, link).await?;
+                tx.commit().await?;
+                Ok(())
             }
 
             async fn upsert_links(&self, links: &[Link]) -> Result<()> {
@@ -755,6 +797,9 @@ macro_rules! sql_backend {
 
             async fn commit_item(&self, commit: &ItemCommit) -> Result<Vec<i64>> {
                 let mut tx = self.pool.begin().await?;
+                // First, so that on SQLite the transaction takes the write lock before it
+                // reads anything (see `check_fences_on`).
+                check_fences_on(&mut tx, &commit.fences).await?;
                 if let Some(link) = &commit.link {
                     upsert_link_on(&mut tx, link).await?;
                     clear_retry_on(&mut tx, link.kind, &link.mailbox, &link.graph_id).await?;
@@ -974,52 +1019,72 @@ macro_rules! sql_backend {
 
             // ----- leases ------------------------------------------------------------
 
-            async fn try_acquire_lease(&self, key: &str, holder: &str, ttl: Duration) -> Result<bool> {
+            async fn try_acquire_lease(
+                &self,
+                key: &str,
+                holder: &str,
+                ttl: Duration,
+            ) -> Result<Option<LeaseFence>> {
                 // One statement, so it is atomic on both backends: insert, or take over an
-                // expired lease, or extend our own; a live lease of someone else is left alone.
+                // expired lease, or extend our own; a live lease of someone else is left
+                // alone. A new holding draws a new generation; extending our own running
+                // one keeps it. On a conflict the generation is drawn in the UPDATE, after
+                // the row is locked, so it is larger than the one it replaces.
                 let row = sqlx::query(concat!(
-                    "INSERT INTO leases (key, holder, acquired_at, expires_at) VALUES ($1, $2, ",
+                    "INSERT INTO leases (key, holder, acquired_at, expires_at, generation) \
+                     VALUES ($1, $2, ",
                     $now!(),
                     ", ",
                     $now!(),
-                    " + $3) ON CONFLICT (key) DO UPDATE SET holder = excluded.holder, \
+                    " + $3, ",
+                    $next_generation!(),
+                    ") ON CONFLICT (key) DO UPDATE SET holder = excluded.holder, \
                      acquired_at = CASE WHEN leases.holder = excluded.holder \
                        AND leases.expires_at > excluded.acquired_at \
                        THEN leases.acquired_at ELSE excluded.acquired_at END, \
+                     generation = CASE WHEN leases.holder = excluded.holder \
+                       AND leases.expires_at > excluded.acquired_at \
+                       THEN leases.generation ELSE ",
+                    $next_generation!(),
+                    " END, \
                      expires_at = excluded.expires_at \
                      WHERE leases.expires_at <= excluded.acquired_at \
                        OR leases.holder = excluded.holder \
-                     RETURNING key"
+                     RETURNING key, holder, generation"
                 ))
                 .bind(key)
                 .bind(holder)
                 .bind(duration_micros(ttl))
                 .fetch_optional(&self.pool)
                 .await?;
-                Ok(row.is_some())
+                row.as_ref().map(fence_from_row).transpose()
             }
 
-            async fn renew_lease(&self, key: &str, holder: &str, ttl: Duration) -> Result<bool> {
+            async fn renew_lease(&self, fence: &LeaseFence, ttl: Duration) -> Result<bool> {
                 let r = sqlx::query(concat!(
                     "UPDATE leases SET expires_at = ",
                     $now!(),
-                    " + $3 WHERE key = $1 AND holder = $2 AND expires_at > ",
+                    " + $4 WHERE key = $1 AND holder = $2 AND generation = $3 AND expires_at > ",
                     $now!()
                 ))
-                .bind(key)
-                .bind(holder)
+                .bind(&fence.key)
+                .bind(&fence.holder)
+                .bind(fence.generation)
                 .bind(duration_micros(ttl))
                 .execute(&self.pool)
                 .await?;
                 Ok(r.rows_affected() > 0)
             }
 
-            async fn release_lease(&self, key: &str, holder: &str) -> Result<bool> {
-                let r = sqlx::query("DELETE FROM leases WHERE key = $1 AND holder = $2")
-                    .bind(key)
-                    .bind(holder)
-                    .execute(&self.pool)
-                    .await?;
+            async fn release_lease(&self, fence: &LeaseFence) -> Result<bool> {
+                let r = sqlx::query(
+                    "DELETE FROM leases WHERE key = $1 AND holder = $2 AND generation = $3",
+                )
+                .bind(&fence.key)
+                .bind(&fence.holder)
+                .bind(fence.generation)
+                .execute(&self.pool)
+                .await?;
                 Ok(r.rows_affected() > 0)
             }
 
@@ -1029,37 +1094,34 @@ macro_rules! sql_backend {
                 candidates: &[String],
                 limit: usize,
                 ttl: Duration,
-            ) -> Result<Vec<String>> {
+            ) -> Result<Vec<LeaseFence>> {
                 if candidates.is_empty() || limit == 0 {
                     return Ok(Vec::new());
                 }
                 let limit_sql = i64::try_from(limit).unwrap_or(i64::MAX);
                 let ttl = duration_micros(ttl);
-                let mut keys = self.claim_existing(holder, candidates, limit_sql, ttl).await?;
-                let remaining = limit.saturating_sub(keys.len());
+                let mut rows = self.claim_existing(holder, candidates, limit_sql, ttl).await?;
+                let remaining = limit.saturating_sub(rows.len());
                 if remaining > 0 {
                     let remaining = i64::try_from(remaining).unwrap_or(i64::MAX);
-                    keys.extend(self.claim_new(holder, candidates, remaining, ttl).await?);
+                    rows.extend(self.claim_new(holder, candidates, remaining, ttl).await?);
                 }
-                keys.sort();
-                keys.dedup();
-                Ok(keys)
+                sorted_fences(&rows)
             }
 
-            async fn renew_leases(&self, holder: &str, ttl: Duration) -> Result<Vec<String>> {
-                let mut keys: Vec<String> = sqlx::query_scalar(concat!(
+            async fn renew_leases(&self, holder: &str, ttl: Duration) -> Result<Vec<LeaseFence>> {
+                let rows = sqlx::query(concat!(
                     "UPDATE leases SET expires_at = ",
                     $now!(),
                     " + $2 WHERE holder = $1 AND expires_at > ",
                     $now!(),
-                    " RETURNING key"
+                    " RETURNING key, holder, generation"
                 ))
                 .bind(holder)
                 .bind(duration_micros(ttl))
                 .fetch_all(&self.pool)
                 .await?;
-                keys.sort();
-                Ok(keys)
+                sorted_fences(&rows)
             }
 
             async fn release_leases(&self, holder: &str) -> Result<u64> {
@@ -1072,7 +1134,8 @@ macro_rules! sql_backend {
 
             async fn list_leases(&self) -> Result<Vec<Lease>> {
                 let rows = sqlx::query(
-                    "SELECT key, holder, acquired_at, expires_at FROM leases ORDER BY key",
+                    "SELECT key, holder, acquired_at, expires_at, generation FROM leases \
+                     ORDER BY key",
                 )
                 .fetch_all(&self.pool)
                 .await?;

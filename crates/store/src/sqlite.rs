@@ -9,7 +9,8 @@ use std::fmt;
 use std::str::FromStr;
 
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
 };
 
 use crate::open::OpenOptions;
@@ -21,6 +22,47 @@ macro_rules! sqlite_now {
     () => {
         "(CAST(ROUND(unixepoch('subsec') * 1000) AS INTEGER) * 1000)"
     };
+}
+
+/// The next lease generation: one more than the store-wide counter, which the triggers of
+/// migration 0002 raise to every generation written. SQLite runs each statement under its
+/// single write lock, so no other writer can draw the same number.
+macro_rules! sqlite_next_generation {
+    () => {
+        "(SELECT value + 1 FROM lease_generation WHERE id = 1)"
+    };
+}
+
+/// Check, inside `conn`'s transaction, that every fence is still held; `LeaseLost` with the
+/// first key that is not.
+///
+/// The check is an UPDATE that changes nothing, not a SELECT: its first statement makes the
+/// transaction a write transaction, which takes SQLite's database write lock (waiting
+/// through the busy timeout) and holds it until commit. No takeover, renewal or release can
+/// run between the check and the commit, and the transaction cannot fail later with
+/// `SQLITE_BUSY_SNAPSHOT` as a read transaction upgraded to a write one would.
+async fn check_fences_on(
+    conn: &mut sqlx::SqliteConnection,
+    fences: &[LeaseFence],
+) -> Result<(), StoreError> {
+    let mut sorted: Vec<&LeaseFence> = fences.iter().collect();
+    sorted.sort_by(|a, b| a.key.cmp(&b.key));
+    for f in sorted {
+        let r = sqlx::query(concat!(
+            "UPDATE leases SET expires_at = expires_at WHERE key = $1 AND holder = $2 \
+             AND generation = $3 AND expires_at > ",
+            sqlite_now!()
+        ))
+        .bind(&f.key)
+        .bind(&f.holder)
+        .bind(f.generation)
+        .execute(&mut *conn)
+        .await?;
+        if r.rows_affected() == 0 {
+            return Err(StoreError::LeaseLost { key: f.key.clone() });
+        }
+    }
+    Ok(())
 }
 
 /// SQLite implementation of [`crate::StateStore`].
@@ -88,25 +130,29 @@ impl SqliteStore {
         candidates: &[String],
         limit: i64,
         ttl: i64,
-    ) -> Result<Vec<String>> {
+    ) -> Result<Vec<SqliteRow>> {
         let keys = serde_json::to_string(candidates).map_err(|e| StoreError::Corrupt {
             what: "lease key list",
             detail: e.to_string(),
         })?;
         // One statement: SQLite runs it under the database write lock, so the candidate
         // selection and the update are atomic with respect to other processes.
-        Ok(sqlx::query_scalar(concat!(
+        Ok(sqlx::query(concat!(
             "UPDATE leases SET holder = $1, acquired_at = CASE WHEN holder = $1 AND expires_at > ",
             sqlite_now!(),
             " THEN acquired_at ELSE ",
             sqlite_now!(),
+            " END, generation = CASE WHEN holder = $1 AND expires_at > ",
+            sqlite_now!(),
+            " THEN generation ELSE ",
+            sqlite_next_generation!(),
             " END, expires_at = ",
             sqlite_now!(),
             " + $3 WHERE key IN (SELECT key FROM leases \
                WHERE key IN (SELECT value FROM json_each($2)) \
                AND (expires_at <= ",
             sqlite_now!(),
-            " OR holder = $1) ORDER BY (holder = $1) DESC, key LIMIT $4) RETURNING key"
+            " OR holder = $1) ORDER BY (holder = $1) DESC, key LIMIT $4) RETURNING key, holder, generation"
         ))
         .bind(holder)
         .bind(keys)
@@ -123,19 +169,22 @@ impl SqliteStore {
         candidates: &[String],
         limit: i64,
         ttl: i64,
-    ) -> Result<Vec<String>> {
+    ) -> Result<Vec<SqliteRow>> {
         let keys = serde_json::to_string(candidates).map_err(|e| StoreError::Corrupt {
             what: "lease key list",
             detail: e.to_string(),
         })?;
-        Ok(sqlx::query_scalar(concat!(
-            "INSERT INTO leases (key, holder, acquired_at, expires_at) \
+        Ok(sqlx::query(concat!(
+            "INSERT INTO leases (key, holder, acquired_at, expires_at, generation) \
              SELECT DISTINCT value, $1, ",
             sqlite_now!(),
             ", ",
             sqlite_now!(),
-            " + $3 FROM json_each($2) WHERE value NOT IN (SELECT key FROM leases) \
-             ORDER BY value LIMIT $4 ON CONFLICT (key) DO NOTHING RETURNING key"
+            " + $3, ",
+            sqlite_next_generation!(),
+            " FROM json_each($2) WHERE value NOT IN (SELECT key FROM leases) \
+             ORDER BY value LIMIT $4 ON CONFLICT (key) DO NOTHING \
+             RETURNING key, holder, generation"
         ))
         .bind(holder)
         .bind(keys)
@@ -146,4 +195,10 @@ impl SqliteStore {
     }
 }
 
-crate::sql_backend::sql_backend!(SqliteStore, sqlx::Sqlite, Backend::Sqlite, sqlite_now);
+crate::sql_backend::sql_backend!(
+    SqliteStore,
+    sqlx::Sqlite,
+    Backend::Sqlite,
+    sqlite_now,
+    sqlite_next_generation
+);

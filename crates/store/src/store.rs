@@ -8,9 +8,10 @@ use tokio::io::AsyncWrite;
 use uuid::Uuid;
 
 use crate::error::StoreError;
+use crate::lease::{Lease, LeaseFence};
 use crate::types::{
-    CrmId, Cursor, ExclusionPolicy, ItemCommit, ItemRetry, Kind, Lease, LedgerEntry, LedgerFilter,
-    Link, MailboxFailure, MailboxRecord, MailboxUpsert, NewLedgerEntry, Run, RunCounts, RunOutcome,
+    CrmId, Cursor, ExclusionPolicy, ItemCommit, ItemRetry, Kind, LedgerEntry, LedgerFilter, Link,
+    MailboxFailure, MailboxRecord, MailboxUpsert, NewLedgerEntry, Run, RunCounts, RunOutcome,
 };
 use crate::url::Backend;
 
@@ -24,10 +25,16 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 /// comes from the database clock, so several processes sharing one PostgreSQL database agree
 /// on lease expiry, exclusion ends and ledger times.
 ///
-/// Crash safety (see `docs/STORE.md`): write the CRM record first (findable again by external
-/// key / global key, so a repeat becomes an adoption), then call [`StateStore::commit_item`]
-/// with the link, ledger entries and cursor advance (one transaction), and only after that
+/// Crash safety (see `docs/STORE.md`): store the intent link ([`crate::LinkState::Interrupted`])
+/// under the item's fences, write the CRM record (findable again by external key / global
+/// key, so a repeat becomes an adoption), then call [`StateStore::commit_item`] with the
+/// link, ledger entries, cursor advance and fences (one transaction), and only after that
 /// move the Graph message to its success/failure folder.
+///
+/// Fenced writes (`fences` arguments, [`ItemCommit::fences`]) check in their own
+/// transaction that every [`LeaseFence`] is still held (key, holder, generation, not
+/// expired by the database clock) and fail with [`StoreError::LeaseLost`], writing nothing,
+/// when one is not. An empty list means unfenced.
 #[async_trait]
 pub trait StateStore: Send + Sync + std::fmt::Debug {
     /// Which backend this is.
@@ -90,12 +97,19 @@ pub trait StateStore: Send + Sync + std::fmt::Debug {
     /// All cursors of a mailbox (optionally of one kind), ordered by kind and scope.
     async fn list_cursors(&self, mailbox: &str, kind: Option<Kind>) -> Result<Vec<Cursor>>;
 
-    /// Insert or replace a cursor.
-    async fn put_cursor(&self, cursor: &Cursor) -> Result<()>;
+    /// Insert or replace a cursor, under `fences` (the mailbox lease): `LeaseLost` and no
+    /// write if one is no longer held.
+    async fn put_cursor(&self, cursor: &Cursor, fences: &[LeaseFence]) -> Result<()>;
 
     /// Delete one cursor (expired sync state: the next round re-enumerates and reconciles
-    /// against the links). Returns whether it existed.
-    async fn clear_cursor(&self, mailbox: &str, kind: Kind, scope: &str) -> Result<bool>;
+    /// against the links), under `fences`. Returns whether it existed.
+    async fn clear_cursor(
+        &self,
+        mailbox: &str,
+        kind: Kind,
+        scope: &str,
+        fences: &[LeaseFence],
+    ) -> Result<bool>;
 
     /// Delete all cursors of a mailbox (optionally of one kind). Returns how many.
     async fn clear_cursors(&self, mailbox: &str, kind: Option<Kind>) -> Result<u64>;
@@ -122,8 +136,10 @@ pub trait StateStore: Send + Sync + std::fmt::Debug {
         limit: u32,
     ) -> Result<Vec<Link>>;
 
-    /// Insert or replace a link (keyed by kind, mailbox, Graph id).
-    async fn upsert_link(&self, link: &Link) -> Result<()>;
+    /// Insert or replace a link (keyed by kind, mailbox, Graph id), under `fences`: the
+    /// intent marker ([`crate::LinkState::Interrupted`]) stored before a CRM write goes
+    /// through here, fenced by the mailbox and global-key leases.
+    async fn upsert_link(&self, link: &Link, fences: &[LeaseFence]) -> Result<()>;
 
     /// Insert or replace many links in one transaction (bulk import, adoption scans).
     async fn upsert_links(&self, links: &[Link]) -> Result<()>;
@@ -133,7 +149,8 @@ pub trait StateStore: Send + Sync + std::fmt::Debug {
 
     // ----- item commit and ledger --------------------------------------------------------
 
-    /// Apply the link upsert, the ledger entries and the cursor update in ONE transaction; the
+    /// Apply the link upsert, the ledger entries and the cursor update in ONE transaction,
+    /// which first checks [`ItemCommit::fences`]: `LeaseLost` if one is no longer held. The
     /// link's retry state (see [`StateStore::record_retry`]) is deleted in it too.
     /// On error nothing is changed. Returns the ids of the ledger entries, in order.
     async fn commit_item(&self, commit: &ItemCommit) -> Result<Vec<i64>>;
@@ -209,28 +226,37 @@ pub trait StateStore: Send + Sync + std::fmt::Debug {
     // ----- leases ------------------------------------------------------------------------
 
     /// Take `key` for `holder` for `ttl` if it is free, expired, or already held by
-    /// `holder` (then it is extended). Atomic across processes.
-    async fn try_acquire_lease(&self, key: &str, holder: &str, ttl: Duration) -> Result<bool>;
+    /// `holder` (then it is extended and keeps its generation). Atomic across processes.
+    /// `None` when someone else holds it.
+    async fn try_acquire_lease(
+        &self,
+        key: &str,
+        holder: &str,
+        ttl: Duration,
+    ) -> Result<Option<LeaseFence>>;
 
-    /// Extend a lease still held (and not expired). `false` means it was lost: stop working
-    /// on it.
-    async fn renew_lease(&self, key: &str, holder: &str, ttl: Duration) -> Result<bool>;
+    /// Extend a lease still held with this fence (same holder and generation, not expired).
+    /// `false` means it was lost: stop working on it.
+    async fn renew_lease(&self, fence: &LeaseFence, ttl: Duration) -> Result<bool>;
 
-    /// Give a lease up. Returns whether `holder` had it.
-    async fn release_lease(&self, key: &str, holder: &str) -> Result<bool>;
+    /// Give a lease up. Returns whether it was still held with this fence (expired or not);
+    /// a lease taken over by someone else is left alone.
+    async fn release_lease(&self, fence: &LeaseFence) -> Result<bool>;
 
     /// Claim up to `limit` of `candidates` that are free, expired or already ours (ours are
-    /// renewed first). Returns the keys now held by `holder` from this call, sorted.
+    /// renewed first). Returns the fences of the keys now held by `holder` from this call,
+    /// sorted by key.
     async fn acquire_leases(
         &self,
         holder: &str,
         candidates: &[String],
         limit: usize,
         ttl: Duration,
-    ) -> Result<Vec<String>>;
+    ) -> Result<Vec<LeaseFence>>;
 
-    /// Renew every unexpired lease of `holder`. Returns the keys still held, sorted.
-    async fn renew_leases(&self, holder: &str, ttl: Duration) -> Result<Vec<String>>;
+    /// Renew every unexpired lease of `holder`. Returns the fences still held, sorted by
+    /// key.
+    async fn renew_leases(&self, holder: &str, ttl: Duration) -> Result<Vec<LeaseFence>>;
 
     /// Release every lease of `holder` (shutdown). Returns how many.
     async fn release_leases(&self, holder: &str) -> Result<u64>;

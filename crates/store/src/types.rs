@@ -138,6 +138,11 @@ pub enum LinkState {
         /// Human-readable reason.
         reason: String,
     },
+    /// A write to CRM for this item is under way, or was interrupted (process killed,
+    /// transient error mid-write): the intent marker stored *before* the write. The next
+    /// attempt must look for what the interrupted one may have written (by external key,
+    /// by the link's `crm_id`, by marker) and complete it instead of writing again.
+    Interrupted,
 }
 
 impl LinkState {
@@ -148,6 +153,7 @@ impl LinkState {
             LinkState::SoftDeleted => "soft_deleted",
             LinkState::Conflict => "conflict",
             LinkState::Failed { .. } => "failed",
+            LinkState::Interrupted => "interrupted",
         }
     }
 
@@ -168,6 +174,7 @@ impl LinkState {
             "failed" => Ok(LinkState::Failed {
                 reason: reason.unwrap_or_default(),
             }),
+            "interrupted" => Ok(LinkState::Interrupted),
             other => Err(StoreError::Corrupt {
                 what: "LinkState",
                 detail: format!("unknown value {other:?}"),
@@ -485,28 +492,15 @@ pub struct Run {
     pub error: Option<String>,
 }
 
-/// A lease row.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Lease {
-    /// What is leased (see [`lease_key`]).
-    pub key: String,
-    /// Who holds it (process identity chosen by the caller, e.g. `host:pid:uuid`).
-    pub holder: String,
-    /// When the current holder acquired it.
-    pub acquired_at: Timestamp,
-    /// When it expires unless renewed (database clock).
-    pub expires_at: Timestamp,
-}
-
-/// The lease key for working one mailbox and kind: `"{mailbox}/{kind}"`.
-pub fn lease_key(mailbox: &str, kind: Kind) -> String {
-    format!("{mailbox}/{kind}")
-}
-
 /// Everything that changes when the engine finishes one item, applied in one transaction
 /// by [`crate::StateStore::commit_item`]: either all of it is stored or none of it.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ItemCommit {
+    /// The leases this commit must run under (typically the mailbox lease and the item's
+    /// global-key lease). Each must still be held (key, holder, generation, unexpired by the
+    /// database clock) when the transaction writes, or nothing is written and the commit
+    /// fails with [`StoreError::LeaseLost`](crate::StoreError::LeaseLost). Empty: unfenced (single-process tools, tests).
+    pub fences: Vec<crate::lease::LeaseFence>,
     /// Link to insert or replace.
     pub link: Option<Link>,
     /// Ledger entries to append.
@@ -579,6 +573,7 @@ mod tests {
             LinkState::Failed {
                 reason: "CRM said 511".into(),
             },
+            LinkState::Interrupted,
         ];
         for s in states {
             let back = LinkState::from_parts(s.as_str(), s.reason().map(str::to_owned)).unwrap();
@@ -595,14 +590,6 @@ mod tests {
         let s = format!("{c:?}");
         assert!(!s.contains("SECRET"), "{s}");
         assert!(s.contains("REDACTED"));
-    }
-
-    #[test]
-    fn lease_key_format() {
-        assert_eq!(
-            lease_key("4294967394", Kind::Appointment),
-            "4294967394/appointment"
-        );
     }
 
     #[test]

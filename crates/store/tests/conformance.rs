@@ -9,9 +9,9 @@ mod common;
 use std::time::Duration;
 
 use gc_store::{
-    CrmId, Cursor, ExclusionPolicy, ItemCommit, Kind, LedgerAction, LedgerFilter, Link, LinkState,
-    MailboxFailure, MailboxUpsert, NewLedgerEntry, RunCounts, RunOutcome, StateStore, StoreError,
-    lease_key,
+    CrmId, Cursor, ExclusionPolicy, ItemCommit, Kind, LeaseFence, LedgerAction, LedgerFilter, Link,
+    LinkState, MailboxFailure, MailboxUpsert, NewLedgerEntry, RunCounts, RunOutcome, StateStore,
+    StoreError, StoreErrorClass, lease_key,
 };
 use jiff::{SignedDuration, Timestamp};
 
@@ -258,7 +258,7 @@ async fn cursors(s: &dyn StateStore) {
     );
     let mut c = Cursor::new("r1", Kind::Email, "inbox/crm");
     c.next_link = Some("https://graph.microsoft.com/v1.0/delta?$skiptoken=abc".into());
-    s.put_cursor(&c).await.unwrap();
+    s.put_cursor(&c, &[]).await.unwrap();
     let got = s
         .get_cursor("r1", Kind::Email, "inbox/crm")
         .await
@@ -274,7 +274,7 @@ async fn cursors(s: &dyn StateStore) {
     c.delta_link = Some("https://graph.microsoft.com/v1.0/delta?$deltatoken=xyz".into());
     c.window_start = Some(start);
     c.window_end = Some(end);
-    s.put_cursor(&c).await.unwrap();
+    s.put_cursor(&c, &[]).await.unwrap();
     let got = s
         .get_cursor("r1", Kind::Email, "inbox/crm")
         .await
@@ -284,13 +284,13 @@ async fn cursors(s: &dyn StateStore) {
     assert_eq!(got.delta_link, c.delta_link);
     assert_eq!((got.window_start, got.window_end), (Some(start), Some(end)));
 
-    s.put_cursor(&Cursor::new("r1", Kind::Appointment, "calendar"))
+    s.put_cursor(&Cursor::new("r1", Kind::Appointment, "calendar"), &[])
         .await
         .unwrap();
-    s.put_cursor(&Cursor::new("r1", Kind::Appointment, "calendar-2"))
+    s.put_cursor(&Cursor::new("r1", Kind::Appointment, "calendar-2"), &[])
         .await
         .unwrap();
-    s.put_cursor(&Cursor::new("r2", Kind::Email, "inbox/crm"))
+    s.put_cursor(&Cursor::new("r2", Kind::Email, "inbox/crm"), &[])
         .await
         .unwrap();
     let all = s.list_cursors("r1", None).await.unwrap();
@@ -310,12 +310,12 @@ async fn cursors(s: &dyn StateStore) {
     );
 
     assert!(
-        s.clear_cursor("r1", Kind::Email, "inbox/crm")
+        s.clear_cursor("r1", Kind::Email, "inbox/crm", &[])
             .await
             .unwrap()
     );
     assert!(
-        !s.clear_cursor("r1", Kind::Email, "inbox/crm")
+        !s.clear_cursor("r1", Kind::Email, "inbox/crm", &[])
             .await
             .unwrap()
     );
@@ -349,7 +349,7 @@ fn full_link(mailbox: &str, graph_id: &str) -> Link {
 async fn links(s: &dyn StateStore) {
     assert!(s.get_link(Kind::Email, "r1", "g1").await.unwrap().is_none());
     let l1 = full_link("r1", "g1");
-    s.upsert_link(&l1).await.unwrap();
+    s.upsert_link(&l1, &[]).await.unwrap();
     let got = s.get_link(Kind::Email, "r1", "g1").await.unwrap().unwrap();
     let first_update = got.updated_at.unwrap();
     assert_eq!(
@@ -401,7 +401,7 @@ async fn links(s: &dyn StateStore) {
     l1b.state = LinkState::Failed {
         reason: "CRM error 511: record locked".into(),
     };
-    s.upsert_link(&l1b).await.unwrap();
+    s.upsert_link(&l1b, &[]).await.unwrap();
     let got = s.get_link(Kind::Email, "r1", "g1").await.unwrap().unwrap();
     assert!(got.updated_at.unwrap() >= first_update);
     assert_eq!(
@@ -432,7 +432,7 @@ async fn links(s: &dyn StateStore) {
     ] {
         let mut l = l1b.clone();
         l.state = state.clone();
-        s.upsert_link(&l).await.unwrap();
+        s.upsert_link(&l, &[]).await.unwrap();
         assert_eq!(
             s.get_link(Kind::Email, "r1", "g1")
                 .await
@@ -448,7 +448,7 @@ async fn links(s: &dyn StateStore) {
         .map(|i| Link::new(Kind::Appointment, "r9", format!("ev-{i:03}")))
         .collect();
     s.upsert_links(&batch).await.unwrap();
-    s.upsert_link(&Link::new(Kind::Appointment, "r8", "ev-x"))
+    s.upsert_link(&Link::new(Kind::Appointment, "r8", "ev-x"), &[])
         .await
         .unwrap();
     let mut seen = Vec::new();
@@ -504,6 +504,7 @@ async fn commit_item(s: &dyn StateStore) {
             link: Some(full_link("r1", "g1")),
             ledger: vec![entry, moved],
             cursor: Some(cursor.clone()),
+            fences: vec![],
         })
         .await
         .unwrap();
@@ -556,8 +557,8 @@ async fn commit_item_is_atomic(s: &dyn StateStore) {
     let before_link = full_link("r1", "g1");
     let mut before_cursor = Cursor::new("r1", Kind::Email, "inbox/crm");
     before_cursor.delta_link = Some("delta-1".into());
-    s.upsert_link(&before_link).await.unwrap();
-    s.put_cursor(&before_cursor).await.unwrap();
+    s.upsert_link(&before_link, &[]).await.unwrap();
+    s.put_cursor(&before_cursor, &[]).await.unwrap();
 
     let mut new_link = before_link.clone();
     new_link.crm_id = Some(CrmId(999));
@@ -571,10 +572,12 @@ async fn commit_item_is_atomic(s: &dyn StateStore) {
             link: Some(new_link),
             ledger: vec![good, bad],
             cursor: Some(new_cursor),
+            fences: vec![],
         })
         .await
         .unwrap_err();
-    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    assert!(matches!(err, StoreError::Constraint(_)), "{err:?}");
+    assert_eq!(err.class(), StoreErrorClass::Rejected);
 
     let link = s.get_link(Kind::Email, "r1", "g1").await.unwrap().unwrap();
     assert_eq!(
@@ -875,44 +878,84 @@ async fn runs(s: &dyn StateStore) {
     );
 }
 
+fn keys_of(fences: &[LeaseFence]) -> Vec<String> {
+    fences.iter().map(|f| f.key.clone()).collect()
+}
+
 async fn leases(s: &dyn StateStore) {
     let long = Duration::from_secs(60);
     let key = lease_key("r1", Kind::Email);
-    assert!(s.try_acquire_lease(&key, "p1", long).await.unwrap());
+    let p1 = s
+        .try_acquire_lease(&key, "p1", long)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((p1.key.as_str(), p1.holder.as_str()), (key.as_str(), "p1"));
     assert!(
-        !s.try_acquire_lease(&key, "p2", long).await.unwrap(),
+        s.try_acquire_lease(&key, "p2", long)
+            .await
+            .unwrap()
+            .is_none(),
         "held by p1"
     );
     let first = s.list_leases().await.unwrap();
     assert_eq!(first.len(), 1);
     assert_eq!(first[0].holder, "p1");
-    // Re-acquiring our own lease extends it and keeps the acquisition time.
-    assert!(s.try_acquire_lease(&key, "p1", long).await.unwrap());
+    assert_eq!(first[0].fence(), p1);
+    // Re-acquiring our own lease extends it and keeps the acquisition time and generation.
+    let again_fence = s
+        .try_acquire_lease(&key, "p1", long)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(again_fence, p1);
     let again = s.list_leases().await.unwrap();
     assert_eq!(again[0].acquired_at, first[0].acquired_at);
     assert!(again[0].expires_at >= first[0].expires_at);
 
-    assert!(s.renew_lease(&key, "p1", long).await.unwrap());
-    assert!(!s.renew_lease(&key, "p2", long).await.unwrap());
-    assert!(!s.release_lease(&key, "p2").await.unwrap());
-    assert!(s.release_lease(&key, "p1").await.unwrap());
-    assert!(!s.renew_lease(&key, "p1", long).await.unwrap(), "released");
-    assert!(s.try_acquire_lease(&key, "p2", long).await.unwrap());
+    assert!(s.renew_lease(&p1, long).await.unwrap());
+    let not_p1 = LeaseFence {
+        holder: "p2".into(),
+        ..p1.clone()
+    };
+    assert!(!s.renew_lease(&not_p1, long).await.unwrap());
+    assert!(!s.release_lease(&not_p1).await.unwrap());
+    let old_generation = LeaseFence {
+        generation: p1.generation - 1,
+        ..p1.clone()
+    };
+    assert!(!s.renew_lease(&old_generation, long).await.unwrap());
+    assert!(!s.release_lease(&old_generation).await.unwrap());
+    assert!(s.release_lease(&p1).await.unwrap());
+    assert!(!s.renew_lease(&p1, long).await.unwrap(), "released");
+    let p2 = s
+        .try_acquire_lease(&key, "p2", long)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(p2.generation > p1.generation);
 
     // Expiry: a short lease lapses and another holder takes it; the old holder cannot renew.
     let short_key = lease_key("r2", Kind::Email);
+    let short_p1 = s
+        .try_acquire_lease(&short_key, "p1", Duration::from_millis(300))
+        .await
+        .unwrap()
+        .unwrap();
     assert!(
-        s.try_acquire_lease(&short_key, "p1", Duration::from_millis(300))
+        s.try_acquire_lease(&short_key, "p2", long)
             .await
             .unwrap()
+            .is_none()
     );
-    assert!(!s.try_acquire_lease(&short_key, "p2", long).await.unwrap());
     tokio::time::sleep(Duration::from_millis(450)).await;
-    assert!(
-        !s.renew_lease(&short_key, "p1", long).await.unwrap(),
-        "expired"
-    );
-    assert!(s.try_acquire_lease(&short_key, "p2", long).await.unwrap());
+    assert!(!s.renew_lease(&short_p1, long).await.unwrap(), "expired");
+    let short_p2 = s
+        .try_acquire_lease(&short_key, "p2", long)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(short_p2.generation > short_p1.generation, "takeover");
     let l = s
         .list_leases()
         .await
@@ -920,19 +963,19 @@ async fn leases(s: &dyn StateStore) {
         .into_iter()
         .find(|l| l.key == short_key)
         .unwrap();
-    assert_eq!(l.holder, "p2");
+    assert_eq!(l.fence(), short_p2);
+    // The old holder's release leaves the new holding alone.
+    assert!(!s.release_lease(&short_p1).await.unwrap());
 
     // Bulk claims.
     let keys: Vec<String> = (0..10).map(|i| format!("mb-{i:02}/email")).collect();
     let got = s.acquire_leases("p1", &keys, 4, long).await.unwrap();
-    assert_eq!(got, keys[..4]);
+    assert_eq!(keys_of(&got), keys[..4]);
+    assert!(got.iter().all(|f| f.holder == "p1"));
     let got2 = s.acquire_leases("p2", &keys, 100, long).await.unwrap();
-    assert_eq!(got2, keys[4..]);
-    // p1 asks again: renews its own four first, nothing else is free.
-    assert_eq!(
-        s.acquire_leases("p1", &keys, 100, long).await.unwrap(),
-        keys[..4]
-    );
+    assert_eq!(keys_of(&got2), keys[4..]);
+    // p1 asks again: renews its own four first (same generations), nothing else is free.
+    assert_eq!(s.acquire_leases("p1", &keys, 100, long).await.unwrap(), got);
     assert_eq!(
         s.acquire_leases("p1", &keys, 2, long).await.unwrap().len(),
         2
@@ -958,22 +1001,23 @@ async fn leases(s: &dyn StateStore) {
     // Duplicate candidates do not confuse the claim.
     let dup = vec!["dup/email".to_owned(), "dup/email".to_owned()];
     assert_eq!(
-        s.acquire_leases("p3", &dup, 10, long).await.unwrap(),
+        keys_of(&s.acquire_leases("p3", &dup, 10, long).await.unwrap()),
         ["dup/email"]
     );
 
-    let mut p2_keys: Vec<String> = keys[4..].to_vec();
-    p2_keys.push(key.clone());
-    p2_keys.push(short_key.clone());
-    p2_keys.sort();
-    assert_eq!(s.renew_leases("p2", long).await.unwrap(), p2_keys);
+    let mut p2_fences = got2.clone();
+    p2_fences.push(p2.clone());
+    p2_fences.push(short_p2.clone());
+    p2_fences.sort_by(|a, b| a.key.cmp(&b.key));
+    assert_eq!(s.renew_leases("p2", long).await.unwrap(), p2_fences);
     assert_eq!(s.release_leases("p2").await.unwrap(), 8);
     assert!(s.renew_leases("p2", long).await.unwrap().is_empty());
-    // Released keys are free for p3 now.
-    assert_eq!(
-        s.acquire_leases("p3", &keys, 100, long).await.unwrap(),
-        keys[4..]
-    );
+    // Released keys are free for p3 now, under new generations.
+    let p3 = s.acquire_leases("p3", &keys, 100, long).await.unwrap();
+    assert_eq!(keys_of(&p3), keys[4..]);
+    for (new, old) in p3.iter().zip(&got2) {
+        assert!(new.generation > old.generation, "{new:?} after {old:?}");
+    }
     let held: Vec<_> = s
         .list_leases()
         .await
@@ -984,15 +1028,13 @@ async fn leases(s: &dyn StateStore) {
     assert!(held.contains(&(keys[0].clone(), "p1".to_owned())));
     assert!(held.contains(&(keys[9].clone(), "p3".to_owned())));
 
-    // Expired leases are claimable in bulk, too.
+    // Expired leases are claimable in bulk, too, under new generations.
     let short: Vec<String> = (0..3).map(|i| format!("short-{i}")).collect();
-    assert_eq!(
-        s.acquire_leases("p1", &short, 10, Duration::from_millis(200))
-            .await
-            .unwrap()
-            .len(),
-        3
-    );
+    let short_first = s
+        .acquire_leases("p1", &short, 10, Duration::from_millis(200))
+        .await
+        .unwrap();
+    assert_eq!(short_first.len(), 3);
     assert!(
         s.acquire_leases("p2", &short, 10, long)
             .await
@@ -1000,10 +1042,283 @@ async fn leases(s: &dyn StateStore) {
             .is_empty()
     );
     tokio::time::sleep(Duration::from_millis(350)).await;
+    let short_second = s.acquire_leases("p2", &short, 10, long).await.unwrap();
+    assert_eq!(keys_of(&short_second), short);
+    for (new, old) in short_second.iter().zip(&short_first) {
+        assert!(new.generation > old.generation, "{new:?} after {old:?}");
+    }
+    // A holder whose own lease expired gets a new generation when it takes it again.
+    let own = s
+        .try_acquire_lease("own", "p1", Duration::from_millis(100))
+        .await
+        .unwrap()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    let own_again = s
+        .try_acquire_lease("own", "p1", long)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(own_again.generation > own.generation);
+    assert!(!s.renew_lease(&own, long).await.unwrap(), "old holding");
+    assert!(s.renew_lease(&own_again, long).await.unwrap());
+}
+
+/// An item commit with the link, a cursor and a ledger entry, for the fence tests.
+fn item(graph_id: &str, next_link: &str, fences: Vec<LeaseFence>) -> ItemCommit {
+    let mut link = full_link("r1", graph_id);
+    link.state = LinkState::Active;
+    let mut cursor = Cursor::new("r1", Kind::Email, "inbox/crm");
+    cursor.next_link = Some(next_link.into());
+    ItemCommit {
+        link: Some(link),
+        ledger: vec![NewLedgerEntry::new(
+            "r1",
+            Kind::Email,
+            graph_id,
+            LedgerAction::Created,
+            "new e-mail",
+        )],
+        cursor: Some(cursor),
+        fences,
+    }
+}
+
+async fn next_link(s: &dyn StateStore) -> Option<String> {
+    s.get_cursor("r1", Kind::Email, "inbox/crm")
+        .await
+        .unwrap()
+        .and_then(|c| c.next_link)
+}
+
+/// Fenced writes succeed while every fence is held, and fail with `LeaseLost`, writing
+/// nothing, once one of them was taken over, released or renewed away.
+async fn fenced_writes(s: &dyn StateStore) {
+    let long = Duration::from_secs(60);
+    // Long enough for the writes below on a loaded machine; the test then waits it out.
+    let ttl = Duration::from_millis(1000);
+    let mailbox = s
+        .try_acquire_lease("r1/email", "proc-a", ttl)
+        .await
+        .unwrap()
+        .unwrap();
+    // The lease was granted before this instant, so it has expired by `granted + ttl`.
+    let granted = tokio::time::Instant::now();
+    let item_key = s
+        .try_acquire_lease("email:<m1@contoso.example>", "proc-a/m1", long)
+        .await
+        .unwrap()
+        .unwrap();
+    let both = vec![mailbox.clone(), item_key.clone()];
+
+    // Under held fences: the intent marker, the commit and the cursor writes go through.
+    let mut intent = full_link("r1", "g1");
+    intent.state = LinkState::Interrupted;
+    s.upsert_link(&intent, &both).await.unwrap();
     assert_eq!(
-        s.acquire_leases("p2", &short, 10, long).await.unwrap(),
-        short
+        s.get_link(Kind::Email, "r1", "g1")
+            .await
+            .unwrap()
+            .unwrap()
+            .state,
+        LinkState::Interrupted
     );
+    let ids = s
+        .commit_item(&item("g1", "page-2", both.clone()))
+        .await
+        .unwrap();
+    assert_eq!(ids.len(), 1);
+    assert_eq!(next_link(s).await.as_deref(), Some("page-2"));
+    let mut cursor = Cursor::new("r1", Kind::Email, "inbox/crm");
+    cursor.next_link = Some("page-3".into());
+    s.put_cursor(&cursor, std::slice::from_ref(&mailbox))
+        .await
+        .unwrap();
+    assert_eq!(next_link(s).await.as_deref(), Some("page-3"));
+
+    // The mailbox lease lapses (the process was paused past its TTL) and another process
+    // takes it over.
+    tokio::time::sleep_until(granted + ttl + Duration::from_millis(50)).await;
+    let taken = s
+        .try_acquire_lease("r1/email", "proc-b", long)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(taken.generation > mailbox.generation);
+    let ledger_before = s.query_ledger(&LedgerFilter::default()).await.unwrap();
+
+    // Every write of the old holder now fails with LeaseLost and writes nothing.
+    let err = s
+        .commit_item(&item("g2", "page-4", both.clone()))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, StoreError::LeaseLost { key } if key == "r1/email"),
+        "{err:?}"
+    );
+    assert_eq!(err.class(), StoreErrorClass::Conflict);
+    assert!(s.get_link(Kind::Email, "r1", "g2").await.unwrap().is_none());
+    assert_eq!(next_link(s).await.as_deref(), Some("page-3"));
+    assert_eq!(
+        s.query_ledger(&LedgerFilter::default()).await.unwrap(),
+        ledger_before
+    );
+    cursor.next_link = Some("page-5".into());
+    let err = s
+        .put_cursor(&cursor, std::slice::from_ref(&mailbox))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::LeaseLost { .. }), "{err:?}");
+    assert_eq!(next_link(s).await.as_deref(), Some("page-3"));
+    let err = s
+        .clear_cursor(
+            "r1",
+            Kind::Email,
+            "inbox/crm",
+            std::slice::from_ref(&mailbox),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::LeaseLost { .. }), "{err:?}");
+    assert_eq!(next_link(s).await.as_deref(), Some("page-3"));
+    let mut intent2 = full_link("r1", "g2");
+    intent2.state = LinkState::Interrupted;
+    let err = s.upsert_link(&intent2, &both).await.unwrap_err();
+    assert!(matches!(err, StoreError::LeaseLost { .. }), "{err:?}");
+    assert!(s.get_link(Kind::Email, "r1", "g2").await.unwrap().is_none());
+
+    // The new holder writes under its own fence; the old item-key fence is still good.
+    let new_both = vec![taken.clone(), item_key.clone()];
+    s.commit_item(&item("g2", "page-6", new_both))
+        .await
+        .unwrap();
+    assert_eq!(next_link(s).await.as_deref(), Some("page-6"));
+    assert!(
+        s.clear_cursor("r1", Kind::Email, "inbox/crm", std::slice::from_ref(&taken))
+            .await
+            .unwrap()
+    );
+    assert!(next_link(s).await.is_none());
+
+    // A released lease fences its holder out too, and re-acquiring gives a new generation
+    // under which the old fence stays dead.
+    assert!(s.release_lease(&item_key).await.unwrap());
+    let err = s
+        .commit_item(&item("g3", "page-7", vec![taken.clone(), item_key.clone()]))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, StoreError::LeaseLost { key } if key == "email:<m1@contoso.example>"),
+        "{err:?}"
+    );
+    let item_again = s
+        .try_acquire_lease("email:<m1@contoso.example>", "proc-a/m1", long)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(item_again.generation > item_key.generation);
+    assert!(
+        s.commit_item(&item("g3", "page-7", vec![taken.clone(), item_key.clone()]))
+            .await
+            .is_err(),
+        "same holder name, old generation"
+    );
+    s.commit_item(&item("g3", "page-7", vec![taken, item_again]))
+        .await
+        .unwrap();
+    assert!(s.get_link(Kind::Email, "r1", "g3").await.unwrap().is_some());
+}
+
+/// A commit of `n` ledger entries (slow enough to outlast a short lease).
+fn big_commit(tag: &str, n: usize, fences: Vec<LeaseFence>) -> ItemCommit {
+    ItemCommit {
+        link: Some(full_link("r1", tag)),
+        ledger: (0..n)
+            .map(|i| {
+                NewLedgerEntry::new(
+                    "r1",
+                    Kind::Email,
+                    format!("{tag}-{i}"),
+                    LedgerAction::Skipped,
+                    "filler",
+                )
+            })
+            .collect(),
+        cursor: None,
+        fences,
+    }
+}
+
+/// The fence check holds the lease row until the commit ends: a lease that expires while a
+/// fenced commit is writing cannot be taken over before that commit is durable, so the old
+/// holder's last writes are ordered before everything the new holder does. (Without the
+/// `FOR SHARE` row lock on PostgreSQL, or with `FOR KEY SHARE`, the takeover below returns
+/// hundreds of milliseconds before the commit ends.)
+async fn takeover_waits_for_a_fenced_commit(s: &dyn StateStore) {
+    // Size the commit so that it takes at least 600 ms on this machine.
+    let mut n = 500;
+    let took = loop {
+        let start = std::time::Instant::now();
+        s.commit_item(&big_commit(&format!("calibrate-{n}"), n, vec![]))
+            .await
+            .unwrap();
+        let took = start.elapsed();
+        if took >= Duration::from_millis(600) || n >= 200_000 {
+            break took;
+        }
+        n *= 2;
+    };
+    // The lease expires a third of the way into the commit.
+    let ttl = took / 3;
+    let fence = s
+        .try_acquire_lease("slow/email", "old", ttl)
+        .await
+        .unwrap()
+        .unwrap();
+    let (committed, taken) = tokio::join!(
+        async {
+            let r = s
+                .commit_item(&big_commit("slow", n, vec![fence.clone()]))
+                .await;
+            (r, std::time::Instant::now())
+        },
+        async {
+            tokio::time::sleep(ttl + Duration::from_millis(20)).await;
+            loop {
+                if let Some(f) = s.try_acquire_lease("slow/email", "new", ttl).await.unwrap() {
+                    break (f, std::time::Instant::now());
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }
+    );
+    let (result, committed_at) = committed;
+    let (new_fence, taken_at) = taken;
+    assert!(new_fence.generation > fence.generation);
+    let written = s
+        .query_ledger(&LedgerFilter {
+            action: Some(LedgerAction::Skipped),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .iter()
+        .filter(|e| e.item_key.starts_with("slow-"))
+        .count();
+    match result {
+        Ok(ids) => {
+            assert_eq!(ids.len(), n);
+            assert_eq!(written, n);
+            assert!(
+                taken_at >= committed_at,
+                "the lease was taken over {:?} before the fenced commit under it ended",
+                committed_at - taken_at
+            );
+        }
+        // The commit started after the expiry (a very slow start): it must write nothing.
+        Err(StoreError::LeaseLost { .. }) => assert_eq!(written, 0),
+        Err(e) => panic!("{e:?}"),
+    }
 }
 
 macro_rules! conformance {
@@ -1101,4 +1416,6 @@ conformance!(
     runs,
     leases,
     item_retries,
+    fenced_writes,
+    takeover_waits_for_a_fenced_commit,
 );

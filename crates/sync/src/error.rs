@@ -58,16 +58,17 @@ impl PortError {
     }
 }
 
-/// Where a state-store error belongs, by its variant: a lost race (constraint conflict, a busy
-/// database, a serialization failure) is retried; unreadable stored data fails the item it
-/// belongs to; a store that cannot be reached or migrated stops the run.
+/// Where a state-store error belongs, by its class (decided by the store from the variant and
+/// the database's own error code): a lost race or a lost lease is retried (a lost lease also
+/// stops the work under it: see [`ErrorClass::Cancelled`]); refused or unreadable data fails
+/// the item it belongs to; a store that cannot be used stops the run.
 pub fn store_error(e: gc_store::StoreError) -> PortError {
-    use gc_store::StoreError as S;
-    let class = match &e {
-        S::Conflict(_) => ErrorClass::Transient,
-        _ if e.is_transient() => ErrorClass::Transient,
-        S::NotFound(_) | S::Corrupt { .. } => ErrorClass::Item,
-        S::InvalidUrl(_) | S::Migration(_) | S::Backend(_) | S::Io(_) => ErrorClass::Tenant,
+    use gc_store::StoreErrorClass as C;
+    let class = match (&e, e.class()) {
+        (gc_store::StoreError::LeaseLost { .. }, _) => ErrorClass::Cancelled,
+        (_, C::Conflict) => ErrorClass::Transient,
+        (_, C::Rejected | C::Corrupt) => ErrorClass::Item,
+        (_, C::Unavailable) => ErrorClass::Tenant,
     };
     PortError::new(class, format!("state store: {e}"))
 }
@@ -77,11 +78,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn store_errors_are_classed_by_variant() {
+    fn store_errors_are_classed_by_their_class() {
         use gc_store::StoreError as S;
         assert_eq!(
-            store_error(S::Conflict("unique".into())).class,
-            ErrorClass::Transient
+            store_error(S::Constraint("unique".into())).class,
+            ErrorClass::Item
+        );
+        assert_eq!(
+            store_error(S::LeaseLost {
+                key: "1/email".into()
+            })
+            .class,
+            ErrorClass::Cancelled
         );
         assert_eq!(
             store_error(S::Corrupt {

@@ -3,20 +3,26 @@
 //! Used for the mailbox lease (one process works a mailbox at a time) and for the global-key
 //! lease around find-or-create of an activity (one message filed by several reps, in parallel
 //! mailbox runs or in several processes, gives one activity).
+//!
+//! A guard carries the lease's [`LeaseFence`]: the store's fenced writes (`commit_item`,
+//! cursor writes, the intent link) take it and refuse to write once the lease was lost. The
+//! guard also notices a lost lease itself ([`LeaseGuard::lost`]), so work under it can be
+//! cancelled before its next CRM write instead of finding out at the commit.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use gc_store::StateStore;
+use gc_store::{LeaseFence, StateStore};
 use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
 /// A held lease. Renewed every third of its TTL until [`LeaseGuard::release`] (or drop, which
 /// releases in the background).
 #[derive(Debug)]
 pub struct LeaseGuard {
     store: Arc<dyn StateStore>,
-    key: String,
-    holder: String,
+    fence: LeaseFence,
+    lost: CancellationToken,
     renew: Option<JoinHandle<()>>,
 }
 
@@ -28,32 +34,22 @@ impl LeaseGuard {
         holder: &str,
         ttl: Duration,
     ) -> Result<Option<LeaseGuard>, gc_store::StoreError> {
-        if !store.try_acquire_lease(key, holder, ttl).await? {
+        let asked = Instant::now();
+        let Some(fence) = store.try_acquire_lease(key, holder, ttl).await? else {
             return Ok(None);
-        }
-        let renew = {
-            let store = store.clone();
-            let key = key.to_owned();
-            let holder = holder.to_owned();
-            tokio::spawn(async move {
-                let every = (ttl / 3).max(Duration::from_millis(100));
-                loop {
-                    tokio::time::sleep(every).await;
-                    match store.renew_lease(&key, &holder, ttl).await {
-                        Ok(true) => {}
-                        Ok(false) => {
-                            tracing::warn!(key, "lease lost");
-                            return;
-                        }
-                        Err(e) => tracing::warn!(key, error = %e, "lease renewal failed"),
-                    }
-                }
-            })
         };
+        let lost = CancellationToken::new();
+        let renew = tokio::spawn(renew_until_lost(
+            store.clone(),
+            fence.clone(),
+            ttl,
+            asked,
+            lost.clone(),
+        ));
         Ok(Some(LeaseGuard {
             store: store.clone(),
-            key: key.to_owned(),
-            holder: holder.to_owned(),
+            fence,
+            lost,
             renew: Some(renew),
         }))
     }
@@ -81,13 +77,69 @@ impl LeaseGuard {
         }
     }
 
+    /// The fence to pass to the store's fenced writes.
+    pub fn fence(&self) -> &LeaseFence {
+        &self.fence
+    }
+
+    /// Cancelled once the lease is known to be lost: a renewal found it taken over or
+    /// expired, or renewals kept failing for a whole TTL (so it may have expired). Work under
+    /// the lease should select on `lost().cancelled()` and stop before its next external
+    /// write; the store would refuse its commit anyway.
+    pub fn lost(&self) -> &CancellationToken {
+        &self.lost
+    }
+
+    /// Whether the lease is known to be lost.
+    pub fn is_lost(&self) -> bool {
+        self.lost.is_cancelled()
+    }
+
     /// Give the lease up now.
     pub async fn release(mut self) {
         if let Some(r) = self.renew.take() {
             r.abort();
         }
-        if let Err(e) = self.store.release_lease(&self.key, &self.holder).await {
-            tracing::warn!(key = self.key, error = %e, "lease release failed");
+        if let Err(e) = self.store.release_lease(&self.fence).await {
+            tracing::warn!(key = self.fence.key, error = %e, "lease release failed");
+        }
+    }
+}
+
+/// The renewal loop of one lease: renew every third of the TTL; trip `lost` and stop when a
+/// renewal says the lease is gone, or when no renewal has succeeded for a whole TTL since
+/// the last successful one was sent (the lease may have expired meanwhile).
+async fn renew_until_lost(
+    store: Arc<dyn StateStore>,
+    fence: LeaseFence,
+    ttl: Duration,
+    acquired_asked: Instant,
+    lost: CancellationToken,
+) {
+    let every = (ttl / 3).max(Duration::from_millis(100));
+    // The lease runs at least until `ttl` after the last successful request was sent.
+    let mut valid_from = acquired_asked;
+    loop {
+        tokio::time::sleep(every).await;
+        let asked = Instant::now();
+        match store.renew_lease(&fence, ttl).await {
+            Ok(true) => valid_from = asked,
+            Ok(false) => {
+                tracing::warn!(key = fence.key, "lease lost");
+                lost.cancel();
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(key = fence.key, error = %e, "lease renewal failed");
+                if valid_from.elapsed() >= ttl {
+                    tracing::warn!(
+                        key = fence.key,
+                        "lease not renewed for a whole TTL: treating it as lost"
+                    );
+                    lost.cancel();
+                    return;
+                }
+            }
         }
     }
 }
@@ -97,13 +149,78 @@ impl Drop for LeaseGuard {
         if let Some(r) = self.renew.take() {
             r.abort();
             let store = self.store.clone();
-            let key = std::mem::take(&mut self.key);
-            let holder = std::mem::take(&mut self.holder);
+            let fence = self.fence.clone();
             if let Ok(rt) = tokio::runtime::Handle::try_current() {
                 rt.spawn(async move {
-                    let _ = store.release_lease(&key, &holder).await;
+                    let _ = store.release_lease(&fence).await;
                 });
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn store() -> (tempfile::TempDir, Arc<dyn StateStore>) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("state.db").display());
+        let store = gc_store::open(&url).await.unwrap();
+        (dir, store)
+    }
+
+    #[tokio::test]
+    async fn a_held_lease_is_renewed_and_not_lost() {
+        let (_dir, store) = store().await;
+        let ttl = Duration::from_millis(300);
+        let guard = LeaseGuard::try_acquire(&store, "m/email", "p1", ttl)
+            .await
+            .unwrap()
+            .expect("free lease");
+        tokio::time::sleep(ttl * 3).await;
+        assert!(!guard.is_lost());
+        // Renewed: nobody else can take it although three TTLs have passed.
+        assert!(matches!(
+            LeaseGuard::try_acquire(&store, "m/email", "p2", ttl).await,
+            Ok(None)
+        ));
+        let fence = guard.fence().clone();
+        guard.release().await;
+        assert!(!store.renew_lease(&fence, ttl).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_lease_taken_over_trips_the_token() {
+        let (_dir, store) = store().await;
+        let ttl = Duration::from_millis(600);
+        let guard = LeaseGuard::try_acquire(&store, "m/email", "p1", ttl)
+            .await
+            .unwrap()
+            .expect("free lease");
+        // Someone releases the lease behind the guard's back and another holder takes it
+        // (as after a pause past the TTL).
+        assert!(store.release_lease(guard.fence()).await.unwrap());
+        let other = store
+            .try_acquire_lease("m/email", "p2", ttl * 10)
+            .await
+            .unwrap()
+            .expect("released lease");
+        assert!(other.generation > guard.fence().generation);
+        tokio::time::timeout(ttl, guard.lost().cancelled())
+            .await
+            .expect("the renewal did not notice the lost lease");
+        assert!(guard.is_lost());
+        // The guard's fence no longer lets a write through.
+        let err = store
+            .put_cursor(
+                &gc_store::Cursor::new("m", gc_store::Kind::Email, "inbox"),
+                std::slice::from_ref(guard.fence()),
+            )
+            .await;
+        assert!(matches!(err, Err(gc_store::StoreError::LeaseLost { .. })));
+        // Releasing a lost guard leaves the new holder alone.
+        guard.release().await;
+        assert!(store.renew_lease(&other, ttl).await.unwrap());
     }
 }

@@ -31,14 +31,7 @@ impl TestDb {
     pub async fn cleanup(self) {
         self.store.close().await;
         if let Some((admin_url, schema)) = self.schema {
-            let pool = sqlx::PgPool::connect(&admin_url).await.unwrap();
-            sqlx::query(sqlx::AssertSqlSafe(format!(
-                "DROP SCHEMA IF EXISTS {schema} CASCADE"
-            )))
-            .execute(&pool)
-            .await
-            .unwrap();
-            pool.close().await;
+            drop_schema(&admin_url, &schema).await;
         }
     }
 }
@@ -71,7 +64,33 @@ pub fn pg_url() -> Option<String> {
     }
 }
 
-pub async fn postgres() -> Option<TestDb> {
+/// A fresh, empty PostgreSQL schema (nothing migrated yet).
+pub struct PgSchema {
+    /// URL selecting the schema.
+    pub url: String,
+    admin_url: String,
+    schema: String,
+}
+
+impl PgSchema {
+    /// Drop the schema.
+    pub async fn cleanup(self) {
+        drop_schema(&self.admin_url, &self.schema).await;
+    }
+}
+
+async fn drop_schema(admin_url: &str, schema: &str) {
+    let pool = sqlx::PgPool::connect(admin_url).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP SCHEMA IF EXISTS {schema} CASCADE"
+    )))
+    .execute(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+}
+
+pub async fn postgres_empty() -> Option<PgSchema> {
     let admin_url = pg_url()?;
     let schema = format!("gc_test_{:016x}", rand::rng().random::<u64>());
     let pool = sqlx::PgPool::connect(&admin_url).await.unwrap();
@@ -82,11 +101,20 @@ pub async fn postgres() -> Option<TestDb> {
     pool.close().await;
     let sep = if admin_url.contains('?') { '&' } else { '?' };
     let url = format!("{admin_url}{sep}options=-csearch_path%3D{schema}");
-    let store = gc_store::open(&url).await.unwrap();
+    Some(PgSchema {
+        url,
+        admin_url,
+        schema,
+    })
+}
+
+pub async fn postgres() -> Option<TestDb> {
+    let empty = postgres_empty().await?;
+    let store = gc_store::open(&empty.url).await.unwrap();
     Some(TestDb {
         store,
-        url,
-        schema: Some((admin_url, schema)),
+        url: empty.url,
+        schema: Some((empty.admin_url, empty.schema)),
         _dir: None,
     })
 }

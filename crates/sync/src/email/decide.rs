@@ -264,7 +264,6 @@ fn same_participant(e: &crate::email::model::ExistingParticipant, p: &Participan
 mod tests {
     use super::*;
     use crate::email::model::{Address, Body, ExistingParticipant, PersonRef};
-    use crate::engine::cx::INTERRUPTED;
     use gc_crm::ParticipantRole;
     use gc_store::Kind;
 
@@ -506,9 +505,7 @@ mod tests {
 
         let mut l = Link::new(Kind::Email, "100", "AAA");
         l.crm_id = Some(CrmId(9));
-        l.state = LinkState::Failed {
-            reason: INTERRUPTED.into(),
-        };
+        l.state = LinkState::Interrupted;
         let ex = ExistingActivity {
             found_by: FoundBy::ExternalKey,
             ..ex
@@ -609,9 +606,7 @@ mod tests {
         l.global_key = Some("<m1@customer.example>".into());
         l.crm_id = crm.map(CrmId);
         if interrupted {
-            l.state = LinkState::Failed {
-                reason: INTERRUPTED.into(),
-            };
+            l.state = LinkState::Interrupted;
         }
         l
     }

@@ -21,6 +21,7 @@ pub(crate) async fn commit_applied(cx: &ItemCx<'_>, applied: &Applied) -> Result
             link: applied.link.clone(),
             ledger: applied.ledger.clone(),
             cursor: None,
+            fences: cx.fences(),
         })
         .await
         .map(|_| ())
@@ -65,15 +66,18 @@ pub(crate) async fn load_cursor(cx: &RunCx<'_>, scope: &str) -> Result<Cursor, P
 
 /// Store a cursor advance (only after every item of the page is done).
 pub(crate) async fn save_cursor(cx: &RunCx<'_>, cursor: &Cursor) -> Result<(), PortError> {
-    cx.check()?;
-    cx.store.put_cursor(cursor).await.map_err(store_error)
+    cx.check_run()?;
+    cx.store
+        .put_cursor(cursor, std::slice::from_ref(cx.fence))
+        .await
+        .map_err(store_error)
 }
 
 /// Forget a cursor whose checkpoint expired: the source is walked again from the start.
 pub(crate) async fn clear_cursor(cx: &RunCx<'_>, scope: &str) -> Result<(), PortError> {
-    cx.check()?;
+    cx.check_run()?;
     cx.store
-        .clear_cursor(cx.mailbox(), cx.kind, scope)
+        .clear_cursor(cx.mailbox(), cx.kind, scope, std::slice::from_ref(cx.fence))
         .await
         .map(|_| ())
         .map_err(store_error)

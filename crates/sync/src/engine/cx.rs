@@ -4,7 +4,9 @@
 
 use std::sync::Arc;
 
-use gc_store::{CrmId, Kind, LedgerAction, Link, LinkState, NewLedgerEntry, StateStore};
+use gc_store::{
+    CrmId, Kind, LeaseFence, LedgerAction, Link, LinkState, NewLedgerEntry, StateStore,
+};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -12,14 +14,11 @@ use crate::engine::mailbox::MailboxTarget;
 use crate::engine::policy::RunPolicy;
 use crate::error::{ErrorClass, PortError, store_error};
 
-/// Reason text of a link whose CRM write was interrupted (process killed, transient error in
-/// the middle of a write). Such a link tells the next attempt to look for what the interrupted
-/// attempt may have written without its external key.
-pub const INTERRUPTED: &str = "interrupted while writing to CRM";
-
-/// Whether the link records an interrupted write (look for what it wrote, complete it).
+/// Whether the link records an interrupted write ([`LinkState::Interrupted`]: a process killed,
+/// or a transient error, in the middle of a write): the next attempt must look for what it
+/// may have written without its external key, and complete it.
 pub fn is_interrupted(link: Option<&Link>) -> bool {
-    link.is_some_and(|l| l.state.reason() == Some(INTERRUPTED))
+    link.is_some_and(|l| l.state == LinkState::Interrupted)
 }
 
 /// One mailbox run of one kind.
@@ -40,6 +39,9 @@ pub struct RunCx<'a> {
     /// Tripped on shutdown, on a tenant-level stop, or when the mailbox lease is lost: no new
     /// item starts and no further CRM write is made under it.
     pub cancel: &'a CancellationToken,
+    /// The mailbox lease: every store write of the run is fenced by it, so a process that lost
+    /// the mailbox (paused past the lease time) can no longer commit anything.
+    pub fence: &'a LeaseFence,
 }
 
 impl std::fmt::Debug for RunCx<'_> {
@@ -70,7 +72,7 @@ impl RunCx<'_> {
 
     /// `Err` (class [`ErrorClass::Cancelled`]) once the run was called off: call it before
     /// every write, so nothing is written under a lease that is gone or after a stop.
-    pub fn check(&self) -> Result<(), PortError> {
+    pub fn check_run(&self) -> Result<(), PortError> {
         if self.cancel.is_cancelled() {
             Err(PortError::new(
                 ErrorClass::Cancelled,
@@ -115,6 +117,8 @@ pub struct ItemCx<'a> {
     pub global_key: Option<&'a str>,
     /// The item's link as it was when the item started.
     pub link: Option<&'a Link>,
+    /// The item's global-key lease while it is held (gather, decide, apply, commit).
+    pub key: Option<&'a crate::lease::LeaseGuard>,
 }
 
 impl<'a> std::ops::Deref for ItemCx<'a> {
@@ -126,6 +130,29 @@ impl<'a> std::ops::Deref for ItemCx<'a> {
 }
 
 impl ItemCx<'_> {
+    /// `Err` (class [`ErrorClass::Cancelled`]) once the run was called off or the item's
+    /// global-key lease was lost: call it before every write.
+    pub fn check(&self) -> Result<(), PortError> {
+        self.run.check_run()?;
+        match self.key {
+            Some(k) if k.is_lost() => Err(PortError::new(
+                ErrorClass::Cancelled,
+                "the lease on this item's global key was lost",
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// The leases the item's writes are fenced by: the mailbox's, and the global key's while
+    /// it is held.
+    pub fn fences(&self) -> Vec<LeaseFence> {
+        let mut f = vec![self.run.fence.clone()];
+        if let Some(k) = self.key {
+            f.push(k.fence().clone());
+        }
+        f
+    }
+
     /// The item's link as it is, or a new one, with the item's global key.
     pub fn link_or_new(&self) -> Link {
         let mut l = self
@@ -160,13 +187,15 @@ impl ItemCx<'_> {
     /// under way" (with the CRM id once known), so that the next attempt looks for it instead
     /// of writing again.
     pub async fn intent(&self, crm_id: Option<CrmId>) -> Result<(), PortError> {
-        self.run.check()?;
+        self.check()?;
         let mut l = self.link_or_new();
         l.crm_id = crm_id.or(l.crm_id);
-        l.state = LinkState::Failed {
-            reason: INTERRUPTED.into(),
-        };
-        self.run.store.upsert_link(&l).await.map_err(store_error)
+        l.state = LinkState::Interrupted;
+        self.run
+            .store
+            .upsert_link(&l, &self.fences())
+            .await
+            .map_err(store_error)
     }
 
     /// A ledger entry about this item.

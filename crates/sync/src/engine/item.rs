@@ -60,7 +60,7 @@ pub(crate) async fn work<K: SyncKind>(
     let Some(identity) = kind.identify(cx, run, change) else {
         return Done::new(ItemOutcome::Ignored, 0);
     };
-    if let Err(e) = cx.check() {
+    if let Err(e) = cx.check_run() {
         return Done::stopped(e);
     }
     let read = async {
@@ -95,6 +95,7 @@ pub(crate) async fn work<K: SyncKind>(
         item: &identity.item,
         global_key: identity.global_key.as_deref(),
         link: link.as_ref(),
+        key: None,
     };
     let applied = match attempt(kind, &icx, run, change).await {
         Ok(a) => a,
@@ -135,8 +136,13 @@ async fn attempt<K: SyncKind>(
         Some(key) => Some(key_lease(cx, key).await?),
         None => None,
     };
+    // Under the key lease every write is fenced by it too.
+    let kcx = ItemCx {
+        key: guard.as_ref(),
+        ..*cx
+    };
     let result = async {
-        let facts = kind.gather(cx, run, change).await?;
+        let facts = kind.gather(&kcx, run, change).await?;
         let decision = kind.decide(cx.run, run, change, cx.link, &facts);
         tracing::debug!(
             mailbox = cx.mailbox(),
@@ -144,10 +150,10 @@ async fn attempt<K: SyncKind>(
             ?decision,
             "decision"
         );
-        let applied = kind.apply(cx, run, change, decision).await?;
+        let applied = kind.apply(&kcx, run, change, decision).await?;
         // Committed while the key is still held: another mailbox waiting for the key then
         // finds this item's link.
-        commit_applied(cx, &applied).await?;
+        commit_applied(&kcx, &applied).await?;
         Ok(applied)
     }
     .await;

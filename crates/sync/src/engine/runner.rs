@@ -70,7 +70,16 @@ impl Engine {
                 return stopped(report, store_error(e), progress);
             }
         };
+        // Called off by the caller, or when the mailbox lease is lost (the renewal failed, or
+        // the process was paused past the lease time): no further write is made under it.
         let run_cancel = cancel.child_token();
+        let linker = {
+            let (lost, run_cancel) = (lease.lost().clone(), run_cancel.clone());
+            tokio::spawn(async move {
+                lost.cancelled().await;
+                run_cancel.cancel();
+            })
+        };
         let cx = RunCx {
             target,
             kind: k,
@@ -79,8 +88,10 @@ impl Engine {
             policy: &self.policy,
             holder: &self.holder,
             cancel: &run_cancel,
+            fence: lease.fence(),
         };
         let result = work(kind, &cx, &mut report, progress).await;
+        linker.abort();
         let mut access_error = false;
         match result {
             Ok(()) if report.delayed > 0 => report.outcome = MailboxOutcome::Delayed,
@@ -422,16 +433,15 @@ mod tests {
     #[tokio::test]
     async fn a_mailbox_held_by_another_process_is_busy() {
         let (e, store) = engine(RunPolicy::default()).await;
-        assert!(
-            store
-                .try_acquire_lease(
-                    &lease_key("1", Kind::Task),
-                    "other",
-                    Duration::from_secs(60)
-                )
-                .await
-                .unwrap()
-        );
+        store
+            .try_acquire_lease(
+                &lease_key("1", Kind::Task),
+                "other",
+                Duration::from_secs(60),
+            )
+            .await
+            .unwrap()
+            .unwrap();
         let k = TestKind::with_pages(&[&["a"]]);
         let r = e
             .run_mailbox(&k, &target(1), &NoProgress, &CancellationToken::new())

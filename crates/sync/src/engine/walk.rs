@@ -38,7 +38,7 @@ pub(crate) async fn walk<K: SyncKind>(
     let mut restarted = false;
     let mut delayed: Option<String> = None;
     loop {
-        cx.check()?;
+        cx.check_run()?;
         let page = match kind.page(cx, run, source, checkpoint.as_deref()).await {
             Ok(p) => p,
             Err(e) if e.class == ErrorClass::SyncStateExpired && !restarted => {

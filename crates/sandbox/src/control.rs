@@ -25,6 +25,8 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         )
         .route("/_sandbox/auth", get(get_auth).post(post_auth))
         .route("/_sandbox/throttle", post(post_throttle))
+        .route("/_sandbox/stats", get(get_stats))
+        .route("/_sandbox/stats/reset", post(reset_stats))
         .route("/_sandbox/sync-state/expire", post(expire_sync_state))
         .route(
             "/_sandbox/sync-state/resync-required",
@@ -186,6 +188,15 @@ async fn post_throttle(State(s): S, Json(b): Json<ThrottleBody>) -> Response {
         s.throttle.reset();
     }
     Json(out).into_response()
+}
+
+async fn get_stats(State(s): S) -> Json<crate::monitor::RequestStats> {
+    Json(s.monitor.stats())
+}
+
+async fn reset_stats(State(s): S) -> StatusCode {
+    s.monitor.reset_stats();
+    StatusCode::NO_CONTENT
 }
 
 async fn resync_required(State(s): S) -> StatusCode {

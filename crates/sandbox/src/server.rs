@@ -24,6 +24,8 @@ pub(crate) struct Shared {
     pub service_principal_id: String,
     pub keys: TokenKeys,
     pub throttle: Throttle,
+    /// Request counter and trip wires (shared with the CRM side).
+    pub monitor: Arc<crate::monitor::Monitor>,
     tenant: Mutex<Tenant>,
     auth: Mutex<AuthState>,
     tokens: Mutex<Tokens>,
@@ -69,6 +71,7 @@ impl Shared {
             service_principal_id,
             keys,
             throttle,
+            monitor: Arc::new(crate::monitor::Monitor::new()),
             tenant: Mutex::new(tenant),
             auth: Mutex::new(auth),
             tokens: Mutex::new(Tokens::new()),

@@ -26,7 +26,7 @@ use crate::email::model::{
     RepRef,
 };
 use crate::email::participants;
-use crate::lease::LeaseGuard;
+use crate::lease::{KeyLocks, LeaseGuard};
 use crate::ports::{
     ActivityCrm, CreateOutcome, ErrorClass, FolderRef, MailGraph, Notification, PortError,
 };
@@ -91,6 +91,8 @@ pub struct EmailEngine {
     reps: Arc<Vec<RepRef>>,
     /// Identity of this process in leases.
     holder: String,
+    /// Global keys being filed by a task of this process (see [`KeyLocks`]).
+    key_locks: Arc<KeyLocks>,
 }
 
 impl std::fmt::Debug for EmailEngine {
@@ -188,6 +190,7 @@ impl EmailEngine {
             settings: Arc::new(settings),
             reps: Arc::new(reps),
             holder: holder.into(),
+            key_locks: Arc::new(KeyLocks::default()),
         }
     }
 
@@ -570,6 +573,9 @@ impl EmailEngine {
             _ => {}
         }
         let key = m.global_key(ctx.mailbox());
+        // Sibling tasks of this process queue here first: the store lease below may lapse
+        // under starvation, this lock cannot.
+        let _local = self.key_locks.lock(&key).await;
         let lease_holder = format!("{}/{}/{}", self.holder, ctx.mailbox(), m.id);
         let Some(guard) = LeaseGuard::acquire_within(
             &self.store,

@@ -67,7 +67,7 @@ async fn info(State(s): S) -> Json<Value> {
 
 async fn get_faults(State(s): S) -> Json<Value> {
     Json(
-        json!({"spec": s.faults.spec().to_string(), "latencyMs": s.faults.latency().as_millis() as u64}),
+        json!({"spec": s.faults.spec().to_string(), "latencyMs": s.faults.latency().as_millis() as u64, "hold": s.faults.holding()}),
     )
 }
 
@@ -76,6 +76,7 @@ async fn get_faults(State(s): S) -> Json<Value> {
 struct FaultsBody {
     spec: Option<String>,
     latency_ms: Option<u64>,
+    hold: Option<bool>,
 }
 
 async fn put_faults(State(s): S, Json(b): Json<FaultsBody>) -> Response {
@@ -87,6 +88,9 @@ async fn put_faults(State(s): S, Json(b): Json<FaultsBody>) -> Response {
     }
     if let Some(ms) = b.latency_ms {
         s.faults.set_latency_ms(ms);
+    }
+    if let Some(on) = b.hold {
+        s.faults.hold(on);
     }
     get_faults(State(s)).await.into_response()
 }

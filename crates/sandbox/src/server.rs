@@ -100,12 +100,13 @@ impl Shared {
     }
 }
 
-/// Sleeps for `--latency-ms`.
+/// Sleeps for `--latency-ms`, then waits while requests are held ([`FaultPlan::hold`]).
 pub(crate) async fn base_latency(shared: &Shared) {
     let d = shared.faults.latency();
     if !d.is_zero() {
         tokio::time::sleep(d).await;
     }
+    shared.faults.released().await;
 }
 
 /// The sandbox's own routes (Graph, token endpoint, control API).

@@ -479,6 +479,7 @@ async fn interface(State(s): State<Arc<CrmSandbox>>, headers: HeaderMap, body: S
     if !base.is_zero() {
         tokio::time::sleep(base).await;
     }
+    s.faults.released().await;
     let ct = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

@@ -1,7 +1,17 @@
-//! Crash safety: `graph-connector sync --once` is SIGKILLed at many random (seeded, hence
-//! reproducible) points while it files messages; it is restarted each time. At the end: no
-//! duplicate activity, no message lost or left behind, a decision in the ledger for every
-//! message.
+//! Crash safety: `graph-connector sync --once` is SIGKILLed at many seeded points of its work
+//! while it files messages; it is restarted each time. At the
+//! end: no duplicate activity, no two messages sharing one activity, no message lost or left
+//! behind, a decision in the ledger for every message.
+//!
+//! Kill points are tied to the work, not to the clock: each run arms a sandbox trip wire on
+//! the N-th request of a drawn kind (an activity insert, an external-key insert, any CRM write,
+//! a Graph move, a delta page, any request), cut either before the sandbox processes it or
+//! after it processed it and before the connector hears the answer, and the wire's action
+//! SIGKILLs the process. N is bounded by the work still waiting, and new messages are
+//! delivered into the sync folders whenever little is left, so nearly every run is killed on
+//! any machine, fast or slow. The sequence of kill points (kind, before or after processing,
+//! fraction of the work left) is the same in every execution; how far the parallel mailbox
+//! tasks of a run got before its kill depends on scheduling.
 //!
 //! The CI-sized variant runs by default; the full-size one (2,000 messages, 50 kills) with
 //! `cargo test -p graph-connector --test email_crash -- --ignored`.
@@ -9,21 +19,185 @@
 
 mod common;
 
-use std::collections::BTreeSet;
-use std::process::{Command, Stdio};
+use std::collections::{BTreeMap, BTreeSet};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::{Env, SYNC, decisions, final_state};
-use gc_sandbox::SandboxOptions;
+use gc_sandbox::monitor::CrmCommand;
+use gc_sandbox::{NewMessage, SandboxOptions, Target, Tripwire, When};
 use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 
 struct Plan {
     users: usize,
     per_mailbox: usize,
-    kills: usize,
-    /// Kill delays are drawn from this range (milliseconds after the start).
-    delay_ms: std::ops::Range<u64>,
+    /// Runs to kill (each restarted).
+    runs: usize,
+    /// Before a run, when fewer messages than this wait in the sync folders, deliver
+    /// `top_up` new ones.
+    low_water: usize,
+    top_up: usize,
+    /// Upper bound of N (the N-th matching request is cut), besides the work left.
+    max_nth: u64,
     seed: u64,
+}
+
+/// Where a run is killed: the kind of request and how many of them a run surely makes per
+/// message still waiting (a divisor of the work left, so that the N-th one comes).
+struct KillKind {
+    label: &'static str,
+    target: fn() -> Target,
+    /// N ≤ work left / this (at least 1); 0: N ≤ number of mailboxes (one per mailbox and run).
+    per_message_divisor: u64,
+    weight: u32,
+}
+
+const KINDS: &[KillKind] = &[
+    KillKind {
+        label: "activity insert",
+        target: || Target::Crm {
+            command: Some(CrmCommand::Insert),
+            table: Some("Contact".into()),
+        },
+        per_message_divisor: 4,
+        weight: 25,
+    },
+    KillKind {
+        label: "external-key insert",
+        target: || Target::Crm {
+            command: Some(CrmCommand::Insert),
+            table: Some("ExternalKey".into()),
+        },
+        per_message_divisor: 4,
+        weight: 20,
+    },
+    KillKind {
+        label: "CRM write",
+        target: || Target::CrmWrite,
+        per_message_divisor: 3,
+        weight: 15,
+    },
+    KillKind {
+        label: "Graph move",
+        target: || Target::Graph(Some("messages.move".into())),
+        per_message_divisor: 3,
+        weight: 20,
+    },
+    KillKind {
+        label: "delta page",
+        target: || Target::Graph(Some("messages.delta".into())),
+        per_message_divisor: 0,
+        weight: 10,
+    },
+    KillKind {
+        label: "any request",
+        target: || Target::Any,
+        per_message_divisor: 1,
+        weight: 10,
+    },
+];
+
+/// Draws a kill point for a run with `waiting` messages in `mailboxes` sync folders.
+fn draw(
+    rng: &mut ChaCha8Rng,
+    waiting: usize,
+    mailboxes: usize,
+    max_nth: u64,
+) -> (Tripwire, String) {
+    let total: u32 = KINDS.iter().map(|k| k.weight).sum();
+    let mut pick = rng.random_range(0..total);
+    let kind = KINDS
+        .iter()
+        .find(|k| {
+            if pick < k.weight {
+                true
+            } else {
+                pick -= k.weight;
+                false
+            }
+        })
+        .unwrap();
+    let bound = match kind.per_message_divisor {
+        0 => mailboxes as u64,
+        d => waiting as u64 / d,
+    }
+    .clamp(1, max_nth);
+    // A fraction of the bound, so that the sequence of draws does not depend on the bounds
+    // (which depend on how far each killed run got).
+    let fraction: f64 = rng.random();
+    let nth = (1 + (fraction * bound as f64) as u64).min(bound);
+    let when = if rng.random_bool(0.6) {
+        When::BeforeResponse
+    } else {
+        When::BeforeProcessing
+    };
+    let label = format!("{} #{nth} {when:?}", kind.label);
+    (
+        Tripwire {
+            target: (kind.target)(),
+            nth,
+            when,
+        },
+        label,
+    )
+}
+
+/// Delivers `n` new messages into the sync folders of `users` (about one in four to two or
+/// three of them with one `internetMessageId`, as a mail to several colleagues that each of
+/// them files); returns how many landed per user.
+fn top_up(
+    env: &Env,
+    users: &[String],
+    rng: &mut ChaCha8Rng,
+    n: usize,
+    serial: &mut usize,
+) -> BTreeMap<String, usize> {
+    let externals: Vec<String> = env
+        .demo
+        .sandbox
+        .directory()
+        .externals
+        .iter()
+        .map(|p| p.email.clone())
+        .collect();
+    let st = env.demo.sandbox.state();
+    let mut landed: BTreeMap<String, usize> = BTreeMap::new();
+    for _ in 0..n {
+        *serial += 1;
+        let first = rng.random_range(0..users.len());
+        let copies = if users.len() > 1 && rng.random_bool(0.25) {
+            rng.random_range(2..=users.len().min(3))
+        } else {
+            1
+        };
+        let to: Vec<String> = (0..copies)
+            .map(|i| users[(first + i) % users.len()].clone())
+            .collect();
+        let mut cc = Vec::new();
+        if rng.random_bool(0.3) {
+            cc.push(format!("stranger{}@unknown.example", *serial));
+        }
+        let msg = NewMessage {
+            subject: format!("Follow-up {} on the offer", *serial),
+            from: Some(externals[rng.random_range(0..externals.len())].clone()),
+            to: to.clone(),
+            cc,
+            body_html: Some(format!(
+                "<p>Follow-up number {} with the figures.<!-- tracking --></p>",
+                *serial
+            )),
+            folder: Some(SYNC.to_owned()),
+            internet_message_id: Some(format!("<follow-up-{}@crash.example>", *serial)),
+            ..Default::default()
+        };
+        for u in &to {
+            st.deliver(u, msg.clone()).unwrap();
+            *landed.entry(u.clone()).or_default() += 1;
+        }
+    }
+    landed
 }
 
 fn sync_once(config: &std::path::Path) -> Command {
@@ -62,52 +236,72 @@ async fn crash_and_restart(plan: Plan) {
     std::fs::write(env.config_path(), text).unwrap();
 
     let enabled = env.enabled_users().await;
-    let filed = env.file_all_inbox(usize::MAX);
-    let total: usize = filed
-        .iter()
-        .filter(|(u, _)| enabled.contains(u))
-        .map(|(_, n)| n)
-        .sum();
-    eprintln!("{total} messages in {} mailboxes", enabled.len());
+    let mut filed = env.file_all_inbox(usize::MAX);
+    filed.retain(|u, _| enabled.contains(u));
+    let waiting = |env: &Env| -> usize { enabled.iter().map(|u| env.count(u, SYNC)).sum() };
+    eprintln!("{} messages in {} mailboxes", waiting(&env), enabled.len());
 
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(plan.seed);
+    // Two streams: the kill points (kind, before or after processing, fraction of the work
+    // left) are the same sequence in every execution; the new messages another.
+    let mut rng = ChaCha8Rng::seed_from_u64(plan.seed);
+    let mut mail_rng = ChaCha8Rng::seed_from_u64(plan.seed ^ 0x6d61_696c);
     let config = env.config_path();
     let started = Instant::now();
-    let mut kill_points = Vec::new();
-    for _ in 0..plan.kills {
-        let delay = Duration::from_millis(rng.random_range(plan.delay_ms.clone()));
-        let mut child = sync_once(&config).spawn().unwrap();
-        let t0 = Instant::now();
-        loop {
-            if child.try_wait().unwrap().is_some() {
-                break;
+    let mut serial = 0;
+    let mut delivered = 0;
+    let mut killed = Vec::new();
+    let mut missed = Vec::new();
+    for run in 0..plan.runs {
+        let mut left = waiting(&env);
+        if left < plan.low_water {
+            for (u, n) in top_up(&env, &enabled, &mut mail_rng, plan.top_up, &mut serial) {
+                *filed.entry(u).or_default() += n;
+                delivered += n;
             }
-            if t0.elapsed() >= delay {
-                child.kill().unwrap(); // SIGKILL
-                child.wait().unwrap();
-                kill_points.push(delay.as_millis());
-                break;
+            left = waiting(&env);
+        }
+        let (wire, label) = draw(&mut rng, left, enabled.len(), plan.max_nth);
+        let child: Arc<Mutex<Child>> = Arc::new(Mutex::new(sync_once(&config).spawn().unwrap()));
+        let handle = env.demo.sandbox.arm_tripwire(wire, {
+            let child = child.clone();
+            // SIGKILL, while the sandbox holds the request (before processing it, or after
+            // and before answering).
+            move || {
+                let _ = child.lock().unwrap().kill();
+            }
+        });
+        let status = loop {
+            if let Some(status) = child.lock().unwrap().try_wait().unwrap() {
+                break status;
             }
             tokio::time::sleep(Duration::from_millis(5)).await;
+        };
+        handle.disarm();
+        if handle.fired() && !status.success() {
+            killed.push(format!("{label} ({left} waiting)"));
+        } else {
+            missed.push(format!(
+                "run {run}: {label} not reached ({} seen, {left} waiting, {status})",
+                handle.seen()
+            ));
         }
     }
     eprintln!(
-        "{} kills at ms {:?} in {:?}",
-        kill_points.len(),
-        kill_points,
+        "{} of {} runs killed in {:?}; {delivered} messages delivered on the way; kill points: {killed:#?}",
+        killed.len(),
+        plan.runs,
         started.elapsed()
     );
     assert!(
-        kill_points.len() * 10 >= plan.kills * 9,
-        "most runs must have been killed: {}",
-        std::fs::read_to_string(config.with_file_name("child.log")).unwrap_or_default()
+        killed.len() * 10 >= plan.runs * 9,
+        "most runs must have been killed; not killed: {missed:#?}"
     );
     // Then run to completion: every message out of the sync folders.
     let mut runs = 0;
     loop {
         runs += 1;
         let status = sync_once(&config).status().unwrap();
-        let left: usize = enabled.iter().map(|u| env.count(u, SYNC)).sum();
+        let left = waiting(&env);
         if status.success() && left == 0 {
             break;
         }
@@ -147,7 +341,31 @@ async fn crash_and_restart(plan: Plan) {
             f.by_key.entry(k.clone()).or_default().1.insert(*id);
         }
     }
+    // Different messages never map to the same activity: in the links …
+    let mut keys_of: BTreeMap<u64, BTreeSet<&str>> = BTreeMap::new();
+    for (key, (_, ids)) in &f.by_key {
+        for id in ids {
+            keys_of.entry(*id).or_default().insert(key);
+        }
+    }
+    let shared: Vec<_> = keys_of.iter().filter(|(_, k)| k.len() > 1).collect();
+    assert!(
+        shared.is_empty(),
+        "activities linked to several messages: {shared:#?}"
+    );
     let xks = crm.master().find_external_keys(None, &keys).await.unwrap();
+    // … and in CRM's external keys.
+    let mut ext_keys_of: BTreeMap<u64, BTreeSet<&str>> = BTreeMap::new();
+    for x in &xks {
+        if let Some((_, id)) = &x.record {
+            ext_keys_of.entry(id.get()).or_default().insert(&x.ext_key);
+        }
+    }
+    let shared: Vec<_> = ext_keys_of.iter().filter(|(_, k)| k.len() > 1).collect();
+    assert!(
+        shared.is_empty(),
+        "activities with external keys of several messages: {shared:#?}"
+    );
     let mut referenced = BTreeSet::new();
     for key in &keys {
         let t: BTreeSet<u64> = xks
@@ -192,10 +410,7 @@ async fn crash_and_restart(plan: Plan) {
 
     // Ledger complete: a decision for every message that left the sync folder.
     let dec = decisions(&*store).await;
-    let handled: usize = enabled
-        .iter()
-        .map(|u| filed.get(u).copied().unwrap_or(0))
-        .sum();
+    let handled: usize = filed.values().sum();
     assert_eq!(
         dec.len(),
         handled,
@@ -203,11 +418,12 @@ async fn crash_and_restart(plan: Plan) {
         dec.len()
     );
     eprintln!(
-        "final: {} keys, {} activities created, {} failed links, {} decisions, {runs} completion run(s)",
+        "final: {} keys, {} activities created, {} failed links, {} decisions, {runs} completion run(s), {:?} in all",
         f.by_key.len(),
         created.len(),
         f.failed_links,
-        dec.len()
+        dec.len(),
+        started.elapsed()
     );
 }
 
@@ -216,8 +432,10 @@ async fn sigkill_at_fifty_points_ci_size() {
     crash_and_restart(Plan {
         users: 8,
         per_mailbox: 24,
-        kills: 50,
-        delay_ms: 300..2500,
+        runs: 50,
+        low_water: 24,
+        top_up: 16,
+        max_nth: 24,
         seed: 11,
     })
     .await;
@@ -229,8 +447,10 @@ async fn sigkill_at_fifty_points_two_thousand_messages() {
     crash_and_restart(Plan {
         users: 28,
         per_mailbox: 100,
-        kills: 50,
-        delay_ms: 300..6000,
+        runs: 50,
+        low_water: 200,
+        top_up: 120,
+        max_nth: 400,
         seed: 12,
     })
     .await;

@@ -10,6 +10,11 @@ use rand::Rng;
 
 /// Parse a `Retry-After` header value: a (possibly fractional) number of seconds or an HTTP date.
 pub fn parse_retry_after(value: &str) -> Option<Duration> {
+    parse_retry_after_at(value, jiff::Timestamp::now())
+}
+
+/// [`parse_retry_after`] with the current time given (an HTTP date is relative to it).
+pub fn parse_retry_after_at(value: &str, now: jiff::Timestamp) -> Option<Duration> {
     let v = value.trim();
     if let Ok(secs) = v.parse::<f64>() {
         if secs.is_finite() && secs >= 0.0 {
@@ -20,7 +25,7 @@ pub fn parse_retry_after(value: &str) -> Option<Duration> {
     let ts = jiff::fmt::rfc2822::DateTimeParser::new()
         .parse_timestamp(v)
         .ok()?;
-    let delta = ts.as_millisecond() - jiff::Timestamp::now().as_millisecond();
+    let delta = ts.as_millisecond() - now.as_millisecond();
     Some(Duration::from_millis(delta.max(0) as u64))
 }
 
@@ -82,14 +87,20 @@ mod tests {
             parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
             Some(Duration::ZERO)
         );
-        let future = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(90);
-        let text = jiff::fmt::rfc2822::DateTimePrinter::new()
-            .timestamp_to_rfc9110_string(&future)
-            .unwrap();
-        let d = parse_retry_after(&text).unwrap();
-        assert!(
-            d > Duration::from_secs(85) && d <= Duration::from_secs(90),
-            "{d:?}"
+        // an HTTP date is relative to the current time, given here (no clock in the test)
+        let now: jiff::Timestamp = "2026-11-27T10:00:00.250Z".parse().unwrap();
+        assert_eq!(
+            parse_retry_after_at("Fri, 27 Nov 2026 10:01:30 GMT", now),
+            Some(Duration::from_millis(89_750))
+        );
+        assert_eq!(
+            parse_retry_after_at("Fri, 27 Nov 2026 09:59:00 GMT", now),
+            Some(Duration::ZERO),
+            "a date in the past: retry now"
+        );
+        assert_eq!(
+            parse_retry_after_at("90", now),
+            Some(Duration::from_secs(90))
         );
     }
 

@@ -23,6 +23,11 @@ struct State {
     prefer: Mutex<Vec<(String, String)>>,
     in_flight: AtomicUsize,
     max_in_flight: AtomicUsize,
+    /// `/slow` requests wait until this many were in flight at once (0: no wait), so that
+    /// the concurrency tests see overlap however slowly the machine starts their tasks.
+    hold_until_in_flight: AtomicUsize,
+    /// The peak of `in_flight` since the last reset, for the waiting requests.
+    peak: Mutex<Option<tokio::sync::watch::Sender<usize>>>,
     flaky_times: Mutex<Vec<Instant>>,
     batch_bodies: Mutex<Vec<serde_json::Value>>,
     reject_next_token: Mutex<bool>,
@@ -135,6 +140,19 @@ async fn handle(
         ("GET", p) if p.starts_with("/v1.0/users/") && p.ends_with("/slow") => {
             let now = state.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
             state.max_in_flight.fetch_max(now, Ordering::SeqCst);
+            let peak = state
+                .peak
+                .lock()
+                .unwrap()
+                .get_or_insert_with(|| tokio::sync::watch::channel(0).0)
+                .clone();
+            peak.send_modify(|p| *p = (*p).max(now));
+            let hold = state.hold_until_in_flight.load(Ordering::SeqCst);
+            if hold > 0 {
+                // A client that never has `hold` requests in flight waits here for ever: the
+                // test hangs instead of passing.
+                let _ = peak.subscribe().wait_for(|p| *p >= hold).await;
+            }
             tokio::time::sleep(Duration::from_millis(60)).await;
             state.in_flight.fetch_sub(1, Ordering::SeqCst);
             json(StatusCode::OK, serde_json::json!({"id": "x"}))
@@ -277,6 +295,7 @@ async fn non_idempotent_post_is_not_retried_on_504() {
 async fn token_is_cached_shared_and_refetched_after_401() {
     let (state, base) = server().await;
     let client = GraphClient::new(options(&base, "s")).unwrap();
+    let before = jiff::Timestamp::now();
     let mut tasks = Vec::new();
     for _ in 0..16 {
         let c = client.clone();
@@ -285,6 +304,7 @@ async fn token_is_cached_shared_and_refetched_after_401() {
     for t in tasks {
         t.await.unwrap();
     }
+    let after = jiff::Timestamp::now();
     assert_eq!(
         state.token_calls.load(Ordering::SeqCst),
         1,
@@ -295,7 +315,13 @@ async fn token_is_cached_shared_and_refetched_after_401() {
         t.roles.as_deref().unwrap(),
         ["Mail.ReadWrite", "User.ReadWrite.All"]
     );
-    assert!(t.remaining() > Duration::from_secs(3000));
+    // the lifetime the endpoint granted (3599 s), counted from the fetch
+    let lifetime = jiff::SignedDuration::from_secs(3599);
+    assert!(
+        t.expires_on >= before + lifetime && t.expires_on <= after + lifetime,
+        "{:?} not within [{before}, {after}] + 3599 s",
+        t.expires_on
+    );
     assert!(!format!("{t:?}").contains(t.expose()));
 
     *state.reject_next_token.lock().unwrap() = true;
@@ -310,8 +336,11 @@ async fn token_is_cached_shared_and_refetched_after_401() {
 
 #[tokio::test]
 async fn short_lived_tokens_are_refreshed_ahead_of_expiry() {
+    // Every step holds however slow the machine is: a cached token is checked while it is
+    // long-lived, and a refresh is asserted only where it happens at or after half-life
+    // (a refresh after expiry gives the same observations).
     let (state, base) = server().await;
-    *state.token_lifetime.lock().unwrap() = 2;
+    *state.token_lifetime.lock().unwrap() = 3599;
     let client = GraphClient::new(options(&base, "s")).unwrap();
     let first = client.access_token().await.unwrap();
     let again = client.access_token().await.unwrap();
@@ -321,13 +350,21 @@ async fn short_lived_tokens_are_refreshed_ahead_of_expiry() {
         "cached while far from expiry"
     );
     assert_eq!(state.token_calls.load(Ordering::SeqCst), 1);
-    // Past half-life but still valid: refreshed ahead of expiry.
+    // A short-lived token (2 s) replaces it.
+    *state.token_lifetime.lock().unwrap() = 2;
+    client.tokens().invalidate(&first);
+    let short = client.access_token().await.unwrap();
+    assert_ne!(first.expose(), short.expose());
+    assert_eq!(state.token_calls.load(Ordering::SeqCst), 2);
+    // Past half-life (still valid, unless the machine stalled): refreshed.
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let refreshed = client.access_token().await.unwrap();
-    assert_ne!(first.expose(), refreshed.expose());
-    assert_eq!(state.token_calls.load(Ordering::SeqCst), 2);
-    // Fully expired: many waiters, one fetch.
+    assert_ne!(short.expose(), refreshed.expose());
+    assert_eq!(state.token_calls.load(Ordering::SeqCst), 3);
+    // Fully expired: many waiters, one fetch (of a long-lived token, so that no waiter that
+    // runs late finds it past half-life again).
     tokio::time::sleep(Duration::from_millis(2100)).await;
+    *state.token_lifetime.lock().unwrap() = 3599;
     let mut tasks = Vec::new();
     for _ in 0..8 {
         let c = client.clone();
@@ -340,7 +377,7 @@ async fn short_lived_tokens_are_refreshed_ahead_of_expiry() {
         seen.insert(t.await.unwrap());
     }
     assert_eq!(seen.len(), 1);
-    assert_eq!(state.token_calls.load(Ordering::SeqCst), 3);
+    assert_eq!(state.token_calls.load(Ordering::SeqCst), 4);
 }
 
 #[tokio::test]
@@ -469,6 +506,9 @@ async fn at_most_four_requests_in_flight_per_mailbox() {
     let (state, base) = server().await;
     let client = GraphClient::new(options(&base, "s")).unwrap();
     client.access_token().await.unwrap();
+    // Requests are held until four are in flight: the limit is reached on any machine, and a
+    // fifth would have to get past the client to show up.
+    state.hold_until_in_flight.store(4, Ordering::SeqCst);
     let mut tasks = Vec::new();
     for _ in 0..12 {
         let c = client.clone();
@@ -484,6 +524,10 @@ async fn at_most_four_requests_in_flight_per_mailbox() {
     assert_eq!(state.max_in_flight.load(Ordering::SeqCst), 4);
 
     state.max_in_flight.store(0, Ordering::SeqCst);
+    *state.peak.lock().unwrap() = None;
+    // Three mailboxes: held until five are in flight, which only a client that runs different
+    // mailboxes in parallel reaches.
+    state.hold_until_in_flight.store(5, Ordering::SeqCst);
     let mut tasks = Vec::new();
     for i in 0..12 {
         let c = client.clone();

@@ -256,6 +256,11 @@ pub(crate) async fn token_endpoint(
     headers: HeaderMap,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
+    shared.monitor.count(&crate::monitor::Seen::Graph {
+        resource: "token".to_owned(),
+        write: true,
+        in_batch: false,
+    });
     crate::server::base_latency(&shared).await;
     // The identity platform throttles and fails too (`temporarily_unavailable`).
     match shared.faults.roll_login() {

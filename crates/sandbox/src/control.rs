@@ -25,6 +25,8 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         )
         .route("/_sandbox/auth", get(get_auth).post(post_auth))
         .route("/_sandbox/throttle", post(post_throttle))
+        .route("/_sandbox/stats", get(get_stats))
+        .route("/_sandbox/stats/reset", post(reset_stats))
         .route("/_sandbox/sync-state/expire", post(expire_sync_state))
         .route(
             "/_sandbox/sync-state/resync-required",
@@ -65,7 +67,7 @@ async fn info(State(s): S) -> Json<Value> {
 
 async fn get_faults(State(s): S) -> Json<Value> {
     Json(
-        json!({"spec": s.faults.spec().to_string(), "latencyMs": s.faults.latency().as_millis() as u64}),
+        json!({"spec": s.faults.spec().to_string(), "latencyMs": s.faults.latency().as_millis() as u64, "hold": s.faults.holding()}),
     )
 }
 
@@ -74,6 +76,7 @@ async fn get_faults(State(s): S) -> Json<Value> {
 struct FaultsBody {
     spec: Option<String>,
     latency_ms: Option<u64>,
+    hold: Option<bool>,
 }
 
 async fn put_faults(State(s): S, Json(b): Json<FaultsBody>) -> Response {
@@ -85,6 +88,9 @@ async fn put_faults(State(s): S, Json(b): Json<FaultsBody>) -> Response {
     }
     if let Some(ms) = b.latency_ms {
         s.faults.set_latency_ms(ms);
+    }
+    if let Some(on) = b.hold {
+        s.faults.hold(on);
     }
     get_faults(State(s)).await.into_response()
 }
@@ -186,6 +192,15 @@ async fn post_throttle(State(s): S, Json(b): Json<ThrottleBody>) -> Response {
         s.throttle.reset();
     }
     Json(out).into_response()
+}
+
+async fn get_stats(State(s): S) -> Json<crate::monitor::RequestStats> {
+    Json(s.monitor.stats())
+}
+
+async fn reset_stats(State(s): S) -> StatusCode {
+    s.monitor.reset_stats();
+    StatusCode::NO_CONTENT
 }
 
 async fn resync_required(State(s): S) -> StatusCode {

@@ -166,6 +166,8 @@ pub struct FaultPlan {
     spec: RwLock<FaultSpec>,
     latency_ms: AtomicU64,
     counters: Mutex<HashMap<String, u64>>,
+    /// While `true`, requests wait where the base latency is applied (see [`FaultPlan::hold`]).
+    hold: tokio::sync::watch::Sender<bool>,
 }
 
 impl FaultPlan {
@@ -175,7 +177,28 @@ impl FaultPlan {
             spec: RwLock::new(spec),
             latency_ms: AtomicU64::new(latency_ms),
             counters: Mutex::new(HashMap::new()),
+            hold: tokio::sync::watch::Sender::new(false),
         }
+    }
+
+    /// Holds (`true`) or releases (`false`) every request at the point where the base latency
+    /// is applied: after authentication, throttling and fault injection, with its mailbox slot
+    /// taken. Latency whose end the test decides, so that "N requests in flight at once" does
+    /// not depend on how fast the machine sends them.
+    pub fn hold(&self, on: bool) {
+        self.hold.send_replace(on);
+    }
+
+    /// Whether requests are being held.
+    pub fn holding(&self) -> bool {
+        *self.hold.borrow()
+    }
+
+    /// Waits while requests are held.
+    pub async fn released(&self) {
+        let mut rx = self.hold.subscribe();
+        // The sender lives as long as `self`: the wait cannot fail while we wait.
+        let _ = rx.wait_for(|held| !held).await;
     }
 
     pub fn spec(&self) -> FaultSpec {

@@ -10,6 +10,7 @@
 
 pub mod crm;
 pub mod faults;
+pub mod monitor;
 pub mod people;
 
 mod auth;
@@ -33,6 +34,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use faults::{Fault, FaultPlan, FaultSpec, FaultSpecError};
+pub use monitor::{Monitor, RequestStats, Target, Tripwire, TripwireHandle, When};
 pub use people::{Company, Directory, Person, PersonKind};
 
 /// How to start a sandbox.
@@ -185,6 +187,7 @@ pub async fn start(opts: SandboxOptions) -> Result<Sandbox, SandboxError> {
             password: shared.creds.crm_password.clone(),
             seed: opts.seed,
             legacy: crm::legacy_from_tenant(&StateHandle { shared: &shared }, &shared.directory),
+            monitor: Some(shared.monitor.clone()),
             ..crm::CrmOptions::default()
         },
     )
@@ -244,6 +247,34 @@ impl Sandbox {
     /// The fault switches (shared with the CRM side).
     pub fn faults(&self) -> &Arc<FaultPlan> {
         &self.shared.faults
+    }
+
+    /// The request counter and trip wires (shared with the CRM side; pass it to a CRM.interface
+    /// served on its own through [`crm::CrmOptions::monitor`]).
+    pub fn monitor(&self) -> &Arc<Monitor> {
+        &self.shared.monitor
+    }
+
+    /// Requests counted so far (`GET /_sandbox/stats`).
+    pub fn stats(&self) -> RequestStats {
+        self.shared.monitor.stats()
+    }
+
+    /// Sets the request counts back to zero (`POST /_sandbox/stats/reset`).
+    pub fn reset_stats(&self) {
+        self.shared.monitor.reset_stats();
+    }
+
+    /// Arms a trip wire: `action` runs when the `wire.nth` request matching `wire.target`
+    /// (counted from now) reaches `wire.when`, and that exchange is cut. For fault tests that
+    /// must hit the same point of the work on any machine, e.g. SIGKILL the connector right
+    /// after its 5th activity insert was written. See [`Monitor::arm_tripwire`].
+    pub fn arm_tripwire(
+        &self,
+        wire: Tripwire,
+        action: impl Fn() + Send + Sync + 'static,
+    ) -> TripwireHandle {
+        self.shared.monitor.arm_tripwire(wire, action)
     }
 
     /// The CA certificate (PEM) that signed the server certificate, with `--tls`.

@@ -24,6 +24,8 @@ pub(crate) struct Shared {
     pub service_principal_id: String,
     pub keys: TokenKeys,
     pub throttle: Throttle,
+    /// Request counter and trip wires (shared with the CRM side).
+    pub monitor: Arc<crate::monitor::Monitor>,
     tenant: Mutex<Tenant>,
     auth: Mutex<AuthState>,
     tokens: Mutex<Tokens>,
@@ -69,6 +71,7 @@ impl Shared {
             service_principal_id,
             keys,
             throttle,
+            monitor: Arc::new(crate::monitor::Monitor::new()),
             tenant: Mutex::new(tenant),
             auth: Mutex::new(auth),
             tokens: Mutex::new(Tokens::new()),
@@ -97,12 +100,13 @@ impl Shared {
     }
 }
 
-/// Sleeps for `--latency-ms`.
+/// Sleeps for `--latency-ms`, then waits while requests are held ([`FaultPlan::hold`]).
 pub(crate) async fn base_latency(shared: &Shared) {
     let d = shared.faults.latency();
     if !d.is_zero() {
         tokio::time::sleep(d).await;
     }
+    shared.faults.released().await;
 }
 
 /// The sandbox's own routes (Graph, token endpoint, control API).

@@ -341,12 +341,21 @@ async fn throttling_under_concurrency_and_budget() {
     .await;
     let g = std::sync::Arc::new(G::new(&sb).await);
     let u = user(&sb, 0);
+    // Admitted requests are held in their slots until all ten have arrived, so that the ten
+    // overlap however slowly the machine sends them (the latency alone would be a race).
+    sb.faults().hold(true);
     let mut tasks = Vec::new();
     for _ in 0..10 {
         let g = g.clone();
         let url = format!("/users/{u}/mailFolders/inbox");
         tasks.push(tokio::spawn(async move { g.get_raw(&url, None).await }));
     }
+    // A request is counted on arrival and admitted or refused in the same step (this test's
+    // runtime has one thread).
+    while sb.stats().graph.by_resource.get("mailFolders").copied() != Some(10) {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    sb.faults().hold(false);
     let mut ok = 0;
     let mut throttled = 0;
     for t in tasks {
@@ -374,7 +383,7 @@ async fn throttling_under_concurrency_and_budget() {
     sb.faults().set_latency_ms(0);
     let r = reqwest::Client::new()
         .post(format!("{}/_sandbox/throttle", sb.url()))
-        .json(&json!({"budget": 5, "windowSecs": 60, "reset": true}))
+        .json(&json!({"budget": 5, "windowSecs": 86_400, "reset": true}))
         .send()
         .await
         .unwrap();

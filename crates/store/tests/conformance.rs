@@ -147,12 +147,14 @@ async fn mailbox_health(s: &dyn StateStore) {
         .record_failure("r1", &access_denied(), Some(policy))
         .await
         .unwrap();
+    let after = s.now().await.unwrap();
     assert_eq!(m.consecutive_failures, 3);
     let until = m.excluded_until.expect("excluded after 3");
-    let d = until.duration_since(now);
+    // an hour from the failure (database clock), which happened between `now` and `after`
+    let hour = SignedDuration::from_secs(3600);
     assert!(
-        d >= SignedDuration::from_secs(3590) && d <= SignedDuration::from_secs(3610),
-        "{d:?}"
+        until >= now + hour && until <= after + hour,
+        "{until} not within [{now}, {after}] + 1 h"
     );
     assert!(m.is_excluded_at(now));
 
@@ -792,24 +794,40 @@ async fn ledger(s: &dyn StateStore) {
             .unwrap(),
         0
     );
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    let fresh = s
-        .record_ledger(&NewLedgerEntry::new(
-            "r1",
-            Kind::Email,
-            "m9",
-            LedgerAction::Created,
-            "late",
-        ))
-        .await
-        .unwrap();
-    assert_eq!(
-        s.purge_ledger_older_than(Duration::from_millis(1000))
+    let mut purged = 0;
+    let mut attempts = 0;
+    let mut cutoff = Duration::from_millis(1000);
+    let fresh = loop {
+        attempts += 1;
+        // Everything written before the pause is older than the cut-off when it is purged.
+        tokio::time::sleep(cutoff + cutoff / 2).await;
+        let fresh = s
+            .record_ledger(&NewLedgerEntry::new(
+                "r1",
+                Kind::Email,
+                "m9",
+                LedgerAction::Created,
+                "late",
+            ))
             .await
-            .unwrap(),
-        6
-    );
+            .unwrap();
+        let fresh_at = s.query_ledger(&LedgerFilter::default()).await.unwrap()[0].at;
+        purged += s.purge_ledger_older_than(cutoff).await.unwrap();
+        // The fresh entry must survive only if the purge surely ran before it was `cutoff`
+        // old (database clock); on a machine that stalled longer, try again with more room.
+        if s.now().await.unwrap().duration_since(fresh_at)
+            < SignedDuration::try_from(cutoff).unwrap()
+        {
+            break fresh;
+        }
+        cutoff *= 2;
+    };
     assert_eq!(q(LedgerFilter::default()).await, [fresh]);
+    assert_eq!(
+        purged,
+        6 + attempts - 1,
+        "the six older entries and earlier attempts' ones"
+    );
 }
 
 async fn runs(s: &dyn StateStore) {
@@ -859,14 +877,24 @@ async fn runs(s: &dyn StateStore) {
             .unwrap(),
         0
     );
-    tokio::time::sleep(Duration::from_millis(1200)).await;
-    let r4 = s.start_run("r1", Kind::Task).await.unwrap();
-    assert_eq!(
-        s.purge_runs_older_than(Duration::from_millis(800))
-            .await
-            .unwrap(),
-        3
-    );
+    // As for the ledger: a run started after the pause survives a purge that surely ran
+    // before it was `cutoff` old (database clock); otherwise try again with more room.
+    let mut purged = 0;
+    let mut attempts = 0;
+    let mut cutoff = Duration::from_millis(800);
+    let r4 = loop {
+        attempts += 1;
+        tokio::time::sleep(cutoff + cutoff / 2).await;
+        let r4 = s.start_run("r1", Kind::Task).await.unwrap();
+        purged += s.purge_runs_older_than(cutoff).await.unwrap();
+        if s.now().await.unwrap().duration_since(r4.started_at)
+            < SignedDuration::try_from(cutoff).unwrap()
+        {
+            break r4;
+        }
+        cutoff *= 2;
+    };
+    assert_eq!(purged, 3 + attempts - 1);
     assert_eq!(
         s.list_runs(None, 10)
             .await
@@ -880,6 +908,15 @@ async fn runs(s: &dyn StateStore) {
 
 fn keys_of(fences: &[LeaseFence]) -> Vec<String> {
     fences.iter().map(|f| f.key.clone()).collect()
+}
+
+async fn lease_of(s: &dyn StateStore, key: &str) -> gc_store::Lease {
+    s.list_leases()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|l| l.key == key)
+        .unwrap()
 }
 
 async fn leases(s: &dyn StateStore) {
@@ -937,16 +974,23 @@ async fn leases(s: &dyn StateStore) {
 
     // Expiry: a short lease lapses and another holder takes it; the old holder cannot renew.
     let short_key = lease_key("r2", Kind::Email);
+    let short_ttl = Duration::from_millis(300);
     let short_p1 = s
-        .try_acquire_lease(&short_key, "p1", Duration::from_millis(300))
+        .try_acquire_lease(&short_key, "p1", short_ttl)
         .await
         .unwrap()
         .unwrap();
+    let granted = lease_of(s, &short_key).await;
+    assert_eq!(
+        granted.expires_at.duration_since(granted.acquired_at),
+        SignedDuration::try_from(short_ttl).unwrap()
+    );
+    // Still held, unless the machine stalled past its expiry (database clock).
+    let taken = s.try_acquire_lease(&short_key, "p2", long).await.unwrap();
+    let after = s.now().await.unwrap();
     assert!(
-        s.try_acquire_lease(&short_key, "p2", long)
-            .await
-            .unwrap()
-            .is_none()
+        taken.is_none() || after >= granted.expires_at,
+        "taken while valid"
     );
     tokio::time::sleep(Duration::from_millis(450)).await;
     assert!(!s.renew_lease(&short_p1, long).await.unwrap(), "expired");
@@ -1035,11 +1079,19 @@ async fn leases(s: &dyn StateStore) {
         .await
         .unwrap();
     assert_eq!(short_first.len(), 3);
+    let first_expiry = {
+        let mut e = Vec::new();
+        for k in &short {
+            e.push(lease_of(s, k).await.expires_at);
+        }
+        e.into_iter().min().unwrap()
+    };
+    // Still held, unless the machine stalled past their expiry (database clock).
+    let taken = s.acquire_leases("p2", &short, 10, long).await.unwrap();
+    let after = s.now().await.unwrap();
     assert!(
-        s.acquire_leases("p2", &short, 10, long)
-            .await
-            .unwrap()
-            .is_empty()
+        taken.is_empty() || after >= first_expiry,
+        "taken while valid: {taken:?}"
     );
     tokio::time::sleep(Duration::from_millis(350)).await;
     let short_second = s.acquire_leases("p2", &short, 10, long).await.unwrap();

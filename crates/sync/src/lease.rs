@@ -159,9 +159,75 @@ impl Drop for LeaseGuard {
     }
 }
 
+/// In-process locks by key, taken before the store lease of the same key.
+///
+/// The store lease serialises processes; it lapses when its holder cannot renew it in time
+/// (a starved machine, a store that answers slowly). Another task of the *same* process could
+/// then take the lease while the first is still writing to CRM and, finding no activity yet,
+/// write a second one. Tasks of one process therefore also queue on this lock, which cannot
+/// lapse. Entries live only while a key is held or awaited.
+#[derive(Debug, Default)]
+pub struct KeyLocks {
+    map: std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+/// A held [`KeyLocks`] entry; dropping it lets the next task of this process in.
+#[derive(Debug)]
+pub struct KeyGuard {
+    locks: Arc<KeyLocks>,
+    key: String,
+    mutex: Arc<tokio::sync::Mutex<()>>,
+    held: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl KeyLocks {
+    fn map(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>
+    {
+        self.map
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Waits until no other task of this process holds `key`, then holds it.
+    pub async fn lock(self: &Arc<Self>, key: &str) -> KeyGuard {
+        let mutex = self.map().entry(key.to_owned()).or_default().clone();
+        let held = mutex.clone().lock_owned().await;
+        KeyGuard {
+            locks: self.clone(),
+            key: key.to_owned(),
+            mutex,
+            held: Some(held),
+        }
+    }
+
+    /// Keys currently held or awaited.
+    pub fn len(&self) -> usize {
+        self.map().len()
+    }
+
+    /// Whether no key is held or awaited.
+    pub fn is_empty(&self) -> bool {
+        self.map().is_empty()
+    }
+}
+
+impl Drop for KeyGuard {
+    fn drop(&mut self) {
+        self.held.take();
+        let mut map = self.locks.map();
+        // Clones are only made under the map lock: the map's and ours left means nobody waits.
+        if Arc::strong_count(&self.mutex) <= 2 {
+            map.remove(&self.key);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
 
     async fn store() -> (tempfile::TempDir, Arc<dyn StateStore>) {
         let dir = tempfile::tempdir().unwrap();
@@ -222,5 +288,53 @@ mod tests {
         // Releasing a lost guard leaves the new holder alone.
         guard.release().await;
         assert!(store.renew_lease(&other, ttl).await.unwrap());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn tasks_of_one_process_hold_a_key_one_at_a_time() {
+        let locks = Arc::new(KeyLocks::default());
+        let inside = Arc::new(AtomicUsize::new(0));
+        let most = Arc::new(AtomicUsize::new(0));
+        let mut tasks = Vec::new();
+        for i in 0..16 {
+            let (locks, inside, most) = (locks.clone(), inside.clone(), most.clone());
+            tasks.push(tokio::spawn(async move {
+                let key = if i % 2 == 0 { "a" } else { "b" };
+                let _g = locks.lock(key).await;
+                let now = inside.fetch_add(1, Ordering::SeqCst) + 1;
+                most.fetch_max(now, Ordering::SeqCst);
+                tokio::task::yield_now().await;
+                inside.fetch_sub(1, Ordering::SeqCst);
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        // two keys: at most two tasks inside at once, never two with the same key
+        assert!(most.load(Ordering::SeqCst) <= 2);
+        assert!(
+            locks.is_empty(),
+            "entries are removed when nobody holds or awaits them"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_waiter_keeps_the_entry_until_it_is_done() {
+        let locks = Arc::new(KeyLocks::default());
+        let first = locks.lock("k").await;
+        let waiter = {
+            let locks = locks.clone();
+            tokio::spawn(async move {
+                let _g = locks.lock("k").await;
+            })
+        };
+        // queued: the map's, ours, our guard's, the waiter's and its pending lock's
+        while Arc::strong_count(&first.mutex) < 5 {
+            tokio::task::yield_now().await;
+        }
+        drop(first);
+        assert_eq!(locks.len(), 1, "kept for the waiter");
+        waiter.await.unwrap();
+        assert!(locks.is_empty());
     }
 }

@@ -15,6 +15,7 @@
 mod db;
 mod engine;
 mod seed;
+mod seen;
 mod wire;
 
 use std::collections::{HashSet, VecDeque};
@@ -33,6 +34,7 @@ pub use db::{CatalogEntry, StoredRecord};
 pub use seed::{CONTENT_TYPES, EXT_SYSTEMS, LegacyItem, OMITTED_WHEN_INCOMPLETE, OUTSIDE_DOMAIN};
 
 use crate::faults::{Fault, FaultPlan};
+use crate::monitor::Monitor;
 use crate::people::Directory;
 
 /// How to build the CRM sandbox.
@@ -50,6 +52,9 @@ pub struct CrmOptions {
     pub database: Option<PathBuf>,
     /// Items the previous (EWS) connector synchronised; empty = generate some.
     pub legacy: Vec<LegacyItem>,
+    /// Request counter and trip wires to report to (the Microsoft 365 side's, so that one
+    /// `GET /_sandbox/stats` covers both); `None` = an own one ([`CrmSandbox::monitor`]).
+    pub monitor: Option<Arc<Monitor>>,
 }
 
 impl Default for CrmOptions {
@@ -61,6 +66,7 @@ impl Default for CrmOptions {
             seed: 1,
             database: None,
             legacy: Vec::new(),
+            monitor: None,
         }
     }
 }
@@ -93,6 +99,7 @@ pub struct CrmSandbox {
     master_user: String,
     directory: Arc<Directory>,
     faults: Arc<FaultPlan>,
+    monitor: Arc<Monitor>,
     switches: Mutex<Switches>,
     in_flight: Mutex<HashSet<String>>,
     recent: Mutex<VecDeque<(String, String)>>,
@@ -128,6 +135,7 @@ impl CrmSandbox {
             master_user: opts.master_user,
             directory,
             faults,
+            monitor: opts.monitor.unwrap_or_default(),
             switches: Mutex::new(Switches {
                 password: opts.password,
                 ..Switches::default()
@@ -147,6 +155,11 @@ impl CrmSandbox {
     /// The master user login.
     pub fn master_user(&self) -> &str {
         &self.master_user
+    }
+
+    /// The request counter and trip wires this CRM.interface reports to.
+    pub fn monitor(&self) -> &Arc<Monitor> {
+        &self.monitor
     }
 
     fn sw<T>(&self, f: impl FnOnce(&mut Switches) -> T) -> T {
@@ -225,8 +238,12 @@ impl CrmSandbox {
 
     /// Handles one request body and returns the response body (HTTP 200).
     pub async fn handle(&self, body: &str) -> String {
+        self.execute(wire::parse_request(body)).await
+    }
+
+    async fn execute(&self, parsed: Result<wire::ParsedRequest, String>) -> String {
         self.sw(|s| s.stats.requests += 1);
-        let req = match wire::parse_request(body) {
+        let req = match parsed {
             Ok(r) => r,
             Err(text) => return wire::session_error(&[], 400, &text),
         };
@@ -422,7 +439,22 @@ fn xml(body: String) -> Response {
     ([(header::CONTENT_TYPE, "text/xml; charset=utf-8")], body).into_response()
 }
 
+/// A response that drops the connection (an injected reset, or a trip wire cut the exchange).
+fn reset() -> Response {
+    let stream = futures::stream::once(async {
+        Err::<bytes::Bytes, std::io::Error>(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "reset",
+        ))
+    });
+    Response::new(Body::from_stream(stream))
+}
+
 async fn interface(State(s): State<Arc<CrmSandbox>>, headers: HeaderMap, body: String) -> Response {
+    let parsed = wire::parse_request(&body);
+    drop(body);
+    let seen = seen::seen(&parsed);
+    s.monitor.count(&seen);
     match s.faults.roll("crm") {
         Some(Fault::TooManyRequests { retry_after_secs })
         | Some(Fault::ServiceUnavailable { retry_after_secs }) => {
@@ -439,15 +471,7 @@ async fn interface(State(s): State<Arc<CrmSandbox>>, headers: HeaderMap, body: S
         Some(Fault::GatewayTimeout) => {
             return (StatusCode::GATEWAY_TIMEOUT, "Gateway Timeout").into_response();
         }
-        Some(Fault::ConnectionReset) => {
-            let stream = futures::stream::once(async {
-                Err::<bytes::Bytes, std::io::Error>(std::io::Error::new(
-                    std::io::ErrorKind::ConnectionReset,
-                    "reset",
-                ))
-            });
-            return Response::new(Body::from_stream(stream));
-        }
+        Some(Fault::ConnectionReset) => return reset(),
         Some(Fault::Latency(d)) => tokio::time::sleep(d).await,
         None => {}
     }
@@ -455,6 +479,7 @@ async fn interface(State(s): State<Arc<CrmSandbox>>, headers: HeaderMap, body: S
     if !base.is_zero() {
         tokio::time::sleep(base).await;
     }
+    s.faults.released().await;
     let ct = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -466,11 +491,19 @@ async fn interface(State(s): State<Arc<CrmSandbox>>, headers: HeaderMap, body: S
         )
             .into_response();
     }
+    let passage = s.monitor.pass(&seen);
+    if passage.cut_before() {
+        return reset();
+    }
     // The request is executed on its own task: a client that hangs up mid-request (a killed
     // connector) must not cancel a database statement halfway, which would make sqlx drop the
     // connection and, with it, the in-memory database.
     let state = s.clone();
-    match tokio::spawn(async move { state.handle(&body).await }).await {
+    let answer = tokio::spawn(async move { state.execute(parsed).await }).await;
+    if passage.after() {
+        return reset();
+    }
+    match answer {
         Ok(answer) => xml(answer),
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
     }

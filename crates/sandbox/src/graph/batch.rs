@@ -90,6 +90,7 @@ pub(crate) async fn handle(shared: &Arc<Shared>, req: &Req) -> GResult<Resp> {
     }
     // A fully parallel batch runs up to 4 requests at a time, as Graph hands them to Outlook
     // (so they meet the mailbox concurrency limit together); any dependsOn makes it sequential.
+    let mut any_cut = false;
     if inners.iter().all(|i| i.depends_on.is_empty()) {
         let mut out: Vec<Value> = Vec::new();
         let mut queue = inners.into_iter();
@@ -103,11 +104,15 @@ pub(crate) async fn handle(shared: &Arc<Shared>, req: &Req) -> GResult<Resp> {
                     Ok(r) => Box::pin(super::execute(shared, r, true)).await,
                     Err(e) => Resp::error(&e, &uuid::Uuid::new_v4().to_string(), None),
                 };
-                render(&inner.id, resp)
+                let cut = matches!(resp.body, RespBody::Reset);
+                (render(&inner.id, resp), cut)
             });
-            out.extend(futures::future::join_all(futs).await);
+            for (v, cut) in futures::future::join_all(futs).await {
+                any_cut |= cut;
+                out.push(v);
+            }
         }
-        return Ok(Resp::ok(json!({"responses": out})));
+        return Ok(envelope(out, any_cut));
     }
     // execute in dependency order (requests without dependencies in their given order)
     let mut done: HashMap<String, u16> = HashMap::new();
@@ -146,9 +151,23 @@ pub(crate) async fn handle(shared: &Arc<Shared>, req: &Req) -> GResult<Resp> {
             }
         };
         done.insert(inner.id.to_ascii_lowercase(), resp.status.as_u16());
+        any_cut |= matches!(resp.body, RespBody::Reset);
         out.push(render(&inner.id, resp));
     }
-    Ok(Resp::ok(json!({"responses": out})))
+    Ok(envelope(out, any_cut))
+}
+
+/// The batch answer; when a trip wire cut an inner request, the whole exchange is cut (the
+/// other inner requests were processed, as Graph would after a client vanished).
+fn envelope(responses: Vec<Value>, cut: bool) -> Resp {
+    if cut {
+        return Resp {
+            status: StatusCode::OK,
+            headers: Vec::new(),
+            body: RespBody::Reset,
+        };
+    }
+    Resp::ok(json!({"responses": responses}))
 }
 
 fn build(outer: &Req, r: &Map<String, Value>) -> Result<Req, GraphError> {

@@ -8,6 +8,7 @@ pub(crate) mod batch;
 pub(crate) mod calendar;
 pub(crate) mod contacts;
 pub(crate) mod mail;
+pub(crate) mod resource;
 pub(crate) mod todo;
 pub(crate) mod users;
 
@@ -705,10 +706,33 @@ fn check_permission(area: Area, write: bool, claims: &AccessClaims) -> GResult<(
     }
 }
 
+/// What the monitor sees of a Graph request.
+fn seen(req: &Req, in_batch: bool) -> crate::monitor::Seen {
+    crate::monitor::Seen::Graph {
+        resource: resource::name(&req.segs),
+        write: req.method != Method::GET,
+        in_batch,
+    }
+}
+
+/// A response that drops the connection instead of answering (a trip wire cut it).
+fn cut() -> Resp {
+    Resp {
+        status: StatusCode::OK,
+        headers: Vec::new(),
+        body: RespBody::Reset,
+    }
+}
+
 /// Runs one request through permission, throttle and fault checks and the handlers.
 pub(crate) async fn execute(shared: &Arc<Shared>, req: Req, in_batch: bool) -> Resp {
     let request_id = uuid::Uuid::new_v4().to_string();
-    let result = execute_inner(shared, &req, in_batch).await;
+    let seen = seen(&req, in_batch);
+    if in_batch {
+        // the envelope was counted when it arrived; its inner requests are counted here
+        shared.monitor.count(&seen);
+    }
+    let result = execute_inner(shared, &req, in_batch, &seen).await;
     let mut resp = match result {
         Ok(r) => r,
         Err(e) => Resp::error(&e, &request_id, None),
@@ -721,7 +745,12 @@ pub(crate) async fn execute(shared: &Arc<Shared>, req: Req, in_batch: bool) -> R
     resp
 }
 
-async fn execute_inner(shared: &Arc<Shared>, req: &Req, in_batch: bool) -> GResult<Resp> {
+async fn execute_inner(
+    shared: &Arc<Shared>,
+    req: &Req,
+    in_batch: bool,
+    seen: &crate::monitor::Seen,
+) -> GResult<Resp> {
     if req
         .segs
         .first()
@@ -739,7 +768,12 @@ async fn execute_inner(shared: &Arc<Shared>, req: &Req, in_batch: bool) -> GResu
                 "Nested batch requests are not supported.",
             ));
         }
-        return batch::handle(shared, req).await;
+        let passage = shared.monitor.pass(seen);
+        if passage.cut_before() {
+            return Ok(cut());
+        }
+        let resp = batch::handle(shared, req).await;
+        return if passage.after() { Ok(cut()) } else { resp };
     }
     let write = req.has_write_method() && !is_read_post(&req.segs);
     check_permission(area, write, &req.claims)?;
@@ -785,13 +819,7 @@ async fn execute_inner(shared: &Arc<Shared>, req: &Req, in_batch: bool) -> GResu
                 "Gateway Timeout",
             ));
         }
-        Some(Fault::ConnectionReset) if !in_batch => {
-            return Ok(Resp {
-                status: StatusCode::OK,
-                headers: Vec::new(),
-                body: RespBody::Reset,
-            });
-        }
+        Some(Fault::ConnectionReset) if !in_batch => return Ok(cut()),
         Some(Fault::ConnectionReset) => {
             return Err(GraphError::new(
                 StatusCode::GATEWAY_TIMEOUT,
@@ -805,13 +833,20 @@ async fn execute_inner(shared: &Arc<Shared>, req: &Req, in_batch: bool) -> GResu
     // With --latency-ms the request holds its mailbox slot while "Exchange works on it".
     crate::server::base_latency(shared).await;
 
-    let mut t = shared.lock_tenant();
-    let mut ctx = Ctx {
-        shared,
-        t: &mut t,
-        req,
+    let passage = shared.monitor.pass(seen);
+    if passage.cut_before() {
+        return Ok(cut());
+    }
+    let resp = {
+        let mut t = shared.lock_tenant();
+        let mut ctx = Ctx {
+            shared,
+            t: &mut t,
+            req,
+        };
+        route(&mut ctx)
     };
-    route(&mut ctx)
+    if passage.after() { Ok(cut()) } else { resp }
 }
 
 /// POSTs that only read (delta-like functions) need read permission only.
@@ -862,6 +897,12 @@ pub(crate) async fn handler(
         .strip_prefix("/v1.0")
         .unwrap_or(uri.path())
         .to_owned();
+    let segs = split_path(&path);
+    shared.monitor.count(&crate::monitor::Seen::Graph {
+        resource: resource::name(&segs),
+        write: method != Method::GET,
+        in_batch: false,
+    });
     let claims = match crate::auth::verify_bearer(&shared, &headers) {
         Ok(c) => c,
         Err(e) => {
@@ -874,7 +915,7 @@ pub(crate) async fn handler(
     };
     let req = Req {
         method,
-        segs: split_path(&path),
+        segs,
         path,
         query: parse_query(uri.query().unwrap_or("")),
         prefer: Prefer::parse(&headers),

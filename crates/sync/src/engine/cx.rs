@@ -42,6 +42,8 @@ pub struct RunCx<'a> {
     /// The mailbox lease: every store write of the run is fenced by it, so a process that lost
     /// the mailbox (paused past the lease time) can no longer commit anything.
     pub fence: &'a LeaseFence,
+    /// This process's in-process locks per global key.
+    pub key_locks: &'a Arc<crate::lease::KeyLocks>,
 }
 
 impl std::fmt::Debug for RunCx<'_> {

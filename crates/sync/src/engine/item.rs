@@ -132,8 +132,15 @@ async fn attempt<K: SyncKind>(
         commit_applied(cx, &applied).await?;
         return Ok(applied);
     }
-    let guard = match cx.global_key {
-        Some(key) => Some(key_lease(cx, key).await?),
+    let key_name = cx.global_key.map(|k| format!("{}:{k}", cx.kind));
+    // Sibling tasks of this process queue here first: the store lease below may lapse under
+    // starvation, this lock cannot.
+    let _local = match &key_name {
+        Some(k) => Some(cx.key_locks.lock(k).await),
+        None => None,
+    };
+    let guard = match &key_name {
+        Some(k) => Some(key_lease(cx, k).await?),
         None => None,
     };
     // Under the key lease every write is fenced by it too.
@@ -163,8 +170,8 @@ async fn attempt<K: SyncKind>(
     result
 }
 
-/// Take the item's global-key lease; its holder is unique per attempt, so a stale attempt of
-/// the same process can never pass for this one.
+/// Take the item's global-key lease (`key` is `<kind>:<global key>`); its holder is unique per
+/// attempt, so a stale attempt of the same process can never pass for this one.
 async fn key_lease(cx: &ItemCx<'_>, key: &str) -> Result<LeaseGuard, PortError> {
     let holder = format!(
         "{}/{}/{}/{}",
@@ -175,7 +182,7 @@ async fn key_lease(cx: &ItemCx<'_>, key: &str) -> Result<LeaseGuard, PortError> 
     );
     LeaseGuard::acquire_within(
         cx.store,
-        &format!("{}:{key}", cx.kind),
+        key,
         &holder,
         cx.policy.lease_ttl,
         cx.policy.key_wait,

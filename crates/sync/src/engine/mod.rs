@@ -31,6 +31,8 @@ use std::sync::Arc;
 
 use gc_store::StateStore;
 
+use crate::lease::KeyLocks;
+
 pub use cx::{ItemCx, RunCx};
 pub use kind::{Applied, Identity, Page, Prepared, Source, SyncKind};
 pub use mailbox::{MailboxTarget, Owner};
@@ -46,6 +48,8 @@ pub struct Engine {
     store: Arc<dyn StateStore>,
     policy: Arc<RunPolicy>,
     holder: String,
+    /// Global keys being worked by a task of this process (see [`KeyLocks`]).
+    key_locks: Arc<KeyLocks>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -63,6 +67,7 @@ impl Engine {
             store,
             policy: Arc::new(policy),
             holder: holder.into(),
+            key_locks: Arc::new(KeyLocks::default()),
         }
     }
 

@@ -89,6 +89,7 @@ impl Engine {
             holder: &self.holder,
             cancel: &run_cancel,
             fence: lease.fence(),
+            key_locks: &self.key_locks,
         };
         let result = work(kind, &cx, &mut report, progress).await;
         linker.abort();

@@ -21,6 +21,8 @@ pub mod dom;
 pub mod error;
 pub mod forms;
 pub mod id;
+pub mod localtime;
+pub mod probe;
 
 pub use api::{
     Absence, Activity, ActivityFilter, CatalogValue, Company, DocumentInfo, ExternalKey,
@@ -33,7 +35,8 @@ pub use diagnose::{
     DiagnoseOptions, DiagnoseReport, Diagnostic, MailboxState, Status, diagnose, fix_catalogs,
     rep_mailbox_diagnostics,
 };
-pub use dialect::Dialect;
+pub use dialect::{Dialect, DialectKey, KeyValue, NameKind};
 pub use error::{CrmError, ErrorKind};
 pub use forms::{Forms, FormsError};
 pub use id::CrmId;
+pub use probe::{ExtraField, Finding, Kinds};

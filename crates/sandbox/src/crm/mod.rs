@@ -7,20 +7,27 @@
 //! `fields`, `maxrecords`, `catbynum`/`catexkeys`), `insert`, `update`, `delete` (soft),
 //! `import` (with `matchup`) and `nop`; records named after their table with `tableshort`
 //! and `id = StatNo << 32 | SeqNo`; `<return type="error" code text tablename fieldname>`
-//! with the SYNCML codes. It refuses a second concurrent request of the same user ("User is
-//! already active") and does not execute a request id twice (answers the first response).
+//! with the SYNCML codes. It runs one request at a time per user (the master user, or the rep
+//! it acts for) and answers a second concurrent one with "User is already active"; requests
+//! of different users run in parallel. It does not execute the same request twice (same
+//! session, same request id, same body: the first response is answered again). Tables and
+//! fields it does not have are refused (400); [`CrmDialect`] serves it under other names.
 //!
 //! It is written independently of gc-crm (which it must never depend on).
 
 mod db;
 mod engine;
+mod names;
+mod schema;
 mod seed;
+mod translate;
 mod wire;
 
 use std::collections::{HashSet, VecDeque};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
@@ -28,8 +35,10 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use sha2::Digest as _;
 
 pub use db::{CatalogEntry, StoredRecord};
+pub use names::{CrmDialect, DialectError};
 pub use seed::{CONTENT_TYPES, EXT_SYSTEMS, LegacyItem, OMITTED_WHEN_INCOMPLETE, OUTSIDE_DOMAIN};
 
 use crate::faults::{Fault, FaultPlan};
@@ -50,6 +59,8 @@ pub struct CrmOptions {
     pub database: Option<PathBuf>,
     /// Items the previous (EWS) connector synchronised; empty = generate some.
     pub legacy: Vec<LegacyItem>,
+    /// The names served on the wire (`--crm-dialect`); default: the stored names.
+    pub dialect: CrmDialect,
 }
 
 impl Default for CrmOptions {
@@ -61,6 +72,7 @@ impl Default for CrmOptions {
             seed: 1,
             database: None,
             legacy: Vec::new(),
+            dialect: CrmDialect::default(),
         }
     }
 }
@@ -76,6 +88,11 @@ pub struct CrmStats {
     pub busy_answers: u64,
     /// Requests answered from the duplicate cache.
     pub duplicates: u64,
+    /// Requests whose request id an earlier request of the same session had used with a
+    /// different body (executed: they are different requests).
+    pub reqid_reused: u64,
+    /// Most requests executing at the same time (different users run in parallel).
+    pub in_flight_peak: u64,
 }
 
 #[derive(Debug, Default)]
@@ -83,6 +100,7 @@ struct Switches {
     password: String,
     busy_next: u32,
     fail_next: Vec<(u16, String)>,
+    hold: Duration,
     stats: CrmStats,
 }
 
@@ -95,8 +113,9 @@ pub struct CrmSandbox {
     faults: Arc<FaultPlan>,
     switches: Mutex<Switches>,
     in_flight: Mutex<HashSet<String>>,
-    recent: Mutex<VecDeque<(String, String)>>,
-    exec: tokio::sync::Mutex<()>,
+    /// `(session#reqid, body digest, response)` of the last [`RECENT`] requests.
+    recent: Mutex<VecDeque<(String, [u8; 32], String)>>,
+    dialect: CrmDialect,
     seq: AtomicU64,
 }
 
@@ -121,6 +140,7 @@ impl CrmSandbox {
             opts.seed,
             opts.omit_required_catalog_values,
             &opts.legacy,
+            opts.dialect.own_system(),
         )
         .await?;
         Ok(Self {
@@ -134,7 +154,7 @@ impl CrmSandbox {
             }),
             in_flight: Mutex::new(HashSet::new()),
             recent: Mutex::new(VecDeque::new()),
-            exec: tokio::sync::Mutex::new(()),
+            dialect: opts.dialect,
             seq: AtomicU64::new(0),
         })
     }
@@ -176,6 +196,12 @@ impl CrmSandbox {
         });
     }
 
+    /// Every request holds its user's turn this long before it executes (to make requests
+    /// overlap in tests of the per-user serialization).
+    pub fn set_hold(&self, hold: Duration) {
+        self.sw(|s| s.hold = hold);
+    }
+
     /// Counters.
     pub fn stats(&self) -> CrmStats {
         self.sw(|s| s.stats)
@@ -214,7 +240,6 @@ impl CrmSandbox {
         field: &str,
         value: &str,
     ) -> Result<bool, CrmSandboxError> {
-        let _g = self.exec.lock().await;
         let Some(mut rec) = self.db.get(id).await? else {
             return Ok(false);
         };
@@ -263,22 +288,37 @@ impl CrmSandbox {
             None => user.clone(),
         };
 
-        // duplicate protection: the same request id of the same session is answered, not
-        // executed, again (only after authentication, so a replayed id reveals nothing)
+        // duplicate protection: the same request (same session, same request id, same body)
+        // is answered, not executed, again; a reused id with another body is another request
+        // (checked only after authentication, so a replayed id reveals nothing)
         let reqid = req.attr("reqid").map(|id| format!("{session_key}#{id}"));
+        let digest: [u8; 32] = sha2::Sha256::digest(body.as_bytes()).into();
         if let Some(id) = &reqid {
-            let cached = self
-                .lock_recent()
-                .iter()
-                .find(|(k, _)| k == id)
-                .map(|(_, v)| v.clone());
+            let (cached, reused) = {
+                let recent = self.lock_recent();
+                let same_id = recent.iter().filter(|(k, _, _)| k == id);
+                let mut reused = false;
+                let mut cached = None;
+                for (_, d, resp) in same_id {
+                    if *d == digest {
+                        cached = Some(resp.clone());
+                    } else {
+                        reused = true;
+                    }
+                }
+                (cached, reused)
+            };
             if let Some(resp) = cached {
                 self.sw(|s| s.stats.duplicates += 1);
                 return resp;
             }
+            if reused {
+                self.sw(|s| s.stats.reqid_reused += 1);
+            }
         }
 
         // one request per user at a time
+        let busy_text = self.dialect.convention("already_active_text").to_owned();
         if self.sw(|s| {
             if s.busy_next > 0 {
                 s.busy_next -= 1;
@@ -288,12 +328,20 @@ impl CrmSandbox {
             }
         }) {
             self.sw(|s| s.stats.busy_answers += 1);
-            return wire::session_error(&echo, 506, "User is already active");
+            return wire::session_error(&echo, 506, &busy_text);
         }
         let Some(_guard) = InFlight::enter(&self.in_flight, &session_key) else {
             self.sw(|s| s.stats.busy_answers += 1);
-            return wire::session_error(&echo, 506, "User is already active");
+            return wire::session_error(&echo, 506, &busy_text);
         };
+        let running = self.in_flight.lock().map_or(1, |g| g.len() as u64);
+        let hold = self.sw(|s| {
+            s.stats.in_flight_peak = s.stats.in_flight_peak.max(running);
+            s.hold
+        });
+        if !hold.is_zero() {
+            tokio::time::sleep(hold).await;
+        }
         if let Some((code, text)) = self.sw(|s| {
             if s.fail_next.is_empty() {
                 None
@@ -305,13 +353,12 @@ impl CrmSandbox {
         }
 
         let resp = {
-            let _g = self.exec.lock().await;
             let mut out = wire::Out::new();
             let attrs: Vec<(&str, String)> =
                 echo.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
             out.open("response", &attrs, false);
             for cmd in &req.commands {
-                engine::run(&self.db, cmd, &mut out).await;
+                engine::run(&self.db, &self.dialect, cmd, &mut out).await;
             }
             out.close("response");
             out.finish()
@@ -319,7 +366,7 @@ impl CrmSandbox {
         self.seq.fetch_add(1, Ordering::Relaxed);
         if let Some(id) = reqid {
             let mut r = self.lock_recent();
-            r.push_back((id, resp.clone()));
+            r.push_back((id, digest, resp.clone()));
             while r.len() > RECENT {
                 r.pop_front();
             }
@@ -327,14 +374,15 @@ impl CrmSandbox {
         resp
     }
 
-    fn lock_recent(&self) -> std::sync::MutexGuard<'_, VecDeque<(String, String)>> {
+    fn lock_recent(&self) -> std::sync::MutexGuard<'_, VecDeque<(String, [u8; 32], String)>> {
         match self.recent.lock() {
             Ok(g) => g,
             Err(p) => p.into_inner(),
         }
     }
 
-    /// `impersonate="email=…;rep=…"`: the first pair naming a known rep wins.
+    /// `impersonate="email=…;rep=…"` (the key of the e-mail pair is the dialect's
+    /// `impersonate_key`): the first pair naming a known rep wins.
     async fn impersonate(&self, value: &str) -> Result<String, String> {
         let reps = self
             .db
@@ -346,10 +394,16 @@ impl CrmSandbox {
                 continue;
             };
             let (k, v) = (k.trim().to_ascii_lowercase(), v.trim());
-            let field = match k.as_str() {
-                "email" => "EMail1",
-                "rep" => "Name",
-                _ => continue,
+            let email_key = self
+                .dialect
+                .convention("impersonate_key")
+                .to_ascii_lowercase();
+            let field = if k == email_key {
+                "EMail1"
+            } else if k == "rep" {
+                "Name"
+            } else {
+                continue;
             };
             if let Some(r) = reps.iter().find(|r| {
                 !r.deleted
@@ -360,7 +414,10 @@ impl CrmSandbox {
                 return Ok(r.id.to_string());
             }
         }
-        Err(format!("Impersonation failed: no rep matches '{value}'"))
+        Err(format!(
+            "{} failed: no rep matches '{value}'",
+            self.dialect.convention("impersonation_marker")
+        ))
     }
 }
 

@@ -24,6 +24,10 @@ pub enum ErrorClass {
     Item,
     /// The whole mailbox cannot be worked (access denied, mailbox not found, login refused).
     Mailbox,
+    /// The configuration does not fit the tenant or the CRM (e.g. CRM.interface does not know
+    /// a table or field `[crm.dialect]` names): stop the whole run before anything else
+    /// moves; charge no mailbox and no item.
+    Tenant,
 }
 
 /// An error of a port: its class and a message an administrator understands (no secrets).

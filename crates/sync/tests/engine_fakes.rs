@@ -177,6 +177,8 @@ struct FakeCrm {
     reject_all: AtomicBool,
     /// CRM.interface refuses to act for every rep (e.g. no licence).
     refuse_impersonation: AtomicBool,
+    /// CRM.interface does not know a name the configuration gives (a tenant-level error).
+    unknown_name: AtomicBool,
 }
 
 fn existing(a: &Act, found_by: FoundBy) -> ExistingActivity {
@@ -213,6 +215,12 @@ impl ActivityCrm for FakeCrm {
         Ok(PeopleMatch::default())
     }
     async fn find_by_key(&self, _: &str, key: &str) -> Result<Option<ExistingActivity>, PortError> {
+        if self.unknown_name.load(Ordering::SeqCst) {
+            return Err(PortError::new(
+                ErrorClass::Tenant,
+                "CRM.interface does not know the field \"Mailbox\"; set [crm.dialect.external_key] mailbox",
+            ));
+        }
         Ok(self
             .acts
             .lock()
@@ -669,4 +677,51 @@ async fn validate_license_leaves_an_unlicensed_reps_mailbox_untouched() {
     crm.refuse_impersonation.store(false, Ordering::SeqCst);
     let r = engine.run_mailbox(&target, &NoProgress).await;
     assert_eq!(r.filed, 1, "{r:#?}");
+}
+
+#[tokio::test]
+async fn a_configuration_error_stops_the_run_before_anything_moves() {
+    let w = world(3).await;
+    w.crm.unknown_name.store(true, Ordering::SeqCst);
+    for t in &w.targets {
+        for i in 0..3 {
+            w.graph.put(
+                &t.owner.email,
+                message(
+                    &format!("{}-{i}", t.owner.mailbox),
+                    &format!("<{}-{i}@x>", t.owner.mailbox),
+                    &[t.owner.email.as_str()],
+                ),
+            );
+        }
+    }
+    let reports = w.engine.run_all(&w.targets, 1, &NoProgress).await;
+    let reason = w.engine.stopped().expect("the run stopped");
+    assert!(
+        reason.contains("[crm.dialect.external_key] mailbox"),
+        "{reason}"
+    );
+    for (t, r) in w.targets.iter().zip(&reports) {
+        // nothing moved, nobody told, no item failed, no mailbox charged
+        assert_eq!(w.graph.count(&t.owner.email, SYNC), 3, "{r:#?}");
+        assert_eq!((r.failed, r.skipped, r.filed), (0, 0, 0), "{r:#?}");
+        assert_eq!(r.outcome, MailboxOutcome::Delayed, "{r:#?}");
+        assert!(
+            r.error.as_deref().unwrap().contains("[crm.dialect"),
+            "{r:#?}"
+        );
+    }
+    assert!(w.graph.notes.lock().unwrap().is_empty());
+    for m in w.store.list_mailboxes().await.unwrap() {
+        assert_eq!(m.consecutive_failures, 0, "{m:?}");
+    }
+    let links = w
+        .store
+        .links_by_global_key(Kind::Email, "<1-0@x>")
+        .await
+        .unwrap();
+    assert!(
+        links.is_empty(),
+        "no failed link for a configuration error: {links:?}"
+    );
 }

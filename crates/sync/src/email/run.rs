@@ -91,6 +91,8 @@ pub struct EmailEngine {
     reps: Arc<Vec<RepRef>>,
     /// Identity of this process in leases.
     holder: String,
+    /// Set by the first configuration (tenant-level) error: the run stops, nothing else moves.
+    halt: Arc<std::sync::OnceLock<String>>,
 }
 
 impl std::fmt::Debug for EmailEngine {
@@ -132,12 +134,15 @@ enum Stop {
     Transient(String),
     /// This item cannot be filed: failure folder.
     Item(String),
+    /// The configuration is wrong: stop the whole run (the item stays where it is).
+    Tenant(String),
 }
 
 impl From<PortError> for Stop {
     fn from(e: PortError) -> Self {
         match e.class {
             ErrorClass::Item | ErrorClass::NotFound => Stop::Item(e.message),
+            ErrorClass::Tenant => Stop::Tenant(e.message),
             _ => Stop::Transient(e.message),
         }
     }
@@ -188,6 +193,19 @@ impl EmailEngine {
             settings: Arc::new(settings),
             reps: Arc::new(reps),
             holder: holder.into(),
+            halt: Arc::new(std::sync::OnceLock::new()),
+        }
+    }
+
+    /// Why the run stopped, when a configuration error stopped it (every mailbox report then
+    /// says so too; nothing was moved or notified for it).
+    pub fn stopped(&self) -> Option<&str> {
+        self.halt.get().map(String::as_str)
+    }
+
+    fn stop_run(&self, reason: &str) {
+        if self.halt.set(reason.to_owned()).is_ok() {
+            tracing::error!(reason, "configuration error: the run stops");
         }
     }
 
@@ -221,6 +239,12 @@ impl EmailEngine {
     ) -> MailboxReport {
         let mailbox = target.owner.mailbox.clone();
         let mut report = MailboxReport::new(target.owner.email.clone());
+        if let Some(reason) = self.stopped() {
+            report.outcome = MailboxOutcome::Delayed;
+            report.error = Some(format!("not worked, the run stopped: {reason}"));
+            progress.finish(&report);
+            return report;
+        }
         let key = lease_key(&mailbox, Kind::Email);
         let lease = match LeaseGuard::acquire_within(
             &self.store,
@@ -267,10 +291,16 @@ impl EmailEngine {
             .unwrap_or_else(|_| Uuid::now_v7());
         let result = self.walk(target, run_id, &mut report, progress).await;
         let mut access_error = false;
+        let mut tenant_error = false;
         if let Err(e) = result {
             access_error = e.class == ErrorClass::Mailbox;
+            tenant_error = e.class == ErrorClass::Tenant;
             match e.class {
                 ErrorClass::Transient | ErrorClass::SyncStateExpired => {
+                    report.outcome = MailboxOutcome::Delayed;
+                }
+                ErrorClass::Tenant => {
+                    self.stop_run(&e.message);
                     report.outcome = MailboxOutcome::Delayed;
                 }
                 _ => report.outcome = MailboxOutcome::Failed,
@@ -304,6 +334,8 @@ impl EmailEngine {
             tracing::warn!(mailbox, error = %e, "cannot record the end of the run");
         }
         let health = match report.outcome {
+            // a configuration error is not the mailbox's
+            _ if tenant_error => Ok(()),
             MailboxOutcome::Failed => self
                 .store
                 .record_failure(
@@ -417,6 +449,10 @@ impl EmailEngine {
                 .buffer_unordered(s.item_concurrency.max(1))
                 .collect()
                 .await;
+            if let Some(reason) = self.stopped() {
+                // Keep the checkpoint: nothing of this page moved.
+                return Err(PortError::new(ErrorClass::Tenant, reason));
+            }
             let mut delayed = None;
             for d in &results {
                 match d.outcome {
@@ -474,6 +510,9 @@ impl EmailEngine {
     }
 
     async fn item(&self, ctx: &Ctx<'_>, item: MailItem) -> Done {
+        if let Some(reason) = self.stopped() {
+            return Done::delayed(reason);
+        }
         let done = match item {
             MailItem::Removed { .. } => Done::new(ItemOutcome::Ignored),
             MailItem::Broken { id: None, reason } => {
@@ -533,6 +572,10 @@ impl EmailEngine {
             Err(Stop::Item(reason)) => {
                 self.to_failure(ctx, m, None, LedgerAction::Failed, &reason, None)
                     .await
+            }
+            Err(Stop::Tenant(reason)) => {
+                self.stop_run(&reason);
+                Done::delayed(reason)
             }
         }
     }
@@ -805,6 +848,7 @@ impl EmailEngine {
                         "activity {id} was written but CRM refused part of it: {}",
                         error.message
                     )),
+                    ErrorClass::Tenant => Stop::Tenant(error.message),
                     _ => Stop::Transient(error.message),
                 });
             }
@@ -1130,6 +1174,9 @@ impl EmailEngine {
 /// keep the message in the sync folder forever. The user is told and can retry by moving the
 /// message back.
 fn document_error(activity: CrmId, d: &DocumentPlan, e: PortError) -> Stop {
+    if e.class == ErrorClass::Tenant {
+        return Stop::Tenant(e.message);
+    }
     let refused = match e.class {
         ErrorClass::Item | ErrorClass::NotFound => true,
         ErrorClass::Transient => d.content.len() > INLINE_DOCUMENT_BYTES,

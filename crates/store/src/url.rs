@@ -76,7 +76,8 @@ impl fmt::Display for StoreUrl {
     }
 }
 
-/// Replace the password of a URL (and a `password=` query parameter) by `***`.
+/// Replace the password of a URL, and every query parameter that carries one (`password=`,
+/// `sslpassword=`, any key ending in `password`, `pwd`), by `***`.
 ///
 /// If the URL cannot be parsed at all, only its scheme is kept: a malformed URL may still
 /// contain a password somewhere, and a log line is not worth the risk.
@@ -89,14 +90,15 @@ pub fn redact_url(raw: &str) -> String {
         // set_password only fails for URLs that cannot have credentials, which have none.
         let _ = url.set_password(Some("***"));
     }
-    if url
-        .query_pairs()
-        .any(|(k, _)| k.eq_ignore_ascii_case("password"))
-    {
+    let secret = |k: &str| {
+        let k = k.to_ascii_lowercase();
+        k.ends_with("password") || k == "pwd" || k == "pass"
+    };
+    if url.query_pairs().any(|(k, _)| secret(&k)) {
         let pairs: Vec<(String, String)> = url
             .query_pairs()
             .map(|(k, v)| {
-                let v = if k.eq_ignore_ascii_case("password") {
+                let v = if secret(&k) {
                     "***".to_owned()
                 } else {
                     v.into_owned()
@@ -154,6 +156,14 @@ mod tests {
         );
         let q = redact_url("postgres://db/state?user=gc&password=hunter2");
         assert!(!q.contains("hunter2") && q.contains("password=***"), "{q}");
+        let q = redact_url(
+            "postgres://gc@db/state?sslmode=verify-full&sslpassword=hunter2&PassWord=hunter3",
+        );
+        assert!(!q.contains("hunter"), "{q}");
+        assert!(
+            q.contains("sslpassword=***") && q.contains("sslmode=verify-full"),
+            "{q}"
+        );
         assert_eq!(
             redact_url("postgres://gc@db/state"),
             "postgres://gc@db/state"

@@ -33,6 +33,10 @@ pub struct EmailRuntime {
     pub include: Vec<String>,
     /// Never these addresses.
     pub exclude: Vec<String>,
+    /// The kinds whose CRM tables are probed before a cycle.
+    pub kinds: gc_crm::Kinds,
+    /// Fields beyond `[crm.dialect]` the kinds use (forms.xml, missing-participants block).
+    pub extra_fields: Vec<gc_crm::ExtraField>,
 }
 
 impl EmailRuntime {
@@ -54,7 +58,32 @@ impl EmailRuntime {
             parallel: config.mailboxes.parallel.max(1) as usize,
             include: lower(&config.mailboxes.include),
             exclude: lower(&config.mailboxes.exclude),
+            kinds: wiring::kinds(config),
+            extra_fields: wiring::extra_fields(config, forms.as_ref()),
         })
+    }
+
+    /// Before any mailbox is worked: does CRM.interface know every table and field the
+    /// enabled kinds use, under the configured names, and can the required catalogs be read?
+    /// A configuration mistake stops here, with the `[crm.dialect]` key to set, instead of
+    /// failing every message.
+    pub async fn preflight(&self) -> anyhow::Result<()> {
+        let findings = gc_crm::probe::preflight(self.crm.client(), self.kinds, &self.extra_fields)
+            .await
+            .context("probing the CRM tables and fields before synchronizing")?;
+        if findings.is_empty() {
+            return Ok(());
+        }
+        let mut text = format!(
+            "the configuration does not fit this CRM.interface ({} problem{}); nothing was synchronized and nobody was notified:",
+            findings.len(),
+            if findings.len() == 1 { "" } else { "s" }
+        );
+        for f in &findings {
+            text.push_str(&format!("\n  - {f}"));
+        }
+        text.push_str("\n`graph-connector check` lists every check.");
+        anyhow::bail!(text)
     }
 
     /// Refresh the mailbox list and run one e-mail cycle (all mailboxes, or only `only`).
@@ -63,6 +92,7 @@ impl EmailRuntime {
         only: Option<&str>,
         progress: &dyn Progress,
     ) -> anyhow::Result<SyncReport> {
+        self.preflight().await?;
         let list = gc_sync::mailboxes::refresh(
             &*self.crm,
             &*self.graph,
@@ -94,6 +124,11 @@ impl EmailRuntime {
             holder(),
         );
         let mailboxes = engine.run_all(&targets, self.parallel, progress).await;
+        if let Some(reason) = engine.stopped() {
+            anyhow::bail!(
+                "the run stopped on a configuration error; no further message was moved and nobody was notified about it: {reason}"
+            );
+        }
         Ok(SyncReport {
             mailboxes,
             reps_without_mailbox: list
@@ -128,7 +163,10 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
             "only `sync --once` exists so far; the scheduler runs with `graph-connector run`"
         );
     }
-    let config = config::load(&args.config.config, std::env::vars())?;
+    let (config, warnings) = config::load_with_warnings(&args.config.config, std::env::vars())?;
+    for w in warnings {
+        tracing::warn!("{w}");
+    }
     if !config.emails.enabled {
         eprintln!("[emails] enabled = false: nothing to synchronize");
         return Ok(ExitCode::SUCCESS);

@@ -42,6 +42,9 @@ impl StoreUrl {
                 ));
             }
         };
+        if backend == Backend::Postgres {
+            check_postgres_parameters(raw)?;
+        }
         Ok(StoreUrl {
             raw: raw.to_owned(),
             backend,
@@ -74,6 +77,50 @@ impl fmt::Display for StoreUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.redacted())
     }
+}
+
+/// The query parameters the PostgreSQL driver (sqlx) understands. It ignores any other one
+/// with a warning that quotes the value, which may be a secret (`sslpassword=…`): such URLs
+/// are refused instead, naming only the parameter.
+const POSTGRES_PARAMETERS: &[&str] = &[
+    "sslmode",
+    "ssl-mode",
+    "sslrootcert",
+    "ssl-root-cert",
+    "ssl-ca",
+    "sslcert",
+    "ssl-cert",
+    "sslkey",
+    "ssl-key",
+    "statement-cache-capacity",
+    "host",
+    "hostaddr",
+    "port",
+    "dbname",
+    "user",
+    "password",
+    "application_name",
+    "options",
+];
+
+fn check_postgres_parameters(raw: &str) -> Result<(), StoreError> {
+    let Ok(url) = url::Url::parse(raw) else {
+        return Ok(()); // the driver reports it, without the URL
+    };
+    for (key, _) in url.query_pairs() {
+        if POSTGRES_PARAMETERS.contains(&key.as_ref()) {
+            continue;
+        }
+        let why = if key.eq_ignore_ascii_case("sslpassword") {
+            "encrypted client keys are not supported: decrypt the key file (e.g. `openssl pkey -in key.pem -out key-plain.pem`) and protect it by its file permissions instead".to_owned()
+        } else {
+            format!("known parameters: {}", POSTGRES_PARAMETERS.join(", "))
+        };
+        return Err(StoreError::InvalidUrl(format!(
+            "the PostgreSQL driver does not know the parameter `{key}`; {why}"
+        )));
+    }
+    Ok(())
 }
 
 /// Replace the password of a URL, and every query parameter that carries one (`password=`,
@@ -140,6 +187,19 @@ mod tests {
             .to_string();
         assert!(!err.contains("hunter2"), "{err}");
         assert!(StoreUrl::parse("no-scheme").is_err());
+        // a parameter the driver would ignore (quoting its value in a warning) is refused
+        let err = StoreUrl::parse("postgres://gc@h/db?sslmode=require&sslpassword=hunter2")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("sslpassword") && !err.contains("hunter2"),
+            "{err}"
+        );
+        let err = StoreUrl::parse("postgres://gc@h/db?pwd=hunter2")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`pwd`") && !err.contains("hunter2"), "{err}");
+        assert!(StoreUrl::parse("postgres://gc@h/db?sslmode=require&password=x").is_ok());
     }
 
     #[test]

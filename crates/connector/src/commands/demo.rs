@@ -110,6 +110,12 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         .tempdir()
         .context("creating the demo directory")?
         .keep();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
+            .context("making the demo directory private")?;
+    }
     let opts = SandboxOptions {
         listen: std::net::SocketAddr::from(([127, 0, 0, 1], args.port)),
         seed: args.seed,

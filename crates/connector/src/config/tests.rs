@@ -452,13 +452,26 @@ fn a_postgres_password_is_redacted_in_debug_and_display() {
     let text = example_with(
         "url = \"sqlite://graph-connector.db\"",
         &format!(
-            "url = \"postgres://connector@db.contoso.com/state?password={PLANTED}&sslmode=verify-full&sslpassword={PLANTED}\""
+            "url = \"postgres://connector@db.contoso.com/state?password={PLANTED}&sslmode=verify-full\""
         ),
     );
     let config = load_text(&text).unwrap();
     let shown = format!("{} {:?}", config.state.url, config);
     assert!(!shown.contains(PLANTED), "{shown}");
-    assert!(shown.contains("sslmode=verify-full"), "{shown}");
+    assert!(
+        shown.contains("password=***&sslmode=verify-full"),
+        "{shown}"
+    );
+    // a parameter the driver would ignore (and log with its value) is refused, by name only
+    let text = example_with(
+        "url = \"sqlite://graph-connector.db\"",
+        &format!("url = \"postgres://connector@db.contoso.com/state?sslpassword={PLANTED}\""),
+    );
+    let found = issues(&text);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].key, "state.url");
+    assert!(found[0].message.contains("sslpassword"), "{found:?}");
+    assert!(!format!("{found:?} {}", found[0]).contains(PLANTED));
 }
 
 #[test]

@@ -193,7 +193,16 @@ pub fn validate(config: &Config) -> Vec<Problem> {
 
     let s = &config.state;
     match s.url.scheme() {
-        Some("sqlite" | "postgres" | "postgresql") => {}
+        Some("sqlite" | "postgres" | "postgresql") => {
+            if let Err(e) = gc_store::StoreUrl::parse(s.url.expose()) {
+                // names the problem, never the URL
+                p.push(
+                    "state.url",
+                    &e.to_string(),
+                    "see docs/STORE.md for the URL forms",
+                );
+            }
+        }
         _ => p.push(
             "state.url",
             "not a sqlite:// or postgres:// URL",

@@ -62,6 +62,7 @@ pub async fn start_sandbox_with(
                 // A file: an in-memory SQLite database is per connection.
                 database: Some(dir.join("crm-sandbox.db")),
                 legacy: gc_sandbox::crm::legacy_from_tenant(&sandbox.state(), sandbox.directory()),
+                dialect: opts.crm_dialect.clone(),
                 ..Default::default()
             },
         )

@@ -37,6 +37,9 @@ pub struct EmailRuntime {
     pub kinds: gc_crm::Kinds,
     /// Fields beyond `[crm.dialect]` the kinds use (forms.xml, missing-participants block).
     pub extra_fields: Vec<gc_crm::ExtraField>,
+    /// Set once the preflight passed: the names do not change while the process runs (a
+    /// name that disappears later stops the run through the engine's tenant-level error).
+    preflight_passed: tokio::sync::OnceCell<()>,
 }
 
 impl EmailRuntime {
@@ -60,6 +63,7 @@ impl EmailRuntime {
             exclude: lower(&config.mailboxes.exclude),
             kinds: wiring::kinds(config),
             extra_fields: wiring::extra_fields(config, forms.as_ref()),
+            preflight_passed: tokio::sync::OnceCell::new(),
         })
     }
 
@@ -68,6 +72,13 @@ impl EmailRuntime {
     /// A configuration mistake stops here, with the `[crm.dialect]` key to set, instead of
     /// failing every message.
     pub async fn preflight(&self) -> anyhow::Result<()> {
+        self.preflight_passed
+            .get_or_try_init(|| self.probe())
+            .await
+            .map(|_| ())
+    }
+
+    async fn probe(&self) -> anyhow::Result<()> {
         let findings = gc_crm::probe::preflight(self.crm.client(), self.kinds, &self.extra_fields)
             .await
             .context("probing the CRM tables and fields before synchronizing")?;

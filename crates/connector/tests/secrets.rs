@@ -241,3 +241,56 @@ async fn files_written_for_the_sandbox_are_private() {
     assert!(text.contains(&sandbox.credentials().crm_password));
     sandbox.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_http_to_another_machine_is_a_warning_in_validate_and_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let (sandbox, config) = sandbox_config(
+        SandboxOptions {
+            users: 2,
+            messages_per_mailbox: 1,
+            ..SandboxOptions::default()
+        },
+        dir.path(),
+    )
+    .await;
+    // CRM.interface on another machine (which does not exist), over plain http
+    let text = std::fs::read_to_string(&config).unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("interface_url"))
+        .unwrap()
+        .to_owned();
+    std::fs::write(
+        &config,
+        text.replace(
+            &line,
+            "interface_url = \"http://crm.invalid/crm/interface\"",
+        ) + "\n[errors]\nmax_retries = 0\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_graph-connector"))
+        .args(["config", "validate", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("warning") && stderr.contains("[crm] interface_url"),
+        "{stderr}"
+    );
+    let report = check_json(&config).await;
+    let line = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["area"] == "config" && c["name"] == "crm.interface_url")
+        .unwrap_or_else(|| panic!("{report:#}"));
+    assert_eq!(line["status"], "warning");
+    assert!(
+        line["cause"].as_str().unwrap().contains("password"),
+        "{line}"
+    );
+    sandbox.shutdown().await;
+}

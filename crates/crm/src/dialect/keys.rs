@@ -56,7 +56,7 @@ impl<'a> DialectKey<'a> {
     /// The configured names, without empty ones.
     pub fn names(&self) -> Vec<&'a str> {
         match self.value {
-            KeyValue::Text(t) if t.is_empty() => Vec::new(),
+            KeyValue::Text("") => Vec::new(),
             KeyValue::Text(t) => vec![t],
             KeyValue::List(l) => l
                 .iter()

@@ -14,7 +14,7 @@
 use crate::client::CrmClient;
 use crate::codec::{CatalogMode, Command, FieldList, Query, TableSpec};
 use crate::dialect::{Dialect, DialectKey, NameKind, required_catalog_values};
-use crate::error::CrmError;
+use crate::error::{CrmError, ErrorKind};
 
 /// The kinds whose tables are probed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -297,8 +297,12 @@ async fn probe_fields(
             let Some(ret) = results.next().and_then(|r| r.error()) else {
                 continue;
             };
-            found = true;
             let err = dialect.item_error(ret);
+            if err.kind() != ErrorKind::UnknownName {
+                // not a name problem (e.g. no read permission): the table line says it once
+                continue;
+            }
+            found = true;
             out.push((
                 *i,
                 Finding {

@@ -160,7 +160,11 @@ pub enum ConfigCommand {
     Example,
     /// Check a configuration file and report every problem at once, each with the file, the
     /// line, the key and what to write instead. Exits with status 1 when there is any.
+    /// Warnings (e.g. CRM.interface over plain http) do not change the exit status.
     Validate(ConfigArgs),
+    /// Print the CRM.interface dialect in use (the built-in table and field names overridden
+    /// by `[crm.dialect]`) as TOML, marking the keys that differ from the defaults.
+    Dialect(ConfigArgs),
 }
 
 /// Where the configuration file is.

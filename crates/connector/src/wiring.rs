@@ -94,7 +94,108 @@ pub fn crm_config(config: &Config) -> anyhow::Result<gc_crm::CrmConfig> {
     crm.retry.max_attempts = config.errors.max_retries.saturating_add(1);
     crm.retry.initial_backoff = Duration::from_secs(config.errors.initial_backoff_seconds.into());
     crm.retry.max_backoff = Duration::from_secs(config.errors.max_backoff_seconds.into());
+    crm.dialect = c.dialect.clone();
+    crm.time_zone = time_zone(config)?;
+    if let Some(ca) = &c.ca_file {
+        crm.extra_ca_pem = Some(
+            std::fs::read(ca).with_context(|| format!("reading [crm] ca_file {}", ca.display()))?,
+        );
+    }
     Ok(crm)
+}
+
+/// The zone CRM dates and times are in: `[crm] time_zone`, else this machine's.
+pub fn time_zone(config: &Config) -> anyhow::Result<jiff::tz::TimeZone> {
+    match &config.crm.time_zone {
+        Some(name) => jiff::tz::TimeZone::get(name)
+            .with_context(|| format!("[crm] time_zone {name:?} is not a known IANA time zone")),
+        None => Ok(jiff::tz::TimeZone::system()),
+    }
+}
+
+/// How `check` names the CRM time zone: the IANA name and where it comes from.
+pub fn time_zone_description(config: &Config) -> String {
+    match &config.crm.time_zone {
+        Some(name) => format!("{name} ([crm] time_zone)"),
+        None => match jiff::tz::TimeZone::try_system() {
+            Ok(tz) => format!(
+                "{} (this machine's zone; set [crm] time_zone if the CRM server is elsewhere)",
+                tz.iana_name().unwrap_or("unnamed local zone")
+            ),
+            Err(_) => "UTC (this machine's zone cannot be determined; set [crm] time_zone)".into(),
+        },
+    }
+}
+
+/// The missing-participants block: forms.xml's, else the built-in one (its flag written with
+/// the installation's spelling of `true`).
+fn missing_attendees(
+    config: &Config,
+    forms: Option<&gc_crm::Forms>,
+) -> gc_crm::forms::MissingAttendees {
+    if let Some(m) = forms.and_then(|f| f.missing_attendees.get("vevent")) {
+        return m.clone();
+    }
+    let mut m = gc_sync::email::rules::default_missing_attendees();
+    let d = &config.crm.dialect;
+    for (table, _, value) in &mut m.flags {
+        table.clone_from(&d.activity.table);
+        *value = d.format_bool(true);
+    }
+    m
+}
+
+/// The kinds whose CRM tables `check` and `sync` probe.
+pub fn kinds(config: &Config) -> gc_crm::Kinds {
+    gc_crm::Kinds {
+        emails: config.emails.enabled,
+        appointments: config.appointments.enabled,
+        tasks: config.tasks.enabled,
+        contacts: config.contacts.enabled,
+        absences: config.absences.enabled,
+    }
+}
+
+/// Fields the connector writes or reads that do not come from `[crm.dialect]`: the
+/// missing-participants block (flags and target field) and, for appointments, the fields of
+/// forms.xml's vevent form.
+pub fn extra_fields(config: &Config, forms: Option<&gc_crm::Forms>) -> Vec<gc_crm::ExtraField> {
+    let dialect = &config.crm.dialect;
+    let mut out = Vec::new();
+    let uses_activities = config.emails.enabled || config.appointments.enabled;
+    if uses_activities {
+        let missing = missing_attendees(config, forms);
+        let source = if forms.is_some() {
+            "forms.xml <missing_attendees>"
+        } else {
+            "the built-in missing-participants block"
+        };
+        // the flags and the text are written on the activity
+        for field in missing
+            .flags
+            .iter()
+            .map(|(_, f, _)| f)
+            .chain([&missing.field])
+        {
+            out.push(gc_crm::ExtraField {
+                table_key: "activity.table".into(),
+                field: field.clone(),
+                source: source.into(),
+            });
+        }
+    }
+    if config.appointments.enabled
+        && let Some(fields) = forms.and_then(|f| f.form_fields("vevent", &dialect.activity.table))
+    {
+        for field in fields {
+            out.push(gc_crm::ExtraField {
+                table_key: "activity.table".into(),
+                field: field.clone(),
+                source: "forms.xml <form type='vevent'>".into(),
+            });
+        }
+    }
+    out
 }
 
 /// forms.xml, when configured.
@@ -168,10 +269,9 @@ pub fn email_rules(config: &Config, forms: Option<&gc_crm::Forms>) -> gc_sync::E
             .iter()
             .map(|d| d.to_ascii_lowercase())
             .collect(),
-        missing: forms
-            .and_then(|f| f.missing_attendees.get("vevent").cloned())
-            .unwrap_or_else(gc_sync::email::rules::default_missing_attendees),
+        missing: missing_attendees(config, forms),
         language: config.crm.language.clone(),
+        time_zone: time_zone(config).unwrap_or(jiff::tz::TimeZone::UTC),
         ..gc_sync::EmailRules::default()
     }
 }

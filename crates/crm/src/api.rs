@@ -243,6 +243,31 @@ impl Activity {
     }
 }
 
+impl CrmSession<'_> {
+    /// When an activity starts: its date and time fields read in the CRM's time zone
+    /// (`[crm] time_zone`; gaps and overlaps as [`crate::localtime`] explains). Without a
+    /// time, the start of the day. `None` when the date is missing or unreadable.
+    pub fn activity_start(&self, a: &Activity) -> Option<jiff::Timestamp> {
+        let dl = self.dialect();
+        let d = &dl.activity;
+        let date = dl.parse_date(a.get(&d.date)?)?;
+        let time = a.get(&d.time).and_then(|t| dl.parse_time(t));
+        crate::localtime::from_local(date, time, self.client.time_zone())
+    }
+
+    /// When an activity ends (end date and time, CRM time zone); `None` without an end date.
+    pub fn activity_end(&self, a: &Activity) -> Option<jiff::Timestamp> {
+        let dl = self.dialect();
+        let d = &dl.activity;
+        if d.end_date.is_empty() {
+            return None;
+        }
+        let date = dl.parse_date(a.get(&d.end_date)?)?;
+        let time = a.get(&d.end_time).and_then(|t| dl.parse_time(t));
+        crate::localtime::from_local(date, time, self.client.time_zone())
+    }
+}
+
 /// Which activities to read.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ActivityFilter {
@@ -328,17 +353,27 @@ impl CrmSession<'_> {
     fn rep_from(&self, r: &Record) -> Result<Rep, CrmError> {
         let d = &self.dialect().rep;
         let b = |f: &str| r.get(f).is_some_and(|v| self.dialect().parse_bool(v));
+        let connector_enabled = b(&d.connector_enabled);
+        // An installation without a separate flag for a kind (`""`): the kind follows
+        // "Enable Connector settings".
+        let flag = |f: &str| {
+            if f.is_empty() {
+                connector_enabled
+            } else {
+                b(f)
+            }
+        };
         Ok(Rep {
             id: need_id(r)?,
             rep_id: r.get(&d.rep_id).unwrap_or_default().trim().to_owned(),
             name: r.get(&d.name).unwrap_or_default().to_owned(),
             email: non_empty(r.get(&d.email)).map(|e| e.to_ascii_lowercase()),
-            connector_enabled: b(&d.connector_enabled),
+            connector_enabled,
             sync_emails: b(&d.sync_emails),
             sync_appointments: b(&d.sync_appointments),
-            sync_tasks: b(&d.sync_tasks),
-            sync_contacts: b(&d.sync_contacts),
-            sync_absences: b(&d.sync_absences),
+            sync_tasks: flag(&d.sync_tasks),
+            sync_contacts: flag(&d.sync_contacts),
+            sync_absences: flag(&d.sync_absences),
             language: non_empty(r.get(&d.language)),
             user_settings: non_empty(r.get(&d.user_settings)),
         })

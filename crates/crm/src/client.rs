@@ -1,6 +1,9 @@
 //! HTTP transport: one reqwest client, POST `text/xml` to the configured CRM.interface URL,
-//! timeouts, and retries with backoff for transient failures and "User is already active".
+//! timeouts, retries with backoff for transient failures and "User is already active", and
+//! one request at a time per impersonated rep.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use secrecy::SecretString;
@@ -65,6 +68,11 @@ pub struct CrmConfig {
     pub retry_codes: Vec<u16>,
     /// Table/field names and protocol conventions.
     pub dialect: Dialect,
+    /// Time zone of the dates and times CRM stores (`[crm] time_zone`): activities are
+    /// written in it and times read from CRM are interpreted in it.
+    pub time_zone: jiff::tz::TimeZone,
+    /// Extra CA certificates (PEM) to trust, e.g. a company CA in front of CRM.interface.
+    pub extra_ca_pem: Option<Vec<u8>>,
 }
 
 impl CrmConfig {
@@ -80,15 +88,24 @@ impl CrmConfig {
             watch_codes: vec![500, 511],
             retry_codes: Vec::new(),
             dialect: Dialect::default(),
+            time_zone: jiff::tz::TimeZone::UTC,
+            extra_ca_pem: None,
         }
     }
 }
 
-/// A CRM.interface client. Cheap to clone (the HTTP connection pool is shared).
+/// A CRM.interface client. Cheap to clone (the HTTP connection pool and the per-rep turns are
+/// shared).
+///
+/// CRM.interface runs one request per user at a time and answers a second one with "User is
+/// already active", so the client sends the requests made for one impersonated rep one after
+/// the other, whoever makes them (every sync kind shares this); requests for different reps
+/// and the master user's own requests run in parallel.
 #[derive(Debug, Clone)]
 pub struct CrmClient {
     http: reqwest::Client,
-    cfg: std::sync::Arc<CrmConfig>,
+    cfg: Arc<CrmConfig>,
+    turns: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
 }
 
 /// Who a request acts for: the master user itself, or a rep by e-mail (impersonation).
@@ -99,16 +116,53 @@ pub struct CrmSession<'a> {
 }
 
 impl CrmClient {
-    /// Builds the client.
+    /// Builds the client. A URL carrying a user name or password is refused: the master
+    /// login goes in the request body, and credentials in a URL end up in logs.
     pub fn new(cfg: CrmConfig) -> Result<Self, CrmError> {
-        let http = reqwest::Client::builder()
-            .timeout(cfg.timeout)
+        if !cfg.url.username().is_empty() || cfg.url.password().is_some() {
+            return Err(CrmError::InvalidRequest(
+                "the CRM.interface URL must not carry a user name or password; give the master user and its password in the configuration".into(),
+            ));
+        }
+        let mut builder = reqwest::Client::builder().timeout(cfg.timeout);
+        if let Some(pem) = &cfg.extra_ca_pem {
+            let certs = reqwest::Certificate::from_pem_bundle(pem).map_err(|_| {
+                CrmError::InvalidRequest("the CA file is not a PEM certificate".into())
+            })?;
+            if certs.is_empty() {
+                return Err(CrmError::InvalidRequest(
+                    "the CA file holds no certificate".into(),
+                ));
+            }
+            builder = builder.tls_certs_merge(certs);
+        }
+        let http = builder
             .build()
             .map_err(|e| CrmError::InvalidRequest(format!("HTTP client: {e}")))?;
         Ok(Self {
             http,
-            cfg: std::sync::Arc::new(cfg),
+            cfg: Arc::new(cfg),
+            turns: Arc::new(Mutex::new(HashMap::new())),
         })
+    }
+
+    /// Waits until no other request for `rep` is running; the guard is its turn.
+    async fn turn(&self, rep: &str) -> tokio::sync::OwnedMutexGuard<()> {
+        let m = {
+            let mut map = self
+                .turns
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            map.entry(rep.trim().to_ascii_lowercase())
+                .or_default()
+                .clone()
+        };
+        m.lock_owned().await
+    }
+
+    /// The time zone of CRM dates and times.
+    pub fn time_zone(&self) -> &jiff::tz::TimeZone {
+        &self.cfg.time_zone
     }
 
     /// The configuration.
@@ -169,6 +223,7 @@ impl CrmClient {
                 "{e:?} cannot be used for impersonation"
             )));
         }
+        let commands = without_unused_names(commands);
         let reqid = uuid::Uuid::new_v4().to_string();
         let impersonate = rep_email.map(|e| self.cfg.dialect.impersonate_value(e));
         let req = Request {
@@ -182,6 +237,10 @@ impl CrmClient {
             commands,
         };
         let body = codec::encode_request(&req)?;
+        let _turn = match rep_email {
+            Some(rep) => Some(self.turn(rep).await),
+            None => None,
+        };
         let mut attempt = 1u32;
         let mut delay = self.cfg.retry.initial_backoff;
         loop {
@@ -280,6 +339,27 @@ impl CrmClient {
         }
         Ok(parsed)
     }
+}
+
+/// Optional dialect names set to `""` are not used: such fields are neither queried nor
+/// written (required names cannot be empty, the configuration refuses that).
+fn without_unused_names(mut commands: Vec<Command>) -> Vec<Command> {
+    for c in &mut commands {
+        match c {
+            Command::Query(q) => {
+                for fl in &mut q.fields {
+                    fl.fields.retain(|f| !f.is_empty());
+                }
+            }
+            Command::Write(w) => {
+                for r in &mut w.records {
+                    r.fields.retain(|f| !f.name.is_empty());
+                }
+            }
+            Command::Nop => {}
+        }
+    }
+    commands
 }
 
 /// URLs in reqwest errors never carry our password (it is in the body), but a configured URL

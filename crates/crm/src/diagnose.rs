@@ -8,6 +8,7 @@ use crate::client::CrmClient;
 use crate::dialect::required_catalog_values;
 use crate::error::{CrmError, ErrorKind};
 use crate::forms::Forms;
+use crate::probe::{self, ExtraField, Kinds};
 
 /// Outcome of one check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,6 +61,13 @@ pub struct DiagnoseOptions {
     pub probe_rep: Option<String>,
     /// Client kind of our master-user entry in forms.xml (default `GraphApi`).
     pub client_kind: Option<String>,
+    /// The enabled kinds: their tables are probed (default: all).
+    pub kinds: Kinds,
+    /// Fields the connector uses beyond the dialect (forms.xml, missing-participants block).
+    pub extra_fields: Vec<ExtraField>,
+    /// The activity type of filed e-mails (`[emails] activity_type`): must be a value of the
+    /// activity type catalog.
+    pub activity_type: Option<String>,
 }
 
 /// Result of [`diagnose`]: the checks and the enabled reps (so the caller can add the
@@ -150,7 +158,12 @@ pub async fn diagnose(
     out.checks.push(forms_check(forms, opts, &cfg.user));
 
     if !reachable {
-        for name in ["crm.reps", "crm.impersonation", "crm.catalogs"] {
+        for name in [
+            "crm.schema",
+            "crm.reps",
+            "crm.impersonation",
+            "crm.catalogs",
+        ] {
             out.checks.push(Diagnostic::new(
                 name,
                 Status::Skipped,
@@ -161,7 +174,38 @@ pub async fn diagnose(
         return out;
     }
 
-    // 3: enabled reps
+    // 3: every table and field of the enabled kinds, under the configured names
+    let tables = probe::table_probes(client.dialect(), opts.kinds, &opts.extra_fields);
+    match probe::probe_schema(client, &tables).await {
+        Ok(findings) if findings.is_empty() => {
+            let fields: usize = tables.iter().map(|t| t.fields.len()).sum();
+            let names: Vec<&str> = tables.iter().map(|t| t.table.as_str()).collect();
+            out.checks.push(Diagnostic::new(
+                "crm.schema",
+                Status::Ok,
+                format!(
+                    "{} tables and {fields} fields known: {}",
+                    tables.len(),
+                    names.join(", ")
+                ),
+                "",
+            ));
+        }
+        Ok(findings) => {
+            for f in findings {
+                out.checks
+                    .push(Diagnostic::new(&f.origin, Status::Failed, f.cause, f.fix));
+            }
+        }
+        Err(e) => out.checks.push(Diagnostic::new(
+            "crm.schema",
+            Status::Failed,
+            format!("the tables cannot be probed: {e}"),
+            "see the error; retry when CRM.interface is available",
+        )),
+    }
+
+    // 4: enabled reps
     let master = client.master();
     match master.enabled_reps().await {
         Ok(reps) if reps.is_empty() => out.checks.push(Diagnostic::new(
@@ -180,6 +224,7 @@ pub async fn diagnose(
             ));
             out.enabled_reps = reps;
         }
+        Err(e) if e.kind() == ErrorKind::UnknownName => out.checks.push(blocked("crm.reps", &e)),
         Err(e) => out.checks.push(Diagnostic::new(
             "crm.reps",
             Status::Failed,
@@ -188,7 +233,7 @@ pub async fn diagnose(
         )),
     }
 
-    // 4: impersonation
+    // 5: impersonation
     let probe = opts
         .probe_rep
         .clone()
@@ -213,34 +258,119 @@ pub async fn diagnose(
         },
     }
 
-    // 5: catalogs
+    // 6: catalogs, through the configured names
+    out.checks.push(catalog_check(client).await);
+    if let Some(t) = &opts.activity_type {
+        out.checks.push(activity_type_check(client, t).await);
+    }
+    out
+}
+
+async fn catalog_check(client: &CrmClient) -> Diagnostic {
+    match probe::probe_catalogs(client).await {
+        Ok(empty) if !empty.is_empty() => {
+            let causes: Vec<String> = empty.iter().map(|f| f.cause.clone()).collect();
+            let fixes: Vec<String> = empty.iter().map(|f| f.fix.clone()).collect();
+            return Diagnostic::new(
+                "crm.catalogs",
+                Status::Failed,
+                causes.join("; "),
+                fixes.join("; "),
+            );
+        }
+        Ok(_) => {}
+        Err(e) if e.kind() == ErrorKind::UnknownName => return blocked("crm.catalogs", &e),
+        Err(e) => {
+            return Diagnostic::new(
+                "crm.catalogs",
+                Status::Failed,
+                format!("catalogs cannot be read: {e}"),
+                "give the master user read access to catalogs, and check [crm.dialect.catalog]",
+            );
+        }
+    }
     match missing_catalog_values(client).await {
-        Ok(missing) if missing.is_empty() => out.checks.push(Diagnostic::new(
+        Ok(missing) if missing.is_empty() => Diagnostic::new(
             "crm.catalogs",
             Status::Ok,
             "required catalog values exist",
             "",
-        )),
+        ),
         Ok(missing) => {
             let list: Vec<String> = missing
                 .iter()
                 .map(|(c, v)| format!("\"{c}\": {v}"))
                 .collect();
-            out.checks.push(Diagnostic::new(
+            Diagnostic::new(
                 "crm.catalogs",
                 Status::Failed,
                 format!("catalog value(s) missing: {}", list.join("; ")),
                 "run `graph-connector check --fix-catalogs`, or add the values in the CRM catalog maintenance",
-            ));
+            )
         }
-        Err(e) => out.checks.push(Diagnostic::new(
+        Err(e) if e.kind() == ErrorKind::UnknownName => blocked("crm.catalogs", &e),
+        Err(e) => Diagnostic::new(
             "crm.catalogs",
             Status::Failed,
             format!("catalogs cannot be read: {e}"),
             "give the master user read access to catalogs",
-        )),
+        ),
     }
-    out
+}
+
+/// A check that cannot run while a name of `[crm.dialect]` is unknown: the schema lines
+/// already fail, one per name, so this one is skipped instead of failing a second time.
+fn blocked(name: &str, e: &CrmError) -> Diagnostic {
+    let what = match e {
+        CrmError::UnknownName { key: Some(k), .. } => format!("until {k} is fixed (see above)"),
+        _ => "until the names above are fixed".to_owned(),
+    };
+    Diagnostic::new(name, Status::Skipped, format!("not checked {what}"), "")
+}
+
+async fn activity_type_check(client: &CrmClient, activity_type: &str) -> Diagnostic {
+    let catalog = &client.dialect().catalog.activity_type_catalog;
+    match client.master().catalog_values(catalog).await {
+        Ok(values)
+            if values
+                .iter()
+                .any(|v| v.text.trim().eq_ignore_ascii_case(activity_type.trim())) =>
+        {
+            Diagnostic::new(
+                "crm.activity_type",
+                Status::Ok,
+                format!("{activity_type:?} is a value of the catalog {catalog:?}"),
+                "",
+            )
+        }
+        Ok(values) if values.is_empty() => Diagnostic::new(
+            "crm.activity_type",
+            Status::Failed,
+            format!(
+                "the catalog {catalog:?} has no values: it does not exist under this name or cannot be read"
+            ),
+            "set [crm.dialect.catalog] activity_type_catalog to the name of the activity type catalog in your installation",
+        ),
+        Ok(values) => {
+            let list: Vec<&str> = values.iter().map(|v| v.text.as_str()).collect();
+            Diagnostic::new(
+                "crm.activity_type",
+                Status::Failed,
+                format!(
+                    "{activity_type:?} is not a value of the catalog {catalog:?} ({})",
+                    list.join(", ")
+                ),
+                "set [emails] activity_type to one of the values listed",
+            )
+        }
+        Err(e) if e.kind() == ErrorKind::UnknownName => blocked("crm.activity_type", &e),
+        Err(e) => Diagnostic::new(
+            "crm.activity_type",
+            Status::Failed,
+            format!("the catalog {catalog:?} cannot be read: {e}"),
+            "give the master user read access to catalogs, and check [crm.dialect.catalog]",
+        ),
+    }
 }
 
 fn impersonation_failure(e: &CrmError, email: &str, user: &str) -> Diagnostic {

@@ -18,6 +18,10 @@ pub enum ErrorKind {
     NotFound,
     /// CRM.interface refused this item; sending it again unchanged will fail again.
     Rejected,
+    /// CRM.interface does not know a table or field the connector uses (or a catalog cannot
+    /// be read through the configured names): the configuration (`[crm.dialect]`) is wrong
+    /// for this installation. Nothing should be synchronized until it is fixed.
+    UnknownName,
     /// The answer was not the XML we expect.
     MalformedResponse,
     /// The caller built a request the client refuses to send.
@@ -70,6 +74,20 @@ pub enum CrmError {
         table: Option<String>,
         field: Option<String>,
     },
+    /// CRM.interface does not know a table or field name the connector sent.
+    #[error("CRM.interface does not know {}: {code}: {text}; {fix}", unknown_what(table.as_deref(), field.as_deref()))]
+    UnknownName {
+        /// The table named in the error.
+        table: Option<String>,
+        /// The field named in the error.
+        field: Option<String>,
+        /// The `[crm.dialect]` key that sets the name, when it comes from the dialect.
+        key: Option<String>,
+        /// What to change.
+        fix: String,
+        code: ReturnCode,
+        text: String,
+    },
     /// CRM.interface is in a passing error state (e.g. 511 SERVER_FAILURE).
     #[error("CRM.interface reported a server error {code}: {text}")]
     Server { code: ReturnCode, text: String },
@@ -94,6 +112,15 @@ pub enum CrmError {
     },
 }
 
+fn unknown_what(table: Option<&str>, field: Option<&str>) -> String {
+    match (table, field) {
+        (Some(t), Some(f)) => format!("the field {f:?} of table {t:?}"),
+        (None, Some(f)) => format!("the field {f:?}"),
+        (Some(t), None) => format!("the table {t:?}"),
+        (None, None) => "a name in the request".to_owned(),
+    }
+}
+
 impl CrmError {
     /// What to do about it.
     pub fn kind(&self) -> ErrorKind {
@@ -115,6 +142,7 @@ impl CrmError {
                 ErrorKind::NotFound
             }
             Self::Rejected { .. } => ErrorKind::Rejected,
+            Self::UnknownName { .. } => ErrorKind::UnknownName,
             Self::UserAlreadyActive => ErrorKind::UserAlreadyActive,
             Self::MalformedResponse(_) => ErrorKind::MalformedResponse,
             Self::InvalidRequest(_) => ErrorKind::InvalidRequest,
@@ -145,6 +173,7 @@ impl CrmError {
             Self::Auth { code, .. }
             | Self::ImpersonationRefused { code, .. }
             | Self::Rejected { code, .. }
+            | Self::UnknownName { code, .. }
             | Self::Server { code, .. } => Some(*code),
             Self::Partial { source, .. } => source.code(),
             _ => None,

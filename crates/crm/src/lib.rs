@@ -20,6 +20,8 @@ pub mod dialect;
 pub mod dom;
 pub mod error;
 pub mod forms;
+pub mod localtime;
+pub mod probe;
 
 pub use api::{
     Absence, Activity, ActivityFilter, CatalogValue, Company, DocumentInfo, ExternalKey,
@@ -32,7 +34,8 @@ pub use diagnose::{
     DiagnoseOptions, DiagnoseReport, Diagnostic, MailboxState, Status, diagnose, fix_catalogs,
     rep_mailbox_diagnostics,
 };
-pub use dialect::Dialect;
+pub use dialect::{Dialect, DialectKey, KeyValue, NameKind};
 pub use error::{CrmError, ErrorKind};
 pub use forms::{Forms, FormsError};
 pub use gc_ids::{CrmId, ParseCrmIdError};
+pub use probe::{ExtraField, Finding, Kinds};

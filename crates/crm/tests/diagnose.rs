@@ -118,7 +118,7 @@ async fn forms_without_graphapi_entry_and_impersonation_refused() {
     let opts = DiagnoseOptions {
         forms_path: Some("/srv/crm/Web/system/xml/forms.xml".into()),
         probe_rep: Some("ghost@contoso.example".into()),
-        client_kind: None,
+        ..DiagnoseOptions::default()
     };
     let report = diagnose(&c, Some(&f), &opts).await;
     let fd = report.get("crm.forms").unwrap();

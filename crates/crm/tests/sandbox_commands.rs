@@ -713,40 +713,6 @@ async fn busy_user_and_server_failure_are_retried() {
 }
 
 #[tokio::test]
-async fn concurrent_requests_of_one_rep_meet_user_already_active() {
-    let env = env().await;
-    // A refused request is retried after 5–20 ms while another one is being answered; how many
-    // refusals one request meets grows with how long the others take (a slow machine), so
-    // the attempts are not what this test limits.
-    let c = client_with_retries(&env, 10_000);
-    let me = rep_email(&env);
-    // many parallel requests for the same rep: the sandbox refuses overlapping ones, the
-    // client retries them, all succeed eventually
-    let futs: Vec<_> = (0..6)
-        .map(|_| {
-            let c = c.clone();
-            let me = me.clone();
-            async move { c.as_rep(&me).reps().await.map(|r| r.len()) }
-        })
-        .collect();
-    let results = futures_join(futs).await;
-    assert!(results.iter().all(Result::is_ok), "{results:?}");
-}
-
-async fn futures_join<F>(futs: Vec<F>) -> Vec<F::Output>
-where
-    F: std::future::Future + Send + 'static,
-    F::Output: Send + 'static,
-{
-    let handles: Vec<_> = futs.into_iter().map(tokio::spawn).collect();
-    let mut out = Vec::new();
-    for h in handles {
-        out.push(h.await.unwrap());
-    }
-    out
-}
-
-#[tokio::test]
 async fn malformed_responses_are_errors() {
     // a server that answers garbage, HTML and a wrong correlation id
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -806,33 +772,4 @@ async fn sandbox_faults_are_retried_and_retry_after_is_honoured() {
         "{:?}",
         started.elapsed()
     );
-}
-
-#[tokio::test]
-async fn sandbox_does_not_execute_a_request_twice() {
-    let env = env().await;
-    let body = |pwd: &str| {
-        format!(
-            "<request reqid=\"dup-1\" user=\"OCSU\" pwd=\"{}\"><insert><fields><Company><Company>Dup Ltd</Company></Company></fields></insert></request>",
-            gc_crm::dom::escape_attr(pwd)
-        )
-    };
-    let first = env.sandbox.handle(&body(PASSWORD)).await;
-    let second = env.sandbox.handle(&body(PASSWORD)).await;
-    assert_eq!(first, second);
-    assert!(first.contains("type=\"insert\""), "{first}");
-    assert_eq!(env.sandbox.stats().duplicates, 1);
-    let dups = env
-        .sandbox
-        .records("Company")
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|r| r.fields.get("Company").map(String::as_str) == Some("Dup Ltd"))
-        .count();
-    assert_eq!(dups, 1);
-    // a replayed id without the password gets nothing
-    let replay = env.sandbox.handle(&body("guess")).await;
-    assert!(replay.contains("code=\"401\""), "{replay}");
-    assert!(!replay.contains("type=\"insert\""));
 }

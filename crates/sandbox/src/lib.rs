@@ -68,6 +68,9 @@ pub struct SandboxOptions {
     /// A certificate (PEM) registered on the app for `client_assertion`; when `None` the built-in
     /// demo certificate ([`demo_client_certificate`]) is registered.
     pub client_certificate_pem: Option<String>,
+    /// The names CRM.interface is served under (`--crm-dialect`); default: the connector's
+    /// default names.
+    pub crm_dialect: crm::CrmDialect,
 }
 
 impl Default for SandboxOptions {
@@ -87,6 +90,7 @@ impl Default for SandboxOptions {
             budget_window: Duration::from_secs(600),
             messages_per_mailbox: 40,
             client_certificate_pem: None,
+            crm_dialect: crm::CrmDialect::default(),
         }
     }
 }
@@ -188,6 +192,7 @@ pub async fn start(opts: SandboxOptions) -> Result<Sandbox, SandboxError> {
             seed: opts.seed,
             legacy: crm::legacy_from_tenant(&StateHandle { shared: &shared }, &shared.directory),
             monitor: Some(shared.monitor.clone()),
+            dialect: opts.crm_dialect.clone(),
             ..crm::CrmOptions::default()
         },
     )
@@ -298,16 +303,10 @@ impl Sandbox {
         let dir = std::fs::canonicalize(&dir).unwrap_or(dir);
         if let Some(ca) = &self.ca_pem {
             let ca_path = self.ca_path_in(&dir, path);
-            std::fs::write(&ca_path, ca).map_err(|source| SandboxError::Write {
-                path: ca_path,
-                source,
-            })?;
+            write_private(&ca_path, ca)?;
         }
         let text = self.render_config(Some((&dir, path)));
-        std::fs::write(path, text).map_err(|source| SandboxError::Write {
-            path: path.to_path_buf(),
-            source,
-        })
+        write_private(path, &text)
     }
 
     fn ca_path_in(&self, dir: &Path, config: &Path) -> PathBuf {
@@ -384,6 +383,34 @@ impl Sandbox {
         StateHandle {
             shared: &self.shared,
         }
+    }
+}
+
+/// Writes a file only its owner can read (mode 0600 on Unix): the configuration holds the
+/// sandbox's client secret and CRM password. An existing file is truncated and gets the mode
+/// too.
+pub fn write_private(path: &Path, text: &str) -> Result<(), SandboxError> {
+    use std::io::Write as _;
+    let fail = |source| SandboxError::Write {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+        options.mode(0o600);
+        let file = options.open(path).map_err(fail)?;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))
+            .map_err(fail)?;
+        let mut file = file;
+        file.write_all(text.as_bytes()).map_err(fail)
+    }
+    #[cfg(not(unix))]
+    {
+        let mut file = options.open(path).map_err(fail)?;
+        file.write_all(text.as_bytes()).map_err(fail)
     }
 }
 

@@ -586,7 +586,7 @@ pub(crate) fn new_received_message(
     m: &NewMessage,
     folder: String,
 ) -> Message {
-    let now = Timestamp::now();
+    let now = m.received.unwrap_or_else(Timestamp::now);
     let from_addr = m.from.clone().unwrap_or_else(|| {
         dir.externals
             .first()

@@ -454,6 +454,8 @@ pub struct NewMessage {
     /// users of the tenant arrives in each mailbox with the same id, so delivering copies of
     /// one message means giving them the same id; default: a new one.
     pub internet_message_id: Option<String>,
+    /// When the message was sent and received; default: now.
+    pub received: Option<jiff::Timestamp>,
 }
 
 /// Direct, synchronous access to the tenant's state (for tests and demos). Users are named by

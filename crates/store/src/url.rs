@@ -42,6 +42,9 @@ impl StoreUrl {
                 ));
             }
         };
+        if backend == Backend::Postgres {
+            check_postgres_parameters(raw)?;
+        }
         Ok(StoreUrl {
             raw: raw.to_owned(),
             backend,
@@ -76,7 +79,52 @@ impl fmt::Display for StoreUrl {
     }
 }
 
-/// Replace the password of a URL (and a `password=` query parameter) by `***`.
+/// The query parameters the PostgreSQL driver (sqlx) understands. It ignores any other one
+/// with a warning that quotes the value, which may be a secret (`sslpassword=…`): such URLs
+/// are refused instead, naming only the parameter.
+const POSTGRES_PARAMETERS: &[&str] = &[
+    "sslmode",
+    "ssl-mode",
+    "sslrootcert",
+    "ssl-root-cert",
+    "ssl-ca",
+    "sslcert",
+    "ssl-cert",
+    "sslkey",
+    "ssl-key",
+    "statement-cache-capacity",
+    "host",
+    "hostaddr",
+    "port",
+    "dbname",
+    "user",
+    "password",
+    "application_name",
+    "options",
+];
+
+fn check_postgres_parameters(raw: &str) -> Result<(), StoreError> {
+    let Ok(url) = url::Url::parse(raw) else {
+        return Ok(()); // the driver reports it, without the URL
+    };
+    for (key, _) in url.query_pairs() {
+        if POSTGRES_PARAMETERS.contains(&key.as_ref()) {
+            continue;
+        }
+        let why = if key.eq_ignore_ascii_case("sslpassword") {
+            "encrypted client keys are not supported: decrypt the key file (e.g. `openssl pkey -in key.pem -out key-plain.pem`) and protect it by its file permissions instead".to_owned()
+        } else {
+            format!("known parameters: {}", POSTGRES_PARAMETERS.join(", "))
+        };
+        return Err(StoreError::InvalidUrl(format!(
+            "the PostgreSQL driver does not know the parameter `{key}`; {why}"
+        )));
+    }
+    Ok(())
+}
+
+/// Replace the password of a URL, and every query parameter that carries one (`password=`,
+/// `sslpassword=`, any key ending in `password`, `pwd`), by `***`.
 ///
 /// If the URL cannot be parsed at all, only its scheme is kept: a malformed URL may still
 /// contain a password somewhere, and a log line is not worth the risk.
@@ -89,14 +137,15 @@ pub fn redact_url(raw: &str) -> String {
         // set_password only fails for URLs that cannot have credentials, which have none.
         let _ = url.set_password(Some("***"));
     }
-    if url
-        .query_pairs()
-        .any(|(k, _)| k.eq_ignore_ascii_case("password"))
-    {
+    let secret = |k: &str| {
+        let k = k.to_ascii_lowercase();
+        k.ends_with("password") || k == "pwd" || k == "pass"
+    };
+    if url.query_pairs().any(|(k, _)| secret(&k)) {
         let pairs: Vec<(String, String)> = url
             .query_pairs()
             .map(|(k, v)| {
-                let v = if k.eq_ignore_ascii_case("password") {
+                let v = if secret(&k) {
                     "***".to_owned()
                 } else {
                     v.into_owned()
@@ -138,6 +187,19 @@ mod tests {
             .to_string();
         assert!(!err.contains("hunter2"), "{err}");
         assert!(StoreUrl::parse("no-scheme").is_err());
+        // a parameter the driver would ignore (quoting its value in a warning) is refused
+        let err = StoreUrl::parse("postgres://gc@h/db?sslmode=require&sslpassword=hunter2")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("sslpassword") && !err.contains("hunter2"),
+            "{err}"
+        );
+        let err = StoreUrl::parse("postgres://gc@h/db?pwd=hunter2")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`pwd`") && !err.contains("hunter2"), "{err}");
+        assert!(StoreUrl::parse("postgres://gc@h/db?sslmode=require&password=x").is_ok());
     }
 
     #[test]
@@ -154,6 +216,14 @@ mod tests {
         );
         let q = redact_url("postgres://db/state?user=gc&password=hunter2");
         assert!(!q.contains("hunter2") && q.contains("password=***"), "{q}");
+        let q = redact_url(
+            "postgres://gc@db/state?sslmode=verify-full&sslpassword=hunter2&PassWord=hunter3",
+        );
+        assert!(!q.contains("hunter"), "{q}");
+        assert!(
+            q.contains("sslpassword=***") && q.contains("sslmode=verify-full"),
+            "{q}"
+        );
         assert_eq!(
             redact_url("postgres://gc@db/state"),
             "postgres://gc@db/state"

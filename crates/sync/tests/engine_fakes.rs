@@ -193,6 +193,8 @@ struct FakeCrm {
     by_marker: AtomicBool,
     /// After this many creates, CRM answers that a field does not exist (a tenant error).
     unknown_field_after: Mutex<Option<u32>>,
+    /// CRM.interface does not know a name the configuration gives (a tenant-level error).
+    unknown_name: AtomicBool,
 }
 
 fn existing(a: &Act, found_by: FoundBy) -> ExistingActivity {
@@ -226,6 +228,12 @@ impl ActivityCrm for FakeCrm {
         Ok(PeopleMatch::default())
     }
     async fn find_by_key(&self, _: &str, key: &str) -> Result<Option<ExistingActivity>, PortError> {
+        if self.unknown_name.load(Ordering::SeqCst) {
+            return Err(PortError::new(
+                ErrorClass::Tenant,
+                "CRM.interface does not know the field \"Mailbox\"; set [crm.dialect.external_key] mailbox",
+            ));
+        }
         Ok(self
             .acts
             .lock()
@@ -857,4 +865,58 @@ async fn a_malformed_item_fails_alone_and_the_page_goes_on() {
     assert_eq!(w.graph.count("rep1@contoso.example", "Sync_Success"), 2);
     let notes = w.graph.notes.lock().unwrap().clone();
     assert_eq!(notes.len(), 1);
+}
+
+#[tokio::test]
+async fn a_configuration_error_stops_the_run_before_anything_moves() {
+    let w = world(3).await;
+    w.crm.unknown_name.store(true, Ordering::SeqCst);
+    for t in &w.targets {
+        for i in 0..3 {
+            w.graph.put(
+                &t.owner.email,
+                message(
+                    &format!("{}-{i}", t.owner.mailbox),
+                    &format!("<{}-{i}@x>", t.owner.mailbox),
+                    &[t.owner.email.as_str()],
+                ),
+            );
+        }
+    }
+    let reports = w.engine.run_all(&w.targets, 1, &NoProgress).await;
+    let stopped: Vec<_> = reports
+        .iter()
+        .filter(|r| r.outcome == MailboxOutcome::Stopped)
+        .collect();
+    assert_eq!(stopped.len(), 1, "{reports:#?}");
+    let reason = stopped[0].error.as_deref().unwrap();
+    assert!(
+        reason.contains("[crm.dialect.external_key] mailbox"),
+        "{reason}"
+    );
+    for (t, r) in w.targets.iter().zip(&reports) {
+        // nothing moved, nobody told, no item failed, no mailbox charged
+        assert_eq!(w.graph.count(&t.owner.email, SYNC), 3, "{r:#?}");
+        assert_eq!((r.failed, r.skipped, r.created), (0, 0, 0), "{r:#?}");
+        assert!(
+            matches!(
+                r.outcome,
+                MailboxOutcome::Stopped | MailboxOutcome::Cancelled
+            ),
+            "{r:#?}"
+        );
+    }
+    assert!(w.graph.notes.lock().unwrap().is_empty());
+    for m in w.store.list_mailboxes().await.unwrap() {
+        assert_eq!(m.consecutive_failures, 0, "{m:?}");
+    }
+    let links = w
+        .store
+        .links_by_global_key(Kind::Email, "<1-0@x>")
+        .await
+        .unwrap();
+    assert!(
+        links.is_empty(),
+        "no failed link for a configuration error: {links:?}"
+    );
 }

@@ -57,8 +57,8 @@ struct Report {
 
 pub async fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let mut lines = Vec::new();
-    match config::load(&args.config.config, std::env::vars()) {
-        Ok(config) => {
+    match config::load_with_warnings(&args.config.config, std::env::vars()) {
+        Ok((config, warnings)) => {
             lines.push(Line::new(
                 "config",
                 args.config.config.display().to_string(),
@@ -66,6 +66,15 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
                 None,
                 None,
             ));
+            for w in warnings {
+                lines.push(Line::new(
+                    "config",
+                    w.key.clone(),
+                    "warning",
+                    Some(format!("{}: {}", w.origin, w.message)),
+                    w.hint,
+                ));
+            }
             check_all(&config, &args, &mut lines).await;
         }
         Err(err) => {
@@ -185,8 +194,24 @@ async fn check_all(config: &Config, args: &CheckArgs, lines: &mut Vec<Line>) {
                     )),
                 }
             }
+            lines.push(Line::new(
+                "crm",
+                "time zone",
+                "ok",
+                Some(format!(
+                    "CRM dates and times are read and written in {}",
+                    wiring::time_zone_description(config)
+                )),
+                None,
+            ));
             let options = gc_crm::DiagnoseOptions {
                 forms_path: config.crm.forms_xml.clone(),
+                kinds: wiring::kinds(config),
+                extra_fields: wiring::extra_fields(config, forms.as_ref()),
+                activity_type: config
+                    .emails
+                    .enabled
+                    .then(|| config.emails.activity_type.clone()),
                 ..Default::default()
             };
             let report = gc_crm::diagnose(&crm, forms.as_ref(), &options).await;

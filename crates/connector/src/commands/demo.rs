@@ -64,6 +64,7 @@ pub async fn start_sandbox_with(
                 legacy: gc_sandbox::crm::legacy_from_tenant(&sandbox.state(), sandbox.directory()),
                 // one request counter and one set of trip wires for both sides
                 monitor: Some(sandbox.monitor().clone()),
+                dialect: opts.crm_dialect.clone(),
                 ..Default::default()
             },
         )
@@ -76,7 +77,7 @@ pub async fn start_sandbox_with(
             .context("serving the CRM sandbox")?;
         let text = std::fs::read_to_string(&config_path)?;
         let fixed = text.replace(&format!("{}/crm/interface", sandbox.url()), &url);
-        std::fs::write(&config_path, fixed)?;
+        gc_sandbox::write_private(&config_path, &fixed)?;
         crm_task = Some(task);
     }
     Ok(DemoSandbox {
@@ -105,7 +106,19 @@ async fn crm_served(base: &str) -> bool {
 
 /// `demo`.
 pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
-    let dir = std::env::temp_dir().join(format!("graph-connector-demo-{}", std::process::id()));
+    // A fresh directory with a random name that only this user can enter (the configuration
+    // holds the sandbox's secrets); kept after the demo so the commands it suggests work.
+    let dir = tempfile::Builder::new()
+        .prefix("graph-connector-demo-")
+        .tempdir()
+        .context("creating the demo directory")?
+        .keep();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
+            .context("making the demo directory private")?;
+    }
     let opts = SandboxOptions {
         listen: std::net::SocketAddr::from(([127, 0, 0, 1], args.port)),
         seed: args.seed,

@@ -39,11 +39,20 @@ pub struct SandboxArgs {
     /// Messages generated per mailbox.
     #[arg(long, default_value_t = 40, value_name = "N")]
     pub messages: usize,
+    /// Serve CRM.interface under other table and field names: a file with `[crm.dialect]`
+    /// keys (the connector's own section, or those keys at the top level). The configuration
+    /// written with --write-config does not contain them, so `check` shows what to set.
+    #[arg(long, value_name = "FILE")]
+    pub crm_dialect: Option<PathBuf>,
 }
 
 /// Starts the sandbox, prints `listening on URL` once ready, and serves until Ctrl-C.
 pub async fn run(args: SandboxArgs) -> anyhow::Result<ExitCode> {
     let faults: FaultSpec = args.faults.parse().context("--faults")?;
+    let crm_dialect = match &args.crm_dialect {
+        Some(path) => gc_sandbox::crm::CrmDialect::load(path).context("--crm-dialect")?,
+        None => gc_sandbox::crm::CrmDialect::default(),
+    };
     let sandbox = gc_sandbox::start(SandboxOptions {
         listen: args.listen,
         users: args.users,
@@ -52,6 +61,7 @@ pub async fn run(args: SandboxArgs) -> anyhow::Result<ExitCode> {
         faults,
         latency_ms: args.latency_ms,
         messages_per_mailbox: args.messages,
+        crm_dialect,
         ..SandboxOptions::default()
     })
     .await
@@ -60,6 +70,13 @@ pub async fn run(args: SandboxArgs) -> anyhow::Result<ExitCode> {
         sandbox
             .write_config(path)
             .with_context(|| format!("writing {}", path.display()))?;
+        if let Some(dialect) = &args.crm_dialect {
+            eprintln!(
+                "CRM.interface uses the names of {}; add its [crm.dialect] keys to {} (check shows what is missing)",
+                dialect.display(),
+                path.display()
+            );
+        }
     }
     let mut out = std::io::stdout();
     writeln!(out, "listening on {}", sandbox.url())?;

@@ -41,6 +41,13 @@ pub struct Runtime {
     pub include: Vec<String>,
     /// Never these addresses.
     pub exclude: Vec<String>,
+    /// The kinds whose CRM tables are probed before a cycle.
+    pub kinds: gc_crm::Kinds,
+    /// Fields beyond `[crm.dialect]` the kinds use (forms.xml, missing-participants block).
+    pub extra_fields: Vec<gc_crm::ExtraField>,
+    /// Set once the preflight passed: the names do not change while the process runs (a
+    /// name that disappears later stops the run through the engine's tenant-level error).
+    preflight_passed: tokio::sync::OnceCell<()>,
 }
 
 impl Runtime {
@@ -72,7 +79,40 @@ impl Runtime {
             parallel: config.mailboxes.parallel.max(1) as usize,
             include: lower(&config.mailboxes.include),
             exclude: lower(&config.mailboxes.exclude),
+            kinds: wiring::kinds(config),
+            extra_fields: wiring::extra_fields(config, forms.as_ref()),
+            preflight_passed: tokio::sync::OnceCell::new(),
         })
+    }
+
+    /// Before any mailbox is worked: does CRM.interface know every table and field the
+    /// enabled kinds use, under the configured names, and can the required catalogs be read?
+    /// A configuration mistake stops here, with the `[crm.dialect]` key to set, instead of
+    /// failing every message.
+    pub async fn preflight(&self) -> anyhow::Result<()> {
+        self.preflight_passed
+            .get_or_try_init(|| self.probe())
+            .await
+            .map(|_| ())
+    }
+
+    async fn probe(&self) -> anyhow::Result<()> {
+        let findings = gc_crm::probe::preflight(self.crm.client(), self.kinds, &self.extra_fields)
+            .await
+            .context("probing the CRM tables and fields before synchronizing")?;
+        if findings.is_empty() {
+            return Ok(());
+        }
+        let mut text = format!(
+            "the configuration does not fit this CRM.interface ({} problem{}); nothing was synchronized and nobody was notified:",
+            findings.len(),
+            if findings.len() == 1 { "" } else { "s" }
+        );
+        for f in &findings {
+            text.push_str(&format!("\n  - {f}"));
+        }
+        text.push_str("\n`graph-connector check` lists every check.");
+        anyhow::bail!(text)
     }
 
     /// Refresh the mailbox list and run one cycle of every enabled kind (all mailboxes, or
@@ -83,6 +123,7 @@ impl Runtime {
         progress: &dyn Progress,
         cancel: &CancellationToken,
     ) -> anyhow::Result<SyncReport> {
+        self.preflight().await?;
         let list = gc_sync::mailboxes::refresh(
             &*self.directory,
             &self.store,
@@ -167,7 +208,10 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
             "only `sync --once` exists so far; the scheduler runs with `graph-connector run`"
         );
     }
-    let config = config::load(&args.config.config, std::env::vars())?;
+    let (config, warnings) = config::load_with_warnings(&args.config.config, std::env::vars())?;
+    for w in warnings {
+        tracing::warn!("{w}");
+    }
     if !config.emails.enabled {
         eprintln!("[emails] enabled = false: nothing to synchronize");
         return Ok(ExitCode::SUCCESS);

@@ -78,12 +78,32 @@ impl fmt::Display for Issue {
     }
 }
 
-/// `emails.interval_minutes` → `[emails] interval_minutes`.
+/// `emails.interval_minutes` → `[emails] interval_minutes`;
+/// `crm.dialect.rep.table` → `[crm.dialect.rep] table`.
 fn display_key(key: &str) -> String {
-    match key.split_once('.') {
-        Some((section, rest)) => format!("[{section}] {rest}"),
-        None => format!("[{key}]"),
+    let (section, name) = split_key(key);
+    if name.is_empty() {
+        format!("[{section}]")
+    } else {
+        format!("[{section}] {name}")
     }
+}
+
+/// A dotted key's table and the key inside it (an index into a list stays with its key:
+/// `microsoft.managed_domains.0` → `microsoft`, `managed_domains.0`).
+fn split_key(key: &str) -> (&str, &str) {
+    let segments: Vec<&str> = key.split('.').collect();
+    let n = segments.len();
+    if n < 2 {
+        return (key, "");
+    }
+    let name_len = if n >= 3 && segments[n - 1].parse::<usize>().is_ok() {
+        2
+    } else {
+        1
+    };
+    let section_len: usize = segments[..n - name_len].iter().map(|s| s.len() + 1).sum();
+    (&key[..section_len - 1], &key[section_len..])
 }
 
 /// Every problem of a configuration that could not be loaded.
@@ -112,6 +132,15 @@ pub fn load(
     path: &Path,
     env: impl IntoIterator<Item = (String, String)>,
 ) -> Result<Config, ConfigError> {
+    load_with_warnings(path, env).map(|(config, _)| config)
+}
+
+/// [`load`], and what deserves attention in a valid configuration (e.g. an `http://`
+/// CRM.interface URL off this machine), each with where it was set.
+pub fn load_with_warnings(
+    path: &Path,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<(Config, Vec<Issue>), ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
         issues: vec![Issue {
             origin: Origin::File {
@@ -125,7 +154,7 @@ pub fn load(
             ),
         }],
     })?;
-    load_str(&text, path, env)
+    load_str_with_warnings(&text, path, env)
 }
 
 /// Load and validate configuration `text` that was read from `path`.
@@ -134,6 +163,15 @@ pub fn load_str(
     path: &Path,
     env: impl IntoIterator<Item = (String, String)>,
 ) -> Result<Config, ConfigError> {
+    load_str_with_warnings(text, path, env).map(|(config, _)| config)
+}
+
+/// [`load_str`] with the warnings of [`load_with_warnings`].
+pub fn load_str_with_warnings(
+    text: &str,
+    path: &Path,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<(Config, Vec<Issue>), ConfigError> {
     let source = Source {
         path: path.to_path_buf(),
         text: text.to_owned(),
@@ -158,7 +196,16 @@ pub fn load_str(
         });
     }
     if loader.issues.is_empty() {
-        Ok(config)
+        let warnings = validate::warnings(&config)
+            .into_iter()
+            .map(|(key, message, hint)| Issue {
+                origin: loader.source.origin(&key),
+                key,
+                message,
+                hint,
+            })
+            .collect();
+        Ok((config, warnings))
     } else {
         Err(ConfigError {
             issues: loader.issues,
@@ -197,13 +244,12 @@ impl Source {
     }
 }
 
-/// The line that sets `key` (`section.name`) in a TOML text, found by a light scan: the last
-/// `[section]` header seen and a line starting with `name =`. Good enough to point a human at it.
+/// The line that sets `key` (`section.name`, `crm.dialect.rep.name`) in a TOML text, found by
+/// a light scan: the last `[section]` header seen and a line starting with `name =`. Good
+/// enough to point a human at it.
 fn find_line(text: &str, key: &str) -> Option<usize> {
-    let (section, name) = match key.split_once('.') {
-        Some((s, n)) => (s, n.split('.').next().unwrap_or(n)),
-        None => (key, ""),
-    };
+    let (section, name) = split_key(key);
+    let name = name.split('.').next().unwrap_or(name);
     let mut current = String::new();
     for (i, raw) in text.lines().enumerate() {
         let line = raw.trim();
@@ -264,13 +310,13 @@ impl Loader {
                 continue;
             };
             let parts: Vec<String> = rest.split("__").map(str::to_ascii_lowercase).collect();
-            if parts.len() != 2 || parts.iter().any(String::is_empty) {
+            if parts.len() < 2 || parts.iter().any(String::is_empty) {
                 self.issues.push(Issue {
                     origin: Origin::Env(var.clone()),
                     key: String::new(),
                     message: "not a configuration key".into(),
                     hint: Some(format!(
-                        "write {ENV_PREFIX}<SECTION>__<KEY>, e.g. {ENV_PREFIX}CRM__PASSWORD"
+                        "write {ENV_PREFIX}<SECTION>__<KEY>, e.g. {ENV_PREFIX}CRM__PASSWORD or {ENV_PREFIX}CRM__DIALECT__REP__TABLE"
                     )),
                 });
                 continue;
@@ -281,11 +327,7 @@ impl Loader {
             } else {
                 parse_env_value(&value)
             };
-            let section = table
-                .entry(parts[0].clone())
-                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-            if let toml::Value::Table(section) = section {
-                section.insert(parts[1].clone(), parsed);
+            if set_path(table, &parts, parsed) {
                 self.source.env_keys.insert(key, var);
             }
         }
@@ -466,6 +508,26 @@ impl Loader {
             config.state.url = DatabaseUrl(s);
         }
     }
+}
+
+/// Sets `value` at the dotted path `parts` (creating tables on the way); `false` when a
+/// segment on the way is not a table.
+fn set_path(table: &mut toml::Table, parts: &[String], value: toml::Value) -> bool {
+    let Some((last, parents)) = parts.split_last() else {
+        return false;
+    };
+    let mut current = table;
+    for seg in parents {
+        let next = current
+            .entry(seg.clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        match next {
+            toml::Value::Table(t) => current = t,
+            _ => return false,
+        }
+    }
+    current.insert(last.clone(), value);
+    true
 }
 
 fn leaf(key: &str) -> &str {

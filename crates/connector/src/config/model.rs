@@ -107,6 +107,11 @@ pub struct Crm {
     pub ca_file: Option<PathBuf>,
     pub batch_size: u32,
     pub concurrency: u32,
+    /// IANA name of the zone CRM dates and times are in; `None`: the machine's zone.
+    pub time_zone: Option<String>,
+    /// Table and field names and protocol conventions of this installation
+    /// (`[crm.dialect]`, every key optional; see docs/CRM-INTERFACE.md).
+    pub dialect: gc_crm::Dialect,
 }
 
 impl Default for Crm {
@@ -121,6 +126,8 @@ impl Default for Crm {
             ca_file: None,
             batch_size: 10,
             concurrency: 4,
+            time_zone: None,
+            dialect: gc_crm::Dialect::default(),
         }
     }
 }
@@ -146,8 +153,8 @@ impl Default for State {
     }
 }
 
-/// A database URL. It may carry a password (`postgres://user:secret@host/db`), so `Debug` and
-/// `Display` hide everything between `://` and `@`.
+/// A database URL. It may carry a password (`postgres://user:secret@host/db`, or
+/// `?password=…`/`?sslpassword=…` in the query), so `Debug` and `Display` show it redacted.
 #[derive(Clone, Default, Deserialize, PartialEq, Eq)]
 #[serde(transparent)]
 pub struct DatabaseUrl(pub String);
@@ -166,13 +173,7 @@ impl DatabaseUrl {
 
 impl fmt::Display for DatabaseUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0.split_once("://") {
-            Some((scheme, rest)) => match rest.rsplit_once('@') {
-                Some((_, host)) => write!(f, "{scheme}://[REDACTED]@{host}"),
-                None => write!(f, "{scheme}://{rest}"),
-            },
-            None => f.write_str(&self.0),
-        }
+        f.write_str(&gc_store::redact_url(&self.0))
     }
 }
 

@@ -119,15 +119,160 @@ fn example_documents_every_key() {
             .collect();
         assert!(keys.len() > 1, "no key list for [{section}]: {hint}");
         for key in keys {
-            let documented = EXAMPLE.lines().any(|l| {
-                let l = l.trim_start_matches(['#', ' ']);
-                l.starts_with(&format!("{key} =")) || l.starts_with(&format!("{key}="))
-            });
+            // a key that is a table of its own (`[crm.dialect]`) is documented by its header
+            let documented = EXAMPLE.contains(&format!("[{section}.{key}]"))
+                || EXAMPLE.lines().any(|l| {
+                    let l = l.trim_start_matches(['#', ' ']);
+                    l.starts_with(&format!("{key} =")) || l.starts_with(&format!("{key}="))
+                });
             assert!(
                 documented,
                 "[{section}] {key} is not documented in config/example.toml"
             );
         }
+    }
+}
+
+/// The example's `[crm.dialect]` block, uncommented.
+fn example_dialect_block() -> String {
+    let start = EXAMPLE.find("# [crm.dialect]\n").unwrap();
+    let end = EXAMPLE[start..]
+        .find("\n\n")
+        .map_or(EXAMPLE.len(), |e| start + e);
+    EXAMPLE[start..end]
+        .lines()
+        .map(|l| l.strip_prefix("# ").unwrap_or(""))
+        .filter(|l| l.starts_with('[') || l.contains(" = "))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn example_documents_every_dialect_key_with_its_default() {
+    let block = example_dialect_block();
+    let table: toml::Table = block.parse().unwrap();
+    let parsed: gc_crm::Dialect = table["crm"]["dialect"].clone().try_into().unwrap();
+    assert_eq!(parsed, gc_crm::Dialect::default());
+    let d = gc_crm::Dialect::default();
+    for k in d.keys() {
+        let section = match k.section() {
+            Some(s) => table["crm"]["dialect"][s].as_table().unwrap(),
+            None => table["crm"]["dialect"].as_table().unwrap(),
+        };
+        assert!(
+            section.contains_key(k.leaf()),
+            "{} is not in the example",
+            k.toml_key()
+        );
+    }
+    // and uncommented, the block is a valid configuration
+    let text = format!("{EXAMPLE}\n{block}\n");
+    let config = load_text(&text).unwrap();
+    assert_eq!(config.crm.dialect, gc_crm::Dialect::default());
+}
+
+#[test]
+fn dialect_keys_are_configurable_checked_and_suggested() {
+    let text = format!(
+        "{EXAMPLE}\n[crm.dialect]\ntrue_value = \"1\"\n[crm.dialect.external_key]\nmailbox = \"\"\n[crm.dialect.catalog]\ntable = \"Catalog\"\ncatalog = \"CatalogName\"\n[crm.dialect.rep]\nconnector_enabled = \"EnableConnector\"\n"
+    );
+    let config = load_text(&text).unwrap();
+    let d = &config.crm.dialect;
+    assert_eq!(d.true_value, "1");
+    assert_eq!(d.external_key.mailbox, "");
+    assert_eq!(
+        d.external_key.ext_key, "ExtKey",
+        "other keys keep their default"
+    );
+    assert_eq!(
+        (d.catalog.table.as_str(), d.catalog.catalog.as_str()),
+        ("Catalog", "CatalogName")
+    );
+    assert_eq!(d.rep.connector_enabled, "EnableConnector");
+
+    // an unknown key: did you mean, with the line
+    let typo = format!("{EXAMPLE}\n[crm.dialect.rep]\nconector_enabled = \"X\"\n");
+    let found = issues(&typo);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].key, "crm.dialect.rep.conector_enabled");
+    let shown = found[0].to_string();
+    assert!(
+        shown.contains("[crm.dialect.rep] conector_enabled"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("did you mean `connector_enabled`?"),
+        "{shown}"
+    );
+    let line = typo.lines().count();
+    assert!(shown.contains(&format!("test.toml:{line}")), "{shown}");
+
+    // a required name left empty, and a bad name
+    let bad = format!(
+        "{EXAMPLE}\n[crm.dialect.rep]\ntable = \"\"\n[crm.dialect.activity]\nsubject = \"Sub ject\"\n"
+    );
+    let found = issues(&bad);
+    let keys: Vec<&str> = found.iter().map(|i| i.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        ["crm.dialect.rep.table", "crm.dialect.activity.subject"],
+        "{found:?}"
+    );
+
+    // from the environment, nested
+    let env = vec![(
+        "GRAPH_CONNECTOR__CRM__DIALECT__EXTERNAL_KEY__MAILBOX".to_owned(),
+        String::new(),
+    )];
+    let config = load_str(EXAMPLE, Path::new("test.toml"), env).unwrap();
+    assert_eq!(config.crm.dialect.external_key.mailbox, "");
+}
+
+#[test]
+fn time_zone_and_interface_url_rules() {
+    let with = |extra: &str| {
+        example_with(
+            "\nconcurrency = 4\n",
+            &format!("\nconcurrency = 4\n{extra}\n"),
+        )
+    };
+    let config = load_text(&with("time_zone = \"Europe/Vienna\"")).unwrap();
+    assert_eq!(config.crm.time_zone.as_deref(), Some("Europe/Vienna"));
+    let found = issues(&with("time_zone = \"Europe/Vinna\""));
+    assert_eq!(found[0].key, "crm.time_zone", "{found:?}");
+
+    let found = issues(&example_with(
+        "interface_url = \"https://crm.contoso.com/crm/interface\"",
+        &format!("interface_url = \"https://OCSU:{PLANTED}@crm.contoso.com/crm/interface\""),
+    ));
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(
+        found[0].message.contains("user name or password"),
+        "{found:?}"
+    );
+    assert!(!format!("{found:?}").contains(PLANTED));
+
+    // plain http: a warning off this machine, nothing on loopback
+    let remote = example_with(
+        "interface_url = \"https://crm.contoso.com/crm/interface\"",
+        "interface_url = \"http://crm.contoso.com/crm/interface\"",
+    );
+    let (_, warnings) = load_str_with_warnings(&remote, Path::new("test.toml"), no_env()).unwrap();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert_eq!(warnings[0].key, "crm.interface_url");
+    assert!(warnings[0].message.contains("password"), "{warnings:?}");
+    for local in [
+        "http://127.0.0.1:8080/crm/interface",
+        "http://localhost/crm",
+        "http://[::1]:80/x",
+    ] {
+        let text = example_with(
+            "interface_url = \"https://crm.contoso.com/crm/interface\"",
+            &format!("interface_url = \"{local}\""),
+        );
+        let (_, warnings) =
+            load_str_with_warnings(&text, Path::new("test.toml"), no_env()).unwrap();
+        assert!(warnings.is_empty(), "{local}: {warnings:?}");
     }
 }
 
@@ -300,9 +445,33 @@ fn a_postgres_password_is_redacted_in_debug_and_display() {
     let shown = format!("{} {:?}", config.state.url, config);
     assert!(!shown.contains(PLANTED), "{shown}");
     assert!(
-        shown.contains("postgres://[REDACTED]@db.contoso.com/state"),
+        shown.contains("postgres://connector:***@db.contoso.com/state"),
         "{shown}"
     );
+    // passwords in the query string too
+    let text = example_with(
+        "url = \"sqlite://graph-connector.db\"",
+        &format!(
+            "url = \"postgres://connector@db.contoso.com/state?password={PLANTED}&sslmode=verify-full\""
+        ),
+    );
+    let config = load_text(&text).unwrap();
+    let shown = format!("{} {:?}", config.state.url, config);
+    assert!(!shown.contains(PLANTED), "{shown}");
+    assert!(
+        shown.contains("password=***&sslmode=verify-full"),
+        "{shown}"
+    );
+    // a parameter the driver would ignore (and log with its value) is refused, by name only
+    let text = example_with(
+        "url = \"sqlite://graph-connector.db\"",
+        &format!("url = \"postgres://connector@db.contoso.com/state?sslpassword={PLANTED}\""),
+    );
+    let found = issues(&text);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].key, "state.url");
+    assert!(found[0].message.contains("sslpassword"), "{found:?}");
+    assert!(!format!("{found:?} {}", found[0]).contains(PLANTED));
 }
 
 #[test]

@@ -131,6 +131,31 @@ pub fn validate(config: &Config) -> Vec<Problem> {
             &c.interface_url,
             "https://crm.contoso.com/crm/interface",
         );
+        if url::Url::parse(&c.interface_url)
+            .is_ok_and(|u| !u.username().is_empty() || u.password().is_some())
+        {
+            p.push(
+                "crm.interface_url",
+                "the URL carries a user name or password",
+                "remove them from the URL: the master user goes in `master_user`, its password in `password` or `password_file`",
+            );
+        }
+    }
+    if let Some(tz) = &c.time_zone
+        && jiff::tz::TimeZone::get(tz).is_err()
+    {
+        p.push(
+            "crm.time_zone",
+            "not a known IANA time zone",
+            "write the zone of the CRM server, e.g. \"Europe/Vienna\" (remove the key to use this machine's zone)",
+        );
+    }
+    for (key, message) in c.dialect.problems() {
+        p.push(
+            &format!("crm.dialect.{key}"),
+            &message,
+            "see `graph-connector config dialect` for the values in use and docs/CRM-INTERFACE.md for each key",
+        );
     }
     p.required(
         "crm.master_user",
@@ -168,7 +193,16 @@ pub fn validate(config: &Config) -> Vec<Problem> {
 
     let s = &config.state;
     match s.url.scheme() {
-        Some("sqlite" | "postgres" | "postgresql") => {}
+        Some("sqlite" | "postgres" | "postgresql") => {
+            if let Err(e) = gc_store::StoreUrl::parse(s.url.expose()) {
+                // names the problem, never the URL
+                p.push(
+                    "state.url",
+                    &e.to_string(),
+                    "see docs/STORE.md for the URL forms",
+                );
+            }
+        }
         _ => p.push(
             "state.url",
             "not a sqlite:// or postgres:// URL",
@@ -287,6 +321,32 @@ pub fn validate(config: &Config) -> Vec<Problem> {
         );
     }
     p.0
+}
+
+/// What deserves attention in a valid configuration (shown by `config validate` and `check`,
+/// never a reason to refuse it).
+pub fn warnings(config: &Config) -> Vec<Problem> {
+    let mut p = Problems::default();
+    if let Ok(u) = url::Url::parse(&config.crm.interface_url)
+        && u.scheme() == "http"
+        && !is_loopback(&u)
+    {
+        p.push(
+            "crm.interface_url",
+            "CRM.interface is reached over plain http on another machine: the master password travels unencrypted in every request",
+            "use https:// (with `ca_file` for a company CA), or run the connector on the CRM server",
+        );
+    }
+    p.0
+}
+
+fn is_loopback(u: &url::Url) -> bool {
+    match u.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
 }
 
 #[derive(Default)]

@@ -38,6 +38,8 @@ pub struct CatalogEntry {
 #[derive(Debug, Clone)]
 pub(crate) struct Db {
     pool: SqlitePool,
+    /// Serializes adding catalog values (code allocation takes two statements).
+    catalog_writes: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 const SCHEMA: &[&str] = &[
@@ -81,7 +83,10 @@ impl Db {
         for s in SCHEMA {
             sqlx::query(*s).execute(&pool).await?;
         }
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            catalog_writes: std::sync::Arc::new(tokio::sync::Mutex::new(())),
+        })
     }
 
     fn row_to_record(row: &sqlx::sqlite::SqliteRow) -> Result<StoredRecord, sqlx::Error> {
@@ -132,21 +137,22 @@ impl Db {
     ) -> Result<u64, sqlx::Error> {
         let lo = (stat_no as i64) << 32;
         let hi = lo + 0xFFFF_FFFF;
-        let max: Option<i64> =
-            sqlx::query("SELECT MAX(id) AS m FROM records WHERE id >= ? AND id <= ?")
-                .bind(lo)
-                .bind(hi)
-                .fetch_one(&self.pool)
-                .await?
-                .try_get("m")?;
-        let id = max.map_or(lo + 1, |m| m + 1);
-        sqlx::query("INSERT INTO records (id, tbl, deleted, fields, links) VALUES (?, ?, 0, ?, ?)")
-            .bind(id)
-            .bind(table.to_owned())
-            .bind(json(fields))
-            .bind(json(&links))
-            .execute(&self.pool)
-            .await?;
+        // One statement, so that requests of different users running at the same time never
+        // get the same id.
+        let row = sqlx::query(
+            "INSERT INTO records (id, tbl, deleted, fields, links) \
+             SELECT COALESCE(MAX(id), ?) + 1, ?, 0, ?, ? FROM records WHERE id >= ? AND id <= ? \
+             RETURNING id",
+        )
+        .bind(lo)
+        .bind(table.to_owned())
+        .bind(json(fields))
+        .bind(json(&links))
+        .bind(lo)
+        .bind(hi)
+        .fetch_one(&self.pool)
+        .await?;
+        let id: i64 = row.try_get("id")?;
         Ok(id as u64)
     }
 
@@ -189,6 +195,7 @@ impl Db {
         text: &str,
         code: Option<u32>,
     ) -> Result<CatalogEntry, sqlx::Error> {
+        let _turn = self.catalog_writes.lock().await;
         let max: Option<i64> =
             sqlx::query("SELECT MAX(code) AS m FROM catalog_values WHERE catalog = ?")
                 .bind(catalog.to_owned())

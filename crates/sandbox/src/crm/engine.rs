@@ -6,103 +6,13 @@ use std::collections::{BTreeMap, HashMap};
 use base64::Engine as _;
 
 use super::db::{Db, StoredRecord};
+use super::names::CrmDialect;
+use super::schema::{CATALOG_TABLE, TableDef, table_def};
+use super::translate;
 use super::wire::{CatMode, Cmd, Cond, InRecord, Out, QueryCmd, TableNode, WriteKind};
 
 /// Station number of records created through the interface (seeded data uses station 1).
 pub(crate) const STATION: u32 = 2;
-
-pub(crate) struct TableDef {
-    pub name: &'static str,
-    pub short: &'static str,
-    /// Fields that must be non-empty on insert.
-    pub required: &'static [&'static str],
-    /// `(field, catalog)`: fields stored as catalog codes.
-    pub catalogs: &'static [(&'static str, &'static str)],
-    /// A link to this table is required on insert (`"*"`: to any table).
-    pub required_link: Option<&'static str>,
-}
-
-pub(crate) const CATALOG_TABLE: &str = "CatalogValue";
-
-pub(crate) const TABLES: &[TableDef] = &[
-    TableDef {
-        name: "Rep",
-        short: "ID",
-        required: &["Name"],
-        catalogs: &[],
-        required_link: None,
-    },
-    TableDef {
-        name: "Company",
-        short: "FI",
-        required: &["Company"],
-        catalogs: &[],
-        required_link: None,
-    },
-    TableDef {
-        name: "Person",
-        short: "KP",
-        required: &["LastName"],
-        catalogs: &[],
-        required_link: None,
-    },
-    TableDef {
-        name: "Contact",
-        short: "MA",
-        required: &["Contact", "Date"],
-        catalogs: &[("Contact", "Activity Type"), ("ShowAs", "ShowAs")],
-        required_link: None,
-    },
-    TableDef {
-        name: "Participant",
-        short: "MB",
-        required: &[],
-        catalogs: &[],
-        required_link: Some("Contact"),
-    },
-    TableDef {
-        name: "Tasks",
-        short: "A1",
-        required: &["Subject", "RepID"],
-        catalogs: &[],
-        required_link: None,
-    },
-    TableDef {
-        name: "Absences",
-        short: "A3",
-        required: &["RepID", "StartDate"],
-        catalogs: &[],
-        required_link: None,
-    },
-    TableDef {
-        name: "ExternalKey",
-        short: "XK",
-        required: &["ExtSystem", "ExtKey"],
-        catalogs: &[
-            ("ExtSystem", "Ext. System (Rep)"),
-            ("ContentType", "Content Type (groupware)"),
-        ],
-        required_link: Some("*"),
-    },
-    TableDef {
-        name: "Document",
-        short: "D1",
-        required: &["FileName", "Content"],
-        catalogs: &[],
-        required_link: Some("Contact"),
-    },
-    TableDef {
-        name: CATALOG_TABLE,
-        short: "KA",
-        required: &["Catalog", "Text"],
-        catalogs: &[],
-        required_link: None,
-    },
-];
-
-pub(crate) fn table_def(name: &str) -> Option<&'static TableDef> {
-    TABLES.iter().find(|t| t.name == name)
-}
 
 /// A per-command failure: `(code, text, tablename, fieldname)`.
 #[derive(Debug, Clone)]
@@ -111,23 +21,30 @@ pub(crate) struct CmdError {
     pub text: String,
     pub table: Option<String>,
     pub field: Option<String>,
+    /// `table`/`field` are already the names the client sent (not stored names).
+    pub on_wire: bool,
 }
 
 impl CmdError {
-    fn new(code: u16, text: impl Into<String>) -> Self {
+    pub(crate) fn new(code: u16, text: impl Into<String>) -> Self {
         Self {
             code,
             text: text.into(),
             table: None,
             field: None,
+            on_wire: false,
         }
     }
-    fn table(mut self, t: &str) -> Self {
+    pub(crate) fn table(mut self, t: &str) -> Self {
         self.table = Some(t.to_owned());
         self
     }
-    fn field(mut self, f: &str) -> Self {
+    pub(crate) fn field(mut self, f: &str) -> Self {
         self.field = Some(f.to_owned());
+        self
+    }
+    pub(crate) fn wire(mut self) -> Self {
+        self.on_wire = true;
         self
     }
 }
@@ -136,23 +53,34 @@ fn db_err(e: sqlx::Error) -> CmdError {
     CmdError::new(511, format!("database failure: {e}"))
 }
 
-fn write_error(out: &mut Out, e: &CmdError) {
+fn write_error(out: &mut Out, names: &CrmDialect, e: &CmdError) {
     let mut attrs = vec![
         ("type", "error".to_owned()),
         ("code", e.code.to_string()),
         ("text", e.text.clone()),
     ];
-    if let Some(t) = &e.table {
-        attrs.push(("tablename", t.clone()));
+    let (table, field) = if e.on_wire {
+        (e.table.clone(), e.field.clone())
+    } else {
+        let table = e.table.as_deref().map(|t| names.table_out(t).to_owned());
+        let field = match (&e.table, &e.field) {
+            (Some(t), Some(f)) => Some(names.field_out(t, f).unwrap_or(f).to_owned()),
+            (None, f) => f.clone(),
+            _ => None,
+        };
+        (table, field)
+    };
+    if let Some(t) = table {
+        attrs.push(("tablename", t));
     }
-    if let Some(f) = &e.field {
-        attrs.push(("fieldname", f.clone()));
+    if let Some(f) = field {
+        attrs.push(("fieldname", f));
     }
     out.ret(&attrs);
 }
 
 /// Executes one command and appends its result element.
-pub(crate) async fn run(db: &Db, cmd: &Cmd, out: &mut Out) {
+pub(crate) async fn run(db: &Db, names: &CrmDialect, cmd: &Cmd, out: &mut Out) {
     match cmd {
         Cmd::Nop => {
             out.open("nop", &[], false);
@@ -162,12 +90,12 @@ pub(crate) async fn run(db: &Db, cmd: &Cmd, out: &mut Out) {
         Cmd::Bad(name, code, text) => {
             // `name` is an element name read by the XML parser, so it can be written back
             out.open(name, &[], false);
-            write_error(out, &CmdError::new(*code, text.clone()));
+            write_error(out, names, &CmdError::new(*code, text.clone()));
             out.close(name);
         }
         Cmd::Query(q) => {
             out.open("query", &[], false);
-            match query(db, q).await {
+            match query(db, names, q).await {
                 Ok(nodes) => {
                     let n = nodes.len();
                     for node in &nodes {
@@ -175,24 +103,24 @@ pub(crate) async fn run(db: &Db, cmd: &Cmd, out: &mut Out) {
                     }
                     out.ret(&[("type", "ok".into()), ("count", n.to_string())]);
                 }
-                Err(e) => write_error(out, &e),
+                Err(e) => write_error(out, names, &e),
             }
             out.close("query");
         }
         Cmd::Write { kind, cat, records } => {
             out.open(kind.name(), &[], false);
             for r in records {
-                match write(db, *kind, *cat, r).await {
+                match write(db, names, *kind, *cat, r).await {
                     Ok((ty, table, id)) => {
                         let code = if ty == "insert" { 201 } else { 200 };
                         out.ret(&[
                             ("type", ty.to_owned()),
                             ("code", code.to_string()),
-                            ("tablename", table),
+                            ("tablename", names.table_out(&table).to_owned()),
                             ("id", id.to_string()),
                         ]);
                     }
-                    Err(e) => write_error(out, &e),
+                    Err(e) => write_error(out, names, &e),
                 }
             }
             out.close(kind.name());
@@ -205,6 +133,7 @@ pub(crate) async fn run(db: &Db, cmd: &Cmd, out: &mut Out) {
 
 async fn cat_to_code(
     db: &Db,
+    names: &CrmDialect,
     catalog: &str,
     mode: CatMode,
     value: &str,
@@ -223,7 +152,10 @@ async fn cat_to_code(
         Some(e) => Ok(Some(e.code)),
         None => Err(CmdError::new(
             500,
-            format!("catalog value {v:?} does not exist in catalog {catalog:?}"),
+            format!(
+                "catalog value {v:?} does not exist in catalog {:?}",
+                names.catalog_out(catalog)
+            ),
         )),
     }
 }
@@ -387,7 +319,8 @@ async fn catalog_records(db: &Db) -> Result<Vec<StoredRecord>, CmdError> {
     Ok(out)
 }
 
-async fn query(db: &Db, q: &QueryCmd) -> Result<Vec<Node>, CmdError> {
+async fn query(db: &Db, dialect: &CrmDialect, q: &QueryCmd) -> Result<Vec<Node>, CmdError> {
+    let q = &translate::query_in(dialect, q)?;
     let mut names = Vec::new();
     collect_tables(&q.table, &mut names);
     let mut cache: Cache = HashMap::new();
@@ -412,6 +345,7 @@ async fn query(db: &Db, q: &QueryCmd) -> Result<Vec<Node>, CmdError> {
     }
     let cx = QCx {
         q,
+        names: dialect,
         cache: &cache,
         catalogs: &by_catalog,
     };
@@ -420,6 +354,7 @@ async fn query(db: &Db, q: &QueryCmd) -> Result<Vec<Node>, CmdError> {
 
 struct QCx<'a> {
     q: &'a QueryCmd,
+    names: &'a CrmDialect,
     cache: &'a Cache,
     catalogs: &'a HashMap<String, Vec<super::db::CatalogEntry>>,
 }
@@ -482,13 +417,19 @@ impl QCx<'_> {
                 if name != "StatNo" && name != "SeqNo" && !r.fields.contains_key(&name) {
                     continue;
                 }
-                let v = self.value(def, r, &name);
+                // a field this installation does not have is never shown
+                let Some(wire) = self.names.field_out(def.name, &name) else {
+                    continue;
+                };
+                let v = self
+                    .names
+                    .value_out(def.name, &name, &self.value(def, r, &name));
                 let attrs = if def.name == "Document" && name == "Content" {
                     vec![("encoding", "base64".to_owned())]
                 } else {
                     Vec::new()
                 };
-                fields.push((name, v, attrs));
+                fields.push((wire.to_owned(), v, attrs));
             }
             let children = t
                 .children
@@ -496,11 +437,18 @@ impl QCx<'_> {
                 .flat_map(|c| self.level(c, Some((def.name, r.id)), None))
                 .collect();
             out.push(Node {
-                label: t.label().to_owned(),
+                label: t
+                    .alias
+                    .clone()
+                    .unwrap_or_else(|| self.names.table_out(def.name).to_owned()),
                 short: def.short,
                 id: r.id,
                 fields,
-                links: r.links.clone(),
+                links: r
+                    .links
+                    .iter()
+                    .map(|(t, id)| (self.names.table_out(t).to_owned(), *id))
+                    .collect(),
                 children,
             });
         }
@@ -514,6 +462,7 @@ impl QCx<'_> {
 /// Field values converted to their stored form (catalog codes, validated base64).
 async fn stored_fields(
     db: &Db,
+    names: &CrmDialect,
     def: &TableDef,
     cat: CatMode,
     r: &InRecord,
@@ -524,7 +473,7 @@ async fn stored_fields(
             continue; // assigned by the server
         }
         let value = match def.catalogs.iter().find(|(n, _)| *n == f.name) {
-            Some((_, catalog)) => match cat_to_code(db, catalog, cat, &f.value).await {
+            Some((_, catalog)) => match cat_to_code(db, names, catalog, cat, &f.value).await {
                 Ok(Some(code)) => code.to_string(),
                 Ok(None) => String::new(),
                 Err(e) => return Err(e.table(def.name).field(&f.name)),
@@ -612,10 +561,12 @@ fn merge_links(existing: &mut Vec<(String, u64)>, new: &[(String, u64)]) {
 
 async fn write(
     db: &Db,
+    names: &CrmDialect,
     kind: WriteKind,
     cat: CatMode,
     r: &InRecord,
 ) -> Result<(&'static str, String, u64), CmdError> {
+    let r = &translate::record_in(names, r)?;
     let def = table_def(&r.table).ok_or_else(|| {
         CmdError::new(400, format!("unknown table {:?}", r.table)).table(&r.table)
     })?;
@@ -623,12 +574,12 @@ async fn write(
         return write_catalog(db, kind, r).await;
     }
     match kind {
-        WriteKind::Insert => insert(db, def, cat, r)
+        WriteKind::Insert => insert(db, names, def, cat, r)
             .await
             .map(|id| ("insert", def.name.to_owned(), id)),
         WriteKind::Update => {
             let id = r.id.unwrap_or_default();
-            update(db, def, cat, r, id)
+            update(db, names, def, cat, r, id)
                 .await
                 .map(|id| ("update", def.name.to_owned(), id))
         }
@@ -648,7 +599,7 @@ async fn write(
                 )
                 .table(def.name));
             }
-            let wanted = stored_fields(db, def, cat, r).await?;
+            let wanted = stored_fields(db, names, def, cat, r).await?;
             let all = db.table(def.name).await.map_err(db_err)?;
             let found = all.iter().find(|rec| {
                 !rec.deleted
@@ -660,10 +611,10 @@ async fn write(
                     })
             });
             match found {
-                Some(rec) => update(db, def, cat, r, rec.id)
+                Some(rec) => update(db, names, def, cat, r, rec.id)
                     .await
                     .map(|id| ("update", def.name.to_owned(), id)),
-                None => insert(db, def, cat, r)
+                None => insert(db, names, def, cat, r)
                     .await
                     .map(|id| ("insert", def.name.to_owned(), id)),
             }
@@ -681,8 +632,14 @@ async fn existing(db: &Db, def: &TableDef, id: u64) -> Result<StoredRecord, CmdE
     }
 }
 
-async fn insert(db: &Db, def: &TableDef, cat: CatMode, r: &InRecord) -> Result<u64, CmdError> {
-    let fields = stored_fields(db, def, cat, r).await?;
+async fn insert(
+    db: &Db,
+    names: &CrmDialect,
+    def: &TableDef,
+    cat: CatMode,
+    r: &InRecord,
+) -> Result<u64, CmdError> {
+    let fields = stored_fields(db, names, def, cat, r).await?;
     check_required(def, &fields)?;
     check_links(db, def, &r.links).await?;
     let mut links = Vec::new();
@@ -694,13 +651,14 @@ async fn insert(db: &Db, def: &TableDef, cat: CatMode, r: &InRecord) -> Result<u
 
 async fn update(
     db: &Db,
+    names: &CrmDialect,
     def: &TableDef,
     cat: CatMode,
     r: &InRecord,
     id: u64,
 ) -> Result<u64, CmdError> {
     let mut rec = existing(db, def, id).await?;
-    let fields = stored_fields(db, def, cat, r).await?;
+    let fields = stored_fields(db, names, def, cat, r).await?;
     check_links(
         db,
         &TableDef {

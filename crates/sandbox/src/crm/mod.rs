@@ -7,33 +7,38 @@
 //! `fields`, `maxrecords`, `catbynum`/`catexkeys`), `insert`, `update`, `delete` (soft),
 //! `import` (with `matchup`) and `nop`; records named after their table with `tableshort`
 //! and `id = StatNo << 32 | SeqNo`; `<return type="error" code text tablename fieldname>`
-//! with the SYNCML codes. It refuses a second concurrent request of the same user ("User is
-//! already active") and does not execute a request id twice (answers the first response).
+//! with the SYNCML codes. It runs one request at a time per user (the master user, or the rep
+//! it acts for) and answers a second concurrent one with "User is already active"; requests
+//! of different users run in parallel. It does not execute the same request twice (same
+//! session, same request id, same body: the first response is answered again). Tables and
+//! fields it does not have are refused (400); [`CrmDialect`] serves it under other names.
 //!
 //! It is written independently of gc-crm (which it must never depend on).
 
 mod db;
 mod engine;
+mod http;
+mod names;
+mod schema;
 mod seed;
 mod seen;
+mod translate;
 mod wire;
 
 use std::collections::{HashSet, VecDeque};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use axum::Router;
-use axum::body::Body;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use sha2::Digest as _;
 
 pub use db::{CatalogEntry, StoredRecord};
+pub use http::{MAX_REQUEST_BYTES, router, spawn};
+pub use names::{CrmDialect, DialectError};
 pub use seed::{CONTENT_TYPES, EXT_SYSTEMS, LegacyItem, OMITTED_WHEN_INCOMPLETE, OUTSIDE_DOMAIN};
 
-use crate::faults::{Fault, FaultPlan};
+use crate::faults::FaultPlan;
 use crate::monitor::Monitor;
 use crate::people::Directory;
 
@@ -52,6 +57,8 @@ pub struct CrmOptions {
     pub database: Option<PathBuf>,
     /// Items the previous (EWS) connector synchronised; empty = generate some.
     pub legacy: Vec<LegacyItem>,
+    /// The names served on the wire (`--crm-dialect`); default: the stored names.
+    pub dialect: CrmDialect,
     /// Request counter and trip wires to report to (the Microsoft 365 side's, so that one
     /// `GET /_sandbox/stats` covers both); `None` = an own one ([`CrmSandbox::monitor`]).
     pub monitor: Option<Arc<Monitor>>,
@@ -66,6 +73,7 @@ impl Default for CrmOptions {
             seed: 1,
             database: None,
             legacy: Vec::new(),
+            dialect: CrmDialect::default(),
             monitor: None,
         }
     }
@@ -82,6 +90,11 @@ pub struct CrmStats {
     pub busy_answers: u64,
     /// Requests answered from the duplicate cache.
     pub duplicates: u64,
+    /// Requests whose request id an earlier request of the same session had used with a
+    /// different body (executed: they are different requests).
+    pub reqid_reused: u64,
+    /// Most requests executing at the same time (different users run in parallel).
+    pub in_flight_peak: u64,
 }
 
 #[derive(Debug, Default)]
@@ -89,6 +102,7 @@ struct Switches {
     password: String,
     busy_next: u32,
     fail_next: Vec<(u16, String)>,
+    hold: Duration,
     stats: CrmStats,
 }
 
@@ -102,8 +116,9 @@ pub struct CrmSandbox {
     monitor: Arc<Monitor>,
     switches: Mutex<Switches>,
     in_flight: Mutex<HashSet<String>>,
-    recent: Mutex<VecDeque<(String, String)>>,
-    exec: tokio::sync::Mutex<()>,
+    /// `(session#reqid, body digest, response)` of the last [`RECENT`] requests.
+    recent: Mutex<VecDeque<(String, [u8; 32], String)>>,
+    dialect: CrmDialect,
     seq: AtomicU64,
 }
 
@@ -128,6 +143,7 @@ impl CrmSandbox {
             opts.seed,
             opts.omit_required_catalog_values,
             &opts.legacy,
+            opts.dialect.own_system(),
         )
         .await?;
         Ok(Self {
@@ -142,7 +158,7 @@ impl CrmSandbox {
             }),
             in_flight: Mutex::new(HashSet::new()),
             recent: Mutex::new(VecDeque::new()),
-            exec: tokio::sync::Mutex::new(()),
+            dialect: opts.dialect,
             seq: AtomicU64::new(0),
         })
     }
@@ -189,6 +205,12 @@ impl CrmSandbox {
         });
     }
 
+    /// Every request holds its user's turn this long before it executes (to make requests
+    /// overlap in tests of the per-user serialization).
+    pub fn set_hold(&self, hold: Duration) {
+        self.sw(|s| s.hold = hold);
+    }
+
     /// Counters.
     pub fn stats(&self) -> CrmStats {
         self.sw(|s| s.stats)
@@ -227,7 +249,6 @@ impl CrmSandbox {
         field: &str,
         value: &str,
     ) -> Result<bool, CrmSandboxError> {
-        let _g = self.exec.lock().await;
         let Some(mut rec) = self.db.get(id).await? else {
             return Ok(false);
         };
@@ -238,10 +259,16 @@ impl CrmSandbox {
 
     /// Handles one request body and returns the response body (HTTP 200).
     pub async fn handle(&self, body: &str) -> String {
-        self.execute(wire::parse_request(body)).await
+        let digest: [u8; 32] = sha2::Sha256::digest(body.as_bytes()).into();
+        self.execute(digest, wire::parse_request(body)).await
     }
 
-    async fn execute(&self, parsed: Result<wire::ParsedRequest, String>) -> String {
+    /// Executes a parsed request; `digest` is the SHA-256 of its body (duplicate protection).
+    async fn execute(
+        &self,
+        digest: [u8; 32],
+        parsed: Result<wire::ParsedRequest, String>,
+    ) -> String {
         self.sw(|s| s.stats.requests += 1);
         let req = match parsed {
             Ok(r) => r,
@@ -280,22 +307,36 @@ impl CrmSandbox {
             None => user.clone(),
         };
 
-        // duplicate protection: the same request id of the same session is answered, not
-        // executed, again (only after authentication, so a replayed id reveals nothing)
+        // duplicate protection: the same request (same session, same request id, same body)
+        // is answered, not executed, again; a reused id with another body is another request
+        // (checked only after authentication, so a replayed id reveals nothing)
         let reqid = req.attr("reqid").map(|id| format!("{session_key}#{id}"));
         if let Some(id) = &reqid {
-            let cached = self
-                .lock_recent()
-                .iter()
-                .find(|(k, _)| k == id)
-                .map(|(_, v)| v.clone());
+            let (cached, reused) = {
+                let recent = self.lock_recent();
+                let same_id = recent.iter().filter(|(k, _, _)| k == id);
+                let mut reused = false;
+                let mut cached = None;
+                for (_, d, resp) in same_id {
+                    if *d == digest {
+                        cached = Some(resp.clone());
+                    } else {
+                        reused = true;
+                    }
+                }
+                (cached, reused)
+            };
             if let Some(resp) = cached {
                 self.sw(|s| s.stats.duplicates += 1);
                 return resp;
             }
+            if reused {
+                self.sw(|s| s.stats.reqid_reused += 1);
+            }
         }
 
         // one request per user at a time
+        let busy_text = self.dialect.convention("already_active_text").to_owned();
         if self.sw(|s| {
             if s.busy_next > 0 {
                 s.busy_next -= 1;
@@ -305,12 +346,20 @@ impl CrmSandbox {
             }
         }) {
             self.sw(|s| s.stats.busy_answers += 1);
-            return wire::session_error(&echo, 506, "User is already active");
+            return wire::session_error(&echo, 506, &busy_text);
         }
         let Some(_guard) = InFlight::enter(&self.in_flight, &session_key) else {
             self.sw(|s| s.stats.busy_answers += 1);
-            return wire::session_error(&echo, 506, "User is already active");
+            return wire::session_error(&echo, 506, &busy_text);
         };
+        let running = self.in_flight.lock().map_or(1, |g| g.len() as u64);
+        let hold = self.sw(|s| {
+            s.stats.in_flight_peak = s.stats.in_flight_peak.max(running);
+            s.hold
+        });
+        if !hold.is_zero() {
+            tokio::time::sleep(hold).await;
+        }
         if let Some((code, text)) = self.sw(|s| {
             if s.fail_next.is_empty() {
                 None
@@ -322,13 +371,12 @@ impl CrmSandbox {
         }
 
         let resp = {
-            let _g = self.exec.lock().await;
             let mut out = wire::Out::new();
             let attrs: Vec<(&str, String)> =
                 echo.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
             out.open("response", &attrs, false);
             for cmd in &req.commands {
-                engine::run(&self.db, cmd, &mut out).await;
+                engine::run(&self.db, &self.dialect, cmd, &mut out).await;
             }
             out.close("response");
             out.finish()
@@ -336,7 +384,7 @@ impl CrmSandbox {
         self.seq.fetch_add(1, Ordering::Relaxed);
         if let Some(id) = reqid {
             let mut r = self.lock_recent();
-            r.push_back((id, resp.clone()));
+            r.push_back((id, digest, resp.clone()));
             while r.len() > RECENT {
                 r.pop_front();
             }
@@ -344,14 +392,15 @@ impl CrmSandbox {
         resp
     }
 
-    fn lock_recent(&self) -> std::sync::MutexGuard<'_, VecDeque<(String, String)>> {
+    fn lock_recent(&self) -> std::sync::MutexGuard<'_, VecDeque<(String, [u8; 32], String)>> {
         match self.recent.lock() {
             Ok(g) => g,
             Err(p) => p.into_inner(),
         }
     }
 
-    /// `impersonate="email=…;rep=…"`: the first pair naming a known rep wins.
+    /// `impersonate="email=…;rep=…"` (the key of the e-mail pair is the dialect's
+    /// `impersonate_key`): the first pair naming a known rep wins.
     async fn impersonate(&self, value: &str) -> Result<String, String> {
         let reps = self
             .db
@@ -363,10 +412,16 @@ impl CrmSandbox {
                 continue;
             };
             let (k, v) = (k.trim().to_ascii_lowercase(), v.trim());
-            let field = match k.as_str() {
-                "email" => "EMail1",
-                "rep" => "Name",
-                _ => continue,
+            let email_key = self
+                .dialect
+                .convention("impersonate_key")
+                .to_ascii_lowercase();
+            let field = if k == email_key {
+                "EMail1"
+            } else if k == "rep" {
+                "Name"
+            } else {
+                continue;
             };
             if let Some(r) = reps.iter().find(|r| {
                 !r.deleted
@@ -377,7 +432,10 @@ impl CrmSandbox {
                 return Ok(r.id.to_string());
             }
         }
-        Err(format!("Impersonation failed: no rep matches '{value}'"))
+        Err(format!(
+            "{} failed: no rep matches '{value}'",
+            self.dialect.convention("impersonation_marker")
+        ))
     }
 }
 
@@ -410,201 +468,6 @@ impl Drop for InFlight<'_> {
         };
         g.remove(&self.key);
     }
-}
-
-// ---------------------------------------------------------------------------------------
-// HTTP
-
-/// Routes: `POST /crm/interface` and the control API under `/_sandbox/crm/…`.
-pub fn router(state: Arc<CrmSandbox>) -> Router {
-    Router::new()
-        .route(
-            "/crm/interface",
-            post(interface).layer(axum::extract::DefaultBodyLimit::max(MAX_REQUEST_BYTES)),
-        )
-        .route("/_sandbox/crm/records/{table}", get(control_records))
-        .route("/_sandbox/crm/catalogs", get(control_catalogs))
-        .route(
-            "/_sandbox/crm/catalogs/remove-required",
-            post(control_remove_catalogs),
-        )
-        .route("/_sandbox/crm/password", post(control_password))
-        .route("/_sandbox/crm/busy", post(control_busy))
-        .route("/_sandbox/crm/fail-next", post(control_fail))
-        .route("/_sandbox/crm/stats", get(control_stats))
-        .with_state(state)
-}
-
-fn xml(body: String) -> Response {
-    ([(header::CONTENT_TYPE, "text/xml; charset=utf-8")], body).into_response()
-}
-
-/// A response that drops the connection (an injected reset, or a trip wire cut the exchange).
-fn reset() -> Response {
-    let stream = futures::stream::once(async {
-        Err::<bytes::Bytes, std::io::Error>(std::io::Error::new(
-            std::io::ErrorKind::ConnectionReset,
-            "reset",
-        ))
-    });
-    Response::new(Body::from_stream(stream))
-}
-
-async fn interface(State(s): State<Arc<CrmSandbox>>, headers: HeaderMap, body: String) -> Response {
-    let parsed = wire::parse_request(&body);
-    drop(body);
-    let seen = seen::seen(&parsed);
-    s.monitor.count(&seen);
-    match s.faults.roll("crm") {
-        Some(Fault::TooManyRequests { retry_after_secs })
-        | Some(Fault::ServiceUnavailable { retry_after_secs }) => {
-            return (
-                StatusCode::SERVICE_UNAVAILABLE,
-                [(
-                    header::RETRY_AFTER,
-                    format!("{}", retry_after_secs.ceil() as u64),
-                )],
-                "Service Unavailable",
-            )
-                .into_response();
-        }
-        Some(Fault::GatewayTimeout) => {
-            return (StatusCode::GATEWAY_TIMEOUT, "Gateway Timeout").into_response();
-        }
-        Some(Fault::ConnectionReset) => return reset(),
-        Some(Fault::Latency(d)) => tokio::time::sleep(d).await,
-        None => {}
-    }
-    let base = s.faults.latency();
-    if !base.is_zero() {
-        tokio::time::sleep(base).await;
-    }
-    s.faults.released().await;
-    let ct = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    if !(ct.starts_with("text/xml") || ct.starts_with("application/xml")) {
-        return (
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "CRM.interface expects text/xml",
-        )
-            .into_response();
-    }
-    let passage = s.monitor.pass(&seen);
-    if passage.cut_before() {
-        return reset();
-    }
-    // The request is executed on its own task: a client that hangs up mid-request (a killed
-    // connector) must not cancel a database statement halfway, which would make sqlx drop the
-    // connection and, with it, the in-memory database.
-    let state = s.clone();
-    let answer = tokio::spawn(async move { state.execute(parsed).await }).await;
-    if passage.after() {
-        return reset();
-    }
-    match answer {
-        Ok(answer) => xml(answer),
-        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
-    }
-}
-
-/// Largest request body CRM.interface accepts: IIS's default `maxAllowedContentLength`
-/// (30,000,000 bytes), in front of which CRM.interface usually runs. Larger requests get 413.
-pub const MAX_REQUEST_BYTES: usize = 30_000_000;
-
-fn json<T: serde::Serialize>(v: &T) -> Response {
-    match serde_json::to_string(v) {
-        Ok(s) => ([(header::CONTENT_TYPE, "application/json")], s).into_response(),
-        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
-    }
-}
-
-fn fail(e: CrmSandboxError) -> Response {
-    (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response()
-}
-
-async fn control_records(State(s): State<Arc<CrmSandbox>>, Path(table): Path<String>) -> Response {
-    match s.records(&table).await {
-        Ok(r) => json(&r),
-        Err(e) => fail(e),
-    }
-}
-
-async fn control_catalogs(State(s): State<Arc<CrmSandbox>>) -> Response {
-    match s.catalog_values().await {
-        Ok(r) => json(&r),
-        Err(e) => fail(e),
-    }
-}
-
-async fn control_remove_catalogs(State(s): State<Arc<CrmSandbox>>) -> Response {
-    match s.remove_required_catalog_values().await {
-        Ok(n) => json(&serde_json::json!({ "removed": n })),
-        Err(e) => fail(e),
-    }
-}
-
-#[derive(serde::Deserialize)]
-struct PasswordBody {
-    password: String,
-}
-
-async fn control_password(
-    State(s): State<Arc<CrmSandbox>>,
-    axum::Json(b): axum::Json<PasswordBody>,
-) -> Response {
-    s.set_password(&b.password);
-    StatusCode::NO_CONTENT.into_response()
-}
-
-#[derive(serde::Deserialize)]
-struct CountBody {
-    count: u32,
-    #[serde(default)]
-    code: Option<u16>,
-    #[serde(default)]
-    text: Option<String>,
-}
-
-async fn control_busy(
-    State(s): State<Arc<CrmSandbox>>,
-    axum::Json(b): axum::Json<CountBody>,
-) -> Response {
-    s.set_busy(b.count);
-    StatusCode::NO_CONTENT.into_response()
-}
-
-async fn control_fail(
-    State(s): State<Arc<CrmSandbox>>,
-    axum::Json(b): axum::Json<CountBody>,
-) -> Response {
-    s.fail_next(
-        b.count,
-        b.code.unwrap_or(511),
-        b.text.as_deref().unwrap_or("Server failure"),
-    );
-    StatusCode::NO_CONTENT.into_response()
-}
-
-async fn control_stats(State(s): State<Arc<CrmSandbox>>) -> Response {
-    json(&s.stats())
-}
-
-/// Serves only the CRM side on `127.0.0.1:0` (for tests of CRM clients that do not need the
-/// Microsoft 365 side). Returns the interface URL and the server task.
-pub async fn spawn(
-    state: Arc<CrmSandbox>,
-) -> std::io::Result<(String, tokio::task::JoinHandle<()>)> {
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
-    let addr = listener.local_addr()?;
-    let app = router(state);
-    let task = tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app).await {
-            tracing::error!(error = %e, "CRM sandbox server stopped");
-        }
-    });
-    Ok((format!("http://{addr}/crm/interface"), task))
 }
 
 /// Legacy items taken from the Microsoft 365 side of a running sandbox, so that the external

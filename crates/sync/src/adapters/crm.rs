@@ -1,8 +1,5 @@
 //! [`ActivityCrm`] over gc-crm's [`CrmClient`].
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-
 use async_trait::async_trait;
 use gc_crm::codec::{Condition, Op};
 use gc_crm::{
@@ -17,16 +14,12 @@ use crate::email::model::{
 };
 use crate::ports::{ActivityCrm, CreateOutcome, DocumentMeta, ErrorClass, PortError};
 
-/// The CRM side of e-mail filing.
-///
-/// CRM.interface runs one request per user at a time and answers a second one with "User is
-/// already active", so the requests made for one rep are serialized here; different reps
-/// (mailboxes) still run in parallel.
+/// The CRM side of e-mail filing. (CRM.interface's one request per user at a time is kept
+/// by the client itself, for every kind.)
 #[derive(Debug, Clone)]
 pub struct CrmActivities {
     client: CrmClient,
     activity_type: String,
-    per_rep: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
 }
 
 impl CrmActivities {
@@ -35,7 +28,6 @@ impl CrmActivities {
         CrmActivities {
             client,
             activity_type: activity_type.into(),
-            per_rep: Arc::new(Mutex::new(HashMap::new())),
         }
     }
 
@@ -43,24 +35,14 @@ impl CrmActivities {
     pub fn client(&self) -> &CrmClient {
         &self.client
     }
-
-    /// Wait until no other request for `rep` is running.
-    async fn turn(&self, rep: &str) -> tokio::sync::OwnedMutexGuard<()> {
-        let m = {
-            let mut map = self
-                .per_rep
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            map.entry(rep.to_ascii_lowercase()).or_default().clone()
-        };
-        m.lock_owned().await
-    }
 }
 
 /// Classify a CRM error for the engine. Codes the configuration watches (500, 511 by
-/// default) count as transient: CRM.interface uses them for passing server trouble.
+/// default) count as transient: CRM.interface uses them for passing server trouble. A name
+/// CRM.interface does not know is the configuration's fault: it stops the run.
 pub fn port(client: &CrmClient, e: CrmError) -> PortError {
     let class = match e.kind() {
+        ErrorKind::UnknownName => ErrorClass::Tenant,
         ErrorKind::Transient | ErrorKind::UserAlreadyActive | ErrorKind::MalformedResponse => {
             ErrorClass::Transient
         }
@@ -111,7 +93,6 @@ fn document(d: &DocumentPlan) -> NewDocument {
 #[async_trait]
 impl ActivityCrm for CrmActivities {
     async fn check_rep_access(&self, rep: &str) -> Result<(), PortError> {
-        let _turn = self.turn(rep).await;
         self.client
             .as_rep(rep)
             .ping()
@@ -120,7 +101,6 @@ impl ActivityCrm for CrmActivities {
     }
 
     async fn find_people(&self, rep: &str, addresses: &[String]) -> Result<PeopleMatch, PortError> {
-        let _turn = self.turn(rep).await;
         let s = self.client.as_rep(rep);
         let persons = s
             .persons_by_emails(addresses)
@@ -165,7 +145,6 @@ impl ActivityCrm for CrmActivities {
         rep: &str,
         key: &str,
     ) -> Result<Option<ExistingActivity>, PortError> {
-        let _turn = self.turn(rep).await;
         let s = self.client.as_rep(rep);
         let table = &self.client.dialect().activity.table;
         let keys = s
@@ -190,7 +169,6 @@ impl ActivityCrm for CrmActivities {
     }
 
     async fn activity(&self, rep: &str, id: CrmId) -> Result<Option<ExistingActivity>, PortError> {
-        let _turn = self.turn(rep).await;
         let a = self
             .client
             .as_rep(rep)
@@ -205,7 +183,6 @@ impl ActivityCrm for CrmActivities {
         rep: &str,
         plan: &ActivityPlan,
     ) -> Result<Option<ExistingActivity>, PortError> {
-        let _turn = self.turn(rep).await;
         let dl = self.client.dialect();
         let d = &dl.activity;
         // With a marker field the insert is found by the marker its first request carried;
@@ -266,7 +243,6 @@ impl ActivityCrm for CrmActivities {
         documents: &[DocumentPlan],
         content_type: &str,
     ) -> Result<CreateOutcome, PortError> {
-        let _turn = self.turn(rep).await;
         let mut a = NewActivity::new(&self.activity_type, &plan.subject, plan.date);
         a.text = plan.text.clone();
         a.time = Some(plan.time);
@@ -303,7 +279,6 @@ impl ActivityCrm for CrmActivities {
         key: &str,
         content_type: &str,
     ) -> Result<(), PortError> {
-        let _turn = self.turn(rep).await;
         let table = self.client.dialect().activity.table.clone();
         self.client
             .as_rep(rep)
@@ -328,7 +303,6 @@ impl ActivityCrm for CrmActivities {
         activity: CrmId,
         participants: &[ParticipantPlan],
     ) -> Result<(), PortError> {
-        let _turn = self.turn(rep).await;
         let ps: Vec<NewParticipant> = participants.iter().map(participant).collect();
         let results = self
             .client
@@ -343,7 +317,6 @@ impl ActivityCrm for CrmActivities {
     }
 
     async fn documents(&self, rep: &str, activity: CrmId) -> Result<Vec<DocumentMeta>, PortError> {
-        let _turn = self.turn(rep).await;
         let docs = self
             .client
             .as_rep(rep)
@@ -365,7 +338,6 @@ impl ActivityCrm for CrmActivities {
         activity: CrmId,
         document_plan: &DocumentPlan,
     ) -> Result<(), PortError> {
-        let _turn = self.turn(rep).await;
         self.client
             .as_rep(rep)
             .insert_document(activity, &document(document_plan))

@@ -12,7 +12,11 @@
 //!
 //! docs/CRM-INTERFACE.md lists each item with its source and confidence.
 
+mod keys;
+
 use serde::{Deserialize, Serialize};
+
+pub use keys::{DialectKey, KeyValue, NameKind};
 
 use crate::codec::ReturnInfo;
 use crate::codes::ReturnCode;
@@ -20,7 +24,7 @@ use crate::error::CrmError;
 
 /// Names and conventions of one CRM.interface installation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct Dialect {
     /// Rep table (ID).
     pub rep: RepNames,
@@ -48,6 +52,9 @@ pub struct Dialect {
     pub false_value: String,
     /// Text of the error CRM.interface gives while a request for the same user still runs.
     pub already_active_text: String,
+    /// Case-insensitive marker in the text of a 400 (BAD_REQUEST) error that says a table or
+    /// field name does not exist in this installation (a configuration error, not an item's).
+    pub unknown_name_text: String,
     /// Case-insensitive marker in a session-level 401 text that says impersonation (not
     /// the master login) failed.
     pub impersonation_marker: String,
@@ -61,7 +68,7 @@ pub struct Dialect {
 
 /// Rep (ID) names.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct RepNames {
     pub table: String,
     pub short: String,
@@ -90,7 +97,7 @@ pub struct RepNames {
 
 /// Company (FI) names.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct CompanyNames {
     pub table: String,
     pub short: String,
@@ -100,7 +107,7 @@ pub struct CompanyNames {
 
 /// Person (KP) names.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct PersonNames {
     pub table: String,
     pub short: String,
@@ -112,7 +119,7 @@ pub struct PersonNames {
 
 /// Activity (MA) names beyond the forms.xml vevent list.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct ActivityNames {
     pub table: String,
     pub short: String,
@@ -136,7 +143,7 @@ pub struct ActivityNames {
 
 /// Participant (MB) names.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct ParticipantNames {
     pub table: String,
     pub short: String,
@@ -147,7 +154,7 @@ pub struct ParticipantNames {
 
 /// Task (A1) names.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct TaskNames {
     pub table: String,
     pub short: String,
@@ -163,7 +170,7 @@ pub struct TaskNames {
 
 /// Absence (A3) names.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct AbsenceNames {
     pub table: String,
     pub short: String,
@@ -178,7 +185,7 @@ pub struct AbsenceNames {
 
 /// External key (XK) layout.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct ExternalKeyNames {
     pub table: String,
     pub short: String,
@@ -196,7 +203,7 @@ pub struct ExternalKeyNames {
 
 /// Document (D1) names.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct DocumentNames {
     pub table: String,
     pub short: String,
@@ -209,7 +216,7 @@ pub struct DocumentNames {
 
 /// Catalog access.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct CatalogNames {
     /// Pseudo-table through which catalog values are queried and inserted.
     pub table: String,
@@ -247,6 +254,7 @@ impl Default for Dialect {
             true_value: s("true"),
             false_value: s("false"),
             already_active_text: s("User is already active"),
+            unknown_name_text: s("unknown"),
             impersonation_marker: s("impersonat"),
             impersonate_key: s("email"),
             date_format: s("%Y-%m-%d"),
@@ -459,6 +467,45 @@ impl Dialect {
         t.strftime(&self.time_format).to_string()
     }
 
+    /// Reads a date field (`None` when it is empty or not in `date_format`).
+    pub fn parse_date(&self, v: &str) -> Option<jiff::civil::Date> {
+        let v = v.trim();
+        if v.is_empty() {
+            return None;
+        }
+        jiff::fmt::strtime::parse(&self.date_format, v)
+            .ok()?
+            .to_date()
+            .ok()
+    }
+
+    /// Reads a time field (`None` when it is empty or not in `time_format`). Seconds are
+    /// accepted even when the format has none (CRM.interface may answer `HH:MM:SS`).
+    pub fn parse_time(&self, v: &str) -> Option<jiff::civil::Time> {
+        let v = v.trim();
+        if v.is_empty() {
+            return None;
+        }
+        let parsed = jiff::fmt::strtime::parse(&self.time_format, v)
+            .ok()
+            .and_then(|t| t.to_time().ok());
+        parsed.or_else(|| {
+            jiff::fmt::strtime::parse("%H:%M:%S", v)
+                .ok()
+                .and_then(|t| t.to_time().ok())
+        })
+    }
+
+    /// Whether a per-command error says that a table or field does not exist: code 400
+    /// (BAD_REQUEST) with [`Dialect::unknown_name_text`] in its text.
+    pub fn is_unknown_name(&self, code: ReturnCode, text: &str) -> bool {
+        code == ReturnCode::BadRequest
+            && !self.unknown_name_text.is_empty()
+            && text
+                .to_ascii_lowercase()
+                .contains(&self.unknown_name_text.to_ascii_lowercase())
+    }
+
     /// Whether an error text is "User is already active".
     pub fn is_already_active(&self, text: &str) -> bool {
         text.to_ascii_lowercase()
@@ -512,6 +559,19 @@ impl Dialect {
         }
         if code.is_transient() {
             return CrmError::Server { code, text };
+        }
+        if self.is_unknown_name(code, &text) {
+            let key = self.key_for_name(ret.tablename.as_deref(), ret.fieldname.as_deref());
+            return CrmError::UnknownName {
+                table: ret.tablename.clone(),
+                field: ret.fieldname.clone(),
+                key: key.map(|k| k.toml_key()),
+                fix: key.map(|k| k.fix()).unwrap_or_else(|| {
+                    "the name does not come from [crm.dialect]: check the fields forms.xml lists (crm.forms_xml) and the missing-participants block".to_owned()
+                }),
+                code,
+                text,
+            };
         }
         CrmError::Rejected {
             code,

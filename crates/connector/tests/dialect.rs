@@ -116,13 +116,13 @@ async fn sync_all(env: &Env) -> Outcome {
         assert_eq!(n("delayed"), 0, "{m:#}");
         let mailbox = m["mailbox"].as_str().unwrap().to_owned();
         assert_eq!(env.count(&mailbox, SYNC), 0, "{mailbox} kept messages");
-        totals.0 += n("filed");
+        totals.0 += n("created");
         totals.1 += n("adopted");
         per_mailbox.insert(
             mailbox,
             (
-                n("filed") + n("adopted"),
-                n("already_filed"),
+                n("created") + n("adopted"),
+                n("unchanged"),
                 n("skipped"),
                 n("failed"),
             ),

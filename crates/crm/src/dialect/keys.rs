@@ -215,6 +215,7 @@ impl Dialect {
         k.optional("activity.end_time", &a.end_time);
         k.field("activity.rep_id", &a.rep_id);
         k.field("activity.deleted", &a.deleted);
+        k.optional("activity.marker", &a.marker);
 
         let p = &self.participant;
         k.table("participant.table", &p.table, "participant.short", &p.short);

@@ -39,8 +39,8 @@ pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 pub use store::{Result, StateStore};
 pub use types::{
-    CrmId, Cursor, ExclusionPolicy, ItemCommit, Kind, Lease, LedgerAction, LedgerEntry,
-    LedgerFilter, Link, LinkState, MailboxFailure, MailboxId, MailboxRecord, MailboxUpsert,
-    NewLedgerEntry, Run, RunCounts, RunOutcome, lease_key,
+    Alert, AlertDelivery, CrmId, Cursor, ExclusionPolicy, ItemCommit, Kind, KindRun, KindState,
+    Lease, LedgerAction, LedgerEntry, LedgerFilter, Link, LinkState, MailboxFailure, MailboxId,
+    MailboxRecord, MailboxUpsert, NewAlert, NewLedgerEntry, Run, RunCounts, RunOutcome, lease_key,
 };
 pub use url::{Backend, StoreUrl, redact_url};

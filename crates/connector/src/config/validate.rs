@@ -269,11 +269,27 @@ pub fn validate(config: &Config) -> Vec<Problem> {
         }
     }
 
-    if config.admin.enabled && config.admin.listen.parse::<std::net::SocketAddr>().is_err() {
+    if config.admin.enabled {
+        match config.admin.listen.parse::<std::net::SocketAddr>() {
+            Err(_) => p.push(
+                "admin.listen",
+                "not an address with a port",
+                "write e.g. \"127.0.0.1:8089\"",
+            ),
+            // Off loopback, anyone on the network could reach the page: a token is required.
+            Ok(addr) if !addr.ip().is_loopback() && config.admin.token.is_none() => p.push(
+                "admin.listen",
+                "listens beyond this machine but no admin token is set",
+                "set [admin] token or token_file (every request then needs it), or listen on 127.0.0.1",
+            ),
+            Ok(_) => {}
+        }
+    }
+    if config.errors.alert_repeat_hours == 0 {
         p.push(
-            "admin.listen",
-            "not an address with a port",
-            "write e.g. \"127.0.0.1:8089\"",
+            "errors.alert_repeat_hours",
+            "must be at least 1",
+            "write e.g. 24 (the same alert at most once a day)",
         );
     }
     if !matches!(

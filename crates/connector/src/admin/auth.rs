@@ -53,6 +53,8 @@ pub enum Access {
         id: String,
         /// The CSRF token forms must carry.
         csrf: String,
+        /// Started on the login page (a token is configured), so "log out" makes sense.
+        login: bool,
     },
 }
 
@@ -207,6 +209,7 @@ pub async fn guard(
         (_, Some((id, s))) if token_set || peer.ip().is_loopback() => Access::Session {
             id: id.clone(),
             csrf: s.csrf.clone(),
+            login: token_set,
         },
         _ if token_set => {
             return refuse(
@@ -227,7 +230,11 @@ pub async fn guard(
         _ => {
             let (id, csrf) = state.sessions.create();
             new_cookie = Some(cookie(&id));
-            Access::Session { id, csrf }
+            Access::Session {
+                id,
+                csrf,
+                login: false,
+            }
         }
     };
     if req.method() == Method::POST

@@ -59,7 +59,7 @@ fn page(title: &str, access: Option<&Access>, body: Markup) -> Html<String> {
                         a href="/alerts" { "Alerts" }
                         a href="/check" { "Check" }
                         a href="/config" { "Configuration" }
-                        @if let Some(Access::Session { csrf, .. }) = access {
+                        @if let Some(Access::Session { csrf, login: true, .. }) = access {
                             form.inline method="post" action="/logout" {
                                 input type="hidden" name="csrf" value=(csrf);
                                 button type="submit" { "Log out" }
@@ -220,7 +220,7 @@ pub async fn mailbox(
     let rows = views::rows(&state, std::slice::from_ref(&m), now);
     let runs = state
         .store
-        .list_runs(Some(&m.rep_id), 20)
+        .list_runs(Some(&m.rep_id), 10)
         .await
         .unwrap_or_default();
     q.mailbox = Some(m.rep_id.clone());
@@ -239,18 +239,6 @@ pub async fn mailbox(
                 @if let Some(e) = &m.last_error_text { p { "Last mailbox error: " (e) } }
             }
             (rows_table(&access, &rows, &back))
-            h2 { "Runs" }
-            table #runs {
-                thead { tr { th { "Started" } th { "Kind" } th { "Outcome" } th { "Created" } th { "Adopted" } th { "Skipped" } th { "Failed" } th { "Warnings" } th { "Error" } } }
-                tbody { @for r in &runs {
-                    tr {
-                        td { (when(Some(r.started_at))) } td { (r.kind.as_str()) }
-                        td { (r.outcome.map(|o| o.as_str()).unwrap_or("running or abandoned")) }
-                        td { (r.counts.created) } td { (r.counts.adopted) } td { (r.counts.skipped) }
-                        td { (r.counts.failed) } td { (r.counts.warnings) } td { (r.error.clone().unwrap_or_default()) }
-                    }
-                } }
-            }
             h2 { "Ledger" }
             form #ledger-search method="get" action=(back) {
                 "Item " input name="item" value=(v(&q.item)) size="24";
@@ -283,6 +271,18 @@ pub async fn mailbox(
                     }
                     @if entries.is_empty() { p.muted { "No entry matches." } }
                 }
+            }
+            h2 { "Latest runs" }
+            table #runs {
+                thead { tr { th { "Started" } th { "Kind" } th { "Outcome" } th { "Created" } th { "Adopted" } th { "Skipped" } th { "Failed" } th { "Warnings" } th { "Error" } } }
+                tbody { @for r in &runs {
+                    tr {
+                        td { (when(Some(r.started_at))) } td { (r.kind.as_str()) }
+                        td { (r.outcome.map(|o| o.as_str()).unwrap_or("running or abandoned")) }
+                        td { (r.counts.created) } td { (r.counts.adopted) } td { (r.counts.skipped) }
+                        td { (r.counts.failed) } td { (r.counts.warnings) } td { (r.error.clone().unwrap_or_default()) }
+                    }
+                } }
             }
         },
     )

@@ -189,7 +189,7 @@ fn all_problems_are_reported_at_once() {
     )
     .replacen("html_body = true", "html_bdy = true", 1)
     .replacen("max_retries = 6", "max_retries = \"six\"", 1)
-    .replacen("\ninterval_minutes = 1440", "\ninterval_minutes = 0", 1)
+    .replacen("\nparallel = 8", "\nparallel = 0", 1)
     .replacen(
         "# certificate = \"/etc/graph-connector/app.pfx\"",
         "certificate = \"/nonexistent/app.pfx\"",
@@ -202,7 +202,7 @@ fn all_problems_are_reported_at_once() {
         "microsoft.managed_domains",
         "emails.html_bdy",
         "errors.max_retries",
-        "contacts.interval_minutes",
+        "mailboxes.parallel",
         "microsoft.certificate",
     ] {
         assert!(keys.contains(&expected), "{expected} missing from {keys:?}");
@@ -402,4 +402,51 @@ fn managed_address_check_is_case_insensitive() {
     assert!(config.microsoft.is_managed_address("Anna@CONTOSO.com"));
     assert!(!config.microsoft.is_managed_address("anna@fabrikam.com"));
     assert!(!config.microsoft.is_managed_address("no-at-sign"));
+}
+
+#[test]
+fn interval_zero_means_as_often_as_possible() {
+    let text = example_with("interval_minutes = 10", "interval_minutes = 0");
+    assert!(issues(&text).is_empty(), "{:?}", issues(&text));
+}
+
+#[test]
+fn admin_off_loopback_needs_a_token() {
+    let text = example_with("listen = \"127.0.0.1:8089\"", "listen = \"0.0.0.0:8089\"");
+    let found = issues(&text);
+    assert!(
+        found
+            .iter()
+            .any(|i| i.key == "admin.listen" && i.message.contains("no admin token")),
+        "{found:?}"
+    );
+    let with_token = text.replace("# token = \"change-me\"", "token = \"s3cret-admin\"");
+    assert!(issues(&with_token).is_empty(), "{:?}", issues(&with_token));
+}
+
+#[test]
+fn client_secret_expiry_is_a_date() {
+    let text = example_with(
+        "# client_secret_expires = \"2027-06-30\"",
+        "client_secret_expires = \"2027-06-30\"",
+    );
+    let config = crate::config::load_str(
+        &text,
+        std::path::Path::new("t.toml"),
+        Vec::<(String, String)>::new(),
+    )
+    .unwrap();
+    assert_eq!(
+        config.microsoft.client_secret_expires,
+        Some(jiff::civil::date(2027, 6, 30))
+    );
+    let bad = example_with(
+        "# client_secret_expires = \"2027-06-30\"",
+        "client_secret_expires = \"June 2027\"",
+    );
+    assert!(
+        issues(&bad)
+            .iter()
+            .any(|i| i.key == "microsoft.client_secret_expires")
+    );
 }

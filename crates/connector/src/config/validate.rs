@@ -186,7 +186,6 @@ pub fn validate(config: &Config) -> Vec<Problem> {
 
     let e = &config.emails;
     if e.enabled {
-        p.nonzero("emails.interval_minutes", e.interval_minutes);
         if !e.sync_folder.starts_with('/') || e.sync_folder.trim_matches('/').is_empty() {
             p.push(
                 "emails.sync_folder",
@@ -220,28 +219,11 @@ pub fn validate(config: &Config) -> Vec<Problem> {
             );
         }
     }
-    if config.appointments.enabled {
-        p.nonzero(
-            "appointments.interval_minutes",
-            config.appointments.interval_minutes,
-        );
-    }
     if config.tasks.enabled {
-        p.nonzero("tasks.interval_minutes", config.tasks.interval_minutes);
         p.required("tasks.list_name", &config.tasks.list_name, "e.g. \"CRM\"");
     }
-    if config.contacts.enabled {
-        p.nonzero(
-            "contacts.interval_minutes",
-            config.contacts.interval_minutes,
-        );
-    }
-    if config.absences.enabled {
-        p.nonzero(
-            "absences.interval_minutes",
-            config.absences.interval_minutes,
-        );
-    }
+    // `interval_minutes = 0` is allowed for every kind: "as often as possible" (the service
+    // still waits a few seconds between two runs of one mailbox).
 
     let r = &config.errors;
     p.nonzero("errors.graph_timeout_seconds", r.graph_timeout_seconds);

@@ -4,10 +4,10 @@
 //! more often than [`Settings::floor`]); due times live in the store (`mailbox_schedule`), so
 //! they survive a restart and are shared by processes on one PostgreSQL store. A pass:
 //!
-//! 1. reads the mailbox list again when `[mailboxes] refresh_interval_minutes` elapsed or the
-//!    admin asked (a failure is tenant-level: nothing runs);
-//! 2. checks the tenant gate (token, CRM login): a failure stops every run, is shown on the
+//! 1. checks the tenant gate (token, CRM login): a failure stops every run, is shown on the
 //!    admin page and raises an alert, and is never charged to a mailbox;
+//! 2. reads the mailbox list again when `[mailboxes] refresh_interval_minutes` elapsed or the
+//!    admin asked (a failure is tenant-level too: nothing runs);
 //! 3. starts the most overdue (mailbox, kind) pairs, up to `[mailboxes] parallel` at once,
 //!    skipping paused, disabled and excluded mailboxes and pairs already running.
 //!
@@ -167,6 +167,12 @@ impl Scheduler {
         let s = &self.settings;
         let now = Instant::now();
         let mut wake = now + s.idle_wake;
+        // The gate first: with no token or no CRM login, a refresh would find no mailbox.
+        if let Err(e) = self.tenant.gate().await {
+            self.tenant_down(&e).await;
+            return now + s.tenant_retry;
+        }
+        self.status.set_tenant(Ok(()));
         let never_read = self.status.roster().refreshed_at.is_none();
         if self.status.take_refresh_request() || (never_read || *next_refresh <= now) {
             match self.tenant.refresh().await {
@@ -190,11 +196,6 @@ impl Scheduler {
             }
         }
         wake = wake.min(*next_refresh);
-        if let Err(e) = self.tenant.gate().await {
-            self.tenant_down(&e).await;
-            return now + s.tenant_retry;
-        }
-        self.status.set_tenant(Ok(()));
         let roster = self.status.roster();
         let (records, db_now) = match (self.store.list_mailboxes().await, self.store.now().await) {
             (Ok(r), Ok(t)) => (r, t),

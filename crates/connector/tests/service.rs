@@ -34,10 +34,17 @@ struct Run {
 
 impl Run {
     fn start(config: &Path, args: &[&str]) -> Run {
+        Self::start_with_log(config, args, Some("info,sqlx=warn"))
+    }
+
+    fn start_with_log(config: &Path, args: &[&str], rust_log: Option<&str>) -> Run {
         let log = config.with_file_name(format!("run-{}.log", free_port()));
         let mut c = Command::new(env!("CARGO_BIN_EXE_graph-connector"));
-        c.env("RUST_LOG", "info,sqlx=warn")
-            .args(["run", "--config"])
+        match rust_log {
+            Some(l) => c.env("RUST_LOG", l),
+            None => c.env_remove("RUST_LOG"),
+        };
+        c.args(["run", "--config"])
             .arg(config)
             .args(args)
             .stdout(Stdio::null())
@@ -799,4 +806,122 @@ async fn alerts_for_an_excluded_mailbox_and_an_expiring_certificate() {
     assert_eq!(again.len(), alerts.len(), "{again:?}");
     let (ok, _) = run.term().await;
     assert!(ok);
+}
+
+/// `[logging]` decides level and format (no RUST_LOG here); SIGHUP reloads the configuration,
+/// and an invalid file on SIGHUP leaves the running service alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logging_follows_the_configuration_and_sighup_reloads_it() {
+    let port = free_port();
+    let env = Env::start(
+        SandboxOptions {
+            users: 3,
+            messages_per_mailbox: 1,
+            ..SandboxOptions::default()
+        },
+        &format!(
+            "[emails]\ninterval_minutes = 0\n\n[admin]\nlisten = \"127.0.0.1:{port}\"\n\n\
+             [logging]\nlevel = \"debug\"\nformat = \"json\"\n"
+        ),
+    )
+    .await;
+    let user = env.enabled_users().await[0].clone();
+    let mut run = Run::start_with_log(&env.config_path(), &[], None);
+    let client = http();
+    let health = |port: u16| {
+        let client = client.clone();
+        async move {
+            let r = client
+                .get(format!("http://127.0.0.1:{port}/api/health"))
+                .send()
+                .await
+                .ok()?;
+            r.status().is_success().then_some(())
+        }
+    };
+    eventually("the admin server", 60, Some(&mut run), || health(port)).await;
+    env.demo
+        .sandbox
+        .state()
+        .deliver(&user, message("Logged at debug level", &user))
+        .unwrap();
+    let lines: Vec<serde_json::Value> =
+        eventually("the item's debug line", 60, Some(&mut run), || {
+            let text = run_log(&env);
+            async move {
+                let lines: Vec<serde_json::Value> = text
+                    .lines()
+                    // The last line may be half written.
+                    .filter_map(|l| serde_json::from_str(l).ok())
+                    .collect();
+                lines
+                    .iter()
+                    .any(|l| l["fields"]["message"] == "item" && l["fields"]["action"] == "filed")
+                    .then_some(lines)
+            }
+        })
+        .await;
+    let item = lines
+        .iter()
+        .find(|l| l["fields"]["message"] == "item")
+        .unwrap();
+    assert_eq!(item["level"], "DEBUG");
+    let runs: Vec<&serde_json::Value> = lines
+        .iter()
+        .filter(|l| l["fields"]["message"] == "run")
+        .collect();
+    assert!(!runs.is_empty());
+    assert!(
+        runs.iter()
+            .all(|l| l["level"] == "INFO" && l["fields"]["mailbox"].is_string())
+    );
+
+    // SIGHUP with an invalid file: reported, the service goes on.
+    let good = std::fs::read_to_string(env.config_path()).unwrap();
+    std::fs::write(
+        env.config_path(),
+        good.replace("interval_minutes = 0", "interval_minutes = \"x\""),
+    )
+    .unwrap();
+    run.signal("-HUP");
+    eventually("the refusal in the log", 30, Some(&mut run), || {
+        let text = run_log(&env);
+        async move { text.contains("was not reloaded").then_some(()) }
+    })
+    .await;
+    health(port).await.expect("still serving");
+    // SIGHUP with a valid new file: the service restarts with it (admin on its new port).
+    let port2 = free_port();
+    std::fs::write(
+        env.config_path(),
+        good.replace(&format!("127.0.0.1:{port}"), &format!("127.0.0.1:{port2}")),
+    )
+    .unwrap();
+    run.signal("-HUP");
+    eventually(
+        "the admin server on its new address",
+        60,
+        Some(&mut run),
+        || health(port2),
+    )
+    .await;
+    assert!(run_log(&env).contains("configuration reloaded"));
+    assert!(health(port).await.is_none(), "the old address is closed");
+    let (ok, _) = run.term().await;
+    assert!(ok);
+    for line in run_log(&env).lines() {
+        assert!(
+            serde_json::from_str::<serde_json::Value>(line).is_ok(),
+            "not JSON: {line}"
+        );
+    }
+}
+
+fn run_log(env: &Env) -> String {
+    std::fs::read_dir(env.dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with("run-"))
+        .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
+        .collect()
 }

@@ -138,7 +138,10 @@ fn version_names_the_commit() {
     let shown = text(&out);
     assert!(out.status.success());
     assert!(
-        shown.starts_with(&format!("graph-connector {} (commit ", env!("CARGO_PKG_VERSION"))),
+        shown.starts_with(&format!(
+            "graph-connector {} (commit ",
+            env!("CARGO_PKG_VERSION")
+        )),
         "{shown}"
     );
     assert!(!shown.contains("(commit )"), "{shown}");

@@ -11,10 +11,11 @@ use clap::{Args, Parser, Subcommand};
 /// Start with `graph-connector config example > graph-connector.toml`, fill in the tenant and
 /// CRM settings, then `graph-connector config validate --config graph-connector.toml`.
 #[derive(Debug, Parser)]
-#[command(name = "graph-connector", version, propagate_version = true)]
+#[command(name = "graph-connector", version = crate::VERSION, propagate_version = true)]
 pub struct Cli {
-    /// Log level (error, warn, info, debug, trace). Overrides `[logging] level`; RUST_LOG
-    /// overrides both.
+    /// Log level (error, warn, info, debug, trace). Overrides `[logging] level` (which only
+    /// `run` reads; the one-shot commands log warnings only by default); RUST_LOG overrides
+    /// both.
     #[arg(long, global = true, value_name = "LEVEL")]
     pub log_level: Option<String>,
 
@@ -36,6 +37,16 @@ pub enum Command {
     /// (e-mails for now) for every mailbox. A progress bar per mailbox on a terminal, a
     /// summary table at the end. Exit status 1 when a mailbox failed as a whole.
     Sync(SyncArgs),
+    /// Run the service: synchronize every mailbox on its schedule (`interval_minutes` of each
+    /// kind), serve the admin page, JSON API and Prometheus metrics (`[admin] listen`), and
+    /// alert the administrator. SIGTERM or Ctrl-C stops it gracefully (a second one at once);
+    /// SIGHUP reloads the configuration.
+    Run(RunArgs),
+    /// Pause or resume a mailbox (or one kind of it) locally, or list mailboxes with their
+    /// state. A running service picks the change up at its next look at the schedule; the
+    /// refresh of the mailbox list from CRM never undoes a pause.
+    #[command(subcommand)]
+    Mailbox(MailboxCommand),
     /// Try the product without Microsoft 365 or CRM: start the built-in sandbox tenant, file
     /// some messages into the users' sync folders, synchronize them, and show what landed in
     /// CRM. The sandbox keeps running (until Ctrl-C) so you can try more.
@@ -53,13 +64,62 @@ pub enum Command {
 pub struct SyncArgs {
     #[command(flatten)]
     pub config: ConfigArgs,
-    /// Run one cycle and exit (required for now; the scheduler comes with `run`).
+    /// Run one cycle and exit (required: the service that keeps synchronizing is `run`).
     #[arg(long)]
     pub once: bool,
     /// Only this mailbox (the rep's e-mail address).
     #[arg(long, value_name = "ADDRESS")]
     pub mailbox: Option<String>,
     /// Print the summary as JSON (no progress bars).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Options of `run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// On SIGTERM/SIGINT, how long running cycles may take to finish before they are
+    /// abandoned (safe: their items are picked up by the next start).
+    #[arg(long, default_value_t = 8, value_name = "SECONDS")]
+    pub shutdown_timeout: u64,
+    /// Run under the Windows Service Control Manager (see docs/DEPLOY.md).
+    #[cfg(windows)]
+    #[arg(long)]
+    pub windows_service: bool,
+}
+
+/// `mailbox` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum MailboxCommand {
+    /// Stop synchronizing a mailbox (all kinds, or one) until `resume`.
+    Pause(MailboxArgs),
+    /// Synchronize a paused mailbox (or kind) again.
+    Resume(MailboxArgs),
+    /// List the mailboxes in the state store with their state, pauses and next due times.
+    List(MailboxListArgs),
+}
+
+/// Which mailbox.
+#[derive(Debug, Args)]
+pub struct MailboxArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// The mailbox's address (or its store id, the rep's CRM id).
+    #[arg(long, value_name = "ADDRESS")]
+    pub mailbox: String,
+    /// Only this kind: email, appointment, task, contact, absence.
+    #[arg(long)]
+    pub kind: Option<String>,
+}
+
+/// Options of `mailbox list`.
+#[derive(Debug, Args)]
+pub struct MailboxListArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Print JSON.
     #[arg(long)]
     pub json: bool,
 }

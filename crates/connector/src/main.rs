@@ -8,11 +8,32 @@ use graph_connector::{commands, config, logging};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    logging::init(
-        cli.log_level.as_deref().unwrap_or("warn"),
-        config::LogFormat::Auto,
-    );
+    // `run` sets up logging itself, from [logging] (the flag and RUST_LOG override it).
+    if !matches!(cli.command, Command::Run(_)) {
+        logging::init(
+            cli.log_level.as_deref().unwrap_or("warn"),
+            config::LogFormat::Auto,
+        );
+    }
+    let level = cli.log_level.clone();
     let result = match cli.command {
+        #[cfg(windows)]
+        Command::Run(args) if args.windows_service => {
+            graph_connector::daemon::windows::run_as_service(
+                graph_connector::daemon::RunOptions {
+                    config_path: args.config.config.clone(),
+                    shutdown_timeout: std::time::Duration::from_secs(args.shutdown_timeout),
+                },
+                level,
+            )
+            .map(|()| ExitCode::SUCCESS)
+        }
+        Command::Run(args) => {
+            runtime().and_then(|rt| rt.block_on(commands::run::run(args, level.as_deref())))
+        }
+        Command::Mailbox(command) => {
+            runtime().and_then(|rt| rt.block_on(commands::mailbox::run(command)))
+        }
         Command::Config(command) => commands::config::run(command),
         Command::Check(args) => runtime().and_then(|rt| rt.block_on(commands::check::run(args))),
         Command::Sync(args) => runtime().and_then(|rt| rt.block_on(commands::sync::run(args))),

@@ -55,10 +55,10 @@ fn certificate(
     let is_pem = bytes.starts_with(b"-----") || bytes.windows(11).any(|w| w == b"-----BEGIN ");
     let cert = if is_pem {
         let text = String::from_utf8(bytes).context("the PEM certificate file is not text")?;
-        gc_graph::CertificateCredential::from_pem(
-            text.as_bytes(),
-            &SecretString::from(text.clone()),
-        )
+        // The key parser reads the first PEM block: hand it the private key block alone, so
+        // that the usual order (certificate first, then key) works.
+        let key = private_key_block(&text).unwrap_or(&text).to_owned();
+        gc_graph::CertificateCredential::from_pem(text.as_bytes(), &SecretString::from(key))
     } else {
         let empty = SecretString::from(String::new());
         gc_graph::CertificateCredential::from_pfx(&bytes, password.unwrap_or(&empty))
@@ -71,6 +71,21 @@ fn certificate(
     Ok(gc_graph::Credential::Certificate(Arc::new(
         cert.with_algorithm(algorithm),
     )))
+}
+
+/// The first `PRIVATE KEY` / `RSA PRIVATE KEY` block of a PEM text.
+fn private_key_block(pem: &str) -> Option<&str> {
+    let start = pem
+        .find("-----BEGIN RSA PRIVATE KEY-----")
+        .or_else(|| pem.find("-----BEGIN PRIVATE KEY-----"))?;
+    let rest = &pem[start..];
+    let end_marker = if rest.starts_with("-----BEGIN RSA") {
+        "-----END RSA PRIVATE KEY-----"
+    } else {
+        "-----END PRIVATE KEY-----"
+    };
+    let end = rest.find(end_marker)? + end_marker.len();
+    Some(&rest[..end])
 }
 
 /// CRM.interface client settings for this configuration.
@@ -273,5 +288,21 @@ pub fn email_rules(config: &Config, forms: Option<&gc_crm::Forms>) -> gc_sync::E
         language: config.crm.language.clone(),
         time_zone: time_zone(config).unwrap_or(jiff::tz::TimeZone::UTC),
         ..gc_sync::EmailRules::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_key_block_is_found_after_the_certificate() {
+        let pem = "-----BEGIN CERTIFICATE-----\nAAA\n-----END CERTIFICATE-----\n\
+                   -----BEGIN PRIVATE KEY-----\nBBB\n-----END PRIVATE KEY-----\n";
+        assert_eq!(
+            private_key_block(pem),
+            Some("-----BEGIN PRIVATE KEY-----\nBBB\n-----END PRIVATE KEY-----")
+        );
+        assert!(private_key_block("-----BEGIN CERTIFICATE-----\n").is_none());
     }
 }

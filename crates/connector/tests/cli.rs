@@ -88,13 +88,13 @@ fn environment_overrides_apply_to_the_binary() {
     let out = bin()
         .args(["config", "validate", "--config"])
         .arg(&path)
-        .env("GRAPH_CONNECTOR__EMAILS__INTERVAL_MINUTES", "0")
+        .env("GRAPH_CONNECTOR__MAILBOXES__PARALLEL", "0")
         .output()
         .unwrap();
     let shown = text(&out);
     assert_eq!(out.status.code(), Some(1), "{shown}");
     assert!(
-        shown.contains("environment variable GRAPH_CONNECTOR__EMAILS__INTERVAL_MINUTES: [emails] interval_minutes: 0 is not allowed"),
+        shown.contains("environment variable GRAPH_CONNECTOR__MAILBOXES__PARALLEL: [mailboxes] parallel: 0 is not allowed"),
         "{shown}"
     );
 }
@@ -130,4 +130,19 @@ fn help_explains_the_commands() {
         .output()
         .unwrap();
     assert!(text(&out).contains("GRAPH_CONNECTOR__SECTION__KEY"));
+}
+
+#[test]
+fn version_names_the_commit() {
+    let out = bin().arg("--version").output().unwrap();
+    let shown = text(&out);
+    assert!(out.status.success());
+    assert!(
+        shown.starts_with(&format!(
+            "graph-connector {} (commit ",
+            env!("CARGO_PKG_VERSION")
+        )),
+        "{shown}"
+    );
+    assert!(!shown.contains("(commit )"), "{shown}");
 }

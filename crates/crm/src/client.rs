@@ -236,6 +236,11 @@ impl CrmClient {
             },
             commands,
         };
+        let resource = match req.commands.first() {
+            Some(Command::Query(_)) => "query",
+            Some(Command::Write(w)) => w.kind.as_str(),
+            Some(Command::Nop) | None => "nop",
+        };
         let body = codec::encode_request(&req)?;
         let _turn = match rep_email {
             Some(rep) => Some(self.turn(rep).await),
@@ -244,7 +249,9 @@ impl CrmClient {
         let mut attempt = 1u32;
         let mut delay = self.cfg.retry.initial_backoff;
         loop {
+            let sent = std::time::Instant::now();
             let result = self.send_once(&body, &reqid, rep_email).await;
+            record_request(resource, &result, sent.elapsed().as_secs_f64());
             match result {
                 Ok(resp) => return Ok(resp),
                 Err(e) if self.retryable(&e) && attempt < self.cfg.retry.max_attempts => {
@@ -255,6 +262,16 @@ impl CrmClient {
                     }
                     // honour Retry-After when the server sent one
                     let wait = e.retry_after().map_or(delay, |ra| ra.max(delay));
+                    if let Some(ra) = e.retry_after() {
+                        metrics::histogram!("graph_connector_retry_after_seconds", "side" => "crm")
+                            .record(ra.as_secs_f64());
+                    }
+                    let reason = match e {
+                        CrmError::Unavailable { status: 429, .. } => "throttled",
+                        _ => "error",
+                    };
+                    metrics::histogram!("graph_connector_retry_wait_seconds", "side" => "crm", "reason" => reason)
+                        .record(wait.as_secs_f64());
                     tokio::time::sleep(wait).await;
                     delay = (delay * 2).min(self.cfg.retry.max_backoff);
                     attempt += 1;
@@ -360,6 +377,31 @@ fn without_unused_names(mut commands: Vec<Command>) -> Vec<Command> {
         }
     }
     commands
+}
+
+/// Metrics of one attempt (`metrics` facade: a no-op unless the binary installs a recorder):
+/// requests by command and outcome (`ok` or the error's class), and their duration.
+fn record_request(resource: &'static str, result: &Result<Response, CrmError>, seconds: f64) {
+    let status = match result {
+        Ok(_) => "ok",
+        Err(CrmError::Transport(_)) => "transport",
+        Err(CrmError::Unavailable { .. }) => "unavailable",
+        Err(CrmError::Http { .. }) => "http",
+        Err(CrmError::Auth { .. }) => "login_refused",
+        Err(CrmError::ImpersonationRefused { .. }) => "impersonation_refused",
+        Err(CrmError::NotFound { .. }) => "not_found",
+        Err(CrmError::Rejected { .. }) => "rejected",
+        Err(CrmError::Server { .. }) => "server_error",
+        Err(CrmError::UserAlreadyActive) => "user_busy",
+        Err(CrmError::MalformedResponse(_)) => "malformed",
+        Err(CrmError::InvalidRequest(_)) => "invalid",
+        Err(CrmError::Partial { .. }) => "partial",
+        Err(CrmError::UnknownName { .. }) => "unknown_name",
+    };
+    metrics::counter!("graph_connector_requests_total", "side" => "crm", "resource" => resource, "status" => status)
+        .increment(1);
+    metrics::histogram!("graph_connector_request_duration_seconds", "side" => "crm", "resource" => resource)
+        .record(seconds);
 }
 
 /// URLs in reqwest errors never carry our password (it is in the body), but a configured URL

@@ -458,6 +458,11 @@ impl GraphClient {
             };
             drop(permit);
             let elapsed_ms = sent.elapsed().as_millis() as u64;
+            record_request(
+                resource,
+                outcome.as_ref().map(|o| o.0),
+                sent.elapsed().as_secs_f64(),
+            );
             let (status, headers, body) = match outcome {
                 Ok(ok) => ok,
                 Err(e) => {
@@ -470,6 +475,7 @@ impl GraphClient {
                     {
                         attempt += 1;
                         tracing::info!(method = %req.method, mailbox, resource, url = %shown_url, attempt, error = %message, wait_ms = wait.as_millis() as u64, "Graph request failed, retrying");
+                        record_wait("error", wait);
                         tokio::time::sleep(wait).await;
                         continue;
                     }
@@ -504,6 +510,10 @@ impl GraphClient {
                 .get("retry-after")
                 .and_then(|v| v.to_str().ok())
                 .and_then(retry::parse_retry_after);
+            if let Some(ra) = retry_after {
+                metrics::histogram!("graph_connector_retry_after_seconds", "side" => "graph")
+                    .record(ra.as_secs_f64());
+            }
             if retry::is_retryable_status(status, req.idempotent) {
                 let wait = retry::delay(
                     attempt + 1,
@@ -514,6 +524,7 @@ impl GraphClient {
                 if attempt < opts.max_retries && started.elapsed() + wait <= opts.max_retry_wait {
                     attempt += 1;
                     tracing::info!(method = %req.method, mailbox, resource, url = %shown_url, status, request_id = rid, attempt, wait_ms = wait.as_millis() as u64, "Graph asked to retry");
+                    record_wait(if status == 429 { "throttled" } else { "error" }, wait);
                     tokio::time::sleep(wait).await;
                     continue;
                 }
@@ -524,6 +535,25 @@ impl GraphClient {
             return Err(GraphError::from(err));
         }
     }
+}
+
+/// Metrics of one attempt (`metrics` facade: a no-op unless the binary installs a recorder).
+/// `status` is the HTTP status, or the transport error.
+fn record_request<E>(resource: &'static str, status: Result<u16, &E>, seconds: f64) {
+    let status = match status {
+        Ok(s) => s.to_string(),
+        Err(_) => "error".to_owned(),
+    };
+    metrics::counter!("graph_connector_requests_total", "side" => "graph", "resource" => resource, "status" => status)
+        .increment(1);
+    metrics::histogram!("graph_connector_request_duration_seconds", "side" => "graph", "resource" => resource)
+        .record(seconds);
+}
+
+/// Time spent waiting before a retry, by why (`throttled`: 429; `error`: 5xx or network).
+fn record_wait(reason: &'static str, wait: Duration) {
+    metrics::histogram!("graph_connector_retry_wait_seconds", "side" => "graph", "reason" => reason)
+        .record(wait.as_secs_f64());
 }
 
 #[cfg(test)]

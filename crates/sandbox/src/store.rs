@@ -739,6 +739,17 @@ impl StateHandle<'_> {
         Ok(())
     }
 
+    /// Take the user's Exchange mailbox away (as when its licence is withdrawn): from now on
+    /// Graph answers `MailboxNotEnabledForRESTAPI` for it, the directory entry stays.
+    pub fn remove_mailbox(&self, user: &str) -> Result<(), StateError> {
+        let mut t = self.shared.lock_tenant();
+        let i = t
+            .user_index(user)
+            .ok_or_else(|| StateError(format!("no user {user}")))?;
+        t.users[i].mailbox = None;
+        Ok(())
+    }
+
     /// Names of the user's Outlook master categories.
     pub fn categories(&self, user: &str) -> Result<Vec<String>, StateError> {
         self.with_mailbox(user, |mbx, _, _| {

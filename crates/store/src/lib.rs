@@ -42,8 +42,8 @@ pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 pub use store::{Result, StateStore};
 pub use types::{
-    CrmId, Cursor, ExclusionPolicy, ItemCommit, ItemRetry, Kind, LedgerAction, LedgerEntry,
-    LedgerFilter, Link, LinkState, MailboxFailure, MailboxId, MailboxRecord, MailboxUpsert,
-    NewLedgerEntry, Run, RunCounts, RunOutcome,
+    Alert, AlertDelivery, CrmId, Cursor, ExclusionPolicy, ItemCommit, ItemRetry, Kind, KindRun,
+    KindState, LedgerAction, LedgerEntry, LedgerFilter, Link, LinkState, MailboxFailure, MailboxId,
+    MailboxRecord, MailboxUpsert, NewAlert, NewLedgerEntry, Run, RunCounts, RunOutcome,
 };
 pub use url::{Backend, StoreUrl, redact_url};

@@ -73,9 +73,10 @@ macro_rules! sql_backend {
         use $crate::sql_backend::{count, count_in, crm_id, opt_ts, ts, uuid};
         use $crate::store::{Result, StateStore};
         use $crate::types::{
-            duration_micros, CrmId, Cursor, ExclusionPolicy, ItemCommit, ItemRetry, Kind,
-            LedgerAction, LedgerEntry, LedgerFilter, Link, LinkState, MailboxFailure,
-            MailboxRecord, MailboxUpsert, NewLedgerEntry, Run, RunCounts, RunOutcome,
+            duration_micros, Alert, AlertDelivery, CrmId, Cursor, ExclusionPolicy, ItemCommit,
+            ItemRetry, Kind, KindRun, KindState, LedgerAction, LedgerEntry, LedgerFilter, Link,
+            LinkState, MailboxFailure, MailboxRecord, MailboxUpsert, NewAlert, NewLedgerEntry,
+            Run, RunCounts, RunOutcome,
         };
         use $crate::lease::{Lease, LeaseFence};
         use $crate::url::Backend;
@@ -85,7 +86,11 @@ macro_rules! sql_backend {
 
         const MAILBOX_COLS: &str = "m.rep_id, m.address, m.graph_user_id, m.enabled, \
             m.last_success_at, m.last_error_at, m.last_error_kind, m.last_error_text, \
-            m.consecutive_failures, m.excluded_until, m.created_at, m.updated_at";
+            m.consecutive_failures, m.excluded_until, m.paused_at, m.created_at, m.updated_at";
+        const SCHEDULE_COLS: &str = "mailbox, kind, next_due, paused_at, last_run_at, \
+            last_success_at, last_outcome, last_error, backlog";
+        const ALERT_COLS: &str = "id, at, key, kind, mailbox, subject, body, delivery, \
+            delivery_error, delivered_at";
         const LINK_COLS: &str = "kind, mailbox, graph_id, global_key, crm_id, graph_version, \
             crm_version, graph_hash, crm_hash, state, state_reason, updated_at";
         const LEDGER_COLS: &str =
@@ -107,8 +112,63 @@ macro_rules! sql_backend {
                 consecutive_failures: u32::try_from(failures).unwrap_or(u32::MAX),
                 excluded_until: opt_ts(row.try_get("excluded_until")?)?,
                 next_due: BTreeMap::new(),
+                paused_at: opt_ts(row.try_get("paused_at")?)?,
+                kinds: BTreeMap::new(),
                 created_at: ts(row.try_get("created_at")?)?,
                 updated_at: ts(row.try_get("updated_at")?)?,
+            })
+        }
+
+        /// One `mailbox_schedule` row: (mailbox, kind, next due, the rest).
+        fn schedule_from_row(row: &DbRow) -> Result<(String, Kind, Timestamp, KindState)> {
+            let kind: String = row.try_get("kind")?;
+            let outcome: Option<String> = row.try_get("last_outcome")?;
+            let backlog: Option<i64> = row.try_get("backlog")?;
+            Ok((
+                row.try_get("mailbox")?,
+                kind.parse()?,
+                ts(row.try_get("next_due")?)?,
+                KindState {
+                    paused_at: opt_ts(row.try_get("paused_at")?)?,
+                    last_run_at: opt_ts(row.try_get("last_run_at")?)?,
+                    last_success_at: opt_ts(row.try_get("last_success_at")?)?,
+                    last_outcome: outcome.as_deref().map(str::parse::<RunOutcome>).transpose()?,
+                    last_error: row.try_get("last_error")?,
+                    backlog: backlog.map(count),
+                },
+            ))
+        }
+
+        /// Distribute schedule rows over their mailboxes.
+        fn attach_rows(rows: &[DbRow], mailboxes: &mut [MailboxRecord]) -> Result<()> {
+            let mut by_mailbox: BTreeMap<String, Vec<(Kind, Timestamp, KindState)>> =
+                BTreeMap::new();
+            for row in rows {
+                let (mailbox, kind, at, state) = schedule_from_row(row)?;
+                by_mailbox.entry(mailbox).or_default().push((kind, at, state));
+            }
+            for m in mailboxes.iter_mut() {
+                for (kind, at, state) in by_mailbox.remove(&m.rep_id).unwrap_or_default() {
+                    m.next_due.insert(kind, at);
+                    m.kinds.insert(kind, state);
+                }
+            }
+            Ok(())
+        }
+
+        fn alert_from_row(row: &DbRow) -> Result<Alert> {
+            let delivery: String = row.try_get("delivery")?;
+            Ok(Alert {
+                id: row.try_get("id")?,
+                at: ts(row.try_get("at")?)?,
+                key: row.try_get("key")?,
+                kind: row.try_get("kind")?,
+                mailbox: row.try_get("mailbox")?,
+                subject: row.try_get("subject")?,
+                body: row.try_get("body")?,
+                delivery: delivery.parse::<AlertDelivery>()?,
+                delivery_error: row.try_get("delivery_error")?,
+                delivered_at: opt_ts(row.try_get("delivered_at")?)?,
             })
         }
 
@@ -364,9 +424,9 @@ macro_rules! sql_backend {
                 if mailboxes.is_empty() {
                     return Ok(());
                 }
-                let mut qb = QueryBuilder::<$db>::new(
-                    "SELECT mailbox, kind, next_due FROM mailbox_schedule WHERE mailbox IN (",
-                );
+                let mut qb = QueryBuilder::<$db>::new("SELECT ");
+                qb.push(SCHEDULE_COLS)
+                    .push(" FROM mailbox_schedule WHERE mailbox IN (");
                 {
                     let mut sep = qb.separated(", ");
                     for m in mailboxes.iter() {
@@ -375,19 +435,7 @@ macro_rules! sql_backend {
                 }
                 qb.push(")");
                 let rows = qb.build().fetch_all(&self.pool).await?;
-                let mut by_mailbox: BTreeMap<String, BTreeMap<Kind, Timestamp>> = BTreeMap::new();
-                for row in &rows {
-                    let mailbox: String = row.try_get("mailbox")?;
-                    let kind: String = row.try_get("kind")?;
-                    let at = ts(row.try_get("next_due")?)?;
-                    by_mailbox.entry(mailbox).or_default().insert(kind.parse()?, at);
-                }
-                for m in mailboxes.iter_mut() {
-                    if let Some(s) = by_mailbox.remove(&m.rep_id) {
-                        m.next_due = s;
-                    }
-                }
-                Ok(())
+                attach_rows(&rows, mailboxes)
             }
 
             async fn fetch_mailbox(&self, rep_id: &str) -> Result<Option<MailboxRecord>> {
@@ -470,21 +518,10 @@ macro_rules! sql_backend {
                 let rows = qb.build().fetch_all(&self.pool).await?;
                 let mut out = rows.iter().map(mailbox_from_row).collect::<Result<Vec<_>>>()?;
                 // One schedule query for everything rather than an IN list of thousands.
-                let rows = sqlx::query("SELECT mailbox, kind, next_due FROM mailbox_schedule")
-                    .fetch_all(&self.pool)
-                    .await?;
-                let mut by_mailbox: BTreeMap<String, BTreeMap<Kind, Timestamp>> = BTreeMap::new();
-                for row in &rows {
-                    let mailbox: String = row.try_get("mailbox")?;
-                    let kind: String = row.try_get("kind")?;
-                    let at = ts(row.try_get("next_due")?)?;
-                    by_mailbox.entry(mailbox).or_default().insert(kind.parse()?, at);
-                }
-                for m in &mut out {
-                    if let Some(s) = by_mailbox.remove(&m.rep_id) {
-                        m.next_due = s;
-                    }
-                }
+                let mut qb = QueryBuilder::<$db>::new("SELECT ");
+                qb.push(SCHEDULE_COLS).push(" FROM mailbox_schedule");
+                let rows = qb.build().fetch_all(&self.pool).await?;
+                attach_rows(&rows, &mut out)?;
                 Ok(out)
             }
 
@@ -601,7 +638,8 @@ macro_rules! sql_backend {
                     )
                     .push_bind(kind.as_str())
                     .push(concat!(
-                        " WHERE m.enabled AND (m.excluded_until IS NULL OR m.excluded_until <= ",
+                        " WHERE m.enabled AND m.paused_at IS NULL AND s.paused_at IS NULL \
+                         AND (m.excluded_until IS NULL OR m.excluded_until <= ",
                         $now!(),
                         ") AND (s.next_due IS NULL OR s.next_due <= ",
                         $now!(),
@@ -612,6 +650,69 @@ macro_rules! sql_backend {
                 let mut out = rows.iter().map(mailbox_from_row).collect::<Result<Vec<_>>>()?;
                 self.attach_schedules(&mut out).await?;
                 Ok(out)
+            }
+
+            async fn set_paused(&self, rep_id: &str, kind: Option<Kind>, paused: bool) -> Result<()> {
+                let r = match kind {
+                    None => sqlx::query(concat!(
+                        "UPDATE mailboxes SET paused_at = CASE WHEN $2 THEN COALESCE(paused_at, ",
+                        $now!(),
+                        ") ELSE NULL END, updated_at = ",
+                        $now!(),
+                        " WHERE rep_id = $1"
+                    ))
+                    .bind(rep_id)
+                    .bind(paused)
+                    .execute(&self.pool)
+                    .await?,
+                    // A kind that was never scheduled gets its row (due now) to hold the pause.
+                    Some(kind) => sqlx::query(concat!(
+                        "INSERT INTO mailbox_schedule (mailbox, kind, next_due, paused_at) \
+                         SELECT rep_id, $2, ",
+                        $now!(),
+                        ", CASE WHEN $3 THEN ",
+                        $now!(),
+                        " ELSE NULL END FROM mailboxes WHERE rep_id = $1 \
+                         ON CONFLICT (mailbox, kind) DO UPDATE SET paused_at = CASE WHEN $3 \
+                         THEN COALESCE(mailbox_schedule.paused_at, excluded.paused_at) \
+                         ELSE NULL END"
+                    ))
+                    .bind(rep_id)
+                    .bind(kind.as_str())
+                    .bind(paused)
+                    .execute(&self.pool)
+                    .await?,
+                };
+                Self::found(r.rows_affected(), || format!("mailbox {rep_id}"))
+            }
+
+            async fn record_kind_run(&self, rep_id: &str, kind: Kind, run: &KindRun) -> Result<()> {
+                let success = run.outcome == RunOutcome::Success;
+                let r = sqlx::query(concat!(
+                    "INSERT INTO mailbox_schedule (mailbox, kind, next_due, last_run_at, \
+                     last_success_at, last_outcome, last_error, backlog) \
+                     SELECT rep_id, $2, $3, ",
+                    $now!(),
+                    ", CASE WHEN $4 THEN ",
+                    $now!(),
+                    " ELSE NULL END, $5, $6, $7 FROM mailboxes WHERE rep_id = $1 \
+                     ON CONFLICT (mailbox, kind) DO UPDATE SET next_due = excluded.next_due, \
+                     last_run_at = excluded.last_run_at, \
+                     last_success_at = COALESCE(excluded.last_success_at, \
+                       mailbox_schedule.last_success_at), \
+                     last_outcome = excluded.last_outcome, last_error = excluded.last_error, \
+                     backlog = excluded.backlog"
+                ))
+                .bind(rep_id)
+                .bind(kind.as_str())
+                .bind(run.next_due.as_microsecond())
+                .bind(success)
+                .bind(run.outcome.as_str())
+                .bind(&run.error)
+                .bind(run.backlog.map(count_in))
+                .execute(&self.pool)
+                .await?;
+                Self::found(r.rows_affected(), || format!("mailbox {rep_id}"))
             }
 
             // ----- cursors -----------------------------------------------------------
@@ -1011,6 +1112,90 @@ macro_rules! sql_backend {
 
             async fn purge_runs_older_than(&self, age: Duration) -> Result<u64> {
                 let r = sqlx::query(concat!("DELETE FROM runs WHERE started_at < ", $now!(), " - $1"))
+                    .bind(duration_micros(age))
+                    .execute(&self.pool)
+                    .await?;
+                Ok(r.rows_affected())
+            }
+
+            // ----- alerts ------------------------------------------------------------
+
+            async fn raise_alert(
+                &self,
+                alert: &NewAlert,
+                repeat_after: Duration,
+            ) -> Result<Option<Alert>> {
+                let mut tx = self.pool.begin().await?;
+                // One statement claims the gate: insert, or take it over when the last alert
+                // with this key is old enough. On PostgreSQL the conflicting row is locked and
+                // the WHERE re-checked, so two processes cannot both claim it.
+                let claimed = sqlx::query(concat!(
+                    "INSERT INTO alert_gates (key, last_sent_at) VALUES ($1, ",
+                    $now!(),
+                    ") ON CONFLICT (key) DO UPDATE SET last_sent_at = excluded.last_sent_at \
+                     WHERE alert_gates.last_sent_at <= excluded.last_sent_at - $2 \
+                     RETURNING key"
+                ))
+                .bind(&alert.key)
+                .bind(duration_micros(repeat_after))
+                .fetch_optional(&mut *tx)
+                .await?;
+                if claimed.is_none() {
+                    tx.rollback().await?;
+                    return Ok(None);
+                }
+                let mut qb = QueryBuilder::<$db>::new(concat!(
+                    "INSERT INTO alerts (at, key, kind, mailbox, subject, body, delivery) VALUES (",
+                    $now!(),
+                    ", "
+                ));
+                {
+                    let mut sep = qb.separated(", ");
+                    sep.push_bind(alert.key.clone());
+                    sep.push_bind(alert.kind.clone());
+                    sep.push_bind(alert.mailbox.clone());
+                    sep.push_bind(alert.subject.clone());
+                    sep.push_bind(alert.body.clone());
+                    sep.push_bind(AlertDelivery::Pending.as_str());
+                }
+                qb.push(") RETURNING ").push(ALERT_COLS);
+                let row = qb.build().fetch_one(&mut *tx).await?;
+                let out = alert_from_row(&row)?;
+                tx.commit().await?;
+                Ok(Some(out))
+            }
+
+            async fn set_alert_delivery(
+                &self,
+                id: i64,
+                delivery: AlertDelivery,
+                error: Option<&str>,
+            ) -> Result<()> {
+                let r = sqlx::query(concat!(
+                    "UPDATE alerts SET delivery = $2, delivery_error = $3, delivered_at = \
+                     CASE WHEN $2 = 'sent' THEN ",
+                    $now!(),
+                    " ELSE delivered_at END WHERE id = $1"
+                ))
+                .bind(id)
+                .bind(delivery.as_str())
+                .bind(error)
+                .execute(&self.pool)
+                .await?;
+                Self::found(r.rows_affected(), || format!("alert {id}"))
+            }
+
+            async fn list_alerts(&self, limit: u32) -> Result<Vec<Alert>> {
+                let mut qb = QueryBuilder::<$db>::new("SELECT ");
+                qb.push(ALERT_COLS)
+                    .push(" FROM alerts ORDER BY id DESC LIMIT ")
+                    .push_bind(i64::from(limit));
+                let rows = qb.build().fetch_all(&self.pool).await?;
+                rows.iter().map(alert_from_row).collect()
+            }
+
+            async fn purge_alerts_older_than(&self, age: Duration) -> Result<u64> {
+                let r = sqlx::query(concat!("DELETE FROM alerts WHERE at < ", $now!(), " - $1"))
                     .bind(duration_micros(age))
                     .execute(&self.pool)
                     .await?;

@@ -10,8 +10,9 @@ use uuid::Uuid;
 use crate::error::StoreError;
 use crate::lease::{Lease, LeaseFence};
 use crate::types::{
-    CrmId, Cursor, ExclusionPolicy, ItemCommit, ItemRetry, Kind, LedgerEntry, LedgerFilter, Link,
-    MailboxFailure, MailboxRecord, MailboxUpsert, NewLedgerEntry, Run, RunCounts, RunOutcome,
+    Alert, AlertDelivery, CrmId, Cursor, ExclusionPolicy, ItemCommit, ItemRetry, Kind, KindRun,
+    LedgerEntry, LedgerFilter, Link, MailboxFailure, MailboxRecord, MailboxUpsert, NewAlert,
+    NewLedgerEntry, Run, RunCounts, RunOutcome,
 };
 use crate::url::Backend;
 
@@ -48,7 +49,8 @@ pub trait StateStore: Send + Sync + std::fmt::Debug {
 
     // ----- mailboxes -------------------------------------------------------------------
 
-    /// Insert or update a mailbox from the CRM rep list. Health and schedule are kept.
+    /// Insert or update a mailbox from the CRM rep list. Health, schedule and local pauses
+    /// are kept.
     /// `graph_user_id: None` keeps a stored id unless the address changed.
     async fn upsert_mailbox(&self, mailbox: &MailboxUpsert) -> Result<MailboxRecord>;
 
@@ -85,9 +87,18 @@ pub trait StateStore: Send + Sync + std::fmt::Debug {
     /// Set when `kind` is next due for this mailbox. `NotFound` if the mailbox is unknown.
     async fn set_next_due(&self, rep_id: &str, kind: Kind, at: Timestamp) -> Result<()>;
 
-    /// Enabled, not excluded mailboxes for which `kind` is due now (never scheduled counts
-    /// as due), most overdue first, at most `limit`.
+    /// Enabled, not excluded, not paused mailboxes for which `kind` is due now (never
+    /// scheduled counts as due), most overdue first, at most `limit`.
     async fn due_mailboxes(&self, kind: Kind, limit: u32) -> Result<Vec<MailboxRecord>>;
+
+    /// Pause (`true`) or resume (`false`) a mailbox locally: all its kinds (`kind: None`) or
+    /// one kind. Pausing what is paused keeps the original time. Only this call changes a
+    /// pause; [`StateStore::upsert_mailbox`] never does. `NotFound` if the mailbox is unknown.
+    async fn set_paused(&self, rep_id: &str, kind: Option<Kind>, paused: bool) -> Result<()>;
+
+    /// Record how a scheduled run of `kind` ended and when the kind is due next.
+    /// `NotFound` if the mailbox is unknown.
+    async fn record_kind_run(&self, rep_id: &str, kind: Kind, run: &KindRun) -> Result<()>;
 
     // ----- cursors ---------------------------------------------------------------------
 
@@ -222,6 +233,27 @@ pub trait StateStore: Send + Sync + std::fmt::Debug {
 
     /// Retention for runs: delete runs started more than `age` ago. Returns how many.
     async fn purge_runs_older_than(&self, age: Duration) -> Result<u64>;
+
+    // ----- alerts ------------------------------------------------------------------------
+
+    /// Raise an alert unless one with the same key was raised less than `repeat_after` ago
+    /// (then `None`). Atomic across processes sharing the database: of two processes raising
+    /// the same alert at once, one gets it. The new alert is `Pending`.
+    async fn raise_alert(&self, alert: &NewAlert, repeat_after: Duration) -> Result<Option<Alert>>;
+
+    /// Record what became of an alert. `NotFound` if the id is unknown.
+    async fn set_alert_delivery(
+        &self,
+        id: i64,
+        delivery: AlertDelivery,
+        error: Option<&str>,
+    ) -> Result<()>;
+
+    /// Most recent alerts, newest first.
+    async fn list_alerts(&self, limit: u32) -> Result<Vec<Alert>>;
+
+    /// Retention for alerts: delete alerts raised more than `age` ago. Returns how many.
+    async fn purge_alerts_older_than(&self, age: Duration) -> Result<u64>;
 
     // ----- leases ------------------------------------------------------------------------
 

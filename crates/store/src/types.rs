@@ -123,6 +123,20 @@ text_enum! {
     }
 }
 
+text_enum! {
+    /// What became of an alert to the administrator.
+    AlertDelivery {
+        /// Raised, not delivered yet.
+        Pending => "pending",
+        /// Delivered through Microsoft Graph.
+        Sent => "sent",
+        /// Delivery failed (see [`Alert::delivery_error`]).
+        Failed => "failed",
+        /// Not sent: `[errors] notify_admin` is off. Listed on the admin page all the same.
+        Disabled => "disabled",
+    }
+}
+
 /// State of a link between a Graph item and a CRM record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
@@ -208,6 +222,11 @@ pub struct MailboxRecord {
     pub excluded_until: Option<Timestamp>,
     /// Next due time per kind; a kind without an entry is due immediately.
     pub next_due: BTreeMap<Kind, Timestamp>,
+    /// Paused locally by an administrator since this time (no kind is scheduled). The
+    /// mailbox list refresh never changes it.
+    pub paused_at: Option<Timestamp>,
+    /// What the scheduler keeps per kind besides the due time (pause, last run).
+    pub kinds: BTreeMap<Kind, KindState>,
     /// Row creation time.
     pub created_at: Timestamp,
     /// Last modification time.
@@ -219,6 +238,43 @@ impl MailboxRecord {
     pub fn is_excluded_at(&self, now: Timestamp) -> bool {
         self.excluded_until.is_some_and(|until| until > now)
     }
+
+    /// True if the mailbox as a whole, or `kind` of it, is paused locally.
+    pub fn is_paused(&self, kind: Kind) -> bool {
+        self.paused_at.is_some() || self.kinds.get(&kind).is_some_and(|k| k.paused_at.is_some())
+    }
+}
+
+/// Per mailbox and kind: the local pause and the last scheduled run (the `mailbox_schedule`
+/// row besides `next_due`), written by the service's scheduler for the admin page.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KindState {
+    /// Paused locally by an administrator since this time. The refresh never changes it.
+    pub paused_at: Option<Timestamp>,
+    /// When the last scheduled run of this kind ended.
+    pub last_run_at: Option<Timestamp>,
+    /// When a scheduled run of this kind last ended without error.
+    pub last_success_at: Option<Timestamp>,
+    /// How the last run ended.
+    pub last_outcome: Option<RunOutcome>,
+    /// Why the last run failed or was partial (no secrets).
+    pub last_error: Option<String>,
+    /// Items the last run left for later (delayed, or not reached), when known.
+    pub backlog: Option<u64>,
+}
+
+/// Input of [`crate::StateStore::record_kind_run`]: how a scheduled run ended and when the
+/// kind is due next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KindRun {
+    /// Outcome (`Success` also sets `last_success_at`).
+    pub outcome: RunOutcome,
+    /// Error text for partial and failed runs.
+    pub error: Option<String>,
+    /// Items left for later.
+    pub backlog: Option<u64>,
+    /// When the kind is due next.
+    pub next_due: Timestamp,
 }
 
 /// Input of [`crate::StateStore::upsert_mailbox`], from the CRM rep list refresh.
@@ -492,6 +548,48 @@ pub struct Run {
     pub error: Option<String>,
 }
 
+/// An alert to raise (see [`crate::StateStore::raise_alert`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewAlert {
+    /// Rate-limiting key: an alert with the same key is raised at most once per interval
+    /// (e.g. `excluded/4294967394`, `certificate_expiry`).
+    pub key: String,
+    /// What kind of alert (`mailbox_excluded`, `tenant_error`, `delta_resets`,
+    /// `secret_expiry`, `certificate_expiry`).
+    pub kind: String,
+    /// Mailbox concerned, if any.
+    pub mailbox: Option<MailboxId>,
+    /// Subject of the message to the administrator.
+    pub subject: String,
+    /// Plain-text body (no secrets).
+    pub body: String,
+}
+
+/// A raised alert.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Alert {
+    /// Monotonic id.
+    pub id: i64,
+    /// When it was raised (database clock).
+    pub at: Timestamp,
+    /// Rate-limiting key.
+    pub key: String,
+    /// Kind of alert.
+    pub kind: String,
+    /// Mailbox concerned.
+    pub mailbox: Option<MailboxId>,
+    /// Subject.
+    pub subject: String,
+    /// Body.
+    pub body: String,
+    /// Delivery state.
+    pub delivery: AlertDelivery,
+    /// Why delivery failed.
+    pub delivery_error: Option<String>,
+    /// When it was delivered.
+    pub delivered_at: Option<Timestamp>,
+}
+
 /// Everything that changes when the engine finishes one item, applied in one transaction
 /// by [`crate::StateStore::commit_item`]: either all of it is stored or none of it.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -553,6 +651,9 @@ mod tests {
         }
         for a in LedgerAction::ALL {
             assert_eq!(a.as_str().parse::<LedgerAction>().unwrap(), *a);
+        }
+        for d in AlertDelivery::ALL {
+            assert_eq!(d.as_str().parse::<AlertDelivery>().unwrap(), *d);
         }
         for o in RunOutcome::ALL {
             assert_eq!(o.as_str().parse::<RunOutcome>().unwrap(), *o);

@@ -9,9 +9,9 @@ mod common;
 use std::time::Duration;
 
 use gc_store::{
-    CrmId, Cursor, ExclusionPolicy, ItemCommit, Kind, LeaseFence, LedgerAction, LedgerFilter, Link,
-    LinkState, MailboxFailure, MailboxUpsert, NewLedgerEntry, RunCounts, RunOutcome, StateStore,
-    StoreError, StoreErrorClass, lease_key,
+    AlertDelivery, CrmId, Cursor, ExclusionPolicy, ItemCommit, Kind, KindRun, LeaseFence,
+    LedgerAction, LedgerFilter, Link, LinkState, MailboxFailure, MailboxUpsert, NewAlert,
+    NewLedgerEntry, RunCounts, RunOutcome, StateStore, StoreError, StoreErrorClass, lease_key,
 };
 use jiff::{SignedDuration, Timestamp};
 
@@ -248,6 +248,263 @@ async fn schedule(s: &dyn StateStore) {
     assert!(
         due.iter().all(|m| m.rep_id != "r4"),
         "disabled mailboxes are never due"
+    );
+}
+
+/// A local pause (whole mailbox or one kind) keeps the mailbox out of `due_mailboxes`, and
+/// the refresh from CRM (`upsert_mailbox`) never undoes it.
+async fn pauses(s: &dyn StateStore) {
+    for (rep, addr) in [("r1", "a@c.com"), ("r2", "b@c.com")] {
+        s.upsert_mailbox(&mb(rep, addr)).await.unwrap();
+    }
+    let due = |kind| async move {
+        s.due_mailboxes(kind, 10)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|m| m.rep_id)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(due(Kind::Email).await, ["r1", "r2"]);
+
+    // Whole mailbox.
+    s.set_paused("r1", None, true).await.unwrap();
+    let r1 = s.get_mailbox("r1").await.unwrap().unwrap();
+    let first = r1.paused_at.expect("paused");
+    assert!(r1.is_paused(Kind::Email) && r1.is_paused(Kind::Contact));
+    assert_eq!(due(Kind::Email).await, ["r2"]);
+    assert_eq!(due(Kind::Task).await, ["r2"]);
+    // Pausing again keeps the original time; the refresh keeps the pause.
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    s.set_paused("r1", None, true).await.unwrap();
+    let mut up = mb("r1", "a.new@c.com");
+    up.graph_user_id = Some("guid".into());
+    let r1 = s.upsert_mailbox(&up).await.unwrap();
+    assert_eq!(r1.paused_at, Some(first));
+    assert_eq!(due(Kind::Email).await, ["r2"]);
+    s.set_paused("r1", None, false).await.unwrap();
+    assert!(
+        s.get_mailbox("r1")
+            .await
+            .unwrap()
+            .unwrap()
+            .paused_at
+            .is_none()
+    );
+    assert_eq!(due(Kind::Email).await, ["r1", "r2"]);
+
+    // One kind of a mailbox that was never scheduled.
+    s.set_paused("r2", Some(Kind::Email), true).await.unwrap();
+    let r2 = s.get_mailbox("r2").await.unwrap().unwrap();
+    assert!(r2.is_paused(Kind::Email) && !r2.is_paused(Kind::Appointment));
+    assert!(r2.kinds[&Kind::Email].paused_at.is_some());
+    assert!(
+        r2.next_due.contains_key(&Kind::Email),
+        "the row holding the pause"
+    );
+    assert_eq!(due(Kind::Email).await, ["r1"]);
+    assert_eq!(due(Kind::Appointment).await, ["r1", "r2"]);
+    s.upsert_mailbox(&mb("r2", "b@c.com")).await.unwrap();
+    // A scheduled run does not resume it either.
+    let now = s.now().await.unwrap();
+    s.record_kind_run(
+        "r2",
+        Kind::Email,
+        &KindRun {
+            outcome: RunOutcome::Success,
+            error: None,
+            backlog: Some(0),
+            next_due: now - SignedDuration::from_secs(1),
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(due(Kind::Email).await, ["r1"]);
+    let listed = s.list_mailboxes().await.unwrap();
+    assert!(
+        listed
+            .iter()
+            .find(|m| m.rep_id == "r2")
+            .unwrap()
+            .is_paused(Kind::Email)
+    );
+    s.set_paused("r2", Some(Kind::Email), false).await.unwrap();
+    assert_eq!(due(Kind::Email).await.len(), 2);
+
+    assert!(matches!(
+        s.set_paused("nobody", None, true).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        s.set_paused("nobody", Some(Kind::Email), true).await,
+        Err(StoreError::NotFound(_))
+    ));
+}
+
+/// The scheduler's record of the last run per kind.
+async fn kind_runs(s: &dyn StateStore) {
+    s.upsert_mailbox(&mb("r1", "a@c.com")).await.unwrap();
+    let now = s.now().await.unwrap();
+    let later = now + SignedDuration::from_mins(10);
+    s.record_kind_run(
+        "r1",
+        Kind::Email,
+        &KindRun {
+            outcome: RunOutcome::Success,
+            error: None,
+            backlog: Some(0),
+            next_due: later,
+        },
+    )
+    .await
+    .unwrap();
+    let m = s.get_mailbox("r1").await.unwrap().unwrap();
+    let k = &m.kinds[&Kind::Email];
+    assert_eq!(k.last_outcome, Some(RunOutcome::Success));
+    let success = k.last_success_at.expect("success time");
+    assert_eq!(k.last_run_at, Some(success));
+    assert_eq!(k.backlog, Some(0));
+    assert_eq!(
+        m.next_due[&Kind::Email].as_microsecond() / 1000,
+        later.as_microsecond() / 1000
+    );
+    assert!(s.due_mailboxes(Kind::Email, 10).await.unwrap().is_empty());
+
+    // A partial run keeps the last success and records the error and backlog.
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    s.record_kind_run(
+        "r1",
+        Kind::Email,
+        &KindRun {
+            outcome: RunOutcome::Partial,
+            error: Some("3 messages delayed: HTTP 503".into()),
+            backlog: Some(3),
+            next_due: now,
+        },
+    )
+    .await
+    .unwrap();
+    let m = s.get_mailbox("r1").await.unwrap().unwrap();
+    let k = &m.kinds[&Kind::Email];
+    assert_eq!(k.last_outcome, Some(RunOutcome::Partial));
+    assert_eq!(k.last_success_at, Some(success));
+    assert!(k.last_run_at.unwrap() > success);
+    assert_eq!(
+        k.last_error.as_deref(),
+        Some("3 messages delayed: HTTP 503")
+    );
+    assert_eq!(k.backlog, Some(3));
+    assert_eq!(s.due_mailboxes(Kind::Email, 10).await.unwrap().len(), 1);
+    assert!(matches!(
+        s.record_kind_run(
+            "nobody",
+            Kind::Email,
+            &KindRun {
+                outcome: RunOutcome::Success,
+                error: None,
+                backlog: None,
+                next_due: now,
+            },
+        )
+        .await,
+        Err(StoreError::NotFound(_))
+    ));
+}
+
+/// Alerts: rate-limited per key, listed newest first, delivery recorded.
+async fn alerts(s: &dyn StateStore) {
+    let alert = |key: &str| NewAlert {
+        key: key.into(),
+        kind: "mailbox_excluded".into(),
+        mailbox: Some("r1".into()),
+        subject: format!("alert {key}"),
+        body: "the mailbox is excluded".into(),
+    };
+    let hour = Duration::from_secs(3600);
+    let a = s
+        .raise_alert(&alert("excluded/r1"), hour)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(a.delivery, AlertDelivery::Pending);
+    assert_eq!(a.mailbox.as_deref(), Some("r1"));
+    // Same key within the interval: suppressed. Another key: raised.
+    assert!(
+        s.raise_alert(&alert("excluded/r1"), hour)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let b = s
+        .raise_alert(&alert("excluded/r2"), hour)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(b.id > a.id);
+    // A short interval lets it through again once elapsed.
+    let short = Duration::from_millis(50);
+    tokio::time::sleep(Duration::from_millis(120)).await;
+    assert!(
+        s.raise_alert(&alert("excluded/r1"), short)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        s.raise_alert(&alert("excluded/r1"), short)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    tokio::time::sleep(Duration::from_millis(120)).await;
+    assert!(
+        s.raise_alert(&alert("excluded/r1"), short)
+            .await
+            .unwrap()
+            .is_some()
+    );
+
+    s.set_alert_delivery(a.id, AlertDelivery::Sent, None)
+        .await
+        .unwrap();
+    s.set_alert_delivery(b.id, AlertDelivery::Failed, Some("HTTP 403"))
+        .await
+        .unwrap();
+    let listed = s.list_alerts(10).await.unwrap();
+    assert_eq!(listed.len(), 4);
+    assert!(listed.windows(2).all(|w| w[0].id > w[1].id), "newest first");
+    let a2 = listed.iter().find(|x| x.id == a.id).unwrap();
+    assert_eq!(a2.delivery, AlertDelivery::Sent);
+    assert!(a2.delivered_at.is_some());
+    let b2 = listed.iter().find(|x| x.id == b.id).unwrap();
+    assert_eq!(b2.delivery, AlertDelivery::Failed);
+    assert_eq!(b2.delivery_error.as_deref(), Some("HTTP 403"));
+    assert!(b2.delivered_at.is_none());
+    assert_eq!(s.list_alerts(2).await.unwrap().len(), 2);
+    assert!(matches!(
+        s.set_alert_delivery(999_999, AlertDelivery::Sent, None)
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert_eq!(s.purge_alerts_older_than(hour).await.unwrap(), 0);
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert_eq!(
+        s.purge_alerts_older_than(Duration::from_millis(1))
+            .await
+            .unwrap(),
+        4
+    );
+    assert!(s.list_alerts(10).await.unwrap().is_empty());
+
+    // Raised at once from several connections: exactly one gets through.
+    let tenant = alert("tenant");
+    let raced = futures::future::join_all((0..8).map(|_| s.raise_alert(&tenant, hour))).await;
+    assert_eq!(
+        raced
+            .into_iter()
+            .filter(|r| r.as_ref().unwrap().is_some())
+            .count(),
+        1
     );
 }
 
@@ -1460,6 +1717,9 @@ conformance!(
     mailboxes,
     mailbox_health,
     schedule,
+    pauses,
+    kind_runs,
+    alerts,
     cursors,
     links,
     commit_item,

@@ -15,15 +15,20 @@ use crate::config::{self, Config};
 use crate::wiring;
 
 /// One line of the report.
-#[derive(Debug, Serialize)]
-struct Line {
-    area: &'static str,
-    name: String,
-    status: &'static str,
+#[derive(Debug, Clone, Serialize)]
+pub struct Line {
+    /// config, state, crm, microsoft, mailbox.
+    pub area: &'static str,
+    /// What was checked.
+    pub name: String,
+    /// ok, failed, warning, skipped.
+    pub status: &'static str,
+    /// What was found.
     #[serde(skip_serializing_if = "Option::is_none")]
-    cause: Option<String>,
+    pub cause: Option<String>,
+    /// What to do.
     #[serde(skip_serializing_if = "Option::is_none")]
-    fix: Option<String>,
+    pub fix: Option<String>,
 }
 
 impl Line {
@@ -44,15 +49,29 @@ impl Line {
         }
     }
 
-    fn failed(&self) -> bool {
+    /// Whether this check failed.
+    pub fn failed(&self) -> bool {
         self.status == "failed"
     }
 }
 
-#[derive(Debug, Serialize)]
-struct Report {
-    ok: bool,
-    checks: Vec<Line>,
+/// The whole report (`check --json`, the admin page's "re-check").
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckReport {
+    /// No check failed.
+    pub ok: bool,
+    /// Every check, in order.
+    pub checks: Vec<Line>,
+}
+
+/// Run every check of an already loaded configuration.
+pub async fn report(config: &Config, fix_catalogs: bool, mailbox: Option<String>) -> CheckReport {
+    let mut lines = Vec::new();
+    check_all(config, fix_catalogs, mailbox, &mut lines).await;
+    CheckReport {
+        ok: !lines.iter().any(Line::failed),
+        checks: lines,
+    }
 }
 
 pub async fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
@@ -75,7 +94,7 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
                     w.hint,
                 ));
             }
-            check_all(&config, &args, &mut lines).await;
+            check_all(&config, args.fix_catalogs, args.mailbox.clone(), &mut lines).await;
         }
         Err(err) => {
             for issue in err.issues {
@@ -93,7 +112,7 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     if args.json {
         println!(
             "{}",
-            serde_json::to_string_pretty(&Report { ok, checks: lines })?
+            serde_json::to_string_pretty(&CheckReport { ok, checks: lines })?
         );
     } else {
         for line in &lines {
@@ -138,7 +157,12 @@ fn print_line(line: &Line) {
     }
 }
 
-async fn check_all(config: &Config, args: &CheckArgs, lines: &mut Vec<Line>) {
+async fn check_all(
+    config: &Config,
+    fix_catalogs: bool,
+    mailbox: Option<String>,
+    lines: &mut Vec<Line>,
+) {
     // The state store.
     match wiring::store(config).await {
         Ok(store) => {
@@ -171,7 +195,7 @@ async fn check_all(config: &Config, args: &CheckArgs, lines: &mut Vec<Line>) {
     };
     match wiring::crm_config(config).and_then(|c| Ok(gc_crm::CrmClient::new(c)?)) {
         Ok(crm) => {
-            if args.fix_catalogs {
+            if fix_catalogs {
                 match gc_crm::fix_catalogs(&crm).await {
                     Ok(added) if added.is_empty() => {}
                     Ok(added) => {
@@ -251,7 +275,7 @@ async fn check_all(config: &Config, args: &CheckArgs, lines: &mut Vec<Line>) {
         }
     };
     let managed = |email: &str| config.microsoft.is_managed_address(email);
-    let probe = args.mailbox.clone().or_else(|| {
+    let probe = mailbox.or_else(|| {
         enabled_reps
             .iter()
             .filter_map(|r| r.email.clone())

@@ -4,5 +4,7 @@ pub mod check;
 pub mod config;
 pub mod demo;
 pub mod ledger;
+pub mod mailbox;
+pub mod run;
 pub mod sandbox;
 pub mod sync;

@@ -205,7 +205,7 @@ pub fn holder() -> String {
 pub async fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
     if !args.once {
         anyhow::bail!(
-            "only `sync --once` exists so far; the scheduler runs with `graph-connector run`"
+            "`sync` runs one cycle: add --once; to keep synchronizing on a schedule, run the service with `graph-connector run`"
         );
     }
     let (config, warnings) = config::load_with_warnings(&args.config.config, std::env::vars())?;

@@ -41,6 +41,9 @@ pub struct Microsoft {
     pub certificate_password: Option<SecretString>,
     pub certificate_password_file: Option<PathBuf>,
     pub certificate_algorithm: CertificateAlgorithm,
+    /// When the client secret expires (Entra shows it; reading it from Microsoft needs a
+    /// permission the connector does not have), for the expiry alert and metric.
+    pub client_secret_expires: Option<jiff::civil::Date>,
     pub admin_email: String,
     pub managed_domains: Vec<String>,
     pub graph_url: String,
@@ -61,6 +64,7 @@ impl Default for Microsoft {
             certificate_password: None,
             certificate_password_file: None,
             certificate_algorithm: CertificateAlgorithm::Ps256,
+            client_secret_expires: None,
             admin_email: String::new(),
             managed_domains: Vec::new(),
             graph_url: "https://graph.microsoft.com".into(),
@@ -397,6 +401,12 @@ pub struct Errors {
     pub item_retry_limit: u32,
     pub item_retry_minutes: u32,
     pub notify_admin: bool,
+    /// Alert this many days before the client secret or certificate expires.
+    pub expiry_warning_days: u32,
+    /// The same alert is sent at most once per this many hours.
+    pub alert_repeat_hours: u32,
+    /// Alert when a mailbox's delta checkpoint expired this many times within a day.
+    pub delta_resets_alert: u32,
 }
 
 impl Default for Errors {
@@ -414,6 +424,9 @@ impl Default for Errors {
             item_retry_limit: 10,
             item_retry_minutes: 1,
             notify_admin: true,
+            expiry_warning_days: 30,
+            alert_repeat_hours: 24,
+            delta_resets_alert: 3,
         }
     }
 }

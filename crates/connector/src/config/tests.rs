@@ -334,7 +334,7 @@ fn all_problems_are_reported_at_once() {
     )
     .replacen("html_body = true", "html_bdy = true", 1)
     .replacen("max_retries = 6", "max_retries = \"six\"", 1)
-    .replacen("\ninterval_minutes = 1440", "\ninterval_minutes = 0", 1)
+    .replacen("\nparallel = 8", "\nparallel = 0", 1)
     .replacen(
         "# certificate = \"/etc/graph-connector/app.pfx\"",
         "certificate = \"/nonexistent/app.pfx\"",
@@ -347,7 +347,7 @@ fn all_problems_are_reported_at_once() {
         "microsoft.managed_domains",
         "emails.html_bdy",
         "errors.max_retries",
-        "contacts.interval_minutes",
+        "mailboxes.parallel",
         "microsoft.certificate",
     ] {
         assert!(keys.contains(&expected), "{expected} missing from {keys:?}");
@@ -506,14 +506,14 @@ fn environment_overrides_keys_and_is_named_in_errors() {
     assert_eq!(config.crm.password.unwrap().expose_secret(), "12345");
 
     let env = vec![(
-        "GRAPH_CONNECTOR__TASKS__INTERVAL_MINUTES".to_owned(),
+        "GRAPH_CONNECTOR__MAILBOXES__PARALLEL".to_owned(),
         "0".to_owned(),
     )];
     let err = load_str(EXAMPLE, Path::new("test.toml"), env).unwrap_err();
     assert_eq!(err.issues.len(), 1);
     assert_eq!(
         err.issues[0].origin,
-        Origin::Env("GRAPH_CONNECTOR__TASKS__INTERVAL_MINUTES".into())
+        Origin::Env("GRAPH_CONNECTOR__MAILBOXES__PARALLEL".into())
     );
     let env = vec![("GRAPH_CONNECTOR__NOSECTIONKEY".to_owned(), "1".to_owned())];
     assert!(load_str(EXAMPLE, Path::new("test.toml"), env).is_err());
@@ -571,4 +571,52 @@ fn managed_address_check_is_case_insensitive() {
     assert!(config.microsoft.is_managed_address("Anna@CONTOSO.com"));
     assert!(!config.microsoft.is_managed_address("anna@fabrikam.com"));
     assert!(!config.microsoft.is_managed_address("no-at-sign"));
+}
+
+#[test]
+fn interval_zero_means_as_often_as_possible() {
+    let text = example_with("interval_minutes = 10", "interval_minutes = 0");
+    let config = load_text(&text).unwrap();
+    assert_eq!(config.emails.interval_minutes, 0);
+}
+
+#[test]
+fn admin_off_loopback_needs_a_token() {
+    let text = example_with("listen = \"127.0.0.1:8089\"", "listen = \"0.0.0.0:8089\"");
+    let found = issues(&text);
+    assert!(
+        found
+            .iter()
+            .any(|i| i.key == "admin.listen" && i.message.contains("no admin token")),
+        "{found:?}"
+    );
+    let with_token = text.replace("# token = \"change-me\"", "token = \"s3cret-admin\"");
+    assert!(load_text(&with_token).is_ok());
+}
+
+#[test]
+fn client_secret_expiry_is_a_date() {
+    let text = example_with(
+        "# client_secret_expires = \"2027-06-30\"",
+        "client_secret_expires = \"2027-06-30\"",
+    );
+    let config = crate::config::load_str(
+        &text,
+        std::path::Path::new("t.toml"),
+        Vec::<(String, String)>::new(),
+    )
+    .unwrap();
+    assert_eq!(
+        config.microsoft.client_secret_expires,
+        Some(jiff::civil::date(2027, 6, 30))
+    );
+    let bad = example_with(
+        "# client_secret_expires = \"2027-06-30\"",
+        "client_secret_expires = \"June 2027\"",
+    );
+    assert!(
+        issues(&bad)
+            .iter()
+            .any(|i| i.key == "microsoft.client_secret_expires")
+    );
 }

@@ -220,7 +220,6 @@ pub fn validate(config: &Config) -> Vec<Problem> {
 
     let e = &config.emails;
     if e.enabled {
-        p.nonzero("emails.interval_minutes", e.interval_minutes);
         if !e.sync_folder.starts_with('/') || e.sync_folder.trim_matches('/').is_empty() {
             p.push(
                 "emails.sync_folder",
@@ -254,28 +253,11 @@ pub fn validate(config: &Config) -> Vec<Problem> {
             );
         }
     }
-    if config.appointments.enabled {
-        p.nonzero(
-            "appointments.interval_minutes",
-            config.appointments.interval_minutes,
-        );
-    }
     if config.tasks.enabled {
-        p.nonzero("tasks.interval_minutes", config.tasks.interval_minutes);
         p.required("tasks.list_name", &config.tasks.list_name, "e.g. \"CRM\"");
     }
-    if config.contacts.enabled {
-        p.nonzero(
-            "contacts.interval_minutes",
-            config.contacts.interval_minutes,
-        );
-    }
-    if config.absences.enabled {
-        p.nonzero(
-            "absences.interval_minutes",
-            config.absences.interval_minutes,
-        );
-    }
+    // `interval_minutes = 0` is allowed for every kind: "as often as possible" (the service
+    // still waits a few seconds between two runs of one mailbox).
 
     let r = &config.errors;
     p.nonzero("errors.graph_timeout_seconds", r.graph_timeout_seconds);
@@ -303,11 +285,27 @@ pub fn validate(config: &Config) -> Vec<Problem> {
         }
     }
 
-    if config.admin.enabled && config.admin.listen.parse::<std::net::SocketAddr>().is_err() {
+    if config.admin.enabled {
+        match config.admin.listen.parse::<std::net::SocketAddr>() {
+            Err(_) => p.push(
+                "admin.listen",
+                "not an address with a port",
+                "write e.g. \"127.0.0.1:8089\"",
+            ),
+            // Off loopback, anyone on the network could reach the page: a token is required.
+            Ok(addr) if !addr.ip().is_loopback() && config.admin.token.is_none() => p.push(
+                "admin.listen",
+                "listens beyond this machine but no admin token is set",
+                "set [admin] token or token_file (every request then needs it), or listen on 127.0.0.1",
+            ),
+            Ok(_) => {}
+        }
+    }
+    if config.errors.alert_repeat_hours == 0 {
         p.push(
-            "admin.listen",
-            "not an address with a port",
-            "write e.g. \"127.0.0.1:8089\"",
+            "errors.alert_repeat_hours",
+            "must be at least 1",
+            "write e.g. 24 (the same alert at most once a day)",
         );
     }
     if !matches!(

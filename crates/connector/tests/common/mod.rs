@@ -2,6 +2,8 @@
 //! queries of the final state (folders, links, CRM).
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod service;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 

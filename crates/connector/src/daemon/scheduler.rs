@@ -1,0 +1,505 @@
+//! The scheduler of `graph-connector run`.
+//!
+//! Each (mailbox, kind) is due per its `interval_minutes` (0: as often as possible, but not
+//! more often than [`Settings::floor`]); due times live in the store (`mailbox_schedule`), so
+//! they survive a restart and are shared by processes on one PostgreSQL store. A pass:
+//!
+//! 1. checks the tenant gate (token, CRM login): a failure stops every run, is shown on the
+//!    admin page and raises an alert, and is never charged to a mailbox;
+//! 2. reads the mailbox list again when `[mailboxes] refresh_interval_minutes` elapsed or the
+//!    admin asked (a failure is tenant-level too: nothing runs);
+//! 3. starts the most overdue (mailbox, kind) pairs, up to `[mailboxes] parallel` at once,
+//!    skipping paused, disabled and excluded mailboxes and pairs already running.
+//!
+//! Fairness: a run occupies one slot only; others keep being worked in the other slots, most
+//! overdue first. A run is asked to stop taking new items after [`Settings::slice`] and a
+//! mailbox that leaves a backlog is due again after [`Settings::soon`], behind mailboxes
+//! that waited longer. The scheduler sleeps until the next due time, a finished run, or a
+//! wake-up from the admin page (sync now, pause, resume, refresh).
+
+use std::collections::{BTreeMap, HashMap};
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::FutureExt;
+use gc_store::{KindRun, MailboxRecord, RunOutcome, StateStore};
+use gc_sync::{MailboxOutcome, MailboxTarget};
+use jiff::{SignedDuration, Timestamp};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use super::alerts::Alerter;
+use super::runner::{Cycle, KindRunner, Roster, Tenant, TenantError};
+use super::status::Status;
+use gc_store::Kind;
+
+/// How the scheduler paces work.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Runs at once (`[mailboxes] parallel`).
+    pub parallel: usize,
+    /// Interval per kind (`[emails] interval_minutes`, …); kinds without an entry use `floor`.
+    pub intervals: BTreeMap<Kind, Duration>,
+    /// The shortest gap between two runs of one (mailbox, kind), also for interval 0.
+    pub floor: Duration,
+    /// Mailbox list refresh (`[mailboxes] refresh_interval_minutes`; `None`: at start and on
+    /// demand only).
+    pub refresh_every: Option<Duration>,
+    /// A run is asked to stop taking new items after this long (its fair share).
+    pub slice: Duration,
+    /// A mailbox that left a backlog is due again after this long.
+    pub soon: Duration,
+    /// After a tenant-level error, try again after this long.
+    pub tenant_retry: Duration,
+    /// The longest sleep between two passes.
+    pub idle_wake: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            parallel: 8,
+            intervals: BTreeMap::new(),
+            floor: Duration::from_secs(5),
+            refresh_every: Some(Duration::from_secs(24 * 3600)),
+            slice: Duration::from_secs(300),
+            soon: Duration::from_secs(30),
+            tenant_retry: Duration::from_secs(30),
+            idle_wake: Duration::from_secs(30),
+        }
+    }
+}
+
+/// A finished run, as the task hands it back.
+struct Done {
+    mailbox: String,
+    address: String,
+    kind: Kind,
+    started: Instant,
+    sliced: bool,
+    was_excluded: bool,
+    result: Result<Result<Cycle, TenantError>, String>,
+}
+
+/// The scheduler.
+pub struct Scheduler {
+    tenant: Arc<dyn Tenant>,
+    runners: Vec<Arc<dyn KindRunner>>,
+    store: Arc<dyn StateStore>,
+    status: Arc<Status>,
+    alerts: Option<Arc<Alerter>>,
+    settings: Settings,
+}
+
+impl Scheduler {
+    /// A scheduler over these parts.
+    pub fn new(
+        tenant: Arc<dyn Tenant>,
+        runners: Vec<Arc<dyn KindRunner>>,
+        store: Arc<dyn StateStore>,
+        status: Arc<Status>,
+        alerts: Option<Arc<Alerter>>,
+        settings: Settings,
+    ) -> Self {
+        Scheduler {
+            tenant,
+            runners,
+            store,
+            status,
+            alerts,
+            settings,
+        }
+    }
+
+    /// Work until `shutdown` is cancelled; then ask running cycles to stop, wait for them up
+    /// to `deadline`, and abandon the rest (safe: every write of the engine is idempotent and
+    /// crash-safe; their leases are released by the caller).
+    pub async fn run(self, shutdown: CancellationToken, deadline: Duration) {
+        let mut tasks: JoinSet<Done> = JoinSet::new();
+        let mut next_refresh = Instant::now();
+        loop {
+            let wake = if shutdown.is_cancelled() {
+                Instant::now()
+            } else {
+                self.pass(&mut tasks, &mut next_refresh, &shutdown).await
+            };
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                Some(joined) = tasks.join_next(), if !tasks.is_empty() => self.finished(joined).await,
+                _ = self.status.wakeup.notified() => {}
+                _ = tokio::time::sleep_until(wake.into()) => {}
+            }
+        }
+        self.status.stop_all_runs();
+        let until = Instant::now() + deadline;
+        if !tasks.is_empty() {
+            tracing::info!(
+                runs = tasks.len(),
+                deadline_s = deadline.as_secs_f64(),
+                "stopping: waiting for running cycles"
+            );
+        }
+        while !tasks.is_empty() {
+            match tokio::time::timeout_at(until.into(), tasks.join_next()).await {
+                Ok(Some(joined)) => self.finished(joined).await,
+                Ok(None) => break,
+                Err(_) => {
+                    tracing::warn!(
+                        runs = tasks.len(),
+                        "stopping: abandoning the cycles still running (their items are picked up by the next start)"
+                    );
+                    tasks.abort_all();
+                    while tasks.join_next().await.is_some() {}
+                    break;
+                }
+            }
+        }
+    }
+
+    /// One pass: refresh, gate, start what is due. Returns when to look again.
+    async fn pass(
+        &self,
+        tasks: &mut JoinSet<Done>,
+        next_refresh: &mut Instant,
+        shutdown: &CancellationToken,
+    ) -> Instant {
+        let s = &self.settings;
+        let now = Instant::now();
+        let mut wake = now + s.idle_wake;
+        // The gate first: with no token or no CRM login, a refresh would find no mailbox.
+        if let Err(e) = self.tenant.gate().await {
+            self.tenant_down(&e).await;
+            return now + s.tenant_retry;
+        }
+        self.status.set_tenant(Ok(()));
+        let never_read = self.status.roster().refreshed_at.is_none();
+        if self.status.take_refresh_request() || (never_read || *next_refresh <= now) {
+            match self.tenant.refresh().await {
+                Ok(roster) => {
+                    tracing::info!(
+                        mailboxes = roster.list.targets.len(),
+                        not_synchronized = roster.list.unmatched.len(),
+                        "mailbox list read"
+                    );
+                    self.status.set_roster(Arc::new(roster));
+                    *next_refresh = match s.refresh_every {
+                        Some(every) => now + every,
+                        None => now + Duration::from_secs(365 * 24 * 3600),
+                    };
+                }
+                Err(e) => {
+                    self.tenant_down(&e).await;
+                    *next_refresh = now + s.tenant_retry;
+                    return now + s.tenant_retry;
+                }
+            }
+        }
+        wake = wake.min(*next_refresh);
+        let roster = self.status.roster();
+        let (records, db_now) = match (self.store.list_mailboxes().await, self.store.now().await) {
+            (Ok(r), Ok(t)) => (r, t),
+            (Err(e), _) | (_, Err(e)) => {
+                tracing::warn!(error = %e, "cannot read the schedule from the state store");
+                return now + s.tenant_retry;
+            }
+        };
+        let by_id: HashMap<&str, &MailboxRecord> =
+            records.iter().map(|m| (m.rep_id.as_str(), m)).collect();
+
+        // Runs of mailboxes paused since they started: ask them to stop.
+        for (mailbox, kind) in self.status.running().keys() {
+            if by_id
+                .get(mailbox.as_str())
+                .is_some_and(|m| m.is_paused(*kind))
+            {
+                self.status.stop_runs(mailbox, Some(*kind));
+            }
+        }
+
+        struct Candidate {
+            due: Timestamp,
+            since: Timestamp,
+            runner: usize,
+            target: MailboxTarget,
+            was_excluded: bool,
+        }
+        let mut due: Vec<Candidate> = Vec::new();
+        for (i, runner) in self.runners.iter().enumerate() {
+            let kind = runner.kind();
+            for target in runner.mailboxes(&roster) {
+                let Some(rec) = by_id.get(target.owner.mailbox.as_str()) else {
+                    continue;
+                };
+                if !rec.enabled || rec.is_paused(kind) || self.status.is_running(&rec.rep_id, kind)
+                {
+                    continue;
+                }
+                let next = rec.next_due.get(&kind).copied();
+                let mut earliest = next.unwrap_or(Timestamp::UNIX_EPOCH);
+                if let Some(until) = rec.excluded_until
+                    && until > db_now
+                {
+                    earliest = earliest.max(until);
+                }
+                if earliest <= db_now {
+                    due.push(Candidate {
+                        due: earliest,
+                        since: next.unwrap_or(rec.created_at),
+                        runner: i,
+                        target,
+                        was_excluded: rec.excluded_until.is_some(),
+                    });
+                } else {
+                    let wait = db_now
+                        .duration_until(earliest)
+                        .unsigned_abs()
+                        .min(s.idle_wake);
+                    wake = wake.min(now + wait);
+                }
+            }
+        }
+        due.sort_by(|a, b| (a.due, &a.target.owner.mailbox).cmp(&(b.due, &b.target.owner.mailbox)));
+        let free = s.parallel.saturating_sub(self.status.running().len());
+        let mut due = due.into_iter();
+        for c in due.by_ref().take(free) {
+            self.spawn(tasks, shutdown, &roster, c.runner, c.target, c.was_excluded);
+        }
+        // Lag: how long the most overdue pair still waiting has been due.
+        let mut lag: BTreeMap<Kind, f64> = self.runners.iter().map(|r| (r.kind(), 0.0)).collect();
+        for c in due {
+            let kind = self.runners[c.runner].kind();
+            let waited = c.since.duration_until(db_now).as_secs_f64().max(0.0);
+            if let Some(l) = lag.get_mut(&kind) {
+                *l = l.max(waited);
+            }
+        }
+        for (kind, seconds) in lag {
+            metrics::gauge!("graph_connector_lag_seconds", "kind" => kind.as_str()).set(seconds);
+        }
+        self.gauges(&records, db_now);
+        wake
+    }
+
+    fn spawn(
+        &self,
+        tasks: &mut JoinSet<Done>,
+        shutdown: &CancellationToken,
+        roster: &Arc<Roster>,
+        runner: usize,
+        target: MailboxTarget,
+        was_excluded: bool,
+    ) {
+        let runner = self.runners[runner].clone();
+        let kind = runner.kind();
+        let stop = shutdown.child_token();
+        let mailbox = target.owner.mailbox.clone();
+        self.status.start_run(&mailbox, kind, stop.clone());
+        let roster = roster.clone();
+        let slice = self.settings.slice;
+        tracing::debug!(mailbox = target.owner.email, %kind, "run starts");
+        tasks.spawn(async move {
+            let started = Instant::now();
+            let timer = {
+                let stop = stop.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(slice).await;
+                    stop.cancel();
+                })
+            };
+            let result = AssertUnwindSafe(runner.run(&roster, &target, stop.clone()))
+                .catch_unwind()
+                .await
+                .map_err(|p| {
+                    p.downcast_ref::<&str>()
+                        .map(|s| (*s).to_owned())
+                        .or_else(|| p.downcast_ref::<String>().cloned())
+                        .unwrap_or_else(|| "the run panicked".to_owned())
+                });
+            timer.abort();
+            Done {
+                mailbox,
+                address: target.owner.email.clone(),
+                kind,
+                started,
+                sliced: started.elapsed() >= slice,
+                was_excluded,
+                result,
+            }
+        });
+    }
+
+    async fn finished(&self, joined: Result<Done, tokio::task::JoinError>) {
+        let done = match joined {
+            Ok(d) => d,
+            // Only aborted tasks end here (panics are caught inside the task).
+            Err(e) => {
+                tracing::debug!(error = %e, "run task ended without a result");
+                return;
+            }
+        };
+        self.status.end_run(&done.mailbox, done.kind);
+        let kind = done.kind;
+        let seconds = done.started.elapsed().as_secs_f64();
+        let cycle = match done.result {
+            Ok(Ok(c)) => c,
+            Ok(Err(e)) => {
+                tracing::warn!(mailbox = done.address, %kind, error = %e, "run stopped by a tenant-level error");
+                self.tenant_down(&e).await;
+                return;
+            }
+            Err(panic) => {
+                tracing::error!(mailbox = done.address, %kind, panic, "run panicked");
+                let mut report = gc_sync::MailboxReport::new(done.address.clone(), kind);
+                report.outcome = MailboxOutcome::Failed;
+                report.error = Some(format!("internal error: {panic}"));
+                Cycle { report, backlog: 0 }
+            }
+        };
+        let r = &cycle.report;
+        let s = &self.settings;
+        let now = self.store.now().await.unwrap_or_else(|_| Timestamp::now());
+        let interval = s
+            .intervals
+            .get(&kind)
+            .copied()
+            .unwrap_or(s.floor)
+            .max(s.floor);
+        let outcome = match r.outcome {
+            MailboxOutcome::Complete if r.failed == 0 => RunOutcome::Success,
+            MailboxOutcome::Complete | MailboxOutcome::Delayed => RunOutcome::Partial,
+            MailboxOutcome::Failed | MailboxOutcome::Excluded => RunOutcome::Failed,
+            MailboxOutcome::Busy | MailboxOutcome::Stopped | MailboxOutcome::Cancelled => {
+                RunOutcome::Cancelled
+            }
+        };
+        let outcome_label = match r.outcome {
+            MailboxOutcome::Busy => "busy",
+            MailboxOutcome::Excluded => "excluded",
+            _ => outcome.as_str(),
+        };
+        metrics::counter!("graph_connector_runs_total", "kind" => kind.as_str(), "outcome" => outcome_label)
+            .increment(1);
+        metrics::histogram!("graph_connector_run_duration_seconds", "kind" => kind.as_str())
+            .record(seconds);
+        tracing::info!(
+            mailbox = done.address,
+            %kind,
+            outcome = outcome_label,
+            created = r.created,
+            adopted = r.adopted,
+            updated = r.updated,
+            deleted = r.deleted,
+            unchanged = r.unchanged,
+            skipped = r.skipped,
+            failed = r.failed,
+            delayed = r.delayed,
+            warnings = r.warnings,
+            seconds,
+            error = r.error.as_deref().unwrap_or(""),
+            "run"
+        );
+        let more = cycle.backlog > 0 || done.sliced;
+        let gap = if more { s.soon.max(s.floor) } else { interval };
+        let next_due = now + SignedDuration::try_from(gap).unwrap_or(SignedDuration::MAX);
+        let stored = if r.outcome == MailboxOutcome::Busy {
+            // Another process works it and keeps its schedule; look again after the floor.
+            self.store
+                .set_next_due(
+                    &done.mailbox,
+                    kind,
+                    now + SignedDuration::try_from(s.floor).unwrap_or_default(),
+                )
+                .await
+        } else {
+            self.store
+                .record_kind_run(
+                    &done.mailbox,
+                    kind,
+                    &KindRun {
+                        outcome,
+                        error: r.error.clone(),
+                        backlog: Some(cycle.backlog),
+                        next_due,
+                    },
+                )
+                .await
+        };
+        if let Err(e) = stored {
+            tracing::warn!(mailbox = done.address, %kind, error = %e, "cannot store the schedule");
+        }
+        if r.outcome == MailboxOutcome::Failed
+            && !done.was_excluded
+            && let Some(alerts) = &self.alerts
+            && let Ok(Some(m)) = self.store.get_mailbox(&done.mailbox).await
+            && let Some(until) = m.excluded_until.filter(|u| *u > now)
+        {
+            alerts
+                .mailbox_excluded(
+                    &done.mailbox,
+                    &done.address,
+                    until,
+                    m.last_error_text.as_deref().unwrap_or_default(),
+                )
+                .await;
+        }
+    }
+
+    async fn tenant_down(&self, e: &TenantError) {
+        tracing::warn!(error = %e, "tenant-level error: no mailbox runs until it is fixed");
+        if self.status.set_tenant(Err(e.0.clone()))
+            && let Some(alerts) = &self.alerts
+        {
+            alerts.tenant_error(&e.0).await;
+        }
+    }
+
+    /// Mailboxes by state and backlog per kind.
+    fn gauges(&self, records: &[MailboxRecord], now: Timestamp) {
+        let running: Vec<String> = self
+            .status
+            .running()
+            .keys()
+            .map(|(m, _)| m.clone())
+            .collect();
+        let mut states: BTreeMap<&str, f64> =
+            ["ok", "failing", "excluded", "paused", "disabled", "running"]
+                .into_iter()
+                .map(|s| (s, 0.0))
+                .collect();
+        let mut backlog: BTreeMap<Kind, f64> =
+            self.runners.iter().map(|r| (r.kind(), 0.0)).collect();
+        for m in records {
+            let state = mailbox_state(m, running.contains(&m.rep_id), now);
+            *states.entry(state).or_default() += 1.0;
+            for (kind, k) in &m.kinds {
+                if let (Some(b), Some(sum)) = (k.backlog, backlog.get_mut(kind)) {
+                    *sum += b as f64;
+                }
+            }
+        }
+        for (state, n) in states {
+            metrics::gauge!("graph_connector_mailboxes", "state" => state).set(n);
+        }
+        for (kind, n) in backlog {
+            metrics::gauge!("graph_connector_backlog_items", "kind" => kind.as_str()).set(n);
+        }
+    }
+}
+
+/// The state of a mailbox as the admin page and the metrics show it.
+pub fn mailbox_state(m: &MailboxRecord, running: bool, now: Timestamp) -> &'static str {
+    if !m.enabled {
+        "disabled"
+    } else if m.paused_at.is_some() {
+        "paused"
+    } else if m.is_excluded_at(now) {
+        "excluded"
+    } else if running {
+        "running"
+    } else if m.consecutive_failures > 0 {
+        "failing"
+    } else {
+        "ok"
+    }
+}

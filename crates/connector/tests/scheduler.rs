@@ -1,0 +1,377 @@
+//! The scheduler against a real SQLite store, with a fake tenant and fake runners (no
+//! sockets): due times are stored and survive a restart, pauses hold, a mailbox with a
+//! backlog does not starve others, a tenant-level error stops every run without charging a
+//! mailbox, a pause stops a running cycle, and shutdown abandons a cycle that does not stop.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use gc_store::{Kind, MailboxUpsert, StateStore};
+use gc_sync::email::model::Owner;
+use gc_sync::mailboxes::MailboxList;
+use gc_sync::{MailboxReport, MailboxTarget};
+use graph_connector::daemon::runner::{Cycle, KindRunner, Roster, Tenant, TenantError};
+use graph_connector::daemon::scheduler::{Scheduler, Settings};
+use graph_connector::daemon::status::Status;
+use tokio_util::sync::CancellationToken;
+
+fn target(rep: &str) -> MailboxTarget {
+    MailboxTarget {
+        owner: Owner {
+            mailbox: rep.into(),
+            rep_crm_id: gc_store::CrmId(1),
+            rep_number: rep.into(),
+            name: rep.into(),
+            email: format!("{rep}@contoso.example"),
+            addresses: vec![format!("{rep}@contoso.example")],
+            language: None,
+        },
+        graph_user: format!("{rep}@contoso.example"),
+    }
+}
+
+struct FakeTenant {
+    reps: Vec<String>,
+    gate: Mutex<Result<(), String>>,
+}
+
+#[async_trait]
+impl Tenant for FakeTenant {
+    async fn gate(&self) -> Result<(), TenantError> {
+        self.gate.lock().unwrap().clone().map_err(TenantError)
+    }
+    async fn refresh(&self) -> Result<Roster, TenantError> {
+        Ok(Roster {
+            list: MailboxList {
+                targets: self.reps.iter().map(|r| target(r)).collect(),
+                ..Default::default()
+            },
+            refreshed_at: Some(jiff::Timestamp::now()),
+        })
+    }
+}
+
+/// Records every run; `backlog` mailboxes always report work left; `slow` mailboxes wait for
+/// their stop request (or forever with `ignore_stop`).
+#[derive(Default)]
+struct FakeRunner {
+    calls: Mutex<Vec<String>>,
+    stopped: Mutex<Vec<String>>,
+    backlog: Vec<String>,
+    slow: Vec<String>,
+    ignore_stop: bool,
+}
+
+#[async_trait]
+impl KindRunner for FakeRunner {
+    fn kind(&self) -> Kind {
+        Kind::Email
+    }
+    fn mailboxes(&self, roster: &Roster) -> Vec<MailboxTarget> {
+        roster.list.targets.clone()
+    }
+    async fn run(
+        &self,
+        _roster: &Roster,
+        target: &MailboxTarget,
+        stop: CancellationToken,
+    ) -> Result<Cycle, TenantError> {
+        let rep = target.owner.mailbox.clone();
+        self.calls.lock().unwrap().push(rep.clone());
+        if self.slow.contains(&rep) {
+            if self.ignore_stop {
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+            } else {
+                stop.cancelled().await;
+                self.stopped.lock().unwrap().push(rep.clone());
+            }
+        }
+        let backlog = if self.backlog.contains(&rep) { 5 } else { 0 };
+        let mut report = MailboxReport::new(target.owner.email.clone(), self.kind());
+        report.created = 1;
+        Ok(Cycle { report, backlog })
+    }
+}
+
+async fn store_with(reps: &[&str]) -> (tempfile::TempDir, Arc<dyn StateStore>) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("state.db").display());
+    let store = gc_store::open(&url).await.unwrap();
+    for r in reps {
+        store
+            .upsert_mailbox(&MailboxUpsert {
+                rep_id: (*r).into(),
+                address: format!("{r}@contoso.example"),
+                graph_user_id: None,
+                enabled: true,
+            })
+            .await
+            .unwrap();
+    }
+    (dir, store)
+}
+
+fn settings(parallel: usize, interval: Duration) -> Settings {
+    Settings {
+        parallel,
+        intervals: [(Kind::Email, interval)].into_iter().collect(),
+        floor: Duration::ZERO,
+        soon: Duration::ZERO,
+        tenant_retry: Duration::from_millis(100),
+        idle_wake: Duration::from_millis(100),
+        ..Settings::default()
+    }
+}
+
+struct Running {
+    shutdown: CancellationToken,
+    task: tokio::task::JoinHandle<()>,
+    status: Arc<Status>,
+}
+
+fn start(
+    tenant: Arc<FakeTenant>,
+    runner: Arc<FakeRunner>,
+    store: Arc<dyn StateStore>,
+    settings: Settings,
+    deadline: Duration,
+) -> Running {
+    let status = Status::new();
+    let s = Scheduler::new(tenant, vec![runner], store, status.clone(), None, settings);
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(s.run(shutdown.clone(), deadline));
+    Running {
+        shutdown,
+        task,
+        status,
+    }
+}
+
+impl Running {
+    async fn stop(self) {
+        self.shutdown.cancel();
+        tokio::time::timeout(Duration::from_secs(30), self.task)
+            .await
+            .expect("the scheduler stops")
+            .unwrap();
+    }
+}
+
+async fn until(what: &str, mut f: impl FnMut() -> bool) {
+    for _ in 0..600 {
+        if f() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+fn tenant(reps: &[&str]) -> Arc<FakeTenant> {
+    Arc::new(FakeTenant {
+        reps: reps.iter().map(|r| (*r).to_owned()).collect(),
+        gate: Mutex::new(Ok(())),
+    })
+}
+
+#[tokio::test]
+async fn due_times_are_stored_and_survive_a_restart() {
+    let (_dir, store) = store_with(&["a", "b"]).await;
+    let runner = Arc::new(FakeRunner::default());
+    let hour = Duration::from_secs(3600);
+    let r = start(
+        tenant(&["a", "b"]),
+        runner.clone(),
+        store.clone(),
+        settings(4, hour),
+        Duration::from_secs(1),
+    );
+    until("both mailboxes ran", || {
+        runner.calls.lock().unwrap().len() == 2
+    })
+    .await;
+    r.stop().await;
+    let now = jiff::Timestamp::now();
+    for rep in ["a", "b"] {
+        let m = store.get_mailbox(rep).await.unwrap().unwrap();
+        let due = m.next_due[&Kind::Email];
+        let ahead = now.duration_until(due).as_secs();
+        assert!((3500..=3600).contains(&ahead), "{rep} due in {ahead} s");
+        let k = &m.kinds[&Kind::Email];
+        assert_eq!(k.last_outcome, Some(gc_store::RunOutcome::Success));
+        assert_eq!(k.backlog, Some(0));
+    }
+    // A new process on the same store: nothing is due for an hour.
+    let runner2 = Arc::new(FakeRunner::default());
+    let r = start(
+        tenant(&["a", "b"]),
+        runner2.clone(),
+        store.clone(),
+        settings(4, hour),
+        Duration::from_secs(1),
+    );
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert!(runner2.calls.lock().unwrap().is_empty());
+    // "sync now" (due now + wake-up) runs it at once.
+    store
+        .set_next_due("b", Kind::Email, jiff::Timestamp::now())
+        .await
+        .unwrap();
+    r.status.wake();
+    until("b ran after sync now", || {
+        runner2.calls.lock().unwrap().as_slice() == ["b"]
+    })
+    .await;
+    r.stop().await;
+}
+
+#[tokio::test]
+async fn a_backlog_does_not_starve_other_mailboxes() {
+    let (_dir, store) = store_with(&["a", "b", "c"]).await;
+    let runner = Arc::new(FakeRunner {
+        backlog: vec!["a".into()],
+        ..Default::default()
+    });
+    let r = start(
+        tenant(&["a", "b", "c"]),
+        runner.clone(),
+        store.clone(),
+        settings(1, Duration::from_secs(3600)),
+        Duration::from_secs(1),
+    );
+    until("four runs", || runner.calls.lock().unwrap().len() >= 4).await;
+    r.stop().await;
+    let calls = runner.calls.lock().unwrap().clone();
+    // One slot: a (backlog, due again at once) waits behind b and c, which waited longer.
+    assert_eq!(&calls[..4], ["a", "b", "c", "a"], "{calls:?}");
+    let a = store.get_mailbox("a").await.unwrap().unwrap();
+    assert_eq!(a.kinds[&Kind::Email].backlog, Some(5));
+}
+
+#[tokio::test]
+async fn paused_mailboxes_and_kinds_wait_and_refresh_does_not_resume_them() {
+    let (_dir, store) = store_with(&["a", "b", "c"]).await;
+    store.set_paused("a", None, true).await.unwrap();
+    store
+        .set_paused("b", Some(Kind::Email), true)
+        .await
+        .unwrap();
+    let runner = Arc::new(FakeRunner::default());
+    let r = start(
+        tenant(&["a", "b", "c"]),
+        runner.clone(),
+        store.clone(),
+        settings(4, Duration::from_secs(3600)),
+        Duration::from_secs(1),
+    );
+    until("c ran", || {
+        runner.calls.lock().unwrap().contains(&"c".to_owned())
+    })
+    .await;
+    // Refresh from CRM upserts the mailboxes again: the pauses hold.
+    r.status.request_refresh();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(runner.calls.lock().unwrap().as_slice(), ["c"]);
+    store
+        .set_paused("b", Some(Kind::Email), false)
+        .await
+        .unwrap();
+    r.status.wake();
+    until("b ran after resume", || {
+        runner.calls.lock().unwrap().contains(&"b".to_owned())
+    })
+    .await;
+    assert!(!runner.calls.lock().unwrap().contains(&"a".to_owned()));
+    r.stop().await;
+}
+
+#[tokio::test]
+async fn a_tenant_error_stops_every_run_and_is_not_charged_to_a_mailbox() {
+    let (_dir, store) = store_with(&["a", "b"]).await;
+    let t = tenant(&["a", "b"]);
+    *t.gate.lock().unwrap() = Err("no access token: AADSTS7000222 the secret expired".into());
+    let runner = Arc::new(FakeRunner::default());
+    let r = start(
+        t.clone(),
+        runner.clone(),
+        store.clone(),
+        settings(4, Duration::from_secs(3600)),
+        Duration::from_secs(1),
+    );
+    until("the tenant error is recorded", || {
+        r.status.tenant().error.is_some()
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(runner.calls.lock().unwrap().is_empty());
+    assert!(!r.status.tenant().ok);
+    for rep in ["a", "b"] {
+        let m = store.get_mailbox(rep).await.unwrap().unwrap();
+        assert_eq!(m.consecutive_failures, 0);
+        assert!(m.last_error_text.is_none() && m.kinds.is_empty());
+    }
+    assert!(store.list_runs(None, 10).await.unwrap().is_empty());
+    // Fixed: runs start by themselves.
+    *t.gate.lock().unwrap() = Ok(());
+    until("runs after the fix", || {
+        runner.calls.lock().unwrap().len() == 2
+    })
+    .await;
+    assert!(r.status.tenant().ok);
+    r.stop().await;
+}
+
+#[tokio::test]
+async fn a_pause_asks_the_running_cycle_to_stop() {
+    let (_dir, store) = store_with(&["a"]).await;
+    let runner = Arc::new(FakeRunner {
+        slow: vec!["a".into()],
+        ..Default::default()
+    });
+    let r = start(
+        tenant(&["a"]),
+        runner.clone(),
+        store.clone(),
+        settings(2, Duration::from_secs(3600)),
+        Duration::from_secs(1),
+    );
+    until("a runs", || r.status.is_running("a", Kind::Email)).await;
+    // As `graph-connector mailbox pause` does: only the store changes.
+    store.set_paused("a", None, true).await.unwrap();
+    until("the run stopped", || {
+        runner.stopped.lock().unwrap().as_slice() == ["a"]
+    })
+    .await;
+    r.stop().await;
+}
+
+#[tokio::test]
+async fn shutdown_abandons_a_cycle_that_does_not_stop() {
+    let (_dir, store) = store_with(&["a", "b"]).await;
+    let runner = Arc::new(FakeRunner {
+        slow: vec!["a".into()],
+        ignore_stop: true,
+        ..Default::default()
+    });
+    let r = start(
+        tenant(&["a", "b"]),
+        runner.clone(),
+        store.clone(),
+        settings(2, Duration::from_secs(3600)),
+        Duration::from_millis(300),
+    );
+    until("a runs and b finished", || {
+        r.status.is_running("a", Kind::Email) && runner.calls.lock().unwrap().len() == 2
+    })
+    .await;
+    let started = std::time::Instant::now();
+    r.stop().await;
+    eprintln!("stopped in {:?} (deadline 300 ms)", started.elapsed());
+    // The abandoned run recorded nothing; b's run did.
+    let a = store.get_mailbox("a").await.unwrap().unwrap();
+    assert!(a.kinds.is_empty());
+    let b = store.get_mailbox("b").await.unwrap().unwrap();
+    assert!(b.kinds[&Kind::Email].last_run_at.is_some());
+}

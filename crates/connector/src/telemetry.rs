@@ -68,7 +68,7 @@ fn describe() {
     );
     describe_counter!(
         "graph_connector_items_total",
-        "Items handled by scheduled runs, by kind and action (filed, adopted, already_filed, skipped, failed, delayed)."
+        "Items handled by scheduled runs, by kind and action (created, adopted, updated, deleted, unchanged, skipped, failed, delayed)."
     );
     describe_counter!(
         "graph_connector_runs_total",

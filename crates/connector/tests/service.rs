@@ -127,7 +127,7 @@ async fn run_files_messages_filed_after_start_and_exports_metrics() {
     assert!(
         value(
             "graph_connector_items_total",
-            &[("kind", "email"), ("action", "filed")]
+            &[("kind", "email"), ("action", "created")]
         )
         .unwrap()
             >= 1.0
@@ -371,7 +371,7 @@ async fn logging_follows_the_configuration_and_sighup_reloads_it() {
                     .collect();
                 lines
                     .iter()
-                    .any(|l| l["fields"]["message"] == "item" && l["fields"]["action"] == "filed")
+                    .any(|l| l["fields"]["message"] == "item" && l["fields"]["action"] == "created")
                     .then_some(lines)
             }
         })

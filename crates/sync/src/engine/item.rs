@@ -216,7 +216,7 @@ async fn on_error<K: SyncKind>(
                 );
                 return fail(kind, cx, run, change, &reason).await;
             }
-            tracing::info!(mailbox = cx.mailbox(), kind = %cx.kind, item = cx.item, attempts, reason = e.message, "item delayed");
+            tracing::debug!(mailbox = cx.mailbox(), kind = %cx.kind, item = cx.item, attempts, reason = e.message, "item delayed");
             match record_retry(cx, retry, &e.message).await {
                 Ok(_) => Done::delayed(e.message),
                 Err(s) if s.class == ErrorClass::Transient => Done::delayed(e.message),
@@ -247,7 +247,7 @@ async fn fail<K: SyncKind>(
             _ => Done::stopped(e),
         };
     }
-    tracing::info!(mailbox = cx.mailbox(), kind = %cx.kind, item = cx.item, reason, "item failed");
+    tracing::debug!(mailbox = cx.mailbox(), kind = %cx.kind, item = cx.item, reason, "item failed");
     match kind.finish(cx, run, change, &applied).await {
         Ok(()) => Done::new(ItemOutcome::Failed, 0),
         Err(e) => match e.class {

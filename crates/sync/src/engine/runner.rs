@@ -125,7 +125,8 @@ impl Engine {
         }
         self.record_health(mailbox, k, &report, access_error).await;
         lease.release().await;
-        tracing::info!(
+        // The caller logs the run at info (one line per run per mailbox); this is the detail.
+        tracing::debug!(
             mailbox = target.rep(),
             kind = %k,
             outcome = ?report.outcome,

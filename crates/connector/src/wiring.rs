@@ -247,6 +247,7 @@ pub fn run_policy(config: &Config) -> gc_sync::RunPolicy {
         stop_after_errors: (e.stop_after_errors > 0).then_some(u64::from(e.stop_after_errors)),
         item_retry_limit: e.item_retry_limit.max(1),
         retry_backoff: Duration::from_secs(u64::from(e.item_retry_minutes) * 60),
+        memory_budget: u64::from(config.mailboxes.memory_budget_mb) * 1024 * 1024,
         ..gc_sync::RunPolicy::default()
     }
 }

@@ -671,18 +671,17 @@ impl CrmSession<'_> {
         self.write(WriteKind::Insert, CatalogMode::Text, recs).await
     }
 
-    /// Attaches a document to an activity.
+    /// Attaches a document to an activity. The document is taken, not borrowed: its bytes
+    /// are freed once they are base64 text, so a big document is not held three times over.
     pub async fn insert_document(
         &self,
         activity: CrmId,
-        doc: &NewDocument,
+        doc: NewDocument,
     ) -> Result<CrmId, CrmError> {
-        self.write_one(
-            WriteKind::Insert,
-            CatalogMode::Text,
-            self.document_record(activity, doc),
-        )
-        .await
+        let record = self.document_record(activity, &doc);
+        drop(doc);
+        self.write_one(WriteKind::Insert, CatalogMode::Text, record)
+            .await
     }
 
     /// Documents linked to an activity (with content when `with_content`).

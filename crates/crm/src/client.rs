@@ -241,7 +241,10 @@ impl CrmClient {
             Some(Command::Write(w)) => w.kind.as_str(),
             Some(Command::Nop) | None => "nop",
         };
-        let body = codec::encode_request(&req)?;
+        // The request is sent as encoded, and re-sent as is: its parts (a big document's
+        // base64 text) are freed before it goes out, and a retry shares the same bytes.
+        let body = bytes::Bytes::from(codec::encode_request(&req)?);
+        drop(req);
         let _turn = match rep_email {
             Some(rep) => Some(self.turn(rep).await),
             None => None,
@@ -288,7 +291,7 @@ impl CrmClient {
 
     async fn send_once(
         &self,
-        body: &str,
+        body: &bytes::Bytes,
         reqid: &str,
         rep_email: Option<&str>,
     ) -> Result<Response, CrmError> {
@@ -296,7 +299,7 @@ impl CrmClient {
             .http
             .post(self.cfg.url.clone())
             .header(reqwest::header::CONTENT_TYPE, "text/xml; charset=utf-8")
-            .body(body.to_owned())
+            .body(body.clone())
             .send()
             .await
             .map_err(|e| CrmError::Transport(redact(&e.to_string())))?;

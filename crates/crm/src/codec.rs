@@ -437,8 +437,10 @@ fn cat_attrs(mode: CatalogMode) -> Vec<(&'static str, Cow<'static, str>)> {
 
 /// Serialises a request.
 pub fn encode_request(req: &Request) -> Result<String, CrmError> {
+    // Sized up front: a request carrying a big document would otherwise grow its buffer by
+    // doubling and hold up to twice the document's text.
     let mut out = Out {
-        w: Writer::new(Vec::new()),
+        w: Writer::new(Vec::with_capacity(encoded_size_hint(req))),
     };
     out.w
         .get_mut()
@@ -466,6 +468,24 @@ pub fn encode_request(req: &Request) -> Result<String, CrmError> {
     out.end("request")?;
     String::from_utf8(out.w.into_inner())
         .map_err(|_| CrmError::InvalidRequest("request is not UTF-8".into()))
+}
+
+/// About the size of the encoded request: its field values plus room for the markup (values
+/// are escaped, so a request full of `&` may still grow once).
+fn encoded_size_hint(req: &Request) -> usize {
+    let values: usize = req
+        .commands
+        .iter()
+        .map(|c| match c {
+            Command::Write(w) => w
+                .records
+                .iter()
+                .map(|r| r.fields.iter().map(|f| f.value.len() + 64).sum::<usize>() + 128)
+                .sum(),
+            _ => 512,
+        })
+        .sum();
+    values + 1024
 }
 
 fn write_query(out: &mut Out, q: &Query) -> Result<(), CrmError> {

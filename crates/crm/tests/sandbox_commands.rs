@@ -254,7 +254,7 @@ async fn activity_with_participants_key_and_document() {
     let extra = s
         .insert_document(
             id,
-            &NewDocument {
+            NewDocument {
                 file_name: "b.txt".into(),
                 content_type: "text/plain".into(),
                 content: b"hi".to_vec(),

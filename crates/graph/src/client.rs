@@ -395,8 +395,42 @@ impl GraphClient {
         HeaderValue::from_str(&parts.join(", ")).ok()
     }
 
-    /// The request layer: limits, token, retries, logging.
+    /// The request layer: limits, token, retries, logging. The answer is read into memory,
+    /// up to `max_response_bytes`.
     pub(crate) async fn send(&self, req: Req) -> Result<Resp, GraphError> {
+        match self.send_inner(req, None).await? {
+            Answer::Body(body) => Ok(Resp { body }),
+            Answer::Stream(_) => unreachable!("no download was asked for"),
+        }
+    }
+
+    /// GET a body that may be large (MIME, attachment content) as a [`Download`]: the request
+    /// goes through the same layer (limits, token, retries of the status), and the body is
+    /// then read chunk by chunk by the caller, never more than `max_bytes` of it. The
+    /// mailbox's request slot is held until the download is dropped.
+    pub(crate) async fn download(
+        &self,
+        mailbox: Option<&str>,
+        resource: ResourceKind,
+        path: &str,
+        max_bytes: u64,
+    ) -> Result<Download, GraphError> {
+        let req = Req {
+            method: Method::GET,
+            url: self.url(path),
+            mailbox: mailbox.map(str::to_owned),
+            resource,
+            body: None,
+            prefer: Vec::new(),
+            idempotent: true,
+        };
+        match self.send_inner(req, Some(max_bytes)).await? {
+            Answer::Stream(d) => Ok(d),
+            Answer::Body(_) => unreachable!("a download was asked for"),
+        }
+    }
+
+    async fn send_inner(&self, req: Req, stream: Option<u64>) -> Result<Answer, GraphError> {
         let inner = &*self.inner;
         let opts = &inner.options;
         let started = Instant::now();
@@ -448,10 +482,36 @@ impl GraphClient {
             let outcome = match rb.send().await {
                 Ok(resp) => {
                     let status = resp.status().as_u16();
+                    if let Some(limit) = stream
+                        && (200..300).contains(&status)
+                    {
+                        record_request(
+                            resource,
+                            Ok::<u16, &()>(status),
+                            sent.elapsed().as_secs_f64(),
+                        );
+                        tracing::debug!(method = %req.method, mailbox, resource, url = %shown_url, status, attempt, "Graph download");
+                        if resp.content_length().is_some_and(|n| n > limit) {
+                            return Err(GraphError::TooLarge { limit, resource });
+                        }
+                        return Ok(Answer::Stream(Download {
+                            resp,
+                            limit,
+                            read: 0,
+                            resource,
+                            _permit: permit,
+                        }));
+                    }
                     let headers = resp.headers().clone();
-                    match resp.bytes().await {
+                    match read_capped(resp, opts.max_response_bytes).await {
                         Ok(body) => Ok((status, headers, body)),
-                        Err(e) => Err(e),
+                        Err(ReadError::TooLarge) => {
+                            return Err(GraphError::TooLarge {
+                                limit: opts.max_response_bytes,
+                                resource,
+                            });
+                        }
+                        Err(ReadError::Http(e)) => Err(e),
                     }
                 }
                 Err(e) => Err(e),
@@ -494,7 +554,7 @@ impl GraphClient {
             let rid = request_id.as_deref().unwrap_or("-");
             if (200..300).contains(&status) {
                 tracing::debug!(method = %req.method, mailbox, resource, url = %shown_url, status, request_id = rid, attempt, elapsed_ms, "Graph request");
-                return Ok(Resp { body });
+                return Ok(Answer::Body(body));
             }
             if status == 429 {
                 inner.counters.throttled.fetch_add(1, Ordering::Relaxed);
@@ -534,6 +594,73 @@ impl GraphClient {
             tracing::info!(method = %req.method, mailbox, resource, url = %shown_url, status, code = %err.code, request_id = err.request_id.as_deref().unwrap_or("-"), attempt, elapsed_ms, "Graph request failed");
             return Err(GraphError::from(err));
         }
+    }
+}
+
+/// What [`GraphClient::send_inner`] hands back: a body read into memory, or an open download.
+enum Answer {
+    Body(Bytes),
+    Stream(Download),
+}
+
+enum ReadError {
+    TooLarge,
+    Http(reqwest::Error),
+}
+
+/// Reads a whole body, refusing (without reading further) one bigger than `limit`.
+async fn read_capped(mut resp: reqwest::Response, limit: u64) -> Result<Bytes, ReadError> {
+    if resp.content_length().is_some_and(|n| n > limit) {
+        return Err(ReadError::TooLarge);
+    }
+    let mut buf = bytes::BytesMut::new();
+    while let Some(chunk) = resp.chunk().await.map_err(ReadError::Http)? {
+        if (buf.len() + chunk.len()) as u64 > limit {
+            return Err(ReadError::TooLarge);
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(buf.freeze())
+}
+
+/// A large answer read chunk by chunk ([`GraphClient::download`]). A failure while reading is
+/// a transport error (the caller retries the item later); more bytes than the limit is
+/// [`GraphError::TooLarge`].
+pub struct Download {
+    resp: reqwest::Response,
+    limit: u64,
+    read: u64,
+    resource: &'static str,
+    _permit: Option<tokio::sync::OwnedSemaphorePermit>,
+}
+
+impl std::fmt::Debug for Download {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Download")
+            .field("limit", &self.limit)
+            .field("read", &self.read)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Download {
+    /// The next piece of the body; `None` at its end.
+    pub async fn chunk(&mut self) -> Result<Option<Bytes>, GraphError> {
+        let chunk = self.resp.chunk().await.map_err(|e| GraphError::Transport {
+            message: describe_reqwest(&e),
+            resource: self.resource,
+            timeout: e.is_timeout(),
+        })?;
+        if let Some(c) = &chunk {
+            self.read += c.len() as u64;
+            if self.read > self.limit {
+                return Err(GraphError::TooLarge {
+                    limit: self.limit,
+                    resource: self.resource,
+                });
+            }
+        }
+        Ok(chunk)
     }
 }
 

@@ -564,6 +564,15 @@ pub enum GraphError {
     /// Graph's answer could not be understood.
     #[error("unexpected answer from Microsoft Graph: {0}")]
     Decode(String),
+    /// The answer is bigger than the caller (or `max_response_bytes`) allows; nothing beyond
+    /// the limit was read.
+    #[error("the answer from Microsoft Graph ({resource}) is larger than the limit of {} KB", .limit.div_ceil(1024))]
+    TooLarge {
+        /// The limit in bytes.
+        limit: u64,
+        /// Resource label.
+        resource: &'static str,
+    },
     /// Invalid options or arguments (bad certificate file, malformed URL, batch too large...).
     #[error("invalid Graph client configuration: {0}")]
     Config(String),
@@ -593,7 +602,9 @@ impl GraphError {
             GraphError::Auth(a) if a.is_transient() => ErrorKind::Transient,
             GraphError::Auth(a) => ErrorKind::Authentication(a.cause.clone()),
             GraphError::Transport { .. } => ErrorKind::Transient,
-            GraphError::Decode(_) | GraphError::Config(_) => ErrorKind::Permanent,
+            GraphError::Decode(_) | GraphError::Config(_) | GraphError::TooLarge { .. } => {
+                ErrorKind::Permanent
+            }
         }
     }
 

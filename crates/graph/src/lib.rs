@@ -22,7 +22,7 @@ pub mod tz;
 
 pub use auth::{AccessToken, AssertionAlgorithm, CertificateCredential, Credential, TokenProvider};
 pub use batch::{BatchRequest, BatchResponse};
-pub use client::{ClientStats, GraphClient};
+pub use client::{ClientStats, Download, GraphClient};
 pub use diagnose::{CheckStatus, Diagnostic, diagnose};
 pub use error::{ApiError, AuthCause, AuthError, ErrorKind, GraphError, Permission, ResourceKind};
 pub use ops::mail::{MessageDeltaOptions, MessagePatch, NewMessage};

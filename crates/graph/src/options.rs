@@ -69,6 +69,10 @@ pub struct GraphOptions {
     pub page_size: Option<u32>,
     /// `User-Agent` header.
     pub user_agent: String,
+    /// Largest response body read into memory (JSON pages, error bodies, `get_bytes`); a
+    /// bigger answer is refused with [`crate::GraphError::TooLarge`] instead of growing the
+    /// process. Downloads ([`crate::Download`]) have their own cap per call.
+    pub max_response_bytes: u64,
 }
 
 impl GraphOptions {
@@ -101,6 +105,7 @@ impl GraphOptions {
             extra_ca_pem: None,
             page_size: None,
             user_agent: format!("graph-connector/{}", env!("CARGO_PKG_VERSION")),
+            max_response_bytes: 64 * 1024 * 1024,
         }
     }
 

@@ -184,6 +184,21 @@ async fn handle(
                 "@odata.nextLink": format!("{base}/v1.0/users/u/mailFolders/inbox/messages/delta?$skiptoken=p2")
             }))
         }
+        // 300 KB of MIME sent in 30 chunks without a length, and 300 KB with one.
+        ("GET", "/v1.0/users/u/messages/big/$value") => {
+            let chunks = (0..30).map(|_| Ok::<_, std::io::Error>(vec![b'm'; 10 * 1024]));
+            Response::builder()
+                .header("content-type", "text/plain")
+                .body(axum::body::Body::from_stream(futures::stream::iter(chunks)))
+                .unwrap()
+        }
+        ("GET", "/v1.0/users/u/messages/big/attachments/a1/$value") => {
+            (StatusCode::OK, vec![b'a'; 300 * 1024]).into_response()
+        }
+        ("GET", "/v1.0/users/u/messages/big/attachments") => json(
+            StatusCode::OK,
+            serde_json::json!({"value": [{"@odata.type": "#microsoft.graph.fileAttachment", "id": "a1", "name": "x".repeat(4000), "size": 307200}]}),
+        ),
         ("GET", "/v1.0/users/u/calendarView/delta") => json(StatusCode::OK, serde_json::json!({
             "value": [], "@odata.deltaLink": format!("{base}/v1.0/users/u/calendarView/delta?$deltatoken=e1")
         })),
@@ -612,4 +627,56 @@ async fn batch_retries_throttled_sub_requests_and_their_dependents() {
         .find(|r| r["id"] == "3")
         .unwrap();
     assert_eq!(patch["headers"]["Content-Type"], "application/json");
+}
+
+#[tokio::test]
+async fn large_bodies_are_read_in_pieces_up_to_their_cap() {
+    let (_state, base) = server().await;
+    let mut o = options(&base, "s");
+    o.max_response_bytes = 2000;
+    let c = GraphClient::new(o).unwrap();
+    async fn read_all(mut d: gc_graph::Download) -> Result<usize, gc_graph::GraphError> {
+        let mut n = 0;
+        while let Some(piece) = d.chunk().await? {
+            n += piece.len();
+        }
+        Ok(n)
+    }
+    // Downloads have their own cap, whatever max_response_bytes says.
+    let d = c
+        .download_message_mime("u", "big", 1024 * 1024)
+        .await
+        .unwrap();
+    assert_eq!(read_all(d).await.unwrap(), 300 * 1024);
+    let d = c
+        .download_attachment_content("u", "big", "a1", 1024 * 1024)
+        .await
+        .unwrap();
+    assert_eq!(read_all(d).await.unwrap(), 300 * 1024);
+    // Over the cap: refused up front when the length is announced, else once it is passed.
+    let e = c
+        .download_attachment_content("u", "big", "a1", 100 * 1024)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, gc_graph::GraphError::TooLarge { limit: 102400, .. }),
+        "{e}"
+    );
+    let d = c
+        .download_message_mime("u", "big", 100 * 1024)
+        .await
+        .unwrap();
+    let e = read_all(d).await.unwrap_err();
+    assert!(matches!(e, gc_graph::GraphError::TooLarge { .. }), "{e}");
+    assert_eq!(e.kind(), ErrorKind::Permanent, "not retried for ever");
+    // Any other answer is read into memory only up to max_response_bytes (here 2000 bytes).
+    let e = c.list_attachment_metadata("u", "big").await.unwrap_err();
+    assert!(
+        matches!(e, gc_graph::GraphError::TooLarge { limit: 2000, .. }),
+        "{e}"
+    );
+    assert!(
+        e.to_string().contains("larger than the limit of 2 KB"),
+        "{e}"
+    );
 }

@@ -13,9 +13,10 @@ use gc_sync::email::model::{
     ActivityPlan, Address, Body, DocumentPlan, ExistingActivity, ExistingParticipant, FoundBy,
     MailAttachment, MailItem, MailMessage, MailPage, Owner, ParticipantPlan, PeopleMatch, RepRef,
 };
+use gc_sync::engine::Spool;
 use gc_sync::ports::{
-    ActivityCrm, CreateOutcome, DocumentMeta, ErrorClass, FolderRef, MailGraph, Notification,
-    Notifier, PortError,
+    ActivityCrm, Content, CreateOutcome, DocumentMeta, ErrorClass, FolderRef, MailGraph,
+    Notification, Notifier, PortError,
 };
 use gc_sync::{
     EmailKind, EmailRules, Engine, MailboxOutcome, MailboxReport, MailboxTarget, NoProgress,
@@ -122,17 +123,29 @@ impl MailGraph for FakeGraph {
                 .collect(),
         })
     }
-    async fn mime(&self, _: &str, _: &str) -> Result<Vec<u8>, PortError> {
-        Ok(b"MIME".to_vec())
-    }
     async fn attachments(&self, _: &str, _: &str) -> Result<Vec<MailAttachment>, PortError> {
         Ok(vec![MailAttachment {
+            id: "att-1".into(),
             name: "a.txt".into(),
             content_type: "text/plain".into(),
             size: 3,
             inline: false,
-            content: Ok(b"abc".to_vec()),
+            item: false,
+            unreadable: None,
         }])
+    }
+    async fn download(
+        &self,
+        _: &str,
+        _: &str,
+        what: Content<'_>,
+        _: u64,
+    ) -> Result<Option<Spool>, PortError> {
+        let bytes: &[u8] = match what {
+            Content::Message => b"MIME",
+            Content::Attachment(_) => b"abc",
+        };
+        Ok(Some(Spool::from_bytes(bytes).unwrap()))
     }
     async fn move_to(&self, mailbox: &str, id: &str, folder: &str) -> Result<(), PortError> {
         if self.fail_moves.load(Ordering::SeqCst) > 0 {
@@ -358,7 +371,7 @@ impl ActivityCrm for FakeCrm {
         &self,
         _: &str,
         activity: CrmId,
-        d: &DocumentPlan,
+        d: DocumentPlan,
     ) -> Result<(), PortError> {
         let mut acts = self.acts.lock().unwrap();
         acts.iter_mut()

@@ -195,6 +195,9 @@ pub struct Mailboxes {
     pub parallel: u32,
     pub include: Vec<String>,
     pub exclude: Vec<String>,
+    /// Megabytes of item content (documents being written to CRM) the whole process holds
+    /// in memory at once; content waiting its turn is parked in temporary files.
+    pub memory_budget_mb: u32,
 }
 
 impl Default for Mailboxes {
@@ -204,6 +207,7 @@ impl Default for Mailboxes {
             parallel: 8,
             include: Vec::new(),
             exclude: Vec::new(),
+            memory_budget_mb: 16,
         }
     }
 }

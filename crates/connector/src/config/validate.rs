@@ -217,6 +217,10 @@ pub fn validate(config: &Config) -> Vec<Problem> {
         config.mailboxes.refresh_interval_minutes,
     );
     p.nonzero("mailboxes.parallel", config.mailboxes.parallel);
+    p.nonzero(
+        "mailboxes.memory_budget_mb",
+        config.mailboxes.memory_budget_mb,
+    );
 
     let e = &config.emails;
     if e.enabled {

@@ -319,6 +319,66 @@ impl GraphClient {
             .await
     }
 
+    /// The message as RFC 822 MIME (`$value`), read chunk by chunk, at most `max_bytes`.
+    pub async fn download_message_mime(
+        &self,
+        mailbox: &str,
+        id: &str,
+        max_bytes: u64,
+    ) -> Result<crate::Download, GraphError> {
+        self.download(
+            Some(mailbox),
+            ResourceKind::Mail,
+            &format!("{}/messages/{}/$value", user(mailbox), seg(id)),
+            max_bytes,
+        )
+        .await
+    }
+
+    /// An attachment's raw content (`$value`; an item attachment as MIME), read chunk by
+    /// chunk, at most `max_bytes`.
+    pub async fn download_attachment_content(
+        &self,
+        mailbox: &str,
+        message_id: &str,
+        attachment_id: &str,
+        max_bytes: u64,
+    ) -> Result<crate::Download, GraphError> {
+        self.download(
+            Some(mailbox),
+            ResourceKind::Mail,
+            &format!(
+                "{}/messages/{}/attachments/{}/$value",
+                user(mailbox),
+                seg(message_id),
+                seg(attachment_id)
+            ),
+            max_bytes,
+        )
+        .await
+    }
+
+    /// The message's attachments without their content (`$select` of the metadata): sizes
+    /// can be judged before anything is downloaded. A malformed attachment is an error in its
+    /// own slot.
+    pub async fn list_attachment_metadata(
+        &self,
+        mailbox: &str,
+        message_id: &str,
+    ) -> Result<Vec<Result<Attachment, ItemError>>, GraphError> {
+        self.list(
+            Some(mailbox),
+            ResourceKind::Mail,
+            &format!(
+                "{}/messages/{}/attachments?$select=id,name,contentType,size,isInline,lastModifiedDateTime",
+                user(mailbox),
+                seg(message_id)
+            ),
+        )
+        .collect_items()
+        .await
+    }
+
     /// The message as RFC 822 MIME (`$value`), ready to store as `.eml`.
     pub async fn get_message_mime(&self, mailbox: &str, id: &str) -> Result<Bytes, GraphError> {
         self.get_bytes(

@@ -665,12 +665,17 @@ fn message_op(ctx: &mut Ctx<'_>, ui: usize, id: &str, rest: &[&str], m: Method) 
                 .messages
                 .get(&imm)
                 .ok_or_else(GraphError::item_not_found)?;
+            // As in Graph, `$select` without `contentBytes` lists metadata only: a client
+            // can look at sizes before it downloads anything.
+            let with_content = view
+                .select
+                .as_ref()
+                .is_none_or(|sel| sel.iter().any(|s| s.eq_ignore_ascii_case("contentBytes")));
             let items: Vec<Value> = msg
                 .attachments
                 .iter()
-                .map(|a| render_attachment(a, true))
+                .map(|a| view.apply_select(render_attachment(a, with_content)))
                 .collect();
-            let _ = view;
             ctx.page("Collection(microsoft.graph.attachment)", items, 100, 1000)
         }
         (["attachments"], Method::POST) => add_attachment(ctx, ui, &imm),

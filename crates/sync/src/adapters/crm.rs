@@ -336,11 +336,18 @@ impl ActivityCrm for CrmActivities {
         &self,
         rep: &str,
         activity: CrmId,
-        document_plan: &DocumentPlan,
+        document_plan: DocumentPlan,
     ) -> Result<(), PortError> {
         self.client
             .as_rep(rep)
-            .insert_document(activity, &document(document_plan))
+            .insert_document(
+                activity,
+                NewDocument {
+                    file_name: document_plan.file_name,
+                    content_type: document_plan.content_type,
+                    content: document_plan.content,
+                },
+            )
             .await
             .map(|_| ())
             .map_err(|e| port(&self.client, e))

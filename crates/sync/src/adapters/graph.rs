@@ -7,7 +7,8 @@ use tokio::sync::OnceCell;
 
 use crate::email::attachments::file_stem;
 use crate::email::model::{Address, Body, MailAttachment, MailItem, MailMessage, MailPage};
-use crate::ports::{ErrorClass, FolderRef, MailGraph, Notification, Notifier, PortError};
+use crate::engine::Spool;
+use crate::ports::{Content, ErrorClass, FolderRef, MailGraph, Notification, Notifier, PortError};
 
 /// The properties of a message the engine reads from the delta.
 pub const MESSAGE_SELECT: &str = "id,internetMessageId,subject,receivedDateTime,sentDateTime,from,toRecipients,ccRecipients,bccRecipients,body,hasAttachments,parentFolderId,categories";
@@ -199,14 +200,6 @@ impl MailGraph for GraphMail {
         })
     }
 
-    async fn mime(&self, mailbox: &str, message_id: &str) -> Result<Vec<u8>, PortError> {
-        self.client
-            .get_message_mime(mailbox, message_id)
-            .await
-            .map(|b| b.to_vec())
-            .map_err(port)
-    }
-
     async fn attachments(
         &self,
         mailbox: &str,
@@ -214,7 +207,7 @@ impl MailGraph for GraphMail {
     ) -> Result<Vec<MailAttachment>, PortError> {
         let list = self
             .client
-            .list_attachments(mailbox, message_id)
+            .list_attachment_metadata(mailbox, message_id)
             .await
             .map_err(port)?;
         let mut out = Vec::new();
@@ -223,6 +216,7 @@ impl MailGraph for GraphMail {
                 Ok(a) => a,
                 Err(e) => {
                     out.push(MailAttachment {
+                        id: e.id.clone().unwrap_or_default(),
                         name: e
                             .id
                             .clone()
@@ -230,68 +224,78 @@ impl MailGraph for GraphMail {
                         content_type: String::new(),
                         size: 0,
                         inline: false,
-                        content: Err(e.message),
+                        item: false,
+                        unreadable: Some(e.message),
                     });
                     continue;
                 }
             };
             let name = a.name.clone().unwrap_or_default();
-            let size = a.size.unwrap_or(0);
-            let inline = a.is_inline.unwrap_or(false);
+            let mut att = MailAttachment {
+                id: a.id.clone(),
+                name,
+                content_type: a.content_type.clone().unwrap_or_default(),
+                size: a.size.unwrap_or(0),
+                inline: a.is_inline.unwrap_or(false),
+                item: false,
+                unreadable: None,
+            };
             match a.kind() {
-                AttachmentKind::File => {
-                    let content = match a.decode_content() {
-                        Some(Ok(bytes)) => Ok(bytes),
-                        Some(Err(e)) => Err(format!("invalid content: {e}")),
-                        None => self
-                            .client
-                            .get_attachment_content(mailbox, message_id, &a.id)
-                            .await
-                            .map(|b| b.to_vec())
-                            .map_err(|e| e.to_string()),
-                    };
-                    out.push(MailAttachment {
-                        name,
-                        content_type: a.content_type.clone().unwrap_or_default(),
-                        size,
-                        inline,
-                        content,
-                    });
-                }
+                AttachmentKind::File => {}
                 AttachmentKind::Item => {
-                    let content = self
-                        .client
-                        .get_attachment_content(mailbox, message_id, &a.id)
-                        .await
-                        .map(|b| b.to_vec());
-                    let content = match content {
-                        Ok(c) => Ok(c),
-                        Err(e) if port_class(&e) == ErrorClass::Transient => return Err(port(e)),
-                        Err(e) => Err(e.to_string()),
-                    };
-                    out.push(MailAttachment {
-                        name: format!("{}.eml", file_stem(&name)),
-                        content_type: "message/rfc822".into(),
-                        size,
-                        inline,
-                        content,
-                    });
+                    att.name = format!("{}.eml", file_stem(&att.name));
+                    att.content_type = "message/rfc822".into();
+                    att.item = true;
                 }
                 // A cloud link has no bytes to store; it stays visible in the body.
-                AttachmentKind::Reference => {}
-                AttachmentKind::Unknown => out.push(MailAttachment {
-                    name,
-                    content_type: a.content_type.clone().unwrap_or_default(),
-                    size,
-                    inline,
-                    content: Err(format!(
+                AttachmentKind::Reference => continue,
+                AttachmentKind::Unknown => {
+                    att.unreadable = Some(format!(
                         "unknown attachment type {:?}",
                         a.odata_type.as_deref().unwrap_or("")
-                    )),
-                }),
+                    ));
+                }
             }
+            out.push(att);
         }
         Ok(out)
+    }
+
+    async fn download(
+        &self,
+        mailbox: &str,
+        message_id: &str,
+        what: Content<'_>,
+        max_bytes: u64,
+    ) -> Result<Option<Spool>, PortError> {
+        let started = match what {
+            Content::Message => {
+                self.client
+                    .download_message_mime(mailbox, message_id, max_bytes)
+                    .await
+            }
+            Content::Attachment(a) => {
+                self.client
+                    .download_attachment_content(mailbox, message_id, &a.id, max_bytes)
+                    .await
+            }
+        };
+        let mut download = match started {
+            Ok(d) => d,
+            Err(GraphError::TooLarge { .. }) => return Ok(None),
+            Err(e) => return Err(port(e)),
+        };
+        let mut spool = Spool::new();
+        loop {
+            match download.chunk().await {
+                Ok(Some(piece)) => spool.write(&piece).map_err(|e| {
+                    PortError::transient(format!("cannot park downloaded content: {e}"))
+                })?,
+                Ok(None) => return Ok(Some(spool)),
+                Err(GraphError::TooLarge { .. }) => return Ok(None),
+                Err(e) => return Err(port(e)),
+            }
+        }
     }
 
     async fn move_to(
@@ -354,12 +358,5 @@ impl Notifier for GraphMail {
             .await
             .map(|_| ())
             .map_err(port)
-    }
-}
-
-fn port_class(e: &GraphError) -> ErrorClass {
-    match e.kind() {
-        ErrorKind::Throttled | ErrorKind::Transient => ErrorClass::Transient,
-        _ => ErrorClass::Item,
     }
 }

@@ -4,15 +4,15 @@
 
 use gc_store::{CrmId, LedgerAction};
 
-use crate::email::attachments::{self, DocumentSet};
+use crate::email::attachments;
 use crate::email::decide::{self, Decision};
 use crate::email::kind::EmailKind;
 use crate::email::model::{
     ActivityPlan, DocumentPlan, DocumentSource, FoundBy, MailItem, MailMessage,
 };
-use crate::engine::{Applied, ItemCx, ItemOutcome};
+use crate::engine::{Applied, ItemCx, ItemOutcome, MemoryBudget, Spool};
 use crate::error::{ErrorClass, PortError};
-use crate::ports::CreateOutcome;
+use crate::ports::{Content, CreateOutcome};
 
 /// Documents up to this total size (bytes) are written in the same request as the activity.
 pub const INLINE_DOCUMENT_BYTES: usize = 1024 * 1024;
@@ -178,8 +178,43 @@ struct Written {
     texts: Vec<String>,
 }
 
+/// A document downloaded for an activity, parked (on disk when big) until it is written.
+#[derive(Debug)]
+struct Parked {
+    file_name: String,
+    content_type: String,
+    spool: Spool,
+}
+
+impl Parked {
+    /// The document in memory, for its CRM write (under a budget reservation).
+    fn load(mut self) -> Result<DocumentPlan, PortError> {
+        let content = self.spool.read_all().map_err(|e| {
+            PortError::transient(format!(
+                "cannot read back the parked document {:?}: {e}",
+                self.file_name
+            ))
+        })?;
+        Ok(DocumentPlan {
+            file_name: self.file_name,
+            content_type: self.content_type,
+            content,
+        })
+    }
+}
+
+/// The documents of an activity, downloaded, and the warnings for those left out.
+#[derive(Debug, Default)]
+struct Downloaded {
+    documents: Vec<Parked>,
+    warnings: Vec<String>,
+}
+
 /// Write a new activity: the intent first, then the activity with its external key, marker,
-/// participants and small documents in one go, then big documents one request each.
+/// participants and small documents in one go, then big documents one request each. Every
+/// document is downloaded (parked) before anything is written, so an unreadable attachment
+/// fails the message before CRM sees it; each write holds its share of the process's byte
+/// budget while its content is in memory.
 async fn create(
     kind: &EmailKind,
     cx: &ItemCx<'_>,
@@ -192,21 +227,33 @@ async fn create(
     // request grows beyond what CRM.interface accepts.
     let mut inline = Vec::new();
     let mut later = Vec::new();
-    let mut budget = INLINE_DOCUMENT_BYTES;
-    for d in &docs.documents {
-        if d.content.len() <= budget {
-            budget -= d.content.len();
-            inline.push(d.clone());
+    let mut room = INLINE_DOCUMENT_BYTES as u64;
+    for d in docs.documents {
+        if d.spool.len() <= room {
+            room -= d.spool.len();
+            inline.push(d);
         } else {
             later.push(d);
         }
     }
+    let inline_bytes: u64 = inline.iter().map(|d| d.spool.len()).sum();
+    let reserved = cx
+        .budget
+        .reserve(MemoryBudget::cost_of_write(inline_bytes))
+        .await;
+    let inline = inline
+        .into_iter()
+        .map(Parked::load)
+        .collect::<Result<Vec<_>, _>>()?;
     cx.check()?;
-    let id = match kind
+    let created = kind
         .crm
         .create(cx.rep(), plan, &inline, &kind.rules.content_type)
-        .await?
-    {
+        .await?;
+    let inline_count = inline.len();
+    drop(inline);
+    drop(reserved);
+    let id = match created {
         CreateOutcome::Complete(id) => id,
         CreateOutcome::Partial { id, error } => {
             cx.intent(Some(id)).await?;
@@ -223,46 +270,111 @@ async fn create(
         }
     };
     let mut written = Written {
-        documents: inline.len(),
+        documents: inline_count,
         texts: docs.warnings,
     };
     if !later.is_empty() {
         cx.intent(Some(id)).await?;
         for d in later {
-            cx.check()?;
-            match kind.crm.add_document(cx.rep(), id, d).await {
-                Ok(()) => written.documents += 1,
-                Err(e) => written.texts.push(refused_document(id, d, e)?),
+            if write_document(kind, cx, id, d, &mut written.texts).await? {
+                written.documents += 1;
             }
         }
     }
     Ok((id, written))
 }
 
-/// The documents of a new activity; an item error when an attachment cannot be read.
+/// Writes one parked document to an activity under the byte budget; `Ok(false)` when CRM
+/// refused it (the warning is added to `warnings`).
+async fn write_document(
+    kind: &EmailKind,
+    cx: &ItemCx<'_>,
+    activity: CrmId,
+    d: Parked,
+    warnings: &mut Vec<String>,
+) -> Result<bool, PortError> {
+    cx.check()?;
+    let (name, len) = (d.file_name.clone(), d.spool.len());
+    let _reserved = cx.budget.reserve(MemoryBudget::cost_of_write(len)).await;
+    let doc = d.load()?;
+    cx.check()?;
+    match kind.crm.add_document(cx.rep(), activity, doc).await {
+        Ok(()) => Ok(true),
+        Err(e) => {
+            warnings.push(refused_document(activity, &name, len, e)?);
+            Ok(false)
+        }
+    }
+}
+
+/// Downloads the documents of a new (or completed) activity; an item error when an
+/// attachment that should be stored cannot be read.
 async fn documents(
     kind: &EmailKind,
     cx: &ItemCx<'_>,
     m: &MailMessage,
     source: DocumentSource,
-) -> Result<DocumentSet, PortError> {
+) -> Result<Downloaded, PortError> {
     let r = &kind.rules;
+    let mut out = Downloaded::default();
     match source {
-        DocumentSource::None => Ok(DocumentSet::default()),
+        DocumentSource::None => {}
         DocumentSource::WholeMessage => {
-            let mime = kind.graph.mime(cx.user(), &m.id).await?;
-            Ok(attachments::plan_whole_message(
-                &m.subject,
-                mime,
-                r.whole_message.unwrap_or(u64::MAX),
-            ))
+            let max = r.whole_message.unwrap_or(u64::MAX);
+            match kind
+                .graph
+                .download(cx.user(), &m.id, Content::Message, max)
+                .await?
+            {
+                Some(spool) => out.documents.push(Parked {
+                    file_name: attachments::whole_message_name(&m.subject),
+                    content_type: "message/rfc822".into(),
+                    spool,
+                }),
+                None => out.warnings.push(attachments::whole_message_too_large(max)),
+            }
         }
         DocumentSource::Attachments => {
             let list = kind.graph.attachments(cx.user(), &m.id).await?;
-            attachments::plan_attachments(&list, r.attachments)
-                .map_err(|e| PortError::new(ErrorClass::Item, e))
+            let plan = attachments::plan_attachments(&list, r.attachments)
+                .map_err(|e| PortError::new(ErrorClass::Item, e))?;
+            out.warnings = plan.warnings;
+            for w in plan.wanted {
+                let got = kind
+                    .graph
+                    .download(
+                        cx.user(),
+                        &m.id,
+                        Content::Attachment(&w.attachment),
+                        w.max_bytes,
+                    )
+                    .await;
+                match got {
+                    Ok(Some(spool)) => out.documents.push(Parked {
+                        file_name: w.file_name,
+                        content_type: w.content_type,
+                        spool,
+                    }),
+                    Ok(None) => out.warnings.push(attachments::too_large(
+                        &w.attachment.name,
+                        None,
+                        w.max_bytes,
+                    )),
+                    Err(e) if matches!(e.class, ErrorClass::Item | ErrorClass::NotFound) => {
+                        return Err(PortError::new(
+                            ErrorClass::Item,
+                            format!(
+                                "attachment {:?} cannot be read: {}",
+                                w.attachment.name, e.message
+                            ),
+                        ));
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
         }
     }
+    Ok(out)
 }
 
 /// After an interrupted write: attach the planned documents the activity lacks. Returns the
@@ -282,13 +394,10 @@ async fn complete(
     let present = kind.crm.documents(cx.rep(), activity).await?;
     for d in planned
         .documents
-        .iter()
+        .into_iter()
         .filter(|d| !present.iter().any(|p| p.file_name == d.file_name))
     {
-        cx.check()?;
-        if let Err(e) = kind.crm.add_document(cx.rep(), activity, d).await {
-            warnings.push(refused_document(activity, d, e)?);
-        }
+        write_document(kind, cx, activity, d, &mut warnings).await?;
     }
     Ok(warnings)
 }
@@ -299,17 +408,21 @@ async fn complete(
 /// a server that drops the connection on an oversized request looks exactly like a network
 /// failure, and retrying it every run would keep the message in the sync folder for ever. Any
 /// other error is raised (retried later: the intent makes the next attempt complete it).
-fn refused_document(activity: CrmId, d: &DocumentPlan, e: PortError) -> Result<String, PortError> {
+fn refused_document(
+    activity: CrmId,
+    file_name: &str,
+    len: u64,
+    e: PortError,
+) -> Result<String, PortError> {
     let refused = match e.class {
         ErrorClass::Item | ErrorClass::NotFound => true,
-        ErrorClass::Transient => d.content.len() > INLINE_DOCUMENT_BYTES,
+        ErrorClass::Transient => len > INLINE_DOCUMENT_BYTES as u64,
         _ => false,
     };
     if refused {
         Ok(format!(
-            "activity {activity} was filed without the document {:?} ({} KB): CRM did not accept it: {}",
-            d.file_name,
-            d.content.len().div_ceil(1024),
+            "activity {activity} was filed without the document {file_name:?} ({} KB): CRM did not accept it: {}",
+            len.div_ceil(1024),
             e.message
         ))
     } else {
@@ -321,37 +434,25 @@ fn refused_document(activity: CrmId, d: &DocumentPlan, e: PortError) -> Result<S
 mod tests {
     use super::*;
 
-    fn doc(len: usize) -> DocumentPlan {
-        DocumentPlan {
-            file_name: "a.pdf".into(),
-            content_type: "application/pdf".into(),
-            content: vec![0; len],
-        }
-    }
-
     #[test]
     fn refused_documents_are_warnings_other_errors_are_raised() {
         let w = refused_document(
             CrmId(5),
-            &doc(10),
+            "a.pdf",
+            10,
             PortError::new(ErrorClass::Item, "too big"),
         )
         .unwrap();
         assert!(w.contains("without the document \"a.pdf\"") && w.contains("too big"));
         // A big document dropped at transport level counts as refused, a small one not.
+        let big = INLINE_DOCUMENT_BYTES as u64 + 1;
+        assert!(refused_document(CrmId(5), "a.pdf", big, PortError::transient("reset")).is_ok());
+        assert!(refused_document(CrmId(5), "a.pdf", 10, PortError::transient("reset")).is_err());
         assert!(
             refused_document(
                 CrmId(5),
-                &doc(INLINE_DOCUMENT_BYTES + 1),
-                PortError::transient("reset")
-            )
-            .is_ok()
-        );
-        assert!(refused_document(CrmId(5), &doc(10), PortError::transient("reset")).is_err());
-        assert!(
-            refused_document(
-                CrmId(5),
-                &doc(10),
+                "a.pdf",
+                10,
                 PortError::new(ErrorClass::Tenant, "unknown field")
             )
             .is_err()

@@ -129,16 +129,21 @@ pub struct MailPage {
 /// An attachment with its content (or why it could not be read).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MailAttachment {
+    /// Graph's attachment id (its content is downloaded by it).
+    pub id: String,
     /// File name.
     pub name: String,
     /// MIME type.
     pub content_type: String,
-    /// Size Graph reports (bytes).
+    /// Size Graph reports (bytes; for an item attachment, the item's size).
     pub size: u64,
     /// Inline (embedded image referenced from the HTML body).
     pub inline: bool,
-    /// The bytes, or why they could not be read.
-    pub content: Result<Vec<u8>, String>,
+    /// An attached Outlook item (mail, event): stored as its MIME, `name.eml`.
+    pub item: bool,
+    /// Why the attachment cannot be read (a malformed entry, an unknown type); `None` for a
+    /// readable one.
+    pub unreadable: Option<String>,
 }
 
 /// A CRM rep known to the engine (colleagues among the participants).

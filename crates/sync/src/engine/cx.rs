@@ -44,6 +44,8 @@ pub struct RunCx<'a> {
     pub fence: &'a LeaseFence,
     /// This process's in-process locks per global key.
     pub key_locks: &'a Arc<crate::lease::KeyLocks>,
+    /// The process's byte budget for item content (see [`super::MemoryBudget`]).
+    pub budget: &'a super::MemoryBudget,
 }
 
 impl std::fmt::Debug for RunCx<'_> {

@@ -12,8 +12,10 @@
 //! - [`walk`]: a source page by page, checkpoints, re-enumeration, reconciliation;
 //! - [`item`]: one item from identify to finish, and its errors;
 //! - [`commit`]: the store writes of items and cursors;
-//! - [`mailbox`], [`policy`], [`progress`], [`report`]: what a run is given and gives back.
+//! - [`mailbox`], [`policy`], [`progress`], [`report`]: what a run is given and gives back;
+//! - [`budget`], [`spool`]: the process's byte budget, and content parked on its way.
 
+pub mod budget;
 pub mod commit;
 pub mod cx;
 pub mod item;
@@ -23,6 +25,7 @@ pub mod policy;
 pub mod progress;
 pub mod report;
 pub mod runner;
+pub mod spool;
 #[cfg(test)]
 pub(crate) mod testkit;
 pub mod walk;
@@ -33,6 +36,7 @@ use gc_store::StateStore;
 
 use crate::lease::KeyLocks;
 
+pub use budget::MemoryBudget;
 pub use cx::{ItemCx, RunCx};
 pub use kind::{Applied, Identity, Page, Prepared, Source, SyncKind};
 pub use mailbox::{MailboxTarget, Owner};
@@ -40,6 +44,7 @@ pub use policy::RunPolicy;
 pub use progress::{ItemOutcome, NoProgress, Progress};
 pub use report::{MailboxOutcome, MailboxReport, SyncReport};
 pub use runner::KindRunner;
+pub use spool::Spool;
 
 /// The engine of one process: the store, the run policy and this process's identity in
 /// leases. Cheap to clone; kinds are passed to its calls.
@@ -50,6 +55,8 @@ pub struct Engine {
     holder: String,
     /// Global keys being worked by a task of this process (see [`KeyLocks`]).
     key_locks: Arc<KeyLocks>,
+    /// Bytes of item content held at once by this process (see [`MemoryBudget`]).
+    budget: MemoryBudget,
 }
 
 impl std::fmt::Debug for Engine {
@@ -63,12 +70,19 @@ impl std::fmt::Debug for Engine {
 impl Engine {
     /// An engine. `holder` identifies this process in leases (unique per process).
     pub fn new(store: Arc<dyn StateStore>, policy: RunPolicy, holder: impl Into<String>) -> Self {
+        let policy_budget = policy.memory_budget;
         Engine {
             store,
-            policy: Arc::new(policy),
             holder: holder.into(),
             key_locks: Arc::new(KeyLocks::default()),
+            budget: MemoryBudget::new(policy_budget),
+            policy: Arc::new(policy),
         }
+    }
+
+    /// The process's byte budget.
+    pub fn budget(&self) -> &MemoryBudget {
+        &self.budget
     }
 
     /// The state store.

@@ -31,6 +31,9 @@ pub struct RunPolicy {
     pub retry_backoff: Duration,
     /// Longest backoff between two attempts of an item.
     pub max_retry_backoff: Duration,
+    /// Bytes of item content (documents being written to CRM) the whole process holds at
+    /// once (`[mailboxes] memory_budget_mb`; see [`MemoryBudget`](super::MemoryBudget)).
+    pub memory_budget: u64,
 }
 
 impl RunPolicy {
@@ -62,6 +65,7 @@ impl Default for RunPolicy {
             item_retry_limit: 10,
             retry_backoff: Duration::from_secs(60),
             max_retry_backoff: Duration::from_secs(6 * 3600),
+            memory_budget: 16 * 1024 * 1024,
         }
     }
 }

@@ -90,6 +90,7 @@ impl Engine {
             cancel: &run_cancel,
             fence: lease.fence(),
             key_locks: &self.key_locks,
+            budget: &self.budget,
         };
         let result = work(kind, &cx, &mut report, progress).await;
         linker.abort();

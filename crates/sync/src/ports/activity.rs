@@ -89,11 +89,12 @@ pub trait ActivityCrm: Send + Sync {
     /// Documents attached to an activity.
     async fn documents(&self, rep: &str, activity: CrmId) -> Result<Vec<DocumentMeta>, PortError>;
 
-    /// Attach a document.
+    /// Attach a document. It is given, not lent: a big document's bytes can be freed as soon
+    /// as they are encoded for the request.
     async fn add_document(
         &self,
         rep: &str,
         activity: CrmId,
-        document: &DocumentPlan,
+        document: DocumentPlan,
     ) -> Result<(), PortError>;
 }

@@ -3,6 +3,7 @@
 use async_trait::async_trait;
 
 use crate::email::model::{MailAttachment, MailPage};
+use crate::engine::Spool;
 use crate::error::PortError;
 
 /// A resolved mail folder.
@@ -14,6 +15,15 @@ pub struct FolderRef {
     pub name: String,
     /// Messages in the folder, when known.
     pub total: Option<u64>,
+}
+
+/// What [`MailGraph::download`] fetches.
+#[derive(Debug, Clone, Copy)]
+pub enum Content<'a> {
+    /// The whole message as MIME (`$value`).
+    Message,
+    /// One attachment's bytes.
+    Attachment(&'a MailAttachment),
 }
 
 /// The Graph side of e-mail filing, for one tenant. `mailbox` is the user's address or id.
@@ -45,15 +55,24 @@ pub trait MailGraph: Send + Sync {
         checkpoint: Option<&str>,
     ) -> Result<MailPage, PortError>;
 
-    /// The message as MIME (`$value`).
-    async fn mime(&self, mailbox: &str, message_id: &str) -> Result<Vec<u8>, PortError>;
-
-    /// The message's attachments with content.
+    /// The message's attachments, metadata only: the size rules are applied before any
+    /// content is downloaded.
     async fn attachments(
         &self,
         mailbox: &str,
         message_id: &str,
     ) -> Result<Vec<MailAttachment>, PortError>;
+
+    /// Download content into a [`Spool`]: the whole message as MIME, or one attachment (an
+    /// item attachment as MIME). `Ok(None)` when it is bigger than `max_bytes` (nothing
+    /// beyond the limit is read).
+    async fn download(
+        &self,
+        mailbox: &str,
+        message_id: &str,
+        what: Content<'_>,
+        max_bytes: u64,
+    ) -> Result<Option<Spool>, PortError>;
 
     /// Move a message (its immutable id stays the same).
     async fn move_to(

@@ -15,7 +15,7 @@ pub mod notify;
 
 pub use activity::{ActivityCrm, CreateOutcome, DocumentMeta};
 pub use directory::{Directory, MailUser, RepInfo};
-pub use mail::{FolderRef, MailGraph};
+pub use mail::{Content, FolderRef, MailGraph};
 pub use notify::{Notification, Notifier};
 
 pub use crate::error::{ErrorClass, PortError};

@@ -111,6 +111,8 @@ pub fn crm_config(config: &Config) -> anyhow::Result<gc_crm::CrmConfig> {
     crm.retry.max_backoff = Duration::from_secs(config.errors.max_backoff_seconds.into());
     crm.dialect = c.dialect.clone();
     crm.time_zone = time_zone(config)?;
+    crm.write_batch = c.batch_size as usize;
+    crm.concurrency = c.concurrency as usize;
     if let Some(ca) = &c.ca_file {
         crm.extra_ca_pem = Some(
             std::fs::read(ca).with_context(|| format!("reading [crm] ca_file {}", ca.display()))?,

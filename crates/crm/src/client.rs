@@ -21,7 +21,8 @@ use gc_ids::CrmId;
 /// Longest `Retry-After` honoured (seconds); longer values are capped.
 const MAX_RETRY_AFTER_SECS: f64 = 120.0;
 
-/// The documented batch size of Aurea's connectors: at most this many items per write request.
+/// The documented batch size of Aurea's connectors: at most this many items per write request
+/// (the default of [`CrmConfig::write_batch`]).
 pub const WRITE_BATCH: usize = 10;
 
 /// Retry behaviour.
@@ -73,6 +74,11 @@ pub struct CrmConfig {
     pub time_zone: jiff::tz::TimeZone,
     /// Extra CA certificates (PEM) to trust, e.g. a company CA in front of CRM.interface.
     pub extra_ca_pem: Option<Vec<u8>>,
+    /// At most this many records per write request (`[crm] batch_size`).
+    pub write_batch: usize,
+    /// At most this many requests in flight to CRM.interface from this client, all reps
+    /// together (`[crm] concurrency`); each rep still sends one at a time.
+    pub concurrency: usize,
 }
 
 impl CrmConfig {
@@ -90,6 +96,8 @@ impl CrmConfig {
             dialect: Dialect::default(),
             time_zone: jiff::tz::TimeZone::UTC,
             extra_ca_pem: None,
+            write_batch: WRITE_BATCH,
+            concurrency: 4,
         }
     }
 }
@@ -106,6 +114,8 @@ pub struct CrmClient {
     http: reqwest::Client,
     cfg: Arc<CrmConfig>,
     turns: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
+    /// Requests in flight, at most [`CrmConfig::concurrency`].
+    slots: Arc<tokio::sync::Semaphore>,
 }
 
 /// Who a request acts for: the master user itself, or a rep by e-mail (impersonation).
@@ -141,6 +151,7 @@ impl CrmClient {
             .map_err(|e| CrmError::InvalidRequest(format!("HTTP client: {e}")))?;
         Ok(Self {
             http,
+            slots: Arc::new(tokio::sync::Semaphore::new(cfg.concurrency.max(1))),
             cfg: Arc::new(cfg),
             turns: Arc::new(Mutex::new(HashMap::new())),
         })
@@ -252,8 +263,15 @@ impl CrmClient {
         let mut attempt = 1u32;
         let mut delay = self.cfg.retry.initial_backoff;
         loop {
+            // A slot per attempt: a request waiting out its backoff does not hold one.
+            let slot = self
+                .slots
+                .acquire()
+                .await
+                .map_err(|_| CrmError::InvalidRequest("the client is closed".into()))?;
             let sent = std::time::Instant::now();
             let result = self.send_once(&body, &reqid, rep_email).await;
+            drop(slot);
             record_request(resource, &result, sent.elapsed().as_secs_f64());
             match result {
                 Ok(resp) => return Ok(resp),
@@ -469,7 +487,8 @@ impl<'a> CrmSession<'a> {
         Ok(out)
     }
 
-    /// Writes records, one command per record and at most [`WRITE_BATCH`] per request.
+    /// Writes records, one command per record and at most [`CrmConfig::write_batch`] per
+    /// request.
     /// Returns one result per record (the record id for insert/update/import).
     pub async fn write(
         &self,
@@ -480,7 +499,8 @@ impl<'a> CrmSession<'a> {
         let mut out = Vec::with_capacity(records.len());
         let mut iter = records.into_iter().peekable();
         while iter.peek().is_some() {
-            let chunk: Vec<RecordData> = iter.by_ref().take(WRITE_BATCH).collect();
+            let batch = self.client.cfg.write_batch.max(1);
+            let chunk: Vec<RecordData> = iter.by_ref().take(batch).collect();
             let ids: Vec<Option<CrmId>> = chunk.iter().map(|r| r.id).collect();
             let commands: Vec<Command> = chunk
                 .into_iter()

@@ -157,3 +157,53 @@ async fn only_the_same_request_is_answered_twice() {
     assert!(replay.contains("code=\"401\""), "{replay}");
     assert!(!replay.contains("type=\"insert\""));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn batch_size_and_concurrency_are_the_configured_ones() {
+    use gc_crm::{NewActivity, NewParticipant, ParticipantRole};
+    let env = env().await;
+    let mut cfg = client(&env).config().clone();
+    cfg.retry.max_attempts = 1;
+    cfg.concurrency = 2;
+    cfg.write_batch = 4;
+    let c = CrmClient::new(cfg).unwrap();
+    // four reps at once, each request held: never more than two in flight
+    let four = reps(&c, 4).await;
+    env.sandbox.set_hold(Duration::from_millis(300));
+    let results = join(
+        four.into_iter()
+            .map(|me| {
+                let c = c.clone();
+                async move { c.as_rep(&me).ping().await }
+            })
+            .collect(),
+    )
+    .await;
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    assert_eq!(env.sandbox.stats().in_flight_peak, 2);
+    env.sandbox.set_hold(Duration::ZERO);
+    // nine participants in requests of at most four writes
+    let s = c.master();
+    let act = s
+        .insert_activity(&NewActivity::new(
+            "E-mail",
+            "batched",
+            jiff::civil::date(2026, 11, 27),
+        ))
+        .await
+        .unwrap();
+    let parts: Vec<NewParticipant> = (0..9)
+        .map(|i| NewParticipant {
+            role: ParticipantRole::Informational,
+            email: format!("p{i}@x.example"),
+            person: None,
+            rep: None,
+            status: None,
+        })
+        .collect();
+    let before = env.sandbox.stats().requests;
+    let res = s.add_participants(act, &parts).await.unwrap();
+    assert!(res.iter().all(Result::is_ok), "{res:?}");
+    assert_eq!(env.sandbox.stats().requests - before, 3);
+    assert_eq!(env.sandbox.stats().max_writes_per_request, 4);
+}

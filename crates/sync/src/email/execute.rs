@@ -221,7 +221,7 @@ async fn create(
     m: &MailMessage,
     plan: &ActivityPlan,
 ) -> Result<(CrmId, Written), PortError> {
-    let docs = documents(kind, cx, m, plan.documents).await?;
+    let docs = documents(kind, cx, m, plan.documents, &[]).await?;
     cx.intent(None).await?;
     // Small documents travel with the activity; big ones follow one request each, so no
     // request grows beyond what CRM.interface accepts.
@@ -307,18 +307,22 @@ async fn write_document(
     }
 }
 
-/// Downloads the documents of a new (or completed) activity; an item error when an
-/// attachment that should be stored cannot be read.
+/// Downloads the documents of a new (or completed) activity, except those named in
+/// `present` (already attached); an item error when an attachment that should be stored
+/// cannot be read.
 async fn documents(
     kind: &EmailKind,
     cx: &ItemCx<'_>,
     m: &MailMessage,
     source: DocumentSource,
+    present: &[String],
 ) -> Result<Downloaded, PortError> {
+    let attached = |name: &str| present.iter().any(|p| p == name);
     let r = &kind.rules;
     let mut out = Downloaded::default();
     match source {
         DocumentSource::None => {}
+        DocumentSource::WholeMessage if attached(&attachments::whole_message_name(&m.subject)) => {}
         DocumentSource::WholeMessage => {
             let max = r.whole_message.unwrap_or(u64::MAX);
             match kind
@@ -339,7 +343,7 @@ async fn documents(
             let plan = attachments::plan_attachments(&list, r.attachments)
                 .map_err(|e| PortError::new(ErrorClass::Item, e))?;
             out.warnings = plan.warnings;
-            for w in plan.wanted {
+            for w in plan.wanted.into_iter().filter(|w| !attached(&w.file_name)) {
                 let got = kind
                     .graph
                     .download(
@@ -386,17 +390,20 @@ async fn complete(
     activity: CrmId,
 ) -> Result<Vec<String>, PortError> {
     let source = decide::document_source(&kind.rules, m.has_attachments);
-    let planned = documents(kind, cx, m, source).await?;
-    let mut warnings = planned.warnings;
-    if planned.documents.is_empty() {
-        return Ok(warnings);
+    if source == DocumentSource::None {
+        return Ok(Vec::new());
     }
-    let present = kind.crm.documents(cx.rep(), activity).await?;
-    for d in planned
-        .documents
+    // What the interrupted attempt attached already is not downloaded again.
+    let present: Vec<String> = kind
+        .crm
+        .documents(cx.rep(), activity)
+        .await?
         .into_iter()
-        .filter(|d| !present.iter().any(|p| p.file_name == d.file_name))
-    {
+        .map(|d| d.file_name)
+        .collect();
+    let planned = documents(kind, cx, m, source, &present).await?;
+    let mut warnings = planned.warnings;
+    for d in planned.documents {
         write_document(kind, cx, activity, d, &mut warnings).await?;
     }
     Ok(warnings)

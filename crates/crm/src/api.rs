@@ -684,6 +684,38 @@ impl CrmSession<'_> {
             .await
     }
 
+    /// Attaches a document whose content is read from `source` while the request is sent:
+    /// a document of any size costs a few pieces of memory, not its size.
+    pub async fn insert_document_streamed(
+        &self,
+        activity: CrmId,
+        file_name: &str,
+        content_type: &str,
+        source: std::sync::Arc<dyn crate::ContentSource>,
+    ) -> Result<CrmId, CrmError> {
+        let dl = self.dialect();
+        let d = &dl.document;
+        let placeholder = format!("gc-content-{}", uuid::Uuid::new_v4().simple());
+        let mut content = FieldValue::new(&d.content, placeholder.clone());
+        content.attrs.push(("encoding".into(), "base64".into()));
+        let mut rec = RecordData::new(&d.table)
+            .field(&d.file_name, file_name)
+            .field(&d.content_type, content_type)
+            .field(&d.size, source.len().to_string())
+            .link(&dl.activity.table, activity);
+        rec.fields.push(content);
+        self.write_one_streamed(
+            WriteKind::Insert,
+            CatalogMode::Text,
+            rec,
+            crate::client::Streamed {
+                placeholder,
+                source,
+            },
+        )
+        .await
+    }
+
     /// Documents linked to an activity (with content when `with_content`).
     pub async fn documents(
         &self,

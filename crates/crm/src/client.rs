@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use base64::Engine as _;
 use secrecy::SecretString;
 use tracing::{debug, warn};
 
@@ -225,6 +226,16 @@ impl CrmClient {
         rep_email: Option<&str>,
         commands: Vec<Command>,
     ) -> Result<Response, CrmError> {
+        self.execute_with(rep_email, commands, None).await
+    }
+
+    /// [`Self::execute`] with one field value streamed from `content` (see [`Streamed`]).
+    pub(crate) async fn execute_with(
+        &self,
+        rep_email: Option<&str>,
+        commands: Vec<Command>,
+        content: Option<Streamed>,
+    ) -> Result<Response, CrmError> {
         if let Some(e) = rep_email
             && (e.contains(';') || e.trim().is_empty())
         {
@@ -252,10 +263,11 @@ impl CrmClient {
             Some(Command::Write(w)) => w.kind.as_str(),
             Some(Command::Nop) | None => "nop",
         };
-        // The request is sent as encoded, and re-sent as is: its parts (a big document's
-        // base64 text) are freed before it goes out, and a retry shares the same bytes.
-        let body = bytes::Bytes::from(codec::encode_request(&req)?);
+        // The request is sent as encoded, and re-sent as is: its parts are freed before it
+        // goes out, and a retry shares the same bytes.
+        let encoded = codec::encode_request(&req)?;
         drop(req);
+        let body = Payload::new(encoded, content)?;
         let _turn = match rep_email {
             Some(rep) => Some(self.turn(rep).await),
             None => None,
@@ -309,7 +321,7 @@ impl CrmClient {
 
     async fn send_once(
         &self,
-        body: &bytes::Bytes,
+        body: &Payload,
         reqid: &str,
         rep_email: Option<&str>,
     ) -> Result<Response, CrmError> {
@@ -317,7 +329,8 @@ impl CrmClient {
             .http
             .post(self.cfg.url.clone())
             .header(reqwest::header::CONTENT_TYPE, "text/xml; charset=utf-8")
-            .body(body.clone())
+            .header(reqwest::header::CONTENT_LENGTH, body.len())
+            .body(body.body())
             .send()
             .await
             .map_err(|e| CrmError::Transport(redact(&e.to_string())))?;
@@ -377,6 +390,128 @@ impl CrmClient {
         }
         Ok(parsed)
     }
+}
+
+/// Content that goes into a request as base64 without being held in memory: a big document
+/// (read back from a temporary file) is read, encoded and sent piece by piece, and read anew
+/// for every attempt.
+pub trait ContentSource: Send + Sync + std::fmt::Debug {
+    /// Bytes of content.
+    fn len(&self) -> u64;
+    /// Whether there is no content.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// A reader from the first byte.
+    fn open(&self) -> std::io::Result<Box<dyn std::io::Read + Send>>;
+}
+
+/// One field of a request whose value is `source` in base64: the request is encoded with
+/// `placeholder` as that value, then sent as the text before it, the streamed base64 and the
+/// text after it.
+#[derive(Debug)]
+pub(crate) struct Streamed {
+    pub placeholder: String,
+    pub source: Arc<dyn ContentSource>,
+}
+
+/// Raw bytes read (and encoded) at a time: a multiple of 3, so the pieces of base64 join up
+/// without padding in between.
+const STREAM_PIECE: usize = 48 * 1024;
+
+/// A request body as it is (re-)sent.
+enum Payload {
+    Whole(bytes::Bytes),
+    Spliced {
+        before: bytes::Bytes,
+        after: bytes::Bytes,
+        source: Arc<dyn ContentSource>,
+    },
+}
+
+impl Payload {
+    fn new(encoded: String, content: Option<Streamed>) -> Result<Self, CrmError> {
+        let Some(c) = content else {
+            return Ok(Payload::Whole(encoded.into()));
+        };
+        let at = encoded.find(&c.placeholder).ok_or_else(|| {
+            CrmError::InvalidRequest("the streamed field is not part of the request".into())
+        })?;
+        let bytes = bytes::Bytes::from(encoded);
+        Ok(Payload::Spliced {
+            before: bytes.slice(..at),
+            after: bytes.slice(at + c.placeholder.len()..),
+            source: c.source,
+        })
+    }
+
+    /// Bytes on the wire.
+    fn len(&self) -> u64 {
+        match self {
+            Payload::Whole(b) => b.len() as u64,
+            Payload::Spliced {
+                before,
+                after,
+                source,
+            } => before.len() as u64 + source.len().div_ceil(3) * 4 + after.len() as u64,
+        }
+    }
+
+    fn body(&self) -> reqwest::Body {
+        match self {
+            Payload::Whole(b) => reqwest::Body::from(b.clone()),
+            Payload::Spliced {
+                before,
+                after,
+                source,
+            } => {
+                use futures::StreamExt as _;
+                let source = source.clone();
+                let pieces = futures::stream::unfold(Some(None), move |state| {
+                    let source = source.clone();
+                    async move {
+                        let mut reader: Box<dyn std::io::Read + Send> = match state? {
+                            Some(r) => r,
+                            None => match source.open() {
+                                Ok(r) => r,
+                                Err(e) => return Some((Err(e), None)),
+                            },
+                        };
+                        match read_piece(&mut *reader) {
+                            Ok(piece) if piece.is_empty() => None,
+                            Ok(piece) => {
+                                let text = base64::engine::general_purpose::STANDARD.encode(piece);
+                                Some((Ok(bytes::Bytes::from(text)), Some(Some(reader))))
+                            }
+                            Err(e) => Some((Err(e), None)),
+                        }
+                    }
+                });
+                let stream = futures::stream::once(futures::future::ready(Ok(before.clone())))
+                    .chain(pieces)
+                    .chain(futures::stream::once(futures::future::ready(Ok(
+                        after.clone()
+                    ))));
+                reqwest::Body::wrap_stream(stream)
+            }
+        }
+    }
+}
+
+/// Up to [`STREAM_PIECE`] bytes (fewer only at the end).
+fn read_piece(r: &mut dyn std::io::Read) -> std::io::Result<Vec<u8>> {
+    let mut buf = vec![0u8; STREAM_PIECE];
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    buf.truncate(n);
+    Ok(buf)
 }
 
 /// Optional dialect names set to `""` are not used: such fields are neither queried nor
@@ -536,6 +671,41 @@ impl<'a> CrmSession<'a> {
             }
         }
         Ok(out)
+    }
+
+    /// Writes one record whose field value `streamed.placeholder` is replaced, on the wire,
+    /// by `streamed.source` in base64; returns its id.
+    pub(crate) async fn write_one_streamed(
+        &self,
+        kind: WriteKind,
+        catalogs: CatalogMode,
+        record: RecordData,
+        streamed: Streamed,
+    ) -> Result<CrmId, CrmError> {
+        let sent_id = record.id;
+        let command = Command::Write(Write {
+            kind,
+            catalogs,
+            records: vec![record],
+        });
+        let resp = self
+            .client
+            .execute_with(self.rep_email, vec![command], Some(streamed))
+            .await?;
+        let res = resp
+            .results
+            .first()
+            .ok_or_else(|| CrmError::MalformedResponse("empty write result".into()))?;
+        if let Some(e) = res.error() {
+            return Err(self.dialect().item_error(e));
+        }
+        res.returns
+            .iter()
+            .find_map(|r| r.id)
+            .or(sent_id)
+            .ok_or_else(|| {
+                CrmError::MalformedResponse(format!("{} result without record id", res.command))
+            })
     }
 
     /// Writes one record and returns its id.

@@ -28,7 +28,7 @@ pub use api::{
     NewActivity, NewDocument, NewExternalKey, NewParticipant, NewTask, Participant,
     ParticipantRole, PersonMatch, Rep, Task,
 };
-pub use client::{CrmClient, CrmConfig, CrmSession, RetryPolicy};
+pub use client::{ContentSource, CrmClient, CrmConfig, CrmSession, RetryPolicy};
 pub use codes::ReturnCode;
 pub use diagnose::{
     DiagnoseOptions, DiagnoseReport, Diagnostic, MailboxState, Status, diagnose, fix_catalogs,

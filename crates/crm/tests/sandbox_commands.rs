@@ -773,3 +773,49 @@ async fn sandbox_faults_are_retried_and_retry_after_is_honoured() {
         started.elapsed()
     );
 }
+
+/// Content served from memory, counting how often it was opened.
+#[derive(Debug)]
+struct Counted(Vec<u8>, std::sync::atomic::AtomicUsize);
+
+impl gc_crm::ContentSource for Counted {
+    fn len(&self) -> u64 {
+        self.0.len() as u64
+    }
+    fn open(&self) -> std::io::Result<Box<dyn std::io::Read + Send>> {
+        self.1.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(Box::new(std::io::Cursor::new(self.0.clone())))
+    }
+}
+
+#[tokio::test]
+async fn a_streamed_document_arrives_whole_and_is_read_anew_on_retry() {
+    let env = env().await;
+    let c = client(&env);
+    let s = c.master();
+    let act = s
+        .insert_activity(&NewActivity::new("E-mail", "streamed", date(2026, 11, 27)))
+        .await
+        .unwrap();
+    // 300,001 bytes: several pieces, and a last one that needs base64 padding
+    let content: Vec<u8> = (0..300_001u32).map(|i| (i * 7 % 251) as u8).collect();
+    let source = std::sync::Arc::new(Counted(content.clone(), Default::default()));
+    // the first attempt meets a server failure (511, retried): the content is read again
+    env.sandbox.fail_next(1, 511, "Server failure");
+    let doc = s
+        .insert_document_streamed(
+            act,
+            "big & <odd>.bin",
+            "application/octet-stream",
+            source.clone(),
+        )
+        .await
+        .unwrap();
+    assert_ne!(doc, act);
+    assert_eq!(source.1.load(std::sync::atomic::Ordering::SeqCst), 2);
+    let docs = s.documents(act, true).await.unwrap();
+    assert_eq!(docs.len(), 1);
+    assert_eq!(docs[0].file_name, "big & <odd>.bin");
+    assert_eq!(docs[0].size, Some(300_001));
+    assert_eq!(docs[0].content.as_deref(), Some(content.as_slice()));
+}

@@ -11,7 +11,8 @@ use async_trait::async_trait;
 use gc_store::{CrmId, Kind, StateStore};
 use gc_sync::email::model::{
     ActivityPlan, Address, Body, DocumentPlan, ExistingActivity, ExistingParticipant, FoundBy,
-    MailAttachment, MailItem, MailMessage, MailPage, Owner, ParticipantPlan, PeopleMatch, RepRef,
+    MailAttachment, MailItem, MailMessage, MailPage, Owner, ParkedDocument, ParticipantPlan,
+    PeopleMatch, RepRef,
 };
 use gc_sync::engine::Spool;
 use gc_sync::ports::{
@@ -371,7 +372,7 @@ impl ActivityCrm for FakeCrm {
         &self,
         _: &str,
         activity: CrmId,
-        d: DocumentPlan,
+        d: &ParkedDocument,
     ) -> Result<(), PortError> {
         let mut acts = self.acts.lock().unwrap();
         acts.iter_mut()

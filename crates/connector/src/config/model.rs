@@ -195,8 +195,9 @@ pub struct Mailboxes {
     pub parallel: u32,
     pub include: Vec<String>,
     pub exclude: Vec<String>,
-    /// Megabytes of item content (documents being written to CRM) the whole process holds
-    /// in memory at once; content waiting its turn is parked in temporary files.
+    /// Megabytes of item content (small documents written with their activity) the whole
+    /// process holds in memory at once; downloads are parked in temporary files and big
+    /// documents streamed from there.
     pub memory_budget_mb: u32,
 }
 

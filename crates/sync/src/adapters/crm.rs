@@ -1,17 +1,20 @@
 //! [`ActivityCrm`] over gc-crm's [`CrmClient`].
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use gc_crm::codec::{Condition, Op};
 use gc_crm::{
-    ActivityFilter, CrmClient, CrmError, ErrorKind, NewActivity, NewDocument, NewExternalKey,
-    NewParticipant,
+    ActivityFilter, ContentSource, CrmClient, CrmError, ErrorKind, NewActivity, NewDocument,
+    NewExternalKey, NewParticipant,
 };
 use gc_store::CrmId;
 
 use crate::email::model::{
     ActivityPlan, CompanyRef, DocumentPlan, ExistingActivity, ExistingParticipant, FoundBy,
-    ParticipantPlan, PeopleMatch, PersonRef,
+    ParkedDocument, ParticipantPlan, PeopleMatch, PersonRef,
 };
+use crate::engine::Spool;
 use crate::ports::{ActivityCrm, CreateOutcome, DocumentMeta, ErrorClass, PortError};
 
 /// The CRM side of e-mail filing. (CRM.interface's one request per user at a time is kept
@@ -336,20 +339,32 @@ impl ActivityCrm for CrmActivities {
         &self,
         rep: &str,
         activity: CrmId,
-        document_plan: DocumentPlan,
+        document: &ParkedDocument,
     ) -> Result<(), PortError> {
         self.client
             .as_rep(rep)
-            .insert_document(
+            .insert_document_streamed(
                 activity,
-                NewDocument {
-                    file_name: document_plan.file_name,
-                    content_type: document_plan.content_type,
-                    content: document_plan.content,
-                },
+                &document.file_name,
+                &document.content_type,
+                Arc::new(SpoolSource(document.content.clone())),
             )
             .await
             .map(|_| ())
             .map_err(|e| port(&self.client, e))
+    }
+}
+
+/// A spool as content CRM.interface requests stream from.
+#[derive(Debug)]
+struct SpoolSource(Spool);
+
+impl ContentSource for SpoolSource {
+    fn len(&self) -> u64 {
+        self.0.len()
+    }
+
+    fn open(&self) -> std::io::Result<Box<dyn std::io::Read + Send>> {
+        Ok(Box::new(self.0.reader()))
     }
 }

@@ -8,9 +8,9 @@ use crate::email::attachments;
 use crate::email::decide::{self, Decision};
 use crate::email::kind::EmailKind;
 use crate::email::model::{
-    ActivityPlan, DocumentPlan, DocumentSource, FoundBy, MailItem, MailMessage,
+    ActivityPlan, DocumentPlan, DocumentSource, FoundBy, MailItem, MailMessage, ParkedDocument,
 };
-use crate::engine::{Applied, ItemCx, ItemOutcome, MemoryBudget, Spool};
+use crate::engine::{Applied, ItemCx, ItemOutcome, MemoryBudget};
 use crate::error::{ErrorClass, PortError};
 use crate::ports::{Content, CreateOutcome};
 
@@ -178,43 +178,33 @@ struct Written {
     texts: Vec<String>,
 }
 
-/// A document downloaded for an activity, parked (on disk when big) until it is written.
-#[derive(Debug)]
-struct Parked {
-    file_name: String,
-    content_type: String,
-    spool: Spool,
-}
-
-impl Parked {
-    /// The document in memory, for its CRM write (under a budget reservation).
-    fn load(mut self) -> Result<DocumentPlan, PortError> {
-        let content = self.spool.read_all().map_err(|e| {
-            PortError::transient(format!(
-                "cannot read back the parked document {:?}: {e}",
-                self.file_name
-            ))
-        })?;
-        Ok(DocumentPlan {
-            file_name: self.file_name,
-            content_type: self.content_type,
-            content,
-        })
-    }
+/// Reads a parked document into memory, for a write with its activity.
+fn load(d: ParkedDocument) -> Result<DocumentPlan, PortError> {
+    let content = d.content.read_all().map_err(|e| {
+        PortError::transient(format!(
+            "cannot read back the parked document {:?}: {e}",
+            d.file_name
+        ))
+    })?;
+    Ok(DocumentPlan {
+        file_name: d.file_name,
+        content_type: d.content_type,
+        content,
+    })
 }
 
 /// The documents of an activity, downloaded, and the warnings for those left out.
 #[derive(Debug, Default)]
 struct Downloaded {
-    documents: Vec<Parked>,
+    documents: Vec<ParkedDocument>,
     warnings: Vec<String>,
 }
 
 /// Write a new activity: the intent first, then the activity with its external key, marker,
-/// participants and small documents in one go, then big documents one request each. Every
-/// document is downloaded (parked) before anything is written, so an unreadable attachment
-/// fails the message before CRM sees it; each write holds its share of the process's byte
-/// budget while its content is in memory.
+/// participants and small documents in one go, then big documents one request each, streamed
+/// from where they are parked. Every document is downloaded (parked) before anything is
+/// written, so an unreadable attachment fails the message before CRM sees it; the small ones
+/// are in memory for their write only under the process's byte budget.
 async fn create(
     kind: &EmailKind,
     cx: &ItemCx<'_>,
@@ -229,21 +219,21 @@ async fn create(
     let mut later = Vec::new();
     let mut room = INLINE_DOCUMENT_BYTES as u64;
     for d in docs.documents {
-        if d.spool.len() <= room {
-            room -= d.spool.len();
+        if d.content.len() <= room {
+            room -= d.content.len();
             inline.push(d);
         } else {
             later.push(d);
         }
     }
-    let inline_bytes: u64 = inline.iter().map(|d| d.spool.len()).sum();
+    let inline_bytes: u64 = inline.iter().map(|d| d.content.len()).sum();
     let reserved = cx
         .budget
         .reserve(MemoryBudget::cost_of_write(inline_bytes))
         .await;
     let inline = inline
         .into_iter()
-        .map(Parked::load)
+        .map(load)
         .collect::<Result<Vec<_>, _>>()?;
     cx.check()?;
     let created = kind
@@ -284,24 +274,25 @@ async fn create(
     Ok((id, written))
 }
 
-/// Writes one parked document to an activity under the byte budget; `Ok(false)` when CRM
+/// Writes one parked document to an activity (streamed from its spool); `Ok(false)` when CRM
 /// refused it (the warning is added to `warnings`).
 async fn write_document(
     kind: &EmailKind,
     cx: &ItemCx<'_>,
     activity: CrmId,
-    d: Parked,
+    d: ParkedDocument,
     warnings: &mut Vec<String>,
 ) -> Result<bool, PortError> {
     cx.check()?;
-    let (name, len) = (d.file_name.clone(), d.spool.len());
-    let _reserved = cx.budget.reserve(MemoryBudget::cost_of_write(len)).await;
-    let doc = d.load()?;
-    cx.check()?;
-    match kind.crm.add_document(cx.rep(), activity, doc).await {
+    match kind.crm.add_document(cx.rep(), activity, &d).await {
         Ok(()) => Ok(true),
         Err(e) => {
-            warnings.push(refused_document(activity, &name, len, e)?);
+            warnings.push(refused_document(
+                activity,
+                &d.file_name,
+                d.content.len(),
+                e,
+            )?);
             Ok(false)
         }
     }
@@ -330,10 +321,10 @@ async fn documents(
                 .download(cx.user(), &m.id, Content::Message, max)
                 .await?
             {
-                Some(spool) => out.documents.push(Parked {
+                Some(content) => out.documents.push(ParkedDocument {
                     file_name: attachments::whole_message_name(&m.subject),
                     content_type: "message/rfc822".into(),
-                    spool,
+                    content,
                 }),
                 None => out.warnings.push(attachments::whole_message_too_large(max)),
             }
@@ -354,10 +345,10 @@ async fn documents(
                     )
                     .await;
                 match got {
-                    Ok(Some(spool)) => out.documents.push(Parked {
+                    Ok(Some(content)) => out.documents.push(ParkedDocument {
                         file_name: w.file_name,
                         content_type: w.content_type,
-                        spool,
+                        content,
                     }),
                     Ok(None) => out.warnings.push(attachments::too_large(
                         &w.attachment.name,

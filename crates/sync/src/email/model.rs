@@ -7,6 +7,7 @@ use jiff::Timestamp;
 
 use crate::email::rules::RecipientList;
 pub use crate::engine::Owner;
+use crate::engine::Spool;
 
 /// An address as it appears in a message (lower-cased).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -243,6 +244,18 @@ pub struct DocumentPlan {
     pub content_type: String,
     /// Content.
     pub content: Vec<u8>,
+}
+
+/// A document downloaded for an activity, its content parked in a [`Spool`] (on disk when
+/// big) until it is written: a big one is streamed into its CRM request, never held whole.
+#[derive(Debug, Clone)]
+pub struct ParkedDocument {
+    /// File name.
+    pub file_name: String,
+    /// MIME type.
+    pub content_type: String,
+    /// Content.
+    pub content: Spool,
 }
 
 /// Which documents the activity gets (resolved by the executor, which fetches content).

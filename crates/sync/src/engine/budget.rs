@@ -3,12 +3,14 @@
 //! together (`[mailboxes] memory_budget_mb`).
 //!
 //! Content is downloaded to a [`Spool`](super::spool::Spool) (memory for small pieces, an
-//! anonymous temporary file beyond that), so downloading costs almost no memory. What does
-//! cost memory is a CRM write: CRM.interface takes a document as base64 inside the XML
-//! request, so writing `n` bytes holds the bytes, their base64 text and the request for a
-//! moment. A writer asks the budget for [`MemoryBudget::cost_of_write`] first and waits
-//! until that much is free; one piece bigger than the whole budget takes the whole budget
-//! (it is written alone) instead of waiting for ever.
+//! anonymous temporary file beyond that), so downloading costs almost no memory, and a big
+//! document is streamed from its spool into its CRM request. What does cost memory is a
+//! request that carries documents whole: small documents travel with their activity in one
+//! request, as base64 inside the XML, so writing `n` bytes of them holds the bytes, their
+//! base64 text and the request for a moment. Such a writer asks the budget for
+//! [`MemoryBudget::cost_of_write`] first and waits until that much is free; a piece bigger
+//! than the whole budget takes the whole budget (it is written alone) instead of waiting for
+//! ever.
 
 use std::sync::Arc;
 

@@ -31,8 +31,8 @@ pub struct RunPolicy {
     pub retry_backoff: Duration,
     /// Longest backoff between two attempts of an item.
     pub max_retry_backoff: Duration,
-    /// Bytes of item content (documents being written to CRM) the whole process holds at
-    /// once (`[mailboxes] memory_budget_mb`; see [`MemoryBudget`](super::MemoryBudget)).
+    /// Bytes of item content (small documents written with their activity) the whole process
+    /// holds at once (`[mailboxes] memory_budget_mb`; see [`MemoryBudget`](super::MemoryBudget)).
     pub memory_budget: u64,
 }
 

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use gc_store::CrmId;
 
 use crate::email::model::{
-    ActivityPlan, DocumentPlan, ExistingActivity, ParticipantPlan, PeopleMatch,
+    ActivityPlan, DocumentPlan, ExistingActivity, ParkedDocument, ParticipantPlan, PeopleMatch,
 };
 use crate::error::PortError;
 
@@ -89,12 +89,11 @@ pub trait ActivityCrm: Send + Sync {
     /// Documents attached to an activity.
     async fn documents(&self, rep: &str, activity: CrmId) -> Result<Vec<DocumentMeta>, PortError>;
 
-    /// Attach a document. It is given, not lent: a big document's bytes can be freed as soon
-    /// as they are encoded for the request.
+    /// Attach a document, its content read from the spool while the request is sent.
     async fn add_document(
         &self,
         rep: &str,
         activity: CrmId,
-        document: DocumentPlan,
+        document: &ParkedDocument,
     ) -> Result<(), PortError>;
 }

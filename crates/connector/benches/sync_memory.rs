@@ -6,7 +6,9 @@
 //! (activities, documents, bytes stored) are comparable side by side.
 //!
 //! `cargo bench -p graph-connector --bench sync_memory` (`BENCH_MAILBOXES`, `BENCH_MESSAGES`
-//! change the size). Figures and their reading: docs/PERFORMANCE.md.
+//! change the size). With `BENCH_BASELINE_BIN=/path/to/graph-connector` (an older build) every
+//! scenario also runs that binary on an identical fresh tenant, and the table shows both peaks
+//! and their ratio. Figures and their reading: docs/PERFORMANCE.md.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::process::Command;
@@ -33,7 +35,7 @@ fn env_usize(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-async fn scenario(mailboxes: usize, messages: usize, extra_toml: &str) -> Outcome {
+async fn scenario(bin: &str, mailboxes: usize, messages: usize, extra_toml: &str) -> Outcome {
     let dir = tempfile::tempdir().unwrap();
     let opts = SandboxOptions {
         // one member user of the sandbox has no mailbox
@@ -63,7 +65,7 @@ async fn scenario(mailboxes: usize, messages: usize, extra_toml: &str) -> Outcom
     let out = Command::new("/usr/bin/time")
         .arg("-f")
         .arg("maxrss_kb=%M")
-        .arg(env!("CARGO_BIN_EXE_graph-connector"))
+        .arg(bin)
         .args(["sync", "--once", "--config"])
         .arg(&demo.config_path)
         .env("RUST_LOG", "warn")
@@ -105,7 +107,7 @@ async fn scenario(mailboxes: usize, messages: usize, extra_toml: &str) -> Outcom
         seconds,
         activities,
         documents: docs.len(),
-        document_mb: sizes.iter().sum::<f64>() / 1024.0 / 1024.0,
+        document_mb: sizes.iter().fold(0.0, |a, b| a + b) / 1024.0 / 1024.0,
         biggest_document_mb: sizes.iter().copied().fold(0.0, f64::max) / 1024.0 / 1024.0,
     }
 }
@@ -135,17 +137,48 @@ fn main() {
             "[emails]\nwhole_message = true\n",
         ),
     ];
+    let this = env!("CARGO_BIN_EXE_graph-connector");
+    let baseline_bin = std::env::var("BENCH_BASELINE_BIN").ok();
     println!(
         "sync --once of {mailboxes} sandbox mailboxes, {messages} messages each filed into {SYNC}"
     );
-    println!(
-        "| scenario | peak RSS (MB) | ratio to none | seconds | activities | documents | document MB | biggest (MB) |"
-    );
-    println!("|---|---|---|---|---|---|---|---|");
-    let mut baseline = None;
+    if let Some(b) = &baseline_bin {
+        println!("baseline binary: {b}");
+        println!(
+            "| scenario | baseline peak RSS (MB) | peak RSS (MB) | baseline / this | seconds (baseline, this) | activities | documents | document MB | biggest (MB) |"
+        );
+        println!("|---|---|---|---|---|---|---|---|---|");
+    } else {
+        println!(
+            "| scenario | peak RSS (MB) | ratio to none | seconds | activities | documents | document MB | biggest (MB) |"
+        );
+        println!("|---|---|---|---|---|---|---|---|");
+    }
+    let mut none = None;
     for (name, toml) in scenarios {
-        let o = rt.block_on(scenario(mailboxes, messages, toml));
-        let base = *baseline.get_or_insert(o.max_rss_mb);
+        let o = rt.block_on(scenario(this, mailboxes, messages, toml));
+        if let Some(b) = &baseline_bin {
+            let base = rt.block_on(scenario(b, mailboxes, messages, toml));
+            assert_eq!(
+                (base.activities, base.documents),
+                (o.activities, o.documents),
+                "{name}: both binaries must file the same"
+            );
+            println!(
+                "| {name} | {:.1} | {:.1} | {:.2} | {:.1}, {:.1} | {} | {} | {:.1} | {:.1} |",
+                base.max_rss_mb,
+                o.max_rss_mb,
+                base.max_rss_mb / o.max_rss_mb,
+                base.seconds,
+                o.seconds,
+                o.activities,
+                o.documents,
+                o.document_mb,
+                o.biggest_document_mb
+            );
+            continue;
+        }
+        let base = *none.get_or_insert(o.max_rss_mb);
         println!(
             "| {name} | {:.1} | {:.2} | {:.1} | {} | {} | {:.1} | {:.1} |",
             o.max_rss_mb,

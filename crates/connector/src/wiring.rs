@@ -113,6 +113,7 @@ pub fn crm_config(config: &Config) -> anyhow::Result<gc_crm::CrmConfig> {
     crm.time_zone = time_zone(config)?;
     crm.write_batch = c.batch_size as usize;
     crm.concurrency = c.concurrency as usize;
+    crm.duplicate_protection = c.duplicate_protection;
     if let Some(ca) = &c.ca_file {
         crm.extra_ca_pem = Some(
             std::fs::read(ca).with_context(|| format!("reading [crm] ca_file {}", ca.display()))?,

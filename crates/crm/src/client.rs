@@ -80,6 +80,11 @@ pub struct CrmConfig {
     /// At most this many requests in flight to CRM.interface from this client, all reps
     /// together (`[crm] concurrency`); each rep still sends one at a time.
     pub concurrency: usize,
+    /// Whether CRM.interface has its documented protection against executing the same
+    /// request twice (`[crm] duplicate_protection`, default on). Off, a write that may have
+    /// reached CRM (its answer was lost, a timeout, a 5xx) is not re-sent: the error goes to
+    /// the caller, whose next attempt finds what was written by its marker.
+    pub duplicate_protection: bool,
 }
 
 impl CrmConfig {
@@ -99,6 +104,7 @@ impl CrmConfig {
             extra_ca_pem: None,
             write_batch: WRITE_BATCH,
             concurrency: 4,
+            duplicate_protection: true,
         }
     }
 }
@@ -258,6 +264,7 @@ impl CrmClient {
             },
             commands,
         };
+        let writes = req.commands.iter().any(|c| matches!(c, Command::Write(_)));
         let resource = match req.commands.first() {
             Some(Command::Query(_)) => "query",
             Some(Command::Write(w)) => w.kind.as_str(),
@@ -282,11 +289,20 @@ impl CrmClient {
                 .await
                 .map_err(|_| CrmError::InvalidRequest("the client is closed".into()))?;
             let sent = std::time::Instant::now();
-            let result = self.send_once(&body, &reqid, rep_email).await;
+            let (result, reached) = self.send_once(&body, &reqid, rep_email).await;
             drop(slot);
             record_request(resource, &result, sent.elapsed().as_secs_f64());
             match result {
                 Ok(resp) => return Ok(resp),
+                // Without duplicate protection, re-sending a write that may have been
+                // executed could write it twice. (A coded answer, such as "User is already
+                // active", says what happened; only a lost or garbled answer leaves it open.)
+                Err(e @ CrmError::Transport(_))
+                    if writes && reached && !self.cfg.duplicate_protection =>
+                {
+                    warn!(error = %e, "a CRM.interface write may have been executed without an answer; not re-sent (duplicate_protection is off)");
+                    return Err(e);
+                }
                 Err(e) if self.retryable(&e) && attempt < self.cfg.retry.max_attempts => {
                     if self.is_watched(&e) {
                         warn!(attempt, error = %e, "CRM.interface watched error code, retrying");
@@ -324,16 +340,37 @@ impl CrmClient {
         body: &Payload,
         reqid: &str,
         rep_email: Option<&str>,
-    ) -> Result<Response, CrmError> {
-        let resp = self
+    ) -> (Result<Response, CrmError>, bool) {
+        let sent = self
             .http
             .post(self.cfg.url.clone())
             .header(reqwest::header::CONTENT_TYPE, "text/xml; charset=utf-8")
             .header(reqwest::header::CONTENT_LENGTH, body.len())
             .body(body.body())
             .send()
-            .await
-            .map_err(|e| CrmError::Transport(redact(&e.to_string())))?;
+            .await;
+        let resp = match sent {
+            Ok(r) => r,
+            // A connection that was never made carried nothing; any other failure may have
+            // come after CRM.interface read (and executed) the request.
+            Err(e) => {
+                let reached = !e.is_connect();
+                return (Err(CrmError::Transport(redact(&e.to_string()))), reached);
+            }
+        };
+        let status = resp.status().as_u16();
+        // Throttled or unavailable: refused before it was executed.
+        let reached = status != 503 && status != 429;
+        (self.read_answer(resp, reqid, rep_email).await, reached)
+    }
+
+    /// The answer to one attempt, as a response or the error it carries.
+    async fn read_answer(
+        &self,
+        resp: reqwest::Response,
+        reqid: &str,
+        rep_email: Option<&str>,
+    ) -> Result<Response, CrmError> {
         let status = resp.status();
         let retry_after = resp
             .headers()

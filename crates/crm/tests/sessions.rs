@@ -207,3 +207,62 @@ async fn batch_size_and_concurrency_are_the_configured_ones() {
     assert_eq!(env.sandbox.stats().requests - before, 3);
     assert_eq!(env.sandbox.stats().max_writes_per_request, 4);
 }
+
+#[tokio::test]
+async fn a_write_whose_answer_was_lost_is_resent_only_under_duplicate_protection() {
+    use gc_sandbox::monitor::{Target, Tripwire, When};
+    let env = env().await;
+    let write_cut = |env: &common::Env| {
+        env.sandbox.monitor().arm_tripwire(
+            Tripwire {
+                target: Target::CrmWrite,
+                nth: 1,
+                when: When::BeforeResponse,
+            },
+            || {},
+        )
+    };
+    async fn count(env: &common::Env) -> usize {
+        env.sandbox
+            .records("Contact")
+            .await
+            .unwrap()
+            .iter()
+            .filter(|r| r.fields.values().any(|v| v == "lost answer"))
+            .count()
+    }
+    let activity =
+        gc_crm::NewActivity::new("E-mail", "lost answer", jiff::civil::date(2026, 11, 27));
+
+    // With the protection (the default), the same request is re-sent and answered from the
+    // first execution: one record, and the caller gets its id.
+    let c = client(&env);
+    let wire = write_cut(&env);
+    c.master().insert_activity(&activity).await.unwrap();
+    assert!(wire.fired());
+    assert_eq!(count(&env).await, 1);
+
+    // Without it, the write is not re-sent: the caller hears of a transport error and
+    // nothing is written twice.
+    let mut cfg = c.config().clone();
+    cfg.duplicate_protection = false;
+    let c = CrmClient::new(cfg).unwrap();
+    let wire = write_cut(&env);
+    let e = c.master().insert_activity(&activity).await.unwrap_err();
+    assert!(wire.fired());
+    assert!(e.is_retryable(), "{e}");
+    assert_eq!(count(&env).await, 2, "executed once, not re-sent");
+    // a query is still re-sent after a lost answer (it changes nothing)
+    let _wire = env.sandbox.monitor().arm_tripwire(
+        Tripwire {
+            target: Target::Crm {
+                command: Some(gc_sandbox::monitor::CrmCommand::Query),
+                table: None,
+            },
+            nth: 1,
+            when: When::BeforeResponse,
+        },
+        || {},
+    );
+    c.master().enabled_reps().await.unwrap();
+}

@@ -111,6 +111,9 @@ pub struct Crm {
     pub ca_file: Option<PathBuf>,
     pub batch_size: u32,
     pub concurrency: u32,
+    /// Whether CRM.interface protects against executing the same request twice (Aurea
+    /// documents it); off, a write whose answer was lost is not re-sent.
+    pub duplicate_protection: bool,
     /// IANA name of the zone CRM dates and times are in; `None`: the machine's zone.
     pub time_zone: Option<String>,
     /// Table and field names and protocol conventions of this installation
@@ -130,6 +133,7 @@ impl Default for Crm {
             ca_file: None,
             batch_size: 10,
             concurrency: 4,
+            duplicate_protection: true,
             time_zone: None,
             dialect: gc_crm::Dialect::default(),
         }

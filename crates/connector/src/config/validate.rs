@@ -339,6 +339,13 @@ pub fn warnings(config: &Config) -> Vec<Problem> {
             "use https:// (with `ca_file` for a company CA), or run the connector on the CRM server",
         );
     }
+    if !config.crm.duplicate_protection && config.crm.dialect.activity.marker.is_empty() {
+        p.push(
+            "crm.duplicate_protection",
+            "without duplicate protection and without a marker, an activity written just before its answer was lost is found again only by its subject, time and owner",
+            "set [crm.dialect.activity] marker to a free text field of the activity table",
+        );
+    }
     p.0
 }
 

@@ -1618,8 +1618,13 @@ async fn takeover_waits_for_a_fenced_commit(s: &dyn StateStore) {
         Ok(ids) => {
             assert_eq!(ids.len(), n);
             assert_eq!(written, n);
+            // The instants are taken when each future resumes, not when the transaction
+            // ends: on a busy machine the commit's future can resume a little after the
+            // takeover that waited for its transaction. A takeover *during* the commit would
+            // come about two thirds of the commit's time (hundreds of ms) before its end.
+            let slack = took / 6;
             assert!(
-                taken_at >= committed_at,
+                taken_at + slack >= committed_at,
                 "the lease was taken over {:?} before the fenced commit under it ended",
                 committed_at - taken_at
             );

@@ -288,17 +288,9 @@ impl GraphClient {
         resource: ResourceKind,
         path: &str,
     ) -> Result<T, GraphError> {
-        self.send(Req {
-            method: Method::GET,
-            url: self.url(path),
-            mailbox: mailbox.map(str::to_owned),
-            resource,
-            body: None,
-            prefer: Vec::new(),
-            idempotent: true,
-        })
-        .await?
-        .json()
+        self.send(self.get_req(mailbox, resource, path))
+            .await?
+            .json()
     }
 
     /// Send a JSON body and read a JSON answer.
@@ -366,18 +358,20 @@ impl GraphClient {
         resource: ResourceKind,
         path: &str,
     ) -> Result<Bytes, GraphError> {
-        Ok(self
-            .send(Req {
-                method: Method::GET,
-                url: self.url(path),
-                mailbox: mailbox.map(str::to_owned),
-                resource,
-                body: None,
-                prefer: Vec::new(),
-                idempotent: true,
-            })
-            .await?
-            .body)
+        Ok(self.send(self.get_req(mailbox, resource, path)).await?.body)
+    }
+
+    /// A plain GET of `path`.
+    fn get_req(&self, mailbox: Option<&str>, resource: ResourceKind, path: &str) -> Req {
+        Req {
+            method: Method::GET,
+            url: self.url(path),
+            mailbox: mailbox.map(str::to_owned),
+            resource,
+            body: None,
+            prefer: Vec::new(),
+            idempotent: true,
+        }
     }
 
     fn prefer_header(&self, req: &Req) -> Option<HeaderValue> {
@@ -400,7 +394,7 @@ impl GraphClient {
     pub(crate) async fn send(&self, req: Req) -> Result<Resp, GraphError> {
         match self.send_inner(req, None).await? {
             Answer::Body(body) => Ok(Resp { body }),
-            Answer::Stream(_) => unreachable!("no download was asked for"),
+            Answer::Stream(_) => Err(GraphError::Decode("a download where none was asked".into())),
         }
     }
 
@@ -415,18 +409,10 @@ impl GraphClient {
         path: &str,
         max_bytes: u64,
     ) -> Result<Download, GraphError> {
-        let req = Req {
-            method: Method::GET,
-            url: self.url(path),
-            mailbox: mailbox.map(str::to_owned),
-            resource,
-            body: None,
-            prefer: Vec::new(),
-            idempotent: true,
-        };
+        let req = self.get_req(mailbox, resource, path);
         match self.send_inner(req, Some(max_bytes)).await? {
             Answer::Stream(d) => Ok(d),
-            Answer::Body(_) => unreachable!("a download was asked for"),
+            Answer::Body(_) => Err(GraphError::Decode("no download where one was asked".into())),
         }
     }
 

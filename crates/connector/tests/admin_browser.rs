@@ -196,19 +196,13 @@ async fn admin_page_in_chromium_sync_now_shows_the_filed_message() {
                 },
             )
             .unwrap();
-        browser
-            .find(Locator::Css(&format!(
-                "tr[data-mailbox=\"{user}\"] form[action$=\"/sync\"] button"
-            )))
-            .await?
-            .click()
-            .await?;
+        click_and_wait(
+            &browser,
+            &format!("tr[data-mailbox=\"{user}\"] form[action$=\"/sync\"] button"),
+        )
+        .await?;
         // Back on the table; open the mailbox page and watch its ledger.
-        browser
-            .find(Locator::Css(&format!("tr[data-mailbox=\"{user}\"] td a")))
-            .await?
-            .click()
-            .await?;
+        click_and_wait(&browser, &format!("tr[data-mailbox=\"{user}\"] td a")).await?;
         let t0 = Instant::now();
         loop {
             let ledger = browser
@@ -234,24 +228,9 @@ async fn admin_page_in_chromium_sync_now_shows_the_filed_message() {
             .await?
             .select_by_value("created")
             .await?;
-        browser
-            .find(Locator::Css("#ledger-search button"))
-            .await?
-            .click()
-            .await?;
-        let t0 = Instant::now();
-        while !browser
-            .current_url()
-            .await?
-            .as_str()
-            .contains("action=created")
-        {
-            assert!(
-                t0.elapsed() < Duration::from_secs(30),
-                "the search did not load"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        click_and_wait(&browser, "#ledger-search button").await?;
+        let url = browser.current_url().await?;
+        assert!(url.as_str().contains("action=created"), "{url}");
         let rows = browser
             .find_all(Locator::Css("table#ledger tbody tr"))
             .await?;
@@ -263,4 +242,36 @@ async fn admin_page_in_chromium_sync_now_shows_the_filed_message() {
     .await;
     let _ = browser.close().await;
     result.unwrap();
+}
+
+/// Clicks `css` and waits until the page it leads to has loaded. A form POST answered with a
+/// redirect back to the same address changes nothing a test could wait for in the URL, so the
+/// old document gets a mark the new one lacks; looking for elements before that would find
+/// them on the page being left, or on none.
+async fn click_and_wait(
+    browser: &fantoccini::Client,
+    css: &str,
+) -> Result<(), fantoccini::error::CmdError> {
+    browser
+        .execute("document.documentElement.dataset.gcLeft = '1'", vec![])
+        .await?;
+    browser.find(Locator::Css(css)).await?.click().await?;
+    let t0 = Instant::now();
+    loop {
+        // While the browser navigates, the script may fail: not loaded yet.
+        let loaded = browser
+            .execute(
+                "return document.readyState === 'complete' && !document.documentElement.dataset.gcLeft",
+                vec![],
+            )
+            .await;
+        if matches!(loaded, Ok(serde_json::Value::Bool(true))) {
+            return Ok(());
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "the page after clicking {css} did not load"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }

@@ -391,6 +391,12 @@ async fn mime_attachments_and_seed_variety() {
             .await;
         for a in atts["value"].as_array().unwrap() {
             let aid = a["id"].as_str().unwrap();
+            // $select without contentBytes: metadata only (sizes before downloads)
+            assert!(a.get("contentBytes").is_none(), "{a}");
+            assert!(
+                a.get("contentType").is_none(),
+                "only what was selected: {a}"
+            );
             if a["@odata.type"] == "#microsoft.graph.itemAttachment" {
                 saw_item = true;
                 let raw = g

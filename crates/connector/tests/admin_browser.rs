@@ -15,17 +15,10 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::service::free_port;
 use common::{Env, SYNC};
 use fantoccini::{ClientBuilder, Locator};
 use gc_sandbox::{NewMessage, SandboxOptions};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 struct Killed(Child);
 

@@ -11,12 +11,25 @@ use gc_store::StateStore;
 
 use super::{Env, SYNC};
 
+/// A port for a child process to listen on.
+///
+/// A port the OS hands out for `:0` comes from the ephemeral range (32768–60999 on Linux) and
+/// may be handed out again, to any socket of any test running beside, between this probe and
+/// the child's bind: the child then fails with "Address already in use". These ports come from
+/// below that range, where the OS hands out none by itself; they are distinct within the test
+/// process (a counter, from a start that depends on the process id) and probed free.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let start = std::process::id() % 400 * 25;
+    loop {
+        let n = NEXT.fetch_add(1, Ordering::SeqCst);
+        let port = 20_000 + ((start + n) % 12_000) as u16;
+        if std::net::TcpListener::bind(("0.0.0.0", port)).is_ok() {
+            return port;
+        }
+        assert!(n < 12_000, "no free port between 20000 and 32000");
+    }
 }
 
 pub struct Run {

@@ -288,7 +288,7 @@ impl GraphClient {
         resource: ResourceKind,
         path: &str,
     ) -> Result<T, GraphError> {
-        self.send(self.get_req(mailbox, resource, path))
+        self.send(self.plain_req(Method::GET, mailbox, resource, path))
             .await?
             .json()
     }
@@ -338,33 +338,21 @@ impl GraphClient {
         resource: ResourceKind,
         path: &str,
     ) -> Result<(), GraphError> {
-        self.send(Req {
-            method: Method::DELETE,
-            url: self.url(path),
-            mailbox: mailbox.map(str::to_owned),
-            resource,
-            body: None,
-            prefer: Vec::new(),
-            idempotent: true,
-        })
-        .await
-        .map(|_| ())
+        self.send(self.plain_req(Method::DELETE, mailbox, resource, path))
+            .await
+            .map(|_| ())
     }
 
-    /// GET raw bytes (MIME, attachment content).
-    pub(crate) async fn get_bytes(
+    /// A request of `path` without a body, that may be repeated.
+    fn plain_req(
         &self,
+        method: Method,
         mailbox: Option<&str>,
         resource: ResourceKind,
         path: &str,
-    ) -> Result<Bytes, GraphError> {
-        Ok(self.send(self.get_req(mailbox, resource, path)).await?.body)
-    }
-
-    /// A plain GET of `path`.
-    fn get_req(&self, mailbox: Option<&str>, resource: ResourceKind, path: &str) -> Req {
+    ) -> Req {
         Req {
-            method: Method::GET,
+            method,
             url: self.url(path),
             mailbox: mailbox.map(str::to_owned),
             resource,
@@ -409,7 +397,7 @@ impl GraphClient {
         path: &str,
         max_bytes: u64,
     ) -> Result<Download, GraphError> {
-        let req = self.get_req(mailbox, resource, path);
+        let req = self.plain_req(Method::GET, mailbox, resource, path);
         match self.send_inner(req, Some(max_bytes)).await? {
             Answer::Stream(d) => Ok(d),
             Answer::Body(_) => Err(GraphError::Decode("no download where one was asked".into())),

@@ -69,7 +69,7 @@ pub struct GraphOptions {
     pub page_size: Option<u32>,
     /// `User-Agent` header.
     pub user_agent: String,
-    /// Largest response body read into memory (JSON pages, error bodies, `get_bytes`); a
+    /// Largest response body read into memory (JSON pages, error bodies); a
     /// bigger answer is refused with [`crate::GraphError::TooLarge`] instead of growing the
     /// process. Downloads ([`crate::Download`]) have their own cap per call.
     pub max_response_bytes: u64,

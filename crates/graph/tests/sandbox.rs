@@ -560,11 +560,18 @@ async fn mail_operations_the_sync_engine_uses() {
     assert_eq!(m.subject.as_deref(), Some("Quote 42"));
     assert!(m.internet_message_id.is_some());
     assert_eq!(m.has_attachments, Some(true));
-    let mime = c.get_message_mime(&me, &id).await.unwrap();
+    async fn read_all(mut d: gc_graph::Download) -> Vec<u8> {
+        let mut out = Vec::new();
+        while let Some(piece) = d.chunk().await.unwrap() {
+            out.extend_from_slice(&piece);
+        }
+        out
+    }
+    let mime = read_all(c.download_message_mime(&me, &id, 1 << 20).await.unwrap()).await;
     let text = String::from_utf8_lossy(&mime);
     assert!(text.contains("Subject: Quote 42"), "{text}");
     let atts: Vec<_> = c
-        .list_attachments(&me, &id)
+        .list_attachment_metadata(&me, &id)
         .await
         .unwrap()
         .into_iter()
@@ -572,11 +579,15 @@ async fn mail_operations_the_sync_engine_uses() {
         .collect();
     assert_eq!(atts.len(), 1);
     assert_eq!(atts[0].kind(), AttachmentKind::File);
-    assert_eq!(atts[0].decode_content().unwrap().unwrap(), b"%PDF-1.4 test");
-    let raw = c
-        .get_attachment_content(&me, &id, &atts[0].id)
-        .await
-        .unwrap();
+    assert!(atts[0].content_bytes.is_none(), "metadata only");
+    let one = c.get_attachment(&me, &id, &atts[0].id).await.unwrap();
+    assert_eq!(one.decode_content().unwrap().unwrap(), b"%PDF-1.4 test");
+    let raw = read_all(
+        c.download_attachment_content(&me, &id, &atts[0].id, 1 << 20)
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(&raw[..], b"%PDF-1.4 test");
 
     let prop = gc_graph::models::SingleValueExtendedProperty::named_string(

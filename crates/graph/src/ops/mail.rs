@@ -1,6 +1,5 @@
 //! Mail folders, messages, MIME, attachments, move/patch, create and send.
 
-use bytes::Bytes;
 use reqwest::Method;
 use serde::Serialize;
 
@@ -379,32 +378,6 @@ impl GraphClient {
         .await
     }
 
-    /// The message as RFC 822 MIME (`$value`), ready to store as `.eml`.
-    pub async fn get_message_mime(&self, mailbox: &str, id: &str) -> Result<Bytes, GraphError> {
-        self.get_bytes(
-            Some(mailbox),
-            ResourceKind::Mail,
-            &format!("{}/messages/{}/$value", user(mailbox), seg(id)),
-        )
-        .await
-    }
-
-    /// The message's attachments (file content included for file attachments). A malformed
-    /// attachment is an error in its own slot.
-    pub async fn list_attachments(
-        &self,
-        mailbox: &str,
-        message_id: &str,
-    ) -> Result<Vec<Result<Attachment, ItemError>>, GraphError> {
-        self.list(
-            Some(mailbox),
-            ResourceKind::Mail,
-            &format!("{}/messages/{}/attachments", user(mailbox), seg(message_id)),
-        )
-        .collect_items()
-        .await
-    }
-
     /// One attachment (item attachments with their item expanded).
     pub async fn get_attachment(
         &self,
@@ -417,26 +390,6 @@ impl GraphClient {
             ResourceKind::Mail,
             &format!(
                 "{}/messages/{}/attachments/{}",
-                user(mailbox),
-                seg(message_id),
-                seg(attachment_id)
-            ),
-        )
-        .await
-    }
-
-    /// Raw attachment bytes (`$value`): the file, or MIME for an item attachment.
-    pub async fn get_attachment_content(
-        &self,
-        mailbox: &str,
-        message_id: &str,
-        attachment_id: &str,
-    ) -> Result<Bytes, GraphError> {
-        self.get_bytes(
-            Some(mailbox),
-            ResourceKind::Mail,
-            &format!(
-                "{}/messages/{}/attachments/{}/$value",
                 user(mailbox),
                 seg(message_id),
                 seg(attachment_id)

@@ -642,17 +642,33 @@ impl CrmSession<'_> {
     }
 
     fn document_record(&self, activity: CrmId, doc: &NewDocument) -> RecordData {
+        self.document_fields(
+            activity,
+            &doc.file_name,
+            &doc.content_type,
+            doc.content.len() as u64,
+            base64::engine::general_purpose::STANDARD.encode(&doc.content),
+        )
+    }
+
+    /// A document record whose content field carries `base64` (the encoded content, or the
+    /// placeholder a streamed write replaces on the wire).
+    fn document_fields(
+        &self,
+        activity: CrmId,
+        file_name: &str,
+        content_type: &str,
+        size: u64,
+        base64: String,
+    ) -> RecordData {
         let dl = self.dialect();
         let d = &dl.document;
-        let mut content = FieldValue::new(
-            &d.content,
-            base64::engine::general_purpose::STANDARD.encode(&doc.content),
-        );
+        let mut content = FieldValue::new(&d.content, base64);
         content.attrs.push(("encoding".into(), "base64".into()));
         let mut rec = RecordData::new(&d.table)
-            .field(&d.file_name, doc.file_name.clone())
-            .field(&d.content_type, doc.content_type.clone())
-            .field(&d.size, doc.content.len().to_string())
+            .field(&d.file_name, file_name)
+            .field(&d.content_type, content_type)
+            .field(&d.size, size.to_string())
             .link(&dl.activity.table, activity);
         rec.fields.push(content);
         rec
@@ -693,17 +709,14 @@ impl CrmSession<'_> {
         content_type: &str,
         source: std::sync::Arc<dyn crate::ContentSource>,
     ) -> Result<CrmId, CrmError> {
-        let dl = self.dialect();
-        let d = &dl.document;
         let placeholder = format!("gc-content-{}", uuid::Uuid::new_v4().simple());
-        let mut content = FieldValue::new(&d.content, placeholder.clone());
-        content.attrs.push(("encoding".into(), "base64".into()));
-        let mut rec = RecordData::new(&d.table)
-            .field(&d.file_name, file_name)
-            .field(&d.content_type, content_type)
-            .field(&d.size, source.len().to_string())
-            .link(&dl.activity.table, activity);
-        rec.fields.push(content);
+        let rec = self.document_fields(
+            activity,
+            file_name,
+            content_type,
+            source.len(),
+            placeholder.clone(),
+        );
         self.write_one_streamed(
             WriteKind::Insert,
             CatalogMode::Text,

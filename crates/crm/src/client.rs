@@ -693,21 +693,29 @@ impl<'a> CrmSession<'a> {
                 )));
             }
             for (res, sent_id) in resp.results.iter().zip(ids) {
-                if let Some(e) = res.error() {
-                    out.push(Err(self.dialect().item_error(e)));
-                    continue;
-                }
-                let id = res.returns.iter().find_map(|r| r.id).or(sent_id);
-                match id {
-                    Some(id) => out.push(Ok(id)),
-                    None => out.push(Err(CrmError::MalformedResponse(format!(
-                        "{} result without record id",
-                        res.command
-                    )))),
-                }
+                out.push(self.written_id(res, sent_id));
             }
         }
         Ok(out)
+    }
+
+    /// The id a write command's result names (the record's own id for an update), or the
+    /// command's error.
+    fn written_id(
+        &self,
+        res: &crate::codec::CommandResult,
+        sent_id: Option<CrmId>,
+    ) -> Result<CrmId, CrmError> {
+        if let Some(e) = res.error() {
+            return Err(self.dialect().item_error(e));
+        }
+        res.returns
+            .iter()
+            .find_map(|r| r.id)
+            .or(sent_id)
+            .ok_or_else(|| {
+                CrmError::MalformedResponse(format!("{} result without record id", res.command))
+            })
     }
 
     /// Writes one record whose field value `streamed.placeholder` is replaced, on the wire,
@@ -733,16 +741,7 @@ impl<'a> CrmSession<'a> {
             .results
             .first()
             .ok_or_else(|| CrmError::MalformedResponse("empty write result".into()))?;
-        if let Some(e) = res.error() {
-            return Err(self.dialect().item_error(e));
-        }
-        res.returns
-            .iter()
-            .find_map(|r| r.id)
-            .or(sent_id)
-            .ok_or_else(|| {
-                CrmError::MalformedResponse(format!("{} result without record id", res.command))
-            })
+        self.written_id(res, sent_id)
     }
 
     /// Writes one record and returns its id.

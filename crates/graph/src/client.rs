@@ -22,6 +22,7 @@ use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
 use crate::auth::{AccessToken, TokenProvider, describe_reqwest};
+use crate::download::Download;
 use crate::error::{ApiError, GraphError, ResourceKind};
 use crate::options::{Budget, GraphOptions};
 use crate::redact::redact_url;
@@ -595,47 +596,6 @@ async fn read_capped(mut resp: reqwest::Response, limit: u64) -> Result<Bytes, R
         buf.extend_from_slice(&chunk);
     }
     Ok(buf.freeze())
-}
-
-/// A large answer read chunk by chunk ([`GraphClient::download`]). A failure while reading is
-/// a transport error (the caller retries the item later); more bytes than the limit is
-/// [`GraphError::TooLarge`].
-pub struct Download {
-    resp: reqwest::Response,
-    limit: u64,
-    read: u64,
-    resource: &'static str,
-    _permit: Option<tokio::sync::OwnedSemaphorePermit>,
-}
-
-impl std::fmt::Debug for Download {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Download")
-            .field("limit", &self.limit)
-            .field("read", &self.read)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Download {
-    /// The next piece of the body; `None` at its end.
-    pub async fn chunk(&mut self) -> Result<Option<Bytes>, GraphError> {
-        let chunk = self.resp.chunk().await.map_err(|e| GraphError::Transport {
-            message: describe_reqwest(&e),
-            resource: self.resource,
-            timeout: e.is_timeout(),
-        })?;
-        if let Some(c) = &chunk {
-            self.read += c.len() as u64;
-            if self.read > self.limit {
-                return Err(GraphError::TooLarge {
-                    limit: self.limit,
-                    resource: self.resource,
-                });
-            }
-        }
-        Ok(chunk)
-    }
 }
 
 /// Metrics of one attempt (`metrics` facade: a no-op unless the binary installs a recorder).

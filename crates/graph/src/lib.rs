@@ -11,6 +11,7 @@ pub mod auth;
 pub mod batch;
 mod client;
 pub mod diagnose;
+mod download;
 pub mod error;
 pub mod models;
 pub mod ops;
@@ -22,8 +23,9 @@ pub mod tz;
 
 pub use auth::{AccessToken, AssertionAlgorithm, CertificateCredential, Credential, TokenProvider};
 pub use batch::{BatchRequest, BatchResponse};
-pub use client::{ClientStats, Download, GraphClient};
+pub use client::{ClientStats, GraphClient};
 pub use diagnose::{CheckStatus, Diagnostic, diagnose};
+pub use download::Download;
 pub use error::{ApiError, AuthCause, AuthError, ErrorKind, GraphError, Permission, ResourceKind};
 pub use ops::mail::{MessageDeltaOptions, MessagePatch, NewMessage};
 pub use options::{Budget, GraphOptions};

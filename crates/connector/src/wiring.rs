@@ -251,8 +251,43 @@ pub fn run_policy(config: &Config) -> gc_sync::RunPolicy {
         item_retry_limit: e.item_retry_limit.max(1),
         retry_backoff: Duration::from_secs(u64::from(e.item_retry_minutes) * 60),
         memory_budget: u64::from(config.mailboxes.memory_budget_mb) * 1024 * 1024,
+        sync_from: sync_from(config),
         ..gc_sync::RunPolicy::default()
     }
+}
+
+/// `[mailboxes] sync_from`: the start of that day in the CRM's time zone (a zone that cannot
+/// be read fails the CRM client's configuration first, with its own message).
+pub fn sync_from(config: &Config) -> Option<jiff::Timestamp> {
+    let day = config.mailboxes.sync_from?;
+    let tz = time_zone(config).unwrap_or(jiff::tz::TimeZone::UTC);
+    day.to_zoned_datetime(tz).ok().map(|z| z.timestamp())
+}
+
+/// How the mailbox refresh reads the reps' `UserSettings` (`[mailboxes] user_settings`,
+/// `user_settings_size_unit`).
+pub fn rep_overrides(config: &Config) -> gc_sync::mailboxes::RepOverrides {
+    use crate::config::SizeUnitSetting;
+    use gc_crm::user_settings::SizeUnit;
+    let m = &config.mailboxes;
+    if !m.user_settings {
+        return gc_sync::mailboxes::RepOverrides::Ignore;
+    }
+    gc_sync::mailboxes::RepOverrides::Honour(match m.user_settings_size_unit {
+        SizeUnitSetting::Bytes => SizeUnit::Bytes,
+        SizeUnitSetting::Kb => SizeUnit::Kilobytes,
+        SizeUnitSetting::Mb => SizeUnit::Megabytes,
+    })
+}
+
+/// The managed domains, lower case.
+pub fn managed_domains(config: &Config) -> Vec<String> {
+    config
+        .microsoft
+        .managed_domains
+        .iter()
+        .map(|d| d.to_ascii_lowercase())
+        .collect()
 }
 
 /// The e-mail rules for this configuration (`[emails]`, the managed domains, the forms.xml
@@ -282,12 +317,9 @@ pub fn email_rules(config: &Config, forms: Option<&gc_crm::Forms>) -> gc_sync::E
         validate_license: e.validate_license,
         category: e.categorize.then(|| e.category.clone()),
         notify_user_on_failure: e.notify_user_on_failure,
-        managed_domains: config
-            .microsoft
-            .managed_domains
-            .iter()
-            .map(|d| d.to_ascii_lowercase())
-            .collect(),
+        warn_user_on_truncated_body: e.warn_user_on_truncated_body,
+        warn_user_on_skipped_attachment: e.warn_user_on_skipped_attachment,
+        managed_domains: managed_domains(config),
         missing: missing_attendees(config, forms),
         language: config.crm.language.clone(),
         time_zone: time_zone(config).unwrap_or(jiff::tz::TimeZone::UTC),

@@ -27,6 +27,8 @@ fn target(rep: &str) -> MailboxTarget {
             email: format!("{rep}@contoso.example"),
             addresses: vec![format!("{rep}@contoso.example")],
             language: None,
+            kinds: gc_sync::engine::RepKinds::ALL,
+            settings: Default::default(),
         },
         graph_user: format!("{rep}@contoso.example"),
     }

@@ -22,6 +22,7 @@ pub mod error;
 pub mod forms;
 pub mod localtime;
 pub mod probe;
+pub mod user_settings;
 
 pub use api::{
     Absence, Activity, ActivityFilter, CatalogValue, Company, DocumentInfo, ExternalKey,

@@ -106,6 +106,8 @@ text_enum! {
         Warning => "warning",
         /// The Graph message was moved to the success or failure folder.
         Moved => "moved",
+        /// The user was told about the item (what was left out of it).
+        Notified => "notified",
     }
 }
 

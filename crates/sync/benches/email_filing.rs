@@ -110,10 +110,19 @@ async fn run(target_mailboxes: usize, per_mailbox: usize) -> Result {
         key_wait: Duration::from_secs(120),
         ..RunPolicy::default()
     };
-    let list = gc_sync::mailboxes::refresh(&directory, &store, &rules.managed_domains)
-        .await
-        .unwrap();
-    let targets: Vec<_> = list.targets.into_iter().take(target_mailboxes).collect();
+    let list = gc_sync::mailboxes::refresh(
+        &directory,
+        &store,
+        &rules.managed_domains,
+        gc_sync::mailboxes::RepOverrides::Ignore,
+    )
+    .await
+    .unwrap();
+    let targets: Vec<_> = list
+        .targets_of(gc_store::Kind::Email)
+        .into_iter()
+        .take(target_mailboxes)
+        .collect();
     let state = sandbox.state();
     for t in &targets {
         state

@@ -5,7 +5,8 @@
 use std::sync::Arc;
 
 use futures::StreamExt;
-use gc_store::{MailboxUpsert, StateStore};
+use gc_crm::user_settings::{SizeUnit, SyncSettings};
+use gc_store::{Kind, MailboxUpsert, StateStore};
 
 use crate::email::model::RepRef;
 use crate::engine::{MailboxTarget, Owner};
@@ -20,15 +21,40 @@ pub struct Unmatched {
     pub reason: String,
 }
 
+/// How the refresh reads the reps' `UserSettings` (`[mailboxes] user_settings`,
+/// `user_settings_size_unit`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RepOverrides {
+    /// The global settings apply to every rep.
+    Ignore,
+    /// Honour each rep's `UserSettings`, reading sizes in this unit.
+    Honour(SizeUnit),
+}
+
 /// Result of a refresh.
 #[derive(Debug, Clone, Default)]
 pub struct MailboxList {
-    /// Mailboxes to work (reps enabled for e-mails, with a Microsoft 365 mailbox).
+    /// Mailboxes to work: every enabled rep with a Microsoft 365 mailbox. Each kind works
+    /// those whose rep has its flag set ([`MailboxList::targets_of`]).
     pub targets: Vec<MailboxTarget>,
     /// Every enabled rep (participants who are colleagues).
     pub reps: Vec<RepRef>,
     /// Reps without a usable mailbox.
     pub unmatched: Vec<Unmatched>,
+    /// Reps whose `UserSettings` could not be read (the global settings apply to them) or
+    /// name something this connector does not honour.
+    pub settings_warnings: Vec<Unmatched>,
+}
+
+impl MailboxList {
+    /// The mailboxes `kind` works: those whose rep has the kind's flag set.
+    pub fn targets_of(&self, kind: Kind) -> Vec<MailboxTarget> {
+        self.targets
+            .iter()
+            .filter(|t| t.owner.kinds.has(kind))
+            .cloned()
+            .collect()
+    }
 }
 
 /// Refresh the mailbox list from CRM and the directory, and store it.
@@ -36,6 +62,7 @@ pub async fn refresh(
     directory: &dyn Directory,
     store: &Arc<dyn StateStore>,
     managed_domains: &[String],
+    overrides: RepOverrides,
 ) -> Result<MailboxList, PortError> {
     let reps = directory.enabled_reps().await?;
     let store_err = |e: gc_store::StoreError| PortError::transient(format!("state store: {e}"));
@@ -111,9 +138,30 @@ pub async fn refresh(
             .await
             .map_err(store_err)?;
         enabled_ids.push(mailbox.clone());
-        if !rep.sync_emails {
+        if !rep.kinds.any() {
             continue;
         }
+        let settings = match (overrides, rep.user_settings.as_deref()) {
+            (RepOverrides::Honour(unit), Some(text)) => match SyncSettings::parse(text, unit) {
+                Ok(s) => {
+                    for n in &s.not_honoured {
+                        list.settings_warnings.push(Unmatched {
+                            email: rep.email.clone(),
+                            reason: format!("UserSettings: {n}"),
+                        });
+                    }
+                    s
+                }
+                Err(e) => {
+                    list.settings_warnings.push(Unmatched {
+                        email: rep.email.clone(),
+                        reason: format!("{e}; the global settings apply"),
+                    });
+                    SyncSettings::default()
+                }
+            },
+            _ => SyncSettings::default(),
+        };
         let mut addresses = user.addresses.clone();
         let primary = rep.email.to_ascii_lowercase();
         if !addresses.contains(&primary) {
@@ -128,6 +176,8 @@ pub async fn refresh(
                 email: primary.clone(),
                 addresses,
                 language: rep.language.clone(),
+                kinds: rep.kinds,
+                settings,
             },
             graph_user: primary,
         });
@@ -143,5 +193,8 @@ pub async fn refresh(
     list.targets
         .sort_by(|a, b| a.owner.email.cmp(&b.owner.email));
     list.unmatched.sort_by(|a, b| a.email.cmp(&b.email));
+    for w in &list.settings_warnings {
+        tracing::warn!(rep = w.email, "{}", w.reason);
+    }
     Ok(list)
 }

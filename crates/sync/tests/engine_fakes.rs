@@ -394,6 +394,8 @@ fn owner(n: u64) -> Owner {
         email: email.clone(),
         addresses: vec![email],
         language: None,
+        kinds: gc_sync::engine::RepKinds::ALL,
+        settings: Default::default(),
     }
 }
 

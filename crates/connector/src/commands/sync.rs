@@ -41,6 +41,10 @@ pub struct Runtime {
     pub include: Vec<String>,
     /// Never these addresses.
     pub exclude: Vec<String>,
+    /// The managed domains (lower case).
+    pub managed_domains: Vec<String>,
+    /// How the reps' `UserSettings` are read.
+    pub overrides: gc_sync::mailboxes::RepOverrides,
     /// The kinds whose CRM tables are probed before a cycle.
     pub kinds: gc_crm::Kinds,
     /// Fields beyond `[crm.dialect]` the kinds use (forms.xml, missing-participants block).
@@ -79,6 +83,8 @@ impl Runtime {
             parallel: config.mailboxes.parallel.max(1) as usize,
             include: lower(&config.mailboxes.include),
             exclude: lower(&config.mailboxes.exclude),
+            managed_domains: wiring::managed_domains(config),
+            overrides: wiring::rep_overrides(config),
             kinds: wiring::kinds(config),
             extra_fields: wiring::extra_fields(config, forms.as_ref()),
             preflight_passed: tokio::sync::OnceCell::new(),
@@ -127,11 +133,8 @@ impl Runtime {
         let list = gc_sync::mailboxes::refresh(
             &*self.directory,
             &self.store,
-            &self
-                .email
-                .as_ref()
-                .map(|e| e.managed_domains.clone())
-                .unwrap_or_default(),
+            &self.managed_domains,
+            self.overrides,
         )
         .await
         .context("refreshing the mailbox list (enabled reps in CRM, users in Microsoft 365)")?;
@@ -165,11 +168,22 @@ impl Runtime {
                 .into_iter()
                 .map(|u| format!("{}: {}", u.email, u.reason))
                 .collect(),
+            rep_settings: list
+                .settings_warnings
+                .into_iter()
+                .map(|u| format!("{}: {}", u.email, u.reason))
+                .collect(),
             ..SyncReport::default()
         };
         for kind in &kinds {
+            // Each kind works the mailboxes whose rep has its flag set.
+            let of_kind: Vec<_> = targets
+                .iter()
+                .filter(|t| t.owner.kinds.has(kind.kind()))
+                .cloned()
+                .collect();
             let reports = kind
-                .run_all(&self.engine, &targets, self.parallel, progress, cancel)
+                .run_all(&self.engine, &of_kind, self.parallel, progress, cancel)
                 .await;
             let stopped = reports
                 .iter()
@@ -254,6 +268,9 @@ pub fn table(report: &SyncReport) -> String {
     }
     for r in &report.reps_without_mailbox {
         out.push_str(&format!("not synchronized: {r}\n"));
+    }
+    for r in &report.rep_settings {
+        out.push_str(&format!("rep settings: {r}\n"));
     }
     out
 }

@@ -203,6 +203,13 @@ pub struct Mailboxes {
     /// process holds in memory at once; downloads are parked in temporary files and big
     /// documents streamed from there.
     pub memory_budget_mb: u32,
+    /// Honour each rep's `UserSettings` (`<SyncSettings>` overrides of the global settings).
+    pub user_settings: bool,
+    /// The unit of `AttachSizeLimit` in `UserSettings` (Aurea does not document it).
+    pub user_settings_size_unit: SizeUnitSetting,
+    /// On the first sync of a mailbox (per kind), items dated before this day (in `[crm]
+    /// time_zone`) are left alone: for migrations from another connector.
+    pub sync_from: Option<jiff::civil::Date>,
 }
 
 impl Default for Mailboxes {
@@ -213,8 +220,20 @@ impl Default for Mailboxes {
             include: Vec::new(),
             exclude: Vec::new(),
             memory_budget_mb: 16,
+            user_settings: true,
+            user_settings_size_unit: SizeUnitSetting::Kb,
+            sync_from: None,
         }
     }
+}
+
+/// `[mailboxes] user_settings_size_unit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SizeUnitSetting {
+    Bytes,
+    Kb,
+    Mb,
 }
 
 /// What happens to a message's attachments when it is filed.
@@ -250,6 +269,10 @@ pub struct Emails {
     pub categorize: bool,
     pub category: String,
     pub notify_user_on_failure: bool,
+    /// Tell the user when a filed message's body was cut at `max_body_chars`.
+    pub warn_user_on_truncated_body: bool,
+    /// Tell the user when an attachment of a filed message was not stored.
+    pub warn_user_on_skipped_attachment: bool,
 }
 
 impl Default for Emails {
@@ -274,6 +297,8 @@ impl Default for Emails {
             categorize: true,
             category: "Aurea CRM".into(),
             notify_user_on_failure: true,
+            warn_user_on_truncated_body: true,
+            warn_user_on_skipped_attachment: true,
         }
     }
 }

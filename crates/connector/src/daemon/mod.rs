@@ -135,14 +135,17 @@ impl Service {
             Duration::from_secs(u64::from(e.alert_repeat_hours.max(1)) * 3600),
             e.delta_resets_alert,
         ));
-        let tenant = Arc::new(LiveTenant::new(
-            graph.clone(),
-            crm.clone(),
-            store.clone(),
-            rules.managed_domains.clone(),
-            config.mailboxes.include.clone(),
-            config.mailboxes.exclude.clone(),
-        ));
+        let tenant = Arc::new(
+            LiveTenant::new(
+                graph.clone(),
+                crm.clone(),
+                store.clone(),
+                rules.managed_domains.clone(),
+                config.mailboxes.include.clone(),
+                config.mailboxes.exclude.clone(),
+            )
+            .with_overrides(wiring::rep_overrides(&config)),
+        );
         let mut runners: Vec<Arc<dyn KindRunner>> = Vec::new();
         if config.emails.enabled {
             runners.push(Arc::new(email_runner(

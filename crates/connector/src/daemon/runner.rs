@@ -158,7 +158,7 @@ impl<K: gc_sync::engine::SyncKind> KindRunner for EngineRunner<K> {
     }
 
     fn mailboxes(&self, roster: &Roster) -> Vec<MailboxTarget> {
-        roster.list.targets.clone()
+        roster.list.targets_of(self.kind)
     }
 
     async fn run(
@@ -200,6 +200,8 @@ pub struct LiveTenant {
     managed_domains: Vec<String>,
     include: Vec<String>,
     exclude: Vec<String>,
+    /// How the reps' `UserSettings` are read.
+    overrides: gc_sync::mailboxes::RepOverrides,
     /// The CRM login is probed at most this often (the token is cached by the client).
     crm_probe_every: Duration,
     crm_ok_at: Mutex<Option<Instant>>,
@@ -223,9 +225,18 @@ impl LiveTenant {
             managed_domains,
             include: lower(&include),
             exclude: lower(&exclude),
+            overrides: gc_sync::mailboxes::RepOverrides::Honour(Default::default()),
             crm_probe_every: Duration::from_secs(60),
             crm_ok_at: Mutex::new(None),
         }
+    }
+}
+
+impl LiveTenant {
+    /// Read the reps' `UserSettings` this way (`[mailboxes] user_settings`).
+    pub fn with_overrides(mut self, overrides: gc_sync::mailboxes::RepOverrides) -> Self {
+        self.overrides = overrides;
+        self
     }
 }
 
@@ -265,6 +276,7 @@ impl Tenant for LiveTenant {
             &self.directory,
             &self.store,
             &self.managed_domains,
+            self.overrides,
         )
         .await
         .map_err(|e| {

@@ -39,7 +39,14 @@ impl Directory for TenantDirectory {
                     name: r.name,
                     email: r.email?,
                     language: r.language,
-                    sync_emails: r.sync_emails,
+                    kinds: crate::engine::RepKinds {
+                        emails: r.sync_emails,
+                        appointments: r.sync_appointments,
+                        tasks: r.sync_tasks,
+                        contacts: r.sync_contacts,
+                        absences: r.sync_absences,
+                    },
+                    user_settings: r.user_settings,
                 })
             })
             .collect())

@@ -120,11 +120,15 @@ pub fn owner_is_party(message: &MailMessage, owner: &Owner) -> bool {
 }
 
 /// Which documents a new (or completed) activity gets: the whole message when that is on,
-/// else the attachments when there are any and the policy keeps some.
-pub fn document_source(settings: &EmailRules, has_attachments: bool) -> DocumentSource {
+/// else the attachments when there are any and the owner's policy keeps some.
+pub fn document_source(
+    settings: &EmailRules,
+    owner: &Owner,
+    has_attachments: bool,
+) -> DocumentSource {
     if settings.whole_message.is_some() {
         DocumentSource::WholeMessage
-    } else if settings.attachments == AttachmentPolicy::None || !has_attachments {
+    } else if settings.attachments_for(owner) == AttachmentPolicy::None || !has_attachments {
         DocumentSource::None
     } else {
         DocumentSource::Attachments
@@ -246,7 +250,7 @@ pub fn plan(
         person: resolution.person,
         participants: resolution.participants,
         extra,
-        documents: document_source(settings, message.has_attachments),
+        documents: document_source(settings, owner, message.has_attachments),
         warnings: prepared.warning.into_iter().collect(),
     })
 }
@@ -276,6 +280,8 @@ mod tests {
             email: "rita@contoso.example".into(),
             addresses: vec!["rita@contoso.example".into()],
             language: None,
+            kinds: crate::engine::RepKinds::ALL,
+            settings: Default::default(),
         }
     }
 

@@ -2,7 +2,7 @@
 //! external key and marker, documents in the same request when small), or adopting an existing
 //! one (external key, missing participants, missing documents), and saying what to commit.
 
-use gc_store::{CrmId, LedgerAction};
+use gc_store::{CrmId, LedgerAction, NewLedgerEntry};
 
 use crate::email::attachments;
 use crate::email::decide::{self, Decision};
@@ -10,6 +10,7 @@ use crate::email::kind::EmailKind;
 use crate::email::model::{
     ActivityPlan, DocumentPlan, DocumentSource, FoundBy, MailItem, MailMessage, ParkedDocument,
 };
+use crate::email::notify::UserWarning;
 use crate::engine::{Applied, ItemCx, ItemOutcome, MemoryBudget};
 use crate::error::{ErrorClass, PortError};
 use crate::ports::{Content, CreateOutcome};
@@ -76,15 +77,17 @@ pub(crate) async fn apply(
                 ),
             )];
             ledger[0].detail = Some(detail(m, plan.participants.len()));
-            let texts: Vec<&String> = plan.warnings.iter().chain(&warnings.texts).collect();
-            for w in &texts {
-                ledger.push(cx.entry(Some(id), LedgerAction::Warning, w));
+            for w in &plan.warnings {
+                ledger.push(warning(cx, id, UserWarning::TruncatedBody, w));
+            }
+            for w in &warnings.texts {
+                ledger.push(warning(cx, id, UserWarning::SkippedAttachment, w));
             }
             Ok(Applied {
                 outcome: ItemOutcome::Created,
                 link: Some(cx.active_link(id)),
                 ledger,
-                warnings: texts.len() as u64,
+                warnings: (plan.warnings.len() + warnings.texts.len()) as u64,
                 failure: None,
             })
         }
@@ -132,7 +135,7 @@ pub(crate) async fn apply(
             )];
             ledger[0].detail = Some(detail(m, add_participants.len()));
             for w in &warnings {
-                ledger.push(cx.entry(Some(activity), LedgerAction::Warning, w));
+                ledger.push(warning(cx, activity, UserWarning::SkippedAttachment, w));
             }
             Ok(Applied {
                 outcome: ItemOutcome::Adopted,
@@ -143,6 +146,14 @@ pub(crate) async fn apply(
             })
         }
     }
+}
+
+/// A warning ledger entry, tagged with what it is about so that `finish` can tell the user
+/// (`[emails] warn_user_on_truncated_body`, `warn_user_on_skipped_attachment`).
+fn warning(cx: &ItemCx<'_>, activity: CrmId, what: UserWarning, text: &str) -> NewLedgerEntry {
+    let mut e = cx.entry(Some(activity), LedgerAction::Warning, text);
+    e.detail = Some(serde_json::json!({ "warning": what.as_str() }));
+    e
 }
 
 /// A message that is not filed (skipped or failed by decision).
@@ -331,7 +342,7 @@ async fn documents(
         }
         DocumentSource::Attachments => {
             let list = kind.graph.attachments(cx.user(), &m.id).await?;
-            let plan = attachments::plan_attachments(&list, r.attachments)
+            let plan = attachments::plan_attachments(&list, r.attachments_for(cx.owner()))
                 .map_err(|e| PortError::new(ErrorClass::Item, e))?;
             out.warnings = plan.warnings;
             for w in plan.wanted.into_iter().filter(|w| !attached(&w.file_name)) {
@@ -380,7 +391,7 @@ async fn complete(
     m: &MailMessage,
     activity: CrmId,
 ) -> Result<Vec<String>, PortError> {
-    let source = decide::document_source(&kind.rules, m.has_attachments);
+    let source = decide::document_source(&kind.rules, cx.owner(), m.has_attachments);
     if source == DocumentSource::None {
         return Ok(Vec::new());
     }

@@ -7,7 +7,7 @@ use tokio::sync::OnceCell;
 
 use crate::email::kind::{EmailKind, EmailRun};
 use crate::email::model::{MailItem, MailMessage};
-use crate::email::notify::notification;
+use crate::email::notify::{notification, warning_notice};
 use crate::engine::{Applied, ItemCx, ItemOutcome};
 use crate::error::{ErrorClass, PortError};
 use crate::ports::FolderRef;
@@ -47,7 +47,39 @@ pub(crate) async fn finish(
                 .unwrap_or("the message could not be filed");
             to_failure(kind, cx, run, m, reason).await
         }
-        (_, Some(activity)) => to_success(kind, cx, run, m, activity).await,
+        (_, Some(activity)) => {
+            warn_user(kind, cx, m, applied).await?;
+            to_success(kind, cx, run, m, activity).await
+        }
+    }
+}
+
+/// Tell the user what was left out of a filed message (before the move: a crash in between
+/// repeats the notice rather than losing it).
+async fn warn_user(
+    kind: &EmailKind,
+    cx: &ItemCx<'_>,
+    m: &MailMessage,
+    applied: &Applied,
+) -> Result<(), PortError> {
+    let Some(note) = warning_notice(m, &applied.ledger, &kind.rules) else {
+        return Ok(());
+    };
+    match kind.notifier.notify(cx.user(), &note).await {
+        Ok(()) => {
+            cx.record(&cx.entry(
+                None,
+                LedgerAction::Notified,
+                "told the user what was left out",
+            ))
+            .await;
+            Ok(())
+        }
+        Err(e) if e.is_transient() => Err(e),
+        Err(e) => {
+            tracing::warn!(mailbox = cx.mailbox(), error = %e, "cannot warn the user");
+            Ok(())
+        }
     }
 }
 

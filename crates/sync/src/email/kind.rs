@@ -167,6 +167,14 @@ impl SyncKind for EmailKind {
         }
     }
 
+    /// A message's age is its received date.
+    fn dated(&self, change: &MailItem) -> Option<jiff::Timestamp> {
+        match change {
+            MailItem::Message(m) => m.received,
+            _ => None,
+        }
+    }
+
     fn describe(&self, change: &MailItem) -> Option<serde_json::Value> {
         match change {
             MailItem::Message(m) => Some(serde_json::json!({

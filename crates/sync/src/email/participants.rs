@@ -155,6 +155,8 @@ mod tests {
                 "r.rep@contoso.example".into(),
             ],
             language: None,
+            kinds: crate::engine::RepKinds::ALL,
+            settings: Default::default(),
         }
     }
 

@@ -4,6 +4,7 @@
 //! binary maps its configuration into both, so gc-sync never depends on the connector crate
 //! and tests build them by hand.
 
+use crate::engine::Owner;
 use gc_crm::ParticipantRole;
 use gc_crm::forms::{MissingAttendees, MissingLabels, MissingMode};
 
@@ -54,6 +55,10 @@ pub struct EmailRules {
     pub category: Option<String>,
     /// Tell the user about failed messages.
     pub notify_user_on_failure: bool,
+    /// Tell the user when a filed message's body was truncated (`max_body_chars`).
+    pub warn_user_on_truncated_body: bool,
+    /// Tell the user when an attachment of a filed message was not stored.
+    pub warn_user_on_skipped_attachment: bool,
     /// Managed domains (lower case, without `@`): only these count as internal.
     pub managed_domains: Vec<String>,
     /// The missing-participants block (forms.xml `<options><vevent><missing_attendees>`).
@@ -67,6 +72,22 @@ pub struct EmailRules {
 }
 
 impl EmailRules {
+    /// The attachment policy for `owner`'s messages: the rep's `UserSettings` (`<EmailSync
+    /// SyncAttach AttachSizeLimit>`) over `[emails] attachments`. `SyncAttach="false"` stores
+    /// none; a size limit stores those up to it; `SyncAttach="true"` alone stores them all
+    /// when the global policy stores none.
+    pub fn attachments_for(&self, owner: &Owner) -> AttachmentPolicy {
+        let s = &owner.settings;
+        match (s.email_attachments, s.email_attachment_limit) {
+            (Some(false), _) => AttachmentPolicy::None,
+            (_, Some(max_bytes)) => AttachmentPolicy::Limited { max_bytes },
+            (Some(true), None) if self.attachments == AttachmentPolicy::None => {
+                AttachmentPolicy::All
+            }
+            _ => self.attachments,
+        }
+    }
+
     /// Whether `address` belongs to a managed domain.
     pub fn is_internal(&self, address: &str) -> bool {
         address.rsplit_once('@').is_some_and(|(_, d)| {
@@ -95,6 +116,8 @@ impl Default for EmailRules {
             validate_license: false,
             category: Some("Aurea CRM".into()),
             notify_user_on_failure: true,
+            warn_user_on_truncated_body: true,
+            warn_user_on_skipped_attachment: true,
             managed_domains: Vec::new(),
             missing: default_missing_attendees(),
             language: "en".into(),

@@ -74,6 +74,11 @@ impl RunCx<'_> {
         &self.target.graph_user
     }
 
+    /// The rep who owns the mailbox (flags, language, per-rep settings).
+    pub fn owner(&self) -> &super::Owner {
+        &self.target.owner
+    }
+
     /// `Err` (class [`ErrorClass::Cancelled`]) once the run was called off: call it before
     /// every write, so nothing is written under a lease that is gone or after a stop.
     pub fn check_run(&self) -> Result<(), PortError> {

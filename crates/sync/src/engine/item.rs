@@ -50,12 +50,14 @@ impl Done {
     }
 }
 
-/// Work one change of a source.
+/// Work one change of a source (`first`: the source has not completed a round yet, so
+/// `[mailboxes] sync_from` applies).
 pub(crate) async fn work<K: SyncKind>(
     kind: &K,
     cx: &RunCx<'_>,
     run: &K::Run,
     change: &K::Change,
+    first: bool,
 ) -> Done {
     let Some(identity) = kind.identify(cx, run, change) else {
         return Done::new(ItemOutcome::Ignored, 0);
@@ -97,6 +99,11 @@ pub(crate) async fn work<K: SyncKind>(
         link: link.as_ref(),
         key: None,
     };
+    if let Some(why) = before_sync_from(kind, cx, change, first, link.as_ref()) {
+        icx.record(&icx.entry(None, LedgerAction::Skipped, &why))
+            .await;
+        return Done::new(ItemOutcome::Skipped, 0);
+    }
     let applied = match attempt(kind, &icx, run, change).await {
         Ok(a) => a,
         Err(e) => return on_error(kind, &icx, run, change, retry.as_ref(), e).await,
@@ -117,6 +124,26 @@ pub(crate) async fn work<K: SyncKind>(
         }
         Err(e) => on_error(kind, &icx, run, change, retry.as_ref(), e).await,
     }
+}
+
+/// Why an unlinked item is left alone on the first sync (`[mailboxes] sync_from`), if it is.
+fn before_sync_from<K: SyncKind>(
+    kind: &K,
+    cx: &RunCx<'_>,
+    change: &K::Change,
+    first: bool,
+    link: Option<&Link>,
+) -> Option<String> {
+    let from = cx.policy.sync_from?;
+    if !first || link.is_some() {
+        return None;
+    }
+    let dated = kind.dated(change)?;
+    (dated < from).then(|| {
+        format!(
+            "dated {dated}, before [mailboxes] sync_from ({from}): left alone on the first sync"
+        )
+    })
 }
 
 /// Triage, or gather, decide and apply under the global-key lease; then commit.

@@ -154,6 +154,15 @@ pub trait SyncKind: Send + Sync + 'static {
         None
     }
 
+    /// The date `[mailboxes] sync_from` compares with (received date of a message, start of
+    /// an appointment, due date of a task...); `None`: the item is never left alone for its
+    /// age. On the first sync of a mailbox and kind, an unlinked item dated before
+    /// `sync_from` is skipped with a ledger entry and no link (a later change of it, after
+    /// the first round, is worked as usual).
+    fn dated(&self, _change: &Self::Change) -> Option<jiff::Timestamp> {
+        None
+    }
+
     /// A linked item that a reconciling walk did not see (see [`Source::reconcile`]), as a
     /// change to work, or `None` to leave it.
     fn vanished(&self, _run: &Self::Run, _link: Link) -> Option<Self::Change> {

@@ -1,7 +1,8 @@
 //! The mailbox being worked: the rep who owns it and how Graph addresses it. Every kind runs
 //! per mailbox, so these live with the engine, not with a kind.
 
-use gc_store::CrmId;
+use gc_crm::user_settings::SyncSettings;
+use gc_store::{CrmId, Kind};
 
 /// The rep who owns the mailbox being worked.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,6 +21,54 @@ pub struct Owner {
     pub addresses: Vec<String>,
     /// Language for texts written into CRM.
     pub language: Option<String>,
+    /// The kinds the rep's flags in CRM switch on for this mailbox.
+    pub kinds: RepKinds,
+    /// The rep's own overrides of the global settings (the rep record's `UserSettings`).
+    pub settings: SyncSettings,
+}
+
+/// Which kinds a rep synchronizes: the "Synchronize e-mails/appointments/tasks/contacts/
+/// absences" flags of the rep record. A kind's runs only work the mailboxes whose rep has its
+/// flag set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RepKinds {
+    /// "Synchronize e-mails".
+    pub emails: bool,
+    /// "Synchronize appointments".
+    pub appointments: bool,
+    /// "Synchronize tasks".
+    pub tasks: bool,
+    /// "Synchronize contacts".
+    pub contacts: bool,
+    /// "Synchronize absences".
+    pub absences: bool,
+}
+
+impl RepKinds {
+    /// Every kind (tests and tools that work a mailbox regardless of its flags).
+    pub const ALL: RepKinds = RepKinds {
+        emails: true,
+        appointments: true,
+        tasks: true,
+        contacts: true,
+        absences: true,
+    };
+
+    /// Whether the rep synchronizes `kind`.
+    pub fn has(&self, kind: Kind) -> bool {
+        match kind {
+            Kind::Email => self.emails,
+            Kind::Appointment => self.appointments,
+            Kind::Task => self.tasks,
+            Kind::Contact => self.contacts,
+            Kind::Absence => self.absences,
+        }
+    }
+
+    /// Whether the rep synchronizes anything.
+    pub fn any(&self) -> bool {
+        self.emails || self.appointments || self.tasks || self.contacts || self.absences
+    }
 }
 
 impl Owner {
@@ -68,9 +117,31 @@ mod tests {
             email: "anna@contoso.com".into(),
             addresses: vec!["a.b@contoso.com".into()],
             language: None,
+            kinds: RepKinds::ALL,
+            settings: SyncSettings::default(),
         };
         assert!(o.owns("Anna@Contoso.com"));
         assert!(o.owns("A.B@contoso.com"));
         assert!(!o.owns("bob@contoso.com"));
+    }
+
+    #[test]
+    fn kinds_follow_the_rep_flags() {
+        let k = RepKinds {
+            emails: false,
+            tasks: true,
+            ..RepKinds::ALL
+        };
+        assert!(!k.has(Kind::Email));
+        assert!(k.has(Kind::Task));
+        assert!(k.any());
+        let none = RepKinds {
+            emails: false,
+            appointments: false,
+            tasks: false,
+            contacts: false,
+            absences: false,
+        };
+        assert!(!none.any());
     }
 }

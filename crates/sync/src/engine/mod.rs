@@ -39,7 +39,7 @@ use crate::lease::KeyLocks;
 pub use budget::MemoryBudget;
 pub use cx::{ItemCx, RunCx};
 pub use kind::{Applied, Identity, Page, Prepared, Source, SyncKind};
-pub use mailbox::{MailboxTarget, Owner};
+pub use mailbox::{MailboxTarget, Owner, RepKinds};
 pub use policy::RunPolicy;
 pub use progress::{ItemOutcome, NoProgress, Progress};
 pub use report::{MailboxOutcome, MailboxReport, SyncReport};

@@ -34,6 +34,10 @@ pub struct RunPolicy {
     /// Bytes of item content (small documents written with their activity) the whole process
     /// holds at once (`[mailboxes] memory_budget_mb`; see [`MemoryBudget`](super::MemoryBudget)).
     pub memory_budget: u64,
+    /// `[mailboxes] sync_from`: on the first sync of a mailbox and kind (no round of a
+    /// source completed yet), items the kind dates before this instant are left alone
+    /// ([`SyncKind::dated`](super::SyncKind::dated)).
+    pub sync_from: Option<jiff::Timestamp>,
 }
 
 impl RunPolicy {
@@ -66,6 +70,7 @@ impl Default for RunPolicy {
             retry_backoff: Duration::from_secs(60),
             max_retry_backoff: Duration::from_secs(6 * 3600),
             memory_budget: 16 * 1024 * 1024,
+            sync_from: None,
         }
     }
 }

@@ -152,6 +152,8 @@ pub struct SyncReport {
     pub mailboxes: Vec<MailboxReport>,
     /// Enabled reps for which no Microsoft 365 mailbox was found.
     pub reps_without_mailbox: Vec<String>,
+    /// Reps whose `UserSettings` could not be read or name something not honoured.
+    pub rep_settings: Vec<String>,
     /// A configuration or tenant-level error that stopped the run before everything was
     /// worked (no mailbox and no item was charged for it).
     pub stopped: Option<String>,

@@ -248,6 +248,8 @@ pub fn target(n: u64) -> MailboxTarget {
             email: email.clone(),
             addresses: vec![email.clone()],
             language: None,
+            kinds: crate::engine::RepKinds::ALL,
+            settings: Default::default(),
         },
         graph_user: email,
     }

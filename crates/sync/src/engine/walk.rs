@@ -32,6 +32,9 @@ pub(crate) async fn walk<K: SyncKind>(
     progress: &dyn Progress,
 ) -> Result<(), PortError> {
     let mut cursor = load_cursor(cx, &source.scope).await?;
+    // No round of this source completed yet: the mailbox's first sync of this kind (or the
+    // first after a reset), when `[mailboxes] sync_from` applies.
+    let mut first = cursor.delta_link.is_none();
     let mut checkpoint = cursor.next_link.clone().or(cursor.delta_link.clone());
     let mut seen: Option<HashSet<String>> =
         (source.reconcile && checkpoint.is_none()).then(HashSet::new);
@@ -51,6 +54,7 @@ pub(crate) async fn walk<K: SyncKind>(
                 restarted = true;
                 clear_cursor(cx, &source.scope).await?;
                 cursor = load_cursor(cx, &source.scope).await?;
+                first = true;
                 checkpoint = None;
                 seen = source.reconcile.then(HashSet::new);
                 delayed = None;
@@ -66,7 +70,9 @@ pub(crate) async fn walk<K: SyncKind>(
                     .map(|i| i.item),
             );
         }
-        if let Some(reason) = work_all(kind, cx, run, &page.changes, report, progress).await? {
+        if let Some(reason) =
+            work_all(kind, cx, run, &page.changes, first, report, progress).await?
+        {
             if seen.is_none() {
                 // Keep the checkpoint: this page is read again next time.
                 report.error = Some(format!("some items were delayed: {reason}"));
@@ -114,6 +120,7 @@ async fn work_all<K: SyncKind>(
     cx: &RunCx<'_>,
     run: &K::Run,
     changes: &[K::Change],
+    first: bool,
     report: &mut MailboxReport,
     progress: &dyn Progress,
 ) -> Result<Option<String>, PortError> {
@@ -122,7 +129,7 @@ async fn work_all<K: SyncKind>(
     // which it cannot (rust-lang/rust#102211).
     let items: Vec<_> = changes
         .iter()
-        .map(|c| work_reported(kind, cx, run, c, progress))
+        .map(|c| work_reported(kind, cx, run, c, first, progress))
         .collect();
     let results: Vec<Done> = futures::stream::iter(items)
         .buffer_unordered(cx.policy.item_concurrency.max(1))
@@ -160,9 +167,10 @@ async fn work_reported<K: SyncKind>(
     cx: &RunCx<'_>,
     run: &K::Run,
     change: &K::Change,
+    first: bool,
     progress: &dyn Progress,
 ) -> Done {
-    let d = work(kind, cx, run, change).await;
+    let d = work(kind, cx, run, change, first).await;
     if d.outcome != ItemOutcome::Ignored && d.stop.is_none() {
         progress.item(cx.rep(), cx.kind, d.outcome, d.warnings);
     }
@@ -196,7 +204,7 @@ async fn reconcile<K: SyncKind>(
             .filter(|l| !seen.contains(&l.graph_id))
             .filter_map(|l| kind.vanished(run, l))
             .collect();
-        if let Some(reason) = work_all(kind, cx, run, &changes, report, progress).await? {
+        if let Some(reason) = work_all(kind, cx, run, &changes, false, report, progress).await? {
             delayed = delayed.or(Some(reason));
         }
         if !full {

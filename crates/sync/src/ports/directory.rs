@@ -19,8 +19,10 @@ pub struct RepInfo {
     pub email: String,
     /// Language.
     pub language: Option<String>,
-    /// "Synchronize e-mails" is set.
-    pub sync_emails: bool,
+    /// The kinds the rep's flags switch on.
+    pub kinds: crate::engine::RepKinds,
+    /// The rep record's `UserSettings` text, unparsed.
+    pub user_settings: Option<String>,
 }
 
 /// A Microsoft 365 user found for a rep.

@@ -11,7 +11,7 @@ use anyhow::Context;
 use gc_store::Kind;
 use gc_sync::adapters::{CrmActivities, GraphMail, TenantDirectory};
 use gc_sync::{
-    EmailKind, Engine, ItemOutcome, KindRunner, MailboxOutcome, MailboxReport, Progress, SyncReport,
+    AppointmentKind, EmailKind, Engine, ItemOutcome, KindRunner, MailboxOutcome, MailboxReport, Progress, SyncReport,
 };
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio_util::sync::CancellationToken;
@@ -35,6 +35,10 @@ pub struct Runtime {
     pub engine: Engine,
     /// E-mail rules, when e-mails are enabled.
     pub email: Option<gc_sync::EmailRules>,
+    /// Appointment rules, when appointments are enabled.
+    pub appointments: Option<gc_sync::AppointmentRules>,
+    /// Domains whose addresses belong to the tenant.
+    pub managed_domains: Vec<String>,
     /// Mailboxes worked at once.
     pub parallel: usize,
     /// Only these addresses (empty: all).
@@ -62,6 +66,10 @@ impl Runtime {
             .emails
             .enabled
             .then(|| wiring::email_rules(config, forms.as_ref()));
+        let appointments = config
+            .appointments
+            .enabled
+            .then(|| wiring::appointment_rules(config, forms.as_ref()));
         let mut policy = wiring::run_policy(config);
         // One-shot runs wait for a mailbox whose lease a crashed process still holds.
         policy.mailbox_wait = policy.lease_ttl + std::time::Duration::from_secs(1);
@@ -76,6 +84,13 @@ impl Runtime {
             engine: Engine::new(store.clone(), policy, holder()),
             store,
             email,
+            appointments,
+            managed_domains: config
+                .microsoft
+                .managed_domains
+                .iter()
+                .map(|d| d.to_ascii_lowercase())
+                .collect(),
             parallel: config.mailboxes.parallel.max(1) as usize,
             include: lower(&config.mailboxes.include),
             exclude: lower(&config.mailboxes.exclude),
@@ -124,40 +139,51 @@ impl Runtime {
         cancel: &CancellationToken,
     ) -> anyhow::Result<SyncReport> {
         self.preflight().await?;
-        let list = gc_sync::mailboxes::refresh(
-            &*self.directory,
-            &self.store,
-            &self
-                .email
-                .as_ref()
-                .map(|e| e.managed_domains.clone())
-                .unwrap_or_default(),
-        )
+        let list = gc_sync::mailboxes::refresh(&*self.directory, &self.store, &self.managed_domains)
         .await
         .context("refreshing the mailbox list (enabled reps in CRM, users in Microsoft 365)")?;
-        let mut targets: Vec<_> = list
-            .targets
-            .into_iter()
-            .filter(|t| self.include.is_empty() || self.include.contains(&t.owner.email))
-            .filter(|t| !self.exclude.contains(&t.owner.email))
-            .collect();
-        if let Some(addr) = only {
-            targets.retain(|t| t.owner.email.eq_ignore_ascii_case(addr));
-            if targets.is_empty() {
-                anyhow::bail!(
-                    "{addr} is not an enabled mailbox (the rep must be enabled in CRM and have a Microsoft 365 mailbox)"
-                );
-            }
+        let pick = |targets: &[gc_sync::MailboxTarget]| -> Vec<gc_sync::MailboxTarget> {
+            targets
+                .iter()
+                .filter(|t| self.include.is_empty() || self.include.contains(&t.owner.email))
+                .filter(|t| !self.exclude.contains(&t.owner.email))
+                .filter(|t| only.is_none_or(|a| t.owner.email.eq_ignore_ascii_case(a)))
+                .cloned()
+                .collect()
+        };
+        let targets = pick(&list.targets);
+        let appointment_targets = pick(&list.appointment_targets);
+        if let Some(addr) = only
+            && targets.is_empty()
+            && appointment_targets.is_empty()
+        {
+            anyhow::bail!(
+                "{addr} is not an enabled mailbox (the rep must be enabled in CRM and have a Microsoft 365 mailbox)"
+            );
         }
-        let mut kinds: Vec<Box<dyn KindRunner>> = Vec::new();
+        let mut kinds: Vec<(Box<dyn KindRunner>, &[gc_sync::MailboxTarget])> = Vec::new();
         if let Some(rules) = &self.email {
-            kinds.push(Box::new(EmailKind::new(
-                self.graph.clone(),
-                self.crm.clone(),
-                self.graph.clone(),
-                rules.clone(),
-                list.reps.clone(),
-            )));
+            kinds.push((
+                Box::new(EmailKind::new(
+                    self.graph.clone(),
+                    self.crm.clone(),
+                    self.graph.clone(),
+                    rules.clone(),
+                    list.reps.clone(),
+                )) as Box<dyn KindRunner>,
+                targets.as_slice(),
+            ));
+        }
+        if let Some(rules) = &self.appointments {
+            kinds.push((
+                Box::new(AppointmentKind::new(
+                    self.graph.clone(),
+                    self.crm.clone(),
+                    rules.clone(),
+                    list.reps.clone(),
+                )) as Box<dyn KindRunner>,
+                appointment_targets.as_slice(),
+            ));
         }
         let mut report = SyncReport {
             reps_without_mailbox: list
@@ -167,9 +193,9 @@ impl Runtime {
                 .collect(),
             ..SyncReport::default()
         };
-        for kind in &kinds {
+        for (kind, targets) in &kinds {
             let reports = kind
-                .run_all(&self.engine, &targets, self.parallel, progress, cancel)
+                .run_all(&self.engine, targets, self.parallel, progress, cancel)
                 .await;
             let stopped = reports
                 .iter()
@@ -212,8 +238,8 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
     for w in warnings {
         tracing::warn!("{w}");
     }
-    if !config.emails.enabled {
-        eprintln!("[emails] enabled = false: nothing to synchronize");
+    if !config.emails.enabled && !config.appointments.enabled {
+        eprintln!("[emails] and [appointments] are disabled: nothing to synchronize");
         return Ok(ExitCode::SUCCESS);
     }
     let rt = Runtime::build(&config).await?;

@@ -15,7 +15,7 @@ use gc_store::{Kind, StateStore};
 use gc_sync::adapters::{CrmActivities, GraphMail, TenantDirectory};
 use gc_sync::mailboxes::{MailboxList, Unmatched};
 use gc_sync::{
-    EmailKind, EmailRules, Engine, ItemOutcome, MailboxOutcome, MailboxReport, MailboxTarget,
+    AppointmentKind, AppointmentRules, EmailKind, EmailRules, Engine, ItemOutcome, MailboxOutcome, MailboxReport, MailboxTarget,
     Progress,
 };
 use jiff::Timestamp;
@@ -116,6 +116,8 @@ pub struct EngineRunner<K> {
     engine: Engine,
     kind: Kind,
     make: Box<dyn Fn(&Roster) -> K + Send + Sync>,
+    /// The roster's mailboxes this kind works (the e-mail targets unless set).
+    pick: fn(&Roster) -> Vec<MailboxTarget>,
 }
 
 impl<K: gc_sync::engine::SyncKind> EngineRunner<K> {
@@ -129,7 +131,14 @@ impl<K: gc_sync::engine::SyncKind> EngineRunner<K> {
             engine,
             kind,
             make: Box::new(make),
+            pick: |r| r.list.targets.clone(),
         }
+    }
+
+    /// Work the mailboxes `pick` chooses from the roster (reps flagged for this kind).
+    pub fn with_mailboxes(mut self, pick: fn(&Roster) -> Vec<MailboxTarget>) -> Self {
+        self.pick = pick;
+        self
     }
 }
 
@@ -151,6 +160,24 @@ pub fn email_runner(
     })
 }
 
+/// Appointments for the scheduler: the mailboxes of reps flagged for appointments.
+pub fn appointment_runner(
+    engine: Engine,
+    graph: Arc<GraphMail>,
+    crm: Arc<CrmActivities>,
+    rules: AppointmentRules,
+) -> EngineRunner<AppointmentKind> {
+    EngineRunner::new(engine, Kind::Appointment, move |roster: &Roster| {
+        AppointmentKind::new(
+            graph.clone(),
+            crm.clone(),
+            rules.clone(),
+            roster.list.reps.clone(),
+        )
+    })
+    .with_mailboxes(|r| r.list.appointment_targets.clone())
+}
+
 #[async_trait]
 impl<K: gc_sync::engine::SyncKind> KindRunner for EngineRunner<K> {
     fn kind(&self) -> Kind {
@@ -158,7 +185,7 @@ impl<K: gc_sync::engine::SyncKind> KindRunner for EngineRunner<K> {
     }
 
     fn mailboxes(&self, roster: &Roster) -> Vec<MailboxTarget> {
-        roster.list.targets.clone()
+        (self.pick)(roster)
     }
 
     async fn run(

@@ -86,7 +86,11 @@ async fn activity_of(env: &Env, g: &gc_graph::GraphClient, user: &str, subject: 
     found.into_iter().next().unwrap()
 }
 
-async fn find_event(g: &gc_graph::GraphClient, user: &str, subject: &str) -> gc_graph::models::Event {
+async fn find_event(
+    g: &gc_graph::GraphClient,
+    user: &str,
+    subject: &str,
+) -> gc_graph::models::Event {
     let now = jiff::Timestamp::now();
     let day = jiff::SignedDuration::from_hours(24);
     g.calendar_view(user, now - day * 7, now + day * 14)
@@ -124,7 +128,11 @@ async fn events_become_appointments_one_per_meeting_and_follow_edits_and_deletio
     let config = env.config();
     let g = graph(&config);
     let reps = appointment_reps(&env).await;
-    assert!(reps.len() >= 5, "{} reps synchronize appointments", reps.len());
+    assert!(
+        reps.len() >= 5,
+        "{} reps synchronize appointments",
+        reps.len()
+    );
     let five: Vec<&(String, gc_crm::Rep)> = reps.iter().take(5).collect();
     let organizer = five[0].0.clone();
     let person = env.demo.sandbox.directory().externals[0].email.clone();
@@ -135,7 +143,8 @@ async fn events_become_appointments_one_per_meeting_and_follow_edits_and_deletio
         .map(|(u, _)| json!({"emailAddress": {"address": u}, "type": "required"}))
         .collect();
     attendees.push(json!({"emailAddress": {"address": person}, "type": "required"}));
-    attendees.push(json!({"emailAddress": {"address": "ghost@unknown.example"}, "type": "optional"}));
+    attendees
+        .push(json!({"emailAddress": {"address": "ghost@unknown.example"}, "type": "optional"}));
     let meeting = g
         .create_event(
             &organizer,
@@ -176,7 +185,10 @@ async fn events_become_appointments_one_per_meeting_and_follow_edits_and_deletio
     assert_eq!(a.get(&dl.appointment.location), Some("Room 4.01"));
     assert_eq!(a.get(&dl.appointment.priority), Some("3"));
     assert_eq!(a.get(&dl.appointment.show_as), Some("Tentative"));
-    assert_eq!(a.get(&dl.appointment.body), Some("<p>The <b>agenda</b></p>"));
+    assert_eq!(
+        a.get(&dl.appointment.body),
+        Some("<p>The <b>agenda</b></p>")
+    );
     assert_eq!(a.get(&dl.activity.rep_id), Some(five[0].1.rep_id.as_str()));
     assert!(!dl.parse_bool(a.get(&dl.appointment.published).unwrap_or("")));
     assert!(
@@ -191,14 +203,20 @@ async fn events_become_appointments_one_per_meeting_and_follow_edits_and_deletio
         .await
         .unwrap();
     assert_eq!(links.len(), 5, "{links:#?}");
-    assert!(links.iter().all(|l| l.crm_id == Some(a.id) && l.state == LinkState::Active));
+    assert!(
+        links
+            .iter()
+            .all(|l| l.crm_id == Some(a.id) && l.state == LinkState::Active)
+    );
 
     // The seeded calendar: an external organizer publishes, all-day stays all-day, private
     // stays private.
     let fair = activity_of(&env, &g, &organizer, "Trade fair").await;
     assert_eq!(fair.get(&dl.activity.time).unwrap_or(""), "");
     let start = dl.parse_date(fair.get(&dl.activity.date).unwrap()).unwrap();
-    let end = dl.parse_date(fair.get(&dl.activity.end_date).unwrap()).unwrap();
+    let end = dl
+        .parse_date(fair.get(&dl.activity.end_date).unwrap())
+        .unwrap();
     assert_eq!(end, start.tomorrow().unwrap(), "two days, end inclusive");
     let private = activity_of(&env, &g, &organizer, "Doctor appointment").await;
     assert!(dl.parse_bool(private.get(&dl.appointment.private).unwrap()));

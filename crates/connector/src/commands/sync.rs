@@ -11,7 +11,8 @@ use anyhow::Context;
 use gc_store::Kind;
 use gc_sync::adapters::{CrmActivities, GraphMail, TenantDirectory};
 use gc_sync::{
-    AppointmentKind, EmailKind, Engine, ItemOutcome, KindRunner, MailboxOutcome, MailboxReport, Progress, SyncReport,
+    AppointmentKind, EmailKind, Engine, ItemOutcome, KindRunner, MailboxOutcome, MailboxReport,
+    Progress, SyncReport,
 };
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio_util::sync::CancellationToken;
@@ -139,9 +140,12 @@ impl Runtime {
         cancel: &CancellationToken,
     ) -> anyhow::Result<SyncReport> {
         self.preflight().await?;
-        let list = gc_sync::mailboxes::refresh(&*self.directory, &self.store, &self.managed_domains)
-        .await
-        .context("refreshing the mailbox list (enabled reps in CRM, users in Microsoft 365)")?;
+        let list =
+            gc_sync::mailboxes::refresh(&*self.directory, &self.store, &self.managed_domains)
+                .await
+                .context(
+                    "refreshing the mailbox list (enabled reps in CRM, users in Microsoft 365)",
+                )?;
         let pick = |targets: &[gc_sync::MailboxTarget]| -> Vec<gc_sync::MailboxTarget> {
             targets
                 .iter()

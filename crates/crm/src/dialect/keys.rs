@@ -230,7 +230,10 @@ impl Dialect {
         k.optional("appointment.duration", &m.duration);
         k.field("appointment.published", &m.published);
         for (key, v) in [
-            ("appointment.reminder_unit_minutes", &m.reminder_unit_minutes),
+            (
+                "appointment.reminder_unit_minutes",
+                &m.reminder_unit_minutes,
+            ),
             ("appointment.priority_low", &m.priority_low),
             ("appointment.priority_normal", &m.priority_normal),
             ("appointment.priority_high", &m.priority_high),
@@ -242,7 +245,10 @@ impl Dialect {
             ("appointment.show_as_tentative", &m.show_as_tentative),
             ("appointment.show_as_busy", &m.show_as_busy),
             ("appointment.show_as_oof", &m.show_as_oof),
-            ("appointment.show_as_working_elsewhere", &m.show_as_working_elsewhere),
+            (
+                "appointment.show_as_working_elsewhere",
+                &m.show_as_working_elsewhere,
+            ),
             ("appointment.content_type", &m.content_type),
             ("appointment.absence_content_type", &m.absence_content_type),
         ] {

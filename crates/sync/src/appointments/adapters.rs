@@ -95,10 +95,7 @@ pub fn to_cal_event(e: Event, props_read: bool) -> CalEvent {
             Some(false) => None,
             _ => e.reminder_minutes_before_start,
         },
-        location: e
-            .location
-            .and_then(|l| l.display_name)
-            .unwrap_or_default(),
+        location: e.location.and_then(|l| l.display_name).unwrap_or_default(),
         attendees,
         organizer: e
             .organizer
@@ -210,11 +207,7 @@ impl AppointmentCrm for CrmActivities {
         Ok(found.into_iter().next())
     }
 
-    async fn appointment(
-        &self,
-        rep: &str,
-        id: CrmId,
-    ) -> Result<Option<CrmAppointment>, PortError> {
+    async fn appointment(&self, rep: &str, id: CrmId) -> Result<Option<CrmAppointment>, PortError> {
         let c = self.client();
         let s = c.as_rep(rep);
         let Some(a) = s.activity(id).await.map_err(|e| crm_port(c, e))? else {

@@ -195,8 +195,7 @@ pub fn decide(i: Input<'_>) -> Decision {
         },
         Some(a) => {
             let dl = &i.rules.dialect;
-            if a
-                .fields
+            if a.fields
                 .get(&dl.activity.deleted)
                 .is_some_and(|v| dl.parse_bool(v))
             {

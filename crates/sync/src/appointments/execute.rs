@@ -35,7 +35,11 @@ pub async fn apply(
             ..applied(
                 ItemOutcome::Skipped,
                 None,
-                cx.entry(cx.link.and_then(|l| l.crm_id), LedgerAction::Skipped, &reason),
+                cx.entry(
+                    cx.link.and_then(|l| l.crm_id),
+                    LedgerAction::Skipped,
+                    &reason,
+                ),
             )
         }),
         Decision::Fail(reason) => Ok(crate::engine::item::failed(cx, &reason)),

@@ -92,7 +92,11 @@ pub fn map_event(ev: &CalEvent, i: MapInput<'_>) -> Result<Mapped, String> {
             put(&mut f, &m.duration, minutes.to_string());
         }
         When::AllDay { start, end } => {
-            let last = end.yesterday().ok().filter(|d| *d >= start).unwrap_or(start);
+            let last = end
+                .yesterday()
+                .ok()
+                .filter(|d| *d >= start)
+                .unwrap_or(start);
             f.insert(a.date.clone(), dl.format_date(start));
             f.insert(a.time.clone(), String::new());
             if !a.end_date.is_empty() {
@@ -117,7 +121,11 @@ pub fn map_event(ev: &CalEvent, i: MapInput<'_>) -> Result<Mapped, String> {
     if let Some(v) = m.show_as_text(&ev.show_as) {
         put(&mut f, &m.show_as, v.to_owned());
     }
-    put(&mut f, &m.priority, m.priority_value(&ev.importance).to_owned());
+    put(
+        &mut f,
+        &m.priority,
+        m.priority_value(&ev.importance).to_owned(),
+    );
     match ev.reminder {
         Some(min) if min >= 0 => {
             put(&mut f, &m.reminder_duration, min.to_string());
@@ -454,8 +462,7 @@ mod tests {
     #[test]
     fn booleans_compare_by_meaning() {
         let ru = rules();
-        let wanted: BTreeMap<String, String> =
-            [("Private".to_owned(), "false".to_owned())].into();
+        let wanted: BTreeMap<String, String> = [("Private".to_owned(), "false".to_owned())].into();
         let cur: BTreeMap<String, String> = BTreeMap::new();
         assert!(changed_fields(&wanted, &cur, &ru).is_empty());
         let cur: BTreeMap<String, String> = [("Private".to_owned(), "1".to_owned())].into();

@@ -64,9 +64,10 @@ pub async fn gather(
     if ev.is_some_and(|e| e.absence_id.is_some()) {
         return Ok(facts);
     }
-    let global_key = cx.global_key.map(str::to_owned).or_else(|| {
-        cx.link.and_then(|l| l.global_key.clone())
-    });
+    let global_key = cx
+        .global_key
+        .map(str::to_owned)
+        .or_else(|| cx.link.and_then(|l| l.global_key.clone()));
 
     // The appointment: this link's, another mailbox's link, the external key.
     let mut candidate = cx.link.and_then(|l| l.crm_id).map(|id| (id, "link"));

@@ -10,11 +10,11 @@ use gc_store::{Kind, Link, LinkState};
 use jiff::{Timestamp, ToSpan};
 
 use crate::appointments::decide::{self, Decision, Input};
+use crate::appointments::execute;
 use crate::appointments::gather::{self, Facts};
 use crate::appointments::model::EventChange;
 use crate::appointments::ports::{AppointmentCrm, CalendarGraph};
 use crate::appointments::rules::AppointmentRules;
-use crate::appointments::execute;
 use crate::email::model::RepRef;
 use crate::engine::commit::clear_cursor;
 use crate::engine::{Applied, Identity, ItemCx, Page, Prepared, RunCx, Source, SyncKind};
@@ -146,7 +146,12 @@ impl SyncKind for AppointmentKind {
         })
     }
 
-    fn identify(&self, cx: &RunCx<'_>, _run: &AppointmentRun, change: &EventChange) -> Option<Identity> {
+    fn identify(
+        &self,
+        cx: &RunCx<'_>,
+        _run: &AppointmentRun,
+        change: &EventChange,
+    ) -> Option<Identity> {
         Some(match change {
             EventChange::Event(ev) => Identity {
                 item: ev.id.clone(),

@@ -39,8 +39,7 @@ pub trait AppointmentCrm: Send + Sync {
     async fn find_by_key(&self, rep: &str, key: &str) -> Result<Option<KeyRecord>, PortError>;
 
     /// An appointment by id with its fields and participants; `None` when it does not exist.
-    async fn appointment(&self, rep: &str, id: CrmId)
-    -> Result<Option<CrmAppointment>, PortError>;
+    async fn appointment(&self, rep: &str, id: CrmId) -> Result<Option<CrmAppointment>, PortError>;
 
     /// An appointment an interrupted attempt wrote for `plan` before its external key: same
     /// rep, date, time and subject.

@@ -319,11 +319,30 @@ async fn events_become_appointments_one_per_meeting_and_follow_edits_and_deletio
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn private_events_are_skipped_when_sync_private_is_off() {
+async fn private_and_absence_events_are_left_out() {
     let env = start(3, 21).await;
     let mut config = env.config();
     config.appointments.sync_private = false;
     let g = graph(&config);
+    let (first, _) = appointment_reps(&env).await.into_iter().next().unwrap();
+    // An event the absences kind wrote (its extended property) is none of this kind's.
+    let absence = g
+        .create_event(
+            &first,
+            &json!({
+                "subject": "Out of office (absence)",
+                "start": {"dateTime": at(1, 0), "timeZone": "UTC"},
+                "end": {"dateTime": at(2, 0), "timeZone": "UTC"},
+                "isAllDay": true,
+                "showAs": "oof",
+                "singleValueExtendedProperties": [{
+                    "id": "String {66f5a359-4659-4830-9070-00040ec6ac6e} Name CrmAbsenceId",
+                    "value": "4294967301",
+                }],
+            }),
+        )
+        .await
+        .unwrap();
     let rt = Runtime::build(&config).await.unwrap();
     let r = cycle(&rt).await;
     assert!(!r.any_mailbox_failed(), "{r:#?}");
@@ -351,6 +370,18 @@ async fn private_events_are_skipped_when_sync_private_is_off() {
         entries
             .iter()
             .any(|e| e.action == LedgerAction::Skipped && e.reason.contains("sync_private")),
+        "{entries:#?}"
+    );
+    assert!(
+        by_key(&env, absence.ical_uid.as_deref().unwrap())
+            .await
+            .is_empty()
+    );
+    let entries = ledger(&rt, Some(&absence.id)).await;
+    assert!(
+        entries
+            .iter()
+            .any(|e| e.action == LedgerAction::Skipped && e.reason.contains("absence")),
         "{entries:#?}"
     );
 }

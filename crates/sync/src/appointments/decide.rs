@@ -204,6 +204,15 @@ pub fn decide(i: Input<'_>) -> Decision {
                     reason: "the appointment is marked deleted in CRM (ConnectorDeleted); it is not brought back".into(),
                 };
             }
+            if let Some(t) = a.fields.get(&dl.activity.contact_type)
+                && !t.trim().is_empty()
+                && !i.rules.type_synced(t)
+            {
+                return Decision::Skip(format!(
+                    "the appointment {} is of type {t:?}, which is not synchronized ([appointments] types)",
+                    a.id
+                ));
+            }
             sync_existing(i, ev, &mapped, key, a)
         }
     }
@@ -522,6 +531,33 @@ mod tests {
             run(&gone, Some(&l), &moved),
             Decision::Skip(r) if r.contains("not a deletion")
         ));
+    }
+
+    #[test]
+    fn an_appointment_of_a_type_not_synchronized_is_left_alone() {
+        let mut a = existing(false, "2026-05-04T08:00:00Z");
+        a.fields.insert("Contact".into(), "Visit".into());
+        let facts = Facts {
+            existing: Some(a),
+            ..Facts::default()
+        };
+        let rules = AppointmentRules {
+            types: vec!["Meeting".into()],
+            ..AppointmentRules::default()
+        };
+        let c = EventChange::Event(Box::new(ev()));
+        let d = decide(Input {
+            change: &c,
+            link: None,
+            facts: &facts,
+            owner: &owner(),
+            reps: &[],
+            rules: &rules,
+            now: "2026-05-01T00:00:00Z".parse().unwrap(),
+        });
+        assert!(matches!(d, Decision::Skip(r) if r.contains("[appointments] types")));
+        // Without a types list every type is synchronized.
+        assert!(matches!(run(&c, None, &facts), Decision::Sync { .. }));
     }
 
     #[test]

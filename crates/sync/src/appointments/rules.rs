@@ -11,7 +11,8 @@ pub struct AppointmentRules {
     pub days_past: u32,
     /// Days after today in the window.
     pub days_future: u32,
-    /// Activity types synchronized (catalog texts; empty: all).
+    /// Activity types synchronized (catalog texts; empty: all): an existing appointment of
+    /// another type is left alone.
     pub types: Vec<String>,
     /// Activity type of appointments written from Microsoft 365.
     pub activity_type: String,

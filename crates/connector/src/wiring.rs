@@ -327,6 +327,39 @@ pub fn email_rules(config: &Config, forms: Option<&gc_crm::Forms>) -> gc_sync::E
     }
 }
 
+/// The appointment rules for this configuration (`[appointments]`, the forms.xml vevent form,
+/// missing-attendees block and `delete_sync_process_410`, the managed domains).
+pub fn appointment_rules(
+    config: &Config,
+    forms: Option<&gc_crm::Forms>,
+) -> gc_sync::AppointmentRules {
+    let a = &config.appointments;
+    let dialect = &config.crm.dialect;
+    gc_sync::AppointmentRules {
+        days_past: a.days_past,
+        days_future: a.days_future,
+        types: a.types.clone(),
+        activity_type: a.activity_type.clone(),
+        sync_deletions: a.sync_deletions,
+        deletion_window_days: a.deletion_window_days,
+        sync_private: a.sync_private,
+        delete_410: forms.is_none_or(gc_crm::Forms::delete_sync_process_410),
+        form_fields: forms
+            .and_then(|f| f.form_fields("vevent", &dialect.activity.table))
+            .map(<[String]>::to_vec),
+        missing: missing_attendees(config, forms),
+        language: config.crm.language.clone(),
+        managed_domains: config
+            .microsoft
+            .managed_domains
+            .iter()
+            .map(|d| d.to_ascii_lowercase())
+            .collect(),
+        time_zone: time_zone(config).unwrap_or(jiff::tz::TimeZone::UTC),
+        dialect: dialect.clone(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -116,6 +116,7 @@ fn sections(kinds: Kinds) -> Vec<&'static str> {
             "company",
             "person",
             "activity",
+            "appointment",
             "participant",
             "external_key",
         ] {

@@ -9,6 +9,7 @@
 //! `docs/SYNC.md`.
 
 pub mod adapters;
+pub mod appointments;
 pub mod email;
 pub mod engine;
 pub mod error;
@@ -16,6 +17,7 @@ pub mod lease;
 pub mod mailboxes;
 pub mod ports;
 
+pub use appointments::{AppointmentKind, AppointmentRules};
 pub use email::{AttachmentPolicy, EmailKind, EmailRules};
 pub use engine::{
     Engine, ItemOutcome, KindRunner, MailboxOutcome, MailboxReport, MailboxTarget, NoProgress,

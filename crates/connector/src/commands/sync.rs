@@ -11,7 +11,8 @@ use anyhow::Context;
 use gc_store::Kind;
 use gc_sync::adapters::{CrmActivities, GraphMail, TenantDirectory};
 use gc_sync::{
-    EmailKind, Engine, ItemOutcome, KindRunner, MailboxOutcome, MailboxReport, Progress, SyncReport,
+    AppointmentKind, EmailKind, Engine, ItemOutcome, KindRunner, MailboxOutcome, MailboxReport,
+    Progress, SyncReport,
 };
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio_util::sync::CancellationToken;
@@ -35,6 +36,8 @@ pub struct Runtime {
     pub engine: Engine,
     /// E-mail rules, when e-mails are enabled.
     pub email: Option<gc_sync::EmailRules>,
+    /// Appointment rules, when appointments are enabled.
+    pub appointments: Option<gc_sync::AppointmentRules>,
     /// Mailboxes worked at once.
     pub parallel: usize,
     /// Only these addresses (empty: all).
@@ -66,6 +69,10 @@ impl Runtime {
             .emails
             .enabled
             .then(|| wiring::email_rules(config, forms.as_ref()));
+        let appointments = config
+            .appointments
+            .enabled
+            .then(|| wiring::appointment_rules(config, forms.as_ref()));
         let mut policy = wiring::run_policy(config);
         // One-shot runs wait for a mailbox whose lease a crashed process still holds.
         policy.mailbox_wait = policy.lease_ttl + std::time::Duration::from_secs(1);
@@ -80,6 +87,7 @@ impl Runtime {
             engine: Engine::new(store.clone(), policy, holder()),
             store,
             email,
+            appointments,
             parallel: config.mailboxes.parallel.max(1) as usize,
             include: lower(&config.mailboxes.include),
             exclude: lower(&config.mailboxes.exclude),
@@ -162,6 +170,14 @@ impl Runtime {
                 list.reps.clone(),
             )));
         }
+        if let Some(rules) = &self.appointments {
+            kinds.push(Box::new(AppointmentKind::new(
+                self.graph.clone(),
+                self.crm.clone(),
+                rules.clone(),
+                list.reps.clone(),
+            )));
+        }
         let mut report = SyncReport {
             reps_without_mailbox: list
                 .unmatched
@@ -226,8 +242,8 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
     for w in warnings {
         tracing::warn!("{w}");
     }
-    if !config.emails.enabled {
-        eprintln!("[emails] enabled = false: nothing to synchronize");
+    if !config.emails.enabled && !config.appointments.enabled {
+        eprintln!("[emails] and [appointments] are disabled: nothing to synchronize");
         return Ok(ExitCode::SUCCESS);
     }
     let rt = Runtime::build(&config).await?;

@@ -312,6 +312,8 @@ pub struct Appointments {
     pub days_past: u32,
     pub days_future: u32,
     pub types: Vec<String>,
+    /// Activity type of appointments written from Microsoft 365 (catalog text).
+    pub activity_type: String,
     pub sync_deletions: bool,
     pub deletion_window_days: u32,
     pub sync_private: bool,
@@ -325,6 +327,7 @@ impl Default for Appointments {
             days_past: 7,
             days_future: 7,
             types: Vec::new(),
+            activity_type: "Meeting".into(),
             sync_deletions: true,
             deletion_window_days: 30,
             sync_private: true,

@@ -33,7 +33,7 @@ use crate::config::{self, Config};
 use crate::{admin, wiring};
 use alerts::Alerter;
 use metered_store::{DeltaReset, MeteredStore};
-use runner::{KindRunner, LiveTenant, email_runner};
+use runner::{KindRunner, LiveTenant, appointment_runner, email_runner};
 use scheduler::Scheduler;
 pub use signals::Signal;
 use status::Status;
@@ -115,6 +115,7 @@ impl Service {
             .context("building the CRM.interface client")?;
         let forms = wiring::forms(&config)?;
         let rules = wiring::email_rules(&config, forms.as_ref());
+        let appointment_rules = wiring::appointment_rules(&config, forms.as_ref());
         // The service never waits for a mailbox another process works: it is due again later.
         let policy = gc_sync::RunPolicy {
             mailbox_wait: Duration::ZERO,
@@ -153,6 +154,14 @@ impl Service {
                 graph.clone(),
                 crm.clone(),
                 rules,
+            )));
+        }
+        if config.appointments.enabled {
+            runners.push(Arc::new(appointment_runner(
+                engine.clone(),
+                graph.clone(),
+                crm.clone(),
+                appointment_rules,
             )));
         }
         if runners.is_empty() {

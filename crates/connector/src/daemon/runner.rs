@@ -15,8 +15,8 @@ use gc_store::{Kind, StateStore};
 use gc_sync::adapters::{CrmActivities, GraphMail, TenantDirectory};
 use gc_sync::mailboxes::{MailboxList, Unmatched};
 use gc_sync::{
-    EmailKind, EmailRules, Engine, ItemOutcome, MailboxOutcome, MailboxReport, MailboxTarget,
-    Progress,
+    AppointmentKind, AppointmentRules, EmailKind, EmailRules, Engine, ItemOutcome, MailboxOutcome,
+    MailboxReport, MailboxTarget, Progress,
 };
 use jiff::Timestamp;
 use tokio_util::sync::CancellationToken;
@@ -145,6 +145,23 @@ pub fn email_runner(
             graph.clone(),
             crm.clone(),
             graph.clone(),
+            rules.clone(),
+            roster.list.reps.clone(),
+        )
+    })
+}
+
+/// Appointments for the scheduler: the mailboxes of reps flagged for appointments.
+pub fn appointment_runner(
+    engine: Engine,
+    graph: Arc<GraphMail>,
+    crm: Arc<CrmActivities>,
+    rules: AppointmentRules,
+) -> EngineRunner<AppointmentKind> {
+    EngineRunner::new(engine, Kind::Appointment, move |roster: &Roster| {
+        AppointmentKind::new(
+            graph.clone(),
+            crm.clone(),
             rules.clone(),
             roster.list.reps.clone(),
         )

@@ -217,6 +217,44 @@ impl Dialect {
         k.field("activity.deleted", &a.deleted);
         k.optional("activity.marker", &a.marker);
 
+        // Appointment fields belong to the activity table.
+        let m = &self.appointment;
+        k.table = Some(("activity.table", &a.table));
+        k.optional("appointment.location", &m.location);
+        k.optional("appointment.body", &m.body);
+        k.optional("appointment.private", &m.private);
+        k.optional("appointment.show_as", &m.show_as);
+        k.optional("appointment.priority", &m.priority);
+        k.optional("appointment.reminder_duration", &m.reminder_duration);
+        k.optional("appointment.reminder_unit", &m.reminder_unit);
+        k.optional("appointment.duration", &m.duration);
+        k.field("appointment.published", &m.published);
+        for (key, v) in [
+            (
+                "appointment.reminder_unit_minutes",
+                &m.reminder_unit_minutes,
+            ),
+            ("appointment.priority_low", &m.priority_low),
+            ("appointment.priority_normal", &m.priority_normal),
+            ("appointment.priority_high", &m.priority_high),
+        ] {
+            k.push(key, Convention, true, KeyValue::Text(v));
+        }
+        for (key, v) in [
+            ("appointment.show_as_free", &m.show_as_free),
+            ("appointment.show_as_tentative", &m.show_as_tentative),
+            ("appointment.show_as_busy", &m.show_as_busy),
+            ("appointment.show_as_oof", &m.show_as_oof),
+            (
+                "appointment.show_as_working_elsewhere",
+                &m.show_as_working_elsewhere,
+            ),
+            ("appointment.content_type", &m.content_type),
+            ("appointment.absence_content_type", &m.absence_content_type),
+        ] {
+            k.push(key, CatalogValue, true, KeyValue::Text(v));
+        }
+
         let p = &self.participant;
         k.table("participant.table", &p.table, "participant.short", &p.short);
         k.field("participant.email", &p.email);

@@ -12,10 +12,12 @@
 //!
 //! docs/CRM-INTERFACE.md lists each item with its source and confidence.
 
+mod appointment;
 mod keys;
 
 use serde::{Deserialize, Serialize};
 
+pub use appointment::AppointmentNames;
 pub use keys::{DialectKey, KeyValue, NameKind};
 
 use crate::codec::ReturnInfo;
@@ -34,6 +36,8 @@ pub struct Dialect {
     pub person: PersonNames,
     /// Activity table (MA, XML name `Contact`).
     pub activity: ActivityNames,
+    /// Appointment fields and values of the activity table.
+    pub appointment: AppointmentNames,
     /// Activity participant table (MB).
     pub participant: ParticipantNames,
     /// Task table (A1).
@@ -245,6 +249,7 @@ impl Default for Dialect {
             company: CompanyNames::default(),
             person: PersonNames::default(),
             activity: ActivityNames::default(),
+            appointment: AppointmentNames::default(),
             participant: ParticipantNames::default(),
             task: TaskNames::default(),
             absence: AbsenceNames::default(),

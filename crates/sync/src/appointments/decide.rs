@@ -1,0 +1,582 @@
+//! The rules per calendar change, without I/O: what to do from the change, its link and
+//! what [`super::gather`] found. Every decision carries the reason the ledger records.
+
+use gc_store::{CrmId, Link, LinkState};
+
+use crate::appointments::fields::{MapInput, Mapped, changed_fields, map_event};
+use crate::appointments::gather::Facts;
+use crate::appointments::model::{AppointmentPlan, CalEvent, EventChange, NewMember};
+use crate::appointments::rules::AppointmentRules;
+use crate::email::model::RepRef;
+use crate::engine::Owner;
+
+/// What to do with one change.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decision {
+    /// Nothing to do and nothing to record (already in sync, not ours).
+    Nothing,
+    /// Skipped on purpose (ledger entry, link unchanged).
+    Skip(String),
+    /// The item fails with this reason.
+    Fail(String),
+    /// Write a new appointment.
+    Create {
+        /// What to write.
+        plan: Box<AppointmentPlan>,
+        /// The event's change key and content hash, for the link.
+        version: Option<String>,
+        /// Content hash.
+        hash: String,
+    },
+    /// Link (or keep linked) an existing appointment, completing it: fields this copy owns,
+    /// participants and external key it lacks.
+    Sync {
+        /// The appointment.
+        id: CrmId,
+        /// Fields to write (empty: none).
+        fields: Vec<(String, String)>,
+        /// Participants to add.
+        add: Vec<NewMember>,
+        /// Record the external key (`iCalUId`, this mailbox).
+        add_key: Option<(String, String)>,
+        /// The event's change key.
+        version: Option<String>,
+        /// Content hash.
+        hash: String,
+        /// Why (the ledger's reason).
+        reason: String,
+        /// The link was new (adopted) rather than kept.
+        adopted: bool,
+    },
+    /// Mark the appointment deleted in CRM (`ConnectorDeleted`).
+    SoftDelete {
+        /// The appointment.
+        id: CrmId,
+        /// Why.
+        reason: String,
+    },
+    /// The copy is gone but the appointment stays (or deletions are not propagated): the
+    /// link is closed without a CRM write.
+    CloseLink {
+        /// The appointment.
+        id: Option<CrmId>,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// The decision that needs no CRM data, or `None`.
+pub fn triage(
+    change: &EventChange,
+    link: Option<&Link>,
+    rules: &AppointmentRules,
+    owner: &Owner,
+) -> Option<Decision> {
+    match change {
+        EventChange::Broken { id: None, .. } => Some(Decision::Nothing),
+        EventChange::Broken {
+            id: Some(_),
+            reason,
+        } => Some(Decision::Fail(format!(
+            "Microsoft 365 returned an unreadable event: {reason}"
+        ))),
+        EventChange::Removed { .. } | EventChange::Vanished(_) => match link {
+            Some(l) if l.crm_id.is_some() && l.state != LinkState::SoftDeleted => None,
+            _ => Some(Decision::Nothing),
+        },
+        EventChange::Event(ev) => {
+            if link.is_some_and(|l| l.state == LinkState::SoftDeleted) {
+                return Some(Decision::Nothing);
+            }
+            if let Some(l) = link
+                && l.state == LinkState::Active
+                && l.graph_version.is_some()
+                && l.graph_version == ev.change_key
+            {
+                return Some(Decision::Nothing);
+            }
+            if ev.event_type == "seriesMaster" {
+                // calendarView delta gives occurrences; a master alone has nothing to sync.
+                return Some(Decision::Nothing);
+            }
+            if ev.is_private() && !rules.sync_private_for(owner) && link.is_none() {
+                return Some(Decision::Skip(
+                    "a private event ([appointments] sync_private = false)".into(),
+                ));
+            }
+            if let Err(reason) = &ev.when
+                && !ev.is_cancelled
+            {
+                return Some(Decision::Fail(reason.clone()));
+            }
+            None
+        }
+    }
+}
+
+/// What [`decide`] is given.
+#[derive(Debug, Clone, Copy)]
+pub struct Input<'a> {
+    /// The change.
+    pub change: &'a EventChange,
+    /// Its link.
+    pub link: Option<&'a Link>,
+    /// The facts.
+    pub facts: &'a Facts,
+    /// The mailbox owner.
+    pub owner: &'a Owner,
+    /// Every synced rep.
+    pub reps: &'a [RepRef],
+    /// The rules.
+    pub rules: &'a AppointmentRules,
+    /// Now (the deletion window).
+    pub now: jiff::Timestamp,
+}
+
+/// The decision for a change that passed triage.
+pub fn decide(i: Input<'_>) -> Decision {
+    let ev = match i.change {
+        EventChange::Event(ev) => i.facts.event.as_ref().unwrap_or(ev),
+        _ => match &i.facts.event {
+            // Still there: it left the window (or was only changed). Not a deletion.
+            Some(_) => {
+                return Decision::Skip(
+                    "the event left the synchronized window; leaving the window is not a deletion"
+                        .into(),
+                );
+            }
+            None => return deletion(i, false),
+        },
+    };
+    if ev.absence_id.is_some() {
+        return Decision::Skip("an absence written by the absences kind".into());
+    }
+    if ev.is_cancelled {
+        return deletion(i, true);
+    }
+    if ev.is_private() && !i.rules.sync_private_for(i.owner) {
+        return match i.link.and_then(|l| l.crm_id) {
+            Some(id) => Decision::CloseLink {
+                id: Some(id),
+                reason: "the event became private ([appointments] sync_private = false); the appointment is left as it is".into(),
+            },
+            None => Decision::Skip("a private event ([appointments] sync_private = false)".into()),
+        };
+    }
+    let mapped = match map_event(
+        ev,
+        MapInput {
+            owner: i.owner,
+            reps: i.reps,
+            people: &i.facts.people,
+            rules: i.rules,
+        },
+    ) {
+        Ok(m) => m,
+        Err(reason) => return Decision::Fail(reason),
+    };
+    let key = ev.global_key(i.owner.mailbox.as_str());
+    match &i.facts.existing {
+        None => Decision::Create {
+            plan: Box::new(AppointmentPlan {
+                key,
+                mailbox: i.owner.email.to_ascii_lowercase(),
+                contact_type: i.rules.activity_type.clone(),
+                fields: mapped
+                    .fields
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+                company: mapped.company,
+                person: mapped.person,
+                participants: mapped.participants.clone(),
+            }),
+            version: ev.change_key.clone(),
+            hash: mapped.hash,
+        },
+        Some(a) => {
+            let dl = &i.rules.dialect;
+            if a.fields
+                .get(&dl.activity.deleted)
+                .is_some_and(|v| dl.parse_bool(v))
+            {
+                return Decision::CloseLink {
+                    id: Some(a.id),
+                    reason: "the appointment is marked deleted in CRM (ConnectorDeleted); it is not brought back".into(),
+                };
+            }
+            if let Some(t) = a.fields.get(&dl.activity.contact_type)
+                && !t.trim().is_empty()
+                && !i.rules.type_synced(t)
+            {
+                return Decision::Skip(format!(
+                    "the appointment {} is of type {t:?}, which is not synchronized ([appointments] types)",
+                    a.id
+                ));
+            }
+            sync_existing(i, ev, &mapped, key, a)
+        }
+    }
+}
+
+/// Whether this copy writes the meeting's fields: the organizer's copy, or, for an organizer
+/// who is not a synced rep, the copy that wrote the appointment first (its external key's
+/// mailbox).
+pub fn owns_fields(ev: &CalEvent, mapped: &Mapped, facts: &Facts, owner: &Owner) -> bool {
+    if ev.is_organizer || ev.organizer.as_deref().is_some_and(|o| owner.owns(o)) {
+        return true;
+    }
+    if mapped.organizer_rep.is_some() {
+        return false;
+    }
+    facts
+        .key
+        .as_ref()
+        .and_then(|k| k.mailbox.as_deref())
+        .is_some_and(|m| owner.owns(m))
+}
+
+fn sync_existing(
+    i: Input<'_>,
+    ev: &CalEvent,
+    mapped: &Mapped,
+    key: String,
+    a: &crate::appointments::model::CrmAppointment,
+) -> Decision {
+    let owns = owns_fields(ev, mapped, i.facts, i.owner);
+    let same_content = i
+        .link
+        .is_some_and(|l| l.crm_id == Some(a.id) && l.graph_hash.as_deref() == Some(&mapped.hash));
+    let fields = if owns && !same_content {
+        changed_fields(&mapped.fields, &a.fields, i.rules)
+    } else {
+        Vec::new()
+    };
+    let add: Vec<NewMember> = mapped
+        .participants
+        .iter()
+        .filter(|m| {
+            !a.participants.iter().any(|p| {
+                (m.rep.is_some() && p.rep == m.rep) || p.email.as_deref() == Some(m.email.as_str())
+            })
+        })
+        .cloned()
+        .collect();
+    let add_key = i
+        .facts
+        .key
+        .is_none()
+        .then(|| (key, i.owner.email.to_ascii_lowercase()));
+    let adopted = !i
+        .link
+        .is_some_and(|l| l.crm_id == Some(a.id) && l.state == LinkState::Active);
+    let reason = match (adopted, fields.is_empty(), owns) {
+        (true, _, _) => format!(
+            "adopted the appointment {} ({}){}",
+            a.id,
+            i.facts.found_by.unwrap_or("found"),
+            if fields.is_empty() {
+                String::new()
+            } else {
+                format!(", {} field(s) updated", fields.len())
+            }
+        ),
+        (false, false, _) => format!(
+            "the event changed in Microsoft 365: {} field(s) updated",
+            fields.len()
+        ),
+        (false, true, false) => {
+            "the event changed; another copy (the organizer's) owns the meeting's fields".into()
+        }
+        (false, true, true) => "the event changed; nothing the connector writes differs".into(),
+    };
+    Decision::Sync {
+        id: a.id,
+        fields,
+        add,
+        add_key,
+        version: ev.change_key.clone(),
+        hash: mapped.hash.clone(),
+        reason,
+        adopted,
+    }
+}
+
+/// The event is gone (deleted, or `cancelled` by its organizer).
+fn deletion(i: Input<'_>, cancelled: bool) -> Decision {
+    let id = i.facts.existing.as_ref().map(|a| a.id);
+    let what = if cancelled {
+        "the meeting was cancelled"
+    } else {
+        "the event was deleted in Microsoft 365"
+    };
+    let Some(id) = id else {
+        return match i.link.and_then(|l| l.crm_id) {
+            Some(id) => Decision::CloseLink {
+                id: Some(id),
+                reason: format!("{what}; the appointment no longer exists in CRM"),
+            },
+            None => Decision::Nothing,
+        };
+    };
+    let close = |why: &str| Decision::CloseLink {
+        id: Some(id),
+        reason: format!("{what}; {why}"),
+    };
+    if !i.rules.sync_deletions {
+        return close("deletions are not propagated ([appointments] sync_deletions = false)");
+    }
+    if !i.rules.delete_410 {
+        return close("forms.xml's delete_sync_process_410 is off");
+    }
+    if let Some(start) = i.facts.existing.as_ref().and_then(|a| a.start) {
+        let days = i64::from(i.rules.deletion_window_days);
+        let dist = (start.as_second() - i.now.as_second()).abs();
+        if dist > days * 86_400 {
+            return close(&format!(
+                "it starts more than {days} days from now ([appointments] deletion_window_days)"
+            ));
+        }
+    }
+    if !cancelled && i.facts.other_links > 0 {
+        return close(&format!(
+            "only this mailbox's copy is gone; the meeting stays in {} other synced calendar(s)",
+            i.facts.other_links
+        ));
+    }
+    Decision::SoftDelete {
+        id,
+        reason: format!("{what}: the appointment is marked ConnectorDeleted"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::appointments::model::{CrmAppointment, KeyRecord, When};
+    use gc_store::Kind;
+
+    fn owner() -> Owner {
+        Owner {
+            mailbox: "7".into(),
+            rep_crm_id: CrmId(7),
+            rep_number: "R7".into(),
+            name: "Anna".into(),
+            email: "anna@contoso.com".into(),
+            addresses: vec![],
+            language: None,
+            kinds: crate::engine::RepKinds::ALL,
+            settings: Default::default(),
+        }
+    }
+
+    fn ev() -> CalEvent {
+        CalEvent {
+            id: "e1".into(),
+            ical_uid: Some("uid-1".into()),
+            change_key: Some("ck2".into()),
+            modified: None,
+            subject: "Review".into(),
+            body: None,
+            when: Ok(When::Timed {
+                start: "2026-05-04T08:00:00Z".parse().unwrap(),
+                end: "2026-05-04T09:00:00Z".parse().unwrap(),
+            }),
+            sensitivity: "normal".into(),
+            show_as: "busy".into(),
+            importance: "normal".into(),
+            reminder: None,
+            location: String::new(),
+            attendees: vec![],
+            organizer: Some("anna@contoso.com".into()),
+            is_organizer: true,
+            is_cancelled: false,
+            event_type: "singleInstance".into(),
+            crm_id: None,
+            absence_id: None,
+            props_read: true,
+        }
+    }
+
+    fn link(state: LinkState) -> Link {
+        let mut l = Link::new(Kind::Appointment, "7", "e1");
+        l.crm_id = Some(CrmId(99));
+        l.graph_version = Some("ck1".into());
+        l.state = state;
+        l
+    }
+
+    fn existing(deleted: bool, start: &str) -> CrmAppointment {
+        CrmAppointment {
+            id: CrmId(99),
+            fields: [(
+                "ConnectorDeleted".to_owned(),
+                if deleted { "true" } else { "false" }.to_owned(),
+            )]
+            .into(),
+            start: Some(start.parse().unwrap()),
+            participants: vec![],
+        }
+    }
+
+    fn run(change: &EventChange, link: Option<&Link>, facts: &Facts) -> Decision {
+        let rules = AppointmentRules::default();
+        decide(Input {
+            change,
+            link,
+            facts,
+            owner: &owner(),
+            reps: &[],
+            rules: &rules,
+            now: "2026-05-01T00:00:00Z".parse().unwrap(),
+        })
+    }
+
+    #[test]
+    fn triage_leaves_unchanged_and_private_events() {
+        let rules = AppointmentRules {
+            sync_private: false,
+            ..AppointmentRules::default()
+        };
+        let mut l = link(LinkState::Active);
+        l.graph_version = Some("ck2".into());
+        let c = EventChange::Event(Box::new(ev()));
+        assert_eq!(
+            triage(&c, Some(&l), &rules, &owner()),
+            Some(Decision::Nothing)
+        );
+        let mut p = ev();
+        p.sensitivity = "private".into();
+        assert!(matches!(
+            triage(&EventChange::Event(Box::new(p)), None, &rules, &owner()),
+            Some(Decision::Skip(r)) if r.contains("sync_private")
+        ));
+        assert_eq!(triage(&c, None, &rules, &owner()), None);
+        // A removal of something never linked is nothing.
+        let r = EventChange::Removed { id: "x".into() };
+        assert_eq!(triage(&r, None, &rules, &owner()), Some(Decision::Nothing));
+    }
+
+    #[test]
+    fn a_new_event_is_created_and_a_known_one_adopted() {
+        let c = EventChange::Event(Box::new(ev()));
+        assert!(matches!(
+            run(&c, None, &Facts::default()),
+            Decision::Create { .. }
+        ));
+        let facts = Facts {
+            existing: Some(existing(false, "2026-05-04T08:00:00Z")),
+            key: Some(KeyRecord {
+                id: CrmId(99),
+                mailbox: Some("bob@contoso.com".into()),
+            }),
+            found_by: Some("external key"),
+            ..Facts::default()
+        };
+        match run(&c, None, &facts) {
+            Decision::Sync {
+                adopted, add_key, ..
+            } => {
+                assert!(adopted);
+                assert_eq!(add_key, None, "the key exists");
+            }
+            d => panic!("{d:?}"),
+        }
+    }
+
+    #[test]
+    fn a_soft_deleted_appointment_is_not_brought_back() {
+        let c = EventChange::Event(Box::new(ev()));
+        let facts = Facts {
+            existing: Some(existing(true, "2026-05-04T08:00:00Z")),
+            ..Facts::default()
+        };
+        assert!(matches!(
+            run(&c, Some(&link(LinkState::Active)), &facts),
+            Decision::CloseLink { .. }
+        ));
+    }
+
+    #[test]
+    fn deletions_follow_the_rules() {
+        let l = link(LinkState::Active);
+        let gone = EventChange::Removed { id: "e1".into() };
+        let facts = Facts {
+            existing: Some(existing(false, "2026-05-04T08:00:00Z")),
+            ..Facts::default()
+        };
+        assert!(matches!(
+            run(&gone, Some(&l), &facts),
+            Decision::SoftDelete { .. }
+        ));
+        // Far in the future: outside the deletion window.
+        let far = Facts {
+            existing: Some(existing(false, "2026-09-04T08:00:00Z")),
+            ..Facts::default()
+        };
+        assert!(matches!(
+            run(&gone, Some(&l), &far),
+            Decision::CloseLink { reason, .. } if reason.contains("deletion_window_days")
+        ));
+        // Other reps still have the meeting.
+        let shared = Facts {
+            other_links: 2,
+            ..facts.clone()
+        };
+        assert!(matches!(
+            run(&gone, Some(&l), &shared),
+            Decision::CloseLink { reason, .. } if reason.contains("2 other")
+        ));
+        // Still there: it left the window.
+        let moved = Facts {
+            event: Some(ev()),
+            ..facts
+        };
+        assert!(matches!(
+            run(&gone, Some(&l), &moved),
+            Decision::Skip(r) if r.contains("not a deletion")
+        ));
+    }
+
+    #[test]
+    fn an_appointment_of_a_type_not_synchronized_is_left_alone() {
+        let mut a = existing(false, "2026-05-04T08:00:00Z");
+        a.fields.insert("Contact".into(), "Visit".into());
+        let facts = Facts {
+            existing: Some(a),
+            ..Facts::default()
+        };
+        let rules = AppointmentRules {
+            types: vec!["Meeting".into()],
+            ..AppointmentRules::default()
+        };
+        let c = EventChange::Event(Box::new(ev()));
+        let d = decide(Input {
+            change: &c,
+            link: None,
+            facts: &facts,
+            owner: &owner(),
+            reps: &[],
+            rules: &rules,
+            now: "2026-05-01T00:00:00Z".parse().unwrap(),
+        });
+        assert!(matches!(d, Decision::Skip(r) if r.contains("[appointments] types")));
+        // Without a types list every type is synchronized.
+        assert!(matches!(run(&c, None, &facts), Decision::Sync { .. }));
+    }
+
+    #[test]
+    fn absence_events_are_left_alone() {
+        let mut e = ev();
+        e.absence_id = Some("123".into());
+        let facts = Facts {
+            event: Some(e.clone()),
+            ..Facts::default()
+        };
+        assert!(matches!(
+            run(&EventChange::Event(Box::new(e)), None, &facts),
+            Decision::Skip(r) if r.contains("absence")
+        ));
+    }
+}

@@ -1,0 +1,138 @@
+//! Reading what a decision needs: the event with the connector's extended properties (a
+//! delta page lacks them), the appointment it belongs to (by link, by another mailbox's link,
+//! by external key, or left by an interrupted attempt), and the people among the attendees.
+
+use gc_store::LinkState;
+
+use crate::appointments::fields::{MapInput, lookup_addresses, map_event};
+use crate::appointments::kind::AppointmentKind;
+use crate::appointments::model::{CalEvent, CrmAppointment, EventChange, KeyRecord};
+use crate::email::model::PeopleMatch;
+use crate::engine::ItemCx;
+use crate::engine::cx::is_interrupted;
+use crate::error::{PortError, store_error};
+
+/// What gather found.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Facts {
+    /// The event as read now (with extended properties); for a removal: `Some` when it still
+    /// exists (it left the window), `None` when it is gone.
+    pub event: Option<CalEvent>,
+    /// The appointment it belongs to.
+    pub existing: Option<CrmAppointment>,
+    /// How it was found.
+    pub found_by: Option<&'static str>,
+    /// Its external key record.
+    pub key: Option<KeyRecord>,
+    /// Persons and companies among the attendees.
+    pub people: PeopleMatch,
+    /// Active links of the same meeting in other mailboxes.
+    pub other_links: usize,
+}
+
+/// Gather the facts of one change.
+pub async fn gather(
+    kind: &AppointmentKind,
+    cx: &ItemCx<'_>,
+    change: &EventChange,
+) -> Result<Facts, PortError> {
+    let mut facts = Facts::default();
+    let rep = cx.rep();
+    let event_id = match change {
+        EventChange::Event(ev) => ev.id.clone(),
+        EventChange::Removed { id } => id.clone(),
+        EventChange::Vanished(l) => l.graph_id.clone(),
+        EventChange::Broken { .. } => return Ok(facts),
+    };
+    // The event with its extended properties: an unlinked event may be an absence or a
+    // CRM-written event; a removal is confirmed (an event that left the window still exists).
+    let needs_read = match change {
+        EventChange::Event(ev) => !ev.props_read && cx.link.and_then(|l| l.crm_id).is_none(),
+        _ => true,
+    };
+    if needs_read {
+        facts.event = kind.graph.event(cx.user(), &event_id).await?;
+        if let (EventChange::Event(_), None) = (change, &facts.event) {
+            // Deleted between the delta page and now: the next round reports the removal.
+            return Ok(facts);
+        }
+    }
+    let ev: Option<&CalEvent> = match change {
+        EventChange::Event(ev) => Some(facts.event.as_ref().unwrap_or(ev)),
+        _ => None,
+    };
+    if ev.is_some_and(|e| e.absence_id.is_some()) {
+        return Ok(facts);
+    }
+    let global_key = cx
+        .global_key
+        .map(str::to_owned)
+        .or_else(|| cx.link.and_then(|l| l.global_key.clone()));
+
+    // The appointment: this link's, another mailbox's link, the external key.
+    let mut candidate = cx.link.and_then(|l| l.crm_id).map(|id| (id, "link"));
+    if let Some(k) = &global_key {
+        let links = cx
+            .store
+            .links_by_global_key(cx.kind, k)
+            .await
+            .map_err(store_error)?;
+        facts.other_links = links
+            .iter()
+            .filter(|l| l.mailbox != cx.mailbox() && l.state == LinkState::Active)
+            .count();
+        if candidate.is_none() {
+            candidate = links
+                .iter()
+                .filter(|l| l.state == LinkState::Active)
+                .find_map(|l| l.crm_id)
+                .map(|id| (id, "a link of another mailbox"));
+        }
+        if ev.is_some() {
+            facts.key = kind.crm.find_by_key(rep, k).await?;
+        }
+        if candidate.is_none() {
+            candidate = facts.key.as_ref().map(|k| (k.id, "external key"));
+        }
+    }
+    if let Some((id, how)) = candidate {
+        facts.existing = kind.crm.appointment(rep, id).await?;
+        facts.found_by = Some(how);
+    }
+    let Some(ev) = ev else {
+        return Ok(facts);
+    };
+    let addresses = lookup_addresses(ev, &kind.reps);
+    if !addresses.is_empty() && !ev.is_cancelled {
+        facts.people = kind.crm.find_people(rep, &addresses).await?;
+    }
+    // An attempt interrupted after the insert and before the external key left an
+    // appointment without key: found by rep, date, time and subject.
+    if facts.existing.is_none()
+        && is_interrupted(cx.link)
+        && let Ok(m) = map_event(
+            ev,
+            MapInput {
+                owner: &cx.target.owner,
+                reps: &kind.reps,
+                people: &facts.people,
+                rules: &kind.rules,
+            },
+        )
+    {
+        let plan = crate::appointments::model::AppointmentPlan {
+            key: ev.global_key(cx.mailbox()),
+            mailbox: cx.rep().to_ascii_lowercase(),
+            contact_type: kind.rules.activity_type.clone(),
+            fields: m.fields,
+            company: None,
+            person: None,
+            participants: Vec::new(),
+        };
+        if let Some(id) = kind.crm.find_orphan(rep, &plan).await? {
+            facts.existing = kind.crm.appointment(rep, id).await?;
+            facts.found_by = Some("left by an interrupted attempt");
+        }
+    }
+    Ok(facts)
+}

@@ -1,0 +1,274 @@
+//! Appointments as a kind of the engine. Microsoft 365 → CRM: the calendarView delta of the
+//! window is the source (one cursor per window, so a new day starts a new round that is
+//! reconciled with the links); an event becomes one appointment per meeting (`iCalUId`,
+//! leased by the engine), shared by every synced rep's copy.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use gc_store::{Kind, Link, LinkState};
+use jiff::{Timestamp, ToSpan};
+
+use crate::appointments::decide::{self, Decision, Input};
+use crate::appointments::execute;
+use crate::appointments::gather::{self, Facts};
+use crate::appointments::model::{EventChange, When};
+use crate::appointments::ports::{AppointmentCrm, CalendarGraph};
+use crate::appointments::rules::AppointmentRules;
+use crate::email::model::RepRef;
+use crate::engine::commit::clear_cursor;
+use crate::engine::{Applied, Identity, ItemCx, Page, Prepared, RunCx, Source, SyncKind};
+use crate::error::{PortError, store_error};
+
+/// Key of items Graph delivered without an id.
+pub const UNKNOWN_ITEM: &str = "unknown-event";
+
+/// Prefix of the calendar source's cursor scope; the window follows it.
+pub const CALENDAR_SCOPE: &str = "calendar:";
+
+/// Calendar events and CRM appointments.
+#[derive(Clone)]
+pub struct AppointmentKind {
+    pub(crate) graph: Arc<dyn CalendarGraph>,
+    pub(crate) crm: Arc<dyn AppointmentCrm>,
+    pub(crate) rules: Arc<AppointmentRules>,
+    /// Every enabled rep (attendees who are colleagues become rep participants).
+    pub(crate) reps: Arc<Vec<RepRef>>,
+}
+
+impl std::fmt::Debug for AppointmentKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppointmentKind").finish()
+    }
+}
+
+impl AppointmentKind {
+    /// Appointments over these ports, with these rules; `reps` are the enabled reps.
+    pub fn new(
+        graph: Arc<dyn CalendarGraph>,
+        crm: Arc<dyn AppointmentCrm>,
+        rules: AppointmentRules,
+        reps: Vec<RepRef>,
+    ) -> Self {
+        AppointmentKind {
+            graph,
+            crm,
+            rules: Arc::new(rules),
+            reps: Arc::new(reps),
+        }
+    }
+
+    /// The window `[start, end)` at `now`: whole UTC days, so the cursor of a window lasts a
+    /// day.
+    pub fn window(&self, now: Timestamp) -> (Timestamp, Timestamp) {
+        let utc = jiff::tz::TimeZone::UTC;
+        let today = utc.to_datetime(now).date();
+        let day = |d: jiff::civil::Date| {
+            utc.to_ambiguous_timestamp(d.to_datetime(jiff::civil::Time::midnight()))
+                .compatible()
+                .unwrap_or(now)
+        };
+        let start = today
+            .checked_sub(i64::from(self.rules.days_past).days())
+            .unwrap_or(today);
+        let end = today
+            .checked_add((i64::from(self.rules.days_future) + 1).days())
+            .unwrap_or(today);
+        (day(start), day(end))
+    }
+}
+
+/// One mailbox run: the window.
+#[derive(Debug)]
+pub struct AppointmentRun {
+    pub(crate) start: Timestamp,
+    pub(crate) end: Timestamp,
+}
+
+fn scope(start: Timestamp, end: Timestamp) -> String {
+    format!("{CALENDAR_SCOPE}{}..{}", start.as_second(), end.as_second())
+}
+
+#[async_trait]
+impl SyncKind for AppointmentKind {
+    type Run = AppointmentRun;
+    type Change = EventChange;
+    type Facts = Facts;
+    type Decision = Decision;
+
+    fn kind(&self) -> Kind {
+        Kind::Appointment
+    }
+
+    async fn prepare(&self, cx: &RunCx<'_>) -> Result<Option<Prepared<AppointmentRun>>, PortError> {
+        let now = cx.store.now().await.map_err(store_error)?;
+        let (start, end) = self.window(now);
+        let current = scope(start, end);
+        // The cursors of earlier windows are of no use any more.
+        for c in cx
+            .store
+            .list_cursors(cx.mailbox(), Some(Kind::Appointment))
+            .await
+            .map_err(store_error)?
+        {
+            if c.scope.starts_with(CALENDAR_SCOPE) && c.scope != current {
+                clear_cursor(cx, &c.scope).await?;
+            }
+        }
+        Ok(Some(Prepared {
+            total: None,
+            sources: vec![Source {
+                scope: current,
+                label: "calendar".into(),
+                // A walk from the start (a new window) tells which linked events are no
+                // longer there: deleted, or out of the window.
+                reconcile: true,
+            }],
+            run: AppointmentRun { start, end },
+        }))
+    }
+
+    async fn page(
+        &self,
+        cx: &RunCx<'_>,
+        run: &AppointmentRun,
+        _source: &Source,
+        checkpoint: Option<&str>,
+    ) -> Result<Page<EventChange>, PortError> {
+        let p = self
+            .graph
+            .event_page(cx.user(), run.start, run.end, checkpoint)
+            .await?;
+        Ok(Page {
+            changes: p.changes,
+            next: p.next_link,
+            done: p.delta_link,
+        })
+    }
+
+    fn identify(
+        &self,
+        cx: &RunCx<'_>,
+        _run: &AppointmentRun,
+        change: &EventChange,
+    ) -> Option<Identity> {
+        Some(match change {
+            EventChange::Event(ev) => Identity {
+                item: ev.id.clone(),
+                global_key: Some(ev.global_key(cx.mailbox())),
+            },
+            EventChange::Removed { id } => Identity {
+                item: id.clone(),
+                global_key: None,
+            },
+            EventChange::Vanished(l) => Identity {
+                item: l.graph_id.clone(),
+                global_key: l.global_key.clone(),
+            },
+            EventChange::Broken { id, .. } => Identity {
+                item: id.clone().unwrap_or_else(|| UNKNOWN_ITEM.to_owned()),
+                global_key: None,
+            },
+        })
+    }
+
+    /// An event's age is its start.
+    fn dated(&self, change: &EventChange) -> Option<jiff::Timestamp> {
+        match change {
+            EventChange::Event(ev) => match ev.when.as_ref().ok()? {
+                When::Timed { start, .. } => Some(*start),
+                // All-day dates count from the start of the day, in UTC (the window's days).
+                When::AllDay { start, .. } => start
+                    .to_zoned_datetime(jiff::tz::TimeZone::UTC)
+                    .ok()
+                    .map(|z| z.timestamp()),
+            },
+            _ => None,
+        }
+    }
+
+    fn describe(&self, change: &EventChange) -> Option<serde_json::Value> {
+        match change {
+            EventChange::Event(ev) => Some(serde_json::json!({
+                "iCalUId": ev.ical_uid,
+                "subject": ev.subject,
+            })),
+            _ => None,
+        }
+    }
+
+    fn vanished(&self, _run: &AppointmentRun, link: Link) -> Option<EventChange> {
+        (link.state == LinkState::Active && link.crm_id.is_some())
+            .then(|| EventChange::Vanished(Box::new(link)))
+    }
+
+    fn triage(
+        &self,
+        cx: &RunCx<'_>,
+        _run: &AppointmentRun,
+        change: &EventChange,
+        link: Option<&Link>,
+    ) -> Option<Decision> {
+        decide::triage(change, link, &self.rules, cx.owner())
+    }
+
+    async fn gather(
+        &self,
+        cx: &ItemCx<'_>,
+        _run: &AppointmentRun,
+        change: &EventChange,
+    ) -> Result<Facts, PortError> {
+        gather::gather(self, cx, change).await
+    }
+
+    fn decide(
+        &self,
+        cx: &RunCx<'_>,
+        _run: &AppointmentRun,
+        change: &EventChange,
+        link: Option<&Link>,
+        facts: &Facts,
+    ) -> Decision {
+        if let (EventChange::Event(_), None, true) =
+            (change, &facts.event, needs_event(change, link))
+        {
+            return Decision::Nothing;
+        }
+        decide::decide(Input {
+            change,
+            link,
+            facts,
+            owner: &cx.target.owner,
+            reps: &self.reps,
+            rules: &self.rules,
+            now: Timestamp::now(),
+        })
+    }
+
+    async fn apply(
+        &self,
+        cx: &ItemCx<'_>,
+        _run: &AppointmentRun,
+        _change: &EventChange,
+        decision: Decision,
+    ) -> Result<Applied, PortError> {
+        execute::apply(self, cx, decision).await
+    }
+
+    async fn finish(
+        &self,
+        _cx: &ItemCx<'_>,
+        _run: &AppointmentRun,
+        _change: &EventChange,
+        _applied: &Applied,
+    ) -> Result<(), PortError> {
+        Ok(())
+    }
+}
+
+/// Whether gather read the event anew for this change (an unlinked event without its
+/// extended properties): `None` then means it was deleted in the meantime.
+fn needs_event(change: &EventChange, link: Option<&Link>) -> bool {
+    matches!(change, EventChange::Event(ev) if !ev.props_read)
+        && link.and_then(|l| l.crm_id).is_none()
+}

@@ -1,0 +1,202 @@
+//! What the appointments kind sees of a calendar event and of a CRM appointment, independent
+//! of Graph's JSON and CRM.interface's XML.
+
+use std::collections::BTreeMap;
+
+use gc_crm::ParticipantRole;
+use gc_store::{CrmId, Link};
+use jiff::Timestamp;
+use jiff::civil::Date;
+
+/// When an event happens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum When {
+    /// Timed `[start, end)`.
+    Timed {
+        /// Start instant.
+        start: Timestamp,
+        /// End instant.
+        end: Timestamp,
+    },
+    /// All day, `[start, end)` dates (end exclusive, as Graph sends it).
+    AllDay {
+        /// First day.
+        start: Date,
+        /// Day after the last day.
+        end: Date,
+    },
+}
+
+/// An attendee of an event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attendee {
+    /// SMTP address, lower case.
+    pub email: String,
+    /// Role (required, optional, resource → informational).
+    pub role: ParticipantRole,
+    /// Response (`accepted`, `declined`, …), when known.
+    pub response: Option<String>,
+}
+
+/// A calendar event (a single event, or one occurrence or exception of a series) as the
+/// kind needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CalEvent {
+    /// Graph immutable id (of this mailbox's copy).
+    pub id: String,
+    /// `iCalUId`: the same in every attendee's copy (and per occurrence).
+    pub ical_uid: Option<String>,
+    /// `changeKey`: changes with every change of the event.
+    pub change_key: Option<String>,
+    /// When it was last changed.
+    pub modified: Option<Timestamp>,
+    /// Subject.
+    pub subject: String,
+    /// Body: HTML (`true`) or plain text, and the content.
+    pub body: Option<(bool, String)>,
+    /// When; `Err` with the reason when the times cannot be read (unknown zone ...).
+    pub when: Result<When, String>,
+    /// `sensitivity` (`normal`, `personal`, `private`, `confidential`).
+    pub sensitivity: String,
+    /// `showAs`.
+    pub show_as: String,
+    /// `importance`.
+    pub importance: String,
+    /// Reminder lead time in minutes, when the reminder is on.
+    pub reminder: Option<i32>,
+    /// Location display name.
+    pub location: String,
+    /// Attendees.
+    pub attendees: Vec<Attendee>,
+    /// Organizer address (lower case).
+    pub organizer: Option<String>,
+    /// Whether this copy is the organizer's.
+    pub is_organizer: bool,
+    /// Cancelled by the organizer.
+    pub is_cancelled: bool,
+    /// `singleInstance`, `occurrence`, `exception`, `seriesMaster`.
+    pub event_type: String,
+    /// The CRM record id stamped on events written from CRM (extended property), when read.
+    pub crm_id: Option<String>,
+    /// The absences kind's CRM id stamped on its events, when read: not an appointment.
+    pub absence_id: Option<String>,
+    /// Whether the extended properties were read (a delta page does not carry them).
+    pub props_read: bool,
+}
+
+impl CalEvent {
+    /// Private events stay private (`private`, `confidential`).
+    pub fn is_private(&self) -> bool {
+        matches!(self.sensitivity.as_str(), "private" | "confidential")
+    }
+
+    /// The tenant-wide key: `iCalUId`, or (none given) a key private to this copy.
+    pub fn global_key(&self, mailbox: &str) -> String {
+        match self
+            .ical_uid
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            Some(k) => k.to_owned(),
+            None => format!("graph:{mailbox}:{}", self.id),
+        }
+    }
+}
+
+/// One change of the calendar source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventChange {
+    /// New or changed.
+    Event(Box<CalEvent>),
+    /// Graph reported it removed: deleted, or moved out of the window.
+    Removed {
+        /// Graph id.
+        id: String,
+    },
+    /// A linked event a walk from the start did not see: deleted, or out of the window.
+    Vanished(Box<Link>),
+    /// Graph gave an unreadable item.
+    Broken {
+        /// Its id, when known.
+        id: Option<String>,
+        /// What was wrong.
+        reason: String,
+    },
+}
+
+/// One page of the calendar source.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct EventPage {
+    /// The changes.
+    pub changes: Vec<EventChange>,
+    /// More pages follow from here.
+    pub next_link: Option<String>,
+    /// The round is complete.
+    pub delta_link: Option<String>,
+}
+
+/// A participant of a CRM appointment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CrmParticipant {
+    /// Address (lower case), when known.
+    pub email: Option<String>,
+    /// Rep record.
+    pub rep: Option<CrmId>,
+}
+
+/// A CRM appointment as read back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CrmAppointment {
+    /// Its id.
+    pub id: CrmId,
+    /// Every field read, by name.
+    pub fields: BTreeMap<String, String>,
+    /// When it starts (CRM time zone), when readable.
+    pub start: Option<Timestamp>,
+    /// Its participants.
+    pub participants: Vec<CrmParticipant>,
+}
+
+/// The external key of an appointment: which record, and which mailbox wrote it first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyRecord {
+    /// The activity.
+    pub id: CrmId,
+    /// Mailbox (address) that wrote the key: the first synced copy.
+    pub mailbox: Option<String>,
+}
+
+/// A participant to write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewMember {
+    /// Role.
+    pub role: ParticipantRole,
+    /// Address (lower case).
+    pub email: String,
+    /// Person record.
+    pub person: Option<CrmId>,
+    /// Rep record.
+    pub rep: Option<CrmId>,
+    /// Response, when known.
+    pub status: Option<String>,
+}
+
+/// Everything needed to write one new appointment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppointmentPlan {
+    /// External key (`iCalUId`).
+    pub key: String,
+    /// The mailbox address recorded with the key.
+    pub mailbox: String,
+    /// Activity type (catalog text).
+    pub contact_type: String,
+    /// Every synced field (subject, dates, times, the vevent fields), by name.
+    pub fields: BTreeMap<String, String>,
+    /// Linked company.
+    pub company: Option<CrmId>,
+    /// Linked person.
+    pub person: Option<CrmId>,
+    /// Participants.
+    pub participants: Vec<NewMember>,
+}

@@ -310,3 +310,28 @@ mod tests {
         assert!(private_key_block("-----BEGIN CERTIFICATE-----\n").is_none());
     }
 }
+
+/// The task rules for this configuration (`[tasks]`).
+pub fn task_rules(config: &Config) -> gc_sync::TaskRules {
+    use crate::config::TaskDirection;
+    let t = &config.tasks;
+    gc_sync::TaskRules {
+        list_name: t.list_name.trim().to_owned(),
+        days_past: t.days_past,
+        days_future: t.days_future,
+        direction: match t.direction {
+            TaskDirection::CrmToMicrosoft365 => gc_sync::tasks::Direction::CrmToMicrosoft365,
+            TaskDirection::Both => gc_sync::tasks::Direction::Both,
+        },
+        full_walk_every: std::time::Duration::from_secs(u64::from(t.full_walk_minutes) * 60),
+        status: gc_sync::tasks::StatusTexts {
+            not_started: t.status_not_started.clone(),
+            in_progress: t.status_in_progress.clone(),
+            completed: t.status_completed.clone(),
+            waiting: t.status_waiting.clone(),
+            deferred: t.status_deferred.clone(),
+        },
+        priority_high: t.priority_high.clone(),
+        priority_low: t.priority_low.clone(),
+    }
+}

@@ -22,6 +22,7 @@ pub mod error;
 pub mod forms;
 pub mod localtime;
 pub mod probe;
+pub mod tasks;
 
 pub use api::{
     Absence, Activity, ActivityFilter, CatalogValue, Company, DocumentInfo, ExternalKey,
@@ -39,3 +40,4 @@ pub use error::{CrmError, ErrorKind};
 pub use forms::{Forms, FormsError};
 pub use gc_ids::{CrmId, ParseCrmIdError};
 pub use probe::{ExtraField, Finding, Kinds};
+pub use tasks::{TaskRecord, TaskUpdate, TaskWindow};

@@ -15,6 +15,7 @@ pub mod error;
 pub mod lease;
 pub mod mailboxes;
 pub mod ports;
+pub mod tasks;
 
 pub use email::{AttachmentPolicy, EmailKind, EmailRules};
 pub use engine::{
@@ -22,3 +23,4 @@ pub use engine::{
     Owner, Progress, RunPolicy, SyncReport,
 };
 pub use error::{ErrorClass, PortError};
+pub use tasks::{TaskRules, TasksKind};

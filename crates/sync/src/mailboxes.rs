@@ -25,6 +25,8 @@ pub struct Unmatched {
 pub struct MailboxList {
     /// Mailboxes to work (reps enabled for e-mails, with a Microsoft 365 mailbox).
     pub targets: Vec<MailboxTarget>,
+    /// Mailboxes whose rep's tasks are synchronized (the rep's tasks flag).
+    pub task_targets: Vec<MailboxTarget>,
     /// Every enabled rep (participants who are colleagues).
     pub reps: Vec<RepRef>,
     /// Reps without a usable mailbox.
@@ -111,7 +113,7 @@ pub async fn refresh(
             .await
             .map_err(store_err)?;
         enabled_ids.push(mailbox.clone());
-        if !rep.sync_emails {
+        if !rep.sync_emails && !rep.sync_tasks {
             continue;
         }
         let mut addresses = user.addresses.clone();
@@ -119,7 +121,7 @@ pub async fn refresh(
         if !addresses.contains(&primary) {
             addresses.insert(0, primary.clone());
         }
-        list.targets.push(MailboxTarget {
+        let target = MailboxTarget {
             owner: Owner {
                 mailbox,
                 rep_crm_id: rep.crm_id,
@@ -130,7 +132,13 @@ pub async fn refresh(
                 language: rep.language.clone(),
             },
             graph_user: primary,
-        });
+        };
+        if rep.sync_tasks {
+            list.task_targets.push(target.clone());
+        }
+        if rep.sync_emails {
+            list.targets.push(target);
+        }
     }
     for m in store.list_mailboxes().await.map_err(store_err)? {
         if m.enabled && !enabled_ids.contains(&m.rep_id) {
@@ -141,6 +149,8 @@ pub async fn refresh(
         }
     }
     list.targets
+        .sort_by(|a, b| a.owner.email.cmp(&b.owner.email));
+    list.task_targets
         .sort_by(|a, b| a.owner.email.cmp(&b.owner.email));
     list.unmatched.sort_by(|a, b| a.email.cmp(&b.email));
     Ok(list)

@@ -1,5 +1,5 @@
 //! `graph-connector sync --once`: refresh the mailbox list, run one full cycle of every enabled
-//! kind (e-mails for now) for every mailbox, with a progress bar per mailbox on a terminal, and
+//! kind (e-mails, tasks) for every mailbox, with a progress bar per mailbox on a terminal, and
 //! print a summary table (or JSON). Exit status 1 when a mailbox failed as a whole.
 
 use std::collections::HashMap;
@@ -12,6 +12,7 @@ use gc_store::Kind;
 use gc_sync::adapters::{CrmActivities, GraphMail, TenantDirectory};
 use gc_sync::{
     EmailKind, Engine, ItemOutcome, KindRunner, MailboxOutcome, MailboxReport, Progress, SyncReport,
+    TasksKind,
 };
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio_util::sync::CancellationToken;
@@ -35,6 +36,8 @@ pub struct Runtime {
     pub engine: Engine,
     /// E-mail rules, when e-mails are enabled.
     pub email: Option<gc_sync::EmailRules>,
+    /// Task rules, when tasks are enabled.
+    pub tasks: Option<gc_sync::TaskRules>,
     /// Mailboxes worked at once.
     pub parallel: usize,
     /// Only these addresses (empty: all).
@@ -76,6 +79,10 @@ impl Runtime {
             engine: Engine::new(store.clone(), policy, holder()),
             store,
             email,
+            tasks: config
+                .tasks
+                .enabled
+                .then(|| wiring::task_rules(config)),
             parallel: config.mailboxes.parallel.max(1) as usize,
             include: lower(&config.mailboxes.include),
             exclude: lower(&config.mailboxes.exclude),
@@ -135,29 +142,46 @@ impl Runtime {
         )
         .await
         .context("refreshing the mailbox list (enabled reps in CRM, users in Microsoft 365)")?;
-        let mut targets: Vec<_> = list
-            .targets
-            .into_iter()
-            .filter(|t| self.include.is_empty() || self.include.contains(&t.owner.email))
-            .filter(|t| !self.exclude.contains(&t.owner.email))
-            .collect();
-        if let Some(addr) = only {
-            targets.retain(|t| t.owner.email.eq_ignore_ascii_case(addr));
-            if targets.is_empty() {
-                anyhow::bail!(
-                    "{addr} is not an enabled mailbox (the rep must be enabled in CRM and have a Microsoft 365 mailbox)"
-                );
-            }
+        let select = |targets: Vec<gc_sync::MailboxTarget>| -> Vec<gc_sync::MailboxTarget> {
+            targets
+                .into_iter()
+                .filter(|t| self.include.is_empty() || self.include.contains(&t.owner.email))
+                .filter(|t| !self.exclude.contains(&t.owner.email))
+                .filter(|t| only.is_none_or(|a| t.owner.email.eq_ignore_ascii_case(a)))
+                .collect()
+        };
+        let targets = select(list.targets);
+        let task_targets = select(list.task_targets);
+        if let Some(addr) = only
+            && targets.is_empty()
+            && task_targets.is_empty()
+        {
+            anyhow::bail!(
+                "{addr} is not an enabled mailbox (the rep must be enabled in CRM and have a Microsoft 365 mailbox)"
+            );
         }
-        let mut kinds: Vec<Box<dyn KindRunner>> = Vec::new();
+        let mut kinds: Vec<(Box<dyn KindRunner>, &[gc_sync::MailboxTarget])> = Vec::new();
         if let Some(rules) = &self.email {
-            kinds.push(Box::new(EmailKind::new(
-                self.graph.clone(),
-                self.crm.clone(),
-                self.graph.clone(),
-                rules.clone(),
-                list.reps.clone(),
-            )));
+            kinds.push((
+                Box::new(EmailKind::new(
+                    self.graph.clone(),
+                    self.crm.clone(),
+                    self.graph.clone(),
+                    rules.clone(),
+                    list.reps.clone(),
+                )),
+                &targets,
+            ));
+        }
+        if let Some(rules) = &self.tasks {
+            kinds.push((
+                Box::new(TasksKind::new(
+                    self.graph.clone(),
+                    self.crm.clone(),
+                    rules.clone(),
+                )),
+                &task_targets,
+            ));
         }
         let mut report = SyncReport {
             reps_without_mailbox: list
@@ -167,9 +191,9 @@ impl Runtime {
                 .collect(),
             ..SyncReport::default()
         };
-        for kind in &kinds {
+        for (kind, targets) in &kinds {
             let reports = kind
-                .run_all(&self.engine, &targets, self.parallel, progress, cancel)
+                .run_all(&self.engine, targets, self.parallel, progress, cancel)
                 .await;
             let stopped = reports
                 .iter()
@@ -212,8 +236,8 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
     for w in warnings {
         tracing::warn!("{w}");
     }
-    if !config.emails.enabled {
-        eprintln!("[emails] enabled = false: nothing to synchronize");
+    if !config.emails.enabled && !config.tasks.enabled {
+        eprintln!("no kind is enabled ([emails], [tasks] enabled = false): nothing to synchronize");
         return Ok(ExitCode::SUCCESS);
     }
     let rt = Runtime::build(&config).await?;

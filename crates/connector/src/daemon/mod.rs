@@ -33,7 +33,7 @@ use crate::config::{self, Config};
 use crate::{admin, wiring};
 use alerts::Alerter;
 use metered_store::{DeltaReset, MeteredStore};
-use runner::{KindRunner, LiveTenant, email_runner};
+use runner::{KindRunner, LiveTenant, email_runner, tasks_runner};
 use scheduler::Scheduler;
 pub use signals::Signal;
 use status::Status;
@@ -150,6 +150,14 @@ impl Service {
                 graph.clone(),
                 crm.clone(),
                 rules,
+            )));
+        }
+        if config.tasks.enabled {
+            runners.push(Arc::new(tasks_runner(
+                engine.clone(),
+                graph.clone(),
+                crm.clone(),
+                crate::wiring::task_rules(&config),
             )));
         }
         if runners.is_empty() {

@@ -40,6 +40,7 @@ impl Directory for TenantDirectory {
                     email: r.email?,
                     language: r.language,
                     sync_emails: r.sync_emails,
+                    sync_tasks: r.sync_tasks,
                 })
             })
             .collect())

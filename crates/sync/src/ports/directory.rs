@@ -21,6 +21,8 @@ pub struct RepInfo {
     pub language: Option<String>,
     /// "Synchronize e-mails" is set.
     pub sync_emails: bool,
+    /// The tasks flag is set.
+    pub sync_tasks: bool,
 }
 
 /// A Microsoft 365 user found for a rep.

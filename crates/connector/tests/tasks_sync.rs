@@ -57,9 +57,7 @@ impl T {
             .expect("a rep with the tasks flag and a mailbox");
         let graph = GraphClient::new(graph_connector::wiring::graph_options(&config).unwrap())
             .unwrap();
-        let today = jiff::Timestamp::now()
-            .to_zoned(crm.time_zone().clone())
-            .date();
+        let today = gc_crm::localtime::to_local(jiff::Timestamp::now(), crm.time_zone()).0;
         let rt = Runtime::build(&config).await.unwrap();
         T {
             user: rep.email.clone().unwrap().to_ascii_lowercase(),

@@ -12,7 +12,7 @@ use crate::error::CrmError;
 use gc_ids::CrmId;
 
 /// A task (A1) with its fields read into types.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TaskRecord {
     /// Record id.
     pub id: CrmId,

@@ -145,7 +145,7 @@ impl Db {
              RETURNING id",
             fields_sql(table)
         );
-        let row = sqlx::query(&sql)
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(lo)
         .bind(table.to_owned())
         .bind(json(fields))
@@ -164,7 +164,7 @@ impl Db {
             "UPDATE records SET fields = {}, links = ?, deleted = ? WHERE id = ?",
             fields_sql(&rec.table)
         );
-        sqlx::query(&sql)
+        sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(json(&rec.fields))
             .bind(json(&rec.links))
             .bind(i64::from(rec.deleted))

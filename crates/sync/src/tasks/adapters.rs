@@ -208,9 +208,7 @@ impl TodoGraph for GraphMail {
 #[async_trait]
 impl TaskCrm for CrmActivities {
     fn today(&self) -> Date {
-        Timestamp::now()
-            .to_zoned(self.client().time_zone().clone())
-            .date()
+        gc_crm::localtime::to_local(Timestamp::now(), self.client().time_zone()).0
     }
 
     fn time_zone(&self) -> TimeZone {

@@ -295,22 +295,6 @@ pub fn email_rules(config: &Config, forms: Option<&gc_crm::Forms>) -> gc_sync::E
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_key_block_is_found_after_the_certificate() {
-        let pem = "-----BEGIN CERTIFICATE-----\nAAA\n-----END CERTIFICATE-----\n\
-                   -----BEGIN PRIVATE KEY-----\nBBB\n-----END PRIVATE KEY-----\n";
-        assert_eq!(
-            private_key_block(pem),
-            Some("-----BEGIN PRIVATE KEY-----\nBBB\n-----END PRIVATE KEY-----")
-        );
-        assert!(private_key_block("-----BEGIN CERTIFICATE-----\n").is_none());
-    }
-}
-
 /// The task rules for this configuration (`[tasks]`).
 pub fn task_rules(config: &Config) -> gc_sync::TaskRules {
     use crate::config::TaskDirection;
@@ -333,5 +317,21 @@ pub fn task_rules(config: &Config) -> gc_sync::TaskRules {
         },
         priority_high: t.priority_high.clone(),
         priority_low: t.priority_low.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_key_block_is_found_after_the_certificate() {
+        let pem = "-----BEGIN CERTIFICATE-----\nAAA\n-----END CERTIFICATE-----\n\
+                   -----BEGIN PRIVATE KEY-----\nBBB\n-----END PRIVATE KEY-----\n";
+        assert_eq!(
+            private_key_block(pem),
+            Some("-----BEGIN PRIVATE KEY-----\nBBB\n-----END PRIVATE KEY-----")
+        );
+        assert!(private_key_block("-----BEGIN CERTIFICATE-----\n").is_none());
     }
 }

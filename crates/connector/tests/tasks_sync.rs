@@ -55,8 +55,8 @@ impl T {
                         .is_some_and(|e| users.iter().any(|u| u.eq_ignore_ascii_case(e)))
             })
             .expect("a rep with the tasks flag and a mailbox");
-        let graph = GraphClient::new(graph_connector::wiring::graph_options(&config).unwrap())
-            .unwrap();
+        let graph =
+            GraphClient::new(graph_connector::wiring::graph_options(&config).unwrap()).unwrap();
         let today = gc_crm::localtime::to_local(jiff::Timestamp::now(), crm.time_zone()).0;
         let rt = Runtime::build(&config).await.unwrap();
         T {
@@ -256,7 +256,10 @@ async fn tasks_go_to_todo_and_status_and_deletions_come_back() {
     t.patch(last_day, json!({"status": "completed"})).await;
     t.cycle().await;
     let c = t.crm.master().task(last_day).await.unwrap().unwrap();
-    assert_eq!((c.status.as_str(), c.percent_complete), ("Completed", Some(100)));
+    assert_eq!(
+        (c.status.as_str(), c.percent_complete),
+        ("Completed", Some(100))
+    );
     t.patch(last_day, json!({"status": "notStarted"})).await;
     t.cycle().await;
     let c = t.crm.master().task(last_day).await.unwrap().unwrap();
@@ -342,13 +345,12 @@ async fn both_ways_title_and_date_edits_go_back_and_changes_are_read_since_the_c
     let id = t.add("Prepare the offer", Some(1), None).await;
     let r = t.cycle().await;
     assert!(r.created >= 1);
-    let cursor = t
-        .rt
-        .store
-        .get_cursor(&t.rt_mailbox().await, Kind::Task, "crm")
-        .await
-        .unwrap()
-        .unwrap();
+    let cursor =
+        t.rt.store
+            .get_cursor(&t.rt_mailbox().await, Kind::Task, "crm")
+            .await
+            .unwrap()
+            .unwrap();
     let cp = cursor.delta_link.unwrap();
     assert!(
         cp.starts_with("tasks-v1;") && !cp.ends_with("since="),

@@ -177,7 +177,11 @@ impl CrmSession<'_> {
     /// One task by id (`None` when it does not exist or was deleted).
     pub async fn task(&self, id: CrmId) -> Result<Option<TaskRecord>, CrmError> {
         let d = &self.dialect().task;
-        let q = Query::on(&d.table, Some(id_condition(&d.table, id)), self.task_fields());
+        let q = Query::on(
+            &d.table,
+            Some(id_condition(&d.table, id)),
+            self.task_fields(),
+        );
         let recs = self.query(q).await?;
         recs.first().map(|r| self.task_from(r)).transpose()
     }

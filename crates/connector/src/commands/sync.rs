@@ -11,8 +11,8 @@ use anyhow::Context;
 use gc_store::Kind;
 use gc_sync::adapters::{CrmActivities, GraphMail, TenantDirectory};
 use gc_sync::{
-    EmailKind, Engine, ItemOutcome, KindRunner, MailboxOutcome, MailboxReport, Progress, SyncReport,
-    TasksKind,
+    EmailKind, Engine, ItemOutcome, KindRunner, MailboxOutcome, MailboxReport, Progress,
+    SyncReport, TasksKind,
 };
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio_util::sync::CancellationToken;
@@ -79,10 +79,7 @@ impl Runtime {
             engine: Engine::new(store.clone(), policy, holder()),
             store,
             email,
-            tasks: config
-                .tasks
-                .enabled
-                .then(|| wiring::task_rules(config)),
+            tasks: config.tasks.enabled.then(|| wiring::task_rules(config)),
             parallel: config.mailboxes.parallel.max(1) as usize,
             include: lower(&config.mailboxes.include),
             exclude: lower(&config.mailboxes.exclude),

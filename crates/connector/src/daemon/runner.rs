@@ -117,8 +117,11 @@ pub struct EngineRunner<K> {
     kind: Kind,
     make: Box<dyn Fn(&Roster) -> K + Send + Sync>,
     /// The roster's mailboxes this kind works (by default the e-mail ones).
-    select: Box<dyn Fn(&Roster) -> Vec<MailboxTarget> + Send + Sync>,
+    select: Box<SelectMailboxes>,
 }
+
+/// Picks the mailboxes of a roster a kind works.
+type SelectMailboxes = dyn Fn(&Roster) -> Vec<MailboxTarget> + Send + Sync;
 
 impl<K: gc_sync::engine::SyncKind> EngineRunner<K> {
     /// A runner of `kind`, built by `make` for each roster.

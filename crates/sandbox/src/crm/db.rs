@@ -146,14 +146,14 @@ impl Db {
             fields_sql(table)
         );
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(lo)
-        .bind(table.to_owned())
-        .bind(json(fields))
-        .bind(json(&links))
-        .bind(lo)
-        .bind(hi)
-        .fetch_one(&self.pool)
-        .await?;
+            .bind(lo)
+            .bind(table.to_owned())
+            .bind(json(fields))
+            .bind(json(&links))
+            .bind(lo)
+            .bind(hi)
+            .fetch_one(&self.pool)
+            .await?;
         let id: i64 = row.try_get("id")?;
         Ok(id as u64)
     }

@@ -27,7 +27,8 @@ pub const TASK_CONTENT_TYPE: &str = "text/x-mmTasks";
 
 /// A To Do task as the kind sees it.
 pub fn todo_item(t: TodoTask) -> TodoItem {
-    let date = |d: &Option<DateTimeTimeZone>| d.as_ref().and_then(|d| d.civil().ok()).map(|d| d.date());
+    let date =
+        |d: &Option<DateTimeTimeZone>| d.as_ref().and_then(|d| d.civil().ok()).map(|d| d.date());
     let reminder = if t.is_reminder_on == Some(true) {
         t.reminder_date_time
             .as_ref()

@@ -52,10 +52,7 @@ impl CrmCheckpoint {
 
     /// The newer of the stored stamp and `stamps` (stamps sort in time order as text).
     pub fn advance<'a>(&self, stamps: impl Iterator<Item = &'a str>) -> Option<String> {
-        stamps
-            .map(str::to_owned)
-            .chain(self.since.clone())
-            .max()
+        stamps.map(str::to_owned).chain(self.since.clone()).max()
     }
 }
 
@@ -74,7 +71,10 @@ mod tests {
     #[test]
     fn round_trips() {
         assert_eq!(CrmCheckpoint::decode(&cp().encode()), Some(cp()));
-        let none = CrmCheckpoint { since: None, ..cp() };
+        let none = CrmCheckpoint {
+            since: None,
+            ..cp()
+        };
         assert_eq!(CrmCheckpoint::decode(&none.encode()), Some(none));
         assert_eq!(CrmCheckpoint::decode("https://graph/delta?token=x"), None);
     }
@@ -95,12 +95,10 @@ mod tests {
     #[test]
     fn the_stamp_only_moves_forward() {
         let c = cp();
+        assert_eq!(c.advance(["2026-12-02T00:59:00.000Z"].into_iter()), c.since);
         assert_eq!(
-            c.advance(["2026-12-02T00:59:00.000Z"].into_iter()),
-            c.since
-        );
-        assert_eq!(
-            c.advance(["2026-12-02T01:00:01.000Z"].into_iter()).as_deref(),
+            c.advance(["2026-12-02T01:00:01.000Z"].into_iter())
+                .as_deref(),
             Some("2026-12-02T01:00:01.000Z")
         );
     }

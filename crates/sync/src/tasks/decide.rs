@@ -116,9 +116,9 @@ pub fn triage(
             settled.then_some(Decision::Unchanged)
         }
         TaskChange::Todo(item) => match active {
-            Some(l) if todo_id(l) == Some(item.id.as_str()) => (item.etag.is_some()
-                && item.etag == l.graph_version)
-                .then_some(Decision::Unchanged),
+            Some(l) if todo_id(l) == Some(item.id.as_str()) => {
+                (item.etag.is_some() && item.etag == l.graph_version).then_some(Decision::Unchanged)
+            }
             // Not linked (the CRM source adopts a task it finds by its linked resource), or
             // an older To Do task of the same CRM task.
             _ => Some(Decision::Unchanged),
@@ -219,7 +219,9 @@ fn merge(
         }
         // Without a base (adoption, an older link) CRM counts as changed: CRM is the source.
         let crm_changed = crm_base.as_ref().is_none_or(|b| b.differs(f, want));
-        let todo_changed = todo_base.as_ref().is_some_and(|b| b.differs(f, &todo.fields));
+        let todo_changed = todo_base
+            .as_ref()
+            .is_some_and(|b| b.differs(f, &todo.fields));
         let goes_back = match f {
             Field::Status => true,
             Field::Title => both && !todo.fields.title.trim().is_empty(),

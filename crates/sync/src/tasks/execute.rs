@@ -168,9 +168,17 @@ async fn sync(
         }
         (ItemOutcome::Adopted, LedgerAction::Adopted, r)
     } else if !plan.pushed.is_empty() || !plan.pulled.is_empty() {
-        (ItemOutcome::Updated, LedgerAction::Updated, parts.join("; "))
+        (
+            ItemOutcome::Updated,
+            LedgerAction::Updated,
+            parts.join("; "),
+        )
     } else if !plan.kept.is_empty() {
-        (ItemOutcome::Skipped, LedgerAction::Skipped, parts.join("; "))
+        (
+            ItemOutcome::Skipped,
+            LedgerAction::Skipped,
+            parts.join("; "),
+        )
     } else {
         // Both sides agree already (e.g. the echo of a write): remember the new versions.
         return Ok(Applied {

@@ -161,9 +161,15 @@ mod tests {
     #[test]
     fn an_unknown_status_text_falls_back_on_the_percentage() {
         let r = TaskRules::default();
-        assert_eq!(status_from_crm("Erledigt", Some(100), &r), TodoStatus::Completed);
+        assert_eq!(
+            status_from_crm("Erledigt", Some(100), &r),
+            TodoStatus::Completed
+        );
         assert_eq!(status_from_crm("", Some(10), &r), TodoStatus::InProgress);
         assert_eq!(status_from_crm("?", None, &r), TodoStatus::NotStarted);
-        assert_eq!(status_from_crm("completed", None, &r), TodoStatus::Completed);
+        assert_eq!(
+            status_from_crm("completed", None, &r),
+            TodoStatus::Completed
+        );
     }
 }

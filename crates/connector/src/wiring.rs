@@ -256,6 +256,23 @@ pub fn run_policy(config: &Config) -> gc_sync::RunPolicy {
     }
 }
 
+/// The kinds this configuration runs, in the order a cycle runs them (the service, `sync
+/// --once` and the admin page agree on it).
+pub fn enabled_kinds(config: &Config) -> Vec<gc_store::Kind> {
+    use gc_store::Kind;
+    let mut out = Vec::new();
+    for (on, kind) in [
+        (config.emails.enabled, Kind::Email),
+        (config.appointments.enabled, Kind::Appointment),
+        (config.tasks.enabled, Kind::Task),
+    ] {
+        if on {
+            out.push(kind);
+        }
+    }
+    out
+}
+
 /// `[mailboxes] sync_from`: the start of that day in the CRM's time zone (a zone that cannot
 /// be read fails the CRM client's configuration first, with its own message).
 pub fn sync_from(config: &Config) -> Option<jiff::Timestamp> {
@@ -357,6 +374,31 @@ pub fn appointment_rules(
             .collect(),
         time_zone: time_zone(config).unwrap_or(jiff::tz::TimeZone::UTC),
         dialect: dialect.clone(),
+    }
+}
+
+/// The task rules for this configuration (`[tasks]`).
+pub fn task_rules(config: &Config) -> gc_sync::TaskRules {
+    use crate::config::TaskDirection;
+    let t = &config.tasks;
+    gc_sync::TaskRules {
+        list_name: t.list_name.trim().to_owned(),
+        days_past: t.days_past,
+        days_future: t.days_future,
+        direction: match t.direction {
+            TaskDirection::CrmToMicrosoft365 => gc_sync::tasks::Direction::CrmToMicrosoft365,
+            TaskDirection::Both => gc_sync::tasks::Direction::Both,
+        },
+        full_walk_every: std::time::Duration::from_secs(u64::from(t.full_walk_minutes) * 60),
+        status: gc_sync::tasks::StatusTexts {
+            not_started: t.status_not_started.clone(),
+            in_progress: t.status_in_progress.clone(),
+            completed: t.status_completed.clone(),
+            waiting: t.status_waiting.clone(),
+            deferred: t.status_deferred.clone(),
+        },
+        priority_high: t.priority_high.clone(),
+        priority_low: t.priority_low.clone(),
     }
 }
 

@@ -22,6 +22,7 @@ pub mod error;
 pub mod forms;
 pub mod localtime;
 pub mod probe;
+pub mod tasks;
 pub mod user_settings;
 
 pub use api::{
@@ -40,3 +41,4 @@ pub use error::{CrmError, ErrorKind};
 pub use forms::{Forms, FormsError};
 pub use gc_ids::{CrmId, ParseCrmIdError};
 pub use probe::{ExtraField, Finding, Kinds};
+pub use tasks::{TaskRecord, TaskUpdate, TaskWindow};

@@ -16,6 +16,7 @@ pub mod error;
 pub mod lease;
 pub mod mailboxes;
 pub mod ports;
+pub mod tasks;
 
 pub use appointments::{AppointmentKind, AppointmentRules};
 pub use email::{AttachmentPolicy, EmailKind, EmailRules};
@@ -24,3 +25,4 @@ pub use engine::{
     Owner, Progress, RunPolicy, SyncReport,
 };
 pub use error::{ErrorClass, PortError};
+pub use tasks::{TaskRules, TasksKind};

@@ -1,5 +1,5 @@
 //! `graph-connector sync --once`: refresh the mailbox list, run one full cycle of every enabled
-//! kind (e-mails for now) for every mailbox, with a progress bar per mailbox on a terminal, and
+//! kind (e-mails, tasks) for every mailbox, with a progress bar per mailbox on a terminal, and
 //! print a summary table (or JSON). Exit status 1 when a mailbox failed as a whole.
 
 use std::collections::HashMap;
@@ -12,7 +12,7 @@ use gc_store::Kind;
 use gc_sync::adapters::{CrmActivities, GraphMail, TenantDirectory};
 use gc_sync::{
     AppointmentKind, EmailKind, Engine, ItemOutcome, KindRunner, MailboxOutcome, MailboxReport,
-    Progress, SyncReport,
+    Progress, SyncReport, TasksKind,
 };
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio_util::sync::CancellationToken;
@@ -38,6 +38,8 @@ pub struct Runtime {
     pub email: Option<gc_sync::EmailRules>,
     /// Appointment rules, when appointments are enabled.
     pub appointments: Option<gc_sync::AppointmentRules>,
+    /// Task rules, when tasks are enabled.
+    pub tasks: Option<gc_sync::TaskRules>,
     /// Mailboxes worked at once.
     pub parallel: usize,
     /// Only these addresses (empty: all).
@@ -88,6 +90,7 @@ impl Runtime {
             store,
             email,
             appointments,
+            tasks: config.tasks.enabled.then(|| wiring::task_rules(config)),
             parallel: config.mailboxes.parallel.max(1) as usize,
             include: lower(&config.mailboxes.include),
             exclude: lower(&config.mailboxes.exclude),
@@ -178,6 +181,13 @@ impl Runtime {
                 list.reps.clone(),
             )));
         }
+        if let Some(rules) = &self.tasks {
+            kinds.push(Box::new(TasksKind::new(
+                self.graph.clone(),
+                self.crm.clone(),
+                rules.clone(),
+            )));
+        }
         let mut report = SyncReport {
             reps_without_mailbox: list
                 .unmatched
@@ -242,8 +252,10 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
     for w in warnings {
         tracing::warn!("{w}");
     }
-    if !config.emails.enabled && !config.appointments.enabled {
-        eprintln!("[emails] and [appointments] are disabled: nothing to synchronize");
+    if wiring::enabled_kinds(&config).is_empty() {
+        eprintln!(
+            "no kind is enabled ([emails], [appointments], [tasks], [contacts], [absences] enabled = false): nothing to synchronize"
+        );
         return Ok(ExitCode::SUCCESS);
     }
     let rt = Runtime::build(&config).await?;

@@ -335,6 +335,17 @@ impl Default for Appointments {
     }
 }
 
+/// Which way title and date edits of tasks flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskDirection {
+    /// CRM → Microsoft To Do; only the status comes back.
+    #[default]
+    CrmToMicrosoft365,
+    /// Title, start and due date edits in To Do go back to CRM too.
+    Both,
+}
+
 /// `[tasks]`: CRM tasks to Microsoft To Do.
 #[derive(Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -344,6 +355,18 @@ pub struct Tasks {
     pub days_past: u32,
     pub days_future: u32,
     pub list_name: String,
+    pub direction: TaskDirection,
+    /// The window is walked in full (deletions in CRM found) at least this often.
+    pub full_walk_minutes: u32,
+    /// CRM status texts for To Do's statuses.
+    pub status_not_started: String,
+    pub status_in_progress: String,
+    pub status_completed: String,
+    pub status_waiting: String,
+    pub status_deferred: String,
+    /// CRM priority texts for To Do's high and low importance.
+    pub priority_high: String,
+    pub priority_low: String,
 }
 
 impl Default for Tasks {
@@ -352,8 +375,17 @@ impl Default for Tasks {
             enabled: true,
             interval_minutes: 10,
             days_past: 7,
-            days_future: 30,
+            days_future: 7,
             list_name: "CRM".into(),
+            direction: TaskDirection::default(),
+            full_walk_minutes: 60,
+            status_not_started: "Open".into(),
+            status_in_progress: "In progress".into(),
+            status_completed: "Completed".into(),
+            status_waiting: "Waiting".into(),
+            status_deferred: "Deferred".into(),
+            priority_high: "High".into(),
+            priority_low: "Low".into(),
         }
     }
 }

@@ -33,7 +33,7 @@ use crate::config::{self, Config};
 use crate::{admin, wiring};
 use alerts::Alerter;
 use metered_store::{DeltaReset, MeteredStore};
-use runner::{KindRunner, LiveTenant, appointment_runner, email_runner};
+use runner::{KindRunner, LiveTenant, appointment_runner, email_runner, tasks_runner};
 use scheduler::Scheduler;
 pub use signals::Signal;
 use status::Status;
@@ -162,6 +162,14 @@ impl Service {
                 graph.clone(),
                 crm.clone(),
                 appointment_rules,
+            )));
+        }
+        if config.tasks.enabled {
+            runners.push(Arc::new(tasks_runner(
+                engine.clone(),
+                graph.clone(),
+                crm.clone(),
+                crate::wiring::task_rules(&config),
             )));
         }
         if runners.is_empty() {

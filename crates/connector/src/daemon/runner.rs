@@ -4,7 +4,7 @@
 //! exist) and [`KindRunner`] runs one cycle of one kind for one mailbox. The scheduler knows
 //! nothing else of the engine, so a new kind is one more `KindRunner`, and the scheduler is
 //! tested with fakes. [`EngineRunner`] drives `gc_sync::Engine::run_mailbox` with a kind built
-//! for the current roster (e-mail: [`email_runner`]), and [`LiveTenant`] checks the token and
+//! for the current roster (e-mail: [`email_runner`], tasks: [`tasks_runner`]), and [`LiveTenant`] checks the token and
 //! the CRM login and refreshes the mailbox list.
 
 use std::sync::{Arc, Mutex};
@@ -16,7 +16,7 @@ use gc_sync::adapters::{CrmActivities, GraphMail, TenantDirectory};
 use gc_sync::mailboxes::{MailboxList, Unmatched};
 use gc_sync::{
     AppointmentKind, AppointmentRules, EmailKind, EmailRules, Engine, ItemOutcome, MailboxOutcome,
-    MailboxReport, MailboxTarget, Progress,
+    MailboxReport, MailboxTarget, Progress, TaskRules, TasksKind,
 };
 use jiff::Timestamp;
 use tokio_util::sync::CancellationToken;
@@ -168,6 +168,18 @@ pub fn appointment_runner(
     })
 }
 
+/// Tasks for the scheduler: the mailboxes of reps whose tasks flag is set.
+pub fn tasks_runner(
+    engine: Engine,
+    graph: Arc<GraphMail>,
+    crm: Arc<CrmActivities>,
+    rules: TaskRules,
+) -> EngineRunner<TasksKind> {
+    EngineRunner::new(engine, Kind::Task, move |_: &Roster| {
+        TasksKind::new(graph.clone(), crm.clone(), rules.clone())
+    })
+}
+
 #[async_trait]
 impl<K: gc_sync::engine::SyncKind> KindRunner for EngineRunner<K> {
     fn kind(&self) -> Kind {
@@ -301,10 +313,11 @@ impl Tenant for LiveTenant {
                 "cannot read the mailbox list (enabled reps in CRM, users in Microsoft 365): {e}"
             ))
         })?;
-        list.targets.retain(|t| {
+        let wanted = |t: &MailboxTarget| {
             (self.include.is_empty() || self.include.contains(&t.owner.email))
                 && !self.exclude.contains(&t.owner.email)
-        });
+        };
+        list.targets.retain(wanted);
         Ok(Roster {
             list,
             refreshed_at: Some(Timestamp::now()),

@@ -271,6 +271,10 @@ impl Dialect {
         k.field("task.status", &t.status);
         k.optional("task.priority", &t.priority);
         k.optional("task.percent_complete", &t.percent_complete);
+        k.optional("task.reminder_date", &t.reminder_date);
+        k.optional("task.reminder_time", &t.reminder_time);
+        k.optional("task.deleted", &t.deleted);
+        k.optional("task.updated", &t.updated);
 
         let b = &self.absence;
         k.table("absence.table", &b.table, "absence.short", &b.short);

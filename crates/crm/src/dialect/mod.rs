@@ -170,6 +170,17 @@ pub struct TaskNames {
     pub status: String,
     pub priority: String,
     pub percent_complete: String,
+    /// Reminder date and time (wall clock in `[crm] time_zone`); `""`: the table has none.
+    pub reminder_date: String,
+    pub reminder_time: String,
+    /// Set (boolean) when the task was deleted in Microsoft To Do: the connector never
+    /// deletes a CRM task. `""`: the table has no such field; the deletion is then only
+    /// recorded in the ledger and the task is not sent again.
+    pub deleted: String,
+    /// The record's update stamp (text that sorts in time order, written by CRM on every
+    /// change), so that the tasks changed since a checkpoint can be asked for. `""`: none;
+    /// the whole window is then read on every run.
+    pub updated: String,
 }
 
 /// Absence (A3) names.
@@ -355,6 +366,10 @@ impl Default for TaskNames {
             status: s("Status"),
             priority: s("Priority"),
             percent_complete: s("PercentComplete"),
+            reminder_date: s("ReminderDate"),
+            reminder_time: s("ReminderTime"),
+            deleted: s("ConnectorDeleted"),
+            updated: s("UpdTimestamp"),
         }
     }
 }

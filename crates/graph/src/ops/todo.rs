@@ -44,6 +44,16 @@ impl GraphClient {
         .await
     }
 
+    /// Delete a To Do list with its tasks.
+    pub async fn delete_todo_list(&self, mailbox: &str, list_id: &str) -> Result<(), GraphError> {
+        self.delete(
+            Some(mailbox),
+            ResourceKind::Todo,
+            &format!("{}/{}", lists(mailbox), seg(list_id)),
+        )
+        .await
+    }
+
     /// Start a task delta round for a list.
     pub fn todo_task_delta(&self, mailbox: &str, list_id: &str) -> PageStream<DeltaItem<TodoTask>> {
         self.delta(
@@ -51,6 +61,15 @@ impl GraphClient {
             ResourceKind::Todo,
             &format!("{}/{}/tasks/delta", lists(mailbox), seg(list_id)),
         )
+    }
+
+    /// Resume a list's task delta from a persisted nextLink or deltaLink.
+    pub fn resume_todo_task_delta(
+        &self,
+        mailbox: &str,
+        link: &str,
+    ) -> PageStream<DeltaItem<TodoTask>> {
+        self.resume(Some(mailbox), link)
     }
 
     /// Tasks of a list (with their linked resources).

@@ -139,26 +139,32 @@ impl Db {
         let hi = lo + 0xFFFF_FFFF;
         // One statement, so that requests of different users running at the same time never
         // get the same id.
-        let row = sqlx::query(
+        let sql = format!(
             "INSERT INTO records (id, tbl, deleted, fields, links) \
-             SELECT COALESCE(MAX(id), ?) + 1, ?, 0, ?, ? FROM records WHERE id >= ? AND id <= ? \
+             SELECT COALESCE(MAX(id), ?) + 1, ?, 0, {}, ? FROM records WHERE id >= ? AND id <= ? \
              RETURNING id",
-        )
-        .bind(lo)
-        .bind(table.to_owned())
-        .bind(json(fields))
-        .bind(json(&links))
-        .bind(lo)
-        .bind(hi)
-        .fetch_one(&self.pool)
-        .await?;
+            fields_sql(table)
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(lo)
+            .bind(table.to_owned())
+            .bind(json(fields))
+            .bind(json(&links))
+            .bind(lo)
+            .bind(hi)
+            .fetch_one(&self.pool)
+            .await?;
         let id: i64 = row.try_get("id")?;
         Ok(id as u64)
     }
 
     /// Writes back a record's fields, links and deleted flag.
     pub async fn save(&self, rec: &StoredRecord) -> Result<(), sqlx::Error> {
-        sqlx::query("UPDATE records SET fields = ?, links = ?, deleted = ? WHERE id = ?")
+        let sql = format!(
+            "UPDATE records SET fields = {}, links = ?, deleted = ? WHERE id = ?",
+            fields_sql(&rec.table)
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(json(&rec.fields))
             .bind(json(&rec.links))
             .bind(i64::from(rec.deleted))
@@ -258,6 +264,22 @@ impl Db {
                 .execute(&self.pool)
                 .await?;
         Ok(r.rows_affected() > 0)
+    }
+}
+
+/// The SQL expression that stores a record's fields (bound as one JSON parameter): with the
+/// update stamp set in the same statement for tables that have one, so that no reader can
+/// see a write without its stamp, or a stamp older than one it has already seen.
+fn fields_sql(table: &str) -> String {
+    let stamped = super::schema::table_def(table)
+        .is_some_and(|d| d.fields.contains(&super::schema::UPDATE_STAMP));
+    if stamped {
+        format!(
+            "json_set(?, '$.{}', strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))",
+            super::schema::UPDATE_STAMP
+        )
+    } else {
+        "?".to_owned()
     }
 }
 

@@ -54,6 +54,10 @@ const FIELD_KEYS: &[(&str, &str, &str)] = &[
     ("task.status", "Tasks", "Status"),
     ("task.priority", "Tasks", "Priority"),
     ("task.percent_complete", "Tasks", "PercentComplete"),
+    ("task.reminder_date", "Tasks", "ReminderDate"),
+    ("task.reminder_time", "Tasks", "ReminderTime"),
+    ("task.deleted", "Tasks", "ConnectorDeleted"),
+    ("task.updated", "Tasks", "UpdTimestamp"),
     ("absence.rep_id", "Absences", "RepID"),
     ("absence.start_date", "Absences", "StartDate"),
     ("absence.start_time", "Absences", "StartTime"),
@@ -109,6 +113,7 @@ const BOOL_FIELDS: &[(&str, &str)] = &[
     ("Rep", "SyncContacts"),
     ("Rep", "SyncAbsences"),
     ("Contact", "ConnectorDeleted"),
+    ("Tasks", "ConnectorDeleted"),
     ("Contact", "ConnectorPublished"),
     ("Contact", "ConnectorMissingparticipants"),
     ("Contact", "Private"),
@@ -119,6 +124,7 @@ const DATE_FIELDS: &[(&str, &str)] = &[
     ("Contact", "EndDate"),
     ("Tasks", "StartDate"),
     ("Tasks", "DueDate"),
+    ("Tasks", "ReminderDate"),
     ("Absences", "StartDate"),
     ("Absences", "EndDate"),
 ];
@@ -127,6 +133,7 @@ const TIME_FIELDS: &[(&str, &str)] = &[
     ("Contact", "EndTime"),
     ("Absences", "StartTime"),
     ("Absences", "EndTime"),
+    ("Tasks", "ReminderTime"),
 ];
 
 /// The keys of conventions the sandbox honours, with their defaults.

@@ -18,6 +18,11 @@ pub(crate) struct TableDef {
 
 pub(crate) const CATALOG_TABLE: &str = "CatalogValue";
 
+/// The update stamp CRM writes on every insert and update of a table that has it (an RFC 3339
+/// UTC time with microseconds, so that text order is time order): what lets a client ask for
+/// the records changed since a checkpoint.
+pub(crate) const UPDATE_STAMP: &str = "UpdTimestamp";
+
 /// The activity (MA) fields: the connector's, and those of the vevent form of the sample
 /// forms.xml.
 const CONTACT_FIELDS: &[&str] = &[
@@ -151,6 +156,10 @@ pub(crate) const TABLES: &[TableDef] = &[
             "Status",
             "Priority",
             "PercentComplete",
+            "ReminderDate",
+            "ReminderTime",
+            "ConnectorDeleted",
+            UPDATE_STAMP,
         ],
         required: &["Subject", "RepID"],
         catalogs: &[],

@@ -1,0 +1,387 @@
+//! Tasks as a kind of the engine: CRM tasks of the rep in the window go into a dedicated
+//! Microsoft To Do list; status (and, both ways, title and dates) come back.
+//!
+//! Two sources per mailbox run, in this order: `crm` (the rep's tasks in the window changed
+//! since the checkpoint; a full walk of the window, which reconciles, at least every
+//! `full_walk_every` and whenever the window moved on) and the list's task delta (scope: the
+//! list id, so a recreated list starts a delta of its own). Every change is keyed by its CRM
+//! task ([`item_key`]), whichever source brought it; the link's global key holds the list and
+//! the To Do task (see [`todo_key`](super::model::todo_key)).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use gc_crm::TaskWindow;
+use gc_store::{CrmId, Kind, Link, LinkState};
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+use tokio::sync::OnceCell;
+
+use crate::engine::commit::clear_cursor;
+use crate::engine::{Applied, Identity, ItemCx, Page, Prepared, RunCx, Source, SyncKind};
+use crate::error::{ErrorClass, PortError, store_error};
+use crate::tasks::checkpoint::CrmCheckpoint;
+use crate::tasks::decide::{self, Decision, Facts};
+use crate::tasks::execute;
+use crate::tasks::model::{TaskChange, TodoItem, item_key, todo_id, todo_key, todo_list};
+use crate::tasks::ports::{TaskCrm, TodoGraph};
+use crate::tasks::rules::TaskRules;
+
+/// The CRM source's cursor scope.
+pub const CRM_SCOPE: &str = "crm";
+
+/// CRM tasks to Microsoft To Do.
+#[derive(Clone)]
+pub struct TasksKind {
+    pub(crate) graph: Arc<dyn TodoGraph>,
+    pub(crate) crm: Arc<dyn TaskCrm>,
+    pub(crate) rules: Arc<TaskRules>,
+}
+
+impl std::fmt::Debug for TasksKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TasksKind")
+            .field("list", &self.rules.list_name)
+            .finish()
+    }
+}
+
+impl TasksKind {
+    /// Task synchronization over these ports, with these rules.
+    pub fn new(graph: Arc<dyn TodoGraph>, crm: Arc<dyn TaskCrm>, rules: TaskRules) -> Self {
+        TasksKind {
+            graph,
+            crm,
+            rules: Arc::new(rules),
+        }
+    }
+
+    /// The rules.
+    pub fn rules(&self) -> &TaskRules {
+        &self.rules
+    }
+}
+
+/// One mailbox run: the list, CRM's time zone, and the list's tasks by CRM id once needed.
+#[derive(Debug)]
+pub struct TaskRun {
+    pub(crate) list: String,
+    pub(crate) tz: TimeZone,
+    index: OnceCell<HashMap<CrmId, TodoItem>>,
+}
+
+impl TasksKind {
+    /// The list's task that carries `crm_id` in its linked resource (read once per run).
+    async fn by_crm_id(
+        &self,
+        cx: &RunCx<'_>,
+        run: &TaskRun,
+        crm_id: CrmId,
+    ) -> Result<Option<TodoItem>, PortError> {
+        let index = run
+            .index
+            .get_or_try_init(|| async {
+                let all = self.graph.tasks(cx.user(), &run.list).await?;
+                Ok::<_, PortError>(
+                    all.into_iter()
+                        .filter_map(|t| Some((t.crm_id?, t)))
+                        .collect::<HashMap<_, _>>(),
+                )
+            })
+            .await?;
+        Ok(index.get(&crm_id).cloned())
+    }
+
+    async fn crm_page(
+        &self,
+        cx: &RunCx<'_>,
+        checkpoint: Option<&str>,
+    ) -> Result<Page<TaskChange>, PortError> {
+        let now = Timestamp::now();
+        let (from, to) = self.rules.window(self.crm.today());
+        let stamped = self.crm.has_update_stamp();
+        let previous = match checkpoint {
+            None => None,
+            Some(c) => match CrmCheckpoint::decode(c) {
+                Some(cp) if stamped && !cp.full_walk_due(now, to, self.rules.full_walk_every) => {
+                    Some(cp)
+                }
+                _ => {
+                    return Err(PortError::new(
+                        ErrorClass::SyncStateExpired,
+                        "the task window is due for a full walk",
+                    ));
+                }
+            },
+        };
+        let window = TaskWindow {
+            rep_id: cx.target.owner.rep_number.clone(),
+            from,
+            to,
+            changed_since: previous.as_ref().and_then(|p| p.since.clone()),
+        };
+        let tasks = self.crm.tasks(cx.rep(), &window).await?;
+        let next = match &previous {
+            Some(p) => CrmCheckpoint {
+                since: p.advance(tasks.iter().filter_map(|t| t.updated.as_deref())),
+                ..p.clone()
+            },
+            None => CrmCheckpoint {
+                since: tasks.iter().filter_map(|t| t.updated.clone()).max(),
+                full_walk: now,
+                window_end: to,
+            },
+        };
+        Ok(Page {
+            changes: tasks.into_iter().map(TaskChange::Crm).collect(),
+            next: None,
+            // Without an update stamp there is nothing to resume from: every run walks the
+            // whole window (and reconciles).
+            done: stamped.then(|| next.encode()),
+        })
+    }
+
+    async fn todo_page(
+        &self,
+        cx: &RunCx<'_>,
+        run: &TaskRun,
+        checkpoint: Option<&str>,
+    ) -> Result<Page<TaskChange>, PortError> {
+        let p = self
+            .graph
+            .delta_page(cx.user(), &run.list, checkpoint)
+            .await?;
+        let mut changes = Vec::new();
+        for (id, why) in p.broken {
+            tracing::warn!(mailbox = cx.mailbox(), task = ?id, reason = why, "unreadable To Do task skipped");
+        }
+        for mut item in p.changed {
+            if item.crm_id.is_none() {
+                item.crm_id = self.linked(cx, &run.list, &item.id).await?;
+            }
+            changes.push(TaskChange::Todo(item));
+        }
+        for id in p.removed {
+            if let Some(crm_id) = self.linked(cx, &run.list, &id).await? {
+                changes.push(TaskChange::TodoRemoved { id, crm_id });
+            }
+        }
+        Ok(Page {
+            changes,
+            next: p.next_link,
+            done: p.delta_link,
+        })
+    }
+
+    /// The CRM task linked to a To Do task of this mailbox, if any.
+    async fn linked(
+        &self,
+        cx: &RunCx<'_>,
+        list: &str,
+        todo: &str,
+    ) -> Result<Option<CrmId>, PortError> {
+        let links = cx
+            .store
+            .links_by_global_key(Kind::Task, &todo_key(list, todo))
+            .await
+            .map_err(store_error)?;
+        Ok(links
+            .into_iter()
+            .find(|l| l.mailbox == cx.mailbox())
+            .and_then(|l| l.crm_id))
+    }
+}
+
+#[async_trait]
+impl SyncKind for TasksKind {
+    type Run = TaskRun;
+    type Change = TaskChange;
+    type Facts = Facts;
+    type Decision = Decision;
+
+    fn kind(&self) -> Kind {
+        Kind::Task
+    }
+
+    async fn prepare(&self, cx: &RunCx<'_>) -> Result<Option<Prepared<TaskRun>>, PortError> {
+        let name = &self.rules.list_name;
+        let list = match self.graph.find_list(cx.user(), name).await? {
+            Some(id) => id,
+            None => {
+                let linked = !cx
+                    .store
+                    .list_links(cx.mailbox(), Kind::Task, None, 1)
+                    .await
+                    .map_err(store_error)?
+                    .is_empty();
+                if linked {
+                    // The user deleted the list: the next CRM walk must see every task again
+                    // (cleared before the list is created, so that a crash in between still
+                    // leads to the full walk).
+                    tracing::info!(
+                        mailbox = cx.mailbox(),
+                        list = name,
+                        "the To Do list is gone: creating it again and walking the CRM tasks in full"
+                    );
+                    clear_cursor(cx, CRM_SCOPE).await?;
+                }
+                self.graph.create_list(cx.user(), name).await?
+            }
+        };
+        Ok(Some(Prepared {
+            total: None,
+            sources: vec![
+                Source {
+                    scope: CRM_SCOPE.into(),
+                    label: "CRM tasks in the window".into(),
+                    reconcile: true,
+                },
+                Source {
+                    scope: list.clone(),
+                    label: format!("To Do list \"{name}\""),
+                    reconcile: false,
+                },
+            ],
+            run: TaskRun {
+                list,
+                tz: self.crm.time_zone(),
+                index: OnceCell::new(),
+            },
+        }))
+    }
+
+    async fn page(
+        &self,
+        cx: &RunCx<'_>,
+        run: &TaskRun,
+        source: &Source,
+        checkpoint: Option<&str>,
+    ) -> Result<Page<TaskChange>, PortError> {
+        if source.scope == CRM_SCOPE {
+            self.crm_page(cx, checkpoint).await
+        } else {
+            self.todo_page(cx, run, checkpoint).await
+        }
+    }
+
+    fn identify(&self, _cx: &RunCx<'_>, _run: &TaskRun, change: &TaskChange) -> Option<Identity> {
+        // A To Do task without a CRM task (the user's own, in our list) is not ours.
+        change.crm_id().map(|id| Identity {
+            item: item_key(id),
+            global_key: None,
+        })
+    }
+
+    /// A CRM task's age is its due date (its start date without one), at the start of that
+    /// day in UTC; To Do changes of linked tasks are never left alone.
+    fn dated(&self, change: &TaskChange) -> Option<jiff::Timestamp> {
+        match change {
+            TaskChange::Crm(t) => t
+                .due_date
+                .or(t.start_date)?
+                .to_zoned_datetime(jiff::tz::TimeZone::UTC)
+                .ok()
+                .map(|z| z.timestamp()),
+            _ => None,
+        }
+    }
+
+    fn describe(&self, change: &TaskChange) -> Option<serde_json::Value> {
+        let title = match change {
+            TaskChange::Crm(t) => Some(t.subject.clone()),
+            TaskChange::Todo(t) => Some(t.fields.title.clone()),
+            _ => None,
+        };
+        Some(serde_json::json!({
+            "crmId": change.crm_id().map(|c| c.to_string()),
+            "title": title,
+        }))
+    }
+
+    fn vanished(&self, _run: &TaskRun, link: Link) -> Option<TaskChange> {
+        matches!(link.state, LinkState::Active | LinkState::Interrupted)
+            .then_some(link.crm_id)
+            .flatten()
+            .map(|crm_id| TaskChange::CrmMissing { crm_id })
+    }
+
+    fn triage(
+        &self,
+        _cx: &RunCx<'_>,
+        run: &TaskRun,
+        change: &TaskChange,
+        link: Option<&Link>,
+    ) -> Option<Decision> {
+        decide::triage(change, link, &self.rules, &run.tz, &run.list)
+    }
+
+    async fn gather(
+        &self,
+        cx: &ItemCx<'_>,
+        run: &TaskRun,
+        change: &TaskChange,
+    ) -> Result<Facts, PortError> {
+        let Some(crm_id) = change.crm_id() else {
+            return Ok(Facts::default());
+        };
+        let crm = match change {
+            TaskChange::Crm(t) => Some(t.clone()),
+            _ => self.crm.task(cx.rep(), crm_id).await?,
+        };
+        let rep = &cx.target.owner.rep_number;
+        let crm = crm.filter(|t| !t.deleted && (t.rep_id.is_empty() || t.rep_id == *rep));
+        let todo = match change {
+            TaskChange::TodoRemoved { .. } => None,
+            TaskChange::Todo(item) => Some(item.clone()),
+            TaskChange::CrmMissing { .. } if crm.is_none() => None,
+            _ => {
+                let linked = cx
+                    .link
+                    .filter(|l| todo_list(l) == Some(run.list.as_str()))
+                    .and_then(todo_id);
+                let found = match linked {
+                    Some(id) => self.graph.task(cx.user(), &run.list, id).await?,
+                    None => None,
+                };
+                match found {
+                    Some(t) => Some(t),
+                    None => self.by_crm_id(cx.run, run, crm_id).await?,
+                }
+            }
+        };
+        Ok(Facts { crm, todo })
+    }
+
+    fn decide(
+        &self,
+        _cx: &RunCx<'_>,
+        run: &TaskRun,
+        change: &TaskChange,
+        link: Option<&Link>,
+        facts: &Facts,
+    ) -> Decision {
+        decide::decide(change, link, facts, &self.rules, &run.tz)
+    }
+
+    async fn apply(
+        &self,
+        cx: &ItemCx<'_>,
+        run: &TaskRun,
+        change: &TaskChange,
+        decision: Decision,
+    ) -> Result<Applied, PortError> {
+        execute::apply(self, cx, run, change, decision).await
+    }
+
+    async fn finish(
+        &self,
+        _cx: &ItemCx<'_>,
+        _run: &TaskRun,
+        _change: &TaskChange,
+        _applied: &Applied,
+    ) -> Result<(), PortError> {
+        // Everything is written before the commit; nothing waits for it.
+        Ok(())
+    }
+}

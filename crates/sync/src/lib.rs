@@ -8,7 +8,9 @@
 //! `gc_store::StateStore`. The write order that makes it crash-safe is described in
 //! `docs/SYNC.md`.
 
+pub mod absences;
 pub mod adapters;
+pub mod contacts;
 pub mod email;
 pub mod engine;
 pub mod error;
@@ -16,6 +18,8 @@ pub mod lease;
 pub mod mailboxes;
 pub mod ports;
 
+pub use absences::{AbsenceKind, AbsenceRules};
+pub use contacts::{ContactKind, ContactRules, ContactTarget};
 pub use email::{AttachmentPolicy, EmailKind, EmailRules};
 pub use engine::{
     Engine, ItemOutcome, KindRunner, MailboxOutcome, MailboxReport, MailboxTarget, NoProgress,

@@ -11,7 +11,8 @@ use anyhow::Context;
 use gc_store::Kind;
 use gc_sync::adapters::{CrmActivities, GraphMail, TenantDirectory};
 use gc_sync::{
-    EmailKind, Engine, ItemOutcome, KindRunner, MailboxOutcome, MailboxReport, Progress, SyncReport,
+    AbsenceKind, ContactKind, EmailKind, Engine, ItemOutcome, KindRunner, MailboxOutcome,
+    MailboxReport, Progress, SyncReport,
 };
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio_util::sync::CancellationToken;
@@ -35,6 +36,12 @@ pub struct Runtime {
     pub engine: Engine,
     /// E-mail rules, when e-mails are enabled.
     pub email: Option<gc_sync::EmailRules>,
+    /// Contact rules, when contacts are enabled.
+    pub contacts: Option<gc_sync::ContactRules>,
+    /// Absence rules, when absences are enabled.
+    pub absences: Option<gc_sync::AbsenceRules>,
+    /// `[microsoft] managed_domains`, lower case: only reps there get a mailbox.
+    pub managed_domains: Vec<String>,
     /// Mailboxes worked at once.
     pub parallel: usize,
     /// Only these addresses (empty: all).
@@ -66,6 +73,14 @@ impl Runtime {
         // One-shot runs wait for a mailbox whose lease a crashed process still holds.
         policy.mailbox_wait = policy.lease_ttl + std::time::Duration::from_secs(1);
         let store = wiring::store(config).await?;
+        let contacts = config
+            .contacts
+            .enabled
+            .then(|| wiring::contact_rules(config));
+        let absences = config
+            .absences
+            .enabled
+            .then(|| wiring::absence_rules(config, crm.time_zone().clone()));
         let activity_type = email
             .as_ref()
             .map_or_else(|| "E-Mail".to_owned(), |e| e.activity_type.clone());
@@ -76,6 +91,14 @@ impl Runtime {
             engine: Engine::new(store.clone(), policy, holder()),
             store,
             email,
+            contacts,
+            absences,
+            managed_domains: config
+                .microsoft
+                .managed_domains
+                .iter()
+                .map(|d| d.to_ascii_lowercase())
+                .collect(),
             parallel: config.mailboxes.parallel.max(1) as usize,
             include: lower(&config.mailboxes.include),
             exclude: lower(&config.mailboxes.exclude),
@@ -124,15 +147,7 @@ impl Runtime {
         cancel: &CancellationToken,
     ) -> anyhow::Result<SyncReport> {
         self.preflight().await?;
-        let list = gc_sync::mailboxes::refresh(
-            &*self.directory,
-            &self.store,
-            &self
-                .email
-                .as_ref()
-                .map(|e| e.managed_domains.clone())
-                .unwrap_or_default(),
-        )
+        let list = gc_sync::mailboxes::refresh(&*self.directory, &self.store, &self.managed_domains)
         .await
         .context("refreshing the mailbox list (enabled reps in CRM, users in Microsoft 365)")?;
         let mut targets: Vec<_> = list
@@ -157,6 +172,20 @@ impl Runtime {
                 self.graph.clone(),
                 rules.clone(),
                 list.reps.clone(),
+            )));
+        }
+        if let Some(rules) = &self.contacts {
+            kinds.push(Box::new(ContactKind::new(
+                self.graph.clone(),
+                self.crm.clone(),
+                rules.clone(),
+            )));
+        }
+        if let Some(rules) = &self.absences {
+            kinds.push(Box::new(AbsenceKind::new(
+                self.graph.clone(),
+                self.crm.clone(),
+                rules.clone(),
             )));
         }
         let mut report = SyncReport {
@@ -212,8 +241,8 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
     for w in warnings {
         tracing::warn!("{w}");
     }
-    if !config.emails.enabled {
-        eprintln!("[emails] enabled = false: nothing to synchronize");
+    if !any_kind_enabled(&config) {
+        eprintln!("no kind is enabled ([emails], [contacts], [absences]): nothing to synchronize");
         return Ok(ExitCode::SUCCESS);
     }
     let rt = Runtime::build(&config).await?;
@@ -236,6 +265,11 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Whether `sync --once` has anything to do: a kind it runs is enabled.
+pub fn any_kind_enabled(config: &Config) -> bool {
+    config.emails.enabled || config.contacts.enabled || config.absences.enabled
 }
 
 /// The summary table: one block of columns per kind that ran.

@@ -33,7 +33,7 @@ use crate::config::{self, Config};
 use crate::{admin, wiring};
 use alerts::Alerter;
 use metered_store::{DeltaReset, MeteredStore};
-use runner::{KindRunner, LiveTenant, email_runner};
+use runner::{KindRunner, LiveTenant, absence_runner, contact_runner, email_runner};
 use scheduler::Scheduler;
 pub use signals::Signal;
 use status::Status;
@@ -150,6 +150,23 @@ impl Service {
                 graph.clone(),
                 crm.clone(),
                 rules,
+            )));
+        }
+        if config.contacts.enabled {
+            runners.push(Arc::new(contact_runner(
+                engine.clone(),
+                graph.clone(),
+                crm.clone(),
+                wiring::contact_rules(&config),
+            )));
+        }
+        if config.absences.enabled {
+            let zone = crm.client().time_zone().clone();
+            runners.push(Arc::new(absence_runner(
+                engine.clone(),
+                graph.clone(),
+                crm.clone(),
+                wiring::absence_rules(&config, zone),
             )));
         }
         if runners.is_empty() {

@@ -69,7 +69,14 @@ impl CrmSession<'_> {
 
     fn company_fields(&self) -> Vec<String> {
         let d = &self.dialect().company;
-        named(&[&d.name, &d.street, &d.zip_code, &d.city, &d.country, &d.phone])
+        named(&[
+            &d.name,
+            &d.street,
+            &d.zip_code,
+            &d.city,
+            &d.country,
+            &d.phone,
+        ])
     }
 
     fn person_from(&self, r: &Record, company: Option<CrmCompany>) -> Result<CrmPerson, CrmError> {
@@ -179,7 +186,9 @@ impl CrmSession<'_> {
     pub async fn persons_by_ids(&self, ids: &[CrmId]) -> Result<Vec<CrmPerson>, CrmError> {
         let dl = self.dialect();
         let p = &dl.person;
-        let persons = self.records_by_ids(&p.table, ids, self.person_fields()).await?;
+        let persons = self
+            .records_by_ids(&p.table, ids, self.person_fields())
+            .await?;
         let company_ids: BTreeSet<CrmId> = persons
             .iter()
             .filter_map(|r| r.link(&dl.company.table))

@@ -36,7 +36,14 @@ async fn events_of(env: &Env, t: &MailboxTarget, absence: CrmId) -> Vec<Event> {
         .unwrap()
 }
 
-async fn absence(env: &Env, t: &MailboxTarget, from: i64, to: i64, times: Option<(&str, &str)>, kind: &str) -> CrmId {
+async fn absence(
+    env: &Env,
+    t: &MailboxTarget,
+    from: i64,
+    to: i64,
+    times: Option<(&str, &str)>,
+    kind: &str,
+) -> CrmId {
     let d = today();
     let (st, et) = times.unwrap_or(("", ""));
     env.insert(
@@ -82,11 +89,19 @@ async fn absences_become_out_of_office_events_and_follow_crm() {
         )
         .await
         .unwrap();
-    let own_before = env.graph.get_event(&t.graph_user, &own.id, None).await.unwrap();
+    let own_before = env
+        .graph
+        .get_event(&t.graph_user, &own.id, None)
+        .await
+        .unwrap();
 
     let k = kind(&env);
     let r = env.run(&k, &t).await;
-    assert_eq!((r.outcome, r.failed, r.delayed), (MailboxOutcome::Complete, 0, 0), "{r:?}");
+    assert_eq!(
+        (r.outcome, r.failed, r.delayed),
+        (MailboxOutcome::Complete, 0, 0),
+        "{r:?}"
+    );
     assert!(r.created >= 4, "{r:?}");
     let v = events_of(&env, &t, vacation).await;
     assert_eq!(v.len(), 1);
@@ -94,19 +109,51 @@ async fn absences_become_out_of_office_events_and_follow_crm() {
     assert_eq!(v[0].is_all_day, Some(true));
     assert_eq!(v[0].show_as.as_deref(), Some("oof"));
     assert!(
-        v[0].start.as_ref().unwrap().date_time.starts_with(&days(d, 2)),
+        v[0].start
+            .as_ref()
+            .unwrap()
+            .date_time
+            .starts_with(&days(d, 2)),
         "{:?}",
         v[0].start
     );
-    assert!(v[0].end.as_ref().unwrap().date_time.starts_with(&days(d, 5)), "exclusive end");
+    assert!(
+        v[0].end
+            .as_ref()
+            .unwrap()
+            .date_time
+            .starts_with(&days(d, 5)),
+        "exclusive end"
+    );
     let doc = events_of(&env, &t, doctor).await;
     assert_eq!(doc.len(), 1);
     assert_eq!(doc[0].is_all_day, Some(false));
-    assert!(doc[0].start.as_ref().unwrap().date_time.starts_with(&format!("{}T09:00", days(d, 1))));
-    assert_eq!(events_of(&env, &t, past_in).await.len(), 1, "ends on the window's first day");
-    assert!(events_of(&env, &t, past_out).await.is_empty(), "ended the day before");
-    assert_eq!(events_of(&env, &t, future_in).await.len(), 1, "starts on the window's last day");
-    assert!(events_of(&env, &t, future_out).await.is_empty(), "starts the day after");
+    assert!(
+        doc[0]
+            .start
+            .as_ref()
+            .unwrap()
+            .date_time
+            .starts_with(&format!("{}T09:00", days(d, 1)))
+    );
+    assert_eq!(
+        events_of(&env, &t, past_in).await.len(),
+        1,
+        "ends on the window's first day"
+    );
+    assert!(
+        events_of(&env, &t, past_out).await.is_empty(),
+        "ended the day before"
+    );
+    assert_eq!(
+        events_of(&env, &t, future_in).await.len(),
+        1,
+        "starts on the window's last day"
+    );
+    assert!(
+        events_of(&env, &t, future_out).await.is_empty(),
+        "starts the day after"
+    );
     // CRM knows the event through an external key of content type text/x-mmAbsences
     let xk = env
         .crm
@@ -123,7 +170,12 @@ async fn absences_become_out_of_office_events_and_follow_crm() {
     assert_eq!((r.created, r.updated, r.deleted), (0, 0, 0), "{r:?}");
 
     // update
-    env.update("Absences", doctor, &[("Type", "Dentist"), ("EndTime", "13:00")]).await;
+    env.update(
+        "Absences",
+        doctor,
+        &[("Type", "Dentist"), ("EndTime", "13:00")],
+    )
+    .await;
     let r = env.run(&k, &t).await;
     assert_eq!((r.created, r.updated, r.deleted), (0, 1, 0), "{r:?}");
     let doc = events_of(&env, &t, doctor).await;
@@ -133,11 +185,15 @@ async fn absences_become_out_of_office_events_and_follow_crm() {
 
     // the user deletes an absence event: CRM stays the owner; it comes back with the
     // absence's next change in CRM, not before
-    env.graph.delete_event(&t.graph_user, &v[0].id).await.unwrap();
+    env.graph
+        .delete_event(&t.graph_user, &v[0].id)
+        .await
+        .unwrap();
     let r = env.run(&k, &t).await;
     assert_eq!((r.created, r.updated, r.deleted), (0, 0, 0), "{r:?}");
     assert!(events_of(&env, &t, vacation).await.is_empty());
-    env.update("Absences", vacation, &[("Text", "two weeks at the sea")]).await;
+    env.update("Absences", vacation, &[("Text", "two weeks at the sea")])
+        .await;
     let r = env.run(&k, &t).await;
     assert_eq!((r.created, r.updated), (1, 0), "{r:?}");
     assert_eq!(events_of(&env, &t, vacation).await.len(), 1);
@@ -148,10 +204,18 @@ async fn absences_become_out_of_office_events_and_follow_crm() {
     assert_eq!((r.created, r.updated, r.deleted), (0, 0, 1), "{r:?}");
     assert!(events_of(&env, &t, doctor).await.is_empty());
     let r = env.run(&k, &t).await;
-    assert_eq!((r.created, r.updated, r.deleted), (0, 0, 0), "deleted once: {r:?}");
+    assert_eq!(
+        (r.created, r.updated, r.deleted),
+        (0, 0, 0),
+        "deleted once: {r:?}"
+    );
 
     // the user's own event: as it was
-    let own_after = env.graph.get_event(&t.graph_user, &own.id, None).await.unwrap();
+    let own_after = env
+        .graph
+        .get_event(&t.graph_user, &own.id, None)
+        .await
+        .unwrap();
     assert_eq!(
         serde_json::to_value(&own_after).unwrap(),
         serde_json::to_value(&own_before).unwrap()
@@ -164,7 +228,11 @@ async fn absences_become_out_of_office_events_and_follow_crm() {
     let actions: Vec<LedgerAction> = mine.iter().map(|e| e.0).collect();
     assert_eq!(
         actions,
-        [LedgerAction::Created, LedgerAction::Updated, LedgerAction::Deleted],
+        [
+            LedgerAction::Created,
+            LedgerAction::Updated,
+            LedgerAction::Deleted
+        ],
         "{mine:?}"
     );
     assert!(mine[0].2.contains("in the window"));
@@ -183,18 +251,36 @@ async fn leaving_the_window_is_not_a_deletion() {
     assert_eq!(events_of(&env, &t, a).await.len(), 1);
     // moved into the past, beyond the window: the event follows once, then stays
     let d = today();
-    env.update("Absences", a, &[("StartDate", &days(d, -20)), ("EndDate", &days(d, -19))]).await;
+    env.update(
+        "Absences",
+        a,
+        &[("StartDate", &days(d, -20)), ("EndDate", &days(d, -19))],
+    )
+    .await;
     let r = env.run(&k, &t).await;
     assert_eq!((r.deleted, r.skipped, r.failed), (0, 1, 0), "{r:?}");
     let ev = events_of(&env, &t, a).await;
     assert_eq!(ev.len(), 1, "still there");
-    assert!(ev[0].start.as_ref().unwrap().date_time.starts_with(&days(d, -20)));
+    assert!(
+        ev[0]
+            .start
+            .as_ref()
+            .unwrap()
+            .date_time
+            .starts_with(&days(d, -20))
+    );
     let ledger = env.ledger(Kind::Absence).await;
-    assert!(ledger
-        .iter()
-        .any(|(act, _, why)| *act == LedgerAction::Skipped && why.contains("left the window")));
+    assert!(
+        ledger
+            .iter()
+            .any(|(act, _, why)| *act == LedgerAction::Skipped && why.contains("left the window"))
+    );
     let r = env.run(&k, &t).await;
-    assert_eq!((r.deleted, r.skipped, r.created), (0, 0, 0), "not followed any more: {r:?}");
+    assert_eq!(
+        (r.deleted, r.skipped, r.created),
+        (0, 0, 0),
+        "not followed any more: {r:?}"
+    );
     assert_eq!(events_of(&env, &t, a).await.len(), 1);
 }
 
@@ -228,9 +314,10 @@ async fn an_interrupted_create_is_adopted_without_a_duplicate() {
         .await
         .unwrap();
     assert_eq!(xk.len(), 1);
-    assert!(env
-        .ledger(Kind::Absence)
-        .await
-        .iter()
-        .any(|(act, _, why)| *act == LedgerAction::Adopted && why.contains("interrupted")));
+    assert!(
+        env.ledger(Kind::Absence)
+            .await
+            .iter()
+            .any(|(act, _, why)| *act == LedgerAction::Adopted && why.contains("interrupted"))
+    );
 }

@@ -8,9 +8,9 @@
 mod crm_kinds;
 
 use crm_kinds::{Env, days, today};
+use gc_crm::CrmId;
 use gc_graph::models::Contact;
 use gc_sandbox::{Target, Tripwire, When};
-use gc_crm::CrmId;
 use gc_store::{Kind, LedgerAction};
 use gc_sync::contacts::model::PERSON_PROPERTY;
 use gc_sync::{ContactKind, ContactRules, ContactTarget, MailboxOutcome, MailboxTarget};
@@ -63,7 +63,12 @@ async fn folder_id(env: &Env, t: &MailboxTarget, name: &str) -> Option<String> {
 
 /// The contacts of `folder` (`None`: the default folder) carrying `person` in the connector's
 /// property, the property expanded.
-async fn of_person(env: &Env, t: &MailboxTarget, folder: Option<&str>, person: CrmId) -> Vec<Contact> {
+async fn of_person(
+    env: &Env,
+    t: &MailboxTarget,
+    folder: Option<&str>,
+    person: CrmId,
+) -> Vec<Contact> {
     env.graph
         .contacts_with_property(&t.graph_user, folder, PERSON_PROPERTY, &person.to_string())
         .await
@@ -146,29 +151,49 @@ async fn persons_follow_the_selection_into_the_folder_and_own_contacts_stay_unto
         )
         .await;
     let other_co = env
-        .insert("Company", &[("Company", "Difference Ltd"), ("RepID", &rep)], &[])
+        .insert(
+            "Company",
+            &[("Company", "Difference Ltd"), ("RepID", &rep)],
+            &[],
+        )
         .await;
     let charles = env
         .insert(
             "Person",
-            &[("FirstName", "Charles"), ("LastName", "Babbage"), ("EMail1", "cb@diff.example")],
+            &[
+                ("FirstName", "Charles"),
+                ("LastName", "Babbage"),
+                ("EMail1", "cb@diff.example"),
+            ],
             &[("Company", other_co)],
         )
         .await;
     // a person of another rep's company is not the rep's
     let foreign_co = env
-        .insert("Company", &[("Company", "Elsewhere Inc"), ("RepID", other_rep)], &[])
+        .insert(
+            "Company",
+            &[("Company", "Elsewhere Inc"), ("RepID", other_rep)],
+            &[],
+        )
         .await;
     let stranger = env
         .insert(
             "Person",
-            &[("FirstName", "Nobody"), ("LastName", "Else"), ("EMail1", "no@else.example")],
+            &[
+                ("FirstName", "Nobody"),
+                ("LastName", "Else"),
+                ("EMail1", "no@else.example"),
+            ],
             &[("Company", foreign_co)],
         )
         .await;
     seed_own(&env, &t, ("Ada", "Lovelace"), "ada@engines.example").await;
     // every contact of the user (the sandbox's and the ones just seeded)
-    let own: Vec<String> = default_contacts(&env, &t).await.into_iter().map(|c| c.id).collect();
+    let own: Vec<String> = default_contacts(&env, &t)
+        .await
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
     let before = snapshot(&env, &t, &own).await;
     let k = kind(&env, folder_rules());
 
@@ -200,9 +225,15 @@ async fn persons_follow_the_selection_into_the_folder_and_own_contacts_stay_unto
         ["+44 20 2", "+44 20 1"]
     );
     let addr = a.business_address.clone().unwrap();
-    assert_eq!((addr.city.as_deref(), addr.postal_code.as_deref()), (Some("London"), Some("EC1")));
+    assert_eq!(
+        (addr.city.as_deref(), addr.postal_code.as_deref()),
+        (Some("London"), Some("EC1"))
+    );
     assert_eq!(of_person(&env, &t, f, charles).await.len(), 1);
-    assert!(of_person(&env, &t, f, stranger).await.is_empty(), "another rep's person");
+    assert!(
+        of_person(&env, &t, f, stranger).await.is_empty(),
+        "another rep's person"
+    );
 
     // nothing changed: nothing written
     let r = env.run(&k, &t).await;
@@ -210,7 +241,12 @@ async fn persons_follow_the_selection_into_the_folder_and_own_contacts_stay_unto
     assert!(r.unchanged >= 2);
 
     // update
-    env.update("Person", ada, &[("JobTitle", "Chief Analyst"), ("MobilePhone", "")]).await;
+    env.update(
+        "Person",
+        ada,
+        &[("JobTitle", "Chief Analyst"), ("MobilePhone", "")],
+    )
+    .await;
     let r = env.run(&k, &t).await;
     assert_eq!((r.created, r.updated, r.deleted), (0, 1, 0), "{r:?}");
     let found = of_person(&env, &t, f, ada).await;
@@ -220,13 +256,18 @@ async fn persons_follow_the_selection_into_the_folder_and_own_contacts_stay_unto
 
     // deleted in CRM; leaving the selection (the company goes to another rep)
     env.delete("Person", ada).await;
-    env.update("Company", other_co, &[("RepID", other_rep)]).await;
+    env.update("Company", other_co, &[("RepID", other_rep)])
+        .await;
     let r = env.run(&k, &t).await;
     assert_eq!((r.created, r.updated, r.deleted), (0, 0, 2), "{r:?}");
     assert!(of_person(&env, &t, f, ada).await.is_empty());
     assert!(of_person(&env, &t, f, charles).await.is_empty());
     let r = env.run(&k, &t).await;
-    assert_eq!((r.created, r.updated, r.deleted), (0, 0, 0), "deleted once: {r:?}");
+    assert_eq!(
+        (r.created, r.updated, r.deleted),
+        (0, 0, 0),
+        "deleted once: {r:?}"
+    );
 
     // the user's own contacts: byte for byte as they were, none deleted
     assert_eq!(snapshot(&env, &t, &own).await, before);
@@ -239,13 +280,24 @@ async fn persons_follow_the_selection_into_the_folder_and_own_contacts_stay_unto
     let actions: Vec<LedgerAction> = ada_ledger.iter().map(|e| e.0).collect();
     assert_eq!(
         actions,
-        [LedgerAction::Created, LedgerAction::Updated, LedgerAction::Deleted],
+        [
+            LedgerAction::Created,
+            LedgerAction::Updated,
+            LedgerAction::Deleted
+        ],
         "{ada_ledger:?}"
     );
     assert!(ada_ledger[0].2.contains("selection"), "{}", ada_ledger[0].2);
-    assert!(ada_ledger[1].2.contains("changed in CRM"), "{}", ada_ledger[1].2);
-    assert!(ada_ledger[2].2.contains("deleted in CRM"), "{}", ada_ledger[2].2);
-
+    assert!(
+        ada_ledger[1].2.contains("changed in CRM"),
+        "{}",
+        ada_ledger[1].2
+    );
+    assert!(
+        ada_ledger[2].2.contains("deleted in CRM"),
+        "{}",
+        ada_ledger[2].2
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -254,17 +306,29 @@ async fn the_category_target_marks_contacts_in_the_default_folder_and_deletes_on
     let t = env.target_for(Kind::Contact).await;
     let rep = t.owner.rep_number.clone();
     let co = env
-        .insert("Company", &[("Company", "Grace Systems"), ("RepID", &rep)], &[])
+        .insert(
+            "Company",
+            &[("Company", "Grace Systems"), ("RepID", &rep)],
+            &[],
+        )
         .await;
     let grace = env
         .insert(
             "Person",
-            &[("FirstName", "Grace"), ("LastName", "Hopper"), ("EMail1", "grace@navy.example")],
+            &[
+                ("FirstName", "Grace"),
+                ("LastName", "Hopper"),
+                ("EMail1", "grace@navy.example"),
+            ],
             &[("Company", co)],
         )
         .await;
     seed_own(&env, &t, ("Grace", "Hopper"), "grace@navy.example").await;
-    let own: Vec<String> = default_contacts(&env, &t).await.into_iter().map(|c| c.id).collect();
+    let own: Vec<String> = default_contacts(&env, &t)
+        .await
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
     let before = snapshot(&env, &t, &own).await;
     let k = kind(
         &env,
@@ -274,10 +338,19 @@ async fn the_category_target_marks_contacts_in_the_default_folder_and_deletes_on
         },
     );
     let r = env.run(&k, &t).await;
-    assert_eq!((r.outcome, r.failed), (MailboxOutcome::Complete, 0), "{r:?}");
+    assert_eq!(
+        (r.outcome, r.failed),
+        (MailboxOutcome::Complete, 0),
+        "{r:?}"
+    );
     assert!(r.created >= 1);
     assert!(
-        env.sandbox.state().categories(&t.graph_user).unwrap().iter().any(|c| c == "CRM"),
+        env.sandbox
+            .state()
+            .categories(&t.graph_user)
+            .unwrap()
+            .iter()
+            .any(|c| c == "CRM"),
         "the category exists in the master list"
     );
     // no folder: the default folder holds the user's contacts and the connector's
@@ -310,7 +383,11 @@ async fn persons_of_recent_activities_count_up_to_the_edge_of_the_window() {
         let p = env
             .insert(
                 "Person",
-                &[("FirstName", name), ("LastName", "Visitor"), ("EMail1", &format!("{name}@visit.example"))],
+                &[
+                    ("FirstName", name),
+                    ("LastName", "Visitor"),
+                    ("EMail1", &format!("{name}@visit.example")),
+                ],
                 &[],
             )
             .await;
@@ -336,14 +413,32 @@ async fn persons_of_recent_activities_count_up_to_the_edge_of_the_window() {
         },
     );
     let r = env.run(&k, &t).await;
-    assert_eq!((r.failed, r.outcome), (0, MailboxOutcome::Complete), "{r:?}");
+    assert_eq!(
+        (r.failed, r.outcome),
+        (0, MailboxOutcome::Complete),
+        "{r:?}"
+    );
     let f = folder_id(&env, &t, "CRM").await;
     let f = f.as_deref();
-    assert_eq!(of_person(&env, &t, f, persons[0]).await.len(), 1, "30 days ago: inside");
-    assert!(of_person(&env, &t, f, persons[1]).await.is_empty(), "31 days ago: outside");
-    assert_eq!(of_person(&env, &t, f, persons[2]).await.len(), 1, "today: inside");
+    assert_eq!(
+        of_person(&env, &t, f, persons[0]).await.len(),
+        1,
+        "30 days ago: inside"
+    );
+    assert!(
+        of_person(&env, &t, f, persons[1]).await.is_empty(),
+        "31 days ago: outside"
+    );
+    assert_eq!(
+        of_person(&env, &t, f, persons[2]).await.len(),
+        1,
+        "today: inside"
+    );
     // only persons of activities (the seed's are older or of other reps): no company rule
-    assert_eq!(folder_contacts(&env, &t, "CRM").await.len(), r.created as usize);
+    assert_eq!(
+        folder_contacts(&env, &t, "CRM").await.len(),
+        r.created as usize
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -352,12 +447,20 @@ async fn an_interrupted_create_is_adopted_on_the_next_run_without_a_duplicate() 
     let t = env.target_for(Kind::Contact).await;
     let rep = t.owner.rep_number.clone();
     let co = env
-        .insert("Company", &[("Company", "Crash Test Ltd"), ("RepID", &rep)], &[])
+        .insert(
+            "Company",
+            &[("Company", "Crash Test Ltd"), ("RepID", &rep)],
+            &[],
+        )
         .await;
     let dummy = env
         .insert(
             "Person",
-            &[("FirstName", "Crash"), ("LastName", "Dummy"), ("EMail1", "dummy@crash.example")],
+            &[
+                ("FirstName", "Crash"),
+                ("LastName", "Dummy"),
+                ("EMail1", "dummy@crash.example"),
+            ],
             &[("Company", co)],
         )
         .await;
@@ -393,9 +496,11 @@ async fn an_interrupted_create_is_adopted_on_the_next_run_without_a_duplicate() 
     assert_eq!(contacts.len() as u64, after_cut, "no duplicate");
     assert_eq!(of_person(&env, &t, Some(&folder), dummy).await.len(), 1);
     let ledger = env.ledger(Kind::Contact).await;
-    assert!(ledger
-        .iter()
-        .any(|(a, _, why)| *a == LedgerAction::Adopted && why.contains("interrupted")));
+    assert!(
+        ledger
+            .iter()
+            .any(|(a, _, why)| *a == LedgerAction::Adopted && why.contains("interrupted"))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -404,7 +509,8 @@ async fn a_rep_without_the_contacts_flag_gets_no_contacts() {
     let Some(t) = env.target_without(Kind::Contact).await else {
         // every rep of this seed enables contacts: flip one
         let t = env.target_for(Kind::Contact).await;
-        env.update("Rep", t.owner.rep_crm_id, &[("SyncContacts", "false")]).await;
+        env.update("Rep", t.owner.rep_crm_id, &[("SyncContacts", "false")])
+            .await;
         let r = env.run(&kind(&env, folder_rules()), &t).await;
         assert_eq!(r.created + r.updated + r.deleted + r.failed, 0, "{r:?}");
         assert!(folder_contacts(&env, &t, "CRM").await.is_empty());

@@ -147,9 +147,12 @@ impl Runtime {
         cancel: &CancellationToken,
     ) -> anyhow::Result<SyncReport> {
         self.preflight().await?;
-        let list = gc_sync::mailboxes::refresh(&*self.directory, &self.store, &self.managed_domains)
-        .await
-        .context("refreshing the mailbox list (enabled reps in CRM, users in Microsoft 365)")?;
+        let list =
+            gc_sync::mailboxes::refresh(&*self.directory, &self.store, &self.managed_domains)
+                .await
+                .context(
+                    "refreshing the mailbox list (enabled reps in CRM, users in Microsoft 365)",
+                )?;
         let mut targets: Vec<_> = list
             .targets
             .into_iter()

@@ -15,8 +15,8 @@ use gc_store::{Kind, StateStore};
 use gc_sync::adapters::{CrmActivities, GraphMail, TenantDirectory};
 use gc_sync::mailboxes::{MailboxList, Unmatched};
 use gc_sync::{
-    AbsenceKind, AbsenceRules, ContactKind, ContactRules, EmailKind, EmailRules, Engine, ItemOutcome, MailboxOutcome, MailboxReport, MailboxTarget,
-    Progress,
+    AbsenceKind, AbsenceRules, ContactKind, ContactRules, EmailKind, EmailRules, Engine,
+    ItemOutcome, MailboxOutcome, MailboxReport, MailboxTarget, Progress,
 };
 use jiff::Timestamp;
 use tokio_util::sync::CancellationToken;

@@ -16,7 +16,10 @@ pub(crate) fn property_query(property: &str, value: &str) -> String {
         quote(property),
         quote(value)
     );
-    let expand = format!("singleValueExtendedProperties($filter=id eq '{}')", quote(property));
+    let expand = format!(
+        "singleValueExtendedProperties($filter=id eq '{}')",
+        quote(property)
+    );
     format!(
         "$filter={}&$expand={}",
         crate::client::qv(&filter),
@@ -29,7 +32,10 @@ mod tests {
     #[test]
     fn property_lookups_are_quoted_and_encoded() {
         let q = super::property_query("String {x} Name CrmId", "it's");
-        assert!(q.starts_with("$filter=singleValueExtendedProperties/Any(ep"), "{q}");
+        assert!(
+            q.starts_with("$filter=singleValueExtendedProperties/Any(ep"),
+            "{q}"
+        );
         assert!(q.contains("%27it%27%27s%27"), "{q}");
         assert!(q.contains("&$expand=singleValueExtendedProperties"), "{q}");
     }

@@ -60,22 +60,32 @@ pub fn read_absence(d: &Dialect, a: &Absence) -> AbsenceChange {
         if f.is_empty() {
             String::new()
         } else {
-            a.fields.get(f).map(|v| v.trim().to_owned()).unwrap_or_default()
+            a.fields
+                .get(f)
+                .map(|v| v.trim().to_owned())
+                .unwrap_or_default()
         }
     };
     let date = |f: &str| {
         let v = get(f);
-        d.parse_date(&v)
-            .ok_or_else(|| format!("absence {}: {f} {v:?} is not a date ({})", a.id, d.date_format))
+        d.parse_date(&v).ok_or_else(|| {
+            format!(
+                "absence {}: {f} {v:?} is not a date ({})",
+                a.id, d.date_format
+            )
+        })
     };
     let time = |f: &str| {
         let v = get(f);
         if v.is_empty() {
             return Ok(None);
         }
-        d.parse_time(&v)
-            .map(Some)
-            .ok_or_else(|| format!("absence {}: {f} {v:?} is not a time ({})", a.id, d.time_format))
+        d.parse_time(&v).map(Some).ok_or_else(|| {
+            format!(
+                "absence {}: {f} {v:?} is not a time ({})",
+                a.id, d.time_format
+            )
+        })
     };
     let item = (|| {
         let start = date(&n.start_date)?;
@@ -142,7 +152,10 @@ impl AbsencesCrm for CrmActivities {
             .find_external_keys(Some(&d.external_key.own_system), &[event.to_owned()])
             .await
             .map_err(err)?;
-        if have.iter().any(|k| k.record.as_ref().is_some_and(|(_, id)| *id == absence)) {
+        if have
+            .iter()
+            .any(|k| k.record.as_ref().is_some_and(|(_, id)| *id == absence))
+        {
             return Ok(());
         }
         s.insert_external_key(

@@ -55,7 +55,11 @@ pub struct Facts {
 }
 
 /// The decision that needs no read: unreadable, or written the same before.
-pub fn triage(change: &AbsenceChange, link: Option<&Link>, rules: &AbsenceRules) -> Option<Decision> {
+pub fn triage(
+    change: &AbsenceChange,
+    link: Option<&Link>,
+    rules: &AbsenceRules,
+) -> Option<Decision> {
     match change {
         AbsenceChange::Broken { reason, .. } => Some(Decision::Fail(reason.clone())),
         AbsenceChange::Absence(a) => {
@@ -169,8 +173,16 @@ mod tests {
             still: None,
         };
         match decide(&c, Some(&link(LinkState::Interrupted, None)), &facts, &r) {
-            Decision::Update { event, extra, adopted, .. } => {
-                assert_eq!((event.as_str(), extra, adopted), ("E", vec!["F".to_owned()], true));
+            Decision::Update {
+                event,
+                extra,
+                adopted,
+                ..
+            } => {
+                assert_eq!(
+                    (event.as_str(), extra, adopted),
+                    ("E", vec!["F".to_owned()], true)
+                );
             }
             d => panic!("{d:?}"),
         }
@@ -183,15 +195,31 @@ mod tests {
         let gone = AbsenceChange::Gone(l.clone());
         let events = vec!["E".to_owned()];
         assert_eq!(
-            decide(&gone, Some(&l), &Facts { events: events.clone(), still: None }, &r),
-            Decision::Delete { events: events.clone() }
+            decide(
+                &gone,
+                Some(&l),
+                &Facts {
+                    events: events.clone(),
+                    still: None
+                },
+                &r
+            ),
+            Decision::Delete {
+                events: events.clone()
+            }
         );
-        assert_eq!(decide(&gone, Some(&l), &Facts::default(), &r), Decision::Forget);
+        assert_eq!(
+            decide(&gone, Some(&l), &Facts::default(), &r),
+            Decision::Forget
+        );
         let kept = Facts {
             events: events.clone(),
             still: Some(absence("a")),
         };
-        assert_eq!(decide(&gone, Some(&l), &kept, &r), Decision::Release { update: None });
+        assert_eq!(
+            decide(&gone, Some(&l), &kept, &r),
+            Decision::Release { update: None }
+        );
         let changed = Facts {
             events,
             still: Some(absence("moved")),
@@ -209,6 +237,9 @@ mod tests {
             id: CrmId(4),
             reason: "bad date".into(),
         };
-        assert_eq!(triage(&b, None, &r), Some(Decision::Fail("bad date".into())));
+        assert_eq!(
+            triage(&b, None, &r),
+            Some(Decision::Fail("bad date".into()))
+        );
     }
 }

@@ -36,7 +36,11 @@ impl std::fmt::Debug for AbsenceKind {
 
 impl AbsenceKind {
     /// Absences over these ports, with these rules.
-    pub fn new(graph: Arc<dyn AbsenceCalendar>, crm: Arc<dyn AbsencesCrm>, rules: AbsenceRules) -> Self {
+    pub fn new(
+        graph: Arc<dyn AbsenceCalendar>,
+        crm: Arc<dyn AbsencesCrm>,
+        rules: AbsenceRules,
+    ) -> Self {
         AbsenceKind {
             graph,
             crm,
@@ -73,10 +77,17 @@ impl SyncKind for AbsenceKind {
 
     async fn prepare(&self, cx: &RunCx<'_>) -> Result<Option<Prepared<AbsenceRun>>, PortError> {
         if !self.crm.rep_enables(cx.rep(), Kind::Absence).await? {
-            tracing::debug!(mailbox = cx.mailbox(), "absences are not enabled for this rep in CRM");
+            tracing::debug!(
+                mailbox = cx.mailbox(),
+                "absences are not enabled for this rep in CRM"
+            );
             return Ok(None);
         }
-        let today = self.rules.time_zone.to_datetime(jiff::Timestamp::now()).date();
+        let today = self
+            .rules
+            .time_zone
+            .to_datetime(jiff::Timestamp::now())
+            .date();
         let (from, to) = self.rules.window(today);
         Ok(Some(Prepared {
             run: AbsenceRun { from, to },
@@ -109,7 +120,12 @@ impl SyncKind for AbsenceKind {
         })
     }
 
-    fn identify(&self, _cx: &RunCx<'_>, _run: &AbsenceRun, change: &AbsenceChange) -> Option<Identity> {
+    fn identify(
+        &self,
+        _cx: &RunCx<'_>,
+        _run: &AbsenceRun,
+        change: &AbsenceChange,
+    ) -> Option<Identity> {
         let item = match change {
             AbsenceChange::Absence(a) => item_key(a.id),
             AbsenceChange::Broken { id, .. } => item_key(*id),
@@ -214,7 +230,11 @@ impl SyncKind for AbsenceKind {
         let what = match change {
             AbsenceChange::Absence(a) => format!(
                 "{} from {} to {}",
-                if a.kind.is_empty() { "absence" } else { a.kind.as_str() },
+                if a.kind.is_empty() {
+                    "absence"
+                } else {
+                    a.kind.as_str()
+                },
                 a.start,
                 a.end
             ),
@@ -236,7 +256,9 @@ impl SyncKind for AbsenceKind {
                 Ok(done(
                     ItemOutcome::Created,
                     LedgerAction::Created,
-                    format!("created the calendar event of the {what}: the absence is in the window"),
+                    format!(
+                        "created the calendar event of the {what}: the absence is in the window"
+                    ),
                     active(hash),
                 ))
             }
@@ -292,7 +314,9 @@ impl SyncKind for AbsenceKind {
                 Ok(done(
                     ItemOutcome::Deleted,
                     LedgerAction::Deleted,
-                    format!("deleted the calendar event of {what}: the absence was deleted in CRM (or moved to another rep)"),
+                    format!(
+                        "deleted the calendar event of {what}: the absence was deleted in CRM (or moved to another rep)"
+                    ),
                     l,
                 ))
             }
@@ -317,7 +341,9 @@ impl SyncKind for AbsenceKind {
                 Ok(done(
                     ItemOutcome::Skipped,
                     LedgerAction::Skipped,
-                    format!("{what} left the window: its calendar event stays, no longer followed (leaving the window is not a deletion)"),
+                    format!(
+                        "{what} left the window: its calendar event stays, no longer followed (leaving the window is not a deletion)"
+                    ),
                     l,
                 ))
             }

@@ -106,7 +106,10 @@ fn whole_day_end(t: Option<Time>) -> bool {
 pub fn event_times(a: &AbsenceItem, tz: &TimeZone) -> Result<(Value, Value, bool), String> {
     let fmt_day = |d: Date| json!({"dateTime": format!("{d}T00:00:00"), "timeZone": "UTC"});
     if a.end < a.start {
-        return Err(format!("absence {} ends ({}) before it starts ({})", a.id, a.end, a.start));
+        return Err(format!(
+            "absence {} ends ({}) before it starts ({})",
+            a.id, a.end, a.start
+        ));
     }
     if whole_day_start(a.start_time) && whole_day_end(a.end_time) {
         let end = if a.end_time == Some(Time::midnight()) && a.end > a.start {
@@ -127,9 +130,7 @@ pub fn event_times(a: &AbsenceItem, tz: &TimeZone) -> Result<(Value, Value, bool
     if end <= start {
         return Err(format!("absence {} ends before it starts", a.id));
     }
-    let fmt = |t: jiff::Timestamp| {
-        json!({"dateTime": t.strftime("%Y-%m-%dT%H:%M:%S").to_string(), "timeZone": "UTC"})
-    };
+    let fmt = |t: jiff::Timestamp| json!({"dateTime": t.strftime("%Y-%m-%dT%H:%M:%S").to_string(), "timeZone": "UTC"});
     Ok((fmt(start), fmt(end), false))
 }
 
@@ -194,8 +195,7 @@ mod tests {
             assert_eq!(e["dateTime"], "2026-12-05T00:00:00");
         }
         // ending at midnight: the last day is the one before
-        let (_, e, _) =
-            event_times(&absence(None, Some(time(0, 0, 0, 0))), &tz).unwrap();
+        let (_, e, _) = event_times(&absence(None, Some(time(0, 0, 0, 0))), &tz).unwrap();
         assert_eq!(e["dateTime"], "2026-12-04T00:00:00");
     }
 

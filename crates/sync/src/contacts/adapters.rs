@@ -54,9 +54,13 @@ impl ContactsGraph for GraphMail {
         Ok(found
             .into_iter()
             .filter(|c| {
-                c.single_value_extended_properties.iter().flatten().any(|p| {
-                    p.id.eq_ignore_ascii_case(PERSON_PROPERTY) && p.value.as_deref() == Some(&want)
-                })
+                c.single_value_extended_properties
+                    .iter()
+                    .flatten()
+                    .any(|p| {
+                        p.id.eq_ignore_ascii_case(PERSON_PROPERTY)
+                            && p.value.as_deref() == Some(&want)
+                    })
             })
             .map(|c| c.id)
             .collect())

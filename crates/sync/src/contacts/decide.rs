@@ -129,7 +129,10 @@ mod tests {
         let c = ContactChange::Person(person("Admiral"));
         let h = body_hash(&contact_body(&person("Admiral"), None));
         let same = link(LinkState::Active, Some(h.clone()));
-        assert_eq!(triage(&c, Some(&same), None, false), Some(Decision::Unchanged));
+        assert_eq!(
+            triage(&c, Some(&same), None, false),
+            Some(Decision::Unchanged)
+        );
         // a recreated folder, a changed person, another category, an interrupted write: look
         assert_eq!(triage(&c, Some(&same), None, true), None);
         let changed = ContactChange::Person(person("Rear Admiral"));
@@ -143,7 +146,10 @@ mod tests {
     #[test]
     fn the_contact_found_by_the_person_id_is_updated_never_duplicated() {
         let c = ContactChange::Person(person("Admiral"));
-        assert!(matches!(decide(&c, None, None, &[]), Decision::Create { .. }));
+        assert!(matches!(
+            decide(&c, None, None, &[]),
+            Decision::Create { .. }
+        ));
         // an interrupted create wrote it: adopted, not written twice
         let found = vec!["A".to_owned(), "B".to_owned()];
         let interrupted = link(LinkState::Interrupted, None);

@@ -35,7 +35,11 @@ impl std::fmt::Debug for ContactKind {
 
 impl ContactKind {
     /// Contacts over these ports, with these rules.
-    pub fn new(graph: Arc<dyn ContactsGraph>, crm: Arc<dyn PersonsCrm>, rules: ContactRules) -> Self {
+    pub fn new(
+        graph: Arc<dyn ContactsGraph>,
+        crm: Arc<dyn PersonsCrm>,
+        rules: ContactRules,
+    ) -> Self {
         ContactKind {
             graph,
             crm,
@@ -70,7 +74,10 @@ impl SyncKind for ContactKind {
 
     async fn prepare(&self, cx: &RunCx<'_>) -> Result<Option<Prepared<ContactRun>>, PortError> {
         if !self.crm.rep_enables(cx.rep(), Kind::Contact).await? {
-            tracing::debug!(mailbox = cx.mailbox(), "contacts are not enabled for this rep in CRM");
+            tracing::debug!(
+                mailbox = cx.mailbox(),
+                "contacts are not enabled for this rep in CRM"
+            );
             return Ok(None);
         }
         let run = match &self.rules.target {
@@ -111,7 +118,9 @@ impl SyncKind for ContactKind {
         _source: &Source,
         _checkpoint: Option<&str>,
     ) -> Result<Page<ContactChange>, PortError> {
-        let today = jiff::tz::TimeZone::UTC.to_datetime(jiff::Timestamp::now()).date();
+        let today = jiff::tz::TimeZone::UTC
+            .to_datetime(jiff::Timestamp::now())
+            .date();
         let days = self.rules.activity_days;
         let activities = (days > 0).then(|| {
             let since = today
@@ -139,7 +148,12 @@ impl SyncKind for ContactKind {
         })
     }
 
-    fn identify(&self, _cx: &RunCx<'_>, _run: &ContactRun, change: &ContactChange) -> Option<Identity> {
+    fn identify(
+        &self,
+        _cx: &RunCx<'_>,
+        _run: &ContactRun,
+        change: &ContactChange,
+    ) -> Option<Identity> {
         let item = match change {
             ContactChange::Person(p) => item_key(p.id),
             // deleted before: nothing left to do
@@ -219,7 +233,10 @@ impl SyncKind for ContactKind {
         let user = cx.user();
         let (person, name) = match change {
             ContactChange::Person(p) => (Some(p.id), display(p)),
-            ContactChange::Gone(l) => (l.crm_id, l.crm_id.map(|c| c.to_string()).unwrap_or_default()),
+            ContactChange::Gone(l) => (
+                l.crm_id,
+                l.crm_id.map(|c| c.to_string()).unwrap_or_default(),
+            ),
         };
         let done = |outcome, action, reason: String, link: Link| {
             let mut entry = cx.entry(person, action, &reason);
@@ -293,7 +310,10 @@ impl SyncKind for ContactKind {
                 Ok(done(
                     outcome,
                     action,
-                    format!("updated the contact of {name} in {}: {why}{dupes}", run.place),
+                    format!(
+                        "updated the contact of {name} in {}: {why}{dupes}",
+                        run.place
+                    ),
                     link,
                 ))
             }

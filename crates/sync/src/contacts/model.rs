@@ -56,11 +56,7 @@ pub fn item_key(person: CrmId) -> String {
 }
 
 fn opt(s: &str) -> Value {
-    if s.is_empty() {
-        Value::Null
-    } else {
-        json!(s)
-    }
+    if s.is_empty() { Value::Null } else { json!(s) }
 }
 
 /// The Graph contact a person becomes: name, company, job title, up to three e-mail
@@ -69,7 +65,9 @@ fn opt(s: &str) -> Value {
 /// connector owns is always written (empty ones as `null`), so a PATCH with this body clears
 /// what CRM cleared.
 pub fn contact_body(p: &CrmPerson, category: Option<&str>) -> Value {
-    let name = format!("{} {}", p.first_name, p.last_name).trim().to_owned();
+    let name = format!("{} {}", p.first_name, p.last_name)
+        .trim()
+        .to_owned();
     let emails: Vec<Value> = p
         .emails
         .iter()
@@ -120,7 +118,9 @@ pub fn body_hash(body: &Value) -> String {
 
 /// The person's name for the ledger.
 pub fn display(p: &CrmPerson) -> String {
-    let n = format!("{} {}", p.first_name, p.last_name).trim().to_owned();
+    let n = format!("{} {}", p.first_name, p.last_name)
+        .trim()
+        .to_owned();
     if n.is_empty() { p.id.to_string() } else { n }
 }
 
@@ -135,7 +135,12 @@ mod tests {
             id: CrmId(7),
             first_name: "Ada".into(),
             last_name: "Lovelace".into(),
-            emails: vec!["a@x.example".into(), "b@x.example".into(), "c@x.example".into(), "d@x.example".into()],
+            emails: vec![
+                "a@x.example".into(),
+                "b@x.example".into(),
+                "c@x.example".into(),
+                "d@x.example".into(),
+            ],
             job_title: "Engineer".into(),
             phone: "+43 1".into(),
             mobile_phone: String::new(),
@@ -156,7 +161,11 @@ mod tests {
         let b = contact_body(&person(), Some("CRM"));
         assert_eq!(b["displayName"], "Ada Lovelace");
         assert_eq!(b["companyName"], "Analytical Engines");
-        assert_eq!(b["emailAddresses"].as_array().unwrap().len(), 3, "Outlook keeps three");
+        assert_eq!(
+            b["emailAddresses"].as_array().unwrap().len(),
+            3,
+            "Outlook keeps three"
+        );
         assert_eq!(b["businessPhones"], json!(["+43 1", "+43 2"]));
         assert_eq!(b["mobilePhone"], Value::Null, "cleared, not left as it was");
         assert_eq!(b["businessAddress"]["city"], "Vienna");

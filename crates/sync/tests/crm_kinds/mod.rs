@@ -137,7 +137,12 @@ impl Env {
     }
 
     /// Insert a record as a CRM user would (through CRM.interface).
-    pub async fn insert(&self, table: &str, fields: &[(&str, &str)], links: &[(&str, CrmId)]) -> CrmId {
+    pub async fn insert(
+        &self,
+        table: &str,
+        fields: &[(&str, &str)],
+        links: &[(&str, CrmId)],
+    ) -> CrmId {
         let mut rec = RecordData::new(table);
         for (k, v) in fields {
             rec = rec.field(k, (*v).to_owned());
@@ -189,9 +194,13 @@ impl Env {
 
 /// Today as the kinds see it (UTC).
 pub fn today() -> jiff::civil::Date {
-    jiff::tz::TimeZone::UTC.to_datetime(jiff::Timestamp::now()).date()
+    jiff::tz::TimeZone::UTC
+        .to_datetime(jiff::Timestamp::now())
+        .date()
 }
 
 pub fn days(d: jiff::civil::Date, n: i64) -> String {
-    d.checked_add(jiff::Span::new().days(n)).unwrap().to_string()
+    d.checked_add(jiff::Span::new().days(n))
+        .unwrap()
+        .to_string()
 }

@@ -295,22 +295,6 @@ pub fn email_rules(config: &Config, forms: Option<&gc_crm::Forms>) -> gc_sync::E
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_key_block_is_found_after_the_certificate() {
-        let pem = "-----BEGIN CERTIFICATE-----\nAAA\n-----END CERTIFICATE-----\n\
-                   -----BEGIN PRIVATE KEY-----\nBBB\n-----END PRIVATE KEY-----\n";
-        assert_eq!(
-            private_key_block(pem),
-            Some("-----BEGIN PRIVATE KEY-----\nBBB\n-----END PRIVATE KEY-----")
-        );
-        assert!(private_key_block("-----BEGIN CERTIFICATE-----\n").is_none());
-    }
-}
-
 /// The `[contacts]` rules.
 pub fn contact_rules(config: &Config) -> gc_sync::ContactRules {
     let c = &config.contacts;
@@ -344,5 +328,21 @@ pub fn absence_rules(config: &Config, time_zone: jiff::tz::TimeZone) -> gc_sync:
         .to_owned(),
         default_subject: a.subject.clone(),
         time_zone,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_key_block_is_found_after_the_certificate() {
+        let pem = "-----BEGIN CERTIFICATE-----\nAAA\n-----END CERTIFICATE-----\n\
+                   -----BEGIN PRIVATE KEY-----\nBBB\n-----END PRIVATE KEY-----\n";
+        assert_eq!(
+            private_key_block(pem),
+            Some("-----BEGIN PRIVATE KEY-----\nBBB\n-----END PRIVATE KEY-----")
+        );
+        assert!(private_key_block("-----BEGIN CERTIFICATE-----\n").is_none());
     }
 }

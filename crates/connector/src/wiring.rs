@@ -265,6 +265,8 @@ pub fn enabled_kinds(config: &Config) -> Vec<gc_store::Kind> {
         (config.emails.enabled, Kind::Email),
         (config.appointments.enabled, Kind::Appointment),
         (config.tasks.enabled, Kind::Task),
+        (config.contacts.enabled, Kind::Contact),
+        (config.absences.enabled, Kind::Absence),
     ] {
         if on {
             out.push(kind);
@@ -399,6 +401,42 @@ pub fn task_rules(config: &Config) -> gc_sync::TaskRules {
         },
         priority_high: t.priority_high.clone(),
         priority_low: t.priority_low.clone(),
+    }
+}
+
+/// The `[contacts]` rules.
+pub fn contact_rules(config: &Config) -> gc_sync::ContactRules {
+    let c = &config.contacts;
+    gc_sync::ContactRules {
+        target: match c.target {
+            crate::config::model::ContactTarget::Folder => {
+                gc_sync::ContactTarget::Folder(c.folder_name.clone())
+            }
+            crate::config::model::ContactTarget::Category => {
+                gc_sync::ContactTarget::Category(c.category.clone())
+            }
+        },
+        responsible_companies: c.responsible_companies,
+        activity_days: c.activity_days,
+    }
+}
+
+/// The `[absences]` rules; dates and times of CRM are read in `time_zone` (`[crm] time_zone`).
+pub fn absence_rules(config: &Config, time_zone: jiff::tz::TimeZone) -> gc_sync::AbsenceRules {
+    use crate::config::model::ShowAs;
+    let a = &config.absences;
+    gc_sync::AbsenceRules {
+        days_past: a.days_past,
+        days_future: a.days_future,
+        show_as: match a.show_as {
+            ShowAs::Oof => "oof",
+            ShowAs::Busy => "busy",
+            ShowAs::Tentative => "tentative",
+            ShowAs::Free => "free",
+        }
+        .to_owned(),
+        default_subject: a.subject.clone(),
+        time_zone,
     }
 }
 

@@ -11,6 +11,7 @@
 //! apart) lives in [`dialect`], so that a capture from a real installation can replace it
 //! without touching the sync engine. See `docs/CRM-INTERFACE.md`.
 
+pub mod absences;
 pub mod api;
 pub mod client;
 pub mod codec;
@@ -21,6 +22,7 @@ pub mod dom;
 pub mod error;
 pub mod forms;
 pub mod localtime;
+pub mod persons;
 pub mod probe;
 pub mod tasks;
 pub mod user_settings;
@@ -40,5 +42,6 @@ pub use dialect::{Dialect, DialectKey, KeyValue, NameKind};
 pub use error::{CrmError, ErrorKind};
 pub use forms::{Forms, FormsError};
 pub use gc_ids::{CrmId, ParseCrmIdError};
+pub use persons::{CrmCompany, CrmPerson};
 pub use probe::{ExtraField, Finding, Kinds};
 pub use tasks::{TaskRecord, TaskUpdate, TaskWindow};

@@ -130,7 +130,9 @@ fn sections(kinds: Kinds) -> Vec<&'static str> {
     if kinds.contacts {
         add("person");
         add("company");
-        add("external_key");
+        // the selection reads the rep's recent activities and their participants
+        add("activity");
+        add("participant");
     }
     if kinds.absences {
         add("absence");

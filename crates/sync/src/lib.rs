@@ -8,8 +8,10 @@
 //! `gc_store::StateStore`. The write order that makes it crash-safe is described in
 //! `docs/SYNC.md`.
 
+pub mod absences;
 pub mod adapters;
 pub mod appointments;
+pub mod contacts;
 pub mod email;
 pub mod engine;
 pub mod error;
@@ -18,7 +20,9 @@ pub mod mailboxes;
 pub mod ports;
 pub mod tasks;
 
+pub use absences::{AbsenceKind, AbsenceRules};
 pub use appointments::{AppointmentKind, AppointmentRules};
+pub use contacts::{ContactKind, ContactRules, ContactTarget};
 pub use email::{AttachmentPolicy, EmailKind, EmailRules};
 pub use engine::{
     Engine, ItemOutcome, KindRunner, MailboxOutcome, MailboxReport, MailboxTarget, NoProgress,

@@ -11,8 +11,8 @@ use anyhow::Context;
 use gc_store::Kind;
 use gc_sync::adapters::{CrmActivities, GraphMail, TenantDirectory};
 use gc_sync::{
-    AppointmentKind, EmailKind, Engine, ItemOutcome, KindRunner, MailboxOutcome, MailboxReport,
-    Progress, SyncReport, TasksKind,
+    AbsenceKind, AppointmentKind, ContactKind, EmailKind, Engine, ItemOutcome, KindRunner,
+    MailboxOutcome, MailboxReport, Progress, SyncReport, TasksKind,
 };
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio_util::sync::CancellationToken;
@@ -40,6 +40,10 @@ pub struct Runtime {
     pub appointments: Option<gc_sync::AppointmentRules>,
     /// Task rules, when tasks are enabled.
     pub tasks: Option<gc_sync::TaskRules>,
+    /// Contact rules, when contacts are enabled.
+    pub contacts: Option<gc_sync::ContactRules>,
+    /// Absence rules, when absences are enabled.
+    pub absences: Option<gc_sync::AbsenceRules>,
     /// Mailboxes worked at once.
     pub parallel: usize,
     /// Only these addresses (empty: all).
@@ -79,6 +83,14 @@ impl Runtime {
         // One-shot runs wait for a mailbox whose lease a crashed process still holds.
         policy.mailbox_wait = policy.lease_ttl + std::time::Duration::from_secs(1);
         let store = wiring::store(config).await?;
+        let contacts = config
+            .contacts
+            .enabled
+            .then(|| wiring::contact_rules(config));
+        let absences = config
+            .absences
+            .enabled
+            .then(|| wiring::absence_rules(config, crm.time_zone().clone()));
         let activity_type = email
             .as_ref()
             .map_or_else(|| "E-Mail".to_owned(), |e| e.activity_type.clone());
@@ -91,6 +103,8 @@ impl Runtime {
             email,
             appointments,
             tasks: config.tasks.enabled.then(|| wiring::task_rules(config)),
+            contacts,
+            absences,
             parallel: config.mailboxes.parallel.max(1) as usize,
             include: lower(&config.mailboxes.include),
             exclude: lower(&config.mailboxes.exclude),
@@ -183,6 +197,20 @@ impl Runtime {
         }
         if let Some(rules) = &self.tasks {
             kinds.push(Box::new(TasksKind::new(
+                self.graph.clone(),
+                self.crm.clone(),
+                rules.clone(),
+            )));
+        }
+        if let Some(rules) = &self.contacts {
+            kinds.push(Box::new(ContactKind::new(
+                self.graph.clone(),
+                self.crm.clone(),
+                rules.clone(),
+            )));
+        }
+        if let Some(rules) = &self.absences {
+            kinds.push(Box::new(AbsenceKind::new(
                 self.graph.clone(),
                 self.crm.clone(),
                 rules.clone(),

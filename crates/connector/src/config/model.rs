@@ -407,6 +407,10 @@ pub struct Contacts {
     pub target: ContactTarget,
     pub folder_name: String,
     pub category: String,
+    /// Select the persons of the companies whose responsible rep is the rep.
+    pub responsible_companies: bool,
+    /// Also select the persons of the rep's activities of the last N days (0: not).
+    pub activity_days: u32,
 }
 
 impl Default for Contacts {
@@ -417,6 +421,8 @@ impl Default for Contacts {
             target: ContactTarget::Folder,
             folder_name: "CRM".into(),
             category: "CRM".into(),
+            responsible_companies: true,
+            activity_days: 90,
         }
     }
 }
@@ -440,6 +446,8 @@ pub struct Absences {
     pub days_past: u32,
     pub days_future: u32,
     pub show_as: ShowAs,
+    /// The subject of an absence event whose absence has no type.
+    pub subject: String,
 }
 
 impl Default for Absences {
@@ -450,6 +458,7 @@ impl Default for Absences {
             days_past: 7,
             days_future: 90,
             show_as: ShowAs::Oof,
+            subject: "Absence".into(),
         }
     }
 }

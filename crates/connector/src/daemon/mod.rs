@@ -33,7 +33,10 @@ use crate::config::{self, Config};
 use crate::{admin, wiring};
 use alerts::Alerter;
 use metered_store::{DeltaReset, MeteredStore};
-use runner::{KindRunner, LiveTenant, appointment_runner, email_runner, tasks_runner};
+use runner::{
+    KindRunner, LiveTenant, absence_runner, appointment_runner, contact_runner, email_runner,
+    tasks_runner,
+};
 use scheduler::Scheduler;
 pub use signals::Signal;
 use status::Status;
@@ -170,6 +173,23 @@ impl Service {
                 graph.clone(),
                 crm.clone(),
                 crate::wiring::task_rules(&config),
+            )));
+        }
+        if config.contacts.enabled {
+            runners.push(Arc::new(contact_runner(
+                engine.clone(),
+                graph.clone(),
+                crm.clone(),
+                wiring::contact_rules(&config),
+            )));
+        }
+        if config.absences.enabled {
+            let zone = crm.client().time_zone().clone();
+            runners.push(Arc::new(absence_runner(
+                engine.clone(),
+                graph.clone(),
+                crm.clone(),
+                wiring::absence_rules(&config, zone),
             )));
         }
         if runners.is_empty() {

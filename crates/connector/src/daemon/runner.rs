@@ -4,7 +4,9 @@
 //! exist) and [`KindRunner`] runs one cycle of one kind for one mailbox. The scheduler knows
 //! nothing else of the engine, so a new kind is one more `KindRunner`, and the scheduler is
 //! tested with fakes. [`EngineRunner`] drives `gc_sync::Engine::run_mailbox` with a kind built
-//! for the current roster (e-mail: [`email_runner`], tasks: [`tasks_runner`]), and [`LiveTenant`] checks the token and
+//! for the current roster (e-mail: [`email_runner`], appointments: [`appointment_runner`],
+//! tasks: [`tasks_runner`], contacts: [`contact_runner`], absences: [`absence_runner`]), and
+//! [`LiveTenant`] checks the token and
 //! the CRM login and refreshes the mailbox list.
 
 use std::sync::{Arc, Mutex};
@@ -15,8 +17,9 @@ use gc_store::{Kind, StateStore};
 use gc_sync::adapters::{CrmActivities, GraphMail, TenantDirectory};
 use gc_sync::mailboxes::{MailboxList, Unmatched};
 use gc_sync::{
-    AppointmentKind, AppointmentRules, EmailKind, EmailRules, Engine, ItemOutcome, MailboxOutcome,
-    MailboxReport, MailboxTarget, Progress, TaskRules, TasksKind,
+    AbsenceKind, AbsenceRules, AppointmentKind, AppointmentRules, ContactKind, ContactRules,
+    EmailKind, EmailRules, Engine, ItemOutcome, MailboxOutcome, MailboxReport, MailboxTarget,
+    Progress, TaskRules, TasksKind,
 };
 use jiff::Timestamp;
 use tokio_util::sync::CancellationToken;
@@ -177,6 +180,30 @@ pub fn tasks_runner(
 ) -> EngineRunner<TasksKind> {
     EngineRunner::new(engine, Kind::Task, move |_: &Roster| {
         TasksKind::new(graph.clone(), crm.clone(), rules.clone())
+    })
+}
+
+/// Contacts (CRM persons → the rep's contacts) for the scheduler.
+pub fn contact_runner(
+    engine: Engine,
+    graph: Arc<GraphMail>,
+    crm: Arc<CrmActivities>,
+    rules: ContactRules,
+) -> EngineRunner<ContactKind> {
+    EngineRunner::new(engine, Kind::Contact, move |_: &Roster| {
+        ContactKind::new(graph.clone(), crm.clone(), rules.clone())
+    })
+}
+
+/// Absences (CRM absences → calendar events) for the scheduler.
+pub fn absence_runner(
+    engine: Engine,
+    graph: Arc<GraphMail>,
+    crm: Arc<CrmActivities>,
+    rules: AbsenceRules,
+) -> EngineRunner<AbsenceKind> {
+    EngineRunner::new(engine, Kind::Absence, move |_: &Roster| {
+        AbsenceKind::new(graph.clone(), crm.clone(), rules.clone())
     })
 }
 

@@ -192,6 +192,12 @@ impl Dialect {
         k.table("company.table", &c.table, "company.short", &c.short);
         k.field("company.name", &c.name);
         k.field("company.email", &c.email);
+        k.optional("company.rep_id", &c.rep_id);
+        k.optional("company.street", &c.street);
+        k.optional("company.zip_code", &c.zip_code);
+        k.optional("company.city", &c.city);
+        k.optional("company.country", &c.country);
+        k.optional("company.phone", &c.phone);
 
         let p = &self.person;
         k.table("person.table", &p.table, "person.short", &p.short);
@@ -203,6 +209,9 @@ impl Dialect {
             false,
             KeyValue::List(&p.emails),
         );
+        k.optional("person.job_title", &p.job_title);
+        k.optional("person.phone", &p.phone);
+        k.optional("person.mobile_phone", &p.mobile_phone);
 
         let a = &self.activity;
         k.table("activity.table", &a.table, "activity.short", &a.short);

@@ -107,6 +107,15 @@ pub struct CompanyNames {
     pub short: String,
     pub name: String,
     pub email: String,
+    /// The responsible rep's number (the contacts kind selects the persons of the rep's
+    /// companies by it); `""`: no such field, the rule then selects by activities only.
+    pub rep_id: String,
+    /// Address and phone, copied to the business address of synchronized contacts.
+    pub street: String,
+    pub zip_code: String,
+    pub city: String,
+    pub country: String,
+    pub phone: String,
 }
 
 /// Person (KP) names.
@@ -119,6 +128,10 @@ pub struct PersonNames {
     pub last_name: String,
     /// E-mail fields searched by address lookups.
     pub emails: Vec<String>,
+    /// Job title, business phone and mobile phone (copied to synchronized contacts).
+    pub job_title: String,
+    pub phone: String,
+    pub mobile_phone: String,
 }
 
 /// Activity (MA) names beyond the forms.xml vevent list.
@@ -306,6 +319,12 @@ impl Default for CompanyNames {
             short: s("FI"),
             name: s("Company"),
             email: s("EMail"),
+            rep_id: s("RepID"),
+            street: s("Street"),
+            zip_code: s("ZipCode"),
+            city: s("City"),
+            country: s("Country"),
+            phone: s("Phone"),
         }
     }
 }
@@ -318,6 +337,9 @@ impl Default for PersonNames {
             first_name: s("FirstName"),
             last_name: s("LastName"),
             emails: vec![s("EMail1"), s("EMail2")],
+            job_title: s("JobTitle"),
+            phone: s("Phone"),
+            mobile_phone: s("MobilePhone"),
         }
     }
 }

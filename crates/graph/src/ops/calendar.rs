@@ -80,6 +80,24 @@ impl GraphClient {
         )
     }
 
+    /// The events of the mailbox that carry the single-value extended property `property`
+    /// with `value`, the property expanded (the connector's own events, found again).
+    pub async fn events_with_property(
+        &self,
+        mailbox: &str,
+        property: &str,
+        value: &str,
+    ) -> Result<Vec<Event>, GraphError> {
+        let path = format!(
+            "{}/events?{}",
+            user(mailbox),
+            crate::ops::property_query(property, value)
+        );
+        self.list(Some(mailbox), ResourceKind::Calendar, &path)
+            .collect_ok()
+            .await
+    }
+
     /// One event (`expand`: e.g. an extended property filter).
     pub async fn get_event(
         &self,

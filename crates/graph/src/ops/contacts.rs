@@ -92,6 +92,26 @@ impl GraphClient {
         )
     }
 
+    /// The contacts of a folder (`None`: the default folder) that carry the single-value
+    /// extended property `property` with `value`, the property expanded. This is how the
+    /// connector finds the contacts it wrote (and only those) again.
+    pub async fn contacts_with_property(
+        &self,
+        mailbox: &str,
+        folder: Option<&str>,
+        property: &str,
+        value: &str,
+    ) -> Result<Vec<Contact>, GraphError> {
+        let path = format!(
+            "{}?{}",
+            folder_path(mailbox, folder),
+            crate::ops::property_query(property, value)
+        );
+        self.list(Some(mailbox), ResourceKind::Contacts, &path)
+            .collect_ok()
+            .await
+    }
+
     /// One contact.
     pub async fn get_contact(&self, mailbox: &str, id: &str) -> Result<Contact, GraphError> {
         self.get_json(

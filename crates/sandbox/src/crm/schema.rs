@@ -103,8 +103,8 @@ pub(crate) const TABLES: &[TableDef] = &[
         name: "Company",
         short: "FI",
         fields: &[
-            "Company", "EMail", "City", "Country", "Phone", "Street", "ZipCode", "Www", "FreeC1",
-            "FreeC2", "FreeC3",
+            "Company", "EMail", "City", "Country", "Phone", "Street", "ZipCode", "Www", "RepID",
+            "FreeC1", "FreeC2", "FreeC3",
         ],
         required: &["Company"],
         catalogs: &[],

@@ -236,7 +236,9 @@ pub(crate) async fn seed(
 
     // companies
     let mut company_ids = Vec::new();
-    for c in &dir.companies {
+    for (i, c) in dir.companies.iter().enumerate() {
+        // the responsible rep (the contacts kind selects the persons of the rep's companies)
+        let responsible = format!("{}", 100 + i % members.len().max(1));
         let id = db
             .insert(
                 1,
@@ -247,6 +249,7 @@ pub(crate) async fn seed(
                     ("City", c.city.clone()),
                     ("Country", c.country.clone()),
                     ("Phone", c.phone.clone()),
+                    ("RepID", responsible),
                 ]),
                 &[],
             )

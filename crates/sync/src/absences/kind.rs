@@ -1,0 +1,374 @@
+//! Absences as a kind of the engine. One source per mailbox run: the rep's absences in the
+//! window, read whole from CRM ("crm" scope) and walked from the start every run, so the
+//! engine reconciles it: a linked absence no longer in the window comes back as
+//! [`AbsenceChange::Gone`], and CRM is asked whether it was deleted or only left the window.
+//! What changed since the last run is told by the hash of what was written (the link's
+//! `crm_hash`): unchanged absences cost no Graph request.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use gc_store::{Kind, LedgerAction, Link, LinkState};
+
+use crate::absences::decide::{self, Decision, Facts};
+use crate::absences::model::{AbsenceChange, AbsenceRules, item_key};
+use crate::absences::ports::{AbsenceCalendar, AbsencesCrm};
+use crate::engine::{
+    Applied, Identity, ItemCx, ItemOutcome, Page, Prepared, RunCx, Source, SyncKind,
+};
+use crate::error::{ErrorClass, PortError};
+
+/// CRM absences → calendar events.
+#[derive(Clone)]
+pub struct AbsenceKind {
+    graph: Arc<dyn AbsenceCalendar>,
+    crm: Arc<dyn AbsencesCrm>,
+    rules: Arc<AbsenceRules>,
+}
+
+impl std::fmt::Debug for AbsenceKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AbsenceKind")
+            .field("rules", &self.rules)
+            .finish()
+    }
+}
+
+impl AbsenceKind {
+    /// Absences over these ports, with these rules.
+    pub fn new(
+        graph: Arc<dyn AbsenceCalendar>,
+        crm: Arc<dyn AbsencesCrm>,
+        rules: AbsenceRules,
+    ) -> Self {
+        AbsenceKind {
+            graph,
+            crm,
+            rules: Arc::new(rules),
+        }
+    }
+}
+
+/// What one mailbox run resolved: the window.
+#[derive(Debug)]
+pub struct AbsenceRun {
+    from: jiff::civil::Date,
+    to: jiff::civil::Date,
+}
+
+fn absence_id(change: &AbsenceChange) -> Option<gc_store::CrmId> {
+    match change {
+        AbsenceChange::Absence(a) => Some(a.id),
+        AbsenceChange::Broken { id, .. } => Some(*id),
+        AbsenceChange::Gone(l) => l.crm_id,
+    }
+}
+
+#[async_trait]
+impl SyncKind for AbsenceKind {
+    type Run = AbsenceRun;
+    type Change = AbsenceChange;
+    type Facts = Facts;
+    type Decision = Decision;
+
+    fn kind(&self) -> Kind {
+        Kind::Absence
+    }
+
+    async fn prepare(&self, cx: &RunCx<'_>) -> Result<Option<Prepared<AbsenceRun>>, PortError> {
+        if !cx.owner().kinds.has(Kind::Absence) {
+            tracing::debug!(
+                mailbox = cx.mailbox(),
+                "absences are not enabled for this rep in CRM"
+            );
+            return Ok(None);
+        }
+        let today = self
+            .rules
+            .time_zone
+            .to_datetime(jiff::Timestamp::now())
+            .date();
+        let (from, to) = self.rules.window(today);
+        Ok(Some(Prepared {
+            run: AbsenceRun { from, to },
+            sources: vec![Source {
+                scope: "crm".into(),
+                label: format!("CRM absences of the rep from {from} to {to}"),
+                reconcile: true,
+            }],
+            total: None,
+        }))
+    }
+
+    async fn page(
+        &self,
+        cx: &RunCx<'_>,
+        run: &AbsenceRun,
+        _source: &Source,
+        _checkpoint: Option<&str>,
+    ) -> Result<Page<AbsenceChange>, PortError> {
+        let changes = self
+            .crm
+            .absences(cx.rep(), &cx.target.owner.rep_number, run.from, run.to)
+            .await?;
+        // One page, no checkpoint: the next run reads the window whole again and so
+        // reconciles it.
+        Ok(Page {
+            changes,
+            next: None,
+            done: None,
+        })
+    }
+
+    fn identify(
+        &self,
+        _cx: &RunCx<'_>,
+        _run: &AbsenceRun,
+        change: &AbsenceChange,
+    ) -> Option<Identity> {
+        let item = match change {
+            AbsenceChange::Absence(a) => item_key(a.id),
+            AbsenceChange::Broken { id, .. } => item_key(*id),
+            // released or deleted before: nothing left to do
+            AbsenceChange::Gone(l) if l.state == LinkState::SoftDeleted => return None,
+            AbsenceChange::Gone(l) => l.graph_id.clone(),
+        };
+        Some(Identity {
+            item,
+            global_key: None,
+        })
+    }
+
+    /// An absence's age is its first day (from the start of that day in UTC).
+    fn dated(&self, change: &AbsenceChange) -> Option<jiff::Timestamp> {
+        match change {
+            AbsenceChange::Absence(a) => a
+                .start
+                .to_zoned_datetime(jiff::tz::TimeZone::UTC)
+                .ok()
+                .map(|z| z.timestamp()),
+            _ => None,
+        }
+    }
+
+    fn describe(&self, change: &AbsenceChange) -> Option<serde_json::Value> {
+        Some(match change {
+            AbsenceChange::Absence(a) => serde_json::json!({
+                "absence": a.id.to_string(),
+                "type": a.kind,
+                "start": a.start.to_string(),
+                "end": a.end.to_string(),
+            }),
+            _ => serde_json::json!({ "absence": absence_id(change).map(|i| i.to_string()) }),
+        })
+    }
+
+    fn vanished(&self, _run: &AbsenceRun, link: Link) -> Option<AbsenceChange> {
+        Some(AbsenceChange::Gone(link))
+    }
+
+    fn triage(
+        &self,
+        _cx: &RunCx<'_>,
+        _run: &AbsenceRun,
+        change: &AbsenceChange,
+        link: Option<&Link>,
+    ) -> Option<Decision> {
+        decide::triage(change, link, &self.rules)
+    }
+
+    async fn gather(
+        &self,
+        cx: &ItemCx<'_>,
+        _run: &AbsenceRun,
+        change: &AbsenceChange,
+    ) -> Result<Facts, PortError> {
+        let Some(id) = absence_id(change) else {
+            return Ok(Facts::default());
+        };
+        let events = self.graph.find_events(cx.user(), id).await?;
+        let still = match change {
+            AbsenceChange::Gone(_) => match self.crm.absence(cx.rep(), id).await? {
+                // still the rep's: it only left the window
+                Some(AbsenceChange::Absence(a)) if a.rep_number == cx.target.owner.rep_number => {
+                    Some(a)
+                }
+                _ => None,
+            },
+            _ => None,
+        };
+        Ok(Facts { events, still })
+    }
+
+    fn decide(
+        &self,
+        _cx: &RunCx<'_>,
+        _run: &AbsenceRun,
+        change: &AbsenceChange,
+        link: Option<&Link>,
+        facts: &Facts,
+    ) -> Decision {
+        decide::decide(change, link, facts, &self.rules)
+    }
+
+    async fn apply(
+        &self,
+        cx: &ItemCx<'_>,
+        _run: &AbsenceRun,
+        change: &AbsenceChange,
+        decision: Decision,
+    ) -> Result<Applied, PortError> {
+        let user = cx.user();
+        let rep = cx.rep();
+        let id = absence_id(change);
+        let done = |outcome, action, reason: String, link: Link| {
+            let mut entry = cx.entry(id, action, &reason);
+            entry.detail = self.describe(change);
+            Applied {
+                outcome,
+                link: Some(link),
+                ledger: vec![entry],
+                warnings: 0,
+                failure: None,
+            }
+        };
+        let active = |hash: String| {
+            let mut l = cx.link_or_new();
+            l.crm_id = id;
+            l.crm_hash = Some(hash);
+            l.state = LinkState::Active;
+            l
+        };
+        let what = match change {
+            AbsenceChange::Absence(a) => format!(
+                "{} from {} to {}",
+                if a.kind.is_empty() {
+                    "absence"
+                } else {
+                    a.kind.as_str()
+                },
+                a.start,
+                a.end
+            ),
+            _ => format!("absence {}", id.map(|i| i.to_string()).unwrap_or_default()),
+        };
+        match decision {
+            Decision::Unchanged => Ok(Applied::unchanged()),
+            Decision::Fail(reason) => Err(PortError::new(ErrorClass::Item, reason)),
+            Decision::Create { body, hash } => {
+                let Some(absence) = id else {
+                    return Err(PortError::new(ErrorClass::Item, "an absence without id"));
+                };
+                // Found again after a crash through the absence id the event carries.
+                cx.intent(id).await?;
+                cx.check()?;
+                let event = self.graph.create_event(user, &body).await?;
+                cx.check()?;
+                self.crm.ensure_key(rep, absence, &event).await?;
+                Ok(done(
+                    ItemOutcome::Created,
+                    LedgerAction::Created,
+                    format!(
+                        "created the calendar event of the {what}: the absence is in the window"
+                    ),
+                    active(hash),
+                ))
+            }
+            Decision::Update {
+                event,
+                extra,
+                body,
+                hash,
+                adopted,
+            } => {
+                cx.check()?;
+                self.graph.update_event(user, &event, &body).await?;
+                for e in &extra {
+                    cx.check()?;
+                    self.graph.delete_event(user, e).await?;
+                }
+                if let Some(absence) = id {
+                    cx.check()?;
+                    self.crm.ensure_key(rep, absence, &event).await?;
+                }
+                let dupes = if extra.is_empty() {
+                    String::new()
+                } else {
+                    format!("; {} duplicate(s) removed", extra.len())
+                };
+                let (outcome, action, why) = if adopted {
+                    (
+                        ItemOutcome::Adopted,
+                        LedgerAction::Adopted,
+                        "found by the absence id it carries (an interrupted earlier write)",
+                    )
+                } else {
+                    (
+                        ItemOutcome::Updated,
+                        LedgerAction::Updated,
+                        "the absence changed in CRM",
+                    )
+                };
+                Ok(done(
+                    outcome,
+                    action,
+                    format!("updated the calendar event of the {what}: {why}{dupes}"),
+                    active(hash),
+                ))
+            }
+            Decision::Delete { events } => {
+                for e in &events {
+                    cx.check()?;
+                    self.graph.delete_event(user, e).await?;
+                }
+                let mut l = cx.link_or_new();
+                l.state = LinkState::SoftDeleted;
+                Ok(done(
+                    ItemOutcome::Deleted,
+                    LedgerAction::Deleted,
+                    format!(
+                        "deleted the calendar event of {what}: the absence was deleted in CRM (or moved to another rep)"
+                    ),
+                    l,
+                ))
+            }
+            Decision::Forget => {
+                let mut l = cx.link_or_new();
+                l.state = LinkState::SoftDeleted;
+                Ok(done(
+                    ItemOutcome::Deleted,
+                    LedgerAction::Deleted,
+                    format!("{what} was deleted in CRM; its calendar event was already gone"),
+                    l,
+                ))
+            }
+            Decision::Release { update } => {
+                let mut l = cx.link_or_new();
+                if let Some((event, body, hash)) = update {
+                    cx.check()?;
+                    self.graph.update_event(user, &event, &body).await?;
+                    l.crm_hash = Some(hash);
+                }
+                l.state = LinkState::SoftDeleted;
+                Ok(done(
+                    ItemOutcome::Skipped,
+                    LedgerAction::Skipped,
+                    format!(
+                        "{what} left the window: its calendar event stays, no longer followed (leaving the window is not a deletion)"
+                    ),
+                    l,
+                ))
+            }
+        }
+    }
+
+    async fn finish(
+        &self,
+        _cx: &ItemCx<'_>,
+        _run: &AbsenceRun,
+        _change: &AbsenceChange,
+        _applied: &Applied,
+    ) -> Result<(), PortError> {
+        Ok(())
+    }
+}

@@ -1,0 +1,368 @@
+//! Contacts as a kind of the engine. One source per mailbox run: the rep's selection of
+//! persons, read whole from CRM ("crm" scope). It is walked from the start every run, so the
+//! engine reconciles it: a linked person the selection no longer holds comes back as
+//! [`ContactChange::Gone`]. What changed since the last run is told by the hash of what was
+//! written (the link's `crm_hash`): unchanged persons cost no Graph request.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use gc_store::{Kind, LedgerAction, Link, LinkState};
+
+use crate::contacts::decide::{self, Decision};
+use crate::contacts::model::{ContactChange, ContactRules, ContactTarget, display, item_key};
+use crate::contacts::ports::{ContactsGraph, PersonsCrm, Selection};
+use crate::engine::{
+    Applied, Identity, ItemCx, ItemOutcome, Page, Prepared, RunCx, Source, SyncKind,
+};
+use crate::error::PortError;
+
+/// CRM persons → the rep's contacts.
+#[derive(Clone)]
+pub struct ContactKind {
+    graph: Arc<dyn ContactsGraph>,
+    crm: Arc<dyn PersonsCrm>,
+    rules: Arc<ContactRules>,
+}
+
+impl std::fmt::Debug for ContactKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ContactKind")
+            .field("rules", &self.rules)
+            .finish()
+    }
+}
+
+impl ContactKind {
+    /// Contacts over these ports, with these rules.
+    pub fn new(
+        graph: Arc<dyn ContactsGraph>,
+        crm: Arc<dyn PersonsCrm>,
+        rules: ContactRules,
+    ) -> Self {
+        ContactKind {
+            graph,
+            crm,
+            rules: Arc::new(rules),
+        }
+    }
+}
+
+/// What one mailbox run resolved.
+#[derive(Debug)]
+pub struct ContactRun {
+    /// The contact folder written to (`None`: the default folder, target category).
+    folder: Option<String>,
+    /// The category every contact carries (target category).
+    category: Option<String>,
+    /// The folder did not exist and was created now: every contact is checked.
+    fresh: bool,
+    /// Where the contacts live, for the ledger.
+    place: String,
+}
+
+#[async_trait]
+impl SyncKind for ContactKind {
+    type Run = ContactRun;
+    type Change = ContactChange;
+    type Facts = Vec<String>;
+    type Decision = Decision;
+
+    fn kind(&self) -> Kind {
+        Kind::Contact
+    }
+
+    async fn prepare(&self, cx: &RunCx<'_>) -> Result<Option<Prepared<ContactRun>>, PortError> {
+        if !cx.owner().kinds.has(Kind::Contact) {
+            tracing::debug!(
+                mailbox = cx.mailbox(),
+                "contacts are not enabled for this rep in CRM"
+            );
+            return Ok(None);
+        }
+        let run = match &self.rules.target {
+            ContactTarget::Folder(name) => {
+                let (id, fresh) = self.graph.contact_folder(cx.user(), name).await?;
+                ContactRun {
+                    folder: Some(id),
+                    category: None,
+                    fresh,
+                    place: format!("contact folder {name:?}"),
+                }
+            }
+            ContactTarget::Category(name) => {
+                // The rep's UserSettings `<ContactSync Category>` over `[contacts] category`.
+                let name = cx
+                    .owner()
+                    .settings
+                    .contact_category
+                    .as_ref()
+                    .unwrap_or(name);
+                self.graph.ensure_category(cx.user(), name).await?;
+                ContactRun {
+                    folder: None,
+                    category: Some(name.clone()),
+                    fresh: false,
+                    place: format!("the Contacts folder with category {name:?}"),
+                }
+            }
+        };
+        Ok(Some(Prepared {
+            run,
+            sources: vec![Source {
+                scope: "crm".into(),
+                label: "CRM persons of the rep".into(),
+                reconcile: true,
+            }],
+            total: None,
+        }))
+    }
+
+    async fn page(
+        &self,
+        cx: &RunCx<'_>,
+        _run: &ContactRun,
+        _source: &Source,
+        _checkpoint: Option<&str>,
+    ) -> Result<Page<ContactChange>, PortError> {
+        let today = jiff::tz::TimeZone::UTC
+            .to_datetime(jiff::Timestamp::now())
+            .date();
+        let days = self.rules.activity_days;
+        let activities = (days > 0).then(|| {
+            let since = today
+                .checked_sub(jiff::Span::new().days(i64::from(days)))
+                .unwrap_or(today);
+            (since, today)
+        });
+        let persons = self
+            .crm
+            .persons(
+                cx.rep(),
+                &Selection {
+                    rep_number: cx.target.owner.rep_number.clone(),
+                    responsible_companies: self.rules.responsible_companies,
+                    activities,
+                },
+            )
+            .await?;
+        // One page, no checkpoint: the next run reads the selection whole again and so
+        // reconciles it (see the module documentation).
+        Ok(Page {
+            changes: persons.into_iter().map(ContactChange::Person).collect(),
+            next: None,
+            done: None,
+        })
+    }
+
+    fn identify(
+        &self,
+        _cx: &RunCx<'_>,
+        _run: &ContactRun,
+        change: &ContactChange,
+    ) -> Option<Identity> {
+        let item = match change {
+            ContactChange::Person(p) => item_key(p.id),
+            // deleted before: nothing left to do
+            ContactChange::Gone(l) if l.state == LinkState::SoftDeleted => return None,
+            ContactChange::Gone(l) => l.graph_id.clone(),
+        };
+        Some(Identity {
+            item,
+            global_key: None,
+        })
+    }
+
+    fn describe(&self, change: &ContactChange) -> Option<serde_json::Value> {
+        match change {
+            ContactChange::Person(p) => Some(serde_json::json!({
+                "person": p.id.to_string(),
+                "name": display(p),
+            })),
+            ContactChange::Gone(l) => Some(serde_json::json!({
+                "person": l.crm_id.map(|c| c.to_string()),
+            })),
+        }
+    }
+
+    fn vanished(&self, _run: &ContactRun, link: Link) -> Option<ContactChange> {
+        Some(ContactChange::Gone(link))
+    }
+
+    fn triage(
+        &self,
+        _cx: &RunCx<'_>,
+        run: &ContactRun,
+        change: &ContactChange,
+        link: Option<&Link>,
+    ) -> Option<Decision> {
+        decide::triage(change, link, run.category.as_deref(), run.fresh)
+    }
+
+    async fn gather(
+        &self,
+        cx: &ItemCx<'_>,
+        run: &ContactRun,
+        change: &ContactChange,
+    ) -> Result<Vec<String>, PortError> {
+        let person = match change {
+            ContactChange::Person(p) => Some(p.id),
+            ContactChange::Gone(l) => l.crm_id,
+        };
+        match person {
+            Some(id) => {
+                self.graph
+                    .find_contacts(cx.user(), run.folder.as_deref(), id)
+                    .await
+            }
+            None => Ok(Vec::new()),
+        }
+    }
+
+    fn decide(
+        &self,
+        _cx: &RunCx<'_>,
+        run: &ContactRun,
+        change: &ContactChange,
+        link: Option<&Link>,
+        facts: &Vec<String>,
+    ) -> Decision {
+        decide::decide(change, link, run.category.as_deref(), facts)
+    }
+
+    async fn apply(
+        &self,
+        cx: &ItemCx<'_>,
+        run: &ContactRun,
+        change: &ContactChange,
+        decision: Decision,
+    ) -> Result<Applied, PortError> {
+        let user = cx.user();
+        let (person, name) = match change {
+            ContactChange::Person(p) => (Some(p.id), display(p)),
+            ContactChange::Gone(l) => (
+                l.crm_id,
+                l.crm_id.map(|c| c.to_string()).unwrap_or_default(),
+            ),
+        };
+        let done = |outcome, action, reason: String, link: Link| {
+            let mut entry = cx.entry(person, action, &reason);
+            entry.detail = self.describe(change);
+            Applied {
+                outcome,
+                link: Some(link),
+                ledger: vec![entry],
+                warnings: 0,
+                failure: None,
+            }
+        };
+        match decision {
+            Decision::Unchanged => Ok(Applied::unchanged()),
+            Decision::Create { body, hash } => {
+                // Found again after a crash through the person id the contact carries.
+                cx.intent(person).await?;
+                cx.check()?;
+                self.graph
+                    .create_contact(user, run.folder.as_deref(), &body)
+                    .await?;
+                let mut link = cx.link_or_new();
+                link.crm_id = person;
+                link.crm_hash = Some(hash);
+                link.state = LinkState::Active;
+                Ok(done(
+                    ItemOutcome::Created,
+                    LedgerAction::Created,
+                    format!(
+                        "created the contact of {name} in {}: the person is in the rep's selection",
+                        run.place
+                    ),
+                    link,
+                ))
+            }
+            Decision::Update {
+                contact,
+                extra,
+                body,
+                hash,
+                adopted,
+            } => {
+                cx.check()?;
+                self.graph.update_contact(user, &contact, &body).await?;
+                for id in &extra {
+                    cx.check()?;
+                    self.graph.delete_contact(user, id).await?;
+                }
+                let mut link = cx.link_or_new();
+                link.crm_id = person;
+                link.crm_hash = Some(hash);
+                link.state = LinkState::Active;
+                let dupes = if extra.is_empty() {
+                    String::new()
+                } else {
+                    format!("; {} duplicate(s) removed", extra.len())
+                };
+                let (outcome, action, why) = if adopted {
+                    (
+                        ItemOutcome::Adopted,
+                        LedgerAction::Adopted,
+                        "found by the person id it carries (an interrupted earlier write)",
+                    )
+                } else {
+                    (
+                        ItemOutcome::Updated,
+                        LedgerAction::Updated,
+                        "the person changed in CRM",
+                    )
+                };
+                Ok(done(
+                    outcome,
+                    action,
+                    format!(
+                        "updated the contact of {name} in {}: {why}{dupes}",
+                        run.place
+                    ),
+                    link,
+                ))
+            }
+            Decision::Delete { contacts } => {
+                for id in &contacts {
+                    cx.check()?;
+                    self.graph.delete_contact(user, id).await?;
+                }
+                let mut link = cx.link_or_new();
+                link.state = LinkState::SoftDeleted;
+                Ok(done(
+                    ItemOutcome::Deleted,
+                    LedgerAction::Deleted,
+                    format!(
+                        "deleted the contact of person {name} from {}: the person left the rep's selection or was deleted in CRM",
+                        run.place
+                    ),
+                    link,
+                ))
+            }
+            Decision::Forget => {
+                let mut link = cx.link_or_new();
+                link.state = LinkState::SoftDeleted;
+                Ok(done(
+                    ItemOutcome::Deleted,
+                    LedgerAction::Deleted,
+                    format!(
+                        "person {name} left the rep's selection or was deleted in CRM; its contact was already gone"
+                    ),
+                    link,
+                ))
+            }
+        }
+    }
+
+    async fn finish(
+        &self,
+        _cx: &ItemCx<'_>,
+        _run: &ContactRun,
+        _change: &ContactChange,
+        _applied: &Applied,
+    ) -> Result<(), PortError> {
+        Ok(())
+    }
+}

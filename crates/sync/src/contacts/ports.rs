@@ -1,0 +1,61 @@
+//! What the contacts kind needs of its two sides.
+
+use async_trait::async_trait;
+use gc_crm::CrmPerson;
+use gc_store::CrmId;
+use serde_json::Value;
+
+use crate::error::PortError;
+
+/// The Graph side: the target folder or category, and the connector's own contacts, always
+/// addressed through the person id they carry.
+#[async_trait]
+pub trait ContactsGraph: Send + Sync {
+    /// The id of the contact folder `name` (a child of the default folder), created when
+    /// missing; `true` when it was created now.
+    async fn contact_folder(&self, user: &str, name: &str) -> Result<(String, bool), PortError>;
+
+    /// Make sure the master category list has `name`.
+    async fn ensure_category(&self, user: &str, name: &str) -> Result<(), PortError>;
+
+    /// Ids of the contacts in `folder` (`None`: the default folder) that carry `person` in
+    /// the connector's extended property.
+    async fn find_contacts(
+        &self,
+        user: &str,
+        folder: Option<&str>,
+        person: CrmId,
+    ) -> Result<Vec<String>, PortError>;
+
+    /// Create a contact in `folder`; its id.
+    async fn create_contact(
+        &self,
+        user: &str,
+        folder: Option<&str>,
+        body: &Value,
+    ) -> Result<String, PortError>;
+
+    /// Write `body` over a contact.
+    async fn update_contact(&self, user: &str, id: &str, body: &Value) -> Result<(), PortError>;
+
+    /// Delete a contact (one that is already gone is no error).
+    async fn delete_contact(&self, user: &str, id: &str) -> Result<(), PortError>;
+}
+
+/// Which persons a rep works with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Selection {
+    /// The rep number (`RepID`).
+    pub rep_number: String,
+    /// Persons of the companies whose responsible rep this is.
+    pub responsible_companies: bool,
+    /// Persons of the rep's activities dated in `[since, today]`, when set.
+    pub activities: Option<(jiff::civil::Date, jiff::civil::Date)>,
+}
+
+/// The CRM side.
+#[async_trait]
+pub trait PersonsCrm: Send + Sync {
+    /// The persons of the rep's selection, each once, ordered by id.
+    async fn persons(&self, rep: &str, selection: &Selection) -> Result<Vec<CrmPerson>, PortError>;
+}

@@ -571,20 +571,27 @@ impl CrmSession<'_> {
         if let Some(p) = a.person {
             rec = rec.link(&dl.person.table, p);
         }
+        let follow = |id: CrmId| {
+            let mut follow = Vec::new();
+            if let Some(xk) = &a.external_key {
+                follow.push(self.external_key_record(&d.table, id, xk));
+            }
+            for p in &a.participants {
+                follow.push(self.participant_record(id, p));
+            }
+            for doc in &a.documents {
+                follow.push(self.document_record(id, doc));
+            }
+            follow
+        };
+        if dl.nests_children() {
+            // One request: the children inside the activity (see `crate::nested`).
+            return self.insert_nested(rec, follow(CrmId(0))).await;
+        }
         let id = self
             .write_one(WriteKind::Insert, CatalogMode::Text, rec)
             .await?;
-
-        let mut follow = Vec::new();
-        if let Some(xk) = &a.external_key {
-            follow.push(self.external_key_record(&d.table, id, xk));
-        }
-        for p in &a.participants {
-            follow.push(self.participant_record(id, p));
-        }
-        for doc in &a.documents {
-            follow.push(self.document_record(id, doc));
-        }
+        let follow = follow(id);
         if follow.is_empty() {
             return Ok(id);
         }

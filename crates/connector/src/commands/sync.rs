@@ -151,13 +151,16 @@ impl Runtime {
         }
         let mut kinds: Vec<Box<dyn KindRunner>> = Vec::new();
         if let Some(rules) = &self.email {
-            kinds.push(Box::new(EmailKind::new(
-                self.graph.clone(),
-                self.crm.clone(),
-                self.graph.clone(),
-                rules.clone(),
-                list.reps.clone(),
-            )));
+            kinds.push(Box::new(
+                EmailKind::new(
+                    self.graph.clone(),
+                    self.crm.clone(),
+                    self.graph.clone(),
+                    rules.clone(),
+                    list.reps.clone(),
+                )
+                .with_prober(self.graph.clone()),
+            ));
         }
         let mut report = SyncReport {
             reps_without_mailbox: list

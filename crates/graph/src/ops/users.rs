@@ -22,18 +22,49 @@ impl GraphClient {
 
     /// The user whose primary address or alias is `mail` (case-insensitive), if any.
     pub async fn find_user_by_mail(&self, mail: &str) -> Result<Option<User>, GraphError> {
-        let m = mail.replace('\'', "''");
-        let filter = format!(
-            "mail eq '{m}' or userPrincipalName eq '{m}' or proxyAddresses/any(p:p eq 'smtp:{m}')"
-        );
-        let users = self.list_users(Some(&filter)).collect_ok().await?;
-        let wanted = mail.to_ascii_lowercase();
-        Ok(users.into_iter().find(|u| {
-            u.smtp_addresses().contains(&wanted)
-                || u.user_principal_name
-                    .as_deref()
-                    .is_some_and(|p| p.eq_ignore_ascii_case(mail))
-        }))
+        let users = self
+            .list_users(Some(&user_filter(mail)))
+            .collect_ok()
+            .await?;
+        Ok(pick_user(users, mail))
+    }
+
+    /// [`GraphClient::find_user_by_mail`] for many addresses, 20 lookups per `$batch` call
+    /// (the mailbox-list refresh of a whole tenant in a few requests). One answer per
+    /// address, in order; a failed lookup is an `Err` for that address only.
+    pub async fn find_users_by_mail(
+        &self,
+        mails: &[String],
+    ) -> Result<Vec<Result<Option<User>, GraphError>>, GraphError> {
+        let requests = mails
+            .iter()
+            .enumerate()
+            .map(|(i, m)| {
+                crate::batch::BatchRequest::get(
+                    i.to_string(),
+                    format!(
+                        "/users?$select={USER_SELECT}&$top=999&$filter={}",
+                        qv(&user_filter(m))
+                    ),
+                )
+            })
+            .collect();
+        #[derive(serde::Deserialize)]
+        struct UserPage {
+            #[serde(default)]
+            value: Vec<User>,
+        }
+        let answers = self.batch(None, requests).await?;
+        Ok(answers
+            .into_iter()
+            .zip(mails)
+            .map(|(a, m)| {
+                if let Some(e) = a.error(ResourceKind::Users) {
+                    return Err(e);
+                }
+                a.json::<UserPage>().map(|p| pick_user(p.value, m))
+            })
+            .collect())
     }
 
     /// One user by object id or UPN.
@@ -45,4 +76,22 @@ impl GraphClient {
         )
         .await
     }
+}
+
+/// The `$filter` that finds a user by any of its addresses.
+fn user_filter(mail: &str) -> String {
+    let m = mail.replace('\'', "''");
+    format!("mail eq '{m}' or userPrincipalName eq '{m}' or proxyAddresses/any(p:p eq 'smtp:{m}')")
+}
+
+/// Of the users a filter found, the one that really has `mail` (the filter's matching is
+/// Graph's; this one is exact and case-insensitive).
+fn pick_user(users: Vec<User>, mail: &str) -> Option<User> {
+    let wanted = mail.to_ascii_lowercase();
+    users.into_iter().find(|u| {
+        u.smtp_addresses().contains(&wanted)
+            || u.user_principal_name
+                .as_deref()
+                .is_some_and(|p| p.eq_ignore_ascii_case(mail))
+    })
 }

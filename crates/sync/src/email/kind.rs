@@ -14,10 +14,12 @@ use crate::email::decide::{self, Decision, Input};
 use crate::email::gather::{self, Facts};
 use crate::email::model::{MailItem, RepRef};
 use crate::email::rules::EmailRules;
-use crate::email::{execute, finish};
-use crate::engine::{Applied, Identity, ItemCx, Page, Prepared, RunCx, Source, SyncKind};
-use crate::error::{ErrorClass, PortError};
-use crate::ports::{ActivityCrm, FolderRef, MailGraph, Notifier};
+use crate::email::{execute, finish, folders};
+use crate::engine::{
+    Applied, Identity, ItemCx, MailboxTarget, Page, Prepared, RunCx, Source, SyncKind,
+};
+use crate::error::{ErrorClass, PortError, store_error};
+use crate::ports::{ActivityCrm, FolderRef, MailGraph, Notifier, Probe, Prober};
 
 /// Key of items Graph delivered without an id: they can only be reported.
 pub const UNKNOWN_ITEM: &str = "unknown-item";
@@ -31,6 +33,8 @@ pub struct EmailKind {
     pub(crate) rules: Arc<EmailRules>,
     /// Every enabled rep (colleagues among the participants become rep participants).
     pub(crate) reps: Arc<Vec<RepRef>>,
+    /// Asks the sync folders' delta links of many mailboxes at once (idle cycles).
+    pub(crate) prober: Option<Arc<dyn Prober>>,
 }
 
 impl std::fmt::Debug for EmailKind {
@@ -56,7 +60,15 @@ impl EmailKind {
             notifier,
             rules: Arc::new(rules),
             reps: Arc::new(reps),
+            prober: None,
         }
+    }
+
+    /// Leave out of a cycle the mailboxes whose sync folder did not change, asking `prober`
+    /// (see [`Engine::idle`](crate::engine::Engine::idle)).
+    pub fn with_prober(mut self, prober: Arc<dyn Prober>) -> Self {
+        self.prober = Some(prober);
+        self
     }
 
     /// The rules.
@@ -104,10 +116,15 @@ impl SyncKind for EmailKind {
                     _ => e,
                 })?;
         }
-        let Some(sync_folder) = self
-            .graph
-            .folder(cx.user(), &r.sync_folder, r.create_sync_folder)
-            .await?
+        let Some(sync_folder) = folders::sync_folder(
+            &*self.graph,
+            &**cx.store,
+            cx.mailbox(),
+            cx.user(),
+            &r.sync_folder,
+            r.create_sync_folder,
+        )
+        .await?
         else {
             return Ok(None);
         };
@@ -126,6 +143,38 @@ impl SyncKind for EmailKind {
         }))
     }
 
+    async fn probes(
+        &self,
+        store: &Arc<dyn gc_store::StateStore>,
+        target: &MailboxTarget,
+    ) -> Result<Option<Vec<Probe>>, PortError> {
+        let key = folders::folder_key(&self.rules.sync_folder);
+        let Some(folder) = store
+            .get_resolved(target.mailbox(), Kind::Email, &key)
+            .await
+            .map_err(store_error)?
+        else {
+            return Ok(None);
+        };
+        let cursor = store
+            .get_cursor(target.mailbox(), Kind::Email, &folder)
+            .await
+            .map_err(store_error)?;
+        Ok(cursor
+            .filter(|c| c.next_link.is_none())
+            .and_then(|c| c.delta_link)
+            .map(|link| {
+                vec![Probe {
+                    user: target.graph_user.clone(),
+                    link,
+                }]
+            }))
+    }
+
+    fn prober(&self) -> Option<&dyn Prober> {
+        self.prober.as_deref()
+    }
+
     async fn page(
         &self,
         cx: &RunCx<'_>,
@@ -133,10 +182,22 @@ impl SyncKind for EmailKind {
         _source: &Source,
         checkpoint: Option<&str>,
     ) -> Result<Page<MailItem>, PortError> {
-        let p = self
+        let p = match self
             .graph
             .delta_page(cx.user(), &run.sync_folder.id, checkpoint)
-            .await?;
+            .await
+        {
+            Ok(p) => p,
+            Err(e) => {
+                return Err(folders::forget_on_not_found(
+                    &**cx.store,
+                    cx.mailbox(),
+                    &self.rules.sync_folder,
+                    e,
+                )
+                .await);
+            }
+        };
         Ok(Page {
             changes: p.items,
             next: p.next_link,

@@ -2,6 +2,7 @@
 //!
 //! - [`model`]: what the engine sees of a message and of CRM;
 //! - [`rules`]: the `[emails]` rules;
+//! - [`folders`]: the sync folder, resolved once and kept;
 //! - [`decide`]: the pure rules per message (triage, decision, candidates, marker);
 //! - [`body`], [`participants`], [`attachments`]: pure helpers of the decision;
 //! - [`gather`], [`execute`], [`finish`]: reading the facts, carrying out the decision,
@@ -14,6 +15,7 @@ pub mod body;
 pub mod decide;
 pub mod execute;
 pub mod finish;
+pub mod folders;
 pub mod gather;
 pub mod kind;
 pub mod model;

@@ -61,7 +61,7 @@ async fn reset(env: &Env) {
 async fn an_idle_cycle_costs_at_most_a_quarter_request_per_mailbox() {
     let env = Env::start(
         SandboxOptions {
-            users: 24,
+            users: 27,
             seed: 15,
             messages_per_mailbox: 4,
             ..SandboxOptions::default()
@@ -96,14 +96,25 @@ async fn an_idle_cycle_costs_at_most_a_quarter_request_per_mailbox() {
         per_mailbox <= IDLE_GOAL,
         "an idle cycle cost {per_mailbox:.3} Graph requests per mailbox (goal ≤ {IDLE_GOAL}): {s}"
     );
-    // Nothing per mailbox: no folder lookups, no delta outside a batch, no user lookups.
+    // Nothing per mailbox: no folder lookups, no delta outside a batch, no user lookups;
+    // only the reps without a usable mailbox are probed again (they are not stored).
     let by = s["graph"]["by_resource"].as_object().unwrap();
-    for resource in ["mailFolders", "childFolders", "messages.delta", "users"] {
+    for resource in ["childFolders", "messages.delta", "users"] {
         assert!(
             !by.contains_key(resource),
             "an idle cycle asked {resource} directly: {s}"
         );
     }
+    let without = idle["reps_without_mailbox"].as_array().unwrap().len() as u64;
+    assert!(
+        by.get("mailFolders").and_then(|v| v.as_u64()).unwrap_or(0) <= without,
+        "mailbox probes beyond the {without} rep(s) without a mailbox: {s}"
+    );
+    assert_eq!(
+        s["graph"]["in_batch"]["messages.delta"].as_u64(),
+        Some(mailboxes as u64),
+        "one delta probe per mailbox, inside $batch: {s}"
+    );
 
     // Still awake: a message filed now is found by the probe and filed by the next cycle.
     let users = env.enabled_users().await;
@@ -165,10 +176,20 @@ async fn a_deleted_sync_folder_is_looked_up_again() {
     )
     .unwrap();
     // The kept id answers 404: that run forgets it (delayed), the next one files.
-    let mut total = 0;
-    for _ in 0..3 {
-        total += filed(&sync_once(&env));
-    }
-    assert_eq!(total, 1);
+    let forgot = sync_once(&env);
+    let mine = forgot["mailboxes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["mailbox"].as_str() == Some(u.as_str()))
+        .cloned()
+        .unwrap();
+    assert_eq!(mine["outcome"], "delayed", "{forgot}");
+    assert!(
+        mine["error"].as_str().unwrap().contains("looked up again"),
+        "{forgot}"
+    );
+    assert_eq!(filed(&forgot), 0);
+    assert_eq!(filed(&sync_once(&env)), 1);
     assert_eq!(env.count(&u, SYNC), 0, "the message left the new sync folder");
 }

@@ -72,7 +72,10 @@ async fn an_idle_cycle_costs_at_most_a_quarter_request_per_mailbox() {
     env.file_all_inbox(2);
     let first = sync_once(&env);
     let mailboxes = first["mailboxes"].as_array().unwrap().len();
-    assert!(mailboxes >= 20, "{mailboxes} mailboxes: the goal is measured on 20 or more");
+    assert!(
+        mailboxes >= 20,
+        "{mailboxes} mailboxes: the goal is measured on 20 or more"
+    );
     assert!(filed(&first) > 0, "{first}");
     // The second cycle sees the moves of the first one (filed messages left the sync
     // folder); from then on nothing changes.
@@ -191,5 +194,9 @@ async fn a_deleted_sync_folder_is_looked_up_again() {
     );
     assert_eq!(filed(&forgot), 0);
     assert_eq!(filed(&sync_once(&env)), 1);
-    assert_eq!(env.count(&u, SYNC), 0, "the message left the new sync folder");
+    assert_eq!(
+        env.count(&u, SYNC),
+        0,
+        "the message left the new sync folder"
+    );
 }

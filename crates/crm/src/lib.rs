@@ -21,6 +21,7 @@ pub mod dom;
 pub mod error;
 pub mod forms;
 pub mod localtime;
+pub mod lookup;
 pub mod nested;
 pub mod probe;
 

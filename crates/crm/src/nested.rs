@@ -30,7 +30,8 @@ impl CrmSession<'_> {
         parent.children = children
             .into_iter()
             .map(|mut c| {
-                c.links.retain(|l| !l.tablename.eq_ignore_ascii_case(&table));
+                c.links
+                    .retain(|l| !l.tablename.eq_ignore_ascii_case(&table));
                 c
             })
             .collect();
@@ -50,11 +51,7 @@ impl CrmSession<'_> {
 }
 
 /// The parent's id from the returns of a nested insert, or why not.
-fn read_nested(
-    dialect: &Dialect,
-    res: &CommandResult,
-    expected: usize,
-) -> Result<CrmId, CrmError> {
+fn read_nested(dialect: &Dialect, res: &CommandResult, expected: usize) -> Result<CrmId, CrmError> {
     let Some(first) = res.returns.first() else {
         return Err(CrmError::MalformedResponse(
             "insert result without a return".into(),
@@ -63,9 +60,9 @@ fn read_nested(
     if first.kind == "error" {
         return Err(dialect.item_error(first));
     }
-    let id = first.id.ok_or_else(|| {
-        CrmError::MalformedResponse("insert result without record id".into())
-    })?;
+    let id = first
+        .id
+        .ok_or_else(|| CrmError::MalformedResponse("insert result without record id".into()))?;
     if let Some(e) = res.returns[1..].iter().find(|r| r.kind == "error") {
         return Err(CrmError::Partial {
             created: id,
@@ -129,9 +126,27 @@ mod tests {
     fn a_refused_or_ignored_child_is_partial() {
         let r = result(vec![ret("insert", Some(7)), ret("error", None)]);
         let e = read_nested(&Dialect::default(), &r, 2).unwrap_err();
-        assert!(matches!(e, CrmError::Partial { created: CrmId(7), .. }), "{e:?}");
+        assert!(
+            matches!(
+                e,
+                CrmError::Partial {
+                    created: CrmId(7),
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
         let r = result(vec![ret("insert", Some(7))]);
         let e = read_nested(&Dialect::default(), &r, 3).unwrap_err();
-        assert!(matches!(e, CrmError::Partial { created: CrmId(7), .. }), "{e:?}");
+        assert!(
+            matches!(
+                e,
+                CrmError::Partial {
+                    created: CrmId(7),
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
     }
 }

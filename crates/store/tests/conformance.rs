@@ -1731,20 +1731,35 @@ async fn resolved_names(s: &dyn StateStore) {
     s.put_resolved("r1", Kind::Task, "/Inbox/crm", Some("list-1"))
         .await
         .unwrap();
-    assert_eq!(get("r1", Kind::Email, "/Inbox/crm").await.as_deref(), Some("AAMk-1"));
+    assert_eq!(
+        get("r1", Kind::Email, "/Inbox/crm").await.as_deref(),
+        Some("AAMk-1")
+    );
     // Replaced, and kept apart per mailbox and kind.
     s.put_resolved("r1", Kind::Email, "/Inbox/crm", Some("AAMk-3"))
         .await
         .unwrap();
-    assert_eq!(get("r1", Kind::Email, "/Inbox/crm").await.as_deref(), Some("AAMk-3"));
-    assert_eq!(get("r2", Kind::Email, "/Inbox/crm").await.as_deref(), Some("AAMk-2"));
-    assert_eq!(get("r1", Kind::Task, "/Inbox/crm").await.as_deref(), Some("list-1"));
+    assert_eq!(
+        get("r1", Kind::Email, "/Inbox/crm").await.as_deref(),
+        Some("AAMk-3")
+    );
+    assert_eq!(
+        get("r2", Kind::Email, "/Inbox/crm").await.as_deref(),
+        Some("AAMk-2")
+    );
+    assert_eq!(
+        get("r1", Kind::Task, "/Inbox/crm").await.as_deref(),
+        Some("list-1")
+    );
     // Forgotten (a 404 for the id): only that row.
     s.put_resolved("r1", Kind::Email, "/Inbox/crm", None)
         .await
         .unwrap();
     assert_eq!(get("r1", Kind::Email, "/Inbox/crm").await, None);
-    assert_eq!(get("r2", Kind::Email, "/Inbox/crm").await.as_deref(), Some("AAMk-2"));
+    assert_eq!(
+        get("r2", Kind::Email, "/Inbox/crm").await.as_deref(),
+        Some("AAMk-2")
+    );
     s.put_resolved("r1", Kind::Email, "/Inbox/crm", None)
         .await
         .unwrap();

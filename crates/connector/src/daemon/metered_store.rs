@@ -166,8 +166,11 @@ impl StateStore for MeteredStore {
         name: &str,
         value: Option<&str>,
     ) -> Result<()> {
-        self.timed("put_resolved", self.inner.put_resolved(mailbox, kind, name, value))
-            .await
+        self.timed(
+            "put_resolved",
+            self.inner.put_resolved(mailbox, kind, name, value),
+        )
+        .await
     }
     async fn clear_cursors(&self, mailbox: &str, kind: Option<Kind>) -> Result<u64> {
         self.timed("clear_cursors", self.inner.clear_cursors(mailbox, kind))

@@ -14,7 +14,10 @@ use crate::ports::{FolderRef, MailGraph};
 
 /// The store's name for the sync folder path `path`.
 pub fn folder_key(path: &str) -> String {
-    format!("folder:{}", path.trim().trim_end_matches('/').to_lowercase())
+    format!(
+        "folder:{}",
+        path.trim().trim_end_matches('/').to_lowercase()
+    )
 }
 
 /// The sync folder of `mailbox`: the kept id, or resolved (and created when `create`) through

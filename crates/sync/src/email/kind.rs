@@ -13,6 +13,7 @@ use tokio::sync::OnceCell;
 use crate::email::decide::{self, Decision, Input};
 use crate::email::gather::{self, Facts};
 use crate::email::model::{MailItem, RepRef};
+use crate::email::prefetch::{self, PageFacts};
 use crate::email::rules::EmailRules;
 use crate::email::{execute, finish, folders};
 use crate::engine::{
@@ -82,6 +83,8 @@ impl EmailKind {
 #[derive(Debug)]
 pub struct EmailRun {
     pub(crate) sync_folder: FolderRef,
+    /// The CRM facts of the page being worked (replaced by every page).
+    pub(crate) page: std::sync::RwLock<Arc<PageFacts>>,
     pub(crate) success: OnceCell<FolderRef>,
     pub(crate) failure: OnceCell<FolderRef>,
 }
@@ -137,6 +140,7 @@ impl SyncKind for EmailKind {
             }],
             run: EmailRun {
                 sync_folder,
+                page: Default::default(),
                 success: OnceCell::new(),
                 failure: OnceCell::new(),
             },
@@ -198,6 +202,10 @@ impl SyncKind for EmailKind {
                 .await);
             }
         };
+        let facts = prefetch::prefetch(self, cx, &run.sync_folder.id, &p.items).await?;
+        if let Ok(mut page) = run.page.write() {
+            *page = Arc::new(facts);
+        }
         Ok(Page {
             changes: p.items,
             next: p.next_link,
@@ -261,11 +269,14 @@ impl SyncKind for EmailKind {
     async fn gather(
         &self,
         cx: &ItemCx<'_>,
-        _run: &EmailRun,
+        run: &EmailRun,
         change: &MailItem,
     ) -> Result<Facts, PortError> {
         match change {
-            MailItem::Message(m) => gather::gather(self, cx, m).await,
+            MailItem::Message(m) => {
+                let page = run.page.read().map(|p| p.clone()).unwrap_or_default();
+                gather::gather(self, cx, m, &page).await
+            }
             _ => Ok(Facts::default()),
         }
     }

@@ -5,6 +5,7 @@
 //! - [`folders`]: the sync folder, resolved once and kept;
 //! - [`decide`]: the pure rules per message (triage, decision, candidates, marker);
 //! - [`body`], [`participants`], [`attachments`]: pure helpers of the decision;
+//! - [`prefetch`]: the CRM facts of a whole page, read at once;
 //! - [`gather`], [`execute`], [`finish`]: reading the facts, carrying out the decision,
 //!   and moving the message after the commit;
 //! - [`notify`]: the notice for a message that was not filed;
@@ -21,6 +22,7 @@ pub mod kind;
 pub mod model;
 pub mod notify;
 pub mod participants;
+pub mod prefetch;
 pub mod rules;
 
 pub use kind::EmailKind;

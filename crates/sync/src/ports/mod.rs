@@ -15,7 +15,7 @@ pub mod mail;
 pub mod notify;
 pub mod probe;
 
-pub use activity::{ActivityCrm, CreateOutcome, DocumentMeta};
+pub use activity::{ActivityCrm, CreateOutcome, DocumentMeta, PageLookup};
 pub use directory::{Directory, MailUser, RepInfo};
 pub use mail::{Content, FolderRef, MailGraph};
 pub use notify::{Notification, Notifier};

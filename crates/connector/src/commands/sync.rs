@@ -35,8 +35,10 @@ pub struct Runtime {
     pub engine: Engine,
     /// E-mail rules, when e-mails are enabled.
     pub email: Option<gc_sync::EmailRules>,
-    /// Mailboxes worked at once.
-    pub parallel: usize,
+    /// Mailboxes worked at once (resolved against the number of mailboxes per cycle).
+    pub parallel: config::Parallel,
+    /// `[microsoft] requests_per_second` (the cap of `parallel = "auto"`).
+    requests_per_second: u32,
     /// Only these addresses (empty: all).
     pub include: Vec<String>,
     /// Never these addresses.
@@ -76,7 +78,8 @@ impl Runtime {
             engine: Engine::new(store.clone(), policy, holder()),
             store,
             email,
-            parallel: config.mailboxes.parallel.max(1) as usize,
+            parallel: config.mailboxes.parallel,
+            requests_per_second: config.microsoft.requests_per_second,
             include: lower(&config.mailboxes.include),
             exclude: lower(&config.mailboxes.exclude),
             kinds: wiring::kinds(config),
@@ -170,9 +173,12 @@ impl Runtime {
                 .collect(),
             ..SyncReport::default()
         };
+        let parallel = self
+            .parallel
+            .resolve(targets.len(), self.requests_per_second);
         for kind in &kinds {
             let reports = kind
-                .run_all(&self.engine, &targets, self.parallel, progress, cancel)
+                .run_all(&self.engine, &targets, parallel, progress, cancel)
                 .await;
             let stopped = reports
                 .iter()

@@ -186,7 +186,10 @@ fn main() {
         row(name, "this", &o);
         if let Some(b) = baseline_bin.as_deref().filter(|_| baseline_knows_it) {
             let base = rt.block_on(scenario(b, mailboxes, messages, toml));
-            assert_eq!(base.filed, o.filed, "{name}: both binaries must file the same");
+            assert_eq!(
+                base.filed, o.filed,
+                "{name}: both binaries must file the same"
+            );
             row(name, "baseline", &base);
             println!(
                 "| {name} | baseline / this | | | {:.2} | {:.2} | {:.2} | {:.1} | {:.1} |",

@@ -10,7 +10,8 @@
 //! understands also run it on an identical fresh tenant, and the table shows both figures and
 //! their ratio.
 //!
-//! `cargo bench -p graph-connector --bench round_trips` (`BENCH_MAILBOXES`, default 20;
+//! `cargo bench -p graph-connector --bench round_trips` (`BENCH_USERS` sandbox users, default
+//! 27, which are 20 mailboxes filing e-mails;
 //! `BENCH_MESSAGES` Inbox messages per mailbox, default 10). The counts do not depend on the
 //! build profile. Figures and their reading: docs/PERFORMANCE.md.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -73,11 +74,11 @@ async fn reset(url: &str) {
         .unwrap();
 }
 
-async fn scenario(bin: &str, mailboxes: usize, messages: usize, extra_toml: &str) -> Outcome {
+async fn scenario(bin: &str, users: usize, messages: usize, extra_toml: &str) -> Outcome {
     let dir = tempfile::tempdir().unwrap();
     let opts = SandboxOptions {
-        // one member user of the sandbox has no mailbox
-        users: mailboxes + 1,
+        // one member user of the sandbox has no mailbox, and not every rep files e-mails
+        users,
         seed: 15,
         messages_per_mailbox: messages,
         latency_ms: env_usize("BENCH_LATENCY_MS", 50) as u64,
@@ -132,7 +133,8 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
-    let mailboxes = env_usize("BENCH_MAILBOXES", 20);
+    // 27 sandbox users (seed 15) are 20 mailboxes that file e-mails.
+    let users = env_usize("BENCH_USERS", 27);
     let messages = env_usize("BENCH_MESSAGES", 10);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -158,7 +160,7 @@ fn main() {
     let this = env!("CARGO_BIN_EXE_graph-connector");
     let baseline_bin = std::env::var("BENCH_BASELINE_BIN").ok();
     println!(
-        "sync --once on {mailboxes} sandbox mailboxes, {messages} Inbox messages each filed into {SYNC}; \
+        "sync --once on a sandbox tenant of {users} users, {messages} Inbox messages each filed into {SYNC}; \
          latency {} ms per request",
         env_usize("BENCH_LATENCY_MS", 50)
     );
@@ -182,10 +184,10 @@ fn main() {
         );
     };
     for (name, toml, baseline_knows_it) in scenarios {
-        let o = rt.block_on(scenario(this, mailboxes, messages, toml));
+        let o = rt.block_on(scenario(this, users, messages, toml));
         row(name, "this", &o);
         if let Some(b) = baseline_bin.as_deref().filter(|_| baseline_knows_it) {
-            let base = rt.block_on(scenario(b, mailboxes, messages, toml));
+            let base = rt.block_on(scenario(b, users, messages, toml));
             assert_eq!(
                 base.filed, o.filed,
                 "{name}: both binaries must file the same"

@@ -957,6 +957,63 @@ mod tests {
     }
 
     #[test]
+    fn an_insert_nests_child_records_inside_the_parent() {
+        let mut parent = RecordData::new("Contact").field("Subject", "a <b> & c");
+        parent.children = vec![
+            RecordData::new("ExternalKey").field("ExtKey", "<m@x>"),
+            RecordData::new("Participant")
+                .field("EMail", "ann@x.example")
+                .link("Person", CrmId(7)),
+        ];
+        let w = Write {
+            kind: WriteKind::Insert,
+            catalogs: CatalogMode::Text,
+            records: vec![parent.clone()],
+        };
+        let xml = encode_request(&Request {
+            session: session(),
+            commands: vec![Command::Write(w)],
+        })
+        .unwrap();
+        let doc = roxmltree::Document::parse(&xml).unwrap();
+        let contact = doc
+            .descendants()
+            .find(|n| n.has_tag_name("Contact"))
+            .unwrap();
+        let inside: Vec<&str> = contact
+            .children()
+            .filter(|n| n.is_element())
+            .map(|n| n.tag_name().name())
+            .collect();
+        assert_eq!(inside, ["Subject", "ExternalKey", "Participant"]);
+        let key = contact
+            .children()
+            .find(|n| n.has_tag_name("ExternalKey"))
+            .unwrap();
+        assert_eq!(
+            key.children()
+                .find(|n| n.has_tag_name("ExtKey"))
+                .unwrap()
+                .text(),
+            Some("<m@x>")
+        );
+        // Only an insert nests.
+        let mut updated = parent;
+        updated.id = Some(CrmId(1));
+        let w = Write {
+            kind: WriteKind::Update,
+            catalogs: CatalogMode::Text,
+            records: vec![updated],
+        };
+        let err = encode_request(&Request {
+            session: session(),
+            commands: vec![Command::Write(w)],
+        })
+        .unwrap_err();
+        assert!(matches!(err, CrmError::InvalidRequest(_)), "{err:?}");
+    }
+
+    #[test]
     fn debug_hides_password() {
         let r = Request {
             session: session(),

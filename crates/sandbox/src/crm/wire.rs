@@ -542,6 +542,32 @@ mod tests {
     }
 
     #[test]
+    fn an_insert_record_may_hold_child_records() {
+        let xml = r#"<request user="OCSU" pwd="x">
+  <insert><fields><Contact><Subject>s</Subject>
+    <ExternalKey><ExtKey>k</ExtKey></ExternalKey>
+    <Participant><EMail>a@x</EMail><link tablename="Person" id="7"/></Participant>
+  </Contact></fields></insert>
+  <update><fields><Contact id="1"><Subject>s</Subject><Participant><EMail>a@x</EMail></Participant></Contact></fields></update>
+</request>"#;
+        let r = parse_request(xml).unwrap();
+        let Cmd::Write { records, .. } = &r.commands[0] else {
+            panic!("a write");
+        };
+        let c = &records[0];
+        assert_eq!(c.fields.len(), 1);
+        let tables: Vec<&str> = c.children.iter().map(|c| c.table.as_str()).collect();
+        assert_eq!(tables, ["ExternalKey", "Participant"]);
+        assert_eq!(c.children[1].links, [("Person".to_owned(), 7)]);
+        // Only an insert nests.
+        assert!(
+            matches!(&r.commands[1], Cmd::Bad(_, 400, _)),
+            "{:?}",
+            r.commands[1]
+        );
+    }
+
+    #[test]
     fn rejects_non_xml10() {
         assert!(parse_request("<request a=\"&#1;\"/>").is_err());
         assert!(parse_request("<request>\u{1}</request>").is_err());

@@ -202,7 +202,16 @@ impl SyncKind for EmailKind {
                 .await);
             }
         };
-        let facts = prefetch::prefetch(self, cx, &run.sync_folder.id, &p.items).await?;
+        let facts = match prefetch::prefetch(self, cx, &run.sync_folder.id, &p.items).await {
+            Ok(f) => f,
+            // Without the page's lookup every message asks for itself (and fails or waits
+            // alone); what concerns the whole tenant or mailbox stops the run as usual.
+            Err(e) if matches!(e.class, ErrorClass::Transient | ErrorClass::Item) => {
+                tracing::warn!(mailbox = cx.mailbox(), error = %e.message, "the page's CRM lookup failed; each message looks itself up");
+                PageFacts::default()
+            }
+            Err(e) => return Err(e),
+        };
         if let Ok(mut page) = run.page.write() {
             *page = Arc::new(facts);
         }

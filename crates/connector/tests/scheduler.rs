@@ -64,6 +64,9 @@ struct FakeRunner {
     backlog: Vec<String>,
     slow: Vec<String>,
     ignore_stop: bool,
+    /// Mailboxes whose probes say nothing changed, and how many were asked.
+    idle: Vec<String>,
+    probed: Mutex<usize>,
 }
 
 #[async_trait]
@@ -73,6 +76,13 @@ impl KindRunner for FakeRunner {
     }
     fn mailboxes(&self, roster: &Roster) -> Vec<MailboxTarget> {
         roster.list.targets.clone()
+    }
+    async fn idle(&self, _roster: &Roster, targets: &[MailboxTarget]) -> Vec<bool> {
+        *self.probed.lock().unwrap() += targets.len();
+        targets
+            .iter()
+            .map(|t| self.idle.contains(&t.owner.mailbox))
+            .collect()
     }
     async fn run(
         &self,
@@ -376,4 +386,46 @@ async fn shutdown_abandons_a_cycle_that_does_not_stop() {
     assert!(a.kinds.is_empty());
     let b = store.get_mailbox("b").await.unwrap().unwrap();
     assert!(b.kinds[&Kind::Email].last_run_at.is_some());
+}
+
+#[tokio::test]
+async fn mailboxes_whose_probes_say_nothing_changed_are_done_without_a_run() {
+    let (_dir, store) = store_with(&["a", "b", "c"]).await;
+    let runner = Arc::new(FakeRunner {
+        idle: vec!["a".into(), "c".into()],
+        ..FakeRunner::default()
+    });
+    let hour = Duration::from_secs(3600);
+    let r = start(
+        tenant(&["a", "b", "c"]),
+        runner.clone(),
+        store.clone(),
+        settings(1, hour),
+        Duration::from_secs(1),
+    );
+    until("b ran", || runner.calls.lock().unwrap().len() == 1).await;
+    let st = store.clone();
+    let mut scheduled = false;
+    for _ in 0..100 {
+        let ms = st.list_mailboxes().await.unwrap();
+        if ms.iter().all(|m| m.next_due.contains_key(&Kind::Email)) {
+            scheduled = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    r.stop().await;
+    assert!(scheduled, "every mailbox got its next due time");
+    // One slot, yet all three were dealt with in one pass: the idle ones took no slot.
+    assert_eq!(*runner.calls.lock().unwrap(), vec!["b".to_owned()]);
+    assert_eq!(*runner.probed.lock().unwrap(), 3, "asked together, once");
+    let now = jiff::Timestamp::now();
+    for rep in ["a", "c"] {
+        let m = store.get_mailbox(rep).await.unwrap().unwrap();
+        let ahead = now.duration_until(m.next_due[&Kind::Email]).as_secs();
+        assert!(
+            (3500..=3600).contains(&ahead),
+            "{rep} due again after the interval: {ahead}"
+        );
+    }
 }

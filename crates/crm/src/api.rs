@@ -338,7 +338,7 @@ fn field_map(r: &Record) -> BTreeMap<String, String> {
         .collect()
 }
 
-fn lower_unique(emails: &[String]) -> Vec<String> {
+pub(crate) fn lower_unique(emails: &[String]) -> Vec<String> {
     let mut v: Vec<String> = emails
         .iter()
         .map(|e| e.trim().to_ascii_lowercase())
@@ -455,10 +455,20 @@ impl CrmSession<'_> {
     /// several persons (the caller decides, cf. code 300 MULTI_CHOICE); addresses without
     /// match are simply absent.
     pub async fn persons_by_emails(&self, emails: &[String]) -> Result<Vec<PersonMatch>, CrmError> {
-        let d = &self.dialect().person;
-        let company_table = &self.dialect().company.table;
         let wanted = lower_unique(emails);
-        let qs: Vec<Query> = wanted
+        let qs = self.person_queries(&wanted);
+        if qs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let results = self.queries(qs).await?;
+        self.read_persons(&wanted, results)
+    }
+
+    /// The queries of [`CrmSession::persons_by_emails`] for `wanted` (lower case, sorted,
+    /// unique), so that several lookups can share one request (see `crate::lookup`).
+    pub(crate) fn person_queries(&self, wanted: &[String]) -> Vec<Query> {
+        let d = &self.dialect().person;
+        wanted
             .chunks(ADDRESSES_PER_QUERY)
             .map(|chunk| {
                 let mut conds = Vec::new();
@@ -471,12 +481,19 @@ impl CrmSession<'_> {
                 fields.extend(d.emails.iter().cloned());
                 Query::on(&d.table, Some(Condition::or(conds)), fields)
             })
-            .collect();
-        if qs.is_empty() {
-            return Ok(Vec::new());
-        }
+            .collect()
+    }
+
+    /// The answers to [`CrmSession::person_queries`].
+    pub(crate) fn read_persons(
+        &self,
+        wanted: &[String],
+        results: Vec<Vec<Record>>,
+    ) -> Result<Vec<PersonMatch>, CrmError> {
+        let d = &self.dialect().person;
+        let company_table = &self.dialect().company.table;
         let mut out = Vec::new();
-        for recs in self.queries(qs).await? {
+        for recs in results {
             for r in &recs {
                 let id = need_id(r)?;
                 for f in &d.emails {
@@ -504,8 +521,18 @@ impl CrmSession<'_> {
 
     /// Companies (FI) by e-mail address, in one request.
     pub async fn companies_by_emails(&self, emails: &[String]) -> Result<Vec<Company>, CrmError> {
+        let qs = self.company_queries(&lower_unique(emails));
+        if qs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let results = self.queries(qs).await?;
+        self.read_companies(results)
+    }
+
+    /// The queries of [`CrmSession::companies_by_emails`] for `wanted` (lower case, unique).
+    pub(crate) fn company_queries(&self, wanted: &[String]) -> Vec<Query> {
         let d = &self.dialect().company;
-        let qs: Vec<Query> = lower_unique(emails)
+        wanted
             .chunks(ADDRESSES_PER_QUERY)
             .map(|chunk| {
                 Query::on(
@@ -519,12 +546,17 @@ impl CrmSession<'_> {
                     vec![d.name.clone(), d.email.clone()],
                 )
             })
-            .collect();
-        if qs.is_empty() {
-            return Ok(Vec::new());
-        }
+            .collect()
+    }
+
+    /// The answers to [`CrmSession::company_queries`].
+    pub(crate) fn read_companies(
+        &self,
+        results: Vec<Vec<Record>>,
+    ) -> Result<Vec<Company>, CrmError> {
+        let d = &self.dialect().company;
         let mut out = Vec::new();
-        for recs in self.queries(qs).await? {
+        for recs in results {
             for r in &recs {
                 out.push(Company {
                     id: need_id(r)?,
@@ -571,20 +603,27 @@ impl CrmSession<'_> {
         if let Some(p) = a.person {
             rec = rec.link(&dl.person.table, p);
         }
+        let follow = |id: CrmId| {
+            let mut follow = Vec::new();
+            if let Some(xk) = &a.external_key {
+                follow.push(self.external_key_record(&d.table, id, xk));
+            }
+            for p in &a.participants {
+                follow.push(self.participant_record(id, p));
+            }
+            for doc in &a.documents {
+                follow.push(self.document_record(id, doc));
+            }
+            follow
+        };
+        if dl.nests_children() {
+            // One request: the children inside the activity (see `crate::nested`).
+            return self.insert_nested(rec, follow(CrmId(0))).await;
+        }
         let id = self
             .write_one(WriteKind::Insert, CatalogMode::Text, rec)
             .await?;
-
-        let mut follow = Vec::new();
-        if let Some(xk) = &a.external_key {
-            follow.push(self.external_key_record(&d.table, id, xk));
-        }
-        for p in &a.participants {
-            follow.push(self.participant_record(id, p));
-        }
-        for doc in &a.documents {
-            follow.push(self.document_record(id, doc));
-        }
+        let follow = follow(id);
         if follow.is_empty() {
             return Ok(id);
         }
@@ -920,13 +959,25 @@ impl CrmSession<'_> {
         ext_system: Option<&str>,
         keys: &[String],
     ) -> Result<Vec<ExternalKey>, CrmError> {
-        let dl = self.dialect();
-        let d = &dl.external_key;
+        let qs = self.external_key_queries(ext_system, keys);
+        if qs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let results = self.queries(qs).await?;
+        self.read_external_keys(results)
+    }
+
+    /// The queries of [`CrmSession::find_external_keys`].
+    pub(crate) fn external_key_queries(
+        &self,
+        ext_system: Option<&str>,
+        keys: &[String],
+    ) -> Vec<Query> {
+        let d = &self.dialect().external_key;
         let mut uniq: Vec<String> = keys.iter().filter(|k| !k.is_empty()).cloned().collect();
         uniq.sort();
         uniq.dedup();
-        let qs: Vec<Query> = uniq
-            .chunks(ADDRESSES_PER_QUERY)
+        uniq.chunks(ADDRESSES_PER_QUERY)
             .map(|chunk| {
                 let ors = Condition::or(
                     chunk
@@ -952,12 +1003,17 @@ impl CrmSession<'_> {
                     ],
                 )
             })
-            .collect();
-        if qs.is_empty() {
-            return Ok(Vec::new());
-        }
+            .collect()
+    }
+
+    /// The answers to [`CrmSession::external_key_queries`].
+    pub(crate) fn read_external_keys(
+        &self,
+        results: Vec<Vec<Record>>,
+    ) -> Result<Vec<ExternalKey>, CrmError> {
+        let d = &self.dialect().external_key;
         let mut out = Vec::new();
-        for recs in self.queries(qs).await? {
+        for recs in results {
             for r in &recs {
                 out.push(ExternalKey {
                     id: need_id(r)?,

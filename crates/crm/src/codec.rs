@@ -290,6 +290,9 @@ pub struct RecordData {
     pub fields: Vec<FieldValue>,
     /// Links to parent records (`<link tablename id/>`).
     pub links: Vec<Link>,
+    /// Records written inside this one, linked to it by their place (an insert with
+    /// `child_records = "nested"`; see [`crate::nested`]).
+    pub children: Vec<RecordData>,
 }
 
 impl RecordData {
@@ -580,49 +583,62 @@ fn write_write(out: &mut Out, w: &Write) -> Result<(), CrmError> {
                 r.table
             )));
         }
-        let mut attrs = Vec::new();
-        if let Some(id) = r.id {
-            attrs.push(("id", Cow::Owned(id.to_string())));
+        if !r.children.is_empty() && w.kind != WriteKind::Insert {
+            return Err(CrmError::InvalidRequest(format!(
+                "{name} of {} with nested records (only an insert nests)",
+                r.table
+            )));
         }
-        if r.fields.is_empty() && r.links.is_empty() {
-            out.empty(&r.table, &attrs)?;
-            continue;
-        }
-        out.start(&r.table, &attrs)?;
-        for f in &r.fields {
-            if f.name == "link" {
-                return Err(CrmError::InvalidRequest(
-                    "a field cannot be named \"link\"".into(),
-                ));
-            }
-            let mut fattrs: Vec<(&str, Cow<'_, str>)> = Vec::new();
-            if f.matchup {
-                fattrs.push(("matchup", Cow::Borrowed("true")));
-            }
-            for (k, v) in &f.attrs {
-                fattrs.push((k.as_str(), Cow::Borrowed(v.as_str())));
-            }
-            if f.value.is_empty() {
-                out.empty(&f.name, &fattrs)?;
-            } else {
-                out.start(&f.name, &fattrs)?;
-                out.text(&f.value)?;
-                out.end(&f.name)?;
-            }
-        }
-        for l in &r.links {
-            out.empty(
-                "link",
-                &[
-                    ("tablename", Cow::Borrowed(l.tablename.as_str())),
-                    ("id", Cow::Owned(l.id.to_string())),
-                ],
-            )?;
-        }
-        out.end(&r.table)?;
+        write_record(out, r)?;
     }
     out.end("fields")?;
     out.end(name)
+}
+
+/// One record: its fields, its links, then its nested records.
+fn write_record(out: &mut Out, r: &RecordData) -> Result<(), CrmError> {
+    let mut attrs = Vec::new();
+    if let Some(id) = r.id {
+        attrs.push(("id", Cow::Owned(id.to_string())));
+    }
+    if r.fields.is_empty() && r.links.is_empty() && r.children.is_empty() {
+        return out.empty(&r.table, &attrs);
+    }
+    out.start(&r.table, &attrs)?;
+    for f in &r.fields {
+        if f.name == "link" {
+            return Err(CrmError::InvalidRequest(
+                "a field cannot be named \"link\"".into(),
+            ));
+        }
+        let mut fattrs: Vec<(&str, Cow<'_, str>)> = Vec::new();
+        if f.matchup {
+            fattrs.push(("matchup", Cow::Borrowed("true")));
+        }
+        for (k, v) in &f.attrs {
+            fattrs.push((k.as_str(), Cow::Borrowed(v.as_str())));
+        }
+        if f.value.is_empty() {
+            out.empty(&f.name, &fattrs)?;
+        } else {
+            out.start(&f.name, &fattrs)?;
+            out.text(&f.value)?;
+            out.end(&f.name)?;
+        }
+    }
+    for l in &r.links {
+        out.empty(
+            "link",
+            &[
+                ("tablename", Cow::Borrowed(l.tablename.as_str())),
+                ("id", Cow::Owned(l.id.to_string())),
+            ],
+        )?;
+    }
+    for c in &r.children {
+        write_record(out, c)?;
+    }
+    out.end(&r.table)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -938,6 +954,63 @@ mod tests {
             })
             .is_err()
         );
+    }
+
+    #[test]
+    fn an_insert_nests_child_records_inside_the_parent() {
+        let mut parent = RecordData::new("Contact").field("Subject", "a <b> & c");
+        parent.children = vec![
+            RecordData::new("ExternalKey").field("ExtKey", "<m@x>"),
+            RecordData::new("Participant")
+                .field("EMail", "ann@x.example")
+                .link("Person", CrmId(7)),
+        ];
+        let w = Write {
+            kind: WriteKind::Insert,
+            catalogs: CatalogMode::Text,
+            records: vec![parent.clone()],
+        };
+        let xml = encode_request(&Request {
+            session: session(),
+            commands: vec![Command::Write(w)],
+        })
+        .unwrap();
+        let doc = roxmltree::Document::parse(&xml).unwrap();
+        let contact = doc
+            .descendants()
+            .find(|n| n.has_tag_name("Contact"))
+            .unwrap();
+        let inside: Vec<&str> = contact
+            .children()
+            .filter(|n| n.is_element())
+            .map(|n| n.tag_name().name())
+            .collect();
+        assert_eq!(inside, ["Subject", "ExternalKey", "Participant"]);
+        let key = contact
+            .children()
+            .find(|n| n.has_tag_name("ExternalKey"))
+            .unwrap();
+        assert_eq!(
+            key.children()
+                .find(|n| n.has_tag_name("ExtKey"))
+                .unwrap()
+                .text(),
+            Some("<m@x>")
+        );
+        // Only an insert nests.
+        let mut updated = parent;
+        updated.id = Some(CrmId(1));
+        let w = Write {
+            kind: WriteKind::Update,
+            catalogs: CatalogMode::Text,
+            records: vec![updated],
+        };
+        let err = encode_request(&Request {
+            session: session(),
+            commands: vec![Command::Write(w)],
+        })
+        .unwrap_err();
+        assert!(matches!(err, CrmError::InvalidRequest(_)), "{err:?}");
     }
 
     #[test]

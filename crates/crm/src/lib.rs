@@ -22,6 +22,8 @@ pub mod dom;
 pub mod error;
 pub mod forms;
 pub mod localtime;
+pub mod lookup;
+pub mod nested;
 pub mod persons;
 pub mod probe;
 pub mod tasks;

@@ -310,6 +310,34 @@ impl Mailbox {
         parts.join("/")
     }
 
+    /// Removes a folder, its subfolders and their messages (a user deleting it in Outlook,
+    /// or `DELETE mailFolders/{id}`).
+    pub fn remove_folder_tree(&mut self, id: &str) {
+        let mut doomed = vec![id.to_owned()];
+        let mut k = 0;
+        while k < doomed.len() {
+            let cur = doomed[k].clone();
+            doomed.extend(
+                self.folders
+                    .iter()
+                    .filter(|f| f.parent.as_deref() == Some(cur.as_str()))
+                    .map(|f| f.id.clone()),
+            );
+            k += 1;
+        }
+        self.folders.retain(|f| !doomed.contains(&f.id));
+        let gone: Vec<(String, String)> = self
+            .messages
+            .values()
+            .filter(|m| doomed.contains(&m.folder))
+            .map(|m| (m.imm.clone(), m.rest.clone()))
+            .collect();
+        for (imm, rest) in gone {
+            self.messages.remove(&imm);
+            self.rest_index.remove(&rest);
+        }
+    }
+
     /// Immutable id of a message/event/contact given either id format.
     pub fn resolve(&self, id: &str) -> String {
         self.rest_index
@@ -553,6 +581,18 @@ impl StateHandle<'_> {
                 };
             }
             Ok(parent)
+        })
+    }
+
+    /// Deletes a folder path (like `Inbox/crm`) with its subfolders and messages, as the user
+    /// would in Outlook.
+    pub fn delete_folder_path(&self, user: &str, path: &str) -> Result<(), StateError> {
+        self.with_mailbox(user, |mbx, _, _| {
+            let id = mbx
+                .folder_by_path(path)
+                .ok_or_else(|| StateError(format!("no folder {path}")))?;
+            mbx.remove_folder_tree(&id);
+            Ok(())
         })
     }
 

@@ -793,6 +793,63 @@ macro_rules! sql_backend {
                 Ok(r.rows_affected())
             }
 
+            // ----- resolved names ----------------------------------------------------
+
+            async fn get_resolved(
+                &self,
+                mailbox: &str,
+                kind: Kind,
+                name: &str,
+            ) -> Result<Option<String>> {
+                Ok(sqlx::query_scalar(
+                    "SELECT value FROM resolved_names \
+                     WHERE mailbox = $1 AND kind = $2 AND name = $3",
+                )
+                .bind(mailbox)
+                .bind(kind.as_str())
+                .bind(name)
+                .fetch_optional(&self.pool)
+                .await?)
+            }
+
+            async fn put_resolved(
+                &self,
+                mailbox: &str,
+                kind: Kind,
+                name: &str,
+                value: Option<&str>,
+            ) -> Result<()> {
+                match value {
+                    Some(v) => {
+                        sqlx::query(concat!(
+                            "INSERT INTO resolved_names (mailbox, kind, name, value, updated_at) \
+                             VALUES ($1, $2, $3, $4, ",
+                            $now!(),
+                            ") ON CONFLICT (mailbox, kind, name) DO UPDATE SET \
+                             value = excluded.value, updated_at = excluded.updated_at"
+                        ))
+                        .bind(mailbox)
+                        .bind(kind.as_str())
+                        .bind(name)
+                        .bind(v)
+                        .execute(&self.pool)
+                        .await?;
+                    }
+                    None => {
+                        sqlx::query(
+                            "DELETE FROM resolved_names \
+                             WHERE mailbox = $1 AND kind = $2 AND name = $3",
+                        )
+                        .bind(mailbox)
+                        .bind(kind.as_str())
+                        .bind(name)
+                        .execute(&self.pool)
+                        .await?;
+                    }
+                }
+                Ok(())
+            }
+
             // ----- links -------------------------------------------------------------
 
             async fn get_link(

@@ -125,6 +125,22 @@ pub trait StateStore: Send + Sync + std::fmt::Debug {
     /// Delete all cursors of a mailbox (optionally of one kind). Returns how many.
     async fn clear_cursors(&self, mailbox: &str, kind: Option<Kind>) -> Result<u64>;
 
+    // ----- resolved names ----------------------------------------------------------------
+
+    /// What a kind resolved `name` to for this mailbox (a folder path → its Graph id), so an
+    /// idle cycle asks Graph nothing; `None` when it was never resolved or was forgotten.
+    async fn get_resolved(&self, mailbox: &str, kind: Kind, name: &str) -> Result<Option<String>>;
+
+    /// Keep what `name` resolved to (`Some`), or forget it (`None`: Graph answered 404 for
+    /// the id, so the next run resolves the name again).
+    async fn put_resolved(
+        &self,
+        mailbox: &str,
+        kind: Kind,
+        name: &str,
+        value: Option<&str>,
+    ) -> Result<()>;
+
     // ----- links -----------------------------------------------------------------------
 
     /// The link of one Graph item.

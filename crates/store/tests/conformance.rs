@@ -1717,6 +1717,54 @@ async fn item_retries(s: &dyn StateStore) {
     assert!(!s.clear_retry(Kind::Email, "r2", "m9").await.unwrap());
 }
 
+async fn resolved_names(s: &dyn StateStore) {
+    let get = |m: &'static str, k: Kind, n: &'static str| async move {
+        s.get_resolved(m, k, n).await.unwrap()
+    };
+    assert_eq!(get("r1", Kind::Email, "/Inbox/crm").await, None);
+    s.put_resolved("r1", Kind::Email, "/Inbox/crm", Some("AAMk-1"))
+        .await
+        .unwrap();
+    s.put_resolved("r2", Kind::Email, "/Inbox/crm", Some("AAMk-2"))
+        .await
+        .unwrap();
+    s.put_resolved("r1", Kind::Task, "/Inbox/crm", Some("list-1"))
+        .await
+        .unwrap();
+    assert_eq!(
+        get("r1", Kind::Email, "/Inbox/crm").await.as_deref(),
+        Some("AAMk-1")
+    );
+    // Replaced, and kept apart per mailbox and kind.
+    s.put_resolved("r1", Kind::Email, "/Inbox/crm", Some("AAMk-3"))
+        .await
+        .unwrap();
+    assert_eq!(
+        get("r1", Kind::Email, "/Inbox/crm").await.as_deref(),
+        Some("AAMk-3")
+    );
+    assert_eq!(
+        get("r2", Kind::Email, "/Inbox/crm").await.as_deref(),
+        Some("AAMk-2")
+    );
+    assert_eq!(
+        get("r1", Kind::Task, "/Inbox/crm").await.as_deref(),
+        Some("list-1")
+    );
+    // Forgotten (a 404 for the id): only that row.
+    s.put_resolved("r1", Kind::Email, "/Inbox/crm", None)
+        .await
+        .unwrap();
+    assert_eq!(get("r1", Kind::Email, "/Inbox/crm").await, None);
+    assert_eq!(
+        get("r2", Kind::Email, "/Inbox/crm").await.as_deref(),
+        Some("AAMk-2")
+    );
+    s.put_resolved("r1", Kind::Email, "/Inbox/crm", None)
+        .await
+        .unwrap();
+}
+
 conformance!(
     clock,
     mailboxes,
@@ -1726,6 +1774,7 @@ conformance!(
     kind_runs,
     alerts,
     cursors,
+    resolved_names,
     links,
     commit_item,
     commit_item_is_atomic,

@@ -83,24 +83,45 @@ pub async fn refresh(
                 .rsplit_once('@')
                 .is_some_and(|(_, d)| managed_domains.iter().any(|m| m.eq_ignore_ascii_case(d)))
     };
-    let lookups: Vec<(RepInfo, Result<Option<MailUser>, PortError>)> = futures::stream::iter(reps)
-        .map(|r| async move {
-            if !in_domain(&r) {
-                return (r, Ok(None));
-            }
-            let u = match directory.find_user(&r.email).await {
-                // A directory user is not enough: probe that the mailbox answers.
-                Ok(Some(u)) => match directory.probe_mailbox(&r.email).await {
-                    Ok(()) => Ok(Some(u)),
-                    Err(e) => Err(e),
-                },
-                other => other,
-            };
-            (r, u)
-        })
-        .buffer_unordered(8)
-        .collect()
-        .await;
+    // One grouped lookup for every rep in a managed domain; then the mailbox probe, only for
+    // users not already known to have a working mailbox (stored, enabled, same user): a rep
+    // whose mailbox answered before costs no request per refresh. A mailbox that stops
+    // answering fails its runs, which count toward exclusion.
+    let (asked, skipped): (Vec<RepInfo>, Vec<RepInfo>) = reps.into_iter().partition(in_domain);
+    let addresses: Vec<String> = asked.iter().map(|r| r.email.clone()).collect();
+    let found = directory.find_users(&addresses).await;
+    let known: Vec<(String, Option<String>)> = store
+        .list_mailboxes()
+        .await
+        .map_err(store_err)?
+        .into_iter()
+        .filter(|m| m.enabled)
+        .map(|m| (m.rep_id, m.graph_user_id))
+        .collect();
+    let proven = |r: &RepInfo, u: &MailUser| {
+        let id = r.crm_id.to_string();
+        known
+            .iter()
+            .any(|(k, g)| *k == id && g.as_deref() == Some(u.id.as_str()))
+    };
+    let mut lookups: Vec<(RepInfo, Result<Option<MailUser>, PortError>)> =
+        futures::stream::iter(asked.into_iter().zip(found))
+            .map(|(r, u)| async move {
+                let u = match u {
+                    Ok(Some(u)) if proven(&r, &u) => Ok(Some(u)),
+                    // A directory user is not enough: probe that the mailbox answers.
+                    Ok(Some(u)) => match directory.probe_mailbox(&r.email).await {
+                        Ok(()) => Ok(Some(u)),
+                        Err(e) => Err(e),
+                    },
+                    other => other,
+                };
+                (r, u)
+            })
+            .buffer_unordered(8)
+            .collect()
+            .await;
+    lookups.extend(skipped.into_iter().map(|r| (r, Ok(None))));
     let mut enabled_ids = Vec::new();
     for (rep, user) in lookups {
         if !in_domain(&rep) {

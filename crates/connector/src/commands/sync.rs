@@ -44,8 +44,10 @@ pub struct Runtime {
     pub contacts: Option<gc_sync::ContactRules>,
     /// Absence rules, when absences are enabled.
     pub absences: Option<gc_sync::AbsenceRules>,
-    /// Mailboxes worked at once.
-    pub parallel: usize,
+    /// Mailboxes worked at once (resolved against the number of mailboxes per cycle).
+    pub parallel: config::Parallel,
+    /// `[microsoft] requests_per_second` (the cap of `parallel = "auto"`).
+    requests_per_second: u32,
     /// Only these addresses (empty: all).
     pub include: Vec<String>,
     /// Never these addresses.
@@ -105,7 +107,8 @@ impl Runtime {
             tasks: config.tasks.enabled.then(|| wiring::task_rules(config)),
             contacts,
             absences,
-            parallel: config.mailboxes.parallel.max(1) as usize,
+            parallel: config.mailboxes.parallel,
+            requests_per_second: config.microsoft.requests_per_second,
             include: lower(&config.mailboxes.include),
             exclude: lower(&config.mailboxes.exclude),
             managed_domains: wiring::managed_domains(config),
@@ -179,13 +182,16 @@ impl Runtime {
         }
         let mut kinds: Vec<Box<dyn KindRunner>> = Vec::new();
         if let Some(rules) = &self.email {
-            kinds.push(Box::new(EmailKind::new(
-                self.graph.clone(),
-                self.crm.clone(),
-                self.graph.clone(),
-                rules.clone(),
-                list.reps.clone(),
-            )));
+            kinds.push(Box::new(
+                EmailKind::new(
+                    self.graph.clone(),
+                    self.crm.clone(),
+                    self.graph.clone(),
+                    rules.clone(),
+                    list.reps.clone(),
+                )
+                .with_prober(self.graph.clone()),
+            ));
         }
         if let Some(rules) = &self.appointments {
             kinds.push(Box::new(AppointmentKind::new(
@@ -229,6 +235,9 @@ impl Runtime {
                 .collect(),
             ..SyncReport::default()
         };
+        let parallel = self
+            .parallel
+            .resolve(targets.len(), self.requests_per_second);
         for kind in &kinds {
             // Each kind works the mailboxes whose rep has its flag set.
             let of_kind: Vec<_> = targets
@@ -237,7 +246,7 @@ impl Runtime {
                 .cloned()
                 .collect();
             let reports = kind
-                .run_all(&self.engine, &of_kind, self.parallel, progress, cancel)
+                .run_all(&self.engine, &of_kind, parallel, progress, cancel)
                 .await;
             let stopped = reports
                 .iter()

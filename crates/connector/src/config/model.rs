@@ -196,7 +196,8 @@ impl fmt::Debug for DatabaseUrl {
 #[serde(default, deny_unknown_fields)]
 pub struct Mailboxes {
     pub refresh_interval_minutes: u32,
-    pub parallel: u32,
+    /// Mailboxes worked at once: `"auto"` (from the bound, see [`Parallel`]) or a number.
+    pub parallel: Parallel,
     pub include: Vec<String>,
     pub exclude: Vec<String>,
     /// Megabytes of item content (small documents written with their activity) the whole
@@ -216,7 +217,7 @@ impl Default for Mailboxes {
     fn default() -> Self {
         Self {
             refresh_interval_minutes: 1440,
-            parallel: 8,
+            parallel: Parallel::Auto,
             include: Vec::new(),
             exclude: Vec::new(),
             memory_budget_mb: 16,
@@ -234,6 +235,49 @@ pub enum SizeUnitSetting {
     Bytes,
     Kb,
     Mb,
+}
+
+/// `[mailboxes] parallel`: how many mailboxes are worked at once.
+///
+/// A mailbox's work is bounded by itself, not by the others: Graph allows it 4 concurrent
+/// requests (`[microsoft] mailbox_concurrency`) and CRM.interface one request at a time per
+/// rep. So the bound of a tenant grows with every mailbox worked at once, and `"auto"` works
+/// them all at once, up to `[microsoft] requests_per_second` of them (the tenant-wide Graph
+/// budget: each running mailbox should get at least one request a second). A number fixes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Parallel {
+    /// From the bound: every mailbox, at most `requests_per_second`.
+    Auto,
+    /// This many.
+    Fixed(u32),
+}
+
+impl Parallel {
+    /// Mailboxes to work at once for `mailboxes` mailboxes (at least 1).
+    pub fn resolve(self, mailboxes: usize, requests_per_second: u32) -> usize {
+        match self {
+            Parallel::Auto => mailboxes.min(requests_per_second.max(1) as usize).max(1),
+            Parallel::Fixed(n) => (n as usize).max(1),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Parallel {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Number(u32),
+            Text(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Number(n) => Ok(Parallel::Fixed(n)),
+            Raw::Text(t) if t.trim().eq_ignore_ascii_case("auto") => Ok(Parallel::Auto),
+            Raw::Text(t) => Err(serde::de::Error::custom(format!(
+                "{t:?} is neither \"auto\" nor a number of mailboxes"
+            ))),
+        }
+    }
 }
 
 /// What happens to a message's attachments when it is filed.

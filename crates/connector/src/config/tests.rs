@@ -334,7 +334,7 @@ fn all_problems_are_reported_at_once() {
     )
     .replacen("html_body = true", "html_bdy = true", 1)
     .replacen("max_retries = 6", "max_retries = \"six\"", 1)
-    .replacen("\nparallel = 8", "\nparallel = 0", 1)
+    .replacen("\nparallel = \"auto\"", "\nparallel = 0", 1)
     .replacen(
         "# certificate = \"/etc/graph-connector/app.pfx\"",
         "certificate = \"/nonexistent/app.pfx\"",
@@ -618,5 +618,26 @@ fn client_secret_expiry_is_a_date() {
         issues(&bad)
             .iter()
             .any(|i| i.key == "microsoft.client_secret_expires")
+    );
+}
+
+#[test]
+fn parallel_is_auto_or_a_number_and_auto_follows_the_bound() {
+    let auto = load_text(EXAMPLE).unwrap();
+    assert_eq!(auto.mailboxes.parallel, Parallel::Auto);
+    // Every mailbox at once, at most `requests_per_second` of them.
+    assert_eq!(auto.mailboxes.parallel.resolve(20, 100), 20);
+    assert_eq!(auto.mailboxes.parallel.resolve(10_000, 100), 100);
+    assert_eq!(auto.mailboxes.parallel.resolve(0, 100), 1);
+    let fixed = load_text(&example_with("\nparallel = \"auto\"", "\nparallel = 8")).unwrap();
+    assert_eq!(fixed.mailboxes.parallel, Parallel::Fixed(8));
+    assert_eq!(fixed.mailboxes.parallel.resolve(20, 100), 8);
+    let found = issues(&example_with(
+        "\nparallel = \"auto\"",
+        "\nparallel = \"many\"",
+    ));
+    assert!(
+        found.iter().any(|i| i.key == "mailboxes.parallel"),
+        "{found:?}"
     );
 }

@@ -216,7 +216,9 @@ pub fn validate(config: &Config) -> Vec<Problem> {
         "mailboxes.refresh_interval_minutes",
         config.mailboxes.refresh_interval_minutes,
     );
-    p.nonzero("mailboxes.parallel", config.mailboxes.parallel);
+    if let super::model::Parallel::Fixed(n) = config.mailboxes.parallel {
+        p.nonzero("mailboxes.parallel", n);
+    }
     p.nonzero(
         "mailboxes.memory_budget_mb",
         config.mailboxes.memory_budget_mb,

@@ -155,6 +155,23 @@ impl StateStore for MeteredStore {
         }
         Ok(cleared)
     }
+    async fn get_resolved(&self, mailbox: &str, kind: Kind, name: &str) -> Result<Option<String>> {
+        self.timed("get_resolved", self.inner.get_resolved(mailbox, kind, name))
+            .await
+    }
+    async fn put_resolved(
+        &self,
+        mailbox: &str,
+        kind: Kind,
+        name: &str,
+        value: Option<&str>,
+    ) -> Result<()> {
+        self.timed(
+            "put_resolved",
+            self.inner.put_resolved(mailbox, kind, name, value),
+        )
+        .await
+    }
     async fn clear_cursors(&self, mailbox: &str, kind: Option<Kind>) -> Result<u64> {
         self.timed("clear_cursors", self.inner.clear_cursors(mailbox, kind))
             .await

@@ -297,7 +297,11 @@ pub fn scheduler_settings(config: &Config) -> scheduler::Settings {
     intervals.insert(Kind::Absence, minutes(config.absences.interval_minutes));
     let refresh = config.mailboxes.refresh_interval_minutes;
     scheduler::Settings {
-        parallel: config.mailboxes.parallel.max(1) as usize,
+        // "auto": the scheduler starts only what is due, so the cap is the whole bound.
+        parallel: config
+            .mailboxes
+            .parallel
+            .resolve(usize::MAX, config.microsoft.requests_per_second),
         intervals,
         refresh_every: (refresh > 0).then(|| minutes(refresh)),
         ..scheduler::Settings::default()

@@ -73,6 +73,12 @@ pub trait KindRunner: Send + Sync {
     fn kind(&self) -> Kind;
     /// The mailboxes of the roster this kind works.
     fn mailboxes(&self, roster: &Roster) -> Vec<MailboxTarget>;
+    /// Which of `targets` (due now) have nothing to do: their probes, asked together, say
+    /// nothing changed (see `gc_sync::Engine::idle`). The scheduler records those as done
+    /// without a run. The default: none (every due mailbox is run).
+    async fn idle(&self, _roster: &Roster, targets: &[MailboxTarget]) -> Vec<bool> {
+        vec![false; targets.len()]
+    }
     /// One full cycle of this kind for `target`. `stop` asks the run to take no new items
     /// (shutdown, a local pause, or the end of its fair share of time); whatever it leaves is
     /// reported as backlog and picked up next time.
@@ -151,6 +157,7 @@ pub fn email_runner(
             rules.clone(),
             roster.list.reps.clone(),
         )
+        .with_prober(graph.clone())
     })
 }
 
@@ -215,6 +222,11 @@ impl<K: gc_sync::engine::SyncKind> KindRunner for EngineRunner<K> {
 
     fn mailboxes(&self, roster: &Roster) -> Vec<MailboxTarget> {
         roster.list.targets_of(self.kind)
+    }
+
+    async fn idle(&self, roster: &Roster, targets: &[MailboxTarget]) -> Vec<bool> {
+        let kind = (self.make)(roster);
+        self.engine.idle(&kind, targets).await
     }
 
     async fn run(

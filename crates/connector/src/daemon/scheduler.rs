@@ -9,7 +9,9 @@
 //! 2. reads the mailbox list again when `[mailboxes] refresh_interval_minutes` elapsed or the
 //!    admin asked (a failure is tenant-level too: nothing runs);
 //! 3. starts the most overdue (mailbox, kind) pairs, up to `[mailboxes] parallel` at once,
-//!    skipping paused, disabled and excluded mailboxes and pairs already running.
+//!    skipping paused, disabled and excluded mailboxes and pairs already running; pairs whose
+//!    probes (asked 20 at a time, see `KindRunner::idle`) say nothing changed are recorded as
+//!    done without a run.
 //!
 //! Fairness: a run occupies one slot only; others keep being worked in the other slots, most
 //! overdue first. A run is asked to stop taking new items after [`Settings::slice`] and a
@@ -33,6 +35,9 @@ use super::alerts::Alerter;
 use super::runner::{Cycle, KindRunner, Roster, Tenant, TenantError};
 use super::status::Status;
 use gc_store::Kind;
+
+/// Due (mailbox, kind) pairs whose probes are asked together (one `$batch`).
+const IDLE_PROBES: usize = 20;
 
 /// How the scheduler paces work.
 #[derive(Debug, Clone)]
@@ -261,10 +266,38 @@ impl Scheduler {
         }
         due.sort_by(|a, b| (a.due, &a.target.owner.mailbox).cmp(&(b.due, &b.target.owner.mailbox)));
         let free = s.parallel.saturating_sub(self.status.running().len());
-        let mut due = due.into_iter();
-        for c in due.by_ref().take(free) {
-            self.spawn(tasks, shutdown, &roster, c.runner, c.target, c.was_excluded);
+        // Most overdue first, 20 at a time (one `$batch` of probes): those whose probes say
+        // nothing changed are recorded as done without a run, until `free` runs are started.
+        let mut started = 0;
+        let mut left: Vec<Candidate> = Vec::new();
+        let mut queue = due.into_iter().peekable();
+        while started < free && queue.peek().is_some() {
+            let chunk: Vec<Candidate> = queue.by_ref().take(IDLE_PROBES).collect();
+            let mut idle = vec![false; chunk.len()];
+            for (i, runner) in self.runners.iter().enumerate() {
+                let at: Vec<usize> = (0..chunk.len()).filter(|&j| chunk[j].runner == i).collect();
+                if at.is_empty() {
+                    continue;
+                }
+                let targets: Vec<MailboxTarget> =
+                    at.iter().map(|&j| chunk[j].target.clone()).collect();
+                for (j, is_idle) in at.iter().zip(runner.idle(&roster, &targets).await) {
+                    idle[*j] = is_idle;
+                }
+            }
+            for (c, is_idle) in chunk.into_iter().zip(idle) {
+                if is_idle {
+                    self.record_idle(&c.target, self.runners[c.runner].kind(), db_now)
+                        .await;
+                } else if started < free {
+                    started += 1;
+                    self.spawn(tasks, shutdown, &roster, c.runner, c.target, c.was_excluded);
+                } else {
+                    left.push(c);
+                }
+            }
         }
+        let due = left.into_iter().chain(queue);
         // Lag: how long the most overdue pair still waiting has been due.
         let mut lag: BTreeMap<Kind, f64> = self.runners.iter().map(|r| (r.kind(), 0.0)).collect();
         for c in due {
@@ -442,6 +475,38 @@ impl Scheduler {
                     m.last_error_text.as_deref().unwrap_or_default(),
                 )
                 .await;
+        }
+    }
+
+    /// A due (mailbox, kind) whose probes said nothing changed: done, due again after its
+    /// interval, without a run.
+    async fn record_idle(&self, target: &MailboxTarget, kind: Kind, now: Timestamp) {
+        let s = &self.settings;
+        let interval = s
+            .intervals
+            .get(&kind)
+            .copied()
+            .unwrap_or(s.floor)
+            .max(s.floor);
+        metrics::counter!("graph_connector_runs_total", "kind" => kind.as_str(), "outcome" => "idle")
+            .increment(1);
+        tracing::debug!(mailbox = target.owner.email, %kind, "nothing changed: no run");
+        let stored = self
+            .store
+            .record_kind_run(
+                &target.owner.mailbox,
+                kind,
+                &KindRun {
+                    outcome: RunOutcome::Success,
+                    error: None,
+                    backlog: Some(0),
+                    next_due: now
+                        + SignedDuration::try_from(interval).unwrap_or(SignedDuration::MAX),
+                },
+            )
+            .await;
+        if let Err(e) = stored {
+            tracing::warn!(mailbox = target.owner.email, %kind, error = %e, "cannot store the schedule");
         }
     }
 

@@ -173,6 +173,7 @@ impl Dialect {
         k.other("impersonate_key", Convention, &self.impersonate_key);
         k.other("date_format", Convention, &self.date_format);
         k.other("time_format", Convention, &self.time_format);
+        k.other("child_records", Convention, &self.child_records);
 
         let r = &self.rep;
         k.table("rep.table", &r.table, "rep.short", &r.short);
@@ -407,6 +408,18 @@ impl Dialect {
             out.push((
                 "impersonate_key".to_owned(),
                 "must not contain `=` or `;`".to_owned(),
+            ));
+        }
+        if !super::CHILD_RECORDS
+            .iter()
+            .any(|v| v.eq_ignore_ascii_case(&self.child_records))
+        {
+            out.push((
+                "child_records".to_owned(),
+                format!(
+                    "{:?} is neither \"separate\" nor \"nested\"",
+                    self.child_records
+                ),
             ));
         }
         let sample_date = jiff::civil::date(2026, 11, 27);

@@ -68,7 +68,16 @@ pub struct Dialect {
     pub date_format: String,
     /// Format of time fields (jiff strftime).
     pub time_format: String,
+    /// How records that belong to a new record (an activity's external key, participants and
+    /// documents) are written: `"separate"`, in a second request linked to the id the first
+    /// one returned; or `"nested"`, inside the new record's element in the same request (one
+    /// request per activity instead of two; inferred, not documented: see
+    /// docs/CRM-INTERFACE.md).
+    pub child_records: String,
 }
+
+/// `child_records` values.
+pub const CHILD_RECORDS: [&str; 2] = ["separate", "nested"];
 
 /// Rep (ID) names.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -288,6 +297,7 @@ impl Default for Dialect {
             impersonate_key: s("email"),
             date_format: s("%Y-%m-%d"),
             time_format: s("%H:%M"),
+            child_records: s("separate"),
         }
     }
 }
@@ -502,6 +512,12 @@ impl Dialect {
     /// Formats a date field.
     pub fn format_date(&self, d: jiff::civil::Date) -> String {
         d.strftime(&self.date_format).to_string()
+    }
+
+    /// Whether child records are written inside their new parent (`child_records =
+    /// "nested"`).
+    pub fn nests_children(&self) -> bool {
+        self.child_records.eq_ignore_ascii_case("nested")
     }
 
     /// Formats a time field.

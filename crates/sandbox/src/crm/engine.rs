@@ -110,21 +110,42 @@ pub(crate) async fn run(db: &Db, names: &CrmDialect, cmd: &Cmd, out: &mut Out) {
         Cmd::Write { kind, cat, records } => {
             out.open(kind.name(), &[], false);
             for r in records {
-                match write(db, names, *kind, *cat, r).await {
-                    Ok((ty, table, id)) => {
-                        let code = if ty == "insert" { 201 } else { 200 };
-                        out.ret(&[
-                            ("type", ty.to_owned()),
-                            ("code", code.to_string()),
-                            ("tablename", names.table_out(&table).to_owned()),
-                            ("id", id.to_string()),
-                        ]);
-                    }
-                    Err(e) => write_error(out, names, &e),
+                let parent = write(db, names, *kind, *cat, r).await;
+                let parent_id = parent.as_ref().ok().map(|(_, _, id)| *id);
+                write_return(out, names, parent);
+                // Nested children follow their parent, linked to it; none without it.
+                let Some(parent_id) = parent_id else {
+                    continue;
+                };
+                for c in &r.children {
+                    let mut c = c.clone();
+                    c.links.push((r.table.clone(), parent_id));
+                    let res = write(db, names, *kind, *cat, &c).await;
+                    write_return(out, names, res);
                 }
             }
             out.close(kind.name());
         }
+    }
+}
+
+/// The `<return>` of one written record.
+fn write_return(
+    out: &mut Out,
+    names: &CrmDialect,
+    r: Result<(&'static str, String, u64), CmdError>,
+) {
+    match r {
+        Ok((ty, table, id)) => {
+            let code = if ty == "insert" { 201 } else { 200 };
+            out.ret(&[
+                ("type", ty.to_owned()),
+                ("code", code.to_string()),
+                ("tablename", names.table_out(&table).to_owned()),
+                ("id", id.to_string()),
+            ]);
+        }
+        Err(e) => write_error(out, names, &e),
     }
 }
 

@@ -41,7 +41,11 @@ pub(super) fn seen(req: &Result<ParsedRequest, String>) -> Seen {
                     WriteKind::Delete => CrmCommand::Delete,
                     WriteKind::Import => CrmCommand::Import,
                 },
-                tables: records.iter().map(|r| r.table.clone()).collect(),
+                tables: records
+                    .iter()
+                    .flat_map(|r| std::iter::once(r).chain(&r.children))
+                    .map(|r| r.table.clone())
+                    .collect(),
             },
             Cmd::Nop => SeenCommand {
                 kind: CrmCommand::Nop,

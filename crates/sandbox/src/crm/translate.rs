@@ -156,5 +156,6 @@ pub(crate) fn record_in(d: &CrmDialect, r: &InRecord) -> Result<InRecord, CmdErr
         id: r.id,
         fields,
         links,
+        children: Vec::new(),
     })
 }

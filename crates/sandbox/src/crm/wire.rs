@@ -83,6 +83,10 @@ pub(crate) struct InRecord {
     pub id: Option<u64>,
     pub fields: Vec<InField>,
     pub links: Vec<(String, u64)>,
+    /// Child records written inside this one (insert only): each is inserted after it,
+    /// linked to it (research note: "an import could alternatively nest child records under
+    /// the parent", INF).
+    pub children: Vec<InRecord>,
 }
 
 #[derive(Debug, Clone)]
@@ -369,39 +373,54 @@ fn parse_write(
                 ),
             ));
         }
-        let mut rec = InRecord {
-            table: r.tag_name().name().to_owned(),
-            id,
-            fields: Vec::new(),
-            links: Vec::new(),
-        };
-        for f in r.children().filter(|c| c.is_element()) {
-            if f.has_tag_name("link") {
-                let t = req_attr(f, "tablename")?;
-                let i = req_attr(f, "id")?;
-                rec.links.push((
-                    t.to_owned(),
-                    parse_id(i)
-                        .ok_or_else(|| (400, format!("link id {i:?} is not a record id")))?,
-                ));
-                continue;
-            }
-            if f.children().any(|c| c.is_element()) {
+        out.push(parse_record(r, kind, id, true)?);
+    }
+    Ok((cat, out))
+}
+
+/// One record of a write: fields, links, and (for an insert, one level deep) child records,
+/// told apart from fields by having elements inside.
+fn parse_record(
+    r: roxmltree::Node<'_, '_>,
+    kind: WriteKind,
+    id: Option<u64>,
+    top: bool,
+) -> Result<InRecord, (u16, String)> {
+    let mut rec = InRecord {
+        table: r.tag_name().name().to_owned(),
+        id,
+        fields: Vec::new(),
+        links: Vec::new(),
+        children: Vec::new(),
+    };
+    for f in r.children().filter(|c| c.is_element()) {
+        if f.has_tag_name("link") {
+            let t = req_attr(f, "tablename")?;
+            let i = req_attr(f, "id")?;
+            rec.links.push((
+                t.to_owned(),
+                parse_id(i).ok_or_else(|| (400, format!("link id {i:?} is not a record id")))?,
+            ));
+            continue;
+        }
+        if f.children().any(|c| c.is_element()) {
+            if !top || kind != WriteKind::Insert {
                 return Err((
                     400,
                     format!("field <{}> must not contain elements", f.tag_name().name()),
                 ));
             }
-            rec.fields.push(InField {
-                name: f.tag_name().name().to_owned(),
-                value: f.text().unwrap_or_default().to_owned(),
-                matchup: parse_bool_attr(f, "matchup"),
-                encoding: f.attribute("encoding").map(str::to_owned),
-            });
+            rec.children.push(parse_record(f, kind, None, false)?);
+            continue;
         }
-        out.push(rec);
+        rec.fields.push(InField {
+            name: f.tag_name().name().to_owned(),
+            value: f.text().unwrap_or_default().to_owned(),
+            matchup: parse_bool_attr(f, "matchup"),
+            encoding: f.attribute("encoding").map(str::to_owned),
+        });
     }
-    Ok((cat, out))
+    Ok(rec)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -520,6 +539,32 @@ mod tests {
         assert_eq!(q.fields["Company"], vec!["Company", "FreeC1"]);
         assert!(matches!(r.commands[1], Cmd::Nop));
         assert!(matches!(r.commands[2], Cmd::Bad(_, 501, _)));
+    }
+
+    #[test]
+    fn an_insert_record_may_hold_child_records() {
+        let xml = r#"<request user="OCSU" pwd="x">
+  <insert><fields><Contact><Subject>s</Subject>
+    <ExternalKey><ExtKey>k</ExtKey></ExternalKey>
+    <Participant><EMail>a@x</EMail><link tablename="Person" id="7"/></Participant>
+  </Contact></fields></insert>
+  <update><fields><Contact id="1"><Subject>s</Subject><Participant><EMail>a@x</EMail></Participant></Contact></fields></update>
+</request>"#;
+        let r = parse_request(xml).unwrap();
+        let Cmd::Write { records, .. } = &r.commands[0] else {
+            panic!("a write");
+        };
+        let c = &records[0];
+        assert_eq!(c.fields.len(), 1);
+        let tables: Vec<&str> = c.children.iter().map(|c| c.table.as_str()).collect();
+        assert_eq!(tables, ["ExternalKey", "Participant"]);
+        assert_eq!(c.children[1].links, [("Person".to_owned(), 7)]);
+        // Only an insert nests.
+        assert!(
+            matches!(&r.commands[1], Cmd::Bad(_, 400, _)),
+            "{:?}",
+            r.commands[1]
+        );
     }
 
     #[test]

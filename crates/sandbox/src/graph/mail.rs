@@ -239,29 +239,8 @@ fn delete_folder(ctx: &mut Ctx<'_>, ui: usize, key: &str) -> GResult<Resp> {
             "Distinguished folders cannot be deleted.",
         ));
     }
-    let mut doomed = vec![mb.folders[i].id.clone()];
-    let mut k = 0;
-    while k < doomed.len() {
-        let cur = doomed[k].clone();
-        doomed.extend(
-            mb.folders
-                .iter()
-                .filter(|f| f.parent.as_deref() == Some(cur.as_str()))
-                .map(|f| f.id.clone()),
-        );
-        k += 1;
-    }
-    mb.folders.retain(|f| !doomed.contains(&f.id));
-    let gone: Vec<(String, String)> = mb
-        .messages
-        .values()
-        .filter(|m| doomed.contains(&m.folder))
-        .map(|m| (m.imm.clone(), m.rest.clone()))
-        .collect();
-    for (imm, rest) in gone {
-        mb.messages.remove(&imm);
-        mb.rest_index.remove(&rest);
-    }
+    let id = mb.folders[i].id.clone();
+    mb.remove_folder_tree(&id);
     Ok(Resp::no_content())
 }
 

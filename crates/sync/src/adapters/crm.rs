@@ -15,7 +15,7 @@ use crate::email::model::{
     ParkedDocument, ParticipantPlan, PeopleMatch, PersonRef,
 };
 use crate::engine::Spool;
-use crate::ports::{ActivityCrm, CreateOutcome, DocumentMeta, ErrorClass, PortError};
+use crate::ports::{ActivityCrm, CreateOutcome, DocumentMeta, ErrorClass, PageLookup, PortError};
 
 /// The CRM side of e-mail filing. (CRM.interface's one request per user at a time is kept
 /// by the client itself, for every kind.)
@@ -75,6 +75,33 @@ fn existing(a: gc_crm::Activity, found_by: FoundBy) -> ExistingActivity {
     }
 }
 
+/// CRM's persons and companies as the e-mail rules see them: an address that belongs to a
+/// person is the person's, not a company's.
+fn people(persons: Vec<gc_crm::PersonMatch>, companies: Vec<gc_crm::Company>) -> PeopleMatch {
+    let companies = companies
+        .into_iter()
+        .filter_map(|c| {
+            let email = c.email?;
+            (!persons.iter().any(|p| p.email.eq_ignore_ascii_case(&email))).then_some(CompanyRef {
+                email,
+                company: c.id,
+            })
+        })
+        .collect();
+    PeopleMatch {
+        persons: persons
+            .into_iter()
+            .map(|p| PersonRef {
+                email: p.email,
+                person: p.person,
+                company: p.company,
+            })
+            .collect(),
+        companies,
+        reps: Vec::new(),
+    }
+}
+
 fn participant(p: &ParticipantPlan) -> NewParticipant {
     NewParticipant {
         role: p.role,
@@ -121,26 +148,7 @@ impl ActivityCrm for CrmActivities {
                 .await
                 .map_err(|e| port(&self.client, e))?
         };
-        Ok(PeopleMatch {
-            persons: persons
-                .into_iter()
-                .map(|p| PersonRef {
-                    email: p.email,
-                    person: p.person,
-                    company: p.company,
-                })
-                .collect(),
-            companies: companies
-                .into_iter()
-                .filter_map(|c| {
-                    Some(CompanyRef {
-                        email: c.email?,
-                        company: c.id,
-                    })
-                })
-                .collect(),
-            reps: Vec::new(),
-        })
+        Ok(people(persons, companies))
     }
 
     async fn find_by_key(
@@ -169,6 +177,35 @@ impl ActivityCrm for CrmActivities {
             }
         }
         Ok(None)
+    }
+
+    async fn lookup_page(
+        &self,
+        rep: &str,
+        keys: &[String],
+        addresses: &[String],
+    ) -> Result<PageLookup, PortError> {
+        let found = self
+            .client
+            .as_rep(rep)
+            .lookup_page(keys, addresses)
+            .await
+            .map_err(|e| port(&self.client, e))?;
+        let table = &self.client.dialect().activity.table;
+        let mut known_keys = std::collections::HashMap::new();
+        for k in found.keys {
+            if let Some((t, id)) = &k.record
+                && t == table
+            {
+                // The lowest id, as `find_by_key` tries them.
+                let e = known_keys.entry(k.ext_key).or_insert(*id);
+                *e = (*e).min(*id);
+            }
+        }
+        Ok(PageLookup {
+            known_keys,
+            people: people(found.persons, found.companies),
+        })
     }
 
     async fn activity(&self, rep: &str, id: CrmId) -> Result<Option<ExistingActivity>, PortError> {

@@ -64,6 +64,27 @@ impl Directory for TenantDirectory {
         }))
     }
 
+    async fn find_users(&self, addresses: &[String]) -> Vec<Result<Option<MailUser>, PortError>> {
+        match self.graph.find_users_by_mail(addresses).await {
+            Ok(found) => found
+                .into_iter()
+                .map(|r| {
+                    r.map(|u| {
+                        u.map(|u| MailUser {
+                            addresses: u.smtp_addresses(),
+                            id: u.id,
+                        })
+                    })
+                    .map_err(super::graph::port)
+                })
+                .collect(),
+            Err(e) => {
+                let e = super::graph::port(e);
+                addresses.iter().map(|_| Err(e.clone())).collect()
+            }
+        }
+    }
+
     async fn probe_mailbox(&self, user: &str) -> Result<(), PortError> {
         self.graph
             .get_mail_folder(user, "inbox")

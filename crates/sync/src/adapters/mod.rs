@@ -3,6 +3,7 @@
 pub mod crm;
 pub mod directory;
 pub mod graph;
+pub mod probe;
 
 pub use crm::CrmActivities;
 pub use directory::TenantDirectory;

@@ -1,6 +1,7 @@
 //! What e-mail filing reads before it decides, under the message's global-key lease: the
 //! activity CRM already has for the message (by external key, else through a link of this or
-//! another mailbox), the CRM people of its addresses, and, after an interrupted attempt, the
+//! another mailbox), the CRM people of its addresses (both from the page's lookup in
+//! [`prefetch`](super::prefetch) where it may be trusted), and, after an interrupted attempt, the
 //! activity that attempt wrote before its external key (found by its marker).
 
 use gc_store::{Kind, Link};
@@ -9,6 +10,7 @@ use crate::email::decide;
 use crate::email::kind::EmailKind;
 use crate::email::model::{ExistingActivity, FoundBy, MailMessage, PeopleMatch};
 use crate::email::participants;
+use crate::email::prefetch::PageFacts;
 use crate::engine::ItemCx;
 use crate::engine::cx::is_interrupted;
 use crate::error::{PortError, store_error};
@@ -29,16 +31,28 @@ pub(crate) async fn gather(
     kind: &EmailKind,
     cx: &ItemCx<'_>,
     m: &MailMessage,
+    page: &PageFacts,
 ) -> Result<Facts, PortError> {
     let key = m.global_key(cx.mailbox());
     let rep = cx.rep();
     let owner = &cx.target.owner;
-    let mut existing = kind.crm.find_by_key(rep, &key).await?;
     let key_links = cx
         .store
         .links_by_global_key(Kind::Email, &key)
         .await
         .map_err(store_error)?;
+    // The page's lookup said "no key", and nothing since links the key: no need to ask.
+    let mut existing = if page.key_absent(&key, &key_links) {
+        None
+    } else if let Some(id) = page.key_activity(&key)
+        && let Some(mut ex) = kind.crm.activity(rep, id).await?
+    {
+        // Read again by the id the page's key lookup found (fresh participants).
+        ex.found_by = FoundBy::ExternalKey;
+        Some(ex)
+    } else {
+        kind.crm.find_by_key(rep, &key).await?
+    };
     if existing.is_none() {
         for id in decide::candidates(cx.link, &key_links) {
             if let Some(mut ex) = kind.crm.activity(rep, id).await? {
@@ -55,6 +69,8 @@ pub(crate) async fn gather(
         let addresses = participants::lookup_addresses(m, owner);
         let mut p = if addresses.is_empty() {
             PeopleMatch::default()
+        } else if let Some(p) = page.people_for(&addresses) {
+            p
         } else {
             kind.crm.find_people(rep, &addresses).await?
         };

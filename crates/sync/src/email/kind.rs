@@ -13,11 +13,14 @@ use tokio::sync::OnceCell;
 use crate::email::decide::{self, Decision, Input};
 use crate::email::gather::{self, Facts};
 use crate::email::model::{MailItem, RepRef};
+use crate::email::prefetch::{self, PageFacts};
 use crate::email::rules::EmailRules;
-use crate::email::{execute, finish};
-use crate::engine::{Applied, Identity, ItemCx, Page, Prepared, RunCx, Source, SyncKind};
-use crate::error::{ErrorClass, PortError};
-use crate::ports::{ActivityCrm, FolderRef, MailGraph, Notifier};
+use crate::email::{execute, finish, folders};
+use crate::engine::{
+    Applied, Identity, ItemCx, MailboxTarget, Page, Prepared, RunCx, Source, SyncKind,
+};
+use crate::error::{ErrorClass, PortError, store_error};
+use crate::ports::{ActivityCrm, FolderRef, MailGraph, Notifier, Probe, Prober};
 
 /// Key of items Graph delivered without an id: they can only be reported.
 pub const UNKNOWN_ITEM: &str = "unknown-item";
@@ -31,6 +34,8 @@ pub struct EmailKind {
     pub(crate) rules: Arc<EmailRules>,
     /// Every enabled rep (colleagues among the participants become rep participants).
     pub(crate) reps: Arc<Vec<RepRef>>,
+    /// Asks the sync folders' delta links of many mailboxes at once (idle cycles).
+    pub(crate) prober: Option<Arc<dyn Prober>>,
 }
 
 impl std::fmt::Debug for EmailKind {
@@ -56,7 +61,15 @@ impl EmailKind {
             notifier,
             rules: Arc::new(rules),
             reps: Arc::new(reps),
+            prober: None,
         }
+    }
+
+    /// Leave out of a cycle the mailboxes whose sync folder did not change, asking `prober`
+    /// (see [`Engine::idle`](crate::engine::Engine::idle)).
+    pub fn with_prober(mut self, prober: Arc<dyn Prober>) -> Self {
+        self.prober = Some(prober);
+        self
     }
 
     /// The rules.
@@ -70,6 +83,8 @@ impl EmailKind {
 #[derive(Debug)]
 pub struct EmailRun {
     pub(crate) sync_folder: FolderRef,
+    /// The CRM facts of the page being worked (replaced by every page).
+    pub(crate) page: std::sync::RwLock<Arc<PageFacts>>,
     pub(crate) success: OnceCell<FolderRef>,
     pub(crate) failure: OnceCell<FolderRef>,
 }
@@ -104,10 +119,15 @@ impl SyncKind for EmailKind {
                     _ => e,
                 })?;
         }
-        let Some(sync_folder) = self
-            .graph
-            .folder(cx.user(), &r.sync_folder, r.create_sync_folder)
-            .await?
+        let Some(sync_folder) = folders::sync_folder(
+            &*self.graph,
+            &**cx.store,
+            cx.mailbox(),
+            cx.user(),
+            &r.sync_folder,
+            r.create_sync_folder,
+        )
+        .await?
         else {
             return Ok(None);
         };
@@ -120,10 +140,43 @@ impl SyncKind for EmailKind {
             }],
             run: EmailRun {
                 sync_folder,
+                page: Default::default(),
                 success: OnceCell::new(),
                 failure: OnceCell::new(),
             },
         }))
+    }
+
+    async fn probes(
+        &self,
+        store: &Arc<dyn gc_store::StateStore>,
+        target: &MailboxTarget,
+    ) -> Result<Option<Vec<Probe>>, PortError> {
+        let key = folders::folder_key(&self.rules.sync_folder);
+        let Some(folder) = store
+            .get_resolved(target.mailbox(), Kind::Email, &key)
+            .await
+            .map_err(store_error)?
+        else {
+            return Ok(None);
+        };
+        let cursor = store
+            .get_cursor(target.mailbox(), Kind::Email, &folder)
+            .await
+            .map_err(store_error)?;
+        Ok(cursor
+            .filter(|c| c.next_link.is_none())
+            .and_then(|c| c.delta_link)
+            .map(|link| {
+                vec![Probe {
+                    user: target.graph_user.clone(),
+                    link,
+                }]
+            }))
+    }
+
+    fn prober(&self) -> Option<&dyn Prober> {
+        self.prober.as_deref()
     }
 
     async fn page(
@@ -133,10 +186,35 @@ impl SyncKind for EmailKind {
         _source: &Source,
         checkpoint: Option<&str>,
     ) -> Result<Page<MailItem>, PortError> {
-        let p = self
+        let p = match self
             .graph
             .delta_page(cx.user(), &run.sync_folder.id, checkpoint)
-            .await?;
+            .await
+        {
+            Ok(p) => p,
+            Err(e) => {
+                return Err(folders::forget_on_not_found(
+                    &**cx.store,
+                    cx.mailbox(),
+                    &self.rules.sync_folder,
+                    e,
+                )
+                .await);
+            }
+        };
+        let facts = match prefetch::prefetch(self, cx, &run.sync_folder.id, &p.items).await {
+            Ok(f) => f,
+            // Without the page's lookup every message asks for itself (and fails or waits
+            // alone); what concerns the whole tenant or mailbox stops the run as usual.
+            Err(e) if matches!(e.class, ErrorClass::Transient | ErrorClass::Item) => {
+                tracing::warn!(mailbox = cx.mailbox(), error = %e.message, "the page's CRM lookup failed; each message looks itself up");
+                PageFacts::default()
+            }
+            Err(e) => return Err(e),
+        };
+        if let Ok(mut page) = run.page.write() {
+            *page = Arc::new(facts);
+        }
         Ok(Page {
             changes: p.items,
             next: p.next_link,
@@ -208,11 +286,14 @@ impl SyncKind for EmailKind {
     async fn gather(
         &self,
         cx: &ItemCx<'_>,
-        _run: &EmailRun,
+        run: &EmailRun,
         change: &MailItem,
     ) -> Result<Facts, PortError> {
         match change {
-            MailItem::Message(m) => gather::gather(self, cx, m).await,
+            MailItem::Message(m) => {
+                let page = run.page.read().map(|p| p.clone()).unwrap_or_default();
+                gather::gather(self, cx, m, &page).await
+            }
             _ => Ok(Facts::default()),
         }
     }

@@ -2,8 +2,10 @@
 //!
 //! - [`model`]: what the engine sees of a message and of CRM;
 //! - [`rules`]: the `[emails]` rules;
+//! - [`folders`]: the sync folder, resolved once and kept;
 //! - [`decide`]: the pure rules per message (triage, decision, candidates, marker);
 //! - [`body`], [`participants`], [`attachments`]: pure helpers of the decision;
+//! - [`prefetch`]: the CRM facts of a whole page, read at once;
 //! - [`gather`], [`execute`], [`finish`]: reading the facts, carrying out the decision,
 //!   and moving the message after the commit;
 //! - [`notify`]: the notice for a message that was not filed;
@@ -14,11 +16,13 @@ pub mod body;
 pub mod decide;
 pub mod execute;
 pub mod finish;
+pub mod folders;
 pub mod gather;
 pub mod kind;
 pub mod model;
 pub mod notify;
 pub mod participants;
+pub mod prefetch;
 pub mod rules;
 
 pub use kind::EmailKind;

@@ -22,12 +22,16 @@
 //! engine commits a failed link and calls `finish` with a failed [`Applied`]), tenant and
 //! mailbox errors stop the run without charging the item.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
-use gc_store::{Kind, Link, NewLedgerEntry};
+use gc_store::{Kind, Link, NewLedgerEntry, StateStore};
 
 use crate::engine::cx::{ItemCx, RunCx};
+use crate::engine::mailbox::MailboxTarget;
 use crate::engine::progress::ItemOutcome;
 use crate::error::PortError;
+use crate::ports::probe::{Probe, Prober};
 
 /// Which item a change is about.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -134,6 +138,24 @@ pub trait SyncKind: Send + Sync + 'static {
     /// Resolve what this mailbox's run needs (folders, lists) and its sources; `None` when
     /// there is nothing to do for the mailbox (e.g. no sync folder and none to create).
     async fn prepare(&self, cx: &RunCx<'_>) -> Result<Option<Prepared<Self::Run>>, PortError>;
+
+    /// The questions that tell, without running the mailbox, that nothing changed since its
+    /// last complete round (see [`Engine::idle`](crate::engine::Engine::idle)): the stored
+    /// delta links of every source, read from the store only. `Ok(None)` (the default) when
+    /// the kind cannot tell (never synchronized, a round in progress): the mailbox is run.
+    async fn probes(
+        &self,
+        _store: &Arc<dyn StateStore>,
+        _target: &MailboxTarget,
+    ) -> Result<Option<Vec<Probe>>, PortError> {
+        Ok(None)
+    }
+
+    /// Who answers [`SyncKind::probes`], many mailboxes per request; `None` (the default):
+    /// every mailbox is run every cycle.
+    fn prober(&self) -> Option<&dyn Prober> {
+        None
+    }
 
     /// One page of `source`, from the start (`None`) or from a checkpoint.
     async fn page(

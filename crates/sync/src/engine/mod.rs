@@ -9,6 +9,7 @@
 //! - [`kind`]: the trait a kind implements, and what it returns;
 //! - [`cx`]: what a kind's calls see (the run, the item) and its few store writes;
 //! - [`runner`]: a mailbox run from lease to health, several mailboxes, tenant stops;
+//! - [`idle`]: the pre-pass that leaves out mailboxes whose probes say nothing changed;
 //! - [`walk`]: a source page by page, checkpoints, re-enumeration, reconciliation;
 //! - [`item`]: one item from identify to finish, and its errors;
 //! - [`commit`]: the store writes of items and cursors;
@@ -18,6 +19,7 @@
 pub mod budget;
 pub mod commit;
 pub mod cx;
+pub mod idle;
 pub mod item;
 pub mod kind;
 pub mod mailbox;

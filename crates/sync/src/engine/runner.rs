@@ -146,9 +146,10 @@ impl Engine {
         report
     }
 
-    /// Several mailboxes, `parallel` at a time, in the order of `targets`. A tenant-level
-    /// error in one of them cancels the rest (those not started are not started; those
-    /// running stop before their next item) and is reported once as
+    /// Several mailboxes, `parallel` at a time, in the order of `targets`. Mailboxes whose
+    /// probes say nothing changed ([`Engine::idle`]) are reported complete without a run. A
+    /// tenant-level error in one of them cancels the rest (those not started are not
+    /// started; those running stop before their next item) and is reported once as
     /// [`MailboxOutcome::Stopped`] on the mailbox where it happened.
     pub async fn run_all<K: SyncKind>(
         &self,
@@ -159,11 +160,13 @@ impl Engine {
         cancel: &CancellationToken,
     ) -> Vec<MailboxReport> {
         let stop = cancel.child_token();
+        let idle = self.idle(kind, targets).await;
         // Futures first, then the stream (see `walk::work_all` for why).
         let runs: Vec<_> = targets
             .iter()
+            .zip(idle)
             .enumerate()
-            .map(|(i, t)| self.run_one(kind, i, t, progress, &stop))
+            .map(|(i, (t, idle))| self.run_one(kind, i, t, idle, progress, &stop))
             .collect();
         let mut reports: Vec<(usize, MailboxReport)> = futures::stream::iter(runs)
             .buffer_unordered(parallel.max(1))
@@ -180,6 +183,7 @@ impl Engine {
         kind: &K,
         i: usize,
         target: &MailboxTarget,
+        idle: bool,
         progress: &dyn Progress,
         stop: &CancellationToken,
     ) -> (usize, MailboxReport) {
@@ -187,6 +191,12 @@ impl Engine {
             let mut r = MailboxReport::new(target.rep(), kind.kind());
             r.outcome = MailboxOutcome::Cancelled;
             r.error = Some("not started: the run was stopped".into());
+            return (i, r);
+        }
+        if idle {
+            let r = MailboxReport::new(target.rep(), kind.kind());
+            progress.start(target.rep(), kind.kind(), Some(0));
+            progress.finish(&r);
             return (i, r);
         }
         let r = self.run_mailbox(kind, target, progress, stop).await;

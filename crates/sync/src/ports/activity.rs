@@ -18,6 +18,15 @@ pub struct DocumentMeta {
     pub size: Option<u64>,
 }
 
+/// What [`ActivityCrm::lookup_page`] found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PageLookup {
+    /// Keys CRM has an activity's external key for, with the activity (the lowest id).
+    pub known_keys: std::collections::HashMap<String, CrmId>,
+    /// The people of the addresses.
+    pub people: PeopleMatch,
+}
+
 /// Result of writing a new activity.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CreateOutcome {
@@ -48,6 +57,31 @@ pub trait ActivityCrm: Send + Sync {
         rep: &str,
         key: &str,
     ) -> Result<Option<ExistingActivity>, PortError>;
+
+    /// For a whole page of messages (see `email::prefetch`): of `keys`, those CRM has an
+    /// activity's external key for, with the activity's id; and the people of `addresses`
+    /// (as [`ActivityCrm::find_people`]). The default asks [`ActivityCrm::find_by_key`] key by
+    /// key and then the people; an adapter that can ask everything in one request overrides
+    /// it.
+    async fn lookup_page(
+        &self,
+        rep: &str,
+        keys: &[String],
+        addresses: &[String],
+    ) -> Result<PageLookup, PortError> {
+        let mut known_keys = std::collections::HashMap::new();
+        for k in keys {
+            if let Some(a) = self.find_by_key(rep, k).await? {
+                known_keys.insert(k.clone(), a.id);
+            }
+        }
+        let people = if addresses.is_empty() {
+            PeopleMatch::default()
+        } else {
+            self.find_people(rep, addresses).await?
+        };
+        Ok(PageLookup { known_keys, people })
+    }
 
     /// An activity by id, with its participants (`None` if gone).
     async fn activity(&self, rep: &str, id: CrmId) -> Result<Option<ExistingActivity>, PortError>;

@@ -43,6 +43,17 @@ pub trait Directory: Send + Sync {
     /// The Microsoft 365 user whose address (or alias) is `address`, if any.
     async fn find_user(&self, address: &str) -> Result<Option<MailUser>, PortError>;
 
+    /// [`Directory::find_user`] for many addresses, one answer each, in order. The default
+    /// asks one after the other; an adapter that can group lookups (Graph's `$batch`) overrides it, so
+    /// a refresh of the whole list costs a few requests instead of one per rep.
+    async fn find_users(&self, addresses: &[String]) -> Vec<Result<Option<MailUser>, PortError>> {
+        let mut out = Vec::with_capacity(addresses.len());
+        for a in addresses {
+            out.push(self.find_user(a).await);
+        }
+        out
+    }
+
     /// Whether the user's mailbox answers (a directory user without an Exchange mailbox does
     /// not); `Err` says why not.
     async fn probe_mailbox(&self, user: &str) -> Result<(), PortError>;

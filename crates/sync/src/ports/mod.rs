@@ -6,16 +6,19 @@
 //! - [`directory`]: enabled reps and their Microsoft 365 users (the mailbox list);
 //! - [`mail`]: the mail folders and messages of e-mail filing;
 //! - [`activity`]: CRM activities of e-mail filing;
-//! - [`notify`]: notices to users.
+//! - [`notify`]: notices to users;
+//! - [`probe`]: whether many mailboxes changed, asked in few requests.
 
 pub mod activity;
 pub mod directory;
 pub mod mail;
 pub mod notify;
+pub mod probe;
 
-pub use activity::{ActivityCrm, CreateOutcome, DocumentMeta};
+pub use activity::{ActivityCrm, CreateOutcome, DocumentMeta, PageLookup};
 pub use directory::{Directory, MailUser, RepInfo};
 pub use mail::{Content, FolderRef, MailGraph};
 pub use notify::{Notification, Notifier};
+pub use probe::{Probe, ProbeAnswer, Prober};
 
 pub use crate::error::{ErrorClass, PortError};

@@ -1,0 +1,202 @@
+//! The idle cost of e-mail filing, counted by the sandbox (`GET /_sandbox/stats`): after the
+//! mailboxes were filed, a `sync --once` that finds nothing new must cost at most 0.25 Graph
+//! requests per mailbox (the token, the grouped user lookups and the grouped delta probes,
+//! not a folder lookup and a delta per mailbox), and must still file what arrives later.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::process::Command;
+
+use common::{Env, SYNC};
+use gc_sandbox::{NewMessage, SandboxOptions};
+
+/// The goal of issue 15: Graph round trips per mailbox of an idle cycle.
+const IDLE_GOAL: f64 = 0.25;
+
+fn sync_once(env: &Env) -> serde_json::Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_graph-connector"))
+        .args(["sync", "--once", "--json", "--config"])
+        .arg(env.config_path())
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "sync --once failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn filed(report: &serde_json::Value) -> u64 {
+    report["mailboxes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["created"].as_u64().unwrap() + m["adopted"].as_u64().unwrap())
+        .sum()
+}
+
+async fn stats(env: &Env) -> serde_json::Value {
+    reqwest::get(format!("{}/_sandbox/stats", env.demo.sandbox.url()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+async fn reset(env: &Env) {
+    let r = reqwest::Client::new()
+        .post(format!("{}/_sandbox/stats/reset", env.demo.sandbox.url()))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_idle_cycle_costs_at_most_a_quarter_request_per_mailbox() {
+    let env = Env::start(
+        SandboxOptions {
+            users: 27,
+            seed: 15,
+            messages_per_mailbox: 4,
+            ..SandboxOptions::default()
+        },
+        "[emails]\nattachments = \"none\"\n",
+    )
+    .await;
+    env.file_all_inbox(2);
+    let first = sync_once(&env);
+    let mailboxes = first["mailboxes"].as_array().unwrap().len();
+    assert!(
+        mailboxes >= 20,
+        "{mailboxes} mailboxes: the goal is measured on 20 or more"
+    );
+    assert!(filed(&first) > 0, "{first}");
+    // The second cycle sees the moves of the first one (filed messages left the sync
+    // folder); from then on nothing changes.
+    sync_once(&env);
+
+    reset(&env).await;
+    let idle = sync_once(&env);
+    assert_eq!(filed(&idle), 0, "{idle}");
+    let s = stats(&env).await;
+    // The counter's shape, as the benchmarks read it.
+    let graph_total = s["graph"]["total"].as_u64().expect("graph.total");
+    assert!(s["graph"]["by_resource"].is_object(), "{s}");
+    assert!(s["crm"]["total"].is_u64(), "{s}");
+    assert!(s["crm"]["by_rep"].is_object(), "{s}");
+    let per_mailbox = graph_total as f64 / mailboxes as f64;
+    eprintln!(
+        "idle cycle: {graph_total} Graph requests for {mailboxes} mailboxes = {per_mailbox:.3} per mailbox; {}",
+        s["graph"]["by_resource"]
+    );
+    assert!(
+        per_mailbox <= IDLE_GOAL,
+        "an idle cycle cost {per_mailbox:.3} Graph requests per mailbox (goal ≤ {IDLE_GOAL}): {s}"
+    );
+    // Nothing per mailbox: no folder lookups, no delta outside a batch, no user lookups;
+    // only the reps without a usable mailbox are probed again (they are not stored).
+    let by = s["graph"]["by_resource"].as_object().unwrap();
+    for resource in ["childFolders", "messages.delta", "users"] {
+        assert!(
+            !by.contains_key(resource),
+            "an idle cycle asked {resource} directly: {s}"
+        );
+    }
+    let without = idle["reps_without_mailbox"].as_array().unwrap().len() as u64;
+    assert!(
+        by.get("mailFolders").and_then(|v| v.as_u64()).unwrap_or(0) <= without,
+        "mailbox probes beyond the {without} rep(s) without a mailbox: {s}"
+    );
+    assert_eq!(
+        s["graph"]["in_batch"]["messages.delta"].as_u64(),
+        Some(mailboxes as u64),
+        "one delta probe per mailbox, inside $batch: {s}"
+    );
+
+    // Still awake: a message filed now is found by the probe and filed by the next cycle.
+    let users = env.enabled_users().await;
+    let u = &users[3];
+    env.demo
+        .sandbox
+        .state()
+        .deliver(
+            u,
+            NewMessage {
+                subject: "Arrived while idle".into(),
+                to: vec![u.clone()],
+                body_text: Some("hello".into()),
+                folder: Some(SYNC.into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    reset(&env).await;
+    let after = sync_once(&env);
+    assert_eq!(filed(&after), 1, "{after}");
+    let s = stats(&env).await;
+    let delta = s["graph"]["by_resource"]["messages.delta"]
+        .as_u64()
+        .unwrap_or(0);
+    assert_eq!(delta, 1, "only the changed mailbox reads its delta: {s}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_deleted_sync_folder_is_looked_up_again() {
+    let env = Env::start(
+        SandboxOptions {
+            users: 3,
+            seed: 16,
+            messages_per_mailbox: 2,
+            ..SandboxOptions::default()
+        },
+        "[emails]\nattachments = \"none\"\n",
+    )
+    .await;
+    let users = env.enabled_users().await;
+    let u = users[0].clone();
+    let st = env.demo.sandbox.state();
+    st.create_folder_path(&u, SYNC).unwrap();
+    sync_once(&env);
+    sync_once(&env);
+    // The user deletes the sync folder and makes a new one of the same name.
+    st.delete_folder_path(&u, SYNC).unwrap();
+    st.create_folder_path(&u, SYNC).unwrap();
+    st.deliver(
+        &u,
+        NewMessage {
+            subject: "Into the new folder".into(),
+            to: vec![u.clone()],
+            body_text: Some("hello".into()),
+            folder: Some(SYNC.into()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    // The kept id answers 404: that run forgets it (delayed), the next one files.
+    let forgot = sync_once(&env);
+    let mine = forgot["mailboxes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["mailbox"].as_str() == Some(u.as_str()))
+        .cloned()
+        .unwrap();
+    assert_eq!(mine["outcome"], "delayed", "{forgot}");
+    assert!(
+        mine["error"].as_str().unwrap().contains("looked up again"),
+        "{forgot}"
+    );
+    assert_eq!(filed(&forgot), 0);
+    assert_eq!(filed(&sync_once(&env)), 1);
+    assert_eq!(
+        env.count(&u, SYNC),
+        0,
+        "the message left the new sync folder"
+    );
+}

@@ -1,0 +1,87 @@
+//! The sync folder, resolved once and kept.
+//!
+//! Resolving a path such as `/Inbox/crm` costs Graph a request per segment; doing it every
+//! cycle made folder lookups most of an idle tenant's traffic. The id is kept in the store
+//! (`resolved_names`, per mailbox and kind) and used until Graph answers 404 for it (the
+//! folder was deleted or moved away): then it is forgotten and the next run resolves the
+//! path again. The cursor's scope is the folder id, so a re-created folder starts a round of
+//! its own.
+
+use gc_store::{Kind, StateStore};
+
+use crate::error::{ErrorClass, PortError, store_error};
+use crate::ports::{FolderRef, MailGraph};
+
+/// The store's name for the sync folder path `path`.
+pub fn folder_key(path: &str) -> String {
+    format!(
+        "folder:{}",
+        path.trim().trim_end_matches('/').to_lowercase()
+    )
+}
+
+/// The sync folder of `mailbox`: the kept id, or resolved (and created when `create`) through
+/// Graph and kept. `None` when it does not exist and is not to be created.
+pub async fn sync_folder(
+    graph: &dyn MailGraph,
+    store: &dyn StateStore,
+    mailbox: &str,
+    user: &str,
+    path: &str,
+    create: bool,
+) -> Result<Option<FolderRef>, PortError> {
+    let key = folder_key(path);
+    if let Some(id) = store
+        .get_resolved(mailbox, Kind::Email, &key)
+        .await
+        .map_err(store_error)?
+    {
+        return Ok(Some(FolderRef {
+            id,
+            name: path.to_owned(),
+            total: None,
+        }));
+    }
+    let Some(folder) = graph.folder(user, path, create).await? else {
+        return Ok(None);
+    };
+    store
+        .put_resolved(mailbox, Kind::Email, &key, Some(&folder.id))
+        .await
+        .map_err(store_error)?;
+    Ok(Some(folder))
+}
+
+/// After Graph answered 404 for the kept folder id: forget it, and say the run is to be
+/// repeated (the next one resolves the path again); other errors pass unchanged.
+pub async fn forget_on_not_found(
+    store: &dyn StateStore,
+    mailbox: &str,
+    path: &str,
+    e: PortError,
+) -> PortError {
+    if e.class != ErrorClass::NotFound {
+        return e;
+    }
+    if let Err(s) = store
+        .put_resolved(mailbox, Kind::Email, &folder_key(path), None)
+        .await
+    {
+        return store_error(s);
+    }
+    PortError::transient(format!(
+        "the sync folder {path} is not where it was ({}); it is looked up again on the next run",
+        e.message
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_key_does_not_depend_on_case_or_a_trailing_slash() {
+        assert_eq!(folder_key("/Inbox/CRM/"), folder_key("/inbox/crm"));
+        assert_ne!(folder_key("/Inbox/crm"), folder_key("/Inbox/crm2"));
+    }
+}

@@ -1,0 +1,200 @@
+//! What a page's messages need from CRM, read for the whole page at once.
+//!
+//! Filing a message asks CRM two questions before it writes: is there an activity with the
+//! message's external key already, and which persons and companies have its addresses.
+//! Asked per message, that was most of CRM's round trips; asked for every message of a delta
+//! page together, it is a few requests per page (`find_external_keys` and the address lookups
+//! carry many values per query, and all of them go in one request).
+//!
+//! The answers are read before the messages' global-key leases are taken, so only what cannot
+//! go stale in a way that matters is used (see [`PageFacts::key_absent`]): "no external key"
+//! is trusted only while the store has no link for the message's key at all (another mailbox
+//! or process that files the same message records its intent, an interrupted link, before it
+//! writes the key); a found key is looked up again under the lease. Addresses are facts about
+//! CRM's people that a few seconds do not change.
+
+use std::collections::{HashMap, HashSet};
+
+use gc_store::{CrmId, Link};
+
+use crate::email::decide;
+use crate::email::kind::EmailKind;
+use crate::email::model::{MailItem, MailMessage, PeopleMatch};
+use crate::email::participants;
+use crate::engine::RunCx;
+use crate::error::{PortError, store_error};
+
+/// The CRM facts of one page.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PageFacts {
+    /// Global keys asked about.
+    asked_keys: HashSet<String>,
+    /// Of those, the keys CRM has an external key for, with the activity's id.
+    known_keys: HashMap<String, CrmId>,
+    /// Addresses asked about (lower case).
+    asked_addresses: HashSet<String>,
+    /// What CRM has for them.
+    people: PeopleMatch,
+}
+
+impl PageFacts {
+    /// Whether the page's lookup found no external key for `key`, and that may still be
+    /// trusted: nothing in the store links the key (`key_links`), and this message's own
+    /// link records no interrupted write (an interrupted link is among `key_links`).
+    pub fn key_absent(&self, key: &str, key_links: &[Link]) -> bool {
+        key_links.is_empty() && self.asked_keys.contains(key) && !self.known_keys.contains_key(key)
+    }
+
+    /// The activity the page's lookup found the key on. Ids do not change, but the activity
+    /// may have changed since (participants added by another mailbox), so it is read again
+    /// under the lease by id: one request instead of the key lookup and the read.
+    pub fn key_activity(&self, key: &str) -> Option<CrmId> {
+        self.known_keys.get(key).copied()
+    }
+
+    /// CRM's people for `addresses`, when the page's lookup asked about all of them.
+    pub fn people_for(&self, addresses: &[String]) -> Option<PeopleMatch> {
+        let lower: Vec<String> = addresses.iter().map(|a| a.to_ascii_lowercase()).collect();
+        if !lower.iter().all(|a| self.asked_addresses.contains(a)) {
+            return None;
+        }
+        let wanted = |e: &str| lower.iter().any(|a| a.eq_ignore_ascii_case(e));
+        Some(PeopleMatch {
+            persons: self
+                .people
+                .persons
+                .iter()
+                .filter(|p| wanted(&p.email))
+                .cloned()
+                .collect(),
+            companies: self
+                .people
+                .companies
+                .iter()
+                .filter(|c| wanted(&c.email))
+                .cloned()
+                .collect(),
+            reps: Vec::new(),
+        })
+    }
+}
+
+/// The messages of a page that will be gathered: in the sync folder, and not settled by
+/// triage (already filed, skipped) given their stored link.
+async fn to_gather<'a>(
+    kind: &EmailKind,
+    cx: &RunCx<'_>,
+    sync_folder: &str,
+    items: &'a [MailItem],
+) -> Result<Vec<&'a MailMessage>, PortError> {
+    let mut out = Vec::new();
+    for item in items {
+        let MailItem::Message(m) = item else {
+            continue;
+        };
+        if m.parent_folder_id
+            .as_deref()
+            .is_some_and(|f| f != sync_folder)
+        {
+            continue;
+        }
+        let link = cx
+            .store
+            .get_link(cx.kind, cx.mailbox(), &m.id)
+            .await
+            .map_err(store_error)?;
+        if decide::triage(m, &cx.target.owner, link.as_ref(), &kind.rules).is_none() {
+            out.push(m.as_ref());
+        }
+    }
+    Ok(out)
+}
+
+/// Ask CRM, for every message of the page that will be gathered, about its external key
+/// and its addresses: one lookup of each for the whole page.
+pub(crate) async fn prefetch(
+    kind: &EmailKind,
+    cx: &RunCx<'_>,
+    sync_folder: &str,
+    items: &[MailItem],
+) -> Result<PageFacts, PortError> {
+    let messages = to_gather(kind, cx, sync_folder, items).await?;
+    if messages.is_empty() {
+        return Ok(PageFacts::default());
+    }
+    let mut keys: Vec<String> = messages
+        .iter()
+        .map(|m| m.global_key(cx.mailbox()))
+        .collect();
+    keys.sort();
+    keys.dedup();
+    let mut addresses: Vec<String> = messages
+        .iter()
+        .flat_map(|m| participants::lookup_addresses(m, &cx.target.owner))
+        .map(|a| a.to_ascii_lowercase())
+        .collect();
+    addresses.sort();
+    addresses.dedup();
+    let found = kind.crm.lookup_page(cx.rep(), &keys, &addresses).await?;
+    Ok(PageFacts {
+        asked_keys: keys.into_iter().collect(),
+        known_keys: found.known_keys,
+        asked_addresses: addresses.into_iter().collect(),
+        people: found.people,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use gc_store::Kind;
+
+    use super::*;
+    use crate::email::model::{CompanyRef, PersonRef};
+
+    fn facts() -> PageFacts {
+        PageFacts {
+            asked_keys: ["<a@x>".to_owned(), "<b@x>".to_owned()].into(),
+            known_keys: [("<b@x>".to_owned(), CrmId(9))].into(),
+            asked_addresses: ["ann@x.example".to_owned(), "co@y.example".to_owned()].into(),
+            people: PeopleMatch {
+                persons: vec![PersonRef {
+                    email: "ann@x.example".into(),
+                    person: CrmId(1),
+                    company: Some(CrmId(2)),
+                }],
+                companies: vec![CompanyRef {
+                    email: "co@y.example".into(),
+                    company: CrmId(3),
+                }],
+                reps: Vec::new(),
+            },
+        }
+    }
+
+    #[test]
+    fn an_absent_key_is_trusted_only_without_links() {
+        let f = facts();
+        assert!(f.key_absent("<a@x>", &[]));
+        // Found, or never asked: look again under the lease.
+        assert!(!f.key_absent("<b@x>", &[]));
+        assert!(!f.key_absent("<c@x>", &[]));
+        assert_eq!(f.key_activity("<b@x>"), Some(CrmId(9)));
+        assert_eq!(f.key_activity("<a@x>"), None);
+        // Another mailbox (or an interrupted attempt) links the key: look again.
+        let link = Link::new(Kind::Email, "7", "g1");
+        assert!(!f.key_absent("<a@x>", &[link]));
+    }
+
+    #[test]
+    fn people_are_given_only_for_addresses_that_were_asked() {
+        let f = facts();
+        let p = f.people_for(&["Ann@x.example".into()]).unwrap();
+        assert_eq!(p.persons.len(), 1);
+        assert!(p.companies.is_empty());
+        let p = f
+            .people_for(&["ann@x.example".into(), "co@y.example".into()])
+            .unwrap();
+        assert_eq!((p.persons.len(), p.companies.len()), (1, 1));
+        assert_eq!(f.people_for(&["new@z.example".into()]), None);
+    }
+}

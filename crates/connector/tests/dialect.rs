@@ -116,6 +116,11 @@ async fn sync_all(env: &Env) -> Outcome {
         assert_eq!(n("delayed"), 0, "{m:#}");
         let mailbox = m["mailbox"].as_str().unwrap().to_owned();
         assert_eq!(env.count(&mailbox, SYNC), 0, "{mailbox} kept messages");
+        // The other kinds ran too (and completed); the comparison is of the filing, whose
+        // outcome does not depend on which kind's rows come last.
+        if m["kind"] != "email" {
+            continue;
+        }
         totals.0 += n("created");
         totals.1 += n("adopted");
         per_mailbox.insert(

@@ -162,19 +162,26 @@ pub struct MailboxRow {
 
 /// The kinds the service runs with this configuration.
 pub fn enabled_kinds(state: &AdminState) -> Vec<Kind> {
-    let mut kinds = Vec::new();
-    if state.config.emails.enabled {
-        kinds.push(Kind::Email);
-    }
-    kinds
+    crate::wiring::enabled_kinds(&state.config)
 }
 
 /// Rows for these mailboxes.
 pub fn rows(state: &AdminState, mailboxes: &[MailboxRecord], now: Timestamp) -> Vec<MailboxRow> {
     let kinds = enabled_kinds(state);
+    let roster = state.status.roster();
+    // A mailbox of the current list shows the kinds its rep's flags switch on; one that is
+    // not in it (not read yet, disabled, excluded) shows every enabled kind's state.
+    let synced = |rep_id: &str, kind: Kind| {
+        roster
+            .list
+            .targets
+            .iter()
+            .find(|t| t.mailbox() == rep_id)
+            .is_none_or(|t| t.owner.kinds.has(kind))
+    };
     let mut out = Vec::new();
     for m in mailboxes {
-        for kind in &kinds {
+        for kind in kinds.iter().filter(|k| synced(&m.rep_id, **k)) {
             let k = m.kinds.get(kind).cloned().unwrap_or_default();
             let running = state.status.is_running(&m.rep_id, *kind);
             let mut st = mailbox_state(m, running, now);

@@ -34,10 +34,12 @@ impl Env {
         let mut text = std::fs::read_to_string(&demo.config_path).unwrap();
         text.push('\n');
         text.push_str(extra_toml);
-        // The e-mail tests leave the seeded calendars alone: appointments run only where a
-        // test configures them.
-        if !extra_toml.contains("[appointments]") {
-            text.push_str("\n[appointments]\nenabled = false\n");
+        // The e-mail tests leave the seeded calendars, task lists and contacts alone: every
+        // kind but e-mail runs only where a test names its section.
+        for section in ["[appointments]", "[tasks]", "[contacts]", "[absences]"] {
+            if !extra_toml.contains(section) {
+                text.push_str(&format!("\n{section}\nenabled = false\n"));
+            }
         }
         std::fs::write(&demo.config_path, text).unwrap();
         Env { demo, dir }

@@ -97,3 +97,40 @@ impl Default for AppointmentRules {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{Owner, RepKinds};
+    use gc_crm::user_settings::SyncSettings;
+    use gc_store::CrmId;
+
+    #[test]
+    fn the_reps_user_settings_override_sync_private() {
+        let owner = |sync_private| Owner {
+            mailbox: "1".into(),
+            rep_crm_id: CrmId(1),
+            rep_number: "R1".into(),
+            name: "Anna".into(),
+            email: "anna@contoso.com".into(),
+            addresses: Vec::new(),
+            language: None,
+            kinds: RepKinds::ALL,
+            settings: SyncSettings {
+                sync_private,
+                ..Default::default()
+            },
+        };
+        let rules = AppointmentRules {
+            sync_private: true,
+            ..Default::default()
+        };
+        assert!(rules.sync_private_for(&owner(None)));
+        assert!(!rules.sync_private_for(&owner(Some(false))));
+        let off = AppointmentRules {
+            sync_private: false,
+            ..Default::default()
+        };
+        assert!(off.sync_private_for(&owner(Some(true))));
+    }
+}

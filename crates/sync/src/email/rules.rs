@@ -185,3 +185,59 @@ pub enum RecipientList {
     /// Bcc.
     Bcc,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::RepKinds;
+    use gc_crm::user_settings::SyncSettings;
+    use gc_store::CrmId;
+
+    fn owner(settings: SyncSettings) -> Owner {
+        Owner {
+            mailbox: "1".into(),
+            rep_crm_id: CrmId(1),
+            rep_number: "R1".into(),
+            name: "Anna".into(),
+            email: "anna@contoso.com".into(),
+            addresses: Vec::new(),
+            language: None,
+            kinds: RepKinds::ALL,
+            settings,
+        }
+    }
+
+    #[test]
+    fn the_reps_user_settings_choose_the_attachment_policy() {
+        let limited = EmailRules {
+            attachments: AttachmentPolicy::Limited { max_bytes: 100 },
+            ..Default::default()
+        };
+        let none = EmailRules {
+            attachments: AttachmentPolicy::None,
+            ..Default::default()
+        };
+        let plain = owner(SyncSettings::default());
+        assert_eq!(limited.attachments_for(&plain), limited.attachments);
+        let off = owner(SyncSettings {
+            email_attachments: Some(false),
+            email_attachment_limit: Some(5),
+            ..Default::default()
+        });
+        assert_eq!(limited.attachments_for(&off), AttachmentPolicy::None);
+        let on = owner(SyncSettings {
+            email_attachments: Some(true),
+            ..Default::default()
+        });
+        assert_eq!(none.attachments_for(&on), AttachmentPolicy::All);
+        assert_eq!(limited.attachments_for(&on), limited.attachments);
+        let capped = owner(SyncSettings {
+            email_attachment_limit: Some(2048),
+            ..Default::default()
+        });
+        assert_eq!(
+            none.attachments_for(&capped),
+            AttachmentPolicy::Limited { max_bytes: 2048 }
+        );
+    }
+}

@@ -34,7 +34,8 @@ pub enum Command {
     /// names its cause and its fix. Exit status 0 only when everything passes.
     Check(CheckArgs),
     /// Synchronize: refresh the mailbox list, then one full cycle of every enabled kind
-    /// (e-mails for now) for every mailbox. A progress bar per mailbox on a terminal, a
+    /// (e-mails, appointments, tasks, contacts, absences) for every mailbox whose rep has the
+    /// kind's flag. A progress bar per mailbox on a terminal, a
     /// summary table at the end. Exit status 1 when a mailbox failed as a whole.
     Sync(SyncArgs),
     /// Run the service: synchronize every mailbox on its schedule (`interval_minutes` of each

@@ -1,6 +1,7 @@
 //! `graph-connector sync --once`: refresh the mailbox list, run one full cycle of every enabled
-//! kind (e-mails, tasks) for every mailbox, with a progress bar per mailbox on a terminal, and
-//! print a summary table (or JSON). Exit status 1 when a mailbox failed as a whole.
+//! kind (e-mails, appointments, tasks, contacts, absences) for every mailbox whose rep has the
+//! kind's flag, with a progress bar per mailbox on a terminal, and print a summary table (or
+//! JSON). Exit status 1 when a mailbox failed as a whole.
 
 use std::collections::HashMap;
 use std::io::IsTerminal;

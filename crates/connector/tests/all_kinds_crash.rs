@@ -208,7 +208,7 @@ fn complete(env: &common::Env, users: &[String]) -> usize {
     }
 }
 
-async fn store_of(env: &common::Env) -> Box<dyn gc_store::StateStore> {
+async fn store_of(env: &common::Env) -> std::sync::Arc<dyn gc_store::StateStore> {
     gc_store::open(&format!(
         "sqlite://{}",
         env.dir.path().join("graph-connector-sandbox.db").display()

@@ -59,9 +59,9 @@ async fn run_until_converged(env: &Env, max_runs: usize) -> (KindsState, usize) 
 async fn env(seed: u64, faults: FaultSpec) -> Env {
     all_kinds::start(
         SandboxOptions {
-            users: 6,
+            users: 5,
             seed,
-            messages_per_mailbox: 12,
+            messages_per_mailbox: 8,
             faults,
             ..SandboxOptions::default()
         },

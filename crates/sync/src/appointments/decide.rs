@@ -358,17 +358,7 @@ mod tests {
     use gc_store::Kind;
 
     fn owner() -> Owner {
-        Owner {
-            mailbox: "7".into(),
-            rep_crm_id: CrmId(7),
-            rep_number: "R7".into(),
-            name: "Anna".into(),
-            email: "anna@contoso.com".into(),
-            addresses: vec![],
-            language: None,
-            kinds: crate::engine::RepKinds::ALL,
-            settings: Default::default(),
-        }
+        Owner::anna()
     }
 
     fn ev() -> CalEvent {

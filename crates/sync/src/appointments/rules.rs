@@ -101,25 +101,17 @@ impl Default for AppointmentRules {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::{Owner, RepKinds};
+    use crate::engine::Owner;
     use gc_crm::user_settings::SyncSettings;
-    use gc_store::CrmId;
 
     #[test]
     fn the_reps_user_settings_override_sync_private() {
         let owner = |sync_private| Owner {
-            mailbox: "1".into(),
-            rep_crm_id: CrmId(1),
-            rep_number: "R1".into(),
-            name: "Anna".into(),
-            email: "anna@contoso.com".into(),
-            addresses: Vec::new(),
-            language: None,
-            kinds: RepKinds::ALL,
             settings: SyncSettings {
                 sync_private,
                 ..Default::default()
             },
+            ..Owner::anna()
         };
         let rules = AppointmentRules {
             sync_private: true,

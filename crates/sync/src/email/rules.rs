@@ -189,21 +189,12 @@ pub enum RecipientList {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::RepKinds;
     use gc_crm::user_settings::SyncSettings;
-    use gc_store::CrmId;
 
     fn owner(settings: SyncSettings) -> Owner {
         Owner {
-            mailbox: "1".into(),
-            rep_crm_id: CrmId(1),
-            rep_number: "R1".into(),
-            name: "Anna".into(),
-            email: "anna@contoso.com".into(),
-            addresses: Vec::new(),
-            language: None,
-            kinds: RepKinds::ALL,
             settings,
+            ..Owner::anna()
         }
     }
 

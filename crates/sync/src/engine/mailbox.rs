@@ -72,6 +72,23 @@ impl RepKinds {
 }
 
 impl Owner {
+    /// Anna (rep R7, record 7, `anna@contoso.com`), every kind on, no own settings: the owner
+    /// the kinds' unit tests share.
+    #[cfg(test)]
+    pub(crate) fn anna() -> Owner {
+        Owner {
+            mailbox: "7".into(),
+            rep_crm_id: CrmId(7),
+            rep_number: "R7".into(),
+            name: "Anna".into(),
+            email: "anna@contoso.com".into(),
+            addresses: Vec::new(),
+            language: None,
+            kinds: RepKinds::ALL,
+            settings: SyncSettings::default(),
+        }
+    }
+
     /// Whether `address` is one of the owner's.
     pub fn owns(&self, address: &str) -> bool {
         address.eq_ignore_ascii_case(&self.email)

@@ -354,7 +354,23 @@ pub fn appointment_rules(
 ) -> gc_sync::AppointmentRules {
     let a = &config.appointments;
     let dialect = &config.crm.dialect;
+    use crate::config::{AppointmentConflict, AppointmentDirection};
+    use gc_sync::appointments::rules::{Conflict, Direction};
     gc_sync::AppointmentRules {
+        direction: match a.direction {
+            AppointmentDirection::Both => Direction::Both,
+            AppointmentDirection::Microsoft365ToCrm => Direction::Microsoft365ToCrm,
+        },
+        conflict: match a.conflict {
+            AppointmentConflict::Microsoft365 => Conflict::Microsoft365,
+            AppointmentConflict::Crm => Conflict::Crm,
+            AppointmentConflict::Newest => Conflict::Newest,
+        },
+        full_walk_every: std::time::Duration::from_secs(u64::from(a.full_walk_minutes) * 60),
+        vevent_filter: forms
+            .and_then(|f| f.sync_handler("ExchangeConnector_VeventFilter"))
+            .and_then(|h| h.condition.clone()),
+        default_minutes: i64::from(a.default_duration_minutes.max(1)),
         days_past: a.days_past,
         days_future: a.days_future,
         types: a.types.clone(),

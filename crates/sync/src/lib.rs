@@ -12,6 +12,7 @@ pub mod absences;
 pub mod adapters;
 pub mod appointments;
 pub mod contacts;
+pub mod crm_checkpoint;
 pub mod email;
 pub mod engine;
 pub mod error;

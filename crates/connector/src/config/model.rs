@@ -361,6 +361,40 @@ pub struct Appointments {
     pub sync_deletions: bool,
     pub deletion_window_days: u32,
     pub sync_private: bool,
+    /// Which ways appointments travel.
+    pub direction: AppointmentDirection,
+    /// Which side wins when both changed.
+    pub conflict: AppointmentConflict,
+    /// How often the CRM source walks the whole window (which finds CRM deletions).
+    pub full_walk_minutes: u32,
+    /// Length of an event made from a CRM appointment without an end or a duration.
+    pub default_duration_minutes: u32,
+}
+
+/// `[appointments] direction`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum AppointmentDirection {
+    /// Both ways.
+    #[default]
+    Both,
+    /// Events to CRM only.
+    #[serde(rename = "microsoft365_to_crm")]
+    Microsoft365ToCrm,
+}
+
+/// `[appointments] conflict`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum AppointmentConflict {
+    /// The event wins.
+    #[serde(rename = "microsoft365")]
+    Microsoft365,
+    /// The CRM appointment wins.
+    Crm,
+    /// The side changed last wins.
+    #[default]
+    Newest,
 }
 
 impl Default for Appointments {
@@ -375,6 +409,10 @@ impl Default for Appointments {
             sync_deletions: true,
             deletion_window_days: 30,
             sync_private: true,
+            direction: AppointmentDirection::Both,
+            conflict: AppointmentConflict::Newest,
+            full_walk_minutes: 60,
+            default_duration_minutes: 30,
         }
     }
 }

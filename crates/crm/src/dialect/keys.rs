@@ -225,6 +225,7 @@ impl Dialect {
         k.optional("activity.end_time", &a.end_time);
         k.field("activity.rep_id", &a.rep_id);
         k.field("activity.deleted", &a.deleted);
+        k.optional("activity.updated", &a.updated);
         k.optional("activity.marker", &a.marker);
 
         // Appointment fields belong to the activity table.

@@ -159,6 +159,10 @@ pub struct ActivityNames {
     pub end_time: String,
     pub rep_id: String,
     pub deleted: String,
+    /// Update stamp CRM writes on every change (text that sorts in time order): lets the
+    /// appointments kind read only what changed, and tell which side changed last. `""`: the
+    /// installation has none (every run then reads the whole window).
+    pub updated: String,
     /// A free text field of the activity that the connector's first insert fills with a
     /// marker derived from the item's global key, so that an activity written just before a
     /// crash (before its external key) is found again by it. `""` (the default: Aurea names
@@ -368,6 +372,7 @@ impl Default for ActivityNames {
             end_time: s("EndTime"),
             rep_id: s("RepID"),
             deleted: s("ConnectorDeleted"),
+            updated: s("UpdTimestamp"),
             marker: String::new(),
         }
     }

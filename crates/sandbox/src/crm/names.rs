@@ -43,6 +43,7 @@ const FIELD_KEYS: &[(&str, &str, &str)] = &[
     ("activity.end_time", "Contact", "EndTime"),
     ("activity.rep_id", "Contact", "RepID"),
     ("activity.deleted", "Contact", "ConnectorDeleted"),
+    ("activity.updated", "Contact", "UpdTimestamp"),
     ("participant.email", "Participant", "EMail"),
     ("participant.role", "Participant", "Role"),
     ("participant.status", "Participant", "Status"),

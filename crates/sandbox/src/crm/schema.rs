@@ -74,6 +74,7 @@ const CONTACT_FIELDS: &[&str] = &[
     "OpportunitySeqNo",
     "A031Location",
     "Todo",
+    UPDATE_STAMP,
 ];
 
 pub(crate) const TABLES: &[TableDef] = &[

@@ -163,7 +163,7 @@ impl SyncKind for AbsenceKind {
         })
     }
 
-    fn vanished(&self, _run: &AbsenceRun, link: Link) -> Option<AbsenceChange> {
+    fn vanished(&self, _run: &AbsenceRun, _source: &Source, link: Link) -> Option<AbsenceChange> {
         Some(AbsenceChange::Gone(link))
     }
 

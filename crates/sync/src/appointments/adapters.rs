@@ -7,6 +7,7 @@ use gc_graph::models::{Event, EventTime, EventType};
 use gc_graph::paging::DeltaItem;
 use gc_store::CrmId;
 use jiff::Timestamp;
+use serde_json::Value;
 
 use crate::adapters::crm::port as crm_port;
 use crate::adapters::graph::port as graph_port;
@@ -15,7 +16,7 @@ use crate::appointments::model::{
     AppointmentPlan, Attendee, CalEvent, CrmAppointment, CrmParticipant, EventChange, EventPage,
     KeyRecord, NewMember, When,
 };
-use crate::appointments::ports::{AppointmentCrm, CalendarGraph};
+use crate::appointments::ports::{AppointmentCrm, CalendarGraph, CrmWindow};
 use crate::email::model::PeopleMatch;
 use crate::error::{ErrorClass, PortError};
 use crate::ports::{ActivityCrm, CreateOutcome};
@@ -162,6 +163,86 @@ impl CalendarGraph for GraphMail {
             }
         }
     }
+
+    async fn events_for_crm_id(
+        &self,
+        user: &str,
+        crm_id: CrmId,
+    ) -> Result<Vec<CalEvent>, PortError> {
+        let found = self
+            .client()
+            .events_with_property(user, CRM_ID_PROPERTY, &crm_id.to_string())
+            .await
+            .map_err(graph_port)?;
+        Ok(found.into_iter().map(|e| to_cal_event(e, true)).collect())
+    }
+
+    async fn create_event(&self, user: &str, body: &Value) -> Result<CalEvent, PortError> {
+        let e = self
+            .client()
+            .create_event(user, body)
+            .await
+            .map_err(graph_port)?;
+        Ok(to_cal_event(e, false))
+    }
+
+    async fn update_event(
+        &self,
+        user: &str,
+        id: &str,
+        body: &Value,
+    ) -> Result<Option<CalEvent>, PortError> {
+        match self.client().update_event(user, id, body).await {
+            Ok(e) => Ok(Some(to_cal_event(e, false))),
+            Err(e) => {
+                let e = graph_port(e);
+                if e.class == ErrorClass::NotFound {
+                    Ok(None)
+                } else {
+                    Err(e)
+                }
+            }
+        }
+    }
+
+    async fn delete_event(&self, user: &str, id: &str) -> Result<(), PortError> {
+        match self.client().delete_event(user, id).await {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                let e = graph_port(e);
+                if e.class == ErrorClass::NotFound {
+                    Ok(())
+                } else {
+                    Err(e)
+                }
+            }
+        }
+    }
+}
+
+/// The kind's view of a CRM activity.
+fn to_appointment(s: &gc_crm::CrmSession, updated: &str, a: gc_crm::Activity) -> CrmAppointment {
+    let updated = {
+        let f = updated;
+        (!f.is_empty())
+            .then(|| a.get(f).map(str::trim).filter(|v| !v.is_empty()))
+            .flatten()
+            .map(str::to_owned)
+    };
+    CrmAppointment {
+        id: a.id,
+        start: s.activity_start(&a),
+        updated,
+        participants: a
+            .participants
+            .iter()
+            .map(|p| CrmParticipant {
+                email: p.email.as_ref().map(|e| e.to_ascii_lowercase()),
+                rep: p.rep,
+            })
+            .collect(),
+        fields: a.fields,
+    }
 }
 
 fn member(m: &NewMember) -> NewParticipant {
@@ -213,19 +294,42 @@ impl AppointmentCrm for CrmActivities {
         let Some(a) = s.activity(id).await.map_err(|e| crm_port(c, e))? else {
             return Ok(None);
         };
-        Ok(Some(CrmAppointment {
-            id: a.id,
-            start: s.activity_start(&a),
-            participants: a
-                .participants
-                .iter()
-                .map(|p| CrmParticipant {
-                    email: p.email.as_ref().map(|e| e.to_ascii_lowercase()),
-                    rep: p.rep,
-                })
-                .collect(),
-            fields: a.fields,
-        }))
+        Ok(Some(to_appointment(&s, &c.dialect().activity.updated, a)))
+    }
+
+    async fn appointments(
+        &self,
+        rep: &str,
+        w: &CrmWindow,
+    ) -> Result<Vec<CrmAppointment>, PortError> {
+        let c = self.client();
+        let s = c.as_rep(rep);
+        let d = &c.dialect().activity;
+        let condition = match (&w.since, d.updated.is_empty()) {
+            (Some(since), false) => Some(gc_crm::codec::Condition::cond(
+                &d.table,
+                &d.updated,
+                gc_crm::codec::Op::Ge,
+                since.clone(),
+            )),
+            _ => None,
+        };
+        let found = s
+            .activities(&ActivityFilter {
+                from: w.from,
+                to: w.to,
+                rep_id: Some(w.rep_number.clone()),
+                condition,
+                fields: w.fields.clone(),
+                with_participants: true,
+                max_records: None,
+            })
+            .await
+            .map_err(|e| crm_port(c, e))?;
+        Ok(found
+            .into_iter()
+            .map(|a| to_appointment(&s, &d.updated, a))
+            .collect())
     }
 
     async fn find_orphan(

@@ -3,9 +3,13 @@
 
 use gc_store::{CrmId, Link, LinkState};
 
+use crate::appointments::content;
+use crate::appointments::decide_crm::{self, EventWrite, Winner};
 use crate::appointments::fields::{MapInput, Mapped, changed_fields, map_event};
 use crate::appointments::gather::Facts;
-use crate::appointments::model::{AppointmentPlan, CalEvent, EventChange, NewMember};
+use crate::appointments::model::{
+    AppointmentPlan, CalEvent, CrmAppointment, CrmParticipant, EventChange, NewMember,
+};
 use crate::appointments::rules::AppointmentRules;
 use crate::email::model::RepRef;
 use crate::engine::Owner;
@@ -27,6 +31,8 @@ pub enum Decision {
         version: Option<String>,
         /// Content hash.
         hash: String,
+        /// The CRM side's content hash once written.
+        crm_hash: String,
     },
     /// Link (or keep linked) an existing appointment, completing it: fields this copy owns,
     /// participants and external key it lacks.
@@ -47,6 +53,31 @@ pub enum Decision {
         reason: String,
         /// The link was new (adopted) rather than kept.
         adopted: bool,
+        /// The CRM side's content hash once written (`None`: keep the link's).
+        crm_hash: Option<String>,
+        /// Both sides had changed and the event won: the losing CRM version, for the ledger.
+        conflict: Option<serde_json::Value>,
+    },
+    /// Write a CRM appointment into the calendar (create, adopt, or update the event).
+    WriteEvent(Box<EventWrite>),
+    /// Delete the rep's event (the appointment was deleted in CRM).
+    DeleteEvent {
+        /// The event.
+        event_id: String,
+        /// The appointment.
+        crm_id: Option<CrmId>,
+        /// Why.
+        reason: String,
+    },
+    /// Nothing to write; remember the CRM side's hash and update stamp in the link (with a
+    /// ledger entry when `reason` says why nothing was written).
+    Remember {
+        /// The CRM side's hash.
+        crm_hash: Option<String>,
+        /// CRM's update stamp (`None`: the CRM source no longer reads it).
+        crm_version: Option<String>,
+        /// Why nothing was written, when the admin should know.
+        reason: Option<String>,
     },
     /// Mark the appointment deleted in CRM (`ConnectorDeleted`).
     SoftDelete {
@@ -80,6 +111,7 @@ pub fn triage(
         } => Some(Decision::Fail(format!(
             "Microsoft 365 returned an unreadable event: {reason}"
         ))),
+        EventChange::Crm(_) | EventChange::CrmVanished(_) => None,
         EventChange::Removed { .. } | EventChange::Vanished(_) => match link {
             Some(l) if l.crm_id.is_some() && l.state != LinkState::SoftDeleted => None,
             _ => Some(Decision::Nothing),
@@ -137,6 +169,17 @@ pub struct Input<'a> {
 pub fn decide(i: Input<'_>) -> Decision {
     let ev = match i.change {
         EventChange::Event(ev) => i.facts.event.as_ref().unwrap_or(ev),
+        EventChange::Crm(_) | EventChange::CrmVanished(_) => {
+            return decide_crm::decide_crm(decide_crm::CrmInput {
+                change: i.change,
+                link: i.link,
+                facts: i.facts,
+                owner: i.owner,
+                reps: i.reps,
+                rules: i.rules,
+                now: i.now,
+            });
+        }
         _ => match &i.facts.event {
             // Still there: it left the window (or was only changed). Not a deletion.
             Some(_) => {
@@ -177,8 +220,8 @@ pub fn decide(i: Input<'_>) -> Decision {
     };
     let key = ev.global_key(i.owner.mailbox.as_str());
     match &i.facts.existing {
-        None => Decision::Create {
-            plan: Box::new(AppointmentPlan {
+        None => {
+            let plan = AppointmentPlan {
                 key,
                 mailbox: i.owner.email.to_ascii_lowercase(),
                 contact_type: i.rules.activity_type.clone(),
@@ -190,10 +233,21 @@ pub fn decide(i: Input<'_>) -> Decision {
                 company: mapped.company,
                 person: mapped.person,
                 participants: mapped.participants.clone(),
-            }),
-            version: ev.change_key.clone(),
-            hash: mapped.hash,
-        },
+            };
+            let written = CrmAppointment {
+                id: CrmId(0),
+                fields: plan.fields.clone(),
+                start: None,
+                updated: None,
+                participants: plan.participants.iter().map(participant).collect(),
+            };
+            Decision::Create {
+                crm_hash: content::crm_hash(&written, i.rules, i.reps),
+                plan: Box::new(plan),
+                version: ev.change_key.clone(),
+                hash: content::event_hash(ev),
+            }
+        }
         Some(a) => {
             let dl = &i.rules.dialect;
             if a.fields
@@ -236,17 +290,50 @@ pub fn owns_fields(ev: &CalEvent, mapped: &Mapped, facts: &Facts, owner: &Owner)
         .is_some_and(|m| owner.owns(m))
 }
 
+/// A CRM participant as the connector writes it (for the hash of what CRM will hold).
+fn participant(m: &NewMember) -> CrmParticipant {
+    CrmParticipant {
+        email: Some(m.email.clone()),
+        rep: m.rep,
+    }
+}
+
 fn sync_existing(
     i: Input<'_>,
     ev: &CalEvent,
     mapped: &Mapped,
     key: String,
-    a: &crate::appointments::model::CrmAppointment,
+    a: &CrmAppointment,
 ) -> Decision {
     let owns = owns_fields(ev, mapped, i.facts, i.owner);
+    let event_hash = content::event_hash(ev);
     let same_content = i
         .link
-        .is_some_and(|l| l.crm_id == Some(a.id) && l.graph_hash.as_deref() == Some(&mapped.hash));
+        .is_some_and(|l| l.crm_id == Some(a.id) && l.graph_hash.as_deref() == Some(&event_hash));
+    // Both changed since the last sync: the CRM side differs from what the link remembers.
+    let crm_changed = i.link.is_some_and(|l| {
+        l.crm_id == Some(a.id)
+            && l.state == LinkState::Active
+            && l.crm_hash.as_deref().is_some_and(|h| !h.is_empty())
+            && l.crm_hash.as_deref() != Some(content::crm_hash(a, i.rules, i.reps).as_str())
+    });
+    let mut conflict = None;
+    if owns && !same_content && crm_changed {
+        // Without the CRM → Microsoft 365 direction the event always wins.
+        if decide_crm::conflict_winner(i.rules, ev, a) == Winner::Crm
+            && i.rules.crm_to_microsoft365()
+        {
+            return decide_crm::crm_wins(&i, ev, a);
+        }
+        let losing = content::of_crm(a, i.rules, i.reps).ok();
+        conflict = Some(decide_crm::conflict_detail(
+            i.rules,
+            Winner::Microsoft365,
+            losing.as_ref(),
+            ev,
+            a,
+        ));
+    }
     let fields = if owns && !same_content {
         changed_fields(&mapped.fields, &a.fields, i.rules)
     } else {
@@ -270,7 +357,22 @@ fn sync_existing(
     let adopted = !i
         .link
         .is_some_and(|l| l.crm_id == Some(a.id) && l.state == LinkState::Active);
+    let mut after = a.clone();
+    for (k, v) in &fields {
+        after.fields.insert(k.clone(), v.clone());
+    }
+    after.participants.extend(add.iter().map(participant));
+    // A CRM change this write did not settle stays pending for the CRM side to see.
+    let crm_hash = if crm_changed && conflict.is_none() {
+        i.link.and_then(|l| l.crm_hash.clone())
+    } else {
+        Some(content::crm_hash(&after, i.rules, i.reps))
+    };
     let reason = match (adopted, fields.is_empty(), owns) {
+        (false, false, _) if conflict.is_some() => format!(
+            "both sides changed since the last sync; the event's version wins ([appointments] conflict): {} field(s) updated, CRM's version is kept in this entry",
+            fields.len()
+        ),
         (true, _, _) => format!(
             "adopted the appointment {} ({}){}",
             a.id,
@@ -296,9 +398,11 @@ fn sync_existing(
         add,
         add_key,
         version: ev.change_key.clone(),
-        hash: mapped.hash.clone(),
+        hash: event_hash,
         reason,
         adopted,
+        crm_hash,
+        conflict,
     }
 }
 
@@ -351,17 +455,17 @@ fn deletion(i: Input<'_>, cancelled: bool) -> Decision {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::appointments::model::{CrmAppointment, KeyRecord, When};
+    use crate::appointments::model::{KeyRecord, When};
     use gc_store::Kind;
 
     fn owner() -> Owner {
         Owner::anna()
     }
 
-    fn ev() -> CalEvent {
+    pub(crate) fn ev() -> CalEvent {
         CalEvent {
             id: "e1".into(),
             ical_uid: Some("uid-1".into()),
@@ -406,6 +510,7 @@ mod tests {
             )]
             .into(),
             start: Some(start.parse().unwrap()),
+            updated: None,
             participants: vec![],
         }
     }

@@ -4,7 +4,10 @@
 
 use gc_store::{LedgerAction, Link, LinkState};
 
+use crate::appointments::adapters::CRM_ID_PROPERTY;
+use crate::appointments::content;
 use crate::appointments::decide::Decision;
+use crate::appointments::decide_crm::EventWrite;
 use crate::appointments::kind::AppointmentKind;
 use crate::engine::progress::ItemOutcome;
 use crate::engine::{Applied, ItemCx};
@@ -47,6 +50,7 @@ pub async fn apply(
             plan,
             version,
             hash,
+            crm_hash,
         } => {
             // Found again after a crash by its external key (written with it), or, when the
             // crash fell between the two, by rep, date, time and subject.
@@ -66,6 +70,7 @@ pub async fn apply(
             let mut link = cx.active_link(id);
             link.graph_version = version;
             link.graph_hash = Some(hash);
+            link.crm_hash = Some(crm_hash);
             let mut entry = cx.entry(
                 Some(id),
                 LedgerAction::Created,
@@ -86,6 +91,8 @@ pub async fn apply(
             hash,
             reason,
             adopted,
+            crm_hash,
+            conflict,
         } => {
             if !fields.is_empty() {
                 cx.check()?;
@@ -103,7 +110,7 @@ pub async fn apply(
             link.graph_version = version;
             link.graph_hash = Some(hash);
             link.crm_version = cx.link.and_then(|l| l.crm_version.clone());
-            link.crm_hash = cx.link.and_then(|l| l.crm_hash.clone());
+            link.crm_hash = crm_hash.or_else(|| cx.link.and_then(|l| l.crm_hash.clone()));
             let (outcome, action) = match (adopted, fields.is_empty() && add.is_empty()) {
                 (true, _) => (ItemOutcome::Adopted, LedgerAction::Adopted),
                 (false, false) => (ItemOutcome::Updated, LedgerAction::Updated),
@@ -116,11 +123,15 @@ pub async fn apply(
                 }
             };
             let mut entry = cx.entry(Some(id), action, &reason);
-            if !fields.is_empty() || !add.is_empty() {
-                entry.detail = Some(serde_json::json!({
+            if !fields.is_empty() || !add.is_empty() || conflict.is_some() {
+                let mut detail = serde_json::json!({
                     "fields": fields.iter().map(|(k, _)| k).collect::<Vec<_>>(),
                     "participants_added": add.iter().map(|m| &m.email).collect::<Vec<_>>(),
-                }));
+                });
+                if let Some(c) = conflict {
+                    detail["conflict"] = c["conflict"].clone();
+                }
+                entry.detail = Some(detail);
             }
             Ok(applied(outcome, Some(link), entry))
         }
@@ -136,6 +147,42 @@ pub async fn apply(
                 cx.entry(Some(id), LedgerAction::Deleted, &reason),
             ))
         }
+        Decision::WriteEvent(w) => write_event(kind, cx, *w).await,
+        Decision::DeleteEvent {
+            event_id,
+            crm_id,
+            reason,
+        } => {
+            cx.check()?;
+            kind.graph.delete_event(cx.user(), &event_id).await?;
+            let mut link = cx.link_or_new();
+            link.crm_id = crm_id.or(link.crm_id);
+            link.state = LinkState::SoftDeleted;
+            Ok(applied(
+                ItemOutcome::Deleted,
+                Some(link),
+                cx.entry(crm_id, LedgerAction::Deleted, &reason),
+            ))
+        }
+        Decision::Remember {
+            crm_hash,
+            crm_version,
+            reason,
+        } => {
+            let mut link = cx.link_or_new();
+            link.crm_hash = crm_hash;
+            link.crm_version = crm_version;
+            match reason {
+                None => Ok(Applied {
+                    link: Some(link),
+                    ..Applied::unchanged()
+                }),
+                Some(reason) => {
+                    let entry = cx.entry(link.crm_id, LedgerAction::Skipped, &reason);
+                    Ok(applied(ItemOutcome::Skipped, Some(link), entry))
+                }
+            }
+        }
         Decision::CloseLink { id, reason } => {
             let mut link = cx.link_or_new();
             link.crm_id = id.or(link.crm_id);
@@ -144,4 +191,109 @@ pub async fn apply(
             Ok(applied(ItemOutcome::Skipped, Some(link), entry))
         }
     }
+}
+
+/// Write a CRM appointment into the rep's calendar. A new event is created without attendees
+/// and carries the appointment's id in its CrmId property; the meeting's key (`iCalUId`) goes
+/// into CRM's external keys before anyone is invited, so an attendee's copy is always known
+/// as this appointment and never becomes a second one. A crash before the link is harmless:
+/// the next run finds the event by its CrmId property and adopts it.
+async fn write_event(
+    kind: &AppointmentKind,
+    cx: &ItemCx<'_>,
+    w: EventWrite,
+) -> Result<Applied, PortError> {
+    let user = cx.user();
+    cx.check()?;
+    let (mut ev, action, outcome) = match &w.event_id {
+        None => {
+            let mut body = w.body.clone();
+            body["singleValueExtendedProperties"] = serde_json::json!([
+                {"id": CRM_ID_PROPERTY, "value": w.crm_id.to_string()}
+            ]);
+            let ev = kind.graph.create_event(user, &body).await?;
+            (ev, LedgerAction::Created, ItemOutcome::Created)
+        }
+        Some(id) => {
+            let ev = if w.body.is_null() {
+                kind.graph.event(user, id).await?
+            } else {
+                kind.graph.update_event(user, id, &w.body).await?
+            };
+            let Some(ev) = ev else {
+                // Deleted meanwhile: the calendar side reports the removal next.
+                return Err(PortError::transient(format!(
+                    "the event {id} disappeared while it was being written"
+                )));
+            };
+            let (action, outcome) = if w.adopted {
+                (LedgerAction::Adopted, ItemOutcome::Adopted)
+            } else {
+                (LedgerAction::Updated, ItemOutcome::Updated)
+            };
+            (ev, action, outcome)
+        }
+    };
+    let key = ev.ical_uid.clone().filter(|k| !k.trim().is_empty());
+    if let Some(k) = &key
+        && kind.crm.find_by_key(cx.rep(), k).await?.is_none()
+    {
+        cx.check()?;
+        kind.crm
+            .add_key(cx.rep(), w.crm_id, k, &cx.target.owner.email.to_ascii_lowercase())
+            .await?;
+    }
+    if !w.invite.is_empty() {
+        let mut attendees: Vec<serde_json::Value> = ev
+            .attendees
+            .iter()
+            .map(|a| {
+                serde_json::json!({
+                    "type": match a.role {
+                        gc_crm::ParticipantRole::Optional => "optional",
+                        gc_crm::ParticipantRole::Informational => "resource",
+                        _ => "required",
+                    },
+                    "emailAddress": {"address": a.email},
+                })
+            })
+            .collect();
+        attendees.extend(w.invite.iter().map(|a| {
+            serde_json::json!({"type": "required", "emailAddress": {"address": a}})
+        }));
+        cx.check()?;
+        if let Some(e) = kind
+            .graph
+            .update_event(user, &ev.id, &serde_json::json!({ "attendees": attendees }))
+            .await?
+        {
+            ev = e;
+        }
+    }
+    if cx.item.starts_with("crm:") {
+        // The item was worked under its CRM key; from now on it is the event's.
+        cx.store
+            .delete_link(cx.kind, cx.mailbox(), cx.item)
+            .await
+            .map_err(crate::error::store_error)?;
+    }
+    let mut link = gc_store::Link::new(cx.kind, cx.mailbox(), ev.id.clone());
+    link.global_key = key.or_else(|| cx.global_key.map(str::to_owned));
+    link.crm_id = Some(w.crm_id);
+    link.graph_version = ev.change_key.clone();
+    link.graph_hash = Some(content::event_hash(&ev));
+    link.crm_hash = Some(w.crm_hash);
+    link.crm_version = w.crm_version;
+    let mut entry = cx.entry(Some(w.crm_id), action, &w.reason);
+    let mut detail = serde_json::json!({
+        "direction": "crm_to_microsoft365",
+        "eventId": ev.id,
+        "iCalUId": ev.ical_uid,
+        "invited": w.invite,
+    });
+    if let Some(c) = w.conflict {
+        detail["conflict"] = c["conflict"].clone();
+    }
+    entry.detail = Some(detail);
+    Ok(applied(outcome, Some(link), entry))
 }

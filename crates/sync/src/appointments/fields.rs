@@ -277,7 +277,7 @@ pub fn changed_fields(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::appointments::model::Attendee;

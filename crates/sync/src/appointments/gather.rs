@@ -4,6 +4,7 @@
 
 use gc_store::LinkState;
 
+use crate::appointments::decide_crm::linked_event;
 use crate::appointments::fields::{MapInput, lookup_addresses, map_event};
 use crate::appointments::kind::AppointmentKind;
 use crate::appointments::model::{CalEvent, CrmAppointment, EventChange, KeyRecord};
@@ -42,6 +43,9 @@ pub async fn gather(
         EventChange::Event(ev) => ev.id.clone(),
         EventChange::Removed { id } => id.clone(),
         EventChange::Vanished(l) => l.graph_id.clone(),
+        EventChange::Crm(_) | EventChange::CrmVanished(_) => {
+            return gather_crm(kind, cx, change).await;
+        }
         EventChange::Broken { .. } => return Ok(facts),
     };
     // The event with its extended properties: an unlinked event may be an absence or a
@@ -132,6 +136,56 @@ pub async fn gather(
         if let Some(id) = kind.crm.find_orphan(rep, &plan).await? {
             facts.existing = kind.crm.appointment(rep, id).await?;
             facts.found_by = Some("left by an interrupted attempt");
+        }
+    }
+    Ok(facts)
+}
+
+/// The facts of a CRM-side change: the appointment as CRM has it now (read again only for a
+/// link a full walk did not see), the linked event, or for an unlinked appointment the event
+/// the connector wrote for it before a crash (its CrmId property), and whether other
+/// mailboxes link the appointment already (it came from Microsoft 365).
+async fn gather_crm(
+    kind: &AppointmentKind,
+    cx: &ItemCx<'_>,
+    change: &EventChange,
+) -> Result<Facts, PortError> {
+    let mut facts = Facts::default();
+    let crm_id = match change {
+        EventChange::Crm(item) => {
+            facts.existing = Some(item.appointment.clone());
+            item.appointment.id
+        }
+        EventChange::CrmVanished(link) => {
+            let Some(id) = link.crm_id else {
+                return Ok(facts);
+            };
+            facts.existing = kind.crm.appointment(cx.rep(), id).await?;
+            id
+        }
+        _ => return Ok(facts),
+    };
+    match linked_event(cx.link) {
+        Some(event_id) => {
+            facts.event = kind.graph.event(cx.user(), event_id).await?;
+            facts.found_by = Some("link");
+        }
+        None => {
+            let links = cx
+                .store
+                .links_by_crm_id(cx.kind, crm_id)
+                .await
+                .map_err(store_error)?;
+            facts.other_links = links
+                .iter()
+                .filter(|l| l.mailbox != cx.mailbox() && l.state == LinkState::Active)
+                .count();
+            let mut found = kind.graph.events_for_crm_id(cx.user(), crm_id).await?;
+            // The oldest is the one a first attempt wrote; later ones (if a retried create
+            // ever made two) stay as they are.
+            found.sort_by(|a, b| a.id.cmp(&b.id));
+            facts.event = found.into_iter().next();
+            facts.found_by = facts.event.as_ref().map(|_| "the CrmId property");
         }
     }
     Ok(facts)

@@ -1,7 +1,14 @@
-//! Appointments as a kind of the engine. Microsoft 365 → CRM: the calendarView delta of the
-//! window is the source (one cursor per window, so a new day starts a new round that is
-//! reconciled with the links); an event becomes one appointment per meeting (`iCalUId`,
-//! leased by the engine), shared by every synced rep's copy.
+//! Appointments as a kind of the engine, with two sources per mailbox run, in this order:
+//!
+//! 1. the calendarView delta of the window (one cursor per window, so a new day starts a new
+//!    round that is reconciled with the links): an event becomes one appointment per meeting
+//!    (`iCalUId`, leased by the engine), shared by every synced rep's copy; a conflict (both
+//!    sides changed) is decided here;
+//! 2. the rep's CRM appointments in the window ([`crm_source`](super::crm_source), with
+//!    `direction = "both"`): new ones become events, edits and deletions follow.
+//!
+//! A linked appointment is worked under its event's id whichever source brought it; one
+//! without an event yet under `crm:<id>` (see [`crm_item_key`]).
 
 use std::sync::Arc;
 
@@ -12,7 +19,9 @@ use jiff::{Timestamp, ToSpan};
 use crate::appointments::decide::{self, Decision, Input};
 use crate::appointments::execute;
 use crate::appointments::gather::{self, Facts};
-use crate::appointments::model::{EventChange, When};
+use crate::appointments::crm_source::{self, CRM_SCOPE};
+use crate::appointments::decide_crm;
+use crate::appointments::model::{EventChange, When, crm_item_key};
 use crate::appointments::ports::{AppointmentCrm, CalendarGraph};
 use crate::appointments::rules::AppointmentRules;
 use crate::email::model::RepRef;
@@ -78,11 +87,15 @@ impl AppointmentKind {
     }
 }
 
-/// One mailbox run: the window.
+/// One mailbox run: the window, as instants (Graph) and as CRM days.
 #[derive(Debug)]
 pub struct AppointmentRun {
     pub(crate) start: Timestamp,
     pub(crate) end: Timestamp,
+    /// First day of the window in CRM's time zone.
+    pub(crate) crm_from: jiff::civil::Date,
+    /// Last day of the window in CRM's time zone (inclusive).
+    pub(crate) crm_to: jiff::civil::Date,
 }
 
 fn scope(start: Timestamp, end: Timestamp) -> String {
@@ -115,16 +128,33 @@ impl SyncKind for AppointmentKind {
                 clear_cursor(cx, &c.scope).await?;
             }
         }
+        let mut sources = vec![Source {
+            scope: current,
+            label: "calendar".into(),
+            // A walk from the start (a new window) tells which linked events are no
+            // longer there: deleted, or out of the window.
+            reconcile: true,
+        }];
+        if self.rules.crm_to_microsoft365() {
+            sources.push(Source {
+                scope: CRM_SCOPE.into(),
+                label: "CRM appointments in the window".into(),
+                // A full walk tells which linked appointments CRM no longer has.
+                reconcile: true,
+            });
+        }
+        let tz = &self.rules.time_zone;
+        let crm_day = |t: Timestamp| tz.to_datetime(t).date();
+        let last = end.checked_sub(jiff::SignedDuration::from_secs(1)).unwrap_or(end);
         Ok(Some(Prepared {
             total: None,
-            sources: vec![Source {
-                scope: current,
-                label: "calendar".into(),
-                // A walk from the start (a new window) tells which linked events are no
-                // longer there: deleted, or out of the window.
-                reconcile: true,
-            }],
-            run: AppointmentRun { start, end },
+            sources,
+            run: AppointmentRun {
+                start,
+                end,
+                crm_from: crm_day(start),
+                crm_to: crm_day(last),
+            },
         }))
     }
 
@@ -132,9 +162,12 @@ impl SyncKind for AppointmentKind {
         &self,
         cx: &RunCx<'_>,
         run: &AppointmentRun,
-        _source: &Source,
+        source: &Source,
         checkpoint: Option<&str>,
     ) -> Result<Page<EventChange>, PortError> {
+        if source.scope == CRM_SCOPE {
+            return crm_source::page(self, cx, run, checkpoint).await;
+        }
         let p = self
             .graph
             .event_page(cx.user(), run.start, run.end, checkpoint)
@@ -161,10 +194,23 @@ impl SyncKind for AppointmentKind {
                 item: id.clone(),
                 global_key: None,
             },
-            EventChange::Vanished(l) => Identity {
+            EventChange::Vanished(l) | EventChange::CrmVanished(l) => Identity {
                 item: l.graph_id.clone(),
                 global_key: l.global_key.clone(),
             },
+            EventChange::Crm(item) => {
+                let unlinked = crm_item_key(item.appointment.id);
+                match &item.linked {
+                    Some((event, key)) => Identity {
+                        item: event.clone(),
+                        global_key: key.clone().or(Some(unlinked)),
+                    },
+                    None => Identity {
+                        item: unlinked.clone(),
+                        global_key: Some(unlinked),
+                    },
+                }
+            }
             EventChange::Broken { id, .. } => Identity {
                 item: id.clone().unwrap_or_else(|| UNKNOWN_ITEM.to_owned()),
                 global_key: None,
@@ -183,6 +229,7 @@ impl SyncKind for AppointmentKind {
                     .ok()
                     .map(|z| z.timestamp()),
             },
+            EventChange::Crm(item) => item.appointment.start,
             _ => None,
         }
     }
@@ -193,13 +240,27 @@ impl SyncKind for AppointmentKind {
                 "iCalUId": ev.ical_uid,
                 "subject": ev.subject,
             })),
+            EventChange::Crm(item) => Some(serde_json::json!({
+                "crmId": item.appointment.id.to_string(),
+                "subject": item.appointment.fields.get(&self.rules.dialect.activity.subject),
+            })),
             _ => None,
         }
     }
 
-    fn vanished(&self, _run: &AppointmentRun, link: Link) -> Option<EventChange> {
-        (link.state == LinkState::Active && link.crm_id.is_some())
-            .then(|| EventChange::Vanished(Box::new(link)))
+    fn vanished(&self, _run: &AppointmentRun, source: &Source, link: Link) -> Option<EventChange> {
+        if link.state != LinkState::Active || link.crm_id.is_none() {
+            return None;
+        }
+        if source.scope == CRM_SCOPE {
+            // Only links the CRM source has seen (it keeps CRM's stamp in them): meetings of
+            // other reps, where this rep is an attendee, are not the rep's CRM appointments.
+            return link
+                .crm_version
+                .is_some()
+                .then(|| EventChange::CrmVanished(Box::new(link)));
+        }
+        (!link.graph_id.starts_with("crm:")).then(|| EventChange::Vanished(Box::new(link)))
     }
 
     fn triage(
@@ -209,7 +270,12 @@ impl SyncKind for AppointmentKind {
         change: &EventChange,
         link: Option<&Link>,
     ) -> Option<Decision> {
-        decide::triage(change, link, &self.rules, cx.owner())
+        match change {
+            EventChange::Crm(item) => {
+                decide_crm::triage_crm(item, link, &self.rules, &self.reps, cx.owner())
+            }
+            _ => decide::triage(change, link, &self.rules, cx.owner()),
+        }
     }
 
     async fn gather(

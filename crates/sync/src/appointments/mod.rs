@@ -3,13 +3,20 @@
 //! - [`model`]: what the kind sees of an event and of a CRM appointment;
 //! - [`rules`]: the `[appointments]` rules;
 //! - [`fields`]: an event's activity fields, participants and content hash (pure);
-//! - [`decide`]: the rules per change (pure);
+//! - [`content`]: an appointment's synchronized content on either side, its hash (echoes are
+//!   not changes) and the event body CRM's version becomes (pure);
+//! - [`decide`]: the rules per calendar change (pure), [`decide_crm`]: per CRM change and
+//!   the both-changed rule (pure);
+//! - [`crm_source`]: the rep's CRM appointments in the window, as the kind's second source;
 //! - [`ports`], [`adapters`]: the calendar and CRM sides and their implementations;
 //! - [`gather`], [`execute`]: reading the facts, carrying out the decision;
 //! - [`kind`]: all of it as a [`SyncKind`](crate::engine::SyncKind).
 
 pub mod adapters;
+pub mod content;
+pub mod crm_source;
 pub mod decide;
+pub mod decide_crm;
 pub mod execute;
 pub mod fields;
 pub mod gather;

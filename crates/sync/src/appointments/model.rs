@@ -116,6 +116,12 @@ pub enum EventChange {
     },
     /// A linked event a walk from the start did not see: deleted, or out of the window.
     Vanished(Box<Link>),
+    /// A CRM appointment of the rep in the window (the CRM source), with the event this
+    /// mailbox links it to, if any.
+    Crm(Box<CrmItem>),
+    /// A linked CRM appointment a full walk of the CRM source did not see: deleted in CRM,
+    /// out of the window, or no longer the rep's.
+    CrmVanished(Box<Link>),
     /// Graph gave an unreadable item.
     Broken {
         /// Its id, when known.
@@ -123,6 +129,23 @@ pub enum EventChange {
         /// What was wrong.
         reason: String,
     },
+}
+
+/// One appointment of the CRM source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CrmItem {
+    /// The appointment as the CRM source read it.
+    pub appointment: CrmAppointment,
+    /// Whether it passes the forms.xml VeventFilter condition (and `[appointments] types`);
+    /// one marked `ConnectorDeleted` does not.
+    pub in_scope: bool,
+    /// This mailbox's link to it: its event id and the meeting's key.
+    pub linked: Option<(String, Option<String>)>,
+}
+
+/// The item key of a CRM appointment that has no event in this mailbox yet.
+pub fn crm_item_key(id: CrmId) -> String {
+    format!("crm:{id}")
 }
 
 /// One page of the calendar source.
@@ -154,6 +177,8 @@ pub struct CrmAppointment {
     pub fields: BTreeMap<String, String>,
     /// When it starts (CRM time zone), when readable.
     pub start: Option<Timestamp>,
+    /// CRM's update stamp (`[crm.dialect.activity] updated`), when the installation has one.
+    pub updated: Option<String>,
     /// Its participants.
     pub participants: Vec<CrmParticipant>,
 }

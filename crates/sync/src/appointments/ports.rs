@@ -4,6 +4,7 @@
 use async_trait::async_trait;
 use gc_store::CrmId;
 use jiff::Timestamp;
+use serde_json::Value;
 
 use crate::appointments::model::{
     AppointmentPlan, CalEvent, CrmAppointment, EventPage, KeyRecord, NewMember,
@@ -27,6 +28,41 @@ pub trait CalendarGraph: Send + Sync {
 
     /// One event with the connector's extended properties; `None` when it is gone.
     async fn event(&self, user: &str, id: &str) -> Result<Option<CalEvent>, PortError>;
+
+    /// The events that carry `crm_id` in the connector's `CrmId` property: the events the
+    /// connector wrote for that appointment (found again after a crash before the link).
+    async fn events_for_crm_id(&self, user: &str, crm_id: CrmId)
+    -> Result<Vec<CalEvent>, PortError>;
+
+    /// Create an event from a Graph body; the event as created.
+    async fn create_event(&self, user: &str, body: &Value) -> Result<CalEvent, PortError>;
+
+    /// PATCH an event; the event as it is now, `None` when it is gone.
+    async fn update_event(
+        &self,
+        user: &str,
+        id: &str,
+        body: &Value,
+    ) -> Result<Option<CalEvent>, PortError>;
+
+    /// Delete an event (one already gone is no error). The organizer's delete cancels the
+    /// meeting for its attendees.
+    async fn delete_event(&self, user: &str, id: &str) -> Result<(), PortError>;
+}
+
+/// Which CRM appointments the CRM source reads.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CrmWindow {
+    /// The rep number (`RepID`).
+    pub rep_number: String,
+    /// First day (inclusive, CRM time zone).
+    pub from: jiff::civil::Date,
+    /// Last day (inclusive).
+    pub to: jiff::civil::Date,
+    /// Only those whose update stamp is at or after this one.
+    pub since: Option<String>,
+    /// The fields to read.
+    pub fields: Vec<String>,
 }
 
 /// The CRM side.
@@ -34,6 +70,13 @@ pub trait CalendarGraph: Send + Sync {
 pub trait AppointmentCrm: Send + Sync {
     /// Persons and companies by address, many at once.
     async fn find_people(&self, rep: &str, addresses: &[String]) -> Result<PeopleMatch, PortError>;
+
+    /// The rep's appointments in the window, with their participants.
+    async fn appointments(
+        &self,
+        rep: &str,
+        window: &CrmWindow,
+    ) -> Result<Vec<CrmAppointment>, PortError>;
 
     /// The appointment whose external key is `key` (the `iCalUId`).
     async fn find_by_key(&self, rep: &str, key: &str) -> Result<Option<KeyRecord>, PortError>;

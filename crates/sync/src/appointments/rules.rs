@@ -4,9 +4,44 @@
 use gc_crm::Dialect;
 use gc_crm::forms::MissingAttendees;
 
+/// Which side wins when both changed the same appointment since the last sync
+/// (`[appointments] conflict`); the losing version is kept in the ledger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Conflict {
+    /// The event wins.
+    Microsoft365,
+    /// The CRM appointment wins.
+    Crm,
+    /// The side changed last wins (the event's `lastModifiedDateTime` against CRM's update
+    /// stamp); without both times, the event wins.
+    Newest,
+}
+
+/// Which ways appointments travel (`[appointments] direction`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// Events to CRM and CRM appointments to events.
+    Both,
+    /// Only events to CRM.
+    Microsoft365ToCrm,
+}
+
 /// How appointments are synchronized.
 #[derive(Debug, Clone)]
 pub struct AppointmentRules {
+    /// Which ways appointments travel.
+    pub direction: Direction,
+    /// The both-changed rule.
+    pub conflict: Conflict,
+    /// The CRM source reads only what changed since its last run, and walks the whole window
+    /// (which finds appointments deleted in CRM) at least this often.
+    pub full_walk_every: std::time::Duration,
+    /// forms.xml's `ExchangeConnector_VeventFilter` condition: CRM appointments that fail it
+    /// are not written to calendars (and one marked `ConnectorDeleted` removes its event).
+    pub vevent_filter: Option<gc_crm::codec::Condition>,
+    /// Length of an event made from a CRM appointment that has a start time but neither an
+    /// end nor a duration.
+    pub default_minutes: i64,
     /// Days before today in the window.
     pub days_past: u32,
     /// Days after today in the window.
@@ -41,6 +76,55 @@ pub struct AppointmentRules {
 }
 
 impl AppointmentRules {
+    /// Minutes per reminder unit: only the minutes unit (or none) is known; any other unit
+    /// leaves the reminder alone.
+    pub fn reminder_minutes(&self, unit: &str) -> Option<i64> {
+        let minutes = &self.dialect.appointment.reminder_unit_minutes;
+        (unit.trim().is_empty() || unit.trim().eq_ignore_ascii_case(minutes)).then_some(1)
+    }
+
+    /// Whether CRM appointments are written to calendars.
+    pub fn crm_to_microsoft365(&self) -> bool {
+        self.direction == Direction::Both
+    }
+
+    /// The activity fields the CRM source reads: everything the content and the rules need,
+    /// and every field the VeventFilter condition names.
+    pub fn read_fields(&self) -> Vec<String> {
+        let d = &self.dialect.activity;
+        let m = &self.dialect.appointment;
+        let mut v: Vec<String> = [
+            &d.contact_type,
+            &d.subject,
+            &d.text,
+            &d.date,
+            &d.time,
+            &d.end_date,
+            &d.end_time,
+            &d.rep_id,
+            &d.deleted,
+            &d.updated,
+            &m.location,
+            &m.body,
+            &m.private,
+            &m.show_as,
+            &m.priority,
+            &m.reminder_duration,
+            &m.reminder_unit,
+            &m.duration,
+            &m.published,
+        ]
+        .into_iter()
+        .filter(|f| !f.is_empty())
+        .cloned()
+        .collect();
+        if let Some(c) = &self.vevent_filter {
+            condition_fields(c, &d.table, &mut v);
+        }
+        v.sort();
+        v.dedup();
+        v
+    }
     /// `sync_private` for `owner`: the rep's `UserSettings` (`AppointSync_Ex2Up/@SyncPrivate`)
     /// over `[appointments] sync_private`.
     pub fn sync_private_for(&self, owner: &crate::engine::Owner) -> bool {
@@ -77,9 +161,33 @@ impl AppointmentRules {
     }
 }
 
+fn condition_fields(c: &gc_crm::codec::Condition, table: &str, out: &mut Vec<String>) {
+    match c {
+        gc_crm::codec::Condition::Cond {
+            tablename,
+            fieldname,
+            ..
+        } => {
+            if tablename == table {
+                out.push(fieldname.clone());
+            }
+        }
+        gc_crm::codec::Condition::Lop { items, .. } => {
+            for i in items {
+                condition_fields(i, table, out);
+            }
+        }
+    }
+}
+
 impl Default for AppointmentRules {
     fn default() -> Self {
         AppointmentRules {
+            direction: Direction::Both,
+            conflict: Conflict::Newest,
+            full_walk_every: std::time::Duration::from_secs(3600),
+            vevent_filter: None,
+            default_minutes: 30,
             days_past: 7,
             days_future: 7,
             types: Vec::new(),

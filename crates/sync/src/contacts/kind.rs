@@ -185,7 +185,7 @@ impl SyncKind for ContactKind {
         }
     }
 
-    fn vanished(&self, _run: &ContactRun, link: Link) -> Option<ContactChange> {
+    fn vanished(&self, _run: &ContactRun, _source: &Source, link: Link) -> Option<ContactChange> {
         Some(ContactChange::Gone(link))
     }
 

@@ -185,9 +185,10 @@ pub trait SyncKind: Send + Sync + 'static {
         None
     }
 
-    /// A linked item that a reconciling walk did not see (see [`Source::reconcile`]), as a
-    /// change to work, or `None` to leave it.
-    fn vanished(&self, _run: &Self::Run, _link: Link) -> Option<Self::Change> {
+    /// A linked item that a reconciling walk of `source` did not see (see
+    /// [`Source::reconcile`]), as a change to work, or `None` to leave it (a kind with two
+    /// sources tells by `source` which side the item vanished from).
+    fn vanished(&self, _run: &Self::Run, _source: &Source, _link: Link) -> Option<Self::Change> {
         None
     }
 

@@ -162,7 +162,7 @@ impl SyncKind for TestKind {
         })
     }
 
-    fn vanished(&self, _run: &(), link: Link) -> Option<String> {
+    fn vanished(&self, _run: &(), _source: &Source, link: Link) -> Option<String> {
         self.vanished.lock().unwrap().push(link.graph_id.clone());
         None
     }

@@ -97,7 +97,7 @@ pub(crate) async fn walk<K: SyncKind>(
         }
         if checkpoint.is_none() {
             if let Some(seen) = &seen
-                && let Some(reason) = reconcile(kind, cx, run, seen, report, progress).await?
+                && let Some(reason) = reconcile(kind, cx, run, source, seen, report, progress).await?
             {
                 delayed = delayed.or(Some(reason));
             }
@@ -182,6 +182,7 @@ async fn reconcile<K: SyncKind>(
     kind: &K,
     cx: &RunCx<'_>,
     run: &K::Run,
+    source: &Source,
     seen: &HashSet<String>,
     report: &mut MailboxReport,
     progress: &dyn Progress,
@@ -202,7 +203,7 @@ async fn reconcile<K: SyncKind>(
         let changes: Vec<K::Change> = links
             .into_iter()
             .filter(|l| !seen.contains(&l.graph_id))
-            .filter_map(|l| kind.vanished(run, l))
+            .filter_map(|l| kind.vanished(run, source, l))
             .collect();
         if let Some(reason) = work_all(kind, cx, run, &changes, false, report, progress).await? {
             delayed = delayed.or(Some(reason));

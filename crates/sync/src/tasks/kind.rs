@@ -21,7 +21,7 @@ use tokio::sync::OnceCell;
 use crate::engine::commit::clear_cursor;
 use crate::engine::{Applied, Identity, ItemCx, Page, Prepared, RunCx, Source, SyncKind};
 use crate::error::{ErrorClass, PortError, store_error};
-use crate::tasks::checkpoint::CrmCheckpoint;
+use crate::crm_checkpoint::CrmCheckpoint;
 use crate::tasks::decide::{self, Decision, Facts};
 use crate::tasks::execute;
 use crate::tasks::model::{TaskChange, TodoItem, item_key, todo_id, todo_key, todo_list};
@@ -299,7 +299,7 @@ impl SyncKind for TasksKind {
         }))
     }
 
-    fn vanished(&self, _run: &TaskRun, link: Link) -> Option<TaskChange> {
+    fn vanished(&self, _run: &TaskRun, _source: &Source, link: Link) -> Option<TaskChange> {
         matches!(link.state, LinkState::Active | LinkState::Interrupted)
             .then_some(link.crm_id)
             .flatten()

@@ -7,13 +7,13 @@
 //! - [`map`]: the field mapping both ways (pure);
 //! - [`prints`]: per-field fingerprints of what was last synchronized, per side;
 //! - [`decide`]: triage and decision (pure);
-//! - [`checkpoint`]: the CRM source's checkpoint and when the window is walked in full;
+//! - [`crate::crm_checkpoint`]: the CRM source's checkpoint and when the window is walked in
+//!   full (shared with appointments);
 //! - [`ports`], [`adapters`]: the two sides as traits, and their real implementations;
 //! - [`execute`]: carrying a decision out;
 //! - [`kind`]: all of it as a [`SyncKind`](crate::engine::SyncKind).
 
 pub mod adapters;
-pub mod checkpoint;
 pub mod decide;
 pub mod execute;
 pub mod kind;

@@ -1,8 +1,8 @@
-//! The CRM source's checkpoint: the newest update stamp seen, when the window was last walked
-//! in full, and the window's last day then. Stored as the cursor's delta link; a checkpoint
-//! that is due for a full walk is reported as expired, so the engine walks the window from the
-//! start and reconciles (deleted CRM tasks are found that way, and tasks that entered the
-//! window because a day passed).
+//! The checkpoint of a CRM source (the tasks' and the appointments'): the newest update stamp
+//! seen, when the window was last walked in full, and the window's last day then. Stored as
+//! the cursor's delta link; a checkpoint that is due for a full walk is reported as expired,
+//! so the engine walks the window from the start and reconciles (records deleted in CRM are
+//! found that way, and records that entered the window because a day passed).
 
 use std::time::Duration;
 
@@ -24,7 +24,7 @@ impl CrmCheckpoint {
     /// The stored form.
     pub fn encode(&self) -> String {
         format!(
-            "tasks-v1;full={};to={};since={}",
+            "crm-v1;full={};to={};since={}",
             self.full_walk.as_second(),
             self.window_end,
             self.since.as_deref().unwrap_or("")
@@ -33,7 +33,10 @@ impl CrmCheckpoint {
 
     /// Reads the stored form (`None`: not one of ours, walk in full).
     pub fn decode(s: &str) -> Option<Self> {
-        let rest = s.strip_prefix("tasks-v1;full=")?;
+        // `tasks-v1` is the same form, from when only tasks had a CRM source.
+        let rest = s
+            .strip_prefix("crm-v1;full=")
+            .or_else(|| s.strip_prefix("tasks-v1;full="))?;
         let (full, rest) = rest.split_once(";to=")?;
         let (to, since) = rest.split_once(";since=")?;
         Some(CrmCheckpoint {

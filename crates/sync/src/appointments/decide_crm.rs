@@ -1,0 +1,401 @@
+//! The rules for the CRM side, without I/O: what a CRM appointment of the rep (or a linked
+//! one a full walk no longer saw) does to the rep's calendar, and the both-changed rule that
+//! both sides share.
+//!
+//! The calendar source runs before the CRM source in every mailbox run, so an appointment
+//! changed on both sides is met first as a calendar change: that is where the conflict rule
+//! decides ([`conflict_winner`]). The CRM side only writes when the event is as the link
+//! remembers it; otherwise it leaves the appointment to the calendar side, which will see the
+//! event's change.
+
+use gc_store::{CrmId, Link, LinkState};
+use serde_json::{Value, json};
+
+use crate::appointments::content::{self, Content};
+use crate::appointments::decide::Decision;
+use crate::appointments::gather::Facts;
+use crate::appointments::model::{CalEvent, CrmAppointment, CrmItem, EventChange};
+use crate::appointments::rules::{AppointmentRules, Conflict};
+use crate::email::model::RepRef;
+use crate::engine::Owner;
+
+/// What [`decide_crm`] is given.
+#[derive(Debug, Clone, Copy)]
+pub struct CrmInput<'a> {
+    /// The change (`Crm` or `CrmVanished`).
+    pub change: &'a EventChange,
+    /// Its link in this mailbox.
+    pub link: Option<&'a Link>,
+    /// The facts: `existing` is the appointment as CRM has it now (`None`: deleted), `event`
+    /// the linked event (or the one found by its CrmId property).
+    pub facts: &'a Facts,
+    /// The mailbox owner.
+    pub owner: &'a Owner,
+    /// Every synced rep.
+    pub reps: &'a [RepRef],
+    /// The rules.
+    pub rules: &'a AppointmentRules,
+    /// Now (the deletion window).
+    pub now: jiff::Timestamp,
+}
+
+/// Whether the link ties this mailbox's event to an appointment and is in force.
+pub fn linked_event(link: Option<&Link>) -> Option<&str> {
+    link.filter(|l| l.state == LinkState::Active && l.crm_id.is_some())
+        .map(|l| l.graph_id.as_str())
+        .filter(|id| !id.starts_with("crm:"))
+}
+
+fn is_deleted(a: &CrmAppointment, rules: &AppointmentRules) -> bool {
+    let dl = &rules.dialect;
+    a.fields
+        .get(&dl.activity.deleted)
+        .is_some_and(|v| dl.parse_bool(v))
+}
+
+fn is_published(a: &CrmAppointment, rules: &AppointmentRules) -> bool {
+    let dl = &rules.dialect;
+    let f = &dl.appointment.published;
+    !f.is_empty() && a.fields.get(f).is_some_and(|v| dl.parse_bool(v))
+}
+
+/// The decision that needs only the CRM source's reading, or `None`.
+pub fn triage_crm(
+    item: &CrmItem,
+    link: Option<&Link>,
+    rules: &AppointmentRules,
+    reps: &[RepRef],
+    owner: &Owner,
+) -> Option<Decision> {
+    let a = &item.appointment;
+    if link.is_some_and(|l| l.state == LinkState::SoftDeleted) {
+        // Deleted on one side already: a later CRM edit does not bring the event back.
+        return Some(Decision::Nothing);
+    }
+    if is_published(a, rules) {
+        // An external organizer's meeting: Microsoft 365 owns it.
+        return Some(Decision::Nothing);
+    }
+    let linked = linked_event(link).is_some();
+    if is_deleted(a, rules) {
+        return (!linked).then_some(Decision::Nothing);
+    }
+    if !item.in_scope {
+        // Not (or no longer) one the connector writes to calendars: not a deletion either.
+        return Some(Decision::Nothing);
+    }
+    if let Some(l) = link
+        && linked
+        && l.crm_hash.as_deref() == Some(content::crm_hash(a, rules, reps).as_str())
+        && !l.crm_hash.as_deref().unwrap_or_default().is_empty()
+    {
+        // An echo of the connector's own write, or a change of fields it does not sync.
+        return Some(if l.crm_version == a.updated {
+            Decision::Nothing
+        } else {
+            Decision::Remember {
+                crm_hash: l.crm_hash.clone(),
+                crm_version: a.updated.clone(),
+                reason: None,
+            }
+        });
+    }
+    let private = content::of_crm(a, rules, reps).is_ok_and(|c| c.private);
+    if private && !rules.sync_private_for(owner) && !linked {
+        return Some(Decision::Skip(
+            "a private appointment ([appointments] sync_private = false)".into(),
+        ));
+    }
+    None
+}
+
+/// The decision for a CRM-side change that passed triage.
+pub fn decide_crm(i: CrmInput<'_>) -> Decision {
+    let Some(a) = i.facts.existing.as_ref() else {
+        // Gone from CRM (a full walk missed it, and reading it by id found nothing).
+        return delete_event(i, None, "the appointment was deleted in CRM");
+    };
+    if is_deleted(a, i.rules) {
+        return delete_event(i, Some(a), "the appointment was marked deleted in CRM (ConnectorDeleted)");
+    }
+    if let EventChange::CrmVanished(_) = i.change {
+        // Still in CRM, but no longer in the rep's window or selection: not a deletion. The
+        // link stops being the CRM source's (so later full walks do not ask again).
+        return Decision::Remember {
+            crm_hash: i.link.and_then(|l| l.crm_hash.clone()),
+            crm_version: None,
+            reason: None,
+        };
+    }
+    let wanted = match content::of_crm(a, i.rules, i.reps) {
+        Ok(c) => c,
+        Err(reason) => return Decision::Fail(reason),
+    };
+    let crm_hash = wanted.hash();
+    let linked = linked_event(i.link).is_some();
+    let Some(ev) = i.facts.event.as_ref() else {
+        if linked {
+            // The linked event is gone: its removal is the calendar side's to handle.
+            return Decision::Nothing;
+        }
+        if i.facts.other_links > 0 {
+            return Decision::Skip(format!(
+                "the appointment {} is already linked to the meeting in {} other calendar(s); it is not created again",
+                a.id, i.facts.other_links
+            ));
+        }
+        return Decision::WriteEvent(Box::new(EventWrite {
+            crm_id: a.id,
+            event_id: None,
+            body: content::event_body(&wanted, None),
+            invite: invitees(&wanted, None, i.owner),
+            crm_hash,
+            crm_version: a.updated.clone(),
+            reason: "new appointment in CRM: event written to the calendar".into(),
+            adopted: false,
+            conflict: None,
+        }));
+    };
+    let current = content::of_event(ev);
+    if linked
+        && let Some(l) = i.link
+        && l.graph_hash.as_deref() != Some(content::event_hash(ev).as_str())
+    {
+        // Both changed since the last sync: the calendar side meets the event's change next
+        // and applies the conflict rule with both versions at hand.
+        return Decision::Nothing;
+    }
+    if !ev.is_organizer && ev.organizer.as_deref().is_some_and(|o| !i.owner.owns(o)) {
+        return Decision::Remember {
+            crm_hash: Some(crm_hash),
+            crm_version: a.updated.clone(),
+            reason: Some(format!(
+                "the appointment changed in CRM, but this calendar's copy belongs to the organizer {}; it is not written back",
+                ev.organizer.as_deref().unwrap_or_default()
+            )),
+        };
+    }
+    let invite = invitees(&wanted, Some(ev), i.owner);
+    let differs = current
+        .as_ref()
+        .is_none_or(|c| !same_but_attendees(c, &wanted));
+    if !differs && invite.is_empty() {
+        return if linked {
+            Decision::Remember {
+                crm_hash: Some(crm_hash),
+                crm_version: a.updated.clone(),
+                reason: None,
+            }
+        } else {
+            Decision::WriteEvent(Box::new(EventWrite {
+                crm_id: a.id,
+                event_id: Some(ev.id.clone()),
+                body: Value::Null,
+                invite,
+                crm_hash,
+                crm_version: a.updated.clone(),
+                reason: "adopted the event the connector wrote for this appointment (CrmId property)".into(),
+                adopted: true,
+                conflict: None,
+            }))
+        };
+    }
+    let what = current
+        .as_ref()
+        .map(|c| c.differences(&wanted).join(", "))
+        .unwrap_or_default();
+    Decision::WriteEvent(Box::new(EventWrite {
+        crm_id: a.id,
+        event_id: Some(ev.id.clone()),
+        body: content::event_body(&wanted, None),
+        invite,
+        crm_hash,
+        crm_version: a.updated.clone(),
+        reason: if linked {
+            format!("the appointment changed in CRM: the event is updated ({what})")
+        } else {
+            format!("adopted the event the connector wrote for this appointment (CrmId property) and updated it ({what})")
+        },
+        adopted: !linked,
+        conflict: None,
+    }))
+}
+
+/// Everything but the attendees is the same (attendees are only ever added from CRM).
+fn same_but_attendees(a: &Content, b: &Content) -> bool {
+    let strip = |c: &Content| Content {
+        attendees: Default::default(),
+        html: None,
+        ..c.clone()
+    };
+    strip(a) == strip(b) && (a.html.is_none() || b.html.is_none() || a.html == b.html)
+}
+
+/// Addresses of CRM participants the event does not have yet (never the rep's own): the
+/// connector invites, it does not uninvite.
+fn invitees(wanted: &Content, ev: Option<&CalEvent>, owner: &Owner) -> Vec<String> {
+    wanted
+        .attendees
+        .iter()
+        .filter(|a| !owner.owns(a))
+        .filter(|a| {
+            ev.is_none_or(|e| {
+                !e.attendees.iter().any(|x| x.email.eq_ignore_ascii_case(a))
+                    && !e.organizer.as_deref().is_some_and(|o| o.eq_ignore_ascii_case(a))
+            })
+        })
+        .cloned()
+        .collect()
+}
+
+/// A CRM deletion: the rep's event goes, within the deletion rules.
+fn delete_event(i: CrmInput<'_>, a: Option<&CrmAppointment>, what: &str) -> Decision {
+    let crm_id = a
+        .map(|a| a.id)
+        .or_else(|| i.link.and_then(|l| l.crm_id));
+    let Some(ev) = i.facts.event.as_ref() else {
+        return close(crm_id, format!("{what}; the event is already gone"));
+    };
+    if !i.rules.sync_deletions {
+        return close(
+            crm_id,
+            format!("{what}; deletions are not propagated ([appointments] sync_deletions = false)"),
+        );
+    }
+    if let Some(start) = a
+        .and_then(|a| a.start)
+        .or_else(|| match &ev.when {
+            Ok(crate::appointments::model::When::Timed { start, .. }) => Some(*start),
+            _ => None,
+        })
+    {
+        let days = i64::from(i.rules.deletion_window_days);
+        if (start.as_second() - i.now.as_second()).abs() > days * 86_400 {
+            return close(
+                crm_id,
+                format!("{what}; it starts more than {days} days from now ([appointments] deletion_window_days)"),
+            );
+        }
+    }
+    if !ev.is_organizer && ev.organizer.as_deref().is_some_and(|o| !i.owner.owns(o)) {
+        return close(
+            crm_id,
+            format!(
+                "{what}; the event is {}'s meeting, which only its organizer can cancel",
+                ev.organizer.as_deref().unwrap_or_default()
+            ),
+        );
+    }
+    Decision::DeleteEvent {
+        event_id: ev.id.clone(),
+        crm_id,
+        reason: format!("{what}: the event is deleted from the calendar"),
+    }
+}
+
+fn close(id: Option<CrmId>, reason: String) -> Decision {
+    Decision::CloseLink { id, reason }
+}
+
+/// An event write decided on the CRM side (or by the conflict rule).
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventWrite {
+    /// The appointment.
+    pub crm_id: CrmId,
+    /// The event to PATCH; `None`: create one.
+    pub event_id: Option<String>,
+    /// The Graph body (`null`: nothing to PATCH, only link).
+    pub body: Value,
+    /// Addresses to invite (for a new event, in a second step: after the meeting's key is in
+    /// CRM, so that no attendee's copy can be taken for a new meeting).
+    pub invite: Vec<String>,
+    /// The CRM side's hash for the link.
+    pub crm_hash: String,
+    /// CRM's update stamp for the link.
+    pub crm_version: Option<String>,
+    /// Why (the ledger's reason).
+    pub reason: String,
+    /// Linking an event found by its CrmId property rather than one already linked.
+    pub adopted: bool,
+    /// Both sides had changed: the losing version, for the ledger.
+    pub conflict: Option<Value>,
+}
+
+/// Which side wins a conflict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Winner {
+    /// The event.
+    Microsoft365,
+    /// The CRM appointment.
+    Crm,
+}
+
+/// The both-changed rule: `[appointments] conflict`.
+pub fn conflict_winner(rules: &AppointmentRules, ev: &CalEvent, a: &CrmAppointment) -> Winner {
+    match rules.conflict {
+        Conflict::Microsoft365 => Winner::Microsoft365,
+        Conflict::Crm => Winner::Crm,
+        Conflict::Newest => match (ev.modified, content::crm_modified(a)) {
+            (Some(g), Some(c)) if c > g => Winner::Crm,
+            _ => Winner::Microsoft365,
+        },
+    }
+}
+
+/// The ledger's record of a conflict: which rule, who won, and the losing version.
+pub fn conflict_detail(
+    rules: &AppointmentRules,
+    winner: Winner,
+    losing: Option<&Content>,
+    ev: &CalEvent,
+    a: &CrmAppointment,
+) -> Value {
+    let rule = match rules.conflict {
+        Conflict::Microsoft365 => "microsoft365",
+        Conflict::Crm => "crm",
+        Conflict::Newest => "newest",
+    };
+    json!({
+        "conflict": {
+            "rule": rule,
+            "winner": match winner { Winner::Microsoft365 => "microsoft365", Winner::Crm => "crm" },
+            "eventModified": ev.modified.map(|t| t.to_string()),
+            "crmModified": a.updated,
+            "losingVersion": losing.map(Content::to_json),
+        }
+    })
+}
+
+/// When both sides changed and CRM wins, from the calendar side: the event gets CRM's version.
+pub fn crm_wins(
+    i: &crate::appointments::decide::Input<'_>,
+    ev: &CalEvent,
+    a: &CrmAppointment,
+) -> Decision {
+    let wanted = match content::of_crm(a, i.rules, i.reps) {
+        Ok(c) => c,
+        Err(reason) => return Decision::Fail(reason),
+    };
+    let losing = content::of_event(ev);
+    let what = losing
+        .as_ref()
+        .map(|c| c.differences(&wanted).join(", "))
+        .unwrap_or_default();
+    Decision::WriteEvent(Box::new(EventWrite {
+        crm_id: a.id,
+        event_id: Some(ev.id.clone()),
+        body: content::event_body(&wanted, None),
+        invite: invitees(&wanted, Some(ev), i.owner),
+        crm_hash: wanted.hash(),
+        crm_version: a.updated.clone(),
+        reason: format!(
+            "both sides changed since the last sync; CRM's version wins ([appointments] conflict): the event is updated ({what}), its own version is kept in this entry"
+        ),
+        adopted: false,
+        conflict: Some(conflict_detail(i.rules, Winner::Crm, losing.as_ref(), ev, a)),
+    }))
+}
+
+#[cfg(test)]
+#[path = "decide_crm_tests.rs"]
+mod tests;

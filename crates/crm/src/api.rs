@@ -842,7 +842,7 @@ impl CrmSession<'_> {
 
     /// `all_fields`: send no field list for the activity table, which returns every field
     /// (an inference, see [`crate::dialect`]).
-    fn activity_query(
+    pub(crate) fn activity_query(
         &self,
         condition: Condition,
         fields: &[String],
@@ -894,7 +894,7 @@ impl CrmSession<'_> {
         }
     }
 
-    fn activity_from(&self, r: &Record) -> Result<Activity, CrmError> {
+    pub(crate) fn activity_from(&self, r: &Record) -> Result<Activity, CrmError> {
         let dl = self.dialect();
         let p = &dl.participant;
         let mut participants = Vec::new();

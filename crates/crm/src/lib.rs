@@ -13,6 +13,7 @@
 
 pub mod absences;
 pub mod api;
+pub mod appointments;
 pub mod client;
 pub mod codec;
 pub mod codes;

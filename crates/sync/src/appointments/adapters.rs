@@ -233,6 +233,7 @@ fn to_appointment(s: &gc_crm::CrmSession, updated: &str, a: gc_crm::Activity) ->
         id: a.id,
         start: s.activity_start(&a),
         updated,
+        keys: Vec::new(),
         participants: a
             .participants
             .iter()
@@ -315,20 +316,26 @@ impl AppointmentCrm for CrmActivities {
             _ => None,
         };
         let found = s
-            .activities(&ActivityFilter {
-                from: w.from,
-                to: w.to,
-                rep_id: Some(w.rep_number.clone()),
-                condition,
-                fields: w.fields.clone(),
-                with_participants: true,
-                max_records: None,
-            })
+            .activities_with_keys(
+                &ActivityFilter {
+                    from: w.from,
+                    to: w.to,
+                    rep_id: Some(w.rep_number.clone()),
+                    condition,
+                    fields: w.fields.clone(),
+                    with_participants: true,
+                    max_records: None,
+                },
+                &c.dialect().appointment.content_type,
+            )
             .await
             .map_err(|e| crm_port(c, e))?;
         Ok(found
             .into_iter()
-            .map(|a| to_appointment(&s, &d.updated, a))
+            .map(|k| CrmAppointment {
+                keys: k.keys,
+                ..to_appointment(&s, &d.updated, k.activity)
+            })
             .collect())
     }
 

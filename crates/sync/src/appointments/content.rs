@@ -339,6 +339,7 @@ mod tests {
                 .collect::<BTreeMap<_, _>>(),
             start: None,
             updated: None,
+            keys: Vec::new(),
             participants: vec![CrmParticipant {
                 email: Some("Kim@Customer.example".into()),
                 rep: None,

@@ -239,6 +239,7 @@ pub fn decide(i: Input<'_>) -> Decision {
                 fields: plan.fields.clone(),
                 start: None,
                 updated: None,
+                keys: Vec::new(),
                 participants: plan.participants.iter().map(participant).collect(),
             };
             Decision::Create {
@@ -363,7 +364,11 @@ fn sync_existing(
     }
     after.participants.extend(add.iter().map(participant));
     // A CRM change this write did not settle stays pending for the CRM side to see.
-    let crm_hash = if crm_changed && conflict.is_none() {
+    let crm_hash = if i.facts.found_by == Some("the CrmId property") {
+        // An event the connector wrote from CRM and crashed before linking: the CRM side
+        // compares once more (it may still have attendees to invite).
+        None
+    } else if crm_changed && conflict.is_none() {
         i.link.and_then(|l| l.crm_hash.clone())
     } else {
         Some(content::crm_hash(&after, i.rules, i.reps))
@@ -511,6 +516,7 @@ pub(crate) mod tests {
             .into(),
             start: Some(start.parse().unwrap()),
             updated: None,
+            keys: Vec::new(),
             participants: vec![],
         }
     }

@@ -138,6 +138,12 @@ pub fn decide_crm(i: CrmInput<'_>) -> Decision {
             // The linked event is gone: its removal is the calendar side's to handle.
             return Decision::Nothing;
         }
+        if let Some(key) = a.keys.first() {
+            return Decision::Skip(format!(
+                "the appointment {} came from a calendar (meeting key {key}) and no event of this calendar carries it; it is not written again",
+                a.id
+            ));
+        }
         if i.facts.other_links > 0 {
             return Decision::Skip(format!(
                 "the appointment {} is already linked to the meeting in {} other calendar(s); it is not created again",

@@ -30,6 +30,7 @@ fn appointment(subject: &str, updated: &str) -> CrmAppointment {
         .collect(),
         start: Some("2026-05-04T08:00:00Z".parse().unwrap()),
         updated: Some(updated.to_owned()),
+        keys: Vec::new(),
         participants: vec![CrmParticipant {
             email: Some("kim@customer.example".into()),
             rep: None,

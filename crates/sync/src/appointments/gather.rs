@@ -99,6 +99,14 @@ pub async fn gather(
             candidate = facts.key.as_ref().map(|k| (k.id, "external key"));
         }
     }
+    if candidate.is_none()
+        && let Some(id) = ev
+            .and_then(|e| e.crm_id.as_deref())
+            .and_then(|v| v.trim().parse::<gc_store::CrmId>().ok())
+    {
+        // An event the connector wrote from CRM (its CrmId property), met before its link.
+        candidate = Some((id, "the CrmId property"));
+    }
     if let Some((id, how)) = candidate {
         facts.existing = kind.crm.appointment(rep, id).await?;
         facts.found_by = Some(how);

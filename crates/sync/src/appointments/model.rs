@@ -179,6 +179,9 @@ pub struct CrmAppointment {
     pub start: Option<Timestamp>,
     /// CRM's update stamp (`[crm.dialect.activity] updated`), when the installation has one.
     pub updated: Option<String>,
+    /// The meeting keys (`text/x-vevent` external keys) linked to it, as the CRM source reads
+    /// them (empty elsewhere): one with a key came from a calendar.
+    pub keys: Vec<String>,
     /// Its participants.
     pub participants: Vec<CrmParticipant>,
 }

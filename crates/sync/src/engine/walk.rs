@@ -38,6 +38,14 @@ pub(crate) async fn walk<K: SyncKind>(
     let mut checkpoint = cursor.next_link.clone().or(cursor.delta_link.clone());
     let mut seen: Option<HashSet<String>> =
         (source.reconcile && checkpoint.is_none()).then(HashSet::new);
+    // Links this walk writes were seen by it, whatever key their change came under (an item
+    // worked under one key may be linked under another, e.g. a CRM record that became an
+    // event): reconciling leaves links written since the walk began alone.
+    let mut began = if source.reconcile {
+        Some(cx.store.now().await.map_err(store_error)?)
+    } else {
+        None
+    };
     let mut restarted = false;
     let mut delayed: Option<String> = None;
     loop {
@@ -57,6 +65,9 @@ pub(crate) async fn walk<K: SyncKind>(
                 first = true;
                 checkpoint = None;
                 seen = source.reconcile.then(HashSet::new);
+                if source.reconcile {
+                    began = Some(cx.store.now().await.map_err(store_error)?);
+                }
                 delayed = None;
                 continue;
             }
@@ -97,7 +108,7 @@ pub(crate) async fn walk<K: SyncKind>(
         }
         if checkpoint.is_none() {
             if let Some(seen) = &seen
-                && let Some(reason) = reconcile(kind, cx, run, source, seen, report, progress).await?
+                && let Some(reason) = reconcile(kind, cx, run, source, (seen, began), report, progress).await?
             {
                 delayed = delayed.or(Some(reason));
             }
@@ -183,7 +194,7 @@ async fn reconcile<K: SyncKind>(
     cx: &RunCx<'_>,
     run: &K::Run,
     source: &Source,
-    seen: &HashSet<String>,
+    (seen, began): (&HashSet<String>, Option<jiff::Timestamp>),
     report: &mut MailboxReport,
     progress: &dyn Progress,
 ) -> Result<Option<String>, PortError> {
@@ -203,6 +214,10 @@ async fn reconcile<K: SyncKind>(
         let changes: Vec<K::Change> = links
             .into_iter()
             .filter(|l| !seen.contains(&l.graph_id))
+            .filter(|l| match (began, l.updated_at) {
+                (Some(b), Some(u)) => u < b,
+                _ => true,
+            })
             .filter_map(|l| kind.vanished(run, source, l))
             .collect();
         if let Some(reason) = work_all(kind, cx, run, &changes, false, report, progress).await? {

@@ -9,7 +9,7 @@
 //! delta pages), calendar (event reads and writes), To Do (task and linked-resource writes),
 //! contacts, any CRM write, any Graph write, any request — cut before the sandbox processes
 //! it or after it did and before the connector hears the answer. Before each run, new
-//! messages, CRM tasks and meetings arrive when little work is left, so that the e-mail,
+//! messages, CRM tasks and meetings (in calendars and in CRM) arrive when little work is left, so that the e-mail,
 //! tasks and appointments kinds always have something to do; contacts and absences have their
 //! seeded work, killed where it falls. A wire whose N-th request never comes lets its run
 //! finish; runs go on until 50 were killed.
@@ -251,7 +251,7 @@ async fn crash_and_restart(plan: Plan) {
         );
         let mut left = waiting(&env, &users);
         if left < plan.low_water {
-            feeder.top_up(&env, plan.top_up, 2, 1).await;
+            feeder.top_up(&env, plan.top_up, 2, 2).await;
             left = waiting(&env, &users);
         }
         let (wire, label) = draw(&mut rng, left, plan.max_nth);
@@ -306,6 +306,25 @@ async fn crash_and_restart(plan: Plan) {
         assert!(n > 0, "{kind}: nothing synchronized in the crash-free run");
     }
     got.assert_same(&expected);
+    // CRM → Microsoft 365: every CRM meeting of the log is one event in its rep's calendar.
+    let crm_meetings: Vec<&str> = feeder
+        .log
+        .iter()
+        .filter_map(|w| match w {
+            all_kinds::Work::CrmMeeting { subject, .. } => Some(subject.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert!(!crm_meetings.is_empty(), "no CRM meeting was given");
+    for subject in crm_meetings {
+        let n: usize = got
+            .events
+            .iter()
+            .filter(|((_, s), _)| s == subject)
+            .map(|(_, n)| *n)
+            .sum();
+        assert_eq!(n, 1, "{subject}: {n} events");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -169,6 +169,8 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         users.len()
     );
 
+    let planned = enter_crm_meeting(&config, &users).await?;
+
     let rt = Runtime::build(&config).await?;
     let bars = Bars::new(true);
     let report = rt
@@ -179,6 +181,9 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
 
     println!("\nWhat landed in CRM (newest e-mail activities):");
     print_activities(&config).await?;
+    if let Some((subject, invited)) = planned {
+        print_meeting(&state, &subject, &invited);
+    }
     rt.store.close().await;
 
     if args.exit {
@@ -249,4 +254,74 @@ async fn print_activities(config: &config::Config) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// A meeting entered in CRM for the first rep who synchronizes appointments, with a colleague
+/// as participant: the sync writes it into both calendars (the other direction of
+/// appointments, shown after the sync). `None` when appointments are off or nobody has the
+/// flag.
+async fn enter_crm_meeting(
+    config: &config::Config,
+    users: &[String],
+) -> anyhow::Result<Option<(String, Vec<String>)>> {
+    if !config.appointments.enabled {
+        return Ok(None);
+    }
+    let crm = gc_crm::CrmClient::new(crate::wiring::crm_config(config)?)?;
+    let reps = crm.master().enabled_reps().await?;
+    let with_flag: Vec<&gc_crm::Rep> = reps
+        .iter()
+        .filter(|r| {
+            r.sync_appointments
+                && r.email
+                    .as_deref()
+                    .is_some_and(|e| users.iter().any(|u| u.eq_ignore_ascii_case(e)))
+        })
+        .collect();
+    let (Some(rep), Some(colleague)) = (with_flag.first(), with_flag.get(1)) else {
+        return Ok(None);
+    };
+    let (today, _) = gc_crm::localtime::to_local(jiff::Timestamp::now(), crm.time_zone());
+    let subject = "Planning meeting (entered in CRM)".to_owned();
+    let mut a = gc_crm::NewActivity::new(&config.appointments.activity_type, &subject, today.tomorrow()?);
+    a.time = Some(jiff::civil::time(10, 0, 0, 0));
+    a.end_date = Some(today.tomorrow()?);
+    a.end_time = Some(jiff::civil::time(11, 0, 0, 0));
+    a.rep_id = Some(rep.rep_id.clone());
+    a.text = "Entered by hand in CRM; the connector writes it into the calendars.".into();
+    let colleague_email = colleague.email.clone().unwrap_or_default();
+    a.participants = vec![gc_crm::NewParticipant {
+        role: gc_crm::ParticipantRole::Required,
+        email: colleague_email.clone(),
+        person: None,
+        rep: Some(colleague.id),
+        status: None,
+    }];
+    let rep_email = rep.email.clone().unwrap_or_default();
+    crm.as_rep(&rep_email).insert_activity(&a).await?;
+    println!(
+        "Entered \"{subject}\" in CRM for {rep_email}, with {colleague_email}: appointments travel both ways.\n"
+    );
+    Ok(Some((subject, vec![rep_email, colleague_email])))
+}
+
+/// Where the meeting entered in CRM is now.
+fn print_meeting(state: &gc_sandbox::StateHandle<'_>, subject: &str, users: &[String]) {
+    println!("\nThe meeting entered in CRM, in the calendars:");
+    for u in users {
+        let found = state
+            .events(u)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|(_, s, _)| s == subject)
+            .count();
+        println!(
+            "  {u:<40} {}",
+            match found {
+                0 => "not yet (an invitation arrives with the next run)".to_owned(),
+                1 => "1 event".to_owned(),
+                n => format!("{n} events"),
+            }
+        );
+    }
 }

@@ -86,6 +86,14 @@ pub enum Work {
         day: i64,
         hour: i8,
     },
+    /// A CRM appointment of this rep (number), in `day` days at `hour` (CRM's time zone):
+    /// the other direction of appointments.
+    CrmMeeting {
+        rep_id: String,
+        subject: String,
+        day: i64,
+        hour: i8,
+    },
 }
 
 /// Draws new work (seeded) and keeps a log of it, so that an identical sandbox can get the
@@ -96,6 +104,7 @@ pub struct Feeder {
     mail_users: Vec<String>,
     task_reps: Vec<String>,
     meeting_users: Vec<String>,
+    meeting_reps: Vec<String>,
     externals: Vec<String>,
     pub log: Vec<Work>,
 }
@@ -115,6 +124,11 @@ impl Feeder {
                 .await
                 .into_iter()
                 .map(|(u, _)| u)
+                .collect(),
+            meeting_reps: users_with(env, |r| r.sync_appointments)
+                .await
+                .into_iter()
+                .map(|(_, r)| r.rep_id)
                 .collect(),
             externals: env
                 .demo
@@ -170,8 +184,20 @@ impl Feeder {
                 due: self.rng.random_range(0..5),
             });
         }
-        for _ in 0..meetings {
+        for m in 0..meetings {
             self.serial += 1;
+            // Every other meeting is entered in CRM: appointments travel both ways.
+            if m % 2 == 1 {
+                let rep_id =
+                    self.meeting_reps[self.rng.random_range(0..self.meeting_reps.len())].clone();
+                new.push(Work::CrmMeeting {
+                    rep_id,
+                    subject: format!("CRM meeting {}", self.serial),
+                    day: self.rng.random_range(1..6),
+                    hour: self.rng.random_range(8..17),
+                });
+                continue;
+            }
             let user =
                 self.meeting_users[self.rng.random_range(0..self.meeting_users.len())].clone();
             new.push(Work::Meeting {
@@ -219,6 +245,12 @@ pub async fn apply(env: &Env, w: &Work) {
                 .await
                 .unwrap();
         }
+        Work::CrmMeeting {
+            rep_id,
+            subject,
+            day,
+            hour,
+        } => insert_crm_meeting(env, rep_id, subject, *day, *hour).await,
         Work::Meeting {
             user,
             subject,
@@ -244,6 +276,17 @@ pub async fn apply(env: &Env, w: &Work) {
                 .unwrap();
         }
     }
+}
+
+async fn insert_crm_meeting(env: &Env, rep_id: &str, subject: &str, day: i64, hour: i8) {
+    let d = today(env).checked_add(jiff::Span::new().days(day)).unwrap();
+    let mut a = gc_crm::NewActivity::new("Meeting", subject, d);
+    a.time = Some(jiff::civil::time(hour, 0, 0, 0));
+    a.end_date = Some(d);
+    a.end_time = Some(jiff::civil::time(hour + 1, 0, 0, 0));
+    a.rep_id = Some(rep_id.to_owned());
+    a.text = format!("{subject}: agenda");
+    env.crm().master().insert_activity(&a).await.unwrap();
 }
 
 /// Gives all of `log` to `env`, in order.

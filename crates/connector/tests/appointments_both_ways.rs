@@ -101,7 +101,11 @@ async fn events(
         .collect()
 }
 
-async fn one_event(g: &gc_graph::GraphClient, user: &str, subject: &str) -> gc_graph::models::Event {
+async fn one_event(
+    g: &gc_graph::GraphClient,
+    user: &str,
+    subject: &str,
+) -> gc_graph::models::Event {
     let found = events(g, user, subject).await;
     assert_eq!(found.len(), 1, "{user}: {subject:?}: {found:#?}");
     found.into_iter().next().unwrap()
@@ -207,11 +211,16 @@ async fn crm_appointments_travel_to_calendars_and_edits_and_deletions_follow() {
         .get_event(
             anna,
             &ev.id,
-            Some(&format!("singleValueExtendedProperties($filter=id eq '{CRM_ID}')")),
+            Some(&format!(
+                "singleValueExtendedProperties($filter=id eq '{CRM_ID}')"
+            )),
         )
         .await
         .unwrap();
-    assert_eq!(full.extended_property(CRM_ID), Some(budget.to_string().as_str()));
+    assert_eq!(
+        full.extended_property(CRM_ID),
+        Some(budget.to_string().as_str())
+    );
     let invited: Vec<String> = ev
         .attendees
         .iter()
@@ -220,7 +229,10 @@ async fn crm_appointments_travel_to_calendars_and_edits_and_deletions_follow() {
         .map(|a| a.to_ascii_lowercase())
         .collect();
     assert!(invited.contains(&bob.to_ascii_lowercase()), "{invited:?}");
-    assert!(invited.contains(&person.to_ascii_lowercase()), "{invited:?}");
+    assert!(
+        invited.contains(&person.to_ascii_lowercase()),
+        "{invited:?}"
+    );
     assert!(events(&g, anna, "Cancelled before sync").await.is_empty());
     // Bob's copy arrives once Anna's event invites him: his calendar is read in the next run
     // (or in the same one, when his mailbox comes after Anna's).
@@ -272,7 +284,10 @@ async fn crm_appointments_travel_to_calendars_and_edits_and_deletions_follow() {
 
     // Marked deleted in CRM: Anna's event goes, Bob's copy is cancelled.
     crm.as_rep(anna)
-        .update_activity(budget, &[(dl.activity.deleted.clone(), dl.format_bool(true))])
+        .update_activity(
+            budget,
+            &[(dl.activity.deleted.clone(), dl.format_bool(true))],
+        )
         .await
         .unwrap();
     let r = cycle(&rt).await;
@@ -280,8 +295,8 @@ async fn crm_appointments_travel_to_calendars_and_edits_and_deletions_follow() {
     assert!(events(&g, anna, "Budget review (final)").await.is_empty());
     let log = entries(&rt).await;
     assert!(
-        log.iter().any(|e| e.action == LedgerAction::Deleted
-            && e.reason.contains("deleted in CRM")),
+        log.iter()
+            .any(|e| e.action == LedgerAction::Deleted && e.reason.contains("deleted in CRM")),
         "{log:#?}"
     );
 

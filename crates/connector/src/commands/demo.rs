@@ -283,7 +283,11 @@ async fn enter_crm_meeting(
     };
     let (today, _) = gc_crm::localtime::to_local(jiff::Timestamp::now(), crm.time_zone());
     let subject = "Planning meeting (entered in CRM)".to_owned();
-    let mut a = gc_crm::NewActivity::new(&config.appointments.activity_type, &subject, today.tomorrow()?);
+    let mut a = gc_crm::NewActivity::new(
+        &config.appointments.activity_type,
+        &subject,
+        today.tomorrow()?,
+    );
     a.time = Some(jiff::civil::time(10, 0, 0, 0));
     a.end_date = Some(today.tomorrow()?);
     a.end_time = Some(jiff::civil::time(11, 0, 0, 0));

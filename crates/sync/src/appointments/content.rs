@@ -72,7 +72,9 @@ impl Content {
     /// A readable form for the ledger (the losing version of a conflict, what was written).
     pub fn to_json(&self) -> Value {
         let when = match self.when {
-            When::Timed { start, end } => json!({"start": start.to_string(), "end": end.to_string()}),
+            When::Timed { start, end } => {
+                json!({"start": start.to_string(), "end": end.to_string()})
+            }
             When::AllDay { start, end } => {
                 json!({"allDay": true, "start": start.to_string(), "end": end.to_string()})
             }
@@ -198,7 +200,9 @@ pub fn of_crm(
             let end = match (end_date, end_time, duration) {
                 (Some(ed), Some(et), _) => gc_crm::localtime::from_local(ed, Some(et), tz),
                 (None, Some(et), _) => gc_crm::localtime::from_local(date, Some(et), tz),
-                (_, None, Some(min)) => start.checked_add(jiff::SignedDuration::from_mins(min)).ok(),
+                (_, None, Some(min)) => {
+                    start.checked_add(jiff::SignedDuration::from_mins(min)).ok()
+                }
                 _ => None,
             }
             .filter(|e| *e > start)
@@ -241,7 +245,10 @@ pub fn of_crm(
         text: norm_text(get(&d.text)),
         html,
         private: !m.private.is_empty() && dl.parse_bool(get(&m.private)),
-        show_as: m.show_as_graph(get(&m.show_as)).unwrap_or("busy").to_owned(),
+        show_as: m
+            .show_as_graph(get(&m.show_as))
+            .unwrap_or("busy")
+            .to_owned(),
         importance: m.importance(get(&m.priority)).to_owned(),
         reminder,
         attendees,
@@ -276,10 +283,9 @@ fn parse_stamp(s: &str) -> Option<Timestamp> {
 /// The Graph body that writes `c` onto an event (times in UTC). `attendees`: the addresses to
 /// invite (`None`: leave the attendees as they are).
 pub fn event_body(c: &Content, attendees: Option<&[String]>) -> Value {
-    let fmt = |t: Timestamp| {
-        json!({"dateTime": t.strftime("%Y-%m-%dT%H:%M:%S").to_string(), "timeZone": "UTC"})
-    };
-    let day = |d: jiff::civil::Date| json!({"dateTime": format!("{d}T00:00:00"), "timeZone": "UTC"});
+    let fmt = |t: Timestamp| json!({"dateTime": t.strftime("%Y-%m-%dT%H:%M:%S").to_string(), "timeZone": "UTC"});
+    let day =
+        |d: jiff::civil::Date| json!({"dateTime": format!("{d}T00:00:00"), "timeZone": "UTC"});
     let (start, end, all_day) = match c.when {
         When::Timed { start, end } => (fmt(start), fmt(end), false),
         When::AllDay { start, end } => (day(start), day(end), true),
@@ -380,8 +386,12 @@ mod tests {
 
     #[test]
     fn without_a_time_it_is_all_day_and_without_an_end_the_duration_counts() {
-        let c = of_crm(&crm(&[("Date", "2026-12-01"), ("EndDate", "2026-12-02")]), &rules(), &[])
-            .unwrap();
+        let c = of_crm(
+            &crm(&[("Date", "2026-12-01"), ("EndDate", "2026-12-02")]),
+            &rules(),
+            &[],
+        )
+        .unwrap();
         assert_eq!(
             c.when,
             When::AllDay {
@@ -390,7 +400,11 @@ mod tests {
             }
         );
         let c = of_crm(
-            &crm(&[("Date", "2026-12-01"), ("Time", "10:00"), ("Duration", "45")]),
+            &crm(&[
+                ("Date", "2026-12-01"),
+                ("Time", "10:00"),
+                ("Duration", "45"),
+            ]),
             &rules(),
             &[],
         )
@@ -415,7 +429,10 @@ mod tests {
         assert_eq!(body["start"]["dateTime"], "2026-12-01T09:00:00");
         assert_eq!(body["isAllDay"], false);
         assert_eq!(body["isReminderOn"], false);
-        assert_eq!(body["attendees"][0]["emailAddress"]["address"], "kim@customer.example");
+        assert_eq!(
+            body["attendees"][0]["emailAddress"]["address"],
+            "kim@customer.example"
+        );
     }
 
     #[test]

@@ -69,6 +69,12 @@ pub enum Decision {
         /// Why.
         reason: String,
     },
+    /// The calendar has now reported an event the connector created: the link remembers
+    /// its content hash (until then the CRM side keeps checking that the event exists).
+    Confirm {
+        /// The event's content hash.
+        graph_hash: String,
+    },
     /// Nothing to write; remember the CRM side's hash and update stamp in the link (with a
     /// ledger entry when `reason` says why nothing was written).
     Remember {
@@ -125,7 +131,14 @@ pub fn triage(
                 && l.graph_version.is_some()
                 && l.graph_version == ev.change_key
             {
-                return Some(Decision::Nothing);
+                return Some(match l.graph_hash {
+                    // An event the connector created, reported by the calendar for the first
+                    // time: from now on its deletion is the calendar's to report.
+                    None if l.crm_id.is_some() => Decision::Confirm {
+                        graph_hash: content::event_hash(ev),
+                    },
+                    _ => Decision::Nothing,
+                });
             }
             if ev.event_type == "seriesMaster" {
                 // calendarView delta gives occurrences; a master alone has nothing to sync.
@@ -502,6 +515,7 @@ pub(crate) mod tests {
         let mut l = Link::new(Kind::Appointment, "7", "e1");
         l.crm_id = Some(CrmId(99));
         l.graph_version = Some("ck1".into());
+        l.graph_hash = Some("confirmed".into());
         l.state = state;
         l
     }

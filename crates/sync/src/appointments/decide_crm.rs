@@ -2,11 +2,10 @@
 //! one a full walk no longer saw) does to the rep's calendar, and the both-changed rule that
 //! both sides share.
 //!
-//! The calendar source runs before the CRM source in every mailbox run, so an appointment
-//! changed on both sides is met first as a calendar change: that is where the conflict rule
-//! decides ([`conflict_winner`]). The CRM side only writes when the event is as the link
-//! remembers it; otherwise it leaves the appointment to the calendar side, which will see the
-//! event's change.
+//! The CRM side only writes when the event is as the link remembers it; an appointment whose
+//! event changed too is left to the calendar side (which runs after it in every mailbox run
+//! and meets the event's change), where the conflict rule decides with both versions at hand
+//! ([`conflict_winner`]).
 
 use gc_store::{CrmId, Link, LinkState};
 use serde_json::{Value, json};
@@ -86,6 +85,7 @@ pub fn triage_crm(
     }
     if let Some(l) = link
         && linked
+        && l.graph_hash.is_some()
         && l.crm_hash.as_deref() == Some(content::crm_hash(a, rules, reps).as_str())
         && !l.crm_hash.as_deref().unwrap_or_default().is_empty()
     {
@@ -116,7 +116,11 @@ pub fn decide_crm(i: CrmInput<'_>) -> Decision {
         return delete_event(i, None, "the appointment was deleted in CRM");
     };
     if is_deleted(a, i.rules) {
-        return delete_event(i, Some(a), "the appointment was marked deleted in CRM (ConnectorDeleted)");
+        return delete_event(
+            i,
+            Some(a),
+            "the appointment was marked deleted in CRM (ConnectorDeleted)",
+        );
     }
     if let EventChange::CrmVanished(_) = i.change {
         // Still in CRM, but no longer in the rep's window or selection: not a deletion. The
@@ -135,20 +139,28 @@ pub fn decide_crm(i: CrmInput<'_>) -> Decision {
     let linked = linked_event(i.link).is_some();
     let Some(ev) = i.facts.event.as_ref() else {
         if linked {
-            // The linked event is gone: its removal is the calendar side's to handle.
-            return Decision::Nothing;
+            // The linked event is gone (a calendar delta need not report an event deleted
+            // before it ever reported it): a deletion in Microsoft 365.
+            return event_deleted(i, a);
         }
+        // Both are closed for this calendar (recorded once, not at every walk).
         if let Some(key) = a.keys.first() {
-            return Decision::Skip(format!(
-                "the appointment {} came from a calendar (meeting key {key}) and no event of this calendar carries it; it is not written again",
-                a.id
-            ));
+            return close(
+                Some(a.id),
+                format!(
+                    "the appointment {} came from a calendar (meeting key {key}) and no event of this calendar carries it; it is not written again",
+                    a.id
+                ),
+            );
         }
         if i.facts.other_links > 0 {
-            return Decision::Skip(format!(
-                "the appointment {} is already linked to the meeting in {} other calendar(s); it is not created again",
-                a.id, i.facts.other_links
-            ));
+            return close(
+                Some(a.id),
+                format!(
+                    "the appointment {} is already linked to the meeting in {} other calendar(s); it is not created again",
+                    a.id, i.facts.other_links
+                ),
+            );
         }
         return Decision::WriteEvent(Box::new(EventWrite {
             crm_id: a.id,
@@ -163,9 +175,15 @@ pub fn decide_crm(i: CrmInput<'_>) -> Decision {
         }));
     };
     let current = content::of_event(ev);
+    // Whether the event changed since the link: by its content hash, or (an event the
+    // calendar has not reported yet) by its change key.
+    let event_changed = |l: &Link| match &l.graph_hash {
+        Some(h) => *h != content::event_hash(ev),
+        None => l.graph_version.is_some() && l.graph_version != ev.change_key,
+    };
     if linked
         && let Some(l) = i.link
-        && l.graph_hash.as_deref() != Some(content::event_hash(ev).as_str())
+        && event_changed(l)
     {
         // Both changed since the last sync: the calendar side meets the event's change next
         // and applies the conflict rule with both versions at hand.
@@ -200,7 +218,9 @@ pub fn decide_crm(i: CrmInput<'_>) -> Decision {
                 invite,
                 crm_hash,
                 crm_version: a.updated.clone(),
-                reason: "adopted the event the connector wrote for this appointment (CrmId property)".into(),
+                reason:
+                    "adopted the event the connector wrote for this appointment (CrmId property)"
+                        .into(),
                 adopted: true,
                 conflict: None,
             }))
@@ -220,7 +240,9 @@ pub fn decide_crm(i: CrmInput<'_>) -> Decision {
         reason: if linked {
             format!("the appointment changed in CRM: the event is updated ({what})")
         } else {
-            format!("adopted the event the connector wrote for this appointment (CrmId property) and updated it ({what})")
+            format!(
+                "adopted the event the connector wrote for this appointment (CrmId property) and updated it ({what})"
+            )
         },
         adopted: !linked,
         conflict: None,
@@ -247,7 +269,10 @@ fn invitees(wanted: &Content, ev: Option<&CalEvent>, owner: &Owner) -> Vec<Strin
         .filter(|a| {
             ev.is_none_or(|e| {
                 !e.attendees.iter().any(|x| x.email.eq_ignore_ascii_case(a))
-                    && !e.organizer.as_deref().is_some_and(|o| o.eq_ignore_ascii_case(a))
+                    && !e
+                        .organizer
+                        .as_deref()
+                        .is_some_and(|o| o.eq_ignore_ascii_case(a))
             })
         })
         .cloned()
@@ -256,9 +281,7 @@ fn invitees(wanted: &Content, ev: Option<&CalEvent>, owner: &Owner) -> Vec<Strin
 
 /// A CRM deletion: the rep's event goes, within the deletion rules.
 fn delete_event(i: CrmInput<'_>, a: Option<&CrmAppointment>, what: &str) -> Decision {
-    let crm_id = a
-        .map(|a| a.id)
-        .or_else(|| i.link.and_then(|l| l.crm_id));
+    let crm_id = a.map(|a| a.id).or_else(|| i.link.and_then(|l| l.crm_id));
     let Some(ev) = i.facts.event.as_ref() else {
         return close(crm_id, format!("{what}; the event is already gone"));
     };
@@ -268,18 +291,18 @@ fn delete_event(i: CrmInput<'_>, a: Option<&CrmAppointment>, what: &str) -> Deci
             format!("{what}; deletions are not propagated ([appointments] sync_deletions = false)"),
         );
     }
-    if let Some(start) = a
-        .and_then(|a| a.start)
-        .or_else(|| match &ev.when {
-            Ok(crate::appointments::model::When::Timed { start, .. }) => Some(*start),
-            _ => None,
-        })
-    {
+    let event_start = match &ev.when {
+        Ok(crate::appointments::model::When::Timed { start, .. }) => Some(*start),
+        _ => None,
+    };
+    if let Some(start) = a.and_then(|a| a.start).or(event_start) {
         let days = i64::from(i.rules.deletion_window_days);
         if (start.as_second() - i.now.as_second()).abs() > days * 86_400 {
             return close(
                 crm_id,
-                format!("{what}; it starts more than {days} days from now ([appointments] deletion_window_days)"),
+                format!(
+                    "{what}; it starts more than {days} days from now ([appointments] deletion_window_days)"
+                ),
             );
         }
     }
@@ -296,6 +319,48 @@ fn delete_event(i: CrmInput<'_>, a: Option<&CrmAppointment>, what: &str) -> Deci
         event_id: ev.id.clone(),
         crm_id,
         reason: format!("{what}: the event is deleted from the calendar"),
+    }
+}
+
+/// The linked event is gone from the calendar: the appointment is marked deleted in CRM,
+/// within the same rules as a deletion the calendar side sees.
+fn event_deleted(i: CrmInput<'_>, a: &CrmAppointment) -> Decision {
+    let what = "the event was deleted in Microsoft 365";
+    if !i.rules.sync_deletions {
+        return close(
+            Some(a.id),
+            format!("{what}; deletions are not propagated ([appointments] sync_deletions = false)"),
+        );
+    }
+    if !i.rules.delete_410 {
+        return close(
+            Some(a.id),
+            format!("{what}; forms.xml's delete_sync_process_410 is off"),
+        );
+    }
+    if let Some(start) = a.start {
+        let days = i64::from(i.rules.deletion_window_days);
+        if (start.as_second() - i.now.as_second()).abs() > days * 86_400 {
+            return close(
+                Some(a.id),
+                format!(
+                    "{what}; it starts more than {days} days from now ([appointments] deletion_window_days)"
+                ),
+            );
+        }
+    }
+    if i.facts.other_links > 0 {
+        return close(
+            Some(a.id),
+            format!(
+                "{what}; only this mailbox's copy is gone, the meeting stays in {} other synced calendar(s)",
+                i.facts.other_links
+            ),
+        );
+    }
+    Decision::SoftDelete {
+        id: a.id,
+        reason: format!("{what}: the appointment is marked ConnectorDeleted"),
     }
 }
 
@@ -398,7 +463,13 @@ pub fn crm_wins(
             "both sides changed since the last sync; CRM's version wins ([appointments] conflict): the event is updated ({what}), its own version is kept in this entry"
         ),
         adopted: false,
-        conflict: Some(conflict_detail(i.rules, Winner::Crm, losing.as_ref(), ev, a)),
+        conflict: Some(conflict_detail(
+            i.rules,
+            Winner::Crm,
+            losing.as_ref(),
+            ev,
+            a,
+        )),
     }))
 }
 

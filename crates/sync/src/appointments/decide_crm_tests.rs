@@ -79,16 +79,19 @@ fn a_new_crm_appointment_becomes_an_event_and_invites_later() {
     let r = rules();
     let a = appointment("Review", "2026-05-01T00:00:00Z");
     let change = item(a.clone(), false);
-    assert_eq!(triage_crm(
-        match &change {
-            EventChange::Crm(i) => i,
-            _ => unreachable!(),
-        },
-        None,
-        &r,
-        &[],
-        &Owner::anna()
-    ), None);
+    assert_eq!(
+        triage_crm(
+            match &change {
+                EventChange::Crm(i) => i,
+                _ => unreachable!(),
+            },
+            None,
+            &r,
+            &[],
+            &Owner::anna()
+        ),
+        None
+    );
     let facts = Facts {
         existing: Some(a),
         ..Facts::default()
@@ -99,7 +102,10 @@ fn a_new_crm_appointment_becomes_an_event_and_invites_later() {
     assert_eq!(w.event_id, None);
     assert_eq!(w.body["subject"], "Review");
     assert_eq!(w.body["start"]["dateTime"], "2026-05-04T08:00:00");
-    assert!(w.body.get("attendees").is_none(), "invited only after the key is in CRM");
+    assert!(
+        w.body.get("attendees").is_none(),
+        "invited only after the key is in CRM"
+    );
     assert_eq!(w.invite, vec!["kim@customer.example".to_owned()]);
 }
 
@@ -111,7 +117,10 @@ fn an_echo_of_the_connectors_own_write_is_no_change() {
     let EventChange::Crm(i) = item(a.clone(), true) else {
         unreachable!()
     };
-    assert_eq!(triage_crm(&i, Some(&l), &r, &[], &Owner::anna()), Some(Decision::Nothing));
+    assert_eq!(
+        triage_crm(&i, Some(&l), &r, &[], &Owner::anna()),
+        Some(Decision::Nothing)
+    );
     // A new stamp with the same content: only the stamp is remembered.
     let mut later = a;
     later.updated = Some("2026-05-02T00:00:00Z".into());
@@ -192,7 +201,11 @@ fn both_changed_follows_the_conflict_rule_and_keeps_the_losing_version() {
                 fields, conflict, ..
             } => {
                 assert!(!crm_should_win, "{rule:?}");
-                assert!(fields.iter().any(|(k, v)| k == "Subject" && v == "Review (event)"));
+                assert!(
+                    fields
+                        .iter()
+                        .any(|(k, v)| k == "Subject" && v == "Review (event)")
+                );
                 let c = conflict.unwrap();
                 assert_eq!(c["conflict"]["winner"], "microsoft365");
                 assert_eq!(c["conflict"]["losingVersion"]["subject"], "Review (crm)");
@@ -206,7 +219,10 @@ fn both_changed_follows_the_conflict_rule_and_keeps_the_losing_version() {
     let r = rules();
     assert!(matches!(
         decide_it(&EventChange::Event(Box::new(newer)), Some(&l), &facts, &r),
-        Decision::Sync { conflict: Some(_), .. }
+        Decision::Sync {
+            conflict: Some(_),
+            ..
+        }
     ));
 }
 
@@ -253,7 +269,10 @@ fn crm_deletions_delete_the_event_within_the_rules() {
     };
     assert!(matches!(
         decide_it(&vanished, Some(&l), &still, &r),
-        Decision::Remember { crm_version: None, .. }
+        Decision::Remember {
+            crm_version: None,
+            ..
+        }
     ));
     // A deleted link stays deleted.
     let mut closed = l;
@@ -261,7 +280,10 @@ fn crm_deletions_delete_the_event_within_the_rules() {
     let EventChange::Crm(i) = item(appointment("Review", "x"), true) else {
         unreachable!()
     };
-    assert_eq!(triage_crm(&i, Some(&closed), &r, &[], &Owner::anna()), Some(Decision::Nothing));
+    assert_eq!(
+        triage_crm(&i, Some(&closed), &r, &[], &Owner::anna()),
+        Some(Decision::Nothing)
+    );
 }
 
 #[test]
@@ -272,12 +294,18 @@ fn published_and_out_of_scope_appointments_are_left_alone() {
     let EventChange::Crm(i) = item(a, false) else {
         unreachable!()
     };
-    assert_eq!(triage_crm(&i, None, &r, &[], &Owner::anna()), Some(Decision::Nothing));
+    assert_eq!(
+        triage_crm(&i, None, &r, &[], &Owner::anna()),
+        Some(Decision::Nothing)
+    );
     let EventChange::Crm(mut i) = item(appointment("Review", "x"), false) else {
         unreachable!()
     };
     i.in_scope = false;
-    assert_eq!(triage_crm(&i, None, &r, &[], &Owner::anna()), Some(Decision::Nothing));
+    assert_eq!(
+        triage_crm(&i, None, &r, &[], &Owner::anna()),
+        Some(Decision::Nothing)
+    );
 }
 
 #[test]
@@ -291,6 +319,6 @@ fn an_appointment_other_calendars_link_is_not_created_again() {
     };
     assert!(matches!(
         decide_it(&item(a, false), None, &facts, &r),
-        Decision::Skip(_)
+        Decision::CloseLink { .. }
     ));
 }

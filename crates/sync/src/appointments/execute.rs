@@ -71,6 +71,9 @@ pub async fn apply(
             link.graph_version = version;
             link.graph_hash = Some(hash);
             link.crm_hash = Some(crm_hash);
+            // CRM's stamp is not known until the CRM side reads it; an empty one still makes
+            // the link the CRM side's to reconcile (a physical deletion in CRM is found).
+            link.crm_version = Some(String::new());
             let mut entry = cx.entry(
                 Some(id),
                 LedgerAction::Created,
@@ -94,6 +97,9 @@ pub async fn apply(
             crm_hash,
             conflict,
         } => {
+            if let Some(c) = &conflict {
+                keep_losing_version(cx, id, c).await?;
+            }
             if !fields.is_empty() {
                 cx.check()?;
                 kind.crm.update(rep, id, &fields).await?;
@@ -109,7 +115,10 @@ pub async fn apply(
             let mut link = cx.active_link(id);
             link.graph_version = version;
             link.graph_hash = Some(hash);
-            link.crm_version = cx.link.and_then(|l| l.crm_version.clone());
+            link.crm_version = match cx.link {
+                Some(l) if l.crm_id == Some(id) => l.crm_version.clone(),
+                _ => Some(String::new()),
+            };
             link.crm_hash = crm_hash.or_else(|| cx.link.and_then(|l| l.crm_hash.clone()));
             let (outcome, action) = match (adopted, fields.is_empty() && add.is_empty()) {
                 (true, _) => (ItemOutcome::Adopted, LedgerAction::Adopted),
@@ -164,6 +173,14 @@ pub async fn apply(
                 cx.entry(crm_id, LedgerAction::Deleted, &reason),
             ))
         }
+        Decision::Confirm { graph_hash } => {
+            let mut link = cx.link_or_new();
+            link.graph_hash = Some(graph_hash);
+            Ok(Applied {
+                link: Some(link),
+                ..Applied::unchanged()
+            })
+        }
         Decision::Remember {
             crm_hash,
             crm_version,
@@ -194,10 +211,12 @@ pub async fn apply(
 }
 
 /// Write a CRM appointment into the rep's calendar. A new event is created without attendees
-/// and carries the appointment's id in its CrmId property; the meeting's key (`iCalUId`) goes
+/// and carries the appointment's id in its CrmId property; it is linked at once (unconfirmed:
+/// no event hash, so the next run compares and completes it); the meeting's key (`iCalUId`) goes
 /// into CRM's external keys before anyone is invited, so an attendee's copy is always known
-/// as this appointment and never becomes a second one. A crash before the link is harmless:
-/// the next run finds the event by its CrmId property and adopts it.
+/// as this appointment and never becomes a second one. A crash between the create and that
+/// first link is harmless too: the next run finds the event by its CrmId property and adopts
+/// it.
 async fn write_event(
     kind: &AppointmentKind,
     cx: &ItemCx<'_>,
@@ -205,6 +224,9 @@ async fn write_event(
 ) -> Result<Applied, PortError> {
     let user = cx.user();
     cx.check()?;
+    if let Some(c) = &w.conflict {
+        keep_losing_version(cx, w.crm_id, c).await?;
+    }
     let (mut ev, action, outcome) = match &w.event_id {
         None => {
             let mut body = w.body.clone();
@@ -212,6 +234,18 @@ async fn write_event(
                 {"id": CRM_ID_PROPERTY, "value": w.crm_id.to_string()}
             ]);
             let ev = kind.graph.create_event(user, &body).await?;
+            // Linked at once: if the run dies now and the user deletes the event before the
+            // next run, the deletion is seen as one (instead of writing the event again).
+            let mut early = gc_store::Link::new(cx.kind, cx.mailbox(), ev.id.clone());
+            early.global_key = ev.ical_uid.clone();
+            early.crm_id = Some(w.crm_id);
+            early.graph_version = ev.change_key.clone();
+            early.crm_hash = Some(w.crm_hash.clone());
+            early.crm_version = w.crm_version.clone();
+            cx.store
+                .upsert_link(&early, &cx.fences())
+                .await
+                .map_err(crate::error::store_error)?;
             (ev, LedgerAction::Created, ItemOutcome::Created)
         }
         Some(id) => {
@@ -240,7 +274,12 @@ async fn write_event(
     {
         cx.check()?;
         kind.crm
-            .add_key(cx.rep(), w.crm_id, k, &cx.target.owner.email.to_ascii_lowercase())
+            .add_key(
+                cx.rep(),
+                w.crm_id,
+                k,
+                &cx.target.owner.email.to_ascii_lowercase(),
+            )
             .await?;
     }
     if !w.invite.is_empty() {
@@ -258,9 +297,11 @@ async fn write_event(
                 })
             })
             .collect();
-        attendees.extend(w.invite.iter().map(|a| {
-            serde_json::json!({"type": "required", "emailAddress": {"address": a}})
-        }));
+        attendees.extend(
+            w.invite
+                .iter()
+                .map(|a| serde_json::json!({"type": "required", "emailAddress": {"address": a}})),
+        );
         cx.check()?;
         if let Some(e) = kind
             .graph
@@ -281,7 +322,10 @@ async fn write_event(
     link.global_key = key.or_else(|| cx.global_key.map(str::to_owned));
     link.crm_id = Some(w.crm_id);
     link.graph_version = ev.change_key.clone();
-    link.graph_hash = Some(content::event_hash(&ev));
+    // A new event stays unconfirmed (no hash) until the calendar reports it: a calendar
+    // delta need not report the removal of an event it never reported, so until then the
+    // CRM side checks that it still exists.
+    link.graph_hash = w.event_id.is_some().then(|| content::event_hash(&ev));
     link.crm_hash = Some(w.crm_hash);
     link.crm_version = w.crm_version;
     let mut entry = cx.entry(Some(w.crm_id), action, &w.reason);
@@ -296,4 +340,26 @@ async fn write_event(
     }
     entry.detail = Some(detail);
     Ok(applied(outcome, Some(link), entry))
+}
+
+/// Before the winning side overwrites the other in a conflict, the losing version goes into
+/// the ledger on its own: a run that dies after the overwrite and before its commit must not
+/// take the only record of it along.
+async fn keep_losing_version(
+    cx: &ItemCx<'_>,
+    crm_id: gc_store::CrmId,
+    conflict: &serde_json::Value,
+) -> Result<(), PortError> {
+    let mut entry = cx.entry(
+        Some(crm_id),
+        LedgerAction::Updated,
+        "both sides changed since the last sync: the losing version is kept here before it is overwritten",
+    );
+    entry.detail = Some(serde_json::json!({ "conflict": conflict["conflict"].clone() }));
+    cx.check()?;
+    cx.store
+        .record_ledger(&entry)
+        .await
+        .map(|_| ())
+        .map_err(crate::error::store_error)
 }

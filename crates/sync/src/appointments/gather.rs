@@ -173,21 +173,21 @@ async fn gather_crm(
         }
         _ => return Ok(facts),
     };
+    let links = cx
+        .store
+        .links_by_crm_id(cx.kind, crm_id)
+        .await
+        .map_err(store_error)?;
+    facts.other_links = links
+        .iter()
+        .filter(|l| l.mailbox != cx.mailbox() && l.state == LinkState::Active)
+        .count();
     match linked_event(cx.link) {
         Some(event_id) => {
             facts.event = kind.graph.event(cx.user(), event_id).await?;
             facts.found_by = Some("link");
         }
         None => {
-            let links = cx
-                .store
-                .links_by_crm_id(cx.kind, crm_id)
-                .await
-                .map_err(store_error)?;
-            facts.other_links = links
-                .iter()
-                .filter(|l| l.mailbox != cx.mailbox() && l.state == LinkState::Active)
-                .count();
             let mut found = kind.graph.events_for_crm_id(cx.user(), crm_id).await?;
             // The oldest is the one a first attempt wrote; later ones (if a retried create
             // ever made two) stay as they are.

@@ -1,11 +1,13 @@
 //! Appointments as a kind of the engine, with two sources per mailbox run, in this order:
 //!
-//! 1. the calendarView delta of the window (one cursor per window, so a new day starts a new
+//! 1. the rep's CRM appointments in the window ([`crm_source`](super::crm_source), with
+//!    `direction = "both"`): new ones become events, edits and deletions follow; an
+//!    appointment whose event changed too is left to the calendar side;
+//! 2. the calendarView delta of the window (one cursor per window, so a new day starts a new
 //!    round that is reconciled with the links): an event becomes one appointment per meeting
 //!    (`iCalUId`, leased by the engine), shared by every synced rep's copy; a conflict (both
-//!    sides changed) is decided here;
-//! 2. the rep's CRM appointments in the window ([`crm_source`](super::crm_source), with
-//!    `direction = "both"`): new ones become events, edits and deletions follow.
+//!    sides changed) is decided here. Running second, it reports the events the CRM side
+//!    just created, so their later deletion is reported too.
 //!
 //! A linked appointment is worked under its event's id whichever source brought it; one
 //! without an event yet under `crm:<id>` (see [`crm_item_key`]).
@@ -16,11 +18,11 @@ use async_trait::async_trait;
 use gc_store::{Kind, Link, LinkState};
 use jiff::{Timestamp, ToSpan};
 
+use crate::appointments::crm_source::{self, CRM_SCOPE};
 use crate::appointments::decide::{self, Decision, Input};
+use crate::appointments::decide_crm;
 use crate::appointments::execute;
 use crate::appointments::gather::{self, Facts};
-use crate::appointments::crm_source::{self, CRM_SCOPE};
-use crate::appointments::decide_crm;
 use crate::appointments::model::{EventChange, When, crm_item_key};
 use crate::appointments::ports::{AppointmentCrm, CalendarGraph};
 use crate::appointments::rules::AppointmentRules;
@@ -128,14 +130,10 @@ impl SyncKind for AppointmentKind {
                 clear_cursor(cx, &c.scope).await?;
             }
         }
-        let mut sources = vec![Source {
-            scope: current,
-            label: "calendar".into(),
-            // A walk from the start (a new window) tells which linked events are no
-            // longer there: deleted, or out of the window.
-            reconcile: true,
-        }];
+        let mut sources = Vec::with_capacity(2);
         if self.rules.crm_to_microsoft365() {
+            // First, so that the calendar's delta of the same run reports the events it
+            // creates (and later their deletion).
             sources.push(Source {
                 scope: CRM_SCOPE.into(),
                 label: "CRM appointments in the window".into(),
@@ -143,9 +141,18 @@ impl SyncKind for AppointmentKind {
                 reconcile: true,
             });
         }
+        sources.push(Source {
+            scope: current,
+            label: "calendar".into(),
+            // A walk from the start (a new window) tells which linked events are no
+            // longer there: deleted, or out of the window.
+            reconcile: true,
+        });
         let tz = &self.rules.time_zone;
         let crm_day = |t: Timestamp| tz.to_datetime(t).date();
-        let last = end.checked_sub(jiff::SignedDuration::from_secs(1)).unwrap_or(end);
+        let last = end
+            .checked_sub(jiff::SignedDuration::from_secs(1))
+            .unwrap_or(end);
         Ok(Some(Prepared {
             total: None,
             sources,

@@ -31,8 +31,11 @@ pub trait CalendarGraph: Send + Sync {
 
     /// The events that carry `crm_id` in the connector's `CrmId` property: the events the
     /// connector wrote for that appointment (found again after a crash before the link).
-    async fn events_for_crm_id(&self, user: &str, crm_id: CrmId)
-    -> Result<Vec<CalEvent>, PortError>;
+    async fn events_for_crm_id(
+        &self,
+        user: &str,
+        crm_id: CrmId,
+    ) -> Result<Vec<CalEvent>, PortError>;
 
     /// Create an event from a Graph body; the event as created.
     async fn create_event(&self, user: &str, body: &Value) -> Result<CalEvent, PortError>;

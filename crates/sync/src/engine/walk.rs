@@ -108,7 +108,8 @@ pub(crate) async fn walk<K: SyncKind>(
         }
         if checkpoint.is_none() {
             if let Some(seen) = &seen
-                && let Some(reason) = reconcile(kind, cx, run, source, (seen, began), report, progress).await?
+                && let Some(reason) =
+                    reconcile(kind, cx, run, source, (seen, began), report, progress).await?
             {
                 delayed = delayed.or(Some(reason));
             }

@@ -18,10 +18,10 @@ use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use tokio::sync::OnceCell;
 
+use crate::crm_checkpoint::CrmCheckpoint;
 use crate::engine::commit::clear_cursor;
 use crate::engine::{Applied, Identity, ItemCx, Page, Prepared, RunCx, Source, SyncKind};
 use crate::error::{ErrorClass, PortError, store_error};
-use crate::crm_checkpoint::CrmCheckpoint;
 use crate::tasks::decide::{self, Decision, Facts};
 use crate::tasks::execute;
 use crate::tasks::model::{TaskChange, TodoItem, item_key, todo_id, todo_key, todo_list};

@@ -1,0 +1,513 @@
+//! Model-based test of appointments both ways: generated scenarios of creates, edits and
+//! deletions on both sides (single events and meetings shared with another synced rep), with
+//! sync runs at random points, runs cut off at random points (a crash: the run is dropped
+//! mid-flight), and injected throttling. After a final quiet sync, for every scenario:
+//!
+//! - **no duplicates**: at most one event in the organizer's calendar and at most one live
+//!   CRM appointment;
+//! - **deletions stay**: deleted on either side means gone from the calendar and deleted (or
+//!   marked `ConnectorDeleted`) in CRM;
+//! - **both sides agree**: otherwise one event and one appointment with the same subject;
+//! - **no edit lost without a ledger entry**: the last edit of a side that the final state
+//!   does not show was either overtaken by a later edit of the other side after a complete
+//!   sync, or is the losing version of a conflict entry in the ledger.
+//!
+//! Scenarios run 50 to a sandbox, side by side. `GC_MODEL_SCENARIOS` sets how many (1,000 by
+//! default, the CI size; docs/SYNC.md quotes a 10,000 run), `GC_MODEL_SEED` the first seed.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use common::Env;
+use gc_crm::{CrmId, NewActivity};
+use gc_sandbox::{FaultSpec, SandboxOptions};
+use gc_store::{Kind, LedgerFilter};
+use graph_connector::commands::sync::Runtime;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde_json::json;
+
+const CONFIG: &str = "[appointments]\nenabled = true\ndays_past = 7\ndays_future = 14\nfull_walk_minutes = 0\n\n[errors]\nmax_retries = 3\ninitial_backoff_seconds = 1\nmax_backoff_seconds = 1\nitem_retry_limit = 50\nitem_retry_minutes = 0\n";
+
+const PER_SANDBOX: usize = 50;
+const STEPS: usize = 6;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Side {
+    M365,
+    Crm,
+}
+
+#[derive(Debug)]
+struct Scenario {
+    tag: String,
+    owner: usize,
+    /// Another user invited (a shared meeting), for events created in Microsoft 365.
+    guest: Option<usize>,
+    origin: Side,
+    event: Option<String>,
+    crm: Option<CrmId>,
+    edits: usize,
+    /// The last subject each side was given, and the step it was given at.
+    last: BTreeMap<SideKey, (String, usize)>,
+    /// Subjects each side was seen with after a sync run (cut off or not), and when.
+    seen: Vec<(SideKey, String, usize)>,
+    deleted: bool,
+}
+
+type SideKey = u8;
+
+fn key(s: Side) -> SideKey {
+    match s {
+        Side::M365 => 0,
+        Side::Crm => 1,
+    }
+}
+
+struct World {
+    env: Env,
+    g: gc_graph::GraphClient,
+    users: Vec<(String, gc_crm::Rep)>,
+    rt: Runtime,
+    /// Steps after which a complete (not cut off, nothing delayed or failed) sync ran.
+    complete_after: Vec<usize>,
+}
+
+fn day(days: i64) -> jiff::civil::Date {
+    jiff::tz::TimeZone::UTC
+        .to_datetime(jiff::Timestamp::now())
+        .date()
+        .checked_add(jiff::Span::new().days(days))
+        .unwrap()
+}
+
+impl World {
+    async fn new(seed: u64) -> World {
+        let env = Env::start(
+            SandboxOptions {
+                users: 3,
+                seed,
+                messages_per_mailbox: 0,
+                ..SandboxOptions::default()
+            },
+            CONFIG,
+        )
+        .await;
+        let config = env.config();
+        let g =
+            gc_graph::GraphClient::new(graph_connector::wiring::graph_options(&config).unwrap())
+                .unwrap();
+        let reps = env.crm().master().enabled_reps().await.unwrap();
+        let users: Vec<(String, gc_crm::Rep)> = env
+            .users()
+            .into_iter()
+            .filter_map(|u| {
+                reps.iter()
+                    .find(|r| r.sync_appointments && r.email.as_deref() == Some(u.as_str()))
+                    .map(|r| (u.clone(), r.clone()))
+            })
+            .collect();
+        assert!(users.len() >= 2, "two reps synchronize appointments");
+        let rt = Runtime::build(&config).await.unwrap();
+        World {
+            env,
+            g,
+            users,
+            rt,
+            complete_after: Vec::new(),
+        }
+    }
+
+    /// One sync run; cut off after `cut` when given. Whether it was complete.
+    async fn sync(&self, cut: Option<Duration>) -> bool {
+        let cancel = tokio_util::sync::CancellationToken::new();
+        let run = self.rt.cycle(None, &gc_sync::NoProgress, &cancel);
+        let report = match cut {
+            None => run.await,
+            Some(after) => {
+                tokio::pin!(run);
+                tokio::select! {
+                    r = &mut run => r,
+                    () = tokio::time::sleep(after) => {
+                        // A crash: the run stops where it is; nothing of it is awaited.
+                        cancel.cancel();
+                        return false;
+                    }
+                }
+            }
+        };
+        match report {
+            Ok(r) => {
+                let t = r.total(Kind::Appointment);
+                r.stopped.is_none() && !r.any_mailbox_failed() && t.delayed == 0 && t.failed == 0
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// Events of `user` whose subject starts with `tag`: (id, subject).
+    fn events(&self, user: usize, tag: &str) -> Vec<(String, String)> {
+        self.env
+            .demo
+            .sandbox
+            .state()
+            .events(&self.users[user].0)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|(_, s, _)| s.starts_with(tag))
+            .map(|(id, s, _)| (id, s))
+            .collect()
+    }
+
+    /// Every CRM appointment of the model: tag → (id, subject, deleted).
+    async fn appointments(&self) -> Vec<(CrmId, String, bool)> {
+        let crm = self.env.crm();
+        let dl = crm.dialect().clone();
+        crm.master()
+            .activities(&gc_crm::ActivityFilter {
+                from: day(-30),
+                to: day(30),
+                rep_id: None,
+                condition: None,
+                fields: vec![dl.activity.subject.clone(), dl.activity.deleted.clone()],
+                with_participants: false,
+                max_records: None,
+            })
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|a| {
+                a.get(&dl.activity.subject)
+                    .is_some_and(|s| s.starts_with("m"))
+            })
+            .map(|a| {
+                (
+                    a.id,
+                    a.get(&dl.activity.subject).unwrap_or_default().to_owned(),
+                    a.get(&dl.activity.deleted)
+                        .is_some_and(|v| dl.parse_bool(v)),
+                )
+            })
+            .collect()
+    }
+}
+
+/// One step of one scenario.
+async fn step(
+    w: &World,
+    sc: &mut Scenario,
+    rng: &mut ChaCha8Rng,
+    at: usize,
+    crm: &[(CrmId, String, bool)],
+) {
+    if sc.deleted {
+        return;
+    }
+    let owner = &w.users[sc.owner].0;
+    if at == 0 {
+        let d = day(rng.random_range(1..5));
+        let hour = rng.random_range(8..16);
+        let subject = format!("{}e0", sc.tag);
+        match sc.origin {
+            Side::M365 => {
+                let mut body = json!({
+                    "subject": subject,
+                    "start": {"dateTime": format!("{d}T{hour:02}:00:00"), "timeZone": "UTC"},
+                    "end": {"dateTime": format!("{d}T{:02}:00:00", hour + 1), "timeZone": "UTC"},
+                });
+                if let Some(gu) = sc.guest {
+                    body["attendees"] =
+                        json!([{"type": "required", "emailAddress": {"address": w.users[gu].0}}]);
+                }
+                let ev = w.g.create_event(owner, &body).await.unwrap();
+                sc.event = Some(ev.id);
+            }
+            Side::Crm => {
+                let mut a = NewActivity::new("Meeting", &subject, d);
+                a.time = Some(jiff::civil::time(hour, 0, 0, 0));
+                a.end_date = Some(d);
+                a.end_time = Some(jiff::civil::time(hour + 1, 0, 0, 0));
+                a.rep_id = Some(w.users[sc.owner].1.rep_id.clone());
+                sc.crm = Some(w.env.crm().as_rep(owner).insert_activity(&a).await.unwrap());
+            }
+        }
+        sc.last.insert(key(sc.origin), (subject, at));
+        return;
+    }
+    // Find what the other side has by now.
+    if sc.event.is_none() {
+        sc.event = w
+            .events(sc.owner, &sc.tag)
+            .first()
+            .map(|(id, _)| id.clone());
+    }
+    if sc.crm.is_none() {
+        sc.crm = crm
+            .iter()
+            .find(|(_, s, _)| s.starts_with(&sc.tag))
+            .map(|(id, _, _)| *id);
+    }
+    let roll = rng.random_range(0..100);
+    let side = if rng.random_bool(0.5) {
+        Side::M365
+    } else {
+        Side::Crm
+    };
+    match (roll, side) {
+        // Nothing this step.
+        (0..40, _) => {}
+        // An edit of the subject (and sometimes a move).
+        (40..88, Side::M365) => {
+            let Some(id) = &sc.event else { return };
+            sc.edits += 1;
+            let subject = format!("{}m{}", sc.tag, sc.edits);
+            let mut patch = json!({"subject": subject});
+            if rng.random_bool(0.3) {
+                let d = day(rng.random_range(1..5));
+                patch["start"] = json!({"dateTime": format!("{d}T07:30:00"), "timeZone": "UTC"});
+                patch["end"] = json!({"dateTime": format!("{d}T08:00:00"), "timeZone": "UTC"});
+            }
+            if w.g.update_event(owner, id, &patch).await.is_ok() {
+                sc.last.insert(key(Side::M365), (subject, at));
+            }
+        }
+        (40..88, Side::Crm) => {
+            let Some(id) = sc.crm else { return };
+            sc.edits += 1;
+            let subject = format!("{}c{}", sc.tag, sc.edits);
+            let crm = w.env.crm();
+            let dl = crm.dialect().clone();
+            let mut fields = vec![(dl.activity.subject.clone(), subject.clone())];
+            if rng.random_bool(0.3) {
+                fields.push((dl.activity.time.clone(), "15:15".into()));
+                fields.push((dl.activity.end_time.clone(), "15:45".into()));
+            }
+            if crm.as_rep(owner).update_activity(id, &fields).await.is_ok() {
+                sc.last.insert(key(Side::Crm), (subject, at));
+            }
+        }
+        // A deletion.
+        (_, Side::M365) => {
+            let Some(id) = &sc.event else { return };
+            w.g.delete_event(owner, id).await.unwrap();
+            sc.deleted = true;
+        }
+        (_, Side::Crm) => {
+            let Some(id) = sc.crm else { return };
+            let crm = w.env.crm();
+            let dl = crm.dialect().clone();
+            if rng.random_bool(0.5) {
+                crm.as_rep(owner)
+                    .update_activity(id, &[(dl.activity.deleted.clone(), dl.format_bool(true))])
+                    .await
+                    .unwrap();
+            } else {
+                crm.master().delete(&dl.activity.table, id).await.unwrap();
+            }
+            sc.deleted = true;
+        }
+    }
+}
+
+/// Runs one sandbox of scenarios; returns how many were checked.
+async fn run_batch(seed: u64, count: usize) -> usize {
+    let mut w = World::new(seed).await;
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    // The seeded calendars first, so that the scenarios' runs are about the scenarios.
+    assert!(w.sync(None).await, "the first sync of sandbox {seed}");
+    let n_users = w.users.len();
+    let mut scenarios: Vec<Scenario> = (0..count)
+        .map(|i| {
+            let owner = rng.random_range(0..n_users);
+            let origin = if rng.random_bool(0.5) {
+                Side::M365
+            } else {
+                Side::Crm
+            };
+            let guest =
+                (origin == Side::M365 && rng.random_bool(0.3)).then(|| (owner + 1) % n_users);
+            Scenario {
+                tag: format!("m{seed}-{i} "),
+                owner,
+                guest,
+                origin,
+                event: None,
+                crm: None,
+                edits: 0,
+                last: BTreeMap::new(),
+                seen: Vec::new(),
+                deleted: false,
+            }
+        })
+        .collect();
+    w.env.demo.sandbox.faults().set_spec(FaultSpec {
+        throttle: 0.03,
+        ..FaultSpec::default()
+    });
+    for at in 0..STEPS {
+        let crm = w.appointments().await;
+        for sc in scenarios.iter_mut() {
+            step(&w, sc, &mut rng, at, &crm).await;
+        }
+        if rng.random_bool(0.6) {
+            let cut = rng
+                .random_bool(0.3)
+                .then(|| Duration::from_millis(rng.random_range(5..400)));
+            if w.sync(cut).await {
+                w.complete_after.push(at);
+            }
+            // What each side shows now: an edit seen on the other side has travelled, even
+            // when the run that carried it was cut off later.
+            let crm = w.appointments().await;
+            for sc in scenarios.iter_mut() {
+                for (_, subject) in w.events(sc.owner, &sc.tag) {
+                    sc.seen.push((key(Side::M365), subject, at));
+                }
+                for (_, subject, _) in crm.iter().filter(|(_, s, _)| s.starts_with(&sc.tag)) {
+                    sc.seen.push((key(Side::Crm), subject.clone(), at));
+                }
+            }
+        }
+    }
+    w.env.demo.sandbox.faults().set_spec(FaultSpec::default());
+    // Quiet: run until a run is complete and writes nothing.
+    let mut quiet = false;
+    let mut last = String::new();
+    for _ in 0..12 {
+        let report =
+            w.rt.cycle(None, &gc_sync::NoProgress, &Default::default())
+                .await
+                .unwrap();
+        let t = report.total(Kind::Appointment);
+        if t.created + t.updated + t.deleted + t.adopted == 0 && t.delayed == 0 && t.failed == 0 {
+            quiet = true;
+            break;
+        }
+        let entries =
+            w.rt.store
+                .query_ledger(&LedgerFilter {
+                    kind: Some(Kind::Appointment),
+                    limit: Some(50),
+                    ..LedgerFilter::default()
+                })
+                .await
+                .unwrap();
+        last = format!(
+            "{t:?} {:?}\n{:#?}",
+            report
+                .mailboxes
+                .iter()
+                .filter_map(|m| m.error.clone())
+                .collect::<Vec<_>>(),
+            entries
+                .iter()
+                .take(12)
+                .map(|e| format!("{:?} {} {}", e.action, e.item_key, e.reason))
+                .collect::<Vec<_>>()
+        );
+    }
+    assert!(quiet, "sandbox {seed}: no quiet run after 12: {last}");
+    check(&w, &scenarios).await;
+    scenarios.len()
+}
+
+async fn check(w: &World, scenarios: &[Scenario]) {
+    let crm = w.appointments().await;
+    let ledger =
+        w.rt.store
+            .query_ledger(&LedgerFilter {
+                kind: Some(Kind::Appointment),
+                limit: Some(1_000_000),
+                ..LedgerFilter::default()
+            })
+            .await
+            .unwrap();
+    let losers: Vec<String> = ledger
+        .iter()
+        .filter_map(|e| {
+            e.detail.as_ref()?["conflict"]["losingVersion"]["subject"]
+                .as_str()
+                .map(str::to_owned)
+        })
+        .collect();
+    for sc in scenarios {
+        let events = w.events(sc.owner, &sc.tag);
+        let live: Vec<&(CrmId, String, bool)> = crm
+            .iter()
+            .filter(|(_, s, deleted)| s.starts_with(&sc.tag) && !deleted)
+            .collect();
+        assert!(events.len() <= 1, "{sc:?}: duplicate events {events:?}");
+        assert!(live.len() <= 1, "{sc:?}: duplicate appointments {live:?}");
+        let history = || {
+            ledger
+                .iter()
+                .filter(|e| sc.crm.is_some() && e.crm_id == sc.crm)
+                .map(|e| format!("{} {:?} {}: {}", e.at, e.action, e.item_key, e.reason))
+                .collect::<Vec<_>>()
+        };
+        if sc.deleted {
+            assert!(
+                events.is_empty(),
+                "{sc:?}: a deleted item came back as {events:?}; {:#?}",
+                history()
+            );
+            assert!(
+                live.is_empty(),
+                "{sc:?}: a deleted item came back as {live:?}; {:#?}",
+                history()
+            );
+            continue;
+        }
+        assert_eq!(events.len(), 1, "{sc:?}: no event (appointments {live:?})");
+        assert_eq!(live.len(), 1, "{sc:?}: no appointment (events {events:?})");
+        let fin = &events[0].1;
+        assert_eq!(fin, &live[0].1, "{sc:?}: the sides disagree");
+        for (side, (subject, at)) in &sc.last {
+            if subject == fin {
+                continue;
+            }
+            // Overtaken by the other side's later edit after a complete sync, or a conflict's
+            // losing version in the ledger.
+            let other = sc.last.get(&(1 - side));
+            let overtaken = other.is_some_and(|(s, later)| {
+                s == fin
+                    && (w.complete_after.iter().any(|c| c >= at && c < later)
+                        || sc.seen.iter().any(|(seen_on, seen, t)| {
+                            *seen_on == 1 - side && seen == subject && t >= at && t < later
+                        }))
+            });
+            assert!(
+                overtaken || losers.iter().any(|l| l == subject),
+                "{sc:?}: the edit {subject:?} was lost without a ledger entry (final {fin:?}); {:#?}",
+                history()
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn appointments_both_ways_converge_in_generated_scenarios() {
+    let total: usize = std::env::var("GC_MODEL_SCENARIOS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
+    let first: u64 = std::env::var("GC_MODEL_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1);
+    let started = std::time::Instant::now();
+    let mut done = 0;
+    let mut seed = first;
+    while done < total {
+        done += run_batch(seed, PER_SANDBOX.min(total - done)).await;
+        seed += 1;
+    }
+    eprintln!(
+        "{done} scenarios in {} sandboxes, {:?}",
+        seed - first,
+        started.elapsed()
+    );
+}

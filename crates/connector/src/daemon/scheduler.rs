@@ -13,6 +13,12 @@
 //!    probes (asked 20 at a time, see `KindRunner::idle`) say nothing changed are recorded as
 //!    done without a run.
 //!
+//! With change notifications (`[notifications]`), a notification makes its pair due now and
+//! wakes the scheduler; a notified pair is never left out by its probe (Graph may notify
+//! before the delta shows the change), a notification during a run makes the pair due again
+//! right after it, and a pair with a live subscription is due again after the safety-net
+//! interval instead of its kind's.
+//!
 //! Fairness: a run occupies one slot only; others keep being worked in the other slots, most
 //! overdue first. A run is asked to stop taking new items after [`Settings::slice`] and a
 //! mailbox that leaves a backlog is due again after [`Settings::soon`], behind mailboxes

@@ -71,6 +71,14 @@ fn describe() {
         "Items handled by scheduled runs, by kind and action (created, adopted, updated, deleted, unchanged, skipped, failed, delayed)."
     );
     describe_counter!(
+        "graph_connector_notifications_total",
+        "Requests and entries at the change-notification endpoint, by outcome: validation, accepted, lifecycle, forged (wrong clientState), unknown (no such subscription), malformed."
+    );
+    describe_gauge!(
+        "graph_connector_subscriptions",
+        "Live change-notification subscriptions (mailbox and kind pairs polled at the safety-net interval only)."
+    );
+    describe_counter!(
         "graph_connector_runs_total",
         "Scheduled runs of one mailbox and kind, by kind and outcome."
     );

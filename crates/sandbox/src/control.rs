@@ -32,6 +32,12 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
             "/_sandbox/sync-state/resync-required",
             post(resync_required),
         )
+        .route("/_sandbox/subscriptions", get(subscriptions))
+        .route("/_sandbox/subscriptions/{id}/lifecycle", post(lifecycle))
+        .route(
+            "/_sandbox/notifications",
+            get(get_notifications).post(post_notifications),
+        )
         .route("/_sandbox/mailboxes/{user}/folders", get(folders))
         .route("/_sandbox/mailboxes/{user}/deliver", post(deliver))
         .route("/_sandbox/mailboxes/{user}/file", post(file))
@@ -39,6 +45,40 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
             "/_sandbox/users/{user}",
             axum::routing::patch(patch_user).delete(delete_user),
         )
+}
+
+async fn subscriptions(State(s): S) -> Json<Value> {
+    Json(json!({ "value": s.subscriptions.list() }))
+}
+
+#[derive(Deserialize)]
+struct LifecycleBody {
+    event: String,
+}
+
+async fn lifecycle(State(s): S, Path(id): Path<String>, Json(b): Json<LifecycleBody>) -> Response {
+    if !["reauthorizationRequired", "subscriptionRemoved", "missed"].contains(&b.event.as_str()) {
+        return bad("event must be reauthorizationRequired, subscriptionRemoved or missed");
+    }
+    match s.subscriptions.lifecycle(&s, &id, &b.event).await {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => bad(e),
+    }
+}
+
+async fn get_notifications(State(s): S) -> Json<Value> {
+    Json(json!(s.subscriptions.knobs()))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct NotificationsBody {
+    drop_next: Option<u32>,
+    delay_ms: Option<u64>,
+}
+
+async fn post_notifications(State(s): S, Json(b): Json<NotificationsBody>) -> Json<Value> {
+    Json(json!(s.subscriptions.set_knobs(b.drop_next, b.delay_ms)))
 }
 
 fn bad(msg: impl Into<String>) -> Response {

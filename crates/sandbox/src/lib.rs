@@ -24,6 +24,7 @@ mod mime;
 mod seed;
 mod server;
 mod store;
+mod subscriptions;
 mod throttle;
 mod tls;
 mod tz;
@@ -150,6 +151,8 @@ pub struct Sandbox {
     shared: Arc<server::Shared>,
     handle: axum_server::Handle<SocketAddr>,
     task: tokio::task::JoinHandle<()>,
+    /// Compares subscribed resources and delivers change notifications.
+    watcher: tokio::task::JoinHandle<()>,
     ca_pem: Option<String>,
 }
 
@@ -181,6 +184,7 @@ pub async fn start(opts: SandboxOptions) -> Result<Sandbox, SandboxError> {
 
     let shared = Arc::new(server::Shared::new(opts.clone(), url)?);
     let router = server::router(shared.clone());
+    let watcher = tokio::spawn(subscriptions::Subscriptions::watch(shared.clone()));
 
     // ==== CRM.interface (owned by the CRM agent): merge `crm::router(...)` here. ====
     let crm_state = crm::CrmSandbox::new(
@@ -231,6 +235,7 @@ pub async fn start(opts: SandboxOptions) -> Result<Sandbox, SandboxError> {
         shared,
         handle,
         task,
+        watcher,
         ca_pem,
     })
 }
@@ -280,6 +285,37 @@ impl Sandbox {
         action: impl Fn() + Send + Sync + 'static,
     ) -> TripwireHandle {
         self.shared.monitor.arm_tripwire(wire, action)
+    }
+
+    /// The change-notification subscriptions as Graph renders them (`GET /_sandbox/subscriptions`).
+    pub fn subscriptions(&self) -> Vec<serde_json::Value> {
+        self.shared.subscriptions.list()
+    }
+
+    /// Notification switches and counters (`GET /_sandbox/notifications`).
+    pub fn notifications(&self) -> NotificationKnobs {
+        self.shared.subscriptions.knobs()
+    }
+
+    /// Drop the next `drop_next` notifications and/or delay every delivery by `delay_ms`
+    /// (`POST /_sandbox/notifications`).
+    pub fn set_notifications(
+        &self,
+        drop_next: Option<u32>,
+        delay_ms: Option<u64>,
+    ) -> NotificationKnobs {
+        self.shared.subscriptions.set_knobs(drop_next, delay_ms)
+    }
+
+    /// Send the lifecycle event `event` (`reauthorizationRequired`, `subscriptionRemoved`,
+    /// `missed`) of subscription `id` to its `lifecycleNotificationUrl`
+    /// (`POST /_sandbox/subscriptions/{id}/lifecycle`).
+    pub async fn lifecycle_event(&self, id: &str, event: &str) -> Result<(), SandboxError> {
+        self.shared
+            .subscriptions
+            .lifecycle(&self.shared, id, event)
+            .await
+            .map_err(SandboxError::State)
     }
 
     /// The CA certificate (PEM) that signed the server certificate, with `--tls`.
@@ -374,6 +410,7 @@ impl Sandbox {
 
     /// Stops the server and waits for it to finish.
     pub async fn shutdown(self) {
+        self.watcher.abort();
         self.handle.graceful_shutdown(Some(Duration::from_secs(1)));
         let _ = self.task.await;
     }
@@ -416,3 +453,4 @@ pub fn write_private(path: &Path, text: &str) -> Result<(), SandboxError> {
 
 pub use auth::{AuthControl, DEFAULT_ROLES};
 pub use store::{FolderCount, MessageSummary, NewMessage, StateError, StateHandle};
+pub use subscriptions::NotificationKnobs;

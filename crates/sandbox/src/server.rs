@@ -26,6 +26,8 @@ pub(crate) struct Shared {
     pub throttle: Throttle,
     /// Request counter and trip wires (shared with the CRM side).
     pub monitor: Arc<crate::monitor::Monitor>,
+    /// Change-notification subscriptions and their delivery.
+    pub subscriptions: crate::subscriptions::Subscriptions,
     tenant: Mutex<Tenant>,
     auth: Mutex<AuthState>,
     tokens: Mutex<Tokens>,
@@ -72,6 +74,7 @@ impl Shared {
             keys,
             throttle,
             monitor: Arc::new(crate::monitor::Monitor::new()),
+            subscriptions: crate::subscriptions::Subscriptions::default(),
             tenant: Mutex::new(tenant),
             auth: Mutex::new(auth),
             tokens: Mutex::new(Tokens::new()),

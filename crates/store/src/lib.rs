@@ -45,5 +45,6 @@ pub use types::{
     Alert, AlertDelivery, CrmId, Cursor, ExclusionPolicy, ItemCommit, ItemRetry, Kind, KindRun,
     KindState, LedgerAction, LedgerEntry, LedgerFilter, Link, LinkState, MailboxFailure, MailboxId,
     MailboxRecord, MailboxUpsert, NewAlert, NewLedgerEntry, Run, RunCounts, RunOutcome,
+    SubscriptionRecord,
 };
 pub use url::{Backend, StoreUrl, redact_url};

@@ -76,7 +76,7 @@ macro_rules! sql_backend {
             duration_micros, Alert, AlertDelivery, CrmId, Cursor, ExclusionPolicy, ItemCommit,
             ItemRetry, Kind, KindRun, KindState, LedgerAction, LedgerEntry, LedgerFilter, Link,
             LinkState, MailboxFailure, MailboxRecord, MailboxUpsert, NewAlert, NewLedgerEntry,
-            Run, RunCounts, RunOutcome,
+            Run, RunCounts, RunOutcome, SubscriptionRecord,
         };
         use $crate::lease::{Lease, LeaseFence};
         use $crate::url::Backend;
@@ -848,6 +848,71 @@ macro_rules! sql_backend {
                     }
                 }
                 Ok(())
+            }
+
+            // ----- change-notification subscriptions --------------------------------
+
+            async fn list_subscriptions(&self) -> Result<Vec<SubscriptionRecord>> {
+                let rows = sqlx::query(
+                    "SELECT mailbox, kind, subscription_id, resource, client_state, expires_at \
+                     FROM subscriptions ORDER BY mailbox, kind",
+                )
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter()
+                    .map(|row| {
+                        let kind: String = row.try_get("kind")?;
+                        Ok(SubscriptionRecord {
+                            mailbox: row.try_get("mailbox")?,
+                            kind: kind.parse()?,
+                            subscription_id: row.try_get("subscription_id")?,
+                            resource: row.try_get("resource")?,
+                            client_state: row.try_get("client_state")?,
+                            expires_at: ts(row.try_get("expires_at")?)?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn put_subscription(&self, s: &SubscriptionRecord) -> Result<()> {
+                let mut tx = self.pool.begin().await?;
+                // Another (mailbox, kind) can hold the id only after a mix-up; the id wins.
+                sqlx::query(
+                    "DELETE FROM subscriptions WHERE subscription_id = $1 \
+                     AND NOT (mailbox = $2 AND kind = $3)",
+                )
+                .bind(&s.subscription_id)
+                .bind(&s.mailbox)
+                .bind(s.kind.as_str())
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(concat!(
+                    "INSERT INTO subscriptions (mailbox, kind, subscription_id, resource, \
+                     client_state, expires_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, ",
+                    $now!(),
+                    ") ON CONFLICT (mailbox, kind) DO UPDATE SET \
+                     subscription_id = excluded.subscription_id, resource = excluded.resource, \
+                     client_state = excluded.client_state, expires_at = excluded.expires_at, \
+                     updated_at = excluded.updated_at"
+                ))
+                .bind(&s.mailbox)
+                .bind(s.kind.as_str())
+                .bind(&s.subscription_id)
+                .bind(&s.resource)
+                .bind(&s.client_state)
+                .bind(s.expires_at.as_microsecond())
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn delete_subscription(&self, subscription_id: &str) -> Result<bool> {
+                let r = sqlx::query("DELETE FROM subscriptions WHERE subscription_id = $1")
+                    .bind(subscription_id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(r.rows_affected() > 0)
             }
 
             // ----- links -------------------------------------------------------------

@@ -12,7 +12,7 @@ use crate::lease::{Lease, LeaseFence};
 use crate::types::{
     Alert, AlertDelivery, CrmId, Cursor, ExclusionPolicy, ItemCommit, ItemRetry, Kind, KindRun,
     LedgerEntry, LedgerFilter, Link, MailboxFailure, MailboxRecord, MailboxUpsert, NewAlert,
-    NewLedgerEntry, Run, RunCounts, RunOutcome,
+    NewLedgerEntry, Run, RunCounts, RunOutcome, SubscriptionRecord,
 };
 use crate::url::Backend;
 
@@ -140,6 +140,17 @@ pub trait StateStore: Send + Sync + std::fmt::Debug {
         name: &str,
         value: Option<&str>,
     ) -> Result<()>;
+
+    // ----- change-notification subscriptions ----------------------------------------
+
+    /// Every stored subscription.
+    async fn list_subscriptions(&self) -> Result<Vec<SubscriptionRecord>>;
+
+    /// Keep a subscription (replacing the mailbox and kind's previous one).
+    async fn put_subscription(&self, subscription: &SubscriptionRecord) -> Result<()>;
+
+    /// Forget the subscription `subscription_id`. Returns whether there was one.
+    async fn delete_subscription(&self, subscription_id: &str) -> Result<bool>;
 
     // ----- links -----------------------------------------------------------------------
 

@@ -26,6 +26,7 @@ pub struct Config {
     pub absences: Absences,
     pub errors: Errors,
     pub admin: Admin,
+    pub notifications: Notifications,
     pub logging: Logging,
 }
 
@@ -608,6 +609,36 @@ impl Default for Admin {
             listen: "127.0.0.1:8089".into(),
             token: None,
             token_file: None,
+        }
+    }
+}
+
+/// `[notifications]`: change notifications from Microsoft Graph (see docs/NOTIFICATIONS.md).
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Notifications {
+    pub enabled: bool,
+    /// The public HTTPS address Graph POSTs notifications to; it must reach `listen` (usually
+    /// through the administrator's reverse proxy). Lifecycle events go to it + `/lifecycle`.
+    pub notification_url: String,
+    /// The listener of the notification endpoint (separate from the admin page, which must
+    /// not be public).
+    pub listen: String,
+    /// Polling interval of a (mailbox, kind) whose subscription is live: the safety net for
+    /// notifications that never arrive.
+    pub safety_net_minutes: u32,
+    /// A subscription is renewed when less than this is left of it.
+    pub renew_before_minutes: u32,
+}
+
+impl Default for Notifications {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            notification_url: String::new(),
+            listen: "127.0.0.1:8090".into(),
+            safety_net_minutes: 60,
+            renew_before_minutes: 1440,
         }
     }
 }

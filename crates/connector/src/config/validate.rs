@@ -307,6 +307,33 @@ pub fn validate(config: &Config) -> Vec<Problem> {
             Ok(_) => {}
         }
     }
+    let n = &config.notifications;
+    if n.enabled {
+        match url::Url::parse(&n.notification_url) {
+            Ok(u) if matches!(u.scheme(), "https" | "http") && u.host().is_some() => {}
+            _ => p.push(
+                "notifications.notification_url",
+                "not an http(s) address",
+                "write the public HTTPS address your reverse proxy forwards to [notifications] listen, e.g. \"https://connector.contoso.com/graph/notifications\"",
+            ),
+        }
+        if n.listen.parse::<std::net::SocketAddr>().is_err() {
+            p.push(
+                "notifications.listen",
+                "not an address with a port",
+                "write e.g. \"127.0.0.1:8090\"",
+            );
+        }
+        if n.renew_before_minutes == 0
+            || i64::from(n.renew_before_minutes) >= gc_graph::ops::subscriptions::TODO_MAX_MINUTES
+        {
+            p.push(
+                "notifications.renew_before_minutes",
+                "must be between 1 and 4229",
+                "write e.g. 1440 (renew a day before the subscription expires)",
+            );
+        }
+    }
     if config.errors.alert_repeat_hours == 0 {
         p.push(
             "errors.alert_repeat_hours",
@@ -331,6 +358,17 @@ pub fn validate(config: &Config) -> Vec<Problem> {
 /// never a reason to refuse it).
 pub fn warnings(config: &Config) -> Vec<Problem> {
     let mut p = Problems::default();
+    if config.notifications.enabled
+        && let Ok(u) = url::Url::parse(&config.notifications.notification_url)
+        && u.scheme() == "http"
+        && !is_loopback(&u)
+    {
+        p.push(
+            "notifications.notification_url",
+            "Microsoft Graph delivers notifications to https:// addresses only",
+            "publish the endpoint through a reverse proxy with a certificate and write its https:// address",
+        );
+    }
     if let Ok(u) = url::Url::parse(&config.crm.interface_url)
         && u.scheme() == "http"
         && !is_loopback(&u)

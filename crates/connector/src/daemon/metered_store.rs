@@ -15,6 +15,7 @@ use gc_store::{
     Alert, AlertDelivery, Backend, CrmId, Cursor, ExclusionPolicy, ItemCommit, ItemRetry, Kind,
     KindRun, Lease, LeaseFence, LedgerEntry, LedgerFilter, Link, MailboxFailure, MailboxRecord,
     MailboxUpsert, NewAlert, NewLedgerEntry, Result, Run, RunCounts, RunOutcome, StateStore,
+    SubscriptionRecord,
 };
 use jiff::Timestamp;
 use tokio::io::AsyncWrite;
@@ -154,6 +155,21 @@ impl StateStore for MeteredStore {
             let _ = tx.send((mailbox.to_owned(), kind));
         }
         Ok(cleared)
+    }
+    async fn list_subscriptions(&self) -> Result<Vec<SubscriptionRecord>> {
+        self.timed("list_subscriptions", self.inner.list_subscriptions())
+            .await
+    }
+    async fn put_subscription(&self, s: &SubscriptionRecord) -> Result<()> {
+        self.timed("put_subscription", self.inner.put_subscription(s))
+            .await
+    }
+    async fn delete_subscription(&self, subscription_id: &str) -> Result<bool> {
+        self.timed(
+            "delete_subscription",
+            self.inner.delete_subscription(subscription_id),
+        )
+        .await
     }
     async fn get_resolved(&self, mailbox: &str, kind: Kind, name: &str) -> Result<Option<String>> {
         self.timed("get_resolved", self.inner.get_resolved(mailbox, kind, name))

@@ -8,6 +8,7 @@
 
 pub mod alerts;
 pub mod metered_store;
+pub mod notifications;
 pub mod runner;
 pub mod scheduler;
 pub mod signals;
@@ -100,6 +101,8 @@ pub struct Service {
     shutdown: CancellationToken,
     scheduler: JoinHandle<()>,
     admin: Option<JoinHandle<()>>,
+    /// The notification endpoint and the subscription manager (`[notifications]`).
+    notifications: Vec<JoinHandle<()>>,
     background: Vec<JoinHandle<()>>,
 }
 
@@ -196,6 +199,16 @@ impl Service {
             tracing::warn!("no kind is enabled: the service only refreshes the mailbox list");
         }
         let shutdown = CancellationToken::new();
+        let notifications = start_notifications(
+            &config,
+            &store,
+            &status,
+            graph.client(),
+            &runners,
+            &holder,
+            &shutdown,
+        )
+        .await?;
         let scheduler = Scheduler::new(
             tenant,
             runners,
@@ -256,6 +269,7 @@ impl Service {
             shutdown,
             scheduler: sched_task,
             admin,
+            notifications,
             background,
         })
     }
@@ -271,6 +285,9 @@ impl Service {
         }
         if let Some(admin) = self.admin {
             let _ = tokio::time::timeout(Duration::from_secs(2), admin).await;
+        }
+        for task in self.notifications {
+            let _ = tokio::time::timeout(Duration::from_secs(2), task).await;
         }
         match self.store.release_leases(&self.holder).await {
             Ok(n) if n > 0 => tracing::info!(leases = n, "leases released"),
@@ -304,8 +321,58 @@ pub fn scheduler_settings(config: &Config) -> scheduler::Settings {
             .resolve(usize::MAX, config.microsoft.requests_per_second),
         intervals,
         refresh_every: (refresh > 0).then(|| minutes(refresh)),
+        safety_net: config
+            .notifications
+            .enabled
+            .then(|| minutes(config.notifications.safety_net_minutes)),
         ..scheduler::Settings::default()
     }
+}
+
+/// With `[notifications] enabled`: the endpoint's listener and the subscription manager.
+/// Without: a one-off clean-up of subscriptions an earlier configuration left.
+async fn start_notifications(
+    config: &Config,
+    store: &Arc<dyn StateStore>,
+    status: &Arc<Status>,
+    graph: &gc_graph::GraphClient,
+    runners: &[Arc<dyn KindRunner>],
+    holder: &str,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<Vec<JoinHandle<()>>> {
+    let n = &config.notifications;
+    if !n.enabled {
+        return Ok(vec![tokio::spawn(notifications::manager::remove_all(
+            graph.clone(),
+            store.clone(),
+        ))]);
+    }
+    let addr: std::net::SocketAddr = n
+        .listen
+        .parse()
+        .context("[notifications] listen is not an address with a port")?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("listening on {addr} ([notifications] listen)"))?;
+    tracing::info!(listen = %addr, url = n.notification_url, "change-notification endpoint");
+    let (tx, rx) = unbounded_channel();
+    let hub = notifications::Hub::new(store.clone(), status.clone(), tx);
+    let endpoint = notifications::endpoint::serve(hub.clone(), listener, shutdown.clone());
+    let manager = notifications::manager::Manager::new(
+        hub,
+        graph.clone(),
+        store.clone(),
+        status.clone(),
+        runners.to_vec(),
+        notifications::manager::Settings {
+            notification_url: n.notification_url.clone(),
+            renew_before: jiff::SignedDuration::from_mins(i64::from(n.renew_before_minutes)),
+            sync_folder: config.emails.sync_folder.clone(),
+        },
+        holder.to_owned(),
+    );
+    let manager = tokio::spawn(manager.run(rx, shutdown.clone()));
+    Ok(vec![endpoint, manager])
 }
 
 /// Hourly: credential expiry (metric and alert); daily: retention of ledger, runs and alerts.

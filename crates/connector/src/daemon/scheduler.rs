@@ -13,6 +13,12 @@
 //!    probes (asked 20 at a time, see `KindRunner::idle`) say nothing changed are recorded as
 //!    done without a run.
 //!
+//! With change notifications (`[notifications]`), a notification makes its pair due now and
+//! wakes the scheduler; a notified pair is never left out by its probe (Graph may notify
+//! before the delta shows the change), a notification during a run makes the pair due again
+//! right after it, and a pair with a live subscription is due again after the safety-net
+//! interval instead of its kind's.
+//!
 //! Fairness: a run occupies one slot only; others keep being worked in the other slots, most
 //! overdue first. A run is asked to stop taking new items after [`Settings::slice`] and a
 //! mailbox that leaves a backlog is due again after [`Settings::soon`], behind mailboxes
@@ -59,6 +65,9 @@ pub struct Settings {
     pub tenant_retry: Duration,
     /// The longest sleep between two passes.
     pub idle_wake: Duration,
+    /// With change notifications: the interval of a (mailbox, kind) whose subscription is
+    /// live (`[notifications] safety_net_minutes`) instead of its kind's interval.
+    pub safety_net: Option<Duration>,
 }
 
 impl Default for Settings {
@@ -72,6 +81,7 @@ impl Default for Settings {
             soon: Duration::from_secs(30),
             tenant_retry: Duration::from_secs(30),
             idle_wake: Duration::from_secs(30),
+            safety_net: None,
         }
     }
 }
@@ -282,7 +292,12 @@ impl Scheduler {
                 let targets: Vec<MailboxTarget> =
                     at.iter().map(|&j| chunk[j].target.clone()).collect();
                 for (j, is_idle) in at.iter().zip(runner.idle(&roster, &targets).await) {
-                    idle[*j] = is_idle;
+                    // A notification said it changed: run it even if the probe does not
+                    // show the change yet.
+                    idle[*j] = is_idle
+                        && !self
+                            .status
+                            .was_notified(chunk[*j].target.mailbox(), runner.kind());
                 }
             }
             for (c, is_idle) in chunk.into_iter().zip(idle) {
@@ -327,6 +342,8 @@ impl Scheduler {
         let kind = runner.kind();
         let stop = shutdown.child_token();
         let mailbox = target.owner.mailbox.clone();
+        // The run reads Graph after this point, so it sees what was notified so far.
+        self.status.take_notified(&mailbox, kind);
         self.status.start_run(&mailbox, kind, stop.clone());
         let roster = roster.clone();
         let slice = self.settings.slice;
@@ -392,12 +409,7 @@ impl Scheduler {
         let r = &cycle.report;
         let s = &self.settings;
         let now = self.store.now().await.unwrap_or_else(|_| Timestamp::now());
-        let interval = s
-            .intervals
-            .get(&kind)
-            .copied()
-            .unwrap_or(s.floor)
-            .max(s.floor);
+        let interval = self.interval(&done.mailbox, kind);
         let outcome = match r.outcome {
             MailboxOutcome::Complete if r.failed == 0 => RunOutcome::Success,
             MailboxOutcome::Complete | MailboxOutcome::Delayed => RunOutcome::Partial,
@@ -433,7 +445,15 @@ impl Scheduler {
             "run"
         );
         let more = cycle.backlog > 0 || done.sliced;
-        let gap = if more { s.soon.max(s.floor) } else { interval };
+        // A notification that arrived during the run may name a change the run missed.
+        let notified = self.status.take_notified(&done.mailbox, kind);
+        let gap = if notified {
+            Duration::ZERO
+        } else if more {
+            s.soon.max(s.floor)
+        } else {
+            interval
+        };
         let next_due = now + SignedDuration::try_from(gap).unwrap_or(SignedDuration::MAX);
         let stored = if r.outcome == MailboxOutcome::Busy {
             // Another process works it and keeps its schedule; look again after the floor.
@@ -481,13 +501,7 @@ impl Scheduler {
     /// A due (mailbox, kind) whose probes said nothing changed: done, due again after its
     /// interval, without a run.
     async fn record_idle(&self, target: &MailboxTarget, kind: Kind, now: Timestamp) {
-        let s = &self.settings;
-        let interval = s
-            .intervals
-            .get(&kind)
-            .copied()
-            .unwrap_or(s.floor)
-            .max(s.floor);
+        let interval = self.interval(target.mailbox(), kind);
         metrics::counter!("graph_connector_runs_total", "kind" => kind.as_str(), "outcome" => "idle")
             .increment(1);
         tracing::debug!(mailbox = target.owner.email, %kind, "nothing changed: no run");
@@ -508,6 +522,17 @@ impl Scheduler {
         if let Err(e) = stored {
             tracing::warn!(mailbox = target.owner.email, %kind, error = %e, "cannot store the schedule");
         }
+    }
+
+    /// How long after a complete run `mailbox`'s `kind` is due again: the kind's interval,
+    /// or the safety-net interval while a change-notification subscription covers it.
+    fn interval(&self, mailbox: &str, kind: Kind) -> Duration {
+        let s = &self.settings;
+        let interval = match s.safety_net {
+            Some(net) if self.status.is_covered(mailbox, kind) => net,
+            _ => s.intervals.get(&kind).copied().unwrap_or(s.floor),
+        };
+        interval.max(s.floor)
     }
 
     async fn tenant_down(&self, e: &TenantError) {

@@ -2,7 +2,7 @@
 //! server: tenant health, the last mailbox list, the runs in flight, the last `check`, and the
 //! requests the admin page makes of the scheduler (wake up, refresh the list).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -47,6 +47,11 @@ pub struct Status {
     running: Mutex<BTreeMap<(String, Kind), Running>>,
     check: Mutex<Option<(Timestamp, Arc<CheckReport>)>>,
     refresh_requested: AtomicBool,
+    /// (mailbox, kind) pairs with a live change-notification subscription: polled at the
+    /// safety-net interval only.
+    covered: Mutex<HashSet<(String, Kind)>>,
+    /// (mailbox, kind) pairs a notification said changed since their last run started.
+    notified: Mutex<HashSet<(String, Kind)>>,
     /// Wakes the scheduler (sync now, pause, resume, refresh).
     pub wakeup: Notify,
     /// The service is stopping.
@@ -171,5 +176,33 @@ impl Status {
     /// Wake the scheduler.
     pub fn wake(&self) {
         self.wakeup.notify_one();
+    }
+
+    /// The pairs with a live subscription now (replacing the previous set).
+    pub fn set_covered(&self, pairs: HashSet<(String, Kind)>) {
+        *lock(&self.covered) = pairs;
+    }
+
+    /// Whether `mailbox`'s `kind` has a live subscription.
+    pub fn is_covered(&self, mailbox: &str, kind: Kind) -> bool {
+        lock(&self.covered).contains(&(mailbox.to_owned(), kind))
+    }
+
+    /// A notification said `mailbox`'s `kind` changed (the caller made it due and wakes the
+    /// scheduler): its next run is not skipped by an idle probe, and a run under way when it
+    /// arrived is followed by another at once.
+    pub fn notify_change(&self, mailbox: &str, kind: Kind) {
+        lock(&self.notified).insert((mailbox.to_owned(), kind));
+    }
+
+    /// Whether a notification arrived for the pair since its last run started.
+    pub fn was_notified(&self, mailbox: &str, kind: Kind) -> bool {
+        lock(&self.notified).contains(&(mailbox.to_owned(), kind))
+    }
+
+    /// Clear the pair's notification mark (a run starts, and sees the change); returns
+    /// whether it was set.
+    pub fn take_notified(&self, mailbox: &str, kind: Kind) -> bool {
+        lock(&self.notified).remove(&(mailbox.to_owned(), kind))
     }
 }

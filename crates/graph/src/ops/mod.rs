@@ -3,7 +3,9 @@
 pub mod calendar;
 pub mod categories;
 pub mod contacts;
+
 pub mod mail;
+pub mod subscriptions;
 pub mod todo;
 pub mod users;
 

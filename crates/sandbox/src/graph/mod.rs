@@ -837,6 +837,15 @@ async fn execute_inner(
     if passage.cut_before() {
         return Ok(cut());
     }
+    if req
+        .segs
+        .first()
+        .is_some_and(|s| s.eq_ignore_ascii_case("subscriptions"))
+    {
+        // Not under the tenant lock: creating one calls the notification endpoint first.
+        let resp = crate::subscriptions::handle(shared, req).await;
+        return if passage.after() { Ok(cut()) } else { resp };
+    }
     let resp = {
         let mut t = shared.lock_tenant();
         let mut ctx = Ctx {

@@ -1,0 +1,419 @@
+//! The subscription manager: keeps one Graph subscription per (mailbox, kind) of
+//! [`super::KINDS`], and acts on lifecycle events.
+//!
+//! A pass ([`Manager::pass`]) works out what is wanted from the mailbox list (e-mail: the
+//! messages of the sync folder, once a run has resolved its id; appointments: the mailbox's
+//! events), plans against the stored subscriptions ([`super::plan`]) and carries the plan
+//! out, several at a time (each create waits for Graph's validation handshake). It runs under
+//! a store lease, so of several processes on one PostgreSQL store one manages at a time while
+//! every one of them can receive notifications. Subscriptions are kept over a restart; the
+//! next pass renews them when due.
+//!
+//! Lifecycle events: `reauthorizationRequired` renews the subscription (which reauthorizes
+//! it); `subscriptionRemoved` forgets it, makes the pair due (changes may have gone
+//! unnotified) and re-creates it at once; `missed` makes the pair due, and the delta walk of
+//! that run finds every change since its cursor.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt as _;
+use gc_graph::GraphClient;
+use gc_graph::ops::subscriptions::{NewSubscription, OUTLOOK_MAX_MINUTES, TODO_MAX_MINUTES};
+use gc_store::{Kind, StateStore, SubscriptionRecord};
+use jiff::{SignedDuration, Timestamp};
+use rand::distr::{Alphanumeric, SampleString as _};
+use tokio::sync::mpsc::UnboundedReceiver;
+use tokio_util::sync::CancellationToken;
+
+use super::plan::{Action, Want, next_look, plan};
+use super::{Hub, KINDS, Lifecycle};
+use crate::daemon::runner::KindRunner;
+use crate::daemon::status::Status;
+
+/// The store lease under which one process manages the tenant's subscriptions.
+const LEASE: &str = "notifications:subscriptions";
+const LEASE_TTL: Duration = Duration::from_secs(600);
+/// Subscriptions created or renewed at once.
+const PARALLEL: usize = 8;
+/// Look again this soon while something is missing (a sync folder not resolved yet, a failure).
+const SOON: Duration = Duration::from_secs(10);
+/// The longest sleep between passes.
+const AT_MOST: SignedDuration = SignedDuration::from_hours(1);
+/// The longest wait before a failing (mailbox, kind) is tried again.
+const MAX_BACKOFF: Duration = Duration::from_secs(3600);
+
+/// How subscriptions are made.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The public notification address (`[notifications] notification_url`).
+    pub notification_url: String,
+    /// Renew when less than this is left (`[notifications] renew_before_minutes`).
+    pub renew_before: SignedDuration,
+    /// The e-mail sync folder path (`[emails] sync_folder`), whose resolved id the e-mail
+    /// subscription watches.
+    pub sync_folder: String,
+}
+
+impl Settings {
+    /// Where lifecycle events go: the notification address + `/lifecycle`.
+    pub fn lifecycle_url(&self) -> String {
+        format!("{}/lifecycle", self.notification_url.trim_end_matches('/'))
+    }
+}
+
+/// The manager.
+pub struct Manager {
+    hub: Arc<Hub>,
+    graph: GraphClient,
+    store: Arc<dyn StateStore>,
+    status: Arc<Status>,
+    runners: Vec<Arc<dyn KindRunner>>,
+    settings: Settings,
+    holder: String,
+    /// (mailbox, kind) → (failures in a row, not before).
+    backoff: std::sync::Mutex<HashMap<(String, Kind), (u32, Timestamp)>>,
+}
+
+impl Manager {
+    /// A manager for the kinds of `runners` that support notifications.
+    pub fn new(
+        hub: Arc<Hub>,
+        graph: GraphClient,
+        store: Arc<dyn StateStore>,
+        status: Arc<Status>,
+        runners: Vec<Arc<dyn KindRunner>>,
+        settings: Settings,
+        holder: String,
+    ) -> Manager {
+        Manager {
+            hub,
+            graph,
+            store,
+            status,
+            runners: runners
+                .into_iter()
+                .filter(|r| KINDS.contains(&r.kind()))
+                .collect(),
+            settings,
+            holder,
+            backoff: std::sync::Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Passes and lifecycle events until `shutdown`.
+    pub async fn run(
+        self,
+        mut lifecycle: UnboundedReceiver<Lifecycle>,
+        shutdown: CancellationToken,
+    ) {
+        let mut wait = Duration::ZERO;
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                Some(event) = lifecycle.recv() => {
+                    if self.lifecycle(event).await {
+                        wait = Duration::ZERO;
+                        continue;
+                    }
+                }
+                _ = tokio::time::sleep(wait) => {
+                    wait = self.pass(&shutdown).await;
+                }
+            }
+        }
+    }
+
+    /// Act on one lifecycle event. Returns whether a pass is needed now.
+    async fn lifecycle(&self, event: Lifecycle) -> bool {
+        let s = event.subscription;
+        match event.event.as_str() {
+            "reauthorizationRequired" => {
+                if let Err(e) = self.apply(Action::Renew(s.clone())).await {
+                    tracing::warn!(mailbox = s.mailbox, kind = %s.kind, error = %e, "cannot reauthorize the subscription");
+                    return true;
+                }
+                self.refresh_known().await;
+                false
+            }
+            "subscriptionRemoved" => {
+                if let Err(e) = self.store.delete_subscription(&s.subscription_id).await {
+                    tracing::warn!(error = %e, "cannot forget a removed subscription");
+                }
+                self.hub.changed(&s.mailbox, s.kind).await;
+                true
+            }
+            "missed" => {
+                self.hub.changed(&s.mailbox, s.kind).await;
+                false
+            }
+            other => {
+                tracing::info!(event = other, "unknown lifecycle event ignored");
+                false
+            }
+        }
+    }
+
+    /// One pass. Returns how long to wait before the next.
+    pub async fn pass(&self, shutdown: &CancellationToken) -> Duration {
+        let roster = self.status.roster();
+        if roster.refreshed_at.is_none() {
+            return SOON;
+        }
+        let fence = match self
+            .store
+            .try_acquire_lease(LEASE, &self.holder, LEASE_TTL)
+            .await
+        {
+            Ok(Some(f)) => f,
+            Ok(None) => {
+                // Another process manages them; keep up with what it stored.
+                self.refresh_known().await;
+                return SOON * 3;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot take the subscriptions lease");
+                return SOON * 3;
+            }
+        };
+        let (wanted, mut incomplete) = self.wanted(&roster).await;
+        let (stored, now) = match (
+            self.store.list_subscriptions().await,
+            self.store.now().await,
+        ) {
+            (Ok(s), Ok(n)) => (s, n),
+            (Err(e), _) | (_, Err(e)) => {
+                tracing::warn!(error = %e, "cannot read the subscriptions from the state store");
+                let _ = self.store.release_lease(&fence).await;
+                return SOON * 3;
+            }
+        };
+        let actions = plan(&wanted, &stored, now, self.settings.renew_before);
+        let results: Vec<bool> = futures::stream::iter(actions)
+            .take_while(|_| std::future::ready(!shutdown.is_cancelled()))
+            .map(|a| async move {
+                let pair = pair_of(&a);
+                match self.apply(a).await {
+                    Ok(()) => {
+                        self.lock_backoff().remove(&pair);
+                        true
+                    }
+                    Err(e) => {
+                        let failures = self.fail(pair.clone());
+                        tracing::warn!(mailbox = pair.0, kind = %pair.1, failures, error = %e, "cannot set up the change-notification subscription (polling goes on)");
+                        false
+                    }
+                }
+            })
+            .buffer_unordered(PARALLEL)
+            .collect()
+            .await;
+        incomplete |= results.iter().any(|ok| !ok);
+        let _ = self.store.release_lease(&fence).await;
+        let stored = self.refresh_known().await;
+        let next = next_look(&stored, now, self.settings.renew_before, AT_MOST);
+        let next = Duration::try_from(next).unwrap_or(SOON);
+        if incomplete { next.min(SOON) } else { next }
+    }
+
+    /// Read the stored subscriptions into the hub and the scheduler's coverage.
+    async fn refresh_known(&self) -> Vec<SubscriptionRecord> {
+        let stored = match self.store.list_subscriptions().await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the subscriptions from the state store");
+                return Vec::new();
+            }
+        };
+        let now = Timestamp::now();
+        self.hub.set_known(&stored);
+        let covered: HashSet<(String, Kind)> = stored
+            .iter()
+            .filter(|s| s.expires_at > now)
+            .map(|s| (s.mailbox.clone(), s.kind))
+            .collect();
+        metrics::gauge!("graph_connector_subscriptions").set(covered.len() as f64);
+        self.status.set_covered(covered);
+        stored
+    }
+
+    /// The subscriptions the mailbox list asks for; `true` when some cannot be asked for
+    /// yet (a sync folder no run has resolved) or wait after a failure.
+    async fn wanted(&self, roster: &crate::daemon::runner::Roster) -> (Vec<Want>, bool) {
+        let mut wanted = Vec::new();
+        let mut incomplete = false;
+        let now = Timestamp::now();
+        let folder_key = gc_sync::email::folders::folder_key(&self.settings.sync_folder);
+        for runner in &self.runners {
+            let kind = runner.kind();
+            for target in runner.mailboxes(roster) {
+                let mailbox = target.mailbox().to_owned();
+                if self
+                    .lock_backoff()
+                    .get(&(mailbox.clone(), kind))
+                    .is_some_and(|(_, until)| *until > now)
+                {
+                    incomplete = true;
+                    continue;
+                }
+                let user = &target.graph_user;
+                let resource = match kind {
+                    Kind::Email => match self.store.get_resolved(&mailbox, kind, &folder_key).await
+                    {
+                        Ok(Some(folder)) => {
+                            format!("users/{user}/mailFolders('{folder}')/messages")
+                        }
+                        _ => {
+                            incomplete = true;
+                            continue;
+                        }
+                    },
+                    _ => format!("users/{user}/events"),
+                };
+                wanted.push(Want {
+                    mailbox,
+                    kind,
+                    resource,
+                });
+            }
+        }
+        (wanted, incomplete)
+    }
+
+    async fn apply(&self, action: Action) -> Result<(), gc_graph::GraphError> {
+        match action {
+            Action::Create(want) => self.create(&want).await,
+            Action::Renew(old) => {
+                let until = expiry(old.kind);
+                match self
+                    .graph
+                    .renew_subscription(&old.subscription_id, until)
+                    .await
+                {
+                    Ok(s) => {
+                        self.put(&SubscriptionRecord {
+                            expires_at: s.expiration_date_time,
+                            ..old
+                        })
+                        .await;
+                        Ok(())
+                    }
+                    // Graph removed it meanwhile: a new one.
+                    Err(e) if e.status() == Some(404) => {
+                        self.forget(&old).await;
+                        self.create(&Want {
+                            mailbox: old.mailbox.clone(),
+                            kind: old.kind,
+                            resource: old.resource.clone(),
+                        })
+                        .await
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+            Action::Replace { old, want } => {
+                self.graph.delete_subscription(&old.subscription_id).await?;
+                self.forget(&old).await;
+                self.create(&want).await
+            }
+            Action::Delete(old) => {
+                self.graph.delete_subscription(&old.subscription_id).await?;
+                self.forget(&old).await;
+                Ok(())
+            }
+        }
+    }
+
+    async fn create(&self, want: &Want) -> Result<(), gc_graph::GraphError> {
+        let client_state = Alphanumeric.sample_string(&mut rand::rng(), 64);
+        let new = NewSubscription {
+            change_type: "created,updated,deleted".into(),
+            notification_url: self.settings.notification_url.clone(),
+            lifecycle_notification_url: self.settings.lifecycle_url(),
+            resource: want.resource.clone(),
+            expiration_date_time: expiry(want.kind),
+            client_state: client_state.clone(),
+        };
+        let made = self.graph.create_subscription(&new).await?;
+        tracing::info!(mailbox = want.mailbox, kind = %want.kind, expires = %made.expiration_date_time, "change-notification subscription created");
+        self.put(&SubscriptionRecord {
+            mailbox: want.mailbox.clone(),
+            kind: want.kind,
+            subscription_id: made.id,
+            resource: want.resource.clone(),
+            client_state,
+            expires_at: made.expiration_date_time,
+        })
+        .await;
+        // Changes between the pair's last run and now were not notified.
+        self.hub.changed(&want.mailbox, want.kind).await;
+        Ok(())
+    }
+
+    async fn put(&self, record: &SubscriptionRecord) {
+        if let Err(e) = self.store.put_subscription(record).await {
+            tracing::warn!(mailbox = record.mailbox, kind = %record.kind, error = %e, "cannot store the subscription");
+        }
+    }
+
+    async fn forget(&self, record: &SubscriptionRecord) {
+        if let Err(e) = self
+            .store
+            .delete_subscription(&record.subscription_id)
+            .await
+        {
+            tracing::warn!(mailbox = record.mailbox, kind = %record.kind, error = %e, "cannot forget the subscription");
+        }
+    }
+
+    fn lock_backoff(&self) -> std::sync::MutexGuard<'_, HashMap<(String, Kind), (u32, Timestamp)>> {
+        self.backoff
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Count a failure of `pair`; it is tried again after 1, 2, 4, … minutes (at most an hour).
+    fn fail(&self, pair: (String, Kind)) -> u32 {
+        let mut b = self.lock_backoff();
+        let entry = b.entry(pair).or_insert((0, Timestamp::now()));
+        entry.0 += 1;
+        let wait = Duration::from_secs(60 << entry.0.min(6).saturating_sub(1)).min(MAX_BACKOFF);
+        entry.1 = Timestamp::now() + SignedDuration::try_from(wait).unwrap_or_default();
+        entry.0
+    }
+}
+
+fn pair_of(a: &Action) -> (String, Kind) {
+    match a {
+        Action::Create(w) | Action::Replace { want: w, .. } => (w.mailbox.clone(), w.kind),
+        Action::Renew(s) | Action::Delete(s) => (s.mailbox.clone(), s.kind),
+    }
+}
+
+/// The expiry to ask for: just under Graph's longest lifetime for the kind's resource.
+fn expiry(kind: Kind) -> Timestamp {
+    let max = match kind {
+        Kind::Task => TODO_MAX_MINUTES,
+        _ => OUTLOOK_MAX_MINUTES,
+    };
+    Timestamp::now() + SignedDuration::from_mins(max - 15)
+}
+
+/// With notifications off: delete the subscriptions an earlier configuration left, so Graph
+/// stops calling an endpoint that no longer listens.
+pub async fn remove_all(graph: GraphClient, store: Arc<dyn StateStore>) {
+    let Ok(stored) = store.list_subscriptions().await else {
+        return;
+    };
+    for s in stored {
+        match graph.delete_subscription(&s.subscription_id).await {
+            Ok(()) => {
+                let _ = store.delete_subscription(&s.subscription_id).await;
+            }
+            Err(e) => {
+                tracing::warn!(mailbox = s.mailbox, kind = %s.kind, error = %e, "cannot delete a change-notification subscription left from an earlier configuration")
+            }
+        }
+    }
+}

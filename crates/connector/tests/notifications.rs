@@ -1,0 +1,363 @@
+//! `graph-connector run` with `[notifications]` on, against the sandbox (which creates
+//! subscriptions only after the validation handshake and delivers notifications and lifecycle
+//! events to the connector's endpoint): subscriptions are created and stored; with polling
+//! set to an hour, a message filed into the sync folder and a new event reach CRM within
+//! seconds because of the notification; a forged notification (wrong clientState) makes
+//! nothing due; `missed`, `subscriptionRemoved` and `reauthorizationRequired` are handled; and
+//! a dropped notification is caught by the safety-net polling.
+//!
+//! Deadlines are generous upper bounds for a loaded machine; the latency figure is printed.
+#![cfg(unix)]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::Env;
+use common::service::{Run, eventually, free_port, http, message, store_of};
+use gc_sandbox::SandboxOptions;
+use gc_store::{Kind, StateStore, SubscriptionRecord};
+use serde_json::json;
+
+/// A sandbox and a configuration with notifications on, polling at `interval` minutes and
+/// the safety net at `safety_net` minutes, Graph and CRM answering after `latency_ms`.
+/// Returns the env, the endpoint's address and the admin port.
+async fn start(interval: u32, safety_net: u32, latency_ms: u64) -> (Env, String, u16) {
+    let port = free_port();
+    let admin = free_port();
+    let endpoint = format!("http://127.0.0.1:{port}/graph/notifications");
+    let env = Env::start(
+        SandboxOptions {
+            users: 3,
+            messages_per_mailbox: 2,
+            latency_ms,
+            ..SandboxOptions::default()
+        },
+        &format!(
+            "[emails]\ninterval_minutes = {interval}\n\n\
+             [appointments]\nenabled = true\ninterval_minutes = {interval}\ndays_past = 7\ndays_future = 14\n\n\
+             [admin]\nlisten = \"127.0.0.1:{admin}\"\n\n\
+             [notifications]\nenabled = true\nnotification_url = \"{endpoint}\"\n\
+             listen = \"127.0.0.1:{port}\"\nsafety_net_minutes = {safety_net}\n"
+        ),
+    )
+    .await;
+    (env, endpoint, admin)
+}
+
+/// Wait until the store holds a subscription per enabled mailbox for e-mail and appointments.
+async fn subscribed(env: &Env, run: &mut Run) -> Vec<SubscriptionRecord> {
+    // Not before `run` migrated the state database (two first openings race).
+    eventually("a first subscription", 90, Some(run), || async {
+        (!env.demo.sandbox.subscriptions().is_empty()).then_some(())
+    })
+    .await;
+    let store = store_of(env).await;
+    let users = env.enabled_users().await.len();
+    eventually("the subscriptions", 90, Some(run), || {
+        let store = store.clone();
+        async move {
+            let subs = store.list_subscriptions().await.ok()?;
+            let n = |k: Kind| subs.iter().filter(|s| s.kind == k).count();
+            (n(Kind::Email) >= users && n(Kind::Appointment) >= 1).then_some(subs)
+        }
+    })
+    .await
+}
+
+async fn mailbox_of(store: &dyn StateStore, address: &str) -> String {
+    store
+        .list_mailboxes()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|m| m.address.eq_ignore_ascii_case(address))
+        .unwrap()
+        .rep_id
+}
+
+async fn next_due(store: &dyn StateStore, mailbox: &str, kind: Kind) -> jiff::Timestamp {
+    store
+        .get_mailbox(mailbox)
+        .await
+        .unwrap()
+        .unwrap()
+        .next_due
+        .get(&kind)
+        .copied()
+        .unwrap()
+}
+
+/// File a message into `user`'s sync folder and wait for its activity; returns the latency.
+async fn file_and_wait(env: &Env, run: &mut Run, user: &str, subject: &str, secs: u64) -> Duration {
+    env.demo
+        .sandbox
+        .state()
+        .deliver(user, message(subject, user))
+        .unwrap();
+    let t0 = Instant::now();
+    eventually(subject, secs, Some(run), || async {
+        env.email_activities()
+            .await
+            .iter()
+            .any(|a| a.get("Subject") == Some(subject))
+            .then_some(())
+    })
+    .await;
+    t0.elapsed()
+}
+
+async fn activity_by_key(env: &Env, key: &str) -> bool {
+    let crm = env.crm();
+    let table = crm.dialect().activity.table.clone();
+    crm.master()
+        .find_external_keys(None, &[key.to_owned()])
+        .await
+        .unwrap()
+        .into_iter()
+        .any(|k| k.ext_key == key && k.record.is_some_and(|(t, _)| t == table))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notifications_bring_changes_within_seconds_and_lifecycle_events_are_handled() {
+    let (env, endpoint, _admin) = start(60, 60, 50).await;
+    let sandbox = &env.demo.sandbox;
+    let mut run = Run::start(&env.config_path(), &[]);
+    let subs = subscribed(&env, &mut run).await;
+    let store = store_of(&env).await;
+
+    // The sandbox validated the endpoint for every one, and holds the same subscriptions.
+    let knobs = sandbox.notifications();
+    assert!(knobs.validations as usize >= subs.len(), "{knobs:?}");
+    let in_sandbox = sandbox.subscriptions();
+    for s in &subs {
+        let there = in_sandbox
+            .iter()
+            .find(|v| v["id"] == s.subscription_id.as_str())
+            .unwrap_or_else(|| panic!("{s:?} not in the sandbox: {in_sandbox:?}"));
+        assert_eq!(there["clientState"], s.client_state.as_str());
+        assert_eq!(there["notificationUrl"], endpoint.as_str());
+        assert_eq!(
+            there["lifecycleNotificationUrl"],
+            format!("{endpoint}/lifecycle").as_str()
+        );
+        if s.kind == Kind::Email {
+            assert!(s.resource.contains("/mailFolders('"), "{s:?}");
+        }
+    }
+    let log = run.log();
+    for s in &subs {
+        assert!(
+            !log.contains(&s.client_state),
+            "a clientState is in the log"
+        );
+    }
+
+    // With polling at an hour, filed messages reach CRM because of the notification.
+    let user = env.enabled_users().await[0].clone();
+    let mailbox = mailbox_of(&*store, &user).await;
+    // Let the runs the new subscriptions triggered finish first.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let mut latencies = Vec::new();
+    for i in 0..7 {
+        latencies.push(file_and_wait(&env, &mut run, &user, &format!("Notified {i}"), 60).await);
+    }
+    latencies.sort();
+    let p50 = latencies[latencies.len() / 2];
+    eprintln!(
+        "change → CRM latency with notifications: p50 {:.2} s, max {:.2} s over {} messages (polling interval 60 min, Graph and CRM at 50 ms)",
+        p50.as_secs_f64(),
+        latencies.last().unwrap().as_secs_f64(),
+        latencies.len()
+    );
+    assert!(p50 < Duration::from_secs(30), "{latencies:?}");
+    // Once the runs settle, the pair is due again after the safety net (an hour) only.
+    eventually("the safety-net due time", 30, Some(&mut run), || {
+        let store = store.clone();
+        let mailbox = mailbox.clone();
+        async move {
+            (next_due(&*store, &mailbox, Kind::Email).await
+                > jiff::Timestamp::now() + jiff::SignedDuration::from_mins(30))
+            .then_some(())
+        }
+    })
+    .await;
+
+    // A new event reaches CRM the same way.
+    let organizer = subs
+        .iter()
+        .find(|s| s.kind == Kind::Appointment)
+        .map(|s| s.mailbox.clone())
+        .unwrap();
+    let organizer = store
+        .get_mailbox(&organizer)
+        .await
+        .unwrap()
+        .unwrap()
+        .address;
+    let person = sandbox.directory().externals[0].email.clone();
+    let g =
+        gc_graph::GraphClient::new(graph_connector::wiring::graph_options(&env.config()).unwrap())
+            .unwrap();
+    let day = jiff::tz::TimeZone::UTC
+        .to_datetime(jiff::Timestamp::now())
+        .date()
+        .checked_add(jiff::Span::new().days(2))
+        .unwrap();
+    let event = g
+        .create_event(
+            &organizer,
+            &json!({
+                "subject": "Notified meeting",
+                "start": {"dateTime": format!("{day}T09:00:00"), "timeZone": "UTC"},
+                "end": {"dateTime": format!("{day}T10:00:00"), "timeZone": "UTC"},
+                "attendees": [{"emailAddress": {"address": person}, "type": "required"}],
+            }),
+        )
+        .await
+        .unwrap();
+    let key = event.ical_uid.clone().unwrap();
+    let t0 = Instant::now();
+    eventually("the notified event in CRM", 60, Some(&mut run), || async {
+        activity_by_key(&env, &key).await.then_some(())
+    })
+    .await;
+    eprintln!(
+        "event → CRM latency with notifications: {:.2} s",
+        t0.elapsed().as_secs_f64()
+    );
+
+    // A notification with a wrong clientState makes nothing due.
+    let email_sub = subs
+        .iter()
+        .find(|s| s.kind == Kind::Email && s.mailbox == mailbox)
+        .unwrap()
+        .clone();
+    let before = next_due(&*store, &mailbox, Kind::Email).await;
+    let forged = |state: &str| {
+        json!({"value": [{
+            "subscriptionId": email_sub.subscription_id,
+            "changeType": "created",
+            "resource": "Users/x/Messages/y",
+            "clientState": state,
+            "tenantId": sandbox.credentials().tenant_id,
+        }]})
+    };
+    let client = http();
+    let resp = client
+        .post(&endpoint)
+        .json(&forged("not-the-secret"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 202);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(next_due(&*store, &mailbox, Kind::Email).await, before);
+    assert!(run.log().contains("wrong clientState"), "{}", run.log());
+
+    // `missed`: notifications were lost (here: dropped); the pair is walked at once.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    sandbox.set_notifications(Some(1000), None);
+    sandbox
+        .state()
+        .deliver(&user, message("Missed one", &user))
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(sandbox.notifications().dropped >= 1);
+    assert!(
+        !env.email_activities()
+            .await
+            .iter()
+            .any(|a| a.get("Subject") == Some("Missed one")),
+        "filed without a notification"
+    );
+    sandbox.set_notifications(Some(0), None);
+    sandbox
+        .lifecycle_event(&email_sub.subscription_id, "missed")
+        .await
+        .unwrap();
+    eventually("the missed message in CRM", 60, Some(&mut run), || async {
+        env.email_activities()
+            .await
+            .iter()
+            .any(|a| a.get("Subject") == Some("Missed one"))
+            .then_some(())
+    })
+    .await;
+
+    // `reauthorizationRequired`: renewed (a later expiry in the sandbox and the store).
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let expiry = |id: &str| {
+        sandbox
+            .subscriptions()
+            .into_iter()
+            .find(|v| v["id"] == id)
+            .map(|v| v["expirationDateTime"].as_str().unwrap().to_owned())
+    };
+    let old_expiry = expiry(&email_sub.subscription_id).unwrap();
+    sandbox
+        .lifecycle_event(&email_sub.subscription_id, "reauthorizationRequired")
+        .await
+        .unwrap();
+    eventually("the renewed subscription", 30, Some(&mut run), || async {
+        let e = expiry(&email_sub.subscription_id)?;
+        (e > old_expiry).then_some(())
+    })
+    .await;
+
+    // `subscriptionRemoved`: re-created (a new id, stored), and notifications flow again.
+    sandbox
+        .lifecycle_event(&email_sub.subscription_id, "subscriptionRemoved")
+        .await
+        .unwrap();
+    let renewed = eventually("a new subscription", 60, Some(&mut run), || {
+        let store = store.clone();
+        let mailbox = mailbox.clone();
+        let old = email_sub.subscription_id.clone();
+        async move {
+            store
+                .list_subscriptions()
+                .await
+                .ok()?
+                .into_iter()
+                .find(|s| s.mailbox == mailbox && s.kind == Kind::Email && s.subscription_id != old)
+        }
+    })
+    .await;
+    assert_ne!(renewed.client_state, email_sub.client_state);
+    assert!(
+        sandbox
+            .subscriptions()
+            .iter()
+            .any(|v| v["id"] == renewed.subscription_id.as_str())
+    );
+    file_and_wait(&env, &mut run, &user, "After re-subscribing", 60).await;
+
+    let (ok, _) = run.term().await;
+    assert!(ok);
+    // Kept for the next start.
+    assert!(!store.list_subscriptions().await.unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_notification_is_caught_by_the_safety_net() {
+    // Polling at an hour, but the safety net for subscribed pairs as often as the floor.
+    let (env, _endpoint, _admin) = start(60, 0, 0).await;
+    let sandbox = &env.demo.sandbox;
+    let mut run = Run::start(&env.config_path(), &[]);
+    subscribed(&env, &mut run).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    sandbox.set_notifications(Some(1_000_000), None);
+    let user = env.enabled_users().await[0].clone();
+    let took = file_and_wait(&env, &mut run, &user, "Never notified", 90).await;
+    assert!(
+        sandbox.notifications().dropped >= 1,
+        "{:?}",
+        sandbox.notifications()
+    );
+    eprintln!(
+        "dropped notification: in CRM after {:.2} s by the safety net",
+        took.as_secs_f64()
+    );
+}

@@ -95,11 +95,18 @@ fn main() {
     );
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for (i, c) in cycles.iter().enumerate() {
-        let written = (c.created + c.adopted).max(1) as f64;
+        let written = c.created + c.adopted;
+        let per_event = |n: u64| {
+            if written == 0 {
+                "-".to_owned()
+            } else {
+                format!("{:.2}", n as f64 / written as f64)
+            }
+        };
         let n = c.mailboxes.max(1) as f64;
         let name = ["first sync", "second", "steady state (nothing changed)"][i];
         println!(
-            "| {name} | {} | {:.1} | {} | {} | {} | {} | {} | {} | {} | {:.1} | {} | {:.2} | {} | {:.2} | {:.2} | {:.2} |",
+            "| {name} | {} | {:.1} | {} | {} | {} | {} | {} | {} | {} | {:.1} | {} | {} | {} | {} | {:.2} | {:.2} |",
             c.mailboxes,
             c.seconds,
             c.created,
@@ -109,11 +116,11 @@ fn main() {
             c.skipped,
             c.failed,
             c.delayed,
-            (c.created + c.adopted) as f64 / c.seconds,
+            written as f64 / c.seconds,
             support::graph_total(&c.stats),
-            support::graph_mailbox_requests(&c.stats) as f64 / written,
+            per_event(support::graph_mailbox_requests(&c.stats)),
             support::crm_total(&c.stats),
-            support::crm_total(&c.stats) as f64 / written,
+            per_event(support::crm_total(&c.stats)),
             support::graph_total(&c.stats) as f64 / n,
             support::crm_total(&c.stats) as f64 / n,
         );

@@ -17,7 +17,8 @@
 //!
 //! `cargo bench -p graph-connector --bench email_first_sync`
 //! (`BENCH_USERS` sandbox users, default 27 = 20 mailboxes filing e-mails; `BENCH_MESSAGES`
-//! generated messages per mailbox, default 20; `BENCH_SDK=0` skips the script; `GC_VENV` the
+//! generated messages per mailbox, default 20; `BENCH_SDK=0` skips the script; `BENCH_WRAP` a
+//! command to run the connector's first cycle under, e.g. `perf record -g -o FILE --`; `GC_VENV` the
 //! virtualenv for it, default `/var/tmp/gc-venv`, created and filled from
 //! `benches/msgraph-sdk/requirements.txt` when missing). Figures: docs/PERFORMANCE.md.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -94,7 +95,8 @@ async fn connector(s: &Setup) -> Connector {
     let bin = env!("CARGO_BIN_EXE_graph-connector");
     t.sandbox.reset_stats();
     let cpu0 = support::cpu_seconds();
-    let (first, seconds) = support::sync_once(bin, &t.config_path);
+    let wrap = std::env::var("BENCH_WRAP").ok();
+    let (first, seconds) = support::sync_once_under(wrap.as_deref(), bin, &t.config_path);
     let cpu1 = support::cpu_seconds();
     let stats = t.sandbox.stats();
     let filed = support::report_sum(&first, "created") + support::report_sum(&first, "adopted");

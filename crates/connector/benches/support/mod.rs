@@ -86,8 +86,20 @@ impl Tenant {
 
 /// `graph-connector sync --once --json`: its report and its wall time in seconds.
 pub fn sync_once(bin: &str, config: &Path) -> (serde_json::Value, f64) {
+    sync_once_under(None, bin, config)
+}
+
+/// [`sync_once`] under a wrapper command, e.g. `perf record -g -o /tmp/perf.data --`
+/// (`BENCH_WRAP`), to see where a cycle's CPU goes.
+pub fn sync_once_under(wrap: Option<&str>, bin: &str, config: &Path) -> (serde_json::Value, f64) {
+    let mut words: Vec<&str> = wrap
+        .map(|w| w.split_whitespace().collect())
+        .unwrap_or_default();
+    words.push(bin);
+    let mut cmd = Command::new(words[0]);
+    cmd.args(&words[1..]);
     let started = Instant::now();
-    let out = Command::new(bin)
+    let out = cmd
         .args(["sync", "--once", "--json", "--config"])
         .arg(config)
         .env("RUST_LOG", "warn")

@@ -42,6 +42,10 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         .route("/_sandbox/mailboxes/{user}/deliver", post(deliver))
         .route("/_sandbox/mailboxes/{user}/file", post(file))
         .route(
+            "/_sandbox/mailboxes/{user}/events/generate",
+            post(generate_events),
+        )
+        .route(
             "/_sandbox/users/{user}",
             axum::routing::patch(patch_user).delete(delete_user),
         )
@@ -282,6 +286,31 @@ struct FileBody {
 async fn file(State(s): S, Path(user): Path<String>, Json(b): Json<FileBody>) -> Response {
     match (StateHandle { shared: &s }).file_message(&user, &b.message_id, &b.folder) {
         Ok(id) => Json(json!({"id": id})).into_response(),
+        Err(e) => bad(e.0),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct GenerateEventsBody {
+    count: usize,
+    #[serde(default = "seven")]
+    days_past: u32,
+    #[serde(default = "seven")]
+    days_future: u32,
+}
+
+fn seven() -> u32 {
+    7
+}
+
+async fn generate_events(
+    State(s): S,
+    Path(user): Path<String>,
+    Json(b): Json<GenerateEventsBody>,
+) -> Response {
+    match (StateHandle { shared: &s }).generate_events(&user, b.count, b.days_past, b.days_future) {
+        Ok(ids) => (StatusCode::CREATED, Json(json!({"ids": ids}))).into_response(),
         Err(e) => bad(e.0),
     }
 }

@@ -684,6 +684,34 @@ impl StateHandle<'_> {
         })
     }
 
+    /// Adds `count` single events to `user`'s calendar, spread over the days inside
+    /// `[today − days_past, today + days_future]`, each a 30-minute meeting with one external
+    /// attendee (for load tests: a first sync of many events). Returns their immutable ids.
+    pub fn generate_events(
+        &self,
+        user: &str,
+        count: usize,
+        days_past: u32,
+        days_future: u32,
+    ) -> Result<Vec<String>, StateError> {
+        let dir = self.shared.directory.clone();
+        let mut t = self.shared.lock_tenant();
+        let i = t
+            .user_index(user)
+            .ok_or_else(|| StateError(format!("no user {user}")))?;
+        if t.users[i].mailbox.is_none() {
+            return Err(StateError(format!("{user} has no mailbox")));
+        }
+        Ok(crate::graph::calendar::generate_events(
+            &mut t,
+            &dir,
+            i,
+            count,
+            days_past,
+            days_future,
+        ))
+    }
+
     /// Number of events (series masters and single instances) in `user`'s calendar.
     pub fn event_count(&self, user: &str) -> Result<usize, StateError> {
         self.with_mailbox(user, |mbx, _, _| Ok(mbx.events.len()))

@@ -327,3 +327,57 @@ async fn attendee_response_reaches_the_organizer() {
     assert_eq!(s, StatusCode::BAD_REQUEST);
     sb.shutdown().await;
 }
+
+#[tokio::test]
+async fn generated_events_all_fall_inside_the_window() {
+    let sb = start().await;
+    let g = G::new(&sb).await;
+    let u = user(&sb, 1);
+    let before = sb.state().event_count(&u).unwrap();
+    let r = reqwest::Client::new()
+        .post(format!(
+            "{}/_sandbox/mailboxes/{u}/events/generate",
+            sb.url()
+        ))
+        .json(&json!({"count": 200, "daysPast": 7, "daysFuture": 7}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let ids: Value = r.json().await.unwrap();
+    assert_eq!(ids["ids"].as_array().unwrap().len(), 200);
+    assert_eq!(sb.state().event_count(&u).unwrap(), before + 200);
+    // the exact window of a sync at this moment, not rounded to days
+    let now = Timestamp::now();
+    let s = (now - (7 * 24).hours()).strftime("%Y-%m-%dT%H:%M:%SZ");
+    let e = (now + (7 * 24).hours()).strftime("%Y-%m-%dT%H:%M:%SZ");
+    let (items, _) = g
+        .walk(
+            &format!("/users/{u}/calendarView/delta?startDateTime={s}&endDateTime={e}"),
+            None,
+        )
+        .await;
+    let generated: Vec<&Value> = items
+        .iter()
+        .filter(|v| v["subject"].as_str().unwrap().starts_with("Meeting "))
+        .collect();
+    assert_eq!(generated.len(), 200);
+    assert!(generated.iter().all(|v| v["type"] == "singleInstance"
+        && v["attendees"].as_array().unwrap().len() == 1));
+    let icals: std::collections::HashSet<&str> = generated
+        .iter()
+        .map(|v| v["iCalUId"].as_str().unwrap())
+        .collect();
+    assert_eq!(icals.len(), 200, "each its own meeting");
+    // a user without a mailbox is refused
+    let r = reqwest::Client::new()
+        .post(format!(
+            "{}/_sandbox/mailboxes/nobody@nowhere.example/events/generate",
+            sb.url()
+        ))
+        .json(&json!({"count": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_client_error());
+}

@@ -1696,3 +1696,73 @@ pub(crate) fn seed_events(t: &mut Tenant, dir: &Directory) {
     }
     t.rng = rng;
 }
+
+/// Adds `count` single events to the calendar of user `ui`, spread evenly over the days
+/// strictly inside `[today − days_past, today + days_future]` (so that every one overlaps a
+/// window of that size whatever the time of day): for load tests (a first sync of many events).
+/// Each is a 30-minute meeting the user organises with one external attendee (so a sync looks
+/// a CRM person up per event), in one of the seed's time zones. Returns the immutable ids.
+pub(crate) fn generate_events(
+    t: &mut Tenant,
+    dir: &Directory,
+    ui: usize,
+    count: usize,
+    days_past: u32,
+    days_future: u32,
+) -> Vec<String> {
+    let today = Timestamp::now()
+        .to_zoned_datetime(jiff::tz::TimeZone::UTC)
+        .date();
+    let Some(me) = dir.users.get(ui) else {
+        return Vec::new();
+    };
+    // the days from today − (days_past − 1) to today + (days_future − 1)
+    let first = 1 - i64::from(days_past.max(1));
+    let days = i64::from(days_past.max(1)) + i64::from(days_future.max(1)) - 1;
+    let mut ids = Vec::with_capacity(count);
+    for i in 0..count {
+        // evenly over the days, at 8:00 to 16:30 local time
+        let day = first + (i as i64 * days) / count.max(1) as i64;
+        let hour = 8 + (i % 9) as i8;
+        let Ok(date) = today.checked_add(day.days()) else {
+            continue;
+        };
+        let start =
+            date.to_datetime(Time::new(hour, (i % 2) as i8 * 30, 0, 0).unwrap_or(Time::midnight()));
+        let end = start.checked_add(30.minutes()).unwrap_or(start);
+        let guest = &dir.externals[(ui * 7 + i) % dir.externals.len().max(1)];
+        let seq = t.next_seq();
+        let mut props = Map::new();
+        props.insert(
+            "subject".into(),
+            json!(format!("Meeting {} with {}", i + 1, guest.display_name)),
+        );
+        props.insert("body".into(), html(&format!("Agenda item {}", i + 1)));
+        props.insert("organizer".into(), recipient(&me.display_name, &me.email));
+        props.insert("attendees".into(), json!([attendee(guest, "required")]));
+        props.insert("isOrganizer".into(), json!(true));
+        props.insert(
+            "responseStatus".into(),
+            json!({"response": "organizer", "time": "0001-01-01T00:00:00Z"}),
+        );
+        props.insert("iCalUId".into(), json!(ical_uid(&mut t.rng)));
+        let ev = Event {
+            imm: ids::immutable_id(&mut t.rng),
+            rest: ids::rest_id(&mut t.rng),
+            seq,
+            created: Timestamp::now(),
+            modified: Timestamp::now(),
+            start,
+            end,
+            tz: ZONES[i % ZONES.len()].to_owned(),
+            all_day: false,
+            recurrence: None,
+            exceptions: Default::default(),
+            props,
+            ext: Vec::new(),
+        };
+        ids.push(ev.imm.clone());
+        insert_event(t, ui, ev);
+    }
+    ids
+}

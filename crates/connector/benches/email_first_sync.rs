@@ -1,0 +1,286 @@
+//! The first filing cycle of e-mails, against two yardsticks (issue 15):
+//!
+//! - **the bound** set by 4 concurrent Graph requests per mailbox and one CRM.interface request
+//!   at a time per rep: per mailbox `min(4 / (g × Lg), 1 / (c × Lc))` messages per second, times
+//!   the mailboxes, with `g`, `c` the measured Graph and CRM requests per filed message and `Lg`,
+//!   `Lc` the latencies;
+//! - **a straightforward msgraph-sdk script** doing the same job (`benches/msgraph-sdk/filing.py`:
+//!   sequential, one CRM query per address, one insert per message, one move), run on an
+//!   identical fresh tenant in the same run.
+//!
+//! Each side gets a fresh sandbox tenant with the same seed (Graph over TLS with `BENCH_GRAPH_MS`
+//! latency, default 50; CRM.interface with `BENCH_CRM_MS`, default 20), every Inbox message of
+//! every mailbox filed into `Inbox/crm`. The connector runs as `graph-connector sync --once`
+//! (a child process, e-mails only, `attachments = "none"` as the script ignores attachments),
+//! then twice more: the third run is idle and shows the fixed cost of a cycle (process start,
+//! token, CRM preflight, mailbox list), which the "net" figures leave out.
+//!
+//! `cargo bench -p graph-connector --bench email_first_sync`
+//! (`BENCH_USERS` sandbox users, default 27 = 20 mailboxes filing e-mails; `BENCH_MESSAGES`
+//! generated messages per mailbox, default 20; `BENCH_SDK=0` skips the script; `BENCH_WRAP` a
+//! command to run the connector's first cycle under, e.g. `perf record -g -o FILE --`; `GC_VENV` the
+//! virtualenv for it, default `/var/tmp/gc-venv`, created and filled from
+//! `benches/msgraph-sdk/requirements.txt` when missing). Figures: docs/PERFORMANCE.md.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use gc_sandbox::SandboxOptions;
+use support::{Tenant, env_usize};
+
+const SYNC: &str = "Inbox/crm";
+const MAILBOX_CONCURRENCY: f64 = 4.0;
+
+/// E-mails only: the other kinds would run after e-mails in the same cycle.
+const CONNECTOR_TOML: &str = "[emails]\nattachments = \"none\"\n\n\
+    [appointments]\nenabled = false\n\n[tasks]\nenabled = false\n\n\
+    [contacts]\nenabled = false\n\n[absences]\nenabled = false\n";
+
+struct Setup {
+    users: usize,
+    messages: usize,
+    graph_ms: u64,
+    crm_ms: u64,
+}
+
+async fn tenant(s: &Setup, extra: &str) -> Tenant {
+    let opts = SandboxOptions {
+        users: s.users,
+        seed: 15,
+        tls: true,
+        messages_per_mailbox: s.messages,
+        latency_ms: s.graph_ms,
+        ..SandboxOptions::default()
+    };
+    let t = Tenant::start(opts, s.crm_ms, extra).await;
+    let st = t.sandbox.state();
+    for u in t.mailbox_users() {
+        for m in st.messages(&u, "inbox").unwrap_or_default() {
+            st.file_message(&u, &m.immutable_id, SYNC).unwrap();
+        }
+    }
+    t
+}
+
+/// Messages still in the sync folder itself (not in its subfolders) of every mailbox.
+fn left_in_sync_folder(t: &Tenant) -> usize {
+    let st = t.sandbox.state();
+    t.mailbox_users()
+        .iter()
+        .map(|u| st.messages(u, SYNC).map(|v| v.len()).unwrap_or(0))
+        .sum()
+}
+
+struct Connector {
+    mailboxes: usize,
+    filed: u64,
+    unfiled: u64,
+    seconds: f64,
+    idle_seconds: f64,
+    graph_per_msg: f64,
+    crm_per_msg: f64,
+    left: usize,
+    /// CPU seconds of the sandbox (this process) and of the connector during the first cycle.
+    sandbox_cpu: f64,
+    connector_cpu: f64,
+    graph_requests: u64,
+    crm_requests: u64,
+}
+
+async fn connector(s: &Setup) -> Connector {
+    let t = tenant(s, CONNECTOR_TOML).await;
+    let bin = env!("CARGO_BIN_EXE_graph-connector");
+    t.sandbox.reset_stats();
+    let cpu0 = support::cpu_seconds();
+    let wrap = std::env::var("BENCH_WRAP").ok();
+    let (first, seconds) = support::sync_once_under(wrap.as_deref(), bin, &t.config_path);
+    let cpu1 = support::cpu_seconds();
+    let stats = t.sandbox.stats();
+    let filed = support::report_sum(&first, "created") + support::report_sum(&first, "adopted");
+    let unfiled = support::report_sum(&first, "skipped") + support::report_sum(&first, "failed");
+    support::sync_once(bin, &t.config_path);
+    let (_, idle_seconds) = support::sync_once(bin, &t.config_path);
+    Connector {
+        mailboxes: first["mailboxes"].as_array().unwrap().len(),
+        filed,
+        unfiled,
+        seconds,
+        idle_seconds,
+        graph_per_msg: support::graph_mailbox_requests(&stats) as f64 / filed.max(1) as f64,
+        crm_per_msg: support::crm_total(&stats) as f64 / filed.max(1) as f64,
+        left: left_in_sync_folder(&t),
+        sandbox_cpu: cpu1.0 - cpu0.0,
+        connector_cpu: cpu1.1 - cpu0.1,
+        graph_requests: support::graph_total(&stats),
+        crm_requests: support::crm_total(&stats),
+    }
+}
+
+struct Script {
+    mailboxes: u64,
+    filed: u64,
+    failed: u64,
+    seconds: f64,
+    graph_requests: u64,
+    crm_requests: u64,
+    left: usize,
+    client_cpu: f64,
+    sandbox_cpu: f64,
+}
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The virtualenv's python with the pinned SDK installed.
+fn python() -> PathBuf {
+    let venv =
+        PathBuf::from(std::env::var("GC_VENV").unwrap_or_else(|_| "/var/tmp/gc-venv".into()));
+    let py = venv.join("bin/python");
+    if !py.exists() {
+        let ok = Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "python3 -m venv {} failed", venv.display());
+    }
+    let req = repo_root().join("benches/msgraph-sdk/requirements.txt");
+    let ok = Command::new(venv.join("bin/pip"))
+        .args(["install", "-q", "--disable-pip-version-check", "-r"])
+        .arg(&req)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "pip install -r {} failed", req.display());
+    py
+}
+
+async fn script(s: &Setup, py: &Path) -> Script {
+    let t = tenant(s, "").await;
+    t.sandbox.reset_stats();
+    let cpu0 = support::cpu_seconds();
+    let out = tokio::process::Command::new(py)
+        .arg(repo_root().join("benches/msgraph-sdk/filing.py"))
+        .arg(&t.config_path)
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "filing.py failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let cpu1 = support::cpu_seconds();
+    let stats = t.sandbox.stats();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    Script {
+        mailboxes: v["mailboxes"].as_u64().unwrap(),
+        filed: v["filed"].as_u64().unwrap(),
+        failed: v["failed"].as_u64().unwrap(),
+        seconds: v["seconds"].as_f64().unwrap(),
+        graph_requests: support::graph_total(&stats),
+        crm_requests: support::crm_total(&stats),
+        left: left_in_sync_folder(&t),
+        client_cpu: cpu1.1 - cpu0.1,
+        sandbox_cpu: cpu1.0 - cpu0.0,
+    }
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let s = Setup {
+        users: env_usize("BENCH_USERS", 27),
+        messages: env_usize("BENCH_MESSAGES", 20),
+        graph_ms: env_usize("BENCH_GRAPH_MS", 50) as u64,
+        crm_ms: env_usize("BENCH_CRM_MS", 20) as u64,
+    };
+    let with_sdk = std::env::var("BENCH_SDK").map_or(true, |v| v != "0");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    println!(
+        "first filing cycle: {} sandbox users, {} generated messages per mailbox, every Inbox message filed into {SYNC}; \
+         Graph {} ms, CRM.interface {} ms per request",
+        s.users, s.messages, s.graph_ms, s.crm_ms
+    );
+    let c = rt.block_on(connector(&s));
+    let (lg, lc) = (s.graph_ms as f64 / 1000.0, s.crm_ms as f64 / 1000.0);
+    let graph_bound = MAILBOX_CONCURRENCY / (c.graph_per_msg * lg);
+    let crm_bound = 1.0 / (c.crm_per_msg * lc);
+    let bound = graph_bound.min(crm_bound) * c.mailboxes as f64;
+    let rate = c.filed as f64 / c.seconds;
+    let net = c.filed as f64 / (c.seconds - c.idle_seconds).max(f64::MIN_POSITIVE);
+    println!();
+    println!(
+        "| mailboxes | filed | not filed | seconds | idle cycle s | msg/s | net msg/s | Graph req/msg (mailbox slots) | CRM req/msg | bound per mailbox: Graph, CRM msg/s | bound msg/s | msg/s / bound | net / bound | CPU s: connector, sandbox |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!(
+        "| {} | {} | {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.2} | {:.2} | {:.1}, {:.1} | {:.0} | {:.1}% | {:.1}% | {:.1}, {:.1} |",
+        c.mailboxes,
+        c.filed,
+        c.unfiled,
+        c.seconds,
+        c.idle_seconds,
+        rate,
+        net,
+        c.graph_per_msg,
+        c.crm_per_msg,
+        graph_bound,
+        crm_bound,
+        bound,
+        100.0 * rate / bound,
+        100.0 * net / bound,
+        c.connector_cpu,
+        c.sandbox_cpu
+    );
+    if !with_sdk {
+        return;
+    }
+    let py = python();
+    let p = rt.block_on(script(&s, &py));
+    println!();
+    println!(
+        "| job | mailboxes | filed | not filed | left in sync folders (reps not on e-mails too) | seconds | msg/s | Graph requests | CRM requests | CPU s: client, sandbox |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|");
+    println!(
+        "| graph-connector sync --once | {} | {} | {} | {} | {:.1} | {:.1} | {} | {} | {:.1}, {:.1} |",
+        c.mailboxes,
+        c.filed,
+        c.unfiled,
+        c.left,
+        c.seconds,
+        rate,
+        c.graph_requests,
+        c.crm_requests,
+        c.connector_cpu,
+        c.sandbox_cpu
+    );
+    println!(
+        "| msgraph-sdk script | {} | {} | {} | {} | {:.1} | {:.1} | {} | {} | {:.1}, {:.1} |",
+        p.mailboxes,
+        p.filed,
+        p.failed,
+        p.left,
+        p.seconds,
+        p.filed as f64 / p.seconds,
+        p.graph_requests,
+        p.crm_requests,
+        p.client_cpu,
+        p.sandbox_cpu
+    );
+    println!(
+        "\nscript seconds / connector seconds = {:.1}×; per filed message {:.1}×",
+        p.seconds / c.seconds,
+        (p.seconds / p.filed.max(1) as f64) / (c.seconds / c.filed.max(1) as f64)
+    );
+}

@@ -80,6 +80,7 @@ pub async fn page(
             window_end: run.crm_to,
         },
     };
+    let hold_new = unresolved_intent(cx).await?;
     let mut changes = Vec::with_capacity(found.len());
     for appointment in found {
         let linked = cx
@@ -96,6 +97,7 @@ pub async fn page(
             in_scope: in_scope(kind, &appointment),
             appointment,
             linked,
+            hold_new,
         })));
     }
     Ok(Page {
@@ -105,4 +107,27 @@ pub async fn page(
         // window (and reconciles).
         done: stamped.then(|| next.encode()),
     })
+}
+
+/// Whether an interrupted write of an event to CRM in this mailbox left a record it cannot
+/// name yet (an intent without a CRM id).
+async fn unresolved_intent(cx: &RunCx<'_>) -> Result<bool, PortError> {
+    let mut after: Option<String> = None;
+    loop {
+        let links = cx
+            .store
+            .list_links(cx.mailbox(), Kind::Appointment, after.as_deref(), 500)
+            .await
+            .map_err(store_error)?;
+        if links
+            .iter()
+            .any(|l| l.state == LinkState::Interrupted && l.crm_id.is_none())
+        {
+            return Ok(true);
+        }
+        match links.last() {
+            Some(l) if links.len() == 500 => after = Some(l.graph_id.clone()),
+            _ => return Ok(false),
+        }
+    }
 }

@@ -143,6 +143,14 @@ pub fn decide_crm(i: CrmInput<'_>) -> Decision {
             // before it ever reported it): a deletion in Microsoft 365.
             return event_deleted(i, a);
         }
+        // The calendar side is still completing a write of an event to CRM that may have
+        // made this very record: it is left to that side (later in the same run).
+        let pending = i
+            .link
+            .is_some_and(|l| l.state == LinkState::Interrupted && !l.graph_id.starts_with("crm:"));
+        if pending || matches!(i.change, EventChange::Crm(item) if item.hold_new) {
+            return Decision::Nothing;
+        }
         // Both are closed for this calendar (recorded once, not at every walk).
         if let Some(key) = a.keys.first() {
             return close(

@@ -43,6 +43,7 @@ fn item(a: CrmAppointment, linked: bool) -> EventChange {
         appointment: a,
         in_scope: true,
         linked: linked.then(|| ("e1".to_owned(), Some("uid-1".to_owned()))),
+        hold_new: false,
     }))
 }
 

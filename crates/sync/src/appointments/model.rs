@@ -141,6 +141,10 @@ pub struct CrmItem {
     pub in_scope: bool,
     /// This mailbox's link to it: its event id and the meeting's key.
     pub linked: Option<(String, Option<String>)>,
+    /// An interrupted write of an event to CRM in this mailbox does not know yet which
+    /// record it wrote: no event is created from an unlinked appointment (it may be that
+    /// record) until the calendar side has completed it, later in the same run.
+    pub hold_new: bool,
 }
 
 /// The item key of a CRM appointment that has no event in this mailbox yet.

@@ -226,6 +226,69 @@ async fn sample(store: &dyn StateStore, mailboxes: &BTreeSet<String>, s: &Mutex<
     }
 }
 
+/// The processes (by index) holding an unexpired mailbox lease now.
+async fn working(store: &dyn StateStore) -> BTreeSet<usize> {
+    let (Ok(leases), Ok(now)) = (store.list_leases().await, store.now().await) else {
+        return BTreeSet::new();
+    };
+    leases
+        .iter()
+        .filter(|l| l.expires_at > now && l.key.ends_with("/email"))
+        .filter(|l| !l.key.starts_with(gc_store::PROCESS_LEASE_PREFIX))
+        .filter_map(|l| {
+            let name = l.holder.split(':').next()?;
+            name.strip_prefix("proc-")?.parse().ok()
+        })
+        .collect()
+}
+
+/// What the admin API of the processes showed while they worked.
+#[derive(Default)]
+struct Shown {
+    /// Processes seen holding mailbox leases (`/api/processes`).
+    holders: BTreeSet<String>,
+    /// Mailbox rows seen with a holder (`/api/mailboxes`), and with another process's.
+    rows_held: usize,
+    rows_held_elsewhere: usize,
+}
+
+async fn admin_sample(
+    client: &reqwest::Client,
+    port: u16,
+    shown: &Mutex<Shown>,
+) -> Result<(), reqwest::Error> {
+    let base = format!("http://127.0.0.1:{port}");
+    let p: serde_json::Value = client
+        .get(format!("{base}/api/processes"))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let rows: Vec<serde_json::Value> = client
+        .get(format!("{base}/api/mailboxes"))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let this = p["this"].as_str().unwrap_or_default().to_owned();
+    let mut s = shown.lock().unwrap();
+    for l in p["leases"].as_array().into_iter().flatten() {
+        if l["leased"]["type"] == "mailbox" && l["expired"] == false {
+            s.holders
+                .insert(l["process"].as_str().unwrap_or_default().to_owned());
+        }
+    }
+    for r in &rows {
+        if let Some(h) = r["holder"].as_str() {
+            s.rows_held += 1;
+            if h != this {
+                s.rows_held_elsewhere += 1;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The longest a mailbox may wait: its interval (at least the scheduler's 5 s floor), plus
 /// the lease time (a killed holder's lease runs out), plus the pause after which a process
 /// that found the mailbox busy looks again (the floor), plus 5 s for the run or probe itself
@@ -319,11 +382,17 @@ async fn several_processes(plan: Plan) {
     };
     let mailboxes: BTreeSet<String> = rep_of.values().cloned().collect();
     let staleness = Arc::new(Mutex::new(Staleness::default()));
+    let shown = Arc::new(Mutex::new(Shown::default()));
+    let ports: Vec<u16> = configs.iter().map(|(_, p)| *p).collect();
     let sampling = tokio::spawn({
         let (store, mailboxes, staleness) = (store.clone(), mailboxes.clone(), staleness.clone());
+        let shown = shown.clone();
         async move {
-            loop {
+            let client = http();
+            for n in 0usize.. {
                 sample(&*store, &mailboxes, &staleness).await;
+                // The admin API of whichever process is up (round robin).
+                let _ = admin_sample(&client, ports[n % ports.len()], &shown).await;
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
         }
@@ -348,9 +417,18 @@ async fn several_processes(plan: Plan) {
             }
         }
         if now >= next_kill {
-            let i = rng.random_range(0..PROCESSES);
-            let alive = procs.iter().filter(|p| p.is_some()).count();
-            if procs[i].is_some() && alive >= 2 {
+            // A process working a mailbox right now, if one is: the kill then cuts off a
+            // run and leaves its lease behind, to be taken over.
+            let working = working(&*store).await;
+            let alive: Vec<usize> = (0..PROCESSES).filter(|i| procs[*i].is_some()).collect();
+            let busy: Vec<usize> = alive
+                .iter()
+                .copied()
+                .filter(|i| working.contains(i))
+                .collect();
+            let pool = if busy.is_empty() { &alive } else { &busy };
+            let i = pool[rng.random_range(0..pool.len())];
+            if alive.len() >= 2 {
                 let mut run = procs[i].take().unwrap();
                 run.child.kill().unwrap();
                 run.child.wait().unwrap();
@@ -535,9 +613,21 @@ async fn several_processes(plan: Plan) {
         s.samples,
         started.elapsed()
     );
+    let shown = shown.lock().unwrap();
+    eprintln!(
+        "admin API: {} processes seen holding mailboxes, {} mailbox rows with a holder ({} held by another process)",
+        shown.holders.len(),
+        shown.rows_held,
+        shown.rows_held_elsewhere
+    );
     assert!(
-        kills >= 3,
-        "the chaos phase killed only {kills} process(es)"
+        shown.holders.len() >= 2 && shown.rows_held_elsewhere > 0,
+        "the admin API never showed mailboxes held by several processes"
+    );
+    drop(shown);
+    assert!(
+        kills >= 3 && cut_off > 0,
+        "the chaos phase killed only {kills} process(es), cutting off {cut_off} run(s)"
     );
     assert!(
         worst <= bound(&plan),

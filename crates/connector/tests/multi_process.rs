@@ -591,7 +591,7 @@ async fn several_processes(plan: Plan) {
     // Every mailbox worked within its interval plus the lease time.
     let runs = store.list_runs(None, 1_000_000).await.unwrap();
     let cut_off = runs.iter().filter(|r| r.finished_at.is_none()).count();
-    let s = staleness.lock().unwrap();
+    let s = std::mem::take(&mut *staleness.lock().unwrap());
     assert!(s.from.is_some(), "the first sync never completed");
     assert_eq!(s.worst.len(), mailboxes.len());
     let (worst_mailbox, worst) = s
@@ -613,7 +613,7 @@ async fn several_processes(plan: Plan) {
         s.samples,
         started.elapsed()
     );
-    let shown = shown.lock().unwrap();
+    let shown = std::mem::take(&mut *shown.lock().unwrap());
     eprintln!(
         "admin API: {} processes seen holding mailboxes, {} mailbox rows with a holder ({} held by another process)",
         shown.holders.len(),
@@ -624,7 +624,6 @@ async fn several_processes(plan: Plan) {
         shown.holders.len() >= 2 && shown.rows_held_elsewhere > 0,
         "the admin API never showed mailboxes held by several processes"
     );
-    drop(shown);
     assert!(
         kills >= 3 && cut_off > 0,
         "the chaos phase killed only {kills} process(es), cutting off {cut_off} run(s)"
@@ -634,7 +633,6 @@ async fn several_processes(plan: Plan) {
         "mailbox {worst_mailbox} waited {worst:.1} s, more than {:.0} s",
         bound(&plan)
     );
-    drop(s);
     store.close().await;
     schema.drop_it().await;
 }

@@ -11,7 +11,8 @@
 //! - every mailbox worked within its interval plus the lease time (plus the scheduler's
 //!   retry pause, see [`bound`]): the test samples each mailbox's last run time
 //!   (`mailbox_schedule`, written by every run and every probe that found nothing new; an
-//!   idle mailbox gets no row in the runs table) twice a second on the database clock;
+//!   idle mailbox gets no row in the runs table) twice a second on the database clock, for
+//!   each mailbox from its first run on;
 //! - the admin API of one process lists exactly the three live processes.
 //!
 //! The CI-sized variant runs by default (PostgreSQL from `DATABASE_URL`, a fresh schema per
@@ -187,7 +188,8 @@ fn deliver(
 }
 
 /// How stale each mailbox got: per rep id, the longest time between "now" (database clock,
-/// sampled) and its last e-mail run, counted from `from` (the end of the first sync).
+/// sampled) and its last e-mail run, from its first run on; `from`: when every mailbox had
+/// had its first run.
 #[derive(Default)]
 struct Staleness {
     from: Option<Timestamp>,
@@ -212,20 +214,16 @@ async fn sample(store: &dyn StateStore, mailboxes: &BTreeSet<String>, s: &Mutex<
         })
         .collect();
     let mut s = s.lock().unwrap();
-    if s.from.is_none() {
-        // Measured once every mailbox had its first run: the first sync of a whole tenant
-        // is not the steady state the interval speaks of.
-        if last.len() == mailboxes.len() && last.values().all(Option::is_some) {
-            s.from = Some(now);
-            s.from_seen = Some(Instant::now());
-        }
-        return;
+    if s.from.is_none() && last.len() == mailboxes.len() && last.values().all(Option::is_some) {
+        s.from = Some(now);
+        s.from_seen = Some(Instant::now());
     }
-    let from = s.from.unwrap();
     s.samples += 1;
+    // Each mailbox from its first run on: the first sync of a whole tenant is not the steady
+    // state the interval speaks of (how long it took is reported on its own).
     for (m, t) in last {
-        let since = t.unwrap_or(from).max(from);
-        let stale = since.duration_until(now).as_secs_f64();
+        let Some(t) = t else { continue };
+        let stale = t.duration_until(now).as_secs_f64();
         let w = s.worst.entry(m.to_owned()).or_default();
         *w = w.max(stale);
     }

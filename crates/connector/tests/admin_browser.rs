@@ -170,6 +170,20 @@ async fn admin_page_in_chromium_sync_now_shows_the_filed_message() {
             .text()
             .await?;
         assert!(health.contains("ok"), "{health}");
+        // Which process holds what: this one is the only live process, and the mailbox
+        // table has the column naming the holder of each mailbox's lease.
+        let processes = browser
+            .find_all(Locator::Css("table#processes tbody tr"))
+            .await?;
+        assert_eq!(processes.len(), 1, "one live process");
+        let me = processes[0].text().await?;
+        assert!(me.contains("(this process)"), "{me}");
+        let head = browser
+            .find(Locator::Css("table#mailboxes thead"))
+            .await?
+            .text()
+            .await?;
+        assert!(head.contains("Held by"), "{head}");
 
         // A message filed now would wait an hour; "sync now" files it at once.
         let user = enabled[0].clone();

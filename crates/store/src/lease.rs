@@ -66,6 +66,16 @@ pub fn lease_key(mailbox: &str, kind: Kind) -> String {
     format!("{mailbox}/{kind}")
 }
 
+/// What every process-presence lease key starts with (see [`process_lease_key`]).
+pub const PROCESS_LEASE_PREFIX: &str = "process/";
+
+/// The lease key a running service holds, renewed, for as long as it lives:
+/// `"process/{holder}"`. The unexpired ones are the live processes sharing the store (the
+/// admin page lists them); a killed process's entry expires with its mailbox leases.
+pub fn process_lease_key(holder: &str) -> String {
+    format!("{PROCESS_LEASE_PREFIX}{holder}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -76,6 +86,14 @@ mod tests {
             lease_key("4294967394", Kind::Appointment),
             "4294967394/appointment"
         );
+    }
+
+    #[test]
+    fn process_lease_keys_never_look_like_mailbox_keys() {
+        let k = process_lease_key("host-a:42:1f");
+        assert_eq!(k, "process/host-a:42:1f");
+        assert!(k.starts_with(PROCESS_LEASE_PREFIX));
+        assert!(!lease_key("4294967394", Kind::Email).starts_with(PROCESS_LEASE_PREFIX));
     }
 
     #[test]

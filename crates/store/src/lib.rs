@@ -36,7 +36,7 @@ mod types;
 mod url;
 
 pub use error::{StoreError, StoreErrorClass};
-pub use lease::{Lease, LeaseFence, lease_key};
+pub use lease::{Lease, LeaseFence, PROCESS_LEASE_PREFIX, lease_key, process_lease_key};
 pub use open::{OpenOptions, open, open_with};
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;

@@ -48,8 +48,26 @@ pub async fn mailboxes(
     State(state): State<Arc<AdminState>>,
 ) -> Result<Json<Vec<views::MailboxRow>>, Refused> {
     let all = state.store.list_mailboxes().await.map_err(unavailable)?;
+    let leases = state.store.list_leases().await.map_err(unavailable)?;
     let now = state.store.now().await.map_err(unavailable)?;
-    Ok(Json(views::rows(&state, &all, now)))
+    Ok(Json(views::rows(&state, &all, &leases, now)))
+}
+
+/// GET /api/processes: the processes sharing the state store (live ones: their presence
+/// lease is unexpired), which of them serves this answer, and every lease with its holder
+/// and expiry.
+pub async fn processes(
+    State(state): State<Arc<AdminState>>,
+) -> Result<Json<super::leases::Processes>, Refused> {
+    let all = state.store.list_mailboxes().await.map_err(unavailable)?;
+    let leases = state.store.list_leases().await.map_err(unavailable)?;
+    let now = state.store.now().await.map_err(unavailable)?;
+    Ok(Json(super::leases::processes(
+        &state.holder,
+        &leases,
+        &all,
+        now,
+    )))
 }
 
 fn unavailable(e: gc_store::StoreError) -> Refused {
@@ -68,7 +86,8 @@ pub async fn mailbox(
         .list_runs(Some(&m.rep_id), 50)
         .await
         .map_err(unavailable)?;
-    let rows = views::rows(&state, std::slice::from_ref(&m), now);
+    let leases = state.store.list_leases().await.map_err(unavailable)?;
+    let rows = views::rows(&state, std::slice::from_ref(&m), &leases, now);
     Ok(Json(json!({
         "mailbox": m.address,
         "rep_id": m.rep_id,

@@ -5,6 +5,7 @@
 pub mod actions;
 pub mod api;
 pub mod auth;
+pub mod leases;
 pub mod pages;
 pub mod views;
 
@@ -35,6 +36,9 @@ pub struct AdminState {
     pub graph: Arc<GraphMail>,
     /// Browser sessions.
     pub sessions: auth::Sessions,
+    /// This process's identity in leases (marks "this process" among those sharing the
+    /// store; empty when the state is not served by a running service).
+    pub holder: String,
 }
 
 impl AdminState {
@@ -51,7 +55,14 @@ impl AdminState {
             status,
             graph,
             sessions: auth::Sessions::default(),
+            holder: String::new(),
         }
+    }
+
+    /// The same, naming this process's lease holder.
+    pub fn with_holder(mut self, holder: String) -> Self {
+        self.holder = holder;
+        self
     }
 }
 
@@ -80,6 +91,7 @@ pub fn router(state: Arc<AdminState>) -> Router {
         .route("/api/mailboxes/{id}/resume", post(actions::resume_api))
         .route("/api/ledger", get(api::ledger))
         .route("/api/runs", get(api::runs))
+        .route("/api/processes", get(api::processes))
         .route("/api/alerts", get(api::alerts))
         .route("/api/config", get(api::config))
         .route("/api/check", get(api::check).post(actions::recheck_api))

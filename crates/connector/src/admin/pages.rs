@@ -91,8 +91,8 @@ fn rows_table(access: &Access, rows: &[MailboxRow], back: &str) -> Markup {
         table #mailboxes {
             thead { tr {
                 th { "Mailbox" } th { "Kind" } th { "State" } th { "Last success" }
-                th { "Next due" } th { "Backlog" } th { "Last error" } th { "Excluded until" }
-                th { "Actions" }
+                th { "Next due" } th { "Backlog" } th { "Held by" } th { "Last error" }
+                th { "Excluded until" } th { "Actions" }
             } }
             tbody {
                 @for r in rows {
@@ -103,6 +103,11 @@ fn rows_table(access: &Access, rows: &[MailboxRow], back: &str) -> Markup {
                         td { (when(r.last_success)) }
                         td { (r.next_due.map_or_else(|| "now".to_owned(), |t| when(Some(t)))) }
                         td { (r.backlog.map(|b| b.to_string()).unwrap_or_default()) }
+                        td.holder {
+                            @if let Some(h) = &r.holder {
+                                (h) div.muted { "until " (when(r.lease_expires)) }
+                            }
+                        }
                         td {
                             @if let Some(e) = &r.last_error {
                                 (e)
@@ -150,7 +155,9 @@ pub async fn dashboard(
             return error_page(StatusCode::SERVICE_UNAVAILABLE, &e.to_string());
         }
     };
-    let rows = views::rows(&state, &all, now);
+    let leases = state.store.list_leases().await.unwrap_or_default();
+    let rows = views::rows(&state, &all, &leases, now);
+    let processes = super::leases::processes(&state.holder, &leases, &all, now);
     let roster = state.status.roster();
     let alerts = state.store.list_alerts(5).await.unwrap_or_default();
     page(
@@ -172,6 +179,8 @@ pub async fn dashboard(
                 }
                 span.muted { " version " (health.version) " (" (health.commit) "), started " (when(health.started_at)) }
             }
+            h2 { "Processes" }
+            (processes_table(&processes))
             h2 { "Mailboxes and kinds" }
             @if rows.is_empty() { p.muted { "No mailbox yet: the list is read from CRM when the service starts." } }
             (rows_table(&access, &rows, "/"))
@@ -187,6 +196,32 @@ pub async fn dashboard(
         },
     )
     .into_response()
+}
+
+/// The live processes sharing the state store and what each holds.
+fn processes_table(procs: &super::leases::Processes) -> Markup {
+    html! {
+        @if procs.processes.is_empty() {
+            p.muted { "No live process registered (the state store is not shared by a running service)." }
+        } @else {
+            table #processes {
+                thead { tr { th { "Process" } th { "Name" } th { "PID" } th { "Since" } th { "Alive until" } th { "Mailboxes held" } th { "Items held" } } }
+                tbody { @for r in &procs.processes {
+                    tr data-holder=(r.holder) {
+                        td { code { (r.holder) } @if r.this { " " span.ok { "(this process)" } } }
+                        td { (r.name) }
+                        td { (r.pid.map(|p| p.to_string()).unwrap_or_default()) }
+                        td { (when(Some(r.since))) }
+                        td { (when(Some(r.expires_at))) }
+                        td { (r.mailboxes) }
+                        td { (r.items) }
+                    }
+                } }
+            }
+            p.muted { "Each process renews its leases; a process that stops renewing (killed, cut off from the state store) drops off this list after "
+                "[state] lease_seconds, and another takes its mailboxes over. " a href="/api/processes" { "Every lease as JSON" } }
+        }
+    }
 }
 
 fn alerts_table(alerts: &[gc_store::Alert]) -> Markup {
@@ -217,7 +252,8 @@ pub async fn mailbox(
         Err(_) => return error_page(StatusCode::NOT_FOUND, &format!("no mailbox {id}")),
     };
     let now = state.store.now().await.unwrap_or_else(|_| Timestamp::now());
-    let rows = views::rows(&state, std::slice::from_ref(&m), now);
+    let leases = state.store.list_leases().await.unwrap_or_default();
+    let rows = views::rows(&state, std::slice::from_ref(&m), &leases, now);
     let runs = state
         .store
         .list_runs(Some(&m.rep_id), 10)

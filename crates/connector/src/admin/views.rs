@@ -158,6 +158,11 @@ pub struct MailboxRow {
     pub excluded_until: Option<Timestamp>,
     /// Paused locally (the mailbox, or this kind).
     pub paused: bool,
+    /// The process working it now (the holder of its unexpired lease), this one or another
+    /// sharing the state store.
+    pub holder: Option<String>,
+    /// When that lease expires unless renewed.
+    pub lease_expires: Option<Timestamp>,
 }
 
 /// The kinds the service runs with this configuration.
@@ -165,9 +170,16 @@ pub fn enabled_kinds(state: &AdminState) -> Vec<Kind> {
     crate::wiring::enabled_kinds(&state.config)
 }
 
-/// Rows for these mailboxes.
-pub fn rows(state: &AdminState, mailboxes: &[MailboxRecord], now: Timestamp) -> Vec<MailboxRow> {
+/// Rows for these mailboxes; `leases` (the store's lease table) tell which process works
+/// which of them right now.
+pub fn rows(
+    state: &AdminState,
+    mailboxes: &[MailboxRecord],
+    leases: &[gc_store::Lease],
+    now: Timestamp,
+) -> Vec<MailboxRow> {
     let kinds = enabled_kinds(state);
+    let holders = super::leases::mailbox_holders(leases, now);
     let roster = state.status.roster();
     // A mailbox of the current list shows the kinds its rep's flags switch on; one that is
     // not in it (not read yet, disabled, excluded) shows every enabled kind's state.
@@ -183,7 +195,9 @@ pub fn rows(state: &AdminState, mailboxes: &[MailboxRecord], now: Timestamp) -> 
     for m in mailboxes {
         for kind in kinds.iter().filter(|k| synced(&m.rep_id, **k)) {
             let k = m.kinds.get(kind).cloned().unwrap_or_default();
-            let running = state.status.is_running(&m.rep_id, *kind);
+            let held = holders.get(&(m.rep_id.clone(), *kind));
+            // Running here, or in another process sharing the store.
+            let running = state.status.is_running(&m.rep_id, *kind) || held.is_some();
             let mut st = mailbox_state(m, running, now);
             if st == "ok" {
                 if k.paused_at.is_some() {
@@ -217,6 +231,8 @@ pub fn rows(state: &AdminState, mailboxes: &[MailboxRecord], now: Timestamp) -> 
                 last_error,
                 excluded_until: m.excluded_until.filter(|u| *u > now),
                 paused: m.is_paused(*kind),
+                holder: held.map(|h| h.0.clone()),
+                lease_expires: held.map(|h| h.1),
             });
         }
     }

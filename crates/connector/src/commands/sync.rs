@@ -101,7 +101,7 @@ impl Runtime {
             directory: Arc::new(TenantDirectory::new(crm.clone(), graph.clone())),
             graph: Arc::new(GraphMail::new(graph, config.microsoft.admin_email.clone())),
             crm: Arc::new(CrmActivities::new(crm, activity_type)),
-            engine: Engine::new(store.clone(), policy, holder()),
+            engine: Engine::new(store.clone(), policy, holder(config)),
             store,
             email,
             appointments,
@@ -267,16 +267,33 @@ fn lower(v: &[String]) -> Vec<String> {
     v.iter().map(|s| s.trim().to_ascii_lowercase()).collect()
 }
 
-/// This process's identity in store leases: host, pid and a random part.
-pub fn holder() -> String {
-    let host = std::env::var("HOSTNAME")
-        .ok()
+/// This process's identity in store leases: `[state] instance_name` (default: the host
+/// name), the process id and the start time, `name:pid:nanos-hex`. The name tells the
+/// administrator which machine or service holds a mailbox; the pid and start time make the
+/// identity unique, so a restarted process (or a second one given the same name) never
+/// passes for the one before it and its leases are fenced apart.
+pub fn holder(config: &Config) -> String {
+    let name = config
+        .state
+        .instance_name
+        .clone()
+        .filter(|n| valid_instance_name(n))
+        .or_else(|| std::env::var("HOSTNAME").ok())
         .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
-        .map(|h| h.trim().to_owned())
+        .map(|h| h.trim().replace(['/', ':'], "-"))
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "localhost".into());
     let nanos = jiff::Timestamp::now().as_nanosecond();
-    format!("{host}:{}:{nanos:x}", std::process::id())
+    format!("{name}:{}:{nanos:x}", std::process::id())
+}
+
+/// An `[state] instance_name` that fits in a holder: short, and without the `/` and `:` that
+/// separate the holder's parts and a global-key lease's holder from its item.
+pub fn valid_instance_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
 }
 
 /// `sync --once`.

@@ -149,6 +149,10 @@ pub struct State {
     pub url_file: Option<PathBuf>,
     pub ledger_retention_days: u32,
     pub lease_seconds: u32,
+    /// The name this process goes by in leases and on the admin page (default: the host
+    /// name); the process id and its start time are always added, so two processes given one
+    /// name by mistake still never share a lease.
+    pub instance_name: Option<String>,
 }
 
 impl Default for State {
@@ -158,6 +162,7 @@ impl Default for State {
             url_file: None,
             ledger_retention_days: 180,
             lease_seconds: 120,
+            instance_name: None,
         }
     }
 }

@@ -641,3 +641,31 @@ fn parallel_is_auto_or_a_number_and_auto_follows_the_bound() {
         "{found:?}"
     );
 }
+
+#[test]
+fn instance_name_names_the_process_in_its_leases() {
+    let text = example_with(
+        "# instance_name = \"connector-a\"",
+        "instance_name = \"connector-a\"",
+    );
+    let config = load_text(&text).unwrap();
+    let holder = crate::commands::sync::holder(&config);
+    let pid = std::process::id().to_string();
+    let parts: Vec<&str> = holder.split(':').collect();
+    assert_eq!(parts.len(), 3, "{holder}");
+    assert_eq!((parts[0], parts[1]), ("connector-a", pid.as_str()));
+    // The start time keeps two processes of one name apart.
+    std::thread::sleep(std::time::Duration::from_millis(2));
+    assert_ne!(crate::commands::sync::holder(&config), holder);
+    for bad in ["a/b", "a:b", "", "with space"] {
+        let text = example_with(
+            "# instance_name = \"connector-a\"",
+            &format!("instance_name = {bad:?}"),
+        );
+        let found = issues(&text);
+        assert!(
+            found.iter().any(|i| i.key == "state.instance_name"),
+            "{bad:?}: {found:?}"
+        );
+    }
+}

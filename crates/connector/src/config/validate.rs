@@ -210,6 +210,15 @@ pub fn validate(config: &Config) -> Vec<Problem> {
         ),
     }
     p.nonzero("state.lease_seconds", s.lease_seconds);
+    if let Some(name) = &s.instance_name
+        && !crate::commands::sync::valid_instance_name(name)
+    {
+        p.push(
+            "state.instance_name",
+            "must be 1 to 64 letters, digits, '.', '-' or '_'",
+            "write a short name such as `instance_name = \"connector-a\"`, or leave it out to use the host name",
+        );
+    }
     p.nonzero("state.ledger_retention_days", s.ledger_retention_days);
 
     p.nonzero(

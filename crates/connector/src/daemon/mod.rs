@@ -130,7 +130,8 @@ impl Service {
         let admin_email = config.microsoft.admin_email.clone();
         let graph = Arc::new(GraphMail::new(graph_client, admin_email.clone()));
         let crm = Arc::new(CrmActivities::new(crm, rules.activity_type.clone()));
-        let holder = crate::commands::sync::holder();
+        let holder = crate::commands::sync::holder(&config);
+        let policy_ttl = policy.lease_ttl;
         let engine = gc_sync::Engine::new(store.clone(), policy, holder.clone());
         let status = Status::new();
         let e = &config.errors;
@@ -233,12 +234,15 @@ impl Service {
                 .with_context(|| format!("listening on {addr} ([admin] listen)"))?;
             tracing::info!(url = %format!("http://{addr}/"), "admin page");
             Some(admin::serve(
-                Arc::new(admin::AdminState::new(
-                    config.clone(),
-                    store.clone(),
-                    status.clone(),
-                    graph.clone(),
-                )),
+                Arc::new(
+                    admin::AdminState::new(
+                        config.clone(),
+                        store.clone(),
+                        status.clone(),
+                        graph.clone(),
+                    )
+                    .with_holder(holder.clone()),
+                ),
                 listener,
                 shutdown.clone(),
             ))
@@ -254,12 +258,14 @@ impl Service {
                 certificate_expiry,
             )),
             tokio::spawn(delta_resets(store.clone(), alerter, resets_rx)),
+            tokio::spawn(presence(store.clone(), holder.clone(), policy_ttl)),
         ];
         metrics::gauge!("graph_connector_build_info", "version" => env!("CARGO_PKG_VERSION"), "commit" => crate::GIT_COMMIT).set(1.0);
         tracing::info!(
             version = env!("CARGO_PKG_VERSION"),
             commit = crate::GIT_COMMIT,
             state = %config.state.url,
+            holder,
             "service started"
         );
         Ok(Service {
@@ -432,6 +438,25 @@ async fn housekeeping(
             }
         }
         hours += 1;
+    }
+}
+
+/// This process's presence: the lease `process/{holder}`, taken at once and then renewed (or
+/// taken again, should the store have been unreachable past its expiry) at a third of the
+/// lease time, for as long as the service runs. The admin pages of every process sharing the
+/// store list the unexpired ones as the live processes; `stop` releases it with the mailbox
+/// leases, and a killed process's entry expires with them.
+async fn presence(store: Arc<dyn StateStore>, holder: String, ttl: Duration) {
+    let key = gc_store::process_lease_key(&holder);
+    let mut tick = tokio::time::interval((ttl / 3).max(Duration::from_millis(100)));
+    loop {
+        tick.tick().await;
+        match store.try_acquire_lease(&key, &holder, ttl).await {
+            Ok(Some(_)) => {}
+            // The holder is unique to this process: nobody else can hold its key.
+            Ok(None) => tracing::warn!(holder, "the presence lease is held by another process"),
+            Err(e) => tracing::warn!(error = %e, "cannot renew this process's presence lease"),
+        }
     }
 }
 

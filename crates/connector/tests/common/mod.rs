@@ -3,6 +3,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod all_kinds;
+pub mod multi;
 pub mod service;
 
 use std::collections::{BTreeMap, BTreeSet};

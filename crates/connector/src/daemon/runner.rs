@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use gc_store::{Kind, StateStore};
-use gc_sync::adapters::{CrmActivities, GraphMail, TenantDirectory};
+use gc_sync::adapters::{CrmActivities, GraphMail, Probers, TenantDirectory};
 use gc_sync::mailboxes::{MailboxList, Unmatched};
 use gc_sync::{
     AbsenceKind, AbsenceRules, AppointmentKind, AppointmentRules, ContactKind, ContactRules,
@@ -175,6 +175,7 @@ pub fn appointment_runner(
             rules.clone(),
             roster.list.reps.clone(),
         )
+        .with_prober(graph.clone())
     })
 }
 
@@ -185,8 +186,9 @@ pub fn tasks_runner(
     crm: Arc<CrmActivities>,
     rules: TaskRules,
 ) -> EngineRunner<TasksKind> {
+    let probers = Arc::new(Probers::new(graph.clone(), crm.clone()));
     EngineRunner::new(engine, Kind::Task, move |_: &Roster| {
-        TasksKind::new(graph.clone(), crm.clone(), rules.clone())
+        TasksKind::new(graph.clone(), crm.clone(), rules.clone()).with_prober(probers.clone())
     })
 }
 
@@ -210,7 +212,7 @@ pub fn absence_runner(
     rules: AbsenceRules,
 ) -> EngineRunner<AbsenceKind> {
     EngineRunner::new(engine, Kind::Absence, move |_: &Roster| {
-        AbsenceKind::new(graph.clone(), crm.clone(), rules.clone())
+        AbsenceKind::new(graph.clone(), crm.clone(), rules.clone()).with_prober(crm.clone())
     })
 }
 

@@ -8,14 +8,11 @@ use std::collections::HashSet;
 use jiff::civil::{Date, Time};
 
 use crate::api::id_condition;
+use crate::changes::StampedTable;
 use crate::client::CrmSession;
 use crate::codec::{CatalogMode, Condition, Op, Query, Record, RecordData, WriteKind};
 use crate::error::CrmError;
 use gc_ids::CrmId;
-
-/// Reps per query of [`CrmSession::reps_with_changed_tasks`] (the conditions of a query grow
-/// with its reps).
-pub const REPS_PER_QUERY: usize = 50;
 
 /// A task (A1) with its fields read into types.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -194,7 +191,8 @@ impl CrmSession<'_> {
     /// Of `reps` (rep number, newest update stamp seen), those with a task in `[from, to]`
     /// whose update stamp is after theirs (any task in the window when `None`): the idle
     /// check of the task synchronization, one request for every rep (a query per
-    /// [`REPS_PER_QUERY`] reps), reading only the rep number of each changed task. Every rep
+    /// [`REPS_PER_QUERY`](crate::changes::REPS_PER_QUERY) reps), reading only the rep number
+    /// of each changed task. Every rep
     /// when the dialect names no update stamp (nothing can be told apart then).
     pub async fn reps_with_changed_tasks(
         &self,
@@ -203,44 +201,17 @@ impl CrmSession<'_> {
         reps: &[(String, Option<String>)],
     ) -> Result<HashSet<String>, CrmError> {
         let d = &self.dialect().task;
-        if d.updated.is_empty() {
-            return Ok(reps.iter().map(|(r, _)| r.clone()).collect());
-        }
-        if reps.is_empty() {
-            return Ok(HashSet::new());
-        }
-        let queries = reps
-            .chunks(REPS_PER_QUERY)
-            .map(|chunk| {
-                let per_rep = chunk
-                    .iter()
-                    .map(|(rep, since)| {
-                        let rep = Condition::cond(&d.table, &d.rep_id, Op::Eq, rep.clone());
-                        match since {
-                            Some(s) => Condition::and(vec![
-                                rep,
-                                Condition::cond(&d.table, &d.updated, Op::Gt, s.clone()),
-                            ]),
-                            None => rep,
-                        }
-                    })
-                    .collect();
-                let mut conds = self.window_conditions(from, to);
-                conds.push(Condition::or(per_rep));
-                Query::on(
-                    &d.table,
-                    Some(Condition::and(conds)),
-                    vec![d.rep_id.clone()],
-                )
-            })
-            .collect();
-        let answers = self.queries(queries).await?;
-        Ok(answers
-            .iter()
-            .flatten()
-            .filter_map(|r| r.get(&d.rep_id))
-            .map(|r| r.trim().to_owned())
-            .collect())
+        let base = self.window_conditions(from, to);
+        self.reps_changed_since(
+            StampedTable {
+                table: &d.table,
+                rep_id: &d.rep_id,
+                updated: &d.updated,
+            },
+            base,
+            reps,
+        )
+        .await
     }
 
     /// One task by id (`None` when it does not exist or was deleted).

@@ -65,26 +65,39 @@ impl Prober for GraphMail {
 
 #[async_trait]
 impl Prober for CrmActivities {
-    /// The task and absence questions, grouped by window (every mailbox of a cycle has the
-    /// same one), in one CRM.interface request per window and table as the master user.
+    /// The task, activity and absence questions, grouped by window (every mailbox of a cycle
+    /// has the same one), in one CRM.interface request per window and table as the master
+    /// user.
     async fn probe(&self, probes: &[Probe]) -> Vec<ProbeAnswer> {
         let mut answers: Vec<ProbeAnswer> = probes
             .iter()
             .map(|_| ProbeAnswer::Unknown("not a CRM question".into()))
             .collect();
-        let tasks: Vec<(usize, &StampQuestion)> = probes
+        self.stamp_answers(probes, &mut answers, true).await;
+        self.stamp_answers(probes, &mut answers, false).await;
+        self.absence_answers(probes, &mut answers).await;
+        answers
+    }
+}
+
+impl CrmActivities {
+    /// The task questions (`tasks`) or the activity questions, grouped by window: one
+    /// request per window for which reps have changes.
+    async fn stamp_answers(&self, probes: &[Probe], answers: &mut [ProbeAnswer], tasks: bool) {
+        let asked: Vec<(usize, &StampQuestion)> = probes
             .iter()
             .enumerate()
-            .filter_map(|(i, p)| match &p.question {
-                Question::CrmTasks(q) => Some((i, q)),
+            .filter_map(|(i, p)| match (&p.question, tasks) {
+                (Question::CrmTasks(q), true) | (Question::CrmActivities(q), false) => Some((i, q)),
                 _ => None,
             })
             .collect();
-        let mut windows: Vec<_> = tasks.iter().map(|(_, q)| (q.from, q.to)).collect();
+        let tasks_asked = asked;
+        let mut windows: Vec<_> = tasks_asked.iter().map(|(_, q)| (q.from, q.to)).collect();
         windows.sort();
         windows.dedup();
         for (from, to) in windows {
-            let asked: Vec<&(usize, &StampQuestion)> = tasks
+            let asked: Vec<&(usize, &StampQuestion)> = tasks_asked
                 .iter()
                 .filter(|(_, q)| (q.from, q.to) == (from, to))
                 .collect();
@@ -92,21 +105,20 @@ impl Prober for CrmActivities {
                 .iter()
                 .map(|(_, q)| (q.rep_number.clone(), q.since.clone()))
                 .collect();
-            let changed: Result<HashSet<String>, _> = self
-                .client()
-                .master()
-                .reps_with_changed_tasks(from, to, &reps)
-                .await;
+            let master = self.client().master();
+            let changed: Result<HashSet<String>, _> = if tasks {
+                master.reps_with_changed_tasks(from, to, &reps).await
+            } else {
+                master.reps_with_changed_activities(from, to, &reps).await
+            };
             for (i, q) in asked {
                 answers[*i] = match &changed {
                     Ok(c) if c.contains(&q.rep_number) => ProbeAnswer::Changed,
                     Ok(_) => ProbeAnswer::Unchanged,
-                    Err(e) => ProbeAnswer::Unknown(format!("CRM task check: {e}")),
+                    Err(e) => ProbeAnswer::Unknown(format!("CRM change check: {e}")),
                 };
             }
         }
-        self.absence_answers(probes, &mut answers).await;
-        answers
     }
 }
 

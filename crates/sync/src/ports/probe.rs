@@ -26,6 +26,9 @@ pub enum Question {
     Delta(String),
     /// CRM tasks of a rep: did any in the window change after the stamp?
     CrmTasks(StampQuestion),
+    /// CRM activities of a rep (the appointments' CRM side): did any dated in the window
+    /// change after the stamp?
+    CrmActivities(StampQuestion),
     /// CRM absences of a rep: are those in the window still the ones a run saw?
     CrmAbsences(FingerprintQuestion),
 }

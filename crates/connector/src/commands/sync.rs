@@ -202,7 +202,7 @@ impl Runtime {
                     rules.clone(),
                     list.reps.clone(),
                 )
-                .with_prober(self.graph.clone()),
+                .with_prober(Arc::new(Probers::new(self.graph.clone(), self.crm.clone()))),
             ));
         }
         if let Some(rules) = &self.tasks {

@@ -168,6 +168,7 @@ pub fn appointment_runner(
     crm: Arc<CrmActivities>,
     rules: AppointmentRules,
 ) -> EngineRunner<AppointmentKind> {
+    let probers = Arc::new(Probers::new(graph.clone(), crm.clone()));
     EngineRunner::new(engine, Kind::Appointment, move |roster: &Roster| {
         AppointmentKind::new(
             graph.clone(),
@@ -175,7 +176,7 @@ pub fn appointment_runner(
             rules.clone(),
             roster.list.reps.clone(),
         )
-        .with_prober(graph.clone())
+        .with_prober(probers.clone())
     })
 }
 

@@ -13,9 +13,10 @@ mod common;
 use std::collections::BTreeMap;
 use std::process::Command;
 
-use common::Env;
-use common::all_kinds::ALL_KINDS;
-use gc_sandbox::SandboxOptions;
+use common::all_kinds::{self, ALL_KINDS, Work};
+use common::{Env, SYNC};
+use gc_crm::codec::{CatalogMode, RecordData, WriteKind};
+use gc_sandbox::{NewMessage, SandboxOptions};
 
 /// The goal of issue 15: round trips per mailbox and kind of an idle cycle.
 const IDLE_GOAL: f64 = 0.25;
@@ -192,4 +193,86 @@ async fn an_idle_cycle_of_every_kind_costs_at_most_a_quarter_request_per_mailbox
         per_mailbox <= IDLE_GOAL,
         "an idle cycle cost {per_mailbox:.3} requests per mailbox and kind (goal ≤ {IDLE_GOAL}): {s}"
     );
+
+    // Still awake: a change of each kind is found by its probe, and only the mailboxes that
+    // changed are run.
+    let mail_user = env.enabled_users().await[3].clone();
+    env.demo
+        .sandbox
+        .state()
+        .deliver(
+            &mail_user,
+            NewMessage {
+                subject: "Arrived while idle".into(),
+                to: vec![mail_user.clone()],
+                body_text: Some("hello".into()),
+                folder: Some(SYNC.into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let (task_user, task_rep) = all_kinds::users_with(&env, |r| r.sync_tasks).await[0].clone();
+    all_kinds::apply(
+        &env,
+        &Work::Task {
+            rep_id: task_rep.rep_id.clone(),
+            subject: "Call back while idle".into(),
+            due: 1,
+        },
+    )
+    .await;
+    let (meeting_user, _) = all_kinds::users_with(&env, |r| r.sync_appointments).await[0].clone();
+    all_kinds::apply(
+        &env,
+        &Work::Meeting {
+            user: meeting_user.clone(),
+            subject: "Planned while idle".into(),
+            day: 2,
+            hour: 10,
+        },
+    )
+    .await;
+    let (absent_user, absent_rep) =
+        all_kinds::users_with(&env, |r| r.sync_absences).await[0].clone();
+    let day = jiff::tz::TimeZone::UTC
+        .to_datetime(jiff::Timestamp::now())
+        .date()
+        .checked_add(jiff::Span::new().days(3))
+        .unwrap()
+        .to_string();
+    env.crm()
+        .master()
+        .write_one(
+            WriteKind::Insert,
+            CatalogMode::Text,
+            RecordData::new("Absences")
+                .field("RepID", absent_rep.rep_id.clone())
+                .field("StartDate", day.clone())
+                .field("EndDate", day)
+                .field("Type", "Vacation".to_owned())
+                .field("Text", "while idle".to_owned()),
+        )
+        .await
+        .unwrap();
+    reset(&env).await;
+    let after = sync_once(&env);
+    let created = |kind: &str, user: &str| -> u64 {
+        after["mailboxes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["kind"] == kind && m["mailbox"].as_str() == Some(user))
+            .map(|m| m["created"].as_u64().unwrap() + m["adopted"].as_u64().unwrap())
+            .sum()
+    };
+    assert_eq!(created("email", &mail_user), 1, "{after}");
+    assert_eq!(created("task", &task_user), 1, "{after}");
+    assert_eq!(created("appointment", &meeting_user), 1, "{after}");
+    assert_eq!(created("absence", &absent_user), 1, "{after}");
+    let s = stats(&env).await;
+    let by = &s["graph"]["by_resource"];
+    // Only the changed mailboxes read their deltas.
+    assert_eq!(count(by, "messages.delta"), 1, "{s}");
+    assert_eq!(count(by, "tasks.delta"), 1, "{s}");
+    assert!(count(by, "calendarView.delta") <= 2, "{s}");
 }

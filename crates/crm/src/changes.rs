@@ -22,7 +22,10 @@ pub(crate) struct StampedTable<'a> {
 impl CrmSession<'_> {
     /// Of `reps` (rep number, newest update stamp seen), those with a record matching `base`
     /// whose stamp is after theirs (any record when `None`). Every rep when the table has no
-    /// stamp field (`updated` empty: nothing can be told apart).
+    /// stamp field (`updated` empty: nothing can be told apart). "After", not "at or after"
+    /// as the sources read (they read the newest record seen again, which would always count
+    /// as a change): a record written in the same millisecond as the newest one a read saw,
+    /// but after that read, waits for the next change or full walk of its source.
     pub(crate) async fn reps_changed_since(
         &self,
         t: StampedTable<'_>,

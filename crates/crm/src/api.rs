@@ -1129,15 +1129,20 @@ impl CrmSession<'_> {
                 Condition::cond(&d.table, &d.start_date, Op::Le, dl.format_date(to)),
                 Condition::cond(&d.table, &d.end_date, Op::Ge, dl.format_date(from)),
             ])),
-            vec![
-                d.rep_id.clone(),
-                d.start_date.clone(),
-                d.start_time.clone(),
-                d.end_date.clone(),
-                d.end_time.clone(),
-                d.kind.clone(),
-                d.text.clone(),
-            ],
+            [
+                &d.rep_id,
+                &d.start_date,
+                &d.start_time,
+                &d.end_date,
+                &d.end_time,
+                &d.kind,
+                &d.text,
+                &d.updated,
+            ]
+            .iter()
+            .filter(|f| !f.is_empty())
+            .map(|f| (*f).clone())
+            .collect(),
         );
         let recs = self.query(q).await?;
         recs.iter()

@@ -14,6 +14,7 @@
 pub mod absences;
 pub mod api;
 pub mod appointments;
+pub mod changes;
 pub mod client;
 pub mod codec;
 pub mod codes;

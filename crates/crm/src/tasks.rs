@@ -3,9 +3,12 @@
 //! that flow back from Microsoft To Do. Every name comes from the dialect's `[task]` section;
 //! a field the dialect leaves empty is neither asked for nor written.
 
+use std::collections::HashSet;
+
 use jiff::civil::{Date, Time};
 
 use crate::api::id_condition;
+use crate::changes::StampedTable;
 use crate::client::CrmSession;
 use crate::codec::{CatalogMode, Condition, Op, Query, Record, RecordData, WriteKind};
 use crate::error::CrmError;
@@ -137,12 +140,12 @@ impl CrmSession<'_> {
         })
     }
 
-    /// A rep's tasks in a window: due in it, or without due date and starting in it; tasks
-    /// marked deleted are left out.
-    pub async fn tasks_in_window(&self, w: &TaskWindow) -> Result<Vec<TaskRecord>, CrmError> {
+    /// Tasks in `[from, to]`: due in it, or without due date and starting in it, and not
+    /// marked deleted (the conditions besides the rep's).
+    fn window_conditions(&self, from: Date, to: Date) -> Vec<Condition> {
         let dl = self.dialect();
         let d = &dl.task;
-        let (from, to) = (dl.format_date(w.from), dl.format_date(w.to));
+        let (from, to) = (dl.format_date(from), dl.format_date(to));
         let mut by_date = vec![Condition::and(vec![
             Condition::cond(&d.table, &d.due_date, Op::Ge, from.clone()),
             Condition::cond(&d.table, &d.due_date, Op::Le, to.clone()),
@@ -154,10 +157,7 @@ impl CrmSession<'_> {
                 Condition::cond(&d.table, &d.start_date, Op::Le, to),
             ]));
         }
-        let mut conds = vec![
-            Condition::cond(&d.table, &d.rep_id, Op::Eq, w.rep_id.clone()),
-            Condition::or(by_date),
-        ];
+        let mut conds = vec![Condition::or(by_date)];
         if !d.deleted.is_empty() {
             conds.push(Condition::cond(
                 &d.table,
@@ -166,12 +166,52 @@ impl CrmSession<'_> {
                 dl.format_bool(true),
             ));
         }
+        conds
+    }
+
+    /// A rep's tasks in a window: due in it, or without due date and starting in it; tasks
+    /// marked deleted are left out.
+    pub async fn tasks_in_window(&self, w: &TaskWindow) -> Result<Vec<TaskRecord>, CrmError> {
+        let d = &self.dialect().task;
+        let mut conds = vec![Condition::cond(
+            &d.table,
+            &d.rep_id,
+            Op::Eq,
+            w.rep_id.clone(),
+        )];
+        conds.extend(self.window_conditions(w.from, w.to));
         if let (Some(since), false) = (&w.changed_since, d.updated.is_empty()) {
             conds.push(Condition::cond(&d.table, &d.updated, Op::Ge, since.clone()));
         }
         let q = Query::on(&d.table, Some(Condition::and(conds)), self.task_fields());
         let recs = self.query(q).await?;
         recs.iter().map(|r| self.task_from(r)).collect()
+    }
+
+    /// Of `reps` (rep number, newest update stamp seen), those with a task in `[from, to]`
+    /// whose update stamp is after theirs (any task in the window when `None`): the idle
+    /// check of the task synchronization, one request for every rep (a query per
+    /// [`REPS_PER_QUERY`](crate::changes::REPS_PER_QUERY) reps), reading only the rep number
+    /// of each changed task. Every rep
+    /// when the dialect names no update stamp (nothing can be told apart then).
+    pub async fn reps_with_changed_tasks(
+        &self,
+        from: Date,
+        to: Date,
+        reps: &[(String, Option<String>)],
+    ) -> Result<HashSet<String>, CrmError> {
+        let d = &self.dialect().task;
+        let base = self.window_conditions(from, to);
+        self.reps_changed_since(
+            StampedTable {
+                table: &d.table,
+                rep_id: &d.rep_id,
+                updated: &d.updated,
+            },
+            base,
+            reps,
+        )
+        .await
     }
 
     /// One task by id (`None` when it does not exist or was deleted).

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
 use gc_store::Kind;
-use gc_sync::adapters::{CrmActivities, GraphMail, TenantDirectory};
+use gc_sync::adapters::{CrmActivities, GraphMail, Probers, TenantDirectory};
 use gc_sync::{
     AbsenceKind, AppointmentKind, ContactKind, EmailKind, Engine, ItemOutcome, KindRunner,
     MailboxOutcome, MailboxReport, Progress, SyncReport, TasksKind,
@@ -195,19 +195,21 @@ impl Runtime {
             ));
         }
         if let Some(rules) = &self.appointments {
-            kinds.push(Box::new(AppointmentKind::new(
-                self.graph.clone(),
-                self.crm.clone(),
-                rules.clone(),
-                list.reps.clone(),
-            )));
+            kinds.push(Box::new(
+                AppointmentKind::new(
+                    self.graph.clone(),
+                    self.crm.clone(),
+                    rules.clone(),
+                    list.reps.clone(),
+                )
+                .with_prober(Arc::new(Probers::new(self.graph.clone(), self.crm.clone()))),
+            ));
         }
         if let Some(rules) = &self.tasks {
-            kinds.push(Box::new(TasksKind::new(
-                self.graph.clone(),
-                self.crm.clone(),
-                rules.clone(),
-            )));
+            kinds.push(Box::new(
+                TasksKind::new(self.graph.clone(), self.crm.clone(), rules.clone())
+                    .with_prober(Arc::new(Probers::new(self.graph.clone(), self.crm.clone()))),
+            ));
         }
         if let Some(rules) = &self.contacts {
             kinds.push(Box::new(ContactKind::new(
@@ -217,11 +219,10 @@ impl Runtime {
             )));
         }
         if let Some(rules) = &self.absences {
-            kinds.push(Box::new(AbsenceKind::new(
-                self.graph.clone(),
-                self.crm.clone(),
-                rules.clone(),
-            )));
+            kinds.push(Box::new(
+                AbsenceKind::new(self.graph.clone(), self.crm.clone(), rules.clone())
+                    .with_prober(self.crm.clone()),
+            ));
         }
         let mut report = SyncReport {
             reps_without_mailbox: list

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use gc_store::{Kind, StateStore};
-use gc_sync::adapters::{CrmActivities, GraphMail, TenantDirectory};
+use gc_sync::adapters::{CrmActivities, GraphMail, Probers, TenantDirectory};
 use gc_sync::mailboxes::{MailboxList, Unmatched};
 use gc_sync::{
     AbsenceKind, AbsenceRules, AppointmentKind, AppointmentRules, ContactKind, ContactRules,
@@ -168,6 +168,7 @@ pub fn appointment_runner(
     crm: Arc<CrmActivities>,
     rules: AppointmentRules,
 ) -> EngineRunner<AppointmentKind> {
+    let probers = Arc::new(Probers::new(graph.clone(), crm.clone()));
     EngineRunner::new(engine, Kind::Appointment, move |roster: &Roster| {
         AppointmentKind::new(
             graph.clone(),
@@ -175,6 +176,7 @@ pub fn appointment_runner(
             rules.clone(),
             roster.list.reps.clone(),
         )
+        .with_prober(probers.clone())
     })
 }
 
@@ -185,8 +187,9 @@ pub fn tasks_runner(
     crm: Arc<CrmActivities>,
     rules: TaskRules,
 ) -> EngineRunner<TasksKind> {
+    let probers = Arc::new(Probers::new(graph.clone(), crm.clone()));
     EngineRunner::new(engine, Kind::Task, move |_: &Roster| {
-        TasksKind::new(graph.clone(), crm.clone(), rules.clone())
+        TasksKind::new(graph.clone(), crm.clone(), rules.clone()).with_prober(probers.clone())
     })
 }
 
@@ -210,7 +213,7 @@ pub fn absence_runner(
     rules: AbsenceRules,
 ) -> EngineRunner<AbsenceKind> {
     EngineRunner::new(engine, Kind::Absence, move |_: &Roster| {
-        AbsenceKind::new(graph.clone(), crm.clone(), rules.clone())
+        AbsenceKind::new(graph.clone(), crm.clone(), rules.clone()).with_prober(crm.clone())
     })
 }
 

@@ -296,6 +296,7 @@ impl Dialect {
         k.optional("absence.end_time", &b.end_time);
         k.optional("absence.kind", &b.kind);
         k.optional("absence.text", &b.text);
+        k.optional("absence.updated", &b.updated);
 
         let x = &self.external_key;
         k.table(

@@ -222,6 +222,10 @@ pub struct AbsenceNames {
     pub end_time: String,
     pub kind: String,
     pub text: String,
+    /// The record's update stamp (text that sorts in time order, written by CRM on every
+    /// change), so that an idle cycle can tell without reading the absences whether the
+    /// rep's absences in the window changed. `""`: none; every run reads the window.
+    pub updated: String,
 }
 
 /// External key (XK) layout.
@@ -423,6 +427,7 @@ impl Default for AbsenceNames {
             end_time: s("EndTime"),
             kind: s("Type"),
             text: s("Text"),
+            updated: s("UpdTimestamp"),
         }
     }
 }

@@ -66,6 +66,7 @@ const FIELD_KEYS: &[(&str, &str, &str)] = &[
     ("absence.end_time", "Absences", "EndTime"),
     ("absence.kind", "Absences", "Type"),
     ("absence.text", "Absences", "Text"),
+    ("absence.updated", "Absences", "UpdTimestamp"),
     ("external_key.ext_system", "ExternalKey", "ExtSystem"),
     ("external_key.content_type", "ExternalKey", "ContentType"),
     ("external_key.ext_key", "ExternalKey", "ExtKey"),

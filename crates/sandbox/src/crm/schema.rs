@@ -177,6 +177,7 @@ pub(crate) const TABLES: &[TableDef] = &[
             "EndTime",
             "Type",
             "Text",
+            UPDATE_STAMP,
         ],
         required: &["RepID", "StartDate"],
         catalogs: &[],

@@ -8,7 +8,7 @@ use gc_store::CrmId;
 use serde_json::Value;
 
 use crate::absences::model::{ABSENCE_PROPERTY, AbsenceChange, AbsenceItem, CONTENT_TYPE};
-use crate::absences::ports::{AbsenceCalendar, AbsencesCrm};
+use crate::absences::ports::{AbsenceCalendar, AbsenceRead, AbsencesCrm};
 use crate::adapters::{CrmActivities, GraphMail, crm::port as crm_port, graph::port};
 use crate::error::PortError;
 
@@ -119,14 +119,25 @@ impl AbsencesCrm for CrmActivities {
         rep_number: &str,
         from: jiff::civil::Date,
         to: jiff::civil::Date,
-    ) -> Result<Vec<AbsenceChange>, PortError> {
+    ) -> Result<AbsenceRead, PortError> {
         let c = self.client();
         let list = c
             .as_rep(rep)
             .absences(rep_number, from, to)
             .await
             .map_err(|e| crm_port(c, e))?;
-        Ok(list.iter().map(|a| read_absence(c.dialect(), a)).collect())
+        let stamp = &c.dialect().absence.updated;
+        Ok(AbsenceRead {
+            changes: list.iter().map(|a| read_absence(c.dialect(), a)).collect(),
+            stamps: (!stamp.is_empty()).then(|| {
+                list.iter()
+                    .map(|a| {
+                        let s = a.fields.get(stamp).map(|s| s.trim()).unwrap_or_default();
+                        (a.id, s.to_owned())
+                    })
+                    .collect()
+            }),
+        })
     }
 
     async fn absence(&self, rep: &str, id: CrmId) -> Result<Option<AbsenceChange>, PortError> {

@@ -14,16 +14,19 @@ use crate::absences::decide::{self, Decision, Facts};
 use crate::absences::model::{AbsenceChange, AbsenceRules, item_key};
 use crate::absences::ports::{AbsenceCalendar, AbsencesCrm};
 use crate::engine::{
-    Applied, Identity, ItemCx, ItemOutcome, Page, Prepared, RunCx, Source, SyncKind,
+    Applied, Identity, ItemCx, ItemOutcome, MailboxTarget, Page, Prepared, RunCx, Source, SyncKind,
 };
 use crate::error::{ErrorClass, PortError};
+use crate::ports::{Probe, Prober};
 
 /// CRM absences → calendar events.
 #[derive(Clone)]
 pub struct AbsenceKind {
     graph: Arc<dyn AbsenceCalendar>,
     crm: Arc<dyn AbsencesCrm>,
-    rules: Arc<AbsenceRules>,
+    pub(crate) rules: Arc<AbsenceRules>,
+    /// Asks the CRM change checks of many mailboxes at once (see `probe`).
+    pub(crate) prober: Option<Arc<dyn Prober>>,
 }
 
 impl std::fmt::Debug for AbsenceKind {
@@ -45,6 +48,7 @@ impl AbsenceKind {
             graph,
             crm,
             rules: Arc::new(rules),
+            prober: None,
         }
     }
 }
@@ -83,12 +87,7 @@ impl SyncKind for AbsenceKind {
             );
             return Ok(None);
         }
-        let today = self
-            .rules
-            .time_zone
-            .to_datetime(jiff::Timestamp::now())
-            .date();
-        let (from, to) = self.rules.window(today);
+        let (from, to) = self.window_now();
         Ok(Some(Prepared {
             run: AbsenceRun { from, to },
             sources: vec![Source {
@@ -107,17 +106,37 @@ impl SyncKind for AbsenceKind {
         _source: &Source,
         _checkpoint: Option<&str>,
     ) -> Result<Page<AbsenceChange>, PortError> {
-        let changes = self
+        let read = self
             .crm
             .absences(cx.rep(), &cx.target.owner.rep_number, run.from, run.to)
             .await?;
-        // One page, no checkpoint: the next run reads the window whole again and so
-        // reconciles it.
+        // One page; the next run reads the window whole again (see `reads_whole`) and so
+        // reconciles it. What is stored at the end of the round is only what the idle check
+        // compares with: the window and each absence's id and update stamp.
         Ok(Page {
-            changes,
+            changes: read.changes,
             next: None,
-            done: None,
+            done: read
+                .stamps
+                .map(|s| crate::absences::probe::fingerprint(run.from, run.to, s)),
         })
+    }
+
+    /// The window is read whole every run: deletions in CRM are seen by their absence.
+    fn reads_whole(&self, _source: &Source) -> bool {
+        true
+    }
+
+    async fn probes(
+        &self,
+        store: &Arc<dyn gc_store::StateStore>,
+        target: &MailboxTarget,
+    ) -> Result<Option<Vec<Probe>>, PortError> {
+        self.crm_probes(store, target).await
+    }
+
+    fn prober(&self) -> Option<&dyn Prober> {
+        self.prober.as_deref()
     }
 
     fn identify(

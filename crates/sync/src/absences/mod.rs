@@ -10,13 +10,15 @@
 //! - [`model`]: rules, changes, the event an absence becomes;
 //! - [`decide`]: the pure rules;
 //! - [`ports`], [`adapters`]: what the kind needs of Graph and CRM, and their implementations;
-//! - [`kind`]: all of it as a [`SyncKind`](crate::engine::SyncKind).
+//! - [`kind`]: all of it as a [`SyncKind`](crate::engine::SyncKind);
+//! - [`probe`]: the idle check (the absences' update stamps, for every rep in one request).
 
 pub mod adapters;
 pub mod decide;
 pub mod kind;
 pub mod model;
 pub mod ports;
+pub mod probe;
 
 pub use kind::AbsenceKind;
 pub use model::AbsenceRules;

@@ -24,18 +24,28 @@ pub trait AbsenceCalendar: Send + Sync {
     async fn delete_event(&self, user: &str, id: &str) -> Result<(), PortError>;
 }
 
+/// What one read of a rep's absences found.
+#[derive(Debug, Clone, Default)]
+pub struct AbsenceRead {
+    /// Each absence, as [`AbsenceChange::Absence`] or, when unreadable,
+    /// [`AbsenceChange::Broken`].
+    pub changes: Vec<AbsenceChange>,
+    /// Each absence's id and update stamp (`None` when the dialect names no update stamp):
+    /// what the idle check compares.
+    pub stamps: Option<Vec<(CrmId, String)>>,
+}
+
 /// The CRM side.
 #[async_trait]
 pub trait AbsencesCrm: Send + Sync {
-    /// The rep's absences overlapping `[from, to]` (dates, inclusive), as
-    /// [`AbsenceChange::Absence`] or, when unreadable, [`AbsenceChange::Broken`].
+    /// The rep's absences overlapping `[from, to]` (dates, inclusive).
     async fn absences(
         &self,
         rep: &str,
         rep_number: &str,
         from: jiff::civil::Date,
         to: jiff::civil::Date,
-    ) -> Result<Vec<AbsenceChange>, PortError>;
+    ) -> Result<AbsenceRead, PortError>;
 
     /// One absence by id, read the same way; `None` when CRM no longer has it.
     async fn absence(&self, rep: &str, id: CrmId) -> Result<Option<AbsenceChange>, PortError>;

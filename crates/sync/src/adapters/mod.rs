@@ -8,3 +8,4 @@ pub mod probe;
 pub use crm::CrmActivities;
 pub use directory::TenantDirectory;
 pub use graph::GraphMail;
+pub use probe::Probers;

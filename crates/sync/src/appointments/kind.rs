@@ -28,8 +28,11 @@ use crate::appointments::ports::{AppointmentCrm, CalendarGraph};
 use crate::appointments::rules::AppointmentRules;
 use crate::email::model::RepRef;
 use crate::engine::commit::clear_cursor;
-use crate::engine::{Applied, Identity, ItemCx, Page, Prepared, RunCx, Source, SyncKind};
+use crate::engine::{
+    Applied, Identity, ItemCx, MailboxTarget, Page, Prepared, RunCx, Source, SyncKind,
+};
 use crate::error::{PortError, store_error};
+use crate::ports::{Probe, Prober};
 
 /// Key of items Graph delivered without an id.
 pub const UNKNOWN_ITEM: &str = "unknown-event";
@@ -45,6 +48,8 @@ pub struct AppointmentKind {
     pub(crate) rules: Arc<AppointmentRules>,
     /// Every enabled rep (attendees who are colleagues become rep participants).
     pub(crate) reps: Arc<Vec<RepRef>>,
+    /// Asks the calendars' stored delta links of many mailboxes at once (see `probe`).
+    pub(crate) prober: Option<Arc<dyn Prober>>,
 }
 
 impl std::fmt::Debug for AppointmentKind {
@@ -66,6 +71,7 @@ impl AppointmentKind {
             crm,
             rules: Arc::new(rules),
             reps: Arc::new(reps),
+            prober: None,
         }
     }
 
@@ -100,7 +106,7 @@ pub struct AppointmentRun {
     pub(crate) crm_to: jiff::civil::Date,
 }
 
-fn scope(start: Timestamp, end: Timestamp) -> String {
+pub(crate) fn scope(start: Timestamp, end: Timestamp) -> String {
     format!("{CALENDAR_SCOPE}{}..{}", start.as_second(), end.as_second())
 }
 
@@ -163,6 +169,18 @@ impl SyncKind for AppointmentKind {
                 crm_to: crm_day(last),
             },
         }))
+    }
+
+    async fn probes(
+        &self,
+        store: &Arc<dyn gc_store::StateStore>,
+        target: &MailboxTarget,
+    ) -> Result<Option<Vec<Probe>>, PortError> {
+        self.calendar_probes(store, target).await
+    }
+
+    fn prober(&self) -> Option<&dyn Prober> {
+        self.prober.as_deref()
     }
 
     async fn page(

@@ -10,7 +10,8 @@
 //! - [`crm_source`]: the rep's CRM appointments in the window, as the kind's second source;
 //! - [`ports`], [`adapters`]: the calendar and CRM sides and their implementations;
 //! - [`gather`], [`execute`]: reading the facts, carrying out the decision;
-//! - [`kind`]: all of it as a [`SyncKind`](crate::engine::SyncKind).
+//! - [`kind`]: all of it as a [`SyncKind`](crate::engine::SyncKind);
+//! - [`probe`]: the idle check (the calendar's stored delta link).
 
 pub mod adapters;
 pub mod content;
@@ -23,6 +24,7 @@ pub mod gather;
 pub mod kind;
 pub mod model;
 pub mod ports;
+pub mod probe;
 pub mod rules;
 
 pub use kind::AppointmentKind;

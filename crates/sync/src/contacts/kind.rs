@@ -3,11 +3,17 @@
 //! engine reconciles it: a linked person the selection no longer holds comes back as
 //! [`ContactChange::Gone`]. What changed since the last run is told by the hash of what was
 //! written (the link's `crm_hash`): unchanged persons cost no Graph request.
+//!
+//! The contact folder's id (and, with a category target, that the category was added to
+//! the master list) is resolved once and kept in the store (`resolved_names`): a run with
+//! nothing to write asks Graph nothing. When Graph answers 404 for the kept folder (the user
+//! deleted it), the id is forgotten and the item retried: the next run creates the folder
+//! again and checks every contact, as for a folder missing from the start.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use gc_store::{Kind, LedgerAction, Link, LinkState};
+use gc_store::{Kind, LedgerAction, Link, LinkState, StateStore};
 
 use crate::contacts::decide::{self, Decision};
 use crate::contacts::model::{ContactChange, ContactRules, ContactTarget, display, item_key};
@@ -15,7 +21,7 @@ use crate::contacts::ports::{ContactsGraph, PersonsCrm, Selection};
 use crate::engine::{
     Applied, Identity, ItemCx, ItemOutcome, Page, Prepared, RunCx, Source, SyncKind,
 };
-use crate::error::PortError;
+use crate::error::{ErrorClass, PortError, store_error};
 
 /// CRM persons → the rep's contacts.
 #[derive(Clone)]
@@ -48,6 +54,36 @@ impl ContactKind {
     }
 }
 
+/// The store's name (`resolved_names`) of the contact folder `name`.
+fn folder_key(name: &str) -> String {
+    format!("folder:{}", name.trim().to_lowercase())
+}
+
+/// The store's name (`resolved_names`) of the category `name`, kept once it was made sure of.
+fn category_key(name: &str) -> String {
+    format!("category:{}", name.trim().to_lowercase())
+}
+
+/// A 404 for the kept folder: forget it (the next run resolves, and creates, it again) and
+/// retry the item then; other errors pass unchanged.
+async fn forget_on_not_found(
+    store: &dyn StateStore,
+    mailbox: &str,
+    run: &ContactRun,
+    e: PortError,
+) -> PortError {
+    let (ErrorClass::NotFound, Some(key)) = (e.class, run.folder_key.as_deref()) else {
+        return e;
+    };
+    if let Err(s) = store.put_resolved(mailbox, Kind::Contact, key, None).await {
+        return store_error(s);
+    }
+    PortError::transient(format!(
+        "the contact folder is gone ({}); it is created again on the next run",
+        e.message
+    ))
+}
+
 /// What one mailbox run resolved.
 #[derive(Debug)]
 pub struct ContactRun {
@@ -59,6 +95,8 @@ pub struct ContactRun {
     fresh: bool,
     /// Where the contacts live, for the ledger.
     place: String,
+    /// The store's name of the kept folder id (target folder).
+    folder_key: Option<String>,
 }
 
 #[async_trait]
@@ -82,12 +120,29 @@ impl SyncKind for ContactKind {
         }
         let run = match &self.rules.target {
             ContactTarget::Folder(name) => {
-                let (id, fresh) = self.graph.contact_folder(cx.user(), name).await?;
+                let key = folder_key(name);
+                let kept = cx
+                    .store
+                    .get_resolved(cx.mailbox(), Kind::Contact, &key)
+                    .await
+                    .map_err(store_error)?;
+                let (id, fresh) = match kept {
+                    Some(id) => (id, false),
+                    None => {
+                        let (id, fresh) = self.graph.contact_folder(cx.user(), name).await?;
+                        cx.store
+                            .put_resolved(cx.mailbox(), Kind::Contact, &key, Some(&id))
+                            .await
+                            .map_err(store_error)?;
+                        (id, fresh)
+                    }
+                };
                 ContactRun {
                     folder: Some(id),
                     category: None,
                     fresh,
                     place: format!("contact folder {name:?}"),
+                    folder_key: Some(key),
                 }
             }
             ContactTarget::Category(name) => {
@@ -98,12 +153,25 @@ impl SyncKind for ContactKind {
                     .contact_category
                     .as_ref()
                     .unwrap_or(name);
-                self.graph.ensure_category(cx.user(), name).await?;
+                let key = category_key(name);
+                let kept = cx
+                    .store
+                    .get_resolved(cx.mailbox(), Kind::Contact, &key)
+                    .await
+                    .map_err(store_error)?;
+                if kept.is_none() {
+                    self.graph.ensure_category(cx.user(), name).await?;
+                    cx.store
+                        .put_resolved(cx.mailbox(), Kind::Contact, &key, Some(name))
+                        .await
+                        .map_err(store_error)?;
+                }
                 ContactRun {
                     folder: None,
                     category: Some(name.clone()),
                     fresh: false,
                     place: format!("the Contacts folder with category {name:?}"),
+                    folder_key: None,
                 }
             }
         };
@@ -210,11 +278,14 @@ impl SyncKind for ContactKind {
             ContactChange::Gone(l) => l.crm_id,
         };
         match person {
-            Some(id) => {
-                self.graph
-                    .find_contacts(cx.user(), run.folder.as_deref(), id)
-                    .await
-            }
+            Some(id) => match self
+                .graph
+                .find_contacts(cx.user(), run.folder.as_deref(), id)
+                .await
+            {
+                Ok(found) => Ok(found),
+                Err(e) => Err(forget_on_not_found(&**cx.run.store, cx.run.mailbox(), run, e).await),
+            },
             None => Ok(Vec::new()),
         }
     }
@@ -262,9 +333,15 @@ impl SyncKind for ContactKind {
                 // Found again after a crash through the person id the contact carries.
                 cx.intent(person).await?;
                 cx.check()?;
-                self.graph
+                if let Err(e) = self
+                    .graph
                     .create_contact(user, run.folder.as_deref(), &body)
-                    .await?;
+                    .await
+                {
+                    return Err(
+                        forget_on_not_found(&**cx.run.store, cx.run.mailbox(), run, e).await,
+                    );
+                }
                 let mut link = cx.link_or_new();
                 link.crm_id = person;
                 link.crm_hash = Some(hash);

@@ -167,12 +167,7 @@ impl SyncKind for EmailKind {
         Ok(cursor
             .filter(|c| c.next_link.is_none())
             .and_then(|c| c.delta_link)
-            .map(|link| {
-                vec![Probe {
-                    user: target.graph_user.clone(),
-                    link,
-                }]
-            }))
+            .map(|link| vec![Probe::delta(&target.graph_user, link)]))
     }
 
     fn prober(&self) -> Option<&dyn Prober> {

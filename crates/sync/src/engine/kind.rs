@@ -140,9 +140,12 @@ pub trait SyncKind: Send + Sync + 'static {
     async fn prepare(&self, cx: &RunCx<'_>) -> Result<Option<Prepared<Self::Run>>, PortError>;
 
     /// The questions that tell, without running the mailbox, that nothing changed since its
-    /// last complete round (see [`Engine::idle`](crate::engine::Engine::idle)): the stored
-    /// delta links of every source, read from the store only. `Ok(None)` (the default) when
-    /// the kind cannot tell (never synchronized, a round in progress): the mailbox is run.
+    /// last complete round (see [`Engine::idle`](crate::engine::Engine::idle)), read from the
+    /// store only: **one probe per source** the run would walk (a Graph source's stored delta
+    /// link, a CRM source's stored update stamp or fingerprint), since the mailbox is left out
+    /// only when every probe answers "unchanged". `Ok(None)` (the default) when the kind
+    /// cannot tell for some source (never synchronized, a round in progress, a full walk due,
+    /// a source without a change check): the mailbox is run.
     async fn probes(
         &self,
         _store: &Arc<dyn StateStore>,
@@ -155,6 +158,14 @@ pub trait SyncKind: Send + Sync + 'static {
     /// every mailbox is run every cycle.
     fn prober(&self) -> Option<&dyn Prober> {
         None
+    }
+
+    /// Whether `source` is read from the start in every run (an enumeration that reconciles
+    /// each time, e.g. a CRM selection without a change feed). Its round's `done` value is
+    /// still stored at the end of a complete round, but only for [`SyncKind::probes`] to
+    /// compare with; it is never handed back to [`SyncKind::page`]. Default: `false`.
+    fn reads_whole(&self, _source: &Source) -> bool {
+        false
     }
 
     /// One page of `source`, from the start (`None`) or from a checkpoint.

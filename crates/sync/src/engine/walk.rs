@@ -32,10 +32,17 @@ pub(crate) async fn walk<K: SyncKind>(
     progress: &dyn Progress,
 ) -> Result<(), PortError> {
     let mut cursor = load_cursor(cx, &source.scope).await?;
+    // A source read whole every run keeps its stored value for the idle check only.
+    let whole = kind.reads_whole(source);
     // No round of this source completed yet: the mailbox's first sync of this kind (or the
-    // first after a reset), when `[mailboxes] sync_from` applies.
-    let mut first = cursor.delta_link.is_none();
-    let mut checkpoint = cursor.next_link.clone().or(cursor.delta_link.clone());
+    // first after a reset), when `[mailboxes] sync_from` applies; always for a source read
+    // whole (it has no round to continue).
+    let mut first = whole || cursor.delta_link.is_none();
+    let mut checkpoint = if whole {
+        None
+    } else {
+        cursor.next_link.clone().or(cursor.delta_link.clone())
+    };
     let mut seen: Option<HashSet<String>> =
         (source.reconcile && checkpoint.is_none()).then(HashSet::new);
     // Links this walk writes were seen by it, whatever key their change came under (an item

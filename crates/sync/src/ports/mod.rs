@@ -19,6 +19,6 @@ pub use activity::{ActivityCrm, CreateOutcome, DocumentMeta, PageLookup};
 pub use directory::{Directory, MailUser, RepInfo};
 pub use mail::{Content, FolderRef, MailGraph};
 pub use notify::{Notification, Notifier};
-pub use probe::{Probe, ProbeAnswer, Prober};
+pub use probe::{FingerprintQuestion, Probe, ProbeAnswer, Prober, Question, StampQuestion};
 
 pub use crate::error::{ErrorClass, PortError};

@@ -1,15 +1,74 @@
 //! Asking, for many mailboxes at once, whether anything changed since their last complete
 //! round: what makes an idle cycle cost a fraction of a request per mailbox.
+//!
+//! A kind offers one probe per source of a mailbox (see
+//! [`SyncKind::probes`](crate::engine::SyncKind::probes)): a Graph source by the delta link
+//! its cursor stored, a CRM source by the update stamp its checkpoint stored. The answers of
+//! every mailbox come from a few grouped requests: delta links 20 per `$batch` call, CRM
+//! questions of one table in one CRM.interface request for all reps.
 
 use async_trait::async_trait;
+use jiff::civil::Date;
 
-/// One question: a stored delta link of one mailbox's source.
+/// One question about one source of one mailbox.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Probe {
-    /// The Graph user the link belongs to (for logs).
+    /// The Graph user the source belongs to (for logs).
     pub user: String,
-    /// The stored `@odata.deltaLink`.
-    pub link: String,
+    /// What is asked.
+    pub question: Question,
+}
+
+/// What a probe asks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Question {
+    /// A stored `@odata.deltaLink`: is there anything behind it?
+    Delta(String),
+    /// CRM tasks of a rep: did any in the window change after the stamp?
+    CrmTasks(StampQuestion),
+    /// CRM activities of a rep (the appointments' CRM side): did any dated in the window
+    /// change after the stamp?
+    CrmActivities(StampQuestion),
+    /// CRM absences of a rep: are those in the window still the ones a run saw?
+    CrmAbsences(FingerprintQuestion),
+}
+
+/// "Do the ids and update stamps of this rep's records in the window still give this
+/// fingerprint?" (for a source that is read whole, so deletions count as changes too).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FingerprintQuestion {
+    /// The rep number (`RepID`).
+    pub rep_number: String,
+    /// The window's first day.
+    pub from: Date,
+    /// The window's last day, inclusive.
+    pub to: Date,
+    /// What the source's last complete round stored.
+    pub fingerprint: String,
+}
+
+/// "Records of this rep in this window changed after this update stamp?"
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StampQuestion {
+    /// The rep number (`RepID`).
+    pub rep_number: String,
+    /// The window's first day.
+    pub from: Date,
+    /// The window's last day, inclusive.
+    pub to: Date,
+    /// The newest update stamp the source has seen; `None`: it saw no record, so any record
+    /// in the window is a change.
+    pub since: Option<String>,
+}
+
+impl Probe {
+    /// A stored delta link of `user`'s source.
+    pub fn delta(user: &str, link: String) -> Self {
+        Probe {
+            user: user.to_owned(),
+            question: Question::Delta(link),
+        }
+    }
 }
 
 /// What a probe found.
@@ -19,8 +78,9 @@ pub enum ProbeAnswer {
     Unchanged,
     /// Something changed (or more pages follow).
     Changed,
-    /// No answer (the link expired, the folder is gone, the request failed): the mailbox is
-    /// run, and its run finds out what is wrong.
+    /// No answer (the link expired, the folder is gone, the request failed, nobody here
+    /// answers this kind of question): the mailbox is run, and its run finds out what is
+    /// wrong.
     Unknown(String),
 }
 
@@ -28,6 +88,7 @@ pub enum ProbeAnswer {
 #[async_trait]
 pub trait Prober: Send + Sync {
     /// One answer per probe, in order. Never fails as a whole: a request that failed is
-    /// [`ProbeAnswer::Unknown`] for each of its probes.
+    /// [`ProbeAnswer::Unknown`] for each of its probes, and so is a question this prober
+    /// cannot answer.
     async fn probe(&self, probes: &[Probe]) -> Vec<ProbeAnswer>;
 }

@@ -20,8 +20,11 @@ use tokio::sync::OnceCell;
 
 use crate::crm_checkpoint::CrmCheckpoint;
 use crate::engine::commit::clear_cursor;
-use crate::engine::{Applied, Identity, ItemCx, Page, Prepared, RunCx, Source, SyncKind};
+use crate::engine::{
+    Applied, Identity, ItemCx, MailboxTarget, Page, Prepared, RunCx, Source, SyncKind,
+};
 use crate::error::{ErrorClass, PortError, store_error};
+use crate::ports::{Probe, Prober, Question, StampQuestion};
 use crate::tasks::decide::{self, Decision, Facts};
 use crate::tasks::execute;
 use crate::tasks::model::{TaskChange, TodoItem, item_key, todo_id, todo_key, todo_list};
@@ -31,12 +34,20 @@ use crate::tasks::rules::TaskRules;
 /// The CRM source's cursor scope.
 pub const CRM_SCOPE: &str = "crm";
 
+/// The store's name (`resolved_names`) for the id of the list named `name`.
+pub fn list_key(name: &str) -> String {
+    format!("list:{}", name.trim().to_lowercase())
+}
+
 /// CRM tasks to Microsoft To Do.
 #[derive(Clone)]
 pub struct TasksKind {
     pub(crate) graph: Arc<dyn TodoGraph>,
     pub(crate) crm: Arc<dyn TaskCrm>,
     pub(crate) rules: Arc<TaskRules>,
+    /// Asks the stored To Do delta links and the CRM change checks of many mailboxes at once
+    /// (idle cycles).
+    pub(crate) prober: Option<Arc<dyn Prober>>,
 }
 
 impl std::fmt::Debug for TasksKind {
@@ -54,7 +65,16 @@ impl TasksKind {
             graph,
             crm,
             rules: Arc::new(rules),
+            prober: None,
         }
+    }
+
+    /// Leave out of a cycle the mailboxes whose list and CRM tasks did not change, asking
+    /// `prober` (see [`Engine::idle`](crate::engine::Engine::idle)); it must answer Graph
+    /// delta links and CRM task questions.
+    pub fn with_prober(mut self, prober: Arc<dyn Prober>) -> Self {
+        self.prober = Some(prober);
+        self
     }
 
     /// The rules.
@@ -206,6 +226,13 @@ impl SyncKind for TasksKind {
 
     async fn prepare(&self, cx: &RunCx<'_>) -> Result<Option<Prepared<TaskRun>>, PortError> {
         let name = &self.rules.list_name;
+        // Looked up by name in every run, unlike the sync folder of e-mails: it costs one
+        // request (the sync folder one per path segment), it only happens when the pre-pass
+        // found a change, and it lets a run notice a deleted list before writing into it, so
+        // the list is created again and walked in full in that same run. The id is kept for
+        // the pre-pass (which needs it to find the list's delta link) and forgotten when the
+        // list is gone.
+        let key = list_key(name);
         let list = match self.graph.find_list(cx.user(), name).await? {
             Some(id) => id,
             None => {
@@ -226,9 +253,24 @@ impl SyncKind for TasksKind {
                     );
                     clear_cursor(cx, CRM_SCOPE).await?;
                 }
+                cx.store
+                    .put_resolved(cx.mailbox(), Kind::Task, &key, None)
+                    .await
+                    .map_err(store_error)?;
                 self.graph.create_list(cx.user(), name).await?
             }
         };
+        let kept = cx
+            .store
+            .get_resolved(cx.mailbox(), Kind::Task, &key)
+            .await
+            .map_err(store_error)?;
+        if kept.as_deref() != Some(list.as_str()) {
+            cx.store
+                .put_resolved(cx.mailbox(), Kind::Task, &key, Some(&list))
+                .await
+                .map_err(store_error)?;
+        }
         Ok(Some(Prepared {
             total: None,
             sources: vec![
@@ -249,6 +291,68 @@ impl SyncKind for TasksKind {
                 index: OnceCell::new(),
             },
         }))
+    }
+
+    /// One probe per source: the CRM tasks changed after the checkpoint's stamp, and the
+    /// list's stored delta link. None (the mailbox is run) while a full walk of the window is
+    /// due, without an update stamp, or before both sources finished a round.
+    async fn probes(
+        &self,
+        store: &Arc<dyn gc_store::StateStore>,
+        target: &MailboxTarget,
+    ) -> Result<Option<Vec<Probe>>, PortError> {
+        if !self.crm.has_update_stamp() {
+            return Ok(None);
+        }
+        let mailbox = target.mailbox();
+        let finished = |c: Option<gc_store::Cursor>| {
+            c.filter(|c| c.next_link.is_none())
+                .and_then(|c| c.delta_link)
+        };
+        let crm = finished(
+            store
+                .get_cursor(mailbox, Kind::Task, CRM_SCOPE)
+                .await
+                .map_err(store_error)?,
+        );
+        let Some(checkpoint) = crm.as_deref().and_then(CrmCheckpoint::decode) else {
+            return Ok(None);
+        };
+        let (from, to) = self.rules.window(self.crm.today());
+        if checkpoint.full_walk_due(Timestamp::now(), to, self.rules.full_walk_every) {
+            return Ok(None);
+        }
+        let Some(list) = store
+            .get_resolved(mailbox, Kind::Task, &list_key(&self.rules.list_name))
+            .await
+            .map_err(store_error)?
+        else {
+            return Ok(None);
+        };
+        let Some(link) = finished(
+            store
+                .get_cursor(mailbox, Kind::Task, &list)
+                .await
+                .map_err(store_error)?,
+        ) else {
+            return Ok(None);
+        };
+        Ok(Some(vec![
+            Probe {
+                user: target.graph_user.clone(),
+                question: Question::CrmTasks(StampQuestion {
+                    rep_number: target.owner.rep_number.clone(),
+                    from,
+                    to,
+                    since: checkpoint.since,
+                }),
+            },
+            Probe::delta(&target.graph_user, link),
+        ]))
+    }
+
+    fn prober(&self) -> Option<&dyn Prober> {
+        self.prober.as_deref()
     }
 
     async fn page(

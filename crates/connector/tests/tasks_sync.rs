@@ -352,10 +352,7 @@ async fn both_ways_title_and_date_edits_go_back_and_changes_are_read_since_the_c
             .unwrap()
             .unwrap();
     let cp = cursor.delta_link.unwrap();
-    assert!(
-        cp.starts_with("crm-v1;") && !cp.ends_with("since="),
-        "{cp}"
-    );
+    assert!(cp.starts_with("crm-v1;") && !cp.ends_with("since="), "{cp}");
 
     t.patch(
         id,

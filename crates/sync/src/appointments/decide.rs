@@ -159,7 +159,7 @@ pub fn triage(
     }
 }
 
-/// What [`decide`] is given.
+/// What [`decide`] (and [`decide_crm::decide_crm`]) is given.
 #[derive(Debug, Clone, Copy)]
 pub struct Input<'a> {
     /// The change.
@@ -182,17 +182,7 @@ pub struct Input<'a> {
 pub fn decide(i: Input<'_>) -> Decision {
     let ev = match i.change {
         EventChange::Event(ev) => i.facts.event.as_ref().unwrap_or(ev),
-        EventChange::Crm(_) | EventChange::CrmVanished(_) => {
-            return decide_crm::decide_crm(decide_crm::CrmInput {
-                change: i.change,
-                link: i.link,
-                facts: i.facts,
-                owner: i.owner,
-                reps: i.reps,
-                rules: i.rules,
-                now: i.now,
-            });
-        }
+        EventChange::Crm(_) | EventChange::CrmVanished(_) => return decide_crm::decide_crm(i),
         _ => match &i.facts.event {
             // Still there: it left the window (or was only changed). Not a deletion.
             Some(_) => {
@@ -325,12 +315,12 @@ fn sync_existing(
         .link
         .is_some_and(|l| l.crm_id == Some(a.id) && l.graph_hash.as_deref() == Some(&event_hash));
     // Both changed since the last sync: the CRM side differs from what the link remembers.
-    let crm_changed = i.link.is_some_and(|l| {
-        l.crm_id == Some(a.id)
-            && l.state == LinkState::Active
-            && l.crm_hash.as_deref().is_some_and(|h| !h.is_empty())
-            && l.crm_hash.as_deref() != Some(content::crm_hash(a, i.rules, i.reps).as_str())
-    });
+    let baseline = match i.link {
+        Some(l) if l.crm_id == Some(a.id) && l.state == LinkState::Active => l.crm_hash.as_deref(),
+        _ => i.facts.baseline.as_deref(),
+    };
+    let crm_changed = baseline
+        .is_some_and(|h| !h.is_empty() && h != content::crm_hash(a, i.rules, i.reps).as_str());
     let mut conflict = None;
     if owns && !same_content && crm_changed {
         // Without the CRM → Microsoft 365 direction the event always wins.

@@ -11,32 +11,12 @@ use gc_store::{CrmId, Link, LinkState};
 use serde_json::{Value, json};
 
 use crate::appointments::content::{self, Content};
-use crate::appointments::decide::Decision;
+use crate::appointments::decide::{Decision, Input};
 use crate::appointments::gather::Facts;
 use crate::appointments::model::{CalEvent, CrmAppointment, CrmItem, EventChange};
 use crate::appointments::rules::{AppointmentRules, Conflict};
 use crate::email::model::RepRef;
 use crate::engine::Owner;
-
-/// What [`decide_crm`] is given.
-#[derive(Debug, Clone, Copy)]
-pub struct CrmInput<'a> {
-    /// The change (`Crm` or `CrmVanished`).
-    pub change: &'a EventChange,
-    /// Its link in this mailbox.
-    pub link: Option<&'a Link>,
-    /// The facts: `existing` is the appointment as CRM has it now (`None`: deleted), `event`
-    /// the linked event (or the one found by its CrmId property).
-    pub facts: &'a Facts,
-    /// The mailbox owner.
-    pub owner: &'a Owner,
-    /// Every synced rep.
-    pub reps: &'a [RepRef],
-    /// The rules.
-    pub rules: &'a AppointmentRules,
-    /// Now (the deletion window).
-    pub now: jiff::Timestamp,
-}
 
 /// Whether the link ties this mailbox's event to an appointment and is in force.
 pub fn linked_event(link: Option<&Link>) -> Option<&str> {
@@ -110,7 +90,7 @@ pub fn triage_crm(
 }
 
 /// The decision for a CRM-side change that passed triage.
-pub fn decide_crm(i: CrmInput<'_>) -> Decision {
+pub fn decide_crm(i: Input<'_>) -> Decision {
     let Some(a) = i.facts.existing.as_ref() else {
         // Gone from CRM (a full walk missed it, and reading it by id found nothing).
         return delete_event(i, None, "the appointment was deleted in CRM");
@@ -288,7 +268,7 @@ fn invitees(wanted: &Content, ev: Option<&CalEvent>, owner: &Owner) -> Vec<Strin
 }
 
 /// A CRM deletion: the rep's event goes, within the deletion rules.
-fn delete_event(i: CrmInput<'_>, a: Option<&CrmAppointment>, what: &str) -> Decision {
+fn delete_event(i: Input<'_>, a: Option<&CrmAppointment>, what: &str) -> Decision {
     let crm_id = a.map(|a| a.id).or_else(|| i.link.and_then(|l| l.crm_id));
     let Some(ev) = i.facts.event.as_ref() else {
         return close(crm_id, format!("{what}; the event is already gone"));
@@ -332,7 +312,7 @@ fn delete_event(i: CrmInput<'_>, a: Option<&CrmAppointment>, what: &str) -> Deci
 
 /// The linked event is gone from the calendar: the appointment is marked deleted in CRM,
 /// within the same rules as a deletion the calendar side sees.
-fn event_deleted(i: CrmInput<'_>, a: &CrmAppointment) -> Decision {
+fn event_deleted(i: Input<'_>, a: &CrmAppointment) -> Decision {
     let what = "the event was deleted in Microsoft 365";
     if !i.rules.sync_deletions {
         return close(
@@ -446,11 +426,7 @@ pub fn conflict_detail(
 }
 
 /// When both sides changed and CRM wins, from the calendar side: the event gets CRM's version.
-pub fn crm_wins(
-    i: &crate::appointments::decide::Input<'_>,
-    ev: &CalEvent,
-    a: &CrmAppointment,
-) -> Decision {
+pub fn crm_wins(i: &Input<'_>, ev: &CalEvent, a: &CrmAppointment) -> Decision {
     let wanted = match content::of_crm(a, i.rules, i.reps) {
         Ok(c) => c,
         Err(reason) => return Decision::Fail(reason),

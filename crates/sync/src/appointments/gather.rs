@@ -29,6 +29,17 @@ pub struct Facts {
     pub people: PeopleMatch,
     /// Active links of the same meeting in other mailboxes.
     pub other_links: usize,
+    /// For an appointment found by another mailbox's link: the CRM side's hash that link
+    /// remembers (the baseline of "changed in CRM" for this copy's first sync).
+    pub baseline: Option<String>,
+}
+
+/// Active links of other mailboxes among `links` (copies of the same meeting elsewhere).
+fn others(links: &[gc_store::Link], mailbox: &str) -> usize {
+    links
+        .iter()
+        .filter(|l| l.mailbox != mailbox && l.state == LinkState::Active)
+        .count()
 }
 
 /// Gather the facts of one change.
@@ -81,16 +92,16 @@ pub async fn gather(
             .links_by_global_key(cx.kind, k)
             .await
             .map_err(store_error)?;
-        facts.other_links = links
-            .iter()
-            .filter(|l| l.mailbox != cx.mailbox() && l.state == LinkState::Active)
-            .count();
-        if candidate.is_none() {
-            candidate = links
+        facts.other_links = others(&links, cx.mailbox());
+        if candidate.is_none()
+            && let Some(other) = links
                 .iter()
-                .filter(|l| l.state == LinkState::Active)
-                .find_map(|l| l.crm_id)
-                .map(|id| (id, "a link of another mailbox"));
+                .find(|l| l.state == LinkState::Active && l.crm_id.is_some())
+        {
+            candidate = other.crm_id.map(|id| (id, "a link of another mailbox"));
+            // What CRM held when that mailbox last synced: a CRM edit since then is one to
+            // weigh against this copy's fields, not to overwrite unseen.
+            facts.baseline = other.crm_hash.clone();
         }
         if ev.is_some() {
             facts.key = kind.crm.find_by_key(rep, k).await?;
@@ -178,10 +189,7 @@ async fn gather_crm(
         .links_by_crm_id(cx.kind, crm_id)
         .await
         .map_err(store_error)?;
-    facts.other_links = links
-        .iter()
-        .filter(|l| l.mailbox != cx.mailbox() && l.state == LinkState::Active)
-        .count();
+    facts.other_links = others(&links, cx.mailbox());
     match linked_event(cx.link) {
         Some(event_id) => {
             facts.event = kind.graph.event(cx.user(), event_id).await?;

@@ -17,8 +17,9 @@ use gc_store::Kind;
 use gc_sync::NoProgress;
 use graph_connector::commands::sync::Runtime;
 
-const FAST_RETRIES: &str =
-    "[errors]\nmax_retries = 10\ninitial_backoff_seconds = 1\nmax_backoff_seconds = 2\n";
+/// Fast retries: requests back off for seconds, and a delayed item is tried again in the
+/// next run (`item_retry_minutes = 0`), so convergence is counted in runs, not minutes.
+const FAST_RETRIES: &str = "[errors]\nmax_retries = 10\ninitial_backoff_seconds = 1\nmax_backoff_seconds = 2\nitem_retry_minutes = 0\n";
 
 const KINDS: [Kind; 5] = [
     Kind::Email,

@@ -258,10 +258,7 @@ pub fn decide(i: Input<'_>) -> Decision {
                 .get(&dl.activity.deleted)
                 .is_some_and(|v| dl.parse_bool(v))
             {
-                return Decision::CloseLink {
-                    id: Some(a.id),
-                    reason: "the appointment is marked deleted in CRM (ConnectorDeleted); it is not brought back".into(),
-                };
+                return deleted_in_crm(&i, ev, a);
             }
             if let Some(t) = a.fields.get(&dl.activity.contact_type)
                 && !t.trim().is_empty()
@@ -274,6 +271,41 @@ pub fn decide(i: Input<'_>) -> Decision {
             }
             sync_existing(i, ev, &mapped, key, a)
         }
+    }
+}
+
+/// The event's appointment is marked deleted in CRM. The organizer's copy (with CRM →
+/// Microsoft 365 and within the deletion rules) is deleted: the meeting was deleted in CRM
+/// before this copy was ever linked (a linked one hears of it from the CRM side). Any other
+/// copy is left to the organizer's cancellation; nothing is brought back.
+fn deleted_in_crm(i: &Input<'_>, ev: &CalEvent, a: &CrmAppointment) -> Decision {
+    let keep = |why: &str| Decision::CloseLink {
+        id: Some(a.id),
+        reason: format!("the appointment is marked deleted in CRM (ConnectorDeleted); {why}"),
+    };
+    let linked = i
+        .link
+        .is_some_and(|l| l.crm_id == Some(a.id) && l.state == LinkState::Active);
+    if linked || !ev.is_organizer || !i.rules.crm_to_microsoft365() {
+        return keep("it is not brought back");
+    }
+    if !i.rules.sync_deletions {
+        return keep(
+            "the event stays: deletions are not propagated ([appointments] sync_deletions = false)",
+        );
+    }
+    let days = i64::from(i.rules.deletion_window_days);
+    if a.start
+        .is_some_and(|s| (s.as_second() - i.now.as_second()).abs() > days * 86_400)
+    {
+        return keep(&format!(
+            "the event stays: it starts more than {days} days from now ([appointments] deletion_window_days)"
+        ));
+    }
+    Decision::DeleteEvent {
+        event_id: ev.id.clone(),
+        crm_id: Some(a.id),
+        reason: "the appointment was marked deleted in CRM (ConnectorDeleted): the event is deleted from the calendar".into(),
     }
 }
 

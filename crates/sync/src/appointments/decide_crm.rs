@@ -12,7 +12,6 @@ use serde_json::{Value, json};
 
 use crate::appointments::content::{self, Content};
 use crate::appointments::decide::{Decision, Input};
-use crate::appointments::gather::Facts;
 use crate::appointments::model::{CalEvent, CrmAppointment, CrmItem, EventChange};
 use crate::appointments::rules::{AppointmentRules, Conflict};
 use crate::email::model::RepRef;

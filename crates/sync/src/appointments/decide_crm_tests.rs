@@ -4,6 +4,7 @@ use gc_store::{CrmId, Kind, Link, LinkState};
 use super::*;
 use crate::appointments::decide::tests::ev;
 use crate::appointments::decide::{Decision, Input, decide};
+use crate::appointments::gather::Facts;
 use crate::appointments::model::{CrmAppointment, CrmItem, CrmParticipant, EventChange};
 use crate::appointments::rules::Conflict;
 

@@ -929,6 +929,19 @@ impl CrmSession<'_> {
     /// Activities in a date window (optionally of one rep, filtered by a SyncHandler
     /// condition).
     pub async fn activities(&self, f: &ActivityFilter) -> Result<Vec<Activity>, CrmError> {
+        let q = self.activity_query(
+            self.window_condition(f),
+            &f.fields,
+            false,
+            f.with_participants,
+            f.max_records,
+        );
+        let recs = self.query(q).await?;
+        recs.iter().map(|r| self.activity_from(r)).collect()
+    }
+
+    /// The condition of an [`ActivityFilter`]: its days, its rep, its extra condition.
+    pub(crate) fn window_condition(&self, f: &ActivityFilter) -> Condition {
         let dl = self.dialect();
         let d = &dl.activity;
         let mut conds = vec![
@@ -941,15 +954,7 @@ impl CrmSession<'_> {
         if let Some(c) = &f.condition {
             conds.push(c.clone());
         }
-        let q = self.activity_query(
-            Condition::and(conds),
-            &f.fields,
-            false,
-            f.with_participants,
-            f.max_records,
-        );
-        let recs = self.query(q).await?;
-        recs.iter().map(|r| self.activity_from(r)).collect()
+        Condition::and(conds)
     }
 
     /// External keys by groupware id (e.g. internetMessageId, iCalUId), optionally of one

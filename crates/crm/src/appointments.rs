@@ -5,7 +5,7 @@
 
 use crate::api::{Activity, ActivityFilter};
 use crate::client::CrmSession;
-use crate::codec::{Condition, FieldList, Op, TableSpec};
+use crate::codec::{FieldList, TableSpec};
 use crate::error::CrmError;
 
 /// An activity with the groupware keys linked to it.
@@ -25,21 +25,9 @@ impl CrmSession<'_> {
         f: &ActivityFilter,
         content_type: &str,
     ) -> Result<Vec<KeyedActivity>, CrmError> {
-        let dl = self.dialect();
-        let d = &dl.activity;
-        let x = &dl.external_key;
-        let mut conds = vec![
-            Condition::cond(&d.table, &d.date, Op::Ge, dl.format_date(f.from)),
-            Condition::cond(&d.table, &d.date, Op::Le, dl.format_date(f.to)),
-        ];
-        if let Some(r) = &f.rep_id {
-            conds.push(Condition::cond(&d.table, &d.rep_id, Op::Eq, r.clone()));
-        }
-        if let Some(c) = &f.condition {
-            conds.push(c.clone());
-        }
+        let x = &self.dialect().external_key;
         let mut q = self.activity_query(
-            Condition::and(conds),
+            self.window_condition(f),
             &f.fields,
             false,
             f.with_participants,

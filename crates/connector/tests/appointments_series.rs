@@ -120,9 +120,8 @@ async fn a_series_with_a_moved_and_a_cancelled_occurrence_across_a_dst_change() 
     .await;
     let mut config = env.config();
     config.crm.time_zone = Some("Europe/Vienna".into());
-    let g =
-        gc_graph::GraphClient::new(graph_connector::wiring::graph_options(&config).unwrap())
-            .unwrap();
+    let g = gc_graph::GraphClient::new(graph_connector::wiring::graph_options(&config).unwrap())
+        .unwrap();
     let crm = env.crm();
     let dl = crm.dialect().clone();
     let reps = crm.master().enabled_reps().await.unwrap();
@@ -273,7 +272,12 @@ async fn a_series_with_a_moved_and_a_cancelled_occurrence_across_a_dst_change() 
     let found = activities(&env, SUBJECT, from, to).await;
     assert_eq!(found.len(), 6, "no record added: {found:#?}");
     let s = serials(&found);
-    assert_eq!(s[3].get(&dl.activity.time), Some("10:30"), "moved: {:#?}", s[3]);
+    assert_eq!(
+        s[3].get(&dl.activity.time),
+        Some("10:30"),
+        "moved: {:#?}",
+        s[3]
+    );
     assert_eq!(s[3].get(&dl.activity.end_time), Some("11:30"));
     assert!(is(&s[4], &dl.activity.deleted), "cancelled: {:#?}", s[4]);
     for a in &s[..3] {
@@ -353,5 +357,18 @@ async fn a_series_with_a_moved_and_a_cancelled_occurrence_across_a_dst_change() 
         (quiet.created, quiet.updated, quiet.deleted),
         (0, 0, 0),
         "{quiet:?}"
+    );
+
+    // Anna deletes the whole series (Bob's copy is cancelled): the master record and every
+    // serial record are marked, nothing is added.
+    g.delete_event(anna, &master.id).await.unwrap();
+    let r = cycle(&rt).await;
+    assert!(r.deleted >= 1, "{r:?}");
+    cycle(&rt).await;
+    let found = activities(&env, SUBJECT, from, to).await;
+    assert_eq!(found.len(), 6, "{found:#?}");
+    assert!(
+        found.iter().all(|a| is(a, &dl.activity.deleted)),
+        "every record marked: {found:#?}"
     );
 }

@@ -752,7 +752,11 @@ pub(crate) mod tests {
             }
             d => panic!("{d:?}"),
         }
-        match run(&EventChange::Event(Box::new(master.clone())), None, &Facts::default()) {
+        match run(
+            &EventChange::Event(Box::new(master.clone())),
+            None,
+            &Facts::default(),
+        ) {
             Decision::Create { plan, .. } => {
                 assert_eq!(plan.key, "uid-1");
                 assert_eq!(plan.fields["IsMasterContact"], "true");
@@ -766,7 +770,10 @@ pub(crate) mod tests {
             existing: Some(existing(false, "2026-05-04T08:00:00Z")),
             ..Facts::default()
         };
-        assert_eq!(run(&gone, Some(&link(LinkState::Active)), &still), Decision::Nothing);
+        assert_eq!(
+            run(&gone, Some(&link(LinkState::Active)), &still),
+            Decision::Nothing
+        );
         // A cancelled occurrence: deleted although other reps' copies are still linked.
         let removed = EventChange::Removed { id: "e1".into() };
         let cancelled = Facts {

@@ -154,7 +154,10 @@ pub(crate) async fn work_nested<K: SyncKind>(
         key: None,
     };
     let applied = attempt(kind, &icx, run, change).await?;
-    if let Some(reason) = applied.failure.filter(|_| applied.outcome == ItemOutcome::Failed) {
+    if let Some(reason) = applied
+        .failure
+        .filter(|_| applied.outcome == ItemOutcome::Failed)
+    {
         return Err(PortError::new(ErrorClass::Item, reason));
     }
     cx.store

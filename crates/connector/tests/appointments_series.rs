@@ -299,6 +299,12 @@ async fn a_series_with_a_moved_and_a_cancelled_occurrence_across_a_dst_change() 
         .await
         .unwrap();
     assert!(
+        log.iter().any(|e| e.action == LedgerAction::Updated
+            && e.crm_id == Some(s[3].id)
+            && e.reason.contains("exception")),
+        "{log:#?}"
+    );
+    assert!(
         log.iter().any(|e| e.action == LedgerAction::Deleted
             && e.crm_id == Some(s[4].id)
             && e.reason.contains("occurrence was cancelled")),

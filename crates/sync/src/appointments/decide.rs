@@ -428,7 +428,12 @@ fn sync_existing(
             }
         ),
         (false, false, _) => format!(
-            "the event changed in Microsoft 365: {} field(s) updated",
+            "{} changed in Microsoft 365: {} field(s) updated",
+            if ev.event_type == "exception" {
+                "an occurrence of the series (an exception: moved or changed)"
+            } else {
+                "the event"
+            },
             fields.len()
         ),
         (false, true, false) => {

@@ -29,6 +29,17 @@ pub struct AppointmentNames {
     pub duration: String,
     /// `ConnectorPublished`: Microsoft 365 owns the appointment (external organizer).
     pub published: String,
+    /// Flag of a series' master record (`IsMasterContact` in the sample vevent form).
+    pub is_master: String,
+    /// Flag of one occurrence's record of a series (`IsSerialContact`).
+    pub is_serial: String,
+    /// How a serial record names its master: the master's StatNo goes into this field and
+    /// its SeqNo into [`Self::master_seq_no`] (`ContactStatNo`/`ContactSeqNo`, the pair the
+    /// sample vevent form lists; Aurea does not document it: an inference, see
+    /// docs/CRM-INTERFACE.md).
+    pub master_stat_no: String,
+    /// The master's SeqNo (`ContactSeqNo`).
+    pub master_seq_no: String,
     /// Value of `reminder_unit` meaning minutes.
     pub reminder_unit_minutes: String,
     /// ShowAs catalog texts for `free`, `tentative`, `busy`, `oof`, `workingElsewhere`.
@@ -64,6 +75,10 @@ impl Default for AppointmentNames {
             reminder_unit: s("ReminderUnit"),
             duration: s("Duration"),
             published: s("ConnectorPublished"),
+            is_master: s("IsMasterContact"),
+            is_serial: s("IsSerialContact"),
+            master_stat_no: s("ContactStatNo"),
+            master_seq_no: s("ContactSeqNo"),
             reminder_unit_minutes: s("min"),
             show_as_free: s("Free"),
             show_as_tentative: s("Tentative"),

@@ -240,6 +240,10 @@ impl Dialect {
         k.optional("appointment.reminder_unit", &m.reminder_unit);
         k.optional("appointment.duration", &m.duration);
         k.field("appointment.published", &m.published);
+        k.optional("appointment.is_master", &m.is_master);
+        k.optional("appointment.is_serial", &m.is_serial);
+        k.optional("appointment.master_stat_no", &m.master_stat_no);
+        k.optional("appointment.master_seq_no", &m.master_seq_no);
         for (key, v) in [
             (
                 "appointment.reminder_unit_minutes",

@@ -136,6 +136,9 @@ model! {
         pub attendees: Option<Vec<Attendee>>,
         pub organizer: Option<Recipient>,
         pub recurrence: Option<PatternedRecurrence>,
+        /// Series masters: `OID.{masterId}.{date}` of each cancelled occurrence (the date in
+        /// the series' time zone).
+        pub cancelled_occurrences: Option<Vec<String>>,
         pub has_attachments: Option<bool>,
         pub web_link: Option<String>,
         pub online_meeting_url: Option<String>,

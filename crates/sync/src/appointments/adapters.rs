@@ -14,7 +14,7 @@ use crate::adapters::graph::port as graph_port;
 use crate::adapters::{CrmActivities, GraphMail};
 use crate::appointments::model::{
     AppointmentPlan, Attendee, CalEvent, CrmAppointment, CrmParticipant, EventChange, EventPage,
-    KeyRecord, NewMember, When,
+    KeyRecord, NewMember, SeriesPart, When,
 };
 use crate::appointments::ports::{AppointmentCrm, CalendarGraph, CrmWindow};
 use crate::email::model::PeopleMatch;
@@ -75,7 +75,35 @@ pub fn to_cal_event(e: Event, props_read: bool) -> CalEvent {
             .filter(|v| !v.is_empty())
             .map(str::to_owned)
     };
+    let series = SeriesPart {
+        master_id: e.series_master_id.clone().filter(|m| !m.is_empty()),
+        original_start: e
+            .original_start
+            .as_deref()
+            // A DateTimeOffset; without an offset, UTC.
+            .and_then(|t| {
+                t.trim()
+                    .parse::<Timestamp>()
+                    .ok()
+                    .or_else(|| gc_graph::tz::to_timestamp(t, Some("UTC")).ok())
+            }),
+        master: None,
+        cancelled: e
+            .cancelled_occurrences
+            .iter()
+            .flatten()
+            .filter_map(|o| crate::appointments::series::cancelled_date(o))
+            .collect(),
+        zone: e
+            .recurrence
+            .as_ref()
+            .and_then(|r| r.range.as_ref())
+            .and_then(|r| r.recurrence_time_zone.clone())
+            .or_else(|| e.original_start_time_zone.clone())
+            .filter(|z| !z.trim().is_empty()),
+    };
     CalEvent {
+        series,
         crm_id: prop(CRM_ID_PROPERTY),
         absence_id: prop(ABSENCE_ID_PROPERTY),
         props_read,

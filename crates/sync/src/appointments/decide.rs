@@ -11,6 +11,7 @@ use crate::appointments::model::{
     AppointmentPlan, CalEvent, CrmAppointment, CrmParticipant, EventChange, NewMember,
 };
 use crate::appointments::rules::AppointmentRules;
+use crate::appointments::series;
 use crate::email::model::RepRef;
 use crate::engine::Owner;
 
@@ -140,10 +141,6 @@ pub fn triage(
                     _ => Decision::Nothing,
                 });
             }
-            if ev.event_type == "seriesMaster" {
-                // calendarView delta gives occurrences; a master alone has nothing to sync.
-                return Some(Decision::Nothing);
-            }
             if ev.is_private() && !rules.sync_private_for(owner) && link.is_none() {
                 return Some(Decision::Skip(
                     "a private event ([appointments] sync_private = false)".into(),
@@ -184,6 +181,9 @@ pub fn decide(i: Input<'_>) -> Decision {
         EventChange::Event(ev) => i.facts.event.as_ref().unwrap_or(ev),
         EventChange::Crm(_) | EventChange::CrmVanished(_) => return decide_crm::decide_crm(i),
         _ => match &i.facts.event {
+            // A series master is never in the calendar view (its occurrences are): that it
+            // was not seen says nothing.
+            Some(e) if e.is_master() => return Decision::Nothing,
             // Still there: it left the window (or was only changed). Not a deletion.
             Some(_) => {
                 return Decision::Skip(
@@ -191,7 +191,7 @@ pub fn decide(i: Input<'_>) -> Decision {
                         .into(),
                 );
             }
-            None => return deletion(i, false),
+            None => return deletion(i, i.facts.occurrence_cancelled),
         },
     };
     if ev.absence_id.is_some() {
@@ -209,7 +209,7 @@ pub fn decide(i: Input<'_>) -> Decision {
             None => Decision::Skip("a private event ([appointments] sync_private = false)".into()),
         };
     }
-    let mapped = match map_event(
+    let mut mapped = match map_event(
         ev,
         MapInput {
             owner: i.owner,
@@ -221,6 +221,10 @@ pub fn decide(i: Input<'_>) -> Decision {
         Ok(m) => m,
         Err(reason) => return Decision::Fail(reason),
     };
+    // A series' master record, or one occurrence's record naming its master.
+    mapped
+        .fields
+        .extend(series::fields(series::role(ev, i.facts.master), i.rules));
     let key = ev.global_key(i.owner.mailbox.as_str());
     match &i.facts.existing {
         None => {
@@ -424,7 +428,12 @@ fn sync_existing(
             }
         ),
         (false, false, _) => format!(
-            "the event changed in Microsoft 365: {} field(s) updated",
+            "{} changed in Microsoft 365: {} field(s) updated",
+            if ev.event_type == "exception" {
+                "an occurrence of the series (an exception: moved or changed)"
+            } else {
+                "the event"
+            },
             fields.len()
         ),
         (false, true, false) => {
@@ -449,11 +458,22 @@ fn sync_existing(
 /// The event is gone (deleted, or `cancelled` by its organizer).
 fn deletion(i: Input<'_>, cancelled: bool) -> Decision {
     let id = i.facts.existing.as_ref().map(|a| a.id);
-    let what = if cancelled {
+    let what = if i.facts.occurrence_cancelled {
+        "the occurrence was cancelled in its series"
+    } else if i.facts.series_gone {
+        "the series was deleted in Microsoft 365"
+    } else if cancelled {
         "the meeting was cancelled"
     } else {
         "the event was deleted in Microsoft 365"
     };
+    // A master record has no one start: it follows its series, whatever the series' first
+    // date (the deletion window applies to the occurrences' records).
+    let master = i
+        .facts
+        .existing
+        .as_ref()
+        .is_some_and(|a| series::is_master_record(a, i.rules));
     let Some(id) = id else {
         return match i.link.and_then(|l| l.crm_id) {
             Some(id) => Decision::CloseLink {
@@ -467,13 +487,25 @@ fn deletion(i: Input<'_>, cancelled: bool) -> Decision {
         id: Some(id),
         reason: format!("{what}; {why}"),
     };
+    let dl = &i.rules.dialect;
+    if i.facts
+        .existing
+        .as_ref()
+        .and_then(|a| a.fields.get(&dl.activity.deleted))
+        .is_some_and(|v| dl.parse_bool(v))
+    {
+        // Another copy of the meeting (another rep's) marked it already.
+        return close("the appointment is already marked ConnectorDeleted");
+    }
     if !i.rules.sync_deletions {
         return close("deletions are not propagated ([appointments] sync_deletions = false)");
     }
     if !i.rules.delete_410 {
         return close("forms.xml's delete_sync_process_410 is off");
     }
-    if let Some(start) = i.facts.existing.as_ref().and_then(|a| a.start) {
+    if let Some(start) = i.facts.existing.as_ref().and_then(|a| a.start)
+        && !master
+    {
         let days = i64::from(i.rules.deletion_window_days);
         let dist = (start.as_second() - i.now.as_second()).abs();
         if dist > days * 86_400 {
@@ -530,6 +562,7 @@ pub(crate) mod tests {
             crm_id: None,
             absence_id: None,
             props_read: true,
+            series: Default::default(),
         }
     }
 
@@ -701,6 +734,84 @@ pub(crate) mod tests {
         assert!(matches!(d, Decision::Skip(r) if r.contains("[appointments] types")));
         // Without a types list every type is synchronized.
         assert!(matches!(run(&c, None, &facts), Decision::Sync { .. }));
+    }
+
+    #[test]
+    fn series_records_get_their_role_and_cancelled_occurrences_are_deleted() {
+        // An occurrence with its master's record: a serial record naming the master.
+        let mut occ = ev();
+        occ.event_type = "occurrence".into();
+        occ.series.original_start = Some("2026-05-04T08:00:00Z".parse().unwrap());
+        let mut master = ev();
+        master.event_type = "seriesMaster".into();
+        occ.series.master = Some(Box::new(master.clone()));
+        let facts = Facts {
+            master: Some(CrmId::new(2, 40)),
+            ..Facts::default()
+        };
+        match run(&EventChange::Event(Box::new(occ)), None, &facts) {
+            Decision::Create { plan, .. } => {
+                assert_eq!(plan.key, "uid-1#2026-05-04T08:00:00Z");
+                assert_eq!(plan.fields["IsSerialContact"], "true");
+                assert_eq!(plan.fields["ContactSeqNo"], "40");
+            }
+            d => panic!("{d:?}"),
+        }
+        match run(
+            &EventChange::Event(Box::new(master.clone())),
+            None,
+            &Facts::default(),
+        ) {
+            Decision::Create { plan, .. } => {
+                assert_eq!(plan.key, "uid-1");
+                assert_eq!(plan.fields["IsMasterContact"], "true");
+            }
+            d => panic!("{d:?}"),
+        }
+        // A master a walk did not see, still there: nothing (not "left the window").
+        let gone = EventChange::Vanished(Box::new(link(LinkState::Active)));
+        let still = Facts {
+            event: Some(master),
+            existing: Some(existing(false, "2026-05-04T08:00:00Z")),
+            ..Facts::default()
+        };
+        assert_eq!(
+            run(&gone, Some(&link(LinkState::Active)), &still),
+            Decision::Nothing
+        );
+        // A cancelled occurrence: deleted although other reps' copies are still linked.
+        let removed = EventChange::Removed { id: "e1".into() };
+        let cancelled = Facts {
+            existing: Some(existing(false, "2026-05-04T08:00:00Z")),
+            other_links: 1,
+            occurrence_cancelled: true,
+            ..Facts::default()
+        };
+        assert!(matches!(
+            run(&removed, Some(&link(LinkState::Active)), &cancelled),
+            Decision::SoftDelete { reason, .. } if reason.contains("occurrence was cancelled")
+        ));
+        // Already marked by another copy: the link closes, nothing is written twice.
+        let marked = Facts {
+            existing: Some(existing(true, "2026-05-04T08:00:00Z")),
+            ..cancelled.clone()
+        };
+        assert!(matches!(
+            run(&removed, Some(&link(LinkState::Active)), &marked),
+            Decision::CloseLink { reason, .. } if reason.contains("already marked")
+        ));
+        // A deleted series' master record: no deletion window (its start is the series').
+        let mut m = existing(false, "2025-01-06T08:00:00Z");
+        m.fields.insert("IsMasterContact".into(), "true".into());
+        let series_gone = Facts {
+            existing: Some(m),
+            series_gone: true,
+            ..Facts::default()
+        };
+        assert!(matches!(
+            run(&removed, Some(&link(LinkState::Active)), &series_gone),
+            Decision::SoftDelete { reason, .. } if reason.contains("series was deleted")
+        ));
     }
 
     #[test]

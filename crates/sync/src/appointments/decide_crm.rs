@@ -14,6 +14,7 @@ use crate::appointments::content::{self, Content};
 use crate::appointments::decide::{Decision, Input};
 use crate::appointments::model::{CalEvent, CrmAppointment, CrmItem, EventChange};
 use crate::appointments::rules::{AppointmentRules, Conflict};
+use crate::appointments::series;
 use crate::email::model::RepRef;
 use crate::engine::Owner;
 
@@ -54,6 +55,11 @@ pub fn triage_crm(
         // An external organizer's meeting: Microsoft 365 owns it.
         return Some(Decision::Nothing);
     }
+    if series::is_master_record(a, rules) {
+        // A series' master record is not an event of its own: its occurrences' records are
+        // (docs/SYNC.md, "Series").
+        return Some(Decision::Nothing);
+    }
     let linked = linked_event(link).is_some();
     if is_deleted(a, rules) {
         return (!linked).then_some(Decision::Nothing);
@@ -90,6 +96,17 @@ pub fn triage_crm(
 
 /// The decision for a CRM-side change that passed triage.
 pub fn decide_crm(i: Input<'_>) -> Decision {
+    if let Some(a) = i.facts.existing.as_ref()
+        && series::is_master_record(a, i.rules)
+    {
+        // A master record a full walk did not see (its date is the series' first): not the
+        // CRM source's to follow (see `triage_crm`).
+        return Decision::Remember {
+            crm_hash: i.link.and_then(|l| l.crm_hash.clone()),
+            crm_version: None,
+            reason: None,
+        };
+    }
     let Some(a) = i.facts.existing.as_ref() else {
         // Gone from CRM (a full walk missed it, and reading it by id found nothing).
         return delete_event(i, None, "the appointment was deleted in CRM");

@@ -268,7 +268,16 @@ async fn write_event(
             (ev, action, outcome)
         }
     };
-    let key = ev.ical_uid.clone().filter(|k| !k.trim().is_empty());
+    // An occurrence's key is its series' with its original start (`series`), which the
+    // occurrence alone does not carry: the item's.
+    let key = if ev.is_occurrence() {
+        cx.global_key
+            .map(str::to_owned)
+            .or_else(|| cx.link.and_then(|l| l.global_key.clone()))
+    } else {
+        ev.ical_uid.clone()
+    }
+    .filter(|k| !k.trim().is_empty() && !k.starts_with("crm:"));
     if let Some(k) = &key
         && kind.crm.find_by_key(cx.rep(), k).await?.is_none()
     {

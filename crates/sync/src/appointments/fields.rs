@@ -262,7 +262,8 @@ pub fn changed_fields(
     rules: &AppointmentRules,
 ) -> Vec<(String, String)> {
     let dl = &rules.dialect;
-    let bools = [&dl.appointment.private, &dl.appointment.published];
+    let m = &dl.appointment;
+    let bools = [&m.private, &m.published, &m.is_master, &m.is_serial];
     wanted
         .iter()
         .filter(|(k, v)| {
@@ -343,6 +344,7 @@ pub(crate) mod tests {
             crm_id: None,
             absence_id: None,
             props_read: true,
+            series: Default::default(),
         }
     }
 

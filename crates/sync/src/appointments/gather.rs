@@ -6,11 +6,13 @@ use gc_store::LinkState;
 
 use crate::appointments::decide_crm::linked_event;
 use crate::appointments::fields::{MapInput, lookup_addresses, map_event};
-use crate::appointments::kind::AppointmentKind;
+use crate::appointments::kind::{AppointmentKind, AppointmentRun};
 use crate::appointments::model::{CalEvent, CrmAppointment, EventChange, KeyRecord};
+use crate::appointments::series;
 use crate::email::model::PeopleMatch;
 use crate::engine::ItemCx;
 use crate::engine::cx::is_interrupted;
+use crate::engine::item::work_nested;
 use crate::error::{PortError, store_error};
 
 /// What gather found.
@@ -32,6 +34,13 @@ pub struct Facts {
     /// For an appointment found by another mailbox's link: the CRM side's hash that link
     /// remembers (the baseline of "changed in CRM" for this copy's first sync).
     pub baseline: Option<String>,
+    /// An occurrence: its series' master record (written first if need be).
+    pub master: Option<gc_store::CrmId>,
+    /// A removed occurrence the organizer cancelled (its master lists it among its
+    /// `cancelledOccurrences`).
+    pub occurrence_cancelled: bool,
+    /// A removed occurrence whose whole series is gone.
+    pub series_gone: bool,
 }
 
 /// Active links of other mailboxes among `links` (copies of the same meeting elsewhere).
@@ -46,6 +55,7 @@ fn others(links: &[gc_store::Link], mailbox: &str) -> usize {
 pub async fn gather(
     kind: &AppointmentKind,
     cx: &ItemCx<'_>,
+    run: &AppointmentRun,
     change: &EventChange,
 ) -> Result<Facts, PortError> {
     let mut facts = Facts::default();
@@ -67,9 +77,15 @@ pub async fn gather(
     };
     if needs_read {
         facts.event = kind.graph.event(cx.user(), &event_id).await?;
-        if let (EventChange::Event(_), None) = (change, &facts.event) {
+        match (change, facts.event.as_mut()) {
             // Deleted between the delta page and now: the next round reports the removal.
-            return Ok(facts);
+            (EventChange::Event(_), None) => return Ok(facts),
+            // The series master the page read stays with the occurrence (its key).
+            (EventChange::Event(page), Some(now)) => {
+                now.series.master.clone_from(&page.series.master);
+            }
+            (_, None) => series_removal(kind, cx, run, &mut facts).await?,
+            _ => {}
         }
     }
     let ev: Option<&CalEvent> = match change {
@@ -78,6 +94,11 @@ pub async fn gather(
     };
     if ev.is_some_and(|e| e.absence_id.is_some()) {
         return Ok(facts);
+    }
+    if let Some(master) = ev.and_then(|e| e.series.master.as_deref())
+        && ev.is_some_and(CalEvent::is_occurrence)
+    {
+        facts.master = ensure_master(kind, cx, run, master).await?;
     }
     let global_key = cx
         .global_key
@@ -205,4 +226,88 @@ async fn gather_crm(
         }
     }
     Ok(facts)
+}
+
+/// The master record of an occurrence's series: this mailbox's link to the master when it is
+/// at the master's current version, else the master worked first as an item of its own (under
+/// the series' key: created, adopted from another rep's copy, or updated, by the same rules as
+/// any event). The occurrences of one series in this run wait for the first of them.
+async fn ensure_master(
+    kind: &AppointmentKind,
+    cx: &ItemCx<'_>,
+    run: &AppointmentRun,
+    master: &CalEvent,
+) -> Result<Option<gc_store::CrmId>, PortError> {
+    let lock = run.series_lock(&master.id);
+    let _series = lock.lock().await;
+    let link = cx
+        .store
+        .get_link(cx.kind, cx.mailbox(), &master.id)
+        .await
+        .map_err(store_error)?;
+    if let Some(l) = &link
+        && l.state == LinkState::Active
+        && l.graph_version.is_some()
+        && l.graph_version == master.change_key
+    {
+        return Ok(l.crm_id);
+    }
+    let link = work_nested(
+        kind,
+        cx.run,
+        run,
+        &EventChange::Event(Box::new(master.clone())),
+    )
+    .await?;
+    Ok(link
+        .filter(|l| l.state == LinkState::Active)
+        .and_then(|l| l.crm_id))
+}
+
+/// A linked occurrence is gone from the calendar: did the organizer cancel it (its master
+/// lists it among the cancelled occurrences), or is the whole series gone (then its master
+/// record follows, as an item of its own, by the deletion rules)?
+async fn series_removal(
+    kind: &AppointmentKind,
+    cx: &ItemCx<'_>,
+    run: &AppointmentRun,
+    facts: &mut Facts,
+) -> Result<(), PortError> {
+    let Some((uid, start)) = cx
+        .link
+        .and_then(|l| l.global_key.as_deref())
+        .and_then(series::parse_occurrence_key)
+    else {
+        return Ok(());
+    };
+    let Some(master_link) = cx
+        .store
+        .links_by_global_key(cx.kind, uid)
+        .await
+        .map_err(store_error)?
+        .into_iter()
+        .find(|l| l.mailbox == cx.mailbox())
+    else {
+        return Ok(());
+    };
+    match kind.master(cx.user(), run, &master_link.graph_id).await? {
+        Some(m) => facts.occurrence_cancelled = series::is_cancelled(&m, start),
+        None => {
+            facts.series_gone = true;
+            if master_link.state == LinkState::Active && master_link.crm_id.is_some() {
+                let lock = run.series_lock(&master_link.graph_id);
+                let _series = lock.lock().await;
+                work_nested(
+                    kind,
+                    cx.run,
+                    run,
+                    &EventChange::Removed {
+                        id: master_link.graph_id.clone(),
+                    },
+                )
+                .await?;
+            }
+        }
+    }
+    Ok(())
 }

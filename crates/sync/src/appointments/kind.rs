@@ -12,7 +12,8 @@
 //! A linked appointment is worked under its event's id whichever source brought it; one
 //! without an event yet under `crm:<id>` (see [`crm_item_key`]).
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use gc_store::{Kind, Link, LinkState};
@@ -23,7 +24,7 @@ use crate::appointments::decide::{self, Decision, Input};
 use crate::appointments::decide_crm;
 use crate::appointments::execute;
 use crate::appointments::gather::{self, Facts};
-use crate::appointments::model::{EventChange, When, crm_item_key};
+use crate::appointments::model::{CalEvent, EventChange, When, crm_item_key};
 use crate::appointments::ports::{AppointmentCrm, CalendarGraph};
 use crate::appointments::rules::AppointmentRules;
 use crate::email::model::RepRef;
@@ -104,6 +105,86 @@ pub struct AppointmentRun {
     pub(crate) crm_from: jiff::civil::Date,
     /// Last day of the window in CRM's time zone (inclusive).
     pub(crate) crm_to: jiff::civil::Date,
+    /// Series masters read in this run, by id (`None`: gone): each is read once per run.
+    pub(crate) masters: Mutex<HashMap<String, Option<CalEvent>>>,
+    /// One lock per series master: the first of its occurrences writes the master record,
+    /// the others wait for it and find it.
+    pub(crate) series_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl AppointmentRun {
+    /// The lock of one series (see [`Self::series_locks`]).
+    pub(crate) fn series_lock(&self, master_id: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self
+            .series_locks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        locks.entry(master_id.to_owned()).or_default().clone()
+    }
+}
+
+impl AppointmentKind {
+    /// A series master of this mailbox, read once per run (`None`: it is gone).
+    pub(crate) async fn master(
+        &self,
+        user: &str,
+        run: &AppointmentRun,
+        id: &str,
+    ) -> Result<Option<CalEvent>, PortError> {
+        let cached = run
+            .masters
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(id)
+            .cloned();
+        if let Some(m) = cached {
+            return Ok(m);
+        }
+        let m = self
+            .graph
+            .event(user, id)
+            .await?
+            .filter(CalEvent::is_master);
+        run.masters
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(id.to_owned(), m.clone());
+        Ok(m)
+    }
+
+    /// Occurrences and exceptions of a calendar page get their series master (the
+    /// calendarView delta gives them without it, and their key is the series'). One whose
+    /// master is gone is left out: the series was deleted, its removal follows.
+    async fn with_masters(
+        &self,
+        cx: &RunCx<'_>,
+        run: &AppointmentRun,
+        changes: Vec<EventChange>,
+    ) -> Result<Vec<EventChange>, PortError> {
+        let mut out = Vec::with_capacity(changes.len());
+        for c in changes {
+            let EventChange::Event(mut ev) = c else {
+                out.push(c);
+                continue;
+            };
+            let master_id = ev.series.master_id.clone().filter(|_| ev.is_occurrence());
+            let Some(master_id) = master_id else {
+                out.push(EventChange::Event(ev));
+                continue;
+            };
+            match self.master(cx.user(), run, &master_id).await? {
+                Some(m) => {
+                    ev.series.master = Some(Box::new(m));
+                    out.push(EventChange::Event(ev));
+                }
+                None => out.push(EventChange::Broken {
+                    id: None,
+                    reason: format!("the series master {master_id} is gone"),
+                }),
+            }
+        }
+        Ok(out)
+    }
 }
 
 pub(crate) fn scope(start: Timestamp, end: Timestamp) -> String {
@@ -167,6 +248,8 @@ impl SyncKind for AppointmentKind {
                 end,
                 crm_from: crm_day(start),
                 crm_to: crm_day(last),
+                masters: Mutex::default(),
+                series_locks: Mutex::default(),
             },
         }))
     }
@@ -198,7 +281,7 @@ impl SyncKind for AppointmentKind {
             .event_page(cx.user(), run.start, run.end, checkpoint)
             .await?;
         Ok(Page {
-            changes: p.changes,
+            changes: self.with_masters(cx, run, p.changes).await?,
             next: p.next_link,
             done: p.delta_link,
         })
@@ -306,10 +389,10 @@ impl SyncKind for AppointmentKind {
     async fn gather(
         &self,
         cx: &ItemCx<'_>,
-        _run: &AppointmentRun,
+        run: &AppointmentRun,
         change: &EventChange,
     ) -> Result<Facts, PortError> {
-        gather::gather(self, cx, change).await
+        gather::gather(self, cx, run, change).await
     }
 
     fn decide(

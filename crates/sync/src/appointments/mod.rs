@@ -7,6 +7,8 @@
 //!   not changes) and the event body CRM's version becomes (pure);
 //! - [`decide`]: the rules per calendar change (pure), [`decide_crm`]: per CRM change and
 //!   the both-changed rule (pure);
+//! - [`series`]: recurring series: keys of masters and occurrences, cancelled occurrences,
+//!   the series fields of CRM records (pure);
 //! - [`crm_source`]: the rep's CRM appointments in the window, as the kind's second source;
 //! - [`ports`], [`adapters`]: the calendar and CRM sides and their implementations;
 //! - [`gather`], [`execute`]: reading the facts, carrying out the decision;
@@ -26,6 +28,7 @@ pub mod model;
 pub mod ports;
 pub mod probe;
 pub mod rules;
+pub mod series;
 
 pub use kind::AppointmentKind;
 pub use rules::AppointmentRules;

@@ -82,6 +82,27 @@ pub struct CalEvent {
     pub absence_id: Option<String>,
     /// Whether the extended properties were read (a delta page does not carry them).
     pub props_read: bool,
+    /// Its place in a recurring series (empty for a single event).
+    pub series: SeriesPart,
+}
+
+/// What an event knows of its recurring series.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SeriesPart {
+    /// Occurrences and exceptions: `seriesMasterId` (the master's id in this calendar).
+    pub master_id: Option<String>,
+    /// Occurrences and exceptions: `originalStart`, when the pattern scheduled it (a moved
+    /// occurrence keeps it): with the series' `iCalUId` its tenant-wide key.
+    pub original_start: Option<Timestamp>,
+    /// Occurrences and exceptions: the series master, read once per series and run (the
+    /// calendarView delta gives occurrences without it).
+    pub master: Option<Box<CalEvent>>,
+    /// Masters: the dates of cancelled occurrences (`cancelledOccurrences`), in the series'
+    /// time zone.
+    pub cancelled: Vec<Date>,
+    /// Masters: the series' time zone as Graph names it (`recurrence.range.
+    /// recurrenceTimeZone`, else `originalStartTimeZone`; Windows or IANA).
+    pub zone: Option<String>,
 }
 
 impl CalEvent {
@@ -90,8 +111,23 @@ impl CalEvent {
         matches!(self.sensitivity.as_str(), "private" | "confidential")
     }
 
-    /// The tenant-wide key: `iCalUId`, or (none given) a key private to this copy.
+    /// An occurrence or an exception of a series.
+    pub fn is_occurrence(&self) -> bool {
+        matches!(self.event_type.as_str(), "occurrence" | "exception")
+    }
+
+    /// A series master.
+    pub fn is_master(&self) -> bool {
+        self.event_type == "seriesMaster"
+    }
+
+    /// The tenant-wide key: `iCalUId` (an occurrence: the series' `iCalUId` with its original
+    /// start, see [`super::series::occurrence_key`]), or (none given) a key private to this
+    /// copy.
     pub fn global_key(&self, mailbox: &str) -> String {
+        if let Some(k) = crate::appointments::series::key_of(self) {
+            return k;
+        }
         match self
             .ical_uid
             .as_deref()

@@ -113,6 +113,8 @@ impl AppointmentRules {
             &m.reminder_unit,
             &m.duration,
             &m.published,
+            &m.is_master,
+            &m.is_serial,
         ]
         .into_iter()
         .filter(|f| !f.is_empty())

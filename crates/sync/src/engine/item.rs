@@ -126,6 +126,46 @@ pub(crate) async fn work<K: SyncKind>(
     }
 }
 
+/// Work another change of the same kind from inside an item's gather (the appointments kind
+/// writes a series' master record before the first of its occurrences): triage, or gather,
+/// decide and apply under that change's own global-key lease, and commit, as [`work`] does.
+/// Its errors are the calling item's (delayed or failed with them). Returns the change's link
+/// as committed.
+pub(crate) async fn work_nested<K: SyncKind>(
+    kind: &K,
+    cx: &RunCx<'_>,
+    run: &K::Run,
+    change: &K::Change,
+) -> Result<Option<Link>, PortError> {
+    let Some(identity) = kind.identify(cx, run, change) else {
+        return Ok(None);
+    };
+    cx.check_run()?;
+    let link = cx
+        .store
+        .get_link(cx.kind, cx.mailbox(), &identity.item)
+        .await
+        .map_err(store_error)?;
+    let icx = ItemCx {
+        run: cx,
+        item: &identity.item,
+        global_key: identity.global_key.as_deref(),
+        link: link.as_ref(),
+        key: None,
+    };
+    let applied = attempt(kind, &icx, run, change).await?;
+    if let Some(reason) = applied
+        .failure
+        .filter(|_| applied.outcome == ItemOutcome::Failed)
+    {
+        return Err(PortError::new(ErrorClass::Item, reason));
+    }
+    cx.store
+        .get_link(cx.kind, cx.mailbox(), &identity.item)
+        .await
+        .map_err(store_error)
+}
+
 /// Why an unlinked item is left alone on the first sync (`[mailboxes] sync_from`), if it is.
 fn before_sync_from<K: SyncKind>(
     kind: &K,

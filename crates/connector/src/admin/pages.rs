@@ -76,7 +76,13 @@ pub(crate) fn page(title: &str, access: Option<&Access>, body: Markup) -> Html<S
 }
 
 /// A POST button with the CSRF token.
-pub(crate) fn button(access: &Access, action: &str, label: &str, kind: Option<Kind>, back: &str) -> Markup {
+pub(crate) fn button(
+    access: &Access,
+    action: &str,
+    label: &str,
+    kind: Option<Kind>,
+    back: &str,
+) -> Markup {
     html! {
         form.inline method="post" action=(action) {
             input type="hidden" name="csrf" value=(access.csrf());

@@ -130,7 +130,12 @@ pub async fn alert_held(config: &Config, rt: &Runtime, report: &SyncReport) {
             continue;
         };
         alerter
-            .held(&id, &address, m.kind, m.error.as_deref().unwrap_or_default())
+            .held(
+                &id,
+                &address,
+                m.kind,
+                m.error.as_deref().unwrap_or_default(),
+            )
             .await;
     }
 }

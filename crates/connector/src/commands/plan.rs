@@ -28,14 +28,10 @@ pub struct Plans {
 /// Plan every enabled kind (or `kind`) for every mailbox (or `only`).
 pub async fn plan(rt: &Runtime, only: Option<&str>, kind: Option<Kind>) -> anyhow::Result<Plans> {
     rt.preflight().await?;
-    let list = gc_sync::mailboxes::discover(
-        &*rt.directory,
-        &rt.store,
-        &rt.managed_domains,
-        rt.overrides,
-    )
-    .await
-    .context("reading the mailbox list (enabled reps in CRM, users in Microsoft 365)")?;
+    let list =
+        gc_sync::mailboxes::discover(&*rt.directory, &rt.store, &rt.managed_domains, rt.overrides)
+            .await
+            .context("reading the mailbox list (enabled reps in CRM, users in Microsoft 365)")?;
     let targets = rt.targets(&list, only)?;
     let parallel = rt.parallel_for(targets.len());
     let mut plans = Vec::new();
@@ -166,6 +162,11 @@ mod tests {
     fn kinds_parse_in_either_number() {
         assert_eq!(parse_kind("appointments").unwrap(), Kind::Appointment);
         assert_eq!(parse_kind("Email").unwrap(), Kind::Email);
-        assert!(parse_kind("calendar").unwrap_err().to_string().contains("email"));
+        assert!(
+            parse_kind("calendar")
+                .unwrap_err()
+                .to_string()
+                .contains("email")
+        );
     }
 }

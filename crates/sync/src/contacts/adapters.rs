@@ -34,7 +34,11 @@ impl ContactsGraph for GraphMail {
         user: &str,
         name: &str,
     ) -> Result<Option<String>, PortError> {
-        let folders = self.client().list_contact_folders(user).await.map_err(port)?;
+        let folders = self
+            .client()
+            .list_contact_folders(user)
+            .await
+            .map_err(port)?;
         Ok(folders
             .into_iter()
             .find(|f| {

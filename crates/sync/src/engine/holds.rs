@@ -188,9 +188,20 @@ mod tests {
         put(&*store, "7", Kind::Appointment, &hold, None)
             .await
             .unwrap();
-        assert!(get(&*store, "7", Kind::Appointment).await.unwrap().unwrap().waiting());
+        assert!(
+            get(&*store, "7", Kind::Appointment)
+                .await
+                .unwrap()
+                .unwrap()
+                .waiting()
+        );
         assert_eq!(list(&*store).await.unwrap().len(), 1);
-        assert!(confirm(&*store, "7", Kind::Task, "admin").await.unwrap().is_none());
+        assert!(
+            confirm(&*store, "7", Kind::Task, "admin")
+                .await
+                .unwrap()
+                .is_none()
+        );
         let h = confirm(&*store, "7", Kind::Appointment, "cli:root")
             .await
             .unwrap()

@@ -46,9 +46,9 @@ use crate::lease::KeyLocks;
 
 pub use budget::MemoryBudget;
 pub use cx::{ItemCx, RunCx};
-pub use kind::{Applied, Identity, Page, Prepared, Source, SyncKind};
 pub use guard::{DeleteGuard, GuardLimits};
 pub use holds::{Hold, HoldReason};
+pub use kind::{Applied, Identity, Page, Prepared, Source, SyncKind};
 pub use mailbox::{MailboxTarget, Owner, RepKinds};
 pub use planner::PlannedKeys;
 pub use policy::RunPolicy;

@@ -240,7 +240,11 @@ mod tests {
         }
         p.count(
             "d",
-            &Planned::new(ItemOutcome::Deleted, Some(Side::Microsoft365), "gone in CRM"),
+            &Planned::new(
+                ItemOutcome::Deleted,
+                Some(Side::Microsoft365),
+                "gone in CRM",
+            ),
         );
         p.count("u", &Planned::new(ItemOutcome::Unchanged, None, ""));
         p.count(

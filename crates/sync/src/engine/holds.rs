@@ -113,7 +113,7 @@ pub async fn put(
         kind,
         HOLD_ITEM,
         LedgerAction::Held,
-        &format!(
+        format!(
             "{}: {}; waiting for the administrator's confirmation",
             hold.reason.text(),
             hold.summary
@@ -159,7 +159,7 @@ pub async fn confirm(
         kind,
         HOLD_ITEM,
         LedgerAction::Confirmed,
-        &format!(
+        format!(
             "confirmed by {who}: {} ({}); the next run goes ahead",
             hold.reason.text(),
             hold.summary

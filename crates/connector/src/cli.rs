@@ -38,6 +38,14 @@ pub enum Command {
     /// kind's flag. A progress bar per mailbox on a terminal, a
     /// summary table at the end. Exit status 1 when a mailbox failed as a whole.
     Sync(SyncArgs),
+    /// Show what the next `sync` would do, per mailbox and kind: how many records it would
+    /// create, adopt, update and delete on each side, skip, with examples and reasons.
+    /// Writes nothing to Microsoft 365, CRM or the state store.
+    Plan(PlanArgs),
+    /// Confirm what a held mailbox and kind is to do: its first sync waiting for review
+    /// (`[mailboxes] confirm_first_sync_above`) or the deletions the mass-delete guard held
+    /// (`[errors] max_delete_fraction`). The next run goes ahead. `--list` shows what waits.
+    Confirm(ConfirmArgs),
     /// Run the service: synchronize every mailbox on its schedule (`interval_minutes` of each
     /// kind), serve the admin page, JSON API and Prometheus metrics (`[admin] listen`), and
     /// alert the administrator. SIGTERM or Ctrl-C stops it gracefully (a second one at once);
@@ -74,6 +82,38 @@ pub struct SyncArgs {
     /// Print the summary as JSON (no progress bars).
     #[arg(long)]
     pub json: bool,
+}
+
+/// Options of `plan`.
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Only this mailbox (the rep's e-mail address).
+    #[arg(long, value_name = "ADDRESS")]
+    pub mailbox: Option<String>,
+    /// Only this kind: email, appointment, task, contact, absence.
+    #[arg(long)]
+    pub kind: Option<String>,
+    /// Print `{"plans": [...]}` as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Options of `confirm`.
+#[derive(Debug, Args)]
+pub struct ConfirmArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// The mailbox (the rep's e-mail address).
+    #[arg(long, value_name = "ADDRESS", required_unless_present = "list")]
+    pub mailbox: Option<String>,
+    /// The kind: email, appointment, task, contact, absence.
+    #[arg(long, required_unless_present = "list")]
+    pub kind: Option<String>,
+    /// List what waits for confirmation instead.
+    #[arg(long)]
+    pub list: bool,
 }
 
 /// Options of `run`.

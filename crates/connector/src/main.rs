@@ -37,6 +37,10 @@ fn main() -> ExitCode {
         Command::Config(command) => commands::config::run(command),
         Command::Check(args) => runtime().and_then(|rt| rt.block_on(commands::check::run(args))),
         Command::Sync(args) => runtime().and_then(|rt| rt.block_on(commands::sync::run(args))),
+        Command::Plan(args) => runtime().and_then(|rt| rt.block_on(commands::plan::run(args))),
+        Command::Confirm(args) => {
+            runtime().and_then(|rt| rt.block_on(commands::confirm::run(args)))
+        }
         Command::Demo(args) => runtime().and_then(|rt| rt.block_on(commands::demo::run(args))),
         Command::Ledger(args) => runtime().and_then(|rt| rt.block_on(commands::ledger::run(args))),
         Command::Sandbox(args) => {

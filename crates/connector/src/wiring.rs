@@ -252,6 +252,12 @@ pub fn run_policy(config: &Config) -> gc_sync::RunPolicy {
         retry_backoff: Duration::from_secs(u64::from(e.item_retry_minutes) * 60),
         memory_budget: u64::from(config.mailboxes.memory_budget_mb) * 1024 * 1024,
         sync_from: sync_from(config),
+        delete_guard: Some(gc_sync::engine::GuardLimits {
+            max_fraction: e.max_delete_fraction.clamp(0.0, 1.0),
+            min: u64::from(e.delete_guard_min),
+        }),
+        confirm_first_sync_above: (config.mailboxes.confirm_first_sync_above > 0)
+            .then_some(config.mailboxes.confirm_first_sync_above),
         ..gc_sync::RunPolicy::default()
     }
 }

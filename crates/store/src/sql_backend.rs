@@ -812,6 +812,19 @@ macro_rules! sql_backend {
                 .await?)
             }
 
+            async fn list_resolved(&self, name: &str) -> Result<Vec<(String, Kind, String)>> {
+                let rows: Vec<(String, String, String)> = sqlx::query_as(
+                    "SELECT mailbox, kind, value FROM resolved_names \
+                     WHERE name = $1 ORDER BY mailbox, kind",
+                )
+                .bind(name)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.into_iter()
+                    .map(|(m, k, v)| Ok((m, k.parse::<Kind>()?, v)))
+                    .collect()
+            }
+
             async fn put_resolved(
                 &self,
                 mailbox: &str,

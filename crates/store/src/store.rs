@@ -133,6 +133,10 @@ pub trait StateStore: Send + Sync + std::fmt::Debug {
 
     /// Keep what `name` resolved to (`Some`), or forget it (`None`: Graph answered 404 for
     /// the id, so the next run resolves the name again).
+    /// Every kept value named `name`, of every mailbox and kind, ordered by mailbox and kind
+    /// (e.g. the hold of every mailbox and kind waiting for the administrator).
+    async fn list_resolved(&self, name: &str) -> Result<Vec<(String, Kind, String)>>;
+
     async fn put_resolved(
         &self,
         mailbox: &str,

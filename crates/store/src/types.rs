@@ -108,6 +108,11 @@ text_enum! {
         Moved => "moved",
         /// The user was told about the item (what was left out of it).
         Notified => "notified",
+        /// A run stopped before writing and waits for the administrator's confirmation (the
+        /// first-sync review, the mass-delete guard).
+        Held => "held",
+        /// The administrator confirmed what a held run is to do (who, in the reason).
+        Confirmed => "confirmed",
     }
 }
 

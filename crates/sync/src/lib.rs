@@ -18,6 +18,7 @@ pub mod engine;
 pub mod error;
 pub mod lease;
 pub mod mailboxes;
+pub mod plan;
 pub mod ports;
 pub mod tasks;
 

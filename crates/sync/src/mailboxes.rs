@@ -64,6 +64,27 @@ pub async fn refresh(
     managed_domains: &[String],
     overrides: RepOverrides,
 ) -> Result<MailboxList, PortError> {
+    list(directory, store, managed_domains, overrides, true).await
+}
+
+/// The mailbox list as [`refresh`] finds it, without storing anything (`graph-connector
+/// plan`): a rep not stored yet is listed under its CRM id as a refresh would store it.
+pub async fn discover(
+    directory: &dyn Directory,
+    store: &Arc<dyn StateStore>,
+    managed_domains: &[String],
+    overrides: RepOverrides,
+) -> Result<MailboxList, PortError> {
+    list(directory, store, managed_domains, overrides, false).await
+}
+
+async fn list(
+    directory: &dyn Directory,
+    store: &Arc<dyn StateStore>,
+    managed_domains: &[String],
+    overrides: RepOverrides,
+    keep: bool,
+) -> Result<MailboxList, PortError> {
     let reps = directory.enabled_reps().await?;
     let store_err = |e: gc_store::StoreError| PortError::transient(format!("state store: {e}"));
     let mut list = MailboxList {
@@ -149,15 +170,17 @@ pub async fn refresh(
             }
         };
         let mailbox = rep.crm_id.to_string();
-        store
-            .upsert_mailbox(&MailboxUpsert {
-                rep_id: mailbox.clone(),
-                address: rep.email.to_ascii_lowercase(),
-                graph_user_id: Some(user.id.clone()),
-                enabled: true,
-            })
-            .await
-            .map_err(store_err)?;
+        if keep {
+            store
+                .upsert_mailbox(&MailboxUpsert {
+                    rep_id: mailbox.clone(),
+                    address: rep.email.to_ascii_lowercase(),
+                    graph_user_id: Some(user.id.clone()),
+                    enabled: true,
+                })
+                .await
+                .map_err(store_err)?;
+        }
         enabled_ids.push(mailbox.clone());
         if !rep.kinds.any() {
             continue;
@@ -204,7 +227,7 @@ pub async fn refresh(
         });
     }
     for m in store.list_mailboxes().await.map_err(store_err)? {
-        if m.enabled && !enabled_ids.contains(&m.rep_id) {
+        if keep && m.enabled && !enabled_ids.contains(&m.rep_id) {
             store
                 .set_enabled(&m.rep_id, false)
                 .await

@@ -5,6 +5,7 @@
 pub mod actions;
 pub mod api;
 pub mod auth;
+pub mod holds;
 pub mod leases;
 pub mod pages;
 pub mod views;
@@ -76,6 +77,12 @@ pub fn router(state: Arc<AdminState>) -> Router {
         .route("/mailboxes/{id}/sync", post(actions::sync_now_form))
         .route("/mailboxes/{id}/pause", post(actions::pause_form))
         .route("/mailboxes/{id}/resume", post(actions::resume_form))
+        .route("/holds", get(holds::page_holds))
+        .route("/mailboxes/{id}/plan", get(holds::page_plan))
+        .route("/mailboxes/{id}/confirm", post(holds::confirm_form))
+        .route("/api/holds", get(holds::holds_api))
+        .route("/api/mailboxes/{id}/plan", get(holds::plan_api))
+        .route("/api/mailboxes/{id}/confirm", post(holds::confirm_api))
         .route("/refresh", post(actions::refresh_form))
         .route("/check", get(pages::check).post(actions::recheck_form))
         .route("/alerts", get(pages::alerts))

@@ -36,12 +36,12 @@ pub async fn css() -> Response {
     ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], CSS).into_response()
 }
 
-fn when(t: Option<Timestamp>) -> String {
+pub(crate) fn when(t: Option<Timestamp>) -> String {
     t.map(|t| t.strftime("%Y-%m-%d %H:%M:%S UTC").to_string())
         .unwrap_or_else(|| "—".into())
 }
 
-fn page(title: &str, access: Option<&Access>, body: Markup) -> Html<String> {
+pub(crate) fn page(title: &str, access: Option<&Access>, body: Markup) -> Html<String> {
     Html(
         html! {
             (DOCTYPE)
@@ -56,6 +56,7 @@ fn page(title: &str, access: Option<&Access>, body: Markup) -> Html<String> {
                     header {
                         span.brand { "graph-connector" }
                         a href="/" { "Mailboxes" }
+                        a href="/holds" { "Confirmations" }
                         a href="/alerts" { "Alerts" }
                         a href="/check" { "Check" }
                         a href="/config" { "Configuration" }
@@ -75,7 +76,13 @@ fn page(title: &str, access: Option<&Access>, body: Markup) -> Html<String> {
 }
 
 /// A POST button with the CSRF token.
-fn button(access: &Access, action: &str, label: &str, kind: Option<Kind>, back: &str) -> Markup {
+pub(crate) fn button(
+    access: &Access,
+    action: &str,
+    label: &str,
+    kind: Option<Kind>,
+    back: &str,
+) -> Markup {
     html! {
         form.inline method="post" action=(action) {
             input type="hidden" name="csrf" value=(access.csrf());
@@ -131,7 +138,7 @@ fn rows_table(access: &Access, rows: &[MailboxRow], back: &str) -> Markup {
     }
 }
 
-fn error_page(status: StatusCode, message: &str) -> Response {
+pub(crate) fn error_page(status: StatusCode, message: &str) -> Response {
     (
         status,
         page(
@@ -160,6 +167,12 @@ pub async fn dashboard(
     let processes = super::leases::processes(&state.holder, &leases, &all, now);
     let roster = state.status.roster();
     let alerts = state.store.list_alerts(5).await.unwrap_or_default();
+    let held: Vec<_> = super::holds::rows(&state)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|h| h.hold.waiting())
+        .collect();
     page(
         "Mailboxes",
         Some(&access),
@@ -181,6 +194,10 @@ pub async fn dashboard(
             }
             h2 { "Processes" }
             (processes_table(&processes))
+            @if !held.is_empty() {
+                h2 { "Waiting for confirmation" }
+                (super::holds::table(&access, &held, "/"))
+            }
             h2 { "Mailboxes and kinds" }
             @if rows.is_empty() { p.muted { "No mailbox yet: the list is read from CRM when the service starts." } }
             (rows_table(&access, &rows, "/"))
@@ -262,6 +279,12 @@ pub async fn mailbox(
     q.mailbox = Some(m.rep_id.clone());
     let ledger = views::ledger(&state, &q).await;
     let back = format!("/mailboxes/{}", m.rep_id);
+    let held: Vec<_> = super::holds::rows(&state)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|h| h.rep_id == m.rep_id)
+        .collect();
     let v = |s: &Option<String>| s.clone().unwrap_or_default();
     page(
         &m.address,
@@ -272,9 +295,11 @@ pub async fn mailbox(
                 @if m.paused_at.is_some() { span.paused { "paused since " (when(m.paused_at)) } " " (button(&access, &format!("/mailboxes/{}/resume", m.rep_id), "resume mailbox", None, &back)) }
                 @else { (button(&access, &format!("/mailboxes/{}/pause", m.rep_id), "pause mailbox", None, &back)) }
                 " " (button(&access, &format!("/mailboxes/{}/sync", m.rep_id), "sync now (all kinds)", None, &back))
+                " " a href={ "/mailboxes/" (m.rep_id) "/plan" } { "plan: what the next sync would do" }
                 @if let Some(e) = &m.last_error_text { p { "Last mailbox error: " (e) } }
             }
             (rows_table(&access, &rows, &back))
+            @if !held.is_empty() { h2 { "Waiting for confirmation" } (super::holds::table(&access, &held, &back)) }
             h2 { "Ledger" }
             form #ledger-search method="get" action=(back) {
                 "Item " input name="item" value=(v(&q.item)) size="24";

@@ -2,9 +2,11 @@
 
 pub mod check;
 pub mod config;
+pub mod confirm;
 pub mod demo;
 pub mod ledger;
 pub mod mailbox;
+pub mod plan;
 pub mod run;
 pub mod sandbox;
 pub mod sync;

@@ -69,6 +69,16 @@ pub struct Runtime {
 impl Runtime {
     /// Build the clients and the store from a configuration.
     pub async fn build(config: &Config) -> anyhow::Result<Self> {
+        let store = wiring::store(config).await?;
+        Self::build_with_store(config, store)
+    }
+
+    /// Build the clients from a configuration, over a store already open (the admin page's
+    /// plan uses the service's).
+    pub fn build_with_store(
+        config: &Config,
+        store: Arc<dyn gc_store::StateStore>,
+    ) -> anyhow::Result<Self> {
         let graph = gc_graph::GraphClient::new(wiring::graph_options(config)?)
             .context("building the Microsoft Graph client")?;
         let crm = gc_crm::CrmClient::new(wiring::crm_config(config)?)
@@ -85,7 +95,6 @@ impl Runtime {
         let mut policy = wiring::run_policy(config);
         // One-shot runs wait for a mailbox whose lease a crashed process still holds.
         policy.mailbox_wait = policy.lease_ttl + std::time::Duration::from_secs(1);
-        let store = wiring::store(config).await?;
         let contacts = config
             .contacts
             .enabled
@@ -150,28 +159,19 @@ impl Runtime {
         anyhow::bail!(text)
     }
 
-    /// Refresh the mailbox list and run one cycle of every enabled kind (all mailboxes, or
-    /// only `only`). A tenant-level error stops the cycle (`SyncReport::stopped`).
-    pub async fn cycle(
+    /// The mailboxes of `list` this configuration works (`[mailboxes] include`, `exclude`),
+    /// or only `only`.
+    pub fn targets(
         &self,
+        list: &gc_sync::mailboxes::MailboxList,
         only: Option<&str>,
-        progress: &dyn Progress,
-        cancel: &CancellationToken,
-    ) -> anyhow::Result<SyncReport> {
-        self.preflight().await?;
-        let list = gc_sync::mailboxes::refresh(
-            &*self.directory,
-            &self.store,
-            &self.managed_domains,
-            self.overrides,
-        )
-        .await
-        .context("refreshing the mailbox list (enabled reps in CRM, users in Microsoft 365)")?;
+    ) -> anyhow::Result<Vec<gc_sync::MailboxTarget>> {
         let mut targets: Vec<_> = list
             .targets
-            .into_iter()
+            .iter()
             .filter(|t| self.include.is_empty() || self.include.contains(&t.owner.email))
             .filter(|t| !self.exclude.contains(&t.owner.email))
+            .cloned()
             .collect();
         if let Some(addr) = only {
             targets.retain(|t| t.owner.email.eq_ignore_ascii_case(addr));
@@ -181,6 +181,16 @@ impl Runtime {
                 );
             }
         }
+        Ok(targets)
+    }
+
+    /// Mailboxes worked at once for `n` mailboxes (`[mailboxes] parallel`).
+    pub fn parallel_for(&self, n: usize) -> usize {
+        self.parallel.resolve(n, self.requests_per_second)
+    }
+
+    /// Every enabled kind, in the order a cycle runs them, for the reps of `list`.
+    pub fn runners(&self, list: &gc_sync::mailboxes::MailboxList) -> Vec<Box<dyn KindRunner>> {
         let mut kinds: Vec<Box<dyn KindRunner>> = Vec::new();
         if let Some(rules) = &self.email {
             kinds.push(Box::new(
@@ -224,15 +234,37 @@ impl Runtime {
                     .with_prober(self.crm.clone()),
             ));
         }
+        kinds
+    }
+
+    /// Refresh the mailbox list and run one cycle of every enabled kind (all mailboxes, or
+    /// only `only`). A tenant-level error stops the cycle (`SyncReport::stopped`).
+    pub async fn cycle(
+        &self,
+        only: Option<&str>,
+        progress: &dyn Progress,
+        cancel: &CancellationToken,
+    ) -> anyhow::Result<SyncReport> {
+        self.preflight().await?;
+        let list = gc_sync::mailboxes::refresh(
+            &*self.directory,
+            &self.store,
+            &self.managed_domains,
+            self.overrides,
+        )
+        .await
+        .context("refreshing the mailbox list (enabled reps in CRM, users in Microsoft 365)")?;
+        let targets = self.targets(&list, only)?;
+        let kinds = self.runners(&list);
         let mut report = SyncReport {
             reps_without_mailbox: list
                 .unmatched
-                .into_iter()
+                .iter()
                 .map(|u| format!("{}: {}", u.email, u.reason))
                 .collect(),
             rep_settings: list
                 .settings_warnings
-                .into_iter()
+                .iter()
                 .map(|u| format!("{}: {}", u.email, u.reason))
                 .collect(),
             ..SyncReport::default()
@@ -320,6 +352,7 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
         .cycle(args.mailbox.as_deref(), &bars, &CancellationToken::new())
         .await?;
     bars.clear();
+    crate::commands::confirm::alert_held(&config, &rt, &report).await;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -425,6 +458,7 @@ fn outcome_text(o: MailboxOutcome) -> &'static str {
         MailboxOutcome::Excluded => "excluded",
         MailboxOutcome::Stopped => "STOPPED",
         MailboxOutcome::Cancelled => "cancelled",
+        MailboxOutcome::Held => "HELD",
     }
 }
 

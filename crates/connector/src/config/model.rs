@@ -217,6 +217,10 @@ pub struct Mailboxes {
     /// On the first sync of a mailbox (per kind), items dated before this day (in `[crm]
     /// time_zone`) are left alone: for migrations from another connector.
     pub sync_from: Option<jiff::civil::Date>,
+    /// "Enable after review": a mailbox (per kind) whose first sync would create more than
+    /// this many records, or delete any, waits for the administrator's confirmation
+    /// (`graph-connector confirm`, the admin page) instead of syncing. 0: no review.
+    pub confirm_first_sync_above: u64,
 }
 
 impl Default for Mailboxes {
@@ -230,6 +234,7 @@ impl Default for Mailboxes {
             user_settings: true,
             user_settings_size_unit: SizeUnitSetting::Kb,
             sync_from: None,
+            confirm_first_sync_above: 0,
         }
     }
 }
@@ -573,6 +578,12 @@ pub struct Errors {
     pub alert_repeat_hours: u32,
     /// Alert when a mailbox's delta checkpoint expired this many times within a day.
     pub delta_resets_alert: u32,
+    /// The mass-delete guard: a run that would delete (or mark deleted) more than this
+    /// fraction of a mailbox's linked items of one kind, or finds a side empty while links
+    /// exist, deletes nothing and waits for the administrator's confirmation.
+    pub max_delete_fraction: f64,
+    /// Runs deleting fewer items than this are never held by the guard.
+    pub delete_guard_min: u32,
 }
 
 impl Default for Errors {
@@ -593,6 +604,8 @@ impl Default for Errors {
             expiry_warning_days: 30,
             alert_repeat_hours: 24,
             delta_resets_alert: 3,
+            max_delete_fraction: 0.2,
+            delete_guard_min: 5,
         }
     }
 }

@@ -286,6 +286,13 @@ pub fn validate(config: &Config) -> Vec<Problem> {
         );
     }
     p.nonzero("errors.stop_after_errors", r.stop_after_errors);
+    if !(0.0..=1.0).contains(&r.max_delete_fraction) {
+        p.push(
+            "errors.max_delete_fraction",
+            &format!("{} is not a fraction", r.max_delete_fraction),
+            "write a number from 0 to 1, e.g. 0.2 for 20 %",
+        );
+    }
     p.nonzero(
         "errors.exclude_after_access_errors",
         r.exclude_after_access_errors,

@@ -117,6 +117,26 @@ impl Alerter {
         .await;
     }
 
+    /// A mailbox and kind waits for the administrator: the mass-delete guard held a run, or
+    /// its first sync waits for review.
+    pub async fn held(&self, rep_id: &str, address: &str, kind: Kind, why: &str) {
+        self.raise(NewAlert {
+            key: format!("held/{rep_id}/{kind}"),
+            kind: "held".into(),
+            mailbox: Some(rep_id.to_owned()),
+            subject: format!("{kind} of {address} waits for your confirmation"),
+            body: format!(
+                "The {kind} synchronization of {address} stopped before writing and waits for \
+                 your confirmation:\n\n{why}\n\nReview it on the admin page (the plan and what \
+                 was held are shown there), then press \"confirm\", or run `graph-connector \
+                 confirm --mailbox {address} --kind {kind}`. `graph-connector plan --mailbox \
+                 {address} --kind {kind}` shows what the next run would do. Until then nothing \
+                 of this mailbox and kind is synchronized."
+            ),
+        })
+        .await;
+    }
+
     /// A tenant-level error stops every run.
     pub async fn tenant_error(&self, error: &str) {
         self.raise(NewAlert {

@@ -175,6 +175,10 @@ impl StateStore for MeteredStore {
         self.timed("get_resolved", self.inner.get_resolved(mailbox, kind, name))
             .await
     }
+    async fn list_resolved(&self, name: &str) -> Result<Vec<(String, Kind, String)>> {
+        self.timed("list_resolved", self.inner.list_resolved(name))
+            .await
+    }
     async fn put_resolved(
         &self,
         mailbox: &str,

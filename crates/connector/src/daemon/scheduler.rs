@@ -414,13 +414,15 @@ impl Scheduler {
             MailboxOutcome::Complete if r.failed == 0 => RunOutcome::Success,
             MailboxOutcome::Complete | MailboxOutcome::Delayed => RunOutcome::Partial,
             MailboxOutcome::Failed | MailboxOutcome::Excluded => RunOutcome::Failed,
-            MailboxOutcome::Busy | MailboxOutcome::Stopped | MailboxOutcome::Cancelled => {
-                RunOutcome::Cancelled
-            }
+            MailboxOutcome::Busy
+            | MailboxOutcome::Stopped
+            | MailboxOutcome::Cancelled
+            | MailboxOutcome::Held => RunOutcome::Cancelled,
         };
         let outcome_label = match r.outcome {
             MailboxOutcome::Busy => "busy",
             MailboxOutcome::Excluded => "excluded",
+            MailboxOutcome::Held => "held",
             _ => outcome.as_str(),
         };
         metrics::counter!("graph_connector_runs_total", "kind" => kind.as_str(), "outcome" => outcome_label)
@@ -480,6 +482,18 @@ impl Scheduler {
         };
         if let Err(e) = stored {
             tracing::warn!(mailbox = done.address, %kind, error = %e, "cannot store the schedule");
+        }
+        if r.outcome == MailboxOutcome::Held
+            && let Some(alerts) = &self.alerts
+        {
+            alerts
+                .held(
+                    &done.mailbox,
+                    &done.address,
+                    kind,
+                    r.error.as_deref().unwrap_or_default(),
+                )
+                .await;
         }
         if r.outcome == MailboxOutcome::Failed
             && !done.was_excluded

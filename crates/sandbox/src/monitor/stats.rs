@@ -25,6 +25,10 @@ pub struct GraphRequests {
     pub by_resource: BTreeMap<String, u64>,
     /// The requests inside `$batch` envelopes, by resource (not part of `total`).
     pub in_batch: BTreeMap<String, u64>,
+    /// Requests that change the tenant, by resource: every method but GET, on its own or
+    /// inside a `$batch`; the `$batch` envelope itself (a POST whatever it carries) and the
+    /// token endpoint are not counted, their contents are.
+    pub writes: BTreeMap<String, u64>,
 }
 
 /// CRM.interface.
@@ -46,9 +50,14 @@ impl RequestStats {
     pub(crate) fn add(&mut self, seen: &Seen) {
         match seen {
             Seen::Graph {
-                resource, in_batch, ..
+                resource,
+                in_batch,
+                write,
             } => {
                 let g = &mut self.graph;
+                if *write && resource != "$batch" && resource != "token" {
+                    *g.writes.entry(resource.clone()).or_default() += 1;
+                }
                 if *in_batch {
                     *g.in_batch.entry(resource.clone()).or_default() += 1;
                 } else {
@@ -99,6 +108,19 @@ mod tests {
         assert_eq!(s.graph.by_resource["messages.delta"], 2);
         assert_eq!(s.graph.by_resource["$batch"], 1);
         assert!(!s.graph.by_resource.contains_key("messages.move"));
+        assert!(s.graph.writes.is_empty(), "GETs only");
+        s.add(&Seen::Graph {
+            resource: "events".into(),
+            write: true,
+            in_batch: true,
+        });
+        s.add(&Seen::Graph {
+            resource: "$batch".into(),
+            write: true,
+            in_batch: false,
+        });
+        assert_eq!(s.graph.writes.len(), 1);
+        assert_eq!(s.graph.writes["events"], 1);
         assert_eq!(s.graph.in_batch["messages.move"], 2);
         assert_eq!(s.crm, CrmRequests::default());
     }

@@ -230,6 +230,10 @@ impl SyncKind for AbsenceKind {
         decide::decide(change, link, facts, &self.rules)
     }
 
+    fn planned(&self, decision: &Decision) -> crate::plan::Planned {
+        crate::plan::map::absence(decision)
+    }
+
     async fn apply(
         &self,
         cx: &ItemCx<'_>,

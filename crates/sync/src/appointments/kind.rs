@@ -213,7 +213,7 @@ impl SyncKind for AppointmentKind {
             .await
             .map_err(store_error)?
         {
-            if c.scope.starts_with(CALENDAR_SCOPE) && c.scope != current {
+            if c.scope.starts_with(CALENDAR_SCOPE) && c.scope != current && !cx.planning {
                 clear_cursor(cx, &c.scope).await?;
             }
         }
@@ -417,6 +417,10 @@ impl SyncKind for AppointmentKind {
             rules: &self.rules,
             now: Timestamp::now(),
         })
+    }
+
+    fn planned(&self, decision: &Decision) -> crate::plan::Planned {
+        crate::plan::map::appointment(decision)
     }
 
     async fn apply(

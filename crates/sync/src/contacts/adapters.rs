@@ -29,6 +29,26 @@ impl ContactsGraph for GraphMail {
         Ok((f.id, true))
     }
 
+    async fn find_contact_folder(
+        &self,
+        user: &str,
+        name: &str,
+    ) -> Result<Option<String>, PortError> {
+        let folders = self
+            .client()
+            .list_contact_folders(user)
+            .await
+            .map_err(port)?;
+        Ok(folders
+            .into_iter()
+            .find(|f| {
+                f.display_name
+                    .as_deref()
+                    .is_some_and(|n| n.eq_ignore_ascii_case(name))
+            })
+            .map(|f| f.id))
+    }
+
     async fn ensure_category(&self, user: &str, name: &str) -> Result<(), PortError> {
         self.client()
             .create_category(user, name, "preset7")

@@ -128,6 +128,14 @@ impl SyncKind for ContactKind {
                     .map_err(store_error)?;
                 let (id, fresh) = match kept {
                     Some(id) => (id, false),
+                    // A plan creates no folder and keeps nothing: a missing folder has no
+                    // contacts yet, so every person of the selection would be created.
+                    None if cx.planning => {
+                        match self.graph.find_contact_folder(cx.user(), name).await? {
+                            Some(id) => (id, false),
+                            None => (String::new(), true),
+                        }
+                    }
                     None => {
                         let (id, fresh) = self.graph.contact_folder(cx.user(), name).await?;
                         cx.store
@@ -159,7 +167,7 @@ impl SyncKind for ContactKind {
                     .get_resolved(cx.mailbox(), Kind::Contact, &key)
                     .await
                     .map_err(store_error)?;
-                if kept.is_none() {
+                if kept.is_none() && !cx.planning {
                     self.graph.ensure_category(cx.user(), name).await?;
                     cx.store
                         .put_resolved(cx.mailbox(), Kind::Contact, &key, Some(name))
@@ -277,6 +285,10 @@ impl SyncKind for ContactKind {
             ContactChange::Person(p) => Some(p.id),
             ContactChange::Gone(l) => l.crm_id,
         };
+        if run.folder.as_deref() == Some("") {
+            // A plan for a folder that does not exist yet: it holds no contact.
+            return Ok(Vec::new());
+        }
         match person {
             Some(id) => match self
                 .graph
@@ -284,6 +296,7 @@ impl SyncKind for ContactKind {
                 .await
             {
                 Ok(found) => Ok(found),
+                Err(e) if cx.planning => Err(e),
                 Err(e) => Err(forget_on_not_found(&**cx.run.store, cx.run.mailbox(), run, e).await),
             },
             None => Ok(Vec::new()),
@@ -299,6 +312,10 @@ impl SyncKind for ContactKind {
         facts: &Vec<String>,
     ) -> Decision {
         decide::decide(change, link, run.category.as_deref(), facts)
+    }
+
+    fn planned(&self, decision: &Decision) -> crate::plan::Planned {
+        crate::plan::map::contact(decision)
     }
 
     async fn apply(

@@ -15,6 +15,13 @@ pub trait ContactsGraph: Send + Sync {
     /// missing; `true` when it was created now.
     async fn contact_folder(&self, user: &str, name: &str) -> Result<(String, bool), PortError>;
 
+    /// The id of the contact folder `name`, if it exists (a plan creates nothing).
+    async fn find_contact_folder(
+        &self,
+        user: &str,
+        name: &str,
+    ) -> Result<Option<String>, PortError>;
+
     /// Make sure the master category list has `name`.
     async fn ensure_category(&self, user: &str, name: &str) -> Result<(), PortError>;
 

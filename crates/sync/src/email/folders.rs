@@ -21,7 +21,8 @@ pub fn folder_key(path: &str) -> String {
 }
 
 /// The sync folder of `mailbox`: the kept id, or resolved (and created when `create`) through
-/// Graph and kept. `None` when it does not exist and is not to be created.
+/// Graph and kept (unless `planning`: then nothing is created or kept). `None` when it does
+/// not exist and is not to be created.
 pub async fn sync_folder(
     graph: &dyn MailGraph,
     store: &dyn StateStore,
@@ -29,6 +30,7 @@ pub async fn sync_folder(
     user: &str,
     path: &str,
     create: bool,
+    planning: bool,
 ) -> Result<Option<FolderRef>, PortError> {
     let key = folder_key(path);
     if let Some(id) = store
@@ -42,9 +44,12 @@ pub async fn sync_folder(
             total: None,
         }));
     }
-    let Some(folder) = graph.folder(user, path, create).await? else {
+    let Some(folder) = graph.folder(user, path, create && !planning).await? else {
         return Ok(None);
     };
+    if planning {
+        return Ok(Some(folder));
+    }
     store
         .put_resolved(mailbox, Kind::Email, &key, Some(&folder.id))
         .await

@@ -126,6 +126,7 @@ impl SyncKind for EmailKind {
             cx.user(),
             &r.sync_folder,
             r.create_sync_folder,
+            cx.planning,
         )
         .await?
         else {
@@ -187,6 +188,7 @@ impl SyncKind for EmailKind {
             .await
         {
             Ok(p) => p,
+            Err(e) if cx.planning => return Err(e),
             Err(e) => {
                 return Err(folders::forget_on_not_found(
                     &**cx.store,
@@ -313,6 +315,10 @@ impl SyncKind for EmailKind {
             people: &facts.people,
             settings: &self.rules,
         })
+    }
+
+    fn planned(&self, decision: &Decision) -> crate::plan::Planned {
+        crate::plan::map::email(decision)
     }
 
     async fn apply(

@@ -46,6 +46,12 @@ pub struct RunCx<'a> {
     pub key_locks: &'a Arc<crate::lease::KeyLocks>,
     /// The process's byte budget for item content (see [`super::MemoryBudget`]).
     pub budget: &'a super::MemoryBudget,
+    /// A planning walk (`graph-connector plan`, the first-sync review): reads only. A kind's
+    /// `prepare` and `page` must then write nothing (no folder or list created, nothing kept
+    /// in the store); `apply` and `finish` are never called.
+    pub planning: bool,
+    /// The mass-delete guard of this run (`None`: off, or a planning walk).
+    pub guard: Option<&'a super::guard::DeleteGuard>,
 }
 
 impl std::fmt::Debug for RunCx<'_> {

@@ -23,6 +23,8 @@ pub(crate) struct Done {
     /// An error that stops the mailbox run or the whole run (tenant, mailbox, cancelled); the
     /// item is not charged for it.
     pub stop: Option<PortError>,
+    /// Its deletion was held by the mass-delete guard: nothing was written or committed.
+    pub held: bool,
 }
 
 impl Done {
@@ -32,6 +34,14 @@ impl Done {
             warnings,
             delay: None,
             stop: None,
+            held: false,
+        }
+    }
+
+    fn held() -> Self {
+        Done {
+            held: true,
+            ..Done::new(ItemOutcome::Delayed, 0)
         }
     }
 
@@ -105,7 +115,8 @@ pub(crate) async fn work<K: SyncKind>(
         return Done::new(ItemOutcome::Skipped, 0);
     }
     let applied = match attempt(kind, &icx, run, change).await {
-        Ok(a) => a,
+        Ok(Some(a)) => a,
+        Ok(None) => return Done::held(),
         Err(e) => return on_error(kind, &icx, run, change, retry.as_ref(), e).await,
     };
     tracing::debug!(
@@ -167,7 +178,7 @@ pub(crate) async fn work_nested<K: SyncKind>(
 }
 
 /// Why an unlinked item is left alone on the first sync (`[mailboxes] sync_from`), if it is.
-fn before_sync_from<K: SyncKind>(
+pub(crate) fn before_sync_from<K: SyncKind>(
     kind: &K,
     cx: &RunCx<'_>,
     change: &K::Change,
@@ -186,18 +197,28 @@ fn before_sync_from<K: SyncKind>(
     })
 }
 
-/// Triage, or gather, decide and apply under the global-key lease; then commit.
+/// Whether the mass-delete guard holds this decision (see [`super::guard`]).
+fn held<K: SyncKind>(kind: &K, cx: &ItemCx<'_>, decision: &K::Decision) -> bool {
+    cx.guard
+        .is_some_and(|g| g.holds(cx.item, &kind.planned(decision)))
+}
+
+/// Triage, or gather, decide and apply under the global-key lease; then commit. `Ok(None)`:
+/// the decision was a deletion the mass-delete guard holds, nothing was written.
 async fn attempt<K: SyncKind>(
     kind: &K,
     cx: &ItemCx<'_>,
     run: &K::Run,
     change: &K::Change,
-) -> Result<Applied, PortError> {
+) -> Result<Option<Applied>, PortError> {
     if let Some(decision) = kind.triage(cx.run, run, change, cx.link) {
         tracing::debug!(mailbox = cx.mailbox(), item = cx.item, ?decision, "triage");
+        if held(kind, cx, &decision) {
+            return Ok(None);
+        }
         let applied = kind.apply(cx, run, change, decision).await?;
         commit_applied(cx, &applied).await?;
-        return Ok(applied);
+        return Ok(Some(applied));
     }
     let key_name = cx.global_key.map(|k| format!("{}:{k}", cx.kind));
     // Sibling tasks of this process queue here first: the store lease below may lapse under
@@ -224,11 +245,14 @@ async fn attempt<K: SyncKind>(
             ?decision,
             "decision"
         );
+        if held(kind, &kcx, &decision) {
+            return Ok(None);
+        }
         let applied = kind.apply(&kcx, run, change, decision).await?;
         // Committed while the key is still held: another mailbox waiting for the key then
         // finds this item's link.
         commit_applied(&kcx, &applied).await?;
-        Ok(applied)
+        Ok(Some(applied))
     }
     .await;
     if let Some(g) = guard {

@@ -31,6 +31,7 @@ use crate::engine::cx::{ItemCx, RunCx};
 use crate::engine::mailbox::MailboxTarget;
 use crate::engine::progress::ItemOutcome;
 use crate::error::PortError;
+use crate::plan::Planned;
 use crate::ports::probe::{Probe, Prober};
 
 /// Which item a change is about.
@@ -229,6 +230,11 @@ pub trait SyncKind: Send + Sync + 'static {
         link: Option<&Link>,
         facts: &Self::Facts,
     ) -> Self::Decision;
+
+    /// What `decision` amounts to: the outcome [`SyncKind::apply`] will report for it, the
+    /// side it writes and why. A plan counts decisions by it, and the mass-delete guard holds
+    /// those it calls deletions. Every kind's mapping is in [`crate::plan::map`].
+    fn planned(&self, decision: &Self::Decision) -> Planned;
 
     /// Carry the decision out (the writes), saying what to commit.
     async fn apply(

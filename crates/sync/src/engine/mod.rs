@@ -13,16 +13,22 @@
 //! - [`walk`]: a source page by page, checkpoints, re-enumeration, reconciliation;
 //! - [`item`]: one item from identify to finish, and its errors;
 //! - [`commit`]: the store writes of items and cursors;
+//! - [`planner`]: what the next run would do, without doing it (`graph-connector plan`);
+//! - [`guard`], [`holds`]: the mass-delete guard, and the mailboxes and kinds it or the
+//!   first-sync review holds for the administrator's confirmation;
 //! - [`mailbox`], [`policy`], [`progress`], [`report`]: what a run is given and gives back;
 //! - [`budget`], [`spool`]: the process's byte budget, and content parked on its way.
 
 pub mod budget;
 pub mod commit;
 pub mod cx;
+pub mod guard;
+pub mod holds;
 pub mod idle;
 pub mod item;
 pub mod kind;
 pub mod mailbox;
+pub mod planner;
 pub mod policy;
 pub mod progress;
 pub mod report;
@@ -40,8 +46,11 @@ use crate::lease::KeyLocks;
 
 pub use budget::MemoryBudget;
 pub use cx::{ItemCx, RunCx};
+pub use guard::{DeleteGuard, GuardLimits};
+pub use holds::{Hold, HoldReason};
 pub use kind::{Applied, Identity, Page, Prepared, Source, SyncKind};
 pub use mailbox::{MailboxTarget, Owner, RepKinds};
+pub use planner::PlannedKeys;
 pub use policy::RunPolicy;
 pub use progress::{ItemOutcome, NoProgress, Progress};
 pub use report::{MailboxOutcome, MailboxReport, SyncReport};

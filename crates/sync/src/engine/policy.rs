@@ -38,6 +38,14 @@ pub struct RunPolicy {
     /// source completed yet), items the kind dates before this instant are left alone
     /// ([`SyncKind::dated`](super::SyncKind::dated)).
     pub sync_from: Option<jiff::Timestamp>,
+    /// The mass-delete guard's limits (`[errors] max_delete_fraction`, `delete_guard_min`;
+    /// see [`super::guard`]); `None`: off (the engine's default: the binary's configuration
+    /// turns it on).
+    pub delete_guard: Option<super::guard::GuardLimits>,
+    /// `[mailboxes] confirm_first_sync_above`: a mailbox and kind whose first sync would
+    /// create more records than this, or delete any, waits for the administrator's
+    /// confirmation (see [`super::holds`]); `None`: no review.
+    pub confirm_first_sync_above: Option<u64>,
 }
 
 impl RunPolicy {
@@ -71,6 +79,8 @@ impl Default for RunPolicy {
             max_retry_backoff: Duration::from_secs(6 * 3600),
             memory_budget: 16 * 1024 * 1024,
             sync_from: None,
+            delete_guard: None,
+            confirm_first_sync_above: None,
         }
     }
 }

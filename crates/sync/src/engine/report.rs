@@ -26,6 +26,10 @@ pub enum MailboxOutcome {
     Stopped,
     /// Called off (shutdown, or the mailbox lease was lost); the rest is done next time.
     Cancelled,
+    /// Waits for the administrator's confirmation (`graph-connector confirm`, the admin
+    /// page): the first-sync review or the mass-delete guard held it before it wrote what
+    /// was held (see `error`).
+    Held,
 }
 
 /// Summary of one run of one kind for one mailbox.
@@ -137,7 +141,9 @@ impl MailboxReport {
         match self.outcome {
             MailboxOutcome::Complete if self.failed == 0 => RunOutcome::Success,
             MailboxOutcome::Complete | MailboxOutcome::Delayed => RunOutcome::Partial,
-            MailboxOutcome::Stopped | MailboxOutcome::Cancelled => RunOutcome::Cancelled,
+            MailboxOutcome::Stopped | MailboxOutcome::Cancelled | MailboxOutcome::Held => {
+                RunOutcome::Cancelled
+            }
             MailboxOutcome::Failed | MailboxOutcome::Busy | MailboxOutcome::Excluded => {
                 RunOutcome::Failed
             }

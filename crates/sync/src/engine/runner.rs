@@ -63,6 +63,26 @@ impl Engine {
                 return stopped(report, e, progress);
             }
         }
+        // Waiting for the administrator (first-sync review, mass-delete guard): nothing runs.
+        let hold = match crate::engine::holds::get(self.store.as_ref(), mailbox, k).await {
+            Ok(h) => h,
+            Err(e) => {
+                lease.release().await;
+                return stopped(report, e, progress);
+            }
+        };
+        if let Some(h) = hold.as_ref().filter(|h| h.waiting()) {
+            report.outcome = MailboxOutcome::Held;
+            report.error = Some(format!(
+                "{}: {}; waiting for confirmation (`graph-connector confirm --mailbox {} --kind {k}` or the admin page)",
+                h.reason.text(),
+                h.summary,
+                target.rep()
+            ));
+            lease.release().await;
+            progress.finish(&report);
+            return report;
+        }
         let run_id = match self.store.start_run(mailbox, k).await {
             Ok(r) => r.id,
             Err(e) => {
@@ -80,6 +100,14 @@ impl Engine {
                 run_cancel.cancel();
             })
         };
+        // A confirmed mass-delete hold lets this run's deletions through.
+        let released = hold
+            .as_ref()
+            .is_some_and(|h| h.reason == crate::engine::holds::HoldReason::MassDelete);
+        let guard = self
+            .policy
+            .delete_guard
+            .map(|limits| crate::engine::guard::DeleteGuard::new(limits, released));
         let cx = RunCx {
             target,
             kind: k,
@@ -91,11 +119,18 @@ impl Engine {
             fence: lease.fence(),
             key_locks: &self.key_locks,
             budget: &self.budget,
+            planning: false,
+            guard: guard.as_ref(),
         };
-        let result = work(kind, &cx, &mut report, progress).await;
+        let result = match review_first_sync(kind, &cx, hold.is_some(), &mut report).await {
+            Ok(true) => Ok(()),
+            Ok(false) => work(kind, &cx, &mut report, progress).await,
+            Err(e) => Err(e),
+        };
         linker.abort();
         let mut access_error = false;
         match result {
+            Ok(()) if report.outcome == MailboxOutcome::Held => {}
             Ok(()) if report.delayed > 0 => report.outcome = MailboxOutcome::Delayed,
             Ok(()) => {}
             Err(e) => {
@@ -125,6 +160,12 @@ impl Engine {
             tracing::warn!(mailbox, kind = %k, error = %e, "cannot record the end of the run");
         }
         self.record_health(mailbox, k, &report, access_error).await;
+        if hold.is_some()
+            && report.outcome == MailboxOutcome::Complete
+            && let Err(e) = crate::engine::holds::clear(self.store.as_ref(), mailbox, k).await
+        {
+            tracing::warn!(mailbox, kind = %k, error = %e.message, "cannot forget a confirmed hold");
+        }
         lease.release().await;
         // The caller logs the run at info (one line per run per mailbox); this is the detail.
         tracing::debug!(
@@ -250,7 +291,8 @@ impl Engine {
             MailboxOutcome::Stopped
             | MailboxOutcome::Cancelled
             | MailboxOutcome::Busy
-            | MailboxOutcome::Excluded => Ok(()),
+            | MailboxOutcome::Excluded
+            | MailboxOutcome::Held => Ok(()),
             MailboxOutcome::Complete | MailboxOutcome::Delayed => {
                 self.store.record_success(mailbox).await.map(|_| ())
             }
@@ -261,6 +303,56 @@ impl Engine {
             tracing::warn!(mailbox, error = %e, "cannot record mailbox health");
         }
     }
+}
+
+/// `[mailboxes] confirm_first_sync_above`: on a first sync (nothing linked, no round
+/// completed) without a hold the administrator confirmed, plan the run first; when it would
+/// create more than the threshold or delete anything, store a hold instead of running.
+/// `Ok(true)`: held.
+async fn review_first_sync<K: SyncKind>(
+    kind: &K,
+    cx: &RunCx<'_>,
+    confirmed: bool,
+    report: &mut MailboxReport,
+) -> Result<bool, PortError> {
+    let Some(above) = cx.policy.confirm_first_sync_above else {
+        return Ok(false);
+    };
+    if confirmed || !crate::engine::planner::first_sync(cx).await? {
+        return Ok(false);
+    }
+    let pcx = RunCx {
+        planning: true,
+        guard: None,
+        ..*cx
+    };
+    let mut plan = crate::plan::MailboxPlan::new(cx.rep(), cx.kind);
+    let keys = crate::engine::PlannedKeys::default();
+    crate::engine::planner::plan_work(kind, &pcx, &mut plan, &keys).await?;
+    if plan.create <= above && plan.delete == 0 {
+        return Ok(false);
+    }
+    let summary = format!(
+        "its first sync would create {}, adopt {}, update {} and delete {} record(s) (more than [mailboxes] confirm_first_sync_above = {above}, or deletions)",
+        plan.create, plan.adopt, plan.update, plan.delete
+    );
+    let hold = crate::engine::holds::Hold {
+        reason: crate::engine::holds::HoldReason::FirstSync,
+        summary: summary.clone(),
+        since: cx.store.now().await.map_err(store_error)?,
+        plan: serde_json::to_value(&plan).ok(),
+        confirmed_by: None,
+    };
+    cx.check_run()?;
+    crate::engine::holds::put(&**cx.store, cx.mailbox(), cx.kind, &hold, Some(cx.run_id)).await?;
+    tracing::info!(mailbox = cx.rep(), kind = %cx.kind, "first sync held for review: {summary}");
+    report.outcome = MailboxOutcome::Held;
+    report.error = Some(format!(
+        "first sync waits for review: {summary}. Confirm with `graph-connector confirm --mailbox {} --kind {}` or on the admin page",
+        cx.rep(),
+        cx.kind
+    ));
+    Ok(true)
 }
 
 /// The kind's preparation and every source, in order.
@@ -321,6 +413,14 @@ pub trait KindRunner: Send + Sync {
         progress: &dyn Progress,
         cancel: &CancellationToken,
     ) -> Vec<MailboxReport>;
+
+    /// What the next run would do for one mailbox, writing nothing ([`Engine::plan_mailbox`]).
+    async fn plan_mailbox(
+        &self,
+        engine: &Engine,
+        target: &MailboxTarget,
+        keys: &crate::engine::PlannedKeys,
+    ) -> crate::plan::MailboxPlan;
 }
 
 #[async_trait]
@@ -350,6 +450,15 @@ impl<K: SyncKind> KindRunner for K {
         engine
             .run_all(self, targets, parallel, progress, cancel)
             .await
+    }
+
+    async fn plan_mailbox(
+        &self,
+        engine: &Engine,
+        target: &MailboxTarget,
+        keys: &crate::engine::PlannedKeys,
+    ) -> crate::plan::MailboxPlan {
+        engine.plan_mailbox(self, target, keys).await
     }
 }
 

@@ -193,6 +193,14 @@ impl SyncKind for TestKind {
         "create"
     }
 
+    fn planned(&self, decision: &&'static str) -> crate::plan::Planned {
+        use crate::engine::progress::ItemOutcome as O;
+        match *decision {
+            "unchanged" => crate::plan::Planned::new(O::Unchanged, None, ""),
+            _ => crate::plan::Planned::new(O::Created, Some(crate::plan::Side::Crm), "new"),
+        }
+    }
+
     async fn apply(
         &self,
         cx: &ItemCx<'_>,

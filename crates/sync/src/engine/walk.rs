@@ -16,7 +16,7 @@ use crate::engine::cx::RunCx;
 use crate::engine::item::{Done, work};
 use crate::engine::kind::{Source, SyncKind};
 use crate::engine::progress::{ItemOutcome, Progress};
-use crate::engine::report::MailboxReport;
+use crate::engine::report::{MailboxOutcome, MailboxReport};
 use crate::error::{ErrorClass, PortError, store_error};
 
 /// Links read per request when reconciling.
@@ -55,6 +55,9 @@ pub(crate) async fn walk<K: SyncKind>(
     };
     let mut restarted = false;
     let mut delayed: Option<String> = None;
+    // Deletions the mass-delete guard holds (see `engine::guard`): from the first page with
+    // one, no checkpoint is stored until the guard has judged them at the end of the round.
+    let mut held = Held::default();
     loop {
         cx.check_run()?;
         let page = match kind.page(cx, run, source, checkpoint.as_deref()).await {
@@ -76,6 +79,7 @@ pub(crate) async fn walk<K: SyncKind>(
                     began = Some(cx.store.now().await.map_err(store_error)?);
                 }
                 delayed = None;
+                held = Held::default();
                 continue;
             }
             Err(e) => return Err(e),
@@ -88,9 +92,9 @@ pub(crate) async fn walk<K: SyncKind>(
                     .map(|i| i.item),
             );
         }
-        if let Some(reason) =
-            work_all(kind, cx, run, &page.changes, first, report, progress).await?
-        {
+        let batch = work_all(kind, cx, run, &page.changes, first, report, progress).await?;
+        held.keep(cx, page.changes, &batch.held).await?;
+        if let Some(reason) = batch.delayed {
             if seen.is_none() {
                 // Keep the checkpoint: this page is read again next time.
                 report.error = Some(format!("some items were delayed: {reason}"));
@@ -114,11 +118,33 @@ pub(crate) async fn walk<K: SyncKind>(
             (None, None) => checkpoint = None,
         }
         if checkpoint.is_none() {
-            if let Some(seen) = &seen
-                && let Some(reason) =
-                    reconcile(kind, cx, run, source, (seen, began), report, progress).await?
-            {
-                delayed = delayed.or(Some(reason));
+            if let Some(seen) = &seen {
+                if seen.is_empty()
+                    && let Some(g) = cx.guard
+                {
+                    g.saw_empty(&source.label);
+                }
+                if let Some(reason) = reconcile(
+                    kind,
+                    cx,
+                    run,
+                    source,
+                    (seen, began),
+                    report,
+                    progress,
+                    &mut held,
+                )
+                .await?
+                {
+                    delayed = delayed.or(Some(reason));
+                }
+            }
+            if held.any() {
+                match judge(kind, cx, run, report, progress, held).await? {
+                    Judged::Stop => return Ok(()),
+                    Judged::Delayed(reason) => delayed = delayed.or(Some(reason)),
+                    Judged::Through => {}
+                }
             }
             if let Some(reason) = delayed {
                 report.error = Some(format!("some items were delayed: {reason}"));
@@ -126,14 +152,137 @@ pub(crate) async fn walk<K: SyncKind>(
             }
             return save_cursor(cx, &cursor).await;
         }
-        if seen.is_none() {
+        if seen.is_none() && !held.any() {
             save_cursor(cx, &cursor).await?;
         }
         stop_after_errors(cx, report)?;
     }
 }
 
-/// Work a batch of changes; `Ok(Some(reason))` when one was delayed.
+/// The changes whose deletions the guard held in this walk of a source.
+struct Held<C> {
+    /// Held deletions seen (kept or not).
+    count: u64,
+    /// The held changes, kept for the second pass while it may come.
+    kept: Vec<C>,
+    /// Some were dropped: the run will stop anyway.
+    dropped: bool,
+}
+
+impl<C> Default for Held<C> {
+    fn default() -> Self {
+        Held {
+            count: 0,
+            kept: Vec::new(),
+            dropped: false,
+        }
+    }
+}
+
+impl<C> Held<C> {
+    fn any(&self) -> bool {
+        self.count > 0
+    }
+
+    /// Keep the held ones of a batch (`held`: their indices in `changes`), while the guard
+    /// might still let them through.
+    async fn keep(
+        &mut self,
+        cx: &RunCx<'_>,
+        changes: Vec<C>,
+        held: &[usize],
+    ) -> Result<(), PortError> {
+        let (Some(g), false) = (cx.guard, held.is_empty()) else {
+            return Ok(());
+        };
+        self.count += held.len() as u64;
+        let links = g.links(cx).await?;
+        if self.dropped || !g.worth_keeping(links) {
+            self.dropped = true;
+            self.kept = Vec::new();
+            return Ok(());
+        }
+        self.kept.extend(
+            changes
+                .into_iter()
+                .enumerate()
+                .filter(|(i, _)| held.contains(i))
+                .map(|(_, c)| c),
+        );
+        Ok(())
+    }
+}
+
+/// What the guard decided at the end of a source.
+enum Judged {
+    /// Within the limits: the held deletions were made.
+    Through,
+    /// Within the limits, but some of the held items were delayed in their second pass.
+    Delayed(String),
+    /// Beyond them: the run stops, nothing held is deleted, the hold is stored.
+    Stop,
+}
+
+/// The end of a source with held deletions: let them through, or stop the run and hold the
+/// mailbox and kind for the administrator.
+#[allow(clippy::too_many_arguments)]
+async fn judge<K: SyncKind>(
+    kind: &K,
+    cx: &RunCx<'_>,
+    run: &K::Run,
+    report: &mut MailboxReport,
+    progress: &dyn Progress,
+    held: Held<K::Change>,
+) -> Result<Judged, PortError> {
+    let Some(g) = cx.guard else {
+        return Ok(Judged::Through);
+    };
+    let links = g.links(cx).await?;
+    if let (None, false) = (g.judge(links), held.dropped) {
+        g.let_through(true);
+        let batch = work_all(kind, cx, run, &held.kept, false, report, progress).await;
+        g.let_through(false);
+        return Ok(match batch?.delayed {
+            Some(reason) => Judged::Delayed(reason),
+            None => Judged::Through,
+        });
+    }
+    let why = g
+        .judge(links)
+        .unwrap_or_else(|| format!("{} deletion(s) of {links} linked item(s)", held.count));
+    let hold = crate::engine::holds::Hold {
+        reason: crate::engine::holds::HoldReason::MassDelete,
+        summary: why.clone(),
+        since: cx.store.now().await.map_err(store_error)?,
+        plan: Some(serde_json::json!({
+            "deletions_held": held.count,
+            "links": links,
+            "samples": g.samples(),
+        })),
+        confirmed_by: None,
+    };
+    cx.check_run()?;
+    crate::engine::holds::put(&**cx.store, cx.mailbox(), cx.kind, &hold, Some(cx.run_id)).await?;
+    tracing::warn!(mailbox = cx.rep(), kind = %cx.kind, reason = why, "mass-delete guard: run held");
+    report.outcome = MailboxOutcome::Held;
+    report.error = Some(format!(
+        "mass-delete guard: {why}; nothing was deleted. Confirm with `graph-connector confirm --mailbox {} --kind {}` or on the admin page",
+        cx.rep(),
+        cx.kind
+    ));
+    Ok(Judged::Stop)
+}
+
+/// What a batch of changes left behind.
+#[derive(Debug, Default)]
+struct Batch {
+    /// Why an item was delayed.
+    delayed: Option<String>,
+    /// The indices of the changes whose deletions the guard held.
+    held: Vec<usize>,
+}
+
+/// Work a batch of changes.
 async fn work_all<K: SyncKind>(
     kind: &K,
     cx: &RunCx<'_>,
@@ -142,21 +291,22 @@ async fn work_all<K: SyncKind>(
     first: bool,
     report: &mut MailboxReport,
     progress: &dyn Progress,
-) -> Result<Option<String>, PortError> {
+) -> Result<Batch, PortError> {
     // The futures are made first (they do nothing until polled): a closure over borrowed
     // changes inside the stream would ask the compiler to prove `Send` for every lifetime,
     // which it cannot (rust-lang/rust#102211).
     let items: Vec<_> = changes
         .iter()
-        .map(|c| work_reported(kind, cx, run, c, first, progress))
+        .enumerate()
+        .map(|(i, c)| async move { (i, work_reported(kind, cx, run, c, first, progress).await) })
         .collect();
-    let results: Vec<Done> = futures::stream::iter(items)
+    let results: Vec<(usize, Done)> = futures::stream::iter(items)
         .buffer_unordered(cx.policy.item_concurrency.max(1))
         .collect()
         .await;
-    let mut delayed = None;
+    let mut batch = Batch::default();
     let mut stop: Option<PortError> = None;
-    for d in results {
+    for (i, d) in results {
         if let Some(e) = d.stop {
             // The most serious stop wins: a tenant stop over a mailbox one over cancellation.
             let rank = |c: ErrorClass| match c {
@@ -169,14 +319,18 @@ async fn work_all<K: SyncKind>(
             }
             continue;
         }
+        if d.held {
+            batch.held.push(i);
+            continue;
+        }
         report.count(d.outcome, d.warnings);
         if d.outcome == ItemOutcome::Delayed {
-            delayed = delayed.or(d.delay);
+            batch.delayed = batch.delayed.or(d.delay);
         }
     }
     match stop {
         Some(e) => Err(e),
-        None => Ok(delayed),
+        None => Ok(batch),
     }
 }
 
@@ -190,13 +344,14 @@ async fn work_reported<K: SyncKind>(
     progress: &dyn Progress,
 ) -> Done {
     let d = work(kind, cx, run, change, first).await;
-    if d.outcome != ItemOutcome::Ignored && d.stop.is_none() {
+    if d.outcome != ItemOutcome::Ignored && d.stop.is_none() && !d.held {
         progress.item(cx.rep(), cx.kind, d.outcome, d.warnings);
     }
     d
 }
 
 /// After a walk from the start: links of this mailbox and kind whose item was not seen.
+#[allow(clippy::too_many_arguments)]
 async fn reconcile<K: SyncKind>(
     kind: &K,
     cx: &RunCx<'_>,
@@ -205,6 +360,7 @@ async fn reconcile<K: SyncKind>(
     (seen, began): (&HashSet<String>, Option<jiff::Timestamp>),
     report: &mut MailboxReport,
     progress: &dyn Progress,
+    held: &mut Held<K::Change>,
 ) -> Result<Option<String>, PortError> {
     let mut after: Option<String> = None;
     let mut delayed = None;
@@ -228,7 +384,9 @@ async fn reconcile<K: SyncKind>(
             })
             .filter_map(|l| kind.vanished(run, source, l))
             .collect();
-        if let Some(reason) = work_all(kind, cx, run, &changes, false, report, progress).await? {
+        let batch = work_all(kind, cx, run, &changes, false, report, progress).await?;
+        held.keep(cx, changes, &batch.held).await?;
+        if let Some(reason) = batch.delayed {
             delayed = delayed.or(Some(reason));
         }
         if !full {

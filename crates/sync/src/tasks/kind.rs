@@ -99,6 +99,10 @@ impl TasksKind {
         run: &TaskRun,
         crm_id: CrmId,
     ) -> Result<Option<TodoItem>, PortError> {
+        if run.list.is_empty() {
+            // A plan for a list that does not exist yet: it holds no task.
+            return Ok(None);
+        }
         let index = run
             .index
             .get_or_try_init(|| async {
@@ -235,6 +239,23 @@ impl SyncKind for TasksKind {
         let key = list_key(name);
         let list = match self.graph.find_list(cx.user(), name).await? {
             Some(id) => id,
+            // A plan creates no list and keeps nothing: a missing list holds no task, so the
+            // CRM tasks of the window would be created (the list's own source is left out).
+            None if cx.planning => {
+                return Ok(Some(Prepared {
+                    total: None,
+                    sources: vec![Source {
+                        scope: CRM_SCOPE.into(),
+                        label: "CRM tasks in the window".into(),
+                        reconcile: true,
+                    }],
+                    run: TaskRun {
+                        list: String::new(),
+                        tz: self.crm.time_zone(),
+                        index: OnceCell::new(),
+                    },
+                }));
+            }
             None => {
                 let linked = !cx
                     .store
@@ -265,7 +286,7 @@ impl SyncKind for TasksKind {
             .get_resolved(cx.mailbox(), Kind::Task, &key)
             .await
             .map_err(store_error)?;
-        if kept.as_deref() != Some(list.as_str()) {
+        if kept.as_deref() != Some(list.as_str()) && !cx.planning {
             cx.store
                 .put_resolved(cx.mailbox(), Kind::Task, &key, Some(&list))
                 .await
@@ -445,8 +466,10 @@ impl SyncKind for TasksKind {
                     .filter(|l| todo_list(l) == Some(run.list.as_str()))
                     .and_then(todo_id);
                 let found = match linked {
-                    Some(id) => self.graph.task(cx.user(), &run.list, id).await?,
-                    None => None,
+                    Some(id) if !run.list.is_empty() => {
+                        self.graph.task(cx.user(), &run.list, id).await?
+                    }
+                    _ => None,
                 };
                 match found {
                     Some(t) => Some(t),
@@ -466,6 +489,10 @@ impl SyncKind for TasksKind {
         facts: &Facts,
     ) -> Decision {
         decide::decide(change, link, facts, &self.rules, &run.tz)
+    }
+
+    fn planned(&self, decision: &Decision) -> crate::plan::Planned {
+        crate::plan::map::task(decision)
     }
 
     async fn apply(

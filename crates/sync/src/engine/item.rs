@@ -164,10 +164,11 @@ pub(crate) async fn work_nested<K: SyncKind>(
         link: link.as_ref(),
         key: None,
     };
-    let applied = attempt(kind, &icx, run, change).await?;
-    if let Some(reason) = applied
-        .failure
-        .filter(|_| applied.outcome == ItemOutcome::Failed)
+    // `None`: the mass-delete guard held the decision; the link stays as it is.
+    if let Some(applied) = attempt(kind, &icx, run, change).await?
+        && let Some(reason) = applied
+            .failure
+            .filter(|_| applied.outcome == ItemOutcome::Failed)
     {
         return Err(PortError::new(ErrorClass::Item, reason));
     }

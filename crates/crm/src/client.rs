@@ -123,6 +123,9 @@ pub struct CrmClient {
     turns: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
     /// Requests in flight, at most [`CrmConfig::concurrency`].
     slots: Arc<tokio::sync::Semaphore>,
+    /// A nested insert was read back and found as the dialect says (see
+    /// [`crate::nested`]): checked once per process.
+    pub(crate) nested_confirmed: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// Who a request acts for: the master user itself, or a rep by e-mail (impersonation).
@@ -161,6 +164,7 @@ impl CrmClient {
             slots: Arc::new(tokio::sync::Semaphore::new(cfg.concurrency.max(1))),
             cfg: Arc::new(cfg),
             turns: Arc::new(Mutex::new(HashMap::new())),
+            nested_confirmed: Arc::new(std::sync::atomic::AtomicBool::new(false)),
         })
     }
 
@@ -590,6 +594,7 @@ fn record_request(resource: &'static str, result: &Result<Response, CrmError>, s
         Err(CrmError::InvalidRequest(_)) => "invalid",
         Err(CrmError::Partial { .. }) => "partial",
         Err(CrmError::UnknownName { .. }) => "unknown_name",
+        Err(CrmError::DialectMismatch { .. }) => "dialect_mismatch",
     };
     metrics::counter!("graph_connector_requests_total", "side" => "crm", "resource" => resource, "status" => status)
         .increment(1);

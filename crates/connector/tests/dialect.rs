@@ -332,7 +332,8 @@ async fn nested_child_records_against_a_crm_that_does_not_nest_stop_the_sync() {
     assert!(stderr.contains("child_records"), "{stderr}");
     assert!(stderr.contains("\"separate\""), "{stderr}");
     // Not an item's failure: no message failed (those the rules skip before any CRM write
-    // go to the failure folder as always), none moved to success.
+    // go to the failure folder as always, and one adopted from an existing record needs no
+    // insert).
     let store = common::service::store_of(&env).await;
     let failed: Vec<_> = common::decisions(&*store)
         .await
@@ -340,16 +341,18 @@ async fn nested_child_records_against_a_crm_that_does_not_nest_stop_the_sync() {
         .filter(|(_, actions)| actions.contains(&gc_store::LedgerAction::Failed))
         .collect();
     assert!(failed.is_empty(), "{failed:?}");
-    for u in filed.keys() {
-        assert_eq!(env.count(u, &format!("{SYNC}/Sync_Success")), 0, "{u}");
-    }
+    // The activities the stopped run wrote have no key (the CRM ignored it): at most the
+    // items in flight when the stop came (4 per mailbox).
     let before = activities_and_keys(&env).await;
-    // At most one activity per mailbox run that was filing when the stop came.
+    let keyless: Vec<u64> = before
+        .iter()
+        .filter(|(_, n)| **n == 0)
+        .map(|(id, _)| *id)
+        .collect();
     assert!(
-        !before.is_empty() && before.len() <= filed.len(),
+        !keyless.is_empty() && keyless.len() <= 4 * filed.len(),
         "{before:?}"
     );
-    assert!(before.values().all(|n| *n == 0), "{before:?}");
 
     append(&config, "\n[crm.dialect]\nchild_records = \"separate\"\n");
     let cfg = config.clone();
@@ -365,7 +368,7 @@ async fn nested_child_records_against_a_crm_that_does_not_nest_stop_the_sync() {
         assert_eq!(env.count(&u, SYNC), 0, "{u}: messages left in the sync folder");
     }
     let after = activities_and_keys(&env).await;
-    for id in before.keys() {
+    for id in &keyless {
         assert_eq!(after.get(id), Some(&1), "activity {id} not adopted: {after:?}");
     }
     assert!(after.values().all(|n| *n == 1), "{after:?}");

@@ -487,18 +487,37 @@ async fn todo_tasks_and_contacts_are_notified() {
     .await;
     tokio::time::sleep(Duration::from_secs(3)).await;
 
-    // Completed in To Do, with the tasks interval at an hour: in CRM within seconds.
-    let t0 = Instant::now();
-    g.update_todo_task(&user, &list, &todo.id, &json!({"status": "completed"}))
-        .await
-        .unwrap();
+    // Completed, reopened, completed… in To Do, with the tasks interval at an hour: each in
+    // CRM within seconds.
     let crm = env.crm();
-    eventually("the completion in CRM", 60, Some(&mut run), || async {
-        let t = crm.master().task(task).await.ok()??;
-        (t.status == "Completed").then_some(())
-    })
-    .await;
-    let task_latency = t0.elapsed();
+    let mut task_latencies = Vec::new();
+    for (i, (todo_status, crm_status)) in [
+        ("completed", "Completed"),
+        ("notStarted", "Open"),
+        ("completed", "Completed"),
+        ("notStarted", "Open"),
+        ("completed", "Completed"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        if i > 0 {
+            // Let the run of the previous change (and the one its own write caused) end.
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        }
+        let t0 = Instant::now();
+        g.update_todo_task(&user, &list, &todo.id, &json!({"status": todo_status}))
+            .await
+            .unwrap();
+        eventually(crm_status, 60, Some(&mut run), || async {
+            let t = crm.master().task(task).await.ok()??;
+            (t.status == crm_status).then_some(())
+        })
+        .await;
+        task_latencies.push(t0.elapsed());
+    }
+    task_latencies.sort();
+    let task_latency = task_latencies[task_latencies.len() / 2];
 
     // A contact changed in the folder: the contacts walk runs at once (interval an hour).
     let contacts = g
@@ -521,10 +540,13 @@ async fn todo_tasks_and_contacts_are_notified() {
     .await;
     let contact_latency = t0.elapsed();
     eprintln!(
-        "To Do task completed → CRM with notifications: {:.2} s; contact changed → contacts walk done: {:.2} s (intervals 60 min, Graph and CRM at 50 ms)",
+        "To Do task status → CRM with notifications: p50 {:.2} s, max {:.2} s over {} changes; contact changed → contacts walk done: {:.2} s (intervals 60 min, Graph and CRM at 50 ms)",
         task_latency.as_secs_f64(),
+        task_latencies.last().unwrap().as_secs_f64(),
+        task_latencies.len(),
         contact_latency.as_secs_f64()
     );
+    assert!(task_latency < Duration::from_secs(30), "{task_latencies:?}");
     // Never used as data: CRM owns the contacts, and a user's edit stays until the person
     // changes in CRM (docs/SYNC.md, contacts).
     let after = g.get_contact(&user, &contact.id).await.unwrap();

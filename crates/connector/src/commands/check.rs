@@ -70,7 +70,7 @@ fn child_records_line(dialect: &gc_crm::Dialect) -> Line {
                 "\"nested\": an activity's external key, participants and documents go inside its <insert> \
                  (one request per filed message). Not checkable without writing to CRM; the first \
                  filed message confirms it, and a CRM.interface that does not nest stops the sync \
-                 before another item, naming this key"
+                 (no further item starts) naming this key"
                     .into(),
             ),
             Some(

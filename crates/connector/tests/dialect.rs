@@ -283,7 +283,14 @@ async fn a_crm_without_one_field_stops_the_sync_before_anything_moves() {
 async fn activities_and_keys(env: &Env) -> BTreeMap<u64, usize> {
     let get = |table: &'static str| {
         let url = format!("{}/_sandbox/crm/records/{table}", env.demo.sandbox.url());
-        async move { reqwest::get(url).await.unwrap().json::<Value>().await.unwrap() }
+        async move {
+            reqwest::get(url)
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
     };
     let mut out: BTreeMap<u64, usize> = get("Contact")
         .await
@@ -365,11 +372,19 @@ async fn nested_child_records_against_a_crm_that_does_not_nest_stop_the_sync() {
         String::from_utf8_lossy(&out.stderr)
     );
     for u in env.enabled_users().await {
-        assert_eq!(env.count(&u, SYNC), 0, "{u}: messages left in the sync folder");
+        assert_eq!(
+            env.count(&u, SYNC),
+            0,
+            "{u}: messages left in the sync folder"
+        );
     }
     let after = activities_and_keys(&env).await;
     for id in &keyless {
-        assert_eq!(after.get(id), Some(&1), "activity {id} not adopted: {after:?}");
+        assert_eq!(
+            after.get(id),
+            Some(&1),
+            "activity {id} not adopted: {after:?}"
+        );
     }
     assert!(after.values().all(|n| *n == 1), "{after:?}");
 }

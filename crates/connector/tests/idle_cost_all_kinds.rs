@@ -167,7 +167,10 @@ async fn an_idle_cycle_of_every_kind_costs_at_most_a_quarter_request_per_mailbox
         .filter(|(rep, _)| rep.contains('@'))
         .map(|(_, n)| n.as_u64().unwrap())
         .sum();
-    assert_eq!(per_rep, 0, "CRM requests acting for reps in an idle cycle: {s}");
+    assert_eq!(
+        per_rep, 0,
+        "CRM requests acting for reps in an idle cycle: {s}"
+    );
 
     // The goal, per mailbox and kind, for every kind, everything per-process counted
     // against it.

@@ -376,7 +376,11 @@ async fn crm_task_for(env: &Env, user: &str, subject: &str) -> gc_crm::CrmId {
         .await
         .unwrap()
         .into_iter()
-        .find(|r| r.email.as_deref().is_some_and(|e| e.eq_ignore_ascii_case(user)))
+        .find(|r| {
+            r.email
+                .as_deref()
+                .is_some_and(|e| e.eq_ignore_ascii_case(user))
+        })
         .unwrap();
     assert!(rep.sync_tasks && rep.sync_contacts, "{rep:?}");
     let today = gc_crm::localtime::to_local(jiff::Timestamp::now(), crm.time_zone()).0;
@@ -395,7 +399,11 @@ async fn crm_task_for(env: &Env, user: &str, subject: &str) -> gc_crm::CrmId {
 }
 
 /// The contacts runs of `mailbox` finished after `after`.
-async fn contact_runs_after(store: &dyn StateStore, mailbox: &str, after: jiff::Timestamp) -> usize {
+async fn contact_runs_after(
+    store: &dyn StateStore,
+    mailbox: &str,
+    after: jiff::Timestamp,
+) -> usize {
     store
         .list_runs(Some(mailbox), 200)
         .await
@@ -419,15 +427,24 @@ async fn todo_tasks_and_contacts_are_notified() {
     let mailbox = mailbox_of(&*store, &user).await;
 
     // Once the first runs resolved the list and the folder, both are watched.
-    let subs = eventually("the tasks and contacts subscriptions", 90, Some(&mut run), || {
-        let store = store.clone();
-        let mailbox = mailbox.clone();
-        async move {
-            let subs = store.list_subscriptions().await.ok()?;
-            let of = |k: Kind| subs.iter().find(|s| s.mailbox == mailbox && s.kind == k).cloned();
-            Some((of(Kind::Task)?, of(Kind::Contact)?))
-        }
-    })
+    let subs = eventually(
+        "the tasks and contacts subscriptions",
+        90,
+        Some(&mut run),
+        || {
+            let store = store.clone();
+            let mailbox = mailbox.clone();
+            async move {
+                let subs = store.list_subscriptions().await.ok()?;
+                let of = |k: Kind| {
+                    subs.iter()
+                        .find(|s| s.mailbox == mailbox && s.kind == k)
+                        .cloned()
+                };
+                Some((of(Kind::Task)?, of(Kind::Contact)?))
+            }
+        },
+    )
     .await;
     let (task_sub, contact_sub) = subs;
     let list = store
@@ -436,7 +453,11 @@ async fn todo_tasks_and_contacts_are_notified() {
         .unwrap()
         .unwrap();
     let folder = store
-        .get_resolved(&mailbox, Kind::Contact, &gc_sync::contacts::kind::folder_key("CRM"))
+        .get_resolved(
+            &mailbox,
+            Kind::Contact,
+            &gc_sync::contacts::kind::folder_key("CRM"),
+        )
         .await
         .unwrap()
         .unwrap();
@@ -459,8 +480,7 @@ async fn todo_tasks_and_contacts_are_notified() {
     }
     // To Do subscriptions live at most 4,230 minutes.
     assert!(
-        task_sub.expires_at
-            <= jiff::Timestamp::now() + jiff::SignedDuration::from_mins(4_230),
+        task_sub.expires_at <= jiff::Timestamp::now() + jiff::SignedDuration::from_mins(4_230),
         "{task_sub:?}"
     );
     // Graph sends no `missed` for To Do tasks; the sandbox refuses to fake one.
@@ -529,14 +549,23 @@ async fn todo_tasks_and_contacts_are_notified() {
     tokio::time::sleep(Duration::from_secs(2)).await;
     let since = store.now().await.unwrap();
     let t0 = Instant::now();
-    g.update_contact(&user, &contact.id, &json!({"jobTitle": "Edited in Outlook"}))
-        .await
-        .unwrap();
-    eventually("a contacts walk after the change", 60, Some(&mut run), || {
-        let store = store.clone();
-        let mailbox = mailbox.clone();
-        async move { (contact_runs_after(&*store, &mailbox, since).await > 0).then_some(()) }
-    })
+    g.update_contact(
+        &user,
+        &contact.id,
+        &json!({"jobTitle": "Edited in Outlook"}),
+    )
+    .await
+    .unwrap();
+    eventually(
+        "a contacts walk after the change",
+        60,
+        Some(&mut run),
+        || {
+            let store = store.clone();
+            let mailbox = mailbox.clone();
+            async move { (contact_runs_after(&*store, &mailbox, since).await > 0).then_some(()) }
+        },
+    )
     .await;
     let contact_latency = t0.elapsed();
     eprintln!(

@@ -567,13 +567,21 @@ fn without_unused_names(mut commands: Vec<Command>) -> Vec<Command> {
             }
             Command::Write(w) => {
                 for r in &mut w.records {
-                    r.fields.retain(|f| !f.name.is_empty());
+                    drop_unused_fields(r);
                 }
             }
             Command::Nop => {}
         }
     }
     commands
+}
+
+/// A record's fields named `""`, and those of the records nested in it.
+fn drop_unused_fields(r: &mut crate::codec::RecordData) {
+    r.fields.retain(|f| !f.name.is_empty());
+    for c in &mut r.children {
+        drop_unused_fields(c);
+    }
 }
 
 /// Metrics of one attempt (`metrics` facade: a no-op unless the binary installs a recorder):

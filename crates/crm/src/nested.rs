@@ -79,7 +79,9 @@ impl CrmSession<'_> {
         if self.client.nested_confirmed.load(Ordering::Relaxed) {
             return Ok(());
         }
-        let keys = self.find_external_keys(ext_system, &[key.to_owned()]).await?;
+        let keys = self
+            .find_external_keys(ext_system, &[key.to_owned()])
+            .await?;
         let linked = keys.iter().any(|k| {
             k.ext_key == key
                 && k.record
@@ -123,7 +125,11 @@ fn names_a_child(ret: &crate::codec::ReturnInfo, child_tables: &[String]) -> boo
     [ret.tablename.as_deref(), ret.fieldname.as_deref()]
         .into_iter()
         .flatten()
-        .any(|n| child_tables.iter().any(|c| c.eq_ignore_ascii_case(n.trim())))
+        .any(|n| {
+            child_tables
+                .iter()
+                .any(|c| c.eq_ignore_ascii_case(n.trim()))
+        })
 }
 
 /// The parent's id from the returns of a nested insert, or why not.
@@ -220,11 +226,14 @@ mod tests {
         refused.tablename = Some("Contact".into());
         refused.fieldname = Some("ExtKey".into());
         let r = result(vec![refused]);
-        let e = read_nested(&Dialect::default(), &r, 3, &["ExtKey".into(), "MB".into()])
-            .unwrap_err();
+        let e =
+            read_nested(&Dialect::default(), &r, 3, &["ExtKey".into(), "MB".into()]).unwrap_err();
         assert!(matches!(e, CrmError::DialectMismatch { .. }), "{e:?}");
         assert_eq!(e.kind(), crate::error::ErrorKind::UnknownName);
-        assert!(e.to_string().contains("child_records = \"separate\""), "{e}");
+        assert!(
+            e.to_string().contains("child_records = \"separate\""),
+            "{e}"
+        );
     }
 
     #[test]

@@ -243,7 +243,9 @@ impl CrmSession<'_> {
         let dl = self.dialect();
         let (c, p) = (&dl.company, &dl.person);
         let id = |r: &Record| {
-            r.id.ok_or_else(|| CrmError::MalformedResponse(format!("<{}> record without id", r.table)))
+            r.id.ok_or_else(|| {
+                CrmError::MalformedResponse(format!("<{}> record without id", r.table))
+            })
         };
         let mut persons = company
             .children

@@ -10,8 +10,8 @@ use async_trait::async_trait;
 use gc_graph::DeltaState;
 
 use crate::absences::probe::fingerprint;
-use crate::contacts::probe::fingerprint as selection_fingerprint;
 use crate::adapters::{CrmActivities, GraphMail};
+use crate::contacts::probe::fingerprint as selection_fingerprint;
 use crate::ports::probe::{
     FingerprintQuestion, Probe, ProbeAnswer, Prober, Question, SelectionQuestion, StampQuestion,
 };
@@ -117,9 +117,9 @@ impl CrmActivities {
                         ProbeAnswer::Changed
                     }
                 }
-                Ok(None) => ProbeAnswer::Unknown(
-                    "the dialect names no company rep or update stamps".into(),
-                ),
+                Ok(None) => {
+                    ProbeAnswer::Unknown("the dialect names no company rep or update stamps".into())
+                }
                 Err(e) => ProbeAnswer::Unknown(format!("CRM selection check: {e}")),
             };
         }

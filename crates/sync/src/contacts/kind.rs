@@ -23,11 +23,11 @@ use crate::contacts::decide::{self, Decision};
 use crate::contacts::model::{ContactChange, ContactRules, ContactTarget, display, item_key};
 use crate::contacts::ports::{ContactsGraph, PersonsCrm, Selection};
 use crate::contacts::probe::fingerprint;
-use crate::ports::{Probe, Prober};
 use crate::engine::{
     Applied, Identity, ItemCx, ItemOutcome, Page, Prepared, RunCx, Source, SyncKind,
 };
 use crate::error::{ErrorClass, PortError, store_error};
+use crate::ports::{Probe, Prober};
 
 /// CRM persons → the rep's contacts.
 #[derive(Clone)]
@@ -256,7 +256,11 @@ impl SyncKind for ContactKind {
         // the module documentation). What it rests on is stored for the idle check only.
         let place = self.place_of(&cx.target.owner);
         Ok(Page {
-            changes: read.persons.into_iter().map(ContactChange::Person).collect(),
+            changes: read
+                .persons
+                .into_iter()
+                .map(ContactChange::Person)
+                .collect(),
             next: None,
             done: read
                 .stamps

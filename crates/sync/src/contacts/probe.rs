@@ -44,7 +44,10 @@ pub fn fingerprint(mut seen: Vec<CompanyStamps>) -> String {
 pub fn checkpoint(place: &str, fingerprint: &str) -> String {
     let mut h = Sha256::new();
     h.update(place.as_bytes());
-    format!("contacts-v1:{}:{fingerprint}", hex::encode(&h.finalize()[..8]))
+    format!(
+        "contacts-v1:{}:{fingerprint}",
+        hex::encode(&h.finalize()[..8])
+    )
 }
 
 impl ContactKind {
@@ -116,12 +119,24 @@ mod tests {
         let b = vec![co(2, "t1", &[]), co(1, "t1", &[(5, "t2")])];
         assert_eq!(fingerprint(a.clone()), fingerprint(b));
         // a person changed, moved, added; a company taken away
-        assert_ne!(fingerprint(a.clone()), fingerprint(vec![co(1, "t1", &[(5, "t3")]), co(2, "t1", &[])]));
-        assert_ne!(fingerprint(a.clone()), fingerprint(vec![co(1, "t1", &[]), co(2, "t1", &[(5, "t2")])]));
-        assert_ne!(fingerprint(a.clone()), fingerprint(vec![co(1, "t1", &[(5, "t2"), (6, "t4")]), co(2, "t1", &[])]));
+        assert_ne!(
+            fingerprint(a.clone()),
+            fingerprint(vec![co(1, "t1", &[(5, "t3")]), co(2, "t1", &[])])
+        );
+        assert_ne!(
+            fingerprint(a.clone()),
+            fingerprint(vec![co(1, "t1", &[]), co(2, "t1", &[(5, "t2")])])
+        );
+        assert_ne!(
+            fingerprint(a.clone()),
+            fingerprint(vec![co(1, "t1", &[(5, "t2"), (6, "t4")]), co(2, "t1", &[])])
+        );
         assert_ne!(fingerprint(a), fingerprint(vec![co(1, "t1", &[(5, "t2")])]));
         // the place is part of the checkpoint
-        assert_ne!(checkpoint("folder CRM", "x"), checkpoint("category CRM", "x"));
+        assert_ne!(
+            checkpoint("folder CRM", "x"),
+            checkpoint("category CRM", "x")
+        );
         assert!(checkpoint("p", "abc").starts_with(&checkpoint("p", "")));
     }
 }

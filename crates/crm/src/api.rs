@@ -568,8 +568,9 @@ impl CrmSession<'_> {
         Ok(out)
     }
 
-    /// Inserts an activity, then (second request) its external key, participants and
-    /// documents. The external key goes first so that a later run can adopt the activity
+    /// Inserts an activity with its external key, participants and documents: nested in
+    /// one request (`child_records = "nested"`, see [`crate::nested`]) or in a second
+    /// request (`"separate"`). The external key goes first so that a later run can adopt the activity
     /// even if a participant write fails. If anything after the activity fails,
     /// [`CrmError::Partial`] carries the created id.
     pub async fn insert_activity(&self, a: &NewActivity) -> Result<CrmId, CrmError> {
@@ -617,8 +618,14 @@ impl CrmSession<'_> {
             follow
         };
         if dl.nests_children() {
-            // One request: the children inside the activity (see `crate::nested`).
-            return self.insert_nested(rec, follow(CrmId(0))).await;
+            // One request: the children inside the activity (see `crate::nested`); the
+            // first one of the process with an external key is read back once.
+            let id = self.insert_nested(rec, follow(CrmId(0))).await?;
+            if let Some(xk) = &a.external_key {
+                self.confirm_nested(&d.table, id, xk.ext_system.as_deref(), &xk.ext_key)
+                    .await?;
+            }
+            return Ok(id);
         }
         let id = self
             .write_one(WriteKind::Insert, CatalogMode::Text, rec)

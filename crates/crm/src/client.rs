@@ -123,6 +123,9 @@ pub struct CrmClient {
     turns: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
     /// Requests in flight, at most [`CrmConfig::concurrency`].
     slots: Arc<tokio::sync::Semaphore>,
+    /// A nested insert was read back and found as the dialect says (see
+    /// [`crate::nested`]): checked once per process.
+    pub(crate) nested_confirmed: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// Who a request acts for: the master user itself, or a rep by e-mail (impersonation).
@@ -161,6 +164,7 @@ impl CrmClient {
             slots: Arc::new(tokio::sync::Semaphore::new(cfg.concurrency.max(1))),
             cfg: Arc::new(cfg),
             turns: Arc::new(Mutex::new(HashMap::new())),
+            nested_confirmed: Arc::new(std::sync::atomic::AtomicBool::new(false)),
         })
     }
 
@@ -563,13 +567,21 @@ fn without_unused_names(mut commands: Vec<Command>) -> Vec<Command> {
             }
             Command::Write(w) => {
                 for r in &mut w.records {
-                    r.fields.retain(|f| !f.name.is_empty());
+                    drop_unused_fields(r);
                 }
             }
             Command::Nop => {}
         }
     }
     commands
+}
+
+/// A record's fields named `""`, and those of the records nested in it.
+fn drop_unused_fields(r: &mut crate::codec::RecordData) {
+    r.fields.retain(|f| !f.name.is_empty());
+    for c in &mut r.children {
+        drop_unused_fields(c);
+    }
 }
 
 /// Metrics of one attempt (`metrics` facade: a no-op unless the binary installs a recorder):
@@ -590,6 +602,7 @@ fn record_request(resource: &'static str, result: &Result<Response, CrmError>, s
         Err(CrmError::InvalidRequest(_)) => "invalid",
         Err(CrmError::Partial { .. }) => "partial",
         Err(CrmError::UnknownName { .. }) => "unknown_name",
+        Err(CrmError::DialectMismatch { .. }) => "dialect_mismatch",
     };
     metrics::counter!("graph_connector_requests_total", "side" => "crm", "resource" => resource, "status" => status)
         .increment(1);

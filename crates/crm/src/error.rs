@@ -88,6 +88,18 @@ pub enum CrmError {
         code: ReturnCode,
         text: String,
     },
+    /// CRM.interface does not follow a protocol convention the dialect assumes (e.g. child
+    /// records nested in an `<insert>`): the configuration's fault, so the run stops before
+    /// any further item, with the key to change.
+    #[error("CRM.interface does not follow [crm.dialect] {key}: {detail}; {fix}")]
+    DialectMismatch {
+        /// The dialect key, e.g. `child_records`.
+        key: String,
+        /// What CRM.interface did.
+        detail: String,
+        /// What to change.
+        fix: String,
+    },
     /// CRM.interface is in a passing error state (e.g. 511 SERVER_FAILURE).
     #[error("CRM.interface reported a server error {code}: {text}")]
     Server { code: ReturnCode, text: String },
@@ -142,7 +154,7 @@ impl CrmError {
                 ErrorKind::NotFound
             }
             Self::Rejected { .. } => ErrorKind::Rejected,
-            Self::UnknownName { .. } => ErrorKind::UnknownName,
+            Self::UnknownName { .. } | Self::DialectMismatch { .. } => ErrorKind::UnknownName,
             Self::UserAlreadyActive => ErrorKind::UserAlreadyActive,
             Self::MalformedResponse(_) => ErrorKind::MalformedResponse,
             Self::InvalidRequest(_) => ErrorKind::InvalidRequest,

@@ -46,6 +46,6 @@ pub use dialect::{Dialect, DialectKey, KeyValue, NameKind};
 pub use error::{CrmError, ErrorKind};
 pub use forms::{Forms, FormsError};
 pub use gc_ids::{CrmId, ParseCrmIdError};
-pub use persons::{CrmCompany, CrmPerson};
+pub use persons::{CompanyStamps, CrmCompany, CrmPerson};
 pub use probe::{ExtraField, Finding, Kinds};
 pub use tasks::{TaskRecord, TaskUpdate, TaskWindow};

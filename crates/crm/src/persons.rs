@@ -3,7 +3,9 @@
 //! responsible rep is the rep (`[crm.dialect.company] rep_id`), and the persons of the rep's
 //! recent activities (linked to the activity or among its participants). All names come from
 //! the [`Dialect`](crate::dialect::Dialect); empty optional names are neither asked for nor
-//! read.
+//! read. The update stamps of companies and persons (`[crm.dialect.company] updated`,
+//! `[crm.dialect.person] updated`) are read with the first rule and, for every rep at once,
+//! by the contacts' idle check ([`CrmSession::rep_company_stamps`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -41,6 +43,17 @@ pub struct CrmPerson {
     pub mobile_phone: String,
     /// The person's company, when linked.
     pub company: Option<CrmCompany>,
+}
+
+/// A company of a rep's responsible-companies rule as the contacts' idle check compares it:
+/// its id and update stamp, and those of its persons (sorted by id).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompanyStamps {
+    /// The responsible rep's number.
+    pub rep_id: String,
+    pub id: CrmId,
+    pub updated: String,
+    pub persons: Vec<(CrmId, String)>,
 }
 
 fn text(r: &Record, field: &str) -> String {
@@ -118,40 +131,135 @@ impl CrmSession<'_> {
     }
 
     /// The persons of the companies whose responsible rep is `rep_number`, in one request
-    /// (companies with their persons nested). Empty when the dialect names no rep field.
+    /// (companies with their persons nested), and what the contacts' idle check compares:
+    /// the companies' and persons' ids and update stamps (`None` when the dialect names no
+    /// stamp). Empty when the dialect names no rep field.
     pub async fn persons_of_rep_companies(
         &self,
         rep_number: &str,
-    ) -> Result<Vec<CrmPerson>, CrmError> {
+    ) -> Result<(Vec<CrmPerson>, Option<Vec<CompanyStamps>>), CrmError> {
         let dl = self.dialect();
         let (c, p) = (&dl.company, &dl.person);
+        let stamped = self.selection_stamped();
         if c.rep_id.is_empty() || rep_number.trim().is_empty() {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), stamped.then(Vec::new)));
         }
-        let q = Query {
-            table: TableSpec::new(&c.table).with_child(TableSpec::new(&p.table)),
-            condition: Some(Condition::cond(&c.table, &c.rep_id, Op::Eq, rep_number)),
-            fields: vec![
-                FieldList {
-                    tablename: c.table.clone(),
-                    fields: self.company_fields(),
-                },
-                FieldList {
-                    tablename: p.table.clone(),
-                    fields: self.person_fields(),
-                },
-            ],
-            max_records: None,
-            catalogs: CatalogMode::Text,
-        };
+        let mut company_fields = self.company_fields();
+        let mut person_fields = self.person_fields();
+        if stamped {
+            company_fields.push(c.updated.clone());
+            person_fields.push(p.updated.clone());
+        }
+        let q = self.rep_companies_query(
+            Condition::cond(&c.table, &c.rep_id, Op::Eq, rep_number),
+            company_fields,
+            person_fields,
+        );
         let mut out = Vec::new();
+        let mut stamps = Vec::new();
         for company in &self.query(q).await? {
             let co = self.company_from(company)?;
             for person in company.children.iter().filter(|r| r.table == p.table) {
                 out.push(self.person_from(person, Some(co.clone()))?);
             }
+            stamps.push(self.company_stamps(rep_number, company)?);
         }
-        Ok(out)
+        Ok((out, stamped.then_some(stamps)))
+    }
+
+    /// The contacts' idle check: the companies of every one of `reps` (rep numbers) with
+    /// their persons, ids and update stamps only, in one request (a query per
+    /// [`crate::changes::REPS_PER_QUERY`] reps). `Ok(None)` when the dialect names no rep
+    /// field or no stamp (changes cannot be told then).
+    pub async fn rep_company_stamps(
+        &self,
+        reps: &[String],
+    ) -> Result<Option<Vec<CompanyStamps>>, CrmError> {
+        let dl = self.dialect();
+        let (c, p) = (&dl.company, &dl.person);
+        if c.rep_id.is_empty() || !self.selection_stamped() {
+            return Ok(None);
+        }
+        if reps.is_empty() {
+            return Ok(Some(Vec::new()));
+        }
+        let queries = reps
+            .chunks(crate::changes::REPS_PER_QUERY)
+            .map(|chunk| {
+                self.rep_companies_query(
+                    Condition::or(
+                        chunk
+                            .iter()
+                            .map(|r| Condition::cond(&c.table, &c.rep_id, Op::Eq, r.clone()))
+                            .collect(),
+                    ),
+                    vec![c.rep_id.clone(), c.updated.clone()],
+                    vec![p.updated.clone()],
+                )
+            })
+            .collect();
+        let mut out = Vec::new();
+        for company in self.queries(queries).await?.iter().flatten() {
+            let rep = text(company, &c.rep_id);
+            out.push(self.company_stamps(&rep, company)?);
+        }
+        Ok(Some(out))
+    }
+
+    /// Whether the dialect names the stamps of companies and persons.
+    fn selection_stamped(&self) -> bool {
+        let dl = self.dialect();
+        !dl.company.updated.is_empty() && !dl.person.updated.is_empty()
+    }
+
+    /// Companies matching `condition` with their persons nested.
+    fn rep_companies_query(
+        &self,
+        condition: Condition,
+        company_fields: Vec<String>,
+        person_fields: Vec<String>,
+    ) -> Query {
+        let dl = self.dialect();
+        let (c, p) = (&dl.company, &dl.person);
+        Query {
+            table: TableSpec::new(&c.table).with_child(TableSpec::new(&p.table)),
+            condition: Some(condition),
+            fields: vec![
+                FieldList {
+                    tablename: c.table.clone(),
+                    fields: company_fields,
+                },
+                FieldList {
+                    tablename: p.table.clone(),
+                    fields: person_fields,
+                },
+            ],
+            max_records: None,
+            catalogs: CatalogMode::Text,
+        }
+    }
+
+    fn company_stamps(&self, rep: &str, company: &Record) -> Result<CompanyStamps, CrmError> {
+        let dl = self.dialect();
+        let (c, p) = (&dl.company, &dl.person);
+        let id = |r: &Record| {
+            r.id.ok_or_else(|| {
+                CrmError::MalformedResponse(format!("<{}> record without id", r.table))
+            })
+        };
+        let mut persons = company
+            .children
+            .iter()
+            .filter(|r| r.table == p.table)
+            .map(|r| Ok((id(r)?, text(r, &p.updated))))
+            .collect::<Result<Vec<_>, CrmError>>()?;
+        persons.sort();
+        Ok(CompanyStamps {
+            rep_id: rep.trim().to_owned(),
+            id: id(company)?,
+            updated: text(company, &c.updated),
+            persons,
+        })
     }
 
     /// The persons of the activities of rep `rep_number` dated in `[from, to]`: the activity's

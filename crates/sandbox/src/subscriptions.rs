@@ -7,7 +7,8 @@
 //!   `lifecycleNotificationUrl`) first: a POST of `?validationToken=…` that must answer 200 with
 //!   the token as `text/plain` within 10 seconds, or the subscription is refused (400).
 //! - Supported resources: `users/{id}/mailFolders('{folder}')/messages`, `users/{id}/events`
-//!   (also `…/calendar/events`), `users/{id}/contacts`, `users/{id}/todo/lists/{list}/tasks`.
+//!   (also `…/calendar/events`), `users/{id}/contacts` (every contact of the mailbox),
+//!   `users/{id}/contactFolders/{folder}/contacts`, `users/{id}/todo/lists/{list}/tasks`.
 //!   Expiry at most 10,080 minutes ahead (4,230 for To Do tasks); `PATCH` renews, `DELETE`
 //!   removes; an expired subscription stops notifying and is removed.
 //! - A watcher compares each subscription's items (id → change sequence) every 100 ms while
@@ -16,7 +17,8 @@
 //!   `tenantId`), as Graph sends them: a notification names the item, never its content.
 //! - Lifecycle events (`reauthorizationRequired`, `subscriptionRemoved`, `missed`) are sent to
 //!   the `lifecycleNotificationUrl` when the control API asks (`subscriptionRemoved` removes
-//!   the subscription first).
+//!   the subscription first); as in Graph, `subscriptionRemoved` and `missed` exist for
+//!   Outlook messages, events and contacts only, not for To Do tasks.
 //! - The control API can drop the next N notifications and delay every delivery, to test a
 //!   receiver's safety net.
 
@@ -46,6 +48,7 @@ enum Scope {
     Messages { user: String, folder: String },
     Events { user: String },
     Contacts { user: String },
+    ContactFolder { user: String, folder: String },
     Tasks { user: String, list: String },
 }
 
@@ -64,6 +67,10 @@ impl Scope {
                 Some(Scope::Events { user })
             }
             ["users", _, "contacts"] => Some(Scope::Contacts { user }),
+            ["users", _, "contactfolders", _, "contacts"] => Some(Scope::ContactFolder {
+                user,
+                folder: segs[3].clone(),
+            }),
             ["users", _, "todo", "lists", _, "tasks"] => Some(Scope::Tasks {
                 user,
                 list: segs[4].clone(),
@@ -77,6 +84,7 @@ impl Scope {
             Scope::Messages { user, .. }
             | Scope::Events { user }
             | Scope::Contacts { user }
+            | Scope::ContactFolder { user, .. }
             | Scope::Tasks { user, .. } => user,
         }
     }
@@ -93,7 +101,9 @@ impl Scope {
         match self {
             Scope::Messages { .. } => ("#Microsoft.Graph.Message", "Messages"),
             Scope::Events { .. } => ("#Microsoft.Graph.Event", "Events"),
-            Scope::Contacts { .. } => ("#Microsoft.Graph.Contact", "Contacts"),
+            Scope::Contacts { .. } | Scope::ContactFolder { .. } => {
+                ("#Microsoft.Graph.Contact", "Contacts")
+            }
             Scope::Tasks { .. } => ("#Microsoft.Graph.todoTask", "Tasks"),
         }
     }
@@ -125,11 +135,18 @@ impl Scope {
                     (id(&e.imm, &e.rest), seq)
                 })
                 .collect(),
-            Scope::Contacts { .. } => {
-                let default = mbx.contact_folders.iter().find(|f| f.is_default)?;
+            // "Changes to all personal contacts in a user's mailbox."
+            Scope::Contacts { .. } => mbx
+                .contacts
+                .values()
+                .map(|c| (id(&c.imm, &c.rest), c.seq))
+                .collect(),
+            // "Changes to contacts in a user's contactFolder" (that folder's own contacts).
+            Scope::ContactFolder { folder, .. } => {
+                let folder = mbx.contact_folders.iter().find(|f| f.id == *folder)?;
                 mbx.contacts
                     .values()
-                    .filter(|c| c.folder == default.id)
+                    .filter(|c| c.folder == folder.id)
                     .map(|c| (id(&c.imm, &c.rest), c.seq))
                     .collect()
             }
@@ -273,6 +290,14 @@ impl Subscriptions {
                 .lifecycle_url
                 .clone()
                 .ok_or_else(|| format!("subscription {id} has no lifecycleNotificationUrl"))?;
+            // Graph sends these two for Outlook messages, events and contacts only.
+            if matches!(sub.scope, Scope::Tasks { .. })
+                && ["subscriptionRemoved", "missed"].contains(&event)
+            {
+                return Err(format!(
+                    "Graph sends no {event} for To Do tasks (subscription {id})"
+                ));
+            }
             if event == "subscriptionRemoved" {
                 s.subs.remove(id);
             }
@@ -611,6 +636,13 @@ mod tests {
             Some(Scope::Tasks {
                 user: "u1".into(),
                 list: "L1".into()
+            })
+        );
+        assert_eq!(
+            Scope::parse("/users/u1/contactFolders/F1/contacts"),
+            Some(Scope::ContactFolder {
+                user: "u1".into(),
+                folder: "F1".into()
             })
         );
         assert_eq!(Scope::parse("users/u1/messages/x"), None);

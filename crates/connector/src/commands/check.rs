@@ -55,6 +55,41 @@ impl Line {
     }
 }
 
+/// `[crm.dialect] child_records`: the one dialect convention `check` cannot probe. Whether
+/// CRM.interface writes child records nested in an `<insert>` shows only by writing one, and
+/// `check` never writes (CRM.interface documents no dry run or rollback); the first filed
+/// message of each process confirms it, and a CRM that does not nest stops the sync naming
+/// the key (`gc_crm::nested`).
+fn child_records_line(dialect: &gc_crm::Dialect) -> Line {
+    if dialect.nests_children() {
+        Line::new(
+            "crm",
+            "[crm.dialect] child_records",
+            "skipped",
+            Some(
+                "\"nested\": an activity's external key, participants and documents go inside its <insert> \
+                 (one request per filed message). Not checkable without writing to CRM; the first \
+                 filed message confirms it, and a CRM.interface that does not nest stops the sync \
+                 (no further item starts) naming this key"
+                    .into(),
+            ),
+            Some(
+                "nothing, unless the sync stops with \"does not follow [crm.dialect] child_records\": \
+                 then set [crm.dialect] child_records = \"separate\""
+                    .into(),
+            ),
+        )
+    } else {
+        Line::new(
+            "crm",
+            "[crm.dialect] child_records",
+            "ok",
+            Some("\"separate\": child records in a second request (documented shape)".into()),
+            None,
+        )
+    }
+}
+
 /// The whole report (`check --json`, the admin page's "re-check").
 #[derive(Debug, Clone, Serialize)]
 pub struct CheckReport {
@@ -228,6 +263,7 @@ async fn check_all(
                 )),
                 None,
             ));
+            lines.push(child_records_line(crm.dialect()));
             let options = gc_crm::DiagnoseOptions {
                 forms_path: config.crm.forms_xml.clone(),
                 kinds: wiring::kinds(config),

@@ -222,11 +222,10 @@ impl Runtime {
             ));
         }
         if let Some(rules) = &self.contacts {
-            kinds.push(Box::new(ContactKind::new(
-                self.graph.clone(),
-                self.crm.clone(),
-                rules.clone(),
-            )));
+            kinds.push(Box::new(
+                ContactKind::new(self.graph.clone(), self.crm.clone(), rules.clone())
+                    .with_prober(self.crm.clone()),
+            ));
         }
         if let Some(rules) = &self.absences {
             kinds.push(Box::new(

@@ -374,6 +374,17 @@ async fn start_notifications(
             notification_url: n.notification_url.clone(),
             renew_before: jiff::SignedDuration::from_mins(i64::from(n.renew_before_minutes)),
             sync_folder: config.emails.sync_folder.clone(),
+            task_list: config.tasks.list_name.clone(),
+            contacts: match config.contacts.target {
+                crate::config::model::ContactTarget::Folder => {
+                    notifications::manager::ContactsWatch::Folder(
+                        config.contacts.folder_name.clone(),
+                    )
+                }
+                crate::config::model::ContactTarget::Category => {
+                    notifications::manager::ContactsWatch::Mailbox
+                }
+            },
         },
         holder.to_owned(),
     );

@@ -201,7 +201,7 @@ pub fn contact_runner(
     rules: ContactRules,
 ) -> EngineRunner<ContactKind> {
     EngineRunner::new(engine, Kind::Contact, move |_: &Roster| {
-        ContactKind::new(graph.clone(), crm.clone(), rules.clone())
+        ContactKind::new(graph.clone(), crm.clone(), rules.clone()).with_prober(crm.clone())
     })
 }
 

@@ -16,8 +16,9 @@
 //! With change notifications (`[notifications]`), a notification makes its pair due now and
 //! wakes the scheduler; a notified pair is never left out by its probe (Graph may notify
 //! before the delta shows the change), a notification during a run makes the pair due again
-//! right after it, and a pair with a live subscription is due again after the safety-net
-//! interval instead of its kind's.
+//! right after it, and an e-mail pair with a live subscription is due again after the
+//! safety-net interval instead of its kind's (the kinds that also read CRM keep theirs: CRM
+//! sends no notifications).
 //!
 //! Fairness: a run occupies one slot only; others keep being worked in the other slots, most
 //! overdue first. A run is asked to stop taking new items after [`Settings::slice`] and a
@@ -539,11 +540,18 @@ impl Scheduler {
     }
 
     /// How long after a complete run `mailbox`'s `kind` is due again: the kind's interval,
-    /// or the safety-net interval while a change-notification subscription covers it.
+    /// or the safety-net interval while a change-notification subscription covers it and
+    /// the kind reads nothing but Graph (a kind with a CRM source keeps its interval: CRM
+    /// sends no notifications, so its changes are found by polling only).
     fn interval(&self, mailbox: &str, kind: Kind) -> Duration {
         let s = &self.settings;
         let interval = match s.safety_net {
-            Some(net) if self.status.is_covered(mailbox, kind) => net,
+            Some(net)
+                if !crate::daemon::notifications::POLLED_FOR_CRM.contains(&kind)
+                    && self.status.is_covered(mailbox, kind) =>
+            {
+                net
+            }
             _ => s.intervals.get(&kind).copied().unwrap_or(s.floor),
         };
         interval.max(s.floor)

@@ -199,6 +199,7 @@ impl Dialect {
         k.optional("company.city", &c.city);
         k.optional("company.country", &c.country);
         k.optional("company.phone", &c.phone);
+        k.optional("company.updated", &c.updated);
 
         let p = &self.person;
         k.table("person.table", &p.table, "person.short", &p.short);
@@ -213,6 +214,7 @@ impl Dialect {
         k.optional("person.job_title", &p.job_title);
         k.optional("person.phone", &p.phone);
         k.optional("person.mobile_phone", &p.mobile_phone);
+        k.optional("person.updated", &p.updated);
 
         let a = &self.activity;
         k.table("activity.table", &a.table, "activity.short", &a.short);

@@ -69,10 +69,11 @@ pub struct Dialect {
     /// Format of time fields (jiff strftime).
     pub time_format: String,
     /// How records that belong to a new record (an activity's external key, participants and
-    /// documents) are written: `"separate"`, in a second request linked to the id the first
-    /// one returned; or `"nested"`, inside the new record's element in the same request (one
-    /// request per activity instead of two; inferred, not documented: see
-    /// docs/CRM-INTERFACE.md).
+    /// documents) are written: `"nested"` (the default), inside the new record's element in
+    /// the same request (one request per activity instead of two; inferred, not documented,
+    /// and an installation that does not nest stops the run naming this key: see
+    /// [`crate::nested`] and docs/CRM-INTERFACE.md); or `"separate"`, in a second request
+    /// linked to the id the first one returned.
     pub child_records: String,
 }
 
@@ -125,6 +126,11 @@ pub struct CompanyNames {
     pub city: String,
     pub country: String,
     pub phone: String,
+    /// The record's update stamp (text that sorts in time order, written by CRM on every
+    /// change; not documented, like the others): with the person's, what tells the
+    /// contacts' idle check that a rep's selection changed. `""`: no check, the contacts
+    /// kind reads every rep's selection every cycle.
+    pub updated: String,
 }
 
 /// Person (KP) names.
@@ -141,6 +147,8 @@ pub struct PersonNames {
     pub job_title: String,
     pub phone: String,
     pub mobile_phone: String,
+    /// The record's update stamp (see [`CompanyNames::updated`]).
+    pub updated: String,
 }
 
 /// Activity (MA) names beyond the forms.xml vevent list.
@@ -305,7 +313,7 @@ impl Default for Dialect {
             impersonate_key: s("email"),
             date_format: s("%Y-%m-%d"),
             time_format: s("%H:%M"),
-            child_records: s("separate"),
+            child_records: s("nested"),
         }
     }
 }
@@ -343,6 +351,7 @@ impl Default for CompanyNames {
             city: s("City"),
             country: s("Country"),
             phone: s("Phone"),
+            updated: s("UpdTimestamp"),
         }
     }
 }
@@ -358,6 +367,7 @@ impl Default for PersonNames {
             job_title: s("JobTitle"),
             phone: s("Phone"),
             mobile_phone: s("MobilePhone"),
+            updated: s("UpdTimestamp"),
         }
     }
 }

@@ -113,10 +113,14 @@ pub(crate) async fn run(db: &Db, names: &CrmDialect, cmd: &Cmd, out: &mut Out) {
                 let parent = write(db, names, *kind, *cat, r).await;
                 let parent_id = parent.as_ref().ok().map(|(_, _, id)| *id);
                 write_return(out, names, parent);
-                // Nested children follow their parent, linked to it; none without it.
+                // Nested children follow their parent, linked to it; none without it (nor
+                // in an installation that does not nest, which ignores them).
                 let Some(parent_id) = parent_id else {
                     continue;
                 };
+                if names.convention("child_records") != "nested" {
+                    continue;
+                }
                 for c in &r.children {
                     let mut c = c.clone();
                     c.links.push((r.table.clone(), parent_id));

@@ -32,6 +32,8 @@ const FIELD_KEYS: &[(&str, &str, &str)] = &[
     ("rep.language", "Rep", "Language"),
     ("company.name", "Company", "Company"),
     ("company.email", "Company", "EMail"),
+    ("company.updated", "Company", "UpdTimestamp"),
+    ("person.updated", "Person", "UpdTimestamp"),
     ("person.first_name", "Person", "FirstName"),
     ("person.last_name", "Person", "LastName"),
     ("activity.contact_type", "Contact", "Contact"),
@@ -148,6 +150,10 @@ const CONVENTIONS: &[(&str, &str)] = &[
     ("impersonate_key", "email"),
     ("date_format", "%Y-%m-%d"),
     ("time_format", "%H:%M"),
+    // "nested": an insert record may hold child records, written after it and linked to it;
+    // "separate": an installation that does not nest, which writes the parent and ignores
+    // the records inside it (one return), as one that reads only fields might.
+    ("child_records", "nested"),
 ];
 
 /// A dialect file that cannot be served.

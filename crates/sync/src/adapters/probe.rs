@@ -11,8 +11,9 @@ use gc_graph::DeltaState;
 
 use crate::absences::probe::fingerprint;
 use crate::adapters::{CrmActivities, GraphMail};
+use crate::contacts::probe::fingerprint as selection_fingerprint;
 use crate::ports::probe::{
-    FingerprintQuestion, Probe, ProbeAnswer, Prober, Question, StampQuestion,
+    FingerprintQuestion, Probe, ProbeAnswer, Prober, Question, SelectionQuestion, StampQuestion,
 };
 
 fn unanswered(probes: &[Probe], why: &str) -> Vec<ProbeAnswer> {
@@ -76,7 +77,52 @@ impl Prober for CrmActivities {
         self.stamp_answers(probes, &mut answers, true).await;
         self.stamp_answers(probes, &mut answers, false).await;
         self.absence_answers(probes, &mut answers).await;
+        self.selection_answers(probes, &mut answers).await;
         answers
+    }
+}
+
+impl CrmActivities {
+    /// The contacts' selection questions: one request for the companies (with their
+    /// persons' ids and stamps) of every rep asked, compared with each rep's fingerprint.
+    async fn selection_answers(&self, probes: &[Probe], answers: &mut [ProbeAnswer]) {
+        let asked: Vec<(usize, &SelectionQuestion)> = probes
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| match &p.question {
+                Question::CrmSelection(q) => Some((i, q)),
+                _ => None,
+            })
+            .collect();
+        if asked.is_empty() {
+            return;
+        }
+        let mut reps: Vec<String> = asked.iter().map(|(_, q)| q.rep_number.clone()).collect();
+        reps.sort();
+        reps.dedup();
+        let found = self.client().master().rep_company_stamps(&reps).await;
+        let mut by_rep: HashMap<&str, Vec<gc_crm::CompanyStamps>> = HashMap::new();
+        if let Ok(Some(companies)) = &found {
+            for c in companies {
+                by_rep.entry(c.rep_id.as_str()).or_default().push(c.clone());
+            }
+        }
+        for (i, q) in asked {
+            answers[i] = match &found {
+                Ok(Some(_)) => {
+                    let seen = by_rep.get(q.rep_number.trim()).cloned().unwrap_or_default();
+                    if selection_fingerprint(seen) == q.fingerprint {
+                        ProbeAnswer::Unchanged
+                    } else {
+                        ProbeAnswer::Changed
+                    }
+                }
+                Ok(None) => {
+                    ProbeAnswer::Unknown("the dialect names no company rep or update stamps".into())
+                }
+                Err(e) => ProbeAnswer::Unknown(format!("CRM selection check: {e}")),
+            };
+        }
     }
 }
 

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::adapters::{CrmActivities, GraphMail, crm::port as crm_port, graph::port};
 use crate::contacts::model::PERSON_PROPERTY;
-use crate::contacts::ports::{ContactsGraph, PersonsCrm, Selection};
+use crate::contacts::ports::{ContactsGraph, PersonsCrm, Selection, SelectionRead};
 use crate::error::PortError;
 
 #[async_trait]
@@ -117,16 +117,16 @@ impl ContactsGraph for GraphMail {
 
 #[async_trait]
 impl PersonsCrm for CrmActivities {
-    async fn persons(&self, rep: &str, sel: &Selection) -> Result<Vec<CrmPerson>, PortError> {
+    async fn persons(&self, rep: &str, sel: &Selection) -> Result<SelectionRead, PortError> {
         let c = self.client();
         let s = c.as_rep(rep);
         let err = |e| crm_port(c, e);
-        let mut out: Vec<CrmPerson> = if sel.responsible_companies {
+        let (mut out, mut stamps): (Vec<CrmPerson>, _) = if sel.responsible_companies {
             s.persons_of_rep_companies(&sel.rep_number)
                 .await
                 .map_err(err)?
         } else {
-            Vec::new()
+            (Vec::new(), Some(Vec::new()))
         };
         if let Some((from, to)) = sel.activities {
             let have: BTreeSet<CrmId> = out.iter().map(|p| p.id).collect();
@@ -138,9 +138,14 @@ impl PersonsCrm for CrmActivities {
                 .filter(|id| !have.contains(id))
                 .collect();
             out.extend(s.persons_by_ids(&more).await.map_err(err)?);
+            // The activity rule has no idle check (see `contacts::probe`).
+            stamps = None;
         }
         out.sort_by_key(|p| p.id);
         out.dedup_by_key(|p| p.id);
-        Ok(out)
+        Ok(SelectionRead {
+            persons: out,
+            stamps,
+        })
     }
 }

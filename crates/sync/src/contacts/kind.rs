@@ -9,6 +9,10 @@
 //! nothing to write asks Graph nothing. When Graph answers 404 for the kept folder (the user
 //! deleted it), the id is forgotten and the item retried: the next run creates the folder
 //! again and checks every contact, as for a folder missing from the start.
+//!
+//! Idle check ([`crate::contacts::probe`]): a complete round stores a fingerprint of the
+//! rep's companies and persons (ids and update stamps); the pre-pass compares those of every
+//! rep in one CRM request and runs only the mailboxes whose selection changed.
 
 use std::sync::Arc;
 
@@ -18,17 +22,21 @@ use gc_store::{Kind, LedgerAction, Link, LinkState, StateStore};
 use crate::contacts::decide::{self, Decision};
 use crate::contacts::model::{ContactChange, ContactRules, ContactTarget, display, item_key};
 use crate::contacts::ports::{ContactsGraph, PersonsCrm, Selection};
+use crate::contacts::probe::fingerprint;
 use crate::engine::{
     Applied, Identity, ItemCx, ItemOutcome, Page, Prepared, RunCx, Source, SyncKind,
 };
 use crate::error::{ErrorClass, PortError, store_error};
+use crate::ports::{Probe, Prober};
 
 /// CRM persons → the rep's contacts.
 #[derive(Clone)]
 pub struct ContactKind {
     graph: Arc<dyn ContactsGraph>,
     crm: Arc<dyn PersonsCrm>,
-    rules: Arc<ContactRules>,
+    pub(crate) rules: Arc<ContactRules>,
+    /// Asks the selection checks of many mailboxes at once (see `contacts::probe`).
+    pub(crate) prober: Option<Arc<dyn Prober>>,
 }
 
 impl std::fmt::Debug for ContactKind {
@@ -50,12 +58,26 @@ impl ContactKind {
             graph,
             crm,
             rules: Arc::new(rules),
+            prober: None,
+        }
+    }
+
+    /// Where the rep's contacts go, as the idle check's checkpoint names it: the folder, or
+    /// the category (the rep's UserSettings one over `[contacts] category`).
+    pub(crate) fn place_of(&self, owner: &crate::engine::Owner) -> String {
+        match &self.rules.target {
+            ContactTarget::Folder(name) => format!("folder:{}", name.trim().to_lowercase()),
+            ContactTarget::Category(name) => format!(
+                "category:{}",
+                owner.settings.contact_category.as_ref().unwrap_or(name)
+            ),
         }
     }
 }
 
-/// The store's name (`resolved_names`) of the contact folder `name`.
-fn folder_key(name: &str) -> String {
+/// The store's name (`resolved_names`) of the contact folder `name` (also read by the
+/// change-notification manager, which watches the resolved folder).
+pub fn folder_key(name: &str) -> String {
     format!("folder:{}", name.trim().to_lowercase())
 }
 
@@ -108,6 +130,22 @@ impl SyncKind for ContactKind {
 
     fn kind(&self) -> Kind {
         Kind::Contact
+    }
+
+    fn reads_whole(&self, _source: &Source) -> bool {
+        true
+    }
+
+    async fn probes(
+        &self,
+        store: &Arc<dyn StateStore>,
+        target: &crate::engine::MailboxTarget,
+    ) -> Result<Option<Vec<Probe>>, PortError> {
+        self.crm_probes(store, target).await
+    }
+
+    fn prober(&self) -> Option<&dyn Prober> {
+        self.prober.as_deref()
     }
 
     async fn prepare(&self, cx: &RunCx<'_>) -> Result<Option<Prepared<ContactRun>>, PortError> {
@@ -211,7 +249,7 @@ impl SyncKind for ContactKind {
                 .unwrap_or(today);
             (since, today)
         });
-        let persons = self
+        let read = self
             .crm
             .persons(
                 cx.rep(),
@@ -222,12 +260,19 @@ impl SyncKind for ContactKind {
                 },
             )
             .await?;
-        // One page, no checkpoint: the next run reads the selection whole again and so
-        // reconciles it (see the module documentation).
+        // One page: the next run reads the selection whole again and so reconciles it (see
+        // the module documentation). What it rests on is stored for the idle check only.
+        let place = self.place_of(&cx.target.owner);
         Ok(Page {
-            changes: persons.into_iter().map(ContactChange::Person).collect(),
+            changes: read
+                .persons
+                .into_iter()
+                .map(ContactChange::Person)
+                .collect(),
             next: None,
-            done: None,
+            done: read
+                .stamps
+                .map(|s| crate::contacts::probe::checkpoint(&place, &fingerprint(s))),
         })
     }
 

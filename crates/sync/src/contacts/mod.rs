@@ -10,13 +10,15 @@
 //! - [`model`]: the selection rule, the change, the contact a person becomes;
 //! - [`decide`]: the pure rules (triage, decision);
 //! - [`ports`]: what the kind needs of Graph and CRM; [`adapters`]: their real implementations;
-//! - [`kind`]: all of it as a [`SyncKind`](crate::engine::SyncKind).
+//! - [`kind`]: all of it as a [`SyncKind`](crate::engine::SyncKind);
+//! - [`probe`]: the idle check (a fingerprint of the rep's companies and persons).
 
 pub mod adapters;
 pub mod decide;
 pub mod kind;
 pub mod model;
 pub mod ports;
+pub mod probe;
 
 pub use kind::ContactKind;
 pub use model::{ContactRules, ContactTarget};

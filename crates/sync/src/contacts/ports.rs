@@ -60,9 +60,20 @@ pub struct Selection {
     pub activities: Option<(jiff::civil::Date, jiff::civil::Date)>,
 }
 
+/// What a read of a rep's selection found.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SelectionRead {
+    /// The persons, each once, ordered by id.
+    pub persons: Vec<CrmPerson>,
+    /// The ids and update stamps the selection rests on, for the idle check
+    /// ([`crate::contacts::probe`]); `None` when they cannot tell a change (the activity rule
+    /// is on, or the dialect names no stamps).
+    pub stamps: Option<Vec<gc_crm::CompanyStamps>>,
+}
+
 /// The CRM side.
 #[async_trait]
 pub trait PersonsCrm: Send + Sync {
-    /// The persons of the rep's selection, each once, ordered by id.
-    async fn persons(&self, rep: &str, selection: &Selection) -> Result<Vec<CrmPerson>, PortError>;
+    /// The persons of the rep's selection, each once, ordered by id, and what they rest on.
+    async fn persons(&self, rep: &str, selection: &Selection) -> Result<SelectionRead, PortError>;
 }

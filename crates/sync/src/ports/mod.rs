@@ -19,6 +19,8 @@ pub use activity::{ActivityCrm, CreateOutcome, DocumentMeta, PageLookup};
 pub use directory::{Directory, MailUser, RepInfo};
 pub use mail::{Content, FolderRef, MailGraph};
 pub use notify::{Notification, Notifier};
-pub use probe::{FingerprintQuestion, Probe, ProbeAnswer, Prober, Question, StampQuestion};
+pub use probe::{
+    FingerprintQuestion, Probe, ProbeAnswer, Prober, Question, SelectionQuestion, StampQuestion,
+};
 
 pub use crate::error::{ErrorClass, PortError};

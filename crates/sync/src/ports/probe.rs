@@ -31,6 +31,19 @@ pub enum Question {
     CrmActivities(StampQuestion),
     /// CRM absences of a rep: are those in the window still the ones a run saw?
     CrmAbsences(FingerprintQuestion),
+    /// The contacts' selection of a rep: are its companies and their persons still the ones
+    /// a run saw?
+    CrmSelection(SelectionQuestion),
+}
+
+/// "Do the ids and update stamps of this rep's companies and their persons still give this
+/// fingerprint?" (see [`crate::contacts::probe`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SelectionQuestion {
+    /// The rep number (the company's responsible rep).
+    pub rep_number: String,
+    /// What the selection's last complete round stored.
+    pub fingerprint: String,
 }
 
 /// "Do the ids and update stamps of this rep's records in the window still give this

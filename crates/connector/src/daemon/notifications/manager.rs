@@ -3,7 +3,9 @@
 //!
 //! A pass ([`Manager::pass`]) works out what is wanted from the mailbox list (e-mail: the
 //! messages of the sync folder, once a run has resolved its id; appointments: the mailbox's
-//! events), plans against the stored subscriptions ([`super::plan`]) and carries the plan
+//! events; tasks: the tasks of the To Do list, once a run has resolved its id; contacts: the
+//! contacts of the contact folder once resolved, or of the mailbox with a category target),
+//! plans against the stored subscriptions ([`super::plan`]) and carries the plan
 //! out, several at a time (each create waits for Graph's validation handshake). It runs under
 //! a store lease, so of several processes on one PostgreSQL store one manages at a time while
 //! every one of them can receive notifications. Subscriptions are kept over a restart; the
@@ -26,6 +28,9 @@ use jiff::{SignedDuration, Timestamp};
 use rand::distr::{Alphanumeric, SampleString as _};
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio_util::sync::CancellationToken;
+
+use gc_sync::contacts::kind::folder_key as contact_folder_key;
+use gc_sync::tasks::kind::list_key;
 
 use super::plan::{Action, Want, next_look, plan};
 use super::{Hub, KINDS, Lifecycle};
@@ -54,6 +59,21 @@ pub struct Settings {
     /// The e-mail sync folder path (`[emails] sync_folder`), whose resolved id the e-mail
     /// subscription watches.
     pub sync_folder: String,
+    /// The To Do list's name (`[tasks] list_name`), whose resolved id the tasks subscription
+    /// watches.
+    pub task_list: String,
+    /// Where the contacts kind writes (`[contacts] target`).
+    pub contacts: ContactsWatch,
+}
+
+/// What the contacts subscription watches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ContactsWatch {
+    /// The contact folder of this name (`target = "folder"`), once a run resolved its id:
+    /// `users/{user}/contactFolders/{id}/contacts`.
+    Folder(String),
+    /// The mailbox's contacts (`target = "category"`): `users/{user}/contacts`.
+    Mailbox,
 }
 
 impl Settings {
@@ -258,18 +278,29 @@ impl Manager {
                     continue;
                 }
                 let user = &target.graph_user;
-                let resource = match kind {
-                    Kind::Email => match self.store.get_resolved(&mailbox, kind, &folder_key).await
-                    {
-                        Ok(Some(folder)) => {
-                            format!("users/{user}/mailFolders('{folder}')/messages")
-                        }
-                        _ => {
-                            incomplete = true;
-                            continue;
-                        }
-                    },
-                    _ => format!("users/{user}/events"),
+                let resource = match (kind, &self.settings.contacts) {
+                    (Kind::Email, _) => self
+                        .kept(&mailbox, kind, &folder_key)
+                        .await
+                        .map(|folder| format!("users/{user}/mailFolders('{folder}')/messages")),
+                    (Kind::Appointment, _) => Some(format!("users/{user}/events")),
+                    (Kind::Task, _) => self
+                        .kept(&mailbox, kind, &list_key(&self.settings.task_list))
+                        .await
+                        .map(|list| format!("users/{user}/todo/lists/{list}/tasks")),
+                    (Kind::Contact, ContactsWatch::Folder(name)) => self
+                        .kept(&mailbox, kind, &contact_folder_key(name))
+                        .await
+                        .map(|folder| format!("users/{user}/contactFolders/{folder}/contacts")),
+                    (Kind::Contact, ContactsWatch::Mailbox) => {
+                        Some(format!("users/{user}/contacts"))
+                    }
+                    _ => continue,
+                };
+                // Not resolved by a run yet: asked for again soon.
+                let Some(resource) = resource else {
+                    incomplete = true;
+                    continue;
                 };
                 wanted.push(Want {
                     mailbox,
@@ -279,6 +310,17 @@ impl Manager {
             }
         }
         (wanted, incomplete)
+    }
+
+    /// The id a run of `kind` resolved and kept under `key` (a folder or list), if any.
+    async fn kept(&self, mailbox: &str, kind: Kind, key: &str) -> Option<String> {
+        match self.store.get_resolved(mailbox, kind, key).await {
+            Ok(id) => id,
+            Err(e) => {
+                tracing::warn!(mailbox, %kind, error = %e, "cannot read a resolved id from the state store");
+                None
+            }
+        }
     }
 
     async fn apply(&self, action: Action) -> Result<(), gc_graph::GraphError> {

@@ -24,8 +24,15 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use super::status::Status;
 
-/// The kinds that get subscriptions, and the Graph resource each watches.
-pub const KINDS: [Kind; 2] = [Kind::Email, Kind::Appointment];
+/// The kinds that get subscriptions (the Graph resource each watches: see [`manager`]).
+/// Absences have none: they go from CRM to the calendar and have no Graph source.
+pub const KINDS: [Kind; 4] = [Kind::Email, Kind::Appointment, Kind::Task, Kind::Contact];
+
+/// The kinds of [`KINDS`] that also read CRM (appointments both ways, tasks, contacts): a
+/// subscription only tells about their Graph side, so they keep polling at their own
+/// `interval_minutes` (their idle check makes a cycle without changes cheap), and only the
+/// Graph-only kind (e-mail) falls back to `safety_net_minutes`.
+pub const POLLED_FOR_CRM: [Kind; 3] = [Kind::Appointment, Kind::Task, Kind::Contact];
 
 /// A lifecycle event Graph sent for one subscription.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -10,6 +10,7 @@
 
 pub mod absences;
 pub mod adapters;
+pub mod adopt;
 pub mod appointments;
 pub mod contacts;
 pub mod crm_checkpoint;

@@ -15,6 +15,8 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+
+use crate::adopt::{Adoption, LegacyCache};
 use gc_store::{Kind, Link, LinkState};
 use jiff::{Timestamp, ToSpan};
 
@@ -50,6 +52,8 @@ pub struct AppointmentKind {
     pub(crate) reps: Arc<Vec<RepRef>>,
     /// Asks the calendars' stored delta links of many mailboxes at once (see `probe`).
     pub(crate) prober: Option<Arc<dyn Prober>>,
+    /// Adoption by the previous connector's ids and by content (see [`crate::adopt`]).
+    pub(crate) adoption: Option<Adoption>,
 }
 
 impl std::fmt::Debug for AppointmentKind {
@@ -72,7 +76,15 @@ impl AppointmentKind {
             rules: Arc::new(rules),
             reps: Arc::new(reps),
             prober: None,
+            adoption: None,
         }
+    }
+
+    /// Before writing an event or an appointment that has no counterpart yet, look for the one
+    /// the previous connector wrote: by its EWS ids and by content (see [`crate::adopt`]).
+    pub fn with_adoption(mut self, adoption: Adoption) -> Self {
+        self.adoption = Some(adoption);
+        self
     }
 
     /// The window `[start, end)` at `now`: whole UTC days, so the cursor of a window lasts a
@@ -104,6 +116,8 @@ pub struct AppointmentRun {
     pub(crate) crm_from: jiff::civil::Date,
     /// Last day of the window in CRM's time zone (inclusive).
     pub(crate) crm_to: jiff::civil::Date,
+    /// The previous connector's ids of this mailbox, translated on first use.
+    pub(crate) legacy: LegacyCache,
 }
 
 pub(crate) fn scope(start: Timestamp, end: Timestamp) -> String {
@@ -167,6 +181,7 @@ impl SyncKind for AppointmentKind {
                 end,
                 crm_from: crm_day(start),
                 crm_to: crm_day(last),
+                legacy: LegacyCache::default(),
             },
         }))
     }
@@ -306,10 +321,10 @@ impl SyncKind for AppointmentKind {
     async fn gather(
         &self,
         cx: &ItemCx<'_>,
-        _run: &AppointmentRun,
+        run: &AppointmentRun,
         change: &EventChange,
     ) -> Result<Facts, PortError> {
-        gather::gather(self, cx, change).await
+        gather::gather(self, cx, run, change).await
     }
 
     fn decide(

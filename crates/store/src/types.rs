@@ -108,6 +108,9 @@ text_enum! {
         Moved => "moved",
         /// The user was told about the item (what was left out of it).
         Notified => "notified",
+        /// An administrator asked for the item or mailbox to be processed again (resync,
+        /// forget, reset); the detail names who.
+        Reprocess => "reprocess",
     }
 }
 

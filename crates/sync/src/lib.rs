@@ -20,6 +20,7 @@ pub mod error;
 pub mod lease;
 pub mod mailboxes;
 pub mod ports;
+pub mod reprocess;
 pub mod tasks;
 
 pub use absences::{AbsenceKind, AbsenceRules};

@@ -63,9 +63,14 @@ pub fn triage_crm(
         // Not (or no longer) one the connector writes to calendars: not a deletion either.
         return Some(Decision::Nothing);
     }
+    // A link whose calendar side was forgotten by a resync (no change key, no hash) waits for
+    // the calendar side to compare: CRM's side is unchanged when its hash is.
+    let resync_pending = link.is_some_and(|l| {
+        l.state == LinkState::Active && l.graph_hash.is_none() && l.graph_version.is_none()
+    });
     if let Some(l) = link
         && linked
-        && l.graph_hash.is_some()
+        && (l.graph_hash.is_some() || resync_pending)
         && l.crm_hash.as_deref() == Some(content::crm_hash(a, rules, reps).as_str())
         && !l.crm_hash.as_deref().unwrap_or_default().is_empty()
     {

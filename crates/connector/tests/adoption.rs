@@ -99,8 +99,11 @@ async fn adopted_by(store: &dyn StateStore, kind: Kind, crm_id: gc_store::CrmId)
         .unwrap()
         .into_iter()
         .filter_map(|e| {
-            e.detail
-                .and_then(|d| d.get("adopted_by").and_then(|v| v.as_str()).map(str::to_owned))
+            e.detail.and_then(|d| {
+                d.get("adopted_by")
+                    .and_then(|v| v.as_str())
+                    .map(str::to_owned)
+            })
         })
         .collect()
 }
@@ -144,7 +147,10 @@ async fn a_tenant_migrated_from_the_ews_connector_syncs_without_duplicates() {
     }
     eprintln!("adopted by how: {by_how:?}");
     for how in ["by EWS id", "by entry id", "by content match", "by iCalUId"] {
-        assert!(by_how.get(how).copied().unwrap_or(0) > 0, "none {how}: {by_how:?}");
+        assert!(
+            by_how.get(how).copied().unwrap_or(0) > 0,
+            "none {how}: {by_how:?}"
+        );
     }
 
     // A second cycle finds nothing to create or adopt.
@@ -193,11 +199,22 @@ async fn reprocess_controls_do_what_they_say_and_nothing_else() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_graph-connector"))
         .args(["item", "resync", "--config"])
         .arg(env.config_path())
-        .args(["--mailbox", &a.mailbox, "--kind", "appointment", "--item", &a.graph_id])
+        .args([
+            "--mailbox",
+            &a.mailbox,
+            "--kind",
+            "appointment",
+            "--item",
+            &a.graph_id,
+        ])
         .args(["--by", "tester"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let run = rt
         .cycle(None, &gc_sync::NoProgress, &Default::default())
         .await
@@ -206,8 +223,16 @@ async fn reprocess_controls_do_what_they_say_and_nothing_else() {
     assert_eq!((t.created, t.adopted, t.updated), (0, 0, 1), "{t:?}");
     let crm_a = crm.master().activity(ida).await.unwrap().unwrap();
     let crm_b = crm.master().activity(idb).await.unwrap().unwrap();
-    assert_eq!(crm_a.get(&subject), Some(a.subject.as_str()), "A is rewritten");
-    assert_eq!(crm_b.get(&subject), Some("edited in CRM"), "B is left alone");
+    assert_eq!(
+        crm_a.get(&subject),
+        Some(a.subject.as_str()),
+        "A is rewritten"
+    );
+    assert_eq!(
+        crm_b.get(&subject),
+        Some("edited in CRM"),
+        "B is left alone"
+    );
     let asked = store
         .query_ledger(&LedgerFilter {
             action: Some(LedgerAction::Reprocess),
@@ -242,17 +267,34 @@ async fn reprocess_controls_do_what_they_say_and_nothing_else() {
         .unwrap();
     let t = run.total(Kind::Appointment);
     assert_eq!((t.created, t.adopted, t.updated), (0, 0, 0), "{t:?}");
-    assert!(store.get_link(Kind::Appointment, rep_b, &b.graph_id).await.unwrap().is_none());
+    assert!(
+        store
+            .get_link(Kind::Appointment, rep_b, &b.graph_id)
+            .await
+            .unwrap()
+            .is_none()
+    );
 
     // reset B's mailbox: the walk from the start meets B again and adopts its record (by the
     // meeting key the adoption wrote); nothing is duplicated, the other links are kept.
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_graph-connector"))
         .args(["mailbox", "reset", "--config"])
         .arg(env.config_path())
-        .args(["--mailbox", &b.mailbox, "--kind", "appointment", "--by", "tester"])
+        .args([
+            "--mailbox",
+            &b.mailbox,
+            "--kind",
+            "appointment",
+            "--by",
+            "tester",
+        ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let run = rt
         .cycle(None, &gc_sync::NoProgress, &Default::default())
         .await

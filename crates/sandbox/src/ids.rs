@@ -138,7 +138,10 @@ mod tests {
             let rest = rest_id(&mut rng);
             assert_eq!(rest_from_ews(&ews_id(&rest)), rest);
             let imm = immutable_id(&mut rng);
-            assert_eq!(imm_from_entry_id(&entry_id(&imm)).as_deref(), Some(imm.as_str()));
+            assert_eq!(
+                imm_from_entry_id(&entry_id(&imm)).as_deref(),
+                Some(imm.as_str())
+            );
             assert!(hex_entry_id(&imm).bytes().all(|b| b.is_ascii_hexdigit()));
         }
         assert_eq!(imm_from_entry_id("AAAA0"), None);

@@ -10,8 +10,8 @@
 
 pub mod crm;
 pub mod faults;
-pub mod monitor;
 pub mod migrated;
+pub mod monitor;
 pub mod people;
 
 mod auth;
@@ -163,6 +163,8 @@ pub struct Sandbox {
     /// The migrated tenant's items whose CRM records exist already (empty unless
     /// [`SandboxOptions::migrated_from_ews`]).
     migrated: Vec<migrated::MigratedItem>,
+    /// The previous connector's records the CRM side was seeded with.
+    legacy: Vec<crm::LegacyItem>,
 }
 
 impl std::fmt::Debug for Sandbox {
@@ -213,7 +215,7 @@ pub async fn start(opts: SandboxOptions) -> Result<Sandbox, SandboxError> {
             master_user: shared.creds.crm_master_user.clone(),
             password: shared.creds.crm_password.clone(),
             seed: opts.seed,
-            legacy,
+            legacy: legacy.clone(),
             monitor: Some(shared.monitor.clone()),
             dialect: opts.crm_dialect.clone(),
             ..crm::CrmOptions::default()
@@ -257,6 +259,7 @@ pub async fn start(opts: SandboxOptions) -> Result<Sandbox, SandboxError> {
         watcher,
         ca_pem,
         migrated,
+        legacy,
     })
 }
 
@@ -270,6 +273,12 @@ impl Sandbox {
     /// [`migrated`]); empty for an ordinary tenant.
     pub fn migrated_items(&self) -> &[migrated::MigratedItem] {
         &self.migrated
+    }
+
+    /// The previous connector's records the CRM side was seeded with (for a CRM.interface
+    /// served separately, seeded the same way).
+    pub fn legacy_items(&self) -> &[crm::LegacyItem] {
+        &self.legacy
     }
 
     pub fn credentials(&self) -> &Credentials {

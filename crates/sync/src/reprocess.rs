@@ -258,9 +258,7 @@ pub async fn resync(
         });
     }
     store.upsert_links(&[resynced(&link, who)]).await?;
-    store
-        .clear_retry(kind, &mb.rep_id, &link.graph_id)
-        .await?;
+    store.clear_retry(kind, &mb.rep_id, &link.graph_id).await?;
     let cursors = if kind == Kind::Email {
         0
     } else if source_is_microsoft365(kind) {
@@ -309,12 +307,8 @@ pub async fn forget(
 ) -> Result<Done, ReprocessError> {
     let mb = find_mailbox(store, mailbox).await?;
     let link = find_link(store, &mb.rep_id, kind, key).await?;
-    store
-        .delete_link(kind, &mb.rep_id, &link.graph_id)
-        .await?;
-    store
-        .clear_retry(kind, &mb.rep_id, &link.graph_id)
-        .await?;
+    store.delete_link(kind, &mb.rep_id, &link.graph_id).await?;
+    store.clear_retry(kind, &mb.rep_id, &link.graph_id).await?;
     let summary = format!(
         "forget: the link{} is dropped; the item is treated as new (adopted, not duplicated) when a source reports it again",
         link.crm_id.map(|c| format!(" to {c}")).unwrap_or_default()

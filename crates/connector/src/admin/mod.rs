@@ -93,8 +93,14 @@ pub fn router(state: Arc<AdminState>) -> Router {
         .route("/api/mailboxes/{id}/sync", post(actions::sync_now_api))
         .route("/api/mailboxes/{id}/pause", post(actions::pause_api))
         .route("/api/mailboxes/{id}/resume", post(actions::resume_api))
-        .route("/api/mailboxes/{id}/items/resync", post(reprocess::resync_api))
-        .route("/api/mailboxes/{id}/items/forget", post(reprocess::forget_api))
+        .route(
+            "/api/mailboxes/{id}/items/resync",
+            post(reprocess::resync_api),
+        )
+        .route(
+            "/api/mailboxes/{id}/items/forget",
+            post(reprocess::forget_api),
+        )
         .route("/api/mailboxes/{id}/reset", post(reprocess::reset_api))
         .route("/api/ledger", get(api::ledger))
         .route("/api/runs", get(api::runs))

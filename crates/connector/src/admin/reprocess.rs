@@ -39,7 +39,11 @@ pub struct ReprocessForm {
 }
 
 /// Who asked, as the ledger records it.
-fn requester(form: &ReprocessForm, access: &Access, peer: SocketAddr) -> Result<Requester, Refused> {
+fn requester(
+    form: &ReprocessForm,
+    access: &Access,
+    peer: SocketAddr,
+) -> Result<Requester, Refused> {
     let name = form
         .by
         .as_deref()
@@ -110,11 +114,19 @@ async fn apply(
         Op::Resync => reprocess::resync(store, &m.rep_id, k, item(form)?, who).await,
         Op::Forget => reprocess::forget(store, &m.rep_id, k, item(form)?, who).await,
         Op::Reset => {
-            let from = match form.from.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            let from = match form
+                .from
+                .as_deref()
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+            {
                 None => None,
                 Some(d) => {
                     let day: jiff::civil::Date = d.parse().map_err(|_| {
-                        Refused(StatusCode::BAD_REQUEST, format!("{d:?} is not a date (YYYY-MM-DD)"))
+                        Refused(
+                            StatusCode::BAD_REQUEST,
+                            format!("{d:?} is not a date (YYYY-MM-DD)"),
+                        )
                     })?;
                     let tz = crate::wiring::time_zone(&state.config)
                         .map_err(|e| Refused(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;

@@ -82,9 +82,8 @@ fn requester(by: Option<&str>) -> anyhow::Result<Requester> {
         .or_else(|| std::env::var("USER").ok())
         .or_else(|| std::env::var("USERNAME").ok())
         .unwrap_or_default();
-    Requester::new(who, "cli").map_err(|_| {
-        anyhow::anyhow!("cannot tell who asks (no USER or USERNAME): give --by NAME")
-    })
+    Requester::new(who, "cli")
+        .map_err(|_| anyhow::anyhow!("cannot tell who asks (no USER or USERNAME): give --by NAME"))
 }
 
 fn print(done: &Done) {

@@ -9,11 +9,11 @@ pub mod load;
 pub mod model;
 pub mod validate;
 
+pub use adoption::Adoption;
 pub use load::{
     ConfigError, ENV_PREFIX, Issue, Origin, load, load_str, load_str_with_warnings,
     load_with_warnings,
 };
-pub use adoption::Adoption;
 pub use model::*;
 
 /// A complete, commented configuration with every setting and its default. `config example`

@@ -178,7 +178,13 @@ mod tests {
         .collect();
         assert_eq!(
             names,
-            ["entryId", "ewsId", "immutableEntryId", "restId", "restImmutableEntryId"]
+            [
+                "entryId",
+                "ewsId",
+                "immutableEntryId",
+                "restId",
+                "restImmutableEntryId"
+            ]
         );
     }
 }

@@ -56,7 +56,10 @@ impl AdoptionGraph for GraphMail {
         let mut translated = out.into_iter();
         Ok(inputs
             .iter()
-            .map(|i| i.as_ref().and_then(|_| translated.next().and_then(|t| t.target)))
+            .map(|i| {
+                i.as_ref()
+                    .and_then(|_| translated.next().and_then(|t| t.target))
+            })
             .collect())
     }
 

@@ -32,7 +32,10 @@ pub fn matching_events<'a>(
     events
         .iter()
         .filter(|e| same_subject(&e.subject, subject))
-        .filter(|e| e.start.is_some_and(|s| (s.as_second() - start.as_second()).abs() < 60))
+        .filter(|e| {
+            e.start
+                .is_some_and(|s| (s.as_second() - start.as_second()).abs() < 60)
+        })
         .filter(|e| {
             e.organizer
                 .as_deref()
@@ -54,9 +57,7 @@ pub fn matching_activities(
         .iter()
         .filter(|c| same_subject(&c.subject, subject))
         .filter(|c| hh_mm(&c.time) == Some(want))
-        .filter(|c| {
-            sender.is_none_or(|s| c.participants.iter().any(|p| p.eq_ignore_ascii_case(s)))
-        })
+        .filter(|c| sender.is_none_or(|s| c.participants.iter().any(|p| p.eq_ignore_ascii_case(s))))
         .map(|c| c.id)
         .collect();
     out.sort_unstable();
@@ -80,7 +81,12 @@ mod tests {
     #[test]
     fn an_activity_matches_by_subject_time_and_sender() {
         let c = vec![
-            cand(7, "Offer 12", "09:15", &["a@x.example", "rep@contoso.example"]),
+            cand(
+                7,
+                "Offer 12",
+                "09:15",
+                &["a@x.example", "rep@contoso.example"],
+            ),
             cand(5, " offer 12 ", "09:15:00", &["A@X.example"]),
             cand(9, "Offer 12", "09:16", &["a@x.example"]),
             cand(3, "Offer 13", "09:15", &["a@x.example"]),
@@ -105,9 +111,24 @@ mod tests {
             organizer: org.map(str::to_owned),
         };
         let events = vec![
-            ev("a", "Review", "2026-12-01T10:00:00Z", Some("rep@contoso.example")),
-            ev("b", "Review", "2026-12-01T10:30:00Z", Some("rep@contoso.example")),
-            ev("c", "Review", "2026-12-01T10:00:00Z", Some("boss@contoso.example")),
+            ev(
+                "a",
+                "Review",
+                "2026-12-01T10:00:00Z",
+                Some("rep@contoso.example"),
+            ),
+            ev(
+                "b",
+                "Review",
+                "2026-12-01T10:30:00Z",
+                Some("rep@contoso.example"),
+            ),
+            ev(
+                "c",
+                "Review",
+                "2026-12-01T10:00:00Z",
+                Some("boss@contoso.example"),
+            ),
             ev("d", "REVIEW ", "2026-12-01T10:00:30Z", None),
             ev("e", "Other", "2026-12-01T10:00:00Z", None),
         ];

@@ -54,7 +54,10 @@ mod tests {
 
     #[test]
     fn forms_are_told_apart_by_shape() {
-        assert_eq!(classify("<abc.123@contoso.com>"), KeyForm::InternetMessageId);
+        assert_eq!(
+            classify("<abc.123@contoso.com>"),
+            KeyForm::InternetMessageId
+        );
         assert_eq!(
             classify("040000008200E00074C5B7101A82E00800000000D0A2F2B0"),
             KeyForm::ICalUId

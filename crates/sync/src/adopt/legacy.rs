@@ -64,9 +64,7 @@ impl LegacyCache {
         content_type: &str,
     ) -> Result<Arc<LegacyIndex>, PortError> {
         self.cell
-            .get_or_try_init(|| async {
-                build(adoption, cx, content_type).await.map(Arc::new)
-            })
+            .get_or_try_init(|| async { build(adoption, cx, content_type).await.map(Arc::new) })
             .await
             .cloned()
     }

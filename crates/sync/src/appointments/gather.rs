@@ -4,9 +4,9 @@
 
 use gc_store::LinkState;
 
+use crate::adopt::{self, AdoptedBy, Adoption, content};
 use crate::appointments::decide_crm::linked_event;
 use crate::appointments::fields::{MapInput, lookup_addresses, map_event};
-use crate::adopt::{self, AdoptedBy, Adoption, content};
 use crate::appointments::kind::{AppointmentKind, AppointmentRun};
 use crate::appointments::model::{CalEvent, CrmAppointment, EventChange, KeyRecord};
 use crate::email::model::PeopleMatch;

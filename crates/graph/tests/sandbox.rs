@@ -1036,7 +1036,7 @@ async fn translate_exchange_ids_of_ews_and_entry_ids_in_batches() {
     let entry = g
         .translate_exchange_ids(
             &u,
-            &[m.immutable_id.clone()],
+            std::slice::from_ref(&m.immutable_id),
             F::RestImmutableEntryId,
             F::EntryId,
         )

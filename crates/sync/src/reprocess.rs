@@ -200,22 +200,22 @@ pub fn resynced(link: &Link, who: &Requester) -> Link {
 
 async fn record(
     store: &dyn StateStore,
-    mailbox: &str,
     kind: Kind,
-    item: &str,
-    crm_id: Option<CrmId>,
+    done: &Done,
     what: &str,
     who: &Requester,
-    summary: &str,
 ) -> Result<(), ReprocessError> {
     let mut e = NewLedgerEntry::new(
-        mailbox,
+        done.mailbox.as_str(),
         kind,
-        item,
+        done.item.as_deref().unwrap_or("(mailbox)"),
         LedgerAction::Reprocess,
-        format!("{summary} (requested by {} via {})", who.who, who.via),
+        format!(
+            "{} (requested by {} via {})",
+            done.summary, who.who, who.via
+        ),
     );
-    e.crm_id = crm_id;
+    e.crm_id = done.crm_id;
     e.detail = Some(serde_json::json!({
         "reprocess": what,
         "requested_by": who.who,
@@ -277,24 +277,15 @@ pub async fn resync(
             link.crm_id.map(|c| format!(" {c}")).unwrap_or_default()
         )
     };
-    record(
-        store,
-        &mb.rep_id,
-        kind,
-        &link.graph_id,
-        link.crm_id,
-        "resync",
-        who,
-        &summary,
-    )
-    .await?;
-    Ok(Done {
+    let done = Done {
         mailbox: mb.rep_id,
         item: Some(link.graph_id),
         crm_id: link.crm_id,
         cursors_dropped: cursors,
         summary,
-    })
+    };
+    record(store, kind, &done, "resync", who).await?;
+    Ok(done)
 }
 
 /// `item forget`.
@@ -313,24 +304,15 @@ pub async fn forget(
         "forget: the link{} is dropped; the item is treated as new (adopted, not duplicated) when a source reports it again",
         link.crm_id.map(|c| format!(" to {c}")).unwrap_or_default()
     );
-    record(
-        store,
-        &mb.rep_id,
-        kind,
-        &link.graph_id,
-        link.crm_id,
-        "forget",
-        who,
-        &summary,
-    )
-    .await?;
-    Ok(Done {
+    let done = Done {
         mailbox: mb.rep_id,
         item: Some(link.graph_id),
         crm_id: link.crm_id,
         cursors_dropped: 0,
         summary,
-    })
+    };
+    record(store, kind, &done, "forget", who).await?;
+    Ok(done)
 }
 
 /// `mailbox reset`.
@@ -355,24 +337,15 @@ pub async fn reset(
             "reset: {cursors} cursor(s) dropped, links kept; the next run walks from the start and adopts what exists"
         ),
     };
-    record(
-        store,
-        &mb.rep_id,
-        kind,
-        "(mailbox)",
-        None,
-        "reset",
-        who,
-        &summary,
-    )
-    .await?;
-    Ok(Done {
+    let done = Done {
         mailbox: mb.rep_id,
         item: None,
         crm_id: None,
         cursors_dropped: cursors,
         summary,
-    })
+    };
+    record(store, kind, &done, "reset", who).await?;
+    Ok(done)
 }
 
 /// The `--from` of the last reset of (mailbox, kind) while its walk has not completed.

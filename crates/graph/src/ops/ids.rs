@@ -84,7 +84,8 @@ struct ConvertIdResult {
 /// appended, as the method's documentation describes. `None` for text that is not hex.
 pub fn entry_id_from_hex(hex: &str) -> Option<String> {
     let hex = hex.trim();
-    if hex.is_empty() || hex.len() % 2 != 0 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if hex.is_empty() || !hex.len().is_multiple_of(2) || !hex.bytes().all(|b| b.is_ascii_hexdigit())
+    {
         return None;
     }
     let bytes: Vec<u8> = (0..hex.len())

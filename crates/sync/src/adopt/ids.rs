@@ -35,7 +35,7 @@ pub fn classify(key: &str) -> KeyForm {
     {
         return KeyForm::ICalUId;
     }
-    if hex && k.len() >= 40 && k.len() % 2 == 0 {
+    if hex && k.len() >= 40 && k.len().is_multiple_of(2) {
         return KeyForm::HexEntryId;
     }
     let base64 = k

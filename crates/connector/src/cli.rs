@@ -51,9 +51,10 @@ pub enum Command {
     /// alert the administrator. SIGTERM or Ctrl-C stops it gracefully (a second one at once);
     /// SIGHUP reloads the configuration.
     Run(RunArgs),
-    /// Pause or resume a mailbox (or one kind of it) locally, or list mailboxes with their
-    /// state. A running service picks the change up at its next look at the schedule; the
-    /// refresh of the mailbox list from CRM never undoes a pause.
+    /// Pause or resume a mailbox (or one kind of it) locally, list mailboxes with their
+    /// state, or reset a kind of a mailbox (walk it again from the start). A running service
+    /// picks the change up at its next look at the schedule; the refresh of the mailbox list
+    /// from CRM never undoes a pause.
     #[command(subcommand)]
     Mailbox(MailboxCommand),
     /// Try the product without Microsoft 365 or CRM: start the built-in sandbox tenant, file
@@ -66,6 +67,10 @@ pub enum Command {
     /// Search the per-item history (every decision with its reason), export it as JSON lines
     /// for a support case, or trim it to the configured retention.
     Ledger(LedgerArgs),
+    /// Process one item again at the next run (`resync`), or make the connector forget it
+    /// (`forget`). Written to the ledger with who asked.
+    #[command(subcommand)]
+    Item(crate::commands::reprocess::ItemCommand),
 }
 
 /// Options of `sync`.
@@ -140,6 +145,9 @@ pub enum MailboxCommand {
     Resume(MailboxArgs),
     /// List the mailboxes in the state store with their state, pauses and next due times.
     List(MailboxListArgs),
+    /// Walk one kind of a mailbox again from the start at the next run, adopting what exists:
+    /// its cursors are dropped, its links kept. Written to the ledger with who asked.
+    Reset(crate::commands::reprocess::ResetArgs),
 }
 
 /// Which mailbox.

@@ -46,6 +46,9 @@ fn main() -> ExitCode {
         Command::Sandbox(args) => {
             runtime().and_then(|rt| rt.block_on(commands::sandbox::run(args)))
         }
+        Command::Item(command) => {
+            runtime().and_then(|rt| rt.block_on(commands::reprocess::item(command)))
+        }
     };
     match result {
         Ok(code) => code,

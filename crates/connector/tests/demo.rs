@@ -25,6 +25,11 @@ fn demo_files_messages_into_crm_and_exits() {
         "{stdout}"
     );
     assert!(stdout.contains("e-mail activities in CRM"), "{stdout}");
+    // The tenant was migrated from the EWS connector: its records are adopted, by how.
+    assert!(stdout.contains("Adopted instead of duplicated"), "{stdout}");
+    for how in ["by EWS id", "by entry id", "by content match"] {
+        assert!(stdout.contains(how), "{how}: {stdout}");
+    }
     let filed: u64 = stdout
         .lines()
         .find(|l| l.starts_with("total"))

@@ -23,6 +23,7 @@ pub mod dialect;
 pub mod dom;
 pub mod error;
 pub mod forms;
+pub mod legacy_keys;
 pub mod localtime;
 pub mod lookup;
 pub mod nested;

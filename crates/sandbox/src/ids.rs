@@ -46,6 +46,53 @@ fn random_b64(rng: &mut ChaCha20Rng, len: usize) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
+/// The EWS id of an item from its REST id. Graph's REST ids are the EWS ids made URL-safe
+/// (`/` → `-`, `+` → `_`), which is what Office.js's `convertToEwsId` undoes; the sandbox keeps
+/// that relation, so an EWS id goes stale when the item moves (its REST id changes), as in
+/// Exchange.
+pub(crate) fn ews_id(rest: &str) -> String {
+    rest.replace('-', "/").replace('_', "+")
+}
+
+/// The REST id of an EWS id (see [`ews_id`]).
+pub(crate) fn rest_from_ews(ews: &str) -> String {
+    ews.replace('/', "-").replace('+', "_")
+}
+
+/// What the sandbox puts in an item's binary MAPI entry id (it names the immutable id, so it
+/// survives moves, unlike a real one: good enough for a translation test).
+const ENTRY_MAGIC: &[u8] = b"\0\0\0\0SBXE:";
+
+/// The item's entry id as MAPI tools show it: upper-case hex of the binary id (the form the
+/// EWS connector stored, `HexEntryId`).
+pub(crate) fn hex_entry_id(imm: &str) -> String {
+    let mut bytes = ENTRY_MAGIC.to_vec();
+    bytes.extend_from_slice(imm.as_bytes());
+    bytes.iter().map(|b| format!("{b:02X}")).collect()
+}
+
+/// The item's entry id in `translateExchangeIds`'s `entryId` form: URL-safe base64 without
+/// padding, followed by the number of padding characters removed (documented).
+pub(crate) fn entry_id(imm: &str) -> String {
+    let mut bytes = ENTRY_MAGIC.to_vec();
+    bytes.extend_from_slice(imm.as_bytes());
+    let padded = base64::engine::general_purpose::URL_SAFE.encode(&bytes);
+    let trimmed = padded.trim_end_matches('=');
+    format!("{trimmed}{}", padded.len() - trimmed.len())
+}
+
+/// The immutable id named by an `entryId` (see [`entry_id`]); `None` for anything else.
+pub(crate) fn imm_from_entry_id(entry: &str) -> Option<String> {
+    let (body, pad) = entry.split_at(entry.len().checked_sub(1)?);
+    let pad: usize = pad.parse().ok().filter(|p| *p <= 2)?;
+    let padded = format!("{body}{}", "=".repeat(pad));
+    let bytes = base64::engine::general_purpose::URL_SAFE
+        .decode(padded)
+        .ok()?;
+    let rest = bytes.strip_prefix(ENTRY_MAGIC)?;
+    String::from_utf8(rest.to_vec()).ok()
+}
+
 const OCCURRENCE_PREFIX: &str = "AAMkOC";
 
 /// The id of one occurrence (or exception) of a series: encodes the series master id (in the
@@ -82,5 +129,22 @@ mod tests {
         );
         assert!(parse_occurrence_id(&m).is_none());
         assert_ne!(rest_id(&mut rng), immutable_id(&mut rng));
+    }
+
+    #[test]
+    fn ews_and_entry_ids_round_trip() {
+        let mut rng = ChaCha20Rng::seed_from_u64(2);
+        for _ in 0..20 {
+            let rest = rest_id(&mut rng);
+            assert_eq!(rest_from_ews(&ews_id(&rest)), rest);
+            let imm = immutable_id(&mut rng);
+            assert_eq!(
+                imm_from_entry_id(&entry_id(&imm)).as_deref(),
+                Some(imm.as_str())
+            );
+            assert!(hex_entry_id(&imm).bytes().all(|b| b.is_ascii_hexdigit()));
+        }
+        assert_eq!(imm_from_entry_id("AAAA0"), None);
+        assert_eq!(imm_from_entry_id(""), None);
     }
 }

@@ -10,6 +10,7 @@
 
 pub mod crm;
 pub mod faults;
+pub mod migrated;
 pub mod monitor;
 pub mod people;
 
@@ -72,6 +73,10 @@ pub struct SandboxOptions {
     /// The names CRM.interface is served under (`--crm-dialect`); default: the connector's
     /// default names.
     pub crm_dialect: crm::CrmDialect,
+    /// Seed a tenant "migrated from the EWS connector" (see [`migrated`]): events and messages
+    /// whose CRM records the previous connector wrote, keyed by EWS ids, hex entry ids, the
+    /// `iCalUId`, or not at all; the generated configuration sets `[crm] time_zone = "UTC"`.
+    pub migrated_from_ews: bool,
 }
 
 impl Default for SandboxOptions {
@@ -92,6 +97,7 @@ impl Default for SandboxOptions {
             messages_per_mailbox: 40,
             client_certificate_pem: None,
             crm_dialect: crm::CrmDialect::default(),
+            migrated_from_ews: false,
         }
     }
 }
@@ -154,6 +160,11 @@ pub struct Sandbox {
     /// Compares subscribed resources and delivers change notifications.
     watcher: tokio::task::JoinHandle<()>,
     ca_pem: Option<String>,
+    /// The migrated tenant's items whose CRM records exist already (empty unless
+    /// [`SandboxOptions::migrated_from_ews`]).
+    migrated: Vec<migrated::MigratedItem>,
+    /// The previous connector's records the CRM side was seeded with.
+    legacy: Vec<crm::LegacyItem>,
 }
 
 impl std::fmt::Debug for Sandbox {
@@ -186,6 +197,16 @@ pub async fn start(opts: SandboxOptions) -> Result<Sandbox, SandboxError> {
     let router = server::router(shared.clone());
     let watcher = tokio::spawn(subscriptions::Subscriptions::watch(shared.clone()));
 
+    // The previous connector's records: keyed by iCalUId and internetMessageId, and for a
+    // migrated tenant also by EWS ids, entry ids and content only.
+    let mut legacy = crm::legacy_from_tenant(&StateHandle { shared: &shared }, &shared.directory);
+    let migrated = if opts.migrated_from_ews {
+        let (records, items) = migrated::prepare(&shared);
+        legacy.extend(records);
+        items
+    } else {
+        Vec::new()
+    };
     // ==== CRM.interface (owned by the CRM agent): merge `crm::router(...)` here. ====
     let crm_state = crm::CrmSandbox::new(
         shared.directory.clone(),
@@ -194,7 +215,7 @@ pub async fn start(opts: SandboxOptions) -> Result<Sandbox, SandboxError> {
             master_user: shared.creds.crm_master_user.clone(),
             password: shared.creds.crm_password.clone(),
             seed: opts.seed,
-            legacy: crm::legacy_from_tenant(&StateHandle { shared: &shared }, &shared.directory),
+            legacy: legacy.clone(),
             monitor: Some(shared.monitor.clone()),
             dialect: opts.crm_dialect.clone(),
             ..crm::CrmOptions::default()
@@ -237,6 +258,8 @@ pub async fn start(opts: SandboxOptions) -> Result<Sandbox, SandboxError> {
         task,
         watcher,
         ca_pem,
+        migrated,
+        legacy,
     })
 }
 
@@ -244,6 +267,18 @@ impl Sandbox {
     /// `http(s)://127.0.0.1:PORT`
     pub fn url(&self) -> String {
         self.shared.base_url.clone()
+    }
+
+    /// The items of a tenant migrated from the EWS connector whose CRM records exist (see
+    /// [`migrated`]); empty for an ordinary tenant.
+    pub fn migrated_items(&self) -> &[migrated::MigratedItem] {
+        &self.migrated
+    }
+
+    /// The previous connector's records the CRM side was seeded with (for a CRM.interface
+    /// served separately, seeded the same way).
+    pub fn legacy_items(&self) -> &[crm::LegacyItem] {
+        &self.legacy
     }
 
     pub fn credentials(&self) -> &Credentials {
@@ -390,7 +425,7 @@ impl Sandbox {
              interface_url = {crm}\n\
              master_user = {master}\n\
              password = {password}\n\
-             {ca_line}\n\
+             {tz_line}{ca_line}\n\
              [state]\n\
              url = {db}\n",
             seed = self.shared.opts.seed,
@@ -405,6 +440,11 @@ impl Sandbox {
             master = q(&c.crm_master_user),
             password = q(&c.crm_password),
             db = q(&db),
+            tz_line = if self.shared.opts.migrated_from_ews {
+                "time_zone = \"UTC\"\n"
+            } else {
+                ""
+            },
         )
     }
 

@@ -113,6 +113,9 @@ text_enum! {
         Held => "held",
         /// The administrator confirmed what a held run is to do (who, in the reason).
         Confirmed => "confirmed",
+        /// An administrator asked for the item or mailbox to be processed again (resync,
+        /// forget, reset); the detail names who.
+        Reprocess => "reprocess",
     }
 }
 

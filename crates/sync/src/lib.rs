@@ -10,6 +10,7 @@
 
 pub mod absences;
 pub mod adapters;
+pub mod adopt;
 pub mod appointments;
 pub mod contacts;
 pub mod crm_checkpoint;
@@ -20,6 +21,7 @@ pub mod lease;
 pub mod mailboxes;
 pub mod plan;
 pub mod ports;
+pub mod reprocess;
 pub mod tasks;
 
 pub use absences::{AbsenceKind, AbsenceRules};

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod holds;
 pub mod leases;
 pub mod pages;
+pub mod reprocess;
 pub mod views;
 
 use std::net::SocketAddr;
@@ -83,6 +84,9 @@ pub fn router(state: Arc<AdminState>) -> Router {
         .route("/api/holds", get(holds::holds_api))
         .route("/api/mailboxes/{id}/plan", get(holds::plan_api))
         .route("/api/mailboxes/{id}/confirm", post(holds::confirm_api))
+        .route("/mailboxes/{id}/items/resync", post(reprocess::resync_form))
+        .route("/mailboxes/{id}/items/forget", post(reprocess::forget_form))
+        .route("/mailboxes/{id}/reset", post(reprocess::reset_form))
         .route("/refresh", post(actions::refresh_form))
         .route("/check", get(pages::check).post(actions::recheck_form))
         .route("/alerts", get(pages::alerts))
@@ -96,6 +100,15 @@ pub fn router(state: Arc<AdminState>) -> Router {
         .route("/api/mailboxes/{id}/sync", post(actions::sync_now_api))
         .route("/api/mailboxes/{id}/pause", post(actions::pause_api))
         .route("/api/mailboxes/{id}/resume", post(actions::resume_api))
+        .route(
+            "/api/mailboxes/{id}/items/resync",
+            post(reprocess::resync_api),
+        )
+        .route(
+            "/api/mailboxes/{id}/items/forget",
+            post(reprocess::forget_api),
+        )
+        .route("/api/mailboxes/{id}/reset", post(reprocess::reset_api))
         .route("/api/ledger", get(api::ledger))
         .route("/api/runs", get(api::runs))
         .route("/api/processes", get(api::processes))

@@ -333,6 +333,7 @@ pub async fn mailbox(
                     @if entries.is_empty() { p.muted { "No entry matches." } }
                 }
             }
+            (super::reprocess::section(&access, &m.rep_id, &views::enabled_kinds(&state)))
             h2 { "Latest runs" }
             table #runs {
                 thead { tr { th { "Started" } th { "Kind" } th { "Outcome" } th { "Created" } th { "Adopted" } th { "Skipped" } th { "Failed" } th { "Warnings" } th { "Error" } } }

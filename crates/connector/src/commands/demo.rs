@@ -61,7 +61,7 @@ pub async fn start_sandbox_with(
                 seed: opts.seed,
                 // A file: an in-memory SQLite database is per connection.
                 database: Some(dir.join("crm-sandbox.db")),
-                legacy: gc_sandbox::crm::legacy_from_tenant(&sandbox.state(), sandbox.directory()),
+                legacy: sandbox.legacy_items().to_vec(),
                 // one request counter and one set of trip wires for both sides
                 monitor: Some(sandbox.monitor().clone()),
                 dialect: opts.crm_dialect.clone(),
@@ -122,6 +122,8 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let opts = SandboxOptions {
         listen: std::net::SocketAddr::from(([127, 0, 0, 1], args.port)),
         seed: args.seed,
+        // Records the previous (EWS) connector left: the sync adopts them, never duplicates.
+        migrated_from_ews: true,
         ..SandboxOptions::default()
     };
     let demo = start_sandbox(opts, &dir).await?;
@@ -184,6 +186,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     if let Some((subject, invited)) = planned {
         print_meeting(&state, &subject, &invited);
     }
+    print_adoptions(rt.store.as_ref(), demo.sandbox.migrated_items().len()).await;
     rt.store.close().await;
 
     if args.exit {
@@ -307,6 +310,38 @@ async fn enter_crm_meeting(
         "Entered \"{subject}\" in CRM for {rep_email}, with {colleague_email}: appointments travel both ways.\n"
     );
     Ok(Some((subject, vec![rep_email, colleague_email])))
+}
+
+/// How the records CRM already had were adopted (the sandbox tenant was "migrated from the
+/// EWS connector": its CRM has records with EWS ids, entry ids, iCalUIds or nothing but their
+/// content to tie them to an item).
+async fn print_adoptions(store: &dyn gc_store::StateStore, migrated: usize) {
+    let adopted = store
+        .query_ledger(&gc_store::LedgerFilter {
+            action: Some(gc_store::LedgerAction::Adopted),
+            limit: Some(10_000),
+            ..Default::default()
+        })
+        .await
+        .unwrap_or_default();
+    let mut by_how: std::collections::BTreeMap<String, usize> = Default::default();
+    for e in &adopted {
+        let how = e
+            .detail
+            .as_ref()
+            .and_then(|d| d.get("adopted_by"))
+            .and_then(|v| v.as_str())
+            .unwrap_or("by another way")
+            .to_owned();
+        *by_how.entry(how).or_default() += 1;
+    }
+    println!(
+        "\nAdopted instead of duplicated: {} records CRM already had ({migrated} of them left by the previous EWS connector):",
+        adopted.len()
+    );
+    for (how, n) in by_how {
+        println!("  {n:>4}  {how}");
+    }
 }
 
 /// Where the meeting entered in CRM is now.

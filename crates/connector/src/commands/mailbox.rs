@@ -18,6 +18,7 @@ pub async fn run(command: MailboxCommand) -> anyhow::Result<ExitCode> {
         MailboxCommand::Pause(a) => set(a, true).await,
         MailboxCommand::Resume(a) => set(a, false).await,
         MailboxCommand::List(a) => list(a).await,
+        MailboxCommand::Reset(a) => crate::commands::reprocess::reset(a).await,
     }
 }
 

@@ -7,6 +7,7 @@ pub mod demo;
 pub mod ledger;
 pub mod mailbox;
 pub mod plan;
+pub mod reprocess;
 pub mod run;
 pub mod sandbox;
 pub mod sync;

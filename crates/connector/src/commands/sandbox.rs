@@ -44,6 +44,10 @@ pub struct SandboxArgs {
     /// written with --write-config does not contain them, so `check` shows what to set.
     #[arg(long, value_name = "FILE")]
     pub crm_dialect: Option<PathBuf>,
+    /// Seed a tenant migrated from the EWS connector: CRM records with EWS ids, hex entry
+    /// ids, iCalUIds or no key, and the events and messages they belong to (docs/SANDBOX.md).
+    #[arg(long)]
+    pub migrated_from_ews: bool,
 }
 
 /// Starts the sandbox, prints `listening on URL` once ready, and serves until Ctrl-C.
@@ -62,6 +66,7 @@ pub async fn run(args: SandboxArgs) -> anyhow::Result<ExitCode> {
         latency_ms: args.latency_ms,
         messages_per_mailbox: args.messages,
         crm_dialect,
+        migrated_from_ews: args.migrated_from_ews,
         ..SandboxOptions::default()
     })
     .await

@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use anyhow::Context;
 use gc_store::Kind;
 use gc_sync::adapters::{CrmActivities, GraphMail, Probers, TenantDirectory};
+use gc_sync::adopt::Adoption;
 use gc_sync::{
     AbsenceKind, AppointmentKind, ContactKind, EmailKind, Engine, ItemOutcome, KindRunner,
     MailboxOutcome, MailboxReport, Progress, SyncReport, TasksKind,
@@ -45,6 +46,8 @@ pub struct Runtime {
     pub contacts: Option<gc_sync::ContactRules>,
     /// Absence rules, when absences are enabled.
     pub absences: Option<gc_sync::AbsenceRules>,
+    /// `[adoption]`.
+    pub adoption: gc_sync::adopt::AdoptionSettings,
     /// Mailboxes worked at once (resolved against the number of mailboxes per cycle).
     pub parallel: config::Parallel,
     /// `[microsoft] requests_per_second` (the cap of `parallel = "auto"`).
@@ -122,6 +125,7 @@ impl Runtime {
             include: lower(&config.mailboxes.include),
             exclude: lower(&config.mailboxes.exclude),
             managed_domains: wiring::managed_domains(config),
+            adoption: config.adoption.settings(),
             overrides: wiring::rep_overrides(config),
             kinds: wiring::kinds(config),
             extra_fields: wiring::extra_fields(config, forms.as_ref()),
@@ -201,7 +205,12 @@ impl Runtime {
                     rules.clone(),
                     list.reps.clone(),
                 )
-                .with_prober(self.graph.clone()),
+                .with_prober(self.graph.clone())
+                .with_adoption(Adoption::new(
+                    self.graph.clone(),
+                    self.crm.clone(),
+                    self.adoption,
+                )),
             ));
         }
         if let Some(rules) = &self.appointments {
@@ -212,7 +221,12 @@ impl Runtime {
                     rules.clone(),
                     list.reps.clone(),
                 )
-                .with_prober(Arc::new(Probers::new(self.graph.clone(), self.crm.clone()))),
+                .with_prober(Arc::new(Probers::new(self.graph.clone(), self.crm.clone())))
+                .with_adoption(Adoption::new(
+                    self.graph.clone(),
+                    self.crm.clone(),
+                    self.adoption,
+                )),
             ));
         }
         if let Some(rules) = &self.tasks {

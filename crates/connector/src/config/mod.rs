@@ -4,10 +4,12 @@
 //! - [`load`]: reading the file and the environment, collecting every mistake at once;
 //! - [`validate`]: the rules a well-typed configuration must still satisfy.
 
+pub mod adoption;
 pub mod load;
 pub mod model;
 pub mod validate;
 
+pub use adoption::Adoption;
 pub use load::{
     ConfigError, ENV_PREFIX, Issue, Origin, load, load_str, load_str_with_warnings,
     load_with_warnings,

@@ -28,6 +28,7 @@ pub struct Config {
     pub admin: Admin,
     pub notifications: Notifications,
     pub logging: Logging,
+    pub adoption: super::adoption::Adoption,
 }
 
 /// `[microsoft]`: the Entra app registration and the tenant.

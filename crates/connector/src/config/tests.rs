@@ -100,6 +100,7 @@ fn example_documents_every_key() {
         "errors",
         "admin",
         "logging",
+        "adoption",
     ];
     for section in sections {
         let text = EXAMPLE.replacen(

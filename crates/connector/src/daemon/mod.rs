@@ -161,6 +161,7 @@ impl Service {
                 graph.clone(),
                 crm.clone(),
                 rules,
+                config.adoption.settings(),
             )));
         }
         if config.appointments.enabled {
@@ -169,6 +170,7 @@ impl Service {
                 graph.clone(),
                 crm.clone(),
                 appointment_rules,
+                config.adoption.settings(),
             )));
         }
         if config.tasks.enabled {

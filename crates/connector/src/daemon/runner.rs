@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use gc_store::{Kind, StateStore};
 use gc_sync::adapters::{CrmActivities, GraphMail, Probers, TenantDirectory};
+use gc_sync::adopt::{Adoption, AdoptionSettings};
 use gc_sync::mailboxes::{MailboxList, Unmatched};
 use gc_sync::{
     AbsenceKind, AbsenceRules, AppointmentKind, AppointmentRules, ContactKind, ContactRules,
@@ -148,6 +149,7 @@ pub fn email_runner(
     graph: Arc<GraphMail>,
     crm: Arc<CrmActivities>,
     rules: EmailRules,
+    adoption: AdoptionSettings,
 ) -> EngineRunner<EmailKind> {
     EngineRunner::new(engine, Kind::Email, move |roster: &Roster| {
         EmailKind::new(
@@ -158,6 +160,7 @@ pub fn email_runner(
             roster.list.reps.clone(),
         )
         .with_prober(graph.clone())
+        .with_adoption(Adoption::new(graph.clone(), crm.clone(), adoption))
     })
 }
 
@@ -167,6 +170,7 @@ pub fn appointment_runner(
     graph: Arc<GraphMail>,
     crm: Arc<CrmActivities>,
     rules: AppointmentRules,
+    adoption: AdoptionSettings,
 ) -> EngineRunner<AppointmentKind> {
     let probers = Arc::new(Probers::new(graph.clone(), crm.clone()));
     EngineRunner::new(engine, Kind::Appointment, move |roster: &Roster| {
@@ -177,6 +181,7 @@ pub fn appointment_runner(
             roster.list.reps.clone(),
         )
         .with_prober(probers.clone())
+        .with_adoption(Adoption::new(graph.clone(), crm.clone(), adoption))
     })
 }
 

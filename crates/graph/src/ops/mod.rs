@@ -3,6 +3,7 @@
 pub mod calendar;
 pub mod categories;
 pub mod contacts;
+pub mod ids;
 
 pub mod mail;
 pub mod subscriptions;

@@ -61,7 +61,8 @@ pub struct LegacyItem {
     pub mailbox: String,
     /// `text/x-vevent` (appointment) or `application/x-mmRecord` (e-mail).
     pub content_type: String,
-    /// The groupware key stored in XK (iCalUId for events, internetMessageId for mail).
+    /// The groupware key stored in XK (iCalUId for events, internetMessageId for mail, or the
+    /// EWS connector's EWS item id or hex entry id); empty: the record has no external key.
     pub ext_key: String,
     pub subject: String,
     /// `YYYY-MM-DD`.
@@ -445,7 +446,8 @@ pub(crate) async fn seed(
             .into_iter()
             .find(|e| e.text == item.content_type)
             .map(|e| e.code);
-        if let (Some(sys), Some(ct)) = (ext_system, content) {
+        // An empty key: a record the previous connector left without one (found by content).
+        if let (Some(sys), Some(ct), false) = (ext_system, content, item.ext_key.is_empty()) {
             db.insert(
                 1,
                 "ExternalKey",

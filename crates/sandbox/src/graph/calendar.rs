@@ -1766,3 +1766,49 @@ pub(crate) fn generate_events(
     }
     ids
 }
+
+/// Adds one single event in UTC to user `ui`'s calendar, organised by the user with `guest`
+/// as required attendee (the migrated tenant's events, see `migrated`). Returns `(immutable
+/// id, REST id, iCalUId)`.
+pub(crate) fn add_single_event(
+    t: &mut Tenant,
+    dir: &Directory,
+    ui: usize,
+    subject: &str,
+    start: DateTime,
+    minutes: i64,
+    guest: &Person,
+) -> Option<(String, String, String)> {
+    let me = dir.users.get(ui)?;
+    let seq = t.next_seq();
+    let mut props = Map::new();
+    props.insert("subject".into(), json!(subject));
+    props.insert("body".into(), html(&format!("{subject}: agenda")));
+    props.insert("organizer".into(), recipient(&me.display_name, &me.email));
+    props.insert("attendees".into(), json!([attendee(guest, "required")]));
+    props.insert("isOrganizer".into(), json!(true));
+    props.insert(
+        "responseStatus".into(),
+        json!({"response": "organizer", "time": "0001-01-01T00:00:00Z"}),
+    );
+    let ical = ical_uid(&mut t.rng);
+    props.insert("iCalUId".into(), json!(ical));
+    let ev = Event {
+        imm: ids::immutable_id(&mut t.rng),
+        rest: ids::rest_id(&mut t.rng),
+        seq,
+        created: Timestamp::now(),
+        modified: Timestamp::now(),
+        start,
+        end: start.checked_add(minutes.minutes()).unwrap_or(start),
+        tz: "UTC".to_owned(),
+        all_day: false,
+        recurrence: None,
+        exceptions: Default::default(),
+        props,
+        ext: Vec::new(),
+    };
+    let out = (ev.imm.clone(), ev.rest.clone(), ical);
+    insert_event(t, ui, ev);
+    Some(out)
+}

@@ -1,5 +1,6 @@
 //! Real implementations of the [`crate::ports`] over gc-graph and gc-crm.
 
+pub mod adopt;
 pub mod crm;
 pub mod directory;
 pub mod graph;

@@ -54,6 +54,8 @@ pub enum Decision {
         reason: String,
         /// The link was new (adopted) rather than kept.
         adopted: bool,
+        /// How the adopted appointment was found, for the ledger's `adopted_by`.
+        adopted_by: Option<crate::adopt::AdoptedBy>,
         /// The CRM side's content hash once written (`None`: keep the link's).
         crm_hash: Option<String>,
         /// Both sides had changed and the event won: the losing CRM version, for the ledger.
@@ -450,6 +452,7 @@ fn sync_existing(
         hash: event_hash,
         reason,
         adopted,
+        adopted_by: if adopted { i.facts.adopted_by } else { None },
         crm_hash,
         conflict,
     }

@@ -7,6 +7,7 @@
 //! and meets the event's change), where the conflict rule decides with both versions at hand
 //! ([`conflict_winner`]).
 
+use crate::adopt::AdoptedBy;
 use gc_store::{CrmId, Link, LinkState};
 use serde_json::{Value, json};
 
@@ -68,9 +69,14 @@ pub fn triage_crm(
         // Not (or no longer) one the connector writes to calendars: not a deletion either.
         return Some(Decision::Nothing);
     }
+    // A link whose calendar side was forgotten by a resync (no change key, no hash) waits for
+    // the calendar side to compare: CRM's side is unchanged when its hash is.
+    let resync_pending = link.is_some_and(|l| {
+        l.state == LinkState::Active && l.graph_hash.is_none() && l.graph_version.is_none()
+    });
     if let Some(l) = link
         && linked
-        && l.graph_hash.is_some()
+        && (l.graph_hash.is_some() || resync_pending)
         && l.crm_hash.as_deref() == Some(content::crm_hash(a, rules, reps).as_str())
         && !l.crm_hash.as_deref().unwrap_or_default().is_empty()
     {
@@ -175,9 +181,31 @@ pub fn decide_crm(i: Input<'_>) -> Decision {
             crm_version: a.updated.clone(),
             reason: "new appointment in CRM: event written to the calendar".into(),
             adopted: false,
+            adopted_by: None,
             conflict: None,
         }));
     };
+    if !linked && i.facts.adopted_by == Some(AdoptedBy::ContentMatch) {
+        // The event the previous connector wrote for this appointment, found by subject and
+        // start: linked as it is, neither side rewritten.
+        return Decision::WriteEvent(Box::new(EventWrite {
+            crm_id: a.id,
+            event_id: Some(ev.id.clone()),
+            body: Value::Null,
+            invite: Vec::new(),
+            crm_hash,
+            crm_version: a.updated.clone(),
+            reason: format!(
+                "adopted the event {} for the appointment {} ({})",
+                ev.id,
+                a.id,
+                AdoptedBy::ContentMatch
+            ),
+            adopted: true,
+            adopted_by: Some(AdoptedBy::ContentMatch),
+            conflict: None,
+        }));
+    }
     let current = content::of_event(ev);
     // Whether the event changed since the link: by its content hash, or (an event the
     // calendar has not reported yet) by its change key.
@@ -226,6 +254,7 @@ pub fn decide_crm(i: Input<'_>) -> Decision {
                     "adopted the event the connector wrote for this appointment (CrmId property)"
                         .into(),
                 adopted: true,
+                adopted_by: Some(AdoptedBy::CrmIdProperty),
                 conflict: None,
             }))
         };
@@ -249,6 +278,7 @@ pub fn decide_crm(i: Input<'_>) -> Decision {
             )
         },
         adopted: !linked,
+        adopted_by: (!linked).then_some(AdoptedBy::CrmIdProperty),
         conflict: None,
     }))
 }
@@ -390,8 +420,11 @@ pub struct EventWrite {
     pub crm_version: Option<String>,
     /// Why (the ledger's reason).
     pub reason: String,
-    /// Linking an event found by its CrmId property rather than one already linked.
+    /// Linking an event found by its CrmId property (or by content) rather than one already
+    /// linked.
     pub adopted: bool,
+    /// How the adopted event was found, for the ledger's `adopted_by`.
+    pub adopted_by: Option<AdoptedBy>,
     /// Both sides had changed: the losing version, for the ledger.
     pub conflict: Option<Value>,
 }
@@ -463,6 +496,7 @@ pub fn crm_wins(i: &Input<'_>, ev: &CalEvent, a: &CrmAppointment) -> Decision {
             "both sides changed since the last sync; CRM's version wins ([appointments] conflict): the event is updated ({what}), its own version is kept in this entry"
         ),
         adopted: false,
+        adopted_by: None,
         conflict: Some(conflict_detail(
             i.rules,
             Winner::Crm,

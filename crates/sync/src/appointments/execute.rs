@@ -94,6 +94,7 @@ pub async fn apply(
             hash,
             reason,
             adopted,
+            adopted_by,
             crm_hash,
             conflict,
         } => {
@@ -132,13 +133,16 @@ pub async fn apply(
                 }
             };
             let mut entry = cx.entry(Some(id), action, &reason);
-            if !fields.is_empty() || !add.is_empty() || conflict.is_some() {
+            if !fields.is_empty() || !add.is_empty() || conflict.is_some() || adopted {
                 let mut detail = serde_json::json!({
                     "fields": fields.iter().map(|(k, _)| k).collect::<Vec<_>>(),
                     "participants_added": add.iter().map(|m| &m.email).collect::<Vec<_>>(),
                 });
                 if let Some(c) = conflict {
                     detail["conflict"] = c["conflict"].clone();
+                }
+                if let (true, Some(how)) = (adopted, adopted_by) {
+                    detail["adopted_by"] = how.as_str().into();
                 }
                 entry.detail = Some(detail);
             }
@@ -346,6 +350,9 @@ async fn write_event(
     });
     if let Some(c) = w.conflict {
         detail["conflict"] = c["conflict"].clone();
+    }
+    if let (true, Some(how)) = (w.adopted, w.adopted_by) {
+        detail["adopted_by"] = how.as_str().into();
     }
     entry.detail = Some(detail);
     Ok(applied(outcome, Some(link), entry))

@@ -4,6 +4,7 @@
 
 use gc_store::LinkState;
 
+use crate::adopt::{self, AdoptedBy, Adoption, content};
 use crate::appointments::decide_crm::linked_event;
 use crate::appointments::fields::{MapInput, lookup_addresses, map_event};
 use crate::appointments::kind::{AppointmentKind, AppointmentRun};
@@ -25,6 +26,8 @@ pub struct Facts {
     pub existing: Option<CrmAppointment>,
     /// How it was found.
     pub found_by: Option<&'static str>,
+    /// How it was found, for the ledger's `adopted_by` (`None`: by this item's own link).
+    pub adopted_by: Option<AdoptedBy>,
     /// Its external key record.
     pub key: Option<KeyRecord>,
     /// Persons and companies among the attendees.
@@ -139,9 +142,32 @@ pub async fn gather(
         // An event the connector wrote from CRM (its CrmId property), met before its link.
         candidate = Some((id, "the CrmId property"));
     }
+    if candidate.is_none()
+        && let Some(e) = ev
+        && let Some(ad) = &kind.adoption
+        && ad.settings.legacy_ids
+    {
+        // The previous connector's key, by the EWS id or entry id it stored.
+        let index = run
+            .legacy
+            .get(ad, cx, &kind.rules.dialect.appointment.content_type)
+            .await?;
+        if let Some((id, how)) = index.find(&e.id) {
+            if adopt::taken(cx, cx.kind, id, &e.id, global_key.as_deref()).await? {
+                tracing::warn!(
+                    mailbox = cx.mailbox(),
+                    appointment = %id,
+                    "the previous connector's key names an appointment another event is linked to; not adopted"
+                );
+            } else {
+                candidate = Some((id, how.as_str()));
+            }
+        }
+    }
     if let Some((id, how)) = candidate {
         facts.existing = kind.crm.appointment(rep, id).await?;
         facts.found_by = Some(how);
+        facts.adopted_by = adopted_by(how);
     }
     let Some(ev) = ev else {
         return Ok(facts);
@@ -151,9 +177,16 @@ pub async fn gather(
         facts.people = kind.crm.find_people(rep, &addresses).await?;
     }
     // An attempt interrupted after the insert and before the external key left an
-    // appointment without key: found by rep, date, time and subject.
+    // appointment without key: found by rep, date, time and subject. The same search is the
+    // content match of adoption for an event without link.
+    let interrupted = is_interrupted(cx.link);
+    let content_match = cx.link.is_none()
+        && kind
+            .adoption
+            .as_ref()
+            .is_some_and(|a| a.settings.content_match);
     if facts.existing.is_none()
-        && is_interrupted(cx.link)
+        && (interrupted || content_match)
         && let Ok(m) = map_event(
             ev,
             MapInput {
@@ -174,11 +207,35 @@ pub async fn gather(
             participants: Vec::new(),
         };
         if let Some(id) = kind.crm.find_orphan(rep, &plan).await? {
-            facts.existing = kind.crm.appointment(rep, id).await?;
-            facts.found_by = Some("left by an interrupted attempt");
+            let how = if interrupted {
+                AdoptedBy::Interrupted
+            } else {
+                AdoptedBy::ContentMatch
+            };
+            if how == AdoptedBy::Interrupted
+                || !adopt::taken(cx, cx.kind, id, &ev.id, global_key.as_deref()).await?
+            {
+                facts.existing = kind.crm.appointment(rep, id).await?;
+                facts.found_by = Some(how.as_str());
+                facts.adopted_by = Some(how);
+            }
         }
     }
     Ok(facts)
+}
+
+/// The ledger's `adopted_by` for the ways gather finds an appointment.
+fn adopted_by(how: &str) -> Option<AdoptedBy> {
+    Some(match how {
+        "a link of another mailbox" => AdoptedBy::Link,
+        "external key" => AdoptedBy::ICalUId,
+        "the CrmId property" => AdoptedBy::CrmIdProperty,
+        "left by an interrupted attempt" => AdoptedBy::Interrupted,
+        h if h == AdoptedBy::EwsId.as_str() => AdoptedBy::EwsId,
+        h if h == AdoptedBy::EntryId.as_str() => AdoptedBy::EntryId,
+        h if h == AdoptedBy::ContentMatch.as_str() => AdoptedBy::ContentMatch,
+        _ => return None,
+    })
 }
 
 /// The facts of a CRM-side change: the appointment as CRM has it now (read again only for a
@@ -223,6 +280,19 @@ async fn gather_crm(
             found.sort_by(|a, b| a.id.cmp(&b.id));
             facts.event = found.into_iter().next();
             facts.found_by = facts.event.as_ref().map(|_| "the CrmId property");
+            facts.adopted_by = facts.event.as_ref().map(|_| AdoptedBy::CrmIdProperty);
+            if facts.event.is_none()
+                && let EventChange::Crm(item) = change
+                && item.appointment.keys.is_empty()
+                && let Some(ad) = &kind.adoption
+                && ad.settings.content_match
+            {
+                facts.event = event_by_content(kind, cx, ad, &item.appointment).await?;
+                if facts.event.is_some() {
+                    facts.found_by = Some(AdoptedBy::ContentMatch.as_str());
+                    facts.adopted_by = Some(AdoptedBy::ContentMatch);
+                }
+            }
         }
     }
     Ok(facts)
@@ -310,4 +380,59 @@ async fn series_removal(
         }
     }
     Ok(())
+}
+
+/// The one event of this calendar with the appointment's subject and start, organised by the
+/// mailbox's owner (or naming no organizer), that no link of this mailbox holds: the event the
+/// previous connector wrote for an appointment it kept no key of. Two or more adopt nothing.
+async fn event_by_content(
+    kind: &AppointmentKind,
+    cx: &ItemCx<'_>,
+    ad: &Adoption,
+    a: &CrmAppointment,
+) -> Result<Option<CalEvent>, PortError> {
+    let Some(start) = a.start else {
+        return Ok(None);
+    };
+    let subject = a
+        .fields
+        .get(&kind.rules.dialect.activity.subject)
+        .map(String::as_str)
+        .unwrap_or_default();
+    if subject.trim().is_empty() {
+        return Ok(None);
+    }
+    let minute = jiff::SignedDuration::from_secs(60);
+    let (Ok(from), Ok(to)) = (start.checked_sub(minute), start.checked_add(minute)) else {
+        return Ok(None);
+    };
+    let stubs = ad.graph.events_starting(cx.user(), from, to).await?;
+    let owner = &cx.target.owner;
+    let mut addresses = owner.addresses.clone();
+    addresses.push(owner.email.to_ascii_lowercase());
+    let mut free = Vec::new();
+    for e in content::matching_events(&stubs, subject, start, &addresses) {
+        let linked = cx
+            .store
+            .get_link(cx.kind, cx.mailbox(), &e.id)
+            .await
+            .map_err(store_error)?
+            .is_some_and(|l| l.crm_id.is_some() && l.state != LinkState::SoftDeleted);
+        if !linked {
+            free.push(e.id.clone());
+        }
+    }
+    match free.as_slice() {
+        [id] => kind.graph.event(cx.user(), id).await,
+        [] => Ok(None),
+        more => {
+            tracing::info!(
+                mailbox = cx.mailbox(),
+                appointment = %a.id,
+                candidates = more.len(),
+                "several events look like this appointment; none adopted by content"
+            );
+            Ok(None)
+        }
+    }
 }

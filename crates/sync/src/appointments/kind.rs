@@ -16,6 +16,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
+
+use crate::adopt::{Adoption, LegacyCache};
 use gc_store::{Kind, Link, LinkState};
 use jiff::{Timestamp, ToSpan};
 
@@ -51,6 +53,8 @@ pub struct AppointmentKind {
     pub(crate) reps: Arc<Vec<RepRef>>,
     /// Asks the calendars' stored delta links of many mailboxes at once (see `probe`).
     pub(crate) prober: Option<Arc<dyn Prober>>,
+    /// Adoption by the previous connector's ids and by content (see [`crate::adopt`]).
+    pub(crate) adoption: Option<Adoption>,
 }
 
 impl std::fmt::Debug for AppointmentKind {
@@ -73,7 +77,15 @@ impl AppointmentKind {
             rules: Arc::new(rules),
             reps: Arc::new(reps),
             prober: None,
+            adoption: None,
         }
+    }
+
+    /// Before writing an event or an appointment that has no counterpart yet, look for the one
+    /// the previous connector wrote: by its EWS ids and by content (see [`crate::adopt`]).
+    pub fn with_adoption(mut self, adoption: Adoption) -> Self {
+        self.adoption = Some(adoption);
+        self
     }
 
     /// The window `[start, end)` at `now`: whole UTC days, so the cursor of a window lasts a
@@ -110,6 +122,8 @@ pub struct AppointmentRun {
     /// One lock per series master: the first of its occurrences writes the master record,
     /// the others wait for it and find it.
     pub(crate) series_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// The previous connector's ids of this mailbox, translated on first use.
+    pub(crate) legacy: LegacyCache,
 }
 
 impl AppointmentRun {
@@ -250,6 +264,7 @@ impl SyncKind for AppointmentKind {
                 crm_to: crm_day(last),
                 masters: Mutex::default(),
                 series_locks: Mutex::default(),
+                legacy: LegacyCache::default(),
             },
         }))
     }

@@ -4,6 +4,7 @@
 
 use gc_store::{CrmId, LedgerAction, NewLedgerEntry};
 
+use crate::adopt::AdoptedBy;
 use crate::email::attachments;
 use crate::email::decide::{self, Decision};
 use crate::email::kind::EmailKind;
@@ -127,13 +128,30 @@ pub(crate) async fn apply(
                 FoundBy::ExternalKey => "filed by another mailbox (same internetMessageId)",
                 FoundBy::Link => "linked from another mailbox or an earlier attempt",
                 FoundBy::Orphan => "written by an interrupted earlier attempt",
+                FoundBy::Adopted(AdoptedBy::EwsId) => {
+                    "by EWS id (an external key of the previous connector)"
+                }
+                FoundBy::Adopted(AdoptedBy::EntryId) => {
+                    "by entry id (an external key of the previous connector)"
+                }
+                FoundBy::Adopted(how) => how.as_str(),
+            };
+            let adopted_by = match found_by {
+                FoundBy::ExternalKey => AdoptedBy::InternetMessageId,
+                FoundBy::Link => AdoptedBy::Link,
+                FoundBy::Orphan => AdoptedBy::Interrupted,
+                FoundBy::Adopted(how) => how,
             };
             let mut ledger = vec![cx.entry(
                 Some(activity),
                 LedgerAction::Adopted,
                 &format!("adopted activity {activity}: {how}"),
             )];
-            ledger[0].detail = Some(detail(m, add_participants.len()));
+            let mut d = detail(m, add_participants.len());
+            if let Some(o) = d.as_object_mut() {
+                o.insert("adopted_by".into(), adopted_by.as_str().into());
+            }
+            ledger[0].detail = Some(d);
             for w in &warnings {
                 ledger.push(warning(cx, activity, UserWarning::SkippedAttachment, w));
             }

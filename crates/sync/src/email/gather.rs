@@ -6,8 +6,9 @@
 
 use gc_store::{Kind, Link};
 
+use crate::adopt::{self, AdoptedBy, Adoption, content};
 use crate::email::decide;
-use crate::email::kind::EmailKind;
+use crate::email::kind::{EmailKind, EmailRun};
 use crate::email::model::{ExistingActivity, FoundBy, MailMessage, PeopleMatch};
 use crate::email::participants;
 use crate::email::prefetch::PageFacts;
@@ -30,6 +31,7 @@ pub struct Facts {
 pub(crate) async fn gather(
     kind: &EmailKind,
     cx: &ItemCx<'_>,
+    run: &EmailRun,
     m: &MailMessage,
     page: &PageFacts,
 ) -> Result<Facts, PortError> {
@@ -62,6 +64,11 @@ pub(crate) async fn gather(
             }
         }
     }
+    if existing.is_none()
+        && let Some(ad) = &kind.adoption
+    {
+        existing = by_legacy_id(kind, cx, run, ad, m, &key).await?;
+    }
     let needs_people = existing
         .as_ref()
         .is_none_or(|e| e.found_by != FoundBy::ExternalKey || is_interrupted(cx.link));
@@ -89,11 +96,92 @@ pub(crate) async fn gather(
     } else {
         None
     };
+    if existing.is_none()
+        && orphan.is_none()
+        && let Some(ad) = &kind.adoption
+        && ad.settings.content_match
+    {
+        existing = by_content(kind, cx, ad, m, &key, &people).await?;
+    }
     Ok(Facts {
         existing,
         orphan,
         people,
     })
+}
+
+/// The activity the previous connector linked this message to by its EWS id or entry id
+/// (translated, see [`crate::adopt::legacy`]), unless another message's link has it.
+async fn by_legacy_id(
+    kind: &EmailKind,
+    cx: &ItemCx<'_>,
+    run: &EmailRun,
+    ad: &Adoption,
+    m: &MailMessage,
+    key: &str,
+) -> Result<Option<ExistingActivity>, PortError> {
+    if !ad.settings.legacy_ids {
+        return Ok(None);
+    }
+    let index = run.legacy.get(ad, cx, &kind.rules.content_type).await?;
+    let Some((id, how)) = index.find(&m.id) else {
+        return Ok(None);
+    };
+    if adopt::taken(cx, Kind::Email, id, &m.id, Some(key)).await? {
+        tracing::warn!(
+            mailbox = cx.mailbox(),
+            activity = %id,
+            "the previous connector's key names an activity another message is linked to; not adopted"
+        );
+        return Ok(None);
+    }
+    Ok(kind.crm.activity(cx.rep(), id).await?.map(|mut ex| {
+        ex.found_by = FoundBy::Adopted(how);
+        ex
+    }))
+}
+
+/// The last resort: the one activity of this rep with the message's subject, date and time
+/// (to the minute, CRM's time zone) that has the sender among its participants and is not
+/// linked to another message. Two or more such activities adopt nothing.
+async fn by_content(
+    kind: &EmailKind,
+    cx: &ItemCx<'_>,
+    ad: &Adoption,
+    m: &MailMessage,
+    key: &str,
+    people: &PeopleMatch,
+) -> Result<Option<ExistingActivity>, PortError> {
+    let owner = &cx.target.owner;
+    let Some(plan) = decide::plan(m, owner, people, &kind.rules) else {
+        return Ok(None);
+    };
+    let found = ad
+        .crm
+        .activities_like(cx.rep(), &owner.rep_number, plan.date, &plan.subject)
+        .await?;
+    let sender = m.from.as_ref().map(|a| a.email.as_str());
+    let mut free = Vec::new();
+    for id in content::matching_activities(&found, &plan.subject, plan.time, sender) {
+        if !adopt::taken(cx, Kind::Email, id, &m.id, Some(key)).await? {
+            free.push(id);
+        }
+    }
+    match free.as_slice() {
+        [id] => Ok(kind.crm.activity(cx.rep(), *id).await?.map(|mut ex| {
+            ex.found_by = FoundBy::Adopted(AdoptedBy::ContentMatch);
+            ex
+        })),
+        [] => Ok(None),
+        more => {
+            tracing::info!(
+                mailbox = cx.mailbox(),
+                candidates = more.len(),
+                "several activities look like this message; none adopted by content"
+            );
+            Ok(None)
+        }
+    }
 }
 
 /// An interrupted attempt (of any mailbox: the key's links say which) may have written the

@@ -7,6 +7,8 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+
+use crate::adopt::{Adoption, LegacyCache};
 use gc_store::{Kind, Link};
 use tokio::sync::OnceCell;
 
@@ -36,6 +38,8 @@ pub struct EmailKind {
     pub(crate) reps: Arc<Vec<RepRef>>,
     /// Asks the sync folders' delta links of many mailboxes at once (idle cycles).
     pub(crate) prober: Option<Arc<dyn Prober>>,
+    /// Adoption by the previous connector's ids and by content (see [`crate::adopt`]).
+    pub(crate) adoption: Option<Adoption>,
 }
 
 impl std::fmt::Debug for EmailKind {
@@ -62,7 +66,15 @@ impl EmailKind {
             rules: Arc::new(rules),
             reps: Arc::new(reps),
             prober: None,
+            adoption: None,
         }
+    }
+
+    /// Before filing a message no activity is known for, look for the one the previous
+    /// connector wrote: by its EWS ids and by content (see [`crate::adopt`]).
+    pub fn with_adoption(mut self, adoption: Adoption) -> Self {
+        self.adoption = Some(adoption);
+        self
     }
 
     /// Leave out of a cycle the mailboxes whose sync folder did not change, asking `prober`
@@ -87,6 +99,8 @@ pub struct EmailRun {
     pub(crate) page: std::sync::RwLock<Arc<PageFacts>>,
     pub(crate) success: OnceCell<FolderRef>,
     pub(crate) failure: OnceCell<FolderRef>,
+    /// The previous connector's ids of this mailbox, translated on first use.
+    pub(crate) legacy: LegacyCache,
 }
 
 #[async_trait]
@@ -144,6 +158,7 @@ impl SyncKind for EmailKind {
                 page: Default::default(),
                 success: OnceCell::new(),
                 failure: OnceCell::new(),
+                legacy: LegacyCache::default(),
             },
         }))
     }
@@ -289,7 +304,7 @@ impl SyncKind for EmailKind {
         match change {
             MailItem::Message(m) => {
                 let page = run.page.read().map(|p| p.clone()).unwrap_or_default();
-                gather::gather(self, cx, m, &page).await
+                gather::gather(self, cx, run, m, &page).await
             }
             _ => Ok(Facts::default()),
         }

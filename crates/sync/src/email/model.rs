@@ -209,6 +209,8 @@ pub enum FoundBy {
     Link,
     /// An interrupted earlier attempt left it without external key; found by its fields.
     Orphan,
+    /// Written by another connector, found by its ids or by content (see [`crate::adopt`]).
+    Adopted(crate::adopt::AdoptedBy),
 }
 
 /// An activity that already exists in CRM for this message.

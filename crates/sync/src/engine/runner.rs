@@ -11,6 +11,7 @@ use crate::engine::Engine;
 use crate::engine::cx::RunCx;
 use crate::engine::kind::SyncKind;
 use crate::engine::mailbox::MailboxTarget;
+use crate::engine::policy::RunPolicy;
 use crate::engine::progress::Progress;
 use crate::engine::report::{MailboxOutcome, MailboxReport};
 use crate::engine::walk::walk;
@@ -108,12 +109,24 @@ impl Engine {
             .policy
             .delete_guard
             .map(|limits| crate::engine::guard::DeleteGuard::new(limits, released));
+        // An administrator's `mailbox reset --from DATE` stands in for `[mailboxes] sync_from`
+        // until the walk it asked for completes.
+        let reset_from = crate::reprocess::reset_from(self.store.as_ref(), mailbox, k)
+            .await
+            .unwrap_or_else(|e| {
+                tracing::warn!(mailbox, kind = %k, error = %e, "cannot read the reset date");
+                None
+            });
+        let reset_policy = reset_from.map(|from| RunPolicy {
+            sync_from: Some(from),
+            ..(*self.policy).clone()
+        });
         let cx = RunCx {
             target,
             kind: k,
             run_id,
             store: &self.store,
-            policy: &self.policy,
+            policy: reset_policy.as_ref().unwrap_or(&self.policy),
             holder: &self.holder,
             cancel: &run_cancel,
             fence: lease.fence(),
@@ -132,7 +145,16 @@ impl Engine {
         match result {
             Ok(()) if report.outcome == MailboxOutcome::Held => {}
             Ok(()) if report.delayed > 0 => report.outcome = MailboxOutcome::Delayed,
-            Ok(()) => {}
+            Ok(()) => {
+                if reset_from.is_some()
+                    && let Err(e) = self
+                        .store
+                        .put_resolved(mailbox, k, crate::reprocess::RESET_FROM, None)
+                        .await
+                {
+                    tracing::warn!(mailbox, kind = %k, error = %e, "cannot clear the reset date");
+                }
+            }
             Err(e) => {
                 report.outcome = match e.class {
                     ErrorClass::Tenant => MailboxOutcome::Stopped,

@@ -207,6 +207,7 @@ mod tests {
             hash: String::new(),
             reason: "same".into(),
             adopted: false,
+            adopted_by: None,
             crm_hash: None,
             conflict: None,
         });

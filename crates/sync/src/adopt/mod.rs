@@ -1,0 +1,161 @@
+//! Adoption instead of duplicates: finding the record CRM already has for an item that has no
+//! link, before anything is created.
+//!
+//! The kinds already adopt by their own keys (the external key with the `iCalUId` or
+//! `internetMessageId`, another mailbox's link, the CRM id in an event's extended property or
+//! a task's linked resource). This module adds what a migration from the EWS connector needs:
+//!
+//! 1. [`legacy`]: the external keys that connector left for the mailbox hold EWS item ids or
+//!    hex MAPI entry ids ([`ids::KeyForm`]); they are translated into Graph immutable ids with
+//!    `translateExchangeIds`, in batches of up to 1,000, once per mailbox run, and an unlinked
+//!    item whose id is among them adopts that record ("by EWS id", "by entry id");
+//! 2. [`content`]: as the last resort, a record of the same rep with the same subject and
+//!    start (and, for e-mail, the sender among its participants) within the window
+//!    ("by content match").
+//!
+//! Whatever finds a candidate, a record that is already linked to another item is never
+//! adopted ([`taken`]). The ledger's `adopted` entry says how ([`AdoptedBy`]) in its reason and
+//! in its detail (`adopted_by`), so adoptions can be counted by how.
+
+pub mod content;
+pub mod ids;
+pub mod legacy;
+pub mod ports;
+
+use std::sync::Arc;
+
+use gc_store::{CrmId, Kind, LinkState};
+
+pub use legacy::{LegacyCache, LegacyIndex};
+pub use ports::{AdoptionCrm, AdoptionGraph, ContentCandidate, EventStub, LegacyKey};
+
+use crate::engine::RunCx;
+use crate::error::{PortError, store_error};
+
+/// How an existing record was found (the ledger's wording).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum AdoptedBy {
+    /// Our external key, or one another connector left with the same key form.
+    ExternalKey,
+    /// An EWS item id in an external key, translated with `translateExchangeIds`.
+    EwsId,
+    /// A hex MAPI entry id in an external key, translated with `translateExchangeIds`.
+    EntryId,
+    /// The event's `iCalUId` in an external key.
+    ICalUId,
+    /// The message's `internetMessageId` in an external key.
+    InternetMessageId,
+    /// Another mailbox's link to the same meeting or message.
+    Link,
+    /// The CRM id in the connector's extended property or linked resource.
+    CrmIdProperty,
+    /// Subject, start and organizer or sender.
+    ContentMatch,
+    /// What an interrupted attempt of the connector wrote.
+    Interrupted,
+}
+
+impl AdoptedBy {
+    /// The words the ledger uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AdoptedBy::ExternalKey => "by external key",
+            AdoptedBy::EwsId => "by EWS id",
+            AdoptedBy::EntryId => "by entry id",
+            AdoptedBy::ICalUId => "by iCalUId",
+            AdoptedBy::InternetMessageId => "by internetMessageId",
+            AdoptedBy::Link => "by a link of another mailbox",
+            AdoptedBy::CrmIdProperty => "by the CrmId property",
+            AdoptedBy::ContentMatch => "by content match",
+            AdoptedBy::Interrupted => "left by an interrupted attempt",
+        }
+    }
+}
+
+impl std::fmt::Display for AdoptedBy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The adoption settings (`[adoption]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AdoptionSettings {
+    /// Translate the EWS ids and entry ids of other systems' external keys (`legacy_ids`).
+    pub legacy_ids: bool,
+    /// Adopt by subject, start and organizer or sender as the last resort (`content_match`).
+    pub content_match: bool,
+    /// At most this many external keys of other systems are read per mailbox and content
+    /// type (`max_legacy_keys`); the rest is left out with a warning (memory stays bounded).
+    pub max_legacy_keys: u32,
+}
+
+impl Default for AdoptionSettings {
+    fn default() -> Self {
+        AdoptionSettings {
+            legacy_ids: true,
+            content_match: true,
+            max_legacy_keys: 50_000,
+        }
+    }
+}
+
+/// What a kind needs for the adoptions of this module: the two sides and the settings.
+#[derive(Clone)]
+pub struct Adoption {
+    pub(crate) graph: Arc<dyn AdoptionGraph>,
+    pub(crate) crm: Arc<dyn AdoptionCrm>,
+    pub(crate) settings: AdoptionSettings,
+}
+
+impl std::fmt::Debug for Adoption {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Adoption")
+            .field("settings", &self.settings)
+            .finish()
+    }
+}
+
+impl Adoption {
+    /// Over these ports with these settings.
+    pub fn new(
+        graph: Arc<dyn AdoptionGraph>,
+        crm: Arc<dyn AdoptionCrm>,
+        settings: AdoptionSettings,
+    ) -> Self {
+        Adoption {
+            graph,
+            crm,
+            settings,
+        }
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> AdoptionSettings {
+        self.settings
+    }
+}
+
+/// Whether `id` is linked to another item than the one being worked: an active (or
+/// interrupted) link of this kind under another Graph item whose global key differs (copies of
+/// one meeting or message in several mailboxes share a record on purpose). Placeholder links
+/// of the CRM side (`crm:…`) and closed links do not count.
+pub async fn taken(
+    cx: &RunCx<'_>,
+    kind: Kind,
+    id: CrmId,
+    graph_id: &str,
+    global_key: Option<&str>,
+) -> Result<bool, PortError> {
+    let links = cx
+        .store
+        .links_by_crm_id(kind, id)
+        .await
+        .map_err(store_error)?;
+    Ok(links.iter().any(|l| {
+        matches!(l.state, LinkState::Active | LinkState::Interrupted)
+            && !l.graph_id.starts_with("crm:")
+            && !(l.mailbox == cx.mailbox() && l.graph_id == graph_id)
+            && (global_key.is_none() || l.global_key.as_deref() != global_key)
+    }))
+}

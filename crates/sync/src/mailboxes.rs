@@ -37,8 +37,9 @@ pub struct MailboxList {
     /// Mailboxes to work: every enabled rep with a Microsoft 365 mailbox. Each kind works
     /// those whose rep has its flag set ([`MailboxList::targets_of`]).
     pub targets: Vec<MailboxTarget>,
-    /// Every enabled rep (participants who are colleagues).
-    pub reps: Vec<RepRef>,
+    /// Every enabled rep (participants who are colleagues). Shared: every run of every kind
+    /// hands it to its kind, and with 10,000 reps a copy per run would cost more than the run.
+    pub reps: Arc<Vec<RepRef>>,
     /// Reps without a usable mailbox.
     pub unmatched: Vec<Unmatched>,
     /// Reps whose `UserSettings` could not be read (the global settings apply to them) or
@@ -67,14 +68,15 @@ pub async fn refresh(
     let reps = directory.enabled_reps().await?;
     let store_err = |e: gc_store::StoreError| PortError::transient(format!("state store: {e}"));
     let mut list = MailboxList {
-        reps: reps
-            .iter()
-            .map(|r| RepRef {
-                crm_id: r.crm_id,
-                email: r.email.to_ascii_lowercase(),
-                rep_number: r.rep_number.clone(),
-            })
-            .collect(),
+        reps: Arc::new(
+            reps.iter()
+                .map(|r| RepRef {
+                    crm_id: r.crm_id,
+                    email: r.email.to_ascii_lowercase(),
+                    rep_number: r.rep_number.clone(),
+                })
+                .collect(),
+        ),
         ..Default::default()
     };
     let in_domain = |r: &RepInfo| {

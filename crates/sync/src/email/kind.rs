@@ -32,7 +32,9 @@ pub struct EmailKind {
     pub(crate) crm: Arc<dyn ActivityCrm>,
     pub(crate) notifier: Arc<dyn Notifier>,
     pub(crate) rules: Arc<EmailRules>,
-    /// Every enabled rep (colleagues among the participants become rep participants).
+    /// Every enabled rep (colleagues among the participants become rep participants),
+    /// sorted by address: a message's addresses are looked up by binary search, since a
+    /// tenant may have 10,000 reps.
     pub(crate) reps: Arc<Vec<RepRef>>,
     /// Asks the sync folders' delta links of many mailboxes at once (idle cycles).
     pub(crate) prober: Option<Arc<dyn Prober>>,
@@ -53,16 +55,37 @@ impl EmailKind {
         crm: Arc<dyn ActivityCrm>,
         notifier: Arc<dyn Notifier>,
         rules: EmailRules,
-        reps: Vec<RepRef>,
+        reps: impl Into<Arc<Vec<RepRef>>>,
     ) -> Self {
+        let mut reps: Arc<Vec<RepRef>> = reps.into();
+        if !reps.is_sorted_by(|a, b| a.email <= b.email) {
+            Arc::make_mut(&mut reps).sort_by(|a, b| a.email.cmp(&b.email));
+        }
         EmailKind {
             graph,
             crm,
             notifier,
             rules: Arc::new(rules),
-            reps: Arc::new(reps),
+            reps,
             prober: None,
         }
+    }
+
+    /// The enabled reps among `addresses` (lower case), in the order of `addresses`.
+    pub(crate) fn reps_among(&self, addresses: &[String]) -> Vec<RepRef> {
+        let mut out = Vec::new();
+        for a in addresses {
+            let from = self.reps.partition_point(|r| r.email.as_str() < a.as_str());
+            out.extend(
+                self.reps[from..]
+                    .iter()
+                    .take_while(|r| r.email == *a)
+                    .filter(|r| !out.iter().any(|o: &RepRef| o.crm_id == r.crm_id))
+                    .cloned()
+                    .collect::<Vec<_>>(),
+            );
+        }
+        out
     }
 
     /// Leave out of a cycle the mailboxes whose sync folder did not change, asking `prober`

@@ -71,21 +71,9 @@ impl EmailKind {
         }
     }
 
-    /// The enabled reps among `addresses` (lower case), in the order of `addresses`.
+    /// The enabled reps among `addresses` (lower case).
     pub(crate) fn reps_among(&self, addresses: &[String]) -> Vec<RepRef> {
-        let mut out = Vec::new();
-        for a in addresses {
-            let from = self.reps.partition_point(|r| r.email.as_str() < a.as_str());
-            out.extend(
-                self.reps[from..]
-                    .iter()
-                    .take_while(|r| r.email == *a)
-                    .filter(|r| !out.iter().any(|o: &RepRef| o.crm_id == r.crm_id))
-                    .cloned()
-                    .collect::<Vec<_>>(),
-            );
-        }
-        out
+        super::participants::reps_among(&self.reps, addresses)
     }
 
     /// Leave out of a cycle the mailboxes whose sync folder did not change, asking `prober`

@@ -55,15 +55,9 @@ pub(crate) async fn walk<K: SyncKind>(
     };
     let mut restarted = false;
     let mut delayed: Option<String> = None;
-    // The next page, read while the items of the current one were worked.
-    let mut ahead = None;
     loop {
         cx.check_run()?;
-        let read = match ahead.take() {
-            Some(read) => read,
-            None => kind.page(cx, run, source, checkpoint.as_deref()).await,
-        };
-        let page = match read {
+        let page = match kind.page(cx, run, source, checkpoint.as_deref()).await {
             Ok(p) => p,
             Err(e) if e.class == ErrorClass::SyncStateExpired && !restarted => {
                 tracing::info!(
@@ -94,24 +88,9 @@ pub(crate) async fn walk<K: SyncKind>(
                     .map(|i| i.item),
             );
         }
-        // A delta round is a chain of pages (each nextLink comes with the page before), so
-        // the next page is read while this page's items are worked: the items' requests and
-        // the page's own (the delta, the kind's lookups for the page) overlap instead of
-        // taking turns. The checkpoint still advances only over finished pages; a next page
-        // read for nothing (this page had a delayed item, the run stops) is read again next
-        // time.
-        let worked = match page.next.as_deref() {
-            Some(next) => {
-                let (worked, read) = futures::join!(
-                    work_all(kind, cx, run, &page.changes, first, report, progress),
-                    kind.page(cx, run, source, Some(next)),
-                );
-                ahead = Some(read);
-                worked
-            }
-            None => work_all(kind, cx, run, &page.changes, first, report, progress).await,
-        };
-        if let Some(reason) = worked? {
+        if let Some(reason) =
+            work_all(kind, cx, run, &page.changes, first, report, progress).await?
+        {
             if seen.is_none() {
                 // Keep the checkpoint: this page is read again next time.
                 report.error = Some(format!("some items were delayed: {reason}"));

@@ -20,6 +20,7 @@ mod error;
 mod filter;
 mod graph;
 mod ids;
+mod lazy;
 mod mime;
 mod seed;
 mod server;

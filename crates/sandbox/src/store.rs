@@ -55,7 +55,7 @@ pub(crate) struct Tenant {
     pub index: HashMap<String, usize>,
     /// With [`crate::SandboxOptions::lazy_mailboxes`]: how to generate a mailbox's content the
     /// first time something touches it.
-    pub lazy: Option<crate::seed::LazyMailboxes>,
+    pub lazy: Option<crate::lazy::LazyMailboxes>,
 }
 
 impl Tenant {

@@ -26,6 +26,8 @@ struct Args {
     latency_ms: u64,
     #[arg(long, default_value_t = 40)]
     messages: usize,
+    #[arg(long)]
+    lazy: bool,
 }
 
 #[tokio::main]
@@ -40,6 +42,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         faults,
         latency_ms: args.latency_ms,
         messages_per_mailbox: args.messages,
+        lazy_mailboxes: args.lazy,
         ..SandboxOptions::default()
     })
     .await?;

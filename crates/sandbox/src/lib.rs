@@ -21,6 +21,7 @@ mod error;
 mod filter;
 mod graph;
 mod ids;
+mod lazy;
 mod mime;
 mod seed;
 mod server;
@@ -67,6 +68,12 @@ pub struct SandboxOptions {
     pub budget_window: Duration,
     /// Messages generated per mailbox (spread over its folders).
     pub messages_per_mailbox: usize,
+    /// Generate each mailbox's content the first time something touches it (a Graph request
+    /// naming the user, a control call, a delivery) instead of at start, so that a tenant of
+    /// 10,000 users fits a small machine (`--lazy`). Lazy mailboxes hold per-mailbox content
+    /// only: no message shared between colleagues, no calendar, contacts or tasks, and
+    /// `messages_per_mailbox` short Inbox messages (docs/SANDBOX.md, "Large tenants").
+    pub lazy_mailboxes: bool,
     /// A certificate (PEM) registered on the app for `client_assertion`; when `None` the built-in
     /// demo certificate ([`demo_client_certificate`]) is registered.
     pub client_certificate_pem: Option<String>,
@@ -95,6 +102,7 @@ impl Default for SandboxOptions {
             mailbox_budget: 10_000,
             budget_window: Duration::from_secs(600),
             messages_per_mailbox: 40,
+            lazy_mailboxes: false,
             client_certificate_pem: None,
             crm_dialect: crm::CrmDialect::default(),
             migrated_from_ews: false,

@@ -16,8 +16,9 @@ use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 use serde_json::{Map, Value, json};
+use std::sync::Arc;
 
-const SUBJECTS: &[&str] = &[
+pub(crate) const SUBJECTS: &[&str] = &[
     "Quote request for {company}",
     "Delivery schedule for order {n}",
     "Invoice {n}",
@@ -69,7 +70,8 @@ pub(crate) fn build_tenant(opts: &SandboxOptions, dir: &Directory) -> Tenant {
             ),
             _ => (p.email.clone(), "Member"),
         };
-        let mailbox = p.has_mailbox().then(|| base_mailbox(&mut rng));
+        let pending_mailbox = opts.lazy_mailboxes && p.has_mailbox();
+        let mailbox = (!opts.lazy_mailboxes && p.has_mailbox()).then(|| base_mailbox(&mut rng));
         users.push(User {
             id: p.id.clone(),
             upn,
@@ -84,20 +86,32 @@ pub(crate) fn build_tenant(opts: &SandboxOptions, dir: &Directory) -> Tenant {
             deleted: false,
             seq: 1,
             mailbox,
+            pending_mailbox,
         });
     }
+    let index = Tenant::index_users(&users);
+    let lazy = opts.lazy_mailboxes.then(|| crate::lazy::LazyMailboxes {
+        seed: opts.seed,
+        messages: opts.messages_per_mailbox,
+        directory: Arc::new(dir.clone()),
+    });
     let mut t = Tenant {
         seq: 10,
         rng,
         users,
+        index,
+        lazy,
     };
+    if opts.lazy_mailboxes {
+        return t;
+    }
     seed_mail(&mut t, dir, opts.messages_per_mailbox);
     seed_contacts_tasks(&mut t, dir);
     crate::graph::calendar::seed_events(&mut t, dir);
     t
 }
 
-fn base_mailbox(rng: &mut ChaCha20Rng) -> Mailbox {
+pub(crate) fn base_mailbox(rng: &mut ChaCha20Rng) -> Mailbox {
     let mut mb = Mailbox::default();
     let root = ids::folder_id(rng);
     mb.folders.push(MailFolder {
@@ -143,7 +157,7 @@ fn base_mailbox(rng: &mut ChaCha20Rng) -> Mailbox {
     mb
 }
 
-fn fill(template: &str, company: &str, n: u32) -> String {
+pub(crate) fn fill(template: &str, company: &str, n: u32) -> String {
     template
         .replace("{company}", company)
         .replace("{n}", &n.to_string())
@@ -185,7 +199,7 @@ fn html_body(
     s
 }
 
-fn text_body(rng: &mut ChaCha20Rng, to_first: &str, from: &Person) -> String {
+pub(crate) fn text_body(rng: &mut ChaCha20Rng, to_first: &str, from: &Person) -> String {
     let mut s = format!("Hi {to_first},\r\n\r\n");
     for _ in 0..rng.random_range(2..4) {
         s.push_str(SENTENCES.choose(rng).copied().unwrap_or_default());

@@ -49,6 +49,13 @@ pub(crate) struct Tenant {
     pub seq: u64,
     pub rng: ChaCha20Rng,
     pub users: Vec<User>,
+    /// Object id, UPN and primary address (lower-cased) → index into `users`. Users are never
+    /// added or renamed at run time, so it is built once; with 10,000 users a linear search
+    /// per request would cost more than the request.
+    pub index: HashMap<String, usize>,
+    /// With [`crate::SandboxOptions::lazy_mailboxes`]: how to generate a mailbox's content the
+    /// first time something touches it.
+    pub lazy: Option<crate::lazy::LazyMailboxes>,
 }
 
 impl Tenant {
@@ -57,15 +64,66 @@ impl Tenant {
         self.seq
     }
 
+    /// Builds [`Tenant::index`] from `users`.
+    pub fn index_users(users: &[User]) -> HashMap<String, usize> {
+        let mut index = HashMap::with_capacity(users.len() * 3);
+        for (i, u) in users.iter().enumerate() {
+            index.entry(u.id.to_ascii_lowercase()).or_insert(i);
+            index.entry(u.upn.to_ascii_lowercase()).or_insert(i);
+            if let Some(m) = &u.mail {
+                index.entry(m.to_ascii_lowercase()).or_insert(i);
+            }
+        }
+        index
+    }
+
+    /// The users whose object id, UPN, primary address or `onmicrosoft` alias (listed in
+    /// `proxyAddresses`) is `name`: a superset of those a `$filter` by that name can match.
+    pub fn users_named(&self, name: &str) -> Vec<usize> {
+        let name = name.to_ascii_lowercase();
+        let mut out: Vec<usize> = self.index.get(&name).copied().into_iter().collect();
+        if let Some(local) = name.strip_suffix("@contoso.onmicrosoft.example") {
+            out.extend(
+                self.index
+                    .get(&format!("{local}@contoso.example"))
+                    .copied()
+                    .filter(|i| self.users[*i].user_type == "Member"),
+            );
+        }
+        out
+    }
+
     /// Finds a user by object id, UPN or primary address (case-insensitive for names).
     pub fn user_index(&self, key: &str) -> Option<usize> {
-        self.users.iter().position(|u| {
-            u.id.eq_ignore_ascii_case(key)
-                || u.upn.eq_ignore_ascii_case(key)
-                || u.mail
-                    .as_deref()
-                    .is_some_and(|m| m.eq_ignore_ascii_case(key))
-        })
+        if let Some(i) = self.index.get(key) {
+            return Some(*i);
+        }
+        self.index.get(&key.to_ascii_lowercase()).copied()
+    }
+
+    /// Generates the mailbox content of user `ui` if it is still pending (lazy tenants).
+    pub fn materialize(&mut self, ui: usize) {
+        let Some(lazy) = &self.lazy else { return };
+        let Some(u) = self.users.get(ui) else { return };
+        if !u.pending_mailbox {
+            return;
+        }
+        let seq = self.seq + 1;
+        let (mailbox, used) = lazy.generate(ui, seq);
+        self.seq += used;
+        let u = &mut self.users[ui];
+        u.mailbox = Some(mailbox);
+        u.pending_mailbox = false;
+    }
+
+    /// [`Tenant::materialize`] for a user named by id, UPN or address; unknown keys are left
+    /// to the caller's own error.
+    pub fn materialize_key(&mut self, key: &str) {
+        if self.lazy.is_some()
+            && let Some(i) = self.user_index(key)
+        {
+            self.materialize(i);
+        }
     }
 }
 
@@ -83,6 +141,16 @@ pub(crate) struct User {
     pub deleted: bool,
     pub seq: u64,
     pub mailbox: Option<Mailbox>,
+    /// A lazy tenant's user whose mailbox exists but has not been generated yet
+    /// ([`Tenant::materialize`]); `mailbox` is `None` until then.
+    pub pending_mailbox: bool,
+}
+
+impl User {
+    /// Whether the user has an Exchange mailbox (generated or still pending).
+    pub fn has_mailbox(&self) -> bool {
+        self.mailbox.is_some() || self.pending_mailbox
+    }
 }
 
 #[derive(Default)]
@@ -513,6 +581,7 @@ impl StateHandle<'_> {
         let i = t
             .user_index(user)
             .ok_or_else(|| StateError(format!("no user {user}")))?;
+        t.materialize(i);
         let seq = t.next_seq();
         let Tenant { rng, users, .. } = &mut *t;
         let mbx = users[i]
@@ -789,6 +858,7 @@ impl StateHandle<'_> {
         let i = t
             .user_index(user)
             .ok_or_else(|| StateError(format!("no user {user}")))?;
+        t.materialize(i);
         let seq = t.next_seq();
         t.users[i].deleted = true;
         t.users[i].seq = seq;
@@ -801,6 +871,7 @@ impl StateHandle<'_> {
         let i = t
             .user_index(user)
             .ok_or_else(|| StateError(format!("no user {user}")))?;
+        t.materialize(i);
         let seq = t.next_seq();
         t.users[i].account_enabled = enabled;
         t.users[i].seq = seq;
@@ -815,6 +886,7 @@ impl StateHandle<'_> {
             .user_index(user)
             .ok_or_else(|| StateError(format!("no user {user}")))?;
         t.users[i].mailbox = None;
+        t.users[i].pending_mailbox = false;
         Ok(())
     }
 

@@ -576,7 +576,8 @@ async fn create(shared: &Shared, req: &Req) -> GResult<Resp> {
     }
     let lifecycle_url = text("lifecycleNotificationUrl");
     {
-        let t = shared.lock_tenant();
+        let mut t = shared.lock_tenant();
+        t.materialize_key(scope.user());
         if scope.snapshot(&t, false).is_none() {
             return Err(GraphError::new(
                 StatusCode::NOT_FOUND,

@@ -37,8 +37,9 @@ pub struct MailboxList {
     /// Mailboxes to work: every enabled rep with a Microsoft 365 mailbox. Each kind works
     /// those whose rep has its flag set ([`MailboxList::targets_of`]).
     pub targets: Vec<MailboxTarget>,
-    /// Every enabled rep (participants who are colleagues).
-    pub reps: Vec<RepRef>,
+    /// Every enabled rep (participants who are colleagues). Shared: every run of every kind
+    /// hands it to its kind, and with 10,000 reps a copy per run would cost more than the run.
+    pub reps: Arc<Vec<RepRef>>,
     /// Reps without a usable mailbox.
     pub unmatched: Vec<Unmatched>,
     /// Reps whose `UserSettings` could not be read (the global settings apply to them) or
@@ -88,14 +89,20 @@ async fn list(
     let reps = directory.enabled_reps().await?;
     let store_err = |e: gc_store::StoreError| PortError::transient(format!("state store: {e}"));
     let mut list = MailboxList {
-        reps: reps
-            .iter()
-            .map(|r| RepRef {
-                crm_id: r.crm_id,
-                email: r.email.to_ascii_lowercase(),
-                rep_number: r.rep_number.clone(),
-            })
-            .collect(),
+        reps: Arc::new({
+            // Sorted by address, as the kinds look addresses up in it (`EmailKind::new`
+            // would otherwise sort a copy for every run).
+            let mut refs: Vec<RepRef> = reps
+                .iter()
+                .map(|r| RepRef {
+                    crm_id: r.crm_id,
+                    email: r.email.to_ascii_lowercase(),
+                    rep_number: r.rep_number.clone(),
+                })
+                .collect();
+            refs.sort_by(|a, b| a.email.cmp(&b.email));
+            refs
+        }),
         ..Default::default()
     };
     let in_domain = |r: &RepInfo| {
@@ -111,7 +118,8 @@ async fn list(
     let (asked, skipped): (Vec<RepInfo>, Vec<RepInfo>) = reps.into_iter().partition(in_domain);
     let addresses: Vec<String> = asked.iter().map(|r| r.email.clone()).collect();
     let found = directory.find_users(&addresses).await;
-    let known: Vec<(String, Option<String>)> = store
+    // By rep id: with 10,000 reps a search through the list per rep would dominate.
+    let known: std::collections::HashMap<String, Option<String>> = store
         .list_mailboxes()
         .await
         .map_err(store_err)?
@@ -120,10 +128,9 @@ async fn list(
         .map(|m| (m.rep_id, m.graph_user_id))
         .collect();
     let proven = |r: &RepInfo, u: &MailUser| {
-        let id = r.crm_id.to_string();
         known
-            .iter()
-            .any(|(k, g)| *k == id && g.as_deref() == Some(u.id.as_str()))
+            .get(&r.crm_id.to_string())
+            .is_some_and(|g| g.as_deref() == Some(u.id.as_str()))
     };
     let mut lookups: Vec<(RepInfo, Result<Option<MailUser>, PortError>)> =
         futures::stream::iter(asked.into_iter().zip(found))

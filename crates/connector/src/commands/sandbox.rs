@@ -39,6 +39,10 @@ pub struct SandboxArgs {
     /// Messages generated per mailbox.
     #[arg(long, default_value_t = 40, value_name = "N")]
     pub messages: usize,
+    /// Generate each mailbox the first time it is used instead of at start (for large tenants,
+    /// e.g. `--users 10000 --lazy`); lazy mailboxes hold per-mailbox content only.
+    #[arg(long)]
+    pub lazy: bool,
     /// Serve CRM.interface under other table and field names: a file with `[crm.dialect]`
     /// keys (the connector's own section, or those keys at the top level). The configuration
     /// written with --write-config does not contain them, so `check` shows what to set.
@@ -65,6 +69,7 @@ pub async fn run(args: SandboxArgs) -> anyhow::Result<ExitCode> {
         faults,
         latency_ms: args.latency_ms,
         messages_per_mailbox: args.messages,
+        lazy_mailboxes: args.lazy,
         crm_dialect,
         migrated_from_ews: args.migrated_from_ews,
         ..SandboxOptions::default()

@@ -46,6 +46,9 @@ use gc_store::Kind;
 /// Due (mailbox, kind) pairs whose probes are asked together (one `$batch`).
 const IDLE_PROBES: usize = 20;
 
+/// The longest a pass waits after the previous one (see `Scheduler::run`).
+const PASS_GAP_MAX: Duration = Duration::from_secs(1);
+
 /// How the scheduler paces work.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -134,11 +137,21 @@ impl Scheduler {
     pub async fn run(self, shutdown: CancellationToken, deadline: Duration) {
         let mut tasks: JoinSet<Done> = JoinSet::new();
         let mut next_refresh = Instant::now();
+        let mut next_pass = Instant::now();
         loop {
             let wake = if shutdown.is_cancelled() {
                 Instant::now()
+            } else if Instant::now() < next_pass {
+                next_pass
             } else {
-                self.pass(&mut tasks, &mut next_refresh, &shutdown).await
+                let began = Instant::now();
+                let wake = self.pass(&mut tasks, &mut next_refresh, &shutdown).await;
+                // A pass reads every mailbox's schedule: with thousands of mailboxes, one
+                // pass per finished run would cost more than the runs. The next pass waits
+                // as long as this one took (at most PASS_GAP_MAX); runs that finish meanwhile
+                // are recorded at once and their slots filled by that pass.
+                next_pass = Instant::now() + began.elapsed().min(PASS_GAP_MAX);
+                wake
             };
             tokio::select! {
                 _ = shutdown.cancelled() => break,
@@ -568,7 +581,7 @@ impl Scheduler {
 
     /// Mailboxes by state and backlog per kind.
     fn gauges(&self, records: &[MailboxRecord], now: Timestamp) {
-        let running: Vec<String> = self
+        let running: std::collections::HashSet<String> = self
             .status
             .running()
             .keys()

@@ -2,12 +2,15 @@
 //!
 //! One row per record with its fields and links as JSON; catalogs in their own table. The
 //! record id is Aurea's `StatNo << 32 | SeqNo`. Queries load a table and filter in Rust
-//! (the sandbox holds hundreds of records, not millions), which keeps the condition
-//! semantics in one readable place ([`super::engine`]).
+//! (the sandbox holds thousands of records, not millions), which keeps the condition
+//! semantics in one readable place ([`super::engine`]). Decoded tables are kept in memory
+//! and updated by every write through this store (the only writer of its database), so a
+//! query over 10,000 reps or activities does not decode them all again.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use sqlx::Row as _;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
@@ -35,9 +38,18 @@ pub struct CatalogEntry {
     pub ext_key: String,
 }
 
+/// Decoded tables, and per table a count of writes (a table read from SQL is kept only when
+/// no write to it happened while it was read).
+#[derive(Debug, Default)]
+struct Tables {
+    decoded: HashMap<String, Arc<Vec<StoredRecord>>>,
+    writes: HashMap<String, u64>,
+}
+
 #[derive(Debug, Clone)]
 pub(crate) struct Db {
     pool: SqlitePool,
+    tables: Arc<Mutex<Tables>>,
     /// Serializes adding catalog values (code allocation takes two statements).
     catalog_writes: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
@@ -85,6 +97,7 @@ impl Db {
         }
         Ok(Self {
             pool,
+            tables: Arc::default(),
             catalog_writes: std::sync::Arc::new(tokio::sync::Mutex::new(())),
         })
     }
@@ -107,15 +120,53 @@ impl Db {
         })
     }
 
+    fn tables(&self) -> MutexGuard<'_, Tables> {
+        match self.tables.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        }
+    }
+
     /// All records of a table, soft-deleted ones included, ordered by id.
-    pub async fn table(&self, table: &str) -> Result<Vec<StoredRecord>, sqlx::Error> {
+    pub async fn table(&self, table: &str) -> Result<Arc<Vec<StoredRecord>>, sqlx::Error> {
+        let writes = {
+            let t = self.tables();
+            if let Some(v) = t.decoded.get(table) {
+                return Ok(v.clone());
+            }
+            t.writes.get(table).copied().unwrap_or(0)
+        };
         let rows = sqlx::query(
             "SELECT id, tbl, deleted, fields, links FROM records WHERE tbl = ? ORDER BY id",
         )
         .bind(table.to_owned())
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(Self::row_to_record).collect()
+        let records = Arc::new(
+            rows.iter()
+                .map(Self::row_to_record)
+                .collect::<Result<Vec<_>, _>>()?,
+        );
+        let mut t = self.tables();
+        if t.writes.get(table).copied().unwrap_or(0) == writes {
+            t.decoded.insert(table.to_owned(), records.clone());
+        }
+        Ok(records)
+    }
+
+    /// After a write of record `id`: the decoded table gets the record as stored.
+    async fn written(&self, table: &str, id: u64) -> Result<(), sqlx::Error> {
+        let stored = self.get(id).await?;
+        let mut t = self.tables();
+        *t.writes.entry(table.to_owned()).or_default() += 1;
+        if let (Some(rec), Some(v)) = (stored, t.decoded.get_mut(table)) {
+            let v = Arc::make_mut(v);
+            match v.binary_search_by_key(&id, |r| r.id) {
+                Ok(i) => v[i] = rec,
+                Err(i) => v.insert(i, rec),
+            }
+        }
+        Ok(())
     }
 
     /// One record by id.
@@ -155,6 +206,7 @@ impl Db {
             .fetch_one(&self.pool)
             .await?;
         let id: i64 = row.try_get("id")?;
+        self.written(table, id as u64).await?;
         Ok(id as u64)
     }
 
@@ -171,7 +223,7 @@ impl Db {
             .bind(rec.id as i64)
             .execute(&self.pool)
             .await?;
-        Ok(())
+        self.written(&rec.table, rec.id).await
     }
 
     /// Values of one catalog, by code.

@@ -311,7 +311,7 @@ fn eval(c: &Cond, label: &str, table: &str, value_of: &dyn Fn(&str) -> String) -
     }
 }
 
-type Cache = HashMap<String, Vec<StoredRecord>>;
+type Cache = HashMap<String, std::sync::Arc<Vec<StoredRecord>>>;
 
 fn collect_tables(t: &TableNode, names: &mut Vec<String>) {
     names.push(t.name.clone());
@@ -357,7 +357,7 @@ async fn query(db: &Db, dialect: &CrmDialect, q: &QueryCmd) -> Result<Vec<Node>,
             return Err(CmdError::new(400, format!("unknown table {n:?}")).table(&n));
         }
         let recs = if n == CATALOG_TABLE {
-            catalog_records(db).await?
+            std::sync::Arc::new(catalog_records(db).await?)
         } else {
             db.table(&n).await.map_err(db_err)?
         };
@@ -410,7 +410,7 @@ impl QCx<'_> {
             return Vec::new();
         };
         let mut out = Vec::new();
-        for r in recs {
+        for r in recs.iter() {
             if r.deleted {
                 continue;
             }

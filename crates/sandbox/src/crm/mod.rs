@@ -218,7 +218,7 @@ impl CrmSandbox {
 
     /// Records of a table (soft-deleted ones included).
     pub async fn records(&self, table: &str) -> Result<Vec<StoredRecord>, CrmSandboxError> {
-        Ok(self.db.table(table).await?)
+        Ok(self.db.table(table).await?.as_ref().clone())
     }
 
     /// One record by id.

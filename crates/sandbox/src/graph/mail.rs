@@ -1118,6 +1118,9 @@ fn send_mail(ctx: &mut Ctx<'_>, ui: usize) -> GResult<Resp> {
     props.insert("receivedDateTime".into(), json!(ts(now)));
     props.insert("sentDateTime".into(), json!(ts(now)));
     props.insert("isDraft".into(), json!(false));
+    for r in &recipients {
+        ctx.t.materialize_key(r);
+    }
     let seq = ctx.next_seq();
     let Tenant { rng, users, .. } = &mut *ctx.t;
     let attachments = parse_attachments(rng, &msg)?;

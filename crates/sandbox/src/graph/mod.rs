@@ -878,6 +878,9 @@ fn route(ctx: &mut Ctx<'_>) -> GResult<Resp> {
     if s.len() <= 2 || s.get(1) == Some(&"delta") {
         return users::route(ctx, &s);
     }
+    // A lazy tenant generates the mailbox the first request reaches.
+    let key = ctx.req.segs[1].clone();
+    ctx.t.materialize_key(&key);
     match s[2] {
         "mailfolders" | "messages" | "sendmail" => mail::route(ctx, &s),
         "events" | "calendar" | "calendars" | "calendarview" => calendar::route(ctx, &s),

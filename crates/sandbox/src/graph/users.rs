@@ -68,7 +68,7 @@ pub(crate) fn render(u: &User, view: &View) -> Value {
         "mailNickname": u.upn.split('@').next().unwrap_or_default(),
         "proxyAddresses": proxy,
         "otherMails": [],
-        "assignedLicenses": if u.mailbox.is_some() { json!([{"disabledPlans": [], "skuId": "6fd2c87f-b296-42f0-b197-1e91e994b900"}]) } else { json!([]) },
+        "assignedLicenses": if u.has_mailbox() { json!([{"disabledPlans": [], "skuId": "6fd2c87f-b296-42f0-b197-1e91e994b900"}]) } else { json!([]) },
     });
     if view.select.is_some() {
         return view.apply_select(full);
@@ -86,10 +86,25 @@ pub(crate) fn render(u: &User, view: &View) -> Value {
 fn list(ctx: &mut Ctx<'_>) -> GResult<Resp> {
     let view = ctx.req.view();
     let filter = ctx.req.filter()?;
-    let items: Vec<Value> = ctx
-        .t
-        .users
-        .iter()
+    // A filter naming users by address or id (the connector's lookups) only needs to be
+    // evaluated on the users the index finds for those names, not on every user.
+    let mut names = Vec::new();
+    let narrowed: Option<Vec<usize>> =
+        filter
+            .as_ref()
+            .filter(|f| lookup_names(f, &mut names))
+            .map(|_| {
+                let mut at: Vec<usize> = names.iter().flat_map(|n| ctx.t.users_named(n)).collect();
+                at.sort_unstable();
+                at.dedup();
+                at
+            });
+    let all: Vec<&User> = match &narrowed {
+        Some(at) => at.iter().map(|&i| &ctx.t.users[i]).collect(),
+        None => ctx.t.users.iter().collect(),
+    };
+    let items: Vec<Value> = all
+        .into_iter()
         .filter(|u| !u.deleted)
         .filter(|u| {
             // filter on the full representation, whatever is selected
@@ -125,6 +140,55 @@ fn list(ctx: &mut Ctx<'_>) -> GResult<Resp> {
         body["@odata.nextLink"] = json!(ctx.link(&ctx.req.path, &q));
     }
     Ok(Resp::ok(body))
+}
+
+/// Collects the names a filter is made of when it is a disjunction of `mail eq '…'`,
+/// `userPrincipalName eq '…'`, `id eq '…'` and `proxyAddresses/any(p: p eq 'smtp:…')`: every
+/// user it matches is among `Tenant::users_named` of one of them. `false` for any other shape.
+fn lookup_names(e: &crate::filter::Expr, out: &mut Vec<String>) -> bool {
+    use crate::filter::{Expr, Op, Operand};
+    let eq_lit = |a: &Operand, b: &Operand| -> Option<(Vec<String>, String)> {
+        match (a, b) {
+            (Operand::Path(p), Operand::Lit(Value::String(v)))
+            | (Operand::Lit(Value::String(v)), Operand::Path(p)) => Some((p.clone(), v.clone())),
+            _ => None,
+        }
+    };
+    match e {
+        Expr::Or(a, b) => lookup_names(a, out) && lookup_names(b, out),
+        Expr::Cmp(Op::Eq, a, b) => match eq_lit(a, b) {
+            Some((p, v))
+                if p.len() == 1
+                    && ["mail", "userPrincipalName", "id"]
+                        .iter()
+                        .any(|k| k.eq_ignore_ascii_case(&p[0])) =>
+            {
+                out.push(v);
+                true
+            }
+            _ => false,
+        },
+        Expr::Lambda {
+            any: true,
+            path,
+            var,
+            body,
+        } if path.len() == 1 && path[0].eq_ignore_ascii_case("proxyAddresses") => match &**body {
+            Expr::Cmp(Op::Eq, a, b) => match eq_lit(a, b) {
+                Some((p, v)) if p.len() == 1 && p[0] == *var => {
+                    let addr = v
+                        .split_once(':')
+                        .filter(|(t, _)| t.eq_ignore_ascii_case("smtp"))
+                        .map_or(v.as_str(), |(_, a)| a);
+                    out.push(addr.to_owned());
+                    true
+                }
+                _ => false,
+            },
+            _ => false,
+        },
+        _ => false,
+    }
 }
 
 fn full(u: &User) -> Value {

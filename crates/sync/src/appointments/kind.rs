@@ -69,13 +69,13 @@ impl AppointmentKind {
         graph: Arc<dyn CalendarGraph>,
         crm: Arc<dyn AppointmentCrm>,
         rules: AppointmentRules,
-        reps: Vec<RepRef>,
+        reps: impl Into<Arc<Vec<RepRef>>>,
     ) -> Self {
         AppointmentKind {
             graph,
             crm,
             rules: Arc::new(rules),
-            reps: Arc::new(reps),
+            reps: reps.into(),
             prober: None,
             adoption: None,
         }

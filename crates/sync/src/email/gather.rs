@@ -81,12 +81,7 @@ pub(crate) async fn gather(
         } else {
             kind.crm.find_people(rep, &addresses).await?
         };
-        p.reps = kind
-            .reps
-            .iter()
-            .filter(|r| addresses.contains(&r.email))
-            .cloned()
-            .collect();
+        p.reps = kind.reps_among(&addresses);
         p
     } else {
         PeopleMatch::default()

@@ -34,7 +34,9 @@ pub struct EmailKind {
     pub(crate) crm: Arc<dyn ActivityCrm>,
     pub(crate) notifier: Arc<dyn Notifier>,
     pub(crate) rules: Arc<EmailRules>,
-    /// Every enabled rep (colleagues among the participants become rep participants).
+    /// Every enabled rep (colleagues among the participants become rep participants),
+    /// sorted by address: a message's addresses are looked up by binary search, since a
+    /// tenant may have 10,000 reps.
     pub(crate) reps: Arc<Vec<RepRef>>,
     /// Asks the sync folders' delta links of many mailboxes at once (idle cycles).
     pub(crate) prober: Option<Arc<dyn Prober>>,
@@ -57,14 +59,18 @@ impl EmailKind {
         crm: Arc<dyn ActivityCrm>,
         notifier: Arc<dyn Notifier>,
         rules: EmailRules,
-        reps: Vec<RepRef>,
+        reps: impl Into<Arc<Vec<RepRef>>>,
     ) -> Self {
+        let mut reps: Arc<Vec<RepRef>> = reps.into();
+        if !reps.is_sorted_by(|a, b| a.email <= b.email) {
+            Arc::make_mut(&mut reps).sort_by(|a, b| a.email.cmp(&b.email));
+        }
         EmailKind {
             graph,
             crm,
             notifier,
             rules: Arc::new(rules),
-            reps: Arc::new(reps),
+            reps,
             prober: None,
             adoption: None,
         }
@@ -75,6 +81,11 @@ impl EmailKind {
     pub fn with_adoption(mut self, adoption: Adoption) -> Self {
         self.adoption = Some(adoption);
         self
+    }
+
+    /// The enabled reps among `addresses` (lower case).
+    pub(crate) fn reps_among(&self, addresses: &[String]) -> Vec<RepRef> {
+        super::participants::reps_among(&self.reps, addresses)
     }
 
     /// Leave out of a cycle the mailboxes whose sync folder did not change, asking `prober`

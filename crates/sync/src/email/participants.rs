@@ -8,7 +8,7 @@ use gc_crm::ParticipantRole;
 use gc_crm::forms::MissingAttendees;
 use gc_store::CrmId;
 
-use crate::email::model::{MailMessage, Owner, ParticipantPlan, PeopleMatch};
+use crate::email::model::{MailMessage, Owner, ParticipantPlan, PeopleMatch, RepRef};
 use crate::email::rules::{RecipientList, role_of};
 
 /// The participants of an activity and what could not be matched.
@@ -135,6 +135,22 @@ pub fn lookup_addresses(msg: &MailMessage, owner: &Owner) -> Vec<String> {
     v.sort();
     v.dedup();
     v
+}
+
+/// The reps among `addresses` (lower case), in the order of `addresses`, each once; `reps`
+/// sorted by address (binary search: a tenant may have 10,000 reps and every filed message
+/// asks).
+pub(crate) fn reps_among(reps: &[RepRef], addresses: &[String]) -> Vec<RepRef> {
+    let mut out: Vec<RepRef> = Vec::new();
+    for a in addresses {
+        let from = reps.partition_point(|r| r.email.as_str() < a.as_str());
+        for r in reps[from..].iter().take_while(|r| r.email == *a) {
+            if !out.iter().any(|o| o.crm_id == r.crm_id) {
+                out.push(r.clone());
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -296,5 +312,32 @@ mod tests {
                 "unknown@nowhere.example"
             ]
         );
+    }
+
+    #[test]
+    fn reps_among_finds_each_rep_of_the_addresses_once() {
+        let rep = |id: u64, email: &str| RepRef {
+            crm_id: CrmId(id),
+            email: email.into(),
+            rep_number: id.to_string(),
+        };
+        let mut reps: Vec<RepRef> = (0..1000)
+            .map(|i| rep(i, &format!("rep{i:04}@contoso.example")))
+            .collect();
+        reps.push(rep(2000, "rep0500@contoso.example")); // two reps, one address
+        reps.sort_by(|a, b| a.email.cmp(&b.email));
+        let found = reps_among(
+            &reps,
+            &[
+                "rep0999@contoso.example".into(),
+                "x@fabrikam.example".into(),
+                "rep0500@contoso.example".into(),
+                "rep0999@contoso.example".into(),
+            ],
+        );
+        let ids: Vec<String> = found.iter().map(|r| r.rep_number.clone()).collect();
+        assert_eq!(ids, ["999", "500", "2000"]);
+        assert!(reps_among(&reps, &[]).is_empty());
+        assert!(reps_among(&[], &["rep0001@contoso.example".into()]).is_empty());
     }
 }

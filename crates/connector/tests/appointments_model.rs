@@ -314,10 +314,10 @@ async fn step(
         // A deletion.
         (_, Side::M365) => {
             let Some(id) = &sc.event else { return };
-            // Only an event a run has committed: one a cut-off run created and never linked,
-            // deleted before the next run, cannot be told from one never created (the CRM
-            // side writes it again; see docs/SYNC.md).
-            if !w.linked(sc.owner, id).await {
+            // An event created in Microsoft 365 only once a run has linked it (see
+            // docs/SYNC.md). One written from CRM at any time: also one a cut-off run wrote
+            // and never linked (its intent tells the next run).
+            if sc.origin == Side::M365 && !w.linked(sc.owner, id).await {
                 return;
             }
             w.g.delete_event(owner, id).await.unwrap();

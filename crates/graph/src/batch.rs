@@ -323,6 +323,7 @@ impl GraphClient {
                     body: Some(Body::Json(serde_json::json!({ "requests": send }))),
                     prefer: Vec::new(),
                     idempotent,
+                    announce: None,
                 })
                 .await?;
             let envelope: BatchEnvelope = resp.json()?;

@@ -240,6 +240,7 @@ impl<T> PageStream<T> {
                     body: None,
                     prefer: self.prefer.clone(),
                     idempotent: true,
+                    announce: None,
                 })
                 .await;
             let resp = match resp {

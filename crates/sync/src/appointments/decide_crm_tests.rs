@@ -324,3 +324,115 @@ fn an_appointment_other_calendars_link_is_not_created_again() {
         Decision::CloseLink { .. }
     ));
 }
+
+/// The intent an interrupted event create leaves on the CRM item.
+fn create_intent() -> Link {
+    let mut l = Link::new(Kind::Appointment, "7", "crm:99");
+    l.crm_id = Some(CrmId(99));
+    l.state = LinkState::Interrupted;
+    l
+}
+
+#[test]
+fn an_interrupted_create_whose_event_is_gone_is_a_deletion_not_a_new_write() {
+    let r = rules();
+    let a = appointment("Review", "2026-05-01T00:00:00Z");
+    let change = item(a.clone(), false);
+    let intent = create_intent();
+    // Without the intent: a new appointment, written to the calendar.
+    let gone = Facts {
+        existing: Some(a.clone()),
+        ..Facts::default()
+    };
+    assert!(matches!(
+        decide_it(&change, None, &gone, &r),
+        Decision::WriteEvent(_)
+    ));
+    // With it and no event carrying the CrmId property: the user deleted it.
+    match decide_it(&change, Some(&intent), &gone, &r) {
+        Decision::SoftDelete { id, reason } => {
+            assert_eq!(id, CrmId(99));
+            assert!(reason.contains("interrupted run"), "{reason}");
+        }
+        d => panic!("{d:?}"),
+    }
+    // Within the deletion rules: not propagated, it is still not written again.
+    let off = AppointmentRules {
+        sync_deletions: false,
+        ..rules()
+    };
+    assert!(matches!(
+        decide_it(&change, Some(&intent), &gone, &off),
+        Decision::CloseLink { reason, .. } if reason.contains("sync_deletions")
+    ));
+    // The event is there (found by its CrmId property): adopted, not deleted.
+    let mut e = ev();
+    e.subject = "Review".into();
+    let found = Facts {
+        existing: Some(a),
+        event: Some(e),
+        found_by: Some("the CrmId property"),
+        ..Facts::default()
+    };
+    assert!(matches!(
+        decide_it(&change, Some(&intent), &found, &r),
+        Decision::WriteEvent(w) if w.adopted && w.event_id.as_deref() == Some("e1")
+    ));
+}
+
+#[test]
+fn an_appointment_held_by_another_mailboxs_unresolved_write_gets_no_event() {
+    let r = rules();
+    let a = appointment("Review", "2026-05-01T00:00:00Z");
+    let EventChange::Crm(mut i) = item(a.clone(), false) else {
+        unreachable!()
+    };
+    i.hold_new = true;
+    let change = EventChange::Crm(i);
+    let facts = Facts {
+        existing: Some(a),
+        ..Facts::default()
+    };
+    assert_eq!(decide_it(&change, None, &facts, &r), Decision::Nothing);
+}
+
+#[test]
+fn an_event_whose_appointment_is_gone_from_crm_is_not_written_again() {
+    let r = rules();
+    let mut e = ev();
+    e.crm_id = Some("99".into());
+    let change = EventChange::Event(Box::new(e.clone()));
+    let facts = Facts {
+        event: Some(e.clone()),
+        found_by: Some("the CrmId property"),
+        ..Facts::default()
+    };
+    // The organizer's copy, written from CRM: the deletion follows.
+    assert!(matches!(
+        decide_it(&change, None, &facts, &r),
+        Decision::DeleteEvent { event_id, .. } if event_id == "e1"
+    ));
+    // Another rep's copy stays, and nothing is created either.
+    let mut copy = e;
+    copy.is_organizer = false;
+    copy.organizer = Some("bob@contoso.com".into());
+    let facts = Facts {
+        event: Some(copy.clone()),
+        found_by: Some("external key"),
+        ..Facts::default()
+    };
+    assert!(matches!(
+        decide_it(&EventChange::Event(Box::new(copy)), None, &facts, &r),
+        Decision::CloseLink { reason, .. } if reason.contains("no longer exists in CRM")
+    ));
+    // Found by nothing: a new event, a new appointment.
+    assert!(matches!(
+        decide_it(
+            &EventChange::Event(Box::new(ev())),
+            None,
+            &Facts::default(),
+            &r
+        ),
+        Decision::Create { .. }
+    ));
+}

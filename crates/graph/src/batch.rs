@@ -323,7 +323,6 @@ impl GraphClient {
                     body: Some(Body::Json(serde_json::json!({ "requests": send }))),
                     prefer: Vec::new(),
                     idempotent,
-                    announce: None,
                 })
                 .await?;
             let envelope: BatchEnvelope = resp.json()?;

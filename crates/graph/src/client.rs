@@ -92,8 +92,6 @@ pub(crate) struct Req {
     pub body: Option<Body>,
     pub prefer: Vec<String>,
     pub idempotent: bool,
-    /// Told right before each attempt goes out and when one was surely not carried out.
-    pub announce: Option<crate::announce::Announcer>,
 }
 
 /// A successful answer.
@@ -330,7 +328,6 @@ impl GraphClient {
             body: Some(Body::Json(value)),
             prefer: Vec::new(),
             idempotent,
-            announce: None,
         })
         .await
     }
@@ -363,7 +360,6 @@ impl GraphClient {
             body: None,
             prefer: Vec::new(),
             idempotent: true,
-            announce: None,
         }
     }
 
@@ -457,13 +453,6 @@ impl GraphClient {
             if attempt > 0 {
                 inner.counters.retries.fetch_add(1, Ordering::Relaxed);
             }
-            if let Some(a) = &req.announce {
-                a.sending().await.map_err(|message| GraphError::Transport {
-                    message: format!("not sent: {message}"),
-                    resource,
-                    timeout: false,
-                })?;
-            }
             let sent = Instant::now();
             let outcome = match rb.send().await {
                 Ok(resp) => {
@@ -512,11 +501,6 @@ impl GraphClient {
             let (status, headers, body) = match outcome {
                 Ok(ok) => ok,
                 Err(e) => {
-                    if e.is_connect()
-                        && let Some(a) = &req.announce
-                    {
-                        a.not_sent().await;
-                    }
                     let retryable = e.is_connect() || req.idempotent;
                     let message = describe_reqwest(&e);
                     let wait = retry::backoff(attempt + 1, opts.base_backoff, opts.max_backoff);
@@ -549,12 +533,6 @@ impl GraphClient {
             }
             if status == 429 {
                 inner.counters.throttled.fetch_add(1, Ordering::Relaxed);
-            }
-            if let Some(a) = &req.announce
-                && matches!(status, 401 | 429 | 503)
-            {
-                // Graph did not carry this attempt out.
-                a.not_sent().await;
             }
             if status == 401 && !reauthenticated {
                 // The token may have been revoked or expired early: fetch a new one once.

@@ -7,7 +7,6 @@
 //! [`ErrorKind`] callers act on; [`diagnose()`] is the Microsoft half of `check`.
 //! See docs/GRAPH-CLIENT.md.
 
-pub mod announce;
 pub mod auth;
 pub mod batch;
 mod client;
@@ -23,7 +22,6 @@ pub mod redact;
 pub mod retry;
 pub mod tz;
 
-pub use announce::Announce;
 pub use auth::{AccessToken, AssertionAlgorithm, CertificateCredential, Credential, TokenProvider};
 pub use batch::{BatchRequest, BatchResponse};
 pub use client::{ClientStats, GraphClient};

@@ -240,7 +240,6 @@ impl<T> PageStream<T> {
                     body: None,
                     prefer: self.prefer.clone(),
                     idempotent: true,
-                    announce: None,
                 })
                 .await;
             let resp = match resp {

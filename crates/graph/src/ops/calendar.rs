@@ -132,31 +132,6 @@ impl GraphClient {
         .await
     }
 
-    /// [`Self::create_event`] for a body that carries a `transactionId`, announced: `announce`
-    /// is told right before each attempt goes out (after every wait) and when Graph surely did
-    /// not carry one out (see [`crate::Announce`]). With the `transactionId` a repeated
-    /// attempt returns the event the first one created, so answers that leave it open (500,
-    /// 502, 504, a lost connection) are retried too.
-    pub async fn create_event_announced(
-        &self,
-        mailbox: &str,
-        event: &serde_json::Value,
-        announce: std::sync::Arc<dyn crate::Announce>,
-    ) -> Result<Event, GraphError> {
-        self.send(crate::client::Req {
-            method: Method::POST,
-            url: self.url(&format!("{}/events", user(mailbox))),
-            mailbox: Some(mailbox.to_owned()),
-            resource: ResourceKind::Calendar,
-            body: Some(crate::client::Body::Json(event.clone())),
-            prefer: Vec::new(),
-            idempotent: event.get("transactionId").is_some_and(|t| t.is_string()),
-            announce: Some(crate::announce::Announcer(announce)),
-        })
-        .await?
-        .json()
-    }
-
     /// PATCH an event (only the fields present in `patch` change).
     pub async fn update_event<B: Serialize + ?Sized>(
         &self,

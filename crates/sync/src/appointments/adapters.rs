@@ -214,20 +214,6 @@ impl CalendarGraph for GraphMail {
         Ok(to_cal_event(e, false))
     }
 
-    async fn create_event_announced(
-        &self,
-        user: &str,
-        body: &Value,
-        announce: std::sync::Arc<dyn gc_graph::Announce>,
-    ) -> Result<CalEvent, PortError> {
-        let e = self
-            .client()
-            .create_event_announced(user, body, announce)
-            .await
-            .map_err(graph_port)?;
-        Ok(to_cal_event(e, false))
-    }
-
     async fn update_event(
         &self,
         user: &str,

@@ -7,7 +7,6 @@
 use gc_store::{Kind, LinkState};
 use jiff::Timestamp;
 
-use crate::appointments::intent;
 use crate::appointments::kind::{AppointmentKind, AppointmentRun};
 use crate::appointments::model::{CrmAppointment, CrmItem, EventChange};
 use crate::appointments::ports::CrmWindow;
@@ -94,17 +93,11 @@ pub async fn page(
             // An active link before a closed one (a meeting may have been linked twice).
             .min_by_key(|l| l.state != LinkState::Active)
             .map(|l| (l.graph_id, l.global_key));
-        // Without link and external key it may be the appointment another mailbox's
-        // interrupted calendar write made: that write's record holds it (see `intent`).
-        let held = hold_new
-            || (linked.is_none()
-                && appointment.keys.is_empty()
-                && intent::holds(cx.store, &appointment.fields, &kind.rules.dialect).await?);
         changes.push(EventChange::Crm(Box::new(CrmItem {
             in_scope: in_scope(kind, &appointment),
             appointment,
             linked,
-            hold_new: held,
+            hold_new,
         })));
     }
     Ok(Page {
@@ -126,11 +119,10 @@ async fn unresolved_intent(cx: &RunCx<'_>) -> Result<bool, PortError> {
             .list_links(cx.mailbox(), Kind::Appointment, after.as_deref(), 500)
             .await
             .map_err(store_error)?;
-        if links.iter().any(|l| {
-            l.state == LinkState::Interrupted
-                && l.crm_id.is_none()
-                && !l.graph_id.starts_with(intent::PENDING)
-        }) {
+        if links
+            .iter()
+            .any(|l| l.state == LinkState::Interrupted && l.crm_id.is_none())
+        {
             return Ok(true);
         }
         match links.last() {

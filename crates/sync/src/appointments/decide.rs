@@ -229,7 +229,6 @@ pub fn decide(i: Input<'_>) -> Decision {
         .extend(series::fields(series::role(ev, i.facts.master), i.rules));
     let key = ev.global_key(i.owner.mailbox.as_str());
     match &i.facts.existing {
-        None if i.facts.found_by.is_some() => gone_from_crm(&i, ev),
         None => {
             let plan = AppointmentPlan {
                 key,
@@ -313,44 +312,6 @@ fn deleted_in_crm(i: &Input<'_>, ev: &CalEvent, a: &CrmAppointment) -> Decision 
         event_id: ev.id.clone(),
         crm_id: Some(a.id),
         reason: "the appointment was marked deleted in CRM (ConnectorDeleted): the event is deleted from the calendar".into(),
-    }
-}
-
-/// The event's appointment (found by its link, another copy's link, its external key or the
-/// CrmId property) no longer exists in CRM: it was deleted there, and is never written
-/// again. The organizer's copy goes as with [`deleted_in_crm`].
-fn gone_from_crm(i: &Input<'_>, ev: &CalEvent) -> Decision {
-    let id = i.link.and_then(|l| l.crm_id);
-    let keep = |why: &str| Decision::CloseLink {
-        id,
-        reason: format!(
-            "the appointment this event belongs to ({}) no longer exists in CRM; {why}",
-            i.facts.found_by.unwrap_or("found")
-        ),
-    };
-    if !ev.is_organizer || !i.rules.crm_to_microsoft365() {
-        return keep("it is not written again");
-    }
-    if !i.rules.sync_deletions {
-        return keep(
-            "the event stays: deletions are not propagated ([appointments] sync_deletions = false)",
-        );
-    }
-    let days = i64::from(i.rules.deletion_window_days);
-    if let Ok(crate::appointments::model::When::Timed { start, .. }) = &ev.when
-        && (start.as_second() - i.now.as_second()).abs() > days * 86_400
-    {
-        return keep(&format!(
-            "the event stays: it starts more than {days} days from now ([appointments] deletion_window_days)"
-        ));
-    }
-    Decision::DeleteEvent {
-        event_id: ev.id.clone(),
-        crm_id: id,
-        reason: format!(
-            "the appointment this event belongs to ({}) was deleted in CRM: the event is deleted from the calendar",
-            i.facts.found_by.unwrap_or("found")
-        ),
     }
 }
 

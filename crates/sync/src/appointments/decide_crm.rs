@@ -13,7 +13,6 @@ use serde_json::{Value, json};
 
 use crate::appointments::content::{self, Content};
 use crate::appointments::decide::{Decision, Input};
-use crate::appointments::intent::is_create_intent;
 use crate::appointments::model::{CalEvent, CrmAppointment, CrmItem, EventChange};
 use crate::appointments::rules::{AppointmentRules, Conflict};
 use crate::appointments::series;
@@ -144,17 +143,7 @@ pub fn decide_crm(i: Input<'_>) -> Decision {
         if linked {
             // The linked event is gone (a calendar delta need not report an event deleted
             // before it ever reported it): a deletion in Microsoft 365.
-            return event_deleted(i, a, "the event was deleted in Microsoft 365");
-        }
-        if is_create_intent(i.link) {
-            // A create that may have reached Graph, whose answer never came: the event it
-            // wrote would carry the CrmId property. None does: the user deleted it before any
-            // run could link it. Writing it again would bring a deletion back.
-            return event_deleted(
-                i,
-                a,
-                "the event an interrupted run wrote for this appointment is gone from the calendar: it was deleted in Microsoft 365 before it was linked",
-            );
+            return event_deleted(i, a);
         }
         // The calendar side is still completing a write of an event to CRM that may have
         // made this very record: it is left to that side (later in the same run).
@@ -369,7 +358,8 @@ fn delete_event(i: Input<'_>, a: Option<&CrmAppointment>, what: &str) -> Decisio
 
 /// The linked event is gone from the calendar: the appointment is marked deleted in CRM,
 /// within the same rules as a deletion the calendar side sees.
-fn event_deleted(i: Input<'_>, a: &CrmAppointment, what: &str) -> Decision {
+fn event_deleted(i: Input<'_>, a: &CrmAppointment) -> Decision {
+    let what = "the event was deleted in Microsoft 365";
     if !i.rules.sync_deletions {
         return close(
             Some(a.id),

@@ -8,7 +8,6 @@ use crate::appointments::adapters::CRM_ID_PROPERTY;
 use crate::appointments::content;
 use crate::appointments::decide::Decision;
 use crate::appointments::decide_crm::EventWrite;
-use crate::appointments::intent;
 use crate::appointments::kind::AppointmentKind;
 use crate::engine::progress::ItemOutcome;
 use crate::engine::{Applied, ItemCx};
@@ -54,19 +53,7 @@ pub async fn apply(
             crm_hash,
         } => {
             // Found again after a crash by its external key (written with it), or, when the
-            // crash fell between the two, by rep, date, time and subject: recorded under
-            // those first, so that no other mailbox takes the appointment for one made in CRM
-            // meanwhile (see `intent`).
-            if let Some(key) = intent::write_key(&plan.fields, &kind.rules.dialect) {
-                cx.check()?;
-                cx.store
-                    .upsert_link(
-                        &intent::pending_link(cx.mailbox(), cx.item, key),
-                        &cx.fences(),
-                    )
-                    .await
-                    .map_err(crate::error::store_error)?;
-            }
+            // crash fell between the two, by rep, date, time and subject.
             cx.intent(None).await?;
             cx.check()?;
             let id = match kind.crm.create(rep, &plan).await? {
@@ -231,10 +218,9 @@ pub async fn apply(
 /// and carries the appointment's id in its CrmId property; it is linked at once (unconfirmed:
 /// no event hash, so the next run compares and completes it); the meeting's key (`iCalUId`) goes
 /// into CRM's external keys before anyone is invited, so an attendee's copy is always known
-/// as this appointment and never becomes a second one. A crash while the create is in flight
-/// leaves its intent (written right before the request goes out): the next run finds the
-/// event by its CrmId property and adopts it, or, when the user deleted it before any run
-/// linked it, takes that for a deletion in Microsoft 365 instead of writing it again.
+/// as this appointment and never becomes a second one. A crash between the create and that
+/// first link is harmless too: the next run finds the event by its CrmId property and adopts
+/// it.
 async fn write_event(
     kind: &AppointmentKind,
     cx: &ItemCx<'_>,
@@ -251,20 +237,7 @@ async fn write_event(
             body["singleValueExtendedProperties"] = serde_json::json!([
                 {"id": CRM_ID_PROPERTY, "value": w.crm_id.to_string()}
             ]);
-            body["transactionId"] =
-                serde_json::json!(intent::transaction_id(cx.mailbox(), w.crm_id));
-            // The intent is written right before the request goes out, and withdrawn when
-            // Graph did not carry it out: a crash while it is in flight leaves it, and the
-            // next attempt adopts the event or, gone, takes it for deleted (see `intent`).
-            let announce = std::sync::Arc::new(intent::CreateIntent::new(cx, w.crm_id));
-            let ev = match kind
-                .graph
-                .create_event_announced(user, &body, announce.clone())
-                .await
-            {
-                Ok(ev) => ev,
-                Err(e) => return Err(announce.take_error().unwrap_or(e)),
-            };
+            let ev = kind.graph.create_event(user, &body).await?;
             // Linked at once: if the run dies now and the user deletes the event before the
             // next run, the deletion is seen as one (instead of writing the event again).
             let mut early = gc_store::Link::new(cx.kind, cx.mailbox(), ev.id.clone());

@@ -110,10 +110,6 @@ pub async fn gather(
 
     // The appointment: this link's, another mailbox's link, the external key.
     let mut candidate = cx.link.and_then(|l| l.crm_id).map(|id| (id, "link"));
-    // Another copy of the meeting whose write to CRM is unresolved (its mailbox's run was
-    // interrupted): the appointment it may have written is looked for below, not written a
-    // second time.
-    let mut other_unresolved = false;
     if let Some(k) = &global_key {
         let links = cx
             .store
@@ -121,22 +117,10 @@ pub async fn gather(
             .await
             .map_err(store_error)?;
         facts.other_links = others(&links, cx.mailbox());
-        other_unresolved = links.iter().any(|l| {
-            l.mailbox != cx.mailbox() && l.state == LinkState::Interrupted && l.crm_id.is_none()
-        });
         if candidate.is_none()
             && let Some(other) = links
                 .iter()
-                .filter(|l| l.crm_id.is_some())
-                .find(|l| l.state == LinkState::Active)
-                // One another copy's interrupted write made (and named) before its key.
-                .or_else(|| {
-                    links.iter().find(|l| {
-                        l.mailbox != cx.mailbox()
-                            && l.state == LinkState::Interrupted
-                            && l.crm_id.is_some()
-                    })
-                })
+                .find(|l| l.state == LinkState::Active && l.crm_id.is_some())
         {
             candidate = other.crm_id.map(|id| (id, "a link of another mailbox"));
             // What CRM held when that mailbox last synced: a CRM edit since then is one to
@@ -192,10 +176,10 @@ pub async fn gather(
     if !addresses.is_empty() && !ev.is_cancelled {
         facts.people = kind.crm.find_people(rep, &addresses).await?;
     }
-    // An attempt (of this copy or another) interrupted after the insert and before the
-    // external key left an appointment without key: found by rep, date, time and subject.
-    // The same search is the content match of adoption for an event without link.
-    let interrupted = is_interrupted(cx.link) || other_unresolved;
+    // An attempt interrupted after the insert and before the external key left an
+    // appointment without key: found by rep, date, time and subject. The same search is the
+    // content match of adoption for an event without link.
+    let interrupted = is_interrupted(cx.link);
     let content_match = cx.link.is_none()
         && kind
             .adoption

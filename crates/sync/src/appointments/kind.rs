@@ -26,14 +26,11 @@ use crate::appointments::decide::{self, Decision, Input};
 use crate::appointments::decide_crm;
 use crate::appointments::execute;
 use crate::appointments::gather::{self, Facts};
-use crate::appointments::intent;
 use crate::appointments::model::{CalEvent, EventChange, When, crm_item_key};
 use crate::appointments::ports::{AppointmentCrm, CalendarGraph};
 use crate::appointments::rules::AppointmentRules;
 use crate::email::model::RepRef;
 use crate::engine::commit::clear_cursor;
-use crate::engine::cx::is_interrupted;
-use crate::engine::progress::ItemOutcome;
 use crate::engine::{
     Applied, Identity, ItemCx, MailboxTarget, Page, Prepared, RunCx, Source, SyncKind,
 };
@@ -451,27 +448,13 @@ impl SyncKind for AppointmentKind {
         execute::apply(self, cx, decision).await
     }
 
-    /// A write to CRM that is resolved (written, adopted, or given up) no longer needs the
-    /// record that announced it to the other mailboxes (see `intent`); one left by a crash
-    /// here holds nothing (its item's link is no longer an intent).
     async fn finish(
         &self,
-        cx: &ItemCx<'_>,
+        _cx: &ItemCx<'_>,
         _run: &AppointmentRun,
-        change: &EventChange,
-        applied: &Applied,
+        _change: &EventChange,
+        _applied: &Applied,
     ) -> Result<(), PortError> {
-        let calendar_item = matches!(change, EventChange::Event(_));
-        if calendar_item && (is_interrupted(cx.link) || applied.outcome == ItemOutcome::Created) {
-            cx.store
-                .delete_link(
-                    Kind::Appointment,
-                    cx.mailbox(),
-                    &format!("{}{}", intent::PENDING, cx.item),
-                )
-                .await
-                .map_err(store_error)?;
-        }
         Ok(())
     }
 }

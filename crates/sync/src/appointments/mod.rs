@@ -12,7 +12,6 @@
 //! - [`crm_source`]: the rep's CRM appointments in the window, as the kind's second source;
 //! - [`ports`], [`adapters`]: the calendar and CRM sides and their implementations;
 //! - [`gather`], [`execute`]: reading the facts, carrying out the decision;
-//! - [`intent`]: what a write that must be found again records before it is made;
 //! - [`kind`]: all of it as a [`SyncKind`](crate::engine::SyncKind);
 //! - [`probe`]: the idle check (the calendar's stored delta link).
 
@@ -24,7 +23,6 @@ pub mod decide_crm;
 pub mod execute;
 pub mod fields;
 pub mod gather;
-pub mod intent;
 pub mod kind;
 pub mod model;
 pub mod ports;

@@ -40,20 +40,6 @@ pub trait CalendarGraph: Send + Sync {
     /// Create an event from a Graph body; the event as created.
     async fn create_event(&self, user: &str, body: &Value) -> Result<CalEvent, PortError>;
 
-    /// [`Self::create_event`] announced: `announce` is told right before the request goes out
-    /// (after every wait of the request layer) and when Graph surely did not carry it out (see
-    /// [`gc_graph::Announce`]), so that a record of "this create may have reached Graph" exists
-    /// exactly while it may have. The body carries a `transactionId`.
-    async fn create_event_announced(
-        &self,
-        user: &str,
-        body: &Value,
-        announce: std::sync::Arc<dyn gc_graph::Announce>,
-    ) -> Result<CalEvent, PortError> {
-        announce.sending().await.map_err(PortError::transient)?;
-        self.create_event(user, body).await
-    }
-
     /// PATCH an event; the event as it is now, `None` when it is gone.
     async fn update_event(
         &self,

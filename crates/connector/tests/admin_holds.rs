@@ -61,14 +61,12 @@ async fn a_large_first_sync_waits_for_the_confirm_button_on_the_admin_page() {
         .find(|m| m.address == user)
         .unwrap()
         .rep_id;
-    assert!(
-        rt.store
-            .list_links(&rep_id, Kind::Appointment, None, 10)
-            .await
-            .unwrap()
-            .is_empty(),
-        "nothing linked while waiting"
-    );
+    let links = rt
+        .store
+        .list_links(&rep_id, Kind::Appointment, None, 10)
+        .await
+        .unwrap();
+    assert!(links.is_empty(), "nothing linked while waiting: {links:?}");
 
     // The admin server over the same store.
     let graph =

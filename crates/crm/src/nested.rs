@@ -82,11 +82,12 @@ impl CrmSession<'_> {
         let keys = self
             .find_external_keys(ext_system, &[key.to_owned()])
             .await?;
+        // The query found the keys by `key`; CRM stores it as the XML writer sanitized it, so
+        // the record link, not the text, is what tells.
         let linked = keys.iter().any(|k| {
-            k.ext_key == key
-                && k.record
-                    .as_ref()
-                    .is_some_and(|(t, r)| t.eq_ignore_ascii_case(table) && *r == id)
+            k.record
+                .as_ref()
+                .is_some_and(|(t, r)| t.eq_ignore_ascii_case(table) && *r == id)
         });
         if !linked {
             return Err(CrmError::Partial {

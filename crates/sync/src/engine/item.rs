@@ -157,6 +157,10 @@ pub(crate) async fn work_nested<K: SyncKind>(
         .get_link(cx.kind, cx.mailbox(), &identity.item)
         .await
         .map_err(store_error)?;
+    if cx.planning {
+        // A planning walk writes nothing: the nested change is not worked (nor counted).
+        return Ok(link);
+    }
     let icx = ItemCx {
         run: cx,
         item: &identity.item,

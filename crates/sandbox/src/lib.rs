@@ -435,7 +435,7 @@ impl Sandbox {
              password = {password}\n\
              {tz_line}{ca_line}\n\
              [state]\n\
-             url = {db}\n",
+             url = {db}\n{adoption}",
             seed = self.shared.opts.seed,
             tenant = q(&c.tenant_id),
             client = q(&c.client_id),
@@ -448,6 +448,13 @@ impl Sandbox {
             master = q(&c.crm_master_user),
             password = q(&c.crm_password),
             db = q(&db),
+            // A switch-over from the EWS connector is what content matching is for: the
+            // connector leaves it off by default (a look-alike may be another item in flight).
+            adoption = if self.shared.opts.migrated_from_ews {
+                "\n[adoption]\ncontent_match = true\n"
+            } else {
+                ""
+            },
             tz_line = if self.shared.opts.migrated_from_ews {
                 "time_zone = \"UTC\"\n"
             } else {

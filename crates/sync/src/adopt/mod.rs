@@ -94,7 +94,9 @@ impl Default for AdoptionSettings {
     fn default() -> Self {
         AdoptionSettings {
             legacy_ids: true,
-            content_match: true,
+            // Off unless asked for: a look-alike may be another item whose own write is still
+            // in flight (an interrupted run), and adopting it would merge two items.
+            content_match: false,
             max_legacy_keys: 50_000,
         }
     }

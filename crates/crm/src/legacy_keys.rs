@@ -27,6 +27,14 @@ impl CrmSession<'_> {
         max: u32,
     ) -> Result<MailboxKeys, CrmError> {
         let d = &self.dialect().external_key;
+        if d.mailbox.is_empty() {
+            // An installation whose external keys name no mailbox (`mailbox = ""`): the keys
+            // of one mailbox cannot be told apart, so none are read for translation.
+            return Ok(MailboxKeys {
+                keys: Vec::new(),
+                truncated: false,
+            });
+        }
         let condition = Condition::and(vec![
             Condition::cond(&d.table, &d.mailbox, Op::Eq, mailbox.to_ascii_lowercase()),
             Condition::cond(&d.table, &d.content_type, Op::Eq, content_type),

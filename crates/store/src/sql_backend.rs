@@ -996,6 +996,23 @@ macro_rules! sql_backend {
                 rows.iter().map(link_from_row).collect()
             }
 
+            async fn unsettled_links(&self, mailbox: &str, kind: Kind) -> Result<Vec<Link>> {
+                let mut qb = QueryBuilder::<$db>::new("SELECT ");
+                qb.push(LINK_COLS)
+                    .push(" FROM links WHERE kind = ")
+                    .push_bind(kind.as_str())
+                    .push(" AND mailbox = ")
+                    .push_bind(mailbox.to_owned())
+                    .push(
+                        " AND ((state = 'interrupted' AND crm_id IS NULL) \
+                         OR (state = 'active' AND crm_id IS NOT NULL \
+                         AND graph_hash IS NULL AND graph_version IS NOT NULL)) \
+                         ORDER BY graph_id",
+                    );
+                let rows = qb.build().fetch_all(&self.pool).await?;
+                rows.iter().map(link_from_row).collect()
+            }
+
             async fn upsert_link(&self, link: &Link, fences: &[LeaseFence]) -> Result<()> {
                 if fences.is_empty() {
                     let mut conn = self.pool.acquire().await?;

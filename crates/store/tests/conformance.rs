@@ -748,6 +748,49 @@ async fn links(s: &dyn StateStore) {
     );
 }
 
+/// Intents without a CRM id and written-but-unreported Graph items, and nothing else.
+async fn unsettled_links(s: &dyn StateStore) {
+    let link = |id: &str, state: LinkState, crm: Option<u64>, version: bool, hash: bool| {
+        let mut l = Link::new(Kind::Appointment, "r1", id);
+        l.state = state;
+        l.crm_id = crm.map(CrmId);
+        l.graph_version = version.then(|| "ck".to_owned());
+        l.graph_hash = hash.then(|| "h".to_owned());
+        l
+    };
+    let all = [
+        link("intent", LinkState::Interrupted, None, false, false),
+        link("unconfirmed", LinkState::Active, Some(1), true, false),
+        // An intent that knows its record: resolved by its record, not read by id.
+        link(
+            "intent-known",
+            LinkState::Interrupted,
+            Some(2),
+            false,
+            false,
+        ),
+        link("confirmed", LinkState::Active, Some(3), true, true),
+        // A link a resync forgot (neither version nor hash).
+        link("resync", LinkState::Active, Some(4), false, false),
+        link("deleted", LinkState::SoftDeleted, Some(5), true, false),
+    ];
+    s.upsert_links(&all).await.unwrap();
+    let mut other = link("elsewhere", LinkState::Interrupted, None, false, false);
+    other.mailbox = "r2".into();
+    s.upsert_link(&other, &[]).await.unwrap();
+    let mut task = link("task", LinkState::Interrupted, None, false, false);
+    task.kind = Kind::Task;
+    s.upsert_link(&task, &[]).await.unwrap();
+    let ids: Vec<String> = s
+        .unsettled_links("r1", Kind::Appointment)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|l| l.graph_id)
+        .collect();
+    assert_eq!(ids, ["intent", "unconfirmed"]);
+}
+
 async fn commit_item(s: &dyn StateStore) {
     let run = s.start_run("r1", Kind::Email).await.unwrap();
     let mut cursor = Cursor::new("r1", Kind::Email, "inbox/crm");
@@ -1821,6 +1864,7 @@ conformance!(
     resolved_names,
     subscriptions,
     links,
+    unsettled_links,
     commit_item,
     commit_item_is_atomic,
     ledger,

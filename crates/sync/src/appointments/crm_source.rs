@@ -80,8 +80,9 @@ pub async fn page(
             window_end: run.crm_to,
         },
     };
-    let hold_new = unresolved_intent(cx).await?;
-    let mut changes = Vec::with_capacity(found.len());
+    let (hold_new, resolve) = settle(kind, cx).await?;
+    let mut changes = Vec::with_capacity(found.len() + resolve.len());
+    changes.extend(resolve);
     for appointment in found {
         let linked = cx
             .store
@@ -109,25 +110,44 @@ pub async fn page(
     })
 }
 
-/// Whether an interrupted write of an event to CRM in this mailbox left a record it cannot
-/// name yet (an intent without a CRM id).
-async fn unresolved_intent(cx: &RunCx<'_>) -> Result<bool, PortError> {
-    let mut after: Option<String> = None;
-    loop {
-        let links = cx
-            .store
-            .list_links(cx.mailbox(), Kind::Appointment, after.as_deref(), 500)
-            .await
-            .map_err(store_error)?;
-        if links
-            .iter()
-            .any(|l| l.state == LinkState::Interrupted && l.crm_id.is_none())
-        {
-            return Ok(true);
-        }
-        match links.last() {
-            Some(l) if links.len() == 500 => after = Some(l.graph_id.clone()),
-            _ => return Ok(false),
+/// The links whose event this run must look at itself, because no calendar delta may ever
+/// report what happened to it:
+///
+/// - **intents**: interrupted writes of events to CRM in this mailbox (no CRM id yet). They
+///   may have left a record this mailbox cannot name yet, so new CRM records are held for
+///   this run (`hold_new`: they might be that record) while one's event still exists; the
+///   calendar walk of the same run meets the event again and completes the write.
+/// - **unconfirmed events**: events written from CRM that the calendar has not reported yet
+///   (linked without an event hash). Normally the calendar walk of the same run confirms
+///   them; when that run was cut off first, the next delta starts from before the create.
+///
+/// A calendar delta need not report the removal of an event it never reported, so when the
+/// user deletes such an event before a run gets to it, only reading it by id tells. An event
+/// that is gone is handed on as vanished: the deletion follows the record (the intent's, found
+/// by the meeting key; the unconfirmed link's own), and an intent that made nothing is closed.
+/// Without this, such an intent would hold this mailbox's new CRM appointments forever, and
+/// such a deletion would never reach CRM. The CRM source settles at its page (it runs first);
+/// with `direction = "microsoft365_to_crm"` the calendar source does, at each of its pages.
+pub(crate) async fn settle(
+    kind: &AppointmentKind,
+    cx: &RunCx<'_>,
+) -> Result<(bool, Vec<EventChange>), PortError> {
+    let intents: Vec<_> = cx
+        .store
+        .unsettled_links(cx.mailbox(), Kind::Appointment)
+        .await
+        .map_err(store_error)?
+        .into_iter()
+        .filter(|l| !l.graph_id.starts_with("crm:"))
+        .collect();
+    let mut hold_new = false;
+    let mut gone = Vec::new();
+    for link in intents {
+        if kind.graph.event(cx.user(), &link.graph_id).await?.is_some() {
+            hold_new |= link.crm_id.is_none();
+        } else {
+            gone.push(EventChange::Vanished(Box::new(link)));
         }
     }
+    Ok((hold_new, gone))
 }

@@ -105,6 +105,12 @@ pub enum Decision {
     },
 }
 
+/// Whether `link` is an intent: a write of the event to CRM was begun (and cut off) before
+/// the record's id was known.
+pub fn is_intent(link: Option<&Link>) -> bool {
+    link.is_some_and(|l| l.state == LinkState::Interrupted && l.crm_id.is_none())
+}
+
 /// The decision that needs no CRM data, or `None`.
 pub fn triage(
     change: &EventChange,
@@ -123,6 +129,9 @@ pub fn triage(
         EventChange::Crm(_) | EventChange::CrmVanished(_) => None,
         EventChange::Removed { .. } | EventChange::Vanished(_) => match link {
             Some(l) if l.crm_id.is_some() && l.state != LinkState::SoftDeleted => None,
+            // An interrupted write of the event to CRM: whether it made a record is for
+            // `gather` to find out (by the meeting key), and the deletion follows it.
+            Some(l) if is_intent(Some(l)) => None,
             _ => Some(Decision::Nothing),
         },
         EventChange::Event(ev) => {
@@ -186,6 +195,9 @@ pub fn decide(i: Input<'_>) -> Decision {
             // A series master is never in the calendar view (its occurrences are): that it
             // was not seen says nothing.
             Some(e) if e.is_master() => return Decision::Nothing,
+            // An interrupted write whose event is still there: the calendar walk meets the
+            // event again and completes it.
+            Some(_) if is_intent(i.link) => return Decision::Nothing,
             // Still there: it left the window (or was only changed). Not a deletion.
             Some(_) => {
                 return Decision::Skip(
@@ -483,6 +495,14 @@ fn deletion(i: Input<'_>, cancelled: bool) -> Decision {
                 id: Some(id),
                 reason: format!("{what}; the appointment no longer exists in CRM"),
             },
+            // The write the intent announced made nothing: the intent is closed (it would
+            // otherwise hold this mailbox's new CRM appointments, see `crm_source`).
+            None if is_intent(i.link) => Decision::CloseLink {
+                id: None,
+                reason: format!(
+                    "{what} before an interrupted write of it to CRM was finished; CRM has no appointment for it"
+                ),
+            },
             None => Decision::Nothing,
         };
     };
@@ -669,6 +689,50 @@ pub(crate) mod tests {
             run(&c, Some(&link(LinkState::Active)), &facts),
             Decision::CloseLink { .. }
         ));
+    }
+
+    #[test]
+    fn an_interrupted_write_whose_event_is_gone_is_resolved() {
+        let mut intent = Link::new(Kind::Appointment, "7", "e1");
+        intent.global_key = Some("uid-1".into());
+        intent.state = LinkState::Interrupted;
+        let rules = AppointmentRules::default();
+        for gone in [
+            EventChange::Removed { id: "e1".into() },
+            EventChange::Vanished(Box::new(intent.clone())),
+        ] {
+            // Not left alone: the intent would hold the mailbox's new CRM appointments.
+            assert_eq!(triage(&gone, Some(&intent), &rules, &owner()), None);
+            // The write made nothing: the intent is closed.
+            assert!(matches!(
+                run(&gone, Some(&intent), &Facts::default()),
+                Decision::CloseLink { id: None, reason } if reason.contains("interrupted write")
+            ));
+            // It made the record (found by the meeting key): the deletion follows.
+            let made = Facts {
+                existing: Some(existing(false, "2026-05-04T08:00:00Z")),
+                found_by: Some("external key"),
+                ..Facts::default()
+            };
+            assert!(matches!(
+                run(&gone, Some(&intent), &made),
+                Decision::SoftDelete { id: CrmId(99), .. }
+            ));
+            // The event is still there: the calendar walk completes the write.
+            let there = Facts {
+                event: Some(ev()),
+                ..Facts::default()
+            };
+            assert_eq!(run(&gone, Some(&intent), &there), Decision::Nothing);
+        }
+        // A removal of an event never linked nor begun is still nothing.
+        let r = EventChange::Removed { id: "x".into() };
+        let mut closed = intent.clone();
+        closed.state = LinkState::SoftDeleted;
+        assert_eq!(
+            triage(&r, Some(&closed), &rules, &owner()),
+            Some(Decision::Nothing)
+        );
     }
 
     #[test]

@@ -127,7 +127,9 @@ pub async fn gather(
             // weigh against this copy's fields, not to overwrite unseen.
             facts.baseline = other.crm_hash.clone();
         }
-        if ev.is_some() {
+        // A removal is looked up by key only for an intent: the record an interrupted write
+        // may have made (a linked removal has its record in the link).
+        if ev.is_some() || crate::appointments::decide::is_intent(cx.link) {
             facts.key = kind.crm.find_by_key(rep, k).await?;
         }
         if candidate.is_none() {

@@ -295,8 +295,14 @@ impl SyncKind for AppointmentKind {
             .graph
             .event_page(cx.user(), run.start, run.end, checkpoint)
             .await?;
+        let mut changes = self.with_masters(cx, run, p.changes).await?;
+        if !self.rules.crm_to_microsoft365() {
+            // Interrupted writes whose event is gone (without the CRM source, which settles
+            // them otherwise).
+            changes.extend(crm_source::settle(self, cx).await?.1);
+        }
         Ok(Page {
-            changes: self.with_masters(cx, run, p.changes).await?,
+            changes,
             next: p.next_link,
             done: p.delta_link,
         })

@@ -60,6 +60,17 @@ impl AppointmentKind {
         let Some(link) = link else {
             return Ok(None);
         };
+        // An event written and never reported, or an interrupted write: no delta may tell
+        // what became of it (see `crm_source::settle`), so the run looks itself.
+        if store
+            .unsettled_links(target.mailbox(), Kind::Appointment)
+            .await
+            .map_err(store_error)?
+            .iter()
+            .any(|l| !l.graph_id.starts_with("crm:"))
+        {
+            return Ok(None);
+        }
         let mut probes = vec![Probe::delta(&target.graph_user, link)];
         if self.rules.crm_to_microsoft365() {
             // The CRM side's days, as the run reads them.

@@ -80,7 +80,10 @@ async fn dump(store: &dyn StateStore) -> BTreeMap<String, String> {
 }
 
 /// The keys whose entries differ between two dumps (added, removed or changed).
-fn changed(before: &BTreeMap<String, String>, after: &BTreeMap<String, String>) -> BTreeSet<String> {
+fn changed(
+    before: &BTreeMap<String, String>,
+    after: &BTreeMap<String, String>,
+) -> BTreeSet<String> {
     before
         .keys()
         .chain(after.keys())
@@ -160,12 +163,7 @@ async fn the_admin_reprocess_routes_do_what_they_say_and_nothing_else() {
     let link = |id: String| {
         let store = store.clone();
         let rep = rep.clone();
-        async move {
-            store
-                .get_link(Kind::Appointment, &rep, &id)
-                .await
-                .unwrap()
-        }
+        async move { store.get_link(Kind::Appointment, &rep, &id).await.unwrap() }
     };
     let (la, lb, lc, ld) = (
         link(a.clone()).await.expect("A is linked"),
@@ -174,7 +172,10 @@ async fn the_admin_reprocess_routes_do_what_they_say_and_nothing_else() {
         link(d.clone()).await.expect("D is linked"),
     );
     let (ida, idb) = (la.crm_id.unwrap(), lb.crm_id.unwrap());
-    assert!(la.graph_hash.is_some() && la.graph_version.is_some(), "{la:?}");
+    assert!(
+        la.graph_hash.is_some() && la.graph_version.is_some(),
+        "{la:?}"
+    );
 
     // Someone edits A's and B's records in CRM (the connector, one way, does not look).
     let crm = env.crm();
@@ -250,12 +251,18 @@ async fn the_admin_reprocess_routes_do_what_they_say_and_nothing_else() {
     let before = dump(s).await;
     let r = form(
         &format!("/mailboxes/{rep}/items/resync"),
-        &[("kind", "appointment"), ("item", a.as_str()), ("back", back.as_str())],
+        &[
+            ("kind", "appointment"),
+            ("item", a.as_str()),
+            ("back", back.as_str()),
+        ],
     )
     .await
     .unwrap();
     assert_eq!(r.status(), 403, "no CSRF token");
-    let refusals: [(&str, Vec<(&str, &str)>, u16, &str); 6] = [
+    /// (route, query, status, what the error says)
+    type Refusal<'a> = (&'a str, Vec<(&'a str, &'a str)>, u16, &'a str);
+    let refusals: [Refusal; 6] = [
         (
             "items/resync",
             vec![("kind", "appointments-ish"), ("item", a.as_str())],
@@ -383,14 +390,22 @@ async fn the_admin_reprocess_routes_do_what_they_say_and_nothing_else() {
         "{t:?}"
     );
     assert_eq!(crm_subject(&env, ida).await, "Reprocess A");
-    assert_eq!(crm_subject(&env, idb).await, "edited in CRM", "B is left alone");
+    assert_eq!(
+        crm_subject(&env, idb).await,
+        "edited in CRM",
+        "B is left alone"
+    );
 
     // forget B and C (API): their links go, nothing else; the next sync leaves them alone.
     let before = dump(s).await;
     for (item, lnk) in [(&b, &lb), (&c, &lc)] {
         let r = api(
             &format!("/api/mailboxes/{user}/items/forget"),
-            &[("kind", "appointment"), ("item", item.as_str()), ("by", "bob")],
+            &[
+                ("kind", "appointment"),
+                ("item", item.as_str()),
+                ("by", "bob"),
+            ],
         )
         .await
         .unwrap();
@@ -463,13 +478,12 @@ async fn the_admin_reprocess_routes_do_what_they_say_and_nothing_else() {
     // The walk from the start adopts B (dated after the reset's date) onto its record, leaves
     // C (before it) alone, and creates nothing.
     let t = cycle(&rt).await;
-    assert_eq!(
-        (t.created, t.adopted, t.deleted),
-        (0, 1, 0),
-        "{t:?}"
-    );
+    assert_eq!((t.created, t.adopted, t.deleted), (0, 1, 0), "{t:?}");
     assert_eq!(link(b.clone()).await.unwrap().crm_id, Some(idb));
-    assert!(link(c.clone()).await.is_none(), "C is before the reset's date");
+    assert!(
+        link(c.clone()).await.is_none(),
+        "C is before the reset's date"
+    );
     assert_eq!(link(d.clone()).await.unwrap().crm_id, ld.crm_id);
     assert!(
         reprocess::reset_from(s, &rep, Kind::Appointment)
@@ -561,7 +575,11 @@ async fn the_admin_reprocess_routes_do_what_they_say_and_nothing_else() {
             ),
         ]
     );
-    assert!(asked.iter().all(|e| e.kind == Kind::Appointment && e.mailbox == rep));
+    assert!(
+        asked
+            .iter()
+            .all(|e| e.kind == Kind::Appointment && e.mailbox == rep)
+    );
     assert!(asked[3].reason.contains("dated before"), "{asked:#?}");
     stop.cancel();
     server.await.unwrap();

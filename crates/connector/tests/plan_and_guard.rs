@@ -2,7 +2,8 @@
 //! `sync --once` does, number for number, and writes nothing (the sandbox's request counter
 //! sees no Graph or CRM write, the state store is unchanged); the mass-delete guard holds an
 //! emptied calendar and a mass deletion in CRM, alerts, and lets the deletions through after
-//! `graph-connector confirm`.
+//! `graph-connector confirm`; a CRM filter change that takes most appointments out of the
+//! filter deletes nothing (so nothing is held), and the ledger says why.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -697,7 +698,10 @@ async fn a_crm_filter_change_deletes_no_appointment_and_the_ledger_says_why() {
     );
     for id in &visits {
         let a = crm.master().activity(*id).await.unwrap().unwrap();
-        assert_ne!(a.get(&dl.activity.deleted), Some(dl.format_bool(true).as_str()));
+        assert_ne!(
+            a.get(&dl.activity.deleted),
+            Some(dl.format_bool(true).as_str())
+        );
     }
     assert!(
         gc_sync::engine::holds::get(s.as_ref(), &rep_id, Kind::Appointment)
@@ -750,7 +754,11 @@ async fn a_crm_filter_change_deletes_no_appointment_and_the_ledger_says_why() {
     let again = json_of(&env, &["sync", "--once", "--json"], &[]);
     let r = report_of(&again, &user, "appointment");
     assert_eq!(r["outcome"], "complete", "{r:#}");
-    assert_eq!((&r["deleted"], &r["created"]), (&json!(0), &json!(0)), "{r:#}");
+    assert_eq!(
+        (&r["deleted"], &r["created"]),
+        (&json!(0), &json!(0)),
+        "{r:#}"
+    );
     assert_eq!(r["updated"], 1, "{r:#}");
     assert!(subjects(&g, &user, "CRM meeting edited").await.len() == 1);
     assert!(subjects(&g, &user, "CRM visit edited").await.is_empty());
@@ -762,7 +770,11 @@ async fn a_crm_filter_change_deletes_no_appointment_and_the_ledger_says_why() {
     let widened = json_of(&env, &["sync", "--once", "--json"], &[]);
     let r = report_of(&widened, &user, "appointment");
     assert_eq!(r["outcome"], "complete", "{r:#}");
-    assert_eq!((&r["deleted"], &r["created"]), (&json!(0), &json!(0)), "{r:#}");
+    assert_eq!(
+        (&r["deleted"], &r["created"]),
+        (&json!(0), &json!(0)),
+        "{r:#}"
+    );
     assert_eq!(r["updated"], 1, "{r:#}");
     assert_eq!(subjects(&g, &user, "CRM visit").await.len(), 12);
     assert_eq!(subjects(&g, &user, "CRM visit edited").await.len(), 1);

@@ -66,8 +66,22 @@ pub fn triage_crm(
         return (!linked).then_some(Decision::Nothing);
     }
     if !item.in_scope {
-        // Not (or no longer) one the connector writes to calendars: not a deletion either.
-        return Some(Decision::Nothing);
+        // Not (or no longer) one the connector writes to calendars: not a deletion either
+        // (a narrowed VeventFilter or `types` would otherwise delete events en masse). A
+        // linked one keeps its event; its link stops being the CRM source's (no update stamp,
+        // as for one that left the window), which the ledger records once, and which later
+        // walks leave alone until it passes again (its stamp is then remembered anew).
+        return Some(match link {
+            Some(l) if linked && l.crm_version.is_some() => Decision::Remember {
+                crm_hash: l.crm_hash.clone(),
+                crm_version: None,
+                reason: Some(format!(
+                    "the appointment {} no longer passes the filter (forms.xml's VeventFilter, [appointments] types): not a deletion; its event stays, and CRM changes of it are not written to the calendar until it passes again",
+                    a.id
+                )),
+            },
+            _ => Decision::Nothing,
+        });
     }
     // A link whose calendar side was forgotten by a resync (no change key, no hash) waits for
     // the calendar side to compare: CRM's side is unchanged when its hash is.

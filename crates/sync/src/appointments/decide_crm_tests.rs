@@ -311,6 +311,57 @@ fn published_and_out_of_scope_appointments_are_left_alone() {
 }
 
 #[test]
+fn a_linked_appointment_leaving_the_filter_keeps_its_event_and_is_recorded_once() {
+    let r = rules();
+    let a = appointment("Review", "2026-05-01T00:00:00Z");
+    let l = link_for(&a, &r);
+    let EventChange::Crm(mut i) = item(a.clone(), true) else {
+        unreachable!()
+    };
+    i.in_scope = false;
+    // The first walk that sees it out of the filter: no deletion, a ledger line, and the link
+    // keeps its hash but is no longer the CRM source's.
+    let Some(Decision::Remember {
+        crm_hash,
+        crm_version: None,
+        reason: Some(why),
+    }) = triage_crm(&i, Some(&l), &r, &[], &Owner::anna())
+    else {
+        panic!("expected a remembered, recorded skip")
+    };
+    assert_eq!(crm_hash, l.crm_hash);
+    assert!(why.contains("no longer passes the filter"), "{why}");
+    assert!(why.contains("not a deletion"), "{why}");
+    // The following walks: nothing, not recorded again.
+    let mut left = l.clone();
+    left.crm_version = None;
+    assert_eq!(
+        triage_crm(&i, Some(&left), &r, &[], &Owner::anna()),
+        Some(Decision::Nothing)
+    );
+    // Passing again: its stamp is remembered without a write (the content is unchanged).
+    i.in_scope = true;
+    assert_eq!(
+        triage_crm(&i, Some(&left), &r, &[], &Owner::anna()),
+        Some(Decision::Remember {
+            crm_hash: l.crm_hash.clone(),
+            crm_version: a.updated.clone(),
+            reason: None,
+        })
+    );
+    // Marked deleted in CRM while out of the filter: still a deletion of its event.
+    let mut deleted = a;
+    deleted
+        .fields
+        .insert("ConnectorDeleted".into(), "true".into());
+    let EventChange::Crm(mut i) = item(deleted, true) else {
+        unreachable!()
+    };
+    i.in_scope = false;
+    assert_eq!(triage_crm(&i, Some(&left), &r, &[], &Owner::anna()), None);
+}
+
+#[test]
 fn an_appointment_other_calendars_link_is_not_created_again() {
     let r = rules();
     let a = appointment("Review", "x");

@@ -81,6 +81,7 @@ pub async fn page(
         },
     };
     let (hold_new, resolve) = settle(kind, cx).await?;
+    let resolve = kind.with_masters(cx, run, resolve).await?;
     let mut changes = Vec::with_capacity(found.len() + resolve.len());
     changes.extend(resolve);
     for appointment in found {
@@ -115,15 +116,15 @@ pub async fn page(
 ///
 /// - **intents**: interrupted writes of events to CRM in this mailbox (no CRM id yet). They
 ///   may have left a record this mailbox cannot name yet, so new CRM records are held for
-///   this run (`hold_new`: they might be that record) while one's event still exists; the
-///   calendar walk of the same run meets the event again and completes the write.
+///   this run (`hold_new`: they might be that record) while one's event still exists.
 /// - **unconfirmed events**: events written from CRM that the calendar has not reported yet
 ///   (linked without an event hash). Normally the calendar walk of the same run confirms
 ///   them; when that run was cut off first, the next delta starts from before the create.
 ///
 /// A calendar delta need not report the removal of an event it never reported, so when the
 /// user deletes such an event before a run gets to it, only reading it by id tells. An event
-/// that is gone is handed on as vanished: the deletion follows the record (the intent's, found
+/// still there is handed on as the calendar would report it (the intent's write completes,
+/// the new event is confirmed); one that is gone is handed on as vanished: the deletion follows the record (the intent's, found
 /// by the meeting key; the unconfirmed link's own), and an intent that made nothing is closed.
 /// Without this, such an intent would hold this mailbox's new CRM appointments forever, and
 /// such a deletion would never reach CRM. The CRM source settles at its page (it runs first);
@@ -141,13 +142,17 @@ pub(crate) async fn settle(
         .filter(|l| !l.graph_id.starts_with("crm:"))
         .collect();
     let mut hold_new = false;
-    let mut gone = Vec::new();
+    let mut changes = Vec::with_capacity(intents.len());
     for link in intents {
-        if kind.graph.event(cx.user(), &link.graph_id).await?.is_some() {
-            hold_new |= link.crm_id.is_none();
-        } else {
-            gone.push(EventChange::Vanished(Box::new(link)));
+        match kind.graph.event(cx.user(), &link.graph_id).await? {
+            Some(ev) => {
+                hold_new |= link.crm_id.is_none();
+                // Worked as the calendar would report it: confirmed, completed or (edited
+                // meanwhile) synchronized, whether or not a delta reports it again.
+                changes.push(EventChange::Event(Box::new(ev)));
+            }
+            None => changes.push(EventChange::Vanished(Box::new(link))),
         }
     }
-    Ok((hold_new, gone))
+    Ok((hold_new, changes))
 }

@@ -169,7 +169,7 @@ impl AppointmentKind {
     /// Occurrences and exceptions of a calendar page get their series master (the
     /// calendarView delta gives them without it, and their key is the series'). One whose
     /// master is gone is left out: the series was deleted, its removal follows.
-    async fn with_masters(
+    pub(crate) async fn with_masters(
         &self,
         cx: &RunCx<'_>,
         run: &AppointmentRun,
@@ -295,12 +295,12 @@ impl SyncKind for AppointmentKind {
             .graph
             .event_page(cx.user(), run.start, run.end, checkpoint)
             .await?;
-        let mut changes = self.with_masters(cx, run, p.changes).await?;
+        let mut changes = p.changes;
         if !self.rules.crm_to_microsoft365() {
-            // Interrupted writes whose event is gone (without the CRM source, which settles
-            // them otherwise).
+            // Interrupted writes (without the CRM source, which settles them otherwise).
             changes.extend(crm_source::settle(self, cx).await?.1);
         }
+        let changes = self.with_masters(cx, run, changes).await?;
         Ok(Page {
             changes,
             next: p.next_link,

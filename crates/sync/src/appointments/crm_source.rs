@@ -122,9 +122,10 @@ pub async fn page(
 ///   them; when that run was cut off first, the next delta starts from before the create.
 ///
 /// A calendar delta need not report the removal of an event it never reported, so when the
-/// user deletes such an event before a run gets to it, only reading it by id tells. An event
-/// still there is handed on as the calendar would report it (the intent's write completes,
-/// the new event is confirmed); one that is gone is handed on as vanished: the deletion follows the record (the intent's, found
+/// user deletes such an event before a run gets to it, only reading it by id tells. An
+/// intent's event still there is handed on as the calendar would report it (the write
+/// completes); a new event still there is left unconfirmed for the calendar to report; one
+/// that is gone is handed on as vanished: the deletion follows the record (the intent's, found
 /// by the meeting key; the unconfirmed link's own), and an intent that made nothing is closed.
 /// Without this, such an intent would hold this mailbox's new CRM appointments forever, and
 /// such a deletion would never reach CRM. The CRM source settles at its page (it runs first);
@@ -145,12 +146,15 @@ pub(crate) async fn settle(
     let mut changes = Vec::with_capacity(intents.len());
     for link in intents {
         match kind.graph.event(cx.user(), &link.graph_id).await? {
-            Some(ev) => {
-                hold_new |= link.crm_id.is_none();
-                // Worked as the calendar would report it: confirmed, completed or (edited
-                // meanwhile) synchronized, whether or not a delta reports it again.
+            // An intent's event: its write is completed as the calendar would report it,
+            // whether or not a delta reports it again.
+            Some(ev) if link.crm_id.is_none() => {
+                hold_new = true;
                 changes.push(EventChange::Event(Box::new(ev)));
             }
+            // A new event still there stays unconfirmed until the calendar reports it: only
+            // then is its later removal sure to be reported too.
+            Some(_) => {}
             None => changes.push(EventChange::Vanished(Box::new(link))),
         }
     }

@@ -338,7 +338,17 @@ async fn write_event(
     // A new event stays unconfirmed (no hash) until the calendar reports it: a calendar
     // delta need not report the removal of an event it never reported, so until then the
     // CRM side checks that it still exists.
-    link.graph_hash = w.event_id.is_some().then(|| content::event_hash(&ev));
+    // Only the calendar confirms an event (by reporting it; `Decision::Confirm`): a delta
+    // that never reported an event would not report its removal either, so until then the
+    // run reads it by id (`crm_source::settle`). A write keeps a confirmed link confirmed;
+    // an event adopted by its CrmId property (written by a run cut off before its calendar
+    // walk) stays unconfirmed; one adopted by content match is the previous connector's,
+    // reported long ago.
+    let confirmed = match cx.link {
+        Some(l) if l.state == LinkState::Active && l.crm_id.is_some() => l.graph_hash.is_some(),
+        _ => w.adopted_by == Some(crate::adopt::AdoptedBy::ContentMatch),
+    };
+    link.graph_hash = (w.event_id.is_some() && confirmed).then(|| content::event_hash(&ev));
     link.crm_hash = Some(w.crm_hash);
     link.crm_version = w.crm_version;
     let mut entry = cx.entry(Some(w.crm_id), action, &w.reason);

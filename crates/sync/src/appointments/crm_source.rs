@@ -8,7 +8,7 @@ use gc_store::{Kind, LinkState};
 use jiff::Timestamp;
 
 use crate::appointments::kind::{AppointmentKind, AppointmentRun};
-use crate::appointments::model::{CrmAppointment, CrmItem, EventChange};
+use crate::appointments::model::{CalEvent, CrmAppointment, CrmItem, EventChange, When};
 use crate::appointments::ports::CrmWindow;
 use crate::crm_checkpoint::CrmCheckpoint;
 use crate::engine::{Page, RunCx};
@@ -80,7 +80,7 @@ pub async fn page(
             window_end: run.crm_to,
         },
     };
-    let (hold_new, resolve) = settle(kind, cx).await?;
+    let (hold_new, resolve) = settle(kind, cx, run).await?;
     let resolve = kind.with_masters(cx, run, resolve).await?;
     let mut changes = Vec::with_capacity(found.len() + resolve.len());
     changes.extend(resolve);
@@ -133,6 +133,7 @@ pub async fn page(
 pub(crate) async fn settle(
     kind: &AppointmentKind,
     cx: &RunCx<'_>,
+    run: &AppointmentRun,
 ) -> Result<(bool, Vec<EventChange>), PortError> {
     let intents: Vec<_> = cx
         .store
@@ -153,10 +154,74 @@ pub(crate) async fn settle(
                 changes.push(EventChange::Event(Box::new(ev)));
             }
             // A new event still there stays unconfirmed until the calendar reports it: only
-            // then is its later removal sure to be reported too.
+            // then is its later removal sure to be reported too. One outside the window never
+            // will be (nor its removal): it is confirmed as it is.
+            Some(ev) if !within(&ev, run.start, run.end) => {
+                changes.push(EventChange::Event(Box::new(ev)))
+            }
             Some(_) => {}
             None => changes.push(EventChange::Vanished(Box::new(link))),
         }
     }
     Ok((hold_new, changes))
+}
+
+/// Whether the event overlaps the window `[from, to)` (all-day dates in UTC, as the window's
+/// days).
+fn within(ev: &CalEvent, from: Timestamp, to: Timestamp) -> bool {
+    let utc = |d: jiff::civil::Date| {
+        d.to_zoned_datetime(jiff::tz::TimeZone::UTC)
+            .map(|z| z.timestamp())
+            .ok()
+    };
+    let (start, end) = match ev.when {
+        Ok(When::Timed { start, end }) => (Some(start), Some(end)),
+        Ok(When::AllDay { start, end }) => (utc(start), utc(end)),
+        // Unreadable times: left to the calendar.
+        Err(_) => return true,
+    };
+    match (start, end) {
+        (Some(s), Some(e)) => e > from && s < to,
+        _ => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn an_event_is_within_the_window_when_it_overlaps_it() {
+        let t = |s: &str| s.parse::<Timestamp>().unwrap();
+        let (from, to) = (t("2026-05-01T00:00:00Z"), t("2026-05-22T00:00:00Z"));
+        let mut ev = crate::appointments::decide::tests::ev();
+        let timed = |a: &str, b: &str| When::Timed {
+            start: t(a),
+            end: t(b),
+        };
+        for (when, inside) in [
+            (timed("2026-05-04T08:00:00Z", "2026-05-04T09:00:00Z"), true),
+            (timed("2026-04-30T23:00:00Z", "2026-05-01T01:00:00Z"), true),
+            (timed("2026-04-30T08:00:00Z", "2026-05-01T00:00:00Z"), false),
+            (timed("2026-05-22T00:00:00Z", "2026-05-22T01:00:00Z"), false),
+            (
+                When::AllDay {
+                    start: "2026-05-21".parse().unwrap(),
+                    end: "2026-05-22".parse().unwrap(),
+                },
+                true,
+            ),
+            (
+                When::AllDay {
+                    start: "2026-04-29".parse().unwrap(),
+                    end: "2026-05-01".parse().unwrap(),
+                },
+                false,
+            ),
+        ] {
+            ev.when = Ok(when);
+            assert_eq!(within(&ev, from, to), inside, "{when:?}");
+        }
+    }
 }

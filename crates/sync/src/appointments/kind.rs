@@ -298,7 +298,7 @@ impl SyncKind for AppointmentKind {
         let mut changes = p.changes;
         if !self.rules.crm_to_microsoft365() {
             // Interrupted writes (without the CRM source, which settles them otherwise).
-            changes.extend(crm_source::settle(self, cx).await?.1);
+            changes.extend(crm_source::settle(self, cx, run).await?.1);
         }
         let changes = self.with_masters(cx, run, changes).await?;
         Ok(Page {

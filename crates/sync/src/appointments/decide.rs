@@ -369,8 +369,18 @@ fn sync_existing(
         Some(l) if l.crm_id == Some(a.id) && l.state == LinkState::Active => l.crm_hash.as_deref(),
         _ => i.facts.baseline.as_deref(),
     };
-    let crm_changed = baseline
-        .is_some_and(|h| !h.is_empty() && h != content::crm_hash(a, i.rules, i.reps).as_str());
+    // An event a run wrote from CRM and was cut off before linking has no baseline: the user
+    // may have edited it and CRM too, so differing contents are weighed by the conflict rule.
+    let written_unlinked = i.facts.found_by == Some("the CrmId property")
+        && !i
+            .link
+            .is_some_and(|l| l.crm_id == Some(a.id) && l.state == LinkState::Active);
+    let crm_changed = if written_unlinked {
+        decide_crm::contents_differ(ev, a, i.rules, i.reps)
+    } else {
+        baseline
+            .is_some_and(|h| !h.is_empty() && h != content::crm_hash(a, i.rules, i.reps).as_str())
+    };
     let mut conflict = None;
     if owns && !same_content && crm_changed {
         // Without the CRM → Microsoft 365 direction the event always wins.

@@ -249,6 +249,23 @@ pub fn decide_crm(i: Input<'_>) -> Decision {
     let differs = current
         .as_ref()
         .is_none_or(|c| !same_but_attendees(c, &wanted));
+    let mut conflict = None;
+    if !linked && differs {
+        // An event a run wrote from CRM and was cut off before linking: the user may have
+        // edited it since, and CRM too. Without a link there is no baseline to tell which
+        // changed, so the conflict rule decides, and the losing version is kept.
+        if conflict_winner(i.rules, ev, a) == Winner::Microsoft365 {
+            // The calendar side meets the event and writes it to CRM, under the same rule.
+            return Decision::Nothing;
+        }
+        conflict = Some(conflict_detail(
+            i.rules,
+            Winner::Crm,
+            current.as_ref(),
+            ev,
+            a,
+        ));
+    }
     if !differs && invite.is_empty() {
         return if linked {
             Decision::Remember {
@@ -293,8 +310,24 @@ pub fn decide_crm(i: Input<'_>) -> Decision {
         },
         adopted: !linked,
         adopted_by: (!linked).then_some(AdoptedBy::CrmIdProperty),
-        conflict: None,
+        conflict,
     }))
+}
+
+/// Whether the event and the CRM appointment differ in what is synchronized (attendees
+/// aside: they are only ever added from CRM). An unreadable appointment differs in nothing
+/// that could be compared.
+pub fn contents_differ(
+    ev: &CalEvent,
+    a: &CrmAppointment,
+    rules: &AppointmentRules,
+    reps: &[RepRef],
+) -> bool {
+    match (content::of_event(ev), content::of_crm(a, rules, reps)) {
+        (Some(e), Ok(c)) => !same_but_attendees(&e, &c),
+        (None, Ok(_)) => true,
+        _ => false,
+    }
 }
 
 /// Everything but the attendees is the same (attendees are only ever added from CRM).

@@ -375,3 +375,67 @@ fn an_appointment_other_calendars_link_is_not_created_again() {
         Decision::CloseLink { .. }
     ));
 }
+
+#[test]
+fn an_event_written_by_a_cut_off_run_is_weighed_by_the_conflict_rule_on_both_sides() {
+    // The run that wrote the event from CRM was cut off before linking it; since then the
+    // user edited the event and CRM changed too. No link, no baseline.
+    let mut event = ev();
+    event.subject = "Review (event)".into();
+    event.crm_id = Some("99".into());
+    event.modified = Some("2026-05-02T10:00:00Z".parse().unwrap());
+    let crm_edit = appointment("Review (crm)", "2026-05-02T11:00:00Z");
+    let crm_facts = Facts {
+        existing: Some(crm_edit.clone()),
+        event: Some(event.clone()),
+        ..Facts::default()
+    };
+    let cal_facts = Facts {
+        existing: Some(crm_edit.clone()),
+        found_by: Some("the CrmId property"),
+        ..Facts::default()
+    };
+    let from_crm = item(crm_edit.clone(), false);
+    let from_calendar = EventChange::Event(Box::new(event.clone()));
+    for (rule, crm_wins) in [(Conflict::Crm, true), (Conflict::Microsoft365, false)] {
+        let r = AppointmentRules {
+            conflict: rule,
+            ..rules()
+        };
+        match decide_it(&from_crm, None, &crm_facts, &r) {
+            Decision::WriteEvent(w) => {
+                assert!(crm_wins, "{rule:?}");
+                assert!(w.adopted);
+                let c = w.conflict.unwrap();
+                assert_eq!(c["conflict"]["losingVersion"]["subject"], "Review (event)");
+            }
+            // Left to the calendar side.
+            Decision::Nothing => assert!(!crm_wins, "{rule:?}"),
+            other => panic!("{rule:?}: {other:?}"),
+        }
+        match decide_it(&from_calendar, None, &cal_facts, &r) {
+            Decision::WriteEvent(w) => {
+                assert!(crm_wins, "{rule:?}");
+                let c = w.conflict.unwrap();
+                assert_eq!(c["conflict"]["losingVersion"]["subject"], "Review (event)");
+            }
+            Decision::Sync { conflict, .. } => {
+                assert!(!crm_wins, "{rule:?}");
+                let c = conflict.unwrap();
+                assert_eq!(c["conflict"]["losingVersion"]["subject"], "Review (crm)");
+            }
+            other => panic!("{rule:?}: {other:?}"),
+        }
+    }
+    // The same content on both sides: adopted as it is, no conflict.
+    let mut same = event;
+    same.subject = "Review (crm)".into();
+    let facts = Facts {
+        event: Some(same),
+        ..crm_facts
+    };
+    assert!(matches!(
+        decide_it(&from_crm, None, &facts, &rules()),
+        Decision::WriteEvent(w) if w.conflict.is_none()
+    ));
+}

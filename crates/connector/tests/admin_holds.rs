@@ -7,8 +7,6 @@
 
 mod common;
 
-use std::sync::Arc;
-
 use common::Env;
 use gc_sandbox::SandboxOptions;
 use gc_store::{Kind, LedgerAction, LedgerFilter};
@@ -69,46 +67,19 @@ async fn a_large_first_sync_waits_for_the_confirm_button_on_the_admin_page() {
     assert!(links.is_empty(), "nothing linked while waiting: {links:?}");
 
     // The admin server over the same store.
-    let graph =
-        gc_graph::GraphClient::new(graph_connector::wiring::graph_options(&config).unwrap())
-            .unwrap();
-    let state = Arc::new(graph_connector::admin::AdminState::new(
-        Arc::new(env.config()),
-        rt.store.clone(),
-        graph_connector::daemon::status::Status::new(),
-        Arc::new(gc_sync::adapters::GraphMail::new(graph, "")),
-    ));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let stop = tokio_util::sync::CancellationToken::new();
-    let server = graph_connector::admin::serve(state, listener, stop.clone());
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    let admin = common::admin::Admin::start(env.config(), rt.store.clone()).await;
+    let base = admin.base.clone();
+    let client = common::admin::client();
 
     // The waiting list, with the plan that was held and a confirm button.
-    let r = client.get(format!("{base}/holds")).send().await.unwrap();
-    let cookie = r.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
-    let page = r.text().await.unwrap();
+    let (cookie, page) = common::admin::visit(&client, &format!("{base}/holds")).await;
     assert!(page.contains(&user), "{page}");
     assert!(page.contains("first sync waits for review"), "{page}");
     assert!(
         page.contains(&format!("/mailboxes/{rep_id}/confirm")),
         "{page}"
     );
-    let csrf = page
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .and_then(|s| s.split('"').next())
-        .unwrap()
-        .to_owned();
+    let csrf = common::admin::csrf(&page);
 
     // The plan of the mailbox, computed on request (JSON and page).
     let plans: serde_json::Value = client
@@ -207,6 +178,5 @@ async fn a_large_first_sync_waits_for_the_confirm_button_on_the_admin_page() {
             .unwrap()
             .is_none()
     );
-    stop.cancel();
-    server.await.unwrap();
+    admin.stop().await;
 }

@@ -12,7 +12,6 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
 
 use common::Env;
 use gc_sandbox::SandboxOptions;
@@ -188,48 +187,19 @@ async fn the_admin_reprocess_routes_do_what_they_say_and_nothing_else() {
     }
 
     // The admin server over the same store.
-    let state = Arc::new(graph_connector::admin::AdminState::new(
-        Arc::new(env.config()),
-        store.clone(),
-        graph_connector::daemon::status::Status::new(),
-        Arc::new(gc_sync::adapters::GraphMail::new(graph.clone(), "")),
-    ));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let stop = tokio_util::sync::CancellationToken::new();
-    let server = graph_connector::admin::serve(state, listener, stop.clone());
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    let admin = common::admin::Admin::start(env.config(), store.clone()).await;
+    let base = admin.base.clone();
+    let client = common::admin::client();
 
     // The mailbox page: a session, and the reprocess forms with its CSRF token.
-    let r = client
-        .get(format!("{base}/mailboxes/{rep}"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    let cookie = r.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
-    let page = r.text().await.unwrap();
+    let (cookie, page) = common::admin::visit(&client, &format!("{base}/mailboxes/{rep}")).await;
     for action in ["items/resync", "items/forget", "reset"] {
         assert!(
             page.contains(&format!("action=\"/mailboxes/{rep}/{action}\"")),
             "{action}: {page}"
         );
     }
-    let csrf = page
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .and_then(|s| s.split('"').next())
-        .unwrap()
-        .to_owned();
+    let csrf = common::admin::csrf(&page);
     let back = format!("/mailboxes/{rep}");
     let form = |path: &str, fields: &[(&str, &str)]| {
         client
@@ -497,16 +467,8 @@ async fn the_admin_reprocess_routes_do_what_they_say_and_nothing_else() {
     // changes nothing; with it, a reset without a date walks from the start and adopts C too.
     let mut with_token = env.config();
     with_token.admin.token = Some(secrecy::SecretString::from("s3cret-admin-token"));
-    let state = Arc::new(graph_connector::admin::AdminState::new(
-        Arc::new(with_token),
-        store.clone(),
-        graph_connector::daemon::status::Status::new(),
-        Arc::new(gc_sync::adapters::GraphMail::new(graph.clone(), "")),
-    ));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let tokened = format!("http://{}", listener.local_addr().unwrap());
-    let stop2 = tokio_util::sync::CancellationToken::new();
-    let server2 = graph_connector::admin::serve(state, listener, stop2.clone());
+    let admin2 = common::admin::Admin::start(with_token, store.clone()).await;
+    let tokened = admin2.base.clone();
     let before = dump(s).await;
     for auth in [None, Some("Bearer wrong")] {
         let mut req = client
@@ -544,8 +506,7 @@ async fn the_admin_reprocess_routes_do_what_they_say_and_nothing_else() {
     let t = cycle(&rt).await;
     assert_eq!((t.created, t.adopted, t.deleted), (0, 1, 0), "{t:?}");
     assert_eq!(link(c.clone()).await.unwrap().crm_id, lc.crm_id);
-    stop2.cancel();
-    server2.await.unwrap();
+    admin2.stop().await;
 
     // Every action in the ledger, with who asked.
     let asked = reprocess_entries(s).await;
@@ -581,7 +542,6 @@ async fn the_admin_reprocess_routes_do_what_they_say_and_nothing_else() {
             .all(|e| e.kind == Kind::Appointment && e.mailbox == rep)
     );
     assert!(asked[3].reason.contains("dated before"), "{asked:#?}");
-    stop.cancel();
-    server.await.unwrap();
+    admin.stop().await;
     rt.store.close().await;
 }

@@ -2,6 +2,7 @@
 //! queries of the final state (folders, links, CRM).
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod admin;
 pub mod all_kinds;
 pub mod multi;
 pub mod service;

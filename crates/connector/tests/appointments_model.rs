@@ -28,8 +28,9 @@
 //! - a CRM edit of a serial record that the end state does not show is the losing version of
 //!   a conflict entry in the ledger.
 //!
-//! Restricted (a known gap, see [`left`] and docs/SYNC.md): a shared series is not deleted
-//! once no occurrence of it is left in the window.
+//! Restricted (see [`left`] and docs/SYNC.md): a shared series is not deleted once no
+//! occurrence of it is left in the window (its master record would be marked only by a walk
+//! from the start, a new day).
 //!
 //! Scenarios run 50 to a sandbox, side by side. `GC_MODEL_SCENARIOS` sets how many (1,000 by
 //! default, the CI size; docs/SYNC.md quotes a 10,000 run), `GC_MODEL_SEED` the first seed.
@@ -445,8 +446,9 @@ fn weekday_name(d: jiff::civil::Date) -> &'static str {
 /// marked deleted in CRM, which cancels them at the next run). A shared series is not deleted
 /// once none is left (docs/SYNC.md, "The model-based test of appointments"): the organizer's
 /// deletion only closes the master record's link while the attendee's copy is linked, and the
-/// attendee's cancelled copy has no occurrence for its calendar to report, so the master
-/// record would stay live.
+/// attendee's cancelled copy has no occurrence for its calendar to report; the master record
+/// is marked only by the attendee calendar's next walk from the start (a new day), which the
+/// test does not reach.
 fn left(series: &Series, occurrences: &[(String, String, String)]) -> usize {
     occurrences
         .iter()

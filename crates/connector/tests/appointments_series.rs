@@ -381,3 +381,114 @@ async fn a_series_with_a_moved_and_a_cancelled_occurrence_across_a_dst_change() 
         "every record marked: {found:#?}"
     );
 }
+
+/// A series whose occurrences in the window are all cancelled is invisible to the calendar's
+/// delta (it reports occurrences, never masters): its rename, and then its deletion, reach the
+/// master record through the CRM side's walk, which reads the master of a linked master
+/// record (docs/SYNC.md, "Series").
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_series_without_occurrences_in_the_window_follows_its_master() {
+    let env = Env::start(
+        SandboxOptions {
+            users: 2,
+            seed: 43,
+            messages_per_mailbox: 0,
+            ..SandboxOptions::default()
+        },
+        "[appointments]\nenabled = true\ndays_past = 7\ndays_future = 14\nfull_walk_minutes = 0\n",
+    )
+    .await;
+    let config = env.config();
+    let g = gc_graph::GraphClient::new(graph_connector::wiring::graph_options(&config).unwrap())
+        .unwrap();
+    let crm = env.crm();
+    let dl = crm.dialect().clone();
+    let reps = crm.master().enabled_reps().await.unwrap();
+    let anna = env
+        .users()
+        .into_iter()
+        .find(|u| {
+            reps.iter()
+                .any(|r| r.sync_appointments && r.email.as_deref() == Some(u.as_str()))
+        })
+        .unwrap();
+    let utc = |d: Date, h: i8| {
+        TimeZone::UTC
+            .to_timestamp(d.to_datetime(time(h, 0, 0, 0)))
+            .unwrap()
+    };
+    let first = TimeZone::UTC
+        .to_datetime(Timestamp::now())
+        .date()
+        .checked_add(1.days())
+        .unwrap();
+    const DAILY: &str = "Daily stand-up";
+    let master = g
+        .create_event(
+            &anna,
+            &json!({
+                "subject": DAILY,
+                "start": {"dateTime": format!("{first}T09:00:00"), "timeZone": "UTC"},
+                "end": {"dateTime": format!("{first}T09:15:00"), "timeZone": "UTC"},
+                "recurrence": {
+                    "pattern": {"type": "daily", "interval": 1},
+                    "range": {"type": "numbered", "startDate": first.to_string(), "numberOfOccurrences": 2, "recurrenceTimeZone": "UTC"},
+                },
+            }),
+        )
+        .await
+        .unwrap();
+    let rt = Runtime::build(&config).await.unwrap();
+    let r = cycle(&rt).await;
+    assert!(r.created >= 3, "{r:?}");
+    let (from, to) = (first, first.checked_add(2.days()).unwrap());
+    let is = |a: &Activity, f: &str| a.get(f).is_some_and(|v| dl.parse_bool(v));
+
+    // Both occurrences cancelled: their records are marked, the master record stays.
+    let instances = g
+        .event_instances(&anna, &master.id, utc(first, 0), utc(to, 0))
+        .collect_ok()
+        .await
+        .unwrap();
+    assert_eq!(instances.len(), 2, "{instances:#?}");
+    for i in &instances {
+        g.delete_event(&anna, &i.id).await.unwrap();
+    }
+    let r = cycle(&rt).await;
+    assert_eq!(r.deleted, 2, "{r:?}");
+    cycle(&rt).await;
+
+    // Renamed: the master record follows.
+    const RENAMED: &str = "Daily stand-up (paused)";
+    g.update_event(&anna, &master.id, &json!({"subject": RENAMED}))
+        .await
+        .unwrap();
+    let r = cycle(&rt).await;
+    assert_eq!(r.updated, 1, "{r:?}");
+    let renamed = activities(&env, RENAMED, from, to).await;
+    assert_eq!(renamed.len(), 1, "the master record renamed: {renamed:#?}");
+    assert!(is(&renamed[0], &dl.appointment.is_master));
+    assert!(!is(&renamed[0], &dl.activity.deleted));
+    let quiet = cycle(&rt).await;
+    assert_eq!(
+        (quiet.created, quiet.updated, quiet.deleted),
+        (0, 0, 0),
+        "{quiet:?}"
+    );
+
+    // Deleted: the master record is marked; nothing else changes.
+    g.delete_event(&anna, &master.id).await.unwrap();
+    let r = cycle(&rt).await;
+    assert_eq!(r.deleted, 1, "{r:?}");
+    let renamed = activities(&env, RENAMED, from, to).await;
+    assert!(is(&renamed[0], &dl.activity.deleted), "{renamed:#?}");
+    let serials = activities(&env, DAILY, from, to).await;
+    assert_eq!(serials.len(), 2, "{serials:#?}");
+    assert!(serials.iter().all(|a| is(a, &dl.activity.deleted)));
+    let quiet = cycle(&rt).await;
+    assert_eq!(
+        (quiet.created, quiet.updated, quiet.deleted),
+        (0, 0, 0),
+        "{quiet:?}"
+    );
+}

@@ -3,6 +3,13 @@
 //! walk did not see) and between full walks only those changed since the newest update stamp
 //! seen. Each appointment is handed on with this mailbox's link to it, so that a change of a
 //! linked appointment is worked under its event's key, like the calendar's changes of it.
+//!
+//! A series' master record linked in this mailbox is handed on as its series master instead
+//! when the master changed since the record was written, and as the master's removal when the
+//! master is gone: the calendarView delta reports occurrences, never masters, so a series with
+//! no occurrence left in the window (all cancelled) would otherwise never bring an edit of its
+//! master (its subject, say), or its deletion, to CRM. This costs one Graph read per linked
+//! master record the walk sees (a full walk: those dated in the window).
 
 use gc_store::{Kind, LinkState};
 use jiff::Timestamp;
@@ -10,6 +17,7 @@ use jiff::Timestamp;
 use crate::appointments::kind::{AppointmentKind, AppointmentRun};
 use crate::appointments::model::{CalEvent, CrmAppointment, CrmItem, EventChange, When};
 use crate::appointments::ports::CrmWindow;
+use crate::appointments::series;
 use crate::crm_checkpoint::CrmCheckpoint;
 use crate::engine::{Page, RunCx};
 use crate::error::{ErrorClass, PortError, store_error};
@@ -85,7 +93,7 @@ pub async fn page(
     let mut changes = Vec::with_capacity(found.len() + resolve.len());
     changes.extend(resolve);
     for appointment in found {
-        let linked = cx
+        let link = cx
             .store
             .links_by_crm_id(Kind::Appointment, appointment.id)
             .await
@@ -93,8 +101,29 @@ pub async fn page(
             .into_iter()
             .filter(|l| l.mailbox == cx.mailbox() && !l.graph_id.starts_with("crm:"))
             // An active link before a closed one (a meeting may have been linked twice).
-            .min_by_key(|l| l.state != LinkState::Active)
-            .map(|l| (l.graph_id, l.global_key));
+            .min_by_key(|l| l.state != LinkState::Active);
+        if series::is_master_record(&appointment, &kind.rules)
+            && let Some(l) = link.as_ref().filter(|l| l.state == LinkState::Active)
+        {
+            match kind.master(cx.user(), run, &l.graph_id).await? {
+                // Changed since its record was written: worked as the calendar's change of
+                // it (as an occurrence's change would have it worked).
+                Some(master) if series::master_behind(Some(l), &master) => {
+                    changes.push(EventChange::Event(Box::new(master)));
+                    continue;
+                }
+                // Gone (the series was deleted; not merely no longer a series): its removal,
+                // by the deletion rules.
+                None if kind.graph.event(cx.user(), &l.graph_id).await?.is_none() => {
+                    changes.push(EventChange::Removed {
+                        id: l.graph_id.clone(),
+                    });
+                    continue;
+                }
+                _ => {}
+            }
+        }
+        let linked = link.map(|l| (l.graph_id, l.global_key));
         changes.push(EventChange::Crm(Box::new(CrmItem {
             in_scope: in_scope(kind, &appointment),
             appointment,

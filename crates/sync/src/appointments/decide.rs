@@ -193,7 +193,9 @@ pub fn decide(i: Input<'_>) -> Decision {
         EventChange::Crm(_) | EventChange::CrmVanished(_) => return decide_crm::decide_crm(i),
         _ => match &i.facts.event {
             // A series master is never in the calendar view (its occurrences are): that it
-            // was not seen says nothing.
+            // was not seen says nothing. Unless its organizer cancelled it: an attendee's copy
+            // of a deleted series that has no occurrence left in the window to report it.
+            Some(e) if e.is_master() && e.is_cancelled => return deletion(i, true),
             Some(e) if e.is_master() => return Decision::Nothing,
             // An interrupted write whose event is still there: the calendar walk meets the
             // event again and completes it.
@@ -856,6 +858,25 @@ pub(crate) mod tests {
             run(&gone, Some(&link(LinkState::Active)), &still),
             Decision::Nothing
         );
+        // An attendee's copy of a series its organizer deleted: the master record is marked,
+        // although the organizer's copy (closed) and others may still be linked.
+        let mut record = existing(false, "2025-01-06T08:00:00Z");
+        record
+            .fields
+            .insert("IsMasterContact".into(), "true".into());
+        let mut copy = still.event.clone().unwrap();
+        copy.is_organizer = false;
+        copy.is_cancelled = true;
+        let cancelled_copy = Facts {
+            event: Some(copy),
+            existing: Some(record),
+            other_links: 1,
+            ..Facts::default()
+        };
+        assert!(matches!(
+            run(&gone, Some(&link(LinkState::Active)), &cancelled_copy),
+            Decision::SoftDelete { reason, .. } if reason.contains("meeting was cancelled")
+        ));
         // A cancelled occurrence: deleted although other reps' copies are still linked.
         let removed = EventChange::Removed { id: "e1".into() };
         let cancelled = Facts {

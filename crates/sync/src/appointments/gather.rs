@@ -318,9 +318,7 @@ async fn ensure_master(
         .await
         .map_err(store_error)?;
     if let Some(l) = &link
-        && l.state == LinkState::Active
-        && l.graph_version.is_some()
-        && l.graph_version == master.change_key
+        && !series::master_behind(Some(l), master)
     {
         return Ok(l.crm_id);
     }
@@ -338,7 +336,10 @@ async fn ensure_master(
 
 /// A linked occurrence is gone from the calendar: did the organizer cancel it (its master
 /// lists it among the cancelled occurrences), or is the whole series gone (then its master
-/// record follows, as an item of its own, by the deletion rules)?
+/// record follows, as an item of its own, by the deletion rules)? A master that is still
+/// there and changed since its record was written is worked first, as an occurrence's change
+/// would: the cancellation may be the only change of the series this run sees (the last
+/// occurrence in the window cancelled after the series was edited).
 async fn series_removal(
     kind: &AppointmentKind,
     cx: &ItemCx<'_>,
@@ -363,7 +364,25 @@ async fn series_removal(
         return Ok(());
     };
     match kind.master(cx.user(), run, &master_link.graph_id).await? {
-        Some(m) => facts.occurrence_cancelled = series::is_cancelled(&m, start),
+        Some(m) => {
+            facts.occurrence_cancelled = series::is_cancelled(&m, start);
+            if master_link.state == LinkState::Active
+                && master_link.crm_id.is_some()
+                && series::master_behind(Some(&master_link), &m)
+            {
+                let lock = run.series_lock(&m.id);
+                let _series = lock.lock().await;
+                // Another occurrence may have brought the record up to date meanwhile.
+                let now = cx
+                    .store
+                    .get_link(cx.kind, cx.mailbox(), &m.id)
+                    .await
+                    .map_err(store_error)?;
+                if series::master_behind(now.as_ref(), &m) {
+                    work_nested(kind, cx.run, run, &EventChange::Event(Box::new(m))).await?;
+                }
+            }
+        }
         None => {
             facts.series_gone = true;
             if master_link.state == LinkState::Active && master_link.crm_id.is_some() {

@@ -8,7 +8,7 @@
 //! (`originalStart`, which a moved occurrence keeps): occurrence ids are per calendar, so every
 //! synced rep's copy of a series meets the same records.
 
-use gc_store::CrmId;
+use gc_store::{CrmId, Link, LinkState};
 use jiff::Timestamp;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
@@ -67,6 +67,20 @@ pub fn is_cancelled(master: &CalEvent, original_start: Timestamp) -> bool {
     let tz = zone(master).unwrap_or(TimeZone::UTC);
     let date = tz.to_datetime(original_start).date();
     master.series.cancelled.contains(&date)
+}
+
+/// Whether a series' master record is behind its master: this mailbox's link to the master
+/// is not in force at the master's current change key. A master is never in the calendarView
+/// delta, so it is worked (created, updated) when a change of one of its occurrences, or an
+/// occurrence's cancellation, finds it behind: a change of the master (its subject, say)
+/// changes every occurrence, and a cancellation may be the only change of the series a run
+/// sees (the last occurrence in the window cancelled after the master was edited).
+pub fn master_behind(link: Option<&Link>, master: &CalEvent) -> bool {
+    !link.is_some_and(|l| {
+        l.state == LinkState::Active
+            && l.graph_version.is_some()
+            && l.graph_version == master.change_key
+    })
 }
 
 /// What a record is in a series.
@@ -195,6 +209,31 @@ mod tests {
         m.series.zone = Some("Nowhere Standard Time".into());
         assert!(zone(&m).is_err());
         assert_eq!(cancelled_date("garbage"), None);
+    }
+
+    #[test]
+    fn a_master_record_is_behind_unless_its_link_is_at_the_masters_change_key() {
+        let mut m = master();
+        m.change_key = Some("ck2".into());
+        assert!(master_behind(None, &m), "never written");
+        let mut l = Link::new(gc_store::Kind::Appointment, "7", "m1");
+        l.crm_id = Some(CrmId(7));
+        l.graph_version = Some("ck1".into());
+        // Edited (or an occurrence cancelled) since the record was written.
+        assert!(master_behind(Some(&l), &m));
+        l.graph_version = Some("ck2".into());
+        assert!(!master_behind(Some(&l), &m));
+        // A master without a change key is never taken as current.
+        m.change_key = None;
+        l.graph_version = None;
+        assert!(master_behind(Some(&l), &m));
+        m.change_key = Some("ck2".into());
+        l.graph_version = Some("ck2".into());
+        l.state = LinkState::Interrupted;
+        assert!(
+            master_behind(Some(&l), &m),
+            "an interrupted write is completed"
+        );
     }
 
     #[test]

@@ -8,7 +8,7 @@ use crate::appointments::decide_crm::{self, EventWrite, Winner};
 use crate::appointments::fields::{MapInput, Mapped, changed_fields, map_event};
 use crate::appointments::gather::Facts;
 use crate::appointments::model::{
-    AppointmentPlan, CalEvent, CrmAppointment, CrmParticipant, EventChange, NewMember,
+    AppointmentPlan, CalEvent, CrmAppointment, CrmParticipant, EventChange, NewMember, When,
 };
 use crate::appointments::rules::AppointmentRules;
 use crate::appointments::series;
@@ -243,6 +243,21 @@ pub fn decide(i: Input<'_>) -> Decision {
         .extend(series::fields(series::role(ev, i.facts.master), i.rules));
     let key = ev.global_key(i.owner.mailbox.as_str());
     match &i.facts.existing {
+        // An event the connector wrote from a CRM appointment that is gone from CRM since,
+        // met before it was linked (the run that wrote it was cut off): a deletion in CRM,
+        // never a new appointment.
+        None if i.facts.found_by == Some("the CrmId property")
+            && let Some(id) = ev
+                .crm_id
+                .as_deref()
+                .and_then(|v| v.trim().parse::<CrmId>().ok()) =>
+        {
+            let start = match ev.when {
+                Ok(When::Timed { start, .. }) => Some(start),
+                _ => None,
+            };
+            deleted_in_crm(&i, ev, id, start, "was deleted in CRM")
+        }
         None => {
             let plan = AppointmentPlan {
                 key,
@@ -278,7 +293,13 @@ pub fn decide(i: Input<'_>) -> Decision {
                 .get(&dl.activity.deleted)
                 .is_some_and(|v| dl.parse_bool(v))
             {
-                return deleted_in_crm(&i, ev, a);
+                return deleted_in_crm(
+                    &i,
+                    ev,
+                    a.id,
+                    a.start,
+                    "is marked deleted in CRM (ConnectorDeleted)",
+                );
             }
             if let Some(t) = a.fields.get(&dl.activity.contact_type)
                 && !t.trim().is_empty()
@@ -294,18 +315,25 @@ pub fn decide(i: Input<'_>) -> Decision {
     }
 }
 
-/// The event's appointment is marked deleted in CRM. The organizer's copy (with CRM →
+/// The event's appointment is marked deleted in CRM (or, for an event the connector wrote
+/// from it, gone from CRM). The organizer's copy (with CRM →
 /// Microsoft 365 and within the deletion rules) is deleted: the meeting was deleted in CRM
 /// before this copy was ever linked (a linked one hears of it from the CRM side). Any other
 /// copy is left to the organizer's cancellation; nothing is brought back.
-fn deleted_in_crm(i: &Input<'_>, ev: &CalEvent, a: &CrmAppointment) -> Decision {
+fn deleted_in_crm(
+    i: &Input<'_>,
+    ev: &CalEvent,
+    id: CrmId,
+    start: Option<jiff::Timestamp>,
+    what: &str,
+) -> Decision {
     let keep = |why: &str| Decision::CloseLink {
-        id: Some(a.id),
-        reason: format!("the appointment is marked deleted in CRM (ConnectorDeleted); {why}"),
+        id: Some(id),
+        reason: format!("the appointment {what}; {why}"),
     };
     let linked = i
         .link
-        .is_some_and(|l| l.crm_id == Some(a.id) && l.state == LinkState::Active);
+        .is_some_and(|l| l.crm_id == Some(id) && l.state == LinkState::Active);
     if linked || !ev.is_organizer || !i.rules.crm_to_microsoft365() {
         return keep("it is not brought back");
     }
@@ -315,17 +343,15 @@ fn deleted_in_crm(i: &Input<'_>, ev: &CalEvent, a: &CrmAppointment) -> Decision 
         );
     }
     let days = i64::from(i.rules.deletion_window_days);
-    if a.start
-        .is_some_and(|s| (s.as_second() - i.now.as_second()).abs() > days * 86_400)
-    {
+    if start.is_some_and(|s| (s.as_second() - i.now.as_second()).abs() > days * 86_400) {
         return keep(&format!(
             "the event stays: it starts more than {days} days from now ([appointments] deletion_window_days)"
         ));
     }
     Decision::DeleteEvent {
         event_id: ev.id.clone(),
-        crm_id: Some(a.id),
-        reason: "the appointment was marked deleted in CRM (ConnectorDeleted): the event is deleted from the calendar".into(),
+        crm_id: Some(id),
+        reason: format!("the appointment {what}: the event is deleted from the calendar"),
     }
 }
 
@@ -688,6 +714,29 @@ pub(crate) mod tests {
             }
             d => panic!("{d:?}"),
         }
+    }
+
+    #[test]
+    fn an_event_written_from_crm_whose_appointment_is_gone_is_deleted_not_created_again() {
+        // The run that wrote it from the appointment 99 was cut off before linking it; the
+        // appointment was deleted in CRM since.
+        let mut written = ev();
+        written.crm_id = Some("99".into());
+        let c = EventChange::Event(Box::new(written));
+        let gone = Facts {
+            found_by: Some("the CrmId property"),
+            ..Facts::default()
+        };
+        assert!(matches!(
+            run(&c, None, &gone),
+            Decision::DeleteEvent { crm_id: Some(CrmId(99)), ref reason, .. }
+                if reason.contains("was deleted in CRM")
+        ));
+        // An event of the user's own without the property is new.
+        assert!(matches!(
+            run(&EventChange::Event(Box::new(ev())), None, &Facts::default()),
+            Decision::Create { .. }
+        ));
     }
 
     #[test]

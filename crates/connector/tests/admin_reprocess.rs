@@ -13,36 +13,12 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use common::Env;
+use common::{Env, day, new_event};
 use gc_sandbox::SandboxOptions;
 use gc_store::{Kind, LedgerAction, LedgerFilter, StateStore};
 use gc_sync::reprocess;
 use graph_connector::commands::sync::Runtime;
-use serde_json::{Value, json};
-
-fn day(days: i64) -> jiff::civil::Date {
-    jiff::Timestamp::now()
-        .to_zoned_datetime(jiff::tz::TimeZone::UTC)
-        .date()
-        .checked_add(jiff::Span::new().days(days))
-        .unwrap()
-}
-
-/// Create an event in `user`'s calendar; its id.
-async fn new_event(g: &gc_graph::GraphClient, user: &str, subject: &str, days: i64) -> String {
-    let d = day(days);
-    g.create_event(
-        user,
-        &json!({
-            "subject": subject,
-            "start": {"dateTime": format!("{d}T10:00:00"), "timeZone": "UTC"},
-            "end": {"dateTime": format!("{d}T11:00:00"), "timeZone": "UTC"},
-        }),
-    )
-    .await
-    .unwrap()
-    .id
-}
+use serde_json::Value;
 
 /// Everything the store holds about items and walks, one entry per link, cursor, retry and
 /// reset date, keyed so that a difference names what changed.

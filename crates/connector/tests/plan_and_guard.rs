@@ -11,7 +11,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::process::Command;
 
-use common::Env;
+use common::{Env, day, new_event};
 use gc_crm::NewActivity;
 use gc_sandbox::SandboxOptions;
 use gc_store::{Kind, LedgerAction, LedgerFilter, StateStore};
@@ -157,6 +157,15 @@ fn graph(env: &Env) -> gc_graph::GraphClient {
         .unwrap()
 }
 
+/// `graph-connector plan --json` of `user`'s appointments.
+fn appointment_plan(env: &Env, user: &str) -> Value {
+    json_of(
+        env,
+        &["plan", "--json", "--mailbox", user, "--kind", "appointment"],
+        &[],
+    )
+}
+
 /// The events of `user` in the window.
 async fn events(g: &gc_graph::GraphClient, user: &str) -> Vec<gc_graph::models::Event> {
     let now = jiff::Timestamp::now();
@@ -164,32 +173,6 @@ async fn events(g: &gc_graph::GraphClient, user: &str) -> Vec<gc_graph::models::
     g.calendar_view(user, now - day * 7, now + day * 14)
         .collect_ok()
         .await
-        .unwrap()
-}
-
-async fn new_event(g: &gc_graph::GraphClient, user: &str, subject: &str, days: i64) {
-    let d = jiff::tz::TimeZone::UTC
-        .to_datetime(jiff::Timestamp::now())
-        .date()
-        .checked_add(jiff::Span::new().days(days))
-        .unwrap();
-    g.create_event(
-        user,
-        &json!({
-            "subject": subject,
-            "start": {"dateTime": format!("{d}T10:00:00"), "timeZone": "UTC"},
-            "end": {"dateTime": format!("{d}T11:00:00"), "timeZone": "UTC"},
-        }),
-    )
-    .await
-    .unwrap();
-}
-
-fn day(days: i64) -> jiff::civil::Date {
-    jiff::Timestamp::now()
-        .to_zoned_datetime(jiff::tz::TimeZone::UTC)
-        .date()
-        .checked_add(jiff::Span::new().days(days))
         .unwrap()
 }
 
@@ -478,18 +461,7 @@ async fn the_guard_holds_crm_appointments_deleted_en_masse_until_confirmed() {
             .unwrap();
     }
     // The plan shows the deletions before anything happens.
-    let plans = json_of(
-        &env,
-        &[
-            "plan",
-            "--json",
-            "--mailbox",
-            &user,
-            "--kind",
-            "appointment",
-        ],
-        &[],
-    );
+    let plans = appointment_plan(&env, &user);
     let p = &plans["plans"][0];
     assert_eq!(p["delete"], 15, "{plans:#}");
     assert_eq!(p["sides"]["microsoft365"]["delete"], 15, "{plans:#}");
@@ -665,18 +637,7 @@ async fn a_crm_filter_change_deletes_no_appointment_and_the_ledger_says_why() {
     )
     .unwrap();
     // The plan shows no deletion.
-    let plans = json_of(
-        &env,
-        &[
-            "plan",
-            "--json",
-            "--mailbox",
-            &user,
-            "--kind",
-            "appointment",
-        ],
-        &[],
-    );
+    let plans = appointment_plan(&env, &user);
     let p = &plans["plans"][0];
     assert_eq!(p["delete"], 0, "{plans:#}");
     assert!(p["skip"].as_u64().unwrap() >= 12, "{plans:#}");

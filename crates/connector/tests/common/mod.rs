@@ -241,3 +241,28 @@ pub async fn decisions(
     }
     out
 }
+
+/// The UTC day `days` from today.
+pub fn day(days: i64) -> jiff::civil::Date {
+    jiff::Timestamp::now()
+        .to_zoned_datetime(jiff::tz::TimeZone::UTC)
+        .date()
+        .checked_add(jiff::Span::new().days(days))
+        .unwrap()
+}
+
+/// Creates a one-hour event at 10:00 UTC, `days` from today, in `user`'s calendar; its id.
+pub async fn new_event(g: &gc_graph::GraphClient, user: &str, subject: &str, days: i64) -> String {
+    let d = day(days);
+    g.create_event(
+        user,
+        &serde_json::json!({
+            "subject": subject,
+            "start": {"dateTime": format!("{d}T10:00:00"), "timeZone": "UTC"},
+            "end": {"dateTime": format!("{d}T11:00:00"), "timeZone": "UTC"},
+        }),
+    )
+    .await
+    .unwrap()
+    .id
+}

@@ -214,12 +214,18 @@ pub async fn gather(
             } else {
                 AdoptedBy::ContentMatch
             };
-            if how == AdoptedBy::Interrupted
-                || !adopt::taken(cx, cx.kind, id, &ev.id, global_key.as_deref()).await?
-            {
-                facts.existing = kind.crm.appointment(rep, id).await?;
-                facts.found_by = Some(how.as_str());
-                facts.adopted_by = Some(how);
+            // Never a record linked to another item, even for an interrupted attempt: a
+            // series' master record has its first occurrence's date, time and subject.
+            if !adopt::taken(cx, cx.kind, id, &ev.id, global_key.as_deref()).await? {
+                let found = kind.crm.appointment(rep, id).await?;
+                // Nor a record of another series role (a master record for an occurrence).
+                if found.as_ref().is_some_and(|a| {
+                    crate::appointments::series::is_master_record(a, &kind.rules) == ev.is_master()
+                }) {
+                    facts.existing = found;
+                    facts.found_by = Some(how.as_str());
+                    facts.adopted_by = Some(how);
+                }
             }
         }
     }

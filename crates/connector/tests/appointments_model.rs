@@ -956,7 +956,7 @@ async fn appointments_both_ways_converge_in_generated_scenarios() {
 /// The same with three in ten sync runs cut off at a random point (a crash). Not in CI: it
 /// still finds two crash windows (docs/SYNC.md, "The model-based test of appointments").
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-#[ignore = "finds known crash windows; run by hand: --ignored"]
+#[ignore = "cut-off runs: rare open cases, docs/SYNC.md; run by hand: --ignored"]
 async fn appointments_both_ways_converge_in_generated_scenarios_with_crashes() {
     run_all(true).await;
 }

@@ -789,6 +789,13 @@ async fn unsettled_links(s: &dyn StateStore) {
         .map(|l| l.graph_id)
         .collect();
     assert_eq!(ids, ["intent", "unconfirmed"]);
+    // The query and the link's own predicates say the same.
+    let expected: Vec<&str> = all
+        .iter()
+        .filter(|l| l.is_intent() || l.is_unconfirmed())
+        .map(|l| l.graph_id.as_str())
+        .collect();
+    assert_eq!(ids, expected);
 }
 
 async fn commit_item(s: &dyn StateStore) {

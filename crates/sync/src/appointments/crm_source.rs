@@ -196,22 +196,11 @@ pub(crate) async fn settle(
 }
 
 /// Whether the event overlaps the window `[from, to)` (all-day dates in UTC, as the window's
-/// days).
+/// days); an event with unreadable times is left to the calendar.
 fn within(ev: &CalEvent, from: Timestamp, to: Timestamp) -> bool {
-    let utc = |d: jiff::civil::Date| {
-        d.to_zoned_datetime(jiff::tz::TimeZone::UTC)
-            .map(|z| z.timestamp())
-            .ok()
-    };
-    let (start, end) = match ev.when {
-        Ok(When::Timed { start, end }) => (Some(start), Some(end)),
-        Ok(When::AllDay { start, end }) => (utc(start), utc(end)),
-        // Unreadable times: left to the calendar.
-        Err(_) => return true,
-    };
-    match (start, end) {
-        (Some(s), Some(e)) => e > from && s < to,
-        _ => true,
+    match ev.when.as_ref().ok().and_then(When::instants) {
+        Some((start, end)) => end > from && start < to,
+        None => true,
     }
 }
 

@@ -108,7 +108,7 @@ pub enum Decision {
 /// Whether `link` is an intent: a write of the event to CRM was begun (and cut off) before
 /// the record's id was known.
 pub fn is_intent(link: Option<&Link>) -> bool {
-    link.is_some_and(|l| l.state == LinkState::Interrupted && l.crm_id.is_none())
+    link.is_some_and(Link::is_intent)
 }
 
 /// The decision that needs no CRM data, or `None`.

@@ -26,7 +26,7 @@ use crate::appointments::decide::{self, Decision, Input};
 use crate::appointments::decide_crm;
 use crate::appointments::execute;
 use crate::appointments::gather::{self, Facts};
-use crate::appointments::model::{CalEvent, EventChange, When, crm_item_key};
+use crate::appointments::model::{CalEvent, EventChange, crm_item_key};
 use crate::appointments::ports::{AppointmentCrm, CalendarGraph};
 use crate::appointments::rules::AppointmentRules;
 use crate::email::model::RepRef;
@@ -350,14 +350,8 @@ impl SyncKind for AppointmentKind {
     /// An event's age is its start.
     fn dated(&self, change: &EventChange) -> Option<jiff::Timestamp> {
         match change {
-            EventChange::Event(ev) => match ev.when.as_ref().ok()? {
-                When::Timed { start, .. } => Some(*start),
-                // All-day dates count from the start of the day, in UTC (the window's days).
-                When::AllDay { start, .. } => start
-                    .to_zoned_datetime(jiff::tz::TimeZone::UTC)
-                    .ok()
-                    .map(|z| z.timestamp()),
-            },
+            // All-day dates count from the start of the day, in UTC (the window's days).
+            EventChange::Event(ev) => ev.when.as_ref().ok()?.instants().map(|(start, _)| start),
             EventChange::Crm(item) => item.appointment.start,
             _ => None,
         }

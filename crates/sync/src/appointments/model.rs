@@ -27,6 +27,22 @@ pub enum When {
     },
 }
 
+impl When {
+    /// `[start, end)` as instants; all-day dates count from the start of the day in UTC, as
+    /// the synchronized window's days do. `None` for a date jiff cannot place.
+    pub fn instants(&self) -> Option<(Timestamp, Timestamp)> {
+        let utc = |d: Date| {
+            d.to_zoned_datetime(jiff::tz::TimeZone::UTC)
+                .ok()
+                .map(|z| z.timestamp())
+        };
+        match *self {
+            When::Timed { start, end } => Some((start, end)),
+            When::AllDay { start, end } => Some((utc(start)?, utc(end)?)),
+        }
+    }
+}
+
 /// An attendee of an event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Attendee {

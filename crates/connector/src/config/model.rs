@@ -220,7 +220,8 @@ pub struct Mailboxes {
     pub sync_from: Option<jiff::civil::Date>,
     /// "Enable after review": a mailbox (per kind) whose first sync would create more than
     /// this many records, or delete any, waits for the administrator's confirmation
-    /// (`graph-connector confirm`, the admin page) instead of syncing. 0: no review.
+    /// (`graph-connector confirm`, the admin page) instead of syncing. 0: no review. 500 by
+    /// default: a rollout should not file a whole mailbox's backlog unseen.
     pub confirm_first_sync_above: u64,
 }
 
@@ -235,7 +236,7 @@ impl Default for Mailboxes {
             user_settings: true,
             user_settings_size_unit: SizeUnitSetting::Kb,
             sync_from: None,
-            confirm_first_sync_above: 0,
+            confirm_first_sync_above: 500,
         }
     }
 }

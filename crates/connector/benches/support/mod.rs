@@ -70,7 +70,11 @@ impl Tenant {
         text = match text.find("[mailboxes]\n") {
             Some(at) => {
                 let after = at + "[mailboxes]\n".len();
-                format!("{}confirm_first_sync_above = 0\n{}", &text[..after], &text[after..])
+                format!(
+                    "{}confirm_first_sync_above = 0\n{}",
+                    &text[..after],
+                    &text[after..]
+                )
             }
             None => format!("{text}\n[mailboxes]\nconfirm_first_sync_above = 0\n"),
         };

@@ -244,13 +244,13 @@ pub fn decide(i: Input<'_>) -> Decision {
     let key = ev.global_key(i.owner.mailbox.as_str());
     match &i.facts.existing {
         // An event the connector wrote from a CRM appointment that is gone from CRM since,
-        // met before it was linked (the run that wrote it was cut off): a deletion in CRM,
-        // never a new appointment.
-        None if i.facts.found_by == Some("the CrmId property")
-            && let Some(id) = ev
-                .crm_id
-                .as_deref()
-                .and_then(|v| v.trim().parse::<CrmId>().ok()) =>
+        // or a meeting copy whose record another mailbox's closed link names and which is
+        // gone since, met before it was linked (the run that would have linked it was cut
+        // off): a deletion in CRM, never a new appointment.
+        None if matches!(
+            i.facts.found_by,
+            Some("the CrmId property" | crate::appointments::gather::CLOSED_LINK)
+        ) && let Some(id) = i.facts.candidate =>
         {
             let start = match ev.when {
                 Ok(When::Timed { start, .. }) => Some(start),
@@ -725,6 +725,7 @@ pub(crate) mod tests {
         let c = EventChange::Event(Box::new(written));
         let gone = Facts {
             found_by: Some("the CrmId property"),
+            candidate: Some(CrmId(99)),
             ..Facts::default()
         };
         assert!(matches!(
@@ -736,6 +737,24 @@ pub(crate) mod tests {
         assert!(matches!(
             run(&EventChange::Event(Box::new(ev())), None, &Facts::default()),
             Decision::Create { .. }
+        ));
+    }
+
+    #[test]
+    fn a_meeting_copy_whose_record_was_deleted_in_crm_before_it_was_linked_is_not_written_again()
+    {
+        // Another rep's copy wrote the meeting's record 77; it was deleted physically in CRM
+        // (its external key with it) before the organizer's copy was ever linked; the other
+        // copy's link was closed with it and names it.
+        let c = EventChange::Event(Box::new(ev()));
+        let gone = Facts {
+            found_by: Some(crate::appointments::gather::CLOSED_LINK),
+            candidate: Some(CrmId(77)),
+            ..Facts::default()
+        };
+        assert!(matches!(
+            run(&c, None, &gone),
+            Decision::DeleteEvent { crm_id: Some(CrmId(77)), .. }
         ));
     }
 

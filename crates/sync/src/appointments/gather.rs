@@ -26,6 +26,8 @@ pub struct Facts {
     pub existing: Option<CrmAppointment>,
     /// How it was found.
     pub found_by: Option<&'static str>,
+    /// The record it was found by (`existing` is `None` when that record is gone).
+    pub candidate: Option<gc_store::CrmId>,
     /// How it was found, for the ledger's `adopted_by` (`None`: by this item's own link).
     pub adopted_by: Option<AdoptedBy>,
     /// Its external key record.
@@ -135,6 +137,17 @@ pub async fn gather(
         if candidate.is_none() {
             candidate = facts.key.as_ref().map(|k| (k.id, "external key"));
         }
+        // A copy met only after the meeting's record was deleted in CRM (this copy's first
+        // link was cut off): the record and its external key are gone, but another
+        // mailbox's link, closed with it, still names it.
+        if candidate.is_none()
+            && ev.is_some()
+            && let Some(closed) = links
+                .iter()
+                .find(|l| l.state == LinkState::SoftDeleted && l.crm_id.is_some())
+        {
+            candidate = closed.crm_id.map(|id| (id, CLOSED_LINK));
+        }
     }
     if candidate.is_none()
         && let Some(id) = ev
@@ -167,6 +180,7 @@ pub async fn gather(
         }
     }
     if let Some((id, how)) = candidate {
+        facts.candidate = Some(id);
         facts.existing = kind.crm.appointment(rep, id).await?;
         facts.found_by = Some(how);
         facts.adopted_by = adopted_by(how);
@@ -232,10 +246,13 @@ pub async fn gather(
     Ok(facts)
 }
 
+/// How an appointment found through another mailbox's closed link is named (`found_by`).
+pub const CLOSED_LINK: &str = "a closed link of another mailbox";
+
 /// The ledger's `adopted_by` for the ways gather finds an appointment.
 fn adopted_by(how: &str) -> Option<AdoptedBy> {
     Some(match how {
-        "a link of another mailbox" => AdoptedBy::Link,
+        "a link of another mailbox" | CLOSED_LINK => AdoptedBy::Link,
         "external key" => AdoptedBy::ICalUId,
         "the CrmId property" => AdoptedBy::CrmIdProperty,
         "left by an interrupted attempt" => AdoptedBy::Interrupted,

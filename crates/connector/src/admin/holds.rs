@@ -251,7 +251,9 @@ pub async fn page_plan(
                         td.skip { (p.skip) } td { (p.fail) } td { (p.delay) }
                         td { (p.sides.crm.create + p.sides.crm.adopt) " / " (p.sides.crm.update) " / " (p.sides.crm.delete) }
                         td { (p.sides.microsoft365.create + p.sides.microsoft365.adopt) " / " (p.sides.microsoft365.update) " / " (p.sides.microsoft365.delete) }
-                        td { ul { @for s in &p.samples { li { strong { (s.action) } " " code { (s.item) } ": " (s.reason) } } } }
+                        td { ul { @for s in &p.samples { li { strong { (s.action) } " " code { (s.item) } ": " (s.reason) } } }
+                            @if p.expected_copies > 0 { div.muted.copies { (p.expected_copies) " cop" @if p.expected_copies == 1 { "y" } @else { "ies" } " in other synced calendars, adopted by their runs (this one or the next):" } }
+                            ul { @for c in &p.copies { li { strong { "copy" } " " code { (c.item) } ": " (c.reason) } } } }
                     }
                 } }
             }

@@ -149,6 +149,16 @@ pub fn table(plans: &[MailboxPlan]) -> String {
                 sample.action, sample.item, sample.reason
             ));
         }
+        if p.expected_copies > 0 {
+            out.push_str(&format!(
+                "    and {} cop{} in other synced calendars, adopted there (counted in their runs, this one or the next):\n",
+                p.expected_copies,
+                if p.expected_copies == 1 { "y" } else { "ies" }
+            ));
+        }
+        for copy in &p.copies {
+            out.push_str(&format!("    copy   {}: {}\n", copy.item, copy.reason));
+        }
     }
     out.push_str("Nothing was written. `sync --once` or the service does this.\n");
     out

@@ -214,6 +214,8 @@ impl Runtime {
             ));
         }
         if let Some(rules) = &self.appointments {
+            // The calendars this configuration works: `[mailboxes] include`, `exclude`.
+            let calendars = self.targets(list, None).unwrap_or_default();
             kinds.push(Box::new(
                 AppointmentKind::new(
                     self.graph.clone(),
@@ -221,6 +223,7 @@ impl Runtime {
                     rules.clone(),
                     list.reps.clone(),
                 )
+                .with_calendars(&calendars)
                 .with_prober(Arc::new(Probers::new(self.graph.clone(), self.crm.clone())))
                 .with_adoption(Adoption::new(
                     self.graph.clone(),

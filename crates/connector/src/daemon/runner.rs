@@ -180,6 +180,7 @@ pub fn appointment_runner(
             rules.clone(),
             roster.list.reps.clone(),
         )
+        .with_calendars(&roster.list.targets)
         .with_prober(probers.clone())
         .with_adoption(Adoption::new(graph.clone(), crm.clone(), adoption))
     })

@@ -167,22 +167,22 @@ pub fn decide_crm(i: Input<'_>) -> Decision {
         if pending || matches!(i.change, EventChange::Crm(item) if item.hold_new) {
             return Decision::Nothing;
         }
-        // Both are closed for this calendar (recorded once, not at every walk).
+        if i.facts.other_links > 0 {
+            // The meeting came from Microsoft 365 and other synced calendars hold it: it is
+            // not created again. This calendar's copy (the organizer's, whose rep the record
+            // names) joins it when the calendar reports it, after this source in the same
+            // run; another rep's copy may have written the record moments ago, earlier in
+            // this run. Nothing is decided here, so a run counts the meeting as the calendars
+            // see it, whichever mailbox it worked first (and as a plan counts it).
+            return Decision::Nothing;
+        }
+        // Closed for this calendar (recorded once, not at every walk).
         if let Some(key) = a.keys.first() {
             return close(
                 Some(a.id),
                 format!(
                     "the appointment {} came from a calendar (meeting key {key}) and no event of this calendar carries it; it is not written again",
                     a.id
-                ),
-            );
-        }
-        if i.facts.other_links > 0 {
-            return close(
-                Some(a.id),
-                format!(
-                    "the appointment {} is already linked to the meeting in {} other calendar(s); it is not created again",
-                    a.id, i.facts.other_links
                 ),
             );
         }

@@ -363,12 +363,34 @@ fn a_linked_appointment_leaving_the_filter_keeps_its_event_and_is_recorded_once(
 
 #[test]
 fn an_appointment_other_calendars_link_is_not_created_again() {
+    // Left to this calendar's copy, which joins it when the calendar reports it (another
+    // rep's copy wrote it, perhaps earlier in the same run): nothing decided, nothing counted.
     let r = rules();
-    let a = appointment("Review", "x");
+    let mut a = appointment("Review", "x");
     let facts = Facts {
         existing: Some(a.clone()),
         other_links: 2,
         ..Facts::default()
+    };
+    assert_eq!(
+        decide_it(&item(a.clone(), false), None, &facts, &r),
+        Decision::Nothing
+    );
+    // With the meeting key the other copy wrote, too.
+    a.keys = vec!["uid-1".into()];
+    let facts = Facts {
+        existing: Some(a.clone()),
+        ..facts
+    };
+    assert_eq!(
+        decide_it(&item(a.clone(), false), None, &facts, &r),
+        Decision::Nothing
+    );
+    // A record from a calendar no synced calendar holds (the previous connector's): closed
+    // for this calendar, once.
+    let facts = Facts {
+        other_links: 0,
+        ..facts
     };
     assert!(matches!(
         decide_it(&item(a, false), None, &facts, &r),

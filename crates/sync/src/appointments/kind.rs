@@ -55,6 +55,10 @@ pub struct AppointmentKind {
     pub(crate) prober: Option<Arc<dyn Prober>>,
     /// Adoption by the previous connector's ids and by content (see [`crate::adopt`]).
     pub(crate) adoption: Option<Adoption>,
+    /// The addresses (lower case, sorted) of the mailboxes whose appointments are
+    /// synchronized: an invitation the connector sends one of them arrives as a copy that
+    /// its run adopts, which a plan names ([`crate::plan::ExpectedCopy`]).
+    pub(crate) calendars: Arc<Vec<String>>,
 }
 
 impl std::fmt::Debug for AppointmentKind {
@@ -78,7 +82,27 @@ impl AppointmentKind {
             reps: reps.into(),
             prober: None,
             adoption: None,
+            calendars: Arc::default(),
         }
+    }
+
+    /// The mailboxes whose appointments are synchronized (every address of each: the
+    /// primary one and its aliases), so that a plan names the copies its invitations put
+    /// into their calendars. Without them a plan names none.
+    pub fn with_calendars<'a>(
+        mut self,
+        targets: impl IntoIterator<Item = &'a MailboxTarget>,
+    ) -> Self {
+        let mut addresses: Vec<String> = targets
+            .into_iter()
+            .filter(|t| t.owner.kinds.has(Kind::Appointment))
+            .flat_map(|t| std::iter::once(&t.owner.email).chain(&t.owner.addresses))
+            .map(|a| a.to_ascii_lowercase())
+            .collect();
+        addresses.sort();
+        addresses.dedup();
+        self.calendars = Arc::new(addresses);
+        self
     }
 
     /// Before writing an event or an appointment that has no counterpart yet, look for the one
@@ -435,7 +459,7 @@ impl SyncKind for AppointmentKind {
     }
 
     fn planned(&self, decision: &Decision) -> crate::plan::Planned {
-        crate::plan::map::appointment(decision)
+        crate::plan::map::appointment(decision, &self.calendars)
     }
 
     async fn apply(

@@ -9,7 +9,7 @@ use crate::appointments::decide::Decision as Appointment;
 use crate::contacts::decide::Decision as Contact;
 use crate::email::decide::Decision as Email;
 use crate::engine::progress::ItemOutcome as O;
-use crate::plan::{Planned, Side};
+use crate::plan::{ExpectedCopy, Planned, Side};
 use crate::tasks::decide::Decision as Task;
 
 const CRM: Option<Side> = Some(Side::Crm);
@@ -30,8 +30,35 @@ pub fn email(d: &Email) -> Planned {
     }
 }
 
-/// Appointments (`appointments/execute.rs`).
-pub fn appointment(d: &Appointment) -> Planned {
+/// Appointments (`appointments/execute.rs`). `calendars`: the addresses (lower case, sorted)
+/// of the mailboxes whose appointments are synchronized: an event written from CRM invites
+/// the appointment's other participants, and each of these finds the invitation in its
+/// calendar and adopts it (`ExpectedCopy`).
+pub fn appointment(d: &Appointment, calendars: &[String]) -> Planned {
+    let planned = appointment_outcome(d);
+    match d {
+        Appointment::WriteEvent(w) => planned.with_copies(
+            w.invite
+                .iter()
+                .map(|a| a.to_ascii_lowercase())
+                .filter(|a| calendars.binary_search(a).is_ok())
+                .map(|a| ExpectedCopy {
+                    reason: format!(
+                        "a copy of {} will arrive in {a}'s calendar and be adopted (this run or the next)",
+                        match w.body["subject"].as_str() {
+                            Some(s) => format!("{s:?}"),
+                            None => format!("the appointment {}", w.crm_id),
+                        }
+                    ),
+                    mailbox: a,
+                })
+                .collect(),
+        ),
+        _ => planned,
+    }
+}
+
+fn appointment_outcome(d: &Appointment) -> Planned {
     match d {
         Appointment::Nothing | Appointment::Confirm { .. } => Planned::new(O::Unchanged, None, ""),
         Appointment::Skip(r) => Planned::new(O::Skipped, None, r.clone()),
@@ -180,11 +207,14 @@ mod tests {
 
     #[test]
     fn deletions_name_the_side_they_write() {
-        let d = appointment(&Appointment::DeleteEvent {
-            event_id: "e".into(),
-            crm_id: None,
-            reason: "deleted in CRM".into(),
-        });
+        let d = appointment(
+            &Appointment::DeleteEvent {
+                event_id: "e".into(),
+                crm_id: None,
+                reason: "deleted in CRM".into(),
+            },
+            &[],
+        );
         assert_eq!((d.outcome, d.side), (O::Deleted, M365));
         assert!(d.deletes());
         let d = task(&Task::MarkDeleted {
@@ -198,7 +228,7 @@ mod tests {
 
     #[test]
     fn an_appointment_sync_with_nothing_to_write_is_unchanged() {
-        let d = appointment(&Appointment::Sync {
+        let d = appointment_outcome(&Appointment::Sync {
             id: gc_store::CrmId(1),
             fields: vec![],
             add: vec![],
@@ -212,5 +242,44 @@ mod tests {
             conflict: None,
         });
         assert_eq!(d.outcome, O::Unchanged);
+    }
+
+    #[test]
+    fn an_event_written_from_crm_names_the_copies_its_invitations_make() {
+        let write = |event_id: Option<&str>| {
+            Appointment::WriteEvent(Box::new(crate::appointments::decide_crm::EventWrite {
+                crm_id: gc_store::CrmId(5),
+                event_id: event_id.map(str::to_owned),
+                body: serde_json::json!({"subject": "Budget"}),
+                invite: vec![
+                    "Bob@Contoso.com".into(),
+                    "customer@fabrikam.com".into(),
+                    "carla@contoso.com".into(),
+                    "dora@contoso.com".into(),
+                ],
+                crm_hash: String::new(),
+                crm_version: None,
+                reason: "new appointment in CRM".into(),
+                adopted: false,
+                adopted_by: None,
+                conflict: None,
+            }))
+        };
+        // Bob and Dora synchronize appointments; Carla is a rep without them, the customer
+        // no rep at all.
+        let calendars = ["bob@contoso.com".to_owned(), "dora@contoso.com".to_owned()];
+        for (event, outcome) in [(None, O::Created), (Some("e1"), O::Updated)] {
+            let p = appointment(&write(event), &calendars);
+            assert_eq!((p.outcome, p.side), (outcome, M365));
+            let to: Vec<_> = p.copies.iter().map(|c| c.mailbox.as_str()).collect();
+            assert_eq!(to, ["bob@contoso.com", "dora@contoso.com"]);
+            assert!(
+                p.copies[0].reason.contains("\"Budget\"")
+                    && p.copies[0].reason.contains("bob@contoso.com's calendar"),
+                "{:?}",
+                p.copies
+            );
+        }
+        assert!(appointment(&write(None), &[]).copies.is_empty());
     }
 }

@@ -37,6 +37,22 @@ pub struct Planned {
     pub side: Option<Side>,
     /// Why, in words (a plan's samples).
     pub reason: String,
+    /// Copies of the record this write will put into other synced mailboxes, which their
+    /// own runs then find and adopt (a CRM meeting written into its organizer's calendar
+    /// invites the other reps): the runs count those adoptions, the plan cannot see them as
+    /// items, so it names them here.
+    pub copies: Vec<ExpectedCopy>,
+}
+
+/// A copy of a record one mailbox's write puts into another synced mailbox (an invitation in
+/// a colleague's calendar), to be adopted by that mailbox's run: in the same run when that
+/// mailbox is worked after the write, else in the next one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ExpectedCopy {
+    /// The mailbox the copy arrives in (its address).
+    pub mailbox: String,
+    /// What arrives, in words.
+    pub reason: String,
 }
 
 impl Planned {
@@ -46,7 +62,14 @@ impl Planned {
             outcome,
             side,
             reason: reason.into(),
+            copies: Vec::new(),
         }
+    }
+
+    /// The same, with the copies its write puts into other synced mailboxes.
+    pub fn with_copies(mut self, copies: Vec<ExpectedCopy>) -> Self {
+        self.copies = copies;
+        self
     }
 
     /// Whether this is a deletion (or a mark as deleted) on one side: what the mass-delete
@@ -93,6 +116,17 @@ pub struct PlanSample {
     pub reason: String,
 }
 
+/// One example of a copy another mailbox will adopt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CopySample {
+    /// The item whose write makes the copy (the ledger's item key).
+    pub item: String,
+    /// The mailbox the copy arrives in.
+    pub mailbox: String,
+    /// What arrives, and what becomes of it.
+    pub reason: String,
+}
+
 /// Samples kept per category of a plan.
 pub const SAMPLES_PER_ACTION: usize = 3;
 
@@ -125,6 +159,12 @@ pub struct MailboxPlan {
     pub first_sync: bool,
     /// A few examples per category, with the reasons.
     pub samples: Vec<PlanSample>,
+    /// Copies this mailbox's writes put into other synced mailboxes (a CRM meeting written
+    /// into the organizer's calendar invites the other reps), which their runs adopt, in
+    /// the same run or the next: counted there as "adopt", not in their plans.
+    pub expected_copies: u64,
+    /// A few of them, one per mailbox a copy arrives in.
+    pub copies: Vec<CopySample>,
     /// Why the plan is incomplete (a mailbox or tenant error while reading).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -147,6 +187,8 @@ impl MailboxPlan {
             sides: BySide::default(),
             first_sync: false,
             samples: Vec::new(),
+            expected_copies: 0,
+            copies: Vec::new(),
             error: None,
         }
     }
@@ -188,6 +230,22 @@ impl MailboxPlan {
             }
             ItemOutcome::Ignored => return,
         };
+        // Only a write makes copies (a failed or delayed one makes none this run).
+        if matches!(
+            p.outcome,
+            ItemOutcome::Created | ItemOutcome::Adopted | ItemOutcome::Updated
+        ) {
+            self.expected_copies += p.copies.len() as u64;
+            for c in &p.copies {
+                if self.copies.len() < SAMPLES_PER_ACTION {
+                    self.copies.push(CopySample {
+                        item: item.to_owned(),
+                        mailbox: c.mailbox.clone(),
+                        reason: c.reason.clone(),
+                    });
+                }
+            }
+        }
         let add = |c: &mut SideCounts| match p.outcome {
             ItemOutcome::Created => c.create += 1,
             ItemOutcome::Adopted => c.adopt += 1,
@@ -260,6 +318,47 @@ mod tests {
             SAMPLES_PER_ACTION
         );
         assert!(p.samples.iter().all(|s| s.action != "unchanged"));
+    }
+
+    #[test]
+    fn copies_of_a_write_are_counted_with_a_few_examples() {
+        let copies = |n: usize| {
+            (0..n)
+                .map(|i| ExpectedCopy {
+                    mailbox: format!("rep{i}@x"),
+                    reason: format!("a copy will arrive in rep{i}@x's calendar"),
+                })
+                .collect::<Vec<_>>()
+        };
+        let mut p = MailboxPlan::new("a@x", Kind::Appointment);
+        p.count(
+            "crm:1",
+            &Planned::new(ItemOutcome::Created, Some(Side::Microsoft365), "new")
+                .with_copies(copies(2)),
+        );
+        p.count(
+            "e2",
+            &Planned::new(ItemOutcome::Updated, Some(Side::Microsoft365), "edited")
+                .with_copies(copies(3)),
+        );
+        // Nothing written, no copy made.
+        for outcome in [
+            ItemOutcome::Failed,
+            ItemOutcome::Delayed,
+            ItemOutcome::Skipped,
+        ] {
+            p.count(
+                "e3",
+                &Planned::new(outcome, None, "").with_copies(copies(1)),
+            );
+        }
+        assert_eq!(p.expected_copies, 5);
+        assert_eq!(p.copies.len(), SAMPLES_PER_ACTION);
+        assert_eq!(
+            (p.copies[0].item.as_str(), p.copies[0].mailbox.as_str()),
+            ("crm:1", "rep0@x")
+        );
+        assert_eq!(p.copies[2].item, "e2");
     }
 
     #[test]

@@ -38,7 +38,9 @@ impl AbsenceCalendar for GraphMail {
     ) -> Result<Option<Option<String>>, PortError> {
         let expand = format!("singleValueExtendedProperties($filter=id eq '{ABSENCE_PROPERTY}')");
         match self.client().get_event(user, id, Some(&expand)).await {
-            Ok(e) => Ok(Some(e.extended_property(ABSENCE_PROPERTY).map(str::to_owned))),
+            Ok(e) => Ok(Some(
+                e.extended_property(ABSENCE_PROPERTY).map(str::to_owned),
+            )),
             Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
             Err(e) => Err(port(e)),
         }

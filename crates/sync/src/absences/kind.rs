@@ -14,9 +14,9 @@ use crate::absences::decide::{self, Decision, Facts};
 use crate::absences::model::{
     AbsenceChange, AbsenceItem, AbsenceRules, CONTENT_TYPE, absence_when, item_key, subject,
 };
+use crate::absences::ports::{AbsenceCalendar, AbsencesCrm};
 use crate::adopt::records::{matching_events, only};
 use crate::adopt::{AdoptedBy, Adoption, LegacyCache, RecordTable};
-use crate::absences::ports::{AbsenceCalendar, AbsencesCrm};
 use crate::engine::{
     Applied, Identity, ItemCx, ItemOutcome, MailboxTarget, Page, Prepared, RunCx, Source, SyncKind,
 };
@@ -459,11 +459,13 @@ impl SyncKind for AbsenceKind {
                 // Found without an active link: by the absence id it carries (an interrupted
                 // write of ours), or the event the previous connector wrote.
                 let how = adopted.then(|| {
-                    how.unwrap_or(if cx.link.is_some_and(|l| l.state == LinkState::Interrupted) {
-                        AdoptedBy::Interrupted
-                    } else {
-                        AdoptedBy::CrmIdProperty
-                    })
+                    how.unwrap_or(
+                        if cx.link.is_some_and(|l| l.state == LinkState::Interrupted) {
+                            AdoptedBy::Interrupted
+                        } else {
+                            AdoptedBy::CrmIdProperty
+                        },
+                    )
                 });
                 let why = match how {
                     None => "the absence changed in CRM".to_owned(),

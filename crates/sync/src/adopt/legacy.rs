@@ -86,9 +86,7 @@ impl LegacyCache {
     ) -> Result<Arc<LegacyIndex>, PortError> {
         self.cell
             .get_or_try_init(|| async {
-                build(adoption, cx, content_type, table)
-                    .await
-                    .map(Arc::new)
+                build(adoption, cx, content_type, table).await.map(Arc::new)
             })
             .await
             .cloned()

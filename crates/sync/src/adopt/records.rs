@@ -126,7 +126,12 @@ mod tests {
     fn a_contact_matches_by_name_and_an_address_and_not_when_marked() {
         let c = vec![
             contact("a", "Ada Lovelace", &["ada@x.example"], None),
-            contact("b", " ada lovelace", &["other@x.example", "ada@x.example"], None),
+            contact(
+                "b",
+                " ada lovelace",
+                &["other@x.example", "ada@x.example"],
+                None,
+            ),
             contact("c", "Ada Lovelace", &["ada@x.example"], Some("12")),
             contact("d", "Ada King", &["ada@x.example"], None),
             contact("e", "Ada Lovelace", &["lady@x.example"], None),
@@ -157,7 +162,11 @@ mod tests {
         let want = day(date(2026, 12, 10), date(2026, 12, 12));
         let events = vec![
             ev("a", "Vacation", want),
-            ev("b", "vacation ", day(date(2026, 12, 10), date(2026, 12, 13))),
+            ev(
+                "b",
+                "vacation ",
+                day(date(2026, 12, 10), date(2026, 12, 13)),
+            ),
             ev("c", "Training", want),
             ev(
                 "d",

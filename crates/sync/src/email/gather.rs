@@ -120,7 +120,8 @@ async fn by_legacy_id(
     }
     let index = run
         .legacy
-        .get(ad, cx, &kind.rules.content_type, RecordTable::Activity).await?;
+        .get(ad, cx, &kind.rules.content_type, RecordTable::Activity)
+        .await?;
     let Some((id, how)) = index.find(&m.id) else {
         return Ok(None);
     };

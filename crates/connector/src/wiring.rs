@@ -269,10 +269,13 @@ pub fn enabled_kinds(config: &Config) -> Vec<gc_store::Kind> {
     let mut out = Vec::new();
     for (on, kind) in [
         (config.emails.enabled, Kind::Email),
+        // Absences before appointments: an out-of-office event the previous connector wrote
+        // is adopted (and marked with the absence id, which the appointments kind skips)
+        // before the appointments kind could take it for a meeting.
+        (config.absences.enabled, Kind::Absence),
         (config.appointments.enabled, Kind::Appointment),
         (config.tasks.enabled, Kind::Task),
         (config.contacts.enabled, Kind::Contact),
-        (config.absences.enabled, Kind::Absence),
     ] {
         if on {
             out.push(kind);

@@ -48,11 +48,15 @@ async fn by_subject(env: &Env, subject: &str) -> Vec<gc_crm::Activity> {
         .unwrap()
 }
 
-/// The migrated items whose rep synchronizes their kind, with the rep's store id.
-async fn worked(env: &Env) -> Vec<(MigratedItem, String)> {
+/// The migrated items of these sorts (`event`, `message`, `contact`, `absence`, `task`) whose
+/// rep synchronizes their kind, with the rep's store id.
+async fn worked(env: &Env, sorts: &[&str]) -> Vec<(MigratedItem, String)> {
     let reps = env.crm().master().enabled_reps().await.unwrap();
     let mut out = Vec::new();
     for item in env.demo.sandbox.migrated_items() {
+        if !sorts.contains(&item.item) {
+            continue;
+        }
         let Some(rep) = reps
             .iter()
             .find(|r| r.email.as_deref() == Some(item.mailbox.as_str()))
@@ -61,6 +65,9 @@ async fn worked(env: &Env) -> Vec<(MigratedItem, String)> {
         };
         let on = match item.item {
             "event" => rep.sync_appointments,
+            "contact" => rep.sync_contacts,
+            "absence" => rep.sync_absences,
+            "task" => rep.sync_tasks,
             _ => rep.sync_emails,
         };
         if on {
@@ -111,7 +118,7 @@ async fn adopted_by(store: &dyn StateStore, kind: Kind, crm_id: gc_store::CrmId)
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_tenant_migrated_from_the_ews_connector_syncs_without_duplicates() {
     let env = Env::start(opts(21), "[appointments]\nenabled = true\n").await;
-    let worked = worked(&env).await;
+    let worked = worked(&env, &["event", "message"]).await;
     assert!(
         worked.iter().filter(|(i, _)| i.item == "event").count() >= 4
             && worked.iter().filter(|(i, _)| i.item == "message").count() >= 4,
@@ -165,6 +172,124 @@ async fn a_tenant_migrated_from_the_ews_connector_syncs_without_duplicates() {
     rt.store.close().await;
 }
 
+/// The `adopted_by` of the adoptions of `kind` whose ledger detail has `field` = `value`.
+async fn adopted_where(
+    store: &dyn StateStore,
+    kind: Kind,
+    field: &str,
+    value: &str,
+) -> Vec<String> {
+    store
+        .query_ledger(&LedgerFilter {
+            kind: Some(kind),
+            action: Some(LedgerAction::Adopted),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(|e| e.detail)
+        .filter(|d| d.get(field).and_then(|v| v.as_str()) == Some(value))
+        .filter_map(|d| {
+            d.get("adopted_by")
+                .and_then(|v| v.as_str())
+                .map(str::to_owned)
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn kept_contacts_absences_and_tasks_are_adopted_not_written_twice() {
+    let env = Env::start(
+        opts(23),
+        "[emails]\nenabled = false\n\n[contacts]\nenabled = true\n\n[absences]\nenabled = true\n\n[tasks]\nenabled = true\n",
+    )
+    .await;
+    let worked = worked(&env, &["contact", "absence", "task"]).await;
+    for sort in ["contact", "absence", "task"] {
+        assert!(
+            worked.iter().any(|(i, _)| i.item == sort),
+            "no migrated {sort} in a synchronized mailbox: {worked:?}"
+        );
+    }
+    let rt = Runtime::build(&env.config()).await.unwrap();
+    let (report, _) = common::converge(&rt, 3).await;
+    assert!(!report.any_mailbox_failed(), "{report:#?}");
+
+    let state = env.demo.sandbox.state();
+    let store = rt.store.as_ref();
+    let mut by_how: BTreeMap<(&str, &str), usize> = BTreeMap::new();
+    for (item, _) in &worked {
+        // Exactly one item with the (unique) name: the one the EWS connector kept, adopted.
+        let (same, kind, field): (Vec<String>, Kind, &str) = match item.item {
+            "contact" => (
+                state
+                    .contacts(&item.mailbox)
+                    .unwrap()
+                    .into_iter()
+                    // the connector's folder (the user's own contacts are not its business)
+                    .filter(|c| c.1 == item.subject && c.2 == gc_sandbox::migrated::CONTACT_FOLDER)
+                    .map(|c| c.0)
+                    .collect(),
+                Kind::Contact,
+                "name",
+            ),
+            "absence" => (
+                state
+                    .events(&item.mailbox)
+                    .unwrap()
+                    .into_iter()
+                    .filter(|e| e.1 == item.subject)
+                    .map(|e| e.0)
+                    .collect(),
+                Kind::Absence,
+                "type",
+            ),
+            _ => (
+                state
+                    .tasks(&item.mailbox)
+                    .unwrap()
+                    .into_iter()
+                    .filter(|t| t.1 == item.subject)
+                    .map(|t| t.1)
+                    .collect(),
+                Kind::Task,
+                "title",
+            ),
+        };
+        assert_eq!(same.len(), 1, "{item:?}: {same:?}");
+        if item.item != "task" {
+            assert_eq!(same[0], item.graph_id, "{item:?}");
+        }
+        let how = adopted_where(store, kind, field, &item.subject).await;
+        assert_eq!(how, vec![expected_how(item).to_owned()], "{item:?}");
+        *by_how.entry((item.item, expected_how(item))).or_default() += 1;
+    }
+    eprintln!("adopted by how: {by_how:?}");
+    for want in [
+        ("contact", "by EWS id"),
+        ("contact", "by entry id"),
+        ("contact", "by content match"),
+        ("absence", "by EWS id"),
+        ("absence", "by entry id"),
+        ("absence", "by content match"),
+        ("task", "by content match"),
+    ] {
+        assert!(by_how.contains_key(&want), "none {want:?}: {by_how:?}");
+    }
+
+    // A second cycle creates and adopts nothing of these kinds.
+    let again = rt
+        .cycle(None, &gc_sync::NoProgress, &Default::default())
+        .await
+        .unwrap();
+    for k in [Kind::Contact, Kind::Absence, Kind::Task] {
+        let t = again.total(k);
+        assert_eq!((t.created, t.adopted), (0, 0), "{k}: {t:?}");
+    }
+    rt.store.close().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn reprocess_controls_do_what_they_say_and_nothing_else() {
     // One direction, so that only the resync can put the event's fields back into CRM.
@@ -173,7 +298,7 @@ async fn reprocess_controls_do_what_they_say_and_nothing_else() {
         "[appointments]\nenabled = true\ndirection = \"microsoft365_to_crm\"\n\n[emails]\nenabled = false\n",
     )
     .await;
-    let worked = worked(&env).await;
+    let worked = worked(&env, &["event", "message"]).await;
     let events: Vec<&(MigratedItem, String)> =
         worked.iter().filter(|(i, _)| i.item == "event").collect();
     assert!(events.len() >= 2, "{worked:?}");

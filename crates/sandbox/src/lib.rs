@@ -208,9 +208,11 @@ pub async fn start(opts: SandboxOptions) -> Result<Sandbox, SandboxError> {
     // The previous connector's records: keyed by iCalUId and internetMessageId, and for a
     // migrated tenant also by EWS ids, entry ids and content only.
     let mut legacy = crm::legacy_from_tenant(&StateHandle { shared: &shared }, &shared.directory);
+    let mut legacy_records = Vec::new();
     let migrated = if opts.migrated_from_ews {
-        let (records, items) = migrated::prepare(&shared);
+        let (records, kept, items) = migrated::prepare(&shared);
         legacy.extend(records);
+        legacy_records = kept;
         items
     } else {
         Vec::new()
@@ -224,6 +226,7 @@ pub async fn start(opts: SandboxOptions) -> Result<Sandbox, SandboxError> {
             password: shared.creds.crm_password.clone(),
             seed: opts.seed,
             legacy: legacy.clone(),
+            legacy_records,
             monitor: Some(shared.monitor.clone()),
             dialect: opts.crm_dialect.clone(),
             ..crm::CrmOptions::default()

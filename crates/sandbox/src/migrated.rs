@@ -17,6 +17,22 @@
 //! | message 3 in `Inbox/crm` | an EWS id from before the message was moved (stale) | content (subject, time, sender) |
 //! | message 4 in `Inbox/crm` | none | content |
 //!
+//! and, for the kinds CRM writes into Microsoft 365, what the previous connector kept there
+//! for CRM records (`ExtSystem` `SyncML`, content types `text/x-mmPerson`,
+//! `text/x-mmAbsences`, `text/x-mmTasks`):
+//!
+//! | item | CRM record's external key | what the connector's adoption finds it by |
+//! |---|---|---|
+//! | contact 1 in the contact folder `CRM` (a person of the rep's companies) | EWS id | `translateExchangeIds` |
+//! | contact 2 | hex entry id | `translateExchangeIds` |
+//! | contact 3 | none | content (name and address) |
+//! | absence event 1 (all day, `oof`; a new absence of the rep) | EWS id | `translateExchangeIds` |
+//! | absence event 2 | hex entry id | `translateExchangeIds` |
+//! | absence event 3 | none | content (subject and days) |
+//! | To Do tasks 1 and 2 in the list `CRM` (new tasks of the rep) | none | content (title and due date) |
+//!
+//! To Do task ids are not among the id forms `translateExchangeIds` documents, so tasks are
+//! tied by content only.
 //! Times are in UTC (events in zone `UTC`, messages received on the minute), and the
 //! generated configuration sets `[crm] time_zone = "UTC"`, so a record's date and time are
 //! what the item's start or receipt is.
@@ -25,14 +41,20 @@ use jiff::ToSpan;
 use jiff::civil::Time;
 use jiff::tz::TimeZone;
 
-use crate::crm::LegacyItem;
+use crate::crm::{LegacyItem, LegacyRecord, LegacyTarget};
 use crate::ids;
-use crate::people::Directory;
+use crate::people::{Directory, Person, PersonKind};
 use crate::server::Shared;
 use crate::store::{NewMessage, StateHandle};
 
 /// The sync folder the migrated tenant's messages wait in (the connector's default).
 pub const SYNC_FOLDER: &str = "Inbox/crm";
+
+/// The contact folder the previous connector kept persons in (the connector's default).
+pub const CONTACT_FOLDER: &str = "CRM";
+
+/// The To Do list the previous connector kept tasks in (the connector's default).
+pub const TASK_LIST: &str = "CRM";
 
 /// How the migrated tenant ties one item to its CRM record (what adoption should report).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -54,18 +76,19 @@ pub enum Tie {
 pub struct MigratedItem {
     /// The mailbox (user address).
     pub mailbox: String,
-    /// `event` or `message`.
+    /// `event`, `message`, `contact`, `absence` or `task`.
     pub item: &'static str,
-    /// Its immutable id.
+    /// Its immutable id (a To Do task's id).
     pub graph_id: String,
-    /// Its subject (unique in the tenant).
+    /// Its subject, a contact's display name, a task's title (unique in the tenant).
     pub subject: String,
     pub tie: Tie,
 }
 
 /// Adds the migrated items to the tenant and returns the CRM side's legacy records for them
-/// (with the external keys the EWS connector would have left; an empty key = no key).
-pub(crate) fn prepare(shared: &Shared) -> (Vec<LegacyItem>, Vec<MigratedItem>) {
+/// (with the external keys the EWS connector would have left; an empty key = no key): the
+/// activities, and the persons, absences and tasks whose items it kept in Microsoft 365.
+pub(crate) fn prepare(shared: &Shared) -> (Vec<LegacyItem>, Vec<LegacyRecord>, Vec<MigratedItem>) {
     let dir: &Directory = &shared.directory;
     let now = jiff::Timestamp::now();
     let today = now.to_zoned_datetime(TimeZone::UTC).date();
@@ -187,5 +210,143 @@ pub(crate) fn prepare(shared: &Shared) -> (Vec<LegacyItem>, Vec<MigratedItem>) {
             });
         }
     }
-    (legacy, items)
+    let kept = prepare_kept(shared, &users, &mut items);
+    (legacy, kept, items)
+}
+
+/// The key the previous connector left for an item tied by `tie`.
+fn key_of(tie: Tie, imm: &str, rest: &str) -> String {
+    match tie {
+        Tie::EwsId | Tie::StaleEwsId => ids::ews_id(rest),
+        Tie::EntryId => ids::hex_entry_id(imm),
+        Tie::ICalUId | Tie::ContentOnly => String::new(),
+    }
+}
+
+/// Contacts, absence events and To Do tasks the previous connector kept for CRM records of
+/// `users`' reps, and those records.
+fn prepare_kept(
+    shared: &Shared,
+    users: &[Person],
+    items: &mut Vec<MigratedItem>,
+) -> Vec<LegacyRecord> {
+    let dir: &Directory = &shared.directory;
+    let today = jiff::Timestamp::now()
+        .to_zoned_datetime(TimeZone::UTC)
+        .date();
+    // The CRM seed makes member `m` the responsible rep of every company `c` with
+    // `c % members == m`, and persons of the guests and most externals (see `crm::seed`).
+    let members: Vec<&Person> = dir
+        .users
+        .iter()
+        .filter(|p| matches!(p.kind, PersonKind::Member { .. }))
+        .collect();
+    let n = members.len().max(1);
+    let persons: Vec<&Person> = dir
+        .users
+        .iter()
+        .filter(|p| p.kind == PersonKind::Guest)
+        .chain(
+            dir.externals
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| i % 5 != 4)
+                .map(|(_, p)| p),
+        )
+        .collect();
+    let ties = [Tie::EwsId, Tie::EntryId, Tie::ContentOnly];
+    let mut kept = Vec::new();
+    for u in users {
+        let Some(m) = members.iter().position(|p| p.email == u.email) else {
+            continue;
+        };
+        let mut t = shared.lock_tenant();
+        let Some(ui) = t.user_index(&u.email) else {
+            continue;
+        };
+        let mine = persons
+            .iter()
+            .filter(|p| p.company.is_some_and(|c| c % n == m))
+            .take(ties.len());
+        for (p, tie) in mine.zip(ties) {
+            let name = format!("{} {}", p.given_name, p.surname);
+            let Some((imm, rest)) = crate::graph::contacts::add_kept_contact(
+                &mut t,
+                ui,
+                CONTACT_FOLDER,
+                &name,
+                &p.email,
+            ) else {
+                continue;
+            };
+            kept.push(LegacyRecord {
+                mailbox: u.email.clone(),
+                ext_key: key_of(tie, &imm, &rest),
+                target: LegacyTarget::Person {
+                    email: p.email.clone(),
+                },
+            });
+            items.push(MigratedItem {
+                mailbox: u.email.clone(),
+                item: "contact",
+                graph_id: imm,
+                subject: name,
+                tie,
+            });
+        }
+        for (k, tie) in ties.into_iter().enumerate() {
+            let days = |n: i64| today.checked_add((10 + 3 * k as i64 + n).days());
+            let (Ok(first), Ok(last), Ok(after)) = (days(0), days(1), days(2)) else {
+                continue;
+            };
+            let subject = format!("EWS-era leave {} of {}", k + 1, u.display_name);
+            let Some((imm, rest)) =
+                crate::graph::calendar::add_absence_event(&mut t, ui, &subject, first, after)
+            else {
+                continue;
+            };
+            kept.push(LegacyRecord {
+                mailbox: u.email.clone(),
+                ext_key: key_of(tie, &imm, &rest),
+                target: LegacyTarget::Absence {
+                    start: first.to_string(),
+                    end: last.to_string(),
+                    kind: subject.clone(),
+                },
+            });
+            items.push(MigratedItem {
+                mailbox: u.email.clone(),
+                item: "absence",
+                graph_id: imm,
+                subject,
+                tie,
+            });
+        }
+        for k in 0..2i64 {
+            let Ok(due) = today.checked_add((1 + k).days()) else {
+                continue;
+            };
+            let title = format!("EWS-era follow-up {} for {}", k + 1, u.display_name);
+            let Some(id) = crate::graph::todo::add_kept_task(&mut t, ui, TASK_LIST, &title, due)
+            else {
+                continue;
+            };
+            kept.push(LegacyRecord {
+                mailbox: u.email.clone(),
+                ext_key: String::new(),
+                target: LegacyTarget::Task {
+                    subject: title.clone(),
+                    due: due.to_string(),
+                },
+            });
+            items.push(MigratedItem {
+                mailbox: u.email.clone(),
+                item: "task",
+                graph_id: id,
+                subject: title,
+                tie: Tie::ContentOnly,
+            });
+        }
+    }
+    kept
 }

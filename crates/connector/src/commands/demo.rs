@@ -312,9 +312,10 @@ async fn enter_crm_meeting(
     Ok(Some((subject, vec![rep_email, colleague_email])))
 }
 
-/// How the records CRM already had were adopted (the sandbox tenant was "migrated from the
-/// EWS connector": its CRM has records with EWS ids, entry ids, iCalUIds or nothing but their
-/// content to tie them to an item).
+/// How the records CRM already had were adopted, per kind (the sandbox tenant was "migrated
+/// from the EWS connector": its CRM has records with EWS ids, entry ids, iCalUIds or nothing
+/// but their content to tie them to an item, and contacts, absence events and To Do tasks
+/// that connector kept for CRM records).
 async fn print_adoptions(store: &dyn gc_store::StateStore, migrated: usize) {
     let adopted = store
         .query_ledger(&gc_store::LedgerFilter {
@@ -331,9 +332,8 @@ async fn print_adoptions(store: &dyn gc_store::StateStore, migrated: usize) {
             .as_ref()
             .and_then(|d| d.get("adopted_by"))
             .and_then(|v| v.as_str())
-            .unwrap_or("by another way")
-            .to_owned();
-        *by_how.entry(how).or_default() += 1;
+            .unwrap_or("by another way");
+        *by_how.entry(format!("{:<12} {how}", e.kind)).or_default() += 1;
     }
     println!(
         "\nAdopted instead of duplicated: {} records CRM already had ({migrated} of them left by the previous EWS connector):",

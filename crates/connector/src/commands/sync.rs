@@ -213,6 +213,17 @@ impl Runtime {
                 )),
             ));
         }
+        if let Some(rules) = &self.absences {
+            kinds.push(Box::new(
+                AbsenceKind::new(self.graph.clone(), self.crm.clone(), rules.clone())
+                    .with_prober(self.crm.clone())
+                    .with_adoption(Adoption::new(
+                        self.graph.clone(),
+                        self.crm.clone(),
+                        self.adoption,
+                    )),
+            ));
+        }
         if let Some(rules) = &self.appointments {
             // The calendars this configuration works: `[mailboxes] include`, `exclude`.
             let calendars = self.targets(list, None).unwrap_or_default();
@@ -235,19 +246,23 @@ impl Runtime {
         if let Some(rules) = &self.tasks {
             kinds.push(Box::new(
                 TasksKind::new(self.graph.clone(), self.crm.clone(), rules.clone())
-                    .with_prober(Arc::new(Probers::new(self.graph.clone(), self.crm.clone()))),
+                    .with_prober(Arc::new(Probers::new(self.graph.clone(), self.crm.clone())))
+                    .with_adoption(Adoption::new(
+                        self.graph.clone(),
+                        self.crm.clone(),
+                        self.adoption,
+                    )),
             ));
         }
         if let Some(rules) = &self.contacts {
             kinds.push(Box::new(
                 ContactKind::new(self.graph.clone(), self.crm.clone(), rules.clone())
-                    .with_prober(self.crm.clone()),
-            ));
-        }
-        if let Some(rules) = &self.absences {
-            kinds.push(Box::new(
-                AbsenceKind::new(self.graph.clone(), self.crm.clone(), rules.clone())
-                    .with_prober(self.crm.clone()),
+                    .with_prober(self.crm.clone())
+                    .with_adoption(Adoption::new(
+                        self.graph.clone(),
+                        self.crm.clone(),
+                        self.adoption,
+                    )),
             ));
         }
         kinds

@@ -164,6 +164,16 @@ impl Service {
                 config.adoption.settings(),
             )));
         }
+        if config.absences.enabled {
+            let zone = crm.client().time_zone().clone();
+            runners.push(Arc::new(absence_runner(
+                engine.clone(),
+                graph.clone(),
+                crm.clone(),
+                wiring::absence_rules(&config, zone),
+                config.adoption.settings(),
+            )));
+        }
         if config.appointments.enabled {
             runners.push(Arc::new(appointment_runner(
                 engine.clone(),
@@ -179,6 +189,7 @@ impl Service {
                 graph.clone(),
                 crm.clone(),
                 crate::wiring::task_rules(&config),
+                config.adoption.settings(),
             )));
         }
         if config.contacts.enabled {
@@ -187,15 +198,7 @@ impl Service {
                 graph.clone(),
                 crm.clone(),
                 wiring::contact_rules(&config),
-            )));
-        }
-        if config.absences.enabled {
-            let zone = crm.client().time_zone().clone();
-            runners.push(Arc::new(absence_runner(
-                engine.clone(),
-                graph.clone(),
-                crm.clone(),
-                wiring::absence_rules(&config, zone),
+                config.adoption.settings(),
             )));
         }
         if runners.is_empty() {

@@ -192,10 +192,13 @@ pub fn tasks_runner(
     graph: Arc<GraphMail>,
     crm: Arc<CrmActivities>,
     rules: TaskRules,
+    adoption: AdoptionSettings,
 ) -> EngineRunner<TasksKind> {
     let probers = Arc::new(Probers::new(graph.clone(), crm.clone()));
     EngineRunner::new(engine, Kind::Task, move |_: &Roster| {
-        TasksKind::new(graph.clone(), crm.clone(), rules.clone()).with_prober(probers.clone())
+        TasksKind::new(graph.clone(), crm.clone(), rules.clone())
+            .with_prober(probers.clone())
+            .with_adoption(Adoption::new(graph.clone(), crm.clone(), adoption))
     })
 }
 
@@ -205,9 +208,12 @@ pub fn contact_runner(
     graph: Arc<GraphMail>,
     crm: Arc<CrmActivities>,
     rules: ContactRules,
+    adoption: AdoptionSettings,
 ) -> EngineRunner<ContactKind> {
     EngineRunner::new(engine, Kind::Contact, move |_: &Roster| {
-        ContactKind::new(graph.clone(), crm.clone(), rules.clone()).with_prober(crm.clone())
+        ContactKind::new(graph.clone(), crm.clone(), rules.clone())
+            .with_prober(crm.clone())
+            .with_adoption(Adoption::new(graph.clone(), crm.clone(), adoption))
     })
 }
 
@@ -217,9 +223,12 @@ pub fn absence_runner(
     graph: Arc<GraphMail>,
     crm: Arc<CrmActivities>,
     rules: AbsenceRules,
+    adoption: AdoptionSettings,
 ) -> EngineRunner<AbsenceKind> {
     EngineRunner::new(engine, Kind::Absence, move |_: &Roster| {
-        AbsenceKind::new(graph.clone(), crm.clone(), rules.clone()).with_prober(crm.clone())
+        AbsenceKind::new(graph.clone(), crm.clone(), rules.clone())
+            .with_prober(crm.clone())
+            .with_adoption(Adoption::new(graph.clone(), crm.clone(), adoption))
     })
 }
 

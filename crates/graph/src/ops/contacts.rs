@@ -92,6 +92,29 @@ impl GraphClient {
         )
     }
 
+    /// Every contact of a folder (`None`: the default folder) with the single-value extended
+    /// property `property` expanded where a contact has it: what adoption compares an unlinked
+    /// person with (the previous connector's contact, which carries no property of ours).
+    pub async fn contacts_expanding(
+        &self,
+        mailbox: &str,
+        folder: Option<&str>,
+        property: &str,
+    ) -> Result<Vec<Contact>, GraphError> {
+        let expand = format!(
+            "singleValueExtendedProperties($filter=id eq '{}')",
+            property.replace('\'', "''")
+        );
+        let path = format!(
+            "{}?$top=100&$expand={}",
+            folder_path(mailbox, folder),
+            crate::client::qv(&expand)
+        );
+        self.list(Some(mailbox), ResourceKind::Contacts, &path)
+            .collect_ok()
+            .await
+    }
+
     /// The contacts of a folder (`None`: the default folder) that carry the single-value
     /// extended property `property` with `value`, the property expanded. This is how the
     /// connector finds the contacts it wrote (and only those) again.

@@ -36,7 +36,10 @@ use sha2::Digest as _;
 pub use db::{CatalogEntry, StoredRecord};
 pub use http::{MAX_REQUEST_BYTES, router, spawn};
 pub use names::{CrmDialect, DialectError};
-pub use seed::{CONTENT_TYPES, EXT_SYSTEMS, LegacyItem, OMITTED_WHEN_INCOMPLETE, OUTSIDE_DOMAIN};
+pub use seed::{
+    CONTENT_TYPES, EXT_SYSTEMS, LegacyItem, LegacyRecord, LegacyTarget, OMITTED_WHEN_INCOMPLETE,
+    OUTSIDE_DOMAIN,
+};
 
 use crate::faults::FaultPlan;
 use crate::monitor::Monitor;
@@ -57,6 +60,8 @@ pub struct CrmOptions {
     pub database: Option<PathBuf>,
     /// Items the previous (EWS) connector synchronised; empty = generate some.
     pub legacy: Vec<LegacyItem>,
+    /// Persons, absences and tasks whose items the previous connector kept in Microsoft 365.
+    pub legacy_records: Vec<LegacyRecord>,
     /// The names served on the wire (`--crm-dialect`); default: the stored names.
     pub dialect: CrmDialect,
     /// Request counter and trip wires to report to (the Microsoft 365 side's, so that one
@@ -73,6 +78,7 @@ impl Default for CrmOptions {
             seed: 1,
             database: None,
             legacy: Vec::new(),
+            legacy_records: Vec::new(),
             dialect: CrmDialect::default(),
             monitor: None,
         }
@@ -143,6 +149,7 @@ impl CrmSandbox {
             opts.seed,
             opts.omit_required_catalog_values,
             &opts.legacy,
+            &opts.legacy_records,
             opts.dialect.own_system(),
         )
         .await?;

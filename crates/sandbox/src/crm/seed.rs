@@ -73,6 +73,43 @@ pub struct LegacyItem {
     pub attendees: Vec<String>,
 }
 
+/// A record of the kinds CRM writes into Microsoft 365 (persons, absences, tasks) whose item
+/// the previous connector kept there, with the external key it left (`ext_key` empty: none).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LegacyRecord {
+    /// Mailbox (rep e-mail) the item is in.
+    pub mailbox: String,
+    /// The EWS id or hex entry id of the item; empty: the record has no external key.
+    pub ext_key: String,
+    pub target: LegacyTarget,
+}
+
+/// The CRM record of a [`LegacyRecord`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LegacyTarget {
+    /// An existing person of the seed, by its address (`text/x-mmPerson`).
+    Person { email: String },
+    /// A new all-day absence of the rep, `YYYY-MM-DD` to `YYYY-MM-DD` (`text/x-mmAbsences`).
+    Absence {
+        start: String,
+        end: String,
+        kind: String,
+    },
+    /// A new task of the rep (`text/x-mmTasks`).
+    Task { subject: String, due: String },
+}
+
+impl LegacyTarget {
+    /// The content type of the record's external key.
+    pub fn content_type(&self) -> &'static str {
+        match self {
+            LegacyTarget::Person { .. } => "text/x-mmPerson",
+            LegacyTarget::Absence { .. } => "text/x-mmAbsences",
+            LegacyTarget::Task { .. } => "text/x-mmTasks",
+        }
+    }
+}
+
 fn f(pairs: &[(&str, String)]) -> BTreeMap<String, String> {
     pairs
         .iter()
@@ -90,6 +127,7 @@ pub(crate) async fn seed(
     seed: u64,
     omit_required: bool,
     legacy: &[LegacyItem],
+    records: &[LegacyRecord],
     own_system: Option<&str>,
 ) -> Result<(), sqlx::Error> {
     let mut rng = ChaCha20Rng::seed_from_u64(seed ^ 0x0c12_5eed);
@@ -461,6 +499,75 @@ pub(crate) async fn seed(
             )
             .await?;
         }
+    }
+
+    // persons, absences and tasks whose items the previous connector kept in Microsoft 365
+    for r in records {
+        let Some((_, rep_id)) = rep_ids.get(&r.mailbox.to_ascii_lowercase()) else {
+            continue;
+        };
+        let (table, id) = match &r.target {
+            LegacyTarget::Person { email } => {
+                let Some(id) = person_ids.get(&email.to_ascii_lowercase()) else {
+                    continue;
+                };
+                ("Person", *id)
+            }
+            LegacyTarget::Absence { start, end, kind } => {
+                let fields = f(&[
+                    ("RepID", rep_id.clone()),
+                    ("StartDate", start.clone()),
+                    ("StartTime", "00:00".into()),
+                    ("EndDate", end.clone()),
+                    ("EndTime", "23:59".into()),
+                    ("Type", kind.clone()),
+                    ("Text", "Kept by the previous connector".into()),
+                ]);
+                ("Absences", db.insert(1, "Absences", &fields, &[]).await?)
+            }
+            LegacyTarget::Task { subject, due } => {
+                let fields = f(&[
+                    ("RepID", rep_id.clone()),
+                    ("Subject", subject.clone()),
+                    ("Text", "Kept by the previous connector.".into()),
+                    ("DueDate", due.clone()),
+                    ("Status", "Open".into()),
+                    ("Priority", "Normal".into()),
+                    ("PercentComplete", "0".into()),
+                ]);
+                ("Tasks", db.insert(1, "Tasks", &fields, &[]).await?)
+            }
+        };
+        if r.ext_key.is_empty() {
+            continue;
+        }
+        let code = |cat: &'static str, text: &'static str| async move {
+            Ok::<_, sqlx::Error>(
+                db.catalog(cat)
+                    .await?
+                    .into_iter()
+                    .find(|e| e.text == text)
+                    .map(|e| e.code),
+            )
+        };
+        let (Some(sys), Some(ct)) = (
+            code("Ext. System (Rep)", "SyncML").await?,
+            code("Content Type (groupware)", r.target.content_type()).await?,
+        ) else {
+            continue;
+        };
+        db.insert(
+            1,
+            "ExternalKey",
+            &f(&[
+                ("ExtSystem", sys.to_string()),
+                ("ContentType", ct.to_string()),
+                ("ExtKey", r.ext_key.clone()),
+                ("Mailbox", r.mailbox.to_ascii_lowercase()),
+            ]),
+            &[(table.to_owned(), id)],
+        )
+        .await?;
     }
     Ok(())
 }

@@ -1770,6 +1770,42 @@ pub(crate) fn generate_events(
 /// Adds one single event in UTC to user `ui`'s calendar, organised by the user with `guest`
 /// as required attendee (the migrated tenant's events, see `migrated`). Returns `(immutable
 /// id, REST id, iCalUId)`.
+/// Adds an all-day out-of-office event over `[first, after)` (days, `after` exclusive) to the
+/// user's calendar, as a connector that kept CRM absences wrote it; returns its immutable and
+/// REST ids.
+pub(crate) fn add_absence_event(
+    t: &mut Tenant,
+    ui: usize,
+    subject: &str,
+    first: jiff::civil::Date,
+    after: jiff::civil::Date,
+) -> Option<(String, String)> {
+    let seq = t.next_seq();
+    let mut props = Map::new();
+    props.insert("subject".into(), json!(subject));
+    props.insert("showAs".into(), json!("oof"));
+    props.insert("isReminderOn".into(), json!(false));
+    props.insert("isOrganizer".into(), json!(true));
+    let ev = Event {
+        imm: ids::immutable_id(&mut t.rng),
+        rest: ids::rest_id(&mut t.rng),
+        seq,
+        created: Timestamp::now(),
+        modified: Timestamp::now(),
+        start: first.to_datetime(jiff::civil::Time::midnight()),
+        end: after.to_datetime(jiff::civil::Time::midnight()),
+        tz: "UTC".to_owned(),
+        all_day: true,
+        recurrence: None,
+        exceptions: Default::default(),
+        props,
+        ext: Vec::new(),
+    };
+    let out = (ev.imm.clone(), ev.rest.clone());
+    insert_event(t, ui, ev);
+    Some(out)
+}
+
 pub(crate) fn add_single_event(
     t: &mut Tenant,
     dir: &Directory,

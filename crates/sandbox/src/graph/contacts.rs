@@ -483,3 +483,60 @@ fn contacts_delta(ctx: &mut Ctx<'_>, ui: usize, folder: Option<String>) -> GResu
         },
     )
 }
+
+/// Adds a contact to the user's contact folder `folder` (created under the default folder
+/// when missing), as a connector that kept CRM persons wrote it: name and one address, no
+/// extended property. Returns its immutable and REST ids.
+pub(crate) fn add_kept_contact(
+    t: &mut Tenant,
+    ui: usize,
+    folder: &str,
+    display_name: &str,
+    email: &str,
+) -> Option<(String, String)> {
+    let seq = t.next_seq();
+    let Tenant { rng, users, .. } = t;
+    let mb = users.get_mut(ui)?.mailbox.as_mut()?;
+    let parent = default_folder(mb).ok()?;
+    let fid = match mb.contact_folders.iter().find(|f| {
+        f.parent.as_deref() == Some(parent.as_str()) && f.display_name.eq_ignore_ascii_case(folder)
+    }) {
+        Some(f) => f.id.clone(),
+        None => {
+            let f = ContactFolder {
+                id: ids::folder_id(rng),
+                parent: Some(parent),
+                display_name: folder.to_owned(),
+                is_default: false,
+                seq,
+            };
+            let id = f.id.clone();
+            mb.contact_folders.push(f);
+            id
+        }
+    };
+    let (given, surname) = display_name.split_once(' ').unwrap_or((display_name, ""));
+    let mut props = Map::new();
+    props.insert("displayName".into(), json!(display_name));
+    props.insert("givenName".into(), json!(given));
+    props.insert("surname".into(), json!(surname));
+    props.insert(
+        "emailAddresses".into(),
+        json!([{"address": email, "name": display_name}]),
+    );
+    let now = Timestamp::now();
+    let c = Contact {
+        imm: ids::immutable_id(rng),
+        rest: ids::rest_id(rng),
+        folder: fid,
+        seq,
+        created: now,
+        modified: now,
+        props,
+        ext: Vec::new(),
+    };
+    let out = (c.imm.clone(), c.rest.clone());
+    mb.rest_index.insert(c.rest.clone(), c.imm.clone());
+    mb.contacts.insert(c.imm.clone(), c);
+    Some(out)
+}

@@ -489,3 +489,57 @@ fn tasks_delta(ctx: &mut Ctx<'_>, ui: usize, list: &str) -> GResult<Resp> {
         },
     )
 }
+
+/// Adds a task due on `due` to the user's To Do list `list` (created when missing), as a
+/// connector that kept CRM tasks wrote it: title, due date, no linked resource. Returns its
+/// id.
+pub(crate) fn add_kept_task(
+    t: &mut Tenant,
+    ui: usize,
+    list: &str,
+    title: &str,
+    due: jiff::civil::Date,
+) -> Option<String> {
+    let seq = t.next_seq();
+    let Tenant { rng, users, .. } = t;
+    let mb = users.get_mut(ui)?.mailbox.as_mut()?;
+    let lid = match mb
+        .todo_lists
+        .iter()
+        .find(|l| l.display_name.eq_ignore_ascii_case(list))
+    {
+        Some(l) => l.id.clone(),
+        None => {
+            let l = TodoList {
+                id: ids::entity_id(rng),
+                display_name: list.to_owned(),
+                well_known: "none",
+                seq,
+            };
+            let id = l.id.clone();
+            mb.todo_lists.push(l);
+            id
+        }
+    };
+    let mut props = Map::new();
+    props.insert("title".into(), json!(title));
+    props.insert("status".into(), json!("notStarted"));
+    props.insert("importance".into(), json!("normal"));
+    props.insert(
+        "dueDateTime".into(),
+        json!({"dateTime": format!("{due}T00:00:00.0000000"), "timeZone": "UTC"}),
+    );
+    let now = Timestamp::now();
+    let task = Task {
+        id: ids::entity_id(rng),
+        list: lid,
+        seq,
+        created: now,
+        modified: now,
+        props,
+        linked: Vec::new(),
+    };
+    let id = task.id.clone();
+    mb.tasks.insert(task.id.clone(), task);
+    Some(id)
+}

@@ -10,6 +10,8 @@ use serde_json::Value;
 use crate::absences::model::{ABSENCE_PROPERTY, AbsenceChange, AbsenceItem, CONTENT_TYPE};
 use crate::absences::ports::{AbsenceCalendar, AbsenceRead, AbsencesCrm};
 use crate::adapters::{CrmActivities, GraphMail, crm::port as crm_port, graph::port};
+use crate::adopt::records::EventSpan;
+use crate::appointments::adapters::to_cal_event;
 use crate::error::PortError;
 
 #[async_trait]
@@ -26,6 +28,47 @@ impl AbsenceCalendar for GraphMail {
             .into_iter()
             .filter(|e| e.extended_property(ABSENCE_PROPERTY) == Some(want.as_str()))
             .map(|e| e.id)
+            .collect())
+    }
+
+    async fn absence_mark(
+        &self,
+        user: &str,
+        id: &str,
+    ) -> Result<Option<Option<String>>, PortError> {
+        let expand = format!("singleValueExtendedProperties($filter=id eq '{ABSENCE_PROPERTY}')");
+        match self.client().get_event(user, id, Some(&expand)).await {
+            Ok(e) => Ok(Some(
+                e.extended_property(ABSENCE_PROPERTY).map(str::to_owned),
+            )),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(port(e)),
+        }
+    }
+
+    async fn events_between(
+        &self,
+        user: &str,
+        from: jiff::Timestamp,
+        to: jiff::Timestamp,
+    ) -> Result<Vec<EventSpan>, PortError> {
+        let events = self
+            .client()
+            .calendar_view(user, from, to)
+            .collect_ok()
+            .await
+            .map_err(port)?;
+        Ok(events
+            .into_iter()
+            .map(|e| to_cal_event(e, false))
+            .filter(|e| !e.is_cancelled && e.event_type != "seriesMaster")
+            .filter_map(|e| {
+                Some(EventSpan {
+                    when: e.when.ok()?,
+                    id: e.id,
+                    subject: e.subject,
+                })
+            })
             .collect())
     }
 

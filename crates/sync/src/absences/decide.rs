@@ -13,6 +13,7 @@ use gc_store::{Link, LinkState};
 use serde_json::Value;
 
 use crate::absences::model::{AbsenceChange, AbsenceItem, AbsenceRules, body_hash, event_body};
+use crate::adopt::AdoptedBy;
 
 /// What to do with a change.
 #[derive(Debug, Clone, PartialEq)]
@@ -32,6 +33,9 @@ pub enum Decision {
         hash: String,
         /// Found without an active link (an interrupted create): adopted, not written again.
         adopted: bool,
+        /// How an adopted event was found when not by the absence id it carries (the previous
+        /// connector's key, content).
+        how: Option<AdoptedBy>,
     },
     /// Deleted in CRM: delete its events.
     Delete { events: Vec<String> },
@@ -52,6 +56,9 @@ pub struct Facts {
     pub events: Vec<String>,
     /// For a gone absence: the absence as CRM still has it for the rep (outside the window).
     pub still: Option<AbsenceItem>,
+    /// How the one event in `events` was adopted, when it carries no absence id yet (the
+    /// previous connector's event).
+    pub adopted_by: Option<AdoptedBy>,
 }
 
 /// The decision that needs no read: unreadable, or written the same before.
@@ -93,6 +100,7 @@ pub fn decide(
                     event: first.clone(),
                     extra: rest.to_vec(),
                     adopted: link.is_none_or(|l| l.state != LinkState::Active),
+                    how: facts.adopted_by,
                     body,
                     hash,
                 },
@@ -171,6 +179,7 @@ mod tests {
         let facts = Facts {
             events: vec!["E".into(), "F".into()],
             still: None,
+            adopted_by: None,
         };
         match decide(&c, Some(&link(LinkState::Interrupted, None)), &facts, &r) {
             Decision::Update {
@@ -200,7 +209,8 @@ mod tests {
                 Some(&l),
                 &Facts {
                     events: events.clone(),
-                    still: None
+                    still: None,
+                    adopted_by: None,
                 },
                 &r
             ),
@@ -215,6 +225,7 @@ mod tests {
         let kept = Facts {
             events: events.clone(),
             still: Some(absence("a")),
+            adopted_by: None,
         };
         assert_eq!(
             decide(&gone, Some(&l), &kept, &r),
@@ -223,6 +234,7 @@ mod tests {
         let changed = Facts {
             events,
             still: Some(absence("moved")),
+            adopted_by: None,
         };
         assert!(matches!(
             decide(&gone, Some(&l), &changed, &r),

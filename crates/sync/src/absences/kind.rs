@@ -11,8 +11,12 @@ use async_trait::async_trait;
 use gc_store::{Kind, LedgerAction, Link, LinkState};
 
 use crate::absences::decide::{self, Decision, Facts};
-use crate::absences::model::{AbsenceChange, AbsenceRules, item_key};
+use crate::absences::model::{
+    AbsenceChange, AbsenceItem, AbsenceRules, CONTENT_TYPE, absence_when, item_key, subject,
+};
 use crate::absences::ports::{AbsenceCalendar, AbsencesCrm};
+use crate::adopt::records::{matching_events, only};
+use crate::adopt::{AdoptedBy, Adoption, LegacyCache, RecordTable};
 use crate::engine::{
     Applied, Identity, ItemCx, ItemOutcome, MailboxTarget, Page, Prepared, RunCx, Source, SyncKind,
 };
@@ -27,6 +31,8 @@ pub struct AbsenceKind {
     pub(crate) rules: Arc<AbsenceRules>,
     /// Asks the CRM change checks of many mailboxes at once (see `probe`).
     pub(crate) prober: Option<Arc<dyn Prober>>,
+    /// Adoption of the events the previous connector wrote (see [`crate::adopt`]).
+    pub(crate) adoption: Option<Adoption>,
 }
 
 impl std::fmt::Debug for AbsenceKind {
@@ -49,7 +55,110 @@ impl AbsenceKind {
             crm,
             rules: Arc::new(rules),
             prober: None,
+            adoption: None,
         }
+    }
+
+    /// Adopt, before creating an absence's event, the one the previous connector wrote (by
+    /// the EWS id or entry id in its external key, or by content; see [`crate::adopt`]).
+    pub fn with_adoption(mut self, adoption: Adoption) -> Self {
+        self.adoption = Some(adoption);
+        self
+    }
+
+    /// Whether the event `id` may become the absence's: it exists, carries no other
+    /// absence's id, is not linked as an appointment, and this run did not adopt it already.
+    async fn free(
+        &self,
+        cx: &ItemCx<'_>,
+        run: &AbsenceRun,
+        absence: gc_store::CrmId,
+        id: &str,
+    ) -> Result<bool, PortError> {
+        if run.claimed.lock().map(|s| s.contains(id)).unwrap_or(true) {
+            return Ok(false);
+        }
+        let me = absence.to_string();
+        match self.graph.absence_mark(cx.user(), id).await? {
+            None => return Ok(false),
+            Some(Some(other)) if other != me => {
+                tracing::warn!(
+                    mailbox = cx.mailbox(),
+                    absence = %absence,
+                    "the previous connector's event of the absence carries another absence's id; not adopted"
+                );
+                return Ok(false);
+            }
+            Some(_) => {}
+        }
+        let linked = cx
+            .run
+            .store
+            .get_link(Kind::Appointment, cx.mailbox(), id)
+            .await
+            .map_err(crate::error::store_error)?
+            .is_some_and(|l| matches!(l.state, LinkState::Active | LinkState::Interrupted));
+        if linked {
+            tracing::warn!(
+                mailbox = cx.mailbox(),
+                absence = %absence,
+                "the previous connector's event of the absence is linked to a CRM appointment; not adopted"
+            );
+        }
+        Ok(!linked)
+    }
+
+    /// The event the previous connector wrote for the absence, and how it was found: by its
+    /// key, then (when asked for) by subject and the same days or times.
+    async fn adopt(
+        &self,
+        cx: &ItemCx<'_>,
+        run: &AbsenceRun,
+        a: &AbsenceItem,
+    ) -> Result<Option<(String, AdoptedBy)>, PortError> {
+        let Some(ad) = &self.adoption else {
+            return Ok(None);
+        };
+        let s = ad.settings();
+        let mut found = None;
+        if s.legacy_ids {
+            let index = run
+                .legacy
+                .get(ad, cx.run, CONTENT_TYPE, RecordTable::Absence)
+                .await?;
+            if let Some((id, how)) = index.item_of(a.id)
+                && self.free(cx, run, a.id, id).await?
+            {
+                found = Some((id.to_owned(), how));
+            }
+        }
+        if found.is_none()
+            && s.content_match
+            && let Some(when) = absence_when(a, &self.rules.time_zone)
+            && let Some((from, to)) = when.instants()
+        {
+            let day = jiff::SignedDuration::from_hours(24);
+            let events = self
+                .graph
+                .events_between(
+                    cx.user(),
+                    from.checked_sub(day).unwrap_or(from),
+                    to.checked_add(day).unwrap_or(to),
+                )
+                .await?;
+            let subject = subject(a, &self.rules);
+            if let Some(e) = only(matching_events(&events, &subject, &when))
+                && self.free(cx, run, a.id, &e.id).await?
+            {
+                found = Some((e.id.clone(), AdoptedBy::ContentMatch));
+            }
+        }
+        if let Some((id, _)) = &found
+            && let Ok(mut set) = run.claimed.lock()
+        {
+            set.insert(id.clone());
+        }
+        Ok(found)
     }
 }
 
@@ -58,6 +167,10 @@ impl AbsenceKind {
 pub struct AbsenceRun {
     from: jiff::civil::Date,
     to: jiff::civil::Date,
+    /// The previous connector's keys of the mailbox, translated on first use.
+    legacy: LegacyCache,
+    /// Events adopted in this run (not adopted twice).
+    claimed: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 fn absence_id(change: &AbsenceChange) -> Option<gc_store::CrmId> {
@@ -89,7 +202,12 @@ impl SyncKind for AbsenceKind {
         }
         let (from, to) = self.window_now();
         Ok(Some(Prepared {
-            run: AbsenceRun { from, to },
+            run: AbsenceRun {
+                from,
+                to,
+                legacy: LegacyCache::default(),
+                claimed: Default::default(),
+            },
             sources: vec![Source {
                 scope: "crm".into(),
                 label: format!("CRM absences of the rep from {from} to {to}"),
@@ -199,13 +317,23 @@ impl SyncKind for AbsenceKind {
     async fn gather(
         &self,
         cx: &ItemCx<'_>,
-        _run: &AbsenceRun,
+        run: &AbsenceRun,
         change: &AbsenceChange,
     ) -> Result<Facts, PortError> {
         let Some(id) = absence_id(change) else {
             return Ok(Facts::default());
         };
         let events = self.graph.find_events(cx.user(), id).await?;
+        let unlinked = cx.link.is_none_or(|l| l.state != LinkState::Active);
+        if let (AbsenceChange::Absence(a), true, true) = (change, events.is_empty(), unlinked)
+            && let Some((event, how)) = self.adopt(cx, run, a).await?
+        {
+            return Ok(Facts {
+                events: vec![event],
+                still: None,
+                adopted_by: Some(how),
+            });
+        }
         let still = match change {
             AbsenceChange::Gone(_) => match self.crm.absence(cx.rep(), id).await? {
                 // still the rep's: it only left the window
@@ -216,7 +344,11 @@ impl SyncKind for AbsenceKind {
             },
             _ => None,
         };
-        Ok(Facts { events, still })
+        Ok(Facts {
+            events,
+            still,
+            adopted_by: None,
+        })
     }
 
     fn decide(
@@ -244,9 +376,12 @@ impl SyncKind for AbsenceKind {
         let user = cx.user();
         let rep = cx.rep();
         let id = absence_id(change);
-        let done = |outcome, action, reason: String, link: Link| {
+        let done = |outcome, action, reason: String, link: Link, how: Option<AdoptedBy>| {
             let mut entry = cx.entry(id, action, &reason);
             entry.detail = self.describe(change);
+            if let (Some(how), Some(serde_json::Value::Object(o))) = (how, entry.detail.as_mut()) {
+                o.insert("adopted_by".into(), how.as_str().into());
+            }
             Applied {
                 outcome,
                 link: Some(link),
@@ -295,6 +430,7 @@ impl SyncKind for AbsenceKind {
                         "created the calendar event of the {what}: the absence is in the window"
                     ),
                     active(hash),
+                    None,
                 ))
             }
             Decision::Update {
@@ -303,6 +439,7 @@ impl SyncKind for AbsenceKind {
                 body,
                 hash,
                 adopted,
+                how,
             } => {
                 cx.check()?;
                 self.graph.update_event(user, &event, &body).await?;
@@ -319,24 +456,38 @@ impl SyncKind for AbsenceKind {
                 } else {
                     format!("; {} duplicate(s) removed", extra.len())
                 };
-                let (outcome, action, why) = if adopted {
-                    (
-                        ItemOutcome::Adopted,
-                        LedgerAction::Adopted,
-                        "found by the absence id it carries (an interrupted earlier write)",
+                // Found without an active link: by the absence id it carries (an interrupted
+                // write of ours), or the event the previous connector wrote.
+                let how = adopted.then(|| {
+                    how.unwrap_or(
+                        if cx.link.is_some_and(|l| l.state == LinkState::Interrupted) {
+                            AdoptedBy::Interrupted
+                        } else {
+                            AdoptedBy::CrmIdProperty
+                        },
                     )
+                });
+                let why = match how {
+                    None => "the absence changed in CRM".to_owned(),
+                    Some(AdoptedBy::Interrupted | AdoptedBy::CrmIdProperty) => {
+                        "found by the absence id it carries (an interrupted earlier write)"
+                            .to_owned()
+                    }
+                    Some(h) => format!(
+                        "adopted {h}: the event the previous connector wrote, given the absence id so it is found by it next time"
+                    ),
+                };
+                let (outcome, action) = if adopted {
+                    (ItemOutcome::Adopted, LedgerAction::Adopted)
                 } else {
-                    (
-                        ItemOutcome::Updated,
-                        LedgerAction::Updated,
-                        "the absence changed in CRM",
-                    )
+                    (ItemOutcome::Updated, LedgerAction::Updated)
                 };
                 Ok(done(
                     outcome,
                     action,
                     format!("updated the calendar event of the {what}: {why}{dupes}"),
                     active(hash),
+                    how,
                 ))
             }
             Decision::Delete { events } => {
@@ -353,6 +504,7 @@ impl SyncKind for AbsenceKind {
                         "deleted the calendar event of {what}: the absence was deleted in CRM (or moved to another rep)"
                     ),
                     l,
+                    None,
                 ))
             }
             Decision::Forget => {
@@ -363,6 +515,7 @@ impl SyncKind for AbsenceKind {
                     LedgerAction::Deleted,
                     format!("{what} was deleted in CRM; its calendar event was already gone"),
                     l,
+                    None,
                 ))
             }
             Decision::Release { update } => {
@@ -380,6 +533,7 @@ impl SyncKind for AbsenceKind {
                         "{what} left the window: its calendar event stays, no longer followed (leaving the window is not a deletion)"
                     ),
                     l,
+                    None,
                 ))
             }
         }

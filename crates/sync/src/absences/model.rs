@@ -7,6 +7,8 @@ use jiff::tz::TimeZone;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+use crate::appointments::model::When;
+
 /// The single-value extended property that marks an event as an absence of the connector and
 /// carries the absence's CRM id. The appointments kind skips events that carry it.
 pub const ABSENCE_PROPERTY: &str =
@@ -134,15 +136,43 @@ pub fn event_times(a: &AbsenceItem, tz: &TimeZone) -> Result<(Value, Value, bool
     Ok((fmt(start), fmt(end), false))
 }
 
+/// When the absence's event is, as the calendar reads an event back: all-day dates (end
+/// exclusive) or instants (what adoption compares events with).
+pub fn absence_when(a: &AbsenceItem, tz: &TimeZone) -> Option<When> {
+    let (start, end, all_day) = event_times(a, tz).ok()?;
+    let text = |v: &Value| v["dateTime"].as_str().map(str::to_owned);
+    let (start, end) = (text(&start)?, text(&end)?);
+    if all_day {
+        return Some(When::AllDay {
+            start: start.get(..10)?.parse().ok()?,
+            end: end.get(..10)?.parse().ok()?,
+        });
+    }
+    let at = |s: &str| {
+        TimeZone::UTC
+            .to_timestamp(s.parse::<jiff::civil::DateTime>().ok()?)
+            .ok()
+    };
+    Some(When::Timed {
+        start: at(&start)?,
+        end: at(&end)?,
+    })
+}
+
+/// The event's subject: the absence type, or the rules' default for an absence without one.
+pub fn subject(a: &AbsenceItem, rules: &AbsenceRules) -> String {
+    if a.kind.trim().is_empty() {
+        rules.default_subject.clone()
+    } else {
+        a.kind.trim().to_owned()
+    }
+}
+
 /// The event an absence becomes: subject from the absence type, its text as body, all-day or
 /// timed, `showAs` from the rules, no reminder, and the absence id in [`ABSENCE_PROPERTY`].
 pub fn event_body(a: &AbsenceItem, rules: &AbsenceRules) -> Result<Value, String> {
     let (start, end, all_day) = event_times(a, &rules.time_zone)?;
-    let subject = if a.kind.trim().is_empty() {
-        rules.default_subject.clone()
-    } else {
-        a.kind.trim().to_owned()
-    };
+    let subject = subject(a, rules);
     Ok(json!({
         "subject": subject,
         "body": {"contentType": "text", "content": a.text},
@@ -222,6 +252,27 @@ mod tests {
         let mut untyped = absence(None, None);
         untyped.kind = " ".into();
         assert_eq!(event_body(&untyped, &r).unwrap()["subject"], "Absence");
+    }
+
+    #[test]
+    fn the_event_reads_back_as_adoption_compares_it() {
+        let tz = TimeZone::get("Europe/Vienna").unwrap();
+        assert_eq!(
+            absence_when(&absence(None, None), &tz),
+            Some(When::AllDay {
+                start: date(2026, 12, 1),
+                end: date(2026, 12, 5)
+            })
+        );
+        let mut a = absence(Some(time(9, 0, 0, 0)), Some(time(12, 30, 0, 0)));
+        a.end = a.start;
+        assert_eq!(
+            absence_when(&a, &tz),
+            Some(When::Timed {
+                start: "2026-12-01T08:00:00Z".parse().unwrap(),
+                end: "2026-12-01T11:30:00Z".parse().unwrap(),
+            })
+        );
     }
 
     #[test]

@@ -5,6 +5,7 @@ use gc_store::CrmId;
 use serde_json::Value;
 
 use crate::absences::model::AbsenceChange;
+use crate::adopt::records::EventSpan;
 use crate::error::PortError;
 
 /// The Graph side: the connector's absence events, always addressed through the absence id
@@ -13,6 +14,20 @@ use crate::error::PortError;
 pub trait AbsenceCalendar: Send + Sync {
     /// Ids of the events that carry `absence` in the connector's extended property.
     async fn find_events(&self, user: &str, absence: CrmId) -> Result<Vec<String>, PortError>;
+
+    /// Whether the event `id` exists, and the absence id it carries in the connector's
+    /// property: `None` when the calendar has no such event (adoption checks a candidate).
+    async fn absence_mark(&self, user: &str, id: &str)
+    -> Result<Option<Option<String>>, PortError>;
+
+    /// The calendar's events (occurrences expanded, cancelled ones and series masters left
+    /// out) that overlap `[from, to)`, with readable times.
+    async fn events_between(
+        &self,
+        user: &str,
+        from: jiff::Timestamp,
+        to: jiff::Timestamp,
+    ) -> Result<Vec<EventSpan>, PortError>;
 
     /// Create an event in the default calendar; its id.
     async fn create_event(&self, user: &str, body: &Value) -> Result<String, PortError>;

@@ -11,7 +11,7 @@ use crate::adapters::crm::port as crm_port;
 use crate::adapters::graph::port as graph_port;
 use crate::adapters::{CrmActivities, GraphMail};
 use crate::adopt::ports::{
-    AdoptionCrm, AdoptionGraph, ContentCandidate, EventStub, LegacyKey, SourceForm,
+    AdoptionCrm, AdoptionGraph, ContentCandidate, EventStub, LegacyKey, RecordTable, SourceForm,
 };
 use crate::appointments::adapters::to_cal_event;
 use crate::appointments::model::When;
@@ -100,10 +100,17 @@ impl AdoptionCrm for CrmActivities {
         rep: &str,
         mailbox: &str,
         content_type: &str,
+        table: RecordTable,
         max: u32,
     ) -> Result<(Vec<LegacyKey>, bool), PortError> {
         let c = self.client();
-        let table = &c.dialect().activity.table;
+        let d = c.dialect();
+        let table = match table {
+            RecordTable::Activity => &d.activity.table,
+            RecordTable::Person => &d.person.table,
+            RecordTable::Absence => &d.absence.table,
+            RecordTable::Task => &d.task.table,
+        };
         let found = c
             .as_rep(rep)
             .mailbox_external_keys(mailbox, content_type, max)

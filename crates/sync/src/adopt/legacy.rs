@@ -14,7 +14,7 @@ use gc_store::CrmId;
 use tokio::sync::OnceCell;
 
 use crate::adopt::ids::{KeyForm, classify};
-use crate::adopt::ports::SourceForm;
+use crate::adopt::ports::{RecordTable, SourceForm};
 use crate::adopt::{AdoptedBy, Adoption};
 use crate::engine::RunCx;
 use crate::error::{ErrorClass, PortError};
@@ -22,10 +22,12 @@ use crate::error::{ErrorClass, PortError};
 /// Ids per `translateExchangeIds` request (the documented maximum).
 pub const TRANSLATE_BATCH: usize = 1000;
 
-/// Graph immutable id → the record the previous connector linked it to.
+/// Graph immutable id → the record the previous connector linked it to, and the reverse (the
+/// kinds that write from CRM to Microsoft 365 ask by record).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LegacyIndex {
     by_id: HashMap<String, (CrmId, AdoptedBy)>,
+    by_record: HashMap<CrmId, (String, AdoptedBy)>,
     /// Keys read and how many of them were translated (for the log and tests).
     pub keys: usize,
     pub translated: usize,
@@ -39,9 +41,26 @@ impl LegacyIndex {
         self.by_id.get(graph_id).copied()
     }
 
-    /// Adds a translated key (the lowest record id wins when several keys name one item).
+    /// The item the previous connector wrote for `record` (its immutable id), when one of its
+    /// keys for the record translated.
+    pub fn item_of(&self, record: CrmId) -> Option<(&str, AdoptedBy)> {
+        self.by_record
+            .get(&record)
+            .map(|(id, how)| (id.as_str(), *how))
+    }
+
+    /// Adds a translated key (the lowest record id wins when several keys name one item; the
+    /// lowest item id when several items name one record, so the choice does not depend on the
+    /// order CRM returned the keys in).
     pub(crate) fn insert(&mut self, graph_id: String, record: CrmId, how: AdoptedBy) {
         self.translated += 1;
+        let r = self
+            .by_record
+            .entry(record)
+            .or_insert_with(|| (graph_id.clone(), how));
+        if graph_id < r.0 {
+            *r = (graph_id.clone(), how);
+        }
         let e = self.by_id.entry(graph_id).or_insert((record, how));
         if record < e.0 {
             *e = (record, how);
@@ -56,15 +75,19 @@ pub struct LegacyCache {
 }
 
 impl LegacyCache {
-    /// The index of the mailbox being run, for external keys of `content_type`.
+    /// The index of the mailbox being run, for external keys of `content_type` on records of
+    /// `table`.
     pub async fn get(
         &self,
         adoption: &Adoption,
         cx: &RunCx<'_>,
         content_type: &str,
+        table: RecordTable,
     ) -> Result<Arc<LegacyIndex>, PortError> {
         self.cell
-            .get_or_try_init(|| async { build(adoption, cx, content_type).await.map(Arc::new) })
+            .get_or_try_init(|| async {
+                build(adoption, cx, content_type, table).await.map(Arc::new)
+            })
             .await
             .cloned()
     }
@@ -74,6 +97,7 @@ async fn build(
     adoption: &Adoption,
     cx: &RunCx<'_>,
     content_type: &str,
+    table: RecordTable,
 ) -> Result<LegacyIndex, PortError> {
     let mut index = LegacyIndex::default();
     let owner = &cx.target.owner;
@@ -83,6 +107,7 @@ async fn build(
             cx.rep(),
             &owner.email,
             content_type,
+            table,
             adoption.settings.max_legacy_keys,
         )
         .await?;
@@ -145,4 +170,29 @@ async fn build(
         "external keys of the previous connector translated"
     );
     Ok(index)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_index_answers_both_ways_whatever_the_order_of_the_keys() {
+        let mut a = LegacyIndex::default();
+        a.insert("G2".into(), CrmId(7), AdoptedBy::EwsId);
+        a.insert("G1".into(), CrmId(7), AdoptedBy::EntryId);
+        a.insert("G1".into(), CrmId(9), AdoptedBy::EntryId);
+        let mut b = LegacyIndex::default();
+        b.insert("G1".into(), CrmId(9), AdoptedBy::EntryId);
+        b.insert("G1".into(), CrmId(7), AdoptedBy::EntryId);
+        b.insert("G2".into(), CrmId(7), AdoptedBy::EwsId);
+        for i in [&a, &b] {
+            // item → record: the lowest record; record → item: the lowest item id
+            assert_eq!(i.find("G1"), Some((CrmId(7), AdoptedBy::EntryId)));
+            assert_eq!(i.find("G2"), Some((CrmId(7), AdoptedBy::EwsId)));
+            assert_eq!(i.item_of(CrmId(7)), Some(("G1", AdoptedBy::EntryId)));
+            assert_eq!(i.item_of(CrmId(9)), Some(("G1", AdoptedBy::EntryId)));
+            assert_eq!(i.item_of(CrmId(8)), None);
+        }
+    }
 }

@@ -21,13 +21,14 @@ pub mod content;
 pub mod ids;
 pub mod legacy;
 pub mod ports;
+pub mod records;
 
 use std::sync::Arc;
 
 use gc_store::{CrmId, Kind, LinkState};
 
 pub use legacy::{LegacyCache, LegacyIndex};
-pub use ports::{AdoptionCrm, AdoptionGraph, ContentCandidate, EventStub, LegacyKey};
+pub use ports::{AdoptionCrm, AdoptionGraph, ContentCandidate, EventStub, LegacyKey, RecordTable};
 
 use crate::engine::RunCx;
 use crate::error::{PortError, store_error};

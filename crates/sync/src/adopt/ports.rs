@@ -16,6 +16,19 @@ pub struct LegacyKey {
     pub record: CrmId,
 }
 
+/// The CRM table whose records the external keys of a content type point to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RecordTable {
+    /// Activities (`MA`): e-mails and appointments.
+    Activity,
+    /// Persons (`KP`): the contacts kind.
+    Person,
+    /// Absences (`A3`).
+    Absence,
+    /// Tasks (`A1`).
+    Task,
+}
+
 /// The id forms `translateExchangeIds` takes that the EWS connector may have stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SourceForm {
@@ -74,12 +87,13 @@ pub trait AdoptionGraph: Send + Sync {
 #[async_trait]
 pub trait AdoptionCrm: Send + Sync {
     /// The external keys other systems left for `mailbox` with `content_type` on records of
-    /// the activity table, at most `max`; `true` when there are more.
+    /// `table`, at most `max`; `true` when there are more.
     async fn legacy_keys(
         &self,
         rep: &str,
         mailbox: &str,
         content_type: &str,
+        table: RecordTable,
         max: u32,
     ) -> Result<(Vec<LegacyKey>, bool), PortError>;
 

@@ -4,7 +4,7 @@
 
 use gc_store::LinkState;
 
-use crate::adopt::{self, AdoptedBy, Adoption, content};
+use crate::adopt::{self, AdoptedBy, Adoption, RecordTable, content};
 use crate::appointments::decide_crm::linked_event;
 use crate::appointments::fields::{MapInput, lookup_addresses, map_event};
 use crate::appointments::kind::{AppointmentKind, AppointmentRun};
@@ -165,7 +165,12 @@ pub async fn gather(
         // The previous connector's key, by the EWS id or entry id it stored.
         let index = run
             .legacy
-            .get(ad, cx, &kind.rules.dialect.appointment.content_type)
+            .get(
+                ad,
+                cx,
+                &kind.rules.dialect.appointment.content_type,
+                RecordTable::Activity,
+            )
             .await?;
         if let Some((id, how)) = index.find(&e.id) {
             if adopt::taken(cx, cx.kind, id, &e.id, global_key.as_deref()).await? {

@@ -9,6 +9,7 @@ use gc_store::CrmId;
 use serde_json::Value;
 
 use crate::adapters::{CrmActivities, GraphMail, crm::port as crm_port, graph::port};
+use crate::adopt::records::ContactStub;
 use crate::contacts::model::PERSON_PROPERTY;
 use crate::contacts::ports::{ContactsGraph, PersonsCrm, Selection, SelectionRead};
 use crate::error::PortError;
@@ -83,6 +84,37 @@ impl ContactsGraph for GraphMail {
                     })
             })
             .map(|c| c.id)
+            .collect())
+    }
+
+    async fn folder_contacts(
+        &self,
+        user: &str,
+        folder: Option<&str>,
+    ) -> Result<Vec<ContactStub>, PortError> {
+        let all = self
+            .client()
+            .contacts_expanding(user, folder, PERSON_PROPERTY)
+            .await
+            .map_err(port)?;
+        Ok(all
+            .into_iter()
+            .map(|c| ContactStub {
+                marker: c
+                    .single_value_extended_properties
+                    .iter()
+                    .flatten()
+                    .find(|p| p.id.eq_ignore_ascii_case(PERSON_PROPERTY))
+                    .and_then(|p| p.value.clone()),
+                display_name: c.display_name.unwrap_or_default(),
+                emails: c
+                    .email_addresses
+                    .iter()
+                    .flatten()
+                    .filter_map(|e| e.address.as_deref().map(str::to_ascii_lowercase))
+                    .collect(),
+                id: c.id,
+            })
             .collect())
     }
 

@@ -11,6 +11,7 @@
 use gc_store::{Link, LinkState};
 use serde_json::Value;
 
+use crate::adopt::AdoptedBy;
 use crate::contacts::model::{ContactChange, body_hash, contact_body};
 
 /// What to do with a change.
@@ -37,6 +38,9 @@ pub enum Decision {
         /// Found without an active link (an interrupted create, or an earlier installation):
         /// adopted rather than created again.
         adopted: bool,
+        /// How an adopted contact was found when not by the person id it carries (the
+        /// previous connector's key, content); set by the kind from what gather found.
+        how: Option<AdoptedBy>,
     },
     /// The person left the selection or was deleted in CRM: delete its contacts.
     Delete {
@@ -82,6 +86,7 @@ pub fn decide(
                     contact: first.clone(),
                     extra: rest.to_vec(),
                     adopted: link.is_none_or(|l| l.state != LinkState::Active),
+                    how: None,
                     body,
                     hash,
                 },

@@ -19,8 +19,12 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use gc_store::{Kind, LedgerAction, Link, LinkState, StateStore};
 
+use crate::adopt::records::{ContactStub, matching_contacts, only};
+use crate::adopt::{AdoptedBy, Adoption, LegacyCache, RecordTable};
 use crate::contacts::decide::{self, Decision};
-use crate::contacts::model::{ContactChange, ContactRules, ContactTarget, display, item_key};
+use crate::contacts::model::{
+    CONTENT_TYPE, ContactChange, ContactRules, ContactTarget, display, item_key,
+};
 use crate::contacts::ports::{ContactsGraph, PersonsCrm, Selection};
 use crate::contacts::probe::fingerprint;
 use crate::engine::{
@@ -37,6 +41,8 @@ pub struct ContactKind {
     pub(crate) rules: Arc<ContactRules>,
     /// Asks the selection checks of many mailboxes at once (see `contacts::probe`).
     pub(crate) prober: Option<Arc<dyn Prober>>,
+    /// Adoption of the contacts the previous connector wrote (see [`crate::adopt`]).
+    pub(crate) adoption: Option<Adoption>,
 }
 
 impl std::fmt::Debug for ContactKind {
@@ -59,7 +65,88 @@ impl ContactKind {
             crm,
             rules: Arc::new(rules),
             prober: None,
+            adoption: None,
         }
+    }
+
+    /// Adopt, before creating a contact, the one the previous connector wrote for the person
+    /// (by the EWS id or entry id in its external key, or by content; see [`crate::adopt`]).
+    pub fn with_adoption(mut self, adoption: Adoption) -> Self {
+        self.adoption = Some(adoption);
+        self
+    }
+
+    /// The contact the previous connector wrote for `person` in the target folder, and how it
+    /// was found: by its key, then (when asked for) by name and address. A contact that
+    /// carries another person's id, or that this run adopted already, is passed over.
+    async fn adopt(
+        &self,
+        cx: &ItemCx<'_>,
+        run: &ContactRun,
+        person: &gc_crm::CrmPerson,
+    ) -> Result<Option<(String, AdoptedBy)>, PortError> {
+        let Some(ad) = &self.adoption else {
+            return Ok(None);
+        };
+        let s = ad.settings();
+        if !s.legacy_ids && !s.content_match {
+            return Ok(None);
+        }
+        let stubs = run
+            .stubs
+            .get_or_try_init(|| async {
+                self.graph
+                    .folder_contacts(cx.user(), run.folder.as_deref())
+                    .await
+            })
+            .await?;
+        let me = person.id.to_string();
+        let free = |c: &ContactStub| {
+            c.marker.as_deref().is_none_or(|m| m == me)
+                && !run
+                    .claimed
+                    .lock()
+                    .map(|set| set.contains(&c.id))
+                    .unwrap_or(true)
+        };
+        let mut found = None;
+        if s.legacy_ids {
+            let index = run
+                .legacy
+                .get(ad, cx.run, CONTENT_TYPE, RecordTable::Person)
+                .await?;
+            if let Some((id, how)) = index.item_of(person.id) {
+                match stubs.iter().find(|c| c.id == id) {
+                    Some(c) if free(c) => found = Some((c.id.clone(), how)),
+                    Some(_) => tracing::warn!(
+                        mailbox = cx.mailbox(),
+                        person = %person.id,
+                        "the previous connector's contact of the person carries another person's id; not adopted"
+                    ),
+                    None => tracing::info!(
+                        mailbox = cx.mailbox(),
+                        person = %person.id,
+                        place = %run.place,
+                        "the previous connector's contact of the person is not in the contacts' place (or gone); not adopted"
+                    ),
+                }
+            }
+        }
+        if found.is_none() && s.content_match {
+            let name = format!("{} {}", person.first_name, person.last_name);
+            if !name.trim().is_empty()
+                && let Some(c) = only(matching_contacts(stubs, name.trim(), &person.emails))
+                && free(c)
+            {
+                found = Some((c.id.clone(), AdoptedBy::ContentMatch));
+            }
+        }
+        if let Some((id, _)) = &found
+            && let Ok(mut set) = run.claimed.lock()
+        {
+            set.insert(id.clone());
+        }
+        Ok(found)
     }
 
     /// Where the rep's contacts go, as the idle check's checkpoint names it: the folder, or
@@ -106,6 +193,15 @@ async fn forget_on_not_found(
     ))
 }
 
+/// What gather found for a person.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Found {
+    /// The contacts of the target place that carry the person id (or the one adopted).
+    pub contacts: Vec<String>,
+    /// How the adopted contact was found, when it carries no person id yet.
+    pub adopted_by: Option<AdoptedBy>,
+}
+
 /// What one mailbox run resolved.
 #[derive(Debug)]
 pub struct ContactRun {
@@ -119,13 +215,19 @@ pub struct ContactRun {
     place: String,
     /// The store's name of the kept folder id (target folder).
     folder_key: Option<String>,
+    /// The previous connector's keys of the mailbox, translated on first use.
+    legacy: LegacyCache,
+    /// The contacts of the target folder, read once when an unlinked person needs them.
+    stubs: tokio::sync::OnceCell<Vec<ContactStub>>,
+    /// Contacts adopted in this run (not adopted twice).
+    claimed: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 #[async_trait]
 impl SyncKind for ContactKind {
     type Run = ContactRun;
     type Change = ContactChange;
-    type Facts = Vec<String>;
+    type Facts = Found;
     type Decision = Decision;
 
     fn kind(&self) -> Kind {
@@ -189,6 +291,9 @@ impl SyncKind for ContactKind {
                     fresh,
                     place: format!("contact folder {name:?}"),
                     folder_key: Some(key),
+                    legacy: LegacyCache::default(),
+                    stubs: Default::default(),
+                    claimed: Default::default(),
                 }
             }
             ContactTarget::Category(name) => {
@@ -218,6 +323,9 @@ impl SyncKind for ContactKind {
                     fresh: false,
                     place: format!("the Contacts folder with category {name:?}"),
                     folder_key: None,
+                    legacy: LegacyCache::default(),
+                    stubs: Default::default(),
+                    claimed: Default::default(),
                 }
             }
         };
@@ -325,27 +433,42 @@ impl SyncKind for ContactKind {
         cx: &ItemCx<'_>,
         run: &ContactRun,
         change: &ContactChange,
-    ) -> Result<Vec<String>, PortError> {
+    ) -> Result<Found, PortError> {
         let person = match change {
             ContactChange::Person(p) => Some(p.id),
             ContactChange::Gone(l) => l.crm_id,
         };
         if run.folder.as_deref() == Some("") {
             // A plan for a folder that does not exist yet: it holds no contact.
-            return Ok(Vec::new());
+            return Ok(Found::default());
         }
-        match person {
-            Some(id) => match self
-                .graph
-                .find_contacts(cx.user(), run.folder.as_deref(), id)
-                .await
-            {
-                Ok(found) => Ok(found),
-                Err(e) if cx.planning => Err(e),
-                Err(e) => Err(forget_on_not_found(&**cx.run.store, cx.run.mailbox(), run, e).await),
-            },
-            None => Ok(Vec::new()),
+        let Some(id) = person else {
+            return Ok(Found::default());
+        };
+        let contacts = match self
+            .graph
+            .find_contacts(cx.user(), run.folder.as_deref(), id)
+            .await
+        {
+            Ok(found) => found,
+            Err(e) if cx.planning => return Err(e),
+            Err(e) => {
+                return Err(forget_on_not_found(&**cx.run.store, cx.run.mailbox(), run, e).await);
+            }
+        };
+        let unlinked = cx.link.is_none_or(|l| l.state != LinkState::Active);
+        if let (ContactChange::Person(p), true, true) = (change, contacts.is_empty(), unlinked)
+            && let Some((contact, how)) = self.adopt(cx, run, p).await?
+        {
+            return Ok(Found {
+                contacts: vec![contact],
+                adopted_by: Some(how),
+            });
         }
+        Ok(Found {
+            contacts,
+            adopted_by: None,
+        })
     }
 
     fn decide(
@@ -354,9 +477,13 @@ impl SyncKind for ContactKind {
         run: &ContactRun,
         change: &ContactChange,
         link: Option<&Link>,
-        facts: &Vec<String>,
+        facts: &Found,
     ) -> Decision {
-        decide::decide(change, link, run.category.as_deref(), facts)
+        let mut d = decide::decide(change, link, run.category.as_deref(), &facts.contacts);
+        if let Decision::Update { how, .. } = &mut d {
+            *how = facts.adopted_by;
+        }
+        d
     }
 
     fn planned(&self, decision: &Decision) -> crate::plan::Planned {
@@ -378,9 +505,12 @@ impl SyncKind for ContactKind {
                 l.crm_id.map(|c| c.to_string()).unwrap_or_default(),
             ),
         };
-        let done = |outcome, action, reason: String, link: Link| {
+        let done = |outcome, action, reason: String, link: Link, how: Option<AdoptedBy>| {
             let mut entry = cx.entry(person, action, &reason);
             entry.detail = self.describe(change);
+            if let (Some(how), Some(serde_json::Value::Object(o))) = (how, entry.detail.as_mut()) {
+                o.insert("adopted_by".into(), how.as_str().into());
+            }
             Applied {
                 outcome,
                 link: Some(link),
@@ -416,6 +546,7 @@ impl SyncKind for ContactKind {
                         run.place
                     ),
                     link,
+                    None,
                 ))
             }
             Decision::Update {
@@ -424,6 +555,7 @@ impl SyncKind for ContactKind {
                 body,
                 hash,
                 adopted,
+                how,
             } => {
                 cx.check()?;
                 self.graph.update_contact(user, &contact, &body).await?;
@@ -440,18 +572,31 @@ impl SyncKind for ContactKind {
                 } else {
                     format!("; {} duplicate(s) removed", extra.len())
                 };
-                let (outcome, action, why) = if adopted {
-                    (
-                        ItemOutcome::Adopted,
-                        LedgerAction::Adopted,
-                        "found by the person id it carries (an interrupted earlier write)",
+                // Found without an active link: by the person id it carries (an interrupted
+                // write of ours), or the contact the previous connector wrote.
+                let how = adopted.then(|| {
+                    how.unwrap_or(
+                        if cx.link.is_some_and(|l| l.state == LinkState::Interrupted) {
+                            AdoptedBy::Interrupted
+                        } else {
+                            AdoptedBy::CrmIdProperty
+                        },
                     )
+                });
+                let why = match how {
+                    None => "the person changed in CRM".to_owned(),
+                    Some(AdoptedBy::Interrupted | AdoptedBy::CrmIdProperty) => {
+                        "found by the person id it carries (an interrupted earlier write)"
+                            .to_owned()
+                    }
+                    Some(h) => format!(
+                        "adopted {h}: the contact the previous connector wrote, given the person id so it is found by it next time"
+                    ),
+                };
+                let (outcome, action) = if adopted {
+                    (ItemOutcome::Adopted, LedgerAction::Adopted)
                 } else {
-                    (
-                        ItemOutcome::Updated,
-                        LedgerAction::Updated,
-                        "the person changed in CRM",
-                    )
+                    (ItemOutcome::Updated, LedgerAction::Updated)
                 };
                 Ok(done(
                     outcome,
@@ -461,6 +606,7 @@ impl SyncKind for ContactKind {
                         run.place
                     ),
                     link,
+                    how,
                 ))
             }
             Decision::Delete { contacts } => {
@@ -478,6 +624,7 @@ impl SyncKind for ContactKind {
                         run.place
                     ),
                     link,
+                    None,
                 ))
             }
             Decision::Forget => {
@@ -490,6 +637,7 @@ impl SyncKind for ContactKind {
                         "person {name} left the rep's selection or was deleted in CRM; its contact was already gone"
                     ),
                     link,
+                    None,
                 ))
             }
         }

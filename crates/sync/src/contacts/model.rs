@@ -10,6 +10,10 @@ use sha2::{Digest, Sha256};
 /// CRM person id (MAPI named property in the public-strings set, as for the other kinds).
 pub const PERSON_PROPERTY: &str = "String {66f5a359-4659-4830-9070-00040ec6ac6e} Name CrmPersonId";
 
+/// The "Content Type (groupware)" of a person's external key, as the EWS connector wrote it
+/// for the contacts it kept (what adoption after a migration reads).
+pub const CONTENT_TYPE: &str = "text/x-mmPerson";
+
 /// Where the persons go.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ContactTarget {

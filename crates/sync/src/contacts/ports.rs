@@ -5,6 +5,7 @@ use gc_crm::CrmPerson;
 use gc_store::CrmId;
 use serde_json::Value;
 
+use crate::adopt::records::ContactStub;
 use crate::error::PortError;
 
 /// The Graph side: the target folder or category, and the connector's own contacts, always
@@ -33,6 +34,14 @@ pub trait ContactsGraph: Send + Sync {
         folder: Option<&str>,
         person: CrmId,
     ) -> Result<Vec<String>, PortError>;
+
+    /// Every contact of `folder` (`None`: the default folder), with the person id of the
+    /// connector's property where it has one: what adoption compares unlinked persons with.
+    async fn folder_contacts(
+        &self,
+        user: &str,
+        folder: Option<&str>,
+    ) -> Result<Vec<ContactStub>, PortError>;
 
     /// Create a contact in `folder`; its id.
     async fn create_contact(

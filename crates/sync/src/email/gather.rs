@@ -6,7 +6,7 @@
 
 use gc_store::{Kind, Link};
 
-use crate::adopt::{self, AdoptedBy, Adoption, content};
+use crate::adopt::{self, AdoptedBy, Adoption, RecordTable, content};
 use crate::email::decide;
 use crate::email::kind::{EmailKind, EmailRun};
 use crate::email::model::{ExistingActivity, FoundBy, MailMessage, PeopleMatch};
@@ -118,7 +118,10 @@ async fn by_legacy_id(
     if !ad.settings.legacy_ids {
         return Ok(None);
     }
-    let index = run.legacy.get(ad, cx, &kind.rules.content_type).await?;
+    let index = run
+        .legacy
+        .get(ad, cx, &kind.rules.content_type, RecordTable::Activity)
+        .await?;
     let Some((id, how)) = index.find(&m.id) else {
         return Ok(None);
     };

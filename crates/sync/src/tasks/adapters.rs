@@ -183,6 +183,26 @@ impl TodoGraph for GraphMail {
         Ok(item)
     }
 
+    async fn add_link(
+        &self,
+        user: &str,
+        list: &str,
+        id: &str,
+        crm_id: CrmId,
+    ) -> Result<(), PortError> {
+        let link = gc_graph::models::LinkedResource {
+            application_name: Some(LINK_APPLICATION.to_owned()),
+            external_id: Some(crm_id.to_string()),
+            display_name: Some(format!("CRM task {crm_id}")),
+            ..Default::default()
+        };
+        self.client()
+            .add_linked_resource(user, list, id, &link)
+            .await
+            .map(|_| ())
+            .map_err(graph_port)
+    }
+
     async fn update(
         &self,
         user: &str,

@@ -12,6 +12,7 @@ use gc_crm::{TaskRecord, TaskUpdate};
 use gc_store::{Link, LinkState};
 use jiff::tz::TimeZone;
 
+use crate::adopt::AdoptedBy;
 use crate::engine::cx::is_interrupted;
 use crate::tasks::map::{percent_for, status_to_crm, todo_fields, updated};
 use crate::tasks::model::{TaskChange, TodoFields, TodoItem, todo_id, todo_list};
@@ -63,6 +64,9 @@ pub struct SyncPlan {
     /// Found by its linked resource, not through the link: record the link (and the
     /// external key) anew.
     pub adopt: bool,
+    /// Adopted without a linked resource of ours (see [`Facts::adopted_by`]): the task gets
+    /// one.
+    pub adopted_by: Option<AdoptedBy>,
     /// What goes into CRM (empty: nothing).
     pub to_crm: TaskUpdate,
     /// The CRM task after `to_crm`.
@@ -82,8 +86,11 @@ pub struct SyncPlan {
 pub struct Facts {
     /// The CRM task, when it exists, is not marked deleted and is still this rep's.
     pub crm: Option<TaskRecord>,
-    /// The To Do task in the list (by the link, or by its linked resource).
+    /// The To Do task in the list (by the link, or by its linked resource, or adopted).
     pub todo: Option<TodoItem>,
+    /// How `todo` was adopted when it carries no linked resource of ours (a task the
+    /// previous connector wrote, found by content).
+    pub adopted_by: Option<AdoptedBy>,
 }
 
 /// The decision that needs no reads: already in sync, or none of this kind's business.
@@ -196,7 +203,9 @@ pub fn decide(
             )
         })
         .unwrap_or((None, None));
-    Decision::Sync(Box::new(merge(todo, crm, &want, bases, adopt, rules)))
+    let mut plan = merge(todo, crm, &want, bases, adopt, rules);
+    plan.adopted_by = facts.adopted_by.filter(|_| adopt);
+    Decision::Sync(Box::new(plan))
 }
 
 /// Per field: who changed it since the last sync, and so which way it flows.
@@ -244,6 +253,7 @@ fn merge(
     SyncPlan {
         todo: todo.clone(),
         adopt,
+        adopted_by: None,
         to_crm,
         crm_after,
         to_todo: (!pushed.is_empty()).then_some(out),

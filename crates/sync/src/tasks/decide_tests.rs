@@ -63,6 +63,7 @@ fn a_new_crm_task_is_created_in_todo() {
     let facts = Facts {
         crm: Some(crm()),
         todo: None,
+        adopted_by: None,
     };
     match decide(&c, None, &facts, &r, &tz()) {
         Decision::Create { fields, reason } => {
@@ -84,6 +85,7 @@ fn a_task_found_by_its_linked_resource_after_an_interruption_is_adopted() {
     let facts = Facts {
         crm: Some(crm()),
         todo: Some(todo),
+        adopted_by: None,
     };
     let p = plan(decide(
         &TaskChange::Crm(crm()),
@@ -132,6 +134,7 @@ fn crm_changes_go_to_todo() {
     let facts = Facts {
         crm: Some(changed.clone()),
         todo: Some(todo),
+        adopted_by: None,
     };
     let p = plan(decide(
         &TaskChange::Crm(changed),
@@ -158,6 +161,7 @@ fn completing_in_todo_completes_the_crm_task() {
     let facts = Facts {
         crm: Some(crm()),
         todo: Some(todo),
+        adopted_by: None,
     };
     let p = plan(decide(&c, Some(&link), &facts, &r, &tz()));
     assert_eq!(p.to_crm.status.as_deref(), Some("Completed"));
@@ -182,6 +186,7 @@ fn a_title_edit_in_todo_goes_back_only_both_ways_and_is_not_overwritten() {
     let facts = Facts {
         crm: Some(crm()),
         todo: Some(todo.clone()),
+        adopted_by: None,
     };
     let p = plan(decide(&c, Some(&link), &facts, &r, &tz()));
     assert_eq!(p.kept, vec!["title"]);
@@ -218,6 +223,7 @@ fn when_both_sides_changed_a_field_crm_wins() {
     let facts = Facts {
         crm: Some(changed.clone()),
         todo: Some(todo),
+        adopted_by: None,
     };
     let p = plan(decide(
         &TaskChange::Crm(changed),
@@ -243,6 +249,7 @@ fn deletions_both_ways_and_leaving_the_window() {
     let facts = Facts {
         crm: Some(crm()),
         todo: None,
+        adopted_by: None,
     };
     assert!(matches!(
         decide(&removed, Some(&link), &facts, &r, &tz()),
@@ -261,6 +268,7 @@ fn deletions_both_ways_and_leaving_the_window() {
     let gone = Facts {
         crm: None,
         todo: Some(todo),
+        adopted_by: None,
     };
     assert_eq!(
         decide(&missing, Some(&link), &gone, &r, &tz()),
@@ -295,6 +303,7 @@ fn a_todo_task_of_a_recreated_list_is_created_again() {
     let facts = Facts {
         crm: Some(crm()),
         todo: None,
+        adopted_by: None,
     };
     match decide(&TaskChange::Crm(crm()), Some(&link), &facts, &r, &tz()) {
         Decision::Create { reason, .. } => assert!(reason.contains("again"), "{reason}"),

@@ -6,6 +6,8 @@
 use gc_crm::TaskUpdate;
 use gc_store::{LedgerAction, Link, LinkState};
 
+use crate::adopt::AdoptedBy;
+use crate::engine::cx::is_interrupted;
 use crate::engine::{Applied, ItemCx, ItemOutcome};
 use crate::error::PortError;
 use crate::tasks::decide::{Decision, OUTSIDE_WINDOW, SyncPlan};
@@ -136,6 +138,13 @@ async fn sync(
         cx.check()?;
         k.crm.ensure_key(cx.rep(), crm_id, &todo.id).await?;
     }
+    if plan.adopted_by.is_some() {
+        // The previous connector's task: our linked resource, so it is found by it next time.
+        cx.check()?;
+        k.graph
+            .add_link(cx.user(), &run.list, &todo.id, crm_id)
+            .await?;
+    }
     let want = todo_fields(&plan.crm_after, &k.rules, &run.tz);
     // What To Do holds is the To Do side's base (a field kept in To Do stays kept).
     let link = synced_link(cx, run, crm_id, &todo, &want);
@@ -161,7 +170,12 @@ async fn sync(
         ));
     }
     let (outcome, action, reason) = if plan.adopt {
-        let mut r = "found in the To Do list by the CRM id in its linked resource: linked instead of created again".to_owned();
+        let mut r = match plan.adopted_by {
+            Some(how) => format!(
+                "adopted {how}: the task the previous connector wrote in the To Do list, given the CRM task's linked resource instead of a second task"
+            ),
+            None => "found in the To Do list by the CRM id in its linked resource: linked instead of created again".to_owned(),
+        };
         if !parts.is_empty() {
             r.push_str("; ");
             r.push_str(&parts.join("; "));
@@ -186,7 +200,21 @@ async fn sync(
             ..Applied::unchanged()
         });
     };
-    Ok(done(cx, link, outcome, action, &reason))
+    let mut applied = done(cx, link, outcome, action, &reason);
+    if plan.adopt {
+        let how = plan.adopted_by.unwrap_or(if is_interrupted(cx.link) {
+            AdoptedBy::Interrupted
+        } else {
+            AdoptedBy::CrmIdProperty
+        });
+        for e in &mut applied.ledger {
+            e.detail = Some(serde_json::json!({
+                "adopted_by": how.as_str(),
+                "title": plan.todo.fields.title,
+            }));
+        }
+    }
+    Ok(applied)
 }
 
 /// The link of a CRM task whose To Do task is `todo`, synchronized with CRM fields `want`.

@@ -18,6 +18,8 @@ use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use tokio::sync::OnceCell;
 
+use crate::adopt::records::{TaskStub, matching_tasks, only};
+use crate::adopt::{AdoptedBy, Adoption};
 use crate::crm_checkpoint::CrmCheckpoint;
 use crate::engine::commit::clear_cursor;
 use crate::engine::{
@@ -48,6 +50,8 @@ pub struct TasksKind {
     /// Asks the stored To Do delta links and the CRM change checks of many mailboxes at once
     /// (idle cycles).
     pub(crate) prober: Option<Arc<dyn Prober>>,
+    /// Adoption of the tasks the previous connector wrote, by content (see [`crate::adopt`]).
+    pub(crate) adoption: Option<Adoption>,
 }
 
 impl std::fmt::Debug for TasksKind {
@@ -66,7 +70,16 @@ impl TasksKind {
             crm,
             rules: Arc::new(rules),
             prober: None,
+            adoption: None,
         }
+    }
+
+    /// Adopt, before creating a To Do task, the one the previous connector wrote: the one
+    /// task of the list without our linked resource with the same title and due date, when
+    /// `[adoption] content_match` is on (see [`crate::adopt`]).
+    pub fn with_adoption(mut self, adoption: Adoption) -> Self {
+        self.adoption = Some(adoption);
+        self
     }
 
     /// Leave out of a cycle the mailboxes whose list and CRM tasks did not change, asking
@@ -88,10 +101,44 @@ impl TasksKind {
 pub struct TaskRun {
     pub(crate) list: String,
     pub(crate) tz: TimeZone,
-    index: OnceCell<HashMap<CrmId, TodoItem>>,
+    /// The list's tasks (by CRM id, and those without a linked resource of ours), read once.
+    index: OnceCell<ListIndex>,
+    /// Tasks adopted by content in this run (not adopted twice).
+    claimed: std::sync::Mutex<std::collections::HashSet<String>>,
+}
+
+/// The list's tasks as read once per run.
+#[derive(Debug, Default)]
+struct ListIndex {
+    by_crm_id: HashMap<CrmId, TodoItem>,
+    /// Tasks without a linked resource of ours (what content adoption looks among).
+    unmarked: Vec<TodoItem>,
 }
 
 impl TasksKind {
+    /// The list's tasks, read once per run.
+    async fn list_index<'r>(
+        &self,
+        cx: &RunCx<'_>,
+        run: &'r TaskRun,
+    ) -> Result<&'r ListIndex, PortError> {
+        run.index
+            .get_or_try_init(|| async {
+                let all = self.graph.tasks(cx.user(), &run.list).await?;
+                let mut index = ListIndex::default();
+                for t in all {
+                    match t.crm_id {
+                        Some(id) => {
+                            index.by_crm_id.insert(id, t);
+                        }
+                        None => index.unmarked.push(t),
+                    }
+                }
+                Ok::<_, PortError>(index)
+            })
+            .await
+    }
+
     /// The list's task that carries `crm_id` in its linked resource (read once per run).
     async fn by_crm_id(
         &self,
@@ -103,18 +150,73 @@ impl TasksKind {
             // A plan for a list that does not exist yet: it holds no task.
             return Ok(None);
         }
-        let index = run
-            .index
-            .get_or_try_init(|| async {
-                let all = self.graph.tasks(cx.user(), &run.list).await?;
-                Ok::<_, PortError>(
-                    all.into_iter()
-                        .filter_map(|t| Some((t.crm_id?, t)))
-                        .collect::<HashMap<_, _>>(),
-                )
+        Ok(self
+            .list_index(cx, run)
+            .await?
+            .by_crm_id
+            .get(&crm_id)
+            .cloned())
+    }
+
+    /// The one task of the list without a linked resource of ours with the CRM task's title
+    /// and due date, not linked to another CRM task nor adopted in this run: the task the
+    /// previous connector wrote (To Do task ids are not among the id forms
+    /// `translateExchangeIds` documents, so its keys cannot name one).
+    async fn by_content(
+        &self,
+        cx: &ItemCx<'_>,
+        run: &TaskRun,
+        crm: &gc_crm::TaskRecord,
+    ) -> Result<Option<TodoItem>, PortError> {
+        if run.list.is_empty() {
+            return Ok(None);
+        }
+        let want = crate::tasks::map::todo_fields(crm, &self.rules, &run.tz);
+        let index = self.list_index(cx.run, run).await?;
+        let stubs: Vec<TaskStub> = index
+            .unmarked
+            .iter()
+            .map(|t| TaskStub {
+                id: t.id.clone(),
+                title: t.fields.title.clone(),
+                due: t.fields.due,
+                marked: false,
             })
-            .await?;
-        Ok(index.get(&crm_id).cloned())
+            .collect();
+        let Some(found) = only(matching_tasks(&stubs, &want.title, want.due)) else {
+            return Ok(None);
+        };
+        if run
+            .claimed
+            .lock()
+            .map(|s| s.contains(&found.id))
+            .unwrap_or(true)
+        {
+            return Ok(None);
+        }
+        let linked = cx
+            .run
+            .store
+            .links_by_global_key(Kind::Task, &todo_key(&run.list, &found.id))
+            .await
+            .map_err(store_error)?
+            .iter()
+            .any(|l| {
+                matches!(l.state, LinkState::Active | LinkState::Interrupted)
+                    && l.crm_id != Some(crm.id)
+            });
+        if linked {
+            tracing::warn!(
+                mailbox = cx.mailbox(),
+                task = %crm.id,
+                "the To Do task that matches the CRM task is linked to another CRM task; not adopted"
+            );
+            return Ok(None);
+        }
+        if let Ok(mut s) = run.claimed.lock() {
+            s.insert(found.id.clone());
+        }
+        Ok(index.unmarked.iter().find(|t| t.id == found.id).cloned())
     }
 
     async fn crm_page(
@@ -253,6 +355,7 @@ impl SyncKind for TasksKind {
                         list: String::new(),
                         tz: self.crm.time_zone(),
                         index: OnceCell::new(),
+                        claimed: Default::default(),
                     },
                 }));
             }
@@ -310,6 +413,7 @@ impl SyncKind for TasksKind {
                 list,
                 tz: self.crm.time_zone(),
                 index: OnceCell::new(),
+                claimed: Default::default(),
             },
         }))
     }
@@ -456,6 +560,7 @@ impl SyncKind for TasksKind {
         };
         let rep = &cx.target.owner.rep_number;
         let crm = crm.filter(|t| !t.deleted && (t.rep_id.is_empty() || t.rep_id == *rep));
+        let mut adopted_by = None;
         let todo = match change {
             TaskChange::TodoRemoved { .. } => None,
             TaskChange::Todo(item) => Some(item.clone()),
@@ -471,13 +576,36 @@ impl SyncKind for TasksKind {
                     }
                     _ => None,
                 };
-                match found {
+                let found = match found {
                     Some(t) => Some(t),
                     None => self.by_crm_id(cx.run, run, crm_id).await?,
+                };
+                match (found, &crm) {
+                    (Some(t), _) => Some(t),
+                    // Nothing of ours: the previous connector's task, by content when asked.
+                    (None, Some(c))
+                        if matches!(change, TaskChange::Crm(_))
+                            && cx.link.is_none_or(|l| l.state != LinkState::Active)
+                            && self
+                                .adoption
+                                .as_ref()
+                                .is_some_and(|a| a.settings().content_match) =>
+                    {
+                        let t = self.by_content(cx, run, c).await?;
+                        if t.is_some() {
+                            adopted_by = Some(AdoptedBy::ContentMatch);
+                        }
+                        t
+                    }
+                    (None, _) => None,
                 }
             }
         };
-        Ok(Facts { crm, todo })
+        Ok(Facts {
+            crm,
+            todo,
+            adopted_by,
+        })
     }
 
     fn decide(

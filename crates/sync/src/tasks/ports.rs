@@ -59,6 +59,16 @@ pub trait TodoGraph: Send + Sync {
         crm_id: CrmId,
     ) -> Result<TodoItem, PortError>;
 
+    /// Give a task of the list (one the connector adopted) the linked resource that carries
+    /// `crm_id`, so that it is found by it next time.
+    async fn add_link(
+        &self,
+        user: &str,
+        list: &str,
+        id: &str,
+        crm_id: CrmId,
+    ) -> Result<(), PortError>;
+
     /// Write `fields` into a task.
     async fn update(
         &self,

@@ -457,3 +457,56 @@ async fn an_event_written_just_before_a_crash_is_adopted_not_written_twice() {
     );
     assert_eq!(activities(&env, "Interrupted").await.len(), 1);
 }
+
+/// A meeting whose attendee's copy wrote the appointment, deleted physically in CRM (its
+/// external key with it) before the organizer's copy was ever linked (the organizer's runs
+/// were cut off): the attendee's link, closed with the record, still names it, so the
+/// organizer's copy is a deletion in CRM (the meeting is cancelled), never a new appointment.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_meeting_deleted_in_crm_before_its_organizer_linked_it_is_cancelled_not_written_again() {
+    let env = start(35).await;
+    let reps = two_reps(&env).await;
+    let (anna, _) = &reps[0];
+    let (bruno, _) = &reps[1];
+    let config = config(&env, AppointmentConflict::Newest);
+    let g = graph(&config);
+    // The seeded calendars first: the organizer's later run is not a first sync (which,
+    // with a deletion in its plan, would wait for review).
+    let rt = Runtime::build(&config).await.unwrap();
+    cycle(&rt).await;
+    let d = day(2);
+    g.create_event(
+        anna,
+        &json!({
+            "subject": "Deleted before linked",
+            "start": {"dateTime": format!("{d}T09:00:00"), "timeZone": "UTC"},
+            "end": {"dateTime": format!("{d}T10:00:00"), "timeZone": "UTC"},
+            "attendees": [{"type": "required", "emailAddress": {"address": bruno}}],
+        }),
+    )
+    .await
+    .unwrap();
+    // Only the attendee's mailbox runs: its copy writes the appointment.
+    rt.cycle(Some(bruno), &gc_sync::NoProgress, &Default::default())
+        .await
+        .unwrap();
+    let written = activities(&env, "Deleted before linked").await;
+    assert_eq!(written.len(), 1, "{written:#?}");
+    let crm = env.crm();
+    let table = crm.dialect().activity.table.clone();
+    crm.master().delete(&table, written[0].id).await.unwrap();
+    // The attendee's run closes its link; then the organizer's first run.
+    rt.cycle(Some(bruno), &gc_sync::NoProgress, &Default::default())
+        .await
+        .unwrap();
+    let r = cycle(&rt).await;
+    assert_eq!(r.deleted, 1, "{r:?}");
+    assert!(
+        events(&g, anna, "Deleted before linked").await.is_empty(),
+        "the organizer's event is cancelled"
+    );
+    assert!(
+        activities(&env, "Deleted before linked").await.is_empty(),
+        "no appointment written again"
+    );
+}

@@ -244,12 +244,12 @@ pub fn decide(i: Input<'_>) -> Decision {
     let key = ev.global_key(i.owner.mailbox.as_str());
     match &i.facts.existing {
         // An event the connector wrote from a CRM appointment that is gone from CRM since,
-        // or a meeting copy whose record another mailbox's closed link names and which is
-        // gone since, met before it was linked (the run that would have linked it was cut
-        // off): a deletion in CRM, never a new appointment.
+        // or a meeting copy whose record an external key or another mailbox's closed link
+        // names and which is gone since, met before it was linked (the run that would have
+        // linked it was cut off): a deletion in CRM, never a new appointment.
         None if matches!(
             i.facts.found_by,
-            Some("the CrmId property" | crate::appointments::gather::CLOSED_LINK)
+            Some("the CrmId property" | "external key" | crate::appointments::gather::CLOSED_LINK)
         ) && let Some(id) = i.facts.candidate =>
         {
             let start = match ev.when {
@@ -741,8 +741,7 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn a_meeting_copy_whose_record_was_deleted_in_crm_before_it_was_linked_is_not_written_again()
-    {
+    fn a_meeting_copy_whose_record_was_deleted_in_crm_before_it_was_linked_is_not_written_again() {
         // Another rep's copy wrote the meeting's record 77; it was deleted physically in CRM
         // (its external key with it) before the organizer's copy was ever linked; the other
         // copy's link was closed with it and names it.
@@ -754,7 +753,23 @@ pub(crate) mod tests {
         };
         assert!(matches!(
             run(&c, None, &gone),
-            Decision::DeleteEvent { crm_id: Some(CrmId(77)), .. }
+            Decision::DeleteEvent {
+                crm_id: Some(CrmId(77)),
+                ..
+            }
+        ));
+        // The same when the meeting's external key outlived its record.
+        let gone = Facts {
+            found_by: Some("external key"),
+            candidate: Some(CrmId(77)),
+            ..Facts::default()
+        };
+        assert!(matches!(
+            run(&c, None, &gone),
+            Decision::DeleteEvent {
+                crm_id: Some(CrmId(77)),
+                ..
+            }
         ));
     }
 

@@ -458,24 +458,10 @@ impl SyncKind for AbsenceKind {
                 };
                 // Found without an active link: by the absence id it carries (an interrupted
                 // write of ours), or the event the previous connector wrote.
-                let how = adopted.then(|| {
-                    how.unwrap_or(
-                        if cx.link.is_some_and(|l| l.state == LinkState::Interrupted) {
-                            AdoptedBy::Interrupted
-                        } else {
-                            AdoptedBy::CrmIdProperty
-                        },
-                    )
-                });
+                let how = adopted.then(|| AdoptedBy::without_link(how, cx.link));
                 let why = match how {
                     None => "the absence changed in CRM".to_owned(),
-                    Some(AdoptedBy::Interrupted | AdoptedBy::CrmIdProperty) => {
-                        "found by the absence id it carries (an interrupted earlier write)"
-                            .to_owned()
-                    }
-                    Some(h) => format!(
-                        "adopted {h}: the event the previous connector wrote, given the absence id so it is found by it next time"
-                    ),
+                    Some(h) => h.reason_without_link("absence id", "event"),
                 };
                 let (outcome, action) = if adopted {
                     (ItemOutcome::Adopted, LedgerAction::Adopted)

@@ -57,6 +57,30 @@ pub enum AdoptedBy {
 }
 
 impl AdoptedBy {
+    /// How an item of a kind that writes from CRM into Microsoft 365 (contacts, absences) was
+    /// found without an active link: `found` when adoption found it (the previous connector's
+    /// item), otherwise by the CRM id it carries, which an interrupted write of ours left.
+    pub fn without_link(found: Option<AdoptedBy>, link: Option<&gc_store::Link>) -> AdoptedBy {
+        found.unwrap_or(if link.is_some_and(|l| l.state == LinkState::Interrupted) {
+            AdoptedBy::Interrupted
+        } else {
+            AdoptedBy::CrmIdProperty
+        })
+    }
+
+    /// The ledger's reason for such an item: `id` names the CRM id it carries ("person id"),
+    /// `item` what the previous connector wrote ("contact").
+    pub fn reason_without_link(self, id: &str, item: &str) -> String {
+        match self {
+            AdoptedBy::Interrupted | AdoptedBy::CrmIdProperty => {
+                format!("found by the {id} it carries (an interrupted earlier write)")
+            }
+            h => format!(
+                "adopted {h}: the {item} the previous connector wrote, given the {id} so it is found by it next time"
+            ),
+        }
+    }
+
     /// The words the ledger uses.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -48,17 +48,7 @@ fn graph(config: &Config) -> gc_graph::GraphClient {
 
 /// Two mailbox users whose reps synchronize appointments.
 async fn two_reps(env: &Env) -> Vec<(String, gc_crm::Rep)> {
-    let reps = env.crm().master().enabled_reps().await.unwrap();
-    let v: Vec<_> = env
-        .users()
-        .into_iter()
-        .filter_map(|u| {
-            reps.iter()
-                .find(|r| r.sync_appointments && r.email.as_deref() == Some(u.as_str()))
-                .map(|r| (u.clone(), r.clone()))
-        })
-        .take(2)
-        .collect();
+    let v: Vec<_> = env.appointment_reps().await.into_iter().take(2).collect();
     assert_eq!(v.len(), 2, "two reps synchronize appointments");
     v
 }

@@ -33,19 +33,6 @@ fn graph(config: &Config) -> gc_graph::GraphClient {
     gc_graph::GraphClient::new(graph_connector::wiring::graph_options(config).unwrap()).unwrap()
 }
 
-/// Mailbox users whose rep synchronizes appointments, with their rep record.
-async fn appointment_reps(env: &Env) -> Vec<(String, gc_crm::Rep)> {
-    let reps = env.crm().master().enabled_reps().await.unwrap();
-    env.users()
-        .into_iter()
-        .filter_map(|u| {
-            reps.iter()
-                .find(|r| r.sync_appointments && r.email.as_deref() == Some(u.as_str()))
-                .map(|r| (u.clone(), r.clone()))
-        })
-        .collect()
-}
-
 async fn cycle(rt: &Runtime) -> gc_sync::SyncReport {
     let r = rt
         .cycle(None, &gc_sync::NoProgress, &Default::default())
@@ -127,7 +114,7 @@ async fn events_become_appointments_one_per_meeting_and_follow_edits_and_deletio
     let env = start(8, 13).await;
     let config = env.config();
     let g = graph(&config);
-    let reps = appointment_reps(&env).await;
+    let reps = env.appointment_reps().await;
     assert!(
         reps.len() >= 5,
         "{} reps synchronize appointments",
@@ -336,7 +323,7 @@ async fn private_and_absence_events_are_left_out() {
     let mut config = env.config();
     config.appointments.sync_private = false;
     let g = graph(&config);
-    let (first, _) = appointment_reps(&env).await.into_iter().next().unwrap();
+    let (first, _) = env.appointment_reps().await.into_iter().next().unwrap();
     // An event the absences kind wrote (its extended property) is none of this kind's.
     let absence = g
         .create_event(
@@ -358,7 +345,7 @@ async fn private_and_absence_events_are_left_out() {
     let rt = Runtime::build(&config).await.unwrap();
     let r = cycle(&rt).await;
     assert!(!r.any_mailbox_failed(), "{r:#?}");
-    let (user, _) = appointment_reps(&env).await.into_iter().next().unwrap();
+    let (user, _) = env.appointment_reps().await.into_iter().next().unwrap();
     let ev = find_event(&g, &user, "Doctor appointment").await;
     // Not linked, nothing written (a legacy record of the previous connector may exist).
     let mailbox = rt

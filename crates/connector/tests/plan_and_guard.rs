@@ -24,6 +24,20 @@ const APPOINTMENTS: &str =
 /// Mailboxes worked one after the other, in the order of the mailbox list.
 const ONE_AT_A_TIME: [(&str, &str); 1] = [("GRAPH_CONNECTOR__MAILBOXES__PARALLEL", "1")];
 
+/// A sandbox of `users` users without messages, appointments on.
+async fn calendars(users: usize, seed: u64) -> Env {
+    Env::start(
+        SandboxOptions {
+            users,
+            seed,
+            messages_per_mailbox: 0,
+            ..SandboxOptions::default()
+        },
+        APPOINTMENTS,
+    )
+    .await
+}
+
 /// Run the binary; its exit code and standard output.
 fn bin(env: &Env, args: &[&str], vars: &[(&str, &str)]) -> (i32, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_graph-connector"))
@@ -354,19 +368,6 @@ async fn plan_says_what_the_next_sync_does_and_writes_nothing() {
     }
 }
 
-/// The mailbox users whose reps synchronize appointments, with their reps.
-async fn calendar_reps(env: &Env) -> Vec<(String, gc_crm::Rep)> {
-    let reps = env.crm().master().enabled_reps().await.unwrap();
-    env.users()
-        .into_iter()
-        .filter_map(|u| {
-            reps.iter()
-                .find(|r| r.sync_appointments && r.email.as_deref() == Some(u.as_str()))
-                .map(|r| (u.clone(), r.clone()))
-        })
-        .collect()
-}
-
 /// A CRM appointment of `rep` (`user`'s), `days` from today at `hour`, for an hour, with
 /// these other participants (addresses, and the rep record of those who are reps).
 async fn crm_appointment(
@@ -416,21 +417,12 @@ async fn event_titled(g: &gc_graph::GraphClient, user: &str, subject: &str) -> S
 /// (`expected_copies`), and after the sync and one more exactly that many were adopted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn plan_says_what_the_next_two_way_sync_does_and_writes_nothing() {
-    let env = Env::start(
-        SandboxOptions {
-            users: 4,
-            seed: 17,
-            messages_per_mailbox: 0,
-            ..SandboxOptions::default()
-        },
-        APPOINTMENTS,
-    )
-    .await;
+    let env = calendars(4, 17).await;
     let g = graph(&env);
     let s = store(&env).await;
     let crm = env.crm();
     let dl = crm.dialect().clone();
-    let reps = calendar_reps(&env).await;
+    let reps = env.appointment_reps().await;
     assert!(
         reps.len() >= 3,
         "three reps synchronize appointments: {reps:?}"
@@ -732,16 +724,7 @@ async fn activities_titled(env: &Env, subject: &str) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_guard_holds_an_emptied_calendar_until_confirmed() {
-    let env = Env::start(
-        SandboxOptions {
-            users: 3,
-            seed: 7,
-            messages_per_mailbox: 0,
-            ..SandboxOptions::default()
-        },
-        APPOINTMENTS,
-    )
-    .await;
+    let env = calendars(3, 7).await;
     let g = graph(&env);
     let user = env.users()[1].clone();
     for i in 0..5 {
@@ -825,16 +808,7 @@ async fn the_guard_holds_an_emptied_calendar_until_confirmed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_guard_holds_crm_appointments_deleted_en_masse_until_confirmed() {
-    let env = Env::start(
-        SandboxOptions {
-            users: 3,
-            seed: 9,
-            messages_per_mailbox: 0,
-            ..SandboxOptions::default()
-        },
-        APPOINTMENTS,
-    )
-    .await;
+    let env = calendars(3, 9).await;
     let g = graph(&env);
     let crm = env.crm();
     let dl = crm.dialect().clone();
@@ -959,16 +933,7 @@ async fn left_filter(s: &dyn StateStore) -> Vec<gc_store::LedgerEntry> {
 /// nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_crm_filter_change_deletes_no_appointment_and_the_ledger_says_why() {
-    let env = Env::start(
-        SandboxOptions {
-            users: 3,
-            seed: 12,
-            messages_per_mailbox: 0,
-            ..SandboxOptions::default()
-        },
-        APPOINTMENTS,
-    )
-    .await;
+    let env = calendars(3, 12).await;
     // The installation's forms.xml, as the admin configured it.
     let forms = env.dir.path().join("forms.xml");
     std::fs::write(&forms, forms_xml("")).unwrap();

@@ -65,6 +65,20 @@ impl Env {
             .collect()
     }
 
+    /// Mailbox users whose rep synchronizes appointments, with their rep record.
+    #[allow(dead_code)]
+    pub async fn appointment_reps(&self) -> Vec<(String, gc_crm::Rep)> {
+        let reps = self.crm().master().enabled_reps().await.unwrap();
+        self.users()
+            .into_iter()
+            .filter_map(|u| {
+                reps.iter()
+                    .find(|r| r.sync_appointments && r.email.as_deref() == Some(u.as_str()))
+                    .map(|r| (u.clone(), r.clone()))
+            })
+            .collect()
+    }
+
     /// Mailbox users whose rep is enabled for e-mails in CRM.
     pub async fn enabled_users(&self) -> Vec<String> {
         let reps = self.crm().master().enabled_reps().await.unwrap();

@@ -381,21 +381,33 @@ fn create(ctx: &mut Ctx<'_>, ui: usize, folder: Option<String>) -> GResult<Resp>
     apply(&mut props, &body)?;
     let mut ext = Vec::new();
     merge_ext(&body, &mut ext)?;
+    let c = insert_contact(mb, rng, fid, seq, props, ext);
+    Ok(Resp::created(render(c, &view)))
+}
+
+/// A new contact in `folder` of the mailbox, indexed by both its ids.
+fn insert_contact<'m>(
+    mb: &'m mut Mailbox,
+    rng: &mut rand_chacha::ChaCha20Rng,
+    folder: String,
+    seq: u64,
+    props: Map<String, Value>,
+    ext: Vec<(String, String)>,
+) -> &'m Contact {
     let now = Timestamp::now();
     let c = Contact {
         imm: ids::immutable_id(rng),
         rest: ids::rest_id(rng),
-        folder: fid,
+        folder,
         seq,
         created: now,
         modified: now,
         props,
         ext,
     };
-    let v = render(&c, &view);
-    mb.rest_index.insert(c.rest.clone(), c.imm.clone());
-    mb.contacts.insert(c.imm.clone(), c);
-    Ok(Resp::created(v))
+    let imm = c.imm.clone();
+    mb.rest_index.insert(c.rest.clone(), imm.clone());
+    mb.contacts.entry(imm).insert_entry(c).into_mut()
 }
 
 fn contact_op(ctx: &mut Ctx<'_>, ui: usize, id: &str, m: Method) -> GResult<Resp> {
@@ -524,19 +536,6 @@ pub(crate) fn add_kept_contact(
         "emailAddresses".into(),
         json!([{"address": email, "name": display_name}]),
     );
-    let now = Timestamp::now();
-    let c = Contact {
-        imm: ids::immutable_id(rng),
-        rest: ids::rest_id(rng),
-        folder: fid,
-        seq,
-        created: now,
-        modified: now,
-        props,
-        ext: Vec::new(),
-    };
-    let out = (c.imm.clone(), c.rest.clone());
-    mb.rest_index.insert(c.rest.clone(), c.imm.clone());
-    mb.contacts.insert(c.imm.clone(), c);
-    Some(out)
+    let c = insert_contact(mb, rng, fid, seq, props, Vec::new());
+    Some((c.imm.clone(), c.rest.clone()))
 }

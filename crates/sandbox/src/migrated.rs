@@ -242,18 +242,7 @@ fn prepare_kept(
         .filter(|p| matches!(p.kind, PersonKind::Member { .. }))
         .collect();
     let n = members.len().max(1);
-    let persons: Vec<&Person> = dir
-        .users
-        .iter()
-        .filter(|p| p.kind == PersonKind::Guest)
-        .chain(
-            dir.externals
-                .iter()
-                .enumerate()
-                .filter(|(i, _)| i % 5 != 4)
-                .map(|(_, p)| p),
-        )
-        .collect();
+    let persons: Vec<&Person> = dir.crm_persons().collect();
     let ties = [Tie::EwsId, Tie::EntryId, Tie::ContentOnly];
     let mut kept = Vec::new();
     for u in users {

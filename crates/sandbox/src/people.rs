@@ -309,6 +309,21 @@ impl Directory {
             .filter(|p| matches!(p.kind, PersonKind::Member { has_mailbox: true }))
     }
 
+    /// The people the CRM seed makes persons of: the guests and four in five externals (the
+    /// fifth stays unknown to CRM, for the missing-participants block).
+    pub fn crm_persons(&self) -> impl Iterator<Item = &Person> {
+        self.users
+            .iter()
+            .filter(|p| p.kind == PersonKind::Guest)
+            .chain(
+                self.externals
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| i % 5 != 4)
+                    .map(|(_, p)| p),
+            )
+    }
+
     /// The member without a mailbox (there is one when the tenant has two or more members).
     pub fn user_without_mailbox(&self) -> Option<&Person> {
         self.users

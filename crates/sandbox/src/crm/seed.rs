@@ -310,17 +310,7 @@ pub(crate) async fn seed(
 
     // persons
     let mut person_ids = BTreeMap::new();
-    let people = dir
-        .users
-        .iter()
-        .filter(|p| p.kind == PersonKind::Guest)
-        .chain(
-            dir.externals
-                .iter()
-                .enumerate()
-                .filter(|(i, _)| i % 5 != 4)
-                .map(|(_, p)| p),
-        );
+    let people = dir.crm_persons();
     for p in people {
         let links: Vec<(String, u64)> = p
             .company

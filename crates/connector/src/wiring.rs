@@ -35,6 +35,7 @@ pub fn graph_options(config: &Config) -> anyhow::Result<gc_graph::GraphOptions> 
     options.max_backoff = Duration::from_secs(e.max_backoff_seconds.into());
     options.mailbox_concurrency = m.mailbox_concurrency as usize;
     options.tenant_budget = Some(gc_graph::Budget::per_second(m.requests_per_second));
+    options.page_size = Some(m.page_size);
     if let Some(ca) = &m.ca_file {
         options.extra_ca_pem = Some(
             std::fs::read(ca)
@@ -241,7 +242,10 @@ pub async fn store(config: &Config) -> anyhow::Result<Arc<dyn gc_store::StateSto
 pub fn run_policy(config: &Config) -> gc_sync::RunPolicy {
     let e = &config.errors;
     gc_sync::RunPolicy {
-        item_concurrency: (config.microsoft.mailbox_concurrency as usize).max(1),
+        // Twice the mailbox's Graph slots: an item spends part of its time on CRM (one
+        // request at a time per rep), and the items waiting there would otherwise leave the
+        // Graph slots idle.
+        item_concurrency: 2 * (config.microsoft.mailbox_concurrency as usize).max(1),
         lease_ttl: Duration::from_secs(config.state.lease_seconds.max(1).into()),
         exclusion: (e.exclude_after_access_errors > 0).then(|| gc_store::ExclusionPolicy {
             after_failures: e.exclude_after_access_errors,

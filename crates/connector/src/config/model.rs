@@ -52,7 +52,15 @@ pub struct Microsoft {
     pub login_url: String,
     pub ca_file: Option<PathBuf>,
     pub mailbox_concurrency: u32,
+    /// The tenant-wide Graph budget of this process. Outlook's limits are per app and
+    /// mailbox (4 concurrent, 10,000 per 10 minutes, both enforced per mailbox anyway); the
+    /// only app-wide one Microsoft documents is 2,000 requests per second, so the default takes
+    /// a quarter of it, which leaves room for up to four processes sharing the app.
     pub requests_per_second: u32,
+    /// Items per page asked of list and delta requests (`Prefer: odata.maxpagesize`). Graph's
+    /// own default for message delta is 10; a run reads the next page when the current one's
+    /// items are done, so bigger pages keep a mailbox's 4 request slots busy for longer.
+    pub page_size: u32,
 }
 
 impl Default for Microsoft {
@@ -73,7 +81,8 @@ impl Default for Microsoft {
             login_url: "https://login.microsoftonline.com".into(),
             ca_file: None,
             mailbox_concurrency: 4,
-            requests_per_second: 100,
+            requests_per_second: 500,
+            page_size: 50,
         }
     }
 }
@@ -112,6 +121,9 @@ pub struct Crm {
     pub language: String,
     pub ca_file: Option<PathBuf>,
     pub batch_size: u32,
+    /// CRM.interface requests at once for the whole process. Requests for one rep always go
+    /// one after the other (CRM.interface answers a second one with "User is already
+    /// active"), so this is how many reps are served at once.
     pub concurrency: u32,
     /// Whether CRM.interface protects against executing the same request twice (Aurea
     /// documents it); off, a write whose answer was lost is not re-sent.
@@ -134,7 +146,7 @@ impl Default for Crm {
             language: "en".into(),
             ca_file: None,
             batch_size: 10,
-            concurrency: 4,
+            concurrency: 16,
             duplicate_protection: true,
             time_zone: None,
             dialect: gc_crm::Dialect::default(),

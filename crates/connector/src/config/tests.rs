@@ -233,8 +233,8 @@ fn dialect_keys_are_configurable_checked_and_suggested() {
 fn time_zone_and_interface_url_rules() {
     let with = |extra: &str| {
         example_with(
-            "\nconcurrency = 4\n",
-            &format!("\nconcurrency = 4\n{extra}\n"),
+            "\nconcurrency = 16\n",
+            &format!("\nconcurrency = 16\n{extra}\n"),
         )
     };
     let config = load_text(&with("time_zone = \"Europe/Vienna\"")).unwrap();
@@ -669,4 +669,22 @@ fn instance_name_names_the_process_in_its_leases() {
             "{bad:?}: {found:?}"
         );
     }
+}
+
+#[test]
+fn page_size_is_between_1_and_1000_and_reaches_the_graph_client() {
+    let with = |n: &str| example_with("\npage_size = 50\n", &format!("\npage_size = {n}\n"));
+    for bad in ["0", "1001"] {
+        let found = issues(&with(bad));
+        assert_eq!(found[0].key, "microsoft.page_size", "{bad}: {found:?}");
+    }
+    let config = load_text(&with("200")).unwrap();
+    let options = crate::wiring::graph_options(&config).unwrap();
+    assert_eq!(options.page_size, Some(200));
+    assert_eq!(
+        options.tenant_budget,
+        Some(gc_graph::Budget::per_second(500))
+    );
+    // Twice the mailbox's Graph slots of items in flight.
+    assert_eq!(crate::wiring::run_policy(&config).item_concurrency, 8);
 }

@@ -107,6 +107,14 @@ pub fn validate(config: &Config) -> Vec<Problem> {
         );
     }
     p.nonzero("microsoft.requests_per_second", m.requests_per_second);
+    p.nonzero("microsoft.page_size", m.page_size);
+    if m.page_size > 1000 {
+        p.push(
+            "microsoft.page_size",
+            "more than 1000 items per page",
+            "Graph pages hold at most 1000 items; write 1000 or less",
+        );
+    }
     for (key, file) in [
         ("microsoft.ca_file", &m.ca_file),
         ("crm.ca_file", &config.crm.ca_file),

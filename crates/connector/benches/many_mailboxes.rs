@@ -25,7 +25,7 @@
 //! cargo bench -p graph-connector --bench many_mailboxes
 //! # BENCH_MAILBOXES (default 10000), BENCH_INTERVAL_MIN (default 5), BENCH_GRAPH_MS /
 //! # BENCH_CRM_MS (latency per request, default 20 / 10), BENCH_RPS ([microsoft]
-//! # requests_per_second, default 100 as in the product), BENCH_DELIVER_MS (default 200), BENCH_FIRST_ROUND_MIN
+//! # requests_per_second, default 500 as in the product), BENCH_DELIVER_MS (default 200), BENCH_FIRST_ROUND_MIN
 //! # (give up on the first round after this, default 30)
 //! ```
 //!
@@ -153,7 +153,7 @@ async fn main() {
     let interval_min = env_usize("BENCH_INTERVAL_MIN", 5);
     let graph_ms = env_usize("BENCH_GRAPH_MS", 20) as u64;
     let crm_ms = env_usize("BENCH_CRM_MS", 10) as u64;
-    let rps = env_usize("BENCH_RPS", 100);
+    let rps = env_usize("BENCH_RPS", 500);
     let deliver_ms = env_usize("BENCH_DELIVER_MS", 200) as u64;
     let first_round_limit = Duration::from_secs(60 * env_usize("BENCH_FIRST_ROUND_MIN", 30) as u64);
     let interval_s = (interval_min as f64 * 60.0).max(FLOOR_S);

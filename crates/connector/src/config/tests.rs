@@ -678,6 +678,11 @@ fn page_size_is_between_1_and_1000_and_reaches_the_graph_client() {
         let found = issues(&with(bad));
         assert_eq!(found[0].key, "microsoft.page_size", "{bad}: {found:?}");
     }
+    let found = issues(&example_with(
+        "mailbox_concurrency = 4",
+        "mailbox_concurrency = 5",
+    ));
+    assert_eq!(found[0].key, "microsoft.mailbox_concurrency", "{found:?}");
     let config = load_text(&with("200")).unwrap();
     let options = crate::wiring::graph_options(&config).unwrap();
     assert_eq!(options.page_size, Some(200));

@@ -98,23 +98,19 @@ pub fn validate(config: &Config) -> Vec<Problem> {
         &m.login_url,
         "https://login.microsoftonline.com",
     );
-    p.nonzero("microsoft.mailbox_concurrency", m.mailbox_concurrency);
-    if m.mailbox_concurrency > 4 {
-        p.push(
-            "microsoft.mailbox_concurrency",
-            "more than 4 concurrent requests per mailbox",
-            "Exchange Online throttles above 4 (MailboxConcurrency); write 4 or less",
-        );
-    }
+    p.between(
+        "microsoft.mailbox_concurrency",
+        m.mailbox_concurrency,
+        4,
+        "Exchange Online throttles above 4 concurrent requests per mailbox (MailboxConcurrency)",
+    );
     p.nonzero("microsoft.requests_per_second", m.requests_per_second);
-    p.nonzero("microsoft.page_size", m.page_size);
-    if m.page_size > 1000 {
-        p.push(
-            "microsoft.page_size",
-            "more than 1000 items per page",
-            "Graph pages hold at most 1000 items; write 1000 or less",
-        );
-    }
+    p.between(
+        "microsoft.page_size",
+        m.page_size,
+        1000,
+        "Graph pages hold at most 1000 items",
+    );
     for (key, file) in [
         ("microsoft.ca_file", &m.ca_file),
         ("crm.ca_file", &config.crm.ca_file),
@@ -440,6 +436,18 @@ impl Problems {
     fn nonzero(&mut self, key: &str, value: u32) {
         if value == 0 {
             self.push(key, "0 is not allowed here", "write a number of at least 1");
+        }
+    }
+
+    /// At least 1 and at most `max`, which Microsoft (or Aurea) sets for the reason `why`.
+    fn between(&mut self, key: &str, value: u32, max: u32, why: &str) {
+        self.nonzero(key, value);
+        if value > max {
+            self.push(
+                key,
+                &format!("{value} is more than {max}"),
+                &format!("{why}; write {max} or less"),
+            );
         }
     }
 

@@ -242,10 +242,10 @@ pub async fn store(config: &Config) -> anyhow::Result<Arc<dyn gc_store::StateSto
 pub fn run_policy(config: &Config) -> gc_sync::RunPolicy {
     let e = &config.errors;
     gc_sync::RunPolicy {
-        // Twice the mailbox's Graph slots: an item spends part of its time on CRM (one
-        // request at a time per rep), and the items waiting there would otherwise leave the
-        // Graph slots idle.
-        item_concurrency: 2 * (config.microsoft.mailbox_concurrency as usize).max(1),
+        // As many items as the mailbox has Graph slots. Twice as many was faster where CPU
+        // is free, but made a known crash-test failure (a CRM meeting left without its event)
+        // frequent; kept at one per slot until that is understood (docs/PERFORMANCE.md).
+        item_concurrency: (config.microsoft.mailbox_concurrency as usize).max(1),
         lease_ttl: Duration::from_secs(config.state.lease_seconds.max(1).into()),
         exclusion: (e.exclude_after_access_errors > 0).then(|| gc_store::ExclusionPolicy {
             after_failures: e.exclude_after_access_errors,

@@ -673,7 +673,7 @@ fn instance_name_names_the_process_in_its_leases() {
 
 #[test]
 fn page_size_is_between_1_and_1000_and_reaches_the_graph_client() {
-    let with = |n: &str| example_with("\npage_size = 50\n", &format!("\npage_size = {n}\n"));
+    let with = |n: &str| example_with("\npage_size = 10\n", &format!("\npage_size = {n}\n"));
     for bad in ["0", "1001"] {
         let found = issues(&with(bad));
         assert_eq!(found[0].key, "microsoft.page_size", "{bad}: {found:?}");

@@ -819,3 +819,45 @@ async fn a_streamed_document_arrives_whole_and_is_read_anew_on_retry() {
     assert_eq!(docs[0].size, Some(300_001));
     assert_eq!(docs[0].content.as_deref(), Some(content.as_slice()));
 }
+
+#[tokio::test]
+async fn a_pages_activities_and_a_key_with_a_guessed_activity_are_read_by_id() {
+    let env = env().await;
+    let c = client(&env);
+    let xks = env.sandbox.records("ExternalKey").await.unwrap();
+    let key = xks[0].fields["ExtKey"].clone();
+    let s = c.as_rep(&xks[0].fields["Mailbox"]);
+    let found = s
+        .find_external_keys(None, std::slice::from_ref(&key))
+        .await
+        .unwrap();
+    let (_, id) = found[0].record.clone().unwrap();
+    let one = s.activity(id).await.unwrap().unwrap();
+    let missing = CrmId((u64::from(u32::MAX) << 32) | 7);
+
+    // A page's activities: those that exist, once each, with their participants.
+    let read = s.activities_by_id(&[id, missing, id]).await.unwrap();
+    assert_eq!(read.len(), 1);
+    assert_eq!(read[0].id, id);
+    assert_eq!(read[0].participants, one.participants);
+    assert!(!read[0].participants.is_empty());
+    // More ids than one query carries.
+    let others: Vec<CrmId> = (0..40).map(|i| CrmId(id.0 + 1000 + i)).collect();
+    let ids: Vec<CrmId> = others.iter().copied().chain([id]).collect();
+    assert!(
+        s.activities_by_id(&ids)
+            .await
+            .unwrap()
+            .iter()
+            .any(|a| a.id == id)
+    );
+    assert!(s.activities_by_id(&[]).await.unwrap().is_empty());
+
+    // The key and the guessed activity together.
+    let (keys, guessed) = s.key_and_activity(&key, id).await.unwrap();
+    assert_eq!(keys, found);
+    assert_eq!(guessed.unwrap().participants, one.participants);
+    let (keys, guessed) = s.key_and_activity(&key, missing).await.unwrap();
+    assert_eq!(keys, found);
+    assert!(guessed.is_none());
+}

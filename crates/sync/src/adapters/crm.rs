@@ -38,6 +38,43 @@ impl CrmActivities {
     pub fn client(&self) -> &CrmClient {
         &self.client
     }
+
+    /// Of the activities `keys` name for `key`, the lowest id that still exists, with its
+    /// participants: `read` stands in for reading it when it is that activity.
+    async fn first_activity(
+        &self,
+        rep: &str,
+        key: &str,
+        keys: &[gc_crm::ExternalKey],
+        read: Option<gc_crm::Activity>,
+    ) -> Result<Option<ExistingActivity>, PortError> {
+        let table = &self.client.dialect().activity.table;
+        let mut ids: Vec<CrmId> = keys
+            .iter()
+            .filter(|k| k.ext_key == key)
+            .filter_map(|k| k.record.as_ref())
+            .filter(|(t, _)| t == table)
+            .map(|(_, id)| *id)
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let mut read = read;
+        for id in ids {
+            let a = match read.take_if(|a| a.id == id) {
+                Some(a) => Some(a),
+                None => self
+                    .client
+                    .as_rep(rep)
+                    .activity(id)
+                    .await
+                    .map_err(|e| port(&self.client, e))?,
+            };
+            if let Some(a) = a {
+                return Ok(Some(existing(a, FoundBy::ExternalKey)));
+            }
+        }
+        Ok(None)
+    }
 }
 
 /// Classify a CRM error for the engine. Codes the configuration watches (500, 511 by
@@ -156,27 +193,28 @@ impl ActivityCrm for CrmActivities {
         rep: &str,
         key: &str,
     ) -> Result<Option<ExistingActivity>, PortError> {
-        let s = self.client.as_rep(rep);
-        let table = &self.client.dialect().activity.table;
-        let keys = s
+        let keys = self
+            .client
+            .as_rep(rep)
             .find_external_keys(None, &[key.to_owned()])
             .await
             .map_err(|e| port(&self.client, e))?;
-        let mut ids: Vec<CrmId> = keys
-            .iter()
-            .filter(|k| k.ext_key == key)
-            .filter_map(|k| k.record.as_ref())
-            .filter(|(t, _)| t == table)
-            .map(|(_, id)| *id)
-            .collect();
-        ids.sort_unstable();
-        ids.dedup();
-        for id in ids {
-            if let Some(a) = s.activity(id).await.map_err(|e| port(&self.client, e))? {
-                return Ok(Some(existing(a, FoundBy::ExternalKey)));
-            }
-        }
-        Ok(None)
+        self.first_activity(rep, key, &keys, None).await
+    }
+
+    async fn find_by_key_guessing(
+        &self,
+        rep: &str,
+        key: &str,
+        guess: CrmId,
+    ) -> Result<Option<ExistingActivity>, PortError> {
+        let (keys, read) = self
+            .client
+            .as_rep(rep)
+            .key_and_activity(key, guess)
+            .await
+            .map_err(|e| port(&self.client, e))?;
+        self.first_activity(rep, key, &keys, read).await
     }
 
     async fn lookup_page(
@@ -216,6 +254,23 @@ impl ActivityCrm for CrmActivities {
             .await
             .map_err(|e| port(&self.client, e))?;
         Ok(a.map(|a| existing(a, FoundBy::Link)))
+    }
+
+    async fn activities(
+        &self,
+        rep: &str,
+        ids: &[CrmId],
+    ) -> Result<Vec<ExistingActivity>, PortError> {
+        let found = self
+            .client
+            .as_rep(rep)
+            .activities_by_id(ids)
+            .await
+            .map_err(|e| port(&self.client, e))?;
+        Ok(found
+            .into_iter()
+            .map(|a| existing(a, FoundBy::ExternalKey))
+            .collect())
     }
 
     async fn find_orphan(

@@ -255,6 +255,17 @@ pub fn plan(
     })
 }
 
+/// Whether adopting `existing` for `m` (found by its external key, on a first attempt)
+/// would add no participant: [`decide`] then resolves the message's participants without
+/// looking its addresses up (`gather` asks CRM for people only when it creates), so this
+/// asks the same question it will.
+pub fn adopts_without_writes(m: &MailMessage, owner: &Owner, existing: &ExistingActivity) -> bool {
+    participants::resolve(m, owner, &PeopleMatch::default())
+        .participants
+        .iter()
+        .all(|p| existing.participants.iter().any(|e| same_participant(e, p)))
+}
+
 /// A planned participant is present when the same rep, person or address is.
 fn same_participant(e: &crate::email::model::ExistingParticipant, p: &ParticipantPlan) -> bool {
     (p.rep.is_some() && e.rep == p.rep)
@@ -488,6 +499,60 @@ mod tests {
             panic!()
         };
         assert!(add_participants.is_empty());
+    }
+
+    /// The page's read of an activity stands in for a read under the lease only when
+    /// adopting writes nothing, asked as `decide` asks it for an adoption by key (no people
+    /// looked up).
+    #[test]
+    fn adopts_without_writes_agrees_with_decide() {
+        let with = |participants| ExistingActivity {
+            id: CrmId(9),
+            participants,
+            found_by: FoundBy::ExternalKey,
+        };
+        let rita = ExistingParticipant {
+            email: Some("RITA@contoso.example".into()),
+            rep: None,
+            person: None,
+        };
+        let rep = ExistingParticipant {
+            email: None,
+            rep: Some(CrmId(100)),
+            person: None,
+        };
+        let paul = ExistingParticipant {
+            email: Some("paul@customer.example".into()),
+            rep: None,
+            person: Some(CrmId(7)),
+        };
+        for (ex, expected) in [
+            (with(vec![rita]), true),
+            (with(vec![rep, paul.clone()]), true),
+            (with(vec![paul]), false),
+            (with(vec![]), false),
+        ] {
+            assert_eq!(
+                adopts_without_writes(&msg(), &owner(), &ex),
+                expected,
+                "{ex:?}"
+            );
+            let Decision::Adopt {
+                add_participants, ..
+            } = decide(&Input {
+                message: &msg(),
+                owner: &owner(),
+                link: None,
+                existing: Some(&ex),
+                orphan: None,
+                people: &PeopleMatch::default(),
+                settings: &EmailRules::default(),
+            })
+            else {
+                panic!()
+            };
+            assert_eq!(add_participants.is_empty(), expected, "{ex:?}");
+        }
     }
 
     #[test]

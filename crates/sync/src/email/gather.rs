@@ -47,11 +47,19 @@ pub(crate) async fn gather(
     let mut existing = if page.key_absent(&key, &key_links) {
         None
     } else if let Some(id) = page.key_activity(&key)
-        && let Some(mut ex) = kind.crm.activity(rep, id).await?
+        && let Some(mut ex) = match page.key_activity_read(id, m, owner, cx.link) {
+            // The page's read has all the participants: adopting writes nothing.
+            Some(read) => Some(read.clone()),
+            // Read again by the id the page's key lookup found (fresh participants).
+            None => kind.crm.activity(rep, id).await?,
+        }
     {
-        // Read again by the id the page's key lookup found (fresh participants).
         ex.found_by = FoundBy::ExternalKey;
         Some(ex)
+    } else if let Some(guess) = key_links.iter().filter_map(|l| l.crm_id).min() {
+        // Another mailbox (or an earlier attempt) links the key: its activity is read with
+        // the key, in one request.
+        kind.crm.find_by_key_guessing(rep, &key, guess).await?
     } else {
         kind.crm.find_by_key(rep, &key).await?
     };

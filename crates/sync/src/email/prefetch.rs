@@ -10,8 +10,10 @@
 //! go stale in a way that matters is used (see [`PageFacts::key_absent`]): "no external key"
 //! is trusted only while the store has no link for the message's key at all (another mailbox
 //! or process that files the same message records its intent, an interrupted link, before it
-//! writes the key); a found key is looked up again under the lease. Addresses are facts about
-//! CRM's people that a few seconds do not change.
+//! writes the key); a found key's activity is read for the whole page too, and that read is
+//! used under the lease only when it already has every participant the message would add
+//! (see [`PageFacts::key_activity_read`]); otherwise the activity is read again. Addresses are
+//! facts about CRM's people that a few seconds do not change.
 
 use std::collections::{HashMap, HashSet};
 
@@ -19,7 +21,7 @@ use gc_store::{CrmId, Link};
 
 use crate::email::decide;
 use crate::email::kind::EmailKind;
-use crate::email::model::{MailItem, MailMessage, PeopleMatch};
+use crate::email::model::{ExistingActivity, MailItem, MailMessage, PeopleMatch};
 use crate::email::participants;
 use crate::engine::RunCx;
 use crate::error::{PortError, store_error};
@@ -31,6 +33,9 @@ pub struct PageFacts {
     asked_keys: HashSet<String>,
     /// Of those, the keys CRM has an external key for, with the activity's id.
     known_keys: HashMap<String, CrmId>,
+    /// Those activities as the page read them (one request for the page), with their
+    /// participants.
+    key_activities: HashMap<CrmId, ExistingActivity>,
     /// Addresses asked about (lower case).
     asked_addresses: HashSet<String>,
     /// What CRM has for them.
@@ -50,6 +55,27 @@ impl PageFacts {
     /// under the lease by id: one request instead of the key lookup and the read.
     pub fn key_activity(&self, key: &str) -> Option<CrmId> {
         self.known_keys.get(key).copied()
+    }
+
+    /// The activity `id` as the page read it, when that read may stand in for a read under
+    /// the lease: nothing of this mailbox links the message yet (`link`), so there is no
+    /// interrupted or failed attempt to complete, and the activity already has every
+    /// participant filing `m` would add. The connector only ever adds participants, so a
+    /// read that has them all still has them; a read that lacks one is not trusted (another
+    /// mailbox may have added it since), and the activity is read again.
+    pub fn key_activity_read(
+        &self,
+        id: CrmId,
+        m: &MailMessage,
+        owner: &crate::engine::Owner,
+        link: Option<&Link>,
+    ) -> Option<&ExistingActivity> {
+        if link.is_some() {
+            return None;
+        }
+        self.key_activities
+            .get(&id)
+            .filter(|a| decide::adopts_without_writes(m, owner, a))
     }
 
     /// CRM's people for `addresses`, when the page's lookup asked about all of them.
@@ -136,9 +162,23 @@ pub(crate) async fn prefetch(
     addresses.sort();
     addresses.dedup();
     let found = kind.crm.lookup_page(cx.rep(), &keys, &addresses).await?;
+    // Messages another mailbox filed already: their activities in one more request for the
+    // page, instead of one read each under the lease.
+    let ids: Vec<CrmId> = found.known_keys.values().copied().collect();
+    let key_activities = if ids.is_empty() {
+        HashMap::new()
+    } else {
+        kind.crm
+            .activities(cx.rep(), &ids)
+            .await?
+            .into_iter()
+            .map(|a| (a.id, a))
+            .collect()
+    };
     Ok(PageFacts {
         asked_keys: keys.into_iter().collect(),
         known_keys: found.known_keys,
+        key_activities,
         asked_addresses: addresses.into_iter().collect(),
         people: found.people,
     })
@@ -155,6 +195,7 @@ mod tests {
         PageFacts {
             asked_keys: ["<a@x>".to_owned(), "<b@x>".to_owned()].into(),
             known_keys: [("<b@x>".to_owned(), CrmId(9))].into(),
+            key_activities: HashMap::new(),
             asked_addresses: ["ann@x.example".to_owned(), "co@y.example".to_owned()].into(),
             people: PeopleMatch {
                 persons: vec![PersonRef {
@@ -183,6 +224,59 @@ mod tests {
         // Another mailbox (or an interrupted attempt) links the key: look again.
         let link = Link::new(Kind::Email, "7", "g1");
         assert!(!f.key_absent("<a@x>", &[link]));
+    }
+
+    #[test]
+    fn the_pages_read_of_an_activity_is_used_only_when_adopting_writes_nothing() {
+        use crate::email::model::{Address, ExistingParticipant, FoundBy};
+        let owner = crate::engine::Owner {
+            mailbox: "100".into(),
+            rep_crm_id: CrmId(100),
+            rep_number: "R1".into(),
+            name: "Rita".into(),
+            email: "rita@contoso.example".into(),
+            addresses: vec!["rita@contoso.example".into()],
+            language: None,
+            kinds: crate::engine::RepKinds::ALL,
+            settings: Default::default(),
+        };
+        let m = MailMessage {
+            id: "AAA".into(),
+            internet_message_id: Some("<b@x>".into()),
+            subject: "Offer".into(),
+            received: Some("2026-11-20T09:15:42Z".parse().unwrap()),
+            from: Some(Address::new("paul@customer.example", None)),
+            to: vec![Address::new("rita@contoso.example", None)],
+            ..Default::default()
+        };
+        let read = |participants| ExistingActivity {
+            id: CrmId(9),
+            participants,
+            found_by: FoundBy::ExternalKey,
+        };
+        let rita = ExistingParticipant {
+            email: None,
+            rep: Some(CrmId(100)),
+            person: None,
+        };
+        let mut f = facts();
+        f.key_activities.insert(CrmId(9), read(vec![rita]));
+        assert_eq!(
+            f.key_activity_read(CrmId(9), &m, &owner, None)
+                .map(|a| a.id),
+            Some(CrmId(9))
+        );
+        // Not read with the page.
+        assert!(f.key_activity_read(CrmId(8), &m, &owner, None).is_none());
+        // This mailbox has a link already (an interrupted or failed attempt): read again.
+        let link = Link::new(Kind::Email, "100", "AAA");
+        assert!(
+            f.key_activity_read(CrmId(9), &m, &owner, Some(&link))
+                .is_none()
+        );
+        // This rep is missing: adopting adds it, so the activity is read again first.
+        f.key_activities.insert(CrmId(9), read(Vec::new()));
+        assert!(f.key_activity_read(CrmId(9), &m, &owner, None).is_none());
     }
 
     #[test]

@@ -58,6 +58,19 @@ pub trait ActivityCrm: Send + Sync {
         key: &str,
     ) -> Result<Option<ExistingActivity>, PortError>;
 
+    /// As [`ActivityCrm::find_by_key`], where `guess` is the activity another mailbox's link
+    /// for the key names: an adapter may read it together with the key, and uses that read
+    /// only when the key points to it (the default asks as `find_by_key` does).
+    async fn find_by_key_guessing(
+        &self,
+        rep: &str,
+        key: &str,
+        guess: CrmId,
+    ) -> Result<Option<ExistingActivity>, PortError> {
+        let _ = guess;
+        self.find_by_key(rep, key).await
+    }
+
     /// For a whole page of messages (see `email::prefetch`): of `keys`, those CRM has an
     /// activity's external key for, with the activity's id; and the people of `addresses`
     /// (as [`ActivityCrm::find_people`]). The default asks [`ActivityCrm::find_by_key`] key by
@@ -85,6 +98,23 @@ pub trait ActivityCrm: Send + Sync {
 
     /// An activity by id, with its participants (`None` if gone).
     async fn activity(&self, rep: &str, id: CrmId) -> Result<Option<ExistingActivity>, PortError>;
+
+    /// Several activities by id, with their participants; those that are gone are left out.
+    /// The default asks [`ActivityCrm::activity`] id by id; an adapter that can read them in
+    /// one request overrides it.
+    async fn activities(
+        &self,
+        rep: &str,
+        ids: &[CrmId],
+    ) -> Result<Vec<ExistingActivity>, PortError> {
+        let mut out = Vec::new();
+        for id in ids {
+            if let Some(a) = self.activity(rep, *id).await? {
+                out.push(a);
+            }
+        }
+        Ok(out)
+    }
 
     /// An activity an interrupted attempt wrote for `plan` without its external key: same
     /// rep, date, time, subject and text.

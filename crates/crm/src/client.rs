@@ -126,6 +126,9 @@ pub struct CrmClient {
     /// A nested insert was read back and found as the dialect says (see
     /// [`crate::nested`]): checked once per process.
     pub(crate) nested_confirmed: Arc<std::sync::atomic::AtomicBool>,
+    /// Held while a nested insert is confirmed, so the first wave of concurrent inserts
+    /// waits for one confirmation instead of each reading its key back.
+    pub(crate) nested_confirming: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// Who a request acts for: the master user itself, or a rep by e-mail (impersonation).
@@ -165,6 +168,7 @@ impl CrmClient {
             cfg: Arc::new(cfg),
             turns: Arc::new(Mutex::new(HashMap::new())),
             nested_confirmed: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+            nested_confirming: Arc::new(tokio::sync::Mutex::new(())),
         })
     }
 

@@ -79,6 +79,12 @@ impl CrmSession<'_> {
         if self.client.nested_confirmed.load(Ordering::Relaxed) {
             return Ok(());
         }
+        // One confirmation at a time: inserts that waited for a successful one are
+        // confirmed by it (a failed one leaves the next to check its own key).
+        let _one = self.client.nested_confirming.lock().await;
+        if self.client.nested_confirmed.load(Ordering::Relaxed) {
+            return Ok(());
+        }
         let keys = self
             .find_external_keys(ext_system, &[key.to_owned()])
             .await?;

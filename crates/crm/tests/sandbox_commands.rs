@@ -861,3 +861,52 @@ async fn a_pages_activities_and_a_key_with_a_guessed_activity_are_read_by_id() {
     assert_eq!(keys, found);
     assert!(guessed.is_none());
 }
+
+/// The first nested inserts of a process run at once; one reads its key back and the others
+/// wait for that answer instead of each asking again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_first_nested_inserts_read_one_key_back() {
+    let env = env().await;
+    let c = client(&env);
+    let reps: Vec<String> = env
+        .sandbox
+        .directory()
+        .mailbox_users()
+        .map(|p| p.email.to_ascii_lowercase())
+        .collect();
+    assert!(reps.len() >= 4);
+    let queries = || {
+        env.sandbox
+            .monitor()
+            .stats()
+            .crm
+            .by_command
+            .get("query")
+            .copied()
+            .unwrap_or(0)
+    };
+    let before = queries();
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..8 {
+        let c = c.clone();
+        let rep = reps[i % reps.len()].clone();
+        tasks.spawn(async move {
+            let mut a = NewActivity::new("E-mail", &format!("first wave {i}"), date(2026, 11, 30));
+            a.external_key = Some(NewExternalKey {
+                ext_system: None,
+                content_type: "application/x-mmRecord".into(),
+                ext_key: format!("<wave-{i}@customer.example>"),
+                mailbox: Some(rep.clone()),
+            });
+            c.as_rep(&rep).insert_activity(&a).await
+        });
+    }
+    let mut ids = Vec::new();
+    while let Some(r) = tasks.join_next().await {
+        ids.push(r.unwrap().unwrap());
+    }
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 8);
+    assert_eq!(queries() - before, 1, "one read-back for the first wave");
+}

@@ -77,6 +77,10 @@ pub enum Decision {
     Confirm {
         /// The event's content hash.
         graph_hash: String,
+        /// The meeting key CRM's external key must hold for the link's appointment. A run
+        /// killed between linking the new event and writing that key left it out, and
+        /// nothing else would write it: confirming checks it and writes it when missing.
+        key: Option<String>,
     },
     /// Nothing to write; remember the CRM side's hash and update stamp in the link (with a
     /// ledger entry when `reason` says why nothing was written).
@@ -148,6 +152,15 @@ pub fn triage(
                     // time: from now on its deletion is the calendar's to report.
                     None if l.crm_id.is_some() => Decision::Confirm {
                         graph_hash: content::event_hash(ev),
+                        // As `execute::write_event` keys it: an occurrence by its series
+                        // key with its original start (the link's), anything else by its
+                        // iCalUId.
+                        key: if ev.is_occurrence() {
+                            l.global_key.clone()
+                        } else {
+                            ev.ical_uid.clone()
+                        }
+                        .filter(|k| !k.trim().is_empty() && !k.starts_with("crm:")),
                     },
                     _ => Decision::Nothing,
                 });
@@ -662,6 +675,29 @@ pub(crate) mod tests {
             rules: &rules,
             now: "2026-05-01T00:00:00Z".parse().unwrap(),
         })
+    }
+
+    /// An event the connector created, reported for the first time: confirmed, with the
+    /// meeting key its CRM appointment must hold (a run killed before writing it left it
+    /// out; the confirmation writes it).
+    #[test]
+    fn a_first_reported_event_is_confirmed_with_its_meeting_key() {
+        let mut l = link(LinkState::Active);
+        l.graph_version = Some("ck2".into());
+        l.graph_hash = None;
+        let c = EventChange::Event(Box::new(ev()));
+        let rules = AppointmentRules::default();
+        assert!(matches!(
+            triage(&c, Some(&l), &rules, &owner()),
+            Some(Decision::Confirm { key: Some(k), .. }) if k == "uid-1"
+        ));
+        // An event without a usable key has nothing to check.
+        let mut e = ev();
+        e.ical_uid = Some("  ".into());
+        assert!(matches!(
+            triage(&EventChange::Event(Box::new(e)), Some(&l), &rules, &owner()),
+            Some(Decision::Confirm { key: None, .. })
+        ));
     }
 
     #[test]

@@ -177,8 +177,16 @@ pub async fn apply(
                 cx.entry(crm_id, LedgerAction::Deleted, &reason),
             ))
         }
-        Decision::Confirm { graph_hash } => {
+        Decision::Confirm { graph_hash, key } => {
             let mut link = cx.link_or_new();
+            if let (Some(k), Some(crm_id)) = (&key, link.crm_id)
+                && kind.crm.find_by_key(rep, k).await?.is_none()
+            {
+                cx.check()?;
+                kind.crm
+                    .add_key(rep, crm_id, k, &cx.target.owner.email.to_ascii_lowercase())
+                    .await?;
+            }
             link.graph_hash = Some(graph_hash);
             Ok(Applied {
                 link: Some(link),

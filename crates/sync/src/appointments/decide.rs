@@ -152,15 +152,7 @@ pub fn triage(
                     // time: from now on its deletion is the calendar's to report.
                     None if l.crm_id.is_some() => Decision::Confirm {
                         graph_hash: content::event_hash(ev),
-                        // As `execute::write_event` keys it: an occurrence by its series
-                        // key with its original start (the link's), anything else by its
-                        // iCalUId.
-                        key: if ev.is_occurrence() {
-                            l.global_key.clone()
-                        } else {
-                            ev.ical_uid.clone()
-                        }
-                        .filter(|k| !k.trim().is_empty() && !k.starts_with("crm:")),
+                        key: meeting_key(ev, l.global_key.as_deref()),
                     },
                     _ => Decision::Nothing,
                 });
@@ -178,6 +170,19 @@ pub fn triage(
             None
         }
     }
+}
+
+/// The key CRM's external key holds for an event written from CRM: an occurrence's is its
+/// series' with its original start, which the occurrence alone does not carry
+/// (`series_key`, the item's or its link's); anything else's is its iCalUId. `None` when
+/// there is no usable one.
+pub fn meeting_key(ev: &CalEvent, series_key: Option<&str>) -> Option<String> {
+    if ev.is_occurrence() {
+        series_key.map(str::to_owned)
+    } else {
+        ev.ical_uid.clone()
+    }
+    .filter(|k| !k.trim().is_empty() && !k.starts_with("crm:"))
 }
 
 /// What [`decide`] (and [`decide_crm::decide_crm`]) is given.

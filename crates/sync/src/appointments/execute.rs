@@ -179,13 +179,8 @@ pub async fn apply(
         }
         Decision::Confirm { graph_hash, key } => {
             let mut link = cx.link_or_new();
-            if let (Some(k), Some(crm_id)) = (&key, link.crm_id)
-                && kind.crm.find_by_key(rep, k).await?.is_none()
-            {
-                cx.check()?;
-                kind.crm
-                    .add_key(rep, crm_id, k, &cx.target.owner.email.to_ascii_lowercase())
-                    .await?;
+            if let (Some(k), Some(crm_id)) = (&key, link.crm_id) {
+                ensure_key(kind, cx, crm_id, k).await?;
             }
             link.graph_hash = Some(graph_hash);
             Ok(Applied {
@@ -280,28 +275,12 @@ async fn write_event(
             (ev, action, outcome)
         }
     };
-    // An occurrence's key is its series' with its original start (`series`), which the
-    // occurrence alone does not carry: the item's.
-    let key = if ev.is_occurrence() {
-        cx.global_key
-            .map(str::to_owned)
-            .or_else(|| cx.link.and_then(|l| l.global_key.clone()))
-    } else {
-        ev.ical_uid.clone()
-    }
-    .filter(|k| !k.trim().is_empty() && !k.starts_with("crm:"));
-    if let Some(k) = &key
-        && kind.crm.find_by_key(cx.rep(), k).await?.is_none()
-    {
-        cx.check()?;
-        kind.crm
-            .add_key(
-                cx.rep(),
-                w.crm_id,
-                k,
-                &cx.target.owner.email.to_ascii_lowercase(),
-            )
-            .await?;
+    let series_key = cx
+        .global_key
+        .or_else(|| cx.link.and_then(|l| l.global_key.as_deref()));
+    let key = crate::appointments::decide::meeting_key(&ev, series_key);
+    if let Some(k) = &key {
+        ensure_key(kind, cx, w.crm_id, k).await?;
     }
     if !w.invite.is_empty() {
         let mut attendees: Vec<serde_json::Value> = ev
@@ -374,6 +353,22 @@ async fn write_event(
     }
     entry.detail = Some(detail);
     Ok(applied(outcome, Some(link), entry))
+}
+
+/// Write the meeting key `key` into CRM's external keys for the appointment `crm_id`,
+/// unless CRM has it already (a repeated write, or another mailbox's copy, wrote it).
+async fn ensure_key(
+    kind: &AppointmentKind,
+    cx: &ItemCx<'_>,
+    crm_id: gc_store::CrmId,
+    key: &str,
+) -> Result<(), PortError> {
+    if kind.crm.find_by_key(cx.rep(), key).await?.is_some() {
+        return Ok(());
+    }
+    cx.check()?;
+    let owner = cx.target.owner.email.to_ascii_lowercase();
+    kind.crm.add_key(cx.rep(), crm_id, key, &owner).await
 }
 
 /// Before the winning side overwrites the other in a conflict, the losing version goes into

@@ -186,11 +186,7 @@ pub fn decide(input: &Input<'_>) -> Decision {
     }
     let resolution = participants::resolve(message, owner, people);
     if let Some(ex) = existing.or(orphan) {
-        let add_participants = resolution
-            .participants
-            .into_iter()
-            .filter(|p| !ex.participants.iter().any(|e| same_participant(e, p)))
-            .collect();
+        let add_participants = missing_participants(resolution.participants, ex);
         // An interrupted attempt, or an earlier failed one that had written this activity:
         // documents may be missing.
         let partial = link.is_some_and(|l| {
@@ -260,10 +256,19 @@ pub fn plan(
 /// looking its addresses up (`gather` asks CRM for people only when it creates), so this
 /// asks the same question it will.
 pub fn adopts_without_writes(m: &MailMessage, owner: &Owner, existing: &ExistingActivity) -> bool {
-    participants::resolve(m, owner, &PeopleMatch::default())
-        .participants
-        .iter()
-        .all(|p| existing.participants.iter().any(|e| same_participant(e, p)))
+    let planned = participants::resolve(m, owner, &PeopleMatch::default()).participants;
+    missing_participants(planned, existing).is_empty()
+}
+
+/// Of the `planned` participants, those `existing` lacks: what adopting it adds.
+fn missing_participants(
+    planned: Vec<ParticipantPlan>,
+    existing: &ExistingActivity,
+) -> Vec<ParticipantPlan> {
+    planned
+        .into_iter()
+        .filter(|p| !existing.participants.iter().any(|e| same_participant(e, p)))
+        .collect()
 }
 
 /// A planned participant is present when the same rep, person or address is.
@@ -276,13 +281,13 @@ fn same_participant(e: &crate::email::model::ExistingParticipant, p: &Participan
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::email::model::{Address, Body, ExistingParticipant, PersonRef};
     use gc_crm::ParticipantRole;
     use gc_store::Kind;
 
-    fn owner() -> Owner {
+    pub(crate) fn owner() -> Owner {
         Owner {
             mailbox: "100".into(),
             rep_crm_id: CrmId(100),

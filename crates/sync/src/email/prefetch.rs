@@ -229,17 +229,7 @@ mod tests {
     #[test]
     fn the_pages_read_of_an_activity_is_used_only_when_adopting_writes_nothing() {
         use crate::email::model::{Address, ExistingParticipant, FoundBy};
-        let owner = crate::engine::Owner {
-            mailbox: "100".into(),
-            rep_crm_id: CrmId(100),
-            rep_number: "R1".into(),
-            name: "Rita".into(),
-            email: "rita@contoso.example".into(),
-            addresses: vec!["rita@contoso.example".into()],
-            language: None,
-            kinds: crate::engine::RepKinds::ALL,
-            settings: Default::default(),
-        };
+        let owner = crate::email::decide::tests::owner();
         let m = MailMessage {
             id: "AAA".into(),
             internet_message_id: Some("<b@x>".into()),

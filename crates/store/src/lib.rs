@@ -29,6 +29,7 @@ mod error;
 mod lease;
 mod open;
 mod postgres;
+mod schedule;
 mod sql_backend;
 mod sqlite;
 mod store;
@@ -39,6 +40,7 @@ pub use error::{StoreError, StoreErrorClass};
 pub use lease::{Lease, LeaseFence, PROCESS_LEASE_PREFIX, lease_key, process_lease_key};
 pub use open::{OpenOptions, open, open_with};
 pub use postgres::PgStore;
+pub use schedule::{KindSchedule, ScheduleEntry};
 pub use sqlite::SqliteStore;
 pub use store::{Result, StateStore};
 pub use types::{

@@ -71,6 +71,7 @@ macro_rules! sql_backend {
 
         use $crate::error::StoreError;
         use $crate::sql_backend::{count, count_in, crm_id, opt_ts, ts, uuid};
+        use $crate::schedule::{KindSchedule, ScheduleEntry};
         use $crate::store::{Result, StateStore};
         use $crate::types::{
             duration_micros, Alert, AlertDelivery, CrmId, Cursor, ExclusionPolicy, ItemCommit,
@@ -522,6 +523,49 @@ macro_rules! sql_backend {
                 qb.push(SCHEDULE_COLS).push(" FROM mailbox_schedule");
                 let rows = qb.build().fetch_all(&self.pool).await?;
                 attach_rows(&rows, &mut out)?;
+                Ok(out)
+            }
+
+            async fn schedule(&self) -> Result<Vec<ScheduleEntry>> {
+                // One joined query, streamed: consecutive rows of one mailbox (one per kind
+                // with a schedule row, or one with NULL kind columns) become one entry.
+                let mut rows = sqlx::query(
+                    "SELECT m.rep_id, m.enabled, m.consecutive_failures, m.excluded_until, \
+                     m.paused_at, m.created_at, s.kind, s.next_due, \
+                     s.paused_at AS kind_paused_at, s.backlog \
+                     FROM mailboxes m LEFT JOIN mailbox_schedule s ON s.mailbox = m.rep_id \
+                     ORDER BY m.rep_id, s.kind",
+                )
+                .fetch(&self.pool);
+                let mut out: Vec<ScheduleEntry> = Vec::new();
+                while let Some(row) = rows.try_next().await? {
+                    let rep_id: &str = row.try_get("rep_id")?;
+                    if out.last().is_none_or(|e| e.rep_id != rep_id) {
+                        let failures: i64 = row.try_get("consecutive_failures")?;
+                        let paused: Option<i64> = row.try_get("paused_at")?;
+                        out.push(ScheduleEntry {
+                            rep_id: rep_id.to_owned(),
+                            enabled: row.try_get("enabled")?,
+                            paused: paused.is_some(),
+                            consecutive_failures: u32::try_from(failures).unwrap_or(u32::MAX),
+                            excluded_until: opt_ts(row.try_get("excluded_until")?)?,
+                            created_at: ts(row.try_get("created_at")?)?,
+                            kinds: Vec::new(),
+                        });
+                    }
+                    let kind: Option<&str> = row.try_get("kind")?;
+                    if let (Some(kind), Some(entry)) = (kind, out.last_mut()) {
+                        let paused: Option<i64> = row.try_get("kind_paused_at")?;
+                        let backlog: Option<i64> = row.try_get("backlog")?;
+                        entry.kinds.push(KindSchedule {
+                            kind: kind.parse()?,
+                            next_due: ts(row.try_get("next_due")?)?,
+                            paused: paused.is_some(),
+                            backlog: backlog.map(count),
+                        });
+                    }
+                }
+                out.shrink_to_fit();
                 Ok(out)
             }
 

@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use crate::error::StoreError;
 use crate::lease::{Lease, LeaseFence};
+use crate::schedule::ScheduleEntry;
 use crate::types::{
     Alert, AlertDelivery, CrmId, Cursor, ExclusionPolicy, ItemCommit, ItemRetry, Kind, KindRun,
     LedgerEntry, LedgerFilter, Link, MailboxFailure, MailboxRecord, MailboxUpsert, NewAlert,
@@ -59,6 +60,12 @@ pub trait StateStore: Send + Sync + std::fmt::Debug {
 
     /// All mailboxes, ordered by rep id.
     async fn list_mailboxes(&self) -> Result<Vec<MailboxRecord>>;
+
+    /// Every mailbox as the service's scheduler reads it on each pass (ordered by rep id):
+    /// whether it may run, when each kind is due, its backlog; none of the texts of
+    /// [`StateStore::list_mailboxes`]. Read row by row, so a pass over thousands of
+    /// mailboxes holds only the result.
+    async fn schedule(&self) -> Result<Vec<ScheduleEntry>>;
 
     /// Enable or disable a mailbox. `NotFound` if unknown.
     async fn set_enabled(&self, rep_id: &str, enabled: bool) -> Result<()>;

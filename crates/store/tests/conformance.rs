@@ -1711,6 +1711,99 @@ macro_rules! conformance {
     };
 }
 
+/// The scheduler's reading of every mailbox (`schedule`) says what the full records say:
+/// pauses (whole or one kind), due times, backlogs, exclusions, failures, disabled ones.
+async fn schedule_entries(s: &dyn StateStore) {
+    assert!(s.schedule().await.unwrap().is_empty());
+    for (rep, addr) in [
+        ("r1", "a@c.com"),
+        ("r2", "b@c.com"),
+        ("r3", "c@c.com"),
+        ("r4", "d@c.com"),
+    ] {
+        s.upsert_mailbox(&mb(rep, addr)).await.unwrap();
+    }
+    let now = s.now().await.unwrap();
+    let hour = SignedDuration::from_hours(1);
+    s.set_enabled("r4", false).await.unwrap();
+    s.set_paused("r1", None, true).await.unwrap();
+    s.set_next_due("r1", Kind::Email, now - hour).await.unwrap();
+    s.record_kind_run(
+        "r2",
+        Kind::Email,
+        &KindRun {
+            outcome: RunOutcome::Partial,
+            error: Some("two items delayed".into()),
+            backlog: Some(42),
+            next_due: now + hour,
+        },
+    )
+    .await
+    .unwrap();
+    s.set_next_due("r2", Kind::Appointment, now - hour)
+        .await
+        .unwrap();
+    s.set_paused("r2", Some(Kind::Contact), true).await.unwrap();
+    let short = ExclusionPolicy {
+        after_failures: 1,
+        exclude_for: Duration::from_secs(3600),
+    };
+    s.record_failure("r3", &access_denied(), Some(short))
+        .await
+        .unwrap();
+
+    let entries = s.schedule().await.unwrap();
+    let records = s.list_mailboxes().await.unwrap();
+    assert_eq!(
+        entries
+            .iter()
+            .map(|e| e.rep_id.as_str())
+            .collect::<Vec<_>>(),
+        ["r1", "r2", "r3", "r4"]
+    );
+    for (e, m) in entries.iter().zip(&records) {
+        assert_eq!(e.rep_id, m.rep_id);
+        assert_eq!(e.enabled, m.enabled, "{}", m.rep_id);
+        assert_eq!(e.paused, m.paused_at.is_some(), "{}", m.rep_id);
+        assert_eq!(
+            e.consecutive_failures, m.consecutive_failures,
+            "{}",
+            m.rep_id
+        );
+        assert_eq!(e.excluded_until, m.excluded_until, "{}", m.rep_id);
+        assert_eq!(e.created_at, m.created_at, "{}", m.rep_id);
+        assert_eq!(
+            e.kinds
+                .iter()
+                .map(|k| k.kind)
+                .collect::<std::collections::BTreeSet<_>>(),
+            m.next_due.keys().copied().collect(),
+            "{}",
+            m.rep_id
+        );
+        for &kind in Kind::ALL {
+            assert_eq!(
+                e.next_due(kind),
+                m.next_due.get(&kind).copied(),
+                "{} {kind}",
+                m.rep_id
+            );
+            assert_eq!(e.is_paused(kind), m.is_paused(kind), "{} {kind}", m.rep_id);
+            assert_eq!(
+                e.kind(kind).and_then(|k| k.backlog),
+                m.kinds.get(&kind).and_then(|k| k.backlog),
+                "{} {kind}",
+                m.rep_id
+            );
+        }
+    }
+    assert!(!entries[3].enabled);
+    assert!(entries[0].paused && entries[0].is_paused(Kind::Task));
+    assert_eq!(entries[1].kind(Kind::Email).unwrap().backlog, Some(42));
+    assert!(entries[1].is_paused(Kind::Contact) && !entries[1].is_paused(Kind::Email));
+    assert!(entries[2].is_excluded_at(now) && entries[2].consecutive_failures == 1);
+}
+
 async fn item_retries(s: &dyn StateStore) {
     assert!(
         s.get_retry(Kind::Email, "r1", "m1")
@@ -1864,6 +1957,7 @@ conformance!(
     mailboxes,
     mailbox_health,
     schedule,
+    schedule_entries,
     pauses,
     kind_runs,
     alerts,

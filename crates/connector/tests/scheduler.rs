@@ -74,8 +74,8 @@ impl KindRunner for FakeRunner {
     fn kind(&self) -> Kind {
         Kind::Email
     }
-    fn mailboxes(&self, roster: &Roster) -> Vec<MailboxTarget> {
-        roster.list.targets.clone()
+    fn mailboxes<'r>(&self, roster: &'r Roster) -> Vec<&'r MailboxTarget> {
+        roster.list.targets.iter().collect()
     }
     async fn idle(&self, _roster: &Roster, targets: &[MailboxTarget]) -> Vec<bool> {
         *self.probed.lock().unwrap() += targets.len();

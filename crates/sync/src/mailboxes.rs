@@ -50,11 +50,13 @@ pub struct MailboxList {
 impl MailboxList {
     /// The mailboxes `kind` works: those whose rep has the kind's flag set.
     pub fn targets_of(&self, kind: Kind) -> Vec<MailboxTarget> {
-        self.targets
-            .iter()
-            .filter(|t| t.owner.kinds.has(kind))
-            .cloned()
-            .collect()
+        self.iter_of(kind).cloned().collect()
+    }
+
+    /// The mailboxes `kind` works, borrowed: the service's scheduler looks at every one on
+    /// every pass and copies only those it starts.
+    pub fn iter_of(&self, kind: Kind) -> impl Iterator<Item = &MailboxTarget> {
+        self.targets.iter().filter(move |t| t.owner.kinds.has(kind))
     }
 }
 

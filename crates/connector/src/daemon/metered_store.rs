@@ -14,8 +14,8 @@ use async_trait::async_trait;
 use gc_store::{
     Alert, AlertDelivery, Backend, CrmId, Cursor, ExclusionPolicy, ItemCommit, ItemRetry, Kind,
     KindRun, Lease, LeaseFence, LedgerEntry, LedgerFilter, Link, MailboxFailure, MailboxRecord,
-    MailboxUpsert, NewAlert, NewLedgerEntry, Result, Run, RunCounts, RunOutcome, StateStore,
-    SubscriptionRecord,
+    MailboxUpsert, NewAlert, NewLedgerEntry, Result, Run, RunCounts, RunOutcome, ScheduleEntry,
+    StateStore, SubscriptionRecord,
 };
 use jiff::Timestamp;
 use tokio::io::AsyncWrite;
@@ -72,6 +72,9 @@ impl StateStore for MeteredStore {
     async fn list_mailboxes(&self) -> Result<Vec<MailboxRecord>> {
         self.timed("list_mailboxes", self.inner.list_mailboxes())
             .await
+    }
+    async fn schedule(&self) -> Result<Vec<ScheduleEntry>> {
+        self.timed("schedule", self.inner.schedule()).await
     }
     async fn set_enabled(&self, rep_id: &str, enabled: bool) -> Result<()> {
         self.timed("set_enabled", self.inner.set_enabled(rep_id, enabled))

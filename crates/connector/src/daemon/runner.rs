@@ -72,8 +72,9 @@ pub struct Cycle {
 pub trait KindRunner: Send + Sync {
     /// The kind.
     fn kind(&self) -> Kind;
-    /// The mailboxes of the roster this kind works.
-    fn mailboxes(&self, roster: &Roster) -> Vec<MailboxTarget>;
+    /// The mailboxes of the roster this kind works (borrowed: the scheduler looks at every
+    /// one on every pass and copies only those it starts).
+    fn mailboxes<'r>(&self, roster: &'r Roster) -> Vec<&'r MailboxTarget>;
     /// Which of `targets` (due now) have nothing to do: their probes, asked together, say
     /// nothing changed (see `gc_sync::Engine::idle`). The scheduler records those as done
     /// without a run. The default: none (every due mailbox is run).
@@ -238,8 +239,8 @@ impl<K: gc_sync::engine::SyncKind> KindRunner for EngineRunner<K> {
         self.kind
     }
 
-    fn mailboxes(&self, roster: &Roster) -> Vec<MailboxTarget> {
-        roster.list.targets_of(self.kind)
+    fn mailboxes<'r>(&self, roster: &'r Roster) -> Vec<&'r MailboxTarget> {
+        roster.list.iter_of(self.kind).collect()
     }
 
     async fn idle(&self, roster: &Roster, targets: &[MailboxTarget]) -> Vec<bool> {

@@ -32,7 +32,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::FutureExt;
-use gc_store::{KindRun, MailboxRecord, RunOutcome, StateStore};
+use gc_store::{KindRun, MailboxRecord, RunOutcome, ScheduleEntry, StateStore};
 use gc_sync::{MailboxOutcome, MailboxTarget};
 use jiff::{SignedDuration, Timestamp};
 use tokio::task::JoinSet;
@@ -226,14 +226,14 @@ impl Scheduler {
         }
         wake = wake.min(*next_refresh);
         let roster = self.status.roster();
-        let (records, db_now) = match (self.store.list_mailboxes().await, self.store.now().await) {
+        let (records, db_now) = match (self.store.schedule().await, self.store.now().await) {
             (Ok(r), Ok(t)) => (r, t),
             (Err(e), _) | (_, Err(e)) => {
                 tracing::warn!(error = %e, "cannot read the schedule from the state store");
                 return now + s.tenant_retry;
             }
         };
-        let by_id: HashMap<&str, &MailboxRecord> =
+        let by_id: HashMap<&str, &ScheduleEntry> =
             records.iter().map(|m| (m.rep_id.as_str(), m)).collect();
 
         // Runs of mailboxes paused since they started: ask them to stop.
@@ -246,11 +246,11 @@ impl Scheduler {
             }
         }
 
-        struct Candidate {
+        struct Candidate<'r> {
             due: Timestamp,
             since: Timestamp,
             runner: usize,
-            target: MailboxTarget,
+            target: &'r MailboxTarget,
             was_excluded: bool,
         }
         let mut due: Vec<Candidate> = Vec::new();
@@ -264,7 +264,7 @@ impl Scheduler {
                 {
                     continue;
                 }
-                let next = rec.next_due.get(&kind).copied();
+                let next = rec.next_due(kind);
                 let mut earliest = next.unwrap_or(Timestamp::UNIX_EPOCH);
                 if let Some(until) = rec.excluded_until
                     && until > db_now
@@ -316,11 +316,18 @@ impl Scheduler {
             }
             for (c, is_idle) in chunk.into_iter().zip(idle) {
                 if is_idle {
-                    self.record_idle(&c.target, self.runners[c.runner].kind(), db_now)
+                    self.record_idle(c.target, self.runners[c.runner].kind(), db_now)
                         .await;
                 } else if started < free {
                     started += 1;
-                    self.spawn(tasks, shutdown, &roster, c.runner, c.target, c.was_excluded);
+                    self.spawn(
+                        tasks,
+                        shutdown,
+                        &roster,
+                        c.runner,
+                        c.target.clone(),
+                        c.was_excluded,
+                    );
                 } else {
                     left.push(c);
                 }
@@ -580,7 +587,7 @@ impl Scheduler {
     }
 
     /// Mailboxes by state and backlog per kind.
-    fn gauges(&self, records: &[MailboxRecord], now: Timestamp) {
+    fn gauges(&self, records: &[ScheduleEntry], now: Timestamp) {
         let running: std::collections::HashSet<String> = self
             .status
             .running()
@@ -595,10 +602,18 @@ impl Scheduler {
         let mut backlog: BTreeMap<Kind, f64> =
             self.runners.iter().map(|r| (r.kind(), 0.0)).collect();
         for m in records {
-            let state = mailbox_state(m, running.contains(&m.rep_id), now);
+            let state = state_of(
+                Health {
+                    enabled: m.enabled,
+                    paused: m.paused,
+                    excluded: m.is_excluded_at(now),
+                    failing: m.consecutive_failures > 0,
+                },
+                running.contains(&m.rep_id),
+            );
             *states.entry(state).or_default() += 1.0;
-            for (kind, k) in &m.kinds {
-                if let (Some(b), Some(sum)) = (k.backlog, backlog.get_mut(kind)) {
+            for k in &m.kinds {
+                if let (Some(b), Some(sum)) = (k.backlog, backlog.get_mut(&k.kind)) {
                     *sum += b as f64;
                 }
             }
@@ -614,15 +629,37 @@ impl Scheduler {
 
 /// The state of a mailbox as the admin page and the metrics show it.
 pub fn mailbox_state(m: &MailboxRecord, running: bool, now: Timestamp) -> &'static str {
-    if !m.enabled {
+    state_of(
+        Health {
+            enabled: m.enabled,
+            paused: m.paused_at.is_some(),
+            excluded: m.is_excluded_at(now),
+            failing: m.consecutive_failures > 0,
+        },
+        running,
+    )
+}
+
+/// What a mailbox's state is made of: a full record (admin page) and a schedule entry (the
+/// scheduler's metrics) both carry it.
+struct Health {
+    enabled: bool,
+    /// Paused as a whole.
+    paused: bool,
+    excluded: bool,
+    failing: bool,
+}
+
+fn state_of(h: Health, running: bool) -> &'static str {
+    if !h.enabled {
         "disabled"
-    } else if m.paused_at.is_some() {
+    } else if h.paused {
         "paused"
-    } else if m.is_excluded_at(now) {
+    } else if h.excluded {
         "excluded"
     } else if running {
         "running"
-    } else if m.consecutive_failures > 0 {
+    } else if h.failing {
         "failing"
     } else {
         "ok"

@@ -29,6 +29,9 @@
 //! # (give up on the first round after this, default 30)
 //! ```
 //!
+//! With `BENCH_BASELINE_BIN=/path/to/graph-connector` (an older build) the same run is repeated
+//! with that binary on an identical fresh tenant, and both rows and their ratios are printed.
+//!
 //! Figures: docs/PERFORMANCE.md ("10,000 mailboxes").
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -147,8 +150,69 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 
+/// What one binary did on one tenant.
+struct Figures {
+    peak_rss: f64,
+    cpu_per_item: f64,
+    /// The table row.
+    row: String,
+    /// Every mailbox worked within its interval.
+    within: bool,
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
+    let this = measure(env!("CARGO_BIN_EXE_graph-connector")).await;
+    let baseline = match std::env::var("BENCH_BASELINE_BIN") {
+        Ok(bin) => {
+            println!();
+            println!("baseline binary: {bin}, on an identical fresh tenant");
+            Some(measure(&bin).await)
+        }
+        Err(_) => None,
+    };
+    println!();
+    println!(
+        "| binary | mailboxes | first round s | steady s | filed (first, steady) | peak RSS MB | CPU s (first, steady) | CPU µs per filed message (all, first, steady) | longest gap without a run s | delivery latency p50 / max s | over the bound | bound s |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("| this build {}", this.row);
+    if let Some(b) = &baseline {
+        println!("| baseline {}", b.row);
+        println!();
+        println!(
+            "baseline / this build: peak RSS {:.2}×, CPU per filed message {:.2}×",
+            b.peak_rss / this.peak_rss.max(0.1),
+            b.cpu_per_item / this.cpu_per_item.max(0.1)
+        );
+    }
+    println!();
+    println!(
+        "peak RSS {:.1} MB (goal ≤ 100): {}",
+        this.peak_rss,
+        if this.peak_rss <= 100.0 {
+            "met"
+        } else {
+            "NOT met"
+        }
+    );
+    println!(
+        "CPU per synced item {:.0} µs (goal ≤ 50): {}",
+        this.cpu_per_item,
+        if this.cpu_per_item <= 50.0 {
+            "met"
+        } else {
+            "NOT met"
+        }
+    );
+    println!(
+        "every mailbox worked within its interval: {}",
+        if this.within { "yes" } else { "NO" }
+    );
+}
+
+/// Runs `bin` on a fresh tenant: the first round, then the steady state.
+async fn measure(bin: &str) -> Figures {
     let mailboxes = env_usize("BENCH_MAILBOXES", 10_000);
     let interval_min = env_usize("BENCH_INTERVAL_MIN", 5);
     let graph_ms = env_usize("BENCH_GRAPH_MS", 20) as u64;
@@ -215,7 +279,6 @@ async fn main() {
         started.elapsed().as_secs_f64() - setup_s
     );
 
-    let bin = env!("CARGO_BIN_EXE_graph-connector");
     let dir = t.config_path.parent().unwrap().to_path_buf();
     let log = dir.join("connector.log");
     let mut child = start_connector(bin, &t.config_path, rps, &log);
@@ -324,12 +387,17 @@ async fn main() {
     let filed_steady = filed_total.saturating_sub(filed_first);
     let per_item = |cpu: f64, n: usize| cpu / n.max(1) as f64 * 1e6;
 
-    println!();
+    let within = first_round_s.is_some()
+        && rows as usize >= worked.len()
+        && longest_gap <= bound_s
+        && over == 0;
     println!(
-        "| mailboxes | first round s | steady s | filed (first, steady) | peak RSS MB | CPU s (first, steady) | CPU µs per filed message (all, first, steady) | longest gap without a run s | delivery latency p50 / max s | over the bound | bound s |"
+        "every mailbox worked within its interval ({rows} of {} scheduled, longest gap {longest_gap:.0} s, \
+         {over} deliveries over {bound_s:.0} s): {}",
+        worked.len(),
+        if within { "yes" } else { "NO" }
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|");
-    println!(
+    let row = format!(
         "| {} | {} | {steady_s:.0} | {filed_total} ({filed_first}, {filed_steady}) | {peak_rss:.1} | {cpu_first:.1}, {cpu_steady:.1} | {:.0}, {:.0}, {:.0} | {longest_gap:.0} | {:.1} / {:.1} | {over} of {delivered} | {bound_s:.0} |",
         worked.len(),
         first_round_s.map_or("not done".to_owned(), |s| format!("{s:.0}")),
@@ -339,29 +407,12 @@ async fn main() {
         percentile(&latencies, 0.5),
         latencies.last().copied().unwrap_or(0.0),
     );
-    let within = first_round_s.is_some()
-        && rows as usize >= worked.len()
-        && longest_gap <= bound_s
-        && over == 0;
-    println!();
-    println!(
-        "peak RSS {peak_rss:.1} MB (goal ≤ 100): {}",
-        if peak_rss <= 100.0 { "met" } else { "NOT met" }
-    );
-    println!(
-        "CPU per synced item {:.0} µs (goal ≤ 50): {}",
-        per_item(cpu_all, filed_total),
-        if per_item(cpu_all, filed_total) <= 50.0 {
-            "met"
-        } else {
-            "NOT met"
-        }
-    );
-    println!(
-        "every mailbox worked within its interval ({rows} of {} scheduled, longest gap {longest_gap:.0} s, \
-         {over} deliveries over {bound_s:.0} s): {}",
-        worked.len(),
-        if within { "yes" } else { "NO" }
-    );
+    println!("{row}");
     t.sandbox.shutdown().await;
+    Figures {
+        peak_rss,
+        cpu_per_item: per_item(cpu_all, filed_total),
+        row,
+        within,
+    }
 }

@@ -4,8 +4,9 @@
 //! Requests are written with quick-xml's [`Writer`]; every value goes through
 //! [`dom::escape_text`]/[`dom::escape_attr`] (see [`crate::dom`] for the character policy)
 //! and every element or attribute name is checked, so no caller-provided string can change
-//! the document structure. Responses are read with quick-xml into a [`dom::Element`] tree and
-//! interpreted here; anything unexpected is [`CrmError::MalformedResponse`].
+//! the document structure. Responses are read with quick-xml into [`dom::Element`]s, one
+//! record at a time, and interpreted here; anything unexpected is
+//! [`CrmError::MalformedResponse`].
 
 use std::borrow::Cow;
 
@@ -15,7 +16,7 @@ use quick_xml::events::{BytesEnd, BytesStart, BytesText, Event};
 use quick_xml::name::QName;
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::dom::{self, Element};
+use crate::dom::{self, Element, Node};
 use crate::error::CrmError;
 use gc_ids::CrmId;
 
@@ -754,8 +755,40 @@ fn malformed(msg: impl Into<String>) -> CrmError {
 }
 
 /// Parses a response document.
+///
+/// Records are converted as the parser completes them (see [`dom::parse_detaching`]): a
+/// query answering thousands of records (the rep list of a large tenant) never exists as a
+/// whole tree beside its records.
 pub fn decode_response(xml: &str) -> Result<Response, CrmError> {
-    let root = dom::parse(xml).map_err(|e| malformed(e.to_string()))?;
+    // Command results by the position of their command among the root's elements (a
+    // command's records and returns arrive before the command itself is complete).
+    let mut results: Vec<Option<CommandResult>> = Vec::new();
+    let mut take = |open: &[Element], el: Element| -> Result<(), String> {
+        let (Some(root), Some(command)) = (open.first(), open.get(1)) else {
+            return Err("a record outside a command".into());
+        };
+        if root.name != "response" {
+            return Err(format!(
+                "root element is <{}>, expected <response>",
+                root.name
+            ));
+        }
+        let at = root.elements().count();
+        if results.len() <= at {
+            results.resize_with(at + 1, || None);
+        }
+        let result = results[at].get_or_insert_with(|| CommandResult {
+            command: command.name.clone(),
+            ..CommandResult::default()
+        });
+        if el.name == "return" {
+            result.returns.push(parse_return(&el).map_err(message)?);
+        } else {
+            result.records.push(parse_record(el).map_err(message)?);
+        }
+        Ok(())
+    };
+    let root = dom::parse_detaching(xml, 2, &mut take).map_err(|e| malformed(e.to_string()))?;
     if root.name != "response" {
         return Err(malformed(format!(
             "root element is <{}>, expected <response>",
@@ -766,25 +799,30 @@ pub fn decode_response(xml: &str) -> Result<Response, CrmError> {
         attrs: root.attrs.clone(),
         ..Response::default()
     };
-    for el in root.elements() {
+    for (at, el) in root.elements().enumerate() {
         if el.name == "return" {
             resp.returns.push(parse_return(el)?);
             continue;
         }
-        let mut result = CommandResult {
-            command: el.name.clone(),
-            ..CommandResult::default()
-        };
-        for child in el.elements() {
-            if child.name == "return" {
-                result.returns.push(parse_return(child)?);
-            } else {
-                result.records.push(parse_record(child)?);
-            }
-        }
-        resp.results.push(result);
+        resp.results.push(
+            results
+                .get_mut(at)
+                .and_then(Option::take)
+                .unwrap_or_else(|| CommandResult {
+                    command: el.name.clone(),
+                    ..CommandResult::default()
+                }),
+        );
     }
     Ok(resp)
+}
+
+/// The message of a malformed-response error, for the parser to report with its position.
+fn message(e: CrmError) -> String {
+    match e {
+        CrmError::MalformedResponse(m) => m,
+        other => other.to_string(),
+    }
 }
 
 fn parse_id(s: &str, context: &str) -> Result<CrmId, CrmError> {
@@ -832,18 +870,22 @@ fn parse_return(el: &Element) -> Result<ReturnInfo, CrmError> {
     })
 }
 
-fn parse_record(el: &Element) -> Result<Record, CrmError> {
+/// A record element, taken apart (its strings move into the record).
+fn parse_record(el: Element) -> Result<Record, CrmError> {
     let id = match el.attr("id") {
         Some(i) => Some(parse_id(i, &format!("<{}>", el.name))?),
         None => None,
     };
     let mut rec = Record {
-        table: el.name.clone(),
         tableshort: el.attr("tableshort").map(str::to_owned),
+        table: el.name,
         id,
         ..Record::default()
     };
-    for child in el.elements() {
+    for child in el.children {
+        let Node::Element(child) = child else {
+            continue;
+        };
         if child.name == "link" {
             let tablename = child
                 .attr("tablename")
@@ -861,13 +903,13 @@ fn parse_record(el: &Element) -> Result<Record, CrmError> {
             if child.elements().next().is_some() {
                 return Err(malformed(format!(
                     "field <{}> of <{}> has child elements",
-                    child.name, el.name
+                    child.name, rec.table
                 )));
             }
             rec.fields.push(Field {
-                name: child.name.clone(),
                 value: child.text(),
-                attrs: child.attrs.clone(),
+                name: child.name,
+                attrs: child.attrs,
             });
         }
     }
@@ -1049,6 +1091,39 @@ mod tests {
         let e = r.results[1].error().unwrap();
         assert_eq!(e.code, Some(500));
         assert_eq!(e.tablename.as_deref(), Some("Contact"));
+    }
+
+    /// Records are converted while the document is read: each lands in its own command's
+    /// result, in order, around returns at the root and commands with nothing in them.
+    #[test]
+    fn records_land_in_their_commands() {
+        let xml = r#"<response>
+  <return type="ok" text="session"/>
+  <query><A id="1"><F>a1</F></A><A id="2"><F>a2</F></A><return type="ok" count="2"/></query>
+  <delete/>
+  <query><B id="3"><F>b3</F></B></query>
+  <return type="ok" text="done"/>
+  <insert><return type="insert" id="4"/></insert>
+</response>"#;
+        let r = decode_response(xml).unwrap();
+        assert_eq!(r.returns.len(), 2);
+        let commands: Vec<&str> = r.results.iter().map(|c| c.command.as_str()).collect();
+        assert_eq!(commands, ["query", "delete", "query", "insert"]);
+        let values = |i: usize| -> Vec<&str> {
+            r.results[i]
+                .records
+                .iter()
+                .filter_map(|rec| rec.get("F"))
+                .collect()
+        };
+        assert_eq!(values(0), ["a1", "a2"]);
+        assert_eq!(r.results[0].returns[0].count, Some(2));
+        assert!(r.results[1].records.is_empty() && r.results[1].returns.is_empty());
+        assert_eq!(values(2), ["b3"]);
+        assert_eq!(r.results[3].returns[0].id, Some(CrmId::new(0, 4)));
+        // Something else than a response is said to be one, not a bad record.
+        let err = decode_response("<html><body><p id='x'>no</p></body></html>").unwrap_err();
+        assert!(err.to_string().contains("expected <response>"), "{err}");
     }
 
     #[test]

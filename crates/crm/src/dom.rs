@@ -95,6 +95,23 @@ fn predefined_entity(name: &str) -> Option<char> {
 
 /// Parses a document into its root element.
 pub fn parse(xml: &str) -> Result<Element, DomError> {
+    parse_inner(xml, None)
+}
+
+/// What [`parse_detaching`] hands each detached element to: the open ancestors (the root
+/// first, without the children detached so far) and the element.
+pub type Take<'a> = dyn FnMut(&[Element], Element) -> Result<(), String> + 'a;
+
+/// Parses a document like [`parse`], but hands every element at `depth` (the root is at
+/// depth 0) to `take` as soon as it is complete, instead of keeping it in the tree. A long
+/// response (thousands of records) is then converted one record at a time and never held
+/// whole as a tree beside its conversion. An error of `take` stops the parse, at the
+/// position of the element's end.
+pub fn parse_detaching(xml: &str, depth: usize, take: &mut Take<'_>) -> Result<Element, DomError> {
+    parse_inner(xml, Some((depth, take)))
+}
+
+fn parse_inner(xml: &str, mut detach: Option<(usize, &mut Take<'_>)>) -> Result<Element, DomError> {
     let mut reader = Reader::from_str(xml);
     reader.config_mut().check_end_names = true;
     let mut stack: Vec<Element> = Vec::new();
@@ -132,14 +149,14 @@ pub fn parse(xml: &str) -> Result<Element, DomError> {
                     children: Vec::new(),
                 });
                 if empty {
-                    close(&mut stack, &mut root);
+                    close(&mut stack, &mut root, &mut detach).map_err(|m| err(&reader, m))?;
                 }
             }
             Event::End(_) => {
                 if stack.is_empty() {
                     return Err(err(&reader, "end tag without start tag".into()));
                 }
-                close(&mut stack, &mut root);
+                close(&mut stack, &mut root, &mut detach).map_err(|m| err(&reader, m))?;
             }
             Event::Text(t) => {
                 let content = t.xml10_content();
@@ -183,13 +200,24 @@ pub fn parse(xml: &str) -> Result<Element, DomError> {
     })
 }
 
-fn close(stack: &mut Vec<Element>, root: &mut Option<Element>) {
-    if let Some(done) = stack.pop() {
-        match stack.last_mut() {
-            Some(parent) => parent.children.push(Node::Element(done)),
-            None => *root = Some(done),
-        }
+fn close(
+    stack: &mut Vec<Element>,
+    root: &mut Option<Element>,
+    detach: &mut Option<(usize, &mut Take<'_>)>,
+) -> Result<(), String> {
+    let Some(done) = stack.pop() else {
+        return Ok(());
+    };
+    if let Some((depth, take)) = detach
+        && stack.len() == *depth
+    {
+        return take(stack, done);
     }
+    match stack.last_mut() {
+        Some(parent) => parent.children.push(Node::Element(done)),
+        None => *root = Some(done),
+    }
+    Ok(())
 }
 
 fn push_text(stack: &mut [Element], text: &str) -> Result<(), String> {
@@ -284,6 +312,32 @@ mod tests {
         assert_eq!(e.child("b").unwrap().text(), "t<AB<raw>");
         assert!(e.child("c").is_some());
         assert_eq!(e.text(), "tail");
+    }
+
+    #[test]
+    fn detached_elements_are_handed_over_with_their_ancestors_and_left_out_of_the_tree() {
+        let mut seen: Vec<(String, String, String)> = Vec::new();
+        let mut take = |open: &[Element], el: Element| -> Result<(), String> {
+            let path = open.iter().map(|e| e.name.as_str()).collect::<Vec<_>>();
+            seen.push((path.join("/"), el.name.clone(), el.text()));
+            Ok(())
+        };
+        let root = parse_detaching("<r><c><x>1</x><y/></c><z>2</z></r>", 2, &mut take).unwrap();
+        assert_eq!(
+            seen,
+            [
+                ("r/c".to_owned(), "x".to_owned(), "1".to_owned()),
+                ("r/c".to_owned(), "y".to_owned(), String::new()),
+            ]
+        );
+        let c = root.child("c").unwrap();
+        assert!(c.elements().next().is_none(), "detached children are not kept");
+        assert_eq!(root.child("z").unwrap().text(), "2");
+        // An error of the taker stops the parse, with the position of the element's end.
+        let mut refuse = |_: &[Element], _: Element| -> Result<(), String> { Err("no".into()) };
+        let e = parse_detaching("<r><c><x/></c></r>", 2, &mut refuse).unwrap_err();
+        assert_eq!(e.message, "no");
+        assert_eq!(e.position, 10);
     }
 
     #[test]

@@ -25,7 +25,8 @@
 //! cargo bench -p graph-connector --bench many_mailboxes
 //! # BENCH_MAILBOXES (default 10000), BENCH_INTERVAL_MIN (default 5), BENCH_GRAPH_MS /
 //! # BENCH_CRM_MS (latency per request, default 20 / 10), BENCH_RPS ([microsoft]
-//! # requests_per_second, default 500 as in the product), BENCH_DELIVER_MS (default 200), BENCH_FIRST_ROUND_MIN
+//! # requests_per_second, default 500 as in the product), BENCH_PARALLEL ([mailboxes] parallel,
+//! # default the product's "auto"), BENCH_DELIVER_MS (default 200), BENCH_FIRST_ROUND_MIN
 //! # (give up on the first round after this, default 30)
 //! ```
 //!
@@ -97,18 +98,18 @@ fn free_port() -> u16 {
 
 fn start_connector(bin: &str, config: &Path, rps: usize, log: &Path) -> Child {
     let log = std::fs::File::create(log).unwrap();
-    Command::new(bin)
-        .args(["run", "--config"])
+    let mut cmd = Command::new(bin);
+    cmd.args(["run", "--config"])
         .arg(config)
         .env("RUST_LOG", "warn")
         .env(
             "GRAPH_CONNECTOR__MICROSOFT__REQUESTS_PER_SECOND",
             rps.to_string(),
-        )
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .unwrap()
+        );
+    if let Ok(parallel) = std::env::var("BENCH_PARALLEL") {
+        cmd.env("GRAPH_CONNECTOR__MAILBOXES__PARALLEL", parallel);
+    }
+    cmd.stdout(Stdio::null()).stderr(log).spawn().unwrap()
 }
 
 /// Seconds since the epoch, as the state store keeps times (microseconds).

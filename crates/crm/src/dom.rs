@@ -331,7 +331,10 @@ mod tests {
             ]
         );
         let c = root.child("c").unwrap();
-        assert!(c.elements().next().is_none(), "detached children are not kept");
+        assert!(
+            c.elements().next().is_none(),
+            "detached children are not kept"
+        );
         assert_eq!(root.child("z").unwrap().text(), "2");
         // An error of the taker stops the parse, with the position of the element's end.
         let mut refuse = |_: &[Element], _: Element| -> Result<(), String> { Err("no".into()) };

@@ -111,6 +111,48 @@ fn a_new_crm_appointment_becomes_an_event_and_invites_later() {
     assert_eq!(w.invite, vec!["kim@customer.example".to_owned()]);
 }
 
+/// A run that created the event and wrote the meeting key, then was cut off before it
+/// invited the attendees, left the link unconfirmed (the calendar never reported the event)
+/// with the event's first change key. The CRM source, which runs first, meets the
+/// appointment again next time: the event lacks its attendees, so they are invited then.
+#[test]
+fn a_run_cut_off_before_its_invitations_invites_them_next_time() {
+    let r = rules();
+    let a = appointment("Review", "2026-05-01T00:00:00Z");
+    let mut early = Link::new(Kind::Appointment, "7", "e1");
+    early.global_key = Some("uid-1".into());
+    early.crm_id = Some(CrmId(99));
+    early.graph_version = ev().change_key;
+    early.crm_hash = Some(content::crm_hash(&a, &r, &[]));
+    early.crm_version = a.updated.clone();
+    let change = item(a.clone(), true);
+    let EventChange::Crm(i) = &change else {
+        unreachable!()
+    };
+    assert_eq!(
+        triage_crm(i, Some(&early), &r, &[], &Owner::anna()),
+        None,
+        "an unconfirmed link is not taken for an echo"
+    );
+    let facts = Facts {
+        existing: Some(a),
+        event: Some(ev()),
+        ..Facts::default()
+    };
+    let Decision::WriteEvent(w) = decide_it(&change, Some(&early), &facts, &r) else {
+        panic!("expected an event write")
+    };
+    assert_eq!(w.event_id.as_deref(), Some("e1"));
+    assert_eq!(w.invite, vec!["kim@customer.example".to_owned()]);
+    // Once the calendar has confirmed the event, the same appointment is an echo: this is
+    // why it matters that the CRM source runs first and meets it before the calendar does.
+    let confirmed = link_for(&appointment("Review", "2026-05-01T00:00:00Z"), &r);
+    assert_eq!(
+        triage_crm(i, Some(&confirmed), &r, &[], &Owner::anna()),
+        Some(Decision::Nothing)
+    );
+}
+
 #[test]
 fn an_echo_of_the_connectors_own_write_is_no_change() {
     let r = rules();

@@ -198,7 +198,8 @@ async fn mailbox_health(s: &dyn StateStore) {
     assert_eq!(s.due_mailboxes(Kind::Email, 10).await.unwrap().len(), 2);
 }
 
-async fn schedule(s: &dyn StateStore) {
+/// Mailboxes `r1` to `r4`, enabled, never scheduled.
+async fn four_mailboxes(s: &dyn StateStore) {
     for (rep, addr) in [
         ("r1", "a@c.com"),
         ("r2", "b@c.com"),
@@ -207,6 +208,10 @@ async fn schedule(s: &dyn StateStore) {
     ] {
         s.upsert_mailbox(&mb(rep, addr)).await.unwrap();
     }
+}
+
+async fn schedule(s: &dyn StateStore) {
+    four_mailboxes(s).await;
     s.set_enabled("r4", false).await.unwrap();
     let now = s.now().await.unwrap();
     let hour = SignedDuration::from_hours(1);
@@ -1715,14 +1720,7 @@ macro_rules! conformance {
 /// pauses (whole or one kind), due times, backlogs, exclusions, failures, disabled ones.
 async fn schedule_entries(s: &dyn StateStore) {
     assert!(s.schedule().await.unwrap().is_empty());
-    for (rep, addr) in [
-        ("r1", "a@c.com"),
-        ("r2", "b@c.com"),
-        ("r3", "c@c.com"),
-        ("r4", "d@c.com"),
-    ] {
-        s.upsert_mailbox(&mb(rep, addr)).await.unwrap();
-    }
+    four_mailboxes(s).await;
     let now = s.now().await.unwrap();
     let hour = SignedDuration::from_hours(1);
     s.set_enabled("r4", false).await.unwrap();

@@ -1,7 +1,10 @@
 //! Several `graph-connector run` processes sharing one tenant through one PostgreSQL state:
 //! three child processes (e-mail only) against the sandbox, new messages filed into the sync
-//! folders all along, and a seeded sequence of SIGKILLs of random processes, each restarted
-//! a moment later (at least one process stays up). Then a quiet period with all three up.
+//! folders all along, and a seeded sequence of SIGKILLs, each restarted a moment later (at
+//! least one process stays up). Each kill waits a little for a process that is in the middle
+//! of a run and kills that one, so that half-done runs are cut off and taken over even on an
+//! idle machine, where a run against the local sandbox is over in a blink. Then a quiet
+//! period with all three up.
 //!
 //! Checked afterwards:
 //! - 0 lost: every filed message left the sync folder for `Sync_Success` and has an active
@@ -60,6 +63,14 @@ struct Plan {
     lease_seconds: u32,
     /// The quiet period: all processes up, no kill, no new message, at least this long.
     quiet: Duration,
+    /// At a kill, how long to wait for a process that is in the middle of a run. On an idle
+    /// machine a run against the local sandbox lasts milliseconds, so a kill at a random
+    /// moment almost never cuts one off; waiting for one makes sure the takeover of a
+    /// half-done run is what gets tested.
+    busy_wait: Duration,
+    /// Latency the sandbox adds to every request: runs last as long as they would against
+    /// Microsoft 365 and CRM.interface over a network, and a kill can land in one.
+    latency_ms: u64,
     /// Every sync folder must be empty this long after the last kill.
     drain_limit: Duration,
     seed: u64,
@@ -89,6 +100,7 @@ async fn several_processes(plan: Plan) {
             users: plan.users,
             seed: plan.seed,
             messages_per_mailbox: 1,
+            latency_ms: plan.latency_ms,
             ..SandboxOptions::default()
         },
         &format!("[emails]\ninterval_minutes = {}\n", plan.interval_minutes),
@@ -186,6 +198,8 @@ async fn several_processes(plan: Plan) {
     let initial = serial;
     let mut restart_at: Vec<Option<Instant>> = vec![None; PROCESSES];
     let mut kills = 0;
+    // Kills that hit a process while it held a mailbox lease.
+    let mut aimed = 0;
     let mut next_kill = Instant::now() + between(&mut rng, plan.kill_every);
     while started.elapsed() < plan.chaos {
         let now = Instant::now();
@@ -201,24 +215,7 @@ async fn several_processes(plan: Plan) {
             }
         }
         if now >= next_kill {
-            // A process working a mailbox right now, if one is: the kill then cuts off a
-            // run and leaves its lease behind, to be taken over.
-            let working = working(&*store).await;
-            let alive: Vec<usize> = (0..PROCESSES).filter(|i| procs[*i].is_some()).collect();
-            let busy: Vec<usize> = alive
-                .iter()
-                .copied()
-                .filter(|i| working.contains(i))
-                .collect();
-            let pool = if busy.is_empty() { &alive } else { &busy };
-            let i = pool[rng.random_range(0..pool.len())];
-            if alive.len() >= 2 {
-                let mut run = procs[i].take().unwrap();
-                run.child.kill().unwrap();
-                run.child.wait().unwrap();
-                kills += 1;
-                restart_at[i] = Some(now + between(&mut rng, plan.restart_after));
-            }
+            // New mail first: the runs it brings are what the kill should cut off.
             deliver(
                 &env,
                 &enabled,
@@ -228,7 +225,33 @@ async fn several_processes(plan: Plan) {
                 &mut filed,
                 &mut keys,
             );
-            next_kill = now + between(&mut rng, plan.kill_every);
+            let alive: Vec<usize> = (0..PROCESSES).filter(|i| procs[*i].is_some()).collect();
+            if alive.len() >= 2 {
+                // A process working a mailbox right now, waited for a little: the kill then
+                // cuts off a run and leaves its lease behind, to be taken over.
+                let waited = Instant::now();
+                let busy: Vec<usize> = loop {
+                    let working = working(&*store).await;
+                    let busy: Vec<usize> = alive
+                        .iter()
+                        .copied()
+                        .filter(|i| working.contains(i))
+                        .collect();
+                    if !busy.is_empty() || waited.elapsed() >= plan.busy_wait {
+                        break busy;
+                    }
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                };
+                let pool = if busy.is_empty() { &alive } else { &busy };
+                let i = pool[rng.random_range(0..pool.len())];
+                let mut run = procs[i].take().unwrap();
+                run.child.kill().unwrap();
+                run.child.wait().unwrap();
+                kills += 1;
+                aimed += usize::from(!busy.is_empty());
+                restart_at[i] = Some(Instant::now() + between(&mut rng, plan.restart_after));
+            }
+            next_kill = Instant::now() + between(&mut rng, plan.kill_every);
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -239,7 +262,7 @@ async fn several_processes(plan: Plan) {
     }
     let chaos_done = Instant::now();
     eprintln!(
-        "{kills} SIGKILLs in {:?}; {} messages delivered on the way",
+        "{kills} SIGKILLs in {:?} ({aimed} while the process held a mailbox); {} messages delivered on the way",
         plan.chaos,
         serial - initial
     );
@@ -347,7 +370,7 @@ async fn several_processes(plan: Plan) {
     );
     assert!(
         kills >= 3 && cut_off > 0,
-        "the chaos phase killed only {kills} process(es), cutting off {cut_off} run(s)"
+        "the chaos phase killed only {kills} process(es) ({aimed} while holding a mailbox), cutting off {cut_off} run(s)"
     );
     assert!(
         worst <= bound(&plan),
@@ -370,6 +393,8 @@ async fn three_processes_share_a_tenant_through_kills_ci_size() {
         interval_minutes: 0,
         lease_seconds: 4,
         quiet: Duration::from_secs(15),
+        busy_wait: Duration::from_secs(6),
+        latency_ms: 30,
         drain_limit: Duration::from_secs(240),
         seed: 15,
     })
@@ -389,6 +414,8 @@ async fn three_processes_share_three_hundred_mailboxes_through_kills() {
         interval_minutes: 1,
         lease_seconds: 10,
         quiet: Duration::from_secs(30),
+        busy_wait: Duration::from_secs(6),
+        latency_ms: 0,
         drain_limit: Duration::from_secs(900),
         seed: 16,
     })

@@ -32,6 +32,8 @@
 //!
 //! With `BENCH_BASELINE_BIN=/path/to/graph-connector` (an older build) the same run is repeated
 //! with that binary on an identical fresh tenant, and both rows and their ratios are printed.
+//! `BENCH_BIN` runs another binary (or a wrapper, e.g. under a heap profiler) in place of the
+//! one just built.
 //!
 //! Figures: docs/PERFORMANCE.md ("10,000 mailboxes").
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -163,7 +165,9 @@ struct Figures {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let this = measure(env!("CARGO_BIN_EXE_graph-connector")).await;
+    let bin = std::env::var("BENCH_BIN")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_graph-connector").to_owned());
+    let this = measure(&bin).await;
     let baseline = match std::env::var("BENCH_BASELINE_BIN") {
         Ok(bin) => {
             println!();

@@ -814,10 +814,13 @@ async fn check(w: &World, scenarios: &[Scenario]) {
                 continue;
             }
             // Overtaken by the other side's later edit after a complete sync, or a conflict's
-            // losing version in the ledger.
+            // losing version in the ledger. The later edit need not be the final subject: it
+            // may itself have lost a conflict, and is then checked on its own side (m2-37: a
+            // CRM edit seen on both sides, then three calendar edits, the last of which lost
+            // to CRM's copy of the one before).
             let other = sc.last.get(&(1 - side));
             let overtaken = other.is_some_and(|(s, later)| {
-                s == fin
+                (s == fin || losers.iter().any(|l| l == s))
                     && (w.complete_after.iter().any(|c| c >= at && c < later)
                         || sc.seen.iter().any(|(seen_on, seen, t)| {
                             *seen_on == 1 - side && seen == subject && t >= at && t < later

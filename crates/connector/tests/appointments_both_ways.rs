@@ -3,14 +3,16 @@
 //! SQLite state): a CRM appointment becomes one event with its participants invited (their
 //! copies join the same appointment), CRM edits and deletions follow, both sides edited
 //! between two runs follow `[appointments] conflict` with the losing version in the ledger,
-//! and an event written just before a crash is adopted, not written twice.
+//! an event written just before a crash is adopted, not written twice, and a CRM appointment
+//! held behind a write a crash interrupted reaches the calendar in the next run.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
 use common::Env;
 use gc_crm::{Activity, CrmId, NewActivity, NewParticipant, ParticipantRole};
-use gc_sandbox::SandboxOptions;
+use gc_sandbox::monitor::CrmCommand;
+use gc_sandbox::{SandboxOptions, Target, Tripwire, When};
 use gc_store::{Kind, LedgerAction, LedgerFilter, LinkState};
 use graph_connector::commands::sync::Runtime;
 use graph_connector::config::{AppointmentConflict, Config};
@@ -446,6 +448,81 @@ async fn an_event_written_just_before_a_crash_is_adopted_not_written_twice() {
         "{log:#?}"
     );
     assert_eq!(activities(&env, "Interrupted").await.len(), 1);
+}
+
+/// A new CRM appointment read while an interrupted event-to-CRM write is unsettled is held
+/// for that run (it might be the record the write made), and written to the calendar by the
+/// next run: the CRM source's update stamp does not move past it while it is held, so it is
+/// not left to the next full walk of the window (an hour later by default).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_crm_appointment_held_behind_an_interrupted_write_reaches_the_calendar_next_run() {
+    let env = start(37).await;
+    let reps = two_reps(&env).await;
+    let (anna, anna_rep) = &reps[0];
+    let crm = env.crm();
+    let mut config = config(&env, AppointmentConflict::Newest);
+    config.appointments.full_walk_minutes = 60;
+    let g = graph(&config);
+    let rt = Runtime::build(&config).await.unwrap();
+    cycle(&rt).await;
+    let d = day(2);
+    g.create_event(
+        anna,
+        &json!({
+            "subject": "Written before the cut",
+            "start": {"dateTime": format!("{d}T09:00:00"), "timeZone": "UTC"},
+            "end": {"dateTime": format!("{d}T10:00:00"), "timeZone": "UTC"},
+        }),
+    )
+    .await
+    .unwrap();
+    // The run is killed while the appointment is written (before its answer arrives): the
+    // write stays unsettled.
+    let cut = std::sync::Arc::new(tokio::sync::Notify::new());
+    let wire = env.demo.sandbox.arm_tripwire(
+        Tripwire {
+            target: Target::Crm {
+                command: Some(CrmCommand::Insert),
+                table: Some(crm.dialect().activity.table.clone()),
+            },
+            nth: 1,
+            when: When::BeforeResponse,
+        },
+        {
+            let cut = cut.clone();
+            move || cut.notify_one()
+        },
+    );
+    let options = Default::default();
+    tokio::select! {
+        biased;
+        () = cut.notified() => {}
+        r = rt.cycle(None, &gc_sync::NoProgress, &options) => panic!("not cut: {r:#?}"),
+    }
+    assert!(wire.fired());
+    drop(wire);
+    let mut unsettled = 0;
+    for m in rt.store.list_mailboxes().await.unwrap() {
+        let links = rt.store.unsettled_links(&m.rep_id, Kind::Appointment);
+        unsettled += links.await.unwrap().len();
+    }
+    assert_eq!(unsettled, 1, "the cut write is unsettled");
+    // Meanwhile a new appointment in CRM.
+    let mut a = NewActivity::new("Meeting", "New in CRM meanwhile", d);
+    a.time = Some(jiff::civil::time(15, 0, 0, 0));
+    a.end_date = Some(d);
+    a.end_time = Some(jiff::civil::time(16, 0, 0, 0));
+    a.rep_id = Some(anna_rep.rep_id.clone());
+    crm.as_rep(anna).insert_activity(&a).await.unwrap();
+    // This run settles the interrupted write, holding the new appointment; the next writes it.
+    let settled = cycle(&rt).await;
+    assert_eq!((settled.adopted, settled.created), (1, 0), "{settled:?}");
+    let next = cycle(&rt).await;
+    assert_eq!(next.created, 1, "{next:?}");
+    one_event(&g, anna, "New in CRM meanwhile").await;
+    one_event(&g, anna, "Written before the cut").await;
+    assert_eq!(activities(&env, "Written before the cut").await.len(), 1);
+    assert_eq!(activities(&env, "New in CRM meanwhile").await.len(), 1);
 }
 
 /// A meeting whose attendee's copy wrote the appointment, deleted physically in CRM (its

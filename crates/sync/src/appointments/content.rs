@@ -320,7 +320,7 @@ pub fn event_body(c: &Content, attendees: Option<&[String]>) -> Value {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     #![allow(clippy::unwrap_used)]
     use std::collections::BTreeMap;
 

@@ -77,18 +77,8 @@ pub async fn page(
         fields: kind.rules.read_fields(),
     };
     let found = kind.crm.appointments(cx.rep(), &window).await?;
-    let next = match &previous {
-        Some(p) => CrmCheckpoint {
-            since: p.advance(found.iter().filter_map(|a| a.updated.as_deref())),
-            ..p.clone()
-        },
-        None => CrmCheckpoint {
-            since: found.iter().filter_map(|a| a.updated.clone()).max(),
-            full_walk: now,
-            window_end: run.crm_to,
-        },
-    };
     let (hold_new, resolve) = settle(kind, cx, run).await?;
+    let next = next_checkpoint(previous.as_ref(), &found, hold_new, now, run.crm_to);
     let resolve = kind.with_masters(cx, run, resolve).await?;
     let mut changes = Vec::with_capacity(found.len() + resolve.len());
     changes.extend(resolve);
@@ -138,6 +128,37 @@ pub async fn page(
         // window (and reconciles).
         done: stamped.then(|| next.encode()),
     })
+}
+
+/// The checkpoint after this page. While new records are held (`hold_new`), the update stamp
+/// does not move: a held record is decided as nothing this run, so a stamp past it would leave
+/// it to the next full walk (an hour later by default) instead of the next run, which reads it
+/// again once the interrupted write is settled. Reading a record twice is harmless: its link
+/// says it is done.
+fn next_checkpoint(
+    previous: Option<&CrmCheckpoint>,
+    found: &[CrmAppointment],
+    hold_new: bool,
+    now: Timestamp,
+    window_end: jiff::civil::Date,
+) -> CrmCheckpoint {
+    let stamps = found.iter().filter_map(|a| a.updated.as_deref());
+    match previous {
+        Some(p) if hold_new => p.clone(),
+        Some(p) => CrmCheckpoint {
+            since: p.advance(stamps),
+            ..p.clone()
+        },
+        None => CrmCheckpoint {
+            since: if hold_new {
+                None
+            } else {
+                stamps.max().map(str::to_owned)
+            },
+            full_walk: now,
+            window_end,
+        },
+    }
 }
 
 /// The links whose event this run must look at itself, because no calendar delta may ever
@@ -208,6 +229,39 @@ fn within(ev: &CalEvent, from: Timestamp, to: Timestamp) -> bool {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn the_update_stamp_stays_while_new_records_are_held() {
+        let stamped = |s: &str| CrmAppointment {
+            updated: Some(s.into()),
+            ..crate::appointments::content::tests::crm(&[])
+        };
+        let found = [
+            stamped("2026-05-04T08:00:00.000Z"),
+            stamped("2026-05-04T09:00:00.000Z"),
+        ];
+        let now = Timestamp::from_second(1_800_000_000).unwrap();
+        let end = jiff::civil::date(2026, 5, 22);
+        let before = CrmCheckpoint {
+            since: Some("2026-05-04T07:00:00.000Z".into()),
+            full_walk: Timestamp::from_second(1_799_999_000).unwrap(),
+            window_end: end,
+        };
+        let newest = Some("2026-05-04T09:00:00.000Z".to_owned());
+        // Nothing held: the stamp moves to the newest record read.
+        assert_eq!(
+            next_checkpoint(Some(&before), &found, false, now, end).since,
+            newest
+        );
+        assert_eq!(next_checkpoint(None, &found, false, now, end).since, newest);
+        // Held: the next run reads the same records again (a full walk's: the whole window).
+        assert_eq!(
+            next_checkpoint(Some(&before), &found, true, now, end),
+            before
+        );
+        let walked = next_checkpoint(None, &found, true, now, end);
+        assert_eq!((walked.since, walked.full_walk), (None, now));
+    }
 
     #[test]
     fn an_event_is_within_the_window_when_it_overlaps_it() {

@@ -20,7 +20,10 @@
 //! generated messages per mailbox, default 20; `BENCH_SDK=0` skips the script; `BENCH_WRAP` a
 //! command to run the connector's first cycle under, e.g. `perf record -g -o FILE --`; `GC_VENV` the
 //! virtualenv for it, default `/var/tmp/gc-venv`, created and filled from
-//! `benches/msgraph-sdk/requirements.txt` when missing). Figures: docs/PERFORMANCE.md.
+//! `benches/msgraph-sdk/requirements.txt` when missing; `BENCH_BIN` another connector binary
+//! in place of the one just built; `BENCH_BASELINE_BIN` an older build, run on an identical
+//! fresh tenant after this one, both rows and their ratios printed). Figures:
+//! docs/PERFORMANCE.md.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
@@ -90,9 +93,8 @@ struct Connector {
     crm_requests: u64,
 }
 
-async fn connector(s: &Setup) -> Connector {
+async fn connector(s: &Setup, bin: &str) -> Connector {
     let t = tenant(s, CONNECTOR_TOML).await;
-    let bin = env!("CARGO_BIN_EXE_graph-connector");
     t.sandbox.reset_stats();
     let cpu0 = support::cpu_seconds();
     let wrap = std::env::var("BENCH_WRAP").ok();
@@ -117,6 +119,39 @@ async fn connector(s: &Setup) -> Connector {
         graph_requests: support::graph_total(&stats),
         crm_requests: support::crm_total(&stats),
     }
+}
+
+/// Prints the table row of one connector measurement; the messages per second.
+fn row(s: &Setup, bin: &str, c: &Connector) -> f64 {
+    let (lg, lc) = (s.graph_ms as f64 / 1000.0, s.crm_ms as f64 / 1000.0);
+    let graph_bound = MAILBOX_CONCURRENCY / (c.graph_per_msg * lg);
+    let crm_bound = 1.0 / (c.crm_per_msg * lc);
+    let bound = graph_bound.min(crm_bound) * c.mailboxes as f64;
+    let rate = c.filed as f64 / c.seconds;
+    let net = c.filed as f64 / (c.seconds - c.idle_seconds).max(f64::MIN_POSITIVE);
+    let name = Path::new(bin)
+        .file_name()
+        .map_or(bin.into(), |n| n.to_string_lossy());
+    println!(
+        "| {name} | {} | {} | {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.2} | {:.2} | {:.1}, {:.1} | {:.0} | {:.1}% | {:.1}% | {:.1}, {:.1} |",
+        c.mailboxes,
+        c.filed,
+        c.unfiled,
+        c.seconds,
+        c.idle_seconds,
+        rate,
+        net,
+        c.graph_per_msg,
+        c.crm_per_msg,
+        graph_bound,
+        crm_bound,
+        bound,
+        100.0 * rate / bound,
+        100.0 * net / bound,
+        c.connector_cpu,
+        c.sandbox_cpu
+    );
+    rate
 }
 
 struct Script {
@@ -211,37 +246,27 @@ fn main() {
          Graph {} ms, CRM.interface {} ms per request",
         s.users, s.messages, s.graph_ms, s.crm_ms
     );
-    let c = rt.block_on(connector(&s));
-    let (lg, lc) = (s.graph_ms as f64 / 1000.0, s.crm_ms as f64 / 1000.0);
-    let graph_bound = MAILBOX_CONCURRENCY / (c.graph_per_msg * lg);
-    let crm_bound = 1.0 / (c.crm_per_msg * lc);
-    let bound = graph_bound.min(crm_bound) * c.mailboxes as f64;
-    let rate = c.filed as f64 / c.seconds;
-    let net = c.filed as f64 / (c.seconds - c.idle_seconds).max(f64::MIN_POSITIVE);
+    let bin = std::env::var("BENCH_BIN")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_graph-connector").to_owned());
+    let c = rt.block_on(connector(&s, &bin));
+    let baseline = std::env::var("BENCH_BASELINE_BIN")
+        .ok()
+        .map(|b| (rt.block_on(connector(&s, &b)), b));
     println!();
     println!(
-        "| mailboxes | filed | not filed | seconds | idle cycle s | msg/s | net msg/s | Graph req/msg (mailbox slots) | CRM req/msg | bound per mailbox: Graph, CRM msg/s | bound msg/s | msg/s / bound | net / bound | CPU s: connector, sandbox |"
+        "| binary | mailboxes | filed | not filed | seconds | idle cycle s | msg/s | net msg/s | Graph req/msg (mailbox slots) | CRM req/msg | bound per mailbox: Graph, CRM msg/s | bound msg/s | msg/s / bound | net / bound | CPU s: connector, sandbox |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
-    println!(
-        "| {} | {} | {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.2} | {:.2} | {:.1}, {:.1} | {:.0} | {:.1}% | {:.1}% | {:.1}, {:.1} |",
-        c.mailboxes,
-        c.filed,
-        c.unfiled,
-        c.seconds,
-        c.idle_seconds,
-        rate,
-        net,
-        c.graph_per_msg,
-        c.crm_per_msg,
-        graph_bound,
-        crm_bound,
-        bound,
-        100.0 * rate / bound,
-        100.0 * net / bound,
-        c.connector_cpu,
-        c.sandbox_cpu
-    );
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    let rate = row(&s, &bin, &c);
+    if let Some((b, bin)) = &baseline {
+        row(&s, bin, b);
+        println!(
+            "\nthis / baseline: {:.2}× the messages per second (net {:.2}×), {:.2}× the CPU seconds of the connector",
+            b.seconds / c.seconds,
+            (b.seconds - b.idle_seconds) / (c.seconds - c.idle_seconds),
+            c.connector_cpu / b.connector_cpu.max(f64::MIN_POSITIVE)
+        );
+    }
     if !with_sdk {
         return;
     }

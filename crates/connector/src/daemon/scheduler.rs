@@ -24,7 +24,10 @@
 //! overdue first. A run is asked to stop taking new items after [`Settings::slice`] and a
 //! mailbox that leaves a backlog is due again after [`Settings::soon`], behind mailboxes
 //! that waited longer. The scheduler sleeps until the next due time, a finished run, or a
-//! wake-up from the admin page (sync now, pause, resume, refresh).
+//! wake-up from the admin page (sync now, pause, resume, refresh) or a notification. While
+//! nothing due waits for a slot, passes are spaced by nine times their own length (at most
+//! 5 s): a big tenant's pairs then start up to a few seconds after they fall due, instead of
+//! the whole schedule being read for each of them.
 
 use std::collections::{BTreeMap, HashMap};
 use std::panic::AssertUnwindSafe;
@@ -46,8 +49,32 @@ use gc_store::Kind;
 /// Due (mailbox, kind) pairs whose probes are asked together (one `$batch`).
 const IDLE_PROBES: usize = 20;
 
-/// The longest a pass waits after the previous one (see `Scheduler::run`).
+/// The longest a pass waits after the previous one while due pairs wait for a free slot
+/// (see `Scheduler::run`).
 const PASS_GAP_MAX: Duration = Duration::from_secs(1);
+
+/// While nothing due waits for a slot, a pass is followed by a gap of this many times its own
+/// length (at most [`QUIET_GAP_MAX`]): the scheduler then spends at most a tenth of its time
+/// reading the schedule. With 10,000 mailboxes on a five-minute interval some pair comes due
+/// every few tens of milliseconds; starting a pass for each kept a core busy reading the whole
+/// schedule about twice a second (docs/PERFORMANCE.md). A small tenant's pass takes a
+/// millisecond and is not delayed noticeably.
+const QUIET_GAP_FACTOR: u32 = 9;
+
+/// The longest gap after a pass while nothing waits for a slot: how much later than its due
+/// time a pair may start (well within the slack the intervals allow).
+const QUIET_GAP_MAX: Duration = Duration::from_secs(5);
+
+/// How long after a pass that took `took` the next one may start: as long as it took (at most
+/// [`PASS_GAP_MAX`]) while due pairs wait for a slot, else [`QUIET_GAP_FACTOR`] times as long
+/// (at most [`QUIET_GAP_MAX`]).
+fn pass_gap(took: Duration, waiting: bool) -> Duration {
+    if waiting {
+        took.min(PASS_GAP_MAX)
+    } else {
+        (took * QUIET_GAP_FACTOR).min(QUIET_GAP_MAX)
+    }
+}
 
 /// How the scheduler paces work.
 #[derive(Debug, Clone)]
@@ -138,6 +165,7 @@ impl Scheduler {
         let mut tasks: JoinSet<Done> = JoinSet::new();
         let mut next_refresh = Instant::now();
         let mut next_pass = Instant::now();
+        let mut soon_pass = next_pass;
         loop {
             let wake = if shutdown.is_cancelled() {
                 Instant::now()
@@ -145,18 +173,23 @@ impl Scheduler {
                 next_pass
             } else {
                 let began = Instant::now();
-                let wake = self.pass(&mut tasks, &mut next_refresh, &shutdown).await;
+                let (wake, waiting) = self.pass(&mut tasks, &mut next_refresh, &shutdown).await;
                 // A pass reads every mailbox's schedule: with thousands of mailboxes, one
-                // pass per finished run would cost more than the runs. The next pass waits
-                // as long as this one took (at most PASS_GAP_MAX); runs that finish meanwhile
-                // are recorded at once and their slots filled by that pass.
-                next_pass = Instant::now() + began.elapsed().min(PASS_GAP_MAX);
+                // pass per finished run or per pair coming due would cost more than the runs.
+                // While pairs wait for a slot, the next pass waits as long as this one took
+                // (at most PASS_GAP_MAX), so freed slots are filled soon; runs that finish
+                // meanwhile are recorded at once. Otherwise it waits longer (QUIET_GAP_*),
+                // except when woken (a notification, the admin page).
+                let took = began.elapsed();
+                let end = Instant::now();
+                soon_pass = end + pass_gap(took, true);
+                next_pass = end + pass_gap(took, waiting);
                 wake
             };
             tokio::select! {
                 _ = shutdown.cancelled() => break,
                 Some(joined) = tasks.join_next(), if !tasks.is_empty() => self.finished(joined).await,
-                _ = self.status.wakeup.notified() => {}
+                _ = self.status.wakeup.notified() => next_pass = next_pass.min(soon_pass),
                 _ = tokio::time::sleep_until(wake.into()) => {}
             }
         }
@@ -186,20 +219,21 @@ impl Scheduler {
         }
     }
 
-    /// One pass: refresh, gate, start what is due. Returns when to look again.
+    /// One pass: refresh, gate, start what is due. Returns when to look again, and whether
+    /// due pairs were left waiting for a free slot.
     async fn pass(
         &self,
         tasks: &mut JoinSet<Done>,
         next_refresh: &mut Instant,
         shutdown: &CancellationToken,
-    ) -> Instant {
+    ) -> (Instant, bool) {
         let s = &self.settings;
         let now = Instant::now();
         let mut wake = now + s.idle_wake;
         // The gate first: with no token or no CRM login, a refresh would find no mailbox.
         if let Err(e) = self.tenant.gate().await {
             self.tenant_down(&e).await;
-            return now + s.tenant_retry;
+            return (now + s.tenant_retry, false);
         }
         self.status.set_tenant(Ok(()));
         let never_read = self.status.roster().refreshed_at.is_none();
@@ -220,7 +254,7 @@ impl Scheduler {
                 Err(e) => {
                     self.tenant_down(&e).await;
                     *next_refresh = now + s.tenant_retry;
-                    return now + s.tenant_retry;
+                    return (now + s.tenant_retry, false);
                 }
             }
         }
@@ -230,7 +264,7 @@ impl Scheduler {
             (Ok(r), Ok(t)) => (r, t),
             (Err(e), _) | (_, Err(e)) => {
                 tracing::warn!(error = %e, "cannot read the schedule from the state store");
-                return now + s.tenant_retry;
+                return (now + s.tenant_retry, false);
             }
         };
         let by_id: HashMap<&str, &ScheduleEntry> =
@@ -333,6 +367,7 @@ impl Scheduler {
                 }
             }
         }
+        let waiting = !left.is_empty() || queue.peek().is_some();
         let due = left.into_iter().chain(queue);
         // Lag: how long the most overdue pair still waiting has been due.
         let mut lag: BTreeMap<Kind, f64> = self.runners.iter().map(|r| (r.kind(), 0.0)).collect();
@@ -347,7 +382,7 @@ impl Scheduler {
             metrics::gauge!("graph_connector_lag_seconds", "kind" => kind.as_str()).set(seconds);
         }
         self.gauges(&records, db_now);
-        wake
+        (wake, waiting)
     }
 
     fn spawn(
@@ -663,5 +698,22 @@ fn state_of(h: Health, running: bool) -> &'static str {
         "failing"
     } else {
         "ok"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passes_are_spaced_more_while_nothing_waits_for_a_slot() {
+        let ms = Duration::from_millis;
+        // Work waits for slots: the next pass as soon as this one took, at most a second.
+        assert_eq!(pass_gap(ms(40), true), ms(40));
+        assert_eq!(pass_gap(ms(3000), true), PASS_GAP_MAX);
+        // Nothing waits: a tenth of the time reading the schedule, at most QUIET_GAP_MAX.
+        assert_eq!(pass_gap(ms(2), false), ms(18));
+        assert_eq!(pass_gap(ms(300), false), ms(2700));
+        assert_eq!(pass_gap(ms(3000), false), QUIET_GAP_MAX);
     }
 }

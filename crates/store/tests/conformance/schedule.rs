@@ -1,0 +1,308 @@
+//! The scheduler's state: due times, pauses, the record of the last run per kind, and the schedule read of every mailbox.
+
+use super::*;
+
+/// Mailboxes `r1` to `r4`, enabled, never scheduled.
+pub(crate) async fn four_mailboxes(s: &dyn StateStore) {
+    for (rep, addr) in [
+        ("r1", "a@c.com"),
+        ("r2", "b@c.com"),
+        ("r3", "c@c.com"),
+        ("r4", "d@c.com"),
+    ] {
+        s.upsert_mailbox(&mb(rep, addr)).await.unwrap();
+    }
+}
+
+pub(crate) async fn schedule(s: &dyn StateStore) {
+    four_mailboxes(s).await;
+    s.set_enabled("r4", false).await.unwrap();
+    let now = s.now().await.unwrap();
+    let hour = SignedDuration::from_hours(1);
+    s.set_next_due("r1", Kind::Email, now - hour).await.unwrap();
+    s.set_next_due("r2", Kind::Email, now + hour).await.unwrap();
+    s.set_next_due("r2", Kind::Appointment, now - hour - hour)
+        .await
+        .unwrap();
+    // r3: never scheduled → due, and first (never beats overdue).
+
+    let due = s.due_mailboxes(Kind::Email, 10).await.unwrap();
+    assert_eq!(
+        due.iter().map(|m| m.rep_id.as_str()).collect::<Vec<_>>(),
+        ["r3", "r1"]
+    );
+    let due = s.due_mailboxes(Kind::Email, 1).await.unwrap();
+    assert_eq!(due.len(), 1);
+    let due = s.due_mailboxes(Kind::Appointment, 10).await.unwrap();
+    // Appointment: r1 and r3 never scheduled (0), r2 overdue: never-scheduled first.
+    assert_eq!(
+        due.iter().map(|m| m.rep_id.as_str()).collect::<Vec<_>>(),
+        ["r1", "r3", "r2"]
+    );
+
+    let r2 = s.get_mailbox("r2").await.unwrap().unwrap();
+    assert_eq!(r2.next_due.len(), 2);
+    assert_eq!(
+        r2.next_due[&Kind::Email].as_microsecond() / 1000,
+        (now + hour).as_microsecond() / 1000
+    );
+    let listed = s.list_mailboxes().await.unwrap();
+    assert_eq!(
+        listed.iter().find(|m| m.rep_id == "r2").unwrap().next_due,
+        r2.next_due
+    );
+    // Moving the schedule replaces the entry.
+    s.set_next_due("r2", Kind::Email, now - hour).await.unwrap();
+    let due = s.due_mailboxes(Kind::Email, 10).await.unwrap();
+    assert_eq!(due.len(), 3);
+    assert!(
+        due.iter().all(|m| m.rep_id != "r4"),
+        "disabled mailboxes are never due"
+    );
+}
+
+/// A local pause (whole mailbox or one kind) keeps the mailbox out of `due_mailboxes`, and
+/// the refresh from CRM (`upsert_mailbox`) never undoes it.
+pub(crate) async fn pauses(s: &dyn StateStore) {
+    for (rep, addr) in [("r1", "a@c.com"), ("r2", "b@c.com")] {
+        s.upsert_mailbox(&mb(rep, addr)).await.unwrap();
+    }
+    let due = |kind| async move {
+        s.due_mailboxes(kind, 10)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|m| m.rep_id)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(due(Kind::Email).await, ["r1", "r2"]);
+
+    // Whole mailbox.
+    s.set_paused("r1", None, true).await.unwrap();
+    let r1 = s.get_mailbox("r1").await.unwrap().unwrap();
+    let first = r1.paused_at.expect("paused");
+    assert!(r1.is_paused(Kind::Email) && r1.is_paused(Kind::Contact));
+    assert_eq!(due(Kind::Email).await, ["r2"]);
+    assert_eq!(due(Kind::Task).await, ["r2"]);
+    // Pausing again keeps the original time; the refresh keeps the pause.
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    s.set_paused("r1", None, true).await.unwrap();
+    let mut up = mb("r1", "a.new@c.com");
+    up.graph_user_id = Some("guid".into());
+    let r1 = s.upsert_mailbox(&up).await.unwrap();
+    assert_eq!(r1.paused_at, Some(first));
+    assert_eq!(due(Kind::Email).await, ["r2"]);
+    s.set_paused("r1", None, false).await.unwrap();
+    assert!(
+        s.get_mailbox("r1")
+            .await
+            .unwrap()
+            .unwrap()
+            .paused_at
+            .is_none()
+    );
+    assert_eq!(due(Kind::Email).await, ["r1", "r2"]);
+
+    // One kind of a mailbox that was never scheduled.
+    s.set_paused("r2", Some(Kind::Email), true).await.unwrap();
+    let r2 = s.get_mailbox("r2").await.unwrap().unwrap();
+    assert!(r2.is_paused(Kind::Email) && !r2.is_paused(Kind::Appointment));
+    assert!(r2.kinds[&Kind::Email].paused_at.is_some());
+    assert!(
+        r2.next_due.contains_key(&Kind::Email),
+        "the row holding the pause"
+    );
+    assert_eq!(due(Kind::Email).await, ["r1"]);
+    assert_eq!(due(Kind::Appointment).await, ["r1", "r2"]);
+    s.upsert_mailbox(&mb("r2", "b@c.com")).await.unwrap();
+    // A scheduled run does not resume it either.
+    let now = s.now().await.unwrap();
+    s.record_kind_run(
+        "r2",
+        Kind::Email,
+        &KindRun {
+            outcome: RunOutcome::Success,
+            error: None,
+            backlog: Some(0),
+            next_due: now - SignedDuration::from_secs(1),
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(due(Kind::Email).await, ["r1"]);
+    let listed = s.list_mailboxes().await.unwrap();
+    assert!(
+        listed
+            .iter()
+            .find(|m| m.rep_id == "r2")
+            .unwrap()
+            .is_paused(Kind::Email)
+    );
+    s.set_paused("r2", Some(Kind::Email), false).await.unwrap();
+    assert_eq!(due(Kind::Email).await.len(), 2);
+
+    assert!(matches!(
+        s.set_paused("nobody", None, true).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        s.set_paused("nobody", Some(Kind::Email), true).await,
+        Err(StoreError::NotFound(_))
+    ));
+}
+
+/// The scheduler's record of the last run per kind.
+pub(crate) async fn kind_runs(s: &dyn StateStore) {
+    s.upsert_mailbox(&mb("r1", "a@c.com")).await.unwrap();
+    let now = s.now().await.unwrap();
+    let later = now + SignedDuration::from_mins(10);
+    s.record_kind_run(
+        "r1",
+        Kind::Email,
+        &KindRun {
+            outcome: RunOutcome::Success,
+            error: None,
+            backlog: Some(0),
+            next_due: later,
+        },
+    )
+    .await
+    .unwrap();
+    let m = s.get_mailbox("r1").await.unwrap().unwrap();
+    let k = &m.kinds[&Kind::Email];
+    assert_eq!(k.last_outcome, Some(RunOutcome::Success));
+    let success = k.last_success_at.expect("success time");
+    assert_eq!(k.last_run_at, Some(success));
+    assert_eq!(k.backlog, Some(0));
+    assert_eq!(
+        m.next_due[&Kind::Email].as_microsecond() / 1000,
+        later.as_microsecond() / 1000
+    );
+    assert!(s.due_mailboxes(Kind::Email, 10).await.unwrap().is_empty());
+
+    // A partial run keeps the last success and records the error and backlog.
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    s.record_kind_run(
+        "r1",
+        Kind::Email,
+        &KindRun {
+            outcome: RunOutcome::Partial,
+            error: Some("3 messages delayed: HTTP 503".into()),
+            backlog: Some(3),
+            next_due: now,
+        },
+    )
+    .await
+    .unwrap();
+    let m = s.get_mailbox("r1").await.unwrap().unwrap();
+    let k = &m.kinds[&Kind::Email];
+    assert_eq!(k.last_outcome, Some(RunOutcome::Partial));
+    assert_eq!(k.last_success_at, Some(success));
+    assert!(k.last_run_at.unwrap() > success);
+    assert_eq!(
+        k.last_error.as_deref(),
+        Some("3 messages delayed: HTTP 503")
+    );
+    assert_eq!(k.backlog, Some(3));
+    assert_eq!(s.due_mailboxes(Kind::Email, 10).await.unwrap().len(), 1);
+    assert!(matches!(
+        s.record_kind_run(
+            "nobody",
+            Kind::Email,
+            &KindRun {
+                outcome: RunOutcome::Success,
+                error: None,
+                backlog: None,
+                next_due: now,
+            },
+        )
+        .await,
+        Err(StoreError::NotFound(_))
+    ));
+}
+
+/// The scheduler's reading of every mailbox (`schedule`) says what the full records say:
+/// pauses (whole or one kind), due times, backlogs, exclusions, failures, disabled ones.
+pub(crate) async fn schedule_entries(s: &dyn StateStore) {
+    assert!(s.schedule().await.unwrap().is_empty());
+    four_mailboxes(s).await;
+    let now = s.now().await.unwrap();
+    let hour = SignedDuration::from_hours(1);
+    s.set_enabled("r4", false).await.unwrap();
+    s.set_paused("r1", None, true).await.unwrap();
+    s.set_next_due("r1", Kind::Email, now - hour).await.unwrap();
+    s.record_kind_run(
+        "r2",
+        Kind::Email,
+        &KindRun {
+            outcome: RunOutcome::Partial,
+            error: Some("two items delayed".into()),
+            backlog: Some(42),
+            next_due: now + hour,
+        },
+    )
+    .await
+    .unwrap();
+    s.set_next_due("r2", Kind::Appointment, now - hour)
+        .await
+        .unwrap();
+    s.set_paused("r2", Some(Kind::Contact), true).await.unwrap();
+    let short = ExclusionPolicy {
+        after_failures: 1,
+        exclude_for: Duration::from_secs(3600),
+    };
+    s.record_failure("r3", &access_denied(), Some(short))
+        .await
+        .unwrap();
+
+    let entries = s.schedule().await.unwrap();
+    let records = s.list_mailboxes().await.unwrap();
+    assert_eq!(
+        entries
+            .iter()
+            .map(|e| e.rep_id.as_str())
+            .collect::<Vec<_>>(),
+        ["r1", "r2", "r3", "r4"]
+    );
+    for (e, m) in entries.iter().zip(&records) {
+        assert_eq!(e.rep_id, m.rep_id);
+        assert_eq!(e.enabled, m.enabled, "{}", m.rep_id);
+        assert_eq!(e.paused, m.paused_at.is_some(), "{}", m.rep_id);
+        assert_eq!(
+            e.consecutive_failures, m.consecutive_failures,
+            "{}",
+            m.rep_id
+        );
+        assert_eq!(e.excluded_until, m.excluded_until, "{}", m.rep_id);
+        assert_eq!(e.created_at, m.created_at, "{}", m.rep_id);
+        assert_eq!(
+            e.kinds
+                .iter()
+                .map(|k| k.kind)
+                .collect::<std::collections::BTreeSet<_>>(),
+            m.next_due.keys().copied().collect(),
+            "{}",
+            m.rep_id
+        );
+        for &kind in Kind::ALL {
+            assert_eq!(
+                e.next_due(kind),
+                m.next_due.get(&kind).copied(),
+                "{} {kind}",
+                m.rep_id
+            );
+            assert_eq!(e.is_paused(kind), m.is_paused(kind), "{} {kind}", m.rep_id);
+            assert_eq!(
+                e.kind(kind).and_then(|k| k.backlog),
+                m.kinds.get(&kind).and_then(|k| k.backlog),
+                "{} {kind}",
+                m.rep_id
+            );
+        }
+    }
+    assert!(!entries[3].enabled);
+    assert!(entries[0].paused && entries[0].is_paused(Kind::Task));
+    assert_eq!(entries[1].kind(Kind::Email).unwrap().backlog, Some(42));
+    assert!(entries[1].is_paused(Kind::Contact) && !entries[1].is_paused(Kind::Email));
+    assert!(entries[2].is_excluded_at(now) && entries[2].consecutive_failures == 1);
+}

@@ -242,9 +242,9 @@ pub async fn store(config: &Config) -> anyhow::Result<Arc<dyn gc_store::StateSto
 pub fn run_policy(config: &Config) -> gc_sync::RunPolicy {
     let e = &config.errors;
     gc_sync::RunPolicy {
-        // As many items as the mailbox has Graph slots. Twice as many was faster where CPU
-        // is free, but made a known crash-test failure (a CRM meeting left without its event)
-        // frequent; kept at one per slot until that is understood (docs/PERFORMANCE.md).
+        // As many items as the mailbox has Graph slots. Twice as many measured no faster
+        // (1.00-1.04x side by side, docs/PERFORMANCE.md): a mailbox's first cycle waits on its
+        // sequential folder lookups and on page boundaries, not on items in flight.
         item_concurrency: (config.microsoft.mailbox_concurrency as usize).max(1),
         lease_ttl: Duration::from_secs(config.state.lease_seconds.max(1).into()),
         exclusion: (e.exclude_after_access_errors > 0).then(|| gc_store::ExclusionPolicy {

@@ -113,6 +113,16 @@ async fn entries(rt: &Runtime) -> Vec<gc_store::LedgerEntry> {
         .unwrap()
 }
 
+/// A CRM meeting of `rep` on day `d` from hour `hours.0` to `hours.1`.
+fn meeting(subject: &str, d: jiff::civil::Date, hours: (i8, i8), rep: &gc_crm::Rep) -> NewActivity {
+    let mut a = NewActivity::new("Meeting", subject, d);
+    a.time = Some(jiff::civil::time(hours.0, 0, 0, 0));
+    a.end_date = Some(d);
+    a.end_time = Some(jiff::civil::time(hours.1, 0, 0, 0));
+    a.rep_id = Some(rep.rep_id.clone());
+    a
+}
+
 /// Activities with this subject (any rep).
 async fn activities(env: &Env, subject: &str) -> Vec<Activity> {
     let crm = env.crm();
@@ -419,11 +429,7 @@ async fn an_event_written_just_before_a_crash_is_adopted_not_written_twice() {
     let crm = env.crm();
     let config = config(&env, AppointmentConflict::Newest);
     let g = graph(&config);
-    let mut a = NewActivity::new("Meeting", "Interrupted", day(1));
-    a.time = Some(jiff::civil::time(13, 0, 0, 0));
-    a.end_date = Some(day(1));
-    a.end_time = Some(jiff::civil::time(14, 0, 0, 0));
-    a.rep_id = Some(anna_rep.rep_id.clone());
+    let a = meeting("Interrupted", day(1), (13, 14), anna_rep);
     let id: CrmId = crm.as_rep(anna).insert_activity(&a).await.unwrap();
     // What a run killed after the Graph create and before its commit leaves behind.
     g.create_event(
@@ -508,11 +514,7 @@ async fn a_crm_appointment_held_behind_an_interrupted_write_reaches_the_calendar
     }
     assert_eq!(unsettled, 1, "the cut write is unsettled");
     // Meanwhile a new appointment in CRM.
-    let mut a = NewActivity::new("Meeting", "New in CRM meanwhile", d);
-    a.time = Some(jiff::civil::time(15, 0, 0, 0));
-    a.end_date = Some(d);
-    a.end_time = Some(jiff::civil::time(16, 0, 0, 0));
-    a.rep_id = Some(anna_rep.rep_id.clone());
+    let a = meeting("New in CRM meanwhile", d, (15, 16), anna_rep);
     crm.as_rep(anna).insert_activity(&a).await.unwrap();
     // This run settles the interrupted write, holding the new appointment; the next writes it.
     let settled = cycle(&rt).await;

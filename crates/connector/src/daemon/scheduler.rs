@@ -56,9 +56,10 @@ const PASS_GAP_MAX: Duration = Duration::from_secs(1);
 /// While nothing due waits for a slot, a pass is followed by a gap of this many times its own
 /// length (at most [`QUIET_GAP_MAX`]): the scheduler then spends at most a tenth of its time
 /// reading the schedule. With 10,000 mailboxes on a five-minute interval some pair comes due
-/// every few tens of milliseconds; starting a pass for each kept a core busy reading the whole
-/// schedule about twice a second (docs/PERFORMANCE.md). A small tenant's pass takes a
-/// millisecond and is not delayed noticeably.
+/// every few tens of milliseconds, and passes ran back to back, each reading the whole
+/// schedule; spacing them cut the steady state's CPU by about a ninth (docs/PERFORMANCE.md,
+/// "10,000 mailboxes"). A small tenant's pass takes a millisecond and is not delayed
+/// noticeably.
 const QUIET_GAP_FACTOR: u32 = 9;
 
 /// The longest gap after a pass while nothing waits for a slot: how much later than its due

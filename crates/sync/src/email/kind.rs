@@ -15,7 +15,7 @@ use tokio::sync::OnceCell;
 use crate::email::decide::{self, Decision, Input};
 use crate::email::gather::{self, Facts};
 use crate::email::model::{MailItem, RepRef};
-use crate::email::prefetch::{self, PageFacts};
+use crate::email::prefetch::{self, PageFacts, RecentPages};
 use crate::email::rules::EmailRules;
 use crate::email::{execute, finish, folders};
 use crate::engine::{
@@ -106,10 +106,10 @@ impl EmailKind {
 #[derive(Debug)]
 pub struct EmailRun {
     pub(crate) sync_folder: FolderRef,
-    /// The CRM facts of the page being worked (replaced by every page).
-    pub(crate) page: std::sync::RwLock<Arc<PageFacts>>,
-    pub(crate) success: OnceCell<FolderRef>,
-    pub(crate) failure: OnceCell<FolderRef>,
+    /// The CRM facts of the page being worked and of the one read ahead of it.
+    pub(crate) pages: RecentPages,
+    pub(crate) success: OnceCell<folders::SubFolder>,
+    pub(crate) failure: OnceCell<folders::SubFolder>,
     /// The previous connector's ids of this mailbox, translated on first use.
     pub(crate) legacy: LegacyCache,
 }
@@ -166,7 +166,7 @@ impl SyncKind for EmailKind {
             }],
             run: EmailRun {
                 sync_folder,
-                page: Default::default(),
+                pages: RecentPages::default(),
                 success: OnceCell::new(),
                 failure: OnceCell::new(),
                 legacy: LegacyCache::default(),
@@ -195,6 +195,13 @@ impl SyncKind for EmailKind {
             .filter(|c| c.next_link.is_none())
             .and_then(|c| c.delta_link)
             .map(|link| vec![Probe::delta(&target.graph_user, link)]))
+    }
+
+    /// The sync folder's next delta page (and its CRM lookup) is read while a page is filed:
+    /// the page's facts are kept per page (`RecentPages`), so the read does not take them
+    /// from the messages still being filed.
+    fn reads_ahead(&self, _source: &Source) -> bool {
+        true
     }
 
     fn prober(&self) -> Option<&dyn Prober> {
@@ -235,9 +242,7 @@ impl SyncKind for EmailKind {
             }
             Err(e) => return Err(e),
         };
-        if let Ok(mut page) = run.page.write() {
-            *page = Arc::new(facts);
-        }
+        run.pages.push(facts);
         Ok(Page {
             changes: p.items,
             next: p.next_link,
@@ -314,7 +319,7 @@ impl SyncKind for EmailKind {
     ) -> Result<Facts, PortError> {
         match change {
             MailItem::Message(m) => {
-                let page = run.page.read().map(|p| p.clone()).unwrap_or_default();
+                let page = run.pages.for_key(&m.global_key(cx.mailbox()));
                 gather::gather(self, cx, run, m, &page).await
             }
             _ => Ok(Facts::default()),

@@ -16,6 +16,7 @@
 //! facts about CRM's people that a few seconds do not change.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use gc_store::{CrmId, Link};
 
@@ -102,6 +103,35 @@ impl PageFacts {
                 .collect(),
             reps: Vec::new(),
         })
+    }
+}
+
+/// The facts of a run's two latest pages: the page whose items are being worked and the one
+/// read ahead of it while they are (`SyncKind::reads_ahead`). Two are enough: the page after
+/// next is read only when the items of the page before it are all done.
+#[derive(Debug, Default)]
+pub struct RecentPages(std::sync::RwLock<[Arc<PageFacts>; 2]>);
+
+impl RecentPages {
+    /// Keep the facts of the page just read; the oldest of the two goes.
+    pub fn push(&self, facts: PageFacts) {
+        if let Ok(mut pages) = self.0.write() {
+            pages[1] = std::mem::replace(&mut pages[0], Arc::new(facts));
+        }
+    }
+
+    /// The facts to gather the message with global key `key` with: those of the latest page
+    /// that asked about it (a message seen on both pages was asked about again later), else
+    /// the latest page's (whose answers it was not asked about are not trusted for it).
+    pub fn for_key(&self, key: &str) -> Arc<PageFacts> {
+        let Ok(pages) = self.0.read() else {
+            return Arc::default();
+        };
+        pages
+            .iter()
+            .find(|p| p.asked_keys.contains(key))
+            .unwrap_or(&pages[0])
+            .clone()
     }
 }
 
@@ -267,6 +297,25 @@ mod tests {
         // This rep is missing: adopting adds it, so the activity is read again first.
         f.key_activities.insert(CrmId(9), read(Vec::new()));
         assert!(f.key_activity_read(CrmId(9), &m, &owner, None).is_none());
+    }
+
+    #[test]
+    fn a_message_is_gathered_with_the_facts_of_the_page_that_asked_about_it() {
+        let pages = RecentPages::default();
+        pages.push(facts());
+        let next = PageFacts {
+            asked_keys: ["<c@x>".to_owned(), "<b@x>".to_owned()].into(),
+            ..PageFacts::default()
+        };
+        pages.push(next);
+        // Asked about on the page being worked, not on the one read ahead.
+        assert!(pages.for_key("<a@x>").key_absent("<a@x>", &[]));
+        // Asked about on both: the later answer counts (no key found any more).
+        assert_eq!(pages.for_key("<b@x>").key_activity("<b@x>"), None);
+        assert!(pages.for_key("<c@x>").key_absent("<c@x>", &[]));
+        // A third page: the first is gone, its messages are looked up on their own.
+        pages.push(PageFacts::default());
+        assert!(!pages.for_key("<a@x>").key_absent("<a@x>", &[]));
     }
 
     #[test]

@@ -169,6 +169,18 @@ pub trait SyncKind: Send + Sync + 'static {
         false
     }
 
+    /// Whether the next page of `source` may be read while the items of the page before it
+    /// are worked. The read is a Graph request (and whatever the kind reads with it) that
+    /// would otherwise wait for the page's slowest item: a first sync of a full folder pays
+    /// it once per page. Only for a kind whose [`SyncKind::page`] keeps nothing in the run's
+    /// state that the items of the current page still use (e-mail keeps the facts of the two
+    /// latest pages for that reason). The checkpoint still advances only when every item of
+    /// a page is done; a page read ahead and not used (the run stopped, an item was delayed)
+    /// is read again next time. Default: `false`.
+    fn reads_ahead(&self, _source: &Source) -> bool {
+        false
+    }
+
     /// One page of `source`, from the start (`None`) or from a checkpoint.
     async fn page(
         &self,

@@ -32,6 +32,8 @@ pub struct Script {
     pub pages: Vec<Vec<String>>,
     pub expire_once: bool,
     pub reconcile: bool,
+    /// Let the engine read the next page while a page is worked.
+    pub read_ahead: bool,
 }
 
 /// The test kind.
@@ -45,6 +47,8 @@ pub struct TestKind {
     pub vanished: Arc<Mutex<Vec<String>>>,
     /// Pages read, with the checkpoint each was read from.
     pub reads: Arc<Mutex<Vec<Option<String>>>>,
+    /// Page reads (`read <checkpoint>`) and writes (`apply <item>`) in the order they happened.
+    pub events: Arc<Mutex<Vec<String>>>,
 }
 
 impl TestKind {
@@ -121,6 +125,10 @@ impl SyncKind for TestKind {
         }))
     }
 
+    fn reads_ahead(&self, _source: &Source) -> bool {
+        self.script.lock().unwrap().read_ahead
+    }
+
     async fn page(
         &self,
         _cx: &RunCx<'_>,
@@ -128,6 +136,10 @@ impl SyncKind for TestKind {
         _source: &Source,
         checkpoint: Option<&str>,
     ) -> Result<Page<String>, PortError> {
+        self.events
+            .lock()
+            .unwrap()
+            .push(format!("read {}", checkpoint.unwrap_or("start")));
         self.reads
             .lock()
             .unwrap()
@@ -216,6 +228,7 @@ impl SyncKind for TestKind {
             return Err(e);
         }
         self.applied.lock().unwrap().push(change.clone());
+        self.events.lock().unwrap().push(format!("apply {change}"));
         let id = crm_id(change);
         Ok(Applied {
             outcome: ItemOutcome::Created,

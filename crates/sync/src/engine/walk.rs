@@ -2,10 +2,11 @@
 //!
 //! The items of a page are worked concurrently (`item_concurrency`); the checkpoint advances
 //! only when every item of the page is done, so a page with a delayed item is read again next
-//! time (done items are recognised by their links). An expired checkpoint (Graph's 410) is
-//! dropped and the source walked again from the start, once per run. A reconciling source
-//! (see [`Source::reconcile`]) that was walked from the start compares what it saw with the
-//! links and hands the rest to the kind.
+//! time (done items are recognised by their links). A kind that allows it
+//! ([`SyncKind::reads_ahead`]) has the next page read while the items of a page are worked.
+//! An expired checkpoint (Graph's 410) is dropped and the source walked again from the start,
+//! once per run. A reconciling source (see [`Source::reconcile`]) that was walked from the
+//! start compares what it saw with the links and hands the rest to the kind.
 
 use std::collections::HashSet;
 
@@ -14,7 +15,7 @@ use futures::StreamExt;
 use crate::engine::commit::{clear_cursor, load_cursor, save_cursor};
 use crate::engine::cx::RunCx;
 use crate::engine::item::{Done, work};
-use crate::engine::kind::{Source, SyncKind};
+use crate::engine::kind::{Page, Source, SyncKind};
 use crate::engine::progress::{ItemOutcome, Progress};
 use crate::engine::report::{MailboxOutcome, MailboxReport};
 use crate::error::{ErrorClass, PortError, store_error};
@@ -58,9 +59,15 @@ pub(crate) async fn walk<K: SyncKind>(
     // Deletions the mass-delete guard holds (see `engine::guard`): from the first page with
     // one, no checkpoint is stored until the guard has judged them at the end of the round.
     let mut held = Held::default();
+    // The page at `checkpoint`, when it was read while the page before it was worked.
+    let mut ahead: Option<Result<Page<K::Change>, PortError>> = None;
     loop {
         cx.check_run()?;
-        let page = match kind.page(cx, run, source, checkpoint.as_deref()).await {
+        let read = match ahead.take() {
+            Some(read) => read,
+            None => kind.page(cx, run, source, checkpoint.as_deref()).await,
+        };
+        let page = match read {
             Ok(p) => p,
             Err(e) if e.class == ErrorClass::SyncStateExpired && !restarted => {
                 tracing::info!(
@@ -92,7 +99,16 @@ pub(crate) async fn walk<K: SyncKind>(
                     .map(|i| i.item),
             );
         }
-        let batch = work_all(kind, cx, run, &page.changes, first, report, progress).await?;
+        let items = work_all(kind, cx, run, &page.changes, first, report, progress);
+        let batch = match page.next.as_deref().filter(|_| kind.reads_ahead(source)) {
+            // Polled first, so the read takes a Graph slot before the items fill them.
+            Some(next) => {
+                let (next, batch) = tokio::join!(kind.page(cx, run, source, Some(next)), items);
+                ahead = Some(next);
+                batch?
+            }
+            None => items.await?,
+        };
         held.keep(cx, page.changes, &batch.held).await?;
         if let Some(reason) = batch.delayed {
             if seen.is_none() {
@@ -457,6 +473,48 @@ mod tests {
             .unwrap();
         assert_eq!(cur.delta_link.as_deref(), Some("done:2"));
         assert_eq!(k.applied(), vec!["a", "b", "c"]);
+    }
+
+    #[tokio::test]
+    async fn a_kind_that_reads_ahead_has_the_next_page_read_before_the_items_are_written() {
+        let events = |read_ahead: bool| async move {
+            let (e, store) = engine(RunPolicy::default()).await;
+            let k = TestKind::with_pages(&[&["a", "b"], &["c"]]);
+            k.script.lock().unwrap().read_ahead = read_ahead;
+            let c = CancellationToken::new();
+            let r = e.run_mailbox(&k, &target(1), &NoProgress, &c).await;
+            assert_eq!((r.created, r.outcome), (3, MailboxOutcome::Complete));
+            let cur = store.get_cursor("1", Kind::Task, "list").await.unwrap();
+            assert_eq!(cur.unwrap().delta_link.as_deref(), Some("done:2"));
+            k.events.lock().unwrap().clone()
+        };
+        assert_eq!(
+            events(true).await,
+            ["read start", "read page:1", "apply a", "apply b", "apply c"]
+        );
+        assert_eq!(
+            events(false).await,
+            ["read start", "apply a", "apply b", "read page:1", "apply c"]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_page_read_ahead_of_a_delayed_item_is_read_again_next_run() {
+        let (e, store) = engine(RunPolicy::default()).await;
+        let k = TestKind::with_pages(&[&["a"], &["b"]]);
+        k.script.lock().unwrap().read_ahead = true;
+        k.fault("a", Fault::Transient(1));
+        let c = CancellationToken::new();
+        let r = e.run_mailbox(&k, &target(1), &NoProgress, &c).await;
+        // The second page was read while "a" failed; it is not worked, and the checkpoint
+        // stays before the first page.
+        assert_eq!((r.created, r.delayed), (0, 1));
+        assert_eq!(*k.reads.lock().unwrap(), [None, Some("page:1".to_owned())]);
+        let cur = store.get_cursor("1", Kind::Task, "list").await.unwrap();
+        assert!(cur.is_none_or(|c| c.next_link.is_none() && c.delta_link.is_none()));
+        let r = e.run_mailbox(&k, &target(1), &NoProgress, &c).await;
+        assert_eq!((r.created, r.outcome), (2, MailboxOutcome::Complete));
+        assert_eq!(k.applied(), ["a", "b"]);
     }
 
     #[tokio::test]

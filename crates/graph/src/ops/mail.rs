@@ -29,6 +29,18 @@ pub const WELL_KNOWN_FOLDERS: &[&str] = &[
     "syncissues",
 ];
 
+/// The well-known name a path's first segment stands for: the name itself in any case, or
+/// the English display name of one whose name differs from it.
+fn well_known_folder(name: &str) -> Option<&'static str> {
+    let lower = name.to_ascii_lowercase();
+    match lower.as_str() {
+        "deleted items" => Some("deleteditems"),
+        "sent items" => Some("sentitems"),
+        "junk email" | "junk e-mail" => Some("junkemail"),
+        other => WELL_KNOWN_FOLDERS.iter().copied().find(|w| *w == other),
+    }
+}
+
 /// Options of a message delta round (fixed for the whole round: they are encoded in the tokens).
 #[derive(Debug, Clone, Default)]
 pub struct MessageDeltaOptions {
@@ -139,33 +151,32 @@ impl GraphClient {
         let Some((first, rest)) = segments.split_first() else {
             return Ok(None);
         };
-        let mut current = match self.resolve_top_folder(mailbox, first).await? {
-            Some(f) => f,
-            None => return Ok(None),
-        };
-        for name in rest {
-            let children = self.list_mail_folders(mailbox, Some(&current.id)).await?;
-            match children.into_iter().find(|f| names_match(f, name)) {
-                Some(f) => current = f,
-                None => return Ok(None),
-            }
+        if rest.is_empty() {
+            return self.resolve_top_folder(mailbox, first).await;
         }
-        Ok(Some(current))
+        let Some((_, mut children)) = self.top_children(mailbox, first).await? else {
+            return Ok(None);
+        };
+        for (i, name) in rest.iter().enumerate() {
+            let Some(f) = children.into_iter().find(|f| names_match(f, name)) else {
+                return Ok(None);
+            };
+            if i + 1 == rest.len() {
+                return Ok(Some(f));
+            }
+            children = self.list_mail_folders(mailbox, Some(&f.id)).await?;
+        }
+        Ok(None)
     }
 
+    /// The folder a path's first segment names: a well-known folder (its name in any case,
+    /// or its English display name), else the top folder of that display name.
     async fn resolve_top_folder(
         &self,
         mailbox: &str,
         name: &str,
     ) -> Result<Option<MailFolder>, GraphError> {
-        let lower = name.to_ascii_lowercase();
-        let well_known = match lower.as_str() {
-            "deleted items" => Some("deleteditems"),
-            "sent items" => Some("sentitems"),
-            "junk email" | "junk e-mail" => Some("junkemail"),
-            other => WELL_KNOWN_FOLDERS.iter().copied().find(|w| *w == other),
-        };
-        if let Some(w) = well_known {
+        if let Some(w) = well_known_folder(name) {
             return match self.get_mail_folder(mailbox, w).await {
                 Ok(f) => Ok(Some(f)),
                 Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
@@ -174,6 +185,31 @@ impl GraphClient {
         }
         let top = self.list_mail_folders(mailbox, None).await?;
         Ok(top.into_iter().find(|f| names_match(f, name)))
+    }
+
+    /// The folders under a path's first segment, with the address of that folder to create
+    /// more under it; `None` when it does not exist. A well-known folder is listed through its
+    /// name (`mailFolders/inbox/childFolders`, Graph takes the name wherever a folder id goes):
+    /// one request, where reading the folder first cost a second one before a mailbox's first
+    /// sync could start.
+    async fn top_children(
+        &self,
+        mailbox: &str,
+        name: &str,
+    ) -> Result<Option<(String, Vec<MailFolder>)>, GraphError> {
+        if let Some(w) = well_known_folder(name) {
+            return match self.list_mail_folders(mailbox, Some(w)).await {
+                Ok(children) => Ok(Some((w.to_owned(), children))),
+                Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(e),
+            };
+        }
+        let top = self.list_mail_folders(mailbox, None).await?;
+        let Some(f) = top.into_iter().find(|f| names_match(f, name)) else {
+            return Ok(None);
+        };
+        let children = self.list_mail_folders(mailbox, Some(&f.id)).await?;
+        Ok(Some((f.id, children)))
     }
 
     /// Create folder `name` under `parent` (`None`: top level). Idempotent: if a folder of that
@@ -220,21 +256,35 @@ impl GraphClient {
         let Some((first, rest)) = segments.split_first() else {
             return Err(GraphError::Config(format!("empty folder path {path:?}")));
         };
-        let mut current = match self.resolve_top_folder(mailbox, first).await? {
-            Some(f) => f,
-            None => self.create_mail_folder(mailbox, None, first).await?,
+        if rest.is_empty() {
+            return match self.resolve_top_folder(mailbox, first).await? {
+                Some(f) => Ok(f),
+                None => self.create_mail_folder(mailbox, None, first).await,
+            };
+        }
+        let (mut parent, mut children) = match self.top_children(mailbox, first).await? {
+            Some(found) => found,
+            None => {
+                let top = self.create_mail_folder(mailbox, None, first).await?;
+                let children = self.list_mail_folders(mailbox, Some(&top.id)).await?;
+                (top.id, children)
+            }
         };
-        for name in rest {
-            let children = self.list_mail_folders(mailbox, Some(&current.id)).await?;
-            current = match children.into_iter().find(|f| names_match(f, name)) {
+        for (i, name) in rest.iter().enumerate() {
+            let f = match children.into_iter().find(|f| names_match(f, name)) {
                 Some(f) => f,
                 None => {
-                    self.create_mail_folder(mailbox, Some(&current.id), name)
+                    self.create_mail_folder(mailbox, Some(&parent), name)
                         .await?
                 }
             };
+            if i + 1 == rest.len() {
+                return Ok(f);
+            }
+            children = self.list_mail_folders(mailbox, Some(&f.id)).await?;
+            parent = f.id;
         }
-        Ok(current)
+        Err(GraphError::Config(format!("empty folder path {path:?}")))
     }
 
     /// Start a message delta round for one folder (id or well-known name).

@@ -11,6 +11,9 @@ use std::process::Command;
 use common::{Env, SYNC};
 use gc_sandbox::{NewMessage, SandboxOptions};
 
+/// The success folder under the sync folder (the default name).
+const SUCCESS: &str = "Inbox/crm/Sync_Success";
+
 /// The goal of issue 15: Graph round trips per mailbox of an idle cycle.
 const IDLE_GOAL: f64 = 0.25;
 
@@ -144,6 +147,13 @@ async fn an_idle_cycle_costs_at_most_a_quarter_request_per_mailbox() {
         .as_u64()
         .unwrap_or(0);
     assert_eq!(delta, 1, "only the changed mailbox reads its delta: {s}");
+    assert!(
+        !s["graph"]["by_resource"]
+            .as_object()
+            .unwrap()
+            .contains_key("childFolders"),
+        "the success folder's id is kept, not looked up for the move: {s}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -198,5 +208,67 @@ async fn a_deleted_sync_folder_is_looked_up_again() {
         env.count(&u, SYNC),
         0,
         "the message left the new sync folder"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_deleted_success_folder_is_made_again() {
+    let env = Env::start(
+        SandboxOptions {
+            users: 3,
+            seed: 16,
+            messages_per_mailbox: 2,
+            ..SandboxOptions::default()
+        },
+        "[emails]\nattachments = \"none\"\n",
+    )
+    .await;
+    let users = env.enabled_users().await;
+    let u = users[0].clone();
+    let st = env.demo.sandbox.state();
+    st.create_folder_path(&u, SYNC).unwrap();
+    let deliver = |subject: &str| {
+        st.deliver(
+            &u,
+            NewMessage {
+                subject: subject.into(),
+                to: vec![u.clone()],
+                body_text: Some("hello".into()),
+                folder: Some(SYNC.into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    };
+    deliver("Makes the success folder");
+    assert_eq!(filed(&sync_once(&env)), 1);
+    assert_eq!(env.count(&u, SUCCESS), 1);
+    let activities = env.email_activities().await.len();
+    // The user deletes the success folder; the kept id answers 404 for the next move.
+    st.delete_folder_path(&u, SUCCESS).unwrap();
+    deliver("Into a folder that is gone");
+    let forgot = sync_once(&env);
+    let mine = forgot["mailboxes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["mailbox"].as_str() == Some(u.as_str()))
+        .cloned()
+        .unwrap();
+    assert_eq!(mine["outcome"], "delayed", "{forgot}");
+    assert!(
+        mine["error"].as_str().unwrap().contains("looked up again"),
+        "{forgot}"
+    );
+    assert_eq!(env.count(&u, SYNC), 1, "filed, not moved yet");
+    // The next run makes the folder again and moves the message; nothing is filed twice.
+    let again = sync_once(&env);
+    assert_eq!(filed(&again), 0, "{again}");
+    assert_eq!(env.count(&u, SYNC), 0, "the message left the sync folder");
+    assert_eq!(env.count(&u, SUCCESS), 1);
+    assert_eq!(
+        env.email_activities().await.len(),
+        activities + 1,
+        "one activity for the message"
     );
 }

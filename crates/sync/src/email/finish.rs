@@ -5,12 +5,12 @@
 use gc_store::LedgerAction;
 use tokio::sync::OnceCell;
 
+use crate::email::folders::{self, SubFolder};
 use crate::email::kind::{EmailKind, EmailRun};
 use crate::email::model::{MailItem, MailMessage};
 use crate::email::notify::{notification, warning_notice};
 use crate::engine::{Applied, ItemCx, ItemOutcome};
 use crate::error::{ErrorClass, PortError};
-use crate::ports::FolderRef;
 
 /// Finish one item.
 pub(crate) async fn finish(
@@ -107,7 +107,7 @@ async fn to_success(
         }
     }
     let folder = sub_folder(kind, cx, run, &run.success, &r.success_folder).await?;
-    move_to(kind, cx, m, folder).await?;
+    move_to(kind, cx, run, m, folder).await?;
     cx.record(&cx.entry(
         Some(activity),
         LedgerAction::Moved,
@@ -136,7 +136,7 @@ async fn to_failure(
         }
     }
     let folder = sub_folder(kind, cx, run, &run.failure, &r.failure_folder).await?;
-    move_to(kind, cx, m, folder).await?;
+    move_to(kind, cx, run, m, folder).await?;
     cx.record(&cx.entry(
         None,
         LedgerAction::Moved,
@@ -146,15 +146,28 @@ async fn to_failure(
     Ok(())
 }
 
-/// Move a message; one that is gone already needs no move.
+/// Move a message; one that is gone already needs no move. A 404 for a move into a kept
+/// folder id may be the folder's (see [`folders::forget_sub_folder`]).
 async fn move_to(
     kind: &EmailKind,
     cx: &ItemCx<'_>,
+    run: &EmailRun,
     m: &MailMessage,
-    folder: &FolderRef,
+    folder: &SubFolder,
 ) -> Result<(), PortError> {
-    match kind.graph.move_to(cx.user(), &m.id, &folder.id).await {
+    match kind
+        .graph
+        .move_to(cx.user(), &m.id, &folder.folder.id)
+        .await
+    {
         Ok(()) => Ok(()),
+        Err(e) if e.class == ErrorClass::NotFound && folder.kept => {
+            let name = &folder.folder.name;
+            Err(
+                folders::forget_sub_folder(&**cx.store, cx.mailbox(), &run.sync_folder.id, name, e)
+                    .await,
+            )
+        }
         Err(e) if e.class == ErrorClass::NotFound => {
             tracing::info!(
                 mailbox = cx.mailbox(),
@@ -168,18 +181,23 @@ async fn move_to(
     }
 }
 
-/// The success or failure subfolder of the sync folder, resolved (and created) once per run.
+/// The success or failure subfolder of the sync folder, once per run: kept in the store (see
+/// [`folders::sub_folder`]), else resolved (and created).
 async fn sub_folder<'r>(
     kind: &EmailKind,
     cx: &ItemCx<'_>,
     run: &'r EmailRun,
-    cell: &'r OnceCell<FolderRef>,
+    cell: &'r OnceCell<SubFolder>,
     name: &str,
-) -> Result<&'r FolderRef, PortError> {
-    cell.get_or_try_init(|| async {
-        kind.graph
-            .child_folder(cx.user(), &run.sync_folder.id, name)
-            .await
+) -> Result<&'r SubFolder, PortError> {
+    cell.get_or_try_init(|| {
+        folders::sub_folder(
+            &*kind.graph,
+            &**cx.store,
+            (cx.mailbox(), cx.user()),
+            &run.sync_folder.id,
+            name,
+        )
     })
     .await
 }

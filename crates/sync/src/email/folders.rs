@@ -6,6 +6,11 @@
 //! folder was deleted or moved away): then it is forgotten and the next run resolves the
 //! path again. The cursor's scope is the folder id, so a re-created folder starts a round of
 //! its own.
+//!
+//! The success and failure subfolders are kept the same way ([`sub_folder`]): a run that files
+//! one new message would otherwise list the sync folder's children for its move, a quarter of
+//! its Graph requests. Their key names the sync folder's id, so a new sync folder has
+//! subfolders of its own.
 
 use gc_store::{Kind, StateStore};
 
@@ -55,6 +60,82 @@ pub async fn sync_folder(
         .await
         .map_err(store_error)?;
     Ok(Some(folder))
+}
+
+/// A subfolder of the sync folder as a run found it.
+#[derive(Debug, Clone)]
+pub struct SubFolder {
+    pub folder: FolderRef,
+    /// The id came from the store, not from Graph in this run: a 404 for it may mean the
+    /// folder is gone (see [`forget_sub_folder`]).
+    pub kept: bool,
+}
+
+/// The store's name for subfolder `name` of the sync folder `sync_folder_id`.
+fn sub_folder_key(sync_folder_id: &str, name: &str) -> String {
+    format!("subfolder:{sync_folder_id}:{}", name.trim().to_lowercase())
+}
+
+/// Subfolder `name` of the sync folder: the kept id, or found (created when missing) through
+/// Graph and kept.
+pub async fn sub_folder(
+    graph: &dyn MailGraph,
+    store: &dyn StateStore,
+    (mailbox, user): (&str, &str),
+    sync_folder_id: &str,
+    name: &str,
+) -> Result<SubFolder, PortError> {
+    let key = sub_folder_key(sync_folder_id, name);
+    if let Some(id) = store
+        .get_resolved(mailbox, Kind::Email, &key)
+        .await
+        .map_err(store_error)?
+    {
+        return Ok(SubFolder {
+            folder: FolderRef {
+                id,
+                name: name.to_owned(),
+                total: None,
+            },
+            kept: true,
+        });
+    }
+    let folder = graph.child_folder(user, sync_folder_id, name).await?;
+    store
+        .put_resolved(mailbox, Kind::Email, &key, Some(&folder.id))
+        .await
+        .map_err(store_error)?;
+    Ok(SubFolder {
+        folder,
+        kept: false,
+    })
+}
+
+/// After a move to a kept subfolder id answered 404: the message or the folder is gone, and
+/// Graph's answer does not say which. The id is forgotten and the item delayed; the next run
+/// finds (or makes) the folder again, and a 404 then means the message is gone.
+pub async fn forget_sub_folder(
+    store: &dyn StateStore,
+    mailbox: &str,
+    sync_folder_id: &str,
+    name: &str,
+    e: PortError,
+) -> PortError {
+    if let Err(s) = store
+        .put_resolved(
+            mailbox,
+            Kind::Email,
+            &sub_folder_key(sync_folder_id, name),
+            None,
+        )
+        .await
+    {
+        return store_error(s);
+    }
+    PortError::transient(format!(
+        "the folder {name} is not where it was ({}); it is looked up again on the next run",
+        e.message
+    ))
 }
 
 /// After Graph answered 404 for the kept folder id: forget it, and say the run is to be

@@ -372,10 +372,26 @@ async fn several_processes(plan: Plan) {
         kills >= 3 && cut_off > 0,
         "the chaos phase killed only {kills} process(es) ({aimed} while holding a mailbox), cutting off {cut_off} run(s)"
     );
+    // A mailbox whose runs were cut off more than once (its holder killed, the next holder
+    // killed too) waits out a lease each time: the bound grows by a lease and the floor for
+    // every cut-off run after the first (seen once in CI-size runs: 21.9 s after two).
+    let allowed = |mailbox: &str| {
+        let cuts = runs
+            .iter()
+            .filter(|r| r.mailbox == mailbox && r.finished_at.is_none())
+            .count();
+        bound(&plan) + cuts.saturating_sub(1) as f64 * (f64::from(plan.lease_seconds) + 5.0)
+    };
+    let over: Vec<String> = s
+        .worst
+        .iter()
+        .filter(|(m, w)| **w > allowed(m))
+        .map(|(m, w)| format!("mailbox {m} waited {w:.1} s, more than {:.0} s", allowed(m)))
+        .collect();
     assert!(
-        worst <= bound(&plan),
-        "mailbox {worst_mailbox} waited {worst:.1} s, more than {:.0} s",
-        bound(&plan)
+        over.is_empty(),
+        "{} (worst: {worst_mailbox}, {worst:.1} s)",
+        over.join("; ")
     );
     store.close().await;
     schema.drop_it().await;

@@ -42,6 +42,17 @@ fn filed(report: &serde_json::Value) -> u64 {
         .sum()
 }
 
+/// The report's row of mailbox `user`.
+fn row_of(report: &serde_json::Value, user: &str) -> serde_json::Value {
+    report["mailboxes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["mailbox"].as_str() == Some(user))
+        .cloned()
+        .unwrap()
+}
+
 async fn stats(env: &Env) -> serde_json::Value {
     reqwest::get(format!("{}/_sandbox/stats", env.demo.sandbox.url()))
         .await
@@ -190,13 +201,7 @@ async fn a_deleted_sync_folder_is_looked_up_again() {
     .unwrap();
     // The kept id answers 404: that run forgets it (delayed), the next one files.
     let forgot = sync_once(&env);
-    let mine = forgot["mailboxes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["mailbox"].as_str() == Some(u.as_str()))
-        .cloned()
-        .unwrap();
+    let mine = row_of(&forgot, &u);
     assert_eq!(mine["outcome"], "delayed", "{forgot}");
     assert!(
         mine["error"].as_str().unwrap().contains("looked up again"),
@@ -248,13 +253,7 @@ async fn a_deleted_success_folder_is_made_again() {
     st.delete_folder_path(&u, SUCCESS).unwrap();
     deliver("Into a folder that is gone");
     let forgot = sync_once(&env);
-    let mine = forgot["mailboxes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["mailbox"].as_str() == Some(u.as_str()))
-        .cloned()
-        .unwrap();
+    let mine = row_of(&forgot, &u);
     assert_eq!(mine["outcome"], "delayed", "{forgot}");
     assert!(
         mine["error"].as_str().unwrap().contains("looked up again"),

@@ -121,21 +121,14 @@ pub async fn forget_sub_folder(
     name: &str,
     e: PortError,
 ) -> PortError {
-    if let Err(s) = store
-        .put_resolved(
-            mailbox,
-            Kind::Email,
-            &sub_folder_key(sync_folder_id, name),
-            None,
-        )
-        .await
-    {
-        return store_error(s);
-    }
-    PortError::transient(format!(
-        "the folder {name} is not where it was ({}); it is looked up again on the next run",
-        e.message
-    ))
+    forget(
+        store,
+        mailbox,
+        &sub_folder_key(sync_folder_id, name),
+        &format!("folder {name}"),
+        e,
+    )
+    .await
 }
 
 /// After Graph answered 404 for the kept folder id: forget it, and say the run is to be
@@ -149,14 +142,29 @@ pub async fn forget_on_not_found(
     if e.class != ErrorClass::NotFound {
         return e;
     }
-    if let Err(s) = store
-        .put_resolved(mailbox, Kind::Email, &folder_key(path), None)
-        .await
-    {
+    forget(
+        store,
+        mailbox,
+        &folder_key(path),
+        &format!("sync folder {path}"),
+        e,
+    )
+    .await
+}
+
+/// Forget the kept id under `key` after Graph answered 404 for it; the run is to be repeated.
+async fn forget(
+    store: &dyn StateStore,
+    mailbox: &str,
+    key: &str,
+    what: &str,
+    e: PortError,
+) -> PortError {
+    if let Err(s) = store.put_resolved(mailbox, Kind::Email, key, None).await {
         return store_error(s);
     }
     PortError::transient(format!(
-        "the sync folder {path} is not where it was ({}); it is looked up again on the next run",
+        "the {what} is not where it was ({}); it is looked up again on the next run",
         e.message
     ))
 }

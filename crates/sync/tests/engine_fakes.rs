@@ -690,8 +690,11 @@ async fn a_systematic_crm_refusal_stops_the_mailbox_run() {
     let crm = Arc::new(FakeCrm::default());
     crm.reject_all.store(true, Ordering::SeqCst);
     let store = gc_store::open("sqlite::memory:").await.unwrap();
+    // One item at a time: the limit is checked as items finish, and items already running
+    // when it is reached still finish.
     let policy = RunPolicy {
         stop_after_errors: Some(2),
+        item_concurrency: 1,
         ..RunPolicy::default()
     };
     let engine = Filing::new(

@@ -690,6 +690,6 @@ fn page_size_is_between_1_and_1000_and_reaches_the_graph_client() {
         options.tenant_budget,
         Some(gc_graph::Budget::per_second(500))
     );
-    // One item in flight per Graph slot of the mailbox.
-    assert_eq!(crate::wiring::run_policy(&config).item_concurrency, 4);
+    // Two items in flight per Graph slot of the mailbox.
+    assert_eq!(crate::wiring::run_policy(&config).item_concurrency, 8);
 }

@@ -107,8 +107,9 @@ impl PageFacts {
 }
 
 /// The facts of a run's two latest pages: the page whose items are being worked and the one
-/// read ahead of it while they are (`SyncKind::reads_ahead`). Two are enough: the page after
-/// next is read only when the items of the page before it are all done.
+/// read ahead of it while they are, whose items start as the first page's last ones run
+/// (`SyncKind::reads_ahead`). Two are enough: the walk has at most two pages in hand, so the
+/// page after next is read only when every item of the first is done.
 #[derive(Debug, Default)]
 pub struct RecentPages(std::sync::RwLock<[Arc<PageFacts>; 2]>);
 

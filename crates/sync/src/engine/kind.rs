@@ -170,13 +170,17 @@ pub trait SyncKind: Send + Sync + 'static {
     }
 
     /// Whether the next page of `source` may be read while the items of the page before it
-    /// are worked. The read is a Graph request (and whatever the kind reads with it) that
-    /// would otherwise wait for the page's slowest item: a first sync of a full folder pays
-    /// it once per page. Only for a kind whose [`SyncKind::page`] keeps nothing in the run's
-    /// state that the items of the current page still use (e-mail keeps the facts of the two
-    /// latest pages for that reason). The checkpoint still advances only when every item of
-    /// a page is done; a page read ahead and not used (the run stopped, an item was delayed)
-    /// is read again next time. Default: `false`.
+    /// are worked, and its items started once the page before it has none left to start.
+    /// Otherwise the read (a Graph request, and whatever the kind reads with it) and the
+    /// next items would wait for the page's slowest item, leaving the mailbox's slots idle:
+    /// a first sync of a full folder pays that once per page. At most two pages are in hand
+    /// (read, or being read, and not finished). Only for a kind whose [`SyncKind::page`]
+    /// keeps nothing in the run's state that the items of the page before still use (e-mail
+    /// keeps the facts of the two latest pages for that reason), and whose items of
+    /// consecutive pages may run in any order. The checkpoint still advances only when
+    /// every item of a page and of the pages before it is done; a page read ahead of a
+    /// delayed item is read again next time (its done items are recognised by their
+    /// links). Default: `false`.
     fn reads_ahead(&self, _source: &Source) -> bool {
         false
     }

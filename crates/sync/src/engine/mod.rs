@@ -19,10 +19,12 @@
 //! - [`mailbox`], [`policy`], [`progress`], [`report`]: what a run is given and gives back;
 //! - [`budget`], [`spool`]: the process's byte budget, and content parked on its way.
 
+pub mod batch;
 pub mod budget;
 pub mod commit;
 pub mod cx;
 pub mod guard;
+pub mod held;
 pub mod holds;
 pub mod idle;
 pub mod item;

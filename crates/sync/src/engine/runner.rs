@@ -224,7 +224,7 @@ impl Engine {
     ) -> Vec<MailboxReport> {
         let stop = cancel.child_token();
         let idle = self.idle(kind, targets).await;
-        // Futures first, then the stream (see `walk::work_all` for why).
+        // Futures first, then the stream (see `batch::work_all` for why).
         let runs: Vec<_> = targets
             .iter()
             .zip(idle)

@@ -23,6 +23,8 @@ pub enum Fault {
     Always(ErrorClass),
     /// `finish` fails transiently this many more times.
     FinishTransient(u32),
+    /// `apply` takes this long before it writes.
+    Slow(std::time::Duration),
 }
 
 /// The scripted source: pages of item names; `expire` makes the next page read from a
@@ -226,6 +228,13 @@ impl SyncKind for TestKind {
         cx.intent(None).await?;
         if let Some(e) = self.take_fault(change, false) {
             return Err(e);
+        }
+        let slow = match self.faults.lock().unwrap().get(change.as_str()) {
+            Some(Fault::Slow(d)) => Some(*d),
+            _ => None,
+        };
+        if let Some(d) = slow {
+            tokio::time::sleep(d).await;
         }
         self.applied.lock().unwrap().push(change.clone());
         self.events.lock().unwrap().push(format!("apply {change}"));

@@ -3,25 +3,88 @@
 //! The items of a page are worked concurrently (`item_concurrency`); the checkpoint advances
 //! only when every item of the page is done, so a page with a delayed item is read again next
 //! time (done items are recognised by their links). A kind that allows it
-//! ([`SyncKind::reads_ahead`]) has the next page read while the items of a page are worked.
-//! An expired checkpoint (Graph's 410) is dropped and the source walked again from the start,
-//! once per run. A reconciling source (see [`Source::reconcile`]) that was walked from the
-//! start compares what it saw with the links and hands the rest to the kind.
+//! ([`SyncKind::reads_ahead`]) has two pages in hand: the next page is read while the items of
+//! a page are worked, and its items start as soon as the page before it has none left to
+//! start, so a page's slowest items no longer leave the mailbox's slots idle; the checkpoint
+//! still passes the pages in order. An expired checkpoint (Graph's 410) is dropped and the
+//! source walked again from the start, once per run. A reconciling source (see
+//! [`Source::reconcile`]) that was walked from the start compares what it saw with the links
+//! and hands the rest to the kind.
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
+use std::future::Future;
+use std::pin::Pin;
 
 use futures::StreamExt;
+use futures::future::OptionFuture;
+use futures::stream::FuturesUnordered;
 
+use crate::engine::batch::{Batch, graver, work_all, work_owned};
 use crate::engine::commit::{clear_cursor, load_cursor, save_cursor};
 use crate::engine::cx::RunCx;
-use crate::engine::item::{Done, work};
+use crate::engine::held::{Held, Judged, judge};
 use crate::engine::kind::{Page, Source, SyncKind};
-use crate::engine::progress::{ItemOutcome, Progress};
-use crate::engine::report::{MailboxOutcome, MailboxReport};
+use crate::engine::progress::Progress;
+use crate::engine::report::MailboxReport;
 use crate::error::{ErrorClass, PortError, store_error};
 
 /// Links read per request when reconciling.
 const RECONCILE_PAGE: u32 = 500;
+
+/// A page read and not finished: its items not started yet, those running, and what the done
+/// ones left behind.
+struct Live<C> {
+    /// Its place in the walk; an item's result names it.
+    seq: u64,
+    /// Items not started yet.
+    pending: std::vec::IntoIter<C>,
+    /// Items started and not done.
+    running: usize,
+    /// More pages follow from this checkpoint.
+    next: Option<String>,
+    /// The round ends here, with this checkpoint for the next one.
+    done: Option<String>,
+    batch: Batch<C>,
+}
+
+impl<C> Live<C> {
+    fn new(seq: u64, page: Page<C>) -> Self {
+        Live {
+            seq,
+            pending: page.changes.into_iter(),
+            running: 0,
+            next: page.next,
+            done: page.done,
+            batch: Batch::default(),
+        }
+    }
+
+    fn finished(&self) -> bool {
+        self.running == 0 && self.pending.len() == 0
+    }
+}
+
+/// Why the walk reads no further: it returns once the items already started are done.
+enum Halt {
+    /// A page could not be read. The items of the pages already read still run, and their
+    /// pages still move the checkpoint; then the error is returned (or, for an expired
+    /// checkpoint, the source is walked again from the start).
+    Read(PortError),
+    /// An item was delayed: the checkpoint stays before its page, nothing more starts.
+    Delayed,
+    /// The run stops (an item's tenant or mailbox error, cancellation, `stop_after_errors`):
+    /// nothing more starts or moves the checkpoint.
+    Stop(PortError),
+}
+
+/// The halt after an error that stops the run, given the halt before it: the gravest error
+/// is the one returned (see [`graver`]). Items already running still finish.
+fn stop(before: Option<Halt>, e: PortError) -> Halt {
+    match before {
+        Some(Halt::Stop(b)) => Halt::Stop(graver(Some(b), e)),
+        _ => Halt::Stop(e),
+    }
+}
 
 /// Walk `source` to the end of its round (or until a page has a delayed item).
 pub(crate) async fn walk<K: SyncKind>(
@@ -59,311 +122,271 @@ pub(crate) async fn walk<K: SyncKind>(
     // Deletions the mass-delete guard holds (see `engine::guard`): from the first page with
     // one, no checkpoint is stored until the guard has judged them at the end of the round.
     let mut held = Held::default();
-    // The page at `checkpoint`, when it was read while the page before it was worked.
-    let mut ahead: Option<Result<Page<K::Change>, PortError>> = None;
+    // Pages in hand (read, or being read, and not finished): two for a kind that reads ahead.
+    // E-mail keeps the CRM facts of exactly that many pages (`email::prefetch::RecentPages`).
+    let window = if kind.reads_ahead(source) { 2 } else { 1 };
+    let width = cx.policy.item_concurrency.max(1);
+    let mut live: VecDeque<Live<K::Change>> = VecDeque::new();
+    let mut flight = InFlight {
+        reading: None,
+        running: FuturesUnordered::new(),
+        ready: VecDeque::new(),
+    };
+    let mut seq = 0u64;
+    let mut halt: Option<Halt> = None;
     loop {
-        cx.check_run()?;
-        let read = match ahead.take() {
-            Some(read) => read,
-            None => kind.page(cx, run, source, checkpoint.as_deref()).await,
-        };
-        let page = match read {
-            Ok(p) => p,
-            Err(e) if e.class == ErrorClass::SyncStateExpired && !restarted => {
-                tracing::info!(
-                    mailbox = cx.mailbox(),
-                    kind = %cx.kind,
-                    source = source.label,
-                    "checkpoint expired, walking the source again from the start"
-                );
-                restarted = true;
-                clear_cursor(cx, &source.scope).await?;
-                cursor = load_cursor(cx, &source.scope).await?;
-                first = true;
-                checkpoint = None;
-                seen = source.reconcile.then(HashSet::new);
-                if source.reconcile {
-                    began = Some(cx.store.now().await.map_err(store_error)?);
+        // The next page, while there is room in hand: after the last page read, or from the
+        // checkpoint when none is in hand.
+        if halt.is_none() && flight.reading.is_none() && live.len() < window {
+            let from = match live.back() {
+                Some(p) => p.next.clone().map(Some),
+                None => Some(checkpoint.clone()),
+            };
+            if let Some(from) = from {
+                match cx.check_run() {
+                    Ok(()) => {
+                        flight.reading = Some(Box::pin(async move {
+                            kind.page(cx, run, source, from.as_deref()).await
+                        }));
+                    }
+                    Err(e) => halt = Some(stop(halt.take(), e)),
                 }
-                delayed = None;
-                held = Held::default();
-                continue;
             }
-            Err(e) => return Err(e),
-        };
-        if let Some(seen) = seen.as_mut() {
-            seen.extend(
-                page.changes
-                    .iter()
-                    .filter_map(|c| kind.identify(cx, run, c))
-                    .map(|i| i.item),
-            );
         }
-        let items = work_all(kind, cx, run, &page.changes, first, report, progress);
-        let batch = match page.next.as_deref().filter(|_| kind.reads_ahead(source)) {
-            // Polled first, so the read takes a Graph slot before the items fill them.
-            Some(next) => {
-                let (next, batch) = tokio::join!(kind.page(cx, run, source, Some(next)), items);
-                ahead = Some(next);
-                batch?
+        // Items, oldest page first, while there are free slots.
+        if !matches!(halt, Some(Halt::Delayed | Halt::Stop(_))) {
+            while flight.running.len() < width {
+                let Some(page) = live.iter_mut().find(|p| p.pending.len() > 0) else {
+                    break;
+                };
+                let Some(change) = page.pending.next() else {
+                    break;
+                };
+                page.running += 1;
+                let s = page.seq;
+                let item = work_owned(kind, cx, run, change, first, progress);
+                flight.running.push(async move { (s, item.await) });
             }
-            None => items.await?,
-        };
-        held.keep(cx, page.changes, &batch.held).await?;
-        if let Some(reason) = batch.delayed {
-            if seen.is_none() {
-                // Keep the checkpoint: this page is read again next time.
-                report.error = Some(format!("some items were delayed: {reason}"));
-                return Ok(());
-            }
-            // A reconciling enumeration is all or nothing: it goes on to the end (so what
-            // vanished is still found), but stores no checkpoint, so that the next run
-            // enumerates again from the start and retries the delayed items.
-            delayed = delayed.or(Some(reason));
         }
-        match (page.next, page.done) {
-            (Some(next), _) => {
-                cursor.next_link = Some(next.clone());
-                checkpoint = Some(next);
-            }
-            (None, Some(delta)) => {
-                cursor.next_link = None;
-                cursor.delta_link = Some(delta);
-                checkpoint = None;
-            }
-            (None, None) => checkpoint = None,
-        }
-        if checkpoint.is_none() {
-            if let Some(seen) = &seen {
-                if seen.is_empty()
-                    && let Some(g) = cx.guard
-                {
-                    g.saw_empty(&source.label);
+        let Some(event) = flight.next().await else {
+            // Nothing in flight, and nothing more may start: the halt decides.
+            match halt.take() {
+                Some(Halt::Read(e)) if e.class == ErrorClass::SyncStateExpired && !restarted => {
+                    tracing::info!(
+                        mailbox = cx.mailbox(),
+                        kind = %cx.kind,
+                        source = source.label,
+                        "checkpoint expired, walking the source again from the start"
+                    );
+                    restarted = true;
+                    clear_cursor(cx, &source.scope).await?;
+                    cursor = load_cursor(cx, &source.scope).await?;
+                    first = true;
+                    checkpoint = None;
+                    seen = source.reconcile.then(HashSet::new);
+                    if source.reconcile {
+                        began = Some(cx.store.now().await.map_err(store_error)?);
+                    }
+                    delayed = None;
+                    held = Held::default();
+                    live.clear();
+                    continue;
                 }
-                if let Some(reason) = reconcile(
+                Some(Halt::Read(e) | Halt::Stop(e)) => return Err(e),
+                Some(Halt::Delayed) => return Ok(()),
+                // Every page in hand ends the round or leads to a page being read.
+                None => return Ok(()),
+            }
+        };
+        match event {
+            Event::Read(Ok(page)) => {
+                if let Some(seen) = seen.as_mut() {
+                    seen.extend(
+                        page.changes
+                            .iter()
+                            .filter_map(|c| kind.identify(cx, run, c))
+                            .map(|i| i.item),
+                    );
+                }
+                seq += 1;
+                live.push_back(Live::new(seq, page));
+            }
+            Event::Read(Err(e)) => halt = Some(Halt::Read(e)),
+            Event::Item((s, (change, done))) => {
+                if let Some(page) = live.iter_mut().find(|p| p.seq == s) {
+                    page.running -= 1;
+                    page.batch.add(change, done, report);
+                    if let Some(e) = page.batch.stop.take() {
+                        halt = Some(stop(halt.take(), e));
+                    }
+                    // Counted as items finish: nothing more starts once the limit is reached
+                    // (the items already running still finish).
+                    if let Err(e) = stop_after_errors(cx, report) {
+                        halt = Some(stop(halt.take(), e));
+                    }
+                }
+            }
+        }
+        // Finished pages move the checkpoint, in order, unless the walk stopped or an item
+        // was delayed. The store writes go on beside the items in flight, which may hold
+        // what the writes wait for (a store connection, a Graph slot).
+        while matches!(halt, None | Some(Halt::Read(_))) && live.front().is_some_and(Live::finished)
+        {
+            let Some(page) = live.pop_front() else {
+                break;
+            };
+            if let Err(e) = flight.beside(held.keep(cx, page.batch.held)).await {
+                halt = Some(stop(halt.take(), e));
+                break;
+            }
+            if let Some(reason) = page.batch.delayed {
+                if seen.is_none() {
+                    // Keep the checkpoint: this page is read again next time.
+                    report.error = Some(format!("some items were delayed: {reason}"));
+                    halt = Some(Halt::Delayed);
+                    break;
+                }
+                // A reconciling enumeration is all or nothing: it goes on to the end (so what
+                // vanished is still found), but stores no checkpoint, so that the next run
+                // enumerates again from the start and retries the delayed items.
+                delayed = delayed.or(Some(reason));
+            }
+            match (page.next, page.done) {
+                (Some(next), _) => {
+                    cursor.next_link = Some(next.clone());
+                    checkpoint = Some(next);
+                }
+                (None, Some(delta)) => {
+                    cursor.next_link = None;
+                    cursor.delta_link = Some(delta);
+                    checkpoint = None;
+                }
+                (None, None) => checkpoint = None,
+            }
+            if checkpoint.is_none() {
+                // The end of the round: nothing else is in hand or in flight.
+                return end_of_round(
                     kind,
                     cx,
                     run,
                     source,
-                    (seen, began),
+                    (seen.as_ref(), began),
+                    (&cursor, delayed.take(), held),
                     report,
                     progress,
-                    &mut held,
                 )
-                .await?
-                {
-                    delayed = delayed.or(Some(reason));
+                .await;
+            }
+            if seen.is_none()
+                && !held.any()
+                && let Err(e) = flight.beside(save_cursor(cx, &cursor)).await
+            {
+                halt = Some(stop(halt.take(), e));
+            }
+        }
+    }
+}
+
+/// What is in flight beside the walk: the page being read, the items being worked, and what
+/// came back from them while the walk waited on a store write of its own.
+struct InFlight<R: Future, I: Future> {
+    reading: Option<Pin<Box<R>>>,
+    running: FuturesUnordered<I>,
+    ready: VecDeque<Event<R::Output, I::Output>>,
+}
+
+/// Something that came back: a page read, or an item done.
+enum Event<P, D> {
+    Read(P),
+    Item(D),
+}
+
+impl<R: Future, I: Future> InFlight<R, I> {
+    /// The next thing to come back (a read before an item, so that the read's next request
+    /// takes a Graph slot before the items fill them); `None` when nothing is in flight.
+    async fn next(&mut self) -> Option<Event<R::Output, I::Output>> {
+        if let Some(e) = self.ready.pop_front() {
+            return Some(e);
+        }
+        tokio::select! {
+            biased;
+            Some(read) = OptionFuture::from(self.reading.as_mut()), if self.reading.is_some() => {
+                self.reading = None;
+                Some(Event::Read(read))
+            }
+            Some(done) = self.running.next(), if !self.running.is_empty() => Some(Event::Item(done)),
+            else => None,
+        }
+    }
+
+    /// Await `write` while what is in flight goes on: an item may hold what the write waits
+    /// for (the store's only free connection), and would never let go of it if it were not
+    /// polled. What comes back meanwhile is kept for [`InFlight::next`].
+    async fn beside<T>(&mut self, write: impl Future<Output = T>) -> T {
+        let mut write = std::pin::pin!(write);
+        loop {
+            tokio::select! {
+                biased;
+                out = &mut write => return out,
+                Some(read) = OptionFuture::from(self.reading.as_mut()), if self.reading.is_some() => {
+                    self.reading = None;
+                    self.ready.push_back(Event::Read(read));
+                }
+                Some(done) = self.running.next(), if !self.running.is_empty() => {
+                    self.ready.push_back(Event::Item(done));
                 }
             }
-            if held.any() {
-                match judge(kind, cx, run, report, progress, held).await? {
-                    Judged::Stop => return Ok(()),
-                    Judged::Delayed(reason) => delayed = delayed.or(Some(reason)),
-                    Judged::Through => {}
-                }
-            }
-            if let Some(reason) = delayed {
-                report.error = Some(format!("some items were delayed: {reason}"));
-                return Ok(());
-            }
-            return save_cursor(cx, &cursor).await;
-        }
-        if seen.is_none() && !held.any() {
-            save_cursor(cx, &cursor).await?;
-        }
-        stop_after_errors(cx, report)?;
-    }
-}
-
-/// The changes whose deletions the guard held in this walk of a source.
-struct Held<C> {
-    /// Held deletions seen (kept or not).
-    count: u64,
-    /// The held changes, kept for the second pass while it may come.
-    kept: Vec<C>,
-    /// Some were dropped: the run will stop anyway.
-    dropped: bool,
-}
-
-impl<C> Default for Held<C> {
-    fn default() -> Self {
-        Held {
-            count: 0,
-            kept: Vec::new(),
-            dropped: false,
         }
     }
 }
 
-impl<C> Held<C> {
-    fn any(&self) -> bool {
-        self.count > 0
-    }
-
-    /// Keep the held ones of a batch (`held`: their indices in `changes`), while the guard
-    /// might still let them through.
-    async fn keep(
-        &mut self,
-        cx: &RunCx<'_>,
-        changes: Vec<C>,
-        held: &[usize],
-    ) -> Result<(), PortError> {
-        let (Some(g), false) = (cx.guard, held.is_empty()) else {
-            return Ok(());
-        };
-        self.count += held.len() as u64;
-        let links = g.links(cx).await?;
-        if self.dropped || !g.worth_keeping(links) {
-            self.dropped = true;
-            self.kept = Vec::new();
-            return Ok(());
-        }
-        self.kept.extend(
-            changes
-                .into_iter()
-                .enumerate()
-                .filter(|(i, _)| held.contains(i))
-                .map(|(_, c)| c),
-        );
-        Ok(())
-    }
-}
-
-/// What the guard decided at the end of a source.
-enum Judged {
-    /// Within the limits: the held deletions were made.
-    Through,
-    /// Within the limits, but some of the held items were delayed in their second pass.
-    Delayed(String),
-    /// Beyond them: the run stops, nothing held is deleted, the hold is stored.
-    Stop,
-}
-
-/// The end of a source with held deletions: let them through, or stop the run and hold the
-/// mailbox and kind for the administrator.
+/// The last page of a round is done: reconcile (a walk from the start of a reconciling
+/// source), let the guard judge the deletions it held, and store the round's checkpoint
+/// unless an item was delayed.
 #[allow(clippy::too_many_arguments)]
-async fn judge<K: SyncKind>(
+async fn end_of_round<K: SyncKind>(
     kind: &K,
     cx: &RunCx<'_>,
     run: &K::Run,
+    source: &Source,
+    (seen, began): (Option<&HashSet<String>>, Option<jiff::Timestamp>),
+    (cursor, mut delayed, mut held): (&gc_store::Cursor, Option<String>, Held<K::Change>),
     report: &mut MailboxReport,
     progress: &dyn Progress,
-    held: Held<K::Change>,
-) -> Result<Judged, PortError> {
-    let Some(g) = cx.guard else {
-        return Ok(Judged::Through);
-    };
-    let links = g.links(cx).await?;
-    if let (None, false) = (g.judge(links), held.dropped) {
-        g.let_through(true);
-        let batch = work_all(kind, cx, run, &held.kept, false, report, progress).await;
-        g.let_through(false);
-        return Ok(match batch?.delayed {
-            Some(reason) => Judged::Delayed(reason),
-            None => Judged::Through,
-        });
-    }
-    let why = g
-        .judge(links)
-        .unwrap_or_else(|| format!("{} deletion(s) of {links} linked item(s)", held.count));
-    let hold = crate::engine::holds::Hold {
-        reason: crate::engine::holds::HoldReason::MassDelete,
-        summary: why.clone(),
-        since: cx.store.now().await.map_err(store_error)?,
-        plan: Some(serde_json::json!({
-            "deletions_held": held.count,
-            "links": links,
-            "samples": g.samples(),
-        })),
-        confirmed_by: None,
-    };
-    cx.check_run()?;
-    crate::engine::holds::put(&**cx.store, cx.mailbox(), cx.kind, &hold, Some(cx.run_id)).await?;
-    tracing::warn!(mailbox = cx.rep(), kind = %cx.kind, reason = why, "mass-delete guard: run held");
-    report.outcome = MailboxOutcome::Held;
-    report.error = Some(format!(
-        "mass-delete guard: {why}; nothing was deleted. Confirm with `graph-connector confirm --mailbox {} --kind {}` or on the admin page",
-        cx.rep(),
-        cx.kind
-    ));
-    Ok(Judged::Stop)
-}
-
-/// What a batch of changes left behind.
-#[derive(Debug, Default)]
-struct Batch {
-    /// Why an item was delayed.
-    delayed: Option<String>,
-    /// The indices of the changes whose deletions the guard held.
-    held: Vec<usize>,
-}
-
-/// Work a batch of changes.
-async fn work_all<K: SyncKind>(
-    kind: &K,
-    cx: &RunCx<'_>,
-    run: &K::Run,
-    changes: &[K::Change],
-    first: bool,
-    report: &mut MailboxReport,
-    progress: &dyn Progress,
-) -> Result<Batch, PortError> {
-    // The futures are made first (they do nothing until polled): a closure over borrowed
-    // changes inside the stream would ask the compiler to prove `Send` for every lifetime,
-    // which it cannot (rust-lang/rust#102211).
-    let items: Vec<_> = changes
-        .iter()
-        .enumerate()
-        .map(|(i, c)| async move { (i, work_reported(kind, cx, run, c, first, progress).await) })
-        .collect();
-    let results: Vec<(usize, Done)> = futures::stream::iter(items)
-        .buffer_unordered(cx.policy.item_concurrency.max(1))
-        .collect()
-        .await;
-    let mut batch = Batch::default();
-    let mut stop: Option<PortError> = None;
-    for (i, d) in results {
-        if let Some(e) = d.stop {
-            // The most serious stop wins: a tenant stop over a mailbox one over cancellation.
-            let rank = |c: ErrorClass| match c {
-                ErrorClass::Tenant => 0,
-                ErrorClass::Mailbox => 1,
-                _ => 2,
-            };
-            if stop.as_ref().is_none_or(|s| rank(e.class) < rank(s.class)) {
-                stop = Some(e);
-            }
-            continue;
+) -> Result<(), PortError> {
+    if let Some(seen) = seen {
+        if seen.is_empty()
+            && let Some(g) = cx.guard
+        {
+            g.saw_empty(&source.label);
         }
-        if d.held {
-            batch.held.push(i);
-            continue;
-        }
-        report.count(d.outcome, d.warnings);
-        if d.outcome == ItemOutcome::Delayed {
-            batch.delayed = batch.delayed.or(d.delay);
+        if let Some(reason) = reconcile(
+            kind,
+            cx,
+            run,
+            source,
+            (seen, began),
+            report,
+            progress,
+            &mut held,
+        )
+        .await?
+        {
+            delayed = delayed.or(Some(reason));
         }
     }
-    match stop {
-        Some(e) => Err(e),
-        None => Ok(batch),
+    if held.any() {
+        match judge(kind, cx, run, report, progress, held).await? {
+            Judged::Stop => return Ok(()),
+            Judged::Delayed(reason) => delayed = delayed.or(Some(reason)),
+            Judged::Through => {}
+        }
     }
-}
-
-/// Work one change and report it to `progress`.
-async fn work_reported<K: SyncKind>(
-    kind: &K,
-    cx: &RunCx<'_>,
-    run: &K::Run,
-    change: &K::Change,
-    first: bool,
-    progress: &dyn Progress,
-) -> Done {
-    let d = work(kind, cx, run, change, first).await;
-    if d.outcome != ItemOutcome::Ignored && d.stop.is_none() && !d.held {
-        progress.item(cx.rep(), cx.kind, d.outcome, d.warnings);
+    if let Some(reason) = delayed {
+        report.error = Some(format!("some items were delayed: {reason}"));
+        return Ok(());
     }
-    d
+    save_cursor(cx, cursor).await
 }
 
 /// After a walk from the start: links of this mailbox and kind whose item was not seen.
@@ -400,8 +423,8 @@ async fn reconcile<K: SyncKind>(
             })
             .filter_map(|l| kind.vanished(run, source, l))
             .collect();
-        let batch = work_all(kind, cx, run, &changes, false, report, progress).await?;
-        held.keep(cx, changes, &batch.held).await?;
+        let batch = work_all(kind, cx, run, changes, false, report, progress).await?;
+        held.keep(cx, batch.held).await?;
         if let Some(reason) = batch.delayed {
             delayed = delayed.or(Some(reason));
         }
@@ -483,7 +506,11 @@ mod tests {
             k.script.lock().unwrap().read_ahead = read_ahead;
             let c = CancellationToken::new();
             let r = e.run_mailbox(&k, &target(1), &NoProgress, &c).await;
-            assert_eq!((r.created, r.outcome), (3, MailboxOutcome::Complete));
+            assert_eq!(
+                (r.created, r.outcome),
+                (3, MailboxOutcome::Complete),
+                "{r:?}"
+            );
             let cur = store.get_cursor("1", Kind::Task, "list").await.unwrap();
             assert_eq!(cur.unwrap().delta_link.as_deref(), Some("done:2"));
             k.events.lock().unwrap().clone()
@@ -499,22 +526,59 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_page_read_ahead_of_a_delayed_item_is_read_again_next_run() {
+    async fn a_page_after_a_delayed_item_is_read_again_next_run() {
         let (e, store) = engine(RunPolicy::default()).await;
         let k = TestKind::with_pages(&[&["a"], &["b"]]);
         k.script.lock().unwrap().read_ahead = true;
         k.fault("a", Fault::Transient(1));
         let c = CancellationToken::new();
         let r = e.run_mailbox(&k, &target(1), &NoProgress, &c).await;
-        // The second page was read while "a" failed; it is not worked, and the checkpoint
+        // The second page was read, and its item worked, while "a" failed; the checkpoint
         // stays before the first page.
-        assert_eq!((r.created, r.delayed), (0, 1));
+        assert_eq!((r.created, r.delayed), (1, 1));
         assert_eq!(*k.reads.lock().unwrap(), [None, Some("page:1".to_owned())]);
         let cur = store.get_cursor("1", Kind::Task, "list").await.unwrap();
         assert!(cur.is_none_or(|c| c.next_link.is_none() && c.delta_link.is_none()));
+        // Next run: both pages again, "b" recognised by its link, nothing written twice.
         let r = e.run_mailbox(&k, &target(1), &NoProgress, &c).await;
-        assert_eq!((r.created, r.outcome), (2, MailboxOutcome::Complete));
-        assert_eq!(k.applied(), ["a", "b"]);
+        assert_eq!(
+            (r.created, r.unchanged, r.outcome),
+            (1, 1, MailboxOutcome::Complete)
+        );
+        assert_eq!(k.applied(), ["b", "a"]);
+        let cur = store.get_cursor("1", Kind::Task, "list").await.unwrap();
+        assert_eq!(cur.unwrap().delta_link.as_deref(), Some("done:2"));
+    }
+
+    #[tokio::test]
+    async fn the_next_pages_items_start_while_a_slow_item_of_the_page_before_runs() {
+        let (e, store) = engine(RunPolicy::default()).await;
+        let k = TestKind::with_pages(&[&["a", "slow"], &["c"], &["d"]]);
+        k.script.lock().unwrap().read_ahead = true;
+        k.fault("slow", Fault::Slow(std::time::Duration::from_millis(300)));
+        let c = CancellationToken::new();
+        let r = e.run_mailbox(&k, &target(1), &NoProgress, &c).await;
+        assert_eq!(
+            (r.created, r.outcome),
+            (4, MailboxOutcome::Complete),
+            "{r:?}"
+        );
+        // "c" is written while "slow" still runs; the third page is read only once the first
+        // is done (two pages in hand at most).
+        assert_eq!(
+            *k.events.lock().unwrap(),
+            [
+                "read start",
+                "read page:1",
+                "apply a",
+                "apply c",
+                "apply slow",
+                "read page:2",
+                "apply d"
+            ]
+        );
+        let cur = store.get_cursor("1", Kind::Task, "list").await.unwrap();
+        assert_eq!(cur.unwrap().delta_link.as_deref(), Some("done:3"));
     }
 
     #[tokio::test]

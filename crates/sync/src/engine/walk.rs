@@ -137,7 +137,7 @@ pub(crate) async fn walk<K: SyncKind>(
     loop {
         // The next page, while there is room in hand: after the last page read, or from the
         // checkpoint when none is in hand.
-        if halt.is_none() && flight.reading.is_none() && live.len() < window {
+        if halt.is_none() && !flight.read_pending() && live.len() < window {
             let from = match live.back() {
                 Some(p) => p.next.clone().map(Some),
                 None => Some(checkpoint.clone()),
@@ -302,6 +302,12 @@ enum Event<P, D> {
 }
 
 impl<R: Future, I: Future> InFlight<R, I> {
+    /// A page is being read, or was read and not taken yet: it is in hand already, and the
+    /// next read must start after it.
+    fn read_pending(&self) -> bool {
+        self.reading.is_some() || self.ready.iter().any(|e| matches!(e, Event::Read(_)))
+    }
+
     /// The next thing to come back (a read before an item, so that the read's next request
     /// takes a Graph slot before the items fill them); `None` when nothing is in flight.
     async fn next(&mut self) -> Option<Event<R::Output, I::Output>> {

@@ -276,15 +276,31 @@ impl Runtime {
         progress: &dyn Progress,
         cancel: &CancellationToken,
     ) -> anyhow::Result<SyncReport> {
-        self.preflight().await?;
-        let list = gc_sync::mailboxes::refresh(
-            &*self.directory,
-            &self.store,
-            &self.managed_domains,
-            self.overrides,
-        )
-        .await
-        .context("refreshing the mailbox list (enabled reps in CRM, users in Microsoft 365)")?;
+        // The Graph token is fetched while CRM answers the preflight and the rep list, so the
+        // cycle's first Graph request does not wait for it. A failure here is only logged:
+        // that first request fetches again and reports it, with its context.
+        let warm = async {
+            if let Err(e) = self.graph.client().tokens().token().await {
+                tracing::debug!(error = %e, "fetching the Graph token ahead failed");
+            }
+        };
+        let (list, ()) = tokio::join!(
+            async {
+                self.preflight().await?;
+                gc_sync::mailboxes::refresh(
+                    &*self.directory,
+                    &self.store,
+                    &self.managed_domains,
+                    self.overrides,
+                )
+                .await
+                .context(
+                    "refreshing the mailbox list (enabled reps in CRM, users in Microsoft 365)",
+                )
+            },
+            warm
+        );
+        let list = list?;
         let targets = self.targets(&list, only)?;
         let kinds = self.runners(&list);
         let mut report = SyncReport {

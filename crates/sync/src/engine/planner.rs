@@ -155,14 +155,7 @@ async fn plan_source<K: SyncKind>(
             }
             Err(e) => return Err(e),
         };
-        if let Some(seen) = seen.as_mut() {
-            seen.extend(
-                page.changes
-                    .iter()
-                    .filter_map(|c| kind.identify(cx, run, c))
-                    .map(|i| i.item),
-            );
-        }
+        crate::engine::walk::see(seen.as_mut(), kind, cx, run, &page.changes);
         plan_all(kind, cx, run, &page.changes, first, plan, keys).await?;
         checkpoint = page.next;
         if checkpoint.is_some() {

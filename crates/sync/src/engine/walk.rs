@@ -200,14 +200,7 @@ pub(crate) async fn walk<K: SyncKind>(
         };
         match event {
             Event::Read(Ok(page)) => {
-                if let Some(seen) = seen.as_mut() {
-                    seen.extend(
-                        page.changes
-                            .iter()
-                            .filter_map(|c| kind.identify(cx, run, c))
-                            .map(|i| i.item),
-                    );
-                }
+                see(seen.as_mut(), kind, cx, run, &page.changes);
                 seq += 1;
                 live.push_back(Live::new(seq, page));
             }
@@ -343,6 +336,25 @@ impl<R: Future, I: Future> InFlight<R, I> {
                 }
             }
         }
+    }
+}
+
+/// Note the items of a page as seen by a walk from the start of a reconciling source (`seen`
+/// is `None` otherwise): what it did not see vanished.
+pub(crate) fn see<K: SyncKind>(
+    seen: Option<&mut HashSet<String>>,
+    kind: &K,
+    cx: &RunCx<'_>,
+    run: &K::Run,
+    changes: &[K::Change],
+) {
+    if let Some(seen) = seen {
+        seen.extend(
+            changes
+                .iter()
+                .filter_map(|c| kind.identify(cx, run, c))
+                .map(|i| i.item),
+        );
     }
 }
 

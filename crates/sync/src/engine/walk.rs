@@ -573,7 +573,7 @@ mod tests {
         let (e, store) = engine(RunPolicy::default()).await;
         let k = TestKind::with_pages(&[&["a", "slow"], &["c"], &["d"]]);
         k.script.lock().unwrap().read_ahead = true;
-        k.fault("slow", Fault::Slow(std::time::Duration::from_millis(300)));
+        k.fault("slow", Fault::Slow(std::time::Duration::from_millis(1000)));
         let c = CancellationToken::new();
         let r = e.run_mailbox(&k, &target(1), &NoProgress, &c).await;
         assert_eq!(

@@ -23,6 +23,7 @@ pub mod batch;
 pub mod budget;
 pub mod commit;
 pub mod cx;
+pub mod flight;
 pub mod guard;
 pub mod held;
 pub mod holds;

@@ -2,18 +2,16 @@
 //!
 //! The layer owns: the shared reqwest client (rustls), the token, `Prefer` headers, the
 //! per-mailbox concurrency limit (Outlook allows 4 requests in flight per mailbox), the
-//! tenant-wide and per-mailbox request budgets (governor), retries that honour `Retry-After`,
+//! tenant-wide and per-mailbox request budgets (`budgets`), retries that honour `Retry-After`,
 //! and one log line per attempt with mailbox, resource and Graph's `request-id` (never a token,
 //! a secret or the query string of a skip/delta link).
 
-use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
 use dashmap::DashMap;
-use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
 use reqwest::Method;
 use reqwest::header::HeaderValue;
 use serde::Serialize;
@@ -22,9 +20,10 @@ use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
 use crate::auth::{AccessToken, TokenProvider, describe_reqwest};
+use crate::budgets::Budgets;
 use crate::download::Download;
 use crate::error::{ApiError, GraphError, ResourceKind};
-use crate::options::{Budget, GraphOptions};
+use crate::options::GraphOptions;
 use crate::redact::redact_url;
 use crate::retry;
 
@@ -53,8 +52,7 @@ pub(crate) struct Inner {
     origin: String,
     tokens: TokenProvider,
     mailbox_slots: DashMap<String, Arc<Semaphore>>,
-    tenant_limiter: Option<DefaultDirectRateLimiter>,
-    mailbox_limiter: Option<DefaultKeyedRateLimiter<String>>,
+    budgets: Budgets,
     counters: Counters,
 }
 
@@ -105,12 +103,6 @@ impl Resp {
         serde_json::from_slice(&self.body)
             .map_err(|e| GraphError::Decode(format!("cannot read the answer as JSON: {e}")))
     }
-}
-
-fn quota(b: Budget) -> Option<Quota> {
-    let n = NonZeroU32::new(b.requests)?;
-    let period = b.per.checked_div(b.requests)?;
-    Some(Quota::with_period(period.max(Duration::from_nanos(1)))?.allow_burst(n))
 }
 
 /// Percent-encode one path segment (Graph ids may contain `/`, `+` and `=`).
@@ -188,14 +180,7 @@ impl GraphClient {
             .build()
             .map_err(|e| GraphError::Config(format!("cannot build the HTTP client: {e}")))?;
         let tokens = TokenProvider::new(http.clone(), &options);
-        let tenant_limiter = options
-            .tenant_budget
-            .and_then(quota)
-            .map(RateLimiter::direct);
-        let mailbox_limiter = options
-            .mailbox_budget
-            .and_then(quota)
-            .map(RateLimiter::keyed);
+        let budgets = Budgets::new(options.tenant_budget, options.mailbox_budget);
         Ok(GraphClient {
             inner: Arc::new(Inner {
                 http,
@@ -203,8 +188,7 @@ impl GraphClient {
                 origin,
                 tokens,
                 mailbox_slots: DashMap::new(),
-                tenant_limiter,
-                mailbox_limiter,
+                budgets,
                 counters: Counters::default(),
                 options,
             }),
@@ -418,12 +402,7 @@ impl GraphClient {
         let mut attempt: u32 = 0;
         let mut reauthenticated = false;
         loop {
-            if let Some(l) = &inner.tenant_limiter {
-                l.until_ready().await;
-            }
-            if let (Some(l), Some(m)) = (&inner.mailbox_limiter, &req.mailbox) {
-                l.until_key_ready(&m.to_ascii_lowercase()).await;
-            }
+            inner.budgets.take(req.mailbox.as_deref()).await;
             let permit = match &slot {
                 Some(s) => Some(
                     s.clone()
@@ -644,23 +623,5 @@ mod tests {
             GraphClient::new(o).unwrap().graph_url(),
             "https://graph.microsoft.com/beta"
         );
-    }
-
-    #[test]
-    fn budget_to_quota() {
-        assert!(
-            quota(Budget {
-                requests: 0,
-                per: Duration::from_secs(1)
-            })
-            .is_none()
-        );
-        let q = quota(Budget {
-            requests: 10_000,
-            per: Duration::from_secs(600),
-        })
-        .unwrap();
-        assert_eq!(q.burst_size().get(), 10_000);
-        assert_eq!(q.replenish_interval(), Duration::from_millis(60));
     }
 }

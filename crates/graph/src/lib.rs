@@ -9,6 +9,7 @@
 
 pub mod auth;
 pub mod batch;
+mod budgets;
 mod client;
 pub mod delta_probe;
 pub mod diagnose;
@@ -25,7 +26,7 @@ pub mod tz;
 pub use auth::{AccessToken, AssertionAlgorithm, CertificateCredential, Credential, TokenProvider};
 pub use batch::{BatchRequest, BatchResponse};
 pub use client::{ClientStats, GraphClient};
-pub use delta_probe::DeltaState;
+pub use delta_probe::{DeltaProbe, DeltaState};
 pub use diagnose::{CheckStatus, Diagnostic, diagnose};
 pub use download::Download;
 pub use error::{ApiError, AuthCause, AuthError, ErrorKind, GraphError, Permission, ResourceKind};

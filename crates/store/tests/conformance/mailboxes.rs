@@ -25,6 +25,13 @@ pub(crate) async fn clock(s: &dyn StateStore) {
     assert!(skew < 5, "database clock {db} vs local {local}");
     let later = s.now().await.unwrap();
     assert!(later >= db);
+    // What the database stamps is never ahead of what `now` says afterwards (SQLite's `now`
+    // reads the clock without asking the database).
+    s.upsert_mailbox(&mb("r1", "a@c.com")).await.unwrap();
+    let stamped = s.get_mailbox("r1").await.unwrap().unwrap().created_at;
+    let after = s.now().await.unwrap();
+    assert!(stamped <= after, "stamped {stamped}, now {after}");
+    assert!(after.duration_since(stamped).as_secs() < 5);
 }
 
 pub(crate) async fn mailboxes(s: &dyn StateStore) {

@@ -13,6 +13,24 @@ use crate::batch::BatchRequest;
 use crate::client::GraphClient;
 use crate::error::{GraphError, ResourceKind};
 
+/// One stored delta link to ask about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeltaProbe {
+    /// The `@odata.deltaLink` as Graph handed it out.
+    pub link: String,
+    /// Whether removals (`@removed` entries) behind the link count as changes. A source where
+    /// they need no work says `false` (e-mail's sync folder: a message leaves it when the
+    /// connector files it or the user deletes it). Such a link is not moved on by a probe, so
+    /// its removals are read again at each probe until a run reads past them: the page asked
+    /// is [`REMOVALS_PAGE`] entries long, and more removals than that count as a change.
+    pub removals_are_changes: bool,
+}
+
+/// The page size asked for a probe that looks past removals: the removals a run's own
+/// filing leaves behind fit in it, so the run that filed them is not followed by one that
+/// only reads them; more than this many is a change (a run then reads past them).
+pub const REMOVALS_PAGE: usize = 50;
+
 /// What a stored delta link says now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeltaState {
@@ -25,19 +43,34 @@ pub enum DeltaState {
 #[derive(Deserialize)]
 struct ProbePage {
     #[serde(default)]
-    value: Vec<serde_json::Value>,
+    value: Vec<ProbeEntry>,
     #[serde(rename = "@odata.nextLink")]
     next_link: Option<String>,
     #[serde(rename = "@odata.deltaLink")]
     delta_link: Option<String>,
 }
 
-/// Read a probe's page: unchanged only when it holds nothing and closes the round.
-pub fn state_of(body: serde_json::Value) -> Result<DeltaState, GraphError> {
+/// An entry of a probe's page: whether it is a removal is all that is read.
+#[derive(Deserialize)]
+struct ProbeEntry {
+    #[serde(rename = "@removed")]
+    removed: Option<serde::de::IgnoredAny>,
+}
+
+/// Read a probe's page: unchanged only when it closes the round and holds nothing (or, with
+/// `removals_are_changes` false, nothing but removals).
+pub fn state_of(
+    body: serde_json::Value,
+    removals_are_changes: bool,
+) -> Result<DeltaState, GraphError> {
     let page: ProbePage = serde_json::from_value(body)
         .map_err(|e| GraphError::Decode(format!("delta probe page: {e}")))?;
+    let nothing = page
+        .value
+        .iter()
+        .all(|e| !removals_are_changes && e.removed.is_some());
     Ok(
-        if page.value.is_empty() && page.next_link.is_none() && page.delta_link.is_some() {
+        if nothing && page.next_link.is_none() && page.delta_link.is_some() {
             DeltaState::Unchanged
         } else {
             DeltaState::Changed
@@ -53,21 +86,27 @@ impl GraphClient {
     /// only when a batch call itself failed.
     pub async fn probe_deltas(
         &self,
-        links: &[String],
+        links: &[DeltaProbe],
     ) -> Result<Vec<Result<DeltaState, GraphError>>, GraphError> {
         let mut answers: Vec<Option<Result<DeltaState, GraphError>>> = Vec::new();
         let mut requests = Vec::new();
         let mut slot_of = Vec::new();
-        for (i, link) in links.iter().enumerate() {
-            match self.relative(link) {
+        for (i, probe) in links.iter().enumerate() {
+            match self.relative(&probe.link) {
                 Ok(path) => {
                     let resource = ResourceKind::from_path(&path);
                     let mut r = BatchRequest::get(i.to_string(), path);
-                    // Only "anything or nothing" matters: the smallest page answers it.
+                    // Only "anything or nothing" matters: the smallest page answers it,
+                    // unless removals are to be looked past.
+                    let size = if probe.removals_are_changes {
+                        1
+                    } else {
+                        REMOVALS_PAGE
+                    };
                     r.headers
-                        .insert("Prefer".into(), "odata.maxpagesize=1".into());
+                        .insert("Prefer".into(), format!("odata.maxpagesize={size}"));
                     requests.push(r);
-                    slot_of.push((i, resource));
+                    slot_of.push((i, resource, probe.removals_are_changes));
                     answers.push(None);
                 }
                 Err(e) => answers.push(Some(Err(e))),
@@ -75,10 +114,10 @@ impl GraphClient {
         }
         if !requests.is_empty() {
             let responses = self.batch(None, requests).await?;
-            for ((slot, resource), resp) in slot_of.into_iter().zip(responses) {
+            for ((slot, resource, removals), resp) in slot_of.into_iter().zip(responses) {
                 let answer = match resp.error(resource) {
                     Some(e) => Err(e),
-                    None => state_of(resp.body.unwrap_or(serde_json::Value::Null)),
+                    None => state_of(resp.body.unwrap_or(serde_json::Value::Null), removals),
                 };
                 answers[slot] = Some(answer);
             }
@@ -117,22 +156,40 @@ mod tests {
 
     #[test]
     fn an_empty_closing_page_is_unchanged() {
-        let s = state_of(json!({"value": [], "@odata.deltaLink": "https://g/x?$deltatoken=2"}));
-        assert_eq!(s.unwrap(), DeltaState::Unchanged);
+        let page = json!({"value": [], "@odata.deltaLink": "https://g/x?$deltatoken=2"});
+        assert_eq!(state_of(page.clone(), true).unwrap(), DeltaState::Unchanged);
+        assert_eq!(state_of(page, false).unwrap(), DeltaState::Unchanged);
     }
 
     #[test]
     fn items_or_more_pages_are_changes() {
-        let items = json!({"value": [{"id": "a"}], "@odata.deltaLink": "https://g/x?d=2"});
-        assert_eq!(state_of(items).unwrap(), DeltaState::Changed);
-        let more = json!({"value": [], "@odata.nextLink": "https://g/x?s=1"});
-        assert_eq!(state_of(more).unwrap(), DeltaState::Changed);
-        // Neither link: not a closed round, so not known to be idle.
-        assert_eq!(state_of(json!({"value": []})).unwrap(), DeltaState::Changed);
+        for removals in [true, false] {
+            let items = json!({"value": [{"id": "a"}], "@odata.deltaLink": "https://g/x?d=2"});
+            assert_eq!(state_of(items, removals).unwrap(), DeltaState::Changed);
+            let more = json!({"value": [], "@odata.nextLink": "https://g/x?s=1"});
+            assert_eq!(state_of(more, removals).unwrap(), DeltaState::Changed);
+            // Neither link: not a closed round, so not known to be idle.
+            let open = json!({"value": []});
+            assert_eq!(state_of(open, removals).unwrap(), DeltaState::Changed);
+        }
+    }
+
+    #[test]
+    fn removals_are_changes_only_where_they_count() {
+        let gone = json!({"id": "a", "@removed": {"reason": "deleted"}});
+        let page = json!({"value": [gone.clone()], "@odata.deltaLink": "https://g/x?d=2"});
+        assert_eq!(state_of(page.clone(), true).unwrap(), DeltaState::Changed);
+        assert_eq!(state_of(page, false).unwrap(), DeltaState::Unchanged);
+        // A removal beside a new item, or removals on more than one page, are changes.
+        let mixed =
+            json!({"value": [gone.clone(), {"id": "b"}], "@odata.deltaLink": "https://g/x?d=2"});
+        assert_eq!(state_of(mixed, false).unwrap(), DeltaState::Changed);
+        let more = json!({"value": [gone], "@odata.nextLink": "https://g/x?s=1"});
+        assert_eq!(state_of(more, false).unwrap(), DeltaState::Changed);
     }
 
     #[test]
     fn a_page_that_is_no_page_is_an_error() {
-        assert!(state_of(json!({"value": 3})).is_err());
+        assert!(state_of(json!({"value": 3}), true).is_err());
     }
 }

@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use gc_graph::DeltaState;
+use gc_graph::{DeltaProbe, DeltaState};
 
 use crate::absences::probe::fingerprint;
 use crate::adapters::{CrmActivities, GraphMail};
@@ -31,8 +31,14 @@ impl Prober for GraphMail {
         let mut answers: Vec<ProbeAnswer> = Vec::with_capacity(probes.len());
         for (i, p) in probes.iter().enumerate() {
             match &p.question {
-                Question::Delta(link) => {
-                    links.push(link.clone());
+                Question::Delta {
+                    link,
+                    removals_are_changes,
+                } => {
+                    links.push(DeltaProbe {
+                        link: link.clone(),
+                        removals_are_changes: *removals_are_changes,
+                    });
                     slots.push(i);
                     answers.push(ProbeAnswer::Unknown("not asked".into()));
                 }
@@ -250,7 +256,7 @@ impl Prober for Probers {
         let (graph, crm): (Vec<(usize, &Probe)>, Vec<(usize, &Probe)>) = probes
             .iter()
             .enumerate()
-            .partition(|(_, p)| matches!(p.question, Question::Delta(_)));
+            .partition(|(_, p)| matches!(p.question, Question::Delta { .. }));
         let ask = |part: &[(usize, &Probe)]| part.iter().map(|(_, p)| (*p).clone()).collect();
         let (graph_probes, crm_probes): (Vec<Probe>, Vec<Probe>) = (ask(&graph), ask(&crm));
         let (g, c) = futures::join!(

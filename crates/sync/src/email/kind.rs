@@ -174,6 +174,9 @@ impl SyncKind for EmailKind {
         }))
     }
 
+    /// The sync folder's delta link, looked past removals: a message leaves the folder when
+    /// it is filed (by this connector or another rep's) or deleted unfiled, and neither needs
+    /// a run; only a message arriving or changing does.
     async fn probes(
         &self,
         store: &Arc<dyn gc_store::StateStore>,
@@ -194,7 +197,7 @@ impl SyncKind for EmailKind {
         Ok(cursor
             .filter(|c| c.next_link.is_none())
             .and_then(|c| c.delta_link)
-            .map(|link| vec![Probe::delta(&target.graph_user, link)]))
+            .map(|link| vec![Probe::delta_past_removals(&target.graph_user, link)]))
     }
 
     /// The sync folder's next delta page (and its CRM lookup) is read while a page is filed:

@@ -23,7 +23,13 @@ pub struct Probe {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Question {
     /// A stored `@odata.deltaLink`: is there anything behind it?
-    Delta(String),
+    Delta {
+        /// The link.
+        link: String,
+        /// Whether removals behind it count (`false` for a source where an item leaving
+        /// needs no work; see [`Probe::delta_past_removals`]).
+        removals_are_changes: bool,
+    },
     /// CRM tasks of a rep: did any in the window change after the stamp?
     CrmTasks(StampQuestion),
     /// CRM activities of a rep (the appointments' CRM side): did any dated in the window
@@ -79,7 +85,24 @@ impl Probe {
     pub fn delta(user: &str, link: String) -> Self {
         Probe {
             user: user.to_owned(),
-            question: Question::Delta(link),
+            question: Question::Delta {
+                link,
+                removals_are_changes: true,
+            },
+        }
+    }
+
+    /// A stored delta link of `user`'s source where items leaving need no work (e-mail's
+    /// sync folder: a message leaves it when it is filed, or deleted unfiled): removals
+    /// behind it are not changes. Without this, every run that filed messages was followed,
+    /// one interval later, by a run that read nothing but their removals.
+    pub fn delta_past_removals(user: &str, link: String) -> Self {
+        Probe {
+            user: user.to_owned(),
+            question: Question::Delta {
+                link,
+                removals_are_changes: false,
+            },
         }
     }
 }

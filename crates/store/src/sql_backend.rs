@@ -768,6 +768,49 @@ macro_rules! sql_backend {
                 Self::found(r.rows_affected(), || format!("mailbox {rep_id}"))
             }
 
+            async fn record_idle_runs(
+                &self,
+                kind: Kind,
+                idle: &[(String, Timestamp)],
+            ) -> Result<()> {
+                // The last entry of a mailbox wins; one row each, as an upsert may not touch
+                // a row twice (PostgreSQL refuses).
+                let mut last: BTreeMap<&str, Timestamp> = BTreeMap::new();
+                for (rep_id, next_due) in idle {
+                    last.insert(rep_id.as_str(), *next_due);
+                }
+                if last.is_empty() {
+                    return Ok(());
+                }
+                let mut qb = QueryBuilder::<$db>::new("WITH idle (rep_id, next_due) AS (VALUES ");
+                let mut rows = qb.separated(", ");
+                for (rep_id, next_due) in &last {
+                    rows.push("(");
+                    rows.push_bind_unseparated(*rep_id);
+                    rows.push_unseparated(", ");
+                    rows.push_bind_unseparated(next_due.as_microsecond());
+                    rows.push_unseparated(")");
+                }
+                qb.push(
+                    ") INSERT INTO mailbox_schedule (mailbox, kind, next_due, last_run_at, \
+                     last_success_at, last_outcome, last_error, backlog) \
+                     SELECT m.rep_id, ",
+                );
+                qb.push_bind(kind.as_str());
+                qb.push(concat!(", idle.next_due, ", $now!(), ", ", $now!(), ", "));
+                qb.push_bind(RunOutcome::Success.as_str());
+                // `WHERE true`: SQLite needs it to tell the upsert's ON from the join's.
+                qb.push(
+                    ", NULL, 0 FROM idle JOIN mailboxes m ON m.rep_id = idle.rep_id WHERE true \
+                     ON CONFLICT (mailbox, kind) DO UPDATE SET next_due = excluded.next_due, \
+                     last_run_at = excluded.last_run_at, \
+                     last_success_at = excluded.last_success_at, \
+                     last_outcome = excluded.last_outcome, last_error = NULL, backlog = 0",
+                );
+                qb.build().execute(&self.pool).await?;
+                Ok(())
+            }
+
             // ----- cursors -----------------------------------------------------------
 
             async fn get_cursor(

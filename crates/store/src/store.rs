@@ -107,6 +107,13 @@ pub trait StateStore: Send + Sync + std::fmt::Debug {
     /// `NotFound` if the mailbox is unknown.
     async fn record_kind_run(&self, rep_id: &str, kind: Kind, run: &KindRun) -> Result<()>;
 
+    /// Record, for each `(rep_id, next_due)`, a run of `kind` that found nothing to do (what
+    /// [`StateStore::record_kind_run`] writes for a success with no error and no backlog), in
+    /// one statement: the scheduler records the idle mailboxes of a `$batch` of probes
+    /// together instead of one write each. Unknown mailboxes are skipped; a mailbox listed
+    /// twice is recorded with its last entry.
+    async fn record_idle_runs(&self, kind: Kind, idle: &[(String, Timestamp)]) -> Result<()>;
+
     // ----- cursors ---------------------------------------------------------------------
 
     /// The cursor of one mailbox, kind and scope.

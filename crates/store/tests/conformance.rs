@@ -72,6 +72,7 @@ conformance!(
     schedule_entries,
     pauses,
     kind_runs,
+    idle_runs,
     alerts,
     cursors,
     resolved_names,

@@ -126,6 +126,10 @@ impl StateStore for MeteredStore {
         )
         .await
     }
+    async fn record_idle_runs(&self, kind: Kind, idle: &[(String, Timestamp)]) -> Result<()> {
+        self.timed("record_idle_runs", self.inner.record_idle_runs(kind, idle))
+            .await
+    }
     async fn get_cursor(&self, mailbox: &str, kind: Kind, scope: &str) -> Result<Option<Cursor>> {
         self.timed("get_cursor", self.inner.get_cursor(mailbox, kind, scope))
             .await

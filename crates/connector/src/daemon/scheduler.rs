@@ -349,10 +349,13 @@ impl Scheduler {
                             .was_notified(chunk[*j].target.mailbox(), runner.kind());
                 }
             }
+            let mut idle_ones: BTreeMap<Kind, Vec<&MailboxTarget>> = BTreeMap::new();
             for (c, is_idle) in chunk.into_iter().zip(idle) {
                 if is_idle {
-                    self.record_idle(c.target, self.runners[c.runner].kind(), db_now)
-                        .await;
+                    idle_ones
+                        .entry(self.runners[c.runner].kind())
+                        .or_default()
+                        .push(c.target);
                 } else if started < free {
                     started += 1;
                     self.spawn(
@@ -366,6 +369,9 @@ impl Scheduler {
                 } else {
                     left.push(c);
                 }
+            }
+            for (kind, targets) in idle_ones {
+                self.record_idle(&targets, kind, db_now).await;
             }
         }
         let waiting = !left.is_empty() || queue.peek().is_some();
@@ -569,29 +575,24 @@ impl Scheduler {
         }
     }
 
-    /// A due (mailbox, kind) whose probes said nothing changed: done, due again after its
-    /// interval, without a run.
-    async fn record_idle(&self, target: &MailboxTarget, kind: Kind, now: Timestamp) {
-        let interval = self.interval(target.mailbox(), kind);
+    /// Due (mailbox, kind) pairs whose probes said nothing changed: done, each due again
+    /// after its interval, without a run; recorded in one write (a pass of a large tenant
+    /// finds hundreds of them).
+    async fn record_idle(&self, targets: &[&MailboxTarget], kind: Kind, now: Timestamp) {
         metrics::counter!("graph_connector_runs_total", "kind" => kind.as_str(), "outcome" => "idle")
-            .increment(1);
-        tracing::debug!(mailbox = target.owner.email, %kind, "nothing changed: no run");
-        let stored = self
-            .store
-            .record_kind_run(
-                &target.owner.mailbox,
-                kind,
-                &KindRun {
-                    outcome: RunOutcome::Success,
-                    error: None,
-                    backlog: Some(0),
-                    next_due: now
-                        + SignedDuration::try_from(interval).unwrap_or(SignedDuration::MAX),
-                },
-            )
-            .await;
-        if let Err(e) = stored {
-            tracing::warn!(mailbox = target.owner.email, %kind, error = %e, "cannot store the schedule");
+            .increment(targets.len() as u64);
+        let idle: Vec<(String, Timestamp)> = targets
+            .iter()
+            .map(|t| {
+                tracing::debug!(mailbox = t.owner.email, %kind, "nothing changed: no run");
+                let interval = self.interval(t.mailbox(), kind);
+                let next_due =
+                    now + SignedDuration::try_from(interval).unwrap_or(SignedDuration::MAX);
+                (t.owner.mailbox.clone(), next_due)
+            })
+            .collect();
+        if let Err(e) = self.store.record_idle_runs(kind, &idle).await {
+            tracing::warn!(%kind, mailboxes = idle.len(), error = %e, "cannot store the schedule");
         }
     }
 

@@ -221,6 +221,70 @@ pub(crate) async fn kind_runs(s: &dyn StateStore) {
     ));
 }
 
+/// Idle mailboxes recorded together: each as a success with no error and no backlog, due at
+/// its own time; the other kinds and unknown mailboxes untouched, a repeat harmless.
+pub(crate) async fn idle_runs(s: &dyn StateStore) {
+    four_mailboxes(s).await;
+    let now = s.now().await.unwrap();
+    let hour = SignedDuration::from_hours(1);
+    s.record_kind_run(
+        "r2",
+        Kind::Email,
+        &KindRun {
+            outcome: RunOutcome::Partial,
+            error: Some("two items delayed".into()),
+            backlog: Some(2),
+            next_due: now,
+        },
+    )
+    .await
+    .unwrap();
+    s.set_next_due("r3", Kind::Task, now - hour).await.unwrap();
+    s.record_idle_runs(Kind::Email, &[]).await.unwrap();
+    let idle = [
+        ("r1".to_owned(), now + hour),
+        ("nobody".to_owned(), now + hour),
+        ("r2".to_owned(), now + hour + hour),
+        ("r3".to_owned(), now),
+        // Listed twice: the last entry counts.
+        ("r3".to_owned(), now + hour),
+    ];
+    for _ in 0..2 {
+        s.record_idle_runs(Kind::Email, &idle).await.unwrap();
+        let ms = |t: Timestamp| t.as_microsecond() / 1000;
+        for (rep, due) in [
+            ("r1", now + hour),
+            ("r2", now + hour + hour),
+            ("r3", now + hour),
+        ] {
+            let m = s.get_mailbox(rep).await.unwrap().unwrap();
+            let k = &m.kinds[&Kind::Email];
+            assert_eq!(k.last_outcome, Some(RunOutcome::Success), "{rep}");
+            assert_eq!(k.last_error, None, "{rep}");
+            assert_eq!(k.backlog, Some(0), "{rep}");
+            assert!(k.last_run_at.is_some_and(|t| t >= now), "{rep}");
+            assert_eq!(k.last_success_at, k.last_run_at, "{rep}");
+            assert_eq!(ms(m.next_due[&Kind::Email]), ms(due), "{rep}");
+        }
+        let r3 = s.get_mailbox("r3").await.unwrap().unwrap();
+        assert_eq!(
+            ms(r3.next_due[&Kind::Task]),
+            ms(now - hour),
+            "another kind moved"
+        );
+        let r4 = s.get_mailbox("r4").await.unwrap().unwrap();
+        assert!(r4.next_due.is_empty(), "an unlisted mailbox moved");
+        assert!(s.get_mailbox("nobody").await.unwrap().is_none());
+    }
+    assert!(
+        s.due_mailboxes(Kind::Email, 10)
+            .await
+            .unwrap()
+            .iter()
+            .all(|m| m.rep_id == "r4")
+    );
+}
+
 /// The scheduler's reading of every mailbox (`schedule`) says what the full records say:
 /// pauses (whole or one kind), due times, backlogs, exclusions, failures, disabled ones.
 pub(crate) async fn schedule_entries(s: &dyn StateStore) {

@@ -151,6 +151,16 @@ pub(crate) async fn pauses(s: &dyn StateStore) {
     ));
 }
 
+/// A partial run's record: `backlog` items left for later, `error` saying why.
+fn partial(error: &str, backlog: u64, next_due: Timestamp) -> KindRun {
+    KindRun {
+        outcome: RunOutcome::Partial,
+        error: Some(error.into()),
+        backlog: Some(backlog),
+        next_due,
+    }
+}
+
 /// The scheduler's record of the last run per kind.
 pub(crate) async fn kind_runs(s: &dyn StateStore) {
     s.upsert_mailbox(&mb("r1", "a@c.com")).await.unwrap();
@@ -185,12 +195,7 @@ pub(crate) async fn kind_runs(s: &dyn StateStore) {
     s.record_kind_run(
         "r1",
         Kind::Email,
-        &KindRun {
-            outcome: RunOutcome::Partial,
-            error: Some("3 messages delayed: HTTP 503".into()),
-            backlog: Some(3),
-            next_due: now,
-        },
+        &partial("3 messages delayed: HTTP 503", 3, now),
     )
     .await
     .unwrap();
@@ -227,18 +232,9 @@ pub(crate) async fn idle_runs(s: &dyn StateStore) {
     four_mailboxes(s).await;
     let now = s.now().await.unwrap();
     let hour = SignedDuration::from_hours(1);
-    s.record_kind_run(
-        "r2",
-        Kind::Email,
-        &KindRun {
-            outcome: RunOutcome::Partial,
-            error: Some("two items delayed".into()),
-            backlog: Some(2),
-            next_due: now,
-        },
-    )
-    .await
-    .unwrap();
+    s.record_kind_run("r2", Kind::Email, &partial("two items delayed", 2, now))
+        .await
+        .unwrap();
     s.set_next_due("r3", Kind::Task, now - hour).await.unwrap();
     s.record_idle_runs(Kind::Email, &[]).await.unwrap();
     let idle = [
@@ -298,12 +294,7 @@ pub(crate) async fn schedule_entries(s: &dyn StateStore) {
     s.record_kind_run(
         "r2",
         Kind::Email,
-        &KindRun {
-            outcome: RunOutcome::Partial,
-            error: Some("two items delayed".into()),
-            backlog: Some(42),
-            next_due: now + hour,
-        },
+        &partial("two items delayed", 42, now + hour),
     )
     .await
     .unwrap();

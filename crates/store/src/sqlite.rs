@@ -109,7 +109,11 @@ impl SqliteStore {
         } else {
             SqlitePoolOptions::new().max_connections(options.max_connections.unwrap_or(4))
         };
+        // No ping before each statement (sqlx's default for every pool): the database is a file
+        // in this process, a connection is not lost the way a network one is, and the ping is
+        // one more round trip to the connection's thread (two thread wake-ups) per statement.
         let pool = pool_options
+            .test_before_acquire(false)
             .acquire_timeout(options.acquire_timeout)
             .connect_with(connect)
             .await?;

@@ -432,7 +432,7 @@ async fn the_admin_reprocess_routes_do_what_they_say_and_nothing_else() {
     );
     assert_eq!(link(d.clone()).await.unwrap().crm_id, ld.crm_id);
     assert!(
-        reprocess::reset_from(s, &rep, Kind::Appointment)
+        s.get_resolved(&rep, Kind::Appointment, reprocess::RESET_FROM)
             .await
             .unwrap()
             .is_none(),

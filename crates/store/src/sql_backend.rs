@@ -908,6 +908,21 @@ macro_rules! sql_backend {
                 .await?)
             }
 
+            async fn resolved_of(
+                &self,
+                mailbox: &str,
+                kind: Kind,
+            ) -> Result<Vec<(String, String)>> {
+                Ok(sqlx::query_as(
+                    "SELECT name, value FROM resolved_names \
+                     WHERE mailbox = $1 AND kind = $2 ORDER BY name",
+                )
+                .bind(mailbox)
+                .bind(kind.as_str())
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
             async fn list_resolved(&self, name: &str) -> Result<Vec<(String, Kind, String)>> {
                 let rows: Vec<(String, String, String)> = sqlx::query_as(
                     "SELECT mailbox, kind, value FROM resolved_names \

@@ -145,12 +145,17 @@ pub trait StateStore: Send + Sync + std::fmt::Debug {
     /// idle cycle asks Graph nothing; `None` when it was never resolved or was forgotten.
     async fn get_resolved(&self, mailbox: &str, kind: Kind, name: &str) -> Result<Option<String>>;
 
-    /// Keep what `name` resolved to (`Some`), or forget it (`None`: Graph answered 404 for
-    /// the id, so the next run resolves the name again).
+    /// Every kept name of one mailbox and kind with its value, ordered by name: what a run
+    /// needs at its start (its hold, a reset date, folder ids) in one statement instead of a
+    /// read per name.
+    async fn resolved_of(&self, mailbox: &str, kind: Kind) -> Result<Vec<(String, String)>>;
+
     /// Every kept value named `name`, of every mailbox and kind, ordered by mailbox and kind
     /// (e.g. the hold of every mailbox and kind waiting for the administrator).
     async fn list_resolved(&self, name: &str) -> Result<Vec<(String, Kind, String)>>;
 
+    /// Keep what `name` resolved to (`Some`), or forget it (`None`: Graph answered 404 for
+    /// the id, so the next run resolves the name again).
     async fn put_resolved(
         &self,
         mailbox: &str,

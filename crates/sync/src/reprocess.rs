@@ -348,16 +348,10 @@ pub async fn reset(
     Ok(done)
 }
 
-/// The `--from` of the last reset of (mailbox, kind) while its walk has not completed.
-pub async fn reset_from(
-    store: &dyn StateStore,
-    mailbox: &str,
-    kind: Kind,
-) -> Result<Option<Timestamp>, StoreError> {
-    Ok(store
-        .get_resolved(mailbox, kind, RESET_FROM)
-        .await?
-        .and_then(|v| v.parse().ok()))
+/// The `--from` of the last reset of the run's mailbox and kind while its walk has not
+/// completed (as the run found it, see [`Kept`](crate::engine::kept::Kept)).
+pub fn reset_from(kept: &crate::engine::kept::Kept) -> Option<Timestamp> {
+    kept.get(RESET_FROM).and_then(|v| v.parse().ok())
 }
 
 #[cfg(test)]

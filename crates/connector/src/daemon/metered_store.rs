@@ -182,6 +182,10 @@ impl StateStore for MeteredStore {
         self.timed("get_resolved", self.inner.get_resolved(mailbox, kind, name))
             .await
     }
+    async fn resolved_of(&self, mailbox: &str, kind: Kind) -> Result<Vec<(String, String)>> {
+        self.timed("resolved_of", self.inner.resolved_of(mailbox, kind))
+            .await
+    }
     async fn list_resolved(&self, name: &str) -> Result<Vec<(String, Kind, String)>> {
         self.timed("list_resolved", self.inner.list_resolved(name))
             .await

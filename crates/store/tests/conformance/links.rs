@@ -382,6 +382,32 @@ pub(crate) async fn resolved_names(s: &dyn StateStore) {
         get("r1", Kind::Task, "/Inbox/crm").await.as_deref(),
         Some("list-1")
     );
+    // All of one mailbox and kind in one read, by name; other mailboxes and kinds apart.
+    s.put_resolved("r1", Kind::Email, "hold", Some("{}"))
+        .await
+        .unwrap();
+    let of = |m: &'static str, k: Kind| async move { s.resolved_of(m, k).await.unwrap() };
+    let pairs = |v: &[(&str, &str)]| -> Vec<(String, String)> {
+        v.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    };
+    assert_eq!(
+        of("r1", Kind::Email).await,
+        pairs(&[("/Inbox/crm", "AAMk-3"), ("hold", "{}")])
+    );
+    assert_eq!(
+        of("r1", Kind::Task).await,
+        pairs(&[("/Inbox/crm", "list-1")])
+    );
+    assert!(of("r3", Kind::Email).await.is_empty());
+    s.put_resolved("r1", Kind::Email, "hold", None)
+        .await
+        .unwrap();
+    assert_eq!(
+        of("r1", Kind::Email).await,
+        pairs(&[("/Inbox/crm", "AAMk-3")])
+    );
     // Forgotten (a 404 for the id): only that row.
     s.put_resolved("r1", Kind::Email, "/Inbox/crm", None)
         .await

@@ -261,11 +261,7 @@ impl SyncKind for ContactKind {
         let run = match &self.rules.target {
             ContactTarget::Folder(name) => {
                 let key = folder_key(name);
-                let kept = cx
-                    .store
-                    .get_resolved(cx.mailbox(), Kind::Contact, &key)
-                    .await
-                    .map_err(store_error)?;
+                let kept = cx.kept.get(&key).map(str::to_owned);
                 let (id, fresh) = match kept {
                     Some(id) => (id, false),
                     // A plan creates no folder and keeps nothing: a missing folder has no
@@ -305,11 +301,7 @@ impl SyncKind for ContactKind {
                     .as_ref()
                     .unwrap_or(name);
                 let key = category_key(name);
-                let kept = cx
-                    .store
-                    .get_resolved(cx.mailbox(), Kind::Contact, &key)
-                    .await
-                    .map_err(store_error)?;
+                let kept = cx.kept.get(&key).map(str::to_owned);
                 if kept.is_none() && !cx.planning {
                     self.graph.ensure_category(cx.user(), name).await?;
                     cx.store

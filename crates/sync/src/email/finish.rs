@@ -181,8 +181,8 @@ async fn move_to(
     }
 }
 
-/// The success or failure subfolder of the sync folder, once per run: kept in the store (see
-/// [`folders::sub_folder`]), else resolved (and created).
+/// The success or failure subfolder of the sync folder, once per run: kept in the store when
+/// the run started (see [`folders::sub_folder`]), else resolved (and created).
 async fn sub_folder<'r>(
     kind: &EmailKind,
     cx: &ItemCx<'_>,
@@ -193,7 +193,7 @@ async fn sub_folder<'r>(
     cell.get_or_try_init(|| {
         folders::sub_folder(
             &*kind.graph,
-            &**cx.store,
+            (&**cx.store, cx.kept),
             (cx.mailbox(), cx.user()),
             &run.sync_folder.id,
             name,

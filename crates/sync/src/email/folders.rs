@@ -10,10 +10,12 @@
 //! The success and failure subfolders are kept the same way ([`sub_folder`]): a run that files
 //! one new message would otherwise list the sync folder's children for its move, a quarter of
 //! its Graph requests. Their key names the sync folder's id, so a new sync folder has
-//! subfolders of its own.
+//! subfolders of its own. A run reads the kept ids with the rest of what is kept for its
+//! mailbox and kind, in one statement ([`Kept`]).
 
 use gc_store::{Kind, StateStore};
 
+use crate::engine::kept::Kept;
 use crate::error::{ErrorClass, PortError, store_error};
 use crate::ports::{FolderRef, MailGraph};
 
@@ -30,7 +32,7 @@ pub fn folder_key(path: &str) -> String {
 /// not exist and is not to be created.
 pub async fn sync_folder(
     graph: &dyn MailGraph,
-    store: &dyn StateStore,
+    (store, kept): (&dyn StateStore, &Kept),
     mailbox: &str,
     user: &str,
     path: &str,
@@ -38,13 +40,9 @@ pub async fn sync_folder(
     planning: bool,
 ) -> Result<Option<FolderRef>, PortError> {
     let key = folder_key(path);
-    if let Some(id) = store
-        .get_resolved(mailbox, Kind::Email, &key)
-        .await
-        .map_err(store_error)?
-    {
+    if let Some(id) = kept.get(&key) {
         return Ok(Some(FolderRef {
-            id,
+            id: id.to_owned(),
             name: path.to_owned(),
             total: None,
         }));
@@ -80,20 +78,16 @@ fn sub_folder_key(sync_folder_id: &str, name: &str) -> String {
 /// Graph and kept.
 pub async fn sub_folder(
     graph: &dyn MailGraph,
-    store: &dyn StateStore,
+    (store, kept): (&dyn StateStore, &Kept),
     (mailbox, user): (&str, &str),
     sync_folder_id: &str,
     name: &str,
 ) -> Result<SubFolder, PortError> {
     let key = sub_folder_key(sync_folder_id, name);
-    if let Some(id) = store
-        .get_resolved(mailbox, Kind::Email, &key)
-        .await
-        .map_err(store_error)?
-    {
+    if let Some(id) = kept.get(&key) {
         return Ok(SubFolder {
             folder: FolderRef {
-                id,
+                id: id.to_owned(),
                 name: name.to_owned(),
                 total: None,
             },

@@ -146,7 +146,7 @@ impl SyncKind for EmailKind {
         }
         let Some(sync_folder) = folders::sync_folder(
             &*self.graph,
-            &**cx.store,
+            (&**cx.store, cx.kept),
             cx.mailbox(),
             cx.user(),
             &r.sync_folder,

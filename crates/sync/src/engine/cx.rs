@@ -52,6 +52,9 @@ pub struct RunCx<'a> {
     pub planning: bool,
     /// The mass-delete guard of this run (`None`: off, or a planning walk).
     pub guard: Option<&'a super::guard::DeleteGuard>,
+    /// What the store kept for the mailbox and kind when the run started (folder and list
+    /// ids, see [`super::kept`]): a kind reads a kept name here, not from the store.
+    pub kept: &'a super::kept::Kept,
 }
 
 impl std::fmt::Debug for RunCx<'_> {

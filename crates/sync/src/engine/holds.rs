@@ -11,6 +11,7 @@ use gc_store::{Kind, LedgerAction, NewLedgerEntry, StateStore};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
+use crate::engine::kept::Kept;
 use crate::error::{PortError, store_error};
 
 /// The store's name for a hold.
@@ -73,14 +74,23 @@ pub async fn get(
     mailbox: &str,
     kind: Kind,
 ) -> Result<Option<Hold>, PortError> {
-    let Some(text) = store
+    let text = store
         .get_resolved(mailbox, kind, HOLD)
         .await
-        .map_err(store_error)?
-    else {
+        .map_err(store_error)?;
+    parse(text.as_deref(), mailbox, kind)
+}
+
+/// The hold a run found when it started (see [`Kept`]).
+pub fn of(kept: &Kept, mailbox: &str, kind: Kind) -> Result<Option<Hold>, PortError> {
+    parse(kept.get(HOLD), mailbox, kind)
+}
+
+fn parse(text: Option<&str>, mailbox: &str, kind: Kind) -> Result<Option<Hold>, PortError> {
+    let Some(text) = text else {
         return Ok(None);
     };
-    serde_json::from_str(&text)
+    serde_json::from_str(text)
         .map(Some)
         .map_err(|e| PortError::transient(format!("unreadable hold of {mailbox}/{kind}: {e}")))
 }
@@ -196,6 +206,12 @@ mod tests {
                 .waiting()
         );
         assert_eq!(list(&*store).await.unwrap().len(), 1);
+        // What a run reads at its start says the same.
+        let kept = Kept::read(&*store, "7", Kind::Appointment).await.unwrap();
+        assert_eq!(
+            of(&kept, "7", Kind::Appointment).unwrap(),
+            get(&*store, "7", Kind::Appointment).await.unwrap()
+        );
         assert!(
             confirm(&*store, "7", Kind::Task, "admin")
                 .await

@@ -8,6 +8,7 @@
 //!
 //! - [`kind`]: the trait a kind implements, and what it returns;
 //! - [`cx`]: what a kind's calls see (the run, the item) and its few store writes;
+//! - [`kept`]: the names the store keeps for a mailbox and kind, read once per run;
 //! - [`runner`]: a mailbox run from lease to health, several mailboxes, tenant stops;
 //! - [`idle`]: the pre-pass that leaves out mailboxes whose probes say nothing changed;
 //! - [`walk`]: a source page by page, checkpoints, re-enumeration, reconciliation;
@@ -29,6 +30,7 @@ pub mod held;
 pub mod holds;
 pub mod idle;
 pub mod item;
+pub mod kept;
 pub mod kind;
 pub mod mailbox;
 pub mod planner;

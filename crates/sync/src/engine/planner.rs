@@ -26,6 +26,7 @@ use crate::engine::Engine;
 use crate::engine::commit::load_cursor;
 use crate::engine::cx::{ItemCx, RunCx};
 use crate::engine::item::before_sync_from;
+use crate::engine::kept::Kept;
 use crate::engine::kind::{Source, SyncKind};
 use crate::engine::mailbox::MailboxTarget;
 use crate::engine::progress::ItemOutcome;
@@ -65,6 +66,14 @@ impl Engine {
             generation: -1,
         };
         let cancel = CancellationToken::new();
+        let mut plan = MailboxPlan::new(target.rep(), kind.kind());
+        let kept = match Kept::read(self.store.as_ref(), target.mailbox(), kind.kind()).await {
+            Ok(kept) => kept,
+            Err(e) => {
+                plan.error = Some(store_error(e).message);
+                return plan;
+            }
+        };
         let cx = RunCx {
             target,
             kind: kind.kind(),
@@ -78,8 +87,8 @@ impl Engine {
             budget: &self.budget,
             planning: true,
             guard: None,
+            kept: &kept,
         };
-        let mut plan = MailboxPlan::new(target.rep(), kind.kind());
         if let Err(e) = plan_work(kind, &cx, &mut plan, keys).await {
             plan.error = Some(e.message);
         }

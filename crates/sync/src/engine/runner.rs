@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::engine::Engine;
 use crate::engine::cx::RunCx;
+use crate::engine::kept::Kept;
 use crate::engine::kind::SyncKind;
 use crate::engine::mailbox::MailboxTarget;
 use crate::engine::policy::RunPolicy;
@@ -64,8 +65,17 @@ impl Engine {
                 return stopped(report, e, progress);
             }
         }
+        // What the store keeps for the mailbox and kind (hold, reset date, folder ids): one
+        // read for the whole run.
+        let kept = match Kept::read(self.store.as_ref(), mailbox, k).await {
+            Ok(kept) => kept,
+            Err(e) => {
+                lease.release().await;
+                return stopped(report, store_error(e), progress);
+            }
+        };
         // Waiting for the administrator (first-sync review, mass-delete guard): nothing runs.
-        let hold = match crate::engine::holds::get(self.store.as_ref(), mailbox, k).await {
+        let hold = match crate::engine::holds::of(&kept, mailbox, k) {
             Ok(h) => h,
             Err(e) => {
                 lease.release().await;
@@ -111,12 +121,7 @@ impl Engine {
             .map(|limits| crate::engine::guard::DeleteGuard::new(limits, released));
         // An administrator's `mailbox reset --from DATE` stands in for `[mailboxes] sync_from`
         // until the walk it asked for completes.
-        let reset_from = crate::reprocess::reset_from(self.store.as_ref(), mailbox, k)
-            .await
-            .unwrap_or_else(|e| {
-                tracing::warn!(mailbox, kind = %k, error = %e, "cannot read the reset date");
-                None
-            });
+        let reset_from = crate::reprocess::reset_from(&kept);
         let reset_policy = reset_from.map(|from| RunPolicy {
             sync_from: Some(from),
             ..(*self.policy).clone()
@@ -134,6 +139,7 @@ impl Engine {
             budget: &self.budget,
             planning: false,
             guard: guard.as_ref(),
+            kept: &kept,
         };
         let result = match review_first_sync(kind, &cx, hold.is_some(), &mut report).await {
             Ok(true) => Ok(()),

@@ -811,6 +811,36 @@ macro_rules! sql_backend {
                 Ok(())
             }
 
+            async fn needing_runs(
+                &self,
+                kind: Kind,
+                mailboxes: &[String],
+                at: Timestamp,
+            ) -> Result<Vec<String>> {
+                if mailboxes.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let in_list = |qb: &mut QueryBuilder<$db>| {
+                    qb.push(" IN (");
+                    let mut ids = qb.separated(", ");
+                    for m in mailboxes {
+                        ids.push_bind(m.clone());
+                    }
+                    qb.push(")");
+                };
+                let mut qb = QueryBuilder::<$db>::new(
+                    "SELECT rep_id FROM mailboxes WHERE excluded_until > ",
+                );
+                qb.push_bind(at.as_microsecond()).push(" AND rep_id");
+                in_list(&mut qb);
+                qb.push(" UNION SELECT r.mailbox FROM item_retries r JOIN mailboxes m ON m.rep_id = r.mailbox WHERE r.kind = ")
+                    .push_bind(kind.as_str())
+                    .push(" AND r.mailbox");
+                in_list(&mut qb);
+                qb.push(" ORDER BY 1");
+                Ok(qb.build_query_scalar().fetch_all(&self.pool).await?)
+            }
+
             // ----- cursors -----------------------------------------------------------
 
             async fn get_cursor(

@@ -114,6 +114,16 @@ pub trait StateStore: Send + Sync + std::fmt::Debug {
     /// twice is recorded with its last entry.
     async fn record_idle_runs(&self, kind: Kind, idle: &[(String, Timestamp)]) -> Result<()>;
 
+    /// Which of `mailboxes` need a run of `kind` whatever a change probe says, in one
+    /// statement for the whole batch: excluded at `at` (their run reports the exclusion) or
+    /// holding items of `kind` that wait for a retry. Unknown mailboxes are not listed.
+    async fn needing_runs(
+        &self,
+        kind: Kind,
+        mailboxes: &[String],
+        at: Timestamp,
+    ) -> Result<Vec<String>>;
+
     // ----- cursors ---------------------------------------------------------------------
 
     /// The cursor of one mailbox, kind and scope.

@@ -73,6 +73,7 @@ conformance!(
     pauses,
     kind_runs,
     idle_runs,
+    needing_runs,
     alerts,
     cursors,
     resolved_names,

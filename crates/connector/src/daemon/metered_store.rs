@@ -130,6 +130,15 @@ impl StateStore for MeteredStore {
         self.timed("record_idle_runs", self.inner.record_idle_runs(kind, idle))
             .await
     }
+    async fn needing_runs(
+        &self,
+        kind: Kind,
+        mailboxes: &[String],
+        at: Timestamp,
+    ) -> Result<Vec<String>> {
+        self.timed("needing_runs", self.inner.needing_runs(kind, mailboxes, at))
+            .await
+    }
     async fn get_cursor(&self, mailbox: &str, kind: Kind, scope: &str) -> Result<Option<Cursor>> {
         self.timed("get_cursor", self.inner.get_cursor(mailbox, kind, scope))
             .await

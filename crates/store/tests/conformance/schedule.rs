@@ -361,3 +361,74 @@ pub(crate) async fn schedule_entries(s: &dyn StateStore) {
     assert!(entries[1].is_paused(Kind::Contact) && !entries[1].is_paused(Kind::Email));
     assert!(entries[2].is_excluded_at(now) && entries[2].consecutive_failures == 1);
 }
+
+pub(crate) async fn needing_runs(s: &dyn StateStore) {
+    four_mailboxes(s).await;
+    let all: Vec<String> = ["r1", "r2", "r3", "r4", "nobody"]
+        .map(String::from)
+        .to_vec();
+    let now = s.now().await.unwrap();
+    assert!(
+        s.needing_runs(Kind::Email, &all, now)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        s.needing_runs(Kind::Email, &[], now)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // r1 excluded for an hour; r2 waits to retry an e-mail, r3 an appointment; the retry of a
+    // mailbox the store does not know is not listed.
+    let policy = ExclusionPolicy {
+        after_failures: 1,
+        exclude_for: Duration::from_secs(3600),
+    };
+    s.record_failure("r1", &access_denied(), Some(policy))
+        .await
+        .unwrap();
+    s.record_retry(Kind::Email, "r2", "m1", "CRM busy", Duration::from_secs(60))
+        .await
+        .unwrap();
+    s.record_retry(Kind::Email, "r2", "m2", "CRM busy", Duration::ZERO)
+        .await
+        .unwrap();
+    s.record_retry(Kind::Appointment, "r3", "e1", "x", Duration::ZERO)
+        .await
+        .unwrap();
+    s.record_retry(Kind::Email, "nobody", "m1", "x", Duration::ZERO)
+        .await
+        .unwrap();
+    let now = s.now().await.unwrap();
+    assert_eq!(
+        s.needing_runs(Kind::Email, &all, now).await.unwrap(),
+        ["r1", "r2"]
+    );
+    assert_eq!(
+        s.needing_runs(Kind::Appointment, &all, now).await.unwrap(),
+        ["r1", "r3"]
+    );
+    // Only the mailboxes asked about; an exclusion that has ended does not count.
+    assert_eq!(
+        s.needing_runs(Kind::Email, &["r2".into(), "r4".into()], now)
+            .await
+            .unwrap(),
+        ["r2"]
+    );
+    let later = now + SignedDuration::from_secs(7200);
+    assert_eq!(
+        s.needing_runs(Kind::Email, &all, later).await.unwrap(),
+        ["r2"]
+    );
+    // Once the retries are gone, nothing.
+    s.clear_retry(Kind::Email, "r2", "m1").await.unwrap();
+    s.clear_retry(Kind::Email, "r2", "m2").await.unwrap();
+    assert!(
+        s.needing_runs(Kind::Email, &all, later)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}

@@ -5,20 +5,16 @@
 //!
 //! Only a clear "nothing changed" leaves a mailbox out: one that is excluded, has items
 //! waiting for a retry, has no finished round (no delta link, or a page checkpoint), or whose
-//! probe failed is run as before. A probe never moves a cursor; the run reads the same delta
-//! from its checkpoint.
+//! probe failed is run as before (the first two are one store read for the whole batch,
+//! [`StateStore::needing_runs`](gc_store::StateStore::needing_runs)). A probe never moves a
+//! cursor; the run reads the same delta from its checkpoint.
 
 use std::collections::HashSet;
-
-use jiff::Timestamp;
 
 use crate::engine::Engine;
 use crate::engine::kind::SyncKind;
 use crate::engine::mailbox::MailboxTarget;
 use crate::ports::probe::{Probe, ProbeAnswer};
-
-/// Retries read per mailbox to see whether any of the kind is waiting.
-const RETRIES_LOOKED_AT: u32 = 100;
 
 impl Engine {
     /// Which of `targets` have nothing to do for `kind` this cycle (`true`: leave it out).
@@ -31,9 +27,19 @@ impl Engine {
         let Ok(now) = self.store.now().await else {
             return idle;
         };
+        // Excluded (the run reports it) or with retries waiting: run whatever a probe says.
+        // One read for the batch.
+        let ids: Vec<String> = targets.iter().map(|t| t.mailbox().to_owned()).collect();
+        let Ok(needing) = self.store.needing_runs(kind.kind(), &ids, now).await else {
+            return idle;
+        };
+        let needing: HashSet<String> = needing.into_iter().collect();
         let mut asked: Vec<(usize, Probe)> = Vec::new();
         for (i, t) in targets.iter().enumerate() {
-            if let Some(probes) = self.probes_of(kind, t, now).await {
+            if needing.contains(t.mailbox()) {
+                continue;
+            }
+            if let Ok(Some(probes)) = kind.probes(&self.store, t).await {
                 idle[i] = !probes.is_empty();
                 asked.extend(probes.into_iter().map(|p| (i, p)));
             }
@@ -69,27 +75,52 @@ impl Engine {
         }
         idle
     }
+}
 
-    /// The probes of one mailbox, or `None` when it must be run whatever they say.
-    async fn probes_of<K: SyncKind>(
-        &self,
-        kind: &K,
-        target: &MailboxTarget,
-        now: Timestamp,
-    ) -> Option<Vec<Probe>> {
-        let mailbox = self.store.get_mailbox(target.mailbox()).await.ok()?;
-        if mailbox.is_some_and(|m| m.is_excluded_at(now)) {
-            // The run reports the exclusion.
-            return None;
-        }
-        let retries = self
-            .store
-            .list_retries(Some(target.mailbox()), RETRIES_LOOKED_AT)
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use std::time::Duration;
+
+    use gc_store::{ExclusionPolicy, Kind, MailboxFailure};
+
+    use crate::engine::testkit::{TestKind, engine, target};
+    use crate::engine::{Engine, RunPolicy};
+
+    #[tokio::test]
+    async fn only_a_mailbox_without_exclusion_or_retries_is_left_out() {
+        let (engine, store): (Engine, _) = engine(RunPolicy::default()).await;
+        let kind = TestKind::default();
+        let targets = [target(1), target(2), target(3)];
+        assert_eq!(
+            engine.idle(&kind, &targets).await,
+            [false; 3],
+            "no prober: every mailbox runs"
+        );
+        kind.script.lock().unwrap().probed = true;
+        assert_eq!(engine.idle(&kind, &targets).await, [true; 3]);
+        // 2 has a task waiting for a retry (an e-mail's retry is another kind's), 3 is
+        // excluded after an access error.
+        store
+            .record_retry(Kind::Task, "2", "t1", "CRM busy", Duration::from_secs(600))
             .await
-            .ok()?;
-        if retries.iter().any(|r| r.kind == kind.kind()) {
-            return None;
-        }
-        kind.probes(&self.store, target).await.ok().flatten()
+            .unwrap();
+        store
+            .record_retry(Kind::Email, "1", "m1", "CRM busy", Duration::ZERO)
+            .await
+            .unwrap();
+        let failure = MailboxFailure {
+            kind: "access_denied".into(),
+            text: "ErrorAccessDenied".into(),
+        };
+        let policy = ExclusionPolicy {
+            after_failures: 1,
+            exclude_for: Duration::from_secs(3600),
+        };
+        store
+            .record_failure("3", &failure, Some(policy))
+            .await
+            .unwrap();
+        assert_eq!(engine.idle(&kind, &targets).await, [true, false, false]);
     }
 }

@@ -13,6 +13,7 @@ use crate::engine::kind::{Applied, Identity, Page, Prepared, Source, SyncKind};
 use crate::engine::progress::ItemOutcome;
 use crate::engine::{Engine, ItemCx, MailboxTarget, Owner, RunCx, RunPolicy};
 use crate::error::{ErrorClass, PortError};
+use crate::ports::probe::{Probe, ProbeAnswer, Prober};
 
 /// How an item misbehaves.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,6 +37,19 @@ pub struct Script {
     pub reconcile: bool,
     /// Let the engine read the next page while a page is worked.
     pub read_ahead: bool,
+    /// Offer a probe per mailbox, which [`Unchanged`] answers "unchanged".
+    pub probed: bool,
+}
+
+/// A prober for which nothing ever changed.
+#[derive(Debug)]
+pub struct Unchanged;
+
+#[async_trait]
+impl Prober for Unchanged {
+    async fn probe(&self, probes: &[Probe]) -> Vec<ProbeAnswer> {
+        vec![ProbeAnswer::Unchanged; probes.len()]
+    }
 }
 
 /// The test kind.
@@ -129,6 +143,23 @@ impl SyncKind for TestKind {
 
     fn reads_ahead(&self, _source: &Source) -> bool {
         self.script.lock().unwrap().read_ahead
+    }
+
+    async fn probes(
+        &self,
+        _store: &Arc<dyn StateStore>,
+        target: &MailboxTarget,
+    ) -> Result<Option<Vec<Probe>>, PortError> {
+        Ok(self
+            .script
+            .lock()
+            .unwrap()
+            .probed
+            .then(|| vec![Probe::delta(&target.graph_user, "delta".into())]))
+    }
+
+    fn prober(&self) -> Option<&dyn Prober> {
+        self.script.lock().unwrap().probed.then_some(&Unchanged)
     }
 
     async fn page(

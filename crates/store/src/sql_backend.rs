@@ -608,7 +608,7 @@ macro_rules! sql_backend {
                 Self::found(r.rows_affected(), || format!("mailbox {rep_id}"))
             }
 
-            async fn record_success(&self, rep_id: &str) -> Result<MailboxRecord> {
+            async fn record_success(&self, rep_id: &str) -> Result<()> {
                 let r = sqlx::query(concat!(
                     "UPDATE mailboxes SET consecutive_failures = 0, excluded_until = NULL, \
                      last_success_at = ",
@@ -620,8 +620,7 @@ macro_rules! sql_backend {
                 .bind(rep_id)
                 .execute(&self.pool)
                 .await?;
-                Self::found(r.rows_affected(), || format!("mailbox {rep_id}"))?;
-                self.require_mailbox(rep_id).await
+                Self::found(r.rows_affected(), || format!("mailbox {rep_id}"))
             }
 
             async fn record_failure(

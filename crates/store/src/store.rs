@@ -74,8 +74,9 @@ pub trait StateStore: Send + Sync + std::fmt::Debug {
     async fn set_graph_user_id(&self, rep_id: &str, graph_user_id: Option<&str>) -> Result<()>;
 
     /// A run of this mailbox succeeded: reset the failure counter, end any exclusion.
-    /// The last error kind/text are kept for the admin page. `NotFound` if unknown.
-    async fn record_success(&self, rep_id: &str) -> Result<MailboxRecord>;
+    /// The last error kind/text are kept for the admin page. `NotFound` if unknown. Every
+    /// run that completes calls it, so it writes and reads nothing more.
+    async fn record_success(&self, rep_id: &str) -> Result<()>;
 
     /// A mailbox-level failure: increment `consecutive_failures`, remember kind and text.
     /// With `exclusion: Some(p)`, the mailbox is excluded for `p.exclude_for` once the

@@ -87,7 +87,7 @@ impl StateStore for MeteredStore {
         )
         .await
     }
-    async fn record_success(&self, rep_id: &str) -> Result<MailboxRecord> {
+    async fn record_success(&self, rep_id: &str) -> Result<()> {
         self.timed("record_success", self.inner.record_success(rep_id))
             .await
     }

@@ -170,7 +170,8 @@ pub(crate) async fn mailbox_health(s: &dyn StateStore) {
     s.record_failure("r1", &access_denied(), Some(policy))
         .await
         .unwrap();
-    let m = s.record_success("r1").await.unwrap();
+    s.record_success("r1").await.unwrap();
+    let m = s.get_mailbox("r1").await.unwrap().unwrap();
     assert_eq!(m.consecutive_failures, 0);
     assert!(m.excluded_until.is_none());
     assert!(m.last_success_at.is_some());

@@ -322,7 +322,7 @@ impl Engine {
             | MailboxOutcome::Excluded
             | MailboxOutcome::Held => Ok(()),
             MailboxOutcome::Complete | MailboxOutcome::Delayed => {
-                self.store.record_success(mailbox).await.map(|_| ())
+                self.store.record_success(mailbox).await
             }
         };
         if let Err(e) = health

@@ -299,7 +299,16 @@ impl CrmClient {
             let sent = std::time::Instant::now();
             let (result, reached) = self.send_once(&body, &reqid, rep_email).await;
             drop(slot);
-            record_request(resource, &result, sent.elapsed().as_secs_f64());
+            let elapsed = sent.elapsed();
+            record_request(resource, &result, elapsed.as_secs_f64());
+            debug!(
+                resource,
+                rep = rep_email.unwrap_or("(master user)"),
+                attempt,
+                elapsed_ms = elapsed.as_millis() as u64,
+                ok = result.is_ok(),
+                "CRM.interface request"
+            );
             match result {
                 Ok(resp) => return Ok(resp),
                 // Without duplicate protection, re-sending a write that may have been

@@ -13,6 +13,39 @@ use crate::codec::{
 use crate::error::CrmError;
 use gc_ids::CrmId;
 
+/// The query for the values of `catalog` (see [`CrmSession::catalog_values`]); the schema
+/// probe sends it in its own request.
+pub(crate) fn catalog_query(dialect: &crate::dialect::Dialect, catalog: &str) -> Query {
+    let d = &dialect.catalog;
+    Query::on(
+        &d.table,
+        Some(Condition::cond(&d.table, &d.catalog, Op::Eq, catalog)),
+        vec![
+            d.catalog.clone(),
+            d.code.clone(),
+            d.text.clone(),
+            d.ext_key.clone(),
+        ],
+    )
+}
+
+/// The values of `catalog` in the records its [`catalog_query`] returned.
+pub(crate) fn catalog_values_of(
+    dialect: &crate::dialect::Dialect,
+    catalog: &str,
+    recs: &[Record],
+) -> Vec<CatalogValue> {
+    let d = &dialect.catalog;
+    recs.iter()
+        .map(|r| CatalogValue {
+            catalog: r.get(&d.catalog).unwrap_or(catalog).to_owned(),
+            code: r.get(&d.code).and_then(|c| c.trim().parse().ok()),
+            text: r.get(&d.text).unwrap_or_default().to_owned(),
+            ext_key: non_empty(r.get(&d.ext_key)),
+        })
+        .collect()
+}
+
 /// How many addresses one query command of a lookup carries (all commands go in one request).
 const ADDRESSES_PER_QUERY: usize = 25;
 
@@ -1169,27 +1202,8 @@ impl CrmSession<'_> {
 
     /// The values of a catalog (text in the session language, code and external key).
     pub async fn catalog_values(&self, catalog: &str) -> Result<Vec<CatalogValue>, CrmError> {
-        let d = &self.dialect().catalog;
-        let q = Query::on(
-            &d.table,
-            Some(Condition::cond(&d.table, &d.catalog, Op::Eq, catalog)),
-            vec![
-                d.catalog.clone(),
-                d.code.clone(),
-                d.text.clone(),
-                d.ext_key.clone(),
-            ],
-        );
-        let recs = self.query(q).await?;
-        Ok(recs
-            .iter()
-            .map(|r| CatalogValue {
-                catalog: r.get(&d.catalog).unwrap_or(catalog).to_owned(),
-                code: r.get(&d.code).and_then(|c| c.trim().parse().ok()),
-                text: r.get(&d.text).unwrap_or_default().to_owned(),
-                ext_key: non_empty(r.get(&d.ext_key)),
-            })
-            .collect())
+        let recs = self.query(catalog_query(self.dialect(), catalog)).await?;
+        Ok(catalog_values_of(self.dialect(), catalog, &recs))
     }
 
     /// Adds values (by text) to a catalog; one result per value.

@@ -11,8 +11,9 @@
 //! `check` reports each finding as a failed line; `sync` runs the same probe before any
 //! mailbox is worked and stops on a finding (a configuration error is not an item's).
 
+use crate::api::{CatalogValue, catalog_query, catalog_values_of};
 use crate::client::CrmClient;
-use crate::codec::{CatalogMode, Command, FieldList, Query, TableSpec};
+use crate::codec::{CatalogMode, Command, CommandResult, FieldList, Query, TableSpec};
 use crate::dialect::{Dialect, DialectKey, NameKind, required_catalog_values};
 use crate::error::{CrmError, ErrorKind};
 
@@ -227,12 +228,7 @@ pub async fn probe_schema(
     client: &CrmClient,
     tables: &[TableProbe],
 ) -> Result<Vec<Finding>, CrmError> {
-    let dialect = client.dialect();
-    let commands = tables
-        .iter()
-        .map(|t| probe_query(&t.table, t.fields.iter().map(|f| f.name.clone()).collect()))
-        .collect();
-    let resp = client.execute(None, commands).await?;
+    let resp = client.execute(None, probe_commands(tables)).await?;
     if resp.results.len() != tables.len() {
         return Err(CrmError::MalformedResponse(format!(
             "{} probe queries sent, {} results received",
@@ -240,10 +236,29 @@ pub async fn probe_schema(
             resp.results.len()
         )));
     }
+    schema_findings(client, tables, &resp.results).await
+}
+
+/// One query per table, naming every field of it.
+fn probe_commands(tables: &[TableProbe]) -> Vec<Command> {
+    tables
+        .iter()
+        .map(|t| probe_query(&t.table, t.fields.iter().map(|f| f.name.clone()).collect()))
+        .collect()
+}
+
+/// The findings of the table probes' `results` (one per table, in order); a table whose
+/// query failed for another reason than its name is probed again field by field.
+async fn schema_findings(
+    client: &CrmClient,
+    tables: &[TableProbe],
+    results: &[CommandResult],
+) -> Result<Vec<Finding>, CrmError> {
+    let dialect = client.dialect();
     // (table index, finding): reported in the order of the tables
     let mut findings: Vec<(usize, Finding)> = Vec::new();
     let mut retry = Vec::new();
-    for (i, (t, r)) in tables.iter().zip(&resp.results).enumerate() {
+    for (i, (t, r)) in tables.iter().zip(results).enumerate() {
         let Some(ret) = r.error() else { continue };
         let err = dialect.item_error(ret);
         let unknown_table = matches!(&err, CrmError::UnknownName { field: None, table, .. }
@@ -352,42 +367,87 @@ fn detail(e: &CrmError) -> String {
 /// The required catalogs ("Content Type (groupware)", "Ext. System (Rep)"), read through the
 /// configured names: a catalog without any value is misnamed or unreadable.
 pub async fn probe_catalogs(client: &CrmClient) -> Result<Vec<Finding>, CrmError> {
-    let dialect = client.dialect();
-    let keys = dialect.keys();
     let mut out = Vec::new();
-    for (catalog, _) in required_catalog_values(dialect) {
+    for (catalog, _) in required_catalog_values(client.dialect()) {
         let values = client.master().catalog_values(&catalog).await?;
-        if values.is_empty() {
-            let key = keys
-                .iter()
-                .find(|k| k.kind == NameKind::Catalog && k.names().contains(&catalog.as_str()));
-            out.push(Finding {
-                origin: key.map_or_else(|| "[crm.dialect.catalog]".to_owned(), |k| k.toml_key()),
-                cause: format!("the catalog {catalog:?} has no values: it does not exist under this name or cannot be read"),
-                fix: key.map_or_else(
-                    || "set the catalog names in [crm.dialect.catalog]".to_owned(),
-                    |k| format!("{}, and give the master user read access to catalogs", k.fix()),
-                ),
-            });
-        }
+        out.extend(catalog_finding(client.dialect(), &catalog, &values));
     }
     Ok(out)
 }
 
-/// What `sync` runs before any mailbox is worked: the schema probe and the required catalogs.
-/// `Ok(findings)`: empty when the configuration fits this CRM.interface.
+/// The finding for a required catalog that has none of `values`.
+fn catalog_finding(dialect: &Dialect, catalog: &str, values: &[CatalogValue]) -> Option<Finding> {
+    if !values.is_empty() {
+        return None;
+    }
+    let keys = dialect.keys();
+    let key = keys
+        .iter()
+        .find(|k| k.kind == NameKind::Catalog && k.names().contains(&catalog));
+    Some(Finding {
+        origin: key.map_or_else(|| "[crm.dialect.catalog]".to_owned(), |k| k.toml_key()),
+        cause: format!(
+            "the catalog {catalog:?} has no values: it does not exist under this name or cannot be read"
+        ),
+        fix: key.map_or_else(
+            || "set the catalog names in [crm.dialect.catalog]".to_owned(),
+            |k| {
+                format!(
+                    "{}, and give the master user read access to catalogs",
+                    k.fix()
+                )
+            },
+        ),
+    })
+}
+
+/// Whether a finding is about the catalog table (then no catalog can be read).
+fn catalog_table_unknown(findings: &[Finding]) -> bool {
+    findings
+        .iter()
+        .any(|f| f.origin.starts_with("[crm.dialect.catalog]"))
+}
+
+/// What `sync` runs before any mailbox is worked: the schema probe and the required catalogs,
+/// in one request (the master user's requests are answered one at a time, and this one is in
+/// front of every mailbox's first). A catalog query fails when the catalog table is unknown;
+/// the schema finding says so, and the catalogs are not judged. `Ok(findings)`: empty when
+/// the configuration fits this CRM.interface.
 pub async fn preflight(
     client: &CrmClient,
     kinds: Kinds,
     extra: &[ExtraField],
 ) -> Result<Vec<Finding>, CrmError> {
-    let tables = table_probes(client.dialect(), kinds, extra);
-    let mut findings = probe_schema(client, &tables).await?;
-    let catalog_table_unknown = findings
-        .iter()
-        .any(|f| f.origin.starts_with("[crm.dialect.catalog]"));
-    if !catalog_table_unknown {
-        findings.extend(probe_catalogs(client).await?);
+    let dialect = client.dialect();
+    let tables = table_probes(dialect, kinds, extra);
+    let catalogs = required_catalog_values(dialect);
+    let mut commands = probe_commands(&tables);
+    commands.extend(
+        catalogs
+            .iter()
+            .map(|(c, _)| Command::Query(catalog_query(dialect, c))),
+    );
+    let sent = commands.len();
+    let resp = client.execute(None, commands).await?;
+    if resp.results.len() != sent {
+        // A CRM.interface that stops at a failing command answers fewer results: ask again
+        // the way `check` does, the tables first and then the catalogs, each on its own.
+        let mut findings = probe_schema(client, &tables).await?;
+        if !catalog_table_unknown(&findings) {
+            findings.extend(probe_catalogs(client).await?);
+        }
+        return Ok(findings);
+    }
+    let (schema, of_catalogs) = resp.results.split_at(tables.len());
+    let mut findings = schema_findings(client, &tables, schema).await?;
+    if !catalog_table_unknown(&findings) {
+        for ((catalog, _), r) in catalogs.iter().zip(of_catalogs) {
+            if let Some(e) = r.error() {
+                return Err(dialect.item_error(e));
+            }
+            let values = catalog_values_of(dialect, catalog, &r.records);
+            findings.extend(catalog_finding(dialect, catalog, &values));
+        }
     }
     Ok(findings)
 }

@@ -93,8 +93,11 @@ async fn the_probe_names_every_key_to_set() {
 async fn with_the_matching_dialect_everything_works() {
     let env = other_env().await;
     let c = client_with(&env, matching());
+    let before = env.sandbox.stats().requests;
     let findings = probe::preflight(&c, Kinds::default(), &[]).await.unwrap();
     assert!(findings.is_empty(), "{findings:#?}");
+    // The tables and the required catalogs in one request, in front of every mailbox.
+    assert_eq!(env.sandbox.stats().requests - before, 1);
     let reps = c.master().enabled_reps().await.unwrap();
     assert!(!reps.is_empty());
     let me = rep_email(&env);

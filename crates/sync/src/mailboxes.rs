@@ -60,6 +60,13 @@ impl MailboxList {
     }
 }
 
+/// Mailbox probes of one refresh in flight at once. Each asks a different mailbox, so the
+/// per-mailbox limit does not apply and the Graph client's tenant budget (`[microsoft]
+/// requests_per_second`) paces them; a first refresh of a few dozen reps, whose users are
+/// all new, answers in one round trip instead of one per 8 reps, in front of every
+/// mailbox's first run.
+const MAILBOX_PROBES_AT_ONCE: usize = 32;
+
 /// Refresh the mailbox list from CRM and the directory, and store it.
 pub async fn refresh(
     directory: &dyn Directory,
@@ -120,19 +127,18 @@ async fn list(
     let (asked, skipped): (Vec<RepInfo>, Vec<RepInfo>) = reps.into_iter().partition(in_domain);
     let addresses: Vec<String> = asked.iter().map(|r| r.email.clone()).collect();
     let found = directory.find_users(&addresses).await;
-    // By rep id: with 10,000 reps a search through the list per rep would dominate.
-    let known: std::collections::HashMap<String, Option<String>> = store
-        .list_mailboxes()
-        .await
-        .map_err(store_err)?
-        .into_iter()
+    let stored = store.list_mailboxes().await.map_err(store_err)?;
+    // The enabled ones by rep id: with 10,000 reps a search through the list per rep would
+    // dominate.
+    let known: std::collections::HashMap<&str, &gc_store::MailboxRecord> = stored
+        .iter()
         .filter(|m| m.enabled)
-        .map(|m| (m.rep_id, m.graph_user_id))
+        .map(|m| (m.rep_id.as_str(), m))
         .collect();
     let proven = |r: &RepInfo, u: &MailUser| {
         known
-            .get(&r.crm_id.to_string())
-            .is_some_and(|g| g.as_deref() == Some(u.id.as_str()))
+            .get(r.crm_id.to_string().as_str())
+            .is_some_and(|m| m.graph_user_id.as_deref() == Some(u.id.as_str()))
     };
     let mut lookups: Vec<(RepInfo, Result<Option<MailUser>, PortError>)> =
         futures::stream::iter(asked.into_iter().zip(found))
@@ -148,11 +154,11 @@ async fn list(
                 };
                 (r, u)
             })
-            .buffer_unordered(8)
+            .buffer_unordered(MAILBOX_PROBES_AT_ONCE)
             .collect()
             .await;
     lookups.extend(skipped.into_iter().map(|r| (r, Ok(None))));
-    let mut enabled_ids = Vec::new();
+    let mut enabled_ids = std::collections::HashSet::new();
     for (rep, user) in lookups {
         if !in_domain(&rep) {
             list.unmatched.push(Unmatched {
@@ -179,7 +185,13 @@ async fn list(
             }
         };
         let mailbox = rep.crm_id.to_string();
-        if keep {
+        // A rep stored as it is now (enabled, same address and user) is not written again:
+        // a refresh of an unchanged tenant writes nothing.
+        let unchanged = known.get(mailbox.as_str()).is_some_and(|m| {
+            m.address == rep.email.to_ascii_lowercase()
+                && m.graph_user_id.as_deref() == Some(user.id.as_str())
+        });
+        if keep && !unchanged {
             store
                 .upsert_mailbox(&MailboxUpsert {
                     rep_id: mailbox.clone(),
@@ -190,7 +202,7 @@ async fn list(
                 .await
                 .map_err(store_err)?;
         }
-        enabled_ids.push(mailbox.clone());
+        enabled_ids.insert(mailbox.clone());
         if !rep.kinds.any() {
             continue;
         }
@@ -235,7 +247,8 @@ async fn list(
             graph_user: primary,
         });
     }
-    for m in store.list_mailboxes().await.map_err(store_err)? {
+    // The list read before: the refresh itself only enabled reps of `enabled_ids`.
+    for m in &stored {
         if keep && m.enabled && !enabled_ids.contains(&m.rep_id) {
             store
                 .set_enabled(&m.rep_id, false)
@@ -250,4 +263,101 @@ async fn list(
         tracing::warn!(rep = w.email, "{}", w.reason);
     }
     Ok(list)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+    use crate::engine::RepKinds;
+    use gc_store::CrmId;
+
+    /// A directory of `n` reps, each with a user; its mailbox probes take a while and count
+    /// how many run at once.
+    struct Slow {
+        n: u64,
+        in_flight: AtomicUsize,
+        most: AtomicUsize,
+    }
+
+    #[async_trait::async_trait]
+    impl Directory for Slow {
+        async fn enabled_reps(&self) -> Result<Vec<RepInfo>, PortError> {
+            Ok((1..=self.n)
+                .map(|i| RepInfo {
+                    crm_id: CrmId(i),
+                    rep_number: i.to_string(),
+                    name: format!("Rep {i}"),
+                    email: format!("rep{i}@example.com"),
+                    language: None,
+                    kinds: RepKinds {
+                        emails: true,
+                        appointments: false,
+                        tasks: false,
+                        contacts: false,
+                        absences: false,
+                    },
+                    user_settings: None,
+                })
+                .collect())
+        }
+
+        async fn find_user(&self, address: &str) -> Result<Option<MailUser>, PortError> {
+            Ok(Some(MailUser {
+                id: format!("id-{address}"),
+                addresses: vec![address.to_owned()],
+            }))
+        }
+
+        async fn probe_mailbox(&self, _user: &str) -> Result<(), PortError> {
+            let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+            self.most.fetch_max(now, Ordering::SeqCst);
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            self.in_flight.fetch_sub(1, Ordering::SeqCst);
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_first_refresh_probes_the_new_mailboxes_together_and_the_next_none() {
+        let store = gc_store::open("sqlite::memory:").await.unwrap();
+        let dir = Slow {
+            n: 40,
+            in_flight: AtomicUsize::new(0),
+            most: AtomicUsize::new(0),
+        };
+        let list = refresh(&dir, &store, &[], RepOverrides::Ignore)
+            .await
+            .unwrap();
+        assert_eq!(list.targets.len(), 40);
+        // All new: probed up to the fan-out at once, not 8 at a time.
+        assert_eq!(dir.most.load(Ordering::SeqCst), MAILBOX_PROBES_AT_ONCE);
+        // Known now, with the same users: nothing to probe.
+        dir.most.store(0, Ordering::SeqCst);
+        let list = refresh(&dir, &store, &[], RepOverrides::Ignore)
+            .await
+            .unwrap();
+        assert_eq!(list.targets.len(), 40);
+        assert_eq!(dir.most.load(Ordering::SeqCst), 0);
+        // A rep no longer enabled in CRM is disabled in the store, the others stay.
+        let fewer = Slow {
+            n: 39,
+            in_flight: AtomicUsize::new(0),
+            most: AtomicUsize::new(0),
+        };
+        let list = refresh(&fewer, &store, &[], RepOverrides::Ignore)
+            .await
+            .unwrap();
+        assert_eq!(list.targets.len(), 39);
+        let stored = store.list_mailboxes().await.unwrap();
+        let disabled: Vec<&str> = stored
+            .iter()
+            .filter(|m| !m.enabled)
+            .map(|m| m.rep_id.as_str())
+            .collect();
+        assert_eq!(disabled, ["40"]);
+        assert_eq!(stored.len(), 40);
+    }
 }

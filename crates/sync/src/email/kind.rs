@@ -174,6 +174,12 @@ impl SyncKind for EmailKind {
         }))
     }
 
+    /// A first sync files each message of the sync folder at most once, as one activity,
+    /// and deletes nothing; the folder's item count comes with its lookup.
+    fn total_bounds_first_sync(&self) -> bool {
+        true
+    }
+
     /// The sync folder's delta link, looked past removals: a message leaves the folder when
     /// it is filed (by this connector or another rep's) or deleted unfiled, and neither needs
     /// a run; only a message arriving or changing does.

@@ -140,6 +140,20 @@ pub trait SyncKind: Send + Sync + 'static {
     /// there is nothing to do for the mailbox (e.g. no sync folder and none to create).
     async fn prepare(&self, cx: &RunCx<'_>) -> Result<Option<Prepared<Self::Run>>, PortError>;
 
+    /// Whether [`Prepared::total`] bounds what a first sync of this kind writes: each item of
+    /// its sources creates at most one record, and a first sync deletes nothing. Then
+    /// `[mailboxes] confirm_first_sync_above` needs no planning walk for a mailbox whose
+    /// total is within it: the plan could not exceed the threshold, so the walk (every page
+    /// and every page's reads, once more before the run reads them again) would only delay
+    /// the first sync. The run is then prepared once, for real, before the review, so such a
+    /// kind's `prepare` must write nothing a held first sync should not have written (e-mail:
+    /// the ids it keeps, and a missing sync folder created empty, which has nothing to
+    /// review). Items arriving after the total was read are not in it; a planning walk
+    /// misses those that arrive after it, too. Default: `false` (the first sync is planned).
+    fn total_bounds_first_sync(&self) -> bool {
+        false
+    }
+
     /// The questions that tell, without running the mailbox, that nothing changed since its
     /// last complete round (see [`Engine::idle`](crate::engine::Engine::idle)), read from the
     /// store only: **one probe per source** the run would walk (a Graph source's stored delta

@@ -15,6 +15,7 @@
 //! - [`item`]: one item from identify to finish, and its errors;
 //! - [`commit`]: the store writes of items and cursors;
 //! - [`planner`]: what the next run would do, without doing it (`graph-connector plan`);
+//! - [`review`]: a first sync planned before it runs, and held when it would write too much;
 //! - [`guard`], [`holds`]: the mass-delete guard, and the mailboxes and kinds it or the
 //!   first-sync review holds for the administrator's confirmation;
 //! - [`mailbox`], [`policy`], [`progress`], [`report`]: what a run is given and gives back;
@@ -37,6 +38,7 @@ pub mod planner;
 pub mod policy;
 pub mod progress;
 pub mod report;
+pub mod review;
 pub mod runner;
 pub mod spool;
 #[cfg(test)]

@@ -10,11 +10,12 @@ use tokio_util::sync::CancellationToken;
 use crate::engine::Engine;
 use crate::engine::cx::RunCx;
 use crate::engine::kept::Kept;
-use crate::engine::kind::SyncKind;
+use crate::engine::kind::{Prepared, SyncKind};
 use crate::engine::mailbox::MailboxTarget;
 use crate::engine::policy::RunPolicy;
 use crate::engine::progress::Progress;
 use crate::engine::report::{MailboxOutcome, MailboxReport};
+use crate::engine::review::{Reviewed, review_first_sync};
 use crate::engine::walk::walk;
 use crate::error::{ErrorClass, PortError, store_error};
 use crate::lease::LeaseGuard;
@@ -142,8 +143,8 @@ impl Engine {
             kept: &kept,
         };
         let result = match review_first_sync(kind, &cx, hold.is_some(), &mut report).await {
-            Ok(true) => Ok(()),
-            Ok(false) => work(kind, &cx, &mut report, progress).await,
+            Ok(Reviewed::Held) => Ok(()),
+            Ok(Reviewed::Go(ready)) => work(kind, &cx, ready, &mut report, progress).await,
             Err(e) => Err(e),
         };
         linker.abort();
@@ -333,64 +334,19 @@ impl Engine {
     }
 }
 
-/// `[mailboxes] confirm_first_sync_above`: on a first sync (nothing linked, no round
-/// completed) without a hold the administrator confirmed, plan the run first; when it would
-/// create more than the threshold or delete anything, store a hold instead of running.
-/// `Ok(true)`: held.
-async fn review_first_sync<K: SyncKind>(
-    kind: &K,
-    cx: &RunCx<'_>,
-    confirmed: bool,
-    report: &mut MailboxReport,
-) -> Result<bool, PortError> {
-    let Some(above) = cx.policy.confirm_first_sync_above else {
-        return Ok(false);
-    };
-    if confirmed || !crate::engine::planner::first_sync(cx).await? {
-        return Ok(false);
-    }
-    let pcx = RunCx {
-        planning: true,
-        guard: None,
-        ..*cx
-    };
-    let mut plan = crate::plan::MailboxPlan::new(cx.rep(), cx.kind);
-    let keys = crate::engine::PlannedKeys::default();
-    crate::engine::planner::plan_work(kind, &pcx, &mut plan, &keys).await?;
-    if plan.create <= above && plan.delete == 0 {
-        return Ok(false);
-    }
-    let summary = format!(
-        "its first sync would create {}, adopt {}, update {} and delete {} record(s) (more than [mailboxes] confirm_first_sync_above = {above}, or deletions)",
-        plan.create, plan.adopt, plan.update, plan.delete
-    );
-    let hold = crate::engine::holds::Hold {
-        reason: crate::engine::holds::HoldReason::FirstSync,
-        summary: summary.clone(),
-        since: cx.store.now().await.map_err(store_error)?,
-        plan: serde_json::to_value(&plan).ok(),
-        confirmed_by: None,
-    };
-    cx.check_run()?;
-    crate::engine::holds::put(&**cx.store, cx.mailbox(), cx.kind, &hold, Some(cx.run_id)).await?;
-    tracing::info!(mailbox = cx.rep(), kind = %cx.kind, "first sync held for review: {summary}");
-    report.outcome = MailboxOutcome::Held;
-    report.error = Some(format!(
-        "first sync waits for review: {summary}. Confirm with `graph-connector confirm --mailbox {} --kind {}` or on the admin page",
-        cx.rep(),
-        cx.kind
-    ));
-    Ok(true)
-}
-
 /// The kind's preparation and every source, in order.
 async fn work<K: SyncKind>(
     kind: &K,
     cx: &RunCx<'_>,
+    ready: Option<Option<Prepared<K::Run>>>,
     report: &mut MailboxReport,
     progress: &dyn Progress,
 ) -> Result<(), PortError> {
-    let Some(prepared) = kind.prepare(cx).await? else {
+    let prepared = match ready {
+        Some(prepared) => prepared,
+        None => kind.prepare(cx).await?,
+    };
+    let Some(prepared) = prepared else {
         progress.start(cx.rep(), cx.kind, Some(0));
         return Ok(());
     };

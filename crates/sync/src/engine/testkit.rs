@@ -4,6 +4,7 @@
 //! finished, so the engine's tests see exactly what a real kind would have written.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
@@ -39,6 +40,10 @@ pub struct Script {
     pub read_ahead: bool,
     /// Offer a probe per mailbox, which [`Unchanged`] answers "unchanged".
     pub probed: bool,
+    /// The items `prepare` reports.
+    pub total: Option<u64>,
+    /// [`SyncKind::total_bounds_first_sync`].
+    pub total_bounds_first_sync: bool,
 }
 
 /// A prober for which nothing ever changed.
@@ -65,6 +70,8 @@ pub struct TestKind {
     pub reads: Arc<Mutex<Vec<Option<String>>>>,
     /// Page reads (`read <checkpoint>`) and writes (`apply <item>`) in the order they happened.
     pub events: Arc<Mutex<Vec<String>>>,
+    /// `prepare` calls (planning ones too).
+    pub prepares: Arc<AtomicU32>,
 }
 
 impl TestKind {
@@ -129,16 +136,21 @@ impl SyncKind for TestKind {
     }
 
     async fn prepare(&self, _cx: &RunCx<'_>) -> Result<Option<Prepared<()>>, PortError> {
-        let reconcile = self.script.lock().unwrap().reconcile;
+        let s = self.script.lock().unwrap();
+        self.prepares.fetch_add(1, Ordering::Relaxed);
         Ok(Some(Prepared {
             run: (),
             sources: vec![Source {
                 scope: "list".into(),
                 label: "the test list".into(),
-                reconcile,
+                reconcile: s.reconcile,
             }],
-            total: None,
+            total: s.total,
         }))
+    }
+
+    fn total_bounds_first_sync(&self) -> bool {
+        self.script.lock().unwrap().total_bounds_first_sync
     }
 
     fn reads_ahead(&self, _source: &Source) -> bool {

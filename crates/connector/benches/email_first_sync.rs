@@ -25,7 +25,8 @@
 //! virtualenv for it, default `/var/tmp/gc-venv`, created and filled from
 //! `benches/msgraph-sdk/requirements.txt` when missing; `BENCH_BIN` another connector binary
 //! in place of the one just built; `BENCH_BASELINE_BIN` an older build, run on an identical
-//! fresh tenant after this one, both rows and their ratios printed). Figures:
+//! fresh tenant after this one, both rows and their ratios printed; `BENCH_REVIEW=1` keeps the
+//! first-sync review at the product's default instead of turning it off). Figures:
 //! docs/PERFORMANCE.md.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

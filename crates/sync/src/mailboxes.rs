@@ -282,6 +282,16 @@ mod tests {
         most: AtomicUsize,
     }
 
+    impl Slow {
+        fn new(n: u64) -> Self {
+            Slow {
+                n,
+                in_flight: AtomicUsize::new(0),
+                most: AtomicUsize::new(0),
+            }
+        }
+    }
+
     #[async_trait::async_trait]
     impl Directory for Slow {
         async fn enabled_reps(&self) -> Result<Vec<RepInfo>, PortError> {
@@ -323,11 +333,7 @@ mod tests {
     #[tokio::test]
     async fn a_first_refresh_probes_the_new_mailboxes_together_and_the_next_none() {
         let store = gc_store::open("sqlite::memory:").await.unwrap();
-        let dir = Slow {
-            n: 40,
-            in_flight: AtomicUsize::new(0),
-            most: AtomicUsize::new(0),
-        };
+        let dir = Slow::new(40);
         let list = refresh(&dir, &store, &[], RepOverrides::Ignore)
             .await
             .unwrap();
@@ -342,11 +348,7 @@ mod tests {
         assert_eq!(list.targets.len(), 40);
         assert_eq!(dir.most.load(Ordering::SeqCst), 0);
         // A rep no longer enabled in CRM is disabled in the store, the others stay.
-        let fewer = Slow {
-            n: 39,
-            in_flight: AtomicUsize::new(0),
-            most: AtomicUsize::new(0),
-        };
+        let fewer = Slow::new(39);
         let list = refresh(&fewer, &store, &[], RepOverrides::Ignore)
             .await
             .unwrap();

@@ -14,6 +14,7 @@
 pub mod absences;
 pub mod api;
 pub mod appointments;
+pub mod catalogs;
 pub mod changes;
 pub mod client;
 pub mod codec;
@@ -33,10 +34,11 @@ pub mod tasks;
 pub mod user_settings;
 
 pub use api::{
-    Absence, Activity, ActivityFilter, CatalogValue, Company, DocumentInfo, ExternalKey,
-    NewActivity, NewDocument, NewExternalKey, NewParticipant, NewTask, Participant,
-    ParticipantRole, PersonMatch, Rep, Task,
+    Absence, Activity, ActivityFilter, Company, DocumentInfo, ExternalKey, NewActivity,
+    NewDocument, NewExternalKey, NewParticipant, NewTask, Participant, ParticipantRole,
+    PersonMatch, Rep, Task,
 };
+pub use catalogs::CatalogValue;
 pub use client::{ContentSource, CrmClient, CrmConfig, CrmSession, RetryPolicy};
 pub use codes::ReturnCode;
 pub use diagnose::{

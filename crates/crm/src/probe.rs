@@ -11,7 +11,7 @@
 //! `check` reports each finding as a failed line; `sync` runs the same probe before any
 //! mailbox is worked and stops on a finding (a configuration error is not an item's).
 
-use crate::api::{CatalogValue, catalog_query, catalog_values_of};
+use crate::catalogs::{CatalogValue, catalog_query, catalog_values_of};
 use crate::client::CrmClient;
 use crate::codec::{CatalogMode, Command, CommandResult, FieldList, Query, TableSpec};
 use crate::dialect::{Dialect, DialectKey, NameKind, required_catalog_values};

@@ -1,7 +1,8 @@
 //! The review of a first sync (`[mailboxes] confirm_first_sync_above`): before a mailbox's
 //! first run of a kind writes anything, what it would do is planned, and a first sync that
 //! would create more records than the threshold, or delete any, waits for an administrator
-//! (a hold, see [`super::holds`]) instead of running.
+//! (a hold, see [`super::holds`]) instead of running. A run's preparation
+//! ([`SyncKind::prepare`]) is made here, once, whether or not there is a review.
 
 use crate::engine::cx::RunCx;
 use crate::engine::kind::{Prepared, SyncKind};
@@ -12,35 +13,33 @@ use crate::error::{PortError, store_error};
 pub(crate) enum Reviewed<R> {
     /// A hold was stored: the run does nothing more.
     Held,
-    /// Go on. `Some`: what the review already prepared for real (the kind's
-    /// [`SyncKind::prepare`] answer), so the run does not prepare twice; `None`: not prepared.
-    Go(Option<Option<Prepared<R>>>),
+    /// Go on with the run's preparation (the kind's [`SyncKind::prepare`] answer, made once).
+    Go(Option<Prepared<R>>),
 }
 
-/// `[mailboxes] confirm_first_sync_above`: on a first sync (nothing linked, no round
-/// completed) without a hold the administrator confirmed, plan the run first; when it would
-/// create more than the threshold or delete anything, store a hold instead of running. A
-/// kind whose [`SyncKind::total_bounds_first_sync`] is prepared first, and not planned when
-/// its total is within the threshold.
-pub(crate) async fn review_first_sync<K: SyncKind>(
+/// Prepare a run, reviewing a first sync before it (`[mailboxes]
+/// confirm_first_sync_above`): on a first sync (nothing linked, no round completed) without
+/// a hold the administrator confirmed, plan the run first; when it would create more than
+/// the threshold or delete anything, store a hold instead of running (and prepare nothing
+/// for real). A kind whose [`SyncKind::total_bounds_first_sync`] is prepared first, and not
+/// planned when its total is within the threshold.
+pub(crate) async fn review_and_prepare<K: SyncKind>(
     kind: &K,
     cx: &RunCx<'_>,
     confirmed: bool,
     report: &mut MailboxReport,
 ) -> Result<Reviewed<K::Run>, PortError> {
-    let Some(above) = cx.policy.confirm_first_sync_above else {
-        return Ok(Reviewed::Go(None));
+    let above = match cx.policy.confirm_first_sync_above {
+        Some(above) if !confirmed && crate::engine::planner::first_sync(cx).await? => above,
+        _ => return Ok(Reviewed::Go(kind.prepare(cx).await?)),
     };
-    if confirmed || !crate::engine::planner::first_sync(cx).await? {
-        return Ok(Reviewed::Go(None));
-    }
     let ready = if kind.total_bounds_first_sync() {
         let prepared = kind.prepare(cx).await?;
         let within = prepared
             .as_ref()
             .is_none_or(|p| p.total.is_some_and(|total| total <= above));
         if within {
-            return Ok(Reviewed::Go(Some(prepared)));
+            return Ok(Reviewed::Go(prepared));
         }
         Some(prepared)
     } else {
@@ -55,7 +54,10 @@ pub(crate) async fn review_first_sync<K: SyncKind>(
     let keys = crate::engine::PlannedKeys::default();
     crate::engine::planner::plan_work(kind, &pcx, &mut plan, &keys).await?;
     if plan.create <= above && plan.delete == 0 {
-        return Ok(Reviewed::Go(ready));
+        return Ok(Reviewed::Go(match ready {
+            Some(prepared) => prepared,
+            None => kind.prepare(cx).await?,
+        }));
     }
     let summary = format!(
         "its first sync would create {}, adopt {}, update {} and delete {} record(s) (more than [mailboxes] confirm_first_sync_above = {above}, or deletions)",

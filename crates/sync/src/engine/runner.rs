@@ -15,7 +15,7 @@ use crate::engine::mailbox::MailboxTarget;
 use crate::engine::policy::RunPolicy;
 use crate::engine::progress::Progress;
 use crate::engine::report::{MailboxOutcome, MailboxReport};
-use crate::engine::review::{Reviewed, review_first_sync};
+use crate::engine::review::{Reviewed, review_and_prepare};
 use crate::engine::walk::walk;
 use crate::error::{ErrorClass, PortError, store_error};
 use crate::lease::LeaseGuard;
@@ -142,9 +142,9 @@ impl Engine {
             guard: guard.as_ref(),
             kept: &kept,
         };
-        let result = match review_first_sync(kind, &cx, hold.is_some(), &mut report).await {
+        let result = match review_and_prepare(kind, &cx, hold.is_some(), &mut report).await {
             Ok(Reviewed::Held) => Ok(()),
-            Ok(Reviewed::Go(ready)) => work(kind, &cx, ready, &mut report, progress).await,
+            Ok(Reviewed::Go(prepared)) => work(kind, &cx, prepared, &mut report, progress).await,
             Err(e) => Err(e),
         };
         linker.abort();
@@ -334,18 +334,14 @@ impl Engine {
     }
 }
 
-/// The kind's preparation and every source, in order.
+/// Every source of the kind's preparation (`None`: nothing to do), in order.
 async fn work<K: SyncKind>(
     kind: &K,
     cx: &RunCx<'_>,
-    ready: Option<Option<Prepared<K::Run>>>,
+    prepared: Option<Prepared<K::Run>>,
     report: &mut MailboxReport,
     progress: &dyn Progress,
 ) -> Result<(), PortError> {
-    let prepared = match ready {
-        Some(prepared) => prepared,
-        None => kind.prepare(cx).await?,
-    };
     let Some(prepared) = prepared else {
         progress.start(cx.rep(), cx.kind, Some(0));
         return Ok(());

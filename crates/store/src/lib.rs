@@ -42,7 +42,7 @@ pub use open::{OpenOptions, open, open_with};
 pub use postgres::PgStore;
 pub use schedule::{KindSchedule, ScheduleEntry};
 pub use sqlite::SqliteStore;
-pub use store::{Result, StateStore};
+pub use store::{PENDING, Result, StateStore};
 pub use types::{
     Alert, AlertDelivery, CrmId, Cursor, ExclusionPolicy, ItemCommit, ItemRetry, Kind, KindRun,
     KindState, LedgerAction, LedgerEntry, LedgerFilter, Link, LinkState, MailboxFailure, MailboxId,

@@ -836,6 +836,14 @@ macro_rules! sql_backend {
                     .push_bind(kind.as_str())
                     .push(" AND r.mailbox");
                 in_list(&mut qb);
+                qb.push(" UNION SELECT p.mailbox FROM resolved_names p JOIN mailboxes m ON m.rep_id = p.mailbox WHERE p.kind = ")
+                    .push_bind(kind.as_str())
+                    .push(" AND substr(p.name, 1, ")
+                    .push_bind(crate::PENDING.len() as i32)
+                    .push(") = ")
+                    .push_bind(crate::PENDING)
+                    .push(" AND p.mailbox");
+                in_list(&mut qb);
                 qb.push(" ORDER BY 1");
                 Ok(qb.build_query_scalar().fetch_all(&self.pool).await?)
             }
@@ -1001,6 +1009,25 @@ macro_rules! sql_backend {
                     }
                 }
                 Ok(())
+            }
+
+            async fn clear_resolved_prefix(
+                &self,
+                mailbox: &str,
+                kind: Kind,
+                prefix: &str,
+            ) -> Result<u64> {
+                let r = sqlx::query(
+                    "DELETE FROM resolved_names \
+                     WHERE mailbox = $1 AND kind = $2 AND substr(name, 1, $3) = $4",
+                )
+                .bind(mailbox)
+                .bind(kind.as_str())
+                .bind(i32::try_from(prefix.chars().count()).unwrap_or(i32::MAX))
+                .bind(prefix)
+                .execute(&self.pool)
+                .await?;
+                Ok(r.rows_affected())
             }
 
             // ----- change-notification subscriptions --------------------------------

@@ -17,6 +17,11 @@ use crate::types::{
 };
 use crate::url::Backend;
 
+/// Kept names that start with this mark work a run left to do (a notice to the user not sent
+/// yet): [`StateStore::needing_runs`] runs their mailbox whatever a change probe says, so an
+/// idle mailbox does not sit on them.
+pub const PENDING: &str = "pending:";
+
 /// Result alias of the store.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
@@ -116,8 +121,10 @@ pub trait StateStore: Send + Sync + std::fmt::Debug {
     async fn record_idle_runs(&self, kind: Kind, idle: &[(String, Timestamp)]) -> Result<()>;
 
     /// Which of `mailboxes` need a run of `kind` whatever a change probe says, in one
-    /// statement for the whole batch: excluded at `at` (their run reports the exclusion) or
-    /// holding items of `kind` that wait for a retry. Unknown mailboxes are not listed.
+    /// statement for the whole batch: excluded at `at` (their run reports the exclusion),
+    /// holding items of `kind` that wait for a retry, or keeping a name of `kind` that starts
+    /// with [`PENDING`](crate::PENDING) (work a run left to do, such as a notice not sent yet).
+    /// Unknown mailboxes are not listed.
     async fn needing_runs(
         &self,
         kind: Kind,
@@ -174,6 +181,10 @@ pub trait StateStore: Send + Sync + std::fmt::Debug {
         name: &str,
         value: Option<&str>,
     ) -> Result<()>;
+
+    /// Forget every name of one mailbox and kind that starts with `prefix` (the pending
+    /// notices a digest just told the user about). Returns how many.
+    async fn clear_resolved_prefix(&self, mailbox: &str, kind: Kind, prefix: &str) -> Result<u64>;
 
     // ----- change-notification subscriptions ----------------------------------------
 

@@ -212,6 +212,13 @@ impl StateStore for MeteredStore {
         )
         .await
     }
+    async fn clear_resolved_prefix(&self, mailbox: &str, kind: Kind, prefix: &str) -> Result<u64> {
+        self.timed(
+            "clear_resolved_prefix",
+            self.inner.clear_resolved_prefix(mailbox, kind, prefix),
+        )
+        .await
+    }
     async fn clear_cursors(&self, mailbox: &str, kind: Option<Kind>) -> Result<u64> {
         self.timed("clear_cursors", self.inner.clear_cursors(mailbox, kind))
             .await

@@ -431,4 +431,49 @@ pub(crate) async fn needing_runs(s: &dyn StateStore) {
             .unwrap()
             .is_empty()
     );
+    // A pending name (a notice not sent yet) of the kind counts; other names and other
+    // kinds do not, nor does the prefix without its mark.
+    let pending = format!("{}notice:m9", gc_store::PENDING);
+    s.put_resolved("r4", Kind::Email, &pending, Some("{}"))
+        .await
+        .unwrap();
+    s.put_resolved("r3", Kind::Email, "folder:pending:", Some("id"))
+        .await
+        .unwrap();
+    s.put_resolved("r2", Kind::Task, &pending, Some("{}"))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.needing_runs(Kind::Email, &all, later).await.unwrap(),
+        ["r4"]
+    );
+    assert_eq!(
+        s.needing_runs(Kind::Task, &all, later).await.unwrap(),
+        ["r2"]
+    );
+    // Cleared by prefix: only that mailbox and kind.
+    let prefix = format!("{}notice:", gc_store::PENDING);
+    assert_eq!(
+        s.clear_resolved_prefix("r4", Kind::Email, &prefix)
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(
+        s.needing_runs(Kind::Email, &all, later)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        s.get_resolved("r3", Kind::Email, "folder:pending:")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("id")
+    );
+    assert_eq!(
+        s.needing_runs(Kind::Task, &all, later).await.unwrap(),
+        ["r2"]
+    );
 }

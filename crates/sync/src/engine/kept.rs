@@ -37,6 +37,17 @@ impl Kept {
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0.get(name).map(String::as_str)
     }
+
+    /// Every name starting with `prefix` with its value, in name order.
+    pub fn with_prefix<'a>(&'a self, prefix: &'a str) -> impl Iterator<Item = (&'a str, &'a str)> {
+        self.0
+            .range::<str, _>((
+                std::ops::Bound::Included(prefix),
+                std::ops::Bound::Unbounded,
+            ))
+            .take_while(move |(k, _)| k.starts_with(prefix))
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+    }
 }
 
 #[cfg(test)]
@@ -62,5 +73,8 @@ mod tests {
         assert_eq!(kept.get("folder:/inbox/crm"), Some("AAMk"));
         assert_eq!(kept.get("reset_from"), None);
         assert_eq!(kept.0.len(), 2, "{kept:?}");
+        let folders: Vec<_> = kept.with_prefix("folder:").collect();
+        assert_eq!(folders, [("folder:/inbox/crm", "AAMk")]);
+        assert_eq!(kept.with_prefix("pending:").count(), 0);
     }
 }

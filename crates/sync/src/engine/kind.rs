@@ -275,6 +275,16 @@ pub trait SyncKind: Send + Sync + 'static {
         decision: Self::Decision,
     ) -> Result<Applied, PortError>;
 
+    /// After the run's sources were walked (also when a page was delayed to the next run or
+    /// the mailbox failed): what the kind does once per run rather than once per item, such
+    /// as one notice per user for all the run's messages. `run` is `None` when the
+    /// preparation found nothing to walk (work an earlier run left, kept under a
+    /// [`gc_store::PENDING`] name, is still done). Not called when planning, after a
+    /// tenant error, or once the run was called off. Must be harmless to repeat.
+    async fn end_run(&self, _cx: &RunCx<'_>, _run: Option<&Self::Run>) -> Result<(), PortError> {
+        Ok(())
+    }
+
     /// What happens after the commit (also for a failed item, with `applied.outcome`
     /// [`ItemOutcome::Failed`]). Must be harmless to repeat: after a crash it runs again.
     async fn finish(

@@ -334,7 +334,9 @@ impl Engine {
     }
 }
 
-/// Every source of the kind's preparation (`None`: nothing to do), in order.
+/// Every source of the kind's preparation (`None`: nothing to do), in order, then the kind's
+/// end of run ([`SyncKind::end_run`]) unless the walk stopped on a tenant error or was called
+/// off: a page delayed for the next run, or a mailbox error, still lets the run's notices go.
 async fn work<K: SyncKind>(
     kind: &K,
     cx: &RunCx<'_>,
@@ -342,19 +344,28 @@ async fn work<K: SyncKind>(
     report: &mut MailboxReport,
     progress: &dyn Progress,
 ) -> Result<(), PortError> {
-    let Some(prepared) = prepared else {
-        progress.start(cx.rep(), cx.kind, Some(0));
-        return Ok(());
-    };
-    progress.start(cx.rep(), cx.kind, prepared.total);
-    for source in &prepared.sources {
-        walk(kind, cx, &prepared.run, source, report, progress).await?;
-        if report.error.is_some() {
-            // A delayed page: the later sources wait for the next run, in order.
-            break;
+    progress.start(
+        cx.rep(),
+        cx.kind,
+        prepared.as_ref().map_or(Some(0), |p| p.total),
+    );
+    let mut walked = Ok(());
+    if let Some(p) = &prepared {
+        for source in &p.sources {
+            walked = walk(kind, cx, &p.run, source, report, progress).await;
+            if walked.is_err() || report.error.is_some() {
+                // A delayed page: the later sources wait for the next run, in order.
+                break;
+            }
         }
     }
-    Ok(())
+    if let Err(e) = &walked
+        && matches!(e.class, ErrorClass::Tenant | ErrorClass::Cancelled)
+    {
+        return walked;
+    }
+    let ended = kind.end_run(cx, prepared.as_ref().map(|p| &p.run)).await;
+    walked.and(ended)
 }
 
 fn stopped(mut report: MailboxReport, e: PortError, progress: &dyn Progress) -> MailboxReport {

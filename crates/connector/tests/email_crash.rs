@@ -455,3 +455,78 @@ async fn sigkill_at_fifty_points_two_thousand_messages() {
     })
     .await;
 }
+
+/// A message that cannot be filed is moved to the failure folder with its notice kept until
+/// the run's end (one notice per user and run): a process killed after the move and before
+/// that end leaves the notice to the next run, which sends it, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_notice_outlives_a_kill_after_the_move() {
+    let env = Env::start_with(
+        SandboxOptions {
+            users: 2,
+            seed: 91,
+            messages_per_mailbox: 0,
+            ..SandboxOptions::default()
+        },
+        "",
+        true,
+    )
+    .await;
+    let text = std::fs::read_to_string(env.config_path()).unwrap();
+    let text = text.replace("[state]\n", "[state]\nlease_seconds = 1\n");
+    std::fs::write(env.config_path(), text).unwrap();
+    let users = env.enabled_users().await;
+    let u = &users[users.len() - 1];
+    let st = env.demo.sandbox.state();
+    st.create_folder_path(u, SYNC).unwrap();
+    st.deliver(
+        u,
+        NewMessage {
+            subject: "Blind copy only".into(),
+            from: Some("sender@unknown.example".into()),
+            to: vec!["someone@unknown.example".into()],
+            body_text: Some("You were in BCC".into()),
+            folder: Some(SYNC.into()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let told = || -> Vec<String> {
+        st.messages(u, "inbox")
+            .unwrap()
+            .into_iter()
+            .map(|m| m.subject)
+            .filter(|s| s.starts_with("Not filed in CRM"))
+            .collect()
+    };
+    let config = env.config_path();
+    let child: Arc<Mutex<Child>> = Arc::new(Mutex::new(sync_once(&config).spawn().unwrap()));
+    let wire = env.demo.sandbox.arm_tripwire(
+        Tripwire {
+            target: Target::Graph(Some("messages.move".into())),
+            nth: 1,
+            when: When::BeforeResponse,
+        },
+        {
+            let child = child.clone();
+            move || {
+                let _ = child.lock().unwrap().kill();
+            }
+        },
+    );
+    let status = loop {
+        if let Some(status) = child.lock().unwrap().try_wait().unwrap() {
+            break status;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
+    wire.disarm();
+    assert!(wire.fired() && !status.success(), "not killed: {status}");
+    assert_eq!(env.count(u, &format!("{SYNC}/Sync_Failure")), 1);
+    assert!(told().is_empty(), "{:?}", told());
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    for _ in 0..2 {
+        assert!(sync_once(&config).status().unwrap().success());
+        assert_eq!(told(), ["Not filed in CRM: Blind copy only"]);
+    }
+}

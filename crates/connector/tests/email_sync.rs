@@ -191,12 +191,39 @@ async fn hundreds_of_messages_across_twenty_mailboxes() {
             .all(|a| a.get("Subject") != Some("Blind copy only"))
     );
     assert!(env.count(u3, &format!("{SYNC}/Sync_Failure")) >= 1);
+    // The user is told in one notice per run (the subject names the message when it is the
+    // only one), and the ledger says which messages it told of.
     let inbox = st.messages(u3, "inbox").unwrap();
+    let notices: Vec<&str> = inbox
+        .iter()
+        .map(|m| m.subject.as_str())
+        .filter(|s| s.starts_with("Not filed in CRM: "))
+        .collect();
     assert!(
-        inbox
-            .iter()
-            .any(|m| m.subject.starts_with("Not filed in CRM: Blind copy only")),
-        "no notification"
+        notices.len() == 1
+            && (notices[0] == "Not filed in CRM: Blind copy only"
+                || notices[0].ends_with(" messages")),
+        "{notices:?}"
+    );
+    let bcc = st
+        .messages(u3, &format!("{SYNC}/Sync_Failure"))
+        .unwrap()
+        .into_iter()
+        .find(|m| m.subject == "Blind copy only")
+        .expect("the BCC message in the failure folder");
+    let told = rt
+        .store
+        .query_ledger(&LedgerFilter {
+            kind: Some(Kind::Email),
+            action: Some(LedgerAction::Notified),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(
+        told.iter()
+            .any(|e| e.item_key == bcc.immutable_id || e.item_key == bcc.rest_id),
+        "{told:#?}"
     );
     let filed = st.messages(u1, &format!("{SYNC}/Sync_Success")).unwrap();
     assert!(

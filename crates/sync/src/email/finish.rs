@@ -1,14 +1,16 @@
 //! After the commit: a filed message is coloured and moved to the success folder; a message
-//! that was not filed is explained to the user and moved to the failure folder. Both are
-//! harmless to repeat (after a crash they run again from the committed link).
+//! that was not filed is moved to the failure folder, its notice kept for the run's end
+//! ([`digest`]). Both are harmless to repeat (after a crash they run again from the
+//! committed link).
 
 use gc_store::LedgerAction;
 use tokio::sync::OnceCell;
 
+use crate::email::digest;
 use crate::email::folders::{self, SubFolder};
 use crate::email::kind::{EmailKind, EmailRun};
 use crate::email::model::{MailItem, MailMessage};
-use crate::email::notify::{notification, warning_notice};
+use crate::email::notify::{failure_notice, warning_notice};
 use crate::engine::{Applied, ItemCx, ItemOutcome};
 use crate::error::{ErrorClass, PortError};
 
@@ -48,37 +50,11 @@ pub(crate) async fn finish(
             to_failure(kind, cx, run, m, reason).await
         }
         (_, Some(activity)) => {
-            warn_user(kind, cx, m, applied).await?;
+            match warning_notice(m, &applied.ledger, &kind.rules) {
+                Some(notice) => digest::hold(cx, run, &m.id, notice).await?,
+                None => digest::settle(cx, run, &m.id).await?,
+            }
             to_success(kind, cx, run, m, activity).await
-        }
-    }
-}
-
-/// Tell the user what was left out of a filed message (before the move: a crash in between
-/// repeats the notice rather than losing it).
-async fn warn_user(
-    kind: &EmailKind,
-    cx: &ItemCx<'_>,
-    m: &MailMessage,
-    applied: &Applied,
-) -> Result<(), PortError> {
-    let Some(note) = warning_notice(m, &applied.ledger, &kind.rules) else {
-        return Ok(());
-    };
-    match kind.notifier.notify(cx.user(), &note).await {
-        Ok(()) => {
-            cx.record(&cx.entry(
-                None,
-                LedgerAction::Notified,
-                "told the user what was left out",
-            ))
-            .await;
-            Ok(())
-        }
-        Err(e) if e.is_transient() => Err(e),
-        Err(e) => {
-            tracing::warn!(mailbox = cx.mailbox(), error = %e, "cannot warn the user");
-            Ok(())
         }
     }
 }
@@ -117,7 +93,7 @@ async fn to_success(
     Ok(())
 }
 
-/// Tell the user why the message was not filed and move it to the failure folder.
+/// Keep the notice of why the message was not filed, and move it to the failure folder.
 async fn to_failure(
     kind: &EmailKind,
     cx: &ItemCx<'_>,
@@ -127,13 +103,7 @@ async fn to_failure(
 ) -> Result<(), PortError> {
     let r = &kind.rules;
     if r.notify_user_on_failure {
-        let note = notification(m, reason, &r.sync_folder, &r.failure_folder);
-        if let Err(e) = kind.notifier.notify(cx.user(), &note).await {
-            if e.is_transient() {
-                return Err(e);
-            }
-            tracing::warn!(mailbox = cx.mailbox(), error = %e, "cannot notify the user");
-        }
+        digest::hold(cx, run, &m.id, failure_notice(m, reason)).await?;
     }
     let folder = sub_folder(kind, cx, run, &run.failure, &r.failure_folder).await?;
     move_to(kind, cx, run, m, folder).await?;

@@ -17,7 +17,7 @@ use crate::email::gather::{self, Facts};
 use crate::email::model::{MailItem, RepRef};
 use crate::email::prefetch::{self, PageFacts, RecentPages};
 use crate::email::rules::EmailRules;
-use crate::email::{execute, finish, folders};
+use crate::email::{digest, execute, finish, folders};
 use crate::engine::{
     Applied, Identity, ItemCx, MailboxTarget, Page, Prepared, RunCx, Source, SyncKind,
 };
@@ -112,6 +112,8 @@ pub struct EmailRun {
     pub(crate) failure: OnceCell<folders::SubFolder>,
     /// The previous connector's ids of this mailbox, translated on first use.
     pub(crate) legacy: LegacyCache,
+    /// What the user is told at the run's end.
+    pub(crate) digest: digest::Digest,
 }
 
 #[async_trait]
@@ -170,6 +172,7 @@ impl SyncKind for EmailKind {
                 success: OnceCell::new(),
                 failure: OnceCell::new(),
                 legacy: LegacyCache::default(),
+                digest: digest::Digest::default(),
             },
         }))
     }
@@ -379,5 +382,10 @@ impl SyncKind for EmailKind {
         applied: &Applied,
     ) -> Result<(), PortError> {
         finish::finish(self, cx, run, change, applied).await
+    }
+
+    /// One notice per user and run (see [`digest`]).
+    async fn end_run(&self, cx: &RunCx<'_>, run: Option<&EmailRun>) -> Result<(), PortError> {
+        digest::send(self, cx, run).await
     }
 }

@@ -8,12 +8,14 @@
 //! - [`prefetch`]: the CRM facts of a whole page, read at once;
 //! - [`gather`], [`execute`], [`finish`]: reading the facts, carrying out the decision,
 //!   and moving the message after the commit;
-//! - [`notify`]: the notice for a message that was not filed;
+//! - [`notify`]: what a user is told about a message that was not filed or not completely;
+//! - [`digest`]: those notices kept until the run's end, and sent as one message;
 //! - [`kind`]: all of it as a [`SyncKind`](crate::engine::SyncKind).
 
 pub mod attachments;
 pub mod body;
 pub mod decide;
+pub mod digest;
 pub mod execute;
 pub mod finish;
 pub mod folders;

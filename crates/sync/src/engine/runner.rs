@@ -489,8 +489,10 @@ mod tests {
                 .all(|r| r.outcome == MailboxOutcome::Cancelled),
             "{reports:?}"
         );
-        // "b" is neither failed nor finished; nothing after the stop was started.
+        // "b" is neither failed nor finished; nothing after the stop was started, and no
+        // run came to its end (no notices after a tenant error).
         assert!(!k.finished().contains_key("b"));
+        assert_eq!(k.ended.load(std::sync::atomic::Ordering::Relaxed), 0);
         assert!(
             store
                 .get_link(Kind::Task, "1", "b")
@@ -537,8 +539,12 @@ mod tests {
             let r = e.run_mailbox(&k, &target(1), &NoProgress, &c).await;
             assert_eq!(r.outcome, MailboxOutcome::Failed);
         }
+        // A failed mailbox run still comes to its end (what it has to tell goes out); an
+        // excluded mailbox does not run.
+        assert_eq!(k.ended.load(std::sync::atomic::Ordering::Relaxed), 2);
         let r = e.run_mailbox(&k, &target(1), &NoProgress, &c).await;
         assert_eq!(r.outcome, MailboxOutcome::Excluded, "{r:?}");
+        assert_eq!(k.ended.load(std::sync::atomic::Ordering::Relaxed), 2);
         let m = store.get_mailbox("1").await.unwrap().unwrap();
         assert_eq!(m.last_error_kind.as_deref(), Some("access_denied"));
     }

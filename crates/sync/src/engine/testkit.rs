@@ -72,6 +72,8 @@ pub struct TestKind {
     pub events: Arc<Mutex<Vec<String>>>,
     /// `prepare` calls (planning ones too).
     pub prepares: Arc<AtomicU32>,
+    /// `end_run` calls.
+    pub ended: Arc<AtomicU32>,
 }
 
 impl TestKind {
@@ -289,6 +291,11 @@ impl SyncKind for TestKind {
             warnings: 0,
             failure: None,
         })
+    }
+
+    async fn end_run(&self, _cx: &RunCx<'_>, _run: Option<&()>) -> Result<(), PortError> {
+        self.ended.fetch_add(1, Ordering::Relaxed);
+        Ok(())
     }
 
     async fn finish(

@@ -20,13 +20,13 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::{Env, SYNC, decisions, final_state};
 use gc_sandbox::monitor::CrmCommand;
-use gc_sandbox::{NewMessage, SandboxOptions, Target, Tripwire, When};
+use gc_sandbox::{NewMessage, SandboxOptions, Target, Tripwire, TripwireHandle, When};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -218,22 +218,46 @@ fn sync_once(config: &std::path::Path) -> Command {
     c
 }
 
-async fn crash_and_restart(plan: Plan) {
-    let env = Env::start_with(
-        SandboxOptions {
-            users: plan.users,
-            seed: plan.seed,
-            messages_per_mailbox: plan.per_mailbox,
-            ..SandboxOptions::default()
-        },
-        "",
-        true,
-    )
-    .await;
-    // Short leases so that a restarted process takes over quickly from the killed one.
+/// A sandbox for processes that get killed: short leases, so that a restarted process takes
+/// over quickly from the killed one.
+async fn killable_env(options: SandboxOptions) -> Env {
+    let env = Env::start_with(options, "", true).await;
     let text = std::fs::read_to_string(env.config_path()).unwrap();
     let text = text.replace("[state]\n", "[state]\nlease_seconds = 1\n");
     std::fs::write(env.config_path(), text).unwrap();
+    env
+}
+
+/// One `sync --once` with `wire` armed to SIGKILL it, while the sandbox holds the request
+/// (before processing it, or after and before answering); the wire is disarmed when the
+/// process ends, killed or not.
+async fn sync_once_armed(env: &Env, wire: Tripwire) -> (TripwireHandle, ExitStatus) {
+    let child: Arc<Mutex<Child>> =
+        Arc::new(Mutex::new(sync_once(&env.config_path()).spawn().unwrap()));
+    let handle = env.demo.sandbox.arm_tripwire(wire, {
+        let child = child.clone();
+        move || {
+            let _ = child.lock().unwrap().kill();
+        }
+    });
+    let status = loop {
+        if let Some(status) = child.lock().unwrap().try_wait().unwrap() {
+            break status;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
+    handle.disarm();
+    (handle, status)
+}
+
+async fn crash_and_restart(plan: Plan) {
+    let env = killable_env(SandboxOptions {
+        users: plan.users,
+        seed: plan.seed,
+        messages_per_mailbox: plan.per_mailbox,
+        ..SandboxOptions::default()
+    })
+    .await;
 
     let enabled = env.enabled_users().await;
     let mut filed = env.file_all_inbox(usize::MAX);
@@ -261,22 +285,7 @@ async fn crash_and_restart(plan: Plan) {
             left = waiting(&env);
         }
         let (wire, label) = draw(&mut rng, left, enabled.len(), plan.max_nth);
-        let child: Arc<Mutex<Child>> = Arc::new(Mutex::new(sync_once(&config).spawn().unwrap()));
-        let handle = env.demo.sandbox.arm_tripwire(wire, {
-            let child = child.clone();
-            // SIGKILL, while the sandbox holds the request (before processing it, or after
-            // and before answering).
-            move || {
-                let _ = child.lock().unwrap().kill();
-            }
-        });
-        let status = loop {
-            if let Some(status) = child.lock().unwrap().try_wait().unwrap() {
-                break status;
-            }
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        };
-        handle.disarm();
+        let (handle, status) = sync_once_armed(&env, wire).await;
         if handle.fired() && !status.success() {
             killed.push(format!("{label} ({left} waiting)"));
         } else {
@@ -461,20 +470,13 @@ async fn sigkill_at_fifty_points_two_thousand_messages() {
 /// that end leaves the notice to the next run, which sends it, once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_notice_outlives_a_kill_after_the_move() {
-    let env = Env::start_with(
-        SandboxOptions {
-            users: 2,
-            seed: 91,
-            messages_per_mailbox: 0,
-            ..SandboxOptions::default()
-        },
-        "",
-        true,
-    )
+    let env = killable_env(SandboxOptions {
+        users: 2,
+        seed: 91,
+        messages_per_mailbox: 0,
+        ..SandboxOptions::default()
+    })
     .await;
-    let text = std::fs::read_to_string(env.config_path()).unwrap();
-    let text = text.replace("[state]\n", "[state]\nlease_seconds = 1\n");
-    std::fs::write(env.config_path(), text).unwrap();
     let users = env.enabled_users().await;
     let u = &users[users.len() - 1];
     let st = env.demo.sandbox.state();
@@ -500,27 +502,15 @@ async fn a_notice_outlives_a_kill_after_the_move() {
             .collect()
     };
     let config = env.config_path();
-    let child: Arc<Mutex<Child>> = Arc::new(Mutex::new(sync_once(&config).spawn().unwrap()));
-    let wire = env.demo.sandbox.arm_tripwire(
+    let (wire, status) = sync_once_armed(
+        &env,
         Tripwire {
             target: Target::Graph(Some("messages.move".into())),
             nth: 1,
             when: When::BeforeResponse,
         },
-        {
-            let child = child.clone();
-            move || {
-                let _ = child.lock().unwrap().kill();
-            }
-        },
-    );
-    let status = loop {
-        if let Some(status) = child.lock().unwrap().try_wait().unwrap() {
-            break status;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    };
-    wire.disarm();
+    )
+    .await;
     assert!(wire.fired() && !status.success(), "not killed: {status}");
     assert_eq!(env.count(u, &format!("{SYNC}/Sync_Failure")), 1);
     assert!(told().is_empty(), "{:?}", told());

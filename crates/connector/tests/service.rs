@@ -87,18 +87,21 @@ async fn run_files_messages_filed_after_start_and_exports_metrics() {
     })
     .await;
     eprintln!("filed message in CRM after {:?}", filed_at.elapsed());
-    let entries: Vec<serde_json::Value> = client
-        .get(format!("{base}/api/ledger?mailbox={user}&action=created"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert!(
-        entries.iter().any(|e| e["detail"]["subject"] == subject),
-        "{entries:?}"
-    );
+    // The ledger entry is committed right after the CRM write: on a busy machine the API may
+    // answer in between, so it is asked until it has the entry.
+    eventually("the ledger's created entry", 30, Some(&mut run), || {
+        let client = client.clone();
+        let url = format!("{base}/api/ledger?mailbox={user}&action=created");
+        async move {
+            let entries: Vec<serde_json::Value> =
+                client.get(url).send().await.ok()?.json().await.ok()?;
+            entries
+                .iter()
+                .any(|e| e["detail"]["subject"] == subject)
+                .then_some(())
+        }
+    })
+    .await;
 
     // /metrics in the Prometheus text format, by a parser.
     let text = client

@@ -33,8 +33,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::multi::{
-    Schema, Shown, Staleness, admin_sample, deliver, nothing_lost_or_doubled, pg_url,
-    process_config, sample, working,
+    Schema, Shown, Staleness, admin_sample, deliver, mailbox_holders, nothing_lost_or_doubled,
+    pg_url, process_config, sample, working,
 };
 use common::service::{Run, http};
 use common::{Env, SYNC};
@@ -200,6 +200,9 @@ async fn several_processes(plan: Plan) {
     let mut kills = 0;
     // Kills that hit a process while it held a mailbox lease.
     let mut aimed = 0;
+    // Per mailbox, the kills of a process that held its lease: each leaves the mailbox to
+    // wait out the lease before another process may take it.
+    let mut stranded: BTreeMap<String, usize> = BTreeMap::new();
     let mut next_kill = Instant::now() + between(&mut rng, plan.kill_every);
     while started.elapsed() < plan.chaos {
         let now = Instant::now();
@@ -245,6 +248,11 @@ async fn several_processes(plan: Plan) {
                 let pool = if busy.is_empty() { &alive } else { &busy };
                 let i = pool[rng.random_range(0..pool.len())];
                 let mut run = procs[i].take().unwrap();
+                // The leases it holds as it dies (one released in the instant between is
+                // counted too: that only widens the allowance of that mailbox).
+                for (_, m) in mailbox_holders(&*store).await.into_iter().filter(|(p, _)| *p == i) {
+                    *stranded.entry(m).or_default() += 1;
+                }
                 run.child.kill().unwrap();
                 run.child.wait().unwrap();
                 kills += 1;
@@ -372,21 +380,31 @@ async fn several_processes(plan: Plan) {
         kills >= 3 && cut_off > 0,
         "the chaos phase killed only {kills} process(es) ({aimed} while holding a mailbox), cutting off {cut_off} run(s)"
     );
-    // A mailbox whose runs were cut off more than once (its holder killed, the next holder
+    // A mailbox whose holder was killed more than once (its holder killed, the next holder
     // killed too) waits out a lease each time: the bound grows by a lease and the floor for
-    // every cut-off run after the first (seen once in CI-size runs: 21.9 s after two).
+    // every such kill after the first (seen in CI-size runs on a loaded machine: 21.9 s after
+    // two cut-off runs; 22-34 s for seven mailboxes once, when only cut-off runs were
+    // counted and a mailbox claimed but not yet started by a killed process was not). A cut
+    // off run is such a kill too; the larger of the two counts is taken.
     let allowed = |mailbox: &str| {
         let cuts = runs
             .iter()
             .filter(|r| r.mailbox == mailbox && r.finished_at.is_none())
             .count();
-        bound(&plan) + cuts.saturating_sub(1) as f64 * (f64::from(plan.lease_seconds) + 5.0)
+        let kills = cuts.max(stranded.get(mailbox).copied().unwrap_or(0));
+        bound(&plan) + kills.saturating_sub(1) as f64 * (f64::from(plan.lease_seconds) + 5.0)
     };
     let over: Vec<String> = s
         .worst
         .iter()
         .filter(|(m, w)| **w > allowed(m))
-        .map(|(m, w)| format!("mailbox {m} waited {w:.1} s, more than {:.0} s", allowed(m)))
+        .map(|(m, w)| {
+            format!(
+                "mailbox {m} waited {w:.1} s, more than {:.0} s (its holder killed {} time(s))",
+                allowed(m),
+                stranded.get(m.as_str()).copied().unwrap_or(0)
+            )
+        })
         .collect();
     assert!(
         over.is_empty(),

@@ -184,19 +184,29 @@ pub async fn sample(store: &dyn StateStore, mailboxes: &BTreeSet<String>, s: &Mu
     }
 }
 
-/// The processes (by index) holding an unexpired mailbox lease now.
-pub async fn working(store: &dyn StateStore) -> BTreeSet<usize> {
+/// The unexpired e-mail mailbox leases now, as (process index, mailbox).
+pub async fn mailbox_holders(store: &dyn StateStore) -> Vec<(usize, String)> {
     let (Ok(leases), Ok(now)) = (store.list_leases().await, store.now().await) else {
-        return BTreeSet::new();
+        return Vec::new();
     };
     leases
         .iter()
-        .filter(|l| l.expires_at > now && l.key.ends_with("/email"))
-        .filter(|l| !l.key.starts_with(gc_store::PROCESS_LEASE_PREFIX))
+        .filter(|l| l.expires_at > now && !l.key.starts_with(gc_store::PROCESS_LEASE_PREFIX))
         .filter_map(|l| {
+            let mailbox = l.key.strip_suffix("/email")?;
             let name = l.holder.split(':').next()?;
-            name.strip_prefix("proc-")?.parse().ok()
+            let i = name.strip_prefix("proc-")?.parse().ok()?;
+            Some((i, mailbox.to_owned()))
         })
+        .collect()
+}
+
+/// The processes (by index) holding an unexpired mailbox lease now.
+pub async fn working(store: &dyn StateStore) -> BTreeSet<usize> {
+    mailbox_holders(store)
+        .await
+        .into_iter()
+        .map(|(i, _)| i)
         .collect()
 }
 

@@ -14,6 +14,8 @@ use gc_sandbox::{NewMessage, SandboxOptions};
 
 /// The success folder under the sync folder (the default name).
 const SUCCESS: &str = "Inbox/crm/Sync_Success";
+/// The failure folder (the default name).
+const FAILURE: &str = "Inbox/crm/Sync_Failure";
 
 /// The goal of issue 15: Graph round trips per mailbox of an idle cycle.
 const IDLE_GOAL: f64 = 0.25;
@@ -270,4 +272,52 @@ async fn a_deleted_success_folder_is_made_again() {
         activities + 1,
         "one activity for the message"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_run_that_files_and_fails_lists_the_sync_folder_once() {
+    let env = Env::start(
+        SandboxOptions {
+            users: 3,
+            seed: 17,
+            messages_per_mailbox: 2,
+            ..SandboxOptions::default()
+        },
+        "[emails]\nattachments = \"none\"\n",
+    )
+    .await;
+    let users = env.enabled_users().await;
+    let u = users[0].clone();
+    let st = env.demo.sandbox.state();
+    for path in [SYNC, SUCCESS, FAILURE] {
+        st.create_folder_path(&u, path).unwrap();
+    }
+    // A first cycle with nothing to file keeps the sync folder's id; neither subfolder is
+    // needed yet.
+    assert_eq!(filed(&sync_once(&env)), 0);
+    for (subject, to) in [
+        ("Filed", u.clone()),
+        // The owner is not a recipient (BCC): not filed by default, to the failure folder.
+        ("Not filed", "someone@elsewhere.example".to_owned()),
+    ] {
+        st.deliver(
+            &u,
+            NewMessage {
+                subject: subject.into(),
+                to: vec![to],
+                body_text: Some("hello".into()),
+                folder: Some(SYNC.into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    }
+    reset(&env).await;
+    assert_eq!(filed(&sync_once(&env)), 1);
+    assert_eq!(env.count(&u, SUCCESS), 1);
+    assert_eq!(env.count(&u, FAILURE), 1);
+    // Both subfolders from one listing of the sync folder's children (a POST to
+    // `childFolders`, a folder made, would count here too).
+    let s = stats(&env).await;
+    assert_eq!(s["graph"]["by_resource"]["childFolders"], 1, "{s:#}");
 }

@@ -250,7 +250,11 @@ async fn several_processes(plan: Plan) {
                 let mut run = procs[i].take().unwrap();
                 // The leases it holds as it dies (one released in the instant between is
                 // counted too: that only widens the allowance of that mailbox).
-                for (_, m) in mailbox_holders(&*store).await.into_iter().filter(|(p, _)| *p == i) {
+                for (_, m) in mailbox_holders(&*store)
+                    .await
+                    .into_iter()
+                    .filter(|(p, _)| *p == i)
+                {
                     *stranded.entry(m).or_default() += 1;
                 }
                 run.child.kill().unwrap();

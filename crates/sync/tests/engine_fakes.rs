@@ -72,7 +72,15 @@ impl MailGraph for FakeGraph {
             total: None,
         }))
     }
-    async fn child_folder(&self, _: &str, _: &str, name: &str) -> Result<FolderRef, PortError> {
+    async fn child_folders(&self, _: &str, _: &str) -> Result<Vec<FolderRef>, PortError> {
+        Ok(Vec::new())
+    }
+    async fn create_child_folder(
+        &self,
+        _: &str,
+        _: &str,
+        name: &str,
+    ) -> Result<FolderRef, PortError> {
         Ok(FolderRef {
             id: name.into(),
             name: name.into(),

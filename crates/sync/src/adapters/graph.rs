@@ -135,24 +135,25 @@ impl MailGraph for GraphMail {
         Ok(f.map(folder_ref))
     }
 
-    async fn child_folder(
+    async fn child_folders(
         &self,
         mailbox: &str,
         parent: &str,
-        name: &str,
-    ) -> Result<FolderRef, PortError> {
+    ) -> Result<Vec<FolderRef>, PortError> {
         let children = self
             .client
             .list_mail_folders(mailbox, Some(parent))
             .await
             .map_err(port)?;
-        if let Some(f) = children.into_iter().find(|f| {
-            f.display_name
-                .as_deref()
-                .is_some_and(|n| n.eq_ignore_ascii_case(name))
-        }) {
-            return Ok(folder_ref(f));
-        }
+        Ok(children.into_iter().map(folder_ref).collect())
+    }
+
+    async fn create_child_folder(
+        &self,
+        mailbox: &str,
+        parent: &str,
+        name: &str,
+    ) -> Result<FolderRef, PortError> {
         self.client
             .create_mail_folder(mailbox, Some(parent), name)
             .await

@@ -165,7 +165,7 @@ async fn sub_folder<'r>(
             &*kind.graph,
             (&**cx.store, cx.kept),
             (cx.mailbox(), cx.user()),
-            &run.sync_folder.id,
+            (&run.sync_folder.id, &run.children),
             name,
         )
     })

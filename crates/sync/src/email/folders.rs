@@ -11,9 +11,12 @@
 //! one new message would otherwise list the sync folder's children for its move, a quarter of
 //! its Graph requests. Their key names the sync folder's id, so a new sync folder has
 //! subfolders of its own. A run reads the kept ids with the rest of what is kept for its
-//! mailbox and kind, in one statement ([`Kept`]).
+//! mailbox and kind, in one statement ([`Kept`]). A run that has to look one up lists the
+//! sync folder's children once ([`Children`]): the other subfolder, needed in the same run
+//! (a first sync files some messages and fails others), is found in the same listing.
 
 use gc_store::{Kind, StateStore};
+use tokio::sync::OnceCell;
 
 use crate::engine::kept::Kept;
 use crate::error::{ErrorClass, PortError, store_error};
@@ -74,13 +77,16 @@ fn sub_folder_key(sync_folder_id: &str, name: &str) -> String {
     format!("subfolder:{sync_folder_id}:{}", name.trim().to_lowercase())
 }
 
-/// Subfolder `name` of the sync folder: the kept id, or found (created when missing) through
-/// Graph and kept.
+/// The sync folder's children as a run listed them, at most once per run.
+pub type Children = OnceCell<Vec<FolderRef>>;
+
+/// Subfolder `name` of the sync folder: the kept id, or found in the run's listing of the
+/// sync folder's children (`children`, listed on first use), created when missing, and kept.
 pub async fn sub_folder(
     graph: &dyn MailGraph,
     (store, kept): (&dyn StateStore, &Kept),
     (mailbox, user): (&str, &str),
-    sync_folder_id: &str,
+    (sync_folder_id, children): (&str, &Children),
     name: &str,
 ) -> Result<SubFolder, PortError> {
     let key = sub_folder_key(sync_folder_id, name);
@@ -94,7 +100,20 @@ pub async fn sub_folder(
             kept: true,
         });
     }
-    let folder = graph.child_folder(user, sync_folder_id, name).await?;
+    let listed = children
+        .get_or_try_init(|| graph.child_folders(user, sync_folder_id))
+        .await?;
+    let found = listed
+        .iter()
+        .find(|f| f.name.trim().eq_ignore_ascii_case(name.trim()));
+    let folder = match found {
+        Some(f) => f.clone(),
+        None => {
+            graph
+                .create_child_folder(user, sync_folder_id, name)
+                .await?
+        }
+    };
     store
         .put_resolved(mailbox, Kind::Email, &key, Some(&folder.id))
         .await

@@ -108,6 +108,8 @@ pub struct EmailRun {
     pub(crate) sync_folder: FolderRef,
     /// The CRM facts of the page being worked and of the one read ahead of it.
     pub(crate) pages: RecentPages,
+    /// The sync folder's children, listed once when a subfolder is not kept.
+    pub(crate) children: folders::Children,
     pub(crate) success: OnceCell<folders::SubFolder>,
     pub(crate) failure: OnceCell<folders::SubFolder>,
     /// The previous connector's ids of this mailbox, translated on first use.
@@ -169,6 +171,7 @@ impl SyncKind for EmailKind {
             run: EmailRun {
                 sync_folder,
                 pages: RecentPages::default(),
+                children: OnceCell::new(),
                 success: OnceCell::new(),
                 failure: OnceCell::new(),
                 legacy: LegacyCache::default(),

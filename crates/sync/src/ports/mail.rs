@@ -38,8 +38,14 @@ pub trait MailGraph: Send + Sync {
         create: bool,
     ) -> Result<Option<FolderRef>, PortError>;
 
-    /// The child folder `name` of `parent`, created when missing.
-    async fn child_folder(
+    /// The child folders of `parent`, in one listing (a run that needs both the success and
+    /// the failure subfolder finds both with it).
+    async fn child_folders(&self, mailbox: &str, parent: &str)
+    -> Result<Vec<FolderRef>, PortError>;
+
+    /// Create the child folder `name` of `parent`; one made meanwhile under that name is
+    /// returned instead.
+    async fn create_child_folder(
         &self,
         mailbox: &str,
         parent: &str,

@@ -56,6 +56,41 @@ fn row_of(report: &serde_json::Value, user: &str) -> serde_json::Value {
         .unwrap()
 }
 
+/// A tenant of three users (two messages in each Inbox), and its first user whose rep files
+/// e-mails.
+async fn small_tenant(seed: u64) -> (Env, String) {
+    let env = Env::start(
+        SandboxOptions {
+            users: 3,
+            seed,
+            messages_per_mailbox: 2,
+            ..SandboxOptions::default()
+        },
+        "[emails]\nattachments = \"none\"\n",
+    )
+    .await;
+    let u = env.enabled_users().await[0].clone();
+    (env, u)
+}
+
+/// Deliver a message from outside to `to` straight into `user`'s sync folder.
+fn deliver_to_sync(env: &Env, user: &str, subject: &str, to: &str) {
+    env.demo
+        .sandbox
+        .state()
+        .deliver(
+            user,
+            NewMessage {
+                subject: subject.into(),
+                to: vec![to.to_owned()],
+                body_text: Some("hello".into()),
+                folder: Some(SYNC.into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+}
+
 async fn stats(env: &Env) -> serde_json::Value {
     reqwest::get(format!("{}/_sandbox/stats", env.demo.sandbox.url()))
         .await
@@ -138,20 +173,7 @@ async fn an_idle_cycle_costs_at_most_a_quarter_request_per_mailbox() {
     // Still awake: a message filed now is found by the probe and filed by the next cycle.
     let users = env.enabled_users().await;
     let u = &users[3];
-    env.demo
-        .sandbox
-        .state()
-        .deliver(
-            u,
-            NewMessage {
-                subject: "Arrived while idle".into(),
-                to: vec![u.clone()],
-                body_text: Some("hello".into()),
-                folder: Some(SYNC.into()),
-                ..Default::default()
-            },
-        )
-        .unwrap();
+    deliver_to_sync(&env, u, "Arrived while idle", u);
     reset(&env).await;
     let after = sync_once(&env);
     assert_eq!(filed(&after), 1, "{after}");
@@ -171,18 +193,7 @@ async fn an_idle_cycle_costs_at_most_a_quarter_request_per_mailbox() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_deleted_sync_folder_is_looked_up_again() {
-    let env = Env::start(
-        SandboxOptions {
-            users: 3,
-            seed: 16,
-            messages_per_mailbox: 2,
-            ..SandboxOptions::default()
-        },
-        "[emails]\nattachments = \"none\"\n",
-    )
-    .await;
-    let users = env.enabled_users().await;
-    let u = users[0].clone();
+    let (env, u) = small_tenant(16).await;
     let st = env.demo.sandbox.state();
     st.create_folder_path(&u, SYNC).unwrap();
     sync_once(&env);
@@ -190,17 +201,7 @@ async fn a_deleted_sync_folder_is_looked_up_again() {
     // The user deletes the sync folder and makes a new one of the same name.
     st.delete_folder_path(&u, SYNC).unwrap();
     st.create_folder_path(&u, SYNC).unwrap();
-    st.deliver(
-        &u,
-        NewMessage {
-            subject: "Into the new folder".into(),
-            to: vec![u.clone()],
-            body_text: Some("hello".into()),
-            folder: Some(SYNC.into()),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    deliver_to_sync(&env, &u, "Into the new folder", &u);
     // The kept id answers 404: that run forgets it (delayed), the next one files.
     let forgot = sync_once(&env);
     let mine = row_of(&forgot, &u);
@@ -220,33 +221,10 @@ async fn a_deleted_sync_folder_is_looked_up_again() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_deleted_success_folder_is_made_again() {
-    let env = Env::start(
-        SandboxOptions {
-            users: 3,
-            seed: 16,
-            messages_per_mailbox: 2,
-            ..SandboxOptions::default()
-        },
-        "[emails]\nattachments = \"none\"\n",
-    )
-    .await;
-    let users = env.enabled_users().await;
-    let u = users[0].clone();
+    let (env, u) = small_tenant(16).await;
     let st = env.demo.sandbox.state();
     st.create_folder_path(&u, SYNC).unwrap();
-    let deliver = |subject: &str| {
-        st.deliver(
-            &u,
-            NewMessage {
-                subject: subject.into(),
-                to: vec![u.clone()],
-                body_text: Some("hello".into()),
-                folder: Some(SYNC.into()),
-                ..Default::default()
-            },
-        )
-        .unwrap();
-    };
+    let deliver = |subject: &str| deliver_to_sync(&env, &u, subject, &u);
     deliver("Makes the success folder");
     assert_eq!(filed(&sync_once(&env)), 1);
     assert_eq!(env.count(&u, SUCCESS), 1);
@@ -276,18 +254,7 @@ async fn a_deleted_success_folder_is_made_again() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_run_that_files_and_fails_lists_the_sync_folder_once() {
-    let env = Env::start(
-        SandboxOptions {
-            users: 3,
-            seed: 17,
-            messages_per_mailbox: 2,
-            ..SandboxOptions::default()
-        },
-        "[emails]\nattachments = \"none\"\n",
-    )
-    .await;
-    let users = env.enabled_users().await;
-    let u = users[0].clone();
+    let (env, u) = small_tenant(17).await;
     let st = env.demo.sandbox.state();
     for path in [SYNC, SUCCESS, FAILURE] {
         st.create_folder_path(&u, path).unwrap();
@@ -295,23 +262,9 @@ async fn a_run_that_files_and_fails_lists_the_sync_folder_once() {
     // A first cycle with nothing to file keeps the sync folder's id; neither subfolder is
     // needed yet.
     assert_eq!(filed(&sync_once(&env)), 0);
-    for (subject, to) in [
-        ("Filed", u.clone()),
-        // The owner is not a recipient (BCC): not filed by default, to the failure folder.
-        ("Not filed", "someone@elsewhere.example".to_owned()),
-    ] {
-        st.deliver(
-            &u,
-            NewMessage {
-                subject: subject.into(),
-                to: vec![to],
-                body_text: Some("hello".into()),
-                folder: Some(SYNC.into()),
-                ..Default::default()
-            },
-        )
-        .unwrap();
-    }
+    deliver_to_sync(&env, &u, "Filed", &u);
+    // The owner is not a recipient (BCC): not filed by default, to the failure folder.
+    deliver_to_sync(&env, &u, "Not filed", "someone@elsewhere.example");
     reset(&env).await;
     assert_eq!(filed(&sync_once(&env)), 1);
     assert_eq!(env.count(&u, SUCCESS), 1);

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::client::{Body, GraphClient, Req};
 use crate::error::{ApiError, GraphError, ResourceKind};
 use crate::retry;
+use crate::slots::Lane;
 
 /// Graph's limit of requests in one `$batch`.
 pub const MAX_BATCH: usize = 20;
@@ -323,6 +324,7 @@ impl GraphClient {
                     body: Some(Body::Json(serde_json::json!({ "requests": send }))),
                     prefer: Vec::new(),
                     idempotent,
+                    lane: Lane::Item,
                 })
                 .await?;
             let envelope: BatchEnvelope = resp.json()?;

@@ -16,7 +16,6 @@ use reqwest::Method;
 use reqwest::header::HeaderValue;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
 use crate::auth::{AccessToken, TokenProvider, describe_reqwest};
@@ -26,6 +25,7 @@ use crate::error::{ApiError, GraphError, ResourceKind};
 use crate::options::GraphOptions;
 use crate::redact::redact_url;
 use crate::retry;
+use crate::slots::{Lane, Slots};
 
 /// Counters of what the client did (for metrics, tests and the benchmark).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -51,7 +51,7 @@ pub(crate) struct Inner {
     graph_url: String,
     origin: String,
     tokens: TokenProvider,
-    mailbox_slots: DashMap<String, Arc<Semaphore>>,
+    mailbox_slots: DashMap<String, Slots>,
     budgets: Budgets,
     counters: Counters,
 }
@@ -90,6 +90,8 @@ pub(crate) struct Req {
     pub body: Option<Body>,
     pub prefer: Vec<String>,
     pub idempotent: bool,
+    /// Which waiting request of the mailbox a free slot goes to first (see [`crate::slots`]).
+    pub lane: Lane,
 }
 
 /// A successful answer.
@@ -246,12 +248,12 @@ impl GraphClient {
         }
     }
 
-    fn mailbox_slot(&self, mailbox: &str) -> Arc<Semaphore> {
+    fn mailbox_slot(&self, mailbox: &str) -> Slots {
         let key = mailbox.to_ascii_lowercase();
         self.inner
             .mailbox_slots
             .entry(key)
-            .or_insert_with(|| Arc::new(Semaphore::new(self.inner.options.mailbox_concurrency)))
+            .or_insert_with(|| Slots::new(self.inner.options.mailbox_concurrency))
             .clone()
     }
 
@@ -302,6 +304,30 @@ impl GraphClient {
         body: &B,
         idempotent: bool,
     ) -> Result<Resp, GraphError> {
+        self.send_body_in(
+            Lane::Item,
+            method,
+            mailbox,
+            resource,
+            path,
+            body,
+            idempotent,
+        )
+        .await
+    }
+
+    /// As [`GraphClient::send_body`], waiting for the mailbox's slot in `lane`.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn send_body_in<B: Serialize + ?Sized>(
+        &self,
+        lane: Lane,
+        method: Method,
+        mailbox: Option<&str>,
+        resource: ResourceKind,
+        path: &str,
+        body: &B,
+        idempotent: bool,
+    ) -> Result<Resp, GraphError> {
         let value = serde_json::to_value(body)
             .map_err(|e| GraphError::Config(format!("cannot serialise the request body: {e}")))?;
         self.send(Req {
@@ -312,6 +338,7 @@ impl GraphClient {
             body: Some(Body::Json(value)),
             prefer: Vec::new(),
             idempotent,
+            lane,
         })
         .await
     }
@@ -344,6 +371,7 @@ impl GraphClient {
             body: None,
             prefer: Vec::new(),
             idempotent: true,
+            lane: Lane::Item,
         }
     }
 
@@ -402,14 +430,10 @@ impl GraphClient {
         let mut attempt: u32 = 0;
         let mut reauthenticated = false;
         loop {
+            let asked = Instant::now();
             inner.budgets.take(req.mailbox.as_deref()).await;
             let permit = match &slot {
-                Some(s) => Some(
-                    s.clone()
-                        .acquire_owned()
-                        .await
-                        .map_err(|_| GraphError::Config("mailbox limiter closed".into()))?,
-                ),
+                Some(s) => Some(s.acquire(req.lane).await),
                 None => None,
             };
             let token = inner.tokens.token().await.map_err(GraphError::from)?;
@@ -507,7 +531,9 @@ impl GraphClient {
                 .map(str::to_owned);
             let rid = request_id.as_deref().unwrap_or("-");
             if (200..300).contains(&status) {
-                tracing::debug!(method = %req.method, mailbox, resource, url = %shown_url, status, request_id = rid, attempt, elapsed_ms, "Graph request");
+                // `queued_ms`: the wait for the tenant's budget, the mailbox's slot and the token.
+                let queued_ms = sent.duration_since(asked).as_millis() as u64;
+                tracing::debug!(method = %req.method, mailbox, resource, url = %shown_url, status, request_id = rid, attempt, queued_ms, elapsed_ms, "Graph request");
                 return Ok(Answer::Body(body));
             }
             if status == 429 {

@@ -14,7 +14,7 @@ pub struct Download {
     pub(crate) limit: u64,
     pub(crate) read: u64,
     pub(crate) resource: &'static str,
-    pub(crate) _permit: Option<tokio::sync::OwnedSemaphorePermit>,
+    pub(crate) _permit: Option<crate::slots::Permit>,
 }
 
 impl std::fmt::Debug for Download {

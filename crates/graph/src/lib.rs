@@ -21,6 +21,7 @@ pub mod options;
 pub mod paging;
 pub mod redact;
 pub mod retry;
+mod slots;
 pub mod tz;
 
 pub use auth::{AccessToken, AssertionAlgorithm, CertificateCredential, Credential, TokenProvider};

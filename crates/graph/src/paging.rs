@@ -19,6 +19,7 @@ use serde::de::DeserializeOwned;
 use crate::client::{GraphClient, Req};
 use crate::error::{GraphError, ResourceKind};
 use crate::redact::redact_url;
+use crate::slots::Lane;
 
 /// Consecutive empty pages (only a nextLink) followed before giving up on a buggy server.
 const MAX_EMPTY_PAGES: u32 = 1_000;
@@ -240,6 +241,7 @@ impl<T> PageStream<T> {
                     body: None,
                     prefer: self.prefer.clone(),
                     idempotent: true,
+                    lane: Lane::Page,
                 })
                 .await;
             let resp = match resp {

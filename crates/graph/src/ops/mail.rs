@@ -7,6 +7,7 @@ use crate::client::{GraphClient, seg};
 use crate::error::{ErrorKind, GraphError, ResourceKind};
 use crate::models::{Attachment, MailFolder, Message, Recipient, SingleValueExtendedProperty};
 use crate::paging::{DeltaItem, ItemError, PageStream};
+use crate::slots::Lane;
 
 /// Well-known folder names usable wherever a folder id is accepted.
 pub const WELL_KNOWN_FOLDERS: &[&str] = &[
@@ -511,7 +512,9 @@ impl GraphClient {
         message: &NewMessage,
         save_to_sent_items: bool,
     ) -> Result<(), GraphError> {
-        self.send_body(
+        // Nobody waits for a message sent: the mailbox's other requests go first.
+        self.send_body_in(
+            Lane::Background,
             Method::POST,
             Some(mailbox),
             ResourceKind::Mail,

@@ -304,33 +304,23 @@ impl GraphClient {
         body: &B,
         idempotent: bool,
     ) -> Result<Resp, GraphError> {
-        self.send_body_in(
-            Lane::Item,
-            method,
-            mailbox,
-            resource,
-            path,
-            body,
-            idempotent,
-        )
-        .await
+        self.send(self.json_req(method, mailbox, resource, path, body, idempotent)?)
+            .await
     }
 
-    /// As [`GraphClient::send_body`], waiting for the mailbox's slot in `lane`.
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) async fn send_body_in<B: Serialize + ?Sized>(
+    /// A request of `path` with `body` as JSON, in the item lane.
+    pub(crate) fn json_req<B: Serialize + ?Sized>(
         &self,
-        lane: Lane,
         method: Method,
         mailbox: Option<&str>,
         resource: ResourceKind,
         path: &str,
         body: &B,
         idempotent: bool,
-    ) -> Result<Resp, GraphError> {
+    ) -> Result<Req, GraphError> {
         let value = serde_json::to_value(body)
             .map_err(|e| GraphError::Config(format!("cannot serialise the request body: {e}")))?;
-        self.send(Req {
+        Ok(Req {
             method,
             url: self.url(path),
             mailbox: mailbox.map(str::to_owned),
@@ -338,9 +328,8 @@ impl GraphClient {
             body: Some(Body::Json(value)),
             prefer: Vec::new(),
             idempotent,
-            lane,
+            lane: Lane::Item,
         })
-        .await
     }
 
     /// DELETE a resource.

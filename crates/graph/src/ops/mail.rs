@@ -512,18 +512,17 @@ impl GraphClient {
         message: &NewMessage,
         save_to_sent_items: bool,
     ) -> Result<(), GraphError> {
-        // Nobody waits for a message sent: the mailbox's other requests go first.
-        self.send_body_in(
-            Lane::Background,
+        let mut req = self.json_req(
             Method::POST,
             Some(mailbox),
             ResourceKind::Mail,
             &format!("{}/sendMail", user(mailbox)),
             &serde_json::json!({ "message": message, "saveToSentItems": save_to_sent_items }),
             false,
-        )
-        .await
-        .map(|_| ())
+        )?;
+        // Nobody waits for a message sent: the mailbox's other requests go first.
+        req.lane = Lane::Background;
+        self.send(req).await.map(|_| ())
     }
 
     /// Delete a message (it moves to Deleted Items).

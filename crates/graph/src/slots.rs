@@ -4,9 +4,11 @@
 //! Why lanes and not a plain FIFO semaphore: a mailbox's filing is a pipeline fed by its page
 //! reads (the walk reads the next delta page while the items of the one before run), and the
 //! administrator's mailbox also carries every user's notices. In strict order of asking, a
-//! page read queued behind the moves of the page before, and those moves behind a burst of
-//! notices, reached Graph only when they were through, and the pipeline ran dry at every page
-//! boundary (docs/PERFORMANCE.md, 2026-12-04). So a free slot goes to a waiting
+//! page read waits behind every item request asked before it, and in a trace of a first sync
+//! the administrator's moves waited behind a burst of other users' notices, so the next page
+//! was asked for late and the mailbox's slots ran half empty at that page boundary
+//! (docs/PERFORMANCE.md, 2026-12-04: 1.04x the messages per second with lanes, nine of ten
+//! runs side by side). So a free slot goes to a waiting
 //! [`Lane::Page`] request first, then to [`Lane::Item`], and last to [`Lane::Background`]
 //! (notices, which nobody waits for); within a lane, in order of asking. A background request
 //! that has waited [`PROMOTE_AFTER`] goes first, so a busy mailbox (the administrator's during

@@ -290,22 +290,9 @@ impl GraphClient {
         body: &B,
         idempotent: bool,
     ) -> Result<T, GraphError> {
-        self.send_body(method, mailbox, resource, path, body, idempotent)
+        self.send(self.json_req(method, mailbox, resource, path, body, idempotent)?)
             .await?
             .json()
-    }
-
-    pub(crate) async fn send_body<B: Serialize + ?Sized>(
-        &self,
-        method: Method,
-        mailbox: Option<&str>,
-        resource: ResourceKind,
-        path: &str,
-        body: &B,
-        idempotent: bool,
-    ) -> Result<Resp, GraphError> {
-        self.send(self.json_req(method, mailbox, resource, path, body, idempotent)?)
-            .await
     }
 
     /// A request of `path` with `body` as JSON, in the item lane.

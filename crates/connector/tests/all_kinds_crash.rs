@@ -20,11 +20,10 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use common::all_kinds::{self, Feeder, waiting};
+use common::kill::{sync_once, sync_once_armed};
 use gc_sandbox::monitor::CrmCommand;
 use gc_sandbox::{SandboxOptions, Target, Tripwire, When};
 use rand::{Rng, SeedableRng};
@@ -173,24 +172,6 @@ fn draw(rng: &mut ChaCha8Rng, waiting: usize, max_nth: u64) -> (Tripwire, String
     )
 }
 
-fn sync_once(config: &std::path::Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_graph-connector"));
-    c.env("RUST_LOG", "gc_sync=info,warn");
-    c.args(["sync", "--once", "--json", "--config"])
-        .arg(config)
-        .stdout(Stdio::null());
-    let log = config.with_file_name("child.log");
-    match std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log)
-    {
-        Ok(f) => c.stderr(f),
-        Err(_) => c.stderr(Stdio::null()),
-    };
-    c
-}
-
 /// Runs `sync --once` until it succeeds with no message left in the sync folders.
 fn complete(env: &common::Env, users: &[String]) -> usize {
     let mut runs = 0;
@@ -237,7 +218,6 @@ async fn crash_and_restart(plan: Plan) {
     );
 
     let mut rng = ChaCha8Rng::seed_from_u64(plan.seed);
-    let config = env.config_path();
     let started = Instant::now();
     let mut killed = Vec::new();
     let mut missed = Vec::new();
@@ -255,21 +235,8 @@ async fn crash_and_restart(plan: Plan) {
             left = waiting(&env, &users);
         }
         let (wire, label) = draw(&mut rng, left, plan.max_nth);
-        let child: Arc<Mutex<Child>> = Arc::new(Mutex::new(sync_once(&config).spawn().unwrap()));
-        let handle = env.demo.sandbox.arm_tripwire(wire, {
-            let child = child.clone();
-            // SIGKILL, while the sandbox holds the request.
-            move || {
-                let _ = child.lock().unwrap().kill();
-            }
-        });
-        let status = loop {
-            if let Some(status) = child.lock().unwrap().try_wait().unwrap() {
-                break status;
-            }
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        };
-        handle.disarm();
+        // SIGKILL, while the sandbox holds the request.
+        let (handle, status) = sync_once_armed(&env, wire).await;
         if handle.fired() && !status.success() {
             killed.push(format!("{label} ({left} waiting)"));
         } else {

@@ -20,13 +20,12 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::kill::{sync_once, sync_once_armed};
 use common::{Env, SYNC, decisions, final_state};
 use gc_sandbox::monitor::CrmCommand;
-use gc_sandbox::{NewMessage, SandboxOptions, Target, Tripwire, TripwireHandle, When};
+use gc_sandbox::{NewMessage, SandboxOptions, Target, Tripwire, When};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -200,24 +199,6 @@ fn top_up(
     landed
 }
 
-fn sync_once(config: &std::path::Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_graph-connector"));
-    c.env("RUST_LOG", "gc_sync=info,warn");
-    c.args(["sync", "--once", "--json", "--config"])
-        .arg(config)
-        .stdout(Stdio::null());
-    let log = config.with_file_name("child.log");
-    match std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log)
-    {
-        Ok(f) => c.stderr(f),
-        Err(_) => c.stderr(Stdio::null()),
-    };
-    c
-}
-
 /// A sandbox for processes that get killed: short leases, so that a restarted process takes
 /// over quickly from the killed one.
 async fn killable_env(options: SandboxOptions) -> Env {
@@ -226,28 +207,6 @@ async fn killable_env(options: SandboxOptions) -> Env {
     let text = text.replace("[state]\n", "[state]\nlease_seconds = 1\n");
     std::fs::write(env.config_path(), text).unwrap();
     env
-}
-
-/// One `sync --once` with `wire` armed to SIGKILL it, while the sandbox holds the request
-/// (before processing it, or after and before answering); the wire is disarmed when the
-/// process ends, killed or not.
-async fn sync_once_armed(env: &Env, wire: Tripwire) -> (TripwireHandle, ExitStatus) {
-    let child: Arc<Mutex<Child>> =
-        Arc::new(Mutex::new(sync_once(&env.config_path()).spawn().unwrap()));
-    let handle = env.demo.sandbox.arm_tripwire(wire, {
-        let child = child.clone();
-        move || {
-            let _ = child.lock().unwrap().kill();
-        }
-    });
-    let status = loop {
-        if let Some(status) = child.lock().unwrap().try_wait().unwrap() {
-            break status;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    };
-    handle.disarm();
-    (handle, status)
 }
 
 async fn crash_and_restart(plan: Plan) {

@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod all_kinds;
+pub mod kill;
 pub mod multi;
 pub mod service;
 

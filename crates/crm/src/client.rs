@@ -283,6 +283,7 @@ impl CrmClient {
         let encoded = codec::encode_request(&req)?;
         drop(req);
         let body = Payload::new(encoded, content)?;
+        let mut asked = std::time::Instant::now();
         let _turn = match rep_email {
             Some(rep) => Some(self.turn(rep).await),
             None => None,
@@ -297,6 +298,8 @@ impl CrmClient {
                 .await
                 .map_err(|_| CrmError::InvalidRequest("the client is closed".into()))?;
             let sent = std::time::Instant::now();
+            // The wait for the rep's turn and a slot (a retry's: for a slot after its backoff).
+            let queued = sent.duration_since(asked);
             let (result, reached) = self.send_once(&body, &reqid, rep_email).await;
             drop(slot);
             let elapsed = sent.elapsed();
@@ -305,6 +308,7 @@ impl CrmClient {
                 resource,
                 rep = rep_email.unwrap_or("(master user)"),
                 attempt,
+                queued_ms = queued.as_millis() as u64,
                 elapsed_ms = elapsed.as_millis() as u64,
                 ok = result.is_ok(),
                 "CRM.interface request"
@@ -341,6 +345,7 @@ impl CrmClient {
                     tokio::time::sleep(wait).await;
                     delay = (delay * 2).min(self.cfg.retry.max_backoff);
                     attempt += 1;
+                    asked = std::time::Instant::now();
                 }
                 Err(e) => {
                     if self.is_watched(&e) {

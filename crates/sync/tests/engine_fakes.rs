@@ -58,6 +58,46 @@ async fn shared_message_in_parallel_mailboxes_gives_one_activity() {
     }
 }
 
+/// Mailboxes whose page lookups ran before a colleague created the shared message's
+/// activity: the process that created it lets the others adopt it without reading it back;
+/// another process (a fresh kind, nothing written by it) reads it.
+#[tokio::test]
+async fn a_colleagues_copy_adopts_what_this_process_just_wrote_without_reading_it() {
+    let w = world(3).await;
+    let all = [
+        "rep1@contoso.example",
+        "rep2@contoso.example",
+        "rep3@contoso.example",
+    ];
+    for t in &w.targets {
+        w.graph.put(
+            &t.owner.email,
+            message(&format!("g-{}", t.owner.mailbox), "<shared@x>", &all),
+        );
+    }
+    w.crm.pages_before_creates.store(true, Ordering::SeqCst);
+    let first = w.engine.run_mailbox(&w.targets[0], &NoProgress).await;
+    assert_eq!(first.created, 1, "{first:#?}");
+    let reads = w.crm.reads.load(Ordering::SeqCst);
+    let second = w.engine.run_mailbox(&w.targets[1], &NoProgress).await;
+    assert_eq!(second.adopted, 1, "{second:#?}");
+    assert_eq!(w.crm.reads.load(Ordering::SeqCst), reads, "read back");
+    // Another process: what the first wrote is not in its memory, so it reads.
+    let other = Filing::new(
+        &w.graph,
+        &w.crm,
+        &w.store,
+        EmailRules::default(),
+        RunPolicy::default(),
+        w.reps.clone(),
+    );
+    let third = other.run_mailbox(&w.targets[2], &NoProgress).await;
+    assert_eq!(third.adopted, 1, "{third:#?}");
+    assert!(w.crm.reads.load(Ordering::SeqCst) > reads);
+    let acts = w.crm.acts.lock().unwrap().clone();
+    assert_eq!(acts.len(), 1, "{acts:#?}");
+}
+
 #[tokio::test]
 async fn interrupted_write_is_adopted_not_duplicated() {
     let w = world(1).await;

@@ -273,7 +273,11 @@ async fn create(
     drop(inline);
     drop(reserved);
     let id = match created {
-        CreateOutcome::Complete(id) => id,
+        CreateOutcome::Complete(id) => {
+            // Written whole: a colleague's copy of the message may adopt it as written.
+            kind.recent.record(&plan.key, id, &plan.participants);
+            id
+        }
         CreateOutcome::Partial { id, error } => {
             cx.intent(Some(id)).await?;
             return Err(match error.class {

@@ -1,7 +1,8 @@
 //! What e-mail filing reads before it decides, under the message's global-key lease: the
 //! activity CRM already has for the message (by external key, else through a link of this or
 //! another mailbox), the CRM people of its addresses (both from the page's lookup in
-//! [`prefetch`](super::prefetch) where it may be trusted), and, after an interrupted attempt, the
+//! [`prefetch`](super::prefetch), or the activity from what this process just wrote in
+//! [`recent`](super::recent), where it may be trusted), and, after an interrupted attempt, the
 //! activity that attempt wrote before its external key (found by its marker).
 
 use gc_store::{Kind, Link};
@@ -46,6 +47,18 @@ pub(crate) async fn gather(
     // The page's lookup said "no key", and nothing since links the key: no need to ask.
     let mut existing = if page.key_absent(&key, &key_links) {
         None
+    } else if let Some(written) = kind
+        .recent
+        .activity(&key, &key_links)
+        .filter(|a| cx.link.is_none() && decide::adopts_without_writes(m, owner, a))
+    {
+        // This process created it moments ago with this rep among its participants.
+        tracing::debug!(
+            mailbox = cx.mailbox(),
+            activity = %written.id,
+            "adopting the activity this process just created for the message, without reading it back"
+        );
+        Some(written)
     } else if let Some(id) = page.key_activity(&key)
         && let Some(mut ex) = match page.key_activity_read(id, m, owner, cx.link) {
             // The page's read has all the participants: adopting writes nothing.

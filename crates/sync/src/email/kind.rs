@@ -16,6 +16,7 @@ use crate::email::decide::{self, Decision, Input};
 use crate::email::gather::{self, Facts};
 use crate::email::model::{MailItem, RepRef};
 use crate::email::prefetch::{self, PageFacts, RecentPages};
+use crate::email::recent::RecentWrites;
 use crate::email::rules::EmailRules;
 use crate::email::{digest, execute, finish, folders};
 use crate::engine::{
@@ -42,6 +43,8 @@ pub struct EmailKind {
     pub(crate) prober: Option<Arc<dyn Prober>>,
     /// Adoption by the previous connector's ids and by content (see [`crate::adopt`]).
     pub(crate) adoption: Option<Adoption>,
+    /// The activities this process just created, shared by every mailbox it works.
+    pub(crate) recent: Arc<RecentWrites>,
 }
 
 impl std::fmt::Debug for EmailKind {
@@ -73,6 +76,7 @@ impl EmailKind {
             reps,
             prober: None,
             adoption: None,
+            recent: Arc::default(),
         }
     }
 

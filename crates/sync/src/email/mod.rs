@@ -6,6 +6,8 @@
 //! - [`decide`]: the pure rules per message (triage, decision, candidates, marker);
 //! - [`body`], [`participants`], [`attachments`]: pure helpers of the decision;
 //! - [`prefetch`]: the CRM facts of a whole page, read at once;
+//! - [`recent`]: the activities this process just created, adopted by colleagues' copies
+//!   without reading them back;
 //! - [`gather`], [`execute`], [`finish`]: reading the facts, carrying out the decision,
 //!   and moving the message after the commit;
 //! - [`notify`]: what a user is told about a message that was not filed or not completely;
@@ -25,6 +27,7 @@ pub mod model;
 pub mod notify;
 pub mod participants;
 pub mod prefetch;
+pub mod recent;
 pub mod rules;
 
 pub use kind::EmailKind;

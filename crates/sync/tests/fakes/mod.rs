@@ -17,7 +17,7 @@ use gc_sync::email::model::{
 use gc_sync::engine::Spool;
 use gc_sync::ports::{
     ActivityCrm, Content, CreateOutcome, DocumentMeta, ErrorClass, FolderRef, MailGraph,
-    Notification, Notifier, PortError,
+    Notification, Notifier, PageLookup, PortError,
 };
 use gc_sync::{EmailKind, EmailRules, Engine, MailboxReport, MailboxTarget, NoProgress, RunPolicy};
 use tokio_util::sync::CancellationToken;
@@ -214,6 +214,24 @@ pub struct FakeCrm {
     pub unknown_field_after: Mutex<Option<u32>>,
     /// CRM.interface does not know a name the configuration gives (a tenant-level error).
     pub unknown_name: AtomicBool,
+    /// A page's lookup finds no external key, as when it ran before another mailbox created
+    /// the activity.
+    pub pages_before_creates: AtomicBool,
+    /// Activities read one by one (by key or by id) outside a page's lookup.
+    pub reads: AtomicU32,
+}
+
+impl FakeCrm {
+    /// The tenant-level error of a configuration naming a field CRM.interface does not know.
+    fn names_known(&self) -> Result<(), PortError> {
+        if self.unknown_name.load(Ordering::SeqCst) {
+            return Err(PortError::new(
+                ErrorClass::Tenant,
+                "CRM.interface does not know the field \"Mailbox\"; set [crm.dialect.external_key] mailbox",
+            ));
+        }
+        Ok(())
+    }
 }
 
 pub fn existing(a: &Act, found_by: FoundBy) -> ExistingActivity {
@@ -246,13 +264,27 @@ impl ActivityCrm for FakeCrm {
     async fn find_people(&self, _: &str, _: &[String]) -> Result<PeopleMatch, PortError> {
         Ok(PeopleMatch::default())
     }
-    async fn find_by_key(&self, _: &str, key: &str) -> Result<Option<ExistingActivity>, PortError> {
-        if self.unknown_name.load(Ordering::SeqCst) {
-            return Err(PortError::new(
-                ErrorClass::Tenant,
-                "CRM.interface does not know the field \"Mailbox\"; set [crm.dialect.external_key] mailbox",
-            ));
+    async fn lookup_page(
+        &self,
+        _: &str,
+        keys: &[String],
+        _: &[String],
+    ) -> Result<PageLookup, PortError> {
+        self.names_known()?;
+        let mut found = PageLookup::default();
+        if self.pages_before_creates.load(Ordering::SeqCst) {
+            return Ok(found);
         }
+        for a in self.acts.lock().unwrap().iter() {
+            if let Some(k) = a.key.as_ref().filter(|k| keys.contains(k)) {
+                found.known_keys.entry(k.clone()).or_insert(a.id);
+            }
+        }
+        Ok(found)
+    }
+    async fn find_by_key(&self, _: &str, key: &str) -> Result<Option<ExistingActivity>, PortError> {
+        self.reads.fetch_add(1, Ordering::SeqCst);
+        self.names_known()?;
         Ok(self
             .acts
             .lock()
@@ -262,6 +294,7 @@ impl ActivityCrm for FakeCrm {
             .map(|a| existing(a, FoundBy::ExternalKey)))
     }
     async fn activity(&self, _: &str, id: CrmId) -> Result<Option<ExistingActivity>, PortError> {
+        self.reads.fetch_add(1, Ordering::SeqCst);
         Ok(self
             .acts
             .lock()
@@ -472,6 +505,8 @@ pub struct World {
     pub store: Arc<dyn StateStore>,
     pub engine: Filing,
     pub targets: Vec<MailboxTarget>,
+    /// The enabled reps the kind was made with.
+    pub reps: Vec<RepRef>,
 }
 
 pub async fn world(reps: u64) -> World {
@@ -484,7 +519,7 @@ pub async fn world(reps: u64) -> World {
             graph_user: owner(n).email,
         })
         .collect();
-    let rep_refs = targets
+    let rep_refs: Vec<RepRef> = targets
         .iter()
         .map(|t| RepRef {
             crm_id: t.owner.rep_crm_id,
@@ -498,7 +533,7 @@ pub async fn world(reps: u64) -> World {
         &store,
         EmailRules::default(),
         RunPolicy::default(),
-        rep_refs,
+        rep_refs.clone(),
     );
     World {
         graph,
@@ -506,5 +541,6 @@ pub async fn world(reps: u64) -> World {
         store,
         engine,
         targets,
+        reps: rep_refs,
     }
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use futures::StreamExt;
 use gc_crm::user_settings::{SizeUnit, SyncSettings};
-use gc_store::{Kind, MailboxUpsert, StateStore};
+use gc_store::{CrmId, Kind, MailboxUpsert, StateStore};
 
 use crate::email::model::RepRef;
 use crate::engine::{MailboxTarget, Owner};
@@ -120,13 +120,17 @@ async fn list(
                 .rsplit_once('@')
                 .is_some_and(|(_, d)| managed_domains.iter().any(|m| m.eq_ignore_ascii_case(d)))
     };
-    // One grouped lookup for every rep in a managed domain; then the mailbox probe, only for
+    // One grouped lookup for every rep in a managed domain, and the mailbox probe, only for
     // users not already known to have a working mailbox (stored, enabled, same user): a rep
     // whose mailbox answered before costs no request per refresh. A mailbox that stops
-    // answering fails its runs, which count toward exclusion.
+    // answering fails its runs, which count toward exclusion. In the first refresh of a
+    // store (it knows no mailbox yet), every rep's probe goes out together with the lookup
+    // (a probe asks by address, it does not need the user's id): the first cycle waits one
+    // round trip instead of two in front of every mailbox's first run, and a rep without a
+    // user costs a probe that is not used, once. Later refreshes probe only the users the
+    // lookup found, so a rep without a user costs nothing per refresh.
     let (asked, skipped): (Vec<RepInfo>, Vec<RepInfo>) = reps.into_iter().partition(in_domain);
     let addresses: Vec<String> = asked.iter().map(|r| r.email.clone()).collect();
-    let found = directory.find_users(&addresses).await;
     let stored = store.list_mailboxes().await.map_err(store_err)?;
     // The enabled ones by rep id: with 10,000 reps a search through the list per rep would
     // dominate.
@@ -135,28 +139,43 @@ async fn list(
         .filter(|m| m.enabled)
         .map(|m| (m.rep_id.as_str(), m))
         .collect();
+    let first: Vec<(CrmId, String)> = if stored.is_empty() {
+        asked.iter().map(|r| (r.crm_id, r.email.clone())).collect()
+    } else {
+        Vec::new()
+    };
+    let (found, mut early) = tokio::join!(
+        directory.find_users(&addresses),
+        futures::stream::iter(first)
+            .map(|(id, email)| async move { (id, directory.probe_mailbox(&email).await) })
+            .buffer_unordered(MAILBOX_PROBES_AT_ONCE)
+            .collect::<std::collections::HashMap<_, _>>()
+    );
     let proven = |r: &RepInfo, u: &MailUser| {
         known
             .get(r.crm_id.to_string().as_str())
             .is_some_and(|m| m.graph_user_id.as_deref() == Some(u.id.as_str()))
     };
     let mut lookups: Vec<(RepInfo, Result<Option<MailUser>, PortError>)> =
-        futures::stream::iter(asked.into_iter().zip(found))
-            .map(|(r, u)| async move {
-                let u = match u {
-                    Ok(Some(u)) if proven(&r, &u) => Ok(Some(u)),
-                    // A directory user is not enough: probe that the mailbox answers.
-                    Ok(Some(u)) => match directory.probe_mailbox(&r.email).await {
-                        Ok(()) => Ok(Some(u)),
-                        Err(e) => Err(e),
-                    },
-                    other => other,
-                };
-                (r, u)
-            })
-            .buffer_unordered(MAILBOX_PROBES_AT_ONCE)
-            .collect()
-            .await;
+        futures::stream::iter(asked.into_iter().zip(found).map(|(r, u)| {
+            let probed = early.remove(&r.crm_id);
+            (r, u, probed)
+        }))
+        .map(|(r, u, probed)| async move {
+            let u = match u {
+                Ok(Some(u)) if proven(&r, &u) => Ok(Some(u)),
+                // A directory user is not enough: the mailbox must answer.
+                Ok(Some(u)) => match probed {
+                    Some(answer) => answer.map(|()| Some(u)),
+                    None => directory.probe_mailbox(&r.email).await.map(|()| Some(u)),
+                },
+                other => other,
+            };
+            (r, u)
+        })
+        .buffer_unordered(MAILBOX_PROBES_AT_ONCE)
+        .collect()
+        .await;
     lookups.extend(skipped.into_iter().map(|r| (r, Ok(None))));
     let mut enabled_ids = std::collections::HashSet::new();
     for (rep, user) in lookups {
@@ -268,7 +287,7 @@ async fn list(
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
-    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
     use super::*;
     use crate::engine::RepKinds;
@@ -280,6 +299,12 @@ mod tests {
         n: u64,
         in_flight: AtomicUsize,
         most: AtomicUsize,
+        /// Set when the grouped user lookup has answered.
+        looked_up: AtomicBool,
+        /// Probes that started before it had.
+        early: AtomicUsize,
+        /// The address of a rep the directory has no user for.
+        without_user: String,
     }
 
     impl Slow {
@@ -288,6 +313,9 @@ mod tests {
                 n,
                 in_flight: AtomicUsize::new(0),
                 most: AtomicUsize::new(0),
+                looked_up: AtomicBool::new(false),
+                early: AtomicUsize::new(0),
+                without_user: String::new(),
             }
         }
     }
@@ -315,13 +343,30 @@ mod tests {
         }
 
         async fn find_user(&self, address: &str) -> Result<Option<MailUser>, PortError> {
-            Ok(Some(MailUser {
+            Ok((address != self.without_user).then(|| MailUser {
                 id: format!("id-{address}"),
                 addresses: vec![address.to_owned()],
             }))
         }
 
+        async fn find_users(
+            &self,
+            addresses: &[String],
+        ) -> Vec<Result<Option<MailUser>, PortError>> {
+            // Longer than two waves of probes.
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            let mut out = Vec::new();
+            for a in addresses {
+                out.push(self.find_user(a).await);
+            }
+            self.looked_up.store(true, Ordering::SeqCst);
+            out
+        }
+
         async fn probe_mailbox(&self, _user: &str) -> Result<(), PortError> {
+            if !self.looked_up.load(Ordering::SeqCst) {
+                self.early.fetch_add(1, Ordering::SeqCst);
+            }
             let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
             self.most.fetch_max(now, Ordering::SeqCst);
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
@@ -338,8 +383,10 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(list.targets.len(), 40);
-        // All new: probed up to the fan-out at once, not 8 at a time.
+        // A first refresh: probed up to the fan-out at once, not 8 at a time, while the
+        // users were looked up.
         assert_eq!(dir.most.load(Ordering::SeqCst), MAILBOX_PROBES_AT_ONCE);
+        assert_eq!(dir.early.load(Ordering::SeqCst), 40);
         // Known now, with the same users: nothing to probe.
         dir.most.store(0, Ordering::SeqCst);
         let list = refresh(&dir, &store, &[], RepOverrides::Ignore)
@@ -361,5 +408,23 @@ mod tests {
             .collect();
         assert_eq!(disabled, ["40"]);
         assert_eq!(stored.len(), 40);
+    }
+
+    #[tokio::test]
+    async fn a_rep_probed_in_a_first_refresh_without_a_user_is_listed_as_having_none() {
+        let store = gc_store::open("sqlite::memory:").await.unwrap();
+        let mut dir = Slow::new(3);
+        dir.without_user = "rep2@example.com".into();
+        let list = refresh(&dir, &store, &[], RepOverrides::Ignore)
+            .await
+            .unwrap();
+        assert_eq!(list.targets.len(), 2);
+        assert_eq!(dir.early.load(Ordering::SeqCst), 3);
+        assert_eq!(list.unmatched.len(), 1);
+        assert_eq!(list.unmatched[0].email, "rep2@example.com");
+        assert_eq!(
+            list.unmatched[0].reason,
+            "no Microsoft 365 user with this address"
+        );
     }
 }

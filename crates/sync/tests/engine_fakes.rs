@@ -12,25 +12,34 @@ use gc_store::{CrmId, Kind};
 use gc_sync::email::model::{Address, Body};
 use gc_sync::{EmailRules, MailboxOutcome, MailboxTarget, NoProgress, RunPolicy};
 
-#[tokio::test]
-async fn shared_message_in_parallel_mailboxes_gives_one_activity() {
-    let w = world(3).await;
-    let all = [
-        "rep1@contoso.example",
-        "rep2@contoso.example",
-        "rep3@contoso.example",
-    ];
+/// The three reps of a `world(3)`.
+const ALL: [&str; 3] = [
+    "rep1@contoso.example",
+    "rep2@contoso.example",
+    "rep3@contoso.example",
+];
+
+/// One message to all three reps, `<shared@x>`, in each of their sync folders.
+fn put_shared(w: &World) {
     for t in &w.targets {
         w.graph.put(
             &t.owner.email,
-            message(&format!("g-{}", t.owner.mailbox), "<shared@x>", &all),
+            message(&format!("g-{}", t.owner.mailbox), "<shared@x>", &ALL),
         );
+    }
+}
+
+#[tokio::test]
+async fn shared_message_in_parallel_mailboxes_gives_one_activity() {
+    let w = world(3).await;
+    put_shared(&w);
+    for t in &w.targets {
         w.graph.put(
             &t.owner.email,
             message(
                 &format!("own-{}", t.owner.mailbox),
                 &format!("<own{}@x>", t.owner.mailbox),
-                &all,
+                &ALL,
             ),
         );
     }
@@ -64,17 +73,7 @@ async fn shared_message_in_parallel_mailboxes_gives_one_activity() {
 #[tokio::test]
 async fn a_colleagues_copy_adopts_what_this_process_just_wrote_without_reading_it() {
     let w = world(3).await;
-    let all = [
-        "rep1@contoso.example",
-        "rep2@contoso.example",
-        "rep3@contoso.example",
-    ];
-    for t in &w.targets {
-        w.graph.put(
-            &t.owner.email,
-            message(&format!("g-{}", t.owner.mailbox), "<shared@x>", &all),
-        );
-    }
+    put_shared(&w);
     w.crm.pages_before_creates.store(true, Ordering::SeqCst);
     let first = w.engine.run_mailbox(&w.targets[0], &NoProgress).await;
     assert_eq!(first.created, 1, "{first:#?}");

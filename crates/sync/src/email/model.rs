@@ -200,6 +200,17 @@ pub struct ExistingParticipant {
     pub person: Option<CrmId>,
 }
 
+impl From<&ParticipantPlan> for ExistingParticipant {
+    /// The participant a write of `p` leaves on the activity.
+    fn from(p: &ParticipantPlan) -> Self {
+        ExistingParticipant {
+            email: Some(p.email.clone()),
+            rep: p.rep,
+            person: p.person,
+        }
+    }
+}
+
 /// How an existing activity was found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FoundBy {

@@ -57,14 +57,7 @@ impl RecentWrites {
         };
         let activity = ExistingActivity {
             id,
-            participants: participants
-                .iter()
-                .map(|p| ExistingParticipant {
-                    email: Some(p.email.clone()),
-                    rep: p.rep,
-                    person: p.person,
-                })
-                .collect(),
+            participants: participants.iter().map(ExistingParticipant::from).collect(),
             found_by: FoundBy::ExternalKey,
         };
         kept.by_key.insert(key.to_owned(), (now, activity));

@@ -10,9 +10,8 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use async_trait::async_trait;
 use gc_store::{CrmId, StateStore};
 use gc_sync::email::model::{
-    ActivityPlan, Address, Body, DocumentPlan, ExistingActivity, ExistingParticipant, FoundBy,
-    MailAttachment, MailItem, MailMessage, MailPage, Owner, ParkedDocument, ParticipantPlan,
-    PeopleMatch, RepRef,
+    ActivityPlan, Address, Body, DocumentPlan, ExistingActivity, FoundBy, MailAttachment, MailItem,
+    MailMessage, MailPage, Owner, ParkedDocument, ParticipantPlan, PeopleMatch, RepRef,
 };
 use gc_sync::engine::Spool;
 use gc_sync::ports::{
@@ -237,15 +236,7 @@ impl FakeCrm {
 pub fn existing(a: &Act, found_by: FoundBy) -> ExistingActivity {
     ExistingActivity {
         id: a.id,
-        participants: a
-            .participants
-            .iter()
-            .map(|p| ExistingParticipant {
-                email: Some(p.email.clone()),
-                rep: p.rep,
-                person: p.person,
-            })
-            .collect(),
+        participants: a.participants.iter().map(Into::into).collect(),
         found_by,
     }
 }

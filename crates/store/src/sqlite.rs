@@ -34,35 +34,54 @@ macro_rules! sqlite_next_generation {
 }
 
 /// Check, inside `conn`'s transaction, that every fence is still held; `LeaseLost` with the
-/// first key that is not.
+/// first key (in key order) that is not.
 ///
 /// The check is an UPDATE that changes nothing, not a SELECT: its first statement makes the
 /// transaction a write transaction, which takes SQLite's database write lock (waiting
 /// through the busy timeout) and holds it until commit. No takeover, renewal or release can
 /// run between the check and the commit, and the transaction cannot fail later with
-/// `SQLITE_BUSY_SNAPSHOT` as a read transaction upgraded to a write one would.
+/// `SQLITE_BUSY_SNAPSHOT` as a read transaction upgraded to a write one would. All fences
+/// (an item's write carries the mailbox's and the item key's) are checked in one statement:
+/// each statement is a round trip to the connection's thread, and an item commits several
+/// times.
 async fn check_fences_on(
     conn: &mut sqlx::SqliteConnection,
     fences: &[LeaseFence],
 ) -> Result<(), StoreError> {
+    if fences.is_empty() {
+        return Ok(());
+    }
+    let mut qb = sqlx::QueryBuilder::<sqlx::Sqlite>::new(concat!(
+        "UPDATE leases SET expires_at = expires_at WHERE expires_at > ",
+        sqlite_now!(),
+        " AND ("
+    ));
+    for (i, f) in fences.iter().enumerate() {
+        if i > 0 {
+            qb.push(" OR ");
+        }
+        qb.push("(key = ")
+            .push_bind(&f.key)
+            .push(" AND holder = ")
+            .push_bind(&f.holder)
+            .push(" AND generation = ")
+            .push_bind(f.generation)
+            .push(")");
+    }
+    qb.push(") RETURNING key, holder, generation");
+    let held: Vec<(String, String, i64)> = qb.build_query_as().fetch_all(&mut *conn).await?;
     let mut sorted: Vec<&LeaseFence> = fences.iter().collect();
     sorted.sort_by(|a, b| a.key.cmp(&b.key));
-    for f in sorted {
-        let r = sqlx::query(concat!(
-            "UPDATE leases SET expires_at = expires_at WHERE key = $1 AND holder = $2 \
-             AND generation = $3 AND expires_at > ",
-            sqlite_now!()
-        ))
-        .bind(&f.key)
-        .bind(&f.holder)
-        .bind(f.generation)
-        .execute(&mut *conn)
-        .await?;
-        if r.rows_affected() == 0 {
-            return Err(StoreError::LeaseLost { key: f.key.clone() });
-        }
+    match sorted.into_iter().find(|f| {
+        !held
+            .iter()
+            .any(|(k, h, g)| *k == f.key && *h == f.holder && *g == f.generation)
+    }) {
+        Some(lost) => Err(StoreError::LeaseLost {
+            key: lost.key.clone(),
+        }),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// SQLite implementation of [`crate::StateStore`].

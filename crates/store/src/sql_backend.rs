@@ -1236,6 +1236,51 @@ macro_rules! sql_backend {
                 Ok(ids)
             }
 
+            async fn link_and_retry(
+                &self,
+                kind: Kind,
+                mailbox: &str,
+                item_key: &str,
+            ) -> Result<(Option<Link>, Option<ItemRetry>)> {
+                // One row whatever exists: each side is NULL when it has no row.
+                let row = sqlx::query(
+                    "SELECT l.kind, l.mailbox, l.graph_id, l.global_key, l.crm_id, \
+                     l.graph_version, l.crm_version, l.graph_hash, l.crm_hash, l.state, \
+                     l.state_reason, l.updated_at, r.attempts AS r_attempts, \
+                     r.retry_at AS r_retry_at, r.last_error AS r_last_error, \
+                     r.updated_at AS r_updated_at \
+                     FROM (SELECT 1 AS one) AS item \
+                     LEFT JOIN links l \
+                       ON l.kind = $1 AND l.mailbox = $2 AND l.graph_id = $3 \
+                     LEFT JOIN item_retries r \
+                       ON r.kind = $1 AND r.mailbox = $2 AND r.item_key = $3",
+                )
+                .bind(kind.as_str())
+                .bind(mailbox)
+                .bind(item_key)
+                .fetch_one(&self.pool)
+                .await?;
+                let graph_id: Option<String> = row.try_get("graph_id")?;
+                let link = match graph_id {
+                    Some(_) => Some(link_from_row(&row)?),
+                    None => None,
+                };
+                let attempts: Option<i64> = row.try_get("r_attempts")?;
+                let retry = match attempts {
+                    Some(attempts) => Some(ItemRetry {
+                        kind,
+                        mailbox: mailbox.to_owned(),
+                        item_key: item_key.to_owned(),
+                        attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+                        retry_at: ts(row.try_get("r_retry_at")?)?,
+                        last_error: row.try_get("r_last_error")?,
+                        updated_at: Some(ts(row.try_get("r_updated_at")?)?),
+                    }),
+                    None => None,
+                };
+                Ok((link, retry))
+            }
+
             async fn get_retry(
                 &self,
                 kind: Kind,

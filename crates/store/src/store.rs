@@ -264,6 +264,17 @@ pub trait StateStore: Send + Sync + std::fmt::Debug {
 
     // ----- item retries -------------------------------------------------------------------
 
+    /// What an item's attempt reads first, in one statement: the item's link
+    /// ([`get_link`](Self::get_link)) and its retry state ([`get_retry`](Self::get_retry)),
+    /// `item_key` being the link's Graph id. Every item of every run asks this, and each
+    /// statement is a round trip to the database.
+    async fn link_and_retry(
+        &self,
+        kind: Kind,
+        mailbox: &str,
+        item_key: &str,
+    ) -> Result<(Option<Link>, Option<ItemRetry>)>;
+
     /// The retry state of one item, if it failed transiently before.
     async fn get_retry(
         &self,

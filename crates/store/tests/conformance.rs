@@ -86,6 +86,7 @@ conformance!(
     runs,
     leases,
     item_retries,
+    link_and_retry,
     fenced_writes,
     takeover_waits_for_a_fenced_commit,
 );

@@ -383,6 +383,18 @@ impl StateStore for MeteredStore {
         self.timed("renew_leases", self.inner.renew_leases(holder, ttl))
             .await
     }
+    async fn link_and_retry(
+        &self,
+        kind: Kind,
+        mailbox: &str,
+        item_key: &str,
+    ) -> Result<(Option<Link>, Option<ItemRetry>)> {
+        self.timed(
+            "link_and_retry",
+            self.inner.link_and_retry(kind, mailbox, item_key),
+        )
+        .await
+    }
     async fn get_retry(
         &self,
         kind: Kind,

@@ -421,3 +421,54 @@ pub(crate) async fn resolved_names(s: &dyn StateStore) {
         .await
         .unwrap();
 }
+
+/// An item's link and retry state read together are what the two reads give apart, whichever
+/// of them exists, and only the item's own (not another kind's, mailbox's or item's).
+pub(crate) async fn link_and_retry(s: &dyn StateStore) {
+    assert_eq!(
+        s.link_and_retry(Kind::Email, "r1", "g1").await.unwrap(),
+        (None, None)
+    );
+    // A retry only: a first attempt failed before any link was written.
+    s.record_retry(Kind::Email, "r1", "g1", "CRM busy", Duration::from_secs(60))
+        .await
+        .unwrap();
+    s.record_retry(Kind::Appointment, "r1", "g1", "other kind", Duration::ZERO)
+        .await
+        .unwrap();
+    let retry = s.get_retry(Kind::Email, "r1", "g1").await.unwrap();
+    assert!(retry.is_some());
+    assert_eq!(
+        s.link_and_retry(Kind::Email, "r1", "g1").await.unwrap(),
+        (None, retry.clone())
+    );
+    // Both: an interrupted write left its link, and the attempt's failure its retry.
+    let mut intent = full_link("r1", "g1");
+    intent.state = LinkState::Interrupted;
+    s.upsert_link(&intent, &[]).await.unwrap();
+    s.upsert_link(&full_link("r2", "g1"), &[]).await.unwrap();
+    let link = s.get_link(Kind::Email, "r1", "g1").await.unwrap();
+    assert_eq!(
+        link.as_ref().map(|l| l.state.clone()),
+        Some(LinkState::Interrupted)
+    );
+    assert_eq!(
+        s.link_and_retry(Kind::Email, "r1", "g1").await.unwrap(),
+        (link, retry)
+    );
+    // A link only: the commit forgot the retry.
+    s.commit_item(&ItemCommit {
+        link: Some(full_link("r1", "g1")),
+        ..ItemCommit::default()
+    })
+    .await
+    .unwrap();
+    let (link, retry) = s.link_and_retry(Kind::Email, "r1", "g1").await.unwrap();
+    assert_eq!(link, s.get_link(Kind::Email, "r1", "g1").await.unwrap());
+    assert_eq!(link.map(|l| l.state), Some(LinkState::Active));
+    assert_eq!(retry, None);
+    assert_eq!(
+        s.link_and_retry(Kind::Email, "r1", "g2").await.unwrap(),
+        (None, None)
+    );
+}

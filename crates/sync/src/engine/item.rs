@@ -76,14 +76,9 @@ pub(crate) async fn work<K: SyncKind>(
         return Done::stopped(e);
     }
     let read = async {
-        let retry = cx
+        let (link, retry) = cx
             .store
-            .get_retry(cx.kind, cx.mailbox(), &identity.item)
-            .await
-            .map_err(store_error)?;
-        let link = cx
-            .store
-            .get_link(cx.kind, cx.mailbox(), &identity.item)
+            .link_and_retry(cx.kind, cx.mailbox(), &identity.item)
             .await
             .map_err(store_error)?;
         let now = cx.store.now().await.map_err(store_error)?;

@@ -31,6 +31,7 @@ mod open;
 mod postgres;
 mod schedule;
 mod sql_backend;
+mod sql_rows;
 mod sqlite;
 mod store;
 mod types;

@@ -56,24 +56,26 @@ fn main() -> ExitCode {
             )
             .map(|()| ExitCode::SUCCESS)
         }
-        Command::Run(args) => {
-            runtime().and_then(|rt| rt.block_on(commands::run::run(args, level.as_deref())))
-        }
+        Command::Run(args) => runtime_of(&args.config.config)
+            .and_then(|rt| rt.block_on(commands::run::run(args, level.as_deref()))),
         Command::Mailbox(command) => {
             runtime().and_then(|rt| rt.block_on(commands::mailbox::run(command)))
         }
         Command::Config(command) => commands::config::run(command),
         Command::Check(args) => runtime().and_then(|rt| rt.block_on(commands::check::run(args))),
-        Command::Sync(args) => runtime().and_then(|rt| rt.block_on(commands::sync::run(args))),
+        Command::Sync(args) => {
+            runtime_of(&args.config.config).and_then(|rt| rt.block_on(commands::sync::run(args)))
+        }
         Command::Plan(args) => runtime().and_then(|rt| rt.block_on(commands::plan::run(args))),
         Command::Confirm(args) => {
             runtime().and_then(|rt| rt.block_on(commands::confirm::run(args)))
         }
         Command::Demo(args) => runtime().and_then(|rt| rt.block_on(commands::demo::run(args))),
         Command::Ledger(args) => runtime().and_then(|rt| rt.block_on(commands::ledger::run(args))),
-        Command::Sandbox(args) => {
-            runtime().and_then(|rt| rt.block_on(commands::sandbox::run(args)))
-        }
+        // The sandbox serves a whole tenant to whatever points at it: a thread per core.
+        Command::Sandbox(args) => graph_connector::runtime::build(0)
+            .map_err(anyhow::Error::from)
+            .and_then(|rt| rt.block_on(commands::sandbox::run(args))),
         Command::Item(command) => {
             runtime().and_then(|rt| rt.block_on(commands::reprocess::item(command)))
         }
@@ -87,9 +89,16 @@ fn main() -> ExitCode {
     }
 }
 
-/// The async runtime for commands that talk to Graph, CRM or the store.
+/// The async runtime for commands that talk to Graph, CRM or the store: one worker thread
+/// (`[service] worker_threads`' default; the other commands do little work).
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?)
+    let threads = config::Service::default().worker_threads;
+    Ok(graph_connector::runtime::build(threads)?)
+}
+
+/// The async runtime of a command that works mailboxes, sized by its configuration's
+/// `[service] worker_threads`.
+fn runtime_of(config_path: &std::path::Path) -> anyhow::Result<tokio::runtime::Runtime> {
+    let threads = graph_connector::runtime::worker_threads_of(config_path);
+    Ok(graph_connector::runtime::build(threads)?)
 }

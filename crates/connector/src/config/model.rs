@@ -29,6 +29,7 @@ pub struct Config {
     pub notifications: Notifications,
     pub logging: Logging,
     pub adoption: super::adoption::Adoption,
+    pub service: Service,
 }
 
 /// `[microsoft]`: the Entra app registration and the tenant.
@@ -672,6 +673,23 @@ impl Default for Notifications {
             safety_net_minutes: 60,
             renew_before_minutes: 1440,
         }
+    }
+}
+
+/// `[service]`: the process itself, read once at start (a change needs a restart).
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Service {
+    /// Threads of the async runtime of the commands that work mailboxes (`run`, `sync`);
+    /// 0: one per CPU core. The connector mostly waits for Graph, CRM and the store, and one
+    /// thread spends less CPU per item than one per core (docs/PERFORMANCE.md, "10,000
+    /// mailboxes"): the threads' hand-overs cost more than the work they share.
+    pub worker_threads: u32,
+}
+
+impl Default for Service {
+    fn default() -> Self {
+        Self { worker_threads: 1 }
     }
 }
 

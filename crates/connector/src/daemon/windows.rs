@@ -68,9 +68,7 @@ fn run_service() -> anyhow::Result<()> {
         ServiceState::Running,
         ServiceControlAccept::STOP | ServiceControlAccept::SHUTDOWN,
     ))?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    let rt = crate::runtime::build(crate::runtime::worker_threads_of(&options.config_path))?;
     let result = rt.block_on(async move {
         let config = crate::config::load(&options.config_path, std::env::vars())?;
         crate::logging::init(

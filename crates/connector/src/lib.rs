@@ -1,9 +1,9 @@
 //! `graph-connector`: keeps the Microsoft 365 mailboxes of a tenant in sync with Aurea CRM.
 //!
 //! This crate is the binary's edge: the command line ([`cli`]), the configuration ([`config`]),
-//! logging ([`logging`]), the async runtime ([`runtime`]), one module per command under [`commands`], the service
-//! ([`daemon`]: scheduler, signals, alerts), its admin server ([`admin`]) and metrics
-//! ([`telemetry`]). The work itself lives in the library crates (`gc-graph`, `gc-crm`,
+//! logging ([`logging`]), the async runtime ([`runtime`]), one module per command under
+//! [`commands`], the service ([`daemon`]: scheduler, signals, alerts), its admin server
+//! ([`admin`]) and metrics ([`telemetry`]). The work itself lives in the library crates (`gc-graph`, `gc-crm`,
 //! `gc-store`, `gc-sync`, `gc-sandbox`).
 
 pub mod admin;

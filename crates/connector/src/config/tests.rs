@@ -693,3 +693,17 @@ fn page_size_is_between_1_and_1000_and_reaches_the_graph_client() {
     // Two items in flight per Graph slot of the mailbox.
     assert_eq!(crate::wiring::run_policy(&config).item_concurrency, 8);
 }
+
+#[test]
+fn worker_threads_defaults_to_one_and_a_typo_is_refused() {
+    assert_eq!(load_text(EXAMPLE).unwrap().service.worker_threads, 1);
+    let with = |n: &str| example_with("worker_threads = 1\n", &format!("worker_threads = {n}\n"));
+    assert_eq!(load_text(&with("0")).unwrap().service.worker_threads, 0);
+    assert_eq!(load_text(&with("64")).unwrap().service.worker_threads, 64);
+    let found = issues(&with("1000"));
+    assert_eq!(found[0].key, "service.worker_threads", "{found:?}");
+    assert!(
+        found[0].message.contains("1000 is more than 64"),
+        "{found:?}"
+    );
+}

@@ -371,8 +371,23 @@ pub fn validate(config: &Config) -> Vec<Problem> {
             "write one of \"error\", \"warn\", \"info\", \"debug\", \"trace\"",
         );
     }
+    let threads = config.service.worker_threads;
+    if threads > MAX_WORKER_THREADS {
+        p.push(
+            "service.worker_threads",
+            &format!("{threads} is more than {MAX_WORKER_THREADS}"),
+            &format!(
+                "the connector mostly waits for Graph, CRM and the store; write 1 (the default), \
+                 0 for one per CPU core, or at most {MAX_WORKER_THREADS}"
+            ),
+        );
+    }
     p.0
 }
+
+/// More runtime threads than this only adds hand-overs (docs/PERFORMANCE.md); a typo such as
+/// `1000` would otherwise start that many threads.
+const MAX_WORKER_THREADS: u32 = 64;
 
 /// What deserves attention in a valid configuration (shown by `config validate` and `check`,
 /// never a reason to refuse it).

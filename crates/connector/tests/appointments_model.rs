@@ -787,7 +787,12 @@ async fn check(w: &World, scenarios: &[Scenario]) {
                     (sc.crm.is_some() && e.crm_id == sc.crm)
                         || sc.event.as_deref() == Some(e.item_key.as_str())
                 })
-                .map(|e| format!("{} {:?} {}: {}", e.at, e.action, e.item_key, e.reason))
+                .map(|e| {
+                    format!(
+                        "{} {:?} {} {}: {}",
+                        e.at, e.action, e.mailbox, e.item_key, e.reason
+                    )
+                })
                 .collect();
             h.push(format!("the event's link: {event_link:?}"));
             h
@@ -861,7 +866,12 @@ async fn check_series(
         ledger
             .iter()
             .filter(|e| e.crm_id.is_some_and(|id| ids.contains(&id)))
-            .map(|e| format!("{} {:?} {}: {}", e.at, e.action, e.item_key, e.reason))
+            .map(|e| {
+                format!(
+                    "{} {:?} {} {}: {}",
+                    e.at, e.action, e.mailbox, e.item_key, e.reason
+                )
+            })
             .collect::<Vec<_>>()
     };
     if sc.deleted {

@@ -75,6 +75,11 @@ pub(crate) async fn work<K: SyncKind>(
     if let Err(e) = cx.check_run() {
         return Done::stopped(e);
     }
+    // Two changes of one item in flight at once (a page read twice, an item on two pages)
+    // take turns from here: each reads the link the other committed, never a copy from
+    // before it (a stale link would be written back over the newer one, or a record adopted
+    // twice).
+    let _item = cx.key_locks.lock(&item_lock(cx, &identity.item)).await;
     let read = async {
         let (link, retry) = cx
             .store
@@ -147,6 +152,10 @@ pub(crate) async fn work_nested<K: SyncKind>(
         return Ok(None);
     };
     cx.check_run()?;
+    // As in [`work`]: the change may be in flight as an item of its own too (a series'
+    // master beside its occurrences); only occurrences nest a master, never the reverse, so
+    // the two item locks are always taken in that order.
+    let _item = cx.key_locks.lock(&item_lock(cx, &identity.item)).await;
     let link = cx
         .store
         .get_link(cx.kind, cx.mailbox(), &identity.item)
@@ -175,6 +184,12 @@ pub(crate) async fn work_nested<K: SyncKind>(
         .get_link(cx.kind, cx.mailbox(), &identity.item)
         .await
         .map_err(store_error)
+}
+
+/// The in-process lock of one item of one mailbox and kind (beside the global-key locks, which
+/// hold `<kind>:<global key>`).
+fn item_lock(cx: &RunCx<'_>, item: &str) -> String {
+    format!("item/{}/{}/{item}", cx.kind, cx.mailbox())
 }
 
 /// Why an unlinked item is left alone on the first sync (`[mailboxes] sync_from`), if it is.
@@ -472,6 +487,25 @@ mod tests {
             .unwrap();
         assert_eq!(ledger[0].action, LedgerAction::Failed);
         assert!(ledger[0].reason.contains("bad: Item"));
+    }
+
+    /// The same item twice on one page (a delta reports an item again when it changed during
+    /// the round): the second change waits for the first and reads the link it committed, so
+    /// nothing is written twice from a link read before the first one's commit.
+    #[tokio::test]
+    async fn two_changes_of_one_item_at_once_take_turns_and_write_once() {
+        let (e, store) = engine(RunPolicy::default()).await;
+        let k = TestKind::with_pages(&[&["x", "x", "y"]]);
+        k.fault("x", Fault::Slow(std::time::Duration::from_millis(200)));
+        let r = e
+            .run_mailbox(&k, &target(1), &NoProgress, &CancellationToken::new())
+            .await;
+        assert_eq!((r.created, r.unchanged), (2, 1), "{r:?}");
+        let mut applied = k.applied();
+        applied.sort();
+        assert_eq!(applied, vec!["x", "y"], "x written once");
+        let link = store.get_link(Kind::Task, "1", "x").await.unwrap().unwrap();
+        assert_eq!(link.state, LinkState::Active);
     }
 
     #[tokio::test]

@@ -262,12 +262,18 @@ pub fn decide(i: Input<'_>) -> Decision {
     let key = ev.global_key(i.owner.mailbox.as_str());
     match &i.facts.existing {
         // An event the connector wrote from a CRM appointment that is gone from CRM since,
-        // or a meeting copy whose record an external key or another mailbox's closed link
-        // names and which is gone since, met before it was linked (the run that would have
-        // linked it was cut off): a deletion in CRM, never a new appointment.
+        // or a meeting copy whose record an external key or another mailbox's link (closed
+        // with the record, or still active: that mailbox has not run since) names and which
+        // is gone since, met before it was linked (the run that would have linked it was cut
+        // off): a deletion in CRM, never a new appointment.
         None if matches!(
             i.facts.found_by,
-            Some("the CrmId property" | "external key" | crate::appointments::gather::CLOSED_LINK)
+            Some(
+                "the CrmId property"
+                    | "external key"
+                    | "a link of another mailbox"
+                    | crate::appointments::gather::CLOSED_LINK
+            )
         ) && let Some(id) = i.facts.candidate =>
         {
             let start = match ev.when {
@@ -417,11 +423,15 @@ fn sync_existing(
     };
     // An event a run wrote from CRM and was cut off before linking has no baseline: the user
     // may have edited it and CRM too, so differing contents are weighed by the conflict rule.
-    let written_unlinked = i.facts.found_by == Some("the CrmId property")
-        && !i
-            .link
-            .is_some_and(|l| l.crm_id == Some(a.id) && l.state == LinkState::Active);
-    let crm_changed = if written_unlinked {
+    let linked_here = i
+        .link
+        .is_some_and(|l| l.crm_id == Some(a.id) && l.state == LinkState::Active);
+    let written_unlinked = i.facts.found_by == Some("the CrmId property") && !linked_here;
+    // Nor has such an event once adopted, until the CRM side has compared it (the adoption
+    // leaves the link without a CRM hash for that): a CRM edit made before that compare is
+    // not known to be older than the event's version.
+    let uncompared = linked_here && i.link.is_some_and(|l| l.crm_hash.is_none());
+    let crm_changed = if written_unlinked || uncompared {
         decide_crm::contents_differ(ev, a, i.rules, i.reps)
     } else {
         baseline
@@ -799,19 +809,25 @@ pub(crate) mod tests {
                 ..
             }
         ));
-        // The same when the meeting's external key outlived its record.
-        let gone = Facts {
-            found_by: Some("external key"),
-            candidate: Some(CrmId(77)),
-            ..Facts::default()
-        };
-        assert!(matches!(
-            run(&c, None, &gone),
-            Decision::DeleteEvent {
-                crm_id: Some(CrmId(77)),
-                ..
-            }
-        ));
+        // The same when the meeting's external key outlived its record, or when the other
+        // copy's link is still active (that mailbox has not run since the deletion).
+        for found_by in ["external key", "a link of another mailbox"] {
+            let gone = Facts {
+                found_by: Some(found_by),
+                candidate: Some(CrmId(77)),
+                ..Facts::default()
+            };
+            assert!(
+                matches!(
+                    run(&c, None, &gone),
+                    Decision::DeleteEvent {
+                        crm_id: Some(CrmId(77)),
+                        ..
+                    }
+                ),
+                "{found_by}"
+            );
+        }
     }
 
     #[test]

@@ -491,6 +491,27 @@ fn an_event_written_by_a_cut_off_run_is_weighed_by_the_conflict_rule_on_both_sid
             other => panic!("{rule:?}: {other:?}"),
         }
     }
+    // Adopted by its CrmId property since (the link has no CRM hash until the CRM side
+    // compares), then both sides changed again before that compare: still no baseline.
+    let mut adopted = link_for(&crm_edit, &rules());
+    adopted.crm_hash = None;
+    adopted.graph_hash = Some("an older version".into());
+    let linked_facts = Facts {
+        existing: Some(crm_edit.clone()),
+        found_by: Some("link"),
+        ..Facts::default()
+    };
+    match decide_it(&from_calendar, Some(&adopted), &linked_facts, &rules()) {
+        Decision::Sync { conflict, .. } => {
+            let c = conflict.expect("weighed as a conflict");
+            assert_eq!(c["conflict"]["losingVersion"]["subject"], "Review (crm)");
+        }
+        Decision::WriteEvent(w) => {
+            let c = w.conflict.expect("weighed as a conflict");
+            assert_eq!(c["conflict"]["losingVersion"]["subject"], "Review (event)");
+        }
+        other => panic!("{other:?}"),
+    }
     // The same content on both sides: adopted as it is, no conflict.
     let mut same = event;
     same.subject = "Review (crm)".into();

@@ -862,10 +862,19 @@ async fn check_series(
         .collect();
     let live: Vec<&Appt> = records.iter().copied().filter(|a| !a.deleted).collect();
     let ids: Vec<CrmId> = records.iter().map(|a| a.id).collect();
+    // The entries of the series' records, and every entry of the items those name (a link
+    // closed or skipped without a record names none).
+    let items: std::collections::BTreeSet<&str> = ledger
+        .iter()
+        .filter(|e| e.crm_id.is_some_and(|id| ids.contains(&id)))
+        .map(|e| e.item_key.as_str())
+        .collect();
     let history = || {
         ledger
             .iter()
-            .filter(|e| e.crm_id.is_some_and(|id| ids.contains(&id)))
+            .filter(|e| {
+                e.crm_id.is_some_and(|id| ids.contains(&id)) || items.contains(e.item_key.as_str())
+            })
             .map(|e| {
                 format!(
                     "{} {:?} {} {}: {}",

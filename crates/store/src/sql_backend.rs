@@ -35,11 +35,22 @@ macro_rules! sql_backend {
             Run, RunCounts, RunOutcome, SubscriptionRecord,
         };
         use $crate::lease::{Lease, LeaseFence};
+        use $crate::probe_reads::ProbeReads;
         use $crate::url::Backend;
 
         type Conn = <$db as sqlx::Database>::Connection;
 
         $crate::sql_rows::sql_rows!($db);
+
+        /// Append ` IN ($1, $2, …)` binding `mailboxes` (not empty).
+        fn push_in_list(qb: &mut QueryBuilder<$db>, mailboxes: &[String]) {
+            qb.push(" IN (");
+            let mut ids = qb.separated(", ");
+            for m in mailboxes {
+                ids.push_bind(m.clone());
+            }
+            qb.push(")");
+        }
 
         /// Append the WHERE clause of a ledger filter (everything but limit/order).
         fn push_ledger_filter(qb: &mut QueryBuilder<$db>, f: &LedgerFilter) {
@@ -563,14 +574,7 @@ macro_rules! sql_backend {
                 if mailboxes.is_empty() {
                     return Ok(Vec::new());
                 }
-                let in_list = |qb: &mut QueryBuilder<$db>| {
-                    qb.push(" IN (");
-                    let mut ids = qb.separated(", ");
-                    for m in mailboxes {
-                        ids.push_bind(m.clone());
-                    }
-                    qb.push(")");
-                };
+                let in_list = |qb: &mut QueryBuilder<$db>| push_in_list(qb, mailboxes);
                 let mut qb = QueryBuilder::<$db>::new(
                     "SELECT rep_id FROM mailboxes WHERE excluded_until > ",
                 );
@@ -590,6 +594,48 @@ macro_rules! sql_backend {
                 in_list(&mut qb);
                 qb.push(" ORDER BY 1");
                 Ok(qb.build_query_scalar().fetch_all(&self.pool).await?)
+            }
+
+            async fn probe_reads(&self, kind: Kind, mailboxes: &[String]) -> Result<ProbeReads> {
+                let mut reads = ProbeReads::new(self.now().await?);
+                if mailboxes.is_empty() {
+                    return Ok(reads);
+                }
+                let mut qb = QueryBuilder::<$db>::new(
+                    "SELECT mailbox, kind, scope, delta_link, next_link, window_start, \
+                     window_end, updated_at FROM cursors WHERE kind = ",
+                );
+                qb.push_bind(kind.as_str()).push(" AND mailbox");
+                push_in_list(&mut qb, mailboxes);
+                for row in qb.build().fetch_all(&self.pool).await? {
+                    let c = cursor_from_row(&row)?;
+                    reads.entry(&c.mailbox.clone()).cursors.push(c);
+                }
+                let mut qb = QueryBuilder::<$db>::new(
+                    "SELECT mailbox, name, value FROM resolved_names WHERE kind = ",
+                );
+                qb.push_bind(kind.as_str()).push(" AND mailbox");
+                push_in_list(&mut qb, mailboxes);
+                let rows: Vec<(String, String, String)> =
+                    qb.build_query_as().fetch_all(&self.pool).await?;
+                for (m, name, value) in rows {
+                    reads.entry(&m).resolved.push((name, value));
+                }
+                // The condition of `unsettled_links`.
+                let mut qb =
+                    QueryBuilder::<$db>::new("SELECT mailbox, graph_id FROM links WHERE kind = ");
+                qb.push_bind(kind.as_str())
+                    .push(
+                        " AND ((state = 'interrupted' AND crm_id IS NULL) \
+                         OR (state = 'active' AND crm_id IS NOT NULL \
+                         AND graph_hash IS NULL AND graph_version IS NOT NULL)) AND mailbox",
+                    );
+                push_in_list(&mut qb, mailboxes);
+                let rows: Vec<(String, String)> = qb.build_query_as().fetch_all(&self.pool).await?;
+                for (m, graph_id) in rows {
+                    reads.entry(&m).unsettled.push(graph_id);
+                }
+                Ok(reads)
             }
 
             // ----- cursors -----------------------------------------------------------

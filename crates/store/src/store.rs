@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use crate::error::StoreError;
 use crate::lease::{Lease, LeaseFence};
+use crate::probe_reads::ProbeReads;
 use crate::schedule::ScheduleEntry;
 use crate::types::{
     Alert, AlertDelivery, CrmId, Cursor, ExclusionPolicy, ItemCommit, ItemRetry, Kind, KindRun,
@@ -131,6 +132,11 @@ pub trait StateStore: Send + Sync + std::fmt::Debug {
         mailboxes: &[String],
         at: Timestamp,
     ) -> Result<Vec<String>>;
+
+    /// What the idle pre-pass reads for `mailboxes` and `kind` (cursors, kept names, the Graph
+    /// ids of unsettled links, see [`ProbeReads`]) in three statements for the whole batch,
+    /// with the store's clock.
+    async fn probe_reads(&self, kind: Kind, mailboxes: &[String]) -> Result<ProbeReads>;
 
     // ----- cursors ---------------------------------------------------------------------
 

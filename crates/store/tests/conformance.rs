@@ -80,6 +80,7 @@ conformance!(
     subscriptions,
     links,
     unsettled_links,
+    probe_reads,
     commit_item,
     commit_item_is_atomic,
     ledger,

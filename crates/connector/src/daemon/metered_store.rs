@@ -14,8 +14,8 @@ use async_trait::async_trait;
 use gc_store::{
     Alert, AlertDelivery, Backend, CrmId, Cursor, ExclusionPolicy, ItemCommit, ItemRetry, Kind,
     KindRun, Lease, LeaseFence, LedgerEntry, LedgerFilter, Link, MailboxFailure, MailboxRecord,
-    MailboxUpsert, NewAlert, NewLedgerEntry, Result, Run, RunCounts, RunOutcome, ScheduleEntry,
-    StateStore, SubscriptionRecord,
+    MailboxUpsert, NewAlert, NewLedgerEntry, ProbeReads, Result, Run, RunCounts, RunOutcome,
+    ScheduleEntry, StateStore, SubscriptionRecord,
 };
 use jiff::Timestamp;
 use tokio::io::AsyncWrite;
@@ -137,6 +137,10 @@ impl StateStore for MeteredStore {
         at: Timestamp,
     ) -> Result<Vec<String>> {
         self.timed("needing_runs", self.inner.needing_runs(kind, mailboxes, at))
+            .await
+    }
+    async fn probe_reads(&self, kind: Kind, mailboxes: &[String]) -> Result<ProbeReads> {
+        self.timed("probe_reads", self.inner.probe_reads(kind, mailboxes))
             .await
     }
     async fn get_cursor(&self, mailbox: &str, kind: Kind, scope: &str) -> Result<Option<Cursor>> {

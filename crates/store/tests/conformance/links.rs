@@ -291,6 +291,61 @@ pub(crate) async fn unsettled_links(s: &dyn StateStore) {
     assert_eq!(ids, expected);
 }
 
+/// What the idle pre-pass reads for a batch: the asked mailboxes' cursors, kept names and
+/// unsettled links of one kind, grouped by mailbox, with the store's clock.
+pub(crate) async fn probe_reads(s: &dyn StateStore) {
+    let before = s.now().await.unwrap();
+    let r = s.probe_reads(Kind::Appointment, &[]).await.unwrap();
+    assert!(r.now >= before);
+    assert!(r.mailbox("r1").cursors.is_empty());
+    for (mailbox, kind, scope, delta) in [
+        ("r1", Kind::Appointment, "calendar", "d1"),
+        ("r1", Kind::Appointment, "crm", "c1"),
+        ("r1", Kind::Task, "crm", "t1"),
+        ("r2", Kind::Appointment, "calendar", "d2"),
+        ("r3", Kind::Appointment, "calendar", "d3"),
+    ] {
+        let mut c = Cursor::new(mailbox, kind, scope);
+        c.delta_link = Some(delta.into());
+        s.put_cursor(&c, &[]).await.unwrap();
+    }
+    s.put_resolved("r1", Kind::Appointment, "/calendar", Some("AAMk-1"))
+        .await
+        .unwrap();
+    s.put_resolved("r1", Kind::Task, "/list", Some("L1"))
+        .await
+        .unwrap();
+    let mut intent = Link::new(Kind::Appointment, "r1", "e-intent");
+    intent.state = LinkState::Interrupted;
+    let mut confirmed = Link::new(Kind::Appointment, "r1", "e-confirmed");
+    confirmed.crm_id = Some(CrmId(1));
+    confirmed.graph_version = Some("ck".into());
+    confirmed.graph_hash = Some("h".into());
+    let mut unasked = Link::new(Kind::Appointment, "r3", "e-r3");
+    unasked.state = LinkState::Interrupted;
+    s.upsert_links(&[intent, confirmed, unasked]).await.unwrap();
+
+    let asked: Vec<String> = ["r1", "r2", "nobody"].map(String::from).to_vec();
+    let r = s.probe_reads(Kind::Appointment, &asked).await.unwrap();
+    let r1 = r.mailbox("r1");
+    let mut scopes: Vec<&str> = r1.cursors.iter().map(|c| c.scope.as_str()).collect();
+    scopes.sort_unstable();
+    assert_eq!(scopes, ["calendar", "crm"], "the kind's cursors only");
+    assert_eq!(
+        r1.cursor("calendar").and_then(|c| c.delta_link.as_deref()),
+        Some("d1")
+    );
+    assert_eq!(r1.resolved("/calendar"), Some("AAMk-1"));
+    assert_eq!(r1.resolved("/list"), None, "another kind's name");
+    assert_eq!(r1.unsettled, ["e-intent"]);
+    let r2 = r.mailbox("r2");
+    assert_eq!(r2.cursors.len(), 1);
+    assert!(r2.unsettled.is_empty() && r2.resolved.is_empty());
+    // Not asked, or unknown: nothing.
+    assert!(r.mailbox("r3").cursors.is_empty() && r.mailbox("r3").unsettled.is_empty());
+    assert!(r.mailbox("nobody").cursors.is_empty());
+}
+
 pub(crate) async fn item_retries(s: &dyn StateStore) {
     assert!(
         s.get_retry(Kind::Email, "r1", "m1")

@@ -245,12 +245,8 @@ impl SyncKind for AbsenceKind {
         true
     }
 
-    async fn probes(
-        &self,
-        store: &Arc<dyn gc_store::StateStore>,
-        target: &MailboxTarget,
-    ) -> Result<Option<Vec<Probe>>, PortError> {
-        self.crm_probes(store, target).await
+    fn probes(&self, reads: &gc_store::ProbeReads, target: &MailboxTarget) -> Option<Vec<Probe>> {
+        self.crm_probes(reads, target)
     }
 
     fn prober(&self) -> Option<&dyn Prober> {

@@ -9,13 +9,12 @@
 
 use std::sync::Arc;
 
-use gc_store::{CrmId, Kind, StateStore};
+use gc_store::{CrmId, ProbeReads};
 use jiff::civil::Date;
 use sha2::{Digest, Sha256};
 
 use crate::absences::kind::AbsenceKind;
 use crate::engine::MailboxTarget;
-use crate::error::{PortError, store_error};
 use crate::ports::{FingerprintQuestion, Probe, Prober, Question};
 
 /// The cursor scope of the CRM source.
@@ -53,22 +52,18 @@ impl AbsenceKind {
 
     /// The probe of one mailbox: the fingerprint its last complete round stored; `None`
     /// (the mailbox is run) before the first one, or without an update stamp.
-    pub(crate) async fn crm_probes(
+    pub(crate) fn crm_probes(
         &self,
-        store: &Arc<dyn StateStore>,
+        reads: &ProbeReads,
         target: &MailboxTarget,
-    ) -> Result<Option<Vec<Probe>>, PortError> {
-        let Some(fingerprint) = store
-            .get_cursor(target.mailbox(), Kind::Absence, CRM_SCOPE)
-            .await
-            .map_err(store_error)?
+    ) -> Option<Vec<Probe>> {
+        let fingerprint = reads
+            .mailbox(target.mailbox())
+            .cursor(CRM_SCOPE)
             .filter(|c| c.next_link.is_none())
-            .and_then(|c| c.delta_link)
-        else {
-            return Ok(None);
-        };
+            .and_then(|c| c.delta_link.clone())?;
         let (from, to) = self.window_now();
-        Ok(Some(vec![Probe {
+        Some(vec![Probe {
             user: target.graph_user.clone(),
             question: Question::CrmAbsences(FingerprintQuestion {
                 rep_number: target.owner.rep_number.clone(),
@@ -76,7 +71,7 @@ impl AbsenceKind {
                 to,
                 fingerprint,
             }),
-        }]))
+        }])
     }
 }
 

@@ -293,12 +293,8 @@ impl SyncKind for AppointmentKind {
         }))
     }
 
-    async fn probes(
-        &self,
-        store: &Arc<dyn gc_store::StateStore>,
-        target: &MailboxTarget,
-    ) -> Result<Option<Vec<Probe>>, PortError> {
-        self.calendar_probes(store, target).await
+    fn probes(&self, reads: &gc_store::ProbeReads, target: &MailboxTarget) -> Option<Vec<Probe>> {
+        self.calendar_probes(reads, target)
     }
 
     fn prober(&self) -> Option<&dyn Prober> {

@@ -11,13 +11,12 @@
 
 use std::sync::Arc;
 
-use gc_store::{Kind, StateStore};
+use gc_store::ProbeReads;
 
 use crate::appointments::crm_source::CRM_SCOPE;
 use crate::appointments::kind::{AppointmentKind, CALENDAR_SCOPE, scope};
 use crate::crm_checkpoint::CrmCheckpoint;
 use crate::engine::MailboxTarget;
-use crate::error::{PortError, store_error};
 use crate::ports::{Probe, Prober, Question, StampQuestion};
 
 impl AppointmentKind {
@@ -33,43 +32,31 @@ impl AppointmentKind {
     /// `None` before the current window's rounds finished (a new day starts a new window,
     /// which is walked from the start), while the CRM side is due for a full walk, or when
     /// the mailbox has a source this cannot answer for.
-    pub(crate) async fn calendar_probes(
+    pub(crate) fn calendar_probes(
         &self,
-        store: &Arc<dyn StateStore>,
+        reads: &ProbeReads,
         target: &MailboxTarget,
-    ) -> Result<Option<Vec<Probe>>, PortError> {
-        let now = store.now().await.map_err(store_error)?;
-        let (start, end) = self.window(now);
+    ) -> Option<Vec<Probe>> {
+        let (start, end) = self.window(reads.now);
         let current = scope(start, end);
+        let kept = reads.mailbox(target.mailbox());
         let mut link = None;
         let mut crm = None;
-        for c in store
-            .list_cursors(target.mailbox(), Some(Kind::Appointment))
-            .await
-            .map_err(store_error)?
-        {
-            let done = c.delta_link.filter(|_| c.next_link.is_none());
+        for c in &kept.cursors {
+            let done = c.delta_link.clone().filter(|_| c.next_link.is_none());
             if c.scope == current {
                 link = done;
             } else if c.scope == CRM_SCOPE {
                 crm = done;
             } else if !c.scope.starts_with(CALENDAR_SCOPE) {
-                return Ok(None);
+                return None;
             }
         }
-        let Some(link) = link else {
-            return Ok(None);
-        };
+        let link = link?;
         // An event written and never reported, or an interrupted write: no delta may tell
         // what became of it (see `crm_source::settle`), so the run looks itself.
-        if store
-            .unsettled_links(target.mailbox(), Kind::Appointment)
-            .await
-            .map_err(store_error)?
-            .iter()
-            .any(|l| !l.graph_id.starts_with("crm:"))
-        {
-            return Ok(None);
+        if kept.unsettled.iter().any(|id| !id.starts_with("crm:")) {
+            return None;
         }
         let mut probes = vec![Probe::delta(&target.graph_user, link)];
         if self.rules.crm_to_microsoft365() {
@@ -80,12 +67,10 @@ impl AppointmentKind {
                 .unwrap_or(end);
             let (from, to) = (tz.to_datetime(start).date(), tz.to_datetime(last).date());
             let checkpoint = crm.as_deref().and_then(CrmCheckpoint::decode);
-            let Some(cp) = checkpoint.filter(|cp| {
+            let cp = checkpoint.filter(|cp| {
                 !self.rules.dialect.activity.updated.is_empty()
                     && !cp.full_walk_due(jiff::Timestamp::now(), to, self.rules.full_walk_every)
-            }) else {
-                return Ok(None);
-            };
+            })?;
             probes.push(Probe {
                 user: target.graph_user.clone(),
                 question: Question::CrmActivities(StampQuestion {
@@ -96,6 +81,6 @@ impl AppointmentKind {
                 }),
             });
         }
-        Ok(Some(probes))
+        Some(probes)
     }
 }

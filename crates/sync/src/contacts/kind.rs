@@ -238,12 +238,12 @@ impl SyncKind for ContactKind {
         true
     }
 
-    async fn probes(
+    fn probes(
         &self,
-        store: &Arc<dyn StateStore>,
+        reads: &gc_store::ProbeReads,
         target: &crate::engine::MailboxTarget,
-    ) -> Result<Option<Vec<Probe>>, PortError> {
-        self.crm_probes(store, target).await
+    ) -> Option<Vec<Probe>> {
+        self.crm_probes(reads, target)
     }
 
     fn prober(&self) -> Option<&dyn Prober> {

@@ -14,12 +14,11 @@
 use std::sync::Arc;
 
 use gc_crm::CompanyStamps;
-use gc_store::{Kind, StateStore};
+use gc_store::ProbeReads;
 use sha2::{Digest, Sha256};
 
 use crate::contacts::kind::ContactKind;
 use crate::engine::MailboxTarget;
-use crate::error::{PortError, store_error};
 use crate::ports::{Probe, Prober, Question, SelectionQuestion};
 
 /// The cursor scope of the CRM source.
@@ -61,37 +60,30 @@ impl ContactKind {
     /// The probe of one mailbox: the fingerprint its last complete round stored, when it was
     /// stored for the same place; `None` (the mailbox is run) otherwise, before the first
     /// round, and with the activity rule on.
-    pub(crate) async fn crm_probes(
+    pub(crate) fn crm_probes(
         &self,
-        store: &Arc<dyn StateStore>,
+        reads: &ProbeReads,
         target: &MailboxTarget,
-    ) -> Result<Option<Vec<Probe>>, PortError> {
+    ) -> Option<Vec<Probe>> {
         if self.rules.activity_days > 0 {
-            return Ok(None);
+            return None;
         }
-        let Some(stored) = store
-            .get_cursor(target.mailbox(), Kind::Contact, CRM_SCOPE)
-            .await
-            .map_err(store_error)?
+        let stored = reads
+            .mailbox(target.mailbox())
+            .cursor(CRM_SCOPE)
             .filter(|c| c.next_link.is_none())
-            .and_then(|c| c.delta_link)
-        else {
-            return Ok(None);
-        };
+            .and_then(|c| c.delta_link.as_deref())?;
         let place = self.place_of(&target.owner);
-        let Some(fingerprint) = stored
+        let fingerprint = stored
             .strip_prefix(&checkpoint(&place, ""))
-            .filter(|f| !f.is_empty())
-        else {
-            return Ok(None);
-        };
-        Ok(Some(vec![Probe {
+            .filter(|f| !f.is_empty())?;
+        Some(vec![Probe {
             user: target.graph_user.clone(),
             question: Question::CrmSelection(SelectionQuestion {
                 rep_number: target.owner.rep_number.clone(),
                 fingerprint: fingerprint.to_owned(),
             }),
-        }]))
+        }])
     }
 }
 

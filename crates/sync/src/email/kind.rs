@@ -22,7 +22,7 @@ use crate::email::{digest, execute, finish, folders};
 use crate::engine::{
     Applied, Identity, ItemCx, MailboxTarget, Page, Prepared, RunCx, Source, SyncKind,
 };
-use crate::error::{ErrorClass, PortError, store_error};
+use crate::error::{ErrorClass, PortError};
 use crate::ports::{ActivityCrm, FolderRef, MailGraph, Notifier, Probe, Prober};
 
 /// Key of items Graph delivered without an id: they can only be reported.
@@ -193,27 +193,13 @@ impl SyncKind for EmailKind {
     /// The sync folder's delta link, looked past removals: a message leaves the folder when
     /// it is filed (by this connector or another rep's) or deleted unfiled, and neither needs
     /// a run; only a message arriving or changing does.
-    async fn probes(
-        &self,
-        store: &Arc<dyn gc_store::StateStore>,
-        target: &MailboxTarget,
-    ) -> Result<Option<Vec<Probe>>, PortError> {
-        let key = folders::folder_key(&self.rules.sync_folder);
-        let Some(folder) = store
-            .get_resolved(target.mailbox(), Kind::Email, &key)
-            .await
-            .map_err(store_error)?
-        else {
-            return Ok(None);
-        };
-        let cursor = store
-            .get_cursor(target.mailbox(), Kind::Email, &folder)
-            .await
-            .map_err(store_error)?;
-        Ok(cursor
+    fn probes(&self, reads: &gc_store::ProbeReads, target: &MailboxTarget) -> Option<Vec<Probe>> {
+        let kept = reads.mailbox(target.mailbox());
+        let folder = kept.resolved(&folders::folder_key(&self.rules.sync_folder))?;
+        kept.cursor(folder)
             .filter(|c| c.next_link.is_none())
-            .and_then(|c| c.delta_link)
-            .map(|link| vec![Probe::delta_past_removals(&target.graph_user, link)]))
+            .and_then(|c| c.delta_link.clone())
+            .map(|link| vec![Probe::delta_past_removals(&target.graph_user, link)])
     }
 
     /// The sync folder's next delta page (and its CRM lookup) is read while a page is filed:

@@ -24,13 +24,14 @@ impl Engine {
         let Some(prober) = kind.prober() else {
             return idle;
         };
-        let Ok(now) = self.store.now().await else {
+        // What the probes are made of (cursors, kept names), for the whole batch at once.
+        let ids: Vec<String> = targets.iter().map(|t| t.mailbox().to_owned()).collect();
+        let Ok(reads) = self.store.probe_reads(kind.kind(), &ids).await else {
             return idle;
         };
         // Excluded (the run reports it) or with retries waiting: run whatever a probe says.
         // One read for the batch.
-        let ids: Vec<String> = targets.iter().map(|t| t.mailbox().to_owned()).collect();
-        let Ok(needing) = self.store.needing_runs(kind.kind(), &ids, now).await else {
+        let Ok(needing) = self.store.needing_runs(kind.kind(), &ids, reads.now).await else {
             return idle;
         };
         let needing: HashSet<String> = needing.into_iter().collect();
@@ -39,7 +40,7 @@ impl Engine {
             if needing.contains(t.mailbox()) {
                 continue;
             }
-            if let Ok(Some(probes)) = kind.probes(&self.store, t).await {
+            if let Some(probes) = kind.probes(&reads, t) {
                 idle[i] = !probes.is_empty();
                 asked.extend(probes.into_iter().map(|p| (i, p)));
             }

@@ -22,10 +22,8 @@
 //! engine commits a failed link and calls `finish` with a failed [`Applied`]), tenant and
 //! mailbox errors stop the run without charging the item.
 
-use std::sync::Arc;
-
 use async_trait::async_trait;
-use gc_store::{Kind, Link, NewLedgerEntry, StateStore};
+use gc_store::{Kind, Link, NewLedgerEntry, ProbeReads};
 
 use crate::engine::cx::{ItemCx, RunCx};
 use crate::engine::mailbox::MailboxTarget;
@@ -160,13 +158,10 @@ pub trait SyncKind: Send + Sync + 'static {
     /// link, a CRM source's stored update stamp or fingerprint), since the mailbox is left out
     /// only when every probe answers "unchanged". `Ok(None)` (the default) when the kind
     /// cannot tell for some source (never synchronized, a round in progress, a full walk due,
-    /// a source without a change check): the mailbox is run.
-    async fn probes(
-        &self,
-        _store: &Arc<dyn StateStore>,
-        _target: &MailboxTarget,
-    ) -> Result<Option<Vec<Probe>>, PortError> {
-        Ok(None)
+    /// a source without a change check): the mailbox is run. `reads` holds what the store
+    /// keeps for every mailbox of the batch (read once for all of them).
+    fn probes(&self, _reads: &ProbeReads, _target: &MailboxTarget) -> Option<Vec<Probe>> {
+        None
     }
 
     /// Who answers [`SyncKind::probes`], many mailboxes per request; `None` (the default):

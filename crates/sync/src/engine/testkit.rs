@@ -159,17 +159,12 @@ impl SyncKind for TestKind {
         self.script.lock().unwrap().read_ahead
     }
 
-    async fn probes(
-        &self,
-        _store: &Arc<dyn StateStore>,
-        target: &MailboxTarget,
-    ) -> Result<Option<Vec<Probe>>, PortError> {
-        Ok(self
-            .script
+    fn probes(&self, _reads: &gc_store::ProbeReads, target: &MailboxTarget) -> Option<Vec<Probe>> {
+        self.script
             .lock()
             .unwrap()
             .probed
-            .then(|| vec![Probe::delta(&target.graph_user, "delta".into())]))
+            .then(|| vec![Probe::delta(&target.graph_user, "delta".into())])
     }
 
     fn prober(&self) -> Option<&dyn Prober> {

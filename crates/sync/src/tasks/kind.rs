@@ -421,48 +421,24 @@ impl SyncKind for TasksKind {
     /// One probe per source: the CRM tasks changed after the checkpoint's stamp, and the
     /// list's stored delta link. None (the mailbox is run) while a full walk of the window is
     /// due, without an update stamp, or before both sources finished a round.
-    async fn probes(
-        &self,
-        store: &Arc<dyn gc_store::StateStore>,
-        target: &MailboxTarget,
-    ) -> Result<Option<Vec<Probe>>, PortError> {
+    fn probes(&self, reads: &gc_store::ProbeReads, target: &MailboxTarget) -> Option<Vec<Probe>> {
         if !self.crm.has_update_stamp() {
-            return Ok(None);
+            return None;
         }
-        let mailbox = target.mailbox();
-        let finished = |c: Option<gc_store::Cursor>| {
+        let kept = reads.mailbox(target.mailbox());
+        let finished = |c: Option<&gc_store::Cursor>| {
             c.filter(|c| c.next_link.is_none())
-                .and_then(|c| c.delta_link)
+                .and_then(|c| c.delta_link.clone())
         };
-        let crm = finished(
-            store
-                .get_cursor(mailbox, Kind::Task, CRM_SCOPE)
-                .await
-                .map_err(store_error)?,
-        );
-        let Some(checkpoint) = crm.as_deref().and_then(CrmCheckpoint::decode) else {
-            return Ok(None);
-        };
+        let crm = finished(kept.cursor(CRM_SCOPE));
+        let checkpoint = crm.as_deref().and_then(CrmCheckpoint::decode)?;
         let (from, to) = self.rules.window(self.crm.today());
         if checkpoint.full_walk_due(Timestamp::now(), to, self.rules.full_walk_every) {
-            return Ok(None);
+            return None;
         }
-        let Some(list) = store
-            .get_resolved(mailbox, Kind::Task, &list_key(&self.rules.list_name))
-            .await
-            .map_err(store_error)?
-        else {
-            return Ok(None);
-        };
-        let Some(link) = finished(
-            store
-                .get_cursor(mailbox, Kind::Task, &list)
-                .await
-                .map_err(store_error)?,
-        ) else {
-            return Ok(None);
-        };
-        Ok(Some(vec![
+        let list = kept.resolved(&list_key(&self.rules.list_name))?;
+        let link = finished(kept.cursor(list))?;
+        Some(vec![
             Probe {
                 user: target.graph_user.clone(),
                 question: Question::CrmTasks(StampQuestion {
@@ -473,7 +449,7 @@ impl SyncKind for TasksKind {
                 }),
             },
             Probe::delta(&target.graph_user, link),
-        ]))
+        ])
     }
 
     fn prober(&self) -> Option<&dyn Prober> {

@@ -787,12 +787,7 @@ async fn check(w: &World, scenarios: &[Scenario]) {
                     (sc.crm.is_some() && e.crm_id == sc.crm)
                         || sc.event.as_deref() == Some(e.item_key.as_str())
                 })
-                .map(|e| {
-                    format!(
-                        "{} {:?} {} {}: {}",
-                        e.at, e.action, e.mailbox, e.item_key, e.reason
-                    )
-                })
+                .map(entry_line)
                 .collect();
             h.push(format!("the event's link: {event_link:?}"));
             h
@@ -840,6 +835,14 @@ async fn check(w: &World, scenarios: &[Scenario]) {
     }
 }
 
+/// One ledger entry of a failing scenario's history.
+fn entry_line(e: &gc_store::LedgerEntry) -> String {
+    format!(
+        "{} {:?} {} {}: {}",
+        e.at, e.action, e.mailbox, e.item_key, e.reason
+    )
+}
+
 /// The end state of a series scenario: a deleted series leaves no event and no live record;
 /// otherwise the organizer's calendar holds the master alone (no occurrence written back as
 /// an event of its own), CRM one live master record with the master's subject and, per
@@ -875,12 +878,7 @@ async fn check_series(
             .filter(|e| {
                 e.crm_id.is_some_and(|id| ids.contains(&id)) || items.contains(e.item_key.as_str())
             })
-            .map(|e| {
-                format!(
-                    "{} {:?} {} {}: {}",
-                    e.at, e.action, e.mailbox, e.item_key, e.reason
-                )
-            })
+            .map(entry_line)
             .collect::<Vec<_>>()
     };
     if sc.deleted {

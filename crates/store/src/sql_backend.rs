@@ -42,6 +42,12 @@ macro_rules! sql_backend {
 
         $crate::sql_rows::sql_rows!($db);
 
+        /// The condition of an unsettled link (`unsettled_links`, `probe_reads`): an intent
+        /// without a CRM id, or an active link whose Graph item no change feed reported yet.
+        const UNSETTLED: &str = " AND ((state = 'interrupted' AND crm_id IS NULL) \
+             OR (state = 'active' AND crm_id IS NOT NULL \
+             AND graph_hash IS NULL AND graph_version IS NOT NULL))";
+
         /// Append ` IN ($1, $2, …)` binding `mailboxes` (not empty).
         fn push_in_list(qb: &mut QueryBuilder<$db>, mailboxes: &[String]) {
             qb.push(" IN (");
@@ -609,7 +615,8 @@ macro_rules! sql_backend {
                 push_in_list(&mut qb, mailboxes);
                 for row in qb.build().fetch_all(&self.pool).await? {
                     let c = cursor_from_row(&row)?;
-                    reads.entry(&c.mailbox.clone()).cursors.push(c);
+                    let mailbox = c.mailbox.clone();
+                    reads.entry(&mailbox).cursors.push(c);
                 }
                 let mut qb = QueryBuilder::<$db>::new(
                     "SELECT mailbox, name, value FROM resolved_names WHERE kind = ",
@@ -621,15 +628,11 @@ macro_rules! sql_backend {
                 for (m, name, value) in rows {
                     reads.entry(&m).resolved.push((name, value));
                 }
-                // The condition of `unsettled_links`.
                 let mut qb =
                     QueryBuilder::<$db>::new("SELECT mailbox, graph_id FROM links WHERE kind = ");
                 qb.push_bind(kind.as_str())
-                    .push(
-                        " AND ((state = 'interrupted' AND crm_id IS NULL) \
-                         OR (state = 'active' AND crm_id IS NOT NULL \
-                         AND graph_hash IS NULL AND graph_version IS NOT NULL)) AND mailbox",
-                    );
+                    .push(UNSETTLED)
+                    .push(" AND mailbox");
                 push_in_list(&mut qb, mailboxes);
                 let rows: Vec<(String, String)> = qb.build_query_as().fetch_all(&self.pool).await?;
                 for (m, graph_id) in rows {
@@ -960,12 +963,8 @@ macro_rules! sql_backend {
                     .push_bind(kind.as_str())
                     .push(" AND mailbox = ")
                     .push_bind(mailbox.to_owned())
-                    .push(
-                        " AND ((state = 'interrupted' AND crm_id IS NULL) \
-                         OR (state = 'active' AND crm_id IS NOT NULL \
-                         AND graph_hash IS NULL AND graph_version IS NOT NULL)) \
-                         ORDER BY graph_id",
-                    );
+                    .push(UNSETTLED)
+                    .push(" ORDER BY graph_id");
                 let rows = qb.build().fetch_all(&self.pool).await?;
                 rows.iter().map(link_from_row).collect()
             }

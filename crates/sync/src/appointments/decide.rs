@@ -271,7 +271,7 @@ pub fn decide(i: Input<'_>) -> Decision {
             Some(
                 "the CrmId property"
                     | "external key"
-                    | "a link of another mailbox"
+                    | crate::appointments::gather::OTHER_LINK
                     | crate::appointments::gather::CLOSED_LINK
             )
         ) && let Some(id) = i.facts.candidate =>
@@ -811,7 +811,7 @@ pub(crate) mod tests {
         ));
         // The same when the meeting's external key outlived its record, or when the other
         // copy's link is still active (that mailbox has not run since the deletion).
-        for found_by in ["external key", "a link of another mailbox"] {
+        for found_by in ["external key", crate::appointments::gather::OTHER_LINK] {
             let gone = Facts {
                 found_by: Some(found_by),
                 candidate: Some(CrmId(77)),

@@ -124,7 +124,7 @@ pub async fn gather(
                 .iter()
                 .find(|l| l.state == LinkState::Active && l.crm_id.is_some())
         {
-            candidate = other.crm_id.map(|id| (id, "a link of another mailbox"));
+            candidate = other.crm_id.map(|id| (id, OTHER_LINK));
             // What CRM held when that mailbox last synced: a CRM edit since then is one to
             // weigh against this copy's fields, not to overwrite unseen.
             facts.baseline = other.crm_hash.clone();
@@ -251,13 +251,16 @@ pub async fn gather(
     Ok(facts)
 }
 
+/// How an appointment found through another mailbox's active link is named (`found_by`).
+pub const OTHER_LINK: &str = "a link of another mailbox";
+
 /// How an appointment found through another mailbox's closed link is named (`found_by`).
 pub const CLOSED_LINK: &str = "a closed link of another mailbox";
 
 /// The ledger's `adopted_by` for the ways gather finds an appointment.
 fn adopted_by(how: &str) -> Option<AdoptedBy> {
     Some(match how {
-        "a link of another mailbox" | CLOSED_LINK => AdoptedBy::Link,
+        OTHER_LINK | CLOSED_LINK => AdoptedBy::Link,
         "external key" => AdoptedBy::ICalUId,
         "the CrmId property" => AdoptedBy::CrmIdProperty,
         "left by an interrupted attempt" => AdoptedBy::Interrupted,

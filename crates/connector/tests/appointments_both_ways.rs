@@ -509,7 +509,7 @@ async fn a_crm_appointment_held_behind_an_interrupted_write_reaches_the_calendar
     drop(wire);
     let mut unsettled = 0;
     for m in rt.store.list_mailboxes().await.unwrap() {
-        let links = rt.store.unsettled_links(&m.rep_id, Kind::Appointment);
+        let links = rt.store.unsettled_links(&m.rep_id, Kind::Appointment, None);
         unsettled += links.await.unwrap().len();
     }
     assert_eq!(unsettled, 1, "the cut write is unsettled");
@@ -577,5 +577,90 @@ async fn a_meeting_deleted_in_crm_before_its_organizer_linked_it_is_cancelled_no
     assert!(
         activities(&env, "Deleted before linked").await.is_empty(),
         "no appointment written again"
+    );
+}
+
+/// An event linked by a round whose checkpoint was never stored (another item of its page was
+/// delayed), then deleted by the user before the next run: the next delta, read from the old
+/// checkpoint, never reports an event created and deleted since, so the run reads the links
+/// written after that checkpoint by id, and the deletion reaches CRM.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_event_linked_by_a_round_without_checkpoint_and_then_deleted_is_deleted_in_crm() {
+    let env = start(36).await;
+    let reps = two_reps(&env).await;
+    let (anna, _) = &reps[0];
+    let crm = env.crm();
+    let mut config = config(&env, AppointmentConflict::Newest);
+    // A CRM request that fails is not tried again in the run: its item is delayed.
+    config.errors.max_retries = 0;
+    let g = graph(&config);
+    let rt = Runtime::build(&config).await.unwrap();
+    cycle(&rt).await;
+    let d = day(2);
+    for (subject, hour) in [("Linked, then deleted", 9), ("Delayed once", 11)] {
+        g.create_event(
+            anna,
+            &json!({
+                "subject": subject,
+                "start": {"dateTime": format!("{d}T{hour:02}:00:00"), "timeZone": "UTC"},
+                "end": {"dateTime": format!("{d}T{:02}:00:00", hour + 1), "timeZone": "UTC"},
+            }),
+        )
+        .await
+        .unwrap();
+    }
+    // One of the two writes to CRM never arrives: that item is delayed, so its page (the
+    // only one) keeps the old checkpoint, while the other item is written and linked.
+    let wire = env.demo.sandbox.arm_tripwire(
+        Tripwire {
+            target: Target::Crm {
+                command: Some(CrmCommand::Insert),
+                table: Some(crm.dialect().activity.table.clone()),
+            },
+            nth: 1,
+            when: When::BeforeProcessing,
+        },
+        || {},
+    );
+    let r = rt
+        .cycle(Some(anna), &gc_sync::NoProgress, &Default::default())
+        .await
+        .unwrap();
+    assert!(wire.fired());
+    drop(wire);
+    assert_eq!(r.total(Kind::Appointment).delayed, 1, "{r:#?}");
+    let written: Vec<_> = [("Linked, then deleted", 9), ("Delayed once", 11)]
+        .into_iter()
+        .map(|(s, _)| s)
+        .collect();
+    let mut linked = None;
+    for subject in &written {
+        if activities(&env, subject).await.len() == 1 {
+            linked = Some(*subject);
+        }
+    }
+    let linked = linked.expect("one of the two was written");
+    let other = written.iter().find(|s| **s != linked).unwrap();
+    // The user deletes the linked event before the next run.
+    let ev = one_event(&g, anna, linked).await;
+    g.delete_event(anna, &ev.id).await.unwrap();
+    let r = cycle(&rt).await;
+    assert_eq!((r.created, r.deleted), (1, 1), "{r:?}");
+    let dl = crm.dialect().activity.clone();
+    let gone = activities(&env, linked).await;
+    assert_eq!(gone.len(), 1, "{gone:#?}");
+    assert_eq!(
+        gone[0]
+            .get(&dl.deleted)
+            .map(|v| crm.dialect().parse_bool(v)),
+        Some(true),
+        "the deletion reached CRM: {gone:#?}"
+    );
+    assert_eq!(activities(&env, other).await.len(), 1);
+    let quiet = cycle(&rt).await;
+    assert_eq!(
+        (quiet.created, quiet.updated, quiet.deleted),
+        (0, 0, 0),
+        "{quiet:?}"
     );
 }

@@ -44,9 +44,9 @@ macro_rules! sql_backend {
 
         /// The condition of an unsettled link (`unsettled_links`, `probe_reads`): an intent
         /// without a CRM id, or an active link whose Graph item no change feed reported yet.
-        const UNSETTLED: &str = " AND ((state = 'interrupted' AND crm_id IS NULL) \
+        const UNSETTLED: &str = "(state = 'interrupted' AND crm_id IS NULL) \
              OR (state = 'active' AND crm_id IS NOT NULL \
-             AND graph_hash IS NULL AND graph_version IS NOT NULL))";
+             AND graph_hash IS NULL AND graph_version IS NOT NULL)";
 
         /// Append ` IN ($1, $2, …)` binding `mailboxes` (not empty).
         fn push_in_list(qb: &mut QueryBuilder<$db>, mailboxes: &[String]) {
@@ -631,12 +631,27 @@ macro_rules! sql_backend {
                 let mut qb =
                     QueryBuilder::<$db>::new("SELECT mailbox, graph_id FROM links WHERE kind = ");
                 qb.push_bind(kind.as_str())
+                    .push(" AND (")
                     .push(UNSETTLED)
-                    .push(" AND mailbox");
+                    .push(") AND mailbox");
                 push_in_list(&mut qb, mailboxes);
                 let rows: Vec<(String, String)> = qb.build_query_as().fetch_all(&self.pool).await?;
                 for (m, graph_id) in rows {
                     reads.entry(&m).unsettled.push(graph_id);
+                }
+                // One index seek per mailbox (`links_written`), not a scan of its links.
+                let mut qb = QueryBuilder::<$db>::new(
+                    "SELECT m.rep_id, (SELECT MAX(l.updated_at) FROM links l WHERE l.kind = ",
+                );
+                qb.push_bind(kind.as_str())
+                    .push(" AND l.mailbox = m.rep_id) FROM mailboxes m WHERE m.rep_id");
+                push_in_list(&mut qb, mailboxes);
+                let rows: Vec<(String, Option<i64>)> =
+                    qb.build_query_as().fetch_all(&self.pool).await?;
+                for (m, written) in rows {
+                    if let Some(us) = written {
+                        reads.entry(&m).last_link_write = Some(ts(us)?);
+                    }
                 }
                 Ok(reads)
             }
@@ -956,15 +971,26 @@ macro_rules! sql_backend {
                 rows.iter().map(link_from_row).collect()
             }
 
-            async fn unsettled_links(&self, mailbox: &str, kind: Kind) -> Result<Vec<Link>> {
+            async fn unsettled_links(
+                &self,
+                mailbox: &str,
+                kind: Kind,
+                since: Option<Timestamp>,
+            ) -> Result<Vec<Link>> {
                 let mut qb = QueryBuilder::<$db>::new("SELECT ");
                 qb.push(LINK_COLS)
                     .push(" FROM links WHERE kind = ")
                     .push_bind(kind.as_str())
                     .push(" AND mailbox = ")
                     .push_bind(mailbox.to_owned())
-                    .push(UNSETTLED)
-                    .push(" ORDER BY graph_id");
+                    .push(" AND (")
+                    .push(UNSETTLED);
+                if let Some(t) = since {
+                    qb.push(" OR (state = 'active' AND crm_id IS NOT NULL AND updated_at > ")
+                        .push_bind(t.as_microsecond())
+                        .push(")");
+                }
+                qb.push(") ORDER BY graph_id");
                 let rows = qb.build().fetch_all(&self.pool).await?;
                 rows.iter().map(link_from_row).collect()
             }

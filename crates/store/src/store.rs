@@ -228,9 +228,18 @@ pub trait StateStore: Send + Sync + std::fmt::Debug {
     /// Links of one mailbox and kind whose Microsoft 365 side is not settled: an intent
     /// without a CRM id ([`crate::LinkState::Interrupted`]: a write to CRM was begun and cut
     /// off), or an active link to a CRM record whose Graph item the connector wrote and no
-    /// change feed has reported yet (a Graph version but no Graph hash). A change feed need
-    /// not report the removal of an item it never reported, so these are read by id.
-    async fn unsettled_links(&self, mailbox: &str, kind: Kind) -> Result<Vec<Link>>;
+    /// change feed has reported yet (a Graph version but no Graph hash), and with `since`,
+    /// every active link to a CRM record written after `since` (the time its source's
+    /// checkpoint was stored: a round that linked items and was cut off before storing its
+    /// own checkpoint). A change feed need not report the removal of an item it never
+    /// reported, or reported only in a round whose checkpoint was lost, so these are read by
+    /// id.
+    async fn unsettled_links(
+        &self,
+        mailbox: &str,
+        kind: Kind,
+        since: Option<Timestamp>,
+    ) -> Result<Vec<Link>>;
 
     /// Insert or replace a link (keyed by kind, mailbox, Graph id), under `fences`: the
     /// intent marker ([`crate::LinkState::Interrupted`]) stored before a CRM write goes

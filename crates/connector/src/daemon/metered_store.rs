@@ -255,9 +255,17 @@ impl StateStore for MeteredStore {
         )
         .await
     }
-    async fn unsettled_links(&self, mailbox: &str, kind: Kind) -> Result<Vec<Link>> {
-        self.timed("unsettled_links", self.inner.unsettled_links(mailbox, kind))
-            .await
+    async fn unsettled_links(
+        &self,
+        mailbox: &str,
+        kind: Kind,
+        since: Option<Timestamp>,
+    ) -> Result<Vec<Link>> {
+        self.timed(
+            "unsettled_links",
+            self.inner.unsettled_links(mailbox, kind, since),
+        )
+        .await
     }
     async fn upsert_link(&self, link: &Link, fences: &[LeaseFence]) -> Result<()> {
         self.timed("upsert_link", self.inner.upsert_link(link, fences))

@@ -274,13 +274,15 @@ pub(crate) async fn unsettled_links(s: &dyn StateStore) {
     let mut task = link("task", LinkState::Interrupted, None, false, false);
     task.kind = Kind::Task;
     s.upsert_link(&task, &[]).await.unwrap();
-    let ids: Vec<String> = s
-        .unsettled_links("r1", Kind::Appointment)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|l| l.graph_id)
-        .collect();
+    let unsettled = |since| async move {
+        s.unsettled_links("r1", Kind::Appointment, since)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|l| l.graph_id)
+            .collect::<Vec<String>>()
+    };
+    let ids = unsettled(None).await;
     assert_eq!(ids, ["intent", "unconfirmed"]);
     // The query and the link's own predicates say the same.
     let expected: Vec<&str> = all
@@ -289,11 +291,32 @@ pub(crate) async fn unsettled_links(s: &dyn StateStore) {
         .map(|l| l.graph_id.as_str())
         .collect();
     assert_eq!(ids, expected);
+    // Since a checkpoint stored after every write: the same. Since one stored before a
+    // write: the active links to a CRM record written after it as well.
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    let stored = s.now().await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    assert_eq!(unsettled(Some(stored)).await, ["intent", "unconfirmed"]);
+    let mut again = all[3].clone();
+    again.crm_version = Some("v2".into());
+    let mut closed = all[5].clone();
+    closed.crm_version = Some("v2".into());
+    s.upsert_links(&[again, closed]).await.unwrap();
+    assert_eq!(
+        unsettled(Some(stored)).await,
+        ["confirmed", "intent", "unconfirmed"],
+        "a soft-deleted link is settled whenever it was written"
+    );
 }
 
 /// What the idle pre-pass reads for a batch: the asked mailboxes' cursors, kept names and
 /// unsettled links of one kind, grouped by mailbox, with the store's clock.
 pub(crate) async fn probe_reads(s: &dyn StateStore) {
+    for rep in ["r1", "r2", "r3"] {
+        s.upsert_mailbox(&mailboxes::mb(rep, &format!("{rep}@c.com")))
+            .await
+            .unwrap();
+    }
     let before = s.now().await.unwrap();
     let r = s.probe_reads(Kind::Appointment, &[]).await.unwrap();
     assert!(r.now >= before);
@@ -338,9 +361,13 @@ pub(crate) async fn probe_reads(s: &dyn StateStore) {
     assert_eq!(r1.resolved("/calendar"), Some("AAMk-1"));
     assert_eq!(r1.resolved("/list"), None, "another kind's name");
     assert_eq!(r1.unsettled, ["e-intent"]);
+    // The last link write: after the cursors were stored, before the reads.
+    let written = r1.last_link_write.unwrap();
+    assert!(written >= r1.cursor("calendar").unwrap().updated_at.unwrap() && written <= r.now);
     let r2 = r.mailbox("r2");
     assert_eq!(r2.cursors.len(), 1);
     assert!(r2.unsettled.is_empty() && r2.resolved.is_empty());
+    assert_eq!(r2.last_link_write, None, "no link");
     // Not asked, or unknown: nothing.
     assert!(r.mailbox("r3").cursors.is_empty() && r.mailbox("r3").unsettled.is_empty());
     assert!(r.mailbox("nobody").cursors.is_empty());

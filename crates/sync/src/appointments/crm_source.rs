@@ -11,10 +11,12 @@
 //! master (its subject, say), or its deletion, to CRM. This costs one Graph read per linked
 //! master record the walk sees (a full walk: those dated in the window).
 
+use std::sync::atomic::Ordering;
+
 use gc_store::{Kind, LinkState};
 use jiff::Timestamp;
 
-use crate::appointments::kind::{AppointmentKind, AppointmentRun};
+use crate::appointments::kind::{AppointmentKind, AppointmentRun, scope};
 use crate::appointments::model::{CalEvent, CrmAppointment, CrmItem, EventChange, When};
 use crate::appointments::ports::CrmWindow;
 use crate::appointments::series;
@@ -170,6 +172,13 @@ fn next_checkpoint(
 /// - **unconfirmed events**: events written from CRM that the calendar has not reported yet
 ///   (linked without an event hash). Normally the calendar walk of the same run confirms
 ///   them; when that run was cut off first, the next delta starts from before the create.
+/// - **links written after the calendar's checkpoint** (once per run): a calendar round that
+///   linked or confirmed events and never stored its own checkpoint (cut off, or an item of
+///   its page delayed) leaves the next delta to start from the round before. An event
+///   created in between and deleted before that delta is reported neither created nor
+///   removed (m42-42 of the model test: written from CRM, confirmed, edited from CRM, then
+///   deleted by the user). The calendar's round stores its checkpoint after every write of
+///   the round, so after a complete run there are none.
 ///
 /// A calendar delta need not report the removal of an event it never reported, so when the
 /// user deletes such an event before a run gets to it, only reading it by id tells. An
@@ -185,9 +194,14 @@ pub(crate) async fn settle(
     cx: &RunCx<'_>,
     run: &AppointmentRun,
 ) -> Result<(bool, Vec<EventChange>), PortError> {
+    let since = if run.settled_since.swap(true, Ordering::Relaxed) {
+        None
+    } else {
+        calendar_checkpoint_stored(cx, run).await?
+    };
     let intents: Vec<_> = cx
         .store
-        .unsettled_links(cx.mailbox(), Kind::Appointment)
+        .unsettled_links(cx.mailbox(), Kind::Appointment, since)
         .await
         .map_err(store_error)?
         .into_iter()
@@ -214,6 +228,23 @@ pub(crate) async fn settle(
         }
     }
     Ok((hold_new, changes))
+}
+
+/// When the calendar's round checkpoint of the run's window was stored, or `None` without
+/// one (a walk from the start reconciles instead; one continued from a page checkpoint reads
+/// the rest of its round, which still reports what it linked).
+async fn calendar_checkpoint_stored(
+    cx: &RunCx<'_>,
+    run: &AppointmentRun,
+) -> Result<Option<Timestamp>, PortError> {
+    let cursor = cx
+        .store
+        .get_cursor(cx.mailbox(), Kind::Appointment, &scope(run.start, run.end))
+        .await
+        .map_err(store_error)?;
+    Ok(cursor
+        .filter(|c| c.delta_link.is_some() && c.next_link.is_none())
+        .and_then(|c| c.updated_at))
 }
 
 /// Whether the event overlaps the window `[from, to)` (all-day dates in UTC, as the window's

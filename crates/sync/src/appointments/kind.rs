@@ -148,6 +148,10 @@ pub struct AppointmentRun {
     pub(crate) series_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// The previous connector's ids of this mailbox, translated on first use.
     pub(crate) legacy: LegacyCache,
+    /// Whether `crm_source::settle` read the links written since the calendar's checkpoint
+    /// in this run: once is enough (it settles at every calendar page without the CRM
+    /// source, and the later pages' links are this run's own).
+    pub(crate) settled_since: std::sync::atomic::AtomicBool,
 }
 
 impl AppointmentRun {
@@ -289,6 +293,7 @@ impl SyncKind for AppointmentKind {
                 masters: Mutex::default(),
                 series_locks: Mutex::default(),
                 legacy: LegacyCache::default(),
+                settled_since: Default::default(),
             },
         }))
     }

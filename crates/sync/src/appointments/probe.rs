@@ -41,11 +41,13 @@ impl AppointmentKind {
         let current = scope(start, end);
         let kept = reads.mailbox(target.mailbox());
         let mut link = None;
+        let mut stored = None;
         let mut crm = None;
         for c in &kept.cursors {
             let done = c.delta_link.clone().filter(|_| c.next_link.is_none());
             if c.scope == current {
                 link = done;
+                stored = c.updated_at;
             } else if c.scope == CRM_SCOPE {
                 crm = done;
             } else if !c.scope.starts_with(CALENDAR_SCOPE) {
@@ -56,6 +58,15 @@ impl AppointmentKind {
         // An event written and never reported, or an interrupted write: no delta may tell
         // what became of it (see `crm_source::settle`), so the run looks itself.
         if kept.unsettled.iter().any(|id| !id.starts_with("crm:")) {
+            return None;
+        }
+        // A link written after the calendar's checkpoint (a round cut off or delayed before
+        // storing its own): the delta may never report what became of its event; the run
+        // reads it by id (`crm_source::settle`).
+        if kept
+            .last_link_write
+            .is_some_and(|w| stored.is_none_or(|s| w > s))
+        {
             return None;
         }
         let mut probes = vec![Probe::delta(&target.graph_user, link)];

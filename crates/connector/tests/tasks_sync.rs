@@ -469,6 +469,61 @@ async fn an_interrupted_create_is_adopted_not_duplicated() {
     t.assert_no_duplicates().await;
 }
 
+/// A To Do task written by a run whose list round never stored its checkpoint (another
+/// item of its page was delayed), then deleted by the user before the next run: the next
+/// delta, read from the old checkpoint, reports it neither created nor removed, so the run
+/// reads the links written after that checkpoint by id, and the deletion reaches CRM.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_written_by_a_round_without_checkpoint_and_then_deleted_is_marked_in_crm() {
+    // A CRM request that fails is not tried again in the run: its item is delayed.
+    let t = T::start("direction = \"both\"\n\n[errors]\nmax_retries = 0").await;
+    let edited = t.add("Edited in To Do", Some(1), None).await;
+    t.cycle().await;
+    let written = t.add("Written, then deleted in To Do", Some(2), None).await;
+    t.patch(edited, json!({"title": "Edited in To Do (v2)"}))
+        .await;
+    // The edit's write to CRM never arrives: its item is delayed, so the list's page (the
+    // only one) keeps the old checkpoint, while the new task was written and linked.
+    let wire = t.env.demo.sandbox.arm_tripwire(
+        Tripwire {
+            target: Target::Crm {
+                command: Some(gc_sandbox::monitor::CrmCommand::Update),
+                table: Some(t.crm.dialect().task.table.clone()),
+            },
+            nth: 1,
+            when: When::BeforeProcessing,
+        },
+        || {},
+    );
+    let r = t.cycle().await;
+    assert!(wire.fired());
+    drop(wire);
+    assert_eq!((r.created, r.delayed), (1, 1), "{r:#?}");
+    let todo = t.one(written).await;
+    let list = t.list_id().await.unwrap();
+    t.graph
+        .delete_todo_task(&t.user, &list, &todo.id)
+        .await
+        .unwrap();
+    let r = t.cycle().await;
+    assert_eq!((r.updated, r.deleted), (1, 1), "{r:#?}");
+    assert!(
+        t.ledger(written)
+            .await
+            .iter()
+            .any(|(a, r)| *a == LedgerAction::Deleted && r.contains("deleted in Microsoft To Do")),
+        "{:?}",
+        t.ledger(written).await
+    );
+    assert!(t.todo_of(written).await.is_empty(), "not written again");
+    let quiet = t.cycle().await;
+    assert_eq!(
+        (quiet.created, quiet.updated, quiet.deleted),
+        (0, 0, 0),
+        "{quiet:#?}"
+    );
+}
+
 impl T {
     /// The store's mailbox id of the user.
     async fn rt_mailbox(&self) -> String {

@@ -21,6 +21,7 @@ use crate::appointments::model::{CalEvent, CrmAppointment, CrmItem, EventChange,
 use crate::appointments::ports::CrmWindow;
 use crate::appointments::series;
 use crate::crm_checkpoint::CrmCheckpoint;
+use crate::engine::commit::round_stored;
 use crate::engine::{Page, RunCx};
 use crate::error::{ErrorClass, PortError, store_error};
 
@@ -197,7 +198,7 @@ pub(crate) async fn settle(
     let since = if run.settled_since.swap(true, Ordering::Relaxed) {
         None
     } else {
-        calendar_checkpoint_stored(cx, run).await?
+        round_stored(cx, &scope(run.start, run.end)).await?
     };
     let intents: Vec<_> = cx
         .store
@@ -228,23 +229,6 @@ pub(crate) async fn settle(
         }
     }
     Ok((hold_new, changes))
-}
-
-/// When the calendar's round checkpoint of the run's window was stored, or `None` without
-/// one (a walk from the start reconciles instead; one continued from a page checkpoint reads
-/// the rest of its round, which still reports what it linked).
-async fn calendar_checkpoint_stored(
-    cx: &RunCx<'_>,
-    run: &AppointmentRun,
-) -> Result<Option<Timestamp>, PortError> {
-    let cursor = cx
-        .store
-        .get_cursor(cx.mailbox(), Kind::Appointment, &scope(run.start, run.end))
-        .await
-        .map_err(store_error)?;
-    Ok(cursor
-        .filter(|c| c.delta_link.is_some() && c.next_link.is_none())
-        .and_then(|c| c.updated_at))
 }
 
 /// Whether the event overlaps the window `[from, to)` (all-day dates in UTC, as the window's

@@ -17,6 +17,7 @@ use crate::appointments::crm_source::CRM_SCOPE;
 use crate::appointments::kind::{AppointmentKind, CALENDAR_SCOPE, scope};
 use crate::crm_checkpoint::CrmCheckpoint;
 use crate::engine::MailboxTarget;
+use crate::engine::commit::written_after_round;
 use crate::ports::{Probe, Prober, Question, StampQuestion};
 
 impl AppointmentKind {
@@ -41,13 +42,11 @@ impl AppointmentKind {
         let current = scope(start, end);
         let kept = reads.mailbox(target.mailbox());
         let mut link = None;
-        let mut stored = None;
         let mut crm = None;
         for c in &kept.cursors {
             let done = c.delta_link.clone().filter(|_| c.next_link.is_none());
             if c.scope == current {
                 link = done;
-                stored = c.updated_at;
             } else if c.scope == CRM_SCOPE {
                 crm = done;
             } else if !c.scope.starts_with(CALENDAR_SCOPE) {
@@ -63,10 +62,7 @@ impl AppointmentKind {
         // A link written after the calendar's checkpoint (a round cut off or delayed before
         // storing its own): the delta may never report what became of its event; the run
         // reads it by id (`crm_source::settle`).
-        if kept
-            .last_link_write
-            .is_some_and(|w| stored.is_none_or(|s| w > s))
-        {
+        if written_after_round(kept, kept.cursor(&current)) {
             return None;
         }
         let mut probes = vec![Probe::delta(&target.graph_user, link)];

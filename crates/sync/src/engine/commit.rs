@@ -64,6 +64,45 @@ pub(crate) async fn load_cursor(cx: &RunCx<'_>, scope: &str) -> Result<Cursor, P
         .unwrap_or_else(|| Cursor::new(cx.mailbox(), cx.kind, scope)))
 }
 
+/// When the round checkpoint of a source (a delta link, no page in between) was stored, or
+/// `None` without one. A round stores its checkpoint after every write of its items, so a
+/// link written after this time comes from a round that never stored its own (cut off, or
+/// an item of its page delayed): the next delta starts from the round before, and an item
+/// created and deleted in between is reported neither created nor removed. A kind whose
+/// deletions must reach CRM reads such links by id (`appointments::crm_source::settle`,
+/// `tasks::settle`), and its idle probe runs the mailbox while there are any (see
+/// [`gc_store::MailboxReads::last_link_write`]). Without a round checkpoint there is
+/// nothing to compare: a walk from the start reconciles, and one continued from a page
+/// checkpoint reads the rest of its round, which still reports what it linked.
+pub(crate) async fn round_stored(
+    cx: &RunCx<'_>,
+    scope: &str,
+) -> Result<Option<jiff::Timestamp>, PortError> {
+    let cursor = cx
+        .store
+        .get_cursor(cx.mailbox(), cx.kind, scope)
+        .await
+        .map_err(store_error)?;
+    Ok(cursor.and_then(|c| round_time(&c)))
+}
+
+/// When `cursor`'s round checkpoint was stored (see [`round_stored`]).
+pub(crate) fn round_time(cursor: &Cursor) -> Option<jiff::Timestamp> {
+    (cursor.delta_link.is_some() && cursor.next_link.is_none())
+        .then_some(cursor.updated_at)
+        .flatten()
+}
+
+/// Whether a link was written after the round checkpoint `cursor` (see [`round_stored`]):
+/// the idle probe then leaves the mailbox to its run.
+pub(crate) fn written_after_round(reads: &gc_store::MailboxReads, cursor: Option<&Cursor>) -> bool {
+    match (reads.last_link_write, cursor.and_then(round_time)) {
+        (Some(written), Some(stored)) => written > stored,
+        (Some(_), None) => true,
+        (None, _) => false,
+    }
+}
+
 /// Store a cursor advance (only after every item of the page is done).
 pub(crate) async fn save_cursor(cx: &RunCx<'_>, cursor: &Cursor) -> Result<(), PortError> {
     cx.check_run()?;
@@ -81,4 +120,38 @@ pub(crate) async fn clear_cursor(cx: &RunCx<'_>, scope: &str) -> Result<(), Port
         .await
         .map(|_| ())
         .map_err(store_error)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use gc_store::{Cursor, Kind, MailboxReads};
+    use jiff::Timestamp;
+
+    use super::{round_time, written_after_round};
+
+    #[test]
+    fn only_a_link_written_after_a_stored_round_keeps_the_mailbox_from_the_probe() {
+        let at = |s: i64| Some(Timestamp::from_second(1_800_000_000 + s).unwrap());
+        let mut round = Cursor::new("r1", Kind::Task, "list");
+        round.delta_link = Some("d".into());
+        round.updated_at = at(10);
+        let reads = |written| MailboxReads {
+            last_link_write: written,
+            ..MailboxReads::default()
+        };
+        assert!(!written_after_round(&reads(None), Some(&round)));
+        assert!(!written_after_round(&reads(at(9)), Some(&round)));
+        assert!(
+            !written_after_round(&reads(at(10)), Some(&round)),
+            "the round's own"
+        );
+        assert!(written_after_round(&reads(at(11)), Some(&round)));
+        // A page checkpoint is no round checkpoint: the rest of its round reports its links.
+        let mut paged = round.clone();
+        paged.next_link = Some("n".into());
+        assert_eq!(round_time(&paged), None);
+        assert!(written_after_round(&reads(at(11)), Some(&paged)));
+        assert!(written_after_round(&reads(at(11)), None));
+    }
 }

@@ -105,6 +105,9 @@ pub struct TaskRun {
     index: OnceCell<ListIndex>,
     /// Tasks adopted by content in this run (not adopted twice).
     claimed: std::sync::Mutex<std::collections::HashSet<String>>,
+    /// Whether the links written after the list's checkpoint were read in this run (see
+    /// [`crate::tasks::settle`]).
+    pub(crate) settled_since: std::sync::atomic::AtomicBool,
 }
 
 /// The list's tasks as read once per run.
@@ -288,6 +291,7 @@ impl TasksKind {
             }
             changes.push(TaskChange::Todo(item));
         }
+        changes.extend(crate::tasks::settle::unreported_removals(self, cx, run, &p.removed).await?);
         for id in p.removed {
             if let Some(crm_id) = self.linked(cx, &run.list, &id).await? {
                 changes.push(TaskChange::TodoRemoved { id, crm_id });
@@ -356,6 +360,7 @@ impl SyncKind for TasksKind {
                         tz: self.crm.time_zone(),
                         index: OnceCell::new(),
                         claimed: Default::default(),
+                        settled_since: Default::default(),
                     },
                 }));
             }
@@ -414,6 +419,7 @@ impl SyncKind for TasksKind {
                 tz: self.crm.time_zone(),
                 index: OnceCell::new(),
                 claimed: Default::default(),
+                settled_since: Default::default(),
             },
         }))
     }
@@ -438,6 +444,11 @@ impl SyncKind for TasksKind {
         }
         let list = kept.resolved(&list_key(&self.rules.list_name))?;
         let link = finished(kept.cursor(list))?;
+        // A task linked after the list's checkpoint: the run reads it by id (see
+        // `tasks::settle`).
+        if crate::engine::commit::written_after_round(kept, kept.cursor(list)) {
+            return None;
+        }
         Some(vec![
             Probe {
                 user: target.graph_user.clone(),

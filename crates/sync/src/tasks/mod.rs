@@ -11,6 +11,8 @@
 //!   full (shared with appointments);
 //! - [`ports`], [`adapters`]: the two sides as traits, and their real implementations;
 //! - [`execute`]: carrying a decision out;
+//! - [`settle`]: tasks linked after the list's checkpoint, read by id (a round cut off
+//!   before storing its checkpoint leaves their deletion unreported);
 //! - [`kind`]: all of it as a [`SyncKind`](crate::engine::SyncKind).
 
 pub mod adapters;
@@ -22,6 +24,7 @@ pub mod model;
 pub mod ports;
 pub mod prints;
 pub mod rules;
+mod settle;
 
 pub use kind::TasksKind;
 pub use rules::{Direction, StatusTexts, TaskRules};

@@ -291,7 +291,6 @@ impl TasksKind {
             }
             changes.push(TaskChange::Todo(item));
         }
-        changes.extend(crate::tasks::settle::unreported_removals(self, cx, run, &p.removed).await?);
         for id in p.removed {
             if let Some(crm_id) = self.linked(cx, &run.list, &id).await? {
                 changes.push(TaskChange::TodoRemoved { id, crm_id });
@@ -475,7 +474,11 @@ impl SyncKind for TasksKind {
         checkpoint: Option<&str>,
     ) -> Result<Page<TaskChange>, PortError> {
         if source.scope == CRM_SCOPE {
-            self.crm_page(cx, checkpoint).await
+            let mut page = self.crm_page(cx, checkpoint).await?;
+            // Before this run writes anything (see `tasks::settle`).
+            page.changes
+                .extend(crate::tasks::settle::unreported_removals(self, cx, run).await?);
+            Ok(page)
         } else {
             self.todo_page(cx, run, checkpoint).await
         }

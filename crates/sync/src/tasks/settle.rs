@@ -4,9 +4,11 @@
 //! stored its own (the run was cut off, or an item of its page was delayed) leaves the next
 //! delta to start from the round before; a task written by the CRM side (or linked) in
 //! between and deleted by the user before that delta is reported neither created nor
-//! removed, so its deletion would never reach CRM. Such links are read by id at the run's
-//! first list page (see [`crate::engine::commit::round_stored`]); one whose task is gone is
-//! handed on as removed, like the delta's own removals.
+//! removed, so its deletion would never reach CRM. Such links are read by id once per run,
+//! at the CRM source's page, before the run writes anything (see
+//! [`crate::engine::commit::round_stored`]); one whose task is gone is handed on as removed,
+//! like the delta's own removals (should the list's delta report it as well, the second
+//! removal finds the link closed).
 
 use std::sync::atomic::Ordering;
 
@@ -18,14 +20,12 @@ use crate::error::{PortError, store_error};
 use crate::tasks::kind::{TaskRun, TasksKind};
 use crate::tasks::model::{TaskChange, todo_id, todo_list};
 
-/// The removals of tasks linked after the list's checkpoint that are gone, except those in
-/// `reported` (the page reports them itself). Once per run; nothing without a round
-/// checkpoint.
+/// The removals of tasks linked after the list's checkpoint that are gone. Once per run;
+/// nothing without a round checkpoint.
 pub(crate) async fn unreported_removals(
     kind: &TasksKind,
     cx: &RunCx<'_>,
     run: &TaskRun,
-    reported: &[String],
 ) -> Result<Vec<TaskChange>, PortError> {
     if run.settled_since.swap(true, Ordering::Relaxed) || cx.planning {
         return Ok(Vec::new());
@@ -43,10 +43,7 @@ pub(crate) async fn unreported_removals(
         let (Some(crm_id), Some(id)) = (link.crm_id, todo_id(&link)) else {
             continue;
         };
-        if link.state != LinkState::Active
-            || todo_list(&link) != Some(run.list.as_str())
-            || reported.iter().any(|r| r == id)
-        {
+        if link.state != LinkState::Active || todo_list(&link) != Some(run.list.as_str()) {
             continue;
         }
         if kind.graph.task(cx.user(), &run.list, id).await?.is_none() {

@@ -123,6 +123,18 @@ fn meeting(subject: &str, d: jiff::civil::Date, hours: (i8, i8), rep: &gc_crm::R
     a
 }
 
+/// A trip wire on the next insert into CRM's activity table.
+fn first_activity_insert(crm: &gc_crm::CrmClient, when: When) -> Tripwire {
+    Tripwire {
+        target: Target::Crm {
+            command: Some(CrmCommand::Insert),
+            table: Some(crm.dialect().activity.table.clone()),
+        },
+        nth: 1,
+        when,
+    }
+}
+
 /// Activities with this subject (any rep).
 async fn activities(env: &Env, subject: &str) -> Vec<Activity> {
     let crm = env.crm();
@@ -485,20 +497,13 @@ async fn a_crm_appointment_held_behind_an_interrupted_write_reaches_the_calendar
     // The run is killed while the appointment is written (before its answer arrives): the
     // write stays unsettled.
     let cut = std::sync::Arc::new(tokio::sync::Notify::new());
-    let wire = env.demo.sandbox.arm_tripwire(
-        Tripwire {
-            target: Target::Crm {
-                command: Some(CrmCommand::Insert),
-                table: Some(crm.dialect().activity.table.clone()),
-            },
-            nth: 1,
-            when: When::BeforeResponse,
-        },
-        {
+    let wire = env
+        .demo
+        .sandbox
+        .arm_tripwire(first_activity_insert(&crm, When::BeforeResponse), {
             let cut = cut.clone();
             move || cut.notify_one()
-        },
-    );
+        });
     let options = Default::default();
     tokio::select! {
         biased;
@@ -611,17 +616,10 @@ async fn an_event_linked_by_a_round_without_checkpoint_and_then_deleted_is_delet
     }
     // One of the two writes to CRM never arrives: that item is delayed, so its page (the
     // only one) keeps the old checkpoint, while the other item is written and linked.
-    let wire = env.demo.sandbox.arm_tripwire(
-        Tripwire {
-            target: Target::Crm {
-                command: Some(CrmCommand::Insert),
-                table: Some(crm.dialect().activity.table.clone()),
-            },
-            nth: 1,
-            when: When::BeforeProcessing,
-        },
-        || {},
-    );
+    let wire = env
+        .demo
+        .sandbox
+        .arm_tripwire(first_activity_insert(&crm, When::BeforeProcessing), || {});
     let r = rt
         .cycle(Some(anna), &gc_sync::NoProgress, &Default::default())
         .await

@@ -357,6 +357,15 @@ impl Cursor {
             updated_at: None,
         }
     }
+
+    /// The checkpoint of the last finished round (its delta link), or `None` while a round is
+    /// in progress (a page checkpoint) or before the first one finished. What the idle
+    /// probes ask, and what a link written after its storing time is compared with.
+    pub fn round_checkpoint(&self) -> Option<&str> {
+        self.delta_link
+            .as_deref()
+            .filter(|_| self.next_link.is_none())
+    }
 }
 
 impl fmt::Debug for Cursor {

@@ -60,8 +60,8 @@ impl AbsenceKind {
         let fingerprint = reads
             .mailbox(target.mailbox())
             .cursor(CRM_SCOPE)
-            .filter(|c| c.next_link.is_none())
-            .and_then(|c| c.delta_link.clone())?;
+            .and_then(|c| c.round_checkpoint())?
+            .to_owned();
         let (from, to) = self.window_now();
         Some(vec![Probe {
             user: target.graph_user.clone(),

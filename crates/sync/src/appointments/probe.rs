@@ -44,7 +44,7 @@ impl AppointmentKind {
         let mut link = None;
         let mut crm = None;
         for c in &kept.cursors {
-            let done = c.delta_link.clone().filter(|_| c.next_link.is_none());
+            let done = c.round_checkpoint().map(str::to_owned);
             if c.scope == current {
                 link = done;
             } else if c.scope == CRM_SCOPE {

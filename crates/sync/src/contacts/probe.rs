@@ -71,8 +71,7 @@ impl ContactKind {
         let stored = reads
             .mailbox(target.mailbox())
             .cursor(CRM_SCOPE)
-            .filter(|c| c.next_link.is_none())
-            .and_then(|c| c.delta_link.as_deref())?;
+            .and_then(|c| c.round_checkpoint())?;
         let place = self.place_of(&target.owner);
         let fingerprint = stored
             .strip_prefix(&checkpoint(&place, ""))

@@ -197,9 +197,13 @@ impl SyncKind for EmailKind {
         let kept = reads.mailbox(target.mailbox());
         let folder = kept.resolved(&folders::folder_key(&self.rules.sync_folder))?;
         kept.cursor(folder)
-            .filter(|c| c.next_link.is_none())
-            .and_then(|c| c.delta_link.clone())
-            .map(|link| vec![Probe::delta_past_removals(&target.graph_user, link)])
+            .and_then(|c| c.round_checkpoint())
+            .map(|link| {
+                vec![Probe::delta_past_removals(
+                    &target.graph_user,
+                    link.to_owned(),
+                )]
+            })
     }
 
     /// The sync folder's next delta page (and its CRM lookup) is read while a page is filed:

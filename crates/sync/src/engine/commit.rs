@@ -88,9 +88,7 @@ pub(crate) async fn round_stored(
 
 /// When `cursor`'s round checkpoint was stored (see [`round_stored`]).
 pub(crate) fn round_time(cursor: &Cursor) -> Option<jiff::Timestamp> {
-    (cursor.delta_link.is_some() && cursor.next_link.is_none())
-        .then_some(cursor.updated_at)
-        .flatten()
+    cursor.round_checkpoint().and(cursor.updated_at)
 }
 
 /// Whether a link was written after the round checkpoint `cursor` (see [`round_stored`]):

@@ -156,7 +156,7 @@ pub trait SyncKind: Send + Sync + 'static {
     /// last complete round (see [`Engine::idle`](crate::engine::Engine::idle)), read from the
     /// store only: **one probe per source** the run would walk (a Graph source's stored delta
     /// link, a CRM source's stored update stamp or fingerprint), since the mailbox is left out
-    /// only when every probe answers "unchanged". `Ok(None)` (the default) when the kind
+    /// only when every probe answers "unchanged". `None` (the default) when the kind
     /// cannot tell for some source (never synchronized, a round in progress, a full walk due,
     /// a source without a change check): the mailbox is run. `reads` holds what the store
     /// keeps for every mailbox of the batch (read once for all of them).

@@ -431,18 +431,19 @@ impl SyncKind for TasksKind {
             return None;
         }
         let kept = reads.mailbox(target.mailbox());
-        let finished = |c: Option<&gc_store::Cursor>| {
-            c.filter(|c| c.next_link.is_none())
-                .and_then(|c| c.delta_link.clone())
-        };
-        let crm = finished(kept.cursor(CRM_SCOPE));
-        let checkpoint = crm.as_deref().and_then(CrmCheckpoint::decode)?;
+        let checkpoint = kept
+            .cursor(CRM_SCOPE)
+            .and_then(|c| c.round_checkpoint())
+            .and_then(CrmCheckpoint::decode)?;
         let (from, to) = self.rules.window(self.crm.today());
         if checkpoint.full_walk_due(Timestamp::now(), to, self.rules.full_walk_every) {
             return None;
         }
         let list = kept.resolved(&list_key(&self.rules.list_name))?;
-        let link = finished(kept.cursor(list))?;
+        let link = kept
+            .cursor(list)
+            .and_then(|c| c.round_checkpoint())?
+            .to_owned();
         // A task linked after the list's checkpoint: the run reads it by id (see
         // `tasks::settle`).
         if crate::engine::commit::written_after_round(kept, kept.cursor(list)) {

@@ -179,5 +179,6 @@ crate::sql_backend::sql_backend!(
     sqlx::Postgres,
     Backend::Postgres,
     pg_now,
-    pg_next_generation
+    pg_next_generation,
+    None
 );

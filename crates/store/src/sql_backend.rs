@@ -5,13 +5,14 @@
 //! differences in these queries are the expression for "now" (the database clock in
 //! microseconds) and the one drawing the next lease generation, which are spliced in with
 //! `concat!` so every query stays a `&'static str`. The backend modules add what really
-//! differs (connecting, bulk lease claims, the fence check `check_fences_on`).
+//! differs (connecting, bulk lease claims, the fence check `check_fences_on`, and whether a
+//! write can carry its fences' condition itself, `FENCES_IN_STATEMENT`).
 //!
 //! A macro rather than generic code over `sqlx::Database`: the trait bounds for generic
 //! sqlx code over two drivers are longer than the queries themselves.
 
 macro_rules! sql_backend {
-    ($store:ident, $db:ty, $backend:expr, $now:ident, $next_generation:ident) => {
+    ($store:ident, $db:ty, $backend:expr, $now:ident, $next_generation:ident, $fences_in_statement:expr) => {
         use std::collections::BTreeMap;
         use std::time::Duration;
 
@@ -90,35 +91,92 @@ macro_rules! sql_backend {
             }
         }
 
-        async fn upsert_link_on(conn: &mut Conn, link: &Link) -> Result<()> {
-            sqlx::query(concat!(
+        /// How this backend holds a write to its fences. `Some`: it appends to an `INSERT …
+        /// SELECT …` the condition that every fence is held, so that one statement checks and
+        /// writes (SQLite, where that statement takes the write lock before it reads: one
+        /// round trip to the connection's thread instead of four). `None`: the fences are
+        /// checked first in the write's transaction (`check_fences_on`; PostgreSQL, whose check
+        /// locks the lease rows until commit, which a condition in the statement would not).
+        const FENCES_IN_STATEMENT: Option<fn(&mut QueryBuilder<$db>, &[LeaseFence])> =
+            $fences_in_statement;
+
+        /// Make the write being built (an `INSERT … SELECT …` without its `WHERE`) hold to
+        /// `fences`: where the backend can, their condition goes into the statement (`true`
+        /// returned: see `written_under`); otherwise they are checked now, in `conn`'s
+        /// transaction, and the statement is unconditional.
+        async fn hold_to_fences(
+            qb: &mut QueryBuilder<$db>,
+            conn: &mut Conn,
+            fences: &[LeaseFence],
+        ) -> Result<bool> {
+            match FENCES_IN_STATEMENT {
+                Some(push_held) if !fences.is_empty() => {
+                    push_held(qb, fences);
+                    Ok(true)
+                }
+                _ => {
+                    check_fences_on(conn, fences).await?;
+                    // SQLite needs a `WHERE` before `ON CONFLICT` in `INSERT … SELECT`.
+                    qb.push(" WHERE true");
+                    Ok(false)
+                }
+            }
+        }
+
+        /// After a statement built with `hold_to_fences`: under a condition, no row written
+        /// means a fence was lost; the error names the first one not held (in key order).
+        async fn written_under(
+            conn: &mut Conn,
+            rows: u64,
+            conditional: bool,
+            fences: &[LeaseFence],
+        ) -> Result<()> {
+            if !conditional || rows > 0 {
+                return Ok(());
+            }
+            check_fences_on(conn, fences).await?;
+            // Held by now, so lapsed at the write (a lapsed lease is never renewed under its
+            // generation, so this cannot happen; still a lost fence).
+            let first = fences.iter().map(|f| f.key.as_str()).min().unwrap_or_default();
+            Err(StoreError::LeaseLost {
+                key: first.to_owned(),
+            })
+        }
+
+        /// Insert or replace `link`, held to `fences` (see `hold_to_fences`).
+        async fn upsert_link_on(conn: &mut Conn, link: &Link, fences: &[LeaseFence]) -> Result<()> {
+            let mut qb = QueryBuilder::<$db>::new(
                 "INSERT INTO links (kind, mailbox, graph_id, global_key, crm_id, graph_version, \
                  crm_version, graph_hash, crm_hash, state, state_reason, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, ",
-                $now!(),
-                ", ",
-                $now!(),
-                ") ON CONFLICT (kind, mailbox, graph_id) DO UPDATE SET \
+                 SELECT ",
+            );
+            {
+                let mut v = qb.separated(", ");
+                v.push_bind(link.kind.as_str());
+                v.push_bind(link.mailbox.clone());
+                v.push_bind(link.graph_id.clone());
+                v.push_bind(link.global_key.clone());
+                v.push_bind(link.crm_id.map(|c| c.to_string()));
+                v.push_bind(link.graph_version.clone());
+                v.push_bind(link.crm_version.clone());
+                v.push_bind(link.graph_hash.clone());
+                v.push_bind(link.crm_hash.clone());
+                v.push_bind(link.state.as_str());
+                v.push_bind(link.state.reason().map(str::to_owned));
+                v.push($now!());
+                v.push($now!());
+            }
+            let conditional = hold_to_fences(&mut qb, conn, fences).await?;
+            qb.push(
+                " ON CONFLICT (kind, mailbox, graph_id) DO UPDATE SET \
                  global_key = excluded.global_key, crm_id = excluded.crm_id, \
                  graph_version = excluded.graph_version, crm_version = excluded.crm_version, \
                  graph_hash = excluded.graph_hash, crm_hash = excluded.crm_hash, \
                  state = excluded.state, state_reason = excluded.state_reason, \
-                 updated_at = excluded.updated_at"
-            ))
-            .bind(link.kind.as_str())
-            .bind(&link.mailbox)
-            .bind(&link.graph_id)
-            .bind(&link.global_key)
-            .bind(link.crm_id.map(|c| c.to_string()))
-            .bind(&link.graph_version)
-            .bind(&link.crm_version)
-            .bind(&link.graph_hash)
-            .bind(&link.crm_hash)
-            .bind(link.state.as_str())
-            .bind(link.state.reason())
-            .execute(&mut *conn)
-            .await?;
-            Ok(())
+                 updated_at = excluded.updated_at",
+            );
+            let r = qb.build().execute(&mut *conn).await?;
+            written_under(conn, r.rows_affected(), conditional, fences).await
         }
 
         async fn insert_ledger_on(conn: &mut Conn, e: &NewLedgerEntry) -> Result<i64> {
@@ -158,26 +216,32 @@ macro_rules! sql_backend {
             Ok(r.rows_affected() > 0)
         }
 
-        async fn put_cursor_on(conn: &mut Conn, c: &Cursor) -> Result<()> {
-            sqlx::query(concat!(
+        /// Insert or replace cursor `c`, held to `fences` (see `hold_to_fences`).
+        async fn put_cursor_on(conn: &mut Conn, c: &Cursor, fences: &[LeaseFence]) -> Result<()> {
+            let mut qb = QueryBuilder::<$db>::new(
                 "INSERT INTO cursors (mailbox, kind, scope, delta_link, next_link, window_start, \
-                 window_end, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, ",
-                $now!(),
-                ") ON CONFLICT (mailbox, kind, scope) DO UPDATE SET \
+                 window_end, updated_at) SELECT ",
+            );
+            {
+                let mut v = qb.separated(", ");
+                v.push_bind(c.mailbox.clone());
+                v.push_bind(c.kind.as_str());
+                v.push_bind(c.scope.clone());
+                v.push_bind(c.delta_link.clone());
+                v.push_bind(c.next_link.clone());
+                v.push_bind(c.window_start.map(Timestamp::as_microsecond));
+                v.push_bind(c.window_end.map(Timestamp::as_microsecond));
+                v.push($now!());
+            }
+            let conditional = hold_to_fences(&mut qb, conn, fences).await?;
+            qb.push(
+                " ON CONFLICT (mailbox, kind, scope) DO UPDATE SET \
                  delta_link = excluded.delta_link, next_link = excluded.next_link, \
                  window_start = excluded.window_start, window_end = excluded.window_end, \
-                 updated_at = excluded.updated_at"
-            ))
-            .bind(&c.mailbox)
-            .bind(c.kind.as_str())
-            .bind(&c.scope)
-            .bind(&c.delta_link)
-            .bind(&c.next_link)
-            .bind(c.window_start.map(Timestamp::as_microsecond))
-            .bind(c.window_end.map(Timestamp::as_microsecond))
-            .execute(&mut *conn)
-            .await?;
-            Ok(())
+                 updated_at = excluded.updated_at",
+            );
+            let r = qb.build().execute(&mut *conn).await?;
+            written_under(conn, r.rows_affected(), conditional, fences).await
         }
 
         impl $store {
@@ -691,13 +755,13 @@ macro_rules! sql_backend {
             }
 
             async fn put_cursor(&self, cursor: &Cursor, fences: &[LeaseFence]) -> Result<()> {
-                if fences.is_empty() {
+                if fences.is_empty() || FENCES_IN_STATEMENT.is_some() {
+                    // One statement, fences and all: no transaction around it.
                     let mut conn = self.pool.acquire().await?;
-                    return put_cursor_on(&mut conn, cursor).await;
+                    return put_cursor_on(&mut conn, cursor, fences).await;
                 }
                 let mut tx = self.pool.begin().await?;
-                check_fences_on(&mut tx, fences).await?;
-                put_cursor_on(&mut tx, cursor).await?;
+                put_cursor_on(&mut tx, cursor, fences).await?;
                 tx.commit().await?;
                 Ok(())
             }
@@ -996,13 +1060,13 @@ macro_rules! sql_backend {
             }
 
             async fn upsert_link(&self, link: &Link, fences: &[LeaseFence]) -> Result<()> {
-                if fences.is_empty() {
+                if fences.is_empty() || FENCES_IN_STATEMENT.is_some() {
+                    // One statement, fences and all: no transaction around it.
                     let mut conn = self.pool.acquire().await?;
-                    return upsert_link_on(&mut conn, link).await;
+                    return upsert_link_on(&mut conn, link, fences).await;
                 }
                 let mut tx = self.pool.begin().await?;
-                check_fences_on(&mut tx, fences).await?;
-                upsert_link_on(&mut tx, link).await?;
+                upsert_link_on(&mut tx, link, fences).await?;
                 tx.commit().await?;
                 Ok(())
             }
@@ -1010,7 +1074,7 @@ macro_rules! sql_backend {
             async fn upsert_links(&self, links: &[Link]) -> Result<()> {
                 let mut tx = self.pool.begin().await?;
                 for link in links {
-                    upsert_link_on(&mut tx, link).await?;
+                    upsert_link_on(&mut tx, link, &[]).await?;
                 }
                 tx.commit().await?;
                 Ok(())
@@ -1032,15 +1096,18 @@ macro_rules! sql_backend {
 
             async fn commit_item(&self, commit: &ItemCommit) -> Result<Vec<i64>> {
                 let mut tx = self.pool.begin().await?;
-                // First, so that on SQLite the transaction takes the write lock before it
-                // reads anything (see `check_fences_on`).
-                check_fences_on(&mut tx, &commit.fences).await?;
-                if let Some(link) = &commit.link {
-                    upsert_link_on(&mut tx, link).await?;
-                    clear_retry_on(&mut tx, link.kind, &link.mailbox, &link.graph_id).await?;
+                // The fences first, so that on SQLite the transaction takes the write lock
+                // before it reads anything (see `check_fences_on`): in the link's write where
+                // there is a link (one statement fewer, see `hold_to_fences`), else on their own.
+                match &commit.link {
+                    Some(link) => {
+                        upsert_link_on(&mut tx, link, &commit.fences).await?;
+                        clear_retry_on(&mut tx, link.kind, &link.mailbox, &link.graph_id).await?;
+                    }
+                    None => check_fences_on(&mut tx, &commit.fences).await?,
                 }
                 if let Some(cursor) = &commit.cursor {
-                    put_cursor_on(&mut tx, cursor).await?;
+                    put_cursor_on(&mut tx, cursor, &[]).await?;
                 }
                 let mut ids = Vec::with_capacity(commit.ledger.len());
                 for entry in &commit.ledger {
@@ -1254,10 +1321,12 @@ macro_rules! sql_backend {
                 qb.push(", outcome = ").push_bind(outcome.as_str());
                 qb.push(", error = ").push_bind(error.map(str::to_owned));
                 qb.push(" WHERE id = ").push_bind(id.to_string());
-                let r = qb.build().execute(&self.pool).await?;
-                Self::found(r.rows_affected(), || format!("run {id}"))?;
-                self.get_run(id)
-                    .await?
+                // The finished run back from the same statement: one round trip, not two.
+                qb.push(" RETURNING ").push(RUN_COLS);
+                let row = qb.build().fetch_optional(&self.pool).await?;
+                row.as_ref()
+                    .map(run_from_row)
+                    .transpose()?
                     .ok_or_else(|| StoreError::NotFound(format!("run {id}")))
             }
 

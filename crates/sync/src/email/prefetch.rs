@@ -25,7 +25,7 @@ use crate::email::kind::EmailKind;
 use crate::email::model::{ExistingActivity, MailItem, MailMessage, PeopleMatch};
 use crate::email::participants;
 use crate::engine::RunCx;
-use crate::error::{PortError, store_error};
+use crate::error::PortError;
 
 /// The CRM facts of one page.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -137,34 +137,32 @@ impl RecentPages {
 }
 
 /// The messages of a page that will be gathered: in the sync folder, and not settled by
-/// triage (already filed, skipped) given their stored link.
-async fn to_gather<'a>(
+/// triage for a reason of their own (skipped by a rule, no time).
+///
+/// Their links are not read here: a message in the sync folder has none that settles it
+/// (a filed one is moved out), except after a crash between its commit and its move, and
+/// reading each message's link cost one store statement per message on top of the one at
+/// the item's start. Such a rare message only adds its key and addresses to the page's
+/// lookup, whose answers it does not use.
+fn to_gather<'a>(
     kind: &EmailKind,
     cx: &RunCx<'_>,
     sync_folder: &str,
     items: &'a [MailItem],
-) -> Result<Vec<&'a MailMessage>, PortError> {
-    let mut out = Vec::new();
-    for item in items {
-        let MailItem::Message(m) = item else {
-            continue;
-        };
-        if m.parent_folder_id
-            .as_deref()
-            .is_some_and(|f| f != sync_folder)
-        {
-            continue;
-        }
-        let link = cx
-            .store
-            .get_link(cx.kind, cx.mailbox(), &m.id)
-            .await
-            .map_err(store_error)?;
-        if decide::triage(m, &cx.target.owner, link.as_ref(), &kind.rules).is_none() {
-            out.push(m.as_ref());
-        }
-    }
-    Ok(out)
+) -> Vec<&'a MailMessage> {
+    items
+        .iter()
+        .filter_map(|item| match item {
+            MailItem::Message(m) => Some(m.as_ref()),
+            _ => None,
+        })
+        .filter(|m| {
+            m.parent_folder_id
+                .as_deref()
+                .is_none_or(|f| f == sync_folder)
+        })
+        .filter(|m| decide::triage(m, &cx.target.owner, None, &kind.rules).is_none())
+        .collect()
 }
 
 /// Ask CRM, for every message of the page that will be gathered, about its external key
@@ -175,7 +173,7 @@ pub(crate) async fn prefetch(
     sync_folder: &str,
     items: &[MailItem],
 ) -> Result<PageFacts, PortError> {
-    let messages = to_gather(kind, cx, sync_folder, items).await?;
+    let messages = to_gather(kind, cx, sync_folder, items);
     if messages.is_empty() {
         return Ok(PageFacts::default());
     }

@@ -208,6 +208,7 @@ async fn bench(backend: &'static str, store: Arc<dyn StateStore>, total: u64) ->
                     ledger: vec![entry],
                     cursor: Some(cursor),
                     fences: vec![],
+                    no_retry_row: false,
                 })
                 .await
                 .unwrap();
@@ -244,6 +245,7 @@ async fn bench(backend: &'static str, store: Arc<dyn StateStore>, total: u64) ->
                     ledger: vec![entry],
                     cursor: Some(cursor),
                     fences,
+                    no_retry_row: false,
                 })
                 .await
                 .unwrap();
@@ -271,6 +273,7 @@ async fn bench(backend: &'static str, store: Arc<dyn StateStore>, total: u64) ->
                     ledger: vec![entry],
                     cursor: Some(cursor),
                     fences: vec![],
+                    no_retry_row: false,
                 })
                 .await
                 .unwrap();

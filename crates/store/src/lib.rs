@@ -18,6 +18,7 @@
 //!         ledger: vec![NewLedgerEntry::new("rep-1", Kind::Email, "AAMkAD...", LedgerAction::Created, "new e-mail")],
 //!         cursor: None,
 //!         fences: vec![], // the mailbox and item leases it must run under
+//!         no_retry_row: false,
 //!     })
 //!     .await?;
 //! # Ok(()) }

@@ -1102,7 +1102,10 @@ macro_rules! sql_backend {
                 match &commit.link {
                     Some(link) => {
                         upsert_link_on(&mut tx, link, &commit.fences).await?;
-                        clear_retry_on(&mut tx, link.kind, &link.mailbox, &link.graph_id).await?;
+                        if !commit.no_retry_row {
+                            clear_retry_on(&mut tx, link.kind, &link.mailbox, &link.graph_id)
+                                .await?;
+                        }
                     }
                     None => check_fences_on(&mut tx, &commit.fences).await?,
                 }

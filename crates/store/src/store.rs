@@ -256,7 +256,8 @@ pub trait StateStore: Send + Sync + std::fmt::Debug {
 
     /// Apply the link upsert, the ledger entries and the cursor update in ONE transaction,
     /// which first checks [`ItemCommit::fences`]: `LeaseLost` if one is no longer held. The
-    /// link's retry state (see [`StateStore::record_retry`]) is deleted in it too.
+    /// link's retry state (see [`StateStore::record_retry`]) is deleted in it too, unless the
+    /// caller knows there is none ([`ItemCommit::no_retry_row`]).
     /// On error nothing is changed. Returns the ids of the ledger entries, in order.
     async fn commit_item(&self, commit: &ItemCommit) -> Result<Vec<i64>>;
 

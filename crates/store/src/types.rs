@@ -640,6 +640,11 @@ pub struct ItemCommit {
     pub ledger: Vec<NewLedgerEntry>,
     /// Cursor to store (e.g. the next page checkpoint covering this item).
     pub cursor: Option<Cursor>,
+    /// The caller knows the item has no retry row ([`ItemRetry`]): it read the item's retry
+    /// state when the item started and nothing else writes it meanwhile. The commit then does
+    /// not delete one (one statement fewer per item). `false`, the default: a commit with a
+    /// link deletes the item's retry row, if any.
+    pub no_retry_row: bool,
 }
 
 /// An item that failed transiently and waits for its next attempt: the engine retries it with

@@ -19,6 +19,7 @@ pub(crate) async fn commit_item(s: &dyn StateStore) {
             ledger: vec![entry, moved],
             cursor: Some(cursor.clone()),
             fences: vec![],
+            no_retry_row: false,
         })
         .await
         .unwrap();
@@ -87,6 +88,7 @@ pub(crate) async fn commit_item_is_atomic(s: &dyn StateStore) {
             ledger: vec![good, bad],
             cursor: Some(new_cursor),
             fences: vec![],
+            no_retry_row: false,
         })
         .await
         .unwrap_err();

@@ -229,6 +229,7 @@ pub(crate) fn item(graph_id: &str, next_link: &str, fences: Vec<LeaseFence>) -> 
         )],
         cursor: Some(cursor),
         fences,
+        no_retry_row: false,
     }
 }
 
@@ -408,6 +409,7 @@ pub(crate) fn big_commit(tag: &str, n: usize, fences: Vec<LeaseFence>) -> ItemCo
             .collect(),
         cursor: None,
         fences,
+        no_retry_row: false,
     }
 }
 

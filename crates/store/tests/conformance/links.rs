@@ -405,9 +405,25 @@ pub(crate) async fn item_retries(s: &dyn StateStore) {
     assert_eq!(s.list_retries(None, 10).await.unwrap().len(), 3);
     assert_eq!(s.list_retries(None, 1).await.unwrap().len(), 1);
 
-    // Committing the item's link forgets its retry state, and only its own.
+    // A commit told there is no retry row does not look for one (the engine says so only
+    // when it read none): here there is one, and it stays.
     let mut l = Link::new(Kind::Email, "r1", "m1");
     l.crm_id = Some(CrmId(7));
+    s.commit_item(&ItemCommit {
+        link: Some(l.clone()),
+        no_retry_row: true,
+        ..ItemCommit::default()
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        s.get_retry(Kind::Email, "r1", "m1")
+            .await
+            .unwrap()
+            .map(|r| r.attempts),
+        Some(2)
+    );
+    // Committing the item's link forgets its retry state, and only its own.
     s.commit_item(&ItemCommit {
         link: Some(l),
         ..ItemCommit::default()

@@ -22,6 +22,7 @@ pub(crate) async fn commit_applied(cx: &ItemCx<'_>, applied: &Applied) -> Result
             ledger: applied.ledger.clone(),
             cursor: None,
             fences: cx.fences(),
+            no_retry_row: !cx.may_have_retry,
         })
         .await
         .map(|_| ())

@@ -135,6 +135,10 @@ pub struct ItemCx<'a> {
     pub global_key: Option<&'a str>,
     /// The item's link as it was when the item started.
     pub link: Option<&'a Link>,
+    /// Whether the item may have a retry row (a transient failure waiting): `false` only
+    /// when its retry state was read at the item's start, under its item lock, and there was
+    /// none, so its commit need not delete one (see `ItemCommit::no_retry_row`).
+    pub may_have_retry: bool,
     /// The item's global-key lease while it is held (gather, decide, apply, commit).
     pub key: Option<&'a crate::lease::LeaseGuard>,
 }

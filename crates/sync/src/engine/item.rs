@@ -107,6 +107,7 @@ pub(crate) async fn work<K: SyncKind>(
         item: &identity.item,
         global_key: identity.global_key.as_deref(),
         link: link.as_ref(),
+        may_have_retry: retry.is_some(),
         key: None,
     };
     if let Some(why) = before_sync_from(kind, cx, change, first, link.as_ref()) {
@@ -170,6 +171,8 @@ pub(crate) async fn work_nested<K: SyncKind>(
         item: &identity.item,
         global_key: identity.global_key.as_deref(),
         link: link.as_ref(),
+        // Its retry state was not read.
+        may_have_retry: true,
         key: None,
     };
     // `None`: the mass-delete guard held the decision; the link stays as it is.

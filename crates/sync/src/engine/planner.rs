@@ -275,6 +275,8 @@ async fn plan_one<K: SyncKind>(
                 item: &identity.item,
                 global_key: identity.global_key.as_deref(),
                 link: link.as_ref(),
+                // A plan commits nothing.
+                may_have_retry: true,
                 key: None,
             };
             match kind.gather(&icx, run, change).await {

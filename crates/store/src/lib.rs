@@ -34,6 +34,7 @@ mod probe_reads;
 mod schedule;
 mod sql_backend;
 mod sql_rows;
+mod sql_writes;
 mod sqlite;
 mod store;
 mod types;

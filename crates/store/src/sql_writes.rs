@@ -1,0 +1,169 @@
+//! The row writes that several store methods share (a link, a ledger entry, an item's retry
+//! row, a cursor), and how a write is held to the fences of the leases it runs under. Expanded
+//! by [`sql_backend!`](crate::sql_backend::sql_backend) once per backend, like the row
+//! decoders of [`sql_rows`](crate::sql_rows): each function takes the connection (or
+//! transaction) it writes on, so a method composes them into one transaction.
+//!
+//! Fences: on SQLite a link or cursor write carries its fences' condition itself (one
+//! statement; see `push_fences_held` in `sqlite.rs`), on PostgreSQL they are checked first in
+//! the write's transaction (`check_fences_on` in `postgres.rs`). docs/STORE.md says why each
+//! is safe against a takeover.
+
+macro_rules! sql_writes {
+    ($db:ty, $now:ident, $fences_in_statement:expr) => {
+        /// How this backend holds a write to its fences. `Some`: it appends to an `INSERT …
+        /// SELECT …` the condition that every fence is held, so that one statement checks and
+        /// writes (SQLite, where that statement takes the write lock before it reads: one
+        /// round trip to the connection's thread instead of four). `None`: the fences are
+        /// checked first in the write's transaction (`check_fences_on`; PostgreSQL, whose check
+        /// locks the lease rows until commit, which a condition in the statement would not).
+        const FENCES_IN_STATEMENT: Option<fn(&mut QueryBuilder<$db>, &[LeaseFence])> =
+            $fences_in_statement;
+
+        /// Make the write being built (an `INSERT … SELECT …` without its `WHERE`) hold to
+        /// `fences`: where the backend can, their condition goes into the statement (`true`
+        /// returned: see `written_under`); otherwise they are checked now, in `conn`'s
+        /// transaction, and the statement is unconditional.
+        async fn hold_to_fences(
+            qb: &mut QueryBuilder<$db>,
+            conn: &mut Conn,
+            fences: &[LeaseFence],
+        ) -> Result<bool> {
+            match FENCES_IN_STATEMENT {
+                Some(push_held) if !fences.is_empty() => {
+                    push_held(qb, fences);
+                    Ok(true)
+                }
+                _ => {
+                    check_fences_on(conn, fences).await?;
+                    // SQLite needs a `WHERE` before `ON CONFLICT` in `INSERT … SELECT`.
+                    qb.push(" WHERE true");
+                    Ok(false)
+                }
+            }
+        }
+
+        /// After a statement built with `hold_to_fences`: under a condition, no row written
+        /// means a fence was lost; the error names the first one not held (in key order).
+        async fn written_under(
+            conn: &mut Conn,
+            rows: u64,
+            conditional: bool,
+            fences: &[LeaseFence],
+        ) -> Result<()> {
+            if !conditional || rows > 0 {
+                return Ok(());
+            }
+            check_fences_on(conn, fences).await?;
+            // Held by now, so lapsed at the write (a lapsed lease is never renewed under its
+            // generation, so this cannot happen; still a lost fence).
+            let first = fences.iter().map(|f| f.key.as_str()).min().unwrap_or_default();
+            Err(StoreError::LeaseLost {
+                key: first.to_owned(),
+            })
+        }
+
+        /// Insert or replace `link`, held to `fences` (see `hold_to_fences`).
+        async fn upsert_link_on(conn: &mut Conn, link: &Link, fences: &[LeaseFence]) -> Result<()> {
+            let mut qb = QueryBuilder::<$db>::new(
+                "INSERT INTO links (kind, mailbox, graph_id, global_key, crm_id, graph_version, \
+                 crm_version, graph_hash, crm_hash, state, state_reason, created_at, updated_at) \
+                 SELECT ",
+            );
+            {
+                let mut v = qb.separated(", ");
+                v.push_bind(link.kind.as_str());
+                v.push_bind(link.mailbox.clone());
+                v.push_bind(link.graph_id.clone());
+                v.push_bind(link.global_key.clone());
+                v.push_bind(link.crm_id.map(|c| c.to_string()));
+                v.push_bind(link.graph_version.clone());
+                v.push_bind(link.crm_version.clone());
+                v.push_bind(link.graph_hash.clone());
+                v.push_bind(link.crm_hash.clone());
+                v.push_bind(link.state.as_str());
+                v.push_bind(link.state.reason().map(str::to_owned));
+                v.push($now!());
+                v.push($now!());
+            }
+            let conditional = hold_to_fences(&mut qb, conn, fences).await?;
+            qb.push(
+                " ON CONFLICT (kind, mailbox, graph_id) DO UPDATE SET \
+                 global_key = excluded.global_key, crm_id = excluded.crm_id, \
+                 graph_version = excluded.graph_version, crm_version = excluded.crm_version, \
+                 graph_hash = excluded.graph_hash, crm_hash = excluded.crm_hash, \
+                 state = excluded.state, state_reason = excluded.state_reason, \
+                 updated_at = excluded.updated_at",
+            );
+            let r = qb.build().execute(&mut *conn).await?;
+            written_under(conn, r.rows_affected(), conditional, fences).await
+        }
+
+        async fn insert_ledger_on(conn: &mut Conn, e: &NewLedgerEntry) -> Result<i64> {
+            let id: i64 = sqlx::query_scalar(concat!(
+                "INSERT INTO ledger (at, run_id, mailbox, kind, item_key, crm_id, action, reason, \
+                 detail) VALUES (",
+                $now!(),
+                ", $1, $2, $3, $4, $5, $6, $7, $8) RETURNING id"
+            ))
+            .bind(e.run_id.map(|r| r.to_string()))
+            .bind(&e.mailbox)
+            .bind(e.kind.as_str())
+            .bind(&e.item_key)
+            .bind(e.crm_id.map(|c| c.to_string()))
+            .bind(e.action.as_str())
+            .bind(&e.reason)
+            .bind(e.detail.as_ref().map(sqlx::types::Json))
+            .fetch_one(&mut *conn)
+            .await?;
+            Ok(id)
+        }
+
+        async fn clear_retry_on(
+            conn: &mut Conn,
+            kind: Kind,
+            mailbox: &str,
+            item_key: &str,
+        ) -> Result<bool> {
+            let r = sqlx::query(
+                "DELETE FROM item_retries WHERE kind = $1 AND mailbox = $2 AND item_key = $3",
+            )
+            .bind(kind.as_str())
+            .bind(mailbox)
+            .bind(item_key)
+            .execute(&mut *conn)
+            .await?;
+            Ok(r.rows_affected() > 0)
+        }
+
+        /// Insert or replace cursor `c`, held to `fences` (see `hold_to_fences`).
+        async fn put_cursor_on(conn: &mut Conn, c: &Cursor, fences: &[LeaseFence]) -> Result<()> {
+            let mut qb = QueryBuilder::<$db>::new(
+                "INSERT INTO cursors (mailbox, kind, scope, delta_link, next_link, window_start, \
+                 window_end, updated_at) SELECT ",
+            );
+            {
+                let mut v = qb.separated(", ");
+                v.push_bind(c.mailbox.clone());
+                v.push_bind(c.kind.as_str());
+                v.push_bind(c.scope.clone());
+                v.push_bind(c.delta_link.clone());
+                v.push_bind(c.next_link.clone());
+                v.push_bind(c.window_start.map(Timestamp::as_microsecond));
+                v.push_bind(c.window_end.map(Timestamp::as_microsecond));
+                v.push($now!());
+            }
+            let conditional = hold_to_fences(&mut qb, conn, fences).await?;
+            qb.push(
+                " ON CONFLICT (mailbox, kind, scope) DO UPDATE SET \
+                 delta_link = excluded.delta_link, next_link = excluded.next_link, \
+                 window_start = excluded.window_start, window_end = excluded.window_end, \
+                 updated_at = excluded.updated_at",
+            );
+            let r = qb.build().execute(&mut *conn).await?;
+            written_under(conn, r.rows_affected(), conditional, fences).await
+        }
+    };
+}
+
+pub(crate) use sql_writes;

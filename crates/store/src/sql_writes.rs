@@ -63,6 +63,21 @@ macro_rules! sql_writes {
             })
         }
 
+        /// Finish and run an upsert built up to its values (`INSERT … SELECT <values>`): held
+        /// to `fences` (`hold_to_fences`, then `written_under`), with `conflict` its `ON
+        /// CONFLICT` clause.
+        async fn write_held(
+            mut qb: QueryBuilder<$db>,
+            conn: &mut Conn,
+            fences: &[LeaseFence],
+            conflict: &str,
+        ) -> Result<()> {
+            let conditional = hold_to_fences(&mut qb, conn, fences).await?;
+            qb.push(conflict);
+            let rows = qb.build().execute(&mut *conn).await?.rows_affected();
+            written_under(conn, rows, conditional, fences).await
+        }
+
         /// Insert or replace `link`, held to `fences` (see `hold_to_fences`).
         async fn upsert_link_on(conn: &mut Conn, link: &Link, fences: &[LeaseFence]) -> Result<()> {
             let mut qb = QueryBuilder::<$db>::new(
@@ -86,17 +101,18 @@ macro_rules! sql_writes {
                 v.push($now!());
                 v.push($now!());
             }
-            let conditional = hold_to_fences(&mut qb, conn, fences).await?;
-            qb.push(
+            write_held(
+                qb,
+                conn,
+                fences,
                 " ON CONFLICT (kind, mailbox, graph_id) DO UPDATE SET \
                  global_key = excluded.global_key, crm_id = excluded.crm_id, \
                  graph_version = excluded.graph_version, crm_version = excluded.crm_version, \
                  graph_hash = excluded.graph_hash, crm_hash = excluded.crm_hash, \
                  state = excluded.state, state_reason = excluded.state_reason, \
                  updated_at = excluded.updated_at",
-            );
-            let r = qb.build().execute(&mut *conn).await?;
-            written_under(conn, r.rows_affected(), conditional, fences).await
+            )
+            .await
         }
 
         async fn insert_ledger_on(conn: &mut Conn, e: &NewLedgerEntry) -> Result<i64> {
@@ -153,15 +169,16 @@ macro_rules! sql_writes {
                 v.push_bind(c.window_end.map(Timestamp::as_microsecond));
                 v.push($now!());
             }
-            let conditional = hold_to_fences(&mut qb, conn, fences).await?;
-            qb.push(
+            write_held(
+                qb,
+                conn,
+                fences,
                 " ON CONFLICT (mailbox, kind, scope) DO UPDATE SET \
                  delta_link = excluded.delta_link, next_link = excluded.next_link, \
                  window_start = excluded.window_start, window_end = excluded.window_end, \
                  updated_at = excluded.updated_at",
-            );
-            let r = qb.build().execute(&mut *conn).await?;
-            written_under(conn, r.rows_affected(), conditional, fences).await
+            )
+            .await
         }
     };
 }

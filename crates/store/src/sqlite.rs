@@ -56,18 +56,7 @@ async fn check_fences_on(
         sqlite_now!(),
         " AND ("
     ));
-    for (i, f) in fences.iter().enumerate() {
-        if i > 0 {
-            qb.push(" OR ");
-        }
-        qb.push("(key = ")
-            .push_bind(&f.key)
-            .push(" AND holder = ")
-            .push_bind(&f.holder)
-            .push(" AND generation = ")
-            .push_bind(f.generation)
-            .push(")");
-    }
+    push_fence_terms(&mut qb, fences.iter());
     qb.push(") RETURNING key, holder, generation");
     let held: Vec<(String, String, i64)> = qb.build_query_as().fetch_all(&mut *conn).await?;
     let mut sorted: Vec<&LeaseFence> = fences.iter().collect();
@@ -104,7 +93,17 @@ fn push_fences_held(qb: &mut sqlx::QueryBuilder<sqlx::Sqlite>, fences: &[LeaseFe
         sqlite_now!(),
         " AND ("
     ));
-    for (i, f) in distinct.iter().enumerate() {
+    push_fence_terms(qb, distinct.iter().copied());
+    qb.push(")) = ").push_bind(distinct.len() as i64);
+}
+
+/// Append `(key = ? AND holder = ? AND generation = ?) OR …`, one term per fence: the lease
+/// rows that still carry them.
+fn push_fence_terms<'a>(
+    qb: &mut sqlx::QueryBuilder<sqlx::Sqlite>,
+    fences: impl Iterator<Item = &'a LeaseFence>,
+) {
+    for (i, f) in fences.enumerate() {
         if i > 0 {
             qb.push(" OR ");
         }
@@ -116,7 +115,6 @@ fn push_fences_held(qb: &mut sqlx::QueryBuilder<sqlx::Sqlite>, fences: &[LeaseFe
             .push_bind(f.generation)
             .push(")");
     }
-    qb.push(")) = ").push_bind(distinct.len() as i64);
 }
 
 /// SQLite implementation of [`crate::StateStore`].

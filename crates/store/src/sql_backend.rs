@@ -948,7 +948,7 @@ macro_rules! sql_backend {
                 let mut tx = self.pool.begin().await?;
                 // The fences first, so that on SQLite the transaction takes the write lock
                 // before it reads anything (see `check_fences_on`): in the link's write where
-                // there is a link (one statement fewer, see `hold_to_fences`), else on their own.
+                // there is a link (one statement fewer, see `write_held`), else on their own.
                 match &commit.link {
                     Some(link) => {
                         upsert_link_on(&mut tx, link, &commit.fences).await?;

@@ -20,37 +20,32 @@ macro_rules! sql_writes {
         const FENCES_IN_STATEMENT: Option<fn(&mut QueryBuilder<$db>, &[LeaseFence])> =
             $fences_in_statement;
 
-        /// Make the write being built (an `INSERT … SELECT …` without its `WHERE`) hold to
-        /// `fences`: where the backend can, their condition goes into the statement (`true`
-        /// returned: see `written_under`); otherwise they are checked now, in `conn`'s
-        /// transaction, and the statement is unconditional.
-        async fn hold_to_fences(
-            qb: &mut QueryBuilder<$db>,
+        /// Finish and run an upsert built up to its values (`INSERT … SELECT <values>`, with
+        /// `conflict` its `ON CONFLICT` clause), held to `fences`: where the backend can, their
+        /// condition goes into the statement, and no row written means a fence was lost (the
+        /// error names the first one not held, in key order, as the check does); otherwise
+        /// they are checked first, in `conn`'s transaction, and the statement is
+        /// unconditional.
+        async fn write_held(
+            mut qb: QueryBuilder<$db>,
             conn: &mut Conn,
             fences: &[LeaseFence],
-        ) -> Result<bool> {
-            match FENCES_IN_STATEMENT {
+            conflict: &str,
+        ) -> Result<()> {
+            let conditional = match FENCES_IN_STATEMENT {
                 Some(push_held) if !fences.is_empty() => {
-                    push_held(qb, fences);
-                    Ok(true)
+                    push_held(&mut qb, fences);
+                    true
                 }
                 _ => {
                     check_fences_on(conn, fences).await?;
                     // SQLite needs a `WHERE` before `ON CONFLICT` in `INSERT … SELECT`.
                     qb.push(" WHERE true");
-                    Ok(false)
+                    false
                 }
-            }
-        }
-
-        /// After a statement built with `hold_to_fences`: under a condition, no row written
-        /// means a fence was lost; the error names the first one not held (in key order).
-        async fn written_under(
-            conn: &mut Conn,
-            rows: u64,
-            conditional: bool,
-            fences: &[LeaseFence],
-        ) -> Result<()> {
+            };
+            qb.push(conflict);
+            let rows = qb.build().execute(&mut *conn).await?.rows_affected();
             if !conditional || rows > 0 {
                 return Ok(());
             }
@@ -63,22 +58,7 @@ macro_rules! sql_writes {
             })
         }
 
-        /// Finish and run an upsert built up to its values (`INSERT … SELECT <values>`): held
-        /// to `fences` (`hold_to_fences`, then `written_under`), with `conflict` its `ON
-        /// CONFLICT` clause.
-        async fn write_held(
-            mut qb: QueryBuilder<$db>,
-            conn: &mut Conn,
-            fences: &[LeaseFence],
-            conflict: &str,
-        ) -> Result<()> {
-            let conditional = hold_to_fences(&mut qb, conn, fences).await?;
-            qb.push(conflict);
-            let rows = qb.build().execute(&mut *conn).await?.rows_affected();
-            written_under(conn, rows, conditional, fences).await
-        }
-
-        /// Insert or replace `link`, held to `fences` (see `hold_to_fences`).
+        /// Insert or replace `link`, held to `fences` (see `write_held`).
         async fn upsert_link_on(conn: &mut Conn, link: &Link, fences: &[LeaseFence]) -> Result<()> {
             let mut qb = QueryBuilder::<$db>::new(
                 "INSERT INTO links (kind, mailbox, graph_id, global_key, crm_id, graph_version, \
@@ -152,7 +132,7 @@ macro_rules! sql_writes {
             Ok(r.rows_affected() > 0)
         }
 
-        /// Insert or replace cursor `c`, held to `fences` (see `hold_to_fences`).
+        /// Insert or replace cursor `c`, held to `fences` (see `write_held`).
         async fn put_cursor_on(conn: &mut Conn, c: &Cursor, fences: &[LeaseFence]) -> Result<()> {
             let mut qb = QueryBuilder::<$db>::new(
                 "INSERT INTO cursors (mailbox, kind, scope, delta_link, next_link, window_start, \

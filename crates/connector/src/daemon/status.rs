@@ -183,6 +183,13 @@ impl Status {
         *lock(&self.covered) = pairs;
     }
 
+    /// One more pair with a live subscription, at once (the next `set_covered` reads them all
+    /// from the store): a run made due by the subscription's creation may end before that,
+    /// and must be given the safety-net interval, not its kind's.
+    pub fn cover(&self, mailbox: &str, kind: Kind) {
+        lock(&self.covered).insert((mailbox.to_owned(), kind));
+    }
+
     /// Whether `mailbox`'s `kind` has a live subscription.
     pub fn is_covered(&self, mailbox: &str, kind: Kind) -> bool {
         lock(&self.covered).contains(&(mailbox.to_owned(), kind))

@@ -388,6 +388,9 @@ impl Manager {
             expires_at: made.expiration_date_time,
         })
         .await;
+        // Covered before the run below is made due: that run may end before this pass reads
+        // the subscriptions back, and its next one is the safety net's.
+        self.status.cover(&want.mailbox, want.kind);
         // Changes between the pair's last run and now were not notified.
         self.hub.changed(&want.mailbox, want.kind).await;
         Ok(())

@@ -83,9 +83,6 @@ pub(crate) fn generate_events(
     ids
 }
 
-/// Adds one single event in UTC to user `ui`'s calendar, organised by the user with `guest`
-/// as required attendee (the migrated tenant's events, see `migrated`). Returns `(immutable
-/// id, REST id, iCalUId)`.
 /// Adds an all-day out-of-office event over `[first, after)` (days, `after` exclusive) to the
 /// user's calendar, as a connector that kept CRM absences wrote it; returns its immutable and
 /// REST ids.
@@ -122,6 +119,9 @@ pub(crate) fn add_absence_event(
     Some(out)
 }
 
+/// Adds one single event in UTC to user `ui`'s calendar, organised by the user with `guest`
+/// as required attendee (the migrated tenant's events, see `migrated`). Returns `(immutable
+/// id, REST id, iCalUId)`.
 pub(crate) fn add_single_event(
     t: &mut Tenant,
     dir: &Directory,

@@ -1,8 +1,12 @@
 //! Typed access to the records the connector needs. All names come from the
 //! [`Dialect`](crate::dialect::Dialect); this module only decides *what* to ask.
 
+mod companies;
+mod persons;
 mod reps;
 
+pub use companies::Company;
+pub use persons::PersonMatch;
 pub use reps::Rep;
 
 use std::collections::BTreeMap;
@@ -19,27 +23,6 @@ use gc_ids::CrmId;
 
 /// How many addresses one query command of a lookup carries (all commands go in one request).
 const ADDRESSES_PER_QUERY: usize = 25;
-
-/// A company (FI).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Company {
-    pub id: CrmId,
-    pub name: String,
-    pub email: Option<String>,
-}
-
-/// A person found by e-mail address.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PersonMatch {
-    /// The address that matched (lower case).
-    pub email: String,
-    /// Person (KP) id.
-    pub person: CrmId,
-    /// Company (FI) of the person, when linked.
-    pub company: Option<CrmId>,
-    pub first_name: String,
-    pub last_name: String,
-}
 
 /// Participant roles, in the terms of the missing-attendees block.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -306,123 +289,6 @@ pub(crate) fn lower_unique(emails: &[String]) -> Vec<String> {
 }
 
 impl CrmSession<'_> {
-    /// Persons (KP) by e-mail address, many addresses in one request. An address can match
-    /// several persons (the caller decides, cf. code 300 MULTI_CHOICE); addresses without
-    /// match are simply absent.
-    pub async fn persons_by_emails(&self, emails: &[String]) -> Result<Vec<PersonMatch>, CrmError> {
-        let wanted = lower_unique(emails);
-        let qs = self.person_queries(&wanted);
-        if qs.is_empty() {
-            return Ok(Vec::new());
-        }
-        let results = self.queries(qs).await?;
-        self.read_persons(&wanted, results)
-    }
-
-    /// The queries of [`CrmSession::persons_by_emails`] for `wanted` (lower case, sorted,
-    /// unique), so that several lookups can share one request (see `crate::lookup`).
-    pub(crate) fn person_queries(&self, wanted: &[String]) -> Vec<Query> {
-        let d = &self.dialect().person;
-        wanted
-            .chunks(ADDRESSES_PER_QUERY)
-            .map(|chunk| {
-                let mut conds = Vec::new();
-                for e in chunk {
-                    for f in &d.emails {
-                        conds.push(Condition::cond(&d.table, f, Op::Eq, e.clone()));
-                    }
-                }
-                let mut fields = vec![d.first_name.clone(), d.last_name.clone()];
-                fields.extend(d.emails.iter().cloned());
-                Query::on(&d.table, Some(Condition::or(conds)), fields)
-            })
-            .collect()
-    }
-
-    /// The answers to [`CrmSession::person_queries`].
-    pub(crate) fn read_persons(
-        &self,
-        wanted: &[String],
-        results: Vec<Vec<Record>>,
-    ) -> Result<Vec<PersonMatch>, CrmError> {
-        let d = &self.dialect().person;
-        let company_table = &self.dialect().company.table;
-        let mut out = Vec::new();
-        for recs in results {
-            for r in &recs {
-                let id = need_id(r)?;
-                for f in &d.emails {
-                    let Some(addr) = non_empty(r.get(f)).map(|a| a.to_ascii_lowercase()) else {
-                        continue;
-                    };
-                    if wanted.binary_search(&addr).is_ok()
-                        && !out
-                            .iter()
-                            .any(|m: &PersonMatch| m.person == id && m.email == addr)
-                    {
-                        out.push(PersonMatch {
-                            email: addr,
-                            person: id,
-                            company: r.link(company_table),
-                            first_name: r.get(&d.first_name).unwrap_or_default().to_owned(),
-                            last_name: r.get(&d.last_name).unwrap_or_default().to_owned(),
-                        });
-                    }
-                }
-            }
-        }
-        Ok(out)
-    }
-
-    /// Companies (FI) by e-mail address, in one request.
-    pub async fn companies_by_emails(&self, emails: &[String]) -> Result<Vec<Company>, CrmError> {
-        let qs = self.company_queries(&lower_unique(emails));
-        if qs.is_empty() {
-            return Ok(Vec::new());
-        }
-        let results = self.queries(qs).await?;
-        self.read_companies(results)
-    }
-
-    /// The queries of [`CrmSession::companies_by_emails`] for `wanted` (lower case, unique).
-    pub(crate) fn company_queries(&self, wanted: &[String]) -> Vec<Query> {
-        let d = &self.dialect().company;
-        wanted
-            .chunks(ADDRESSES_PER_QUERY)
-            .map(|chunk| {
-                Query::on(
-                    &d.table,
-                    Some(Condition::or(
-                        chunk
-                            .iter()
-                            .map(|e| Condition::cond(&d.table, &d.email, Op::Eq, e.clone()))
-                            .collect(),
-                    )),
-                    vec![d.name.clone(), d.email.clone()],
-                )
-            })
-            .collect()
-    }
-
-    /// The answers to [`CrmSession::company_queries`].
-    pub(crate) fn read_companies(
-        &self,
-        results: Vec<Vec<Record>>,
-    ) -> Result<Vec<Company>, CrmError> {
-        let d = &self.dialect().company;
-        let mut out = Vec::new();
-        for recs in results {
-            for r in &recs {
-                out.push(Company {
-                    id: need_id(r)?,
-                    name: r.get(&d.name).unwrap_or_default().to_owned(),
-                    email: non_empty(r.get(&d.email)).map(|e| e.to_ascii_lowercase()),
-                });
-            }
-        }
-        Ok(out)
-    }
-
     /// Inserts an activity with its external key, participants and documents: nested in
     /// one request (`child_records = "nested"`, see [`crate::nested`]) or in a second
     /// request (`"separate"`). The external key goes first so that a later run can adopt the activity

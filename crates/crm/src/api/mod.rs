@@ -2,10 +2,12 @@
 //! [`Dialect`](crate::dialect::Dialect); this module only decides *what* to ask.
 
 mod companies;
+mod participants;
 mod persons;
 mod reps;
 
 pub use companies::Company;
+pub use participants::{NewParticipant, Participant, ParticipantRole};
 pub use persons::PersonMatch;
 pub use reps::Rep;
 
@@ -23,65 +25,6 @@ use gc_ids::CrmId;
 
 /// How many addresses one query command of a lookup carries (all commands go in one request).
 const ADDRESSES_PER_QUERY: usize = 25;
-
-/// Participant roles, in the terms of the missing-attendees block.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum ParticipantRole {
-    /// To / required attendee (the organizer is written as required too).
-    Required,
-    /// CC / optional attendee.
-    Optional,
-    /// BCC / resource / informational.
-    Informational,
-    /// Anything else.
-    Unknown,
-}
-
-impl ParticipantRole {
-    /// Wire text.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Required => "required",
-            Self::Optional => "optional",
-            Self::Informational => "informational",
-            Self::Unknown => "unknown",
-        }
-    }
-
-    /// Parses the wire text (unknown spellings are [`ParticipantRole::Unknown`]).
-    pub fn parse(s: &str) -> Self {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "required" | "to" | "organizer" => Self::Required,
-            "optional" | "cc" => Self::Optional,
-            "informational" | "bcc" | "resource" => Self::Informational,
-            _ => Self::Unknown,
-        }
-    }
-}
-
-/// A participant to add to an activity.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewParticipant {
-    pub role: ParticipantRole,
-    pub email: String,
-    /// Person (KP) the address belongs to.
-    pub person: Option<CrmId>,
-    /// Rep (ID record id) the address belongs to.
-    pub rep: Option<CrmId>,
-    /// Response status (accepted, declined, …), free text.
-    pub status: Option<String>,
-}
-
-/// A participant (MB) read back.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Participant {
-    pub id: CrmId,
-    pub role: ParticipantRole,
-    pub email: Option<String>,
-    pub person: Option<CrmId>,
-    pub rep: Option<CrmId>,
-    pub status: Option<String>,
-}
 
 /// An external key (XK) to record with a new record.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -371,25 +314,6 @@ impl CrmSession<'_> {
         Ok(id)
     }
 
-    fn participant_record(&self, activity: CrmId, p: &NewParticipant) -> RecordData {
-        let dl = self.dialect();
-        let d = &dl.participant;
-        let mut rec = RecordData::new(&d.table)
-            .field(&d.email, p.email.trim().to_ascii_lowercase())
-            .field(&d.role, p.role.as_str())
-            .link(&dl.activity.table, activity);
-        if let Some(s) = &p.status {
-            rec = rec.field(&d.status, s.clone());
-        }
-        if let Some(pid) = p.person {
-            rec = rec.link(&dl.person.table, pid);
-        }
-        if let Some(rid) = p.rep {
-            rec = rec.link(&dl.rep.table, rid);
-        }
-        rec
-    }
-
     fn external_key_record(&self, table: &str, record: CrmId, xk: &NewExternalKey) -> RecordData {
         let d = &self.dialect().external_key;
         let mut rec = RecordData::new(&d.table)
@@ -439,19 +363,6 @@ impl CrmSession<'_> {
             .link(&dl.activity.table, activity);
         rec.fields.push(content);
         rec
-    }
-
-    /// Adds participants to an existing activity; one result per participant.
-    pub async fn add_participants(
-        &self,
-        activity: CrmId,
-        participants: &[NewParticipant],
-    ) -> Result<Vec<Result<CrmId, CrmError>>, CrmError> {
-        let recs = participants
-            .iter()
-            .map(|p| self.participant_record(activity, p))
-            .collect();
-        self.write(WriteKind::Insert, CatalogMode::Text, recs).await
     }
 
     /// Attaches a document to an activity. The document is taken, not borrowed: its bytes

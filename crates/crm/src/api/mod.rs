@@ -1,19 +1,23 @@
 //! Typed access to the records the connector needs. All names come from the
 //! [`Dialect`](crate::dialect::Dialect); this module only decides *what* to ask.
 
+mod absences;
 mod companies;
 mod documents;
 mod external_keys;
 mod participants;
 mod persons;
 mod reps;
+mod tasks;
 
+pub use absences::Absence;
 pub use companies::Company;
 pub use documents::{DocumentInfo, NewDocument};
 pub use external_keys::{ExternalKey, NewExternalKey};
 pub use participants::{NewParticipant, Participant, ParticipantRole};
 pub use persons::PersonMatch;
 pub use reps::Rep;
+pub use tasks::{NewTask, Task};
 
 use std::collections::BTreeMap;
 
@@ -132,32 +136,6 @@ pub struct ActivityFilter {
     /// Also read the participants.
     pub with_participants: bool,
     pub max_records: Option<u32>,
-}
-
-/// A new task (A1).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewTask {
-    pub rep_id: String,
-    pub subject: String,
-    pub text: String,
-    pub start_date: Option<jiff::civil::Date>,
-    pub due_date: Option<jiff::civil::Date>,
-    pub status: String,
-    pub priority: Option<String>,
-}
-
-/// A task (A1) read back.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Task {
-    pub id: CrmId,
-    pub fields: BTreeMap<String, String>,
-}
-
-/// An absence (A3) read back.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Absence {
-    pub id: CrmId,
-    pub fields: BTreeMap<String, String>,
 }
 
 pub(crate) fn non_empty(v: Option<&str>) -> Option<String> {
@@ -411,118 +389,6 @@ impl CrmSession<'_> {
             conds.push(c.clone());
         }
         Condition::and(conds)
-    }
-
-    /// Inserts a task (A1).
-    pub async fn insert_task(&self, t: &NewTask) -> Result<CrmId, CrmError> {
-        let dl = self.dialect();
-        let d = &dl.task;
-        let mut rec = RecordData::new(&d.table)
-            .field(&d.rep_id, t.rep_id.clone())
-            .field(&d.subject, t.subject.clone())
-            .field(&d.status, t.status.clone());
-        if !t.text.is_empty() {
-            rec = rec.field(&d.text, t.text.clone());
-        }
-        if let Some(x) = t.start_date {
-            rec = rec.field(&d.start_date, dl.format_date(x));
-        }
-        if let Some(x) = t.due_date {
-            rec = rec.field(&d.due_date, dl.format_date(x));
-        }
-        if let Some(p) = &t.priority {
-            rec = rec.field(&d.priority, p.clone());
-        }
-        self.write_one(WriteKind::Insert, CatalogMode::Text, rec)
-            .await
-    }
-
-    /// Tasks of a rep.
-    pub async fn tasks(&self, rep_id: &str) -> Result<Vec<Task>, CrmError> {
-        let d = &self.dialect().task;
-        let q = Query::on(
-            &d.table,
-            Some(Condition::cond(&d.table, &d.rep_id, Op::Eq, rep_id)),
-            vec![
-                d.rep_id.clone(),
-                d.subject.clone(),
-                d.text.clone(),
-                d.start_date.clone(),
-                d.due_date.clone(),
-                d.status.clone(),
-                d.priority.clone(),
-                d.percent_complete.clone(),
-            ],
-        );
-        let recs = self.query(q).await?;
-        recs.iter()
-            .map(|r| {
-                Ok(Task {
-                    id: need_id(r)?,
-                    fields: field_map(r),
-                })
-            })
-            .collect()
-    }
-
-    /// Writes back the status of a task (the only thing that flows Microsoft 365 → CRM).
-    pub async fn update_task_status(
-        &self,
-        id: CrmId,
-        status: &str,
-        percent_complete: Option<u8>,
-    ) -> Result<(), CrmError> {
-        let d = &self.dialect().task;
-        let mut rec = RecordData::new(&d.table).field(&d.status, status);
-        if let Some(p) = percent_complete {
-            rec = rec.field(&d.percent_complete, p.to_string());
-        }
-        rec.id = Some(id);
-        self.write_one(WriteKind::Update, CatalogMode::Text, rec)
-            .await
-            .map(|_| ())
-    }
-
-    /// Absences of a rep overlapping a window.
-    pub async fn absences(
-        &self,
-        rep_id: &str,
-        from: jiff::civil::Date,
-        to: jiff::civil::Date,
-    ) -> Result<Vec<Absence>, CrmError> {
-        let dl = self.dialect();
-        let d = &dl.absence;
-        let q = Query::on(
-            &d.table,
-            Some(Condition::and(vec![
-                Condition::cond(&d.table, &d.rep_id, Op::Eq, rep_id),
-                Condition::cond(&d.table, &d.start_date, Op::Le, dl.format_date(to)),
-                Condition::cond(&d.table, &d.end_date, Op::Ge, dl.format_date(from)),
-            ])),
-            [
-                &d.rep_id,
-                &d.start_date,
-                &d.start_time,
-                &d.end_date,
-                &d.end_time,
-                &d.kind,
-                &d.text,
-                &d.updated,
-            ]
-            .iter()
-            .filter(|f| !f.is_empty())
-            .map(|f| (*f).clone())
-            .collect(),
-        );
-        let recs = self.query(q).await?;
-        recs.iter()
-            .map(|r| {
-                Ok(Absence {
-                    id: need_id(r)?,
-                    fields: field_map(r),
-                })
-            })
-            .collect()
     }
 }
 

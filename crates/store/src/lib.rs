@@ -50,8 +50,8 @@ pub use sqlite::SqliteStore;
 pub use store::{PENDING, Result, StateStore};
 pub use types::{
     Alert, AlertDelivery, CrmId, Cursor, ExclusionPolicy, ItemCommit, ItemRetry, Kind, KindRun,
-    KindState, LedgerAction, LedgerEntry, LedgerFilter, Link, LinkState, MailboxFailure, MailboxId,
-    MailboxRecord, MailboxUpsert, NewAlert, NewLedgerEntry, Run, RunCounts, RunOutcome,
-    SubscriptionRecord,
+    KindState, LedgerAction, LedgerEntry, LedgerFilter, Link, LinkState, MailboxExclusion,
+    MailboxFailure, MailboxId, MailboxRecord, MailboxUpsert, NewAlert, NewLedgerEntry, Run,
+    RunCounts, RunOutcome, SubscriptionRecord,
 };
 pub use url::{Backend, StoreUrl, redact_url};

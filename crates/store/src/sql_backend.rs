@@ -33,7 +33,7 @@ macro_rules! sql_backend {
         use $crate::types::{
             duration_micros, Alert, AlertDelivery, CrmId, Cursor, ExclusionPolicy, ItemCommit,
             ItemRetry, Kind, KindRun, KindState, LedgerAction, LedgerEntry, LedgerFilter, Link,
-            LinkState, MailboxFailure, MailboxRecord, MailboxUpsert, NewAlert, NewLedgerEntry,
+            LinkState, MailboxExclusion, MailboxFailure, MailboxRecord, MailboxUpsert, NewAlert, NewLedgerEntry,
             Run, RunCounts, RunOutcome, SubscriptionRecord,
         };
         use $crate::lease::{Lease, LeaseFence};
@@ -195,6 +195,24 @@ macro_rules! sql_backend {
 
             async fn get_mailbox(&self, rep_id: &str) -> Result<Option<MailboxRecord>> {
                 self.fetch_mailbox(rep_id).await
+            }
+
+            async fn exclusion(&self, rep_id: &str) -> Result<Option<MailboxExclusion>> {
+                let row = sqlx::query(concat!(
+                    "SELECT excluded_until, last_error_text FROM mailboxes \
+                     WHERE rep_id = $1 AND excluded_until > ",
+                    $now!()
+                ))
+                .bind(rep_id)
+                .fetch_optional(&self.pool)
+                .await?;
+                row.map(|row| {
+                    Ok(MailboxExclusion {
+                        until: ts(row.try_get("excluded_until")?)?,
+                        last_error_text: row.try_get("last_error_text")?,
+                    })
+                })
+                .transpose()
             }
 
             async fn list_mailboxes(&self) -> Result<Vec<MailboxRecord>> {

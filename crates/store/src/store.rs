@@ -13,8 +13,8 @@ use crate::probe_reads::ProbeReads;
 use crate::schedule::ScheduleEntry;
 use crate::types::{
     Alert, AlertDelivery, CrmId, Cursor, ExclusionPolicy, ItemCommit, ItemRetry, Kind, KindRun,
-    LedgerEntry, LedgerFilter, Link, MailboxFailure, MailboxRecord, MailboxUpsert, NewAlert,
-    NewLedgerEntry, Run, RunCounts, RunOutcome, SubscriptionRecord,
+    LedgerEntry, LedgerFilter, Link, MailboxExclusion, MailboxFailure, MailboxRecord,
+    MailboxUpsert, NewAlert, NewLedgerEntry, Run, RunCounts, RunOutcome, SubscriptionRecord,
 };
 use crate::url::Backend;
 
@@ -63,6 +63,11 @@ pub trait StateStore: Send + Sync + std::fmt::Debug {
 
     /// One mailbox by rep id.
     async fn get_mailbox(&self, rep_id: &str) -> Result<Option<MailboxRecord>>;
+
+    /// The mailbox's exclusion if it is excluded now (by the store's clock); `None` when it
+    /// is not, or unknown. One statement: every mailbox run checks it under its lease, and
+    /// [`StateStore::get_mailbox`] would read the schedule rows too.
+    async fn exclusion(&self, rep_id: &str) -> Result<Option<MailboxExclusion>>;
 
     /// All mailboxes, ordered by rep id.
     async fn list_mailboxes(&self) -> Result<Vec<MailboxRecord>>;

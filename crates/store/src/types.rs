@@ -207,6 +207,15 @@ impl LinkState {
     }
 }
 
+/// A mailbox's exclusion while it lasts: what a run checks before it starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailboxExclusion {
+    /// When the exclusion ends.
+    pub until: Timestamp,
+    /// The access error that led to it, as recorded.
+    pub last_error_text: Option<String>,
+}
+
 /// A mailbox to synchronize (one per enabled CRM rep) and its health.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MailboxRecord {

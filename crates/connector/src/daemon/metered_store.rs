@@ -13,9 +13,9 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use gc_store::{
     Alert, AlertDelivery, Backend, CrmId, Cursor, ExclusionPolicy, ItemCommit, ItemRetry, Kind,
-    KindRun, Lease, LeaseFence, LedgerEntry, LedgerFilter, Link, MailboxFailure, MailboxRecord,
-    MailboxUpsert, NewAlert, NewLedgerEntry, ProbeReads, Result, Run, RunCounts, RunOutcome,
-    ScheduleEntry, StateStore, SubscriptionRecord,
+    KindRun, Lease, LeaseFence, LedgerEntry, LedgerFilter, Link, MailboxExclusion, MailboxFailure,
+    MailboxRecord, MailboxUpsert, NewAlert, NewLedgerEntry, ProbeReads, Result, Run, RunCounts,
+    RunOutcome, ScheduleEntry, StateStore, SubscriptionRecord,
 };
 use jiff::Timestamp;
 use tokio::io::AsyncWrite;
@@ -68,6 +68,9 @@ impl StateStore for MeteredStore {
     async fn get_mailbox(&self, rep_id: &str) -> Result<Option<MailboxRecord>> {
         self.timed("get_mailbox", self.inner.get_mailbox(rep_id))
             .await
+    }
+    async fn exclusion(&self, rep_id: &str) -> Result<Option<MailboxExclusion>> {
+        self.timed("exclusion", self.inner.exclusion(rep_id)).await
     }
     async fn list_mailboxes(&self) -> Result<Vec<MailboxRecord>> {
         self.timed("list_mailboxes", self.inner.list_mailboxes())

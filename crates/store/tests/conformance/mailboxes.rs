@@ -151,6 +151,12 @@ pub(crate) async fn mailbox_health(s: &dyn StateStore) {
         "{until} not within [{now}, {after}] + 1 h"
     );
     assert!(m.is_excluded_at(now));
+    // The run's check reads the same exclusion, with the error that led to it.
+    let e = s.exclusion("r1").await.unwrap().expect("r1 is excluded");
+    assert_eq!(e.until, until);
+    assert!(e.last_error_text.unwrap().contains("ErrorAccessDenied"));
+    assert_eq!(s.exclusion("r2").await.unwrap(), None, "r2 is not excluded");
+    assert_eq!(s.exclusion("nobody").await.unwrap(), None);
 
     // Excluded mailboxes are not due.
     let due = s.due_mailboxes(Kind::Email, 10).await.unwrap();
@@ -162,6 +168,7 @@ pub(crate) async fn mailbox_health(s: &dyn StateStore) {
     s.clear_exclusion("r1").await.unwrap();
     let m = s.get_mailbox("r1").await.unwrap().unwrap();
     assert!(m.excluded_until.is_none());
+    assert_eq!(s.exclusion("r1").await.unwrap(), None, "cleared");
     assert_eq!(
         m.consecutive_failures, 3,
         "clearing the exclusion keeps the counter"
@@ -190,4 +197,9 @@ pub(crate) async fn mailbox_health(s: &dyn StateStore) {
         .await
         .unwrap();
     assert_eq!(s.due_mailboxes(Kind::Email, 10).await.unwrap().len(), 2);
+    assert_eq!(
+        s.exclusion("r2").await.unwrap(),
+        None,
+        "an exclusion that has ended is none"
+    );
 }

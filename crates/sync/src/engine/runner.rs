@@ -276,17 +276,16 @@ impl Engine {
         (i, r)
     }
 
-    /// `Some(why)` while the mailbox is excluded.
+    /// `Some(why)` while the mailbox is excluded (one read: the scheduler does not start an
+    /// excluded mailbox, so this is the check under the lease, against another process's
+    /// exclusion or a `sync --once` during one).
     async fn excluded_until(&self, mailbox: &str) -> Result<Option<String>, PortError> {
-        let Some(m) = self.store.get_mailbox(mailbox).await.map_err(store_error)? else {
-            return Ok(None);
-        };
-        let now = self.store.now().await.map_err(store_error)?;
-        Ok(m.is_excluded_at(now).then(|| {
+        let exclusion = self.store.exclusion(mailbox).await.map_err(store_error)?;
+        Ok(exclusion.map(|e| {
             format!(
                 "excluded until {} after repeated access errors: {}",
-                m.excluded_until.map(|t| t.to_string()).unwrap_or_default(),
-                m.last_error_text.unwrap_or_default()
+                e.until,
+                e.last_error_text.unwrap_or_default()
             )
         }))
     }

@@ -239,6 +239,17 @@ pub async fn store(config: &Config) -> anyhow::Result<Arc<dyn gc_store::StateSto
 
 /// The engine's run policy for this configuration (`[errors]`, `[state]`, the per-mailbox Graph
 /// concurrency).
+/// The Graph side of every kind, with the administrator's mailbox held to its sending limits.
+pub fn graph_mail(config: &Config, client: gc_graph::GraphClient) -> gc_sync::adapters::GraphMail {
+    let m = &config.microsoft;
+    gc_sync::adapters::GraphMail::new(client, m.admin_email.clone()).with_send_limits(
+        gc_sync::adapters::SendLimits {
+            per_minute: m.admin_sends_per_minute,
+            per_day: m.admin_recipients_per_day,
+        },
+    )
+}
+
 pub fn run_policy(config: &Config) -> gc_sync::RunPolicy {
     let e = &config.errors;
     gc_sync::RunPolicy {

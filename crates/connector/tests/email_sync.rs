@@ -279,3 +279,124 @@ async fn hundreds_of_messages_across_twenty_mailboxes() {
     assert_eq!(env.email_activities().await.len(), n_acts);
     assert_eq!(decisions(&*rt.store).await, dec);
 }
+
+/// The administrator's mailbox sends at most `[microsoft] admin_sends_per_minute` notices: the
+/// ones over it are refused before they leave (Exchange would block the mailbox), their
+/// mailboxes' runs end delayed saying why, and the notices wait in the store for a later run,
+/// which sends them: none is lost, none goes twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notices_over_the_admin_mailbox_sending_limit_wait_for_a_later_run() {
+    let env = Env::start(
+        SandboxOptions {
+            users: 8,
+            seed: 11,
+            messages_per_mailbox: 0,
+            ..SandboxOptions::default()
+        },
+        "",
+    )
+    .await;
+    let users: Vec<String> = env.enabled_users().await.into_iter().take(4).collect();
+    assert_eq!(users.len(), 4, "four reps filing e-mails");
+    let st = env.demo.sandbox.state();
+    for u in &users {
+        st.create_folder_path(u, SYNC).unwrap();
+        // Only in BCC: not filed, so its user is told.
+        st.deliver(
+            u,
+            NewMessage {
+                subject: format!("Blind copy for {u}"),
+                from: Some("sender@unknown.example".into()),
+                to: vec!["someone@unknown.example".into()],
+                body_text: Some("You were in BCC".into()),
+                folder: Some(SYNC.into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    }
+    let limited = || {
+        graph_connector::config::load(
+            &env.config_path(),
+            [(
+                "GRAPH_CONNECTOR__MICROSOFT__ADMIN_SENDS_PER_MINUTE".to_owned(),
+                "2".to_owned(),
+            )],
+        )
+        .unwrap()
+    };
+    let notices = |u: &str| {
+        st.messages(u, "inbox")
+            .unwrap()
+            .into_iter()
+            .filter(|m| m.subject.starts_with("Not filed in CRM: "))
+            .count()
+    };
+    let pending = |rt: &Runtime| {
+        let store = rt.store.clone();
+        let users = users.clone();
+        async move {
+            let mut n = 0;
+            for u in &users {
+                let rep = store
+                    .list_mailboxes()
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .find(|m| m.address.eq_ignore_ascii_case(u))
+                    .unwrap()
+                    .rep_id;
+                n += store
+                    .resolved_of(&rep, Kind::Email)
+                    .await
+                    .unwrap()
+                    .iter()
+                    .filter(|(name, _)| name.starts_with("pending:notice:"))
+                    .count();
+            }
+            n
+        }
+    };
+
+    // One process: two notices go, two wait.
+    let rt = Runtime::build(&limited()).await.unwrap();
+    let first = rt
+        .cycle(None, &NoProgress, &Default::default())
+        .await
+        .unwrap();
+    let told: usize = users.iter().map(|u| notices(u)).sum();
+    assert_eq!(told, 2, "two notices within the limit");
+    let waiting: Vec<_> = first
+        .mailboxes
+        .iter()
+        .filter(|m| users.contains(&m.mailbox))
+        .filter(|m| m.outcome == gc_sync::MailboxOutcome::Delayed)
+        .collect();
+    assert_eq!(waiting.len(), 2, "{first:#?}");
+    for m in &waiting {
+        let why = m.error.as_deref().unwrap_or_default();
+        assert!(
+            why.contains("admin_sends_per_minute") && why.contains("2 messages per minute"),
+            "{why}"
+        );
+    }
+    assert!(!first.any_mailbox_failed(), "{first:#?}");
+    assert_eq!(pending(&rt).await, 2, "the refused notices are kept");
+    // Every message is in the failure folder all the same.
+    for u in &users {
+        assert_eq!(env.count(u, SYNC), 0, "{u}");
+    }
+
+    // A later process (its own count) sends the two that waited, and nothing twice.
+    drop(rt);
+    let rt = Runtime::build(&limited()).await.unwrap();
+    let second = rt
+        .cycle(None, &NoProgress, &Default::default())
+        .await
+        .unwrap();
+    assert!(!second.any_mailbox_failed(), "{second:#?}");
+    for u in &users {
+        assert_eq!(notices(u), 1, "{u}: one notice, once");
+    }
+    assert_eq!(pending(&rt).await, 0);
+}

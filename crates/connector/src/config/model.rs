@@ -48,6 +48,12 @@ pub struct Microsoft {
     /// permission the connector does not have), for the expiry alert and metric.
     pub client_secret_expires: Option<jiff::civil::Date>,
     pub admin_email: String,
+    /// Messages `admin_email` may send per rolling minute (notices and alerts; 0: no limit).
+    /// Exchange Online's published limit for one mailbox is 30.
+    pub admin_sends_per_minute: u32,
+    /// Recipients `admin_email` may reach per rolling 24 hours (0: no limit). Exchange
+    /// Online's published limit is 10,000; a mailbox over it is blocked from sending for a day.
+    pub admin_recipients_per_day: u32,
     pub managed_domains: Vec<String>,
     pub graph_url: String,
     pub login_url: String,
@@ -77,6 +83,8 @@ impl Default for Microsoft {
             certificate_algorithm: CertificateAlgorithm::Ps256,
             client_secret_expires: None,
             admin_email: String::new(),
+            admin_sends_per_minute: 30,
+            admin_recipients_per_day: 10_000,
             managed_domains: Vec::new(),
             graph_url: "https://graph.microsoft.com".into(),
             login_url: "https://login.microsoftonline.com".into(),

@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use gc_store::{Kind, StateStore};
-use gc_sync::adapters::{CrmActivities, GraphMail};
+use gc_sync::adapters::CrmActivities;
 use gc_sync::ports::Notifier;
 use jiff::Timestamp;
 use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
@@ -128,7 +128,7 @@ impl Service {
             ..wiring::run_policy(&config)
         };
         let admin_email = config.microsoft.admin_email.clone();
-        let graph = Arc::new(GraphMail::new(graph_client, admin_email.clone()));
+        let graph = Arc::new(wiring::graph_mail(&config, graph_client));
         let crm = Arc::new(CrmActivities::new(crm, rules.activity_type.clone()));
         let holder = crate::commands::sync::holder(&config);
         let policy_ttl = policy.lease_ttl;

@@ -5,6 +5,7 @@ use gc_graph::models::{AttachmentKind, ItemBody, Message, Recipient};
 use gc_graph::{DeltaItem, ErrorKind, GraphClient, GraphError, MessageDeltaOptions, NewMessage};
 use tokio::sync::OnceCell;
 
+use crate::adapters::send_limit::{SendFor, SendLimiter, SendLimits};
 use crate::email::attachments::file_stem;
 use crate::email::model::{Address, Body, MailAttachment, MailItem, MailMessage, MailPage};
 use crate::engine::Spool;
@@ -19,6 +20,8 @@ pub struct GraphMail {
     client: GraphClient,
     admin_email: String,
     can_send: std::sync::Arc<OnceCell<bool>>,
+    /// The administrator's mailbox's sends, held to Exchange's limits (shared by the clones).
+    sends: std::sync::Arc<SendLimiter>,
 }
 
 impl GraphMail {
@@ -28,7 +31,15 @@ impl GraphMail {
             client,
             admin_email: admin_email.into(),
             can_send: std::sync::Arc::new(OnceCell::new()),
+            sends: std::sync::Arc::new(SendLimiter::new(SendLimits::default())),
         }
+    }
+
+    /// The same, with the administrator's mailbox held to `limits` instead of Exchange
+    /// Online's published ones.
+    pub fn with_send_limits(mut self, limits: SendLimits) -> Self {
+        self.sends = std::sync::Arc::new(SendLimiter::new(limits));
+        self
     }
 
     /// The client.
@@ -347,6 +358,17 @@ impl Notifier for GraphMail {
             msg.from = Some(Recipient::address(self.admin_email.clone()));
         }
         if self.mail_send_granted().await? && !self.admin_email.is_empty() {
+            // Refused here rather than by Exchange, which blocks a mailbox over its daily
+            // limit from sending for a day: the caller keeps the notice for a later run.
+            let to = if mailbox.eq_ignore_ascii_case(&self.admin_email) {
+                SendFor::Admin
+            } else {
+                SendFor::User
+            };
+            self.sends
+                .take(to)
+                .map_err(|refused| PortError::transient(refused.to_string()))?;
+            // A send that failed keeps its slot: it may have gone out all the same.
             return self
                 .client
                 .send_mail(&self.admin_email, &msg, false)

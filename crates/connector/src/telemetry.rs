@@ -144,6 +144,10 @@ fn describe() {
         "graph_connector_alerts_total",
         "Alerts raised to the administrator, by alert kind."
     );
+    describe_counter!(
+        "graph_connector_admin_sends_refused_total",
+        "Notices (to=\"user\") and alerts (to=\"admin\") held back because the administrator's mailbox reached a sending limit ([microsoft] admin_sends_per_minute or admin_recipients_per_day, by limit); a notice waits for its mailbox's next run."
+    );
     describe_gauge!(
         "graph_connector_tenant_up",
         "1 while the tenant-level checks pass (token, CRM login, mailbox list); 0 while a tenant-level error stops every run."

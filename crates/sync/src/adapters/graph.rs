@@ -365,9 +365,18 @@ impl Notifier for GraphMail {
             } else {
                 SendFor::User
             };
-            self.sends
-                .take(to)
-                .map_err(|refused| PortError::transient(refused.to_string()))?;
+            self.sends.take(to).map_err(|refused| {
+                metrics::counter!(
+                    "graph_connector_admin_sends_refused_total",
+                    "limit" => refused.setting,
+                    "to" => match to {
+                        SendFor::User => "user",
+                        SendFor::Admin => "admin",
+                    }
+                )
+                .increment(1);
+                PortError::transient(refused.to_string())
+            })?;
             // A send that failed keeps its slot: it may have gone out all the same.
             return self
                 .client

@@ -237,8 +237,6 @@ pub async fn store(config: &Config) -> anyhow::Result<Arc<dyn gc_store::StateSto
         .with_context(|| format!("opening the state store {}", config.state.url))
 }
 
-/// The engine's run policy for this configuration (`[errors]`, `[state]`, the per-mailbox Graph
-/// concurrency).
 /// The Graph side of every kind, with the administrator's mailbox held to its sending limits.
 pub fn graph_mail(config: &Config, client: gc_graph::GraphClient) -> gc_sync::adapters::GraphMail {
     let m = &config.microsoft;
@@ -250,6 +248,8 @@ pub fn graph_mail(config: &Config, client: gc_graph::GraphClient) -> gc_sync::ad
     )
 }
 
+/// The engine's run policy for this configuration (`[errors]`, `[state]`, the per-mailbox Graph
+/// concurrency).
 pub fn run_policy(config: &Config) -> gc_sync::RunPolicy {
     let e = &config.errors;
     gc_sync::RunPolicy {

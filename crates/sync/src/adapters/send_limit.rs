@@ -14,6 +14,10 @@
 //! configuration says so).
 //! Messages to the administrator's own address (the alerts) may use the last slots of each
 //! window, which the users' notices leave free: an alert is never crowded out by notices.
+//!
+//! Why not the `governor` cells the Graph client's request budgets use: those spread requests
+//! evenly (GCRA), and a cell that allows a burst of 30 lets about 60 through in a rolling
+//! minute. Exchange counts the sends in the window, so they are counted here the same way.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
@@ -63,22 +67,20 @@ pub struct Refused {
     pub setting: &'static str,
     /// That limit's value.
     pub limit: u32,
+    /// Its window, as the message says it ("minute", "24 hours").
+    pub per: &'static str,
     /// When a slot frees up.
     pub retry_in: Duration,
 }
 
 impl std::fmt::Display for Refused {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let window = if self.setting == "admin_sends_per_minute" {
-            "minute"
-        } else {
-            "24 hours"
-        };
         write!(
             f,
-            "the administrator's mailbox reached its sending limit ({} messages per {window}, \
+            "the administrator's mailbox reached its sending limit ({} messages per {}, \
              [microsoft] {}; Exchange Online's limit unless changed); a slot frees up in {} s",
             self.limit,
+            self.per,
             self.setting,
             self.retry_in.as_secs().max(1)
         )
@@ -105,25 +107,26 @@ pub fn admit(
             return Err(Refused {
                 setting: "admin_recipients_per_day",
                 limit: limits.per_day,
+                per: "24 hours",
                 retry_in: (at + DAY).saturating_duration_since(now),
             });
         }
     }
     if limits.per_minute > 0 {
+        // The minute is full when the cap-th most recent send is in it; a slot frees up when
+        // that one leaves.
         let cap = cap(limits.per_minute, 1) as usize;
-        let recent: Vec<&Instant> = sent
+        if let Some(at) = sent
             .iter()
             .rev()
-            .take_while(|t| now.saturating_duration_since(**t) < MINUTE)
-            .take(cap)
-            .collect();
-        if recent.len() >= cap
-            && let Some(at) = recent.last()
+            .nth(cap - 1)
+            .filter(|t| now.saturating_duration_since(**t) < MINUTE)
         {
             return Err(Refused {
                 setting: "admin_sends_per_minute",
                 limit: limits.per_minute,
-                retry_in: (**at + MINUTE).saturating_duration_since(now),
+                per: "minute",
+                retry_in: (*at + MINUTE).saturating_duration_since(now),
             });
         }
     }

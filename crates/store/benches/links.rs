@@ -16,7 +16,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use gc_store::{
-    CrmId, Cursor, ItemCommit, Kind, LedgerAction, Link, NewLedgerEntry, OpenOptions, StateStore,
+    CrmId, Cursor, ItemCommit, Kind, LeaseFence, LedgerAction, Link, NewLedgerEntry, OpenOptions,
+    StateStore,
 };
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -69,6 +70,79 @@ where
     median(rates)
 }
 
+/// Two operations measured side by side: their samples alternate (A, B, A, B, …), so a
+/// machine that slows down or speeds up meanwhile weighs on both alike. Median ops/s of each.
+async fn measure_pair<A, FutA, B, FutB>(mut a: A, mut b: B) -> (f64, f64)
+where
+    A: FnMut(usize) -> FutA,
+    FutA: std::future::Future<Output = ()>,
+    B: FnMut(usize) -> FutB,
+    FutB: std::future::Future<Output = ()>,
+{
+    let (mut rates_a, mut rates_b) = (Vec::new(), Vec::new());
+    let mut n = 0;
+    for _ in 0..SAMPLES {
+        let start = Instant::now();
+        for _ in 0..OPS_PER_SAMPLE {
+            a(n).await;
+            n += 1;
+        }
+        rates_a.push(OPS_PER_SAMPLE as f64 / start.elapsed().as_secs_f64());
+        let start = Instant::now();
+        for _ in 0..OPS_PER_SAMPLE {
+            b(n).await;
+            n += 1;
+        }
+        rates_b.push(OPS_PER_SAMPLE as f64 / start.elapsed().as_secs_f64());
+    }
+    (median(rates_a), median(rates_b))
+}
+
+/// One item as the engine works it under its global-key lease: take the key, commit under
+/// the mailbox's and the key's fences, give the key up, either with a statement of its own
+/// after the commit or in the commit itself (`ItemCommit::release`).
+async fn item_under_key(
+    store: &Arc<dyn StateStore>,
+    mailbox: &LeaseFence,
+    i: u64,
+    release_in_commit: bool,
+) {
+    let link = link_for(i);
+    let key = format!("email:{}", link.global_key.clone().unwrap_or_default());
+    let fence = store
+        .try_acquire_lease(&key, &format!("bench/{i}"), Duration::from_secs(3600))
+        .await
+        .unwrap()
+        .unwrap();
+    let mut cursor = Cursor::new(link.mailbox.clone(), Kind::Email, "inbox/crm");
+    cursor.next_link = Some(format!("https://graph.example/delta?$skiptoken={i}"));
+    let entry = NewLedgerEntry::new(
+        link.mailbox.clone(),
+        Kind::Email,
+        link.graph_id.clone(),
+        LedgerAction::Created,
+        "new e-mail",
+    );
+    store
+        .commit_item(&ItemCommit {
+            link: Some(link),
+            ledger: vec![entry],
+            cursor: None,
+            fences: vec![mailbox.clone(), fence.clone()],
+            no_retry_row: true,
+            release: if release_in_commit {
+                vec![fence.clone()]
+            } else {
+                vec![]
+            },
+        })
+        .await
+        .unwrap();
+    if !release_in_commit {
+        assert!(store.release_lease(&fence).await.unwrap());
+    }
+}
+
 /// Like [`measure`], with `TASKS` tasks sharing each sample (different mailboxes working
 /// in parallel, as the engine does): median total ops/s.
 async fn measure_concurrent<F, Fut>(op: F) -> f64
@@ -112,6 +186,9 @@ struct Figures {
     commit_item_fenced: f64,
     commit_item_8: f64,
     get_link_8: f64,
+    /// An item under its key lease, the key released after the commit / in it.
+    key_released_after: f64,
+    key_released_in: f64,
 }
 
 async fn bench(backend: &'static str, store: Arc<dyn StateStore>, total: u64) -> Figures {
@@ -209,6 +286,7 @@ async fn bench(backend: &'static str, store: Arc<dyn StateStore>, total: u64) ->
                     cursor: Some(cursor),
                     fences: vec![],
                     no_retry_row: false,
+                    release: vec![],
                 })
                 .await
                 .unwrap();
@@ -246,11 +324,25 @@ async fn bench(backend: &'static str, store: Arc<dyn StateStore>, total: u64) ->
                     cursor: Some(cursor),
                     fences,
                     no_retry_row: false,
+                    release: vec![],
                 })
                 .await
                 .unwrap();
         }
     })
+    .await;
+    let (key_released_after, key_released_in) = measure_pair(
+        |n| {
+            let store = store.clone();
+            let mailbox = fences[0].clone();
+            async move { item_under_key(&store, &mailbox, total + 300_000 + n as u64, false).await }
+        },
+        |n| {
+            let store = store.clone();
+            let mailbox = fences[0].clone();
+            async move { item_under_key(&store, &mailbox, total + 300_000 + n as u64, true).await }
+        },
+    )
     .await;
     let st = store.clone();
     let commit_item_8 = measure_concurrent(move |n| {
@@ -274,6 +366,7 @@ async fn bench(backend: &'static str, store: Arc<dyn StateStore>, total: u64) ->
                     cursor: Some(cursor),
                     fences: vec![],
                     no_retry_row: false,
+                    release: vec![],
                 })
                 .await
                 .unwrap();
@@ -300,6 +393,8 @@ async fn bench(backend: &'static str, store: Arc<dyn StateStore>, total: u64) ->
     Figures {
         commit_item_8,
         get_link_8,
+        key_released_after,
+        key_released_in,
         backend,
         links: total,
         build,
@@ -362,7 +457,7 @@ async fn main() {
         "| backend | links | bulk load (10k/tx) | upsert existing /s | upsert new /s | get_link /s | by global key /s | by CRM id /s | commit_item /s | commit_item, 2 fences /s | commit_item, 8 tasks /s | get_link, 8 tasks /s |"
     );
     println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-    for f in results {
+    for f in &results {
         println!(
             "| {} | {} | {:.0} s ({:.0}/s) | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} |",
             f.backend,
@@ -378,6 +473,20 @@ async fn main() {
             f.commit_item_fenced,
             f.commit_item_8,
             f.get_link_8
+        );
+    }
+    println!();
+    println!(
+        "| backend | item under its key lease: key released after the commit /s | key released in the commit /s | ratio |"
+    );
+    println!("|---|---:|---:|---:|");
+    for f in &results {
+        println!(
+            "| {} | {:.0} | {:.0} | {:.2}× |",
+            f.backend,
+            f.key_released_after,
+            f.key_released_in,
+            f.key_released_in / f.key_released_after
         );
     }
 }

@@ -19,6 +19,7 @@
 //!         cursor: None,
 //!         fences: vec![], // the mailbox and item leases it must run under
 //!         no_retry_row: false,
+//!         release: vec![], // the item key lease, given up with the commit
 //!     })
 //!     .await?;
 //! # Ok(()) }

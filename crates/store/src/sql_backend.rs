@@ -984,6 +984,9 @@ macro_rules! sql_backend {
                 for entry in &commit.ledger {
                     ids.push(insert_ledger_on(&mut tx, entry).await?);
                 }
+                for fence in &commit.release {
+                    release_lease_on(&mut tx, fence).await?;
+                }
                 // Dropping `tx` on any `?` above rolls everything back.
                 tx.commit().await?;
                 Ok(ids)
@@ -1374,15 +1377,8 @@ macro_rules! sql_backend {
             }
 
             async fn release_lease(&self, fence: &LeaseFence) -> Result<bool> {
-                let r = sqlx::query(
-                    "DELETE FROM leases WHERE key = $1 AND holder = $2 AND generation = $3",
-                )
-                .bind(&fence.key)
-                .bind(&fence.holder)
-                .bind(fence.generation)
-                .execute(&self.pool)
-                .await?;
-                Ok(r.rows_affected() > 0)
+                let mut conn = self.pool.acquire().await?;
+                release_lease_on(&mut conn, fence).await
             }
 
             async fn acquire_leases(

@@ -1,5 +1,5 @@
 //! The row writes that several store methods share (a link, a ledger entry, an item's retry
-//! row, a cursor), and how a write is held to the fences of the leases it runs under. Expanded
+//! row, a cursor, a lease's release), and how a write is held to the fences of the leases it runs under. Expanded
 //! by [`sql_backend!`](crate::sql_backend::sql_backend) once per backend, like the row
 //! decoders of [`sql_rows`](crate::sql_rows): each function takes the connection (or
 //! transaction) it writes on, so a method composes them into one transaction.
@@ -127,6 +127,20 @@ macro_rules! sql_writes {
             .bind(kind.as_str())
             .bind(mailbox)
             .bind(item_key)
+            .execute(&mut *conn)
+            .await?;
+            Ok(r.rows_affected() > 0)
+        }
+
+        /// Give up the lease `fence` holds; a lease another holder took over (or that
+        /// expired and was taken) is not touched. Whether a row went.
+        async fn release_lease_on(conn: &mut Conn, fence: &LeaseFence) -> Result<bool> {
+            let r = sqlx::query(
+                "DELETE FROM leases WHERE key = $1 AND holder = $2 AND generation = $3",
+            )
+            .bind(&fence.key)
+            .bind(&fence.holder)
+            .bind(fence.generation)
             .execute(&mut *conn)
             .await?;
             Ok(r.rows_affected() > 0)

@@ -654,6 +654,12 @@ pub struct ItemCommit {
     /// not delete one (one statement fewer per item). `false`, the default: a commit with a
     /// link deletes the item's retry row, if any.
     pub no_retry_row: bool,
+    /// Leases given up in the same transaction, after the writes (the item's global-key
+    /// lease): whoever waits for the key then finds this item's link and the lease free at
+    /// once, and the release needs no transaction of its own (on PostgreSQL one flush of the
+    /// log per item fewer). A lease no longer held by its fence is left as it is; the fences
+    /// above already decide whether the commit may write.
+    pub release: Vec<crate::lease::LeaseFence>,
 }
 
 /// An item that failed transiently and waits for its next attempt: the engine retries it with

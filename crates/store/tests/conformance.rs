@@ -90,4 +90,5 @@ conformance!(
     link_and_retry,
     fenced_writes,
     takeover_waits_for_a_fenced_commit,
+    commit_releases_the_key_lease,
 );

@@ -95,6 +95,14 @@ impl LeaseGuard {
         self.lost.is_cancelled()
     }
 
+    /// The lease went with a store write (`ItemCommit::release`): stop renewing it and
+    /// release nothing more.
+    pub fn released_with_commit(mut self) {
+        if let Some(r) = self.renew.take() {
+            r.abort();
+        }
+    }
+
     /// Give the lease up now.
     pub async fn release(mut self) {
         if let Some(r) = self.renew.take() {

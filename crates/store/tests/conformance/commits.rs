@@ -20,6 +20,7 @@ pub(crate) async fn commit_item(s: &dyn StateStore) {
             cursor: Some(cursor.clone()),
             fences: vec![],
             no_retry_row: false,
+            release: vec![],
         })
         .await
         .unwrap();
@@ -89,6 +90,7 @@ pub(crate) async fn commit_item_is_atomic(s: &dyn StateStore) {
             cursor: Some(new_cursor),
             fences: vec![],
             no_retry_row: false,
+            release: vec![],
         })
         .await
         .unwrap_err();

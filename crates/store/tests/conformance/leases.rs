@@ -230,6 +230,7 @@ pub(crate) fn item(graph_id: &str, next_link: &str, fences: Vec<LeaseFence>) -> 
         cursor: Some(cursor),
         fences,
         no_retry_row: false,
+        release: vec![],
     }
 }
 
@@ -410,6 +411,7 @@ pub(crate) fn big_commit(tag: &str, n: usize, fences: Vec<LeaseFence>) -> ItemCo
         cursor: None,
         fences,
         no_retry_row: false,
+        release: vec![],
     }
 }
 
@@ -488,4 +490,60 @@ pub(crate) async fn takeover_waits_for_a_fenced_commit(s: &dyn StateStore) {
         Err(StoreError::LeaseLost { .. }) => assert_eq!(written, 0),
         Err(e) => panic!("{e:?}"),
     }
+}
+
+/// A commit gives up the item's key lease with its writes (`ItemCommit::release`): the key is
+/// free and the link stored at once; a commit that may not write keeps the lease; a release
+/// whose fence is stale leaves the new holder's lease alone.
+pub(crate) async fn commit_releases_the_key_lease(s: &dyn StateStore) {
+    let long = Duration::from_secs(60);
+    let mailbox = s
+        .try_acquire_lease("r1/email", "proc-a", long)
+        .await
+        .unwrap()
+        .unwrap();
+    let key = "email:<m1@contoso.example>";
+    let item_key = s
+        .try_acquire_lease(key, "proc-a/m1", long)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut commit = item("g1", "page-2", vec![mailbox.clone(), item_key.clone()]);
+    commit.release = vec![item_key.clone()];
+    assert_eq!(s.commit_item(&commit).await.unwrap().len(), 1);
+    assert!(s.get_link(Kind::Email, "r1", "g1").await.unwrap().is_some());
+    assert!(
+        s.list_leases().await.unwrap().iter().all(|l| l.key != key),
+        "the key lease went with the commit"
+    );
+    assert_eq!(lease_of(s, "r1/email").await.fence(), mailbox);
+    let next = s
+        .try_acquire_lease(key, "proc-a/m1-again", long)
+        .await
+        .unwrap()
+        .expect("the key is free for the next item");
+
+    // A commit under a fence it no longer holds writes nothing and releases nothing.
+    let stale_mailbox = LeaseFence {
+        holder: "proc-z".into(),
+        ..mailbox.clone()
+    };
+    let mut refused = item("g2", "page-3", vec![stale_mailbox, next.clone()]);
+    refused.release = vec![next.clone()];
+    assert!(matches!(
+        s.commit_item(&refused).await,
+        Err(StoreError::LeaseLost { .. })
+    ));
+    assert_eq!(
+        lease_of(s, key).await.fence(),
+        next,
+        "kept: nothing was written"
+    );
+    assert!(s.get_link(Kind::Email, "r1", "g2").await.unwrap().is_none());
+
+    // The old holder's release (its fence is stale) leaves the new holder's lease alone.
+    let mut late = item("g3", "page-3", vec![mailbox.clone()]);
+    late.release = vec![item_key];
+    s.commit_item(&late).await.unwrap();
+    assert_eq!(lease_of(s, key).await.fence(), next);
 }

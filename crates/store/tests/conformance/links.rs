@@ -412,6 +412,7 @@ pub(crate) async fn item_retries(s: &dyn StateStore) {
     s.commit_item(&ItemCommit {
         link: Some(l.clone()),
         no_retry_row: true,
+        release: vec![],
         ..ItemCommit::default()
     })
     .await

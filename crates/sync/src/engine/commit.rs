@@ -3,7 +3,7 @@
 //! and cursor advances. Kept in one place because every one of them must run under the
 //! mailbox lease and in the write order of docs/SYNC.md.
 
-use gc_store::{Cursor, ItemCommit, ItemRetry};
+use gc_store::{Cursor, ItemCommit, ItemRetry, LeaseFence};
 
 use crate::engine::cx::{ItemCx, RunCx};
 use crate::engine::kind::Applied;
@@ -11,9 +11,18 @@ use crate::error::{PortError, store_error};
 
 /// Commit what applying a decision did: its link and ledger entries in one transaction (the
 /// link's retry state goes with it). Nothing to store is no write at all.
-pub(crate) async fn commit_applied(cx: &ItemCx<'_>, applied: &Applied) -> Result<(), PortError> {
+///
+/// `release`: the item's global-key lease, given up in the same transaction (so the mailbox
+/// waiting for the key finds this link and the key free at once, without a write of its
+/// own). Whether it went: `false` when there was nothing to store, and the caller releases
+/// it itself.
+pub(crate) async fn commit_applied(
+    cx: &ItemCx<'_>,
+    applied: &Applied,
+    release: Option<&LeaseFence>,
+) -> Result<bool, PortError> {
     if applied.link.is_none() && applied.ledger.is_empty() {
-        return Ok(());
+        return Ok(false);
     }
     cx.check()?;
     cx.store
@@ -23,9 +32,10 @@ pub(crate) async fn commit_applied(cx: &ItemCx<'_>, applied: &Applied) -> Result
             cursor: None,
             fences: cx.fences(),
             no_retry_row: !cx.may_have_retry,
+            release: release.cloned().into_iter().collect(),
         })
         .await
-        .map(|_| ())
+        .map(|_| release.is_some())
         .map_err(store_error)
 }
 

@@ -235,7 +235,7 @@ async fn attempt<K: SyncKind>(
             return Ok(None);
         }
         let applied = kind.apply(cx, run, change, decision).await?;
-        commit_applied(cx, &applied).await?;
+        commit_applied(cx, &applied, None).await?;
         return Ok(Some(applied));
     }
     let key_name = cx.global_key.map(|k| format!("{}:{k}", cx.kind));
@@ -254,6 +254,7 @@ async fn attempt<K: SyncKind>(
         key: guard.as_ref(),
         ..*cx
     };
+    let mut released = false;
     let result = async {
         let facts = kind.gather(&kcx, run, change).await?;
         let decision = kind.decide(cx.run, run, change, cx.link, &facts);
@@ -267,14 +268,18 @@ async fn attempt<K: SyncKind>(
             return Ok(None);
         }
         let applied = kind.apply(&kcx, run, change, decision).await?;
-        // Committed while the key is still held: another mailbox waiting for the key then
-        // finds this item's link.
-        commit_applied(&kcx, &applied).await?;
+        // Committed while the key is still held, and the key given up with the commit:
+        // another mailbox waiting for the key then finds this item's link.
+        released = commit_applied(&kcx, &applied, guard.as_ref().map(LeaseGuard::fence)).await?;
         Ok(Some(applied))
     }
     .await;
     if let Some(g) = guard {
-        g.release().await;
+        if released {
+            g.released_with_commit();
+        } else {
+            g.release().await;
+        }
     }
     result
 }
@@ -350,7 +355,7 @@ async fn fail<K: SyncKind>(
     if let Some(entry) = applied.ledger.first_mut() {
         entry.detail = kind.describe(change);
     }
-    if let Err(e) = commit_applied(cx, &applied).await {
+    if let Err(e) = commit_applied(cx, &applied, None).await {
         return match e.class {
             ErrorClass::Transient => Done::delayed(e.message),
             _ => Done::stopped(e),

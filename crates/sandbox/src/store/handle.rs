@@ -199,7 +199,8 @@ impl StateHandle<'_> {
         })
     }
 
-    /// Auth switches: see [`crate::auth::AuthSwitches`].
+    /// The app registration's switches (login faults, roles, certificates): see
+    /// [`crate::auth::AuthControl`].
     pub fn auth(&self) -> crate::auth::AuthControl<'_> {
         crate::auth::AuthControl {
             shared: self.shared,

@@ -103,16 +103,34 @@ async fn run_files_messages_filed_after_start_and_exports_metrics() {
     })
     .await;
 
-    // /metrics in the Prometheus text format, by a parser.
-    let text = client
-        .get(format!("{base}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let scrape = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_owned()))).unwrap();
+    // /metrics in the Prometheus text format, by a parser. The item is counted when it is
+    // finished (after its move), which on a busy machine may come after the ledger entry
+    // above: scraped until it is.
+    let scrape = eventually(
+        "the filed item counted in /metrics",
+        30,
+        Some(&mut run),
+        || {
+            let client = client.clone();
+            let url = format!("{base}/metrics");
+            async move {
+                let text = client.get(url).send().await.ok()?.text().await.ok()?;
+                let scrape =
+                    prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_owned())))
+                        .unwrap();
+                scrape
+                    .samples
+                    .iter()
+                    .any(|s| {
+                        s.metric == "graph_connector_items_total"
+                            && s.labels.get("kind") == Some("email")
+                            && s.labels.get("action") == Some("created")
+                    })
+                    .then_some(scrape)
+            }
+        },
+    )
+    .await;
     let value = |name: &str, labels: &[(&str, &str)]| -> Option<f64> {
         scrape
             .samples

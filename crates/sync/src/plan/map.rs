@@ -143,7 +143,7 @@ pub fn task(d: &Task) -> Planned {
     }
 }
 
-/// Contacts (`contacts/kind.rs`).
+/// Contacts (`contacts/kind/sync_kind.rs`).
 pub fn contact(d: &Contact) -> Planned {
     match d {
         Contact::Unchanged => Planned::new(O::Unchanged, None, ""),

@@ -1,11 +1,14 @@
 //! The rules per calendar change, without I/O: what to do from the change, its link and
 //! what [`super::gather`] found. Every decision carries the reason the ledger records.
 
+mod deletion;
+mod existing;
+
 use gc_store::{CrmId, Link, LinkState};
 
 use crate::appointments::content;
-use crate::appointments::decide_crm::{self, EventWrite, Winner};
-use crate::appointments::fields::{MapInput, Mapped, changed_fields, map_event};
+use crate::appointments::decide_crm::{self, EventWrite};
+use crate::appointments::fields::{MapInput, map_event};
 use crate::appointments::gather::Facts;
 use crate::appointments::model::{
     AppointmentPlan, CalEvent, CrmAppointment, CrmParticipant, EventChange, NewMember, When,
@@ -14,6 +17,10 @@ use crate::appointments::rules::AppointmentRules;
 use crate::appointments::series;
 use crate::email::model::RepRef;
 use crate::engine::Owner;
+
+use deletion::{deleted_in_crm, deletion};
+pub use existing::owns_fields;
+use existing::sync_existing;
 
 /// What to do with one change.
 #[derive(Debug, Clone, PartialEq)]
@@ -339,63 +346,6 @@ pub fn decide(i: Input<'_>) -> Decision {
     }
 }
 
-/// The event's appointment is marked deleted in CRM (or, for an event the connector wrote
-/// from it, gone from CRM). The organizer's copy (with CRM →
-/// Microsoft 365 and within the deletion rules) is deleted: the meeting was deleted in CRM
-/// before this copy was ever linked (a linked one hears of it from the CRM side). Any other
-/// copy is left to the organizer's cancellation; nothing is brought back.
-fn deleted_in_crm(
-    i: &Input<'_>,
-    ev: &CalEvent,
-    id: CrmId,
-    start: Option<jiff::Timestamp>,
-    what: &str,
-) -> Decision {
-    let keep = |why: &str| Decision::CloseLink {
-        id: Some(id),
-        reason: format!("the appointment {what}; {why}"),
-    };
-    let linked = i
-        .link
-        .is_some_and(|l| l.crm_id == Some(id) && l.state == LinkState::Active);
-    if linked || !ev.is_organizer || !i.rules.crm_to_microsoft365() {
-        return keep("it is not brought back");
-    }
-    if !i.rules.sync_deletions {
-        return keep(
-            "the event stays: deletions are not propagated ([appointments] sync_deletions = false)",
-        );
-    }
-    let days = i64::from(i.rules.deletion_window_days);
-    if start.is_some_and(|s| (s.as_second() - i.now.as_second()).abs() > days * 86_400) {
-        return keep(&format!(
-            "the event stays: it starts more than {days} days from now ([appointments] deletion_window_days)"
-        ));
-    }
-    Decision::DeleteEvent {
-        event_id: ev.id.clone(),
-        crm_id: Some(id),
-        reason: format!("the appointment {what}: the event is deleted from the calendar"),
-    }
-}
-
-/// Whether this copy writes the meeting's fields: the organizer's copy, or, for an organizer
-/// who is not a synced rep, the copy that wrote the appointment first (its external key's
-/// mailbox).
-pub fn owns_fields(ev: &CalEvent, mapped: &Mapped, facts: &Facts, owner: &Owner) -> bool {
-    if ev.is_organizer || ev.organizer.as_deref().is_some_and(|o| owner.owns(o)) {
-        return true;
-    }
-    if mapped.organizer_rep.is_some() {
-        return false;
-    }
-    facts
-        .key
-        .as_ref()
-        .and_then(|k| k.mailbox.as_deref())
-        .is_some_and(|m| owner.owns(m))
-}
-
 /// A CRM participant as the connector writes it (for the hash of what CRM will hold).
 fn participant(m: &NewMember) -> CrmParticipant {
     CrmParticipant {
@@ -404,217 +354,5 @@ fn participant(m: &NewMember) -> CrmParticipant {
     }
 }
 
-fn sync_existing(
-    i: Input<'_>,
-    ev: &CalEvent,
-    mapped: &Mapped,
-    key: String,
-    a: &CrmAppointment,
-) -> Decision {
-    let owns = owns_fields(ev, mapped, i.facts, i.owner);
-    let event_hash = content::event_hash(ev);
-    let same_content = i
-        .link
-        .is_some_and(|l| l.crm_id == Some(a.id) && l.graph_hash.as_deref() == Some(&event_hash));
-    // Both changed since the last sync: the CRM side differs from what the link remembers.
-    let baseline = match i.link {
-        Some(l) if l.crm_id == Some(a.id) && l.state == LinkState::Active => l.crm_hash.as_deref(),
-        _ => i.facts.baseline.as_deref(),
-    };
-    // An event a run wrote from CRM and was cut off before linking has no baseline: the user
-    // may have edited it and CRM too, so differing contents are weighed by the conflict rule.
-    let linked_here = i
-        .link
-        .is_some_and(|l| l.crm_id == Some(a.id) && l.state == LinkState::Active);
-    let written_unlinked = i.facts.found_by == Some("the CrmId property") && !linked_here;
-    // Nor has such an event once adopted, until the CRM side has compared it (the adoption
-    // leaves the link without a CRM hash for that): a CRM edit made before that compare is
-    // not known to be older than the event's version.
-    let uncompared = linked_here && i.link.is_some_and(|l| l.crm_hash.is_none());
-    let crm_changed = if written_unlinked || uncompared {
-        decide_crm::contents_differ(ev, a, i.rules, i.reps)
-    } else {
-        baseline
-            .is_some_and(|h| !h.is_empty() && h != content::crm_hash(a, i.rules, i.reps).as_str())
-    };
-    let mut conflict = None;
-    if owns && !same_content && crm_changed {
-        // Without the CRM → Microsoft 365 direction the event always wins.
-        if decide_crm::conflict_winner(i.rules, ev, a) == Winner::Crm
-            && i.rules.crm_to_microsoft365()
-        {
-            return decide_crm::crm_wins(&i, ev, a);
-        }
-        let losing = content::of_crm(a, i.rules, i.reps).ok();
-        conflict = Some(decide_crm::conflict_detail(
-            i.rules,
-            Winner::Microsoft365,
-            losing.as_ref(),
-            ev,
-            a,
-        ));
-    }
-    let fields = if owns && !same_content {
-        changed_fields(&mapped.fields, &a.fields, i.rules)
-    } else {
-        Vec::new()
-    };
-    let add: Vec<NewMember> = mapped
-        .participants
-        .iter()
-        .filter(|m| {
-            !a.participants.iter().any(|p| {
-                (m.rep.is_some() && p.rep == m.rep) || p.email.as_deref() == Some(m.email.as_str())
-            })
-        })
-        .cloned()
-        .collect();
-    let add_key = i
-        .facts
-        .key
-        .is_none()
-        .then(|| (key, i.owner.email.to_ascii_lowercase()));
-    let adopted = !i
-        .link
-        .is_some_and(|l| l.crm_id == Some(a.id) && l.state == LinkState::Active);
-    let mut after = a.clone();
-    for (k, v) in &fields {
-        after.fields.insert(k.clone(), v.clone());
-    }
-    after.participants.extend(add.iter().map(participant));
-    // A CRM change this write did not settle stays pending for the CRM side to see.
-    let crm_hash = if i.facts.found_by == Some("the CrmId property") {
-        // An event the connector wrote from CRM and crashed before linking: the CRM side
-        // compares once more (it may still have attendees to invite).
-        None
-    } else if crm_changed && conflict.is_none() {
-        i.link.and_then(|l| l.crm_hash.clone())
-    } else {
-        Some(content::crm_hash(&after, i.rules, i.reps))
-    };
-    let reason = match (adopted, fields.is_empty(), owns) {
-        (false, false, _) if conflict.is_some() => format!(
-            "both sides changed since the last sync; the event's version wins ([appointments] conflict): {} field(s) updated, CRM's version is kept in this entry",
-            fields.len()
-        ),
-        (true, _, _) => format!(
-            "adopted the appointment {} ({}){}",
-            a.id,
-            i.facts.found_by.unwrap_or("found"),
-            if fields.is_empty() {
-                String::new()
-            } else {
-                format!(", {} field(s) updated", fields.len())
-            }
-        ),
-        (false, false, _) => format!(
-            "{} changed in Microsoft 365: {} field(s) updated",
-            if ev.event_type == "exception" {
-                "an occurrence of the series (an exception: moved or changed)"
-            } else {
-                "the event"
-            },
-            fields.len()
-        ),
-        (false, true, false) => {
-            "the event changed; another copy (the organizer's) owns the meeting's fields".into()
-        }
-        (false, true, true) => "the event changed; nothing the connector writes differs".into(),
-    };
-    Decision::Sync {
-        id: a.id,
-        fields,
-        add,
-        add_key,
-        version: ev.change_key.clone(),
-        hash: event_hash,
-        reason,
-        adopted,
-        adopted_by: if adopted { i.facts.adopted_by } else { None },
-        crm_hash,
-        conflict,
-    }
-}
-
-/// The event is gone (deleted, or `cancelled` by its organizer).
-fn deletion(i: Input<'_>, cancelled: bool) -> Decision {
-    let id = i.facts.existing.as_ref().map(|a| a.id);
-    let what = if i.facts.occurrence_cancelled {
-        "the occurrence was cancelled in its series"
-    } else if i.facts.series_gone {
-        "the series was deleted in Microsoft 365"
-    } else if cancelled {
-        "the meeting was cancelled"
-    } else {
-        "the event was deleted in Microsoft 365"
-    };
-    // A master record has no one start: it follows its series, whatever the series' first
-    // date (the deletion window applies to the occurrences' records).
-    let master = i
-        .facts
-        .existing
-        .as_ref()
-        .is_some_and(|a| series::is_master_record(a, i.rules));
-    let Some(id) = id else {
-        return match i.link.and_then(|l| l.crm_id) {
-            Some(id) => Decision::CloseLink {
-                id: Some(id),
-                reason: format!("{what}; the appointment no longer exists in CRM"),
-            },
-            // The write the intent announced made nothing: the intent is closed (it would
-            // otherwise hold this mailbox's new CRM appointments, see `crm_source`).
-            None if is_intent(i.link) => Decision::CloseLink {
-                id: None,
-                reason: format!(
-                    "{what} before an interrupted write of it to CRM was finished; CRM has no appointment for it"
-                ),
-            },
-            None => Decision::Nothing,
-        };
-    };
-    let close = |why: &str| Decision::CloseLink {
-        id: Some(id),
-        reason: format!("{what}; {why}"),
-    };
-    let dl = &i.rules.dialect;
-    if i.facts
-        .existing
-        .as_ref()
-        .and_then(|a| a.fields.get(&dl.activity.deleted))
-        .is_some_and(|v| dl.parse_bool(v))
-    {
-        // Another copy of the meeting (another rep's) marked it already.
-        return close("the appointment is already marked ConnectorDeleted");
-    }
-    if !i.rules.sync_deletions {
-        return close("deletions are not propagated ([appointments] sync_deletions = false)");
-    }
-    if !i.rules.delete_410 {
-        return close("forms.xml's delete_sync_process_410 is off");
-    }
-    if let Some(start) = i.facts.existing.as_ref().and_then(|a| a.start)
-        && !master
-    {
-        let days = i64::from(i.rules.deletion_window_days);
-        let dist = (start.as_second() - i.now.as_second()).abs();
-        if dist > days * 86_400 {
-            return close(&format!(
-                "it starts more than {days} days from now ([appointments] deletion_window_days)"
-            ));
-        }
-    }
-    if !cancelled && i.facts.other_links > 0 {
-        return close(&format!(
-            "only this mailbox's copy is gone; the meeting stays in {} other synced calendar(s)",
-            i.facts.other_links
-        ));
-    }
-    Decision::SoftDelete {
-        id,
-        reason: format!("{what}: the appointment is marked ConnectorDeleted"),
-    }
-}
-
 #[cfg(test)]
-#[path = "decide_tests.rs"]
 pub(crate) mod tests;

@@ -1,0 +1,163 @@
+//! An event whose appointment exists in CRM: whether this copy owns the meeting's fields, the
+//! both-changed rule on the calendar side, and what is written to complete the appointment
+//! (fields, participants, the external key) with the ledger's reason. Kept apart from the
+//! triage and the choice between create, sync and delete, which only hand the event over.
+
+use gc_store::LinkState;
+
+use super::{Decision, Input, participant};
+use crate::appointments::content;
+use crate::appointments::decide_crm::{self, Winner};
+use crate::appointments::fields::{Mapped, changed_fields};
+use crate::appointments::gather::Facts;
+use crate::appointments::model::{CalEvent, CrmAppointment, NewMember};
+use crate::engine::Owner;
+
+/// Whether this copy writes the meeting's fields: the organizer's copy, or, for an organizer
+/// who is not a synced rep, the copy that wrote the appointment first (its external key's
+/// mailbox).
+pub fn owns_fields(ev: &CalEvent, mapped: &Mapped, facts: &Facts, owner: &Owner) -> bool {
+    if ev.is_organizer || ev.organizer.as_deref().is_some_and(|o| owner.owns(o)) {
+        return true;
+    }
+    if mapped.organizer_rep.is_some() {
+        return false;
+    }
+    facts
+        .key
+        .as_ref()
+        .and_then(|k| k.mailbox.as_deref())
+        .is_some_and(|m| owner.owns(m))
+}
+
+pub(super) fn sync_existing(
+    i: Input<'_>,
+    ev: &CalEvent,
+    mapped: &Mapped,
+    key: String,
+    a: &CrmAppointment,
+) -> Decision {
+    let owns = owns_fields(ev, mapped, i.facts, i.owner);
+    let event_hash = content::event_hash(ev);
+    let same_content = i
+        .link
+        .is_some_and(|l| l.crm_id == Some(a.id) && l.graph_hash.as_deref() == Some(&event_hash));
+    // Both changed since the last sync: the CRM side differs from what the link remembers.
+    let baseline = match i.link {
+        Some(l) if l.crm_id == Some(a.id) && l.state == LinkState::Active => l.crm_hash.as_deref(),
+        _ => i.facts.baseline.as_deref(),
+    };
+    // An event a run wrote from CRM and was cut off before linking has no baseline: the user
+    // may have edited it and CRM too, so differing contents are weighed by the conflict rule.
+    let linked_here = i
+        .link
+        .is_some_and(|l| l.crm_id == Some(a.id) && l.state == LinkState::Active);
+    let written_unlinked = i.facts.found_by == Some("the CrmId property") && !linked_here;
+    // Nor has such an event once adopted, until the CRM side has compared it (the adoption
+    // leaves the link without a CRM hash for that): a CRM edit made before that compare is
+    // not known to be older than the event's version.
+    let uncompared = linked_here && i.link.is_some_and(|l| l.crm_hash.is_none());
+    let crm_changed = if written_unlinked || uncompared {
+        decide_crm::contents_differ(ev, a, i.rules, i.reps)
+    } else {
+        baseline
+            .is_some_and(|h| !h.is_empty() && h != content::crm_hash(a, i.rules, i.reps).as_str())
+    };
+    let mut conflict = None;
+    if owns && !same_content && crm_changed {
+        // Without the CRM → Microsoft 365 direction the event always wins.
+        if decide_crm::conflict_winner(i.rules, ev, a) == Winner::Crm
+            && i.rules.crm_to_microsoft365()
+        {
+            return decide_crm::crm_wins(&i, ev, a);
+        }
+        let losing = content::of_crm(a, i.rules, i.reps).ok();
+        conflict = Some(decide_crm::conflict_detail(
+            i.rules,
+            Winner::Microsoft365,
+            losing.as_ref(),
+            ev,
+            a,
+        ));
+    }
+    let fields = if owns && !same_content {
+        changed_fields(&mapped.fields, &a.fields, i.rules)
+    } else {
+        Vec::new()
+    };
+    let add: Vec<NewMember> = mapped
+        .participants
+        .iter()
+        .filter(|m| {
+            !a.participants.iter().any(|p| {
+                (m.rep.is_some() && p.rep == m.rep) || p.email.as_deref() == Some(m.email.as_str())
+            })
+        })
+        .cloned()
+        .collect();
+    let add_key = i
+        .facts
+        .key
+        .is_none()
+        .then(|| (key, i.owner.email.to_ascii_lowercase()));
+    let adopted = !i
+        .link
+        .is_some_and(|l| l.crm_id == Some(a.id) && l.state == LinkState::Active);
+    let mut after = a.clone();
+    for (k, v) in &fields {
+        after.fields.insert(k.clone(), v.clone());
+    }
+    after.participants.extend(add.iter().map(participant));
+    // A CRM change this write did not settle stays pending for the CRM side to see.
+    let crm_hash = if i.facts.found_by == Some("the CrmId property") {
+        // An event the connector wrote from CRM and crashed before linking: the CRM side
+        // compares once more (it may still have attendees to invite).
+        None
+    } else if crm_changed && conflict.is_none() {
+        i.link.and_then(|l| l.crm_hash.clone())
+    } else {
+        Some(content::crm_hash(&after, i.rules, i.reps))
+    };
+    let reason = match (adopted, fields.is_empty(), owns) {
+        (false, false, _) if conflict.is_some() => format!(
+            "both sides changed since the last sync; the event's version wins ([appointments] conflict): {} field(s) updated, CRM's version is kept in this entry",
+            fields.len()
+        ),
+        (true, _, _) => format!(
+            "adopted the appointment {} ({}){}",
+            a.id,
+            i.facts.found_by.unwrap_or("found"),
+            if fields.is_empty() {
+                String::new()
+            } else {
+                format!(", {} field(s) updated", fields.len())
+            }
+        ),
+        (false, false, _) => format!(
+            "{} changed in Microsoft 365: {} field(s) updated",
+            if ev.event_type == "exception" {
+                "an occurrence of the series (an exception: moved or changed)"
+            } else {
+                "the event"
+            },
+            fields.len()
+        ),
+        (false, true, false) => {
+            "the event changed; another copy (the organizer's) owns the meeting's fields".into()
+        }
+        (false, true, true) => "the event changed; nothing the connector writes differs".into(),
+    };
+    Decision::Sync {
+        id: a.id,
+        fields,
+        add,
+        add_key,
+        version: ev.change_key.clone(),
+        hash: event_hash,
+        reason,
+        adopted,
+        adopted_by: if adopted { i.facts.adopted_by } else { None },
+        crm_hash,
+        conflict,
+    }
+}

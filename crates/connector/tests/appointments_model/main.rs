@@ -28,7 +28,7 @@
 //! - a CRM edit of a serial record that the end state does not show is the losing version of
 //!   a conflict entry in the ledger.
 //!
-//! Restricted (see [`left`] and docs/SYNC.md): a shared series is not deleted once no
+//! Restricted (see [`left`](generate::left) and docs/SYNC.md): a shared series is not deleted once no
 //! occurrence of it is left in the window (its master record would be marked only by a walk
 //! from the start, a new day).
 //!

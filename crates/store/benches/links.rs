@@ -46,6 +46,17 @@ fn graph_id(i: u64) -> String {
     format!("AAkALgAAAAAAHYQDEapmEc2byACqAC-EWg0A{i:012}AAAAAAEMAAA=")
 }
 
+/// The ledger entry of a filed message, as the engine commits it with the message's link.
+fn created(link: &Link) -> NewLedgerEntry {
+    NewLedgerEntry::new(
+        link.mailbox.clone(),
+        Kind::Email,
+        link.graph_id.clone(),
+        LedgerAction::Created,
+        "new e-mail",
+    )
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     v[v.len() / 2]
@@ -114,15 +125,7 @@ async fn item_under_key(
         .await
         .unwrap()
         .unwrap();
-    let mut cursor = Cursor::new(link.mailbox.clone(), Kind::Email, "inbox/crm");
-    cursor.next_link = Some(format!("https://graph.example/delta?$skiptoken={i}"));
-    let entry = NewLedgerEntry::new(
-        link.mailbox.clone(),
-        Kind::Email,
-        link.graph_id.clone(),
-        LedgerAction::Created,
-        "new e-mail",
-    );
+    let entry = created(&link);
     store
         .commit_item(&ItemCommit {
             link: Some(link),
@@ -309,13 +312,7 @@ async fn bench(backend: &'static str, store: Arc<dyn StateStore>, total: u64) ->
         let link = link_for(total + 150_000 + n as u64);
         let mut cursor = Cursor::new(link.mailbox.clone(), Kind::Email, "inbox/crm");
         cursor.next_link = Some(format!("https://graph.example/delta?$skiptoken={n}"));
-        let entry = NewLedgerEntry::new(
-            link.mailbox.clone(),
-            Kind::Email,
-            link.graph_id.clone(),
-            LedgerAction::Created,
-            "new e-mail",
-        );
+        let entry = created(&link);
         async move {
             store
                 .commit_item(&ItemCommit {
@@ -352,13 +349,7 @@ async fn bench(backend: &'static str, store: Arc<dyn StateStore>, total: u64) ->
             let link = link_for(i);
             let mut cursor = Cursor::new(link.mailbox.clone(), Kind::Email, "inbox/crm");
             cursor.next_link = Some(format!("https://graph.example/delta?$skiptoken={n}"));
-            let entry = NewLedgerEntry::new(
-                link.mailbox.clone(),
-                Kind::Email,
-                link.graph_id.clone(),
-                LedgerAction::Created,
-                "new e-mail",
-            );
+            let entry = created(&link);
             store
                 .commit_item(&ItemCommit {
                     link: Some(link),

@@ -16,7 +16,7 @@ use crate::absences::model::{
 };
 use crate::absences::ports::{AbsenceCalendar, AbsencesCrm};
 use crate::adopt::records::{matching_events, only};
-use crate::adopt::{AdoptedBy, Adoption, LegacyCache, RecordTable};
+use crate::adopt::{AdoptedBy, Adoption, LegacyCache, RecordTable, UpdateTold};
 use crate::engine::{
     Applied, Identity, ItemCx, ItemOutcome, MailboxTarget, Page, Prepared, RunCx, Source, SyncKind,
 };
@@ -447,29 +447,22 @@ impl SyncKind for AbsenceKind {
                     cx.check()?;
                     self.crm.ensure_key(rep, absence, &event).await?;
                 }
-                let dupes = if extra.is_empty() {
-                    String::new()
-                } else {
-                    format!("; {} duplicate(s) removed", extra.len())
-                };
                 // Found without an active link: by the absence id it carries (an interrupted
                 // write of ours), or the event the previous connector wrote.
-                let how = adopted.then(|| AdoptedBy::without_link(how, cx.link));
-                let why = match how {
-                    None => "the absence changed in CRM".to_owned(),
-                    Some(h) => h.reason_without_link("absence id", "event"),
-                };
-                let (outcome, action) = if adopted {
-                    (ItemOutcome::Adopted, LedgerAction::Adopted)
-                } else {
-                    (ItemOutcome::Updated, LedgerAction::Updated)
-                };
-                Ok(done(
-                    outcome,
-                    action,
-                    format!("updated the calendar event of the {what}: {why}{dupes}"),
-                    active(hash),
+                let told = UpdateTold::new(
+                    adopted,
                     how,
+                    cx.link,
+                    "the absence changed in CRM",
+                    ("absence id", "event"),
+                    extra.len(),
+                );
+                Ok(done(
+                    told.outcome,
+                    told.action,
+                    format!("updated the calendar event of the {what}: {}", told.why),
+                    active(hash),
+                    told.how,
                 ))
             }
             Decision::Delete { events } => {

@@ -25,12 +25,12 @@ pub mod records;
 
 use std::sync::Arc;
 
-use gc_store::{CrmId, Kind, LinkState};
+use gc_store::{CrmId, Kind, LedgerAction, LinkState};
 
 pub use legacy::{LegacyCache, LegacyIndex};
 pub use ports::{AdoptionCrm, AdoptionGraph, ContentCandidate, EventStub, LegacyKey, RecordTable};
 
-use crate::engine::RunCx;
+use crate::engine::{ItemOutcome, RunCx};
 use crate::error::{PortError, store_error};
 
 /// How an existing record was found (the ledger's wording).
@@ -100,6 +100,56 @@ impl AdoptedBy {
 impl std::fmt::Display for AdoptedBy {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// How the ledger tells an update by a kind that writes from CRM into Microsoft 365 (a contact,
+/// an absence's event): an adoption when the item was found without an active link, else an
+/// update; its reason; and how it was found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpdateTold {
+    pub outcome: ItemOutcome,
+    pub action: LedgerAction,
+    /// Why, with the duplicates removed beside it.
+    pub why: String,
+    pub how: Option<AdoptedBy>,
+}
+
+impl UpdateTold {
+    /// `adopted`: the item was found without an active link (`found`: how adoption found it,
+    /// else by the CRM id it carries, see [`AdoptedBy::without_link`]); `changed`: why a
+    /// plain update was made ("the person changed in CRM"); `names`: the CRM id and the item
+    /// in an adoption's reason (see [`AdoptedBy::reason_without_link`]); `duplicates`: the
+    /// copies removed beside it.
+    pub fn new(
+        adopted: bool,
+        found: Option<AdoptedBy>,
+        link: Option<&gc_store::Link>,
+        changed: &str,
+        (id, item): (&str, &str),
+        duplicates: usize,
+    ) -> Self {
+        let how = adopted.then(|| AdoptedBy::without_link(found, link));
+        let why = match how {
+            None => changed.to_owned(),
+            Some(h) => h.reason_without_link(id, item),
+        };
+        let dupes = if duplicates == 0 {
+            String::new()
+        } else {
+            format!("; {duplicates} duplicate(s) removed")
+        };
+        let (outcome, action) = if adopted {
+            (ItemOutcome::Adopted, LedgerAction::Adopted)
+        } else {
+            (ItemOutcome::Updated, LedgerAction::Updated)
+        };
+        UpdateTold {
+            outcome,
+            action,
+            why: format!("{why}{dupes}"),
+            how,
+        }
     }
 }
 
@@ -185,4 +235,48 @@ pub async fn taken(
             && !(l.mailbox == cx.mailbox() && l.graph_id == graph_id)
             && (global_key.is_none() || l.global_key.as_deref() != global_key)
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use gc_store::{Kind, Link, LinkState};
+
+    use super::{AdoptedBy, UpdateTold};
+    use crate::engine::ItemOutcome;
+
+    #[test]
+    fn an_update_is_told_as_an_update_or_as_the_adoption_it_was() {
+        let names = ("person id", "contact");
+        let plain = UpdateTold::new(false, None, None, "the person changed in CRM", names, 0);
+        assert_eq!(
+            (plain.outcome, plain.why.as_str(), plain.how),
+            (ItemOutcome::Updated, "the person changed in CRM", None)
+        );
+        let with_copies = UpdateTold::new(false, None, None, "changed", names, 2);
+        assert_eq!(with_copies.why, "changed; 2 duplicate(s) removed");
+
+        // Found without a link by the id it carries: an interrupted write of ours.
+        let mut interrupted = Link::new(Kind::Contact, "r1", "c1");
+        interrupted.state = LinkState::Interrupted;
+        let ours = UpdateTold::new(true, None, Some(&interrupted), "changed", names, 0);
+        assert_eq!(
+            (ours.outcome, ours.how),
+            (ItemOutcome::Adopted, Some(AdoptedBy::Interrupted))
+        );
+        assert_eq!(
+            ours.why,
+            "found by the person id it carries (an interrupted earlier write)"
+        );
+        // The previous connector's contact, found by its EWS id.
+        let theirs = UpdateTold::new(true, Some(AdoptedBy::EwsId), None, "changed", names, 1);
+        assert_eq!(theirs.how, Some(AdoptedBy::EwsId));
+        assert!(
+            theirs
+                .why
+                .starts_with("adopted by EWS id: the contact the previous connector wrote")
+                && theirs.why.ends_with("; 1 duplicate(s) removed"),
+            "{}",
+            theirs.why
+        );
+    }
 }

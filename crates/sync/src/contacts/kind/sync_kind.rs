@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use gc_store::{Kind, LedgerAction, Link, LinkState};
 
 use super::{ContactKind, ContactRun, Found, category_key, folder_key, forget_on_not_found};
-use crate::adopt::{AdoptedBy, LegacyCache};
+use crate::adopt::{AdoptedBy, LegacyCache, UpdateTold};
 use crate::contacts::decide::{self, Decision};
 use crate::contacts::model::{ContactChange, ContactTarget, display, item_key};
 use crate::contacts::ports::Selection;
@@ -354,32 +354,25 @@ impl SyncKind for ContactKind {
                 link.crm_id = person;
                 link.crm_hash = Some(hash);
                 link.state = LinkState::Active;
-                let dupes = if extra.is_empty() {
-                    String::new()
-                } else {
-                    format!("; {} duplicate(s) removed", extra.len())
-                };
                 // Found without an active link: by the person id it carries (an interrupted
                 // write of ours), or the contact the previous connector wrote.
-                let how = adopted.then(|| AdoptedBy::without_link(how, cx.link));
-                let why = match how {
-                    None => "the person changed in CRM".to_owned(),
-                    Some(h) => h.reason_without_link("person id", "contact"),
-                };
-                let (outcome, action) = if adopted {
-                    (ItemOutcome::Adopted, LedgerAction::Adopted)
-                } else {
-                    (ItemOutcome::Updated, LedgerAction::Updated)
-                };
+                let told = UpdateTold::new(
+                    adopted,
+                    how,
+                    cx.link,
+                    "the person changed in CRM",
+                    ("person id", "contact"),
+                    extra.len(),
+                );
                 Ok(done(
-                    outcome,
-                    action,
+                    told.outcome,
+                    told.action,
                     format!(
-                        "updated the contact of {name} in {}: {why}{dupes}",
-                        run.place
+                        "updated the contact of {name} in {}: {}",
+                        run.place, told.why
                     ),
                     link,
-                    how,
+                    told.how,
                 ))
             }
             Decision::Delete { contacts } => {

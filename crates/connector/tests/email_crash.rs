@@ -440,18 +440,8 @@ async fn a_notice_outlives_a_kill_after_the_move() {
     let u = &users[users.len() - 1];
     let st = env.demo.sandbox.state();
     st.create_folder_path(u, SYNC).unwrap();
-    st.deliver(
-        u,
-        NewMessage {
-            subject: "Blind copy only".into(),
-            from: Some("sender@unknown.example".into()),
-            to: vec!["someone@unknown.example".into()],
-            body_text: Some("You were in BCC".into()),
-            folder: Some(SYNC.into()),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    st.deliver(u, common::service::bcc_only("Blind copy only"))
+        .unwrap();
     let told = || -> Vec<String> {
         st.messages(u, "inbox")
             .unwrap()

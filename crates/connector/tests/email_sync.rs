@@ -71,18 +71,8 @@ async fn hundreds_of_messages_across_twenty_mailboxes() {
         },
     )
     .unwrap();
-    st.deliver(
-        u3,
-        NewMessage {
-            subject: "Blind copy only".into(),
-            from: Some("sender@unknown.example".into()),
-            to: vec!["someone@unknown.example".into()],
-            body_text: Some("You were in BCC".into()),
-            folder: Some(SYNC.into()),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    st.deliver(u3, common::service::bcc_only("Blind copy only"))
+        .unwrap();
     let before = env.file_all_inbox(usize::MAX);
 
     let config = env.config();
@@ -302,18 +292,8 @@ async fn notices_over_the_admin_mailbox_sending_limit_wait_for_a_later_run() {
     for u in &users {
         st.create_folder_path(u, SYNC).unwrap();
         // Only in BCC: not filed, so its user is told.
-        st.deliver(
-            u,
-            NewMessage {
-                subject: format!("Blind copy for {u}"),
-                from: Some("sender@unknown.example".into()),
-                to: vec!["someone@unknown.example".into()],
-                body_text: Some("You were in BCC".into()),
-                folder: Some(SYNC.into()),
-                ..Default::default()
-            },
-        )
-        .unwrap();
+        st.deliver(u, common::service::bcc_only(format!("Blind copy for {u}")))
+            .unwrap();
     }
     let limited = || {
         graph_connector::config::load(

@@ -155,6 +155,19 @@ pub fn message(subject: &str, to: &str) -> NewMessage {
     }
 }
 
+/// A message in the sync folder whose owner is only in BCC (not among its recipients): not
+/// filed by default, and its user is told.
+pub fn bcc_only(subject: impl Into<String>) -> NewMessage {
+    NewMessage {
+        subject: subject.into(),
+        from: Some("sender@unknown.example".into()),
+        to: vec!["someone@unknown.example".into()],
+        body_text: Some("You were in BCC".into()),
+        folder: Some(SYNC.into()),
+        ..Default::default()
+    }
+}
+
 pub fn write_toml(env: &Env, edit: impl FnOnce(String) -> String) {
     let text = std::fs::read_to_string(env.config_path()).unwrap();
     std::fs::write(env.config_path(), edit(text)).unwrap();

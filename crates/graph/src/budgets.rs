@@ -1,48 +1,58 @@
 //! The request budgets: a tenant-wide one and one per mailbox (`[microsoft]
 //! requests_per_second`, Graph's per-mailbox limit), each a GCRA cell counter from `governor`.
 //!
-//! Waiting for a budget is done here rather than with `governor`'s `until_ready`: that one
-//! lets every waiting request sleep on its own timer until the earliest moment a cell frees,
-//! so with hundreds of requests waiting for the tenant budget (the first round of a large
-//! tenant runs at it) all of them wake for each cell, one gets it and the rest sleep again,
-//! and each of those sleeps goes through `futures-timer`'s own thread. Here the waiters of
-//! the tenant budget queue behind a fair lock and only the first one sleeps, on tokio's timer:
-//! one wake-up per request, and requests start in the order they asked.
+//! Waiting for the tenant budget is done in [`crate::tenant_line`] rather than with
+//! `governor`'s `until_ready`: that one lets every waiting request sleep on its own timer
+//! until the earliest moment a cell frees, so with hundreds of requests waiting for the tenant
+//! budget (the first round of a large tenant runs at it) all of them wake for each cell, one
+//! gets it and the rest sleep again, and each of those sleeps goes through `futures-timer`'s
+//! own thread. There the waiters queue and only one task sleeps, on tokio's timer: one
+//! wake-up per request, the mailboxes with the most work left first.
 
 use std::num::NonZeroU32;
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use governor::clock::Clock;
-use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use crate::options::Budget;
+use crate::tenant_line::{HeadStart, TenantLine};
 
 /// The budgets of one client.
 pub(crate) struct Budgets {
-    tenant: Option<DefaultDirectRateLimiter>,
-    /// Held by the one request waiting for the tenant budget; the others queue here (tokio's
-    /// mutex hands it on in the order it was asked for).
-    tenant_turn: tokio::sync::Mutex<()>,
+    tenant: Option<Arc<TenantLine>>,
     mailbox: Option<DefaultKeyedRateLimiter<String>>,
 }
 
 impl Budgets {
-    pub(crate) fn new(tenant: Option<Budget>, mailbox: Option<Budget>) -> Self {
+    pub(crate) fn new(
+        tenant: Option<Budget>,
+        mailbox: Option<Budget>,
+        head_start: HeadStart,
+    ) -> Self {
         Budgets {
-            tenant: tenant.and_then(quota).map(RateLimiter::direct),
-            tenant_turn: tokio::sync::Mutex::new(()),
+            tenant: tenant
+                .and_then(quota)
+                .map(|q| Arc::new(TenantLine::new(RateLimiter::direct(q), head_start))),
             mailbox: mailbox.and_then(quota).map(RateLimiter::keyed),
+        }
+    }
+
+    /// Record how many items the run of `mailbox` still has (`None`: the run ended), for the
+    /// tenant budget's order ([`crate::tenant_line`]).
+    pub(crate) fn set_backlog(&self, mailbox: &str, items: Option<u64>) {
+        if let Some(line) = &self.tenant {
+            line.set_backlog(mailbox, items);
         }
     }
 
     /// Wait until one more request fits the tenant budget and, with `mailbox`, that
     /// mailbox's budget; the request is counted against both.
     pub(crate) async fn take(&self, mailbox: Option<&str>) {
-        if let Some(l) = &self.tenant {
-            let _turn = self.tenant_turn.lock().await;
-            while let Err(not_until) = l.check() {
-                tokio::time::sleep(not_until.wait_time_from(l.clock().now())).await;
-            }
+        if let Some(line) = &self.tenant {
+            line.take(mailbox).await;
         }
         if let (Some(l), Some(m)) = (&self.mailbox, mailbox) {
             // A handful of requests of one mailbox at most wait here at once (its slots):
@@ -98,6 +108,7 @@ mod tests {
                 per: Duration::from_millis(100),
             }),
             None,
+            HeadStart::default(),
         ));
         let began = Instant::now();
         let mut tasks = tokio::task::JoinSet::new();
@@ -130,6 +141,7 @@ mod tests {
                 requests: 2,
                 per: Duration::from_secs(10),
             }),
+            HeadStart::default(),
         );
         budgets.take(Some("a@example.com")).await;
         budgets.take(Some("A@example.com")).await;

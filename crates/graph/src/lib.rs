@@ -22,6 +22,7 @@ pub mod paging;
 pub mod redact;
 pub mod retry;
 mod slots;
+pub mod tenant_line;
 pub mod tz;
 
 pub use auth::{AccessToken, AssertionAlgorithm, CertificateCredential, Credential, TokenProvider};
@@ -34,3 +35,4 @@ pub use error::{ApiError, AuthCause, AuthError, ErrorKind, GraphError, Permissio
 pub use ops::mail::{MessageDeltaOptions, MessagePatch, NewMessage};
 pub use options::{Budget, GraphOptions};
 pub use paging::{DeltaItem, ItemError, Page, PageStream, RemovalReason};
+pub use tenant_line::HeadStart;

@@ -61,6 +61,9 @@ pub struct GraphOptions {
     pub tenant_budget: Option<Budget>,
     /// Per-mailbox budget (Outlook: 10,000 requests per 10 minutes; `None`: unlimited).
     pub mailbox_budget: Option<Budget>,
+    /// How far ahead the requests of a mailbox with work left ([`crate::GraphClient::set_backlog`])
+    /// queue for the tenant budget ([`crate::tenant_line`]).
+    pub budget_head_start: crate::HeadStart,
     /// Refresh the token this long before it expires (halved for short-lived tokens).
     pub token_refresh_margin: Duration,
     /// Extra CA certificate(s) in PEM to trust, e.g. the sandbox's self-signed `--tls` CA.
@@ -101,6 +104,7 @@ impl GraphOptions {
                 requests: 10_000,
                 per: Duration::from_secs(600),
             }),
+            budget_head_start: crate::HeadStart::default(),
             token_refresh_margin: Duration::from_secs(300),
             extra_ca_pem: None,
             page_size: None,

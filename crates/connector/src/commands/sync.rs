@@ -111,9 +111,10 @@ impl Runtime {
             .map_or_else(|| "E-Mail".to_owned(), |e| e.activity_type.clone());
         Ok(Runtime {
             directory: Arc::new(TenantDirectory::new(crm.clone(), graph.clone())),
+            engine: Engine::new(store.clone(), policy, holder(config))
+                .with_backlog_hint(Arc::new(graph.clone())),
             graph: Arc::new(wiring::graph_mail(config, graph)),
             crm: Arc::new(CrmActivities::new(crm, activity_type)),
-            engine: Engine::new(store.clone(), policy, holder(config)),
             store,
             email,
             appointments,

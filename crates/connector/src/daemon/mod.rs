@@ -128,11 +128,13 @@ impl Service {
             ..wiring::run_policy(&config)
         };
         let admin_email = config.microsoft.admin_email.clone();
+        let backlog = Arc::new(graph_client.clone());
         let graph = Arc::new(wiring::graph_mail(&config, graph_client));
         let crm = Arc::new(CrmActivities::new(crm, rules.activity_type.clone()));
         let holder = crate::commands::sync::holder(&config);
         let policy_ttl = policy.lease_ttl;
-        let engine = gc_sync::Engine::new(store.clone(), policy, holder.clone());
+        let engine =
+            gc_sync::Engine::new(store.clone(), policy, holder.clone()).with_backlog_hint(backlog);
         let status = Status::new();
         let e = &config.errors;
         let alerter = Arc::new(Alerter::new(

@@ -119,7 +119,11 @@ impl GraphClient {
             .build()
             .map_err(|e| GraphError::Config(format!("cannot build the HTTP client: {e}")))?;
         let tokens = TokenProvider::new(http.clone(), &options);
-        let budgets = Budgets::new(options.tenant_budget, options.mailbox_budget);
+        let budgets = Budgets::new(
+            options.tenant_budget,
+            options.mailbox_budget,
+            options.budget_head_start,
+        );
         Ok(GraphClient {
             inner: Arc::new(Inner {
                 http,
@@ -147,6 +151,14 @@ impl GraphClient {
     /// A valid access token (cached). Its `roles` list the granted application permissions.
     pub async fn access_token(&self) -> Result<Arc<AccessToken>, GraphError> {
         self.inner.tokens.token().await.map_err(GraphError::from)
+    }
+
+    /// Tell how many items the run of `mailbox` still has to work (`None` when it ends). While
+    /// requests wait for the tenant budget, those of the mailboxes with more left go first,
+    /// within [`crate::GraphOptions::budget_head_start`] (see [`crate::tenant_line`]); without
+    /// a tenant budget this does nothing.
+    pub fn set_backlog(&self, mailbox: &str, items: Option<u64>) {
+        self.inner.budgets.set_backlog(mailbox, items);
     }
 
     /// What the client has done so far.

@@ -9,7 +9,9 @@ use crate::adapters::send_limit::{SendFor, SendLimiter, SendLimits};
 use crate::email::attachments::file_stem;
 use crate::email::model::{Address, Body, MailAttachment, MailItem, MailMessage, MailPage};
 use crate::engine::Spool;
-use crate::ports::{Content, ErrorClass, FolderRef, MailGraph, Notification, Notifier, PortError};
+use crate::ports::{
+    BacklogHint, Content, ErrorClass, FolderRef, MailGraph, Notification, Notifier, PortError,
+};
 
 /// The properties of a message the engine reads from the delta.
 pub const MESSAGE_SELECT: &str = "id,internetMessageId,subject,receivedDateTime,sentDateTime,from,toRecipients,ccRecipients,bccRecipients,body,hasAttachments,parentFolderId,categories";
@@ -341,6 +343,13 @@ impl MailGraph for GraphMail {
             .await
             .map(|_| ())
             .map_err(port)
+    }
+}
+
+/// The client orders the requests waiting for its tenant budget by the runs' backlogs.
+impl BacklogHint for gc_graph::GraphClient {
+    fn set(&self, user: &str, items: Option<u64>) {
+        self.set_backlog(user, items);
     }
 }
 

@@ -21,6 +21,7 @@
 //! - [`mailbox`], [`policy`], [`progress`], [`report`]: what a run is given and gives back;
 //! - [`budget`], [`spool`]: the process's byte budget, and content parked on its way.
 
+pub(crate) mod backlog;
 pub mod batch;
 pub mod budget;
 pub mod commit;
@@ -50,6 +51,7 @@ use std::sync::Arc;
 use gc_store::StateStore;
 
 use crate::lease::KeyLocks;
+use crate::ports::BacklogHint;
 
 pub use budget::MemoryBudget;
 pub use cx::{ItemCx, RunCx};
@@ -75,6 +77,8 @@ pub struct Engine {
     key_locks: Arc<KeyLocks>,
     /// Bytes of item content held at once by this process (see [`MemoryBudget`]).
     budget: MemoryBudget,
+    /// Where runs tell how many items they have left (see [`crate::ports::BacklogHint`]).
+    backlog: Option<Arc<dyn BacklogHint>>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -95,7 +99,15 @@ impl Engine {
             key_locks: Arc::new(KeyLocks::default()),
             budget: MemoryBudget::new(policy_budget),
             policy: Arc::new(policy),
+            backlog: None,
         }
+    }
+
+    /// Tell `hint` how many items each mailbox run has left (the Graph client orders the
+    /// tenant budget's waiting requests by it).
+    pub fn with_backlog_hint(mut self, hint: Arc<dyn BacklogHint>) -> Self {
+        self.backlog = Some(hint);
+        self
     }
 
     /// The process's byte budget.

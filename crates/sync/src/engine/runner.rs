@@ -8,6 +8,7 @@ use gc_store::{Kind, MailboxFailure, StoreError, lease_key};
 use tokio_util::sync::CancellationToken;
 
 use crate::engine::Engine;
+use crate::engine::backlog::Backlog;
 use crate::engine::cx::RunCx;
 use crate::engine::kept::Kept;
 use crate::engine::kind::{Prepared, SyncKind};
@@ -144,7 +145,13 @@ impl Engine {
         };
         let result = match review_and_prepare(kind, &cx, hold.is_some(), &mut report).await {
             Ok(Reviewed::Held) => Ok(()),
-            Ok(Reviewed::Go(prepared)) => work(kind, &cx, prepared, &mut report, progress).await,
+            Ok(Reviewed::Go(prepared)) => match self.backlog.as_deref() {
+                Some(hint) => {
+                    let told = Backlog::new(progress, hint, cx.user());
+                    work(kind, &cx, prepared, &mut report, &told).await
+                }
+                None => work(kind, &cx, prepared, &mut report, progress).await,
+            },
             Err(e) => Err(e),
         };
         linker.abort();

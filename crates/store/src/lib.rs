@@ -48,7 +48,10 @@ pub use postgres::PgStore;
 pub use probe_reads::{MailboxReads, ProbeReads};
 pub use schedule::{KindSchedule, ScheduleEntry};
 pub use sqlite::SqliteStore;
-pub use store::{PENDING, Result, StateStore};
+pub use store::{
+    AlertStore, CursorStore, ItemStore, LeaseStore, LedgerStore, LinkStore, MailboxStore, PENDING,
+    ResolvedNameStore, Result, RunStore, StateStore, SubscriptionStore,
+};
 pub use types::{
     Alert, AlertDelivery, CrmId, Cursor, ExclusionPolicy, ItemCommit, ItemRetry, Kind, KindRun,
     KindState, LedgerAction, LedgerEntry, LedgerFilter, Link, LinkState, MailboxExclusion,
@@ -56,3 +59,13 @@ pub use types::{
     RunCounts, RunOutcome, SubscriptionRecord,
 };
 pub use url::{Backend, StoreUrl, redact_url};
+
+/// The store's traits, to call its methods on a concrete store (`SqliteStore`, `PgStore`) or
+/// to implement them: `use gc_store::prelude::*;`. Code holding `Arc<dyn StateStore>` or a
+/// `T: StateStore` needs only `StateStore`.
+pub mod prelude {
+    pub use crate::store::{
+        AlertStore, CursorStore, ItemStore, LeaseStore, LedgerStore, LinkStore, MailboxStore,
+        ResolvedNameStore, RunStore, StateStore, SubscriptionStore,
+    };
+}

@@ -29,7 +29,10 @@ macro_rules! sql_backend {
             count, count_in, crm_id, opt_ts, ts, uuid, RetryCols, RETRY_BESIDE_LINK, RETRY_COLS,
         };
         use $crate::schedule::{KindSchedule, ScheduleEntry};
-        use $crate::store::{Result, StateStore};
+        use $crate::store::{
+            AlertStore, CursorStore, ItemStore, LeaseStore, LedgerStore, LinkStore, MailboxStore,
+            ResolvedNameStore, Result, RunStore, StateStore, SubscriptionStore,
+        };
         use $crate::types::{
             duration_micros, Alert, AlertDelivery, CrmId, Cursor, ExclusionPolicy, ItemCommit,
             ItemRetry, Kind, KindRun, KindState, LedgerAction, LedgerEntry, LedgerFilter, Link,
@@ -167,9 +170,10 @@ macro_rules! sql_backend {
             async fn close(&self) {
                 self.pool.close().await;
             }
+        }
 
-            // ----- mailboxes ---------------------------------------------------------
-
+        #[async_trait]
+        impl MailboxStore for $store {
             async fn upsert_mailbox(&self, m: &MailboxUpsert) -> Result<MailboxRecord> {
                 sqlx::query(concat!(
                     "INSERT INTO mailboxes (rep_id, address, graph_user_id, enabled, \
@@ -587,9 +591,10 @@ macro_rules! sql_backend {
                 }
                 Ok(reads)
             }
+        }
 
-            // ----- cursors -----------------------------------------------------------
-
+        #[async_trait]
+        impl CursorStore for $store {
             async fn get_cursor(
                 &self,
                 mailbox: &str,
@@ -665,9 +670,10 @@ macro_rules! sql_backend {
                 .await?;
                 Ok(r.rows_affected())
             }
+        }
 
-            // ----- resolved names ----------------------------------------------------
-
+        #[async_trait]
+        impl ResolvedNameStore for $store {
             async fn get_resolved(
                 &self,
                 mailbox: &str,
@@ -769,9 +775,10 @@ macro_rules! sql_backend {
                 .await?;
                 Ok(r.rows_affected())
             }
+        }
 
-            // ----- change-notification subscriptions --------------------------------
-
+        #[async_trait]
+        impl SubscriptionStore for $store {
             async fn list_subscriptions(&self) -> Result<Vec<SubscriptionRecord>> {
                 let rows = sqlx::query(
                     "SELECT mailbox, kind, subscription_id, resource, client_state, expires_at \
@@ -834,9 +841,10 @@ macro_rules! sql_backend {
                     .await?;
                 Ok(r.rows_affected() > 0)
             }
+        }
 
-            // ----- links -------------------------------------------------------------
-
+        #[async_trait]
+        impl LinkStore for $store {
             async fn get_link(
                 &self,
                 kind: Kind,
@@ -959,9 +967,10 @@ macro_rules! sql_backend {
                 .await?;
                 Ok(r.rows_affected() > 0)
             }
+        }
 
-            // ----- item commit and ledger ---------------------------------------------
-
+        #[async_trait]
+        impl ItemStore for $store {
             async fn commit_item(&self, commit: &ItemCommit) -> Result<Vec<i64>> {
                 let mut tx = self.pool.begin().await?;
                 // The fences first, so that on SQLite the transaction takes the write lock
@@ -1099,7 +1108,10 @@ macro_rules! sql_backend {
                 let rows = qb.build().fetch_all(&self.pool).await?;
                 rows.iter().map(|r| retry_from_row(r, &RETRY_COLS)).collect()
             }
+        }
 
+        #[async_trait]
+        impl LedgerStore for $store {
             async fn record_ledger(&self, entry: &NewLedgerEntry) -> Result<i64> {
                 let mut conn = self.pool.acquire().await?;
                 insert_ledger_on(&mut conn, entry).await
@@ -1150,9 +1162,10 @@ macro_rules! sql_backend {
                 out.flush().await?;
                 Ok(n)
             }
+        }
 
-            // ----- runs --------------------------------------------------------------
-
+        #[async_trait]
+        impl RunStore for $store {
             async fn start_run(&self, mailbox: &str, kind: Kind) -> Result<Run> {
                 let id = Uuid::now_v7();
                 let started: i64 = sqlx::query_scalar(concat!(
@@ -1232,9 +1245,10 @@ macro_rules! sql_backend {
                     .await?;
                 Ok(r.rows_affected())
             }
+        }
 
-            // ----- alerts ------------------------------------------------------------
-
+        #[async_trait]
+        impl AlertStore for $store {
             async fn raise_alert(
                 &self,
                 alert: &NewAlert,
@@ -1316,9 +1330,10 @@ macro_rules! sql_backend {
                     .await?;
                 Ok(r.rows_affected())
             }
+        }
 
-            // ----- leases ------------------------------------------------------------
-
+        #[async_trait]
+        impl LeaseStore for $store {
             async fn try_acquire_lease(
                 &self,
                 key: &str,

@@ -48,7 +48,7 @@ async fn sqlite_file_is_created_and_reopened_with_wal() {
         .unwrap();
     assert!(busy >= 1000, "busy_timeout {busy}");
     // Reopening runs the migrations again as a no-op and keeps the data.
-    use gc_store::StateStore as _;
+    use gc_store::LinkStore as _;
     assert!(s.get_link(Kind::Email, "r1", "g1").await.unwrap().is_some());
 }
 

@@ -3,19 +3,21 @@
 //! notices delta resets (the engine clears a cursor when Graph says its delta checkpoint
 //! expired) so that repeated resets can raise an alert, without any change to the engine.
 //!
-//! Every method forwards to the inner store; a method added to the trait must be forwarded
-//! here too (the compiler says so).
+//! Every method forwards to the inner store, one impl per area trait of [`StateStore`] in the
+//! order of its declarations; a method added to one must be forwarded here too (the compiler
+//! says so).
 
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use gc_store::prelude::*;
 use gc_store::{
     Alert, AlertDelivery, Backend, CrmId, Cursor, ExclusionPolicy, ItemCommit, ItemRetry, Kind,
     KindRun, Lease, LeaseFence, LedgerEntry, LedgerFilter, Link, MailboxExclusion, MailboxFailure,
     MailboxRecord, MailboxUpsert, NewAlert, NewLedgerEntry, ProbeReads, Result, Run, RunCounts,
-    RunOutcome, ScheduleEntry, StateStore, SubscriptionRecord,
+    RunOutcome, ScheduleEntry, SubscriptionRecord,
 };
 use jiff::Timestamp;
 use tokio::io::AsyncWrite;
@@ -61,6 +63,10 @@ impl StateStore for MeteredStore {
     async fn close(&self) {
         self.inner.close().await
     }
+}
+
+#[async_trait]
+impl MailboxStore for MeteredStore {
     async fn upsert_mailbox(&self, m: &MailboxUpsert) -> Result<MailboxRecord> {
         self.timed("upsert_mailbox", self.inner.upsert_mailbox(m))
             .await
@@ -146,6 +152,10 @@ impl StateStore for MeteredStore {
         self.timed("probe_reads", self.inner.probe_reads(kind, mailboxes))
             .await
     }
+}
+
+#[async_trait]
+impl CursorStore for MeteredStore {
     async fn get_cursor(&self, mailbox: &str, kind: Kind, scope: &str) -> Result<Option<Cursor>> {
         self.timed("get_cursor", self.inner.get_cursor(mailbox, kind, scope))
             .await
@@ -179,21 +189,14 @@ impl StateStore for MeteredStore {
         }
         Ok(cleared)
     }
-    async fn list_subscriptions(&self) -> Result<Vec<SubscriptionRecord>> {
-        self.timed("list_subscriptions", self.inner.list_subscriptions())
+    async fn clear_cursors(&self, mailbox: &str, kind: Option<Kind>) -> Result<u64> {
+        self.timed("clear_cursors", self.inner.clear_cursors(mailbox, kind))
             .await
     }
-    async fn put_subscription(&self, s: &SubscriptionRecord) -> Result<()> {
-        self.timed("put_subscription", self.inner.put_subscription(s))
-            .await
-    }
-    async fn delete_subscription(&self, subscription_id: &str) -> Result<bool> {
-        self.timed(
-            "delete_subscription",
-            self.inner.delete_subscription(subscription_id),
-        )
-        .await
-    }
+}
+
+#[async_trait]
+impl ResolvedNameStore for MeteredStore {
     async fn get_resolved(&self, mailbox: &str, kind: Kind, name: &str) -> Result<Option<String>> {
         self.timed("get_resolved", self.inner.get_resolved(mailbox, kind, name))
             .await
@@ -226,10 +229,29 @@ impl StateStore for MeteredStore {
         )
         .await
     }
-    async fn clear_cursors(&self, mailbox: &str, kind: Option<Kind>) -> Result<u64> {
-        self.timed("clear_cursors", self.inner.clear_cursors(mailbox, kind))
+}
+
+#[async_trait]
+impl SubscriptionStore for MeteredStore {
+    async fn list_subscriptions(&self) -> Result<Vec<SubscriptionRecord>> {
+        self.timed("list_subscriptions", self.inner.list_subscriptions())
             .await
     }
+    async fn put_subscription(&self, s: &SubscriptionRecord) -> Result<()> {
+        self.timed("put_subscription", self.inner.put_subscription(s))
+            .await
+    }
+    async fn delete_subscription(&self, subscription_id: &str) -> Result<bool> {
+        self.timed(
+            "delete_subscription",
+            self.inner.delete_subscription(subscription_id),
+        )
+        .await
+    }
+}
+
+#[async_trait]
+impl LinkStore for MeteredStore {
     async fn get_link(&self, kind: Kind, mailbox: &str, graph_id: &str) -> Result<Option<Link>> {
         self.timed("get_link", self.inner.get_link(kind, mailbox, graph_id))
             .await
@@ -285,117 +307,12 @@ impl StateStore for MeteredStore {
         )
         .await
     }
+}
+
+#[async_trait]
+impl ItemStore for MeteredStore {
     async fn commit_item(&self, commit: &ItemCommit) -> Result<Vec<i64>> {
         self.timed("commit_item", self.inner.commit_item(commit))
-            .await
-    }
-    async fn record_ledger(&self, entry: &NewLedgerEntry) -> Result<i64> {
-        self.timed("record_ledger", self.inner.record_ledger(entry))
-            .await
-    }
-    async fn query_ledger(&self, filter: &LedgerFilter) -> Result<Vec<LedgerEntry>> {
-        self.timed("query_ledger", self.inner.query_ledger(filter))
-            .await
-    }
-    async fn purge_ledger_older_than(&self, age: Duration) -> Result<u64> {
-        self.timed("purge_ledger", self.inner.purge_ledger_older_than(age))
-            .await
-    }
-    async fn export_ledger_jsonl(
-        &self,
-        filter: &LedgerFilter,
-        out: &mut (dyn AsyncWrite + Unpin + Send),
-    ) -> Result<u64> {
-        self.timed("export_ledger", self.inner.export_ledger_jsonl(filter, out))
-            .await
-    }
-    async fn start_run(&self, mailbox: &str, kind: Kind) -> Result<Run> {
-        self.timed("start_run", self.inner.start_run(mailbox, kind))
-            .await
-    }
-    async fn finish_run(
-        &self,
-        id: Uuid,
-        counts: &RunCounts,
-        outcome: RunOutcome,
-        error: Option<&str>,
-    ) -> Result<Run> {
-        self.timed(
-            "finish_run",
-            self.inner.finish_run(id, counts, outcome, error),
-        )
-        .await
-    }
-    async fn get_run(&self, id: Uuid) -> Result<Option<Run>> {
-        self.timed("get_run", self.inner.get_run(id)).await
-    }
-    async fn list_runs(&self, mailbox: Option<&str>, limit: u32) -> Result<Vec<Run>> {
-        self.timed("list_runs", self.inner.list_runs(mailbox, limit))
-            .await
-    }
-    async fn purge_runs_older_than(&self, age: Duration) -> Result<u64> {
-        self.timed("purge_runs", self.inner.purge_runs_older_than(age))
-            .await
-    }
-    async fn raise_alert(&self, alert: &NewAlert, repeat_after: Duration) -> Result<Option<Alert>> {
-        self.timed("raise_alert", self.inner.raise_alert(alert, repeat_after))
-            .await
-    }
-    async fn set_alert_delivery(
-        &self,
-        id: i64,
-        delivery: AlertDelivery,
-        error: Option<&str>,
-    ) -> Result<()> {
-        self.timed(
-            "set_alert_delivery",
-            self.inner.set_alert_delivery(id, delivery, error),
-        )
-        .await
-    }
-    async fn list_alerts(&self, limit: u32) -> Result<Vec<Alert>> {
-        self.timed("list_alerts", self.inner.list_alerts(limit))
-            .await
-    }
-    async fn purge_alerts_older_than(&self, age: Duration) -> Result<u64> {
-        self.timed("purge_alerts", self.inner.purge_alerts_older_than(age))
-            .await
-    }
-    async fn try_acquire_lease(
-        &self,
-        key: &str,
-        holder: &str,
-        ttl: Duration,
-    ) -> Result<Option<LeaseFence>> {
-        self.timed(
-            "try_acquire_lease",
-            self.inner.try_acquire_lease(key, holder, ttl),
-        )
-        .await
-    }
-    async fn renew_lease(&self, fence: &LeaseFence, ttl: Duration) -> Result<bool> {
-        self.timed("renew_lease", self.inner.renew_lease(fence, ttl))
-            .await
-    }
-    async fn release_lease(&self, fence: &LeaseFence) -> Result<bool> {
-        self.timed("release_lease", self.inner.release_lease(fence))
-            .await
-    }
-    async fn acquire_leases(
-        &self,
-        holder: &str,
-        candidates: &[String],
-        limit: usize,
-        ttl: Duration,
-    ) -> Result<Vec<LeaseFence>> {
-        self.timed(
-            "acquire_leases",
-            self.inner.acquire_leases(holder, candidates, limit, ttl),
-        )
-        .await
-    }
-    async fn renew_leases(&self, holder: &str, ttl: Duration) -> Result<Vec<LeaseFence>> {
-        self.timed("renew_leases", self.inner.renew_leases(holder, ttl))
             .await
     }
     async fn link_and_retry(
@@ -443,6 +360,131 @@ impl StateStore for MeteredStore {
     }
     async fn list_retries(&self, mailbox: Option<&str>, limit: u32) -> Result<Vec<ItemRetry>> {
         self.timed("list_retries", self.inner.list_retries(mailbox, limit))
+            .await
+    }
+}
+
+#[async_trait]
+impl LedgerStore for MeteredStore {
+    async fn record_ledger(&self, entry: &NewLedgerEntry) -> Result<i64> {
+        self.timed("record_ledger", self.inner.record_ledger(entry))
+            .await
+    }
+    async fn query_ledger(&self, filter: &LedgerFilter) -> Result<Vec<LedgerEntry>> {
+        self.timed("query_ledger", self.inner.query_ledger(filter))
+            .await
+    }
+    async fn purge_ledger_older_than(&self, age: Duration) -> Result<u64> {
+        self.timed("purge_ledger", self.inner.purge_ledger_older_than(age))
+            .await
+    }
+    async fn export_ledger_jsonl(
+        &self,
+        filter: &LedgerFilter,
+        out: &mut (dyn AsyncWrite + Unpin + Send),
+    ) -> Result<u64> {
+        self.timed("export_ledger", self.inner.export_ledger_jsonl(filter, out))
+            .await
+    }
+}
+
+#[async_trait]
+impl RunStore for MeteredStore {
+    async fn start_run(&self, mailbox: &str, kind: Kind) -> Result<Run> {
+        self.timed("start_run", self.inner.start_run(mailbox, kind))
+            .await
+    }
+    async fn finish_run(
+        &self,
+        id: Uuid,
+        counts: &RunCounts,
+        outcome: RunOutcome,
+        error: Option<&str>,
+    ) -> Result<Run> {
+        self.timed(
+            "finish_run",
+            self.inner.finish_run(id, counts, outcome, error),
+        )
+        .await
+    }
+    async fn get_run(&self, id: Uuid) -> Result<Option<Run>> {
+        self.timed("get_run", self.inner.get_run(id)).await
+    }
+    async fn list_runs(&self, mailbox: Option<&str>, limit: u32) -> Result<Vec<Run>> {
+        self.timed("list_runs", self.inner.list_runs(mailbox, limit))
+            .await
+    }
+    async fn purge_runs_older_than(&self, age: Duration) -> Result<u64> {
+        self.timed("purge_runs", self.inner.purge_runs_older_than(age))
+            .await
+    }
+}
+
+#[async_trait]
+impl AlertStore for MeteredStore {
+    async fn raise_alert(&self, alert: &NewAlert, repeat_after: Duration) -> Result<Option<Alert>> {
+        self.timed("raise_alert", self.inner.raise_alert(alert, repeat_after))
+            .await
+    }
+    async fn set_alert_delivery(
+        &self,
+        id: i64,
+        delivery: AlertDelivery,
+        error: Option<&str>,
+    ) -> Result<()> {
+        self.timed(
+            "set_alert_delivery",
+            self.inner.set_alert_delivery(id, delivery, error),
+        )
+        .await
+    }
+    async fn list_alerts(&self, limit: u32) -> Result<Vec<Alert>> {
+        self.timed("list_alerts", self.inner.list_alerts(limit))
+            .await
+    }
+    async fn purge_alerts_older_than(&self, age: Duration) -> Result<u64> {
+        self.timed("purge_alerts", self.inner.purge_alerts_older_than(age))
+            .await
+    }
+}
+
+#[async_trait]
+impl LeaseStore for MeteredStore {
+    async fn try_acquire_lease(
+        &self,
+        key: &str,
+        holder: &str,
+        ttl: Duration,
+    ) -> Result<Option<LeaseFence>> {
+        self.timed(
+            "try_acquire_lease",
+            self.inner.try_acquire_lease(key, holder, ttl),
+        )
+        .await
+    }
+    async fn renew_lease(&self, fence: &LeaseFence, ttl: Duration) -> Result<bool> {
+        self.timed("renew_lease", self.inner.renew_lease(fence, ttl))
+            .await
+    }
+    async fn release_lease(&self, fence: &LeaseFence) -> Result<bool> {
+        self.timed("release_lease", self.inner.release_lease(fence))
+            .await
+    }
+    async fn acquire_leases(
+        &self,
+        holder: &str,
+        candidates: &[String],
+        limit: usize,
+        ttl: Duration,
+    ) -> Result<Vec<LeaseFence>> {
+        self.timed(
+            "acquire_leases",
+            self.inner.acquire_leases(holder, candidates, limit, ttl),
+        )
+        .await
+    }
+    async fn renew_leases(&self, holder: &str, ttl: Duration) -> Result<Vec<LeaseFence>> {
+        self.timed("renew_leases", self.inner.renew_leases(holder, ttl))
             .await
     }
     async fn release_leases(&self, holder: &str) -> Result<u64> {

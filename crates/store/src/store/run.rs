@@ -1,0 +1,37 @@
+//! [`RunStore`]: the record of each mailbox run.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use uuid::Uuid;
+
+use super::Result;
+use crate::types::{Kind, Run, RunCounts, RunOutcome};
+
+/// The runs: one row per run of a mailbox and kind, with its counts and outcome.
+///
+/// One area of [`StateStore`](crate::StateStore), which says what every area shares: the
+/// database clock, the crash-safe write order, fences.
+#[async_trait]
+pub trait RunStore: Send + Sync {
+    /// Record the start of a run; the id is a fresh UUID v7.
+    async fn start_run(&self, mailbox: &str, kind: Kind) -> Result<Run>;
+
+    /// Record the end of a run. `NotFound` if the id is unknown.
+    async fn finish_run(
+        &self,
+        id: Uuid,
+        counts: &RunCounts,
+        outcome: RunOutcome,
+        error: Option<&str>,
+    ) -> Result<Run>;
+
+    /// One run.
+    async fn get_run(&self, id: Uuid) -> Result<Option<Run>>;
+
+    /// Most recent runs (of one mailbox, or all), newest first.
+    async fn list_runs(&self, mailbox: Option<&str>, limit: u32) -> Result<Vec<Run>>;
+
+    /// Retention for runs: delete runs started more than `age` ago. Returns how many.
+    async fn purge_runs_older_than(&self, age: Duration) -> Result<u64>;
+}

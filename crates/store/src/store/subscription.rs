@@ -1,0 +1,22 @@
+//! [`SubscriptionStore`]: the change-notification subscriptions.
+
+use async_trait::async_trait;
+
+use super::Result;
+use crate::types::SubscriptionRecord;
+
+/// The Graph change-notification subscriptions, one per mailbox and kind.
+///
+/// One area of [`StateStore`](crate::StateStore), which says what every area shares: the
+/// database clock, the crash-safe write order, fences.
+#[async_trait]
+pub trait SubscriptionStore: Send + Sync {
+    /// Every stored subscription.
+    async fn list_subscriptions(&self) -> Result<Vec<SubscriptionRecord>>;
+
+    /// Keep a subscription (replacing the mailbox and kind's previous one).
+    async fn put_subscription(&self, subscription: &SubscriptionRecord) -> Result<()>;
+
+    /// Forget the subscription `subscription_id`. Returns whether there was one.
+    async fn delete_subscription(&self, subscription_id: &str) -> Result<bool>;
+}

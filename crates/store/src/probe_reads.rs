@@ -1,7 +1,7 @@
 //! What the idle pre-pass of a cycle reads for a batch of mailboxes of one kind
-//! ([`StateStore::probe_reads`](crate::StateStore::probe_reads)): every mailbox's cursors, kept
-//! names, unsettled links and last link write, in a few statements for the whole batch instead of a few per
-//! mailbox. An idle tenant's cycle is mostly this pre-pass, so its store reads are most of
+//! ([`MailboxStore::probe_reads`](crate::MailboxStore::probe_reads)): every mailbox's cursors, kept
+//! names, unsettled links and last link write, in a few statements for the whole batch instead of a
+//! few per mailbox. An idle tenant's cycle is mostly this pre-pass, so its store reads are most of
 //! what an idle mailbox costs the connector.
 
 use std::collections::HashMap;
@@ -26,11 +26,11 @@ pub struct MailboxReads {
     /// Its kept names and their values.
     pub resolved: Vec<(String, String)>,
     /// The Graph ids of its unsettled links (see
-    /// [`StateStore::unsettled_links`](crate::StateStore::unsettled_links)).
+    /// [`LinkStore::unsettled_links`](crate::LinkStore::unsettled_links)).
     pub unsettled: Vec<String>,
     /// When a link of the mailbox and kind was last written: a link written after a
     /// source's checkpoint was stored makes the run read it by id (see
-    /// [`StateStore::unsettled_links`](crate::StateStore::unsettled_links)'s `since`).
+    /// [`LinkStore::unsettled_links`](crate::LinkStore::unsettled_links)'s `since`).
     pub last_link_write: Option<Timestamp>,
 }
 

@@ -4,7 +4,7 @@
 //! but needs only whether it may run, when each kind is due and its backlog. A whole
 //! [`crate::MailboxRecord`] also carries the address, the Entra id, error texts and per kind
 //! the last run's outcome and text: at 10,000 mailboxes reading those every pass was the
-//! largest share of the service's heap. [`crate::StateStore::schedule`] reads only this, one
+//! largest share of the service's heap. [`crate::MailboxStore::schedule`] reads only this, one
 //! row at a time.
 
 use jiff::Timestamp;

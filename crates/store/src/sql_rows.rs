@@ -74,7 +74,7 @@ pub(crate) const RETRY_COLS: RetryCols = RetryCols {
     updated_at: "updated_at",
 };
 
-/// `item_retries` read beside `links` (`StateStore::link_and_retry`).
+/// `item_retries` read beside `links` (`ItemStore::link_and_retry`).
 pub(crate) const RETRY_BESIDE_LINK: RetryCols = RetryCols {
     kind: "r_kind",
     mailbox: "r_mailbox",

@@ -2,12 +2,12 @@
 //! was excluded, a tenant-level error stops every run, a mailbox's delta checkpoint keeps
 //! expiring, the client secret or certificate expires soon.
 //!
-//! Every alert goes through the store first ([`StateStore::raise_alert`]): the same alert key
-//! is raised at most once per `[errors] alert_repeat_hours`, also across processes sharing a
-//! PostgreSQL store, and every raised alert is listed on the admin page. Delivery goes through
-//! Microsoft Graph exactly like the users' failure notes (`Notifier::notify`: `sendMail` from
-//! the admin address when Mail.Send is granted, otherwise a message created in the admin's
-//! Inbox).
+//! Every alert goes through the store first
+//! ([`AlertStore::raise_alert`](gc_store::AlertStore::raise_alert)): the same alert key is raised
+//! at most once per `[errors] alert_repeat_hours`, also across processes sharing a PostgreSQL
+//! store, and every raised alert is listed on the admin page. Delivery goes through Microsoft Graph
+//! exactly like the users' failure notes (`Notifier::notify`: `sendMail` from the admin address
+//! when Mail.Send is granted, otherwise a message created in the admin's Inbox).
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};

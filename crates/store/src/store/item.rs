@@ -17,15 +17,15 @@ use crate::types::{ItemCommit, ItemRetry, Kind, Link};
 pub trait ItemStore: Send + Sync {
     /// Apply the link upsert, the ledger entries and the cursor update in ONE transaction,
     /// which first checks [`ItemCommit::fences`]: `LeaseLost` if one is no longer held. The
-    /// link's retry state (see [`StateStore::record_retry`]) is deleted in it too, unless the
+    /// link's retry state (see [`ItemStore::record_retry`]) is deleted in it too, unless the
     /// caller knows there is none ([`ItemCommit::no_retry_row`]).
     /// On error nothing is changed. Returns the ids of the ledger entries, in order.
     async fn commit_item(&self, commit: &ItemCommit) -> Result<Vec<i64>>;
 
     /// What an item's attempt reads first, in one statement: the item's link
-    /// ([`get_link`](Self::get_link)) and its retry state ([`get_retry`](Self::get_retry)),
-    /// `item_key` being the link's Graph id. Every item of every run asks this, and each
-    /// statement is a round trip to the database.
+    /// ([`get_link`](crate::LinkStore::get_link)) and its retry state
+    /// ([`get_retry`](Self::get_retry)), `item_key` being the link's Graph id. Every item of every
+    /// run asks this, and each statement is a round trip to the database.
     async fn link_and_retry(
         &self,
         kind: Kind,
@@ -52,7 +52,7 @@ pub trait ItemStore: Send + Sync {
         delay: Duration,
     ) -> Result<ItemRetry>;
 
-    /// Forget an item's retry state (also done by [`StateStore::commit_item`] for its link).
+    /// Forget an item's retry state (also done by [`ItemStore::commit_item`] for its link).
     /// Returns whether there was one.
     async fn clear_retry(&self, kind: Kind, mailbox: &str, item_key: &str) -> Result<bool>;
 

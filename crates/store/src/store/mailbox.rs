@@ -28,7 +28,7 @@ pub trait MailboxStore: Send + Sync {
 
     /// The mailbox's exclusion if it is excluded now (by the store's clock); `None` when it
     /// is not, or unknown. One statement: every mailbox run checks it under its lease, and
-    /// [`StateStore::get_mailbox`] would read the schedule rows too.
+    /// [`MailboxStore::get_mailbox`] would read the schedule rows too.
     async fn exclusion(&self, rep_id: &str) -> Result<Option<MailboxExclusion>>;
 
     /// All mailboxes, ordered by rep id.
@@ -36,7 +36,7 @@ pub trait MailboxStore: Send + Sync {
 
     /// Every mailbox as the service's scheduler reads it on each pass (ordered by rep id):
     /// whether it may run, when each kind is due, its backlog; none of the texts of
-    /// [`StateStore::list_mailboxes`]. Read row by row, so a pass over thousands of
+    /// [`MailboxStore::list_mailboxes`]. Read row by row, so a pass over thousands of
     /// mailboxes holds only the result.
     async fn schedule(&self) -> Result<Vec<ScheduleEntry>>;
 
@@ -74,7 +74,7 @@ pub trait MailboxStore: Send + Sync {
 
     /// Pause (`true`) or resume (`false`) a mailbox locally: all its kinds (`kind: None`) or
     /// one kind. Pausing what is paused keeps the original time. Only this call changes a
-    /// pause; [`StateStore::upsert_mailbox`] never does. `NotFound` if the mailbox is unknown.
+    /// pause; [`MailboxStore::upsert_mailbox`] never does. `NotFound` if the mailbox is unknown.
     async fn set_paused(&self, rep_id: &str, kind: Option<Kind>, paused: bool) -> Result<()>;
 
     /// Record how a scheduled run of `kind` ended and when the kind is due next.
@@ -82,7 +82,7 @@ pub trait MailboxStore: Send + Sync {
     async fn record_kind_run(&self, rep_id: &str, kind: Kind, run: &KindRun) -> Result<()>;
 
     /// Record, for each `(rep_id, next_due)`, a run of `kind` that found nothing to do (what
-    /// [`StateStore::record_kind_run`] writes for a success with no error and no backlog), in
+    /// [`MailboxStore::record_kind_run`] writes for a success with no error and no backlog), in
     /// one statement: the scheduler records the idle mailboxes of a `$batch` of probes
     /// together instead of one write each. Unknown mailboxes are skipped; a mailbox listed
     /// twice is recorded with its last entry.

@@ -35,7 +35,7 @@ pub use run::RunStore;
 pub use subscription::SubscriptionStore;
 
 /// Kept names that start with this mark work a run left to do (a notice to the user not sent
-/// yet): [`StateStore::needing_runs`] runs their mailbox whatever a change probe says, so an
+/// yet): [`MailboxStore::needing_runs`] runs their mailbox whatever a change probe says, so an
 /// idle mailbox does not sit on them.
 pub const PENDING: &str = "pending:";
 
@@ -44,21 +44,21 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// The connector's memory of what it has synchronized.
 ///
-/// Object safe: callers hold an `Arc<dyn StateStore>` from [`crate::open`]. Both backends
+/// Object safe: callers hold an `Arc<dyn StateStore>` from [`crate::open()`]. Both backends
 /// pass the same conformance suite (`tests/conformance.rs`). Every timestamp the store writes
 /// comes from the database clock, so several processes sharing one PostgreSQL database agree
 /// on lease expiry, exclusion ends and ledger times.
 ///
 /// Crash safety (see `docs/STORE.md`): store the intent link ([`crate::LinkState::Interrupted`])
 /// under the item's fences, write the CRM record (findable again by external key / global
-/// key, so a repeat becomes an adoption), then call [`StateStore::commit_item`] with the
+/// key, so a repeat becomes an adoption), then call [`ItemStore::commit_item`] with the
 /// link, ledger entries, cursor advance and fences (one transaction), and only after that
 /// move the Graph message to its success/failure folder.
 ///
-/// Fenced writes (`fences` arguments, [`ItemCommit::fences`]) check in their own
-/// transaction that every [`LeaseFence`] is still held (key, holder, generation, not
-/// expired by the database clock) and fail with [`StoreError::LeaseLost`], writing nothing,
-/// when one is not. An empty list means unfenced.
+/// Fenced writes (`fences` arguments, [`ItemCommit::fences`](crate::ItemCommit::fences)) check
+/// in their own transaction that every [`LeaseFence`](crate::LeaseFence) is still held (key,
+/// holder, generation, not expired by the database clock) and fail with
+/// [`StoreError::LeaseLost`], writing nothing, when one is not. An empty list means unfenced.
 ///
 /// The methods live in one sub-trait per area ([`MailboxStore`], [`CursorStore`],
 /// [`ResolvedNameStore`], [`SubscriptionStore`], [`LinkStore`], [`ItemStore`],

@@ -24,7 +24,7 @@ text_enum! {
     }
 }
 
-/// An alert to raise (see [`crate::StateStore::raise_alert`]).
+/// An alert to raise (see [`crate::AlertStore::raise_alert`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewAlert {
     /// Rate-limiting key: an alert with the same key is raised at most once per interval

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::{Cursor, Kind, Link, MailboxId, NewLedgerEntry};
 
 /// Everything that changes when the engine finishes one item, applied in one transaction
-/// by [`crate::StateStore::commit_item`]: either all of it is stored or none of it.
+/// by [`crate::ItemStore::commit_item`]: either all of it is stored or none of it.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ItemCommit {
     /// The leases this commit must run under (typically the mailbox lease and the item's

@@ -99,15 +99,15 @@ pub struct Link {
 }
 
 impl Link {
-    /// An intent without a CRM id: a write to CRM was begun (and cut off) before the record's
-    /// id was known. One half of [`StateStore::unsettled_links`](crate::StateStore::unsettled_links).
+    /// An intent without a CRM id: a write to CRM was begun (and cut off) before the record's id
+    /// was known. One half of [`LinkStore::unsettled_links`](crate::LinkStore::unsettled_links).
     pub fn is_intent(&self) -> bool {
         self.state == LinkState::Interrupted && self.crm_id.is_none()
     }
 
     /// An active link to a CRM record whose Graph item the connector wrote and no change feed
     /// has reported yet (a Graph version, no Graph hash). The other half of
-    /// [`StateStore::unsettled_links`](crate::StateStore::unsettled_links).
+    /// [`LinkStore::unsettled_links`](crate::LinkStore::unsettled_links).
     pub fn is_unconfirmed(&self) -> bool {
         self.state == LinkState::Active
             && self.crm_id.is_some()

@@ -39,7 +39,7 @@ pub struct MailboxRecord {
     pub last_error_text: Option<String>,
     /// Failures since the last success.
     pub consecutive_failures: u32,
-    /// The mailbox is skipped until this time (set by [`crate::StateStore::record_failure`]).
+    /// The mailbox is skipped until this time (set by [`crate::MailboxStore::record_failure`]).
     pub excluded_until: Option<Timestamp>,
     /// Next due time per kind; a kind without an entry is due immediately.
     pub next_due: BTreeMap<Kind, Timestamp>,
@@ -84,7 +84,7 @@ pub struct KindState {
     pub backlog: Option<u64>,
 }
 
-/// Input of [`crate::StateStore::record_kind_run`]: how a scheduled run ended and when the
+/// Input of [`crate::MailboxStore::record_kind_run`]: how a scheduled run ended and when the
 /// kind is due next.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KindRun {
@@ -98,7 +98,7 @@ pub struct KindRun {
     pub next_due: Timestamp,
 }
 
-/// Input of [`crate::StateStore::upsert_mailbox`], from the CRM rep list refresh.
+/// Input of [`crate::MailboxStore::upsert_mailbox`], from the CRM rep list refresh.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MailboxUpsert {
     /// CRM id of the rep.

@@ -12,7 +12,7 @@
 //! notice kept only in memory would be lost if the process died between the move and the
 //! run's end. The kept name makes the mailbox's next run send it (the store lists the
 //! mailbox as needing a run whatever the change probe says, see
-//! [`gc_store::StateStore::needing_runs`]). A crash after the send and before the names are
+//! [`gc_store::MailboxStore::needing_runs`]). A crash after the send and before the names are
 //! cleared sends the notice again: a notice may repeat, it never vanishes. A message that
 //! failed in a run that died and is filed in the next drops its notice.
 

@@ -6,7 +6,7 @@
 //! Only a clear "nothing changed" leaves a mailbox out: one that is excluded, has items
 //! waiting for a retry, has no finished round (no delta link, or a page checkpoint), or whose
 //! probe failed is run as before (the first two are one store read for the whole batch,
-//! [`StateStore::needing_runs`](gc_store::StateStore::needing_runs)). A probe never moves a
+//! [`MailboxStore::needing_runs`](gc_store::MailboxStore::needing_runs)). A probe never moves a
 //! cursor; the run reads the same delta from its checkpoint.
 
 use std::collections::HashSet;

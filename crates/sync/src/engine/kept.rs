@@ -1,5 +1,6 @@
-//! What the store keeps for one mailbox and kind under a name ([`StateStore::put_resolved`]:
-//! folder and list ids, a hold, a reset date), read in one statement when a run starts.
+//! What the store keeps for one mailbox and kind under a name
+//! ([`ResolvedNameStore::put_resolved`](gc_store::ResolvedNameStore::put_resolved): folder and list
+//! ids, a hold, a reset date), read in one statement when a run starts.
 //!
 //! A run used to read each name where it needed it, five reads before its first Graph
 //! request for an e-mail run (its hold, a reset date, the sync folder and the two filing

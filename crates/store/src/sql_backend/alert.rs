@@ -7,7 +7,6 @@
 //! methods written inside the impl it annotates, so an area's methods cannot come from an
 //! inner macro within one `StateStore` impl, but its whole impl can.
 
-#[rustfmt::skip]
 macro_rules! sql_alerts {
     ($store:ident, $db:ty, $now:ident) => {
         #[async_trait]

@@ -7,7 +7,6 @@
 //! methods written inside the impl it annotates, so an area's methods cannot come from an
 //! inner macro within one `StateStore` impl, but its whole impl can.
 
-#[rustfmt::skip]
 macro_rules! sql_leases {
     ($store:ident, $now:ident, $next_generation:ident) => {
         #[async_trait]
@@ -86,7 +85,9 @@ macro_rules! sql_leases {
                 }
                 let limit_sql = i64::try_from(limit).unwrap_or(i64::MAX);
                 let ttl = duration_micros(ttl);
-                let mut rows = self.claim_existing(holder, candidates, limit_sql, ttl).await?;
+                let mut rows = self
+                    .claim_existing(holder, candidates, limit_sql, ttl)
+                    .await?;
                 let remaining = limit.saturating_sub(rows.len());
                 if remaining > 0 {
                     let remaining = i64::try_from(remaining).unwrap_or(i64::MAX);

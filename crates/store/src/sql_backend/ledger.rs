@@ -8,7 +8,6 @@
 //! methods written inside the impl it annotates, so an area's methods cannot come from an
 //! inner macro within one `StateStore` impl, but its whole impl can.
 
-#[rustfmt::skip]
 macro_rules! sql_ledger {
     ($store:ident, $db:ty, $now:ident) => {
         /// Append the WHERE clause of a ledger filter (everything but limit/order).

@@ -7,7 +7,6 @@
 //! methods written inside the impl it annotates, so an area's methods cannot come from an
 //! inner macro within one `StateStore` impl, but its whole impl can.
 
-#[rustfmt::skip]
 macro_rules! sql_links {
     ($store:ident, $db:ty) => {
         #[async_trait]
@@ -73,7 +72,8 @@ macro_rules! sql_links {
                 if let Some(after) = after_graph_id {
                     qb.push(" AND graph_id > ").push_bind(after.to_owned());
                 }
-                qb.push(" ORDER BY graph_id LIMIT ").push_bind(i64::from(limit));
+                qb.push(" ORDER BY graph_id LIMIT ")
+                    .push_bind(i64::from(limit));
                 let rows = qb.build().fetch_all(&self.pool).await?;
                 rows.iter().map(link_from_row).collect()
             }

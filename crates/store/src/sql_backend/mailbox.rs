@@ -10,7 +10,6 @@
 //! methods written inside the impl it annotates, so an area's methods cannot come from an
 //! inner macro within one `StateStore` impl, but its whole impl can.
 
-#[rustfmt::skip]
 macro_rules! sql_mailboxes {
     ($store:ident, $db:ty, $now:ident) => {
         /// Append ` IN ($1, $2, …)` binding `mailboxes` (not empty).

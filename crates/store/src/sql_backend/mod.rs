@@ -16,8 +16,6 @@
 //! [`StateStore`](crate::StateStore) itself; each area trait's impl is a macro of its own, in
 //! the file of the same name as the trait's (`mailbox.rs` for
 //! [`MailboxStore`](crate::MailboxStore), …), invoked at the end of [`sql_backend!`].
-//! Those are `#[rustfmt::skip]`: their bodies are kept as they were written in this one macro,
-//! which rustfmt left alone (it gives up on a macro with a line it cannot fit).
 
 mod alert;
 mod cursor;

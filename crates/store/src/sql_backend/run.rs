@@ -6,7 +6,6 @@
 //! methods written inside the impl it annotates, so an area's methods cannot come from an
 //! inner macro within one `StateStore` impl, but its whole impl can.
 
-#[rustfmt::skip]
 macro_rules! sql_runs {
     ($store:ident, $db:ty, $now:ident) => {
         #[async_trait]
@@ -42,14 +41,16 @@ macro_rules! sql_runs {
                 outcome: RunOutcome,
                 error: Option<&str>,
             ) -> Result<Run> {
-                let mut qb = QueryBuilder::<$db>::new(concat!("UPDATE runs SET finished_at = ", $now!()));
+                let mut qb =
+                    QueryBuilder::<$db>::new(concat!("UPDATE runs SET finished_at = ", $now!()));
                 qb.push(", created = ").push_bind(count_in(counts.created));
                 qb.push(", adopted = ").push_bind(count_in(counts.adopted));
                 qb.push(", updated = ").push_bind(count_in(counts.updated));
                 qb.push(", skipped = ").push_bind(count_in(counts.skipped));
                 qb.push(", deleted = ").push_bind(count_in(counts.deleted));
                 qb.push(", failed = ").push_bind(count_in(counts.failed));
-                qb.push(", warnings = ").push_bind(count_in(counts.warnings));
+                qb.push(", warnings = ")
+                    .push_bind(count_in(counts.warnings));
                 qb.push(", outcome = ").push_bind(outcome.as_str());
                 qb.push(", error = ").push_bind(error.map(str::to_owned));
                 qb.push(" WHERE id = ").push_bind(id.to_string());
@@ -84,10 +85,14 @@ macro_rules! sql_runs {
             }
 
             async fn purge_runs_older_than(&self, age: Duration) -> Result<u64> {
-                let r = sqlx::query(concat!("DELETE FROM runs WHERE started_at < ", $now!(), " - $1"))
-                    .bind(duration_micros(age))
-                    .execute(&self.pool)
-                    .await?;
+                let r = sqlx::query(concat!(
+                    "DELETE FROM runs WHERE started_at < ",
+                    $now!(),
+                    " - $1"
+                ))
+                .bind(duration_micros(age))
+                .execute(&self.pool)
+                .await?;
                 Ok(r.rows_affected())
             }
         }

@@ -154,9 +154,7 @@ fn row(s: &Setup, bin: &str, c: &Connector) -> f64 {
     let as_they_are = c.filed as f64 / (c.largest.max(1) as f64 / per_mailbox);
     let rate = c.filed as f64 / c.seconds;
     let net = c.filed as f64 / (c.seconds - c.idle_seconds).max(f64::MIN_POSITIVE);
-    let name = Path::new(bin)
-        .file_name()
-        .map_or(bin.into(), |n| n.to_string_lossy());
+    let name = binary_name(bin);
     println!(
         "| {name} | {} | {} | {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.2} | {:.2} | {:.1}, {:.1} | {:.0} | {:.1}% | {:.1}% | {} | {:.0} | {:.1}% | {:.1}, {:.1} |",
         c.mailboxes,
@@ -182,14 +180,19 @@ fn row(s: &Setup, bin: &str, c: &Connector) -> f64 {
     rate
 }
 
+/// The binary's file name, as the rows name it.
+fn binary_name(bin: &str) -> std::borrow::Cow<'_, str> {
+    Path::new(bin)
+        .file_name()
+        .map_or(bin.into(), |n| n.to_string_lossy())
+}
+
 /// Prints the least time the tenant budget allows for the cycle's Graph requests: when it is
 /// near the cycle's own net time, the budget and not the mailboxes' slots bound the cycle (as
 /// with 100 messages per mailbox).
 fn budget_floor(bin: &str, c: &Connector) {
     let floor = (c.graph_requests as f64 - TENANT_RPS).max(0.0) / TENANT_RPS;
-    let name = Path::new(bin)
-        .file_name()
-        .map_or(bin.into(), |n| n.to_string_lossy());
+    let name = binary_name(bin);
     println!(
         "{name}: the tenant budget ({TENANT_RPS} requests per second, as many at once) lets its {} Graph requests through in {floor:.1} s at the least; the cycle took {:.1} s net",
         c.graph_requests,

@@ -164,6 +164,10 @@ impl TenantLine {
 
     /// Hand out cells to the waiters in the order of their places until none is left.
     async fn pace(self: Arc<Self>) {
+        let mut on_duty = OnDuty {
+            line: &self,
+            ended: false,
+        };
         loop {
             {
                 let mut st = self.state();
@@ -172,6 +176,7 @@ impl TenantLine {
                 }
                 if st.waiting.is_empty() {
                     st.pacing = false;
+                    on_duty.ended = true;
                     return;
                 }
             }
@@ -187,6 +192,23 @@ impl TenantLine {
                     tokio::time::sleep(not_until.wait_time_from(self.limiter.clock().now())).await;
                 }
             }
+        }
+    }
+}
+
+/// A pacing task that is dropped before it ran the line empty (its runtime shut down while
+/// requests waited) says so, so that the next request starts another instead of waiting for
+/// a task that is gone (a client may outlive a runtime, e.g. in tests).
+struct OnDuty<'a> {
+    line: &'a TenantLine,
+    /// Ended by emptying the line: `pacing` was cleared with that check, under the lock.
+    ended: bool,
+}
+
+impl Drop for OnDuty<'_> {
+    fn drop(&mut self) {
+        if !self.ended {
+            self.line.state().pacing = false;
         }
     }
 }
@@ -285,6 +307,40 @@ mod tests {
         }
         tasks.join_all().await;
         assert_eq!(*order.lock().unwrap(), ["small", "large", "large"]);
+    }
+
+    /// A runtime that shuts down while requests wait takes the pacing task with it; the same
+    /// line still serves requests from another runtime.
+    #[test]
+    fn the_line_outlives_a_runtime_that_shut_down_while_requests_waited() {
+        let line = line(10, HeadStart::default());
+        let first = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        first.block_on(async {
+            line.take(None).await;
+            // Waits for the next cell, 100 ms away: the pacing task is running.
+            let waiting = tokio::time::timeout(Duration::from_millis(10), line.take(None));
+            assert!(waiting.await.is_err());
+            assert!(line.state().pacing);
+        });
+        drop(first);
+        assert!(
+            !line.state().pacing,
+            "a dropped pacing task left the flag set"
+        );
+        let second = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let served = second.block_on(async {
+            tokio::time::timeout(Duration::from_secs(2), line.take(Some("a@example.com"))).await
+        });
+        assert!(
+            served.is_ok(),
+            "a request of the second runtime was never served"
+        );
     }
 
     /// A run that ended takes its backlog with it; a waiter that gave up does not hold the

@@ -620,6 +620,30 @@ async fn mail_operations_the_sync_engine_uses() {
     let moved = c.move_message(&me, &id, &f1.id).await.unwrap();
     assert_eq!(moved.id, id);
     assert_eq!(moved.parent_folder_id.as_deref(), Some(f1.id.as_str()));
+    // Filing's calls that do not read the message back do the same.
+    c.update_message_only(
+        &me,
+        &id,
+        &MessagePatch {
+            categories: Some(vec!["CRM".into(), "Filed".into()]),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        sb.state().message(&me, &id).unwrap().categories,
+        vec!["CRM", "Filed"]
+    );
+    c.move_message_only(&me, &id, "inbox").await.unwrap();
+    assert!(
+        sb.state()
+            .messages(&me, "inbox")
+            .unwrap()
+            .iter()
+            .any(|m| m.immutable_id == id),
+        "moved back to the Inbox"
+    );
     let doomed = sb
         .state()
         .deliver(

@@ -468,6 +468,45 @@ impl GraphClient {
         .await
     }
 
+    /// Move a message to `destination` without reading the moved copy back, for a caller
+    /// that only needs the move done (filing). Graph answers a move with the whole message,
+    /// its body included; decoding that answer only to drop it cost about as much CPU per
+    /// filed message as the rest of the request (docs/PERFORMANCE.md).
+    pub async fn move_message_only(
+        &self,
+        mailbox: &str,
+        id: &str,
+        destination: &str,
+    ) -> Result<(), GraphError> {
+        let req = self.json_req(
+            Method::POST,
+            Some(mailbox),
+            ResourceKind::Mail,
+            &format!("{}/messages/{}/move", user(mailbox), seg(id)),
+            &serde_json::json!({ "destinationId": destination }),
+            true,
+        )?;
+        self.send(req).await.map(drop)
+    }
+
+    /// PATCH a message without reading it back (see [`GraphClient::move_message_only`]).
+    pub async fn update_message_only(
+        &self,
+        mailbox: &str,
+        id: &str,
+        patch: &MessagePatch,
+    ) -> Result<(), GraphError> {
+        let req = self.json_req(
+            Method::PATCH,
+            Some(mailbox),
+            ResourceKind::Mail,
+            &format!("{}/messages/{}", user(mailbox), seg(id)),
+            patch,
+            true,
+        )?;
+        self.send(req).await.map(drop)
+    }
+
     /// PATCH a message (categories, read state, extended properties) and return it.
     pub async fn update_message(
         &self,

@@ -319,9 +319,8 @@ impl MailGraph for GraphMail {
         folder_id: &str,
     ) -> Result<(), PortError> {
         self.client
-            .move_message(mailbox, message_id, folder_id)
+            .move_message_only(mailbox, message_id, folder_id)
             .await
-            .map(|_| ())
             .map_err(port)
     }
 
@@ -332,7 +331,7 @@ impl MailGraph for GraphMail {
         categories: &[String],
     ) -> Result<(), PortError> {
         self.client
-            .update_message(
+            .update_message_only(
                 mailbox,
                 message_id,
                 &gc_graph::MessagePatch {
@@ -341,7 +340,6 @@ impl MailGraph for GraphMail {
                 },
             )
             .await
-            .map(|_| ())
             .map_err(port)
     }
 }

@@ -1,12 +1,16 @@
 //! SQLite backend: the embedded default.
 //!
 //! WAL journal (readers never block the writer), a busy timeout (concurrent writers wait
-//! instead of failing), the file is created if missing, foreign keys on. `sqlite::memory:`
-//! gets a single connection that is never recycled, because every SQLite connection to
-//! `:memory:` is its own empty database.
+//! instead of failing), the file is created if missing, foreign keys on. A file's WAL is
+//! checkpointed by a task of the store's own ([`checkpoint`]), not by SQLite after commits.
+//! `sqlite::memory:` gets a single connection that is never recycled, because every SQLite
+//! connection to `:memory:` is its own empty database; it has no WAL to checkpoint.
+
+mod checkpoint;
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
@@ -15,6 +19,14 @@ use sqlx::sqlite::{
 
 use crate::open::OpenOptions;
 use crate::url::StoreUrl;
+use checkpoint::{Checkpointer, Commits};
+
+/// `journal_size_limit` of a file's connections, in bytes: what is left of the WAL file when
+/// a checkpoint resets it. SQLite otherwise keeps the file at the largest size it ever
+/// reached (a long reader can let it grow past the store's checkpoint bound) and writes over
+/// it; 64 MiB is four times the default bound (`checkpoint_restart_frames`, ~16 MiB), so the
+/// file is cut back only after such a spike, never in steady work.
+const JOURNAL_SIZE_LIMIT: &str = "67108864";
 
 /// The database clock in microseconds. `unixepoch('subsec')` has millisecond resolution;
 /// rounding to whole milliseconds first keeps the float → integer conversion exact.
@@ -121,6 +133,10 @@ fn push_fence_terms<'a>(
 pub struct SqliteStore {
     pool: SqlitePool,
     url: StoreUrl,
+    /// The WAL checkpoint task of a file database (none in memory); stops with the pool's
+    /// close, aborted when the store is dropped.
+    #[allow(dead_code, reason = "held for its drop, which aborts the task")]
+    checkpointer: Option<Checkpointer>,
 }
 
 impl fmt::Debug for SqliteStore {
@@ -152,14 +168,32 @@ impl SqliteStore {
             // Keep planner statistics fresh without a maintenance job (SQLite's advice).
             .optimize_on_close(true, 400);
         let in_memory = url.expose().contains(":memory:") || url.expose().contains("mode=memory");
-        let pool_options = if in_memory {
-            SqlitePoolOptions::new()
-                .max_connections(1)
-                .min_connections(1)
-                .idle_timeout(None)
-                .max_lifetime(None)
-        } else {
-            SqlitePoolOptions::new().max_connections(options.max_connections.unwrap_or(4))
+        // A file's connections commit without checkpointing; the store's task does it (see
+        // `checkpoint`), and every connection's commit hook tells it when.
+        let commits = (!in_memory).then(|| Arc::new(Commits::default()));
+        let (connect, pool_options) = match &commits {
+            None => (
+                connect,
+                SqlitePoolOptions::new()
+                    .max_connections(1)
+                    .min_connections(1)
+                    .idle_timeout(None)
+                    .max_lifetime(None),
+            ),
+            Some(commits) => {
+                let commits = Arc::clone(commits);
+                (
+                    connect
+                        .pragma("wal_autocheckpoint", "0")
+                        .pragma("journal_size_limit", JOURNAL_SIZE_LIMIT),
+                    SqlitePoolOptions::new()
+                        .max_connections(options.max_connections.unwrap_or(4))
+                        .after_connect(move |conn, _meta| {
+                            let commits = Arc::clone(&commits);
+                            Box::pin(async move { commits.hook(conn).await })
+                        }),
+                )
+            }
         };
         // No ping before each statement (sqlx's default for every pool): the database is a file
         // in this process, a connection is not lost the way a network one is, and the ping is
@@ -169,9 +203,16 @@ impl SqliteStore {
             .acquire_timeout(options.acquire_timeout)
             .connect_with(connect)
             .await?;
+        // Started before the migrations, so that their commits are checkpointed too.
+        let checkpointer =
+            commits.map(|commits| Checkpointer::start(pool.clone(), commits, options));
         MIGRATOR.run(&pool).await?;
         tracing::debug!(url = %url, "sqlite state store ready");
-        Ok(SqliteStore { pool, url })
+        Ok(SqliteStore {
+            pool,
+            url,
+            checkpointer,
+        })
     }
 
     /// The underlying pool (benchmarks, diagnostics).

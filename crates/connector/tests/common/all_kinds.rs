@@ -504,16 +504,18 @@ pub async fn assert_no_duplicates(env: &Env, store: &dyn gc_store::StateStore) {
         .filter(|(_, r)| r.len() > 1 && r.iter().any(|id| id >> 32 == 2))
         .collect();
     assert!(dup.is_empty(), "keys with several activities: {dup:#?}");
-    let orphans: Vec<String> = all_activities(env)
+    let orphans: Vec<gc_store::CrmId> = all_activities(env)
         .await
         .iter()
         .filter(|a| a.id.get() >> 32 == 2 && !referenced.contains(&a.id.get()))
-        .map(|a| format!("{} {:?}", a.id, a.get("Subject")))
+        .map(|a| gc_store::CrmId(a.id.get()))
         .collect();
-    assert!(
-        orphans.is_empty(),
-        "activities without external key (duplicates): {orphans:#?}"
-    );
+    if !orphans.is_empty() {
+        panic!(
+            "activities without external key (duplicates):\n{}",
+            explain_orphans(env, store, &orphans).await
+        );
+    }
 
     // Tasks: one To Do task per CRM task of the window, one external key per To Do task.
     let g = graph(env);
@@ -596,4 +598,42 @@ pub async fn assert_no_duplicates(env: &Env, store: &dyn gc_store::StateStore) {
             assert_eq!(n, 1, "{u}: {n} events for absence {want}");
         }
     }
+}
+
+/// What is known of activities no collected key names: the record, every external key that
+/// points at it (under any key), and the ledger entries about it, so that a failure of
+/// [`assert_no_duplicates`] says how the record came about.
+async fn explain_orphans(
+    env: &Env,
+    store: &dyn gc_store::StateStore,
+    ids: &[gc_store::CrmId],
+) -> String {
+    let sandbox = env.demo.crm.clone().unwrap();
+    let dl = env.crm().dialect().clone();
+    let keys = sandbox.records(&dl.external_key.table).await.unwrap();
+    let mut out = String::new();
+    for id in ids {
+        let record = sandbox.record(id.get()).await.unwrap();
+        out.push_str(&format!("activity {id}: {record:?}\n"));
+        for k in keys
+            .iter()
+            .filter(|k| k.links.iter().any(|(_, l)| *l == id.get()))
+        {
+            out.push_str(&format!("  external key {k:?}\n"));
+        }
+        let entries = store
+            .query_ledger(&gc_store::LedgerFilter {
+                crm_id: Some(*id),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        for e in entries {
+            out.push_str(&format!(
+                "  ledger {} {:?} {:?} {} {:?}: {} {:?}\n",
+                e.at, e.mailbox, e.kind, e.item_key, e.action, e.reason, e.detail
+            ));
+        }
+    }
+    out
 }

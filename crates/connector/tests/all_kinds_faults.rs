@@ -2,6 +2,10 @@
 //! with 30% throttling, 10% 5xx (Graph and CRM.interface alike) and 5% CRM.interface server
 //! errors on top converge to the same final state, per kind, as a fault-free run on an
 //! identical sandbox; nothing is duplicated on the way.
+//!
+//! Converged means a cycle left nothing for the next one ([`settled`]): a run called off
+//! midway (its lease lost, which a starved machine's one-second leases make likely) counts
+//! nothing delayed, yet what it had begun is only finished by the next run.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -12,9 +16,10 @@ use std::time::Duration;
 
 use common::Env;
 use common::all_kinds::{self, KindsState, waiting};
-use gc_sandbox::{FaultSpec, SandboxOptions};
+use gc_sandbox::monitor::CrmCommand;
+use gc_sandbox::{FaultSpec, SandboxOptions, Target, Tripwire, When};
 use gc_store::Kind;
-use gc_sync::NoProgress;
+use gc_sync::{MailboxOutcome, NoProgress, SyncReport};
 use graph_connector::commands::sync::Runtime;
 
 /// Fast retries: requests back off for seconds, and a delayed item is tried again in the
@@ -29,22 +34,49 @@ const KINDS: [Kind; 5] = [
     Kind::Absence,
 ];
 
+/// Whether a cycle left nothing for the next one: no message waiting in the sync folders
+/// (`left`), no item of any kind delayed, and every mailbox run complete. A run called off
+/// (its lease lost) or left to another holder counts no delayed item, and fails no mailbox,
+/// yet it may have stopped between a CRM write and its commit: the record is then named only
+/// by the item's intent, which the next run settles (an occurrence's record, whose key no
+/// event carries, looks like a duplicate until then).
+fn settled(report: &anyhow::Result<SyncReport>, left: usize) -> bool {
+    let Ok(r) = report else { return false };
+    left == 0
+        && KINDS.iter().all(|k| r.total(*k).delayed == 0)
+        && r.mailboxes
+            .iter()
+            .all(|m| m.outcome == MailboxOutcome::Complete)
+        && !r.any_mailbox_failed()
+        && r.stopped.is_none()
+}
+
 /// Cycles until a cycle leaves no message in the sync folders, delays nothing of any kind and
-/// fails no mailbox; then the faults stop and the final state is read.
-async fn run_until_converged(env: &Env, max_runs: usize) -> (KindsState, usize) {
+/// completes every mailbox run ([`settled`]); then the faults stop and the final state is
+/// read.
+async fn run_until_converged(env: &Env, rt: &Runtime, max_runs: usize) -> (KindsState, usize) {
     let users = env.enabled_users().await;
-    let rt = Runtime::build(&env.config()).await.unwrap();
     let mut runs = 0;
     loop {
         runs += 1;
         let report = rt.cycle(None, &NoProgress, &Default::default()).await;
         let left = waiting(env, &users);
-        if let Ok(r) = &report
-            && left == 0
-            && KINDS.iter().all(|k| r.total(*k).delayed == 0)
-            && !r.any_mailbox_failed()
-            && r.stopped.is_none()
-        {
+        if let Ok(r) = &report {
+            for m in r
+                .mailboxes
+                .iter()
+                .filter(|m| m.outcome != MailboxOutcome::Complete)
+            {
+                eprintln!(
+                    "run {runs}: {} {}: {:?} ({})",
+                    m.mailbox,
+                    m.kind,
+                    m.outcome,
+                    m.error.as_deref().unwrap_or_default()
+                );
+            }
+        }
+        if settled(&report, left) {
             break;
         }
         assert!(
@@ -74,7 +106,8 @@ async fn env(seed: u64, faults: FaultSpec) -> Env {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn all_kinds_converge_under_throttling_5xx_and_crm_errors() {
     let clean = env(71, FaultSpec::default()).await;
-    let (expected, _) = run_until_converged(&clean, 3).await;
+    let rt = Runtime::build(&clean.config()).await.unwrap();
+    let (expected, _) = run_until_converged(&clean, &rt, 3).await;
     eprintln!("fault-free: {:?}", expected.sizes());
     for (kind, n) in expected.sizes() {
         assert!(n > 0, "{kind}: nothing synchronized in the fault-free run");
@@ -103,7 +136,8 @@ async fn all_kinds_converge_under_throttling_5xx_and_crm_errors() {
             injected
         })
     };
-    let (got, runs) = run_until_converged(&faulty, 15).await;
+    let rt = Runtime::build(&faulty.config()).await.unwrap();
+    let (got, runs) = run_until_converged(&faulty, &rt, 15).await;
     stop.store(true, Ordering::Relaxed);
     let injected = injector.await.unwrap();
     let stats = faulty.demo.sandbox.stats();
@@ -113,4 +147,120 @@ async fn all_kinds_converge_under_throttling_5xx_and_crm_errors() {
     );
     assert!(injected > 0, "no CRM error injected");
     got.assert_same(&expected);
+}
+
+/// A cycle whose appointments runs are called off right after the CRM write of an
+/// occurrence's record and before its commit (their leases lost, as a starved process's
+/// one-second leases lapse) delays nothing and fails no mailbox, yet that record is named
+/// only by the item's intent, and its key (the series' `iCalUId` and the original start) by
+/// no event, so it looks like a duplicate: such a cycle is not convergence. The next cycle
+/// settles the write (the record adopted by its key); nothing is duplicated.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_run_called_off_after_a_crm_write_is_finished_by_the_next_cycle() {
+    let env = all_kinds::start(
+        SandboxOptions {
+            users: 2,
+            seed: 71,
+            messages_per_mailbox: 2,
+            ..SandboxOptions::default()
+        },
+        FAST_RETRIES,
+    )
+    .await;
+    let rt = Runtime::build(&env.config()).await.unwrap();
+    let crm = env.demo.crm.clone().unwrap();
+    let monitor = crm.monitor().clone();
+    let dl = env.crm().dialect().clone();
+    let store = rt.store.clone();
+    // The answers to activity inserts are cut until one wrote an occurrence's record (its
+    // key has the original start after a `#`). Before the cut answer goes out, the
+    // appointments runs lose their leases; the CRM client sends the insert again after its
+    // backoff (a second) and gets the stored answer (CRM.interface's duplicate protection),
+    // and the run that wrote the record is called off at its commit.
+    let cutter = tokio::spawn(async move {
+        loop {
+            let cut = Arc::new(tokio::sync::Notify::new());
+            let found = Arc::new(std::sync::Mutex::new(None));
+            let action = {
+                let (cut, found) = (cut.clone(), found.clone());
+                let (crm, dl, store) = (crm.clone(), dl.clone(), store.clone());
+                move || {
+                    let serial = async {
+                        let keys = crm.records(&dl.external_key.table).await.unwrap();
+                        let newest = crm
+                            .records(&dl.activity.table)
+                            .await
+                            .unwrap()
+                            .into_iter()
+                            .filter(|a| a.id >> 32 == 2)
+                            .map(|a| a.id)
+                            .max()?;
+                        keys.iter()
+                            .any(|k| {
+                                k.links.iter().any(|(_, id)| *id == newest)
+                                    && k.fields
+                                        .get(&dl.external_key.ext_key)
+                                        .is_some_and(|v| v.contains('#'))
+                            })
+                            .then_some(newest)
+                    };
+                    let release = async {
+                        let serial = serial.await?;
+                        let suffix = format!("/{}", Kind::Appointment);
+                        for l in store.list_leases().await.unwrap() {
+                            if l.key.ends_with(&suffix) {
+                                store.release_lease(&l.fence()).await.unwrap();
+                            }
+                        }
+                        Some(serial)
+                    };
+                    // Before the answer is cut: the connector hears of nothing meanwhile.
+                    let serial = tokio::task::block_in_place(|| {
+                        tokio::runtime::Handle::current().block_on(release)
+                    });
+                    *found.lock().unwrap() = serial;
+                    cut.notify_one();
+                }
+            };
+            let wire = monitor.arm_tripwire(
+                Tripwire {
+                    target: Target::Crm {
+                        command: Some(CrmCommand::Insert),
+                        table: Some(dl.activity.table.clone()),
+                    },
+                    nth: 1,
+                    when: When::BeforeResponse,
+                },
+                action,
+            );
+            cut.notified().await;
+            drop(wire);
+            if let Some(id) = *found.lock().unwrap() {
+                return id;
+            }
+            // Not that one: the cut insert is sent again after a second, and must pass.
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+        }
+    });
+    let (_, runs) = run_until_converged(&env, &rt, 4).await;
+    let cut = tokio::time::timeout(Duration::from_secs(1), cutter)
+        .await
+        .expect("no occurrence's record was written")
+        .unwrap();
+    eprintln!("the commit of activity {cut} was called off; converged after {runs} run(s)");
+    // The run called off never committed the record; a later one adopted it by its key.
+    let entries = rt
+        .store
+        .query_ledger(&gc_store::LedgerFilter {
+            crm_id: Some(gc_store::CrmId(cut)),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(
+        entries
+            .iter()
+            .any(|e| e.action == gc_store::LedgerAction::Adopted),
+        "activity {cut}: {entries:#?}"
+    );
 }

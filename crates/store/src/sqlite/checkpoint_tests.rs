@@ -15,18 +15,19 @@ use crate::types::{ItemCommit, Kind, LedgerAction, Link, NewLedgerEntry};
 
 use super::Commits;
 
-/// A short delay keeps the tests quick; the rounds it allows are what the tests count.
-const DELAY: Duration = Duration::from_millis(20);
+/// A short delay keeps the tests quick, yet is long beside a commit (a few milliseconds in a
+/// debug build), so that a burst of commits shares rounds even on a busy machine.
+const DELAY: Duration = Duration::from_millis(50);
 
 async fn open(dir: &Path, options: OpenOptions) -> SqliteStore {
     let url = format!("sqlite://{}", dir.join("state.db").display());
     SqliteStore::connect(&url, &options).await.unwrap()
 }
 
-fn options(restart_frames: u32) -> OpenOptions {
+fn options(restart_frames: u32, delay: Duration) -> OpenOptions {
     OpenOptions {
         max_connections: Some(8),
-        checkpoint_delay: DELAY,
+        checkpoint_delay: delay,
         checkpoint_restart_frames: restart_frames,
         ..OpenOptions::default()
     }
@@ -92,7 +93,14 @@ async fn commits_and_overlapping_reads_keep_the_wal_bounded_and_every_row() {
     const COMMITS: u64 = 400;
     const RESTART_FRAMES: u32 = 300;
     let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(open(dir.path(), options(RESTART_FRAMES)).await);
+    // Rounds often beside the writers' pace, which is several frames per millisecond.
+    let store = Arc::new(
+        open(
+            dir.path(),
+            options(RESTART_FRAMES, Duration::from_millis(20)),
+        )
+        .await,
+    );
     let page: i64 = sqlx::query_scalar("PRAGMA page_size")
         .fetch_one(store.pool())
         .await
@@ -190,7 +198,7 @@ async fn commits_and_overlapping_reads_keep_the_wal_bounded_and_every_row() {
 #[tokio::test]
 async fn nothing_runs_while_nothing_is_written() {
     let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path(), options(4_000)).await;
+    let store = open(dir.path(), options(4_000, DELAY)).await;
     let commits = commits(&store);
     let idle = settled_rounds(&commits).await;
     // Reads commit nothing: no round.
@@ -213,14 +221,14 @@ async fn nothing_runs_while_nothing_is_written() {
         file(&store, "rep-0", 100 + n).await;
     }
     let burst = settled_rounds(&commits).await - idle - 1;
-    assert!((1..50).contains(&burst), "{burst} rounds for 50 commits");
+    assert!((1..25).contains(&burst), "{burst} rounds for 50 commits");
     store.close().await;
 }
 
 #[tokio::test]
 async fn closing_the_store_ends_the_task() {
     let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path(), options(4_000)).await;
+    let store = open(dir.path(), options(4_000, DELAY)).await;
     file(&store, "rep-0", 1).await;
     store.close().await;
     let checkpointer = store.checkpointer.as_ref().unwrap();
@@ -230,7 +238,7 @@ async fn closing_the_store_ends_the_task() {
 #[tokio::test]
 async fn dropping_the_store_ends_the_task() {
     let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path(), options(4_000)).await;
+    let store = open(dir.path(), options(4_000, DELAY)).await;
     let commits = commits(&store);
     // The pool outlives the store here; its connections still carry the hook.
     let pool = store.pool().clone();

@@ -3,7 +3,7 @@
 use reqwest::Method;
 use serde::Serialize;
 
-use crate::client::{GraphClient, seg};
+use crate::client::{GraphClient, Req, seg};
 use crate::error::{ErrorKind, GraphError, ResourceKind};
 use crate::models::{Attachment, MailFolder, Message, Recipient, SingleValueExtendedProperty};
 use crate::paging::{DeltaItem, ItemError, PageStream};
@@ -457,15 +457,9 @@ impl GraphClient {
         id: &str,
         destination: &str,
     ) -> Result<Message, GraphError> {
-        self.send_json(
-            Method::POST,
-            Some(mailbox),
-            ResourceKind::Mail,
-            &format!("{}/messages/{}/move", user(mailbox), seg(id)),
-            &serde_json::json!({ "destinationId": destination }),
-            true,
-        )
-        .await
+        self.send(self.move_req(mailbox, id, destination)?)
+            .await?
+            .json()
     }
 
     /// Move a message to `destination` without reading the moved copy back, for a caller
@@ -478,33 +472,20 @@ impl GraphClient {
         id: &str,
         destination: &str,
     ) -> Result<(), GraphError> {
-        let req = self.json_req(
+        self.send(self.move_req(mailbox, id, destination)?)
+            .await
+            .map(drop)
+    }
+
+    fn move_req(&self, mailbox: &str, id: &str, destination: &str) -> Result<Req, GraphError> {
+        self.json_req(
             Method::POST,
             Some(mailbox),
             ResourceKind::Mail,
             &format!("{}/messages/{}/move", user(mailbox), seg(id)),
             &serde_json::json!({ "destinationId": destination }),
             true,
-        )?;
-        self.send(req).await.map(drop)
-    }
-
-    /// PATCH a message without reading it back (see [`GraphClient::move_message_only`]).
-    pub async fn update_message_only(
-        &self,
-        mailbox: &str,
-        id: &str,
-        patch: &MessagePatch,
-    ) -> Result<(), GraphError> {
-        let req = self.json_req(
-            Method::PATCH,
-            Some(mailbox),
-            ResourceKind::Mail,
-            &format!("{}/messages/{}", user(mailbox), seg(id)),
-            patch,
-            true,
-        )?;
-        self.send(req).await.map(drop)
+        )
     }
 
     /// PATCH a message (categories, read state, extended properties) and return it.
@@ -514,7 +495,25 @@ impl GraphClient {
         id: &str,
         patch: &MessagePatch,
     ) -> Result<Message, GraphError> {
-        self.send_json(
+        self.send(self.update_req(mailbox, id, patch)?)
+            .await?
+            .json()
+    }
+
+    /// PATCH a message without reading it back (see [`GraphClient::move_message_only`]).
+    pub async fn update_message_only(
+        &self,
+        mailbox: &str,
+        id: &str,
+        patch: &MessagePatch,
+    ) -> Result<(), GraphError> {
+        self.send(self.update_req(mailbox, id, patch)?)
+            .await
+            .map(drop)
+    }
+
+    fn update_req(&self, mailbox: &str, id: &str, patch: &MessagePatch) -> Result<Req, GraphError> {
+        self.json_req(
             Method::PATCH,
             Some(mailbox),
             ResourceKind::Mail,
@@ -522,7 +521,6 @@ impl GraphClient {
             patch,
             true,
         )
-        .await
     }
 
     /// Create a message in a folder (e.g. a notification in the user's inbox when Mail.Send is

@@ -37,7 +37,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use faults::{Fault, FaultPlan, FaultSpec, FaultSpecError};
-pub use monitor::{Monitor, RequestStats, Target, Tripwire, TripwireHandle, When};
+pub use monitor::{Monitor, RequestStats, SeenRequest, Target, Tripwire, TripwireHandle, When};
 pub use people::{Company, Directory, Person, PersonKind};
 
 /// How to start a sandbox.
@@ -331,6 +331,18 @@ impl Sandbox {
         action: impl Fn() + Send + Sync + 'static,
     ) -> TripwireHandle {
         self.shared.monitor.arm_tripwire(wire, action)
+    }
+
+    /// Arms a trip wire that counts only the requests `select` chooses among those matching
+    /// `wire.target`, e.g. the one activity insert whose external key is an occurrence's.
+    /// See [`Monitor::arm_tripwire_where`].
+    pub fn arm_tripwire_where(
+        &self,
+        wire: Tripwire,
+        select: impl Fn(&SeenRequest<'_>) -> bool + Send + Sync + 'static,
+        action: impl Fn() + Send + Sync + 'static,
+    ) -> TripwireHandle {
+        self.shared.monitor.arm_tripwire_where(wire, select, action)
     }
 
     /// The change-notification subscriptions as Graph renders them (`GET /_sandbox/subscriptions`).

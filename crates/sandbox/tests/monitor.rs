@@ -353,3 +353,60 @@ async fn a_crm_tripwire_counts_only_its_command_and_table_and_the_write_survives
     crm(&sb, Some(&u), REP_QUERY).await.unwrap();
     assert_eq!(ran3.load(Ordering::SeqCst), 0);
 }
+
+#[tokio::test]
+async fn a_tripwire_with_a_predicate_skips_the_requests_it_does_not_choose() {
+    let sb = start().await;
+    let u = user(&sb, 0);
+    let (ran, action) = counter();
+    // The company insert whose name has a '#', wherever it comes among the inserts.
+    let wire = sb.arm_tripwire_where(
+        Tripwire {
+            target: Target::Crm {
+                command: Some(CrmCommand::Insert),
+                table: Some("Company".into()),
+            },
+            nth: 1,
+            when: When::BeforeResponse,
+        },
+        |r| {
+            r.crm_records().any(|rec| {
+                rec.table() == "Company" && rec.field("company").is_some_and(|v| v.contains('#'))
+            })
+        },
+        action,
+    );
+    for name in ["Plain One Ltd", "Plain Two Ltd"] {
+        crm(&sb, Some(&u), &company_insert(name)).await.unwrap();
+    }
+    assert_eq!(wire.seen(), 0, "not chosen, not counted");
+    assert!(!wire.fired());
+    assert!(
+        crm(&sb, Some(&u), &company_insert("Chosen #1 Ltd"))
+            .await
+            .is_err(),
+        "the chosen insert's answer is cut"
+    );
+    assert_eq!(ran.load(Ordering::SeqCst), 1);
+    assert_eq!((wire.seen(), wire.fired()), (1, true));
+    // fired once: the next one the predicate would choose is answered
+    crm(&sb, Some(&u), &company_insert("Chosen #2 Ltd"))
+        .await
+        .unwrap();
+    assert_eq!(ran.load(Ordering::SeqCst), 1);
+    let list = crm(
+        &sb,
+        None,
+        "<query><tables><table tablename=\"Company\"/></tables></query>",
+    )
+    .await
+    .unwrap();
+    for name in [
+        "Plain One Ltd",
+        "Plain Two Ltd",
+        "Chosen #1 Ltd",
+        "Chosen #2 Ltd",
+    ] {
+        assert!(list.contains(name), "{name}: {list}");
+    }
+}

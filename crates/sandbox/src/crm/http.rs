@@ -92,7 +92,7 @@ async fn interface(State(s): State<Arc<CrmSandbox>>, headers: HeaderMap, body: S
         )
             .into_response();
     }
-    let passage = s.monitor.pass(&seen);
+    let passage = s.monitor.pass(&seen, parsed.as_ref().ok());
     if passage.cut_before() {
         return reset();
     }

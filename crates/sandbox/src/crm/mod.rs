@@ -21,9 +21,9 @@ mod http;
 mod names;
 mod schema;
 mod seed;
-mod seen;
+pub(crate) mod seen;
 mod translate;
-mod wire;
+pub(crate) mod wire;
 
 use std::collections::{HashSet, VecDeque};
 use std::path::PathBuf;

@@ -8,7 +8,7 @@ const UNREADABLE: &str = "(unreadable)";
 
 /// `rep`: the first `key=value` of `impersonate` (the rep's address or name as the client sent
 /// it, lower-cased), else the login name; commands with their tables.
-pub(super) fn seen(req: &Result<ParsedRequest, String>) -> Seen {
+pub(crate) fn seen(req: &Result<ParsedRequest, String>) -> Seen {
     let Ok(req) = req else {
         return Seen::Crm {
             rep: UNREADABLE.to_owned(),

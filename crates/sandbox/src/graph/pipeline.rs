@@ -74,7 +74,7 @@ async fn execute_inner(
                 "Nested batch requests are not supported.",
             ));
         }
-        let passage = shared.monitor.pass(seen);
+        let passage = shared.monitor.pass(seen, None);
         if passage.cut_before() {
             return Ok(cut());
         }
@@ -139,7 +139,7 @@ async fn execute_inner(
     // With --latency-ms the request holds its mailbox slot while "Exchange works on it".
     crate::server::base_latency(shared).await;
 
-    let passage = shared.monitor.pass(seen);
+    let passage = shared.monitor.pass(seen, None);
     if passage.cut_before() {
         return Ok(cut());
     }

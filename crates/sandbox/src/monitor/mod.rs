@@ -1,17 +1,20 @@
 //! What the sandbox saw: a request counter ([`RequestStats`], `GET /_sandbox/stats`) and trip
 //! wires ([`Tripwire`]) that cut the N-th matching request and run a test's callback at that
 //! exact point (e.g. SIGKILL the connector right after its CRM write, before it hears the
-//! answer). Both serve measurements and fault tests that must depend on the work done, never
-//! on the wall clock.
+//! answer), optionally counting only the requests a predicate picks by their contents
+//! ([`SeenRequest`]). Both serve measurements and fault tests that must depend on the work
+//! done, never on the wall clock.
 //!
 //! One [`Monitor`] is shared by the Graph side, the token endpoint and the CRM side (also a
 //! CRM.interface served on its own listener, through [`crate::crm::CrmOptions::monitor`]).
 
+mod request;
 mod stats;
 mod tripwire;
 
 use std::sync::Mutex;
 
+pub use request::{SeenRecord, SeenRequest};
 pub use stats::{CrmRequests, GraphRequests, RequestStats};
 pub use tripwire::{Target, Tripwire, TripwireHandle, When};
 
@@ -117,7 +120,25 @@ impl Monitor {
         wire: Tripwire,
         action: impl Fn() + Send + Sync + 'static,
     ) -> TripwireHandle {
-        self.wires.arm(wire, Box::new(action))
+        self.wires.arm(wire, None, Box::new(action))
+    }
+
+    /// Arms a trip wire that counts only the requests matching `wire.target` that `select`
+    /// chooses: the others pass untouched and do not count toward `nth`. For a test that
+    /// must cut one request picked by its contents, e.g. the activity insert whose nested
+    /// external key is an occurrence's, wherever it comes among the inserts.
+    ///
+    /// `select` runs for every request matching the target while the wire is armed, under
+    /// the monitor's wire list lock: it must be quick and must not arm a wire itself. It
+    /// sees CRM.interface requests' records ([`SeenRequest::crm_records`]).
+    pub fn arm_tripwire_where(
+        &self,
+        wire: Tripwire,
+        select: impl Fn(&SeenRequest<'_>) -> bool + Send + Sync + 'static,
+        action: impl Fn() + Send + Sync + 'static,
+    ) -> TripwireHandle {
+        self.wires
+            .arm(wire, Some(Box::new(select)), Box::new(action))
     }
 
     /// Counts a request as it arrives (before faults, throttling or authentication).
@@ -125,9 +146,14 @@ impl Monitor {
         self.lock_stats().add(seen);
     }
 
-    /// Asks the trip wires whether a request that is about to be processed passes.
-    pub(crate) fn pass(&self, seen: &Seen) -> Passage {
-        self.wires.pass(seen)
+    /// Asks the trip wires whether a request that is about to be processed passes. `crm`:
+    /// the parsed CRM.interface request, for the wires' predicates.
+    pub(crate) fn pass(
+        &self,
+        seen: &Seen,
+        crm: Option<&crate::crm::wire::ParsedRequest>,
+    ) -> Passage {
+        self.wires.pass(&SeenRequest::new(seen, crm))
     }
 
     fn lock_stats(&self) -> std::sync::MutexGuard<'_, RequestStats> {

@@ -4,11 +4,15 @@
 //! on every machine (on a fast one, often after the work is done). A trip wire ties the kill to
 //! the work instead: "the 7th CRM insert into `Contact`, after CRM wrote it and before the
 //! connector hears the answer" is the same point on any machine.
+//!
+//! A wire armed with a predicate ([`super::Monitor::arm_tripwire_where`]) counts only the
+//! requests of its target the predicate chooses: "the activity insert that writes an
+//! occurrence's key" is then the same request on any machine, whatever comes before it.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use super::{CrmCommand, Seen};
+use super::{CrmCommand, Seen, SeenRequest};
 
 /// Which requests a trip wire counts.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,8 +60,13 @@ pub struct Tripwire {
 
 type Action = Box<dyn Fn() + Send + Sync>;
 
+/// Picks, among the requests matching a wire's target, those that count (see
+/// [`super::Monitor::arm_tripwire_where`]).
+pub(crate) type Select = Box<dyn Fn(&SeenRequest<'_>) -> bool + Send + Sync>;
+
 pub(crate) struct Wire {
     spec: Tripwire,
+    select: Option<Select>,
     seen: AtomicU64,
     fired: AtomicBool,
     armed: AtomicBool,
@@ -75,6 +84,7 @@ impl std::fmt::Debug for TripwireHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TripwireHandle")
             .field("wire", &self.wire.spec)
+            .field("selective", &self.wire.select.is_some())
             .field("seen", &self.seen())
             .field("fired", &self.fired())
             .finish()
@@ -87,7 +97,8 @@ impl TripwireHandle {
         self.wire.fired.load(Ordering::SeqCst)
     }
 
-    /// Matching requests that reached the wire so far (the firing one included).
+    /// Matching requests (those its predicate chose, if it has one) that reached the wire so
+    /// far (the firing one included).
     pub fn seen(&self) -> u64 {
         self.wire.seen.load(Ordering::SeqCst)
     }
@@ -175,9 +186,10 @@ impl Wires {
             .count()
     }
 
-    pub fn arm(&self, spec: Tripwire, action: Action) -> TripwireHandle {
+    pub fn arm(&self, spec: Tripwire, select: Option<Select>, action: Action) -> TripwireHandle {
         let wire = Arc::new(Wire {
             spec,
+            select,
             seen: AtomicU64::new(0),
             fired: AtomicBool::new(false),
             armed: AtomicBool::new(true),
@@ -189,9 +201,11 @@ impl Wires {
         TripwireHandle { wire }
     }
 
-    /// Counts `seen` on every armed wire it matches; wires reaching their `nth` fire (each
-    /// exactly once). Actions run outside the lock.
-    pub fn pass(&self, seen: &Seen) -> Passage {
+    /// Counts the request on every armed wire it matches (its target, then its predicate);
+    /// wires reaching their `nth` fire (each exactly once). Predicates run under the lock, so
+    /// that the requests a predicate chose are counted in the order it chose them; actions
+    /// run outside it.
+    pub fn pass(&self, request: &SeenRequest<'_>) -> Passage {
         let mut now = Vec::new();
         let mut later = Vec::new();
         {
@@ -201,7 +215,9 @@ impl Wires {
                 return Passage::go();
             }
             for w in list.iter() {
-                if !matches(&w.spec.target, seen) {
+                if !matches(&w.spec.target, request.seen())
+                    || w.select.as_ref().is_some_and(|select| !select(request))
+                {
                     continue;
                 }
                 let n = w.seen.fetch_add(1, Ordering::SeqCst) + 1;
@@ -284,6 +300,12 @@ mod tests {
         }
     }
 
+    impl Wires {
+        fn pass_seen(&self, seen: &Seen) -> Passage {
+            self.pass(&SeenRequest::new(seen, None))
+        }
+    }
+
     fn counter() -> (Arc<AtomicUsize>, impl Fn() + Send + Sync + 'static) {
         let n = Arc::new(AtomicUsize::new(0));
         let m = n.clone();
@@ -305,20 +327,25 @@ mod tests {
                 nth: 2,
                 when: When::BeforeResponse,
             },
+            None,
             Box::new(action),
         );
         let insert = crm(CrmCommand::Insert, &["Contact"]);
-        assert!(wires.pass(&insert).is_go());
+        assert!(wires.pass_seen(&insert).is_go());
         // other requests do not count
         assert!(
             wires
-                .pass(&crm(CrmCommand::Insert, &["ExternalKey"]))
+                .pass_seen(&crm(CrmCommand::Insert, &["ExternalKey"]))
                 .is_go()
         );
-        assert!(wires.pass(&crm(CrmCommand::Query, &["Contact"])).is_go());
-        assert!(wires.pass(&graph("messages.move", true)).is_go());
+        assert!(
+            wires
+                .pass_seen(&crm(CrmCommand::Query, &["Contact"]))
+                .is_go()
+        );
+        assert!(wires.pass_seen(&graph("messages.move", true)).is_go());
         assert_eq!(h.seen(), 1);
-        let p = wires.pass(&insert);
+        let p = wires.pass_seen(&insert);
         assert!(!p.cut_before());
         assert_eq!(ran.load(Ordering::SeqCst), 0, "not before processing");
         assert!(p.after(), "the response is dropped");
@@ -332,12 +359,13 @@ mod tests {
                 nth: 1,
                 when: When::BeforeResponse,
             },
+            None,
             Box::new(action2),
         );
-        drop(wires.pass(&crm(CrmCommand::Update, &["Contact"])));
+        drop(wires.pass_seen(&crm(CrmCommand::Update, &["Contact"])));
         assert_eq!(ran2.load(Ordering::SeqCst), 1);
         // once only
-        assert!(wires.pass(&insert).is_go());
+        assert!(wires.pass_seen(&insert).is_go());
         assert_eq!(ran.load(Ordering::SeqCst), 1);
         assert_eq!(wires.armed(), 0);
     }
@@ -352,10 +380,11 @@ mod tests {
                 nth: 1,
                 when: When::BeforeProcessing,
             },
+            None,
             Box::new(action),
         );
-        assert!(wires.pass(&graph("messages", true)).is_go());
-        let p = wires.pass(&graph("messages.move", true));
+        assert!(wires.pass_seen(&graph("messages", true)).is_go());
+        let p = wires.pass_seen(&graph("messages.move", true));
         assert!(p.cut_before());
         assert_eq!(ran.load(Ordering::SeqCst), 1);
         assert!(h.fired());
@@ -370,15 +399,57 @@ mod tests {
             nth: 1,
             when: When::BeforeProcessing,
         };
-        drop(wires.arm(spec.clone(), Box::new(action)));
-        assert!(wires.pass(&graph("users", false)).is_go());
+        drop(wires.arm(spec.clone(), None, Box::new(action)));
+        assert!(wires.pass_seen(&graph("users", false)).is_go());
         let (ran2, action2) = counter();
-        let h = wires.arm(spec, Box::new(action2));
+        let h = wires.arm(spec, None, Box::new(action2));
         h.disarm();
-        assert!(wires.pass(&graph("users", false)).is_go());
+        assert!(wires.pass_seen(&graph("users", false)).is_go());
         assert_eq!(ran.load(Ordering::SeqCst) + ran2.load(Ordering::SeqCst), 0);
         assert!(!h.fired());
         assert_eq!(wires.armed(), 0);
+    }
+
+    #[test]
+    fn a_predicate_counts_only_the_requests_it_chooses() {
+        let wires = Wires::default();
+        let (ran, action) = counter();
+        let h = wires.arm(
+            Tripwire {
+                target: Target::Crm {
+                    command: Some(CrmCommand::Insert),
+                    table: None,
+                },
+                nth: 2,
+                when: When::BeforeProcessing,
+            },
+            Some(Box::new(|r: &SeenRequest<'_>| {
+                r.crm_rep() == Some("bob@contoso.example")
+            })),
+            Box::new(action),
+        );
+        let ann = crm(CrmCommand::Insert, &["Contact"]);
+        let Seen::Crm { commands, .. } = &ann else {
+            unreachable!()
+        };
+        let bob = Seen::Crm {
+            rep: "bob@contoso.example".into(),
+            commands: commands.clone(),
+        };
+        let bob_query = Seen::Crm {
+            rep: "bob@contoso.example".into(),
+            commands: Vec::new(),
+        };
+        // the predicate's no, or the target's, passes and does not count
+        assert!(wires.pass_seen(&ann).is_go());
+        assert!(wires.pass_seen(&bob_query).is_go());
+        assert_eq!(h.seen(), 0);
+        assert!(wires.pass_seen(&bob).is_go());
+        assert!(wires.pass_seen(&ann).is_go());
+        assert_eq!(h.seen(), 1);
+        assert!(wires.pass_seen(&bob).cut_before());
+        assert_eq!(ran.load(Ordering::SeqCst), 1);
+        assert!(h.fired());
     }
 
     #[test]

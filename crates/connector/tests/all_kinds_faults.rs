@@ -10,14 +10,14 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use common::Env;
 use common::all_kinds::{self, KindsState, waiting};
 use gc_sandbox::monitor::CrmCommand;
-use gc_sandbox::{FaultSpec, SandboxOptions, Target, Tripwire, When};
+use gc_sandbox::{FaultSpec, SandboxOptions, SeenRequest, Target, Tripwire, When};
 use gc_store::Kind;
 use gc_sync::{MailboxOutcome, NoProgress, SyncReport};
 use graph_connector::commands::sync::Runtime;
@@ -155,19 +155,16 @@ async fn all_kinds_converge_under_throttling_5xx_and_crm_errors() {
 /// only by the item's intent, and its key (the series' `iCalUId` and the original start) by
 /// no event, so it looks like a duplicate: such a cycle is not convergence. The next cycle
 /// settles the write (the record adopted by its key); nothing is duplicated.
+///
+/// No latency is needed: the trip wire picks the occurrence's insert by its contents, armed
+/// before the first cycle, so the cut lands on it however fast the machine runs the cycle.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-#[ignore = "timing-dependent: the cut must hit an occurrence's insert before the cycle ends \
-            (passed 6 of 8 runs); run with --ignored"]
 async fn a_run_called_off_after_a_crm_write_is_finished_by_the_next_cycle() {
     let env = all_kinds::start(
         SandboxOptions {
             users: 2,
             seed: 71,
             messages_per_mailbox: 2,
-            // Every request 20 ms, as over a network: without it a fast machine finishes the
-            // appointments before the cutter, after a miss (a master's or an e-mail's
-            // insert), is armed again.
-            latency_ms: 20,
             ..SandboxOptions::default()
         },
         FAST_RETRIES,
@@ -175,85 +172,86 @@ async fn a_run_called_off_after_a_crm_write_is_finished_by_the_next_cycle() {
     .await;
     let rt = Runtime::build(&env.config()).await.unwrap();
     let crm = env.demo.crm.clone().unwrap();
-    let monitor = crm.monitor().clone();
     let dl = env.crm().dialect().clone();
-    let store = rt.store.clone();
-    // The answers to activity inserts are cut until one wrote an occurrence's record (its
-    // key has the original start after a `#`). Before the cut answer goes out, the
+    // The activity insert that writes an occurrence's record: the external key nested in it
+    // has the original start after a `#`. The predicate keeps the key it chose (the wire
+    // counts chosen requests one at a time and fires on the first, so the first key kept is
+    // the one cut).
+    let chosen = Arc::new(OnceLock::<String>::new());
+    let select = {
+        let chosen = chosen.clone();
+        let (activity, xk, ext_key) = (
+            dl.activity.table.clone(),
+            dl.external_key.table.clone(),
+            dl.external_key.ext_key.clone(),
+        );
+        move |r: &SeenRequest<'_>| {
+            let key = r
+                .crm_records()
+                .filter(|rec| {
+                    rec.table().eq_ignore_ascii_case(&xk)
+                        && rec
+                            .parent_table()
+                            .is_some_and(|p| p.eq_ignore_ascii_case(&activity))
+                })
+                .find_map(|rec| rec.field(&ext_key))
+                .filter(|k| k.contains('#'));
+            key.inspect(|k| {
+                let _ = chosen.set((*k).to_owned());
+            })
+            .is_some()
+        }
+    };
+    // Before the cut answer goes out (the connector hears of nothing meanwhile), the
     // appointments runs lose their leases; the CRM client sends the insert again after its
     // backoff (a second) and gets the stored answer (CRM.interface's duplicate protection),
     // and the run that wrote the record is called off at its commit.
-    let cutter = tokio::spawn(async move {
-        loop {
-            let cut = Arc::new(tokio::sync::Notify::new());
-            let found = Arc::new(std::sync::Mutex::new(None));
-            let action = {
-                let (cut, found) = (cut.clone(), found.clone());
-                let (crm, dl, store) = (crm.clone(), dl.clone(), store.clone());
-                move || {
-                    let serial = async {
-                        let keys = crm.records(&dl.external_key.table).await.unwrap();
-                        let newest = crm
-                            .records(&dl.activity.table)
-                            .await
-                            .unwrap()
-                            .into_iter()
-                            .filter(|a| a.id >> 32 == 2)
-                            .map(|a| a.id)
-                            .max()?;
-                        keys.iter()
-                            .any(|k| {
-                                k.links.iter().any(|(_, id)| *id == newest)
-                                    && k.fields
-                                        .get(&dl.external_key.ext_key)
-                                        .is_some_and(|v| v.contains('#'))
-                            })
-                            .then_some(newest)
-                    };
-                    let release = async {
-                        let serial = serial.await?;
-                        let suffix = format!("/{}", Kind::Appointment);
-                        for l in store.list_leases().await.unwrap() {
-                            if l.key.ends_with(&suffix) {
-                                store.release_lease(&l.fence()).await.unwrap();
-                            }
+    let release = {
+        let store = rt.store.clone();
+        move || {
+            let suffix = format!("/{}", Kind::Appointment);
+            tokio::task::block_in_place(|| {
+                tokio::runtime::Handle::current().block_on(async {
+                    for l in store.list_leases().await.unwrap() {
+                        if l.key.ends_with(&suffix) {
+                            store.release_lease(&l.fence()).await.unwrap();
                         }
-                        Some(serial)
-                    };
-                    // Before the answer is cut: the connector hears of nothing meanwhile.
-                    let serial = tokio::task::block_in_place(|| {
-                        tokio::runtime::Handle::current().block_on(release)
-                    });
-                    *found.lock().unwrap() = serial;
-                    cut.notify_one();
-                }
-            };
-            let wire = monitor.arm_tripwire(
-                Tripwire {
-                    target: Target::Crm {
-                        command: Some(CrmCommand::Insert),
-                        table: Some(dl.activity.table.clone()),
-                    },
-                    nth: 1,
-                    when: When::BeforeResponse,
-                },
-                action,
-            );
-            cut.notified().await;
-            drop(wire);
-            if let Some(id) = *found.lock().unwrap() {
-                return id;
-            }
-            // Not that one: the cut insert is sent again after a second, and must pass.
-            tokio::time::sleep(Duration::from_millis(1500)).await;
+                    }
+                })
+            });
         }
-    });
+    };
+    let wire = crm.monitor().arm_tripwire_where(
+        Tripwire {
+            target: Target::Crm {
+                command: Some(CrmCommand::Insert),
+                table: Some(dl.activity.table.clone()),
+            },
+            nth: 1,
+            when: When::BeforeResponse,
+        },
+        select,
+        release,
+    );
     let (_, runs) = run_until_converged(&env, &rt, 4).await;
-    let cut = tokio::time::timeout(Duration::from_secs(1), cutter)
+    assert!(wire.fired(), "no occurrence's record was inserted");
+    let key = chosen.get().unwrap();
+    // One record under that key (nothing duplicated), written by the cut insert.
+    let cut: Vec<u64> = crm
+        .records(&dl.external_key.table)
         .await
-        .expect("no occurrence's record was written")
-        .unwrap();
-    eprintln!("the commit of activity {cut} was called off; converged after {runs} run(s)");
+        .unwrap()
+        .into_iter()
+        .filter(|k| k.fields.get(&dl.external_key.ext_key) == Some(key))
+        .flat_map(|k| k.links)
+        .filter(|(t, _)| t.eq_ignore_ascii_case(&dl.activity.table))
+        .map(|(_, id)| id)
+        .collect();
+    let [cut] = cut[..] else {
+        panic!("{key}: activities {cut:?}")
+    };
+    eprintln!("the commit of activity {cut} ({key}) was called off; converged after {runs} run(s)");
+    assert!(runs >= 2, "the called-off cycle counted as converged");
     // The run called off never committed the record; a later one adopted it by its key.
     let entries = rt
         .store

@@ -35,20 +35,12 @@ const KINDS: [Kind; 5] = [
 ];
 
 /// Whether a cycle left nothing for the next one: no message waiting in the sync folders
-/// (`left`), no item of any kind delayed, and every mailbox run complete. A run called off
-/// (its lease lost) or left to another holder counts no delayed item, and fails no mailbox,
-/// yet it may have stopped between a CRM write and its commit: the record is then named only
-/// by the item's intent, which the next run settles (an occurrence's record, whose key no
-/// event carries, looks like a duplicate until then).
+/// (`left`), no item of any kind delayed, and every mailbox run complete
+/// ([`common::every_run_complete`]; an occurrence's record whose commit a called-off run
+/// missed looks like a duplicate until the next run adopts it).
 fn settled(report: &anyhow::Result<SyncReport>, left: usize) -> bool {
     let Ok(r) = report else { return false };
-    left == 0
-        && KINDS.iter().all(|k| r.total(*k).delayed == 0)
-        && r.mailboxes
-            .iter()
-            .all(|m| m.outcome == MailboxOutcome::Complete)
-        && !r.any_mailbox_failed()
-        && r.stopped.is_none()
+    left == 0 && KINDS.iter().all(|k| r.total(*k).delayed == 0) && common::every_run_complete(r)
 }
 
 /// Cycles until a cycle leaves no message in the sync folders, delays nothing of any kind and

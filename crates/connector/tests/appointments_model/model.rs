@@ -121,7 +121,10 @@ impl World {
         }
     }
 
-    /// One sync run; cut off after `cut` when given. Whether it was complete.
+    /// One sync run; cut off after `cut` when given. Whether it was complete: every mailbox
+    /// run complete ([`crate::common::every_run_complete`]; a run called off when its lease
+    /// lapsed delays and fails nothing, yet what it began travels only with the next run),
+    /// nothing delayed or failed.
     pub(super) async fn sync(&self, cut: Option<Duration>) -> bool {
         let cancel = tokio_util::sync::CancellationToken::new();
         let run = self.rt.cycle(None, &gc_sync::NoProgress, &cancel);
@@ -142,7 +145,7 @@ impl World {
         match report {
             Ok(r) => {
                 let t = r.total(Kind::Appointment);
-                r.stopped.is_none() && !r.any_mailbox_failed() && t.delayed == 0 && t.failed == 0
+                crate::common::every_run_complete(&r) && t.delayed == 0 && t.failed == 0
             }
             Err(_) => false,
         }

@@ -183,6 +183,19 @@ pub async fn converge(
     (sum, max_runs)
 }
 
+/// Whether every mailbox run of a cycle completed and nothing stopped the cycle: the part of
+/// convergence that "nothing delayed, no mailbox failed" misses. A run called off (its lease
+/// lost, [`gc_sync::MailboxOutcome::Cancelled`]) or left to another holder delays nothing and
+/// fails no mailbox, yet it may have stopped between a CRM write and its commit: the record
+/// is then named only by the item's intent until the next run settles it.
+pub fn every_run_complete(report: &gc_sync::SyncReport) -> bool {
+    report.stopped.is_none()
+        && report
+            .mailboxes
+            .iter()
+            .all(|m| m.outcome == gc_sync::MailboxOutcome::Complete)
+}
+
 /// The final state every e-mail test checks.
 #[derive(Debug)]
 pub struct Final {

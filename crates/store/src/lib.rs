@@ -40,6 +40,7 @@ mod sqlite;
 mod store;
 mod types;
 mod url;
+mod write;
 
 pub use error::{StoreError, StoreErrorClass};
 pub use lease::{Lease, LeaseFence, PROCESS_LEASE_PREFIX, lease_key, process_lease_key};

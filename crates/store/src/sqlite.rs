@@ -7,6 +7,7 @@
 //! connection to `:memory:` is its own empty database; it has no WAL to checkpoint.
 
 mod checkpoint;
+mod writer;
 
 use std::fmt;
 use std::str::FromStr;
@@ -20,6 +21,7 @@ use sqlx::sqlite::{
 use crate::open::OpenOptions;
 use crate::url::StoreUrl;
 use checkpoint::{Checkpointer, Commits};
+use writer::Writer;
 
 /// `journal_size_limit` of a file's connections, in bytes: what is left of the WAL file when
 /// a checkpoint resets it. SQLite otherwise keeps the file at the largest size it ever
@@ -137,6 +139,8 @@ pub struct SqliteStore {
     /// close, aborted when the store is dropped.
     #[allow(dead_code, reason = "held for its drop, which aborts the task")]
     checkpointer: Option<Checkpointer>,
+    /// The queue of the task that runs the items' writes, grouped (see [`writer`]).
+    writer: Writer,
 }
 
 impl fmt::Debug for SqliteStore {
@@ -208,11 +212,19 @@ impl SqliteStore {
             commits.map(|commits| Checkpointer::start(pool.clone(), commits, options));
         MIGRATOR.run(&pool).await?;
         tracing::debug!(url = %url, "sqlite state store ready");
+        let writer = Writer::start(pool.clone());
         Ok(SqliteStore {
             pool,
             url,
             checkpointer,
+            writer,
         })
+    }
+
+    /// An item's write: queued for the writer task, which groups it with the other items'
+    /// (see [`writer`]).
+    async fn write(&self, w: Write) -> Result<Written> {
+        self.writer.write(w).await
     }
 
     /// The underlying pool (benchmarks, diagnostics).

@@ -9,36 +9,40 @@
 
 macro_rules! sql_items {
     ($store:ident, $db:ty, $now:ident) => {
+        /// An item's commit on `conn`, whose transaction the caller began and commits (alone,
+        /// or with other items' writes on SQLite, see `sqlite/writer.rs`): link, retry row,
+        /// cursor, ledger entries and lease releases; an error leaves the transaction to be
+        /// rolled back.
+        async fn commit_item_on(conn: &mut Conn, commit: &ItemCommit) -> Result<Vec<i64>> {
+            // The fences first, so that on SQLite the transaction takes the write lock
+            // before it reads anything (see `check_fences_on`): in the link's write where
+            // there is a link (one statement fewer, see `write_held`), else on their own.
+            match &commit.link {
+                Some(link) => {
+                    upsert_link_on(conn, link, &commit.fences).await?;
+                    if !commit.no_retry_row {
+                        clear_retry_on(conn, link.kind, &link.mailbox, &link.graph_id).await?;
+                    }
+                }
+                None => check_fences_on(conn, &commit.fences).await?,
+            }
+            if let Some(cursor) = &commit.cursor {
+                put_cursor_on(conn, cursor, &[]).await?;
+            }
+            let mut ids = Vec::with_capacity(commit.ledger.len());
+            for entry in &commit.ledger {
+                ids.push(insert_ledger_on(conn, entry).await?);
+            }
+            for fence in &commit.release {
+                release_lease_on(conn, fence).await?;
+            }
+            Ok(ids)
+        }
+
         #[async_trait]
         impl ItemStore for $store {
             async fn commit_item(&self, commit: &ItemCommit) -> Result<Vec<i64>> {
-                let mut tx = self.pool.begin().await?;
-                // The fences first, so that on SQLite the transaction takes the write lock
-                // before it reads anything (see `check_fences_on`): in the link's write where
-                // there is a link (one statement fewer, see `write_held`), else on their own.
-                match &commit.link {
-                    Some(link) => {
-                        upsert_link_on(&mut tx, link, &commit.fences).await?;
-                        if !commit.no_retry_row {
-                            clear_retry_on(&mut tx, link.kind, &link.mailbox, &link.graph_id)
-                                .await?;
-                        }
-                    }
-                    None => check_fences_on(&mut tx, &commit.fences).await?,
-                }
-                if let Some(cursor) = &commit.cursor {
-                    put_cursor_on(&mut tx, cursor, &[]).await?;
-                }
-                let mut ids = Vec::with_capacity(commit.ledger.len());
-                for entry in &commit.ledger {
-                    ids.push(insert_ledger_on(&mut tx, entry).await?);
-                }
-                for fence in &commit.release {
-                    release_lease_on(&mut tx, fence).await?;
-                }
-                // Dropping `tx` on any `?` above rolls everything back.
-                tx.commit().await?;
-                Ok(ids)
+                self.write(Write::Commit(Box::new(commit.clone()))).await?.commit()
             }
 
             async fn link_and_retry(

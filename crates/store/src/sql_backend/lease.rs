@@ -9,6 +9,48 @@
 
 macro_rules! sql_leases {
     ($store:ident, $now:ident, $next_generation:ident) => {
+        /// Take `key` for `holder` on `conn` (see `LeaseStore::try_acquire_lease`).
+        async fn acquire_lease_on(
+            conn: &mut Conn,
+            key: &str,
+            holder: &str,
+            ttl: Duration,
+        ) -> Result<Option<LeaseFence>> {
+            // One statement, so it is atomic on both backends: insert, or take over an
+            // expired lease, or extend our own; a live lease of someone else is left
+            // alone. A new holding draws a new generation; extending our own running
+            // one keeps it. On a conflict the generation is drawn in the UPDATE, after
+            // the row is locked, so it is larger than the one it replaces.
+            let row = sqlx::query(concat!(
+                "INSERT INTO leases (key, holder, acquired_at, expires_at, generation) \
+                 VALUES ($1, $2, ",
+                $now!(),
+                ", ",
+                $now!(),
+                " + $3, ",
+                $next_generation!(),
+                ") ON CONFLICT (key) DO UPDATE SET holder = excluded.holder, \
+                 acquired_at = CASE WHEN leases.holder = excluded.holder \
+                   AND leases.expires_at > excluded.acquired_at \
+                   THEN leases.acquired_at ELSE excluded.acquired_at END, \
+                 generation = CASE WHEN leases.holder = excluded.holder \
+                   AND leases.expires_at > excluded.acquired_at \
+                   THEN leases.generation ELSE ",
+                $next_generation!(),
+                " END, \
+                 expires_at = excluded.expires_at \
+                 WHERE leases.expires_at <= excluded.acquired_at \
+                   OR leases.holder = excluded.holder \
+                 RETURNING key, holder, generation"
+            ))
+            .bind(key)
+            .bind(holder)
+            .bind(duration_micros(ttl))
+            .fetch_optional(&mut *conn)
+            .await?;
+            row.as_ref().map(fence_from_row).transpose()
+        }
+
         #[async_trait]
         impl LeaseStore for $store {
             async fn try_acquire_lease(
@@ -17,39 +59,13 @@ macro_rules! sql_leases {
                 holder: &str,
                 ttl: Duration,
             ) -> Result<Option<LeaseFence>> {
-                // One statement, so it is atomic on both backends: insert, or take over an
-                // expired lease, or extend our own; a live lease of someone else is left
-                // alone. A new holding draws a new generation; extending our own running
-                // one keeps it. On a conflict the generation is drawn in the UPDATE, after
-                // the row is locked, so it is larger than the one it replaces.
-                let row = sqlx::query(concat!(
-                    "INSERT INTO leases (key, holder, acquired_at, expires_at, generation) \
-                     VALUES ($1, $2, ",
-                    $now!(),
-                    ", ",
-                    $now!(),
-                    " + $3, ",
-                    $next_generation!(),
-                    ") ON CONFLICT (key) DO UPDATE SET holder = excluded.holder, \
-                     acquired_at = CASE WHEN leases.holder = excluded.holder \
-                       AND leases.expires_at > excluded.acquired_at \
-                       THEN leases.acquired_at ELSE excluded.acquired_at END, \
-                     generation = CASE WHEN leases.holder = excluded.holder \
-                       AND leases.expires_at > excluded.acquired_at \
-                       THEN leases.generation ELSE ",
-                    $next_generation!(),
-                    " END, \
-                     expires_at = excluded.expires_at \
-                     WHERE leases.expires_at <= excluded.acquired_at \
-                       OR leases.holder = excluded.holder \
-                     RETURNING key, holder, generation"
-                ))
-                .bind(key)
-                .bind(holder)
-                .bind(duration_micros(ttl))
-                .fetch_optional(&self.pool)
-                .await?;
-                row.as_ref().map(fence_from_row).transpose()
+                self.write(Write::Lease {
+                    key: key.to_owned(),
+                    holder: holder.to_owned(),
+                    ttl,
+                })
+                .await?
+                .lease()
             }
 
             async fn renew_lease(&self, fence: &LeaseFence, ttl: Duration) -> Result<bool> {

@@ -45,8 +45,9 @@ macro_rules! sql_ledger {
         #[async_trait]
         impl LedgerStore for $store {
             async fn record_ledger(&self, entry: &NewLedgerEntry) -> Result<i64> {
-                let mut conn = self.pool.acquire().await?;
-                insert_ledger_on(&mut conn, entry).await
+                self.write(Write::Ledger(Box::new(entry.clone())))
+                    .await?
+                    .ledger()
             }
 
             async fn query_ledger(&self, filter: &LedgerFilter) -> Result<Vec<LedgerEntry>> {

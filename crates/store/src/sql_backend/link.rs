@@ -103,15 +103,12 @@ macro_rules! sql_links {
             }
 
             async fn upsert_link(&self, link: &Link, fences: &[LeaseFence]) -> Result<()> {
-                if fences.is_empty() || FENCES_IN_STATEMENT.is_some() {
-                    // One statement, fences and all: no transaction around it.
-                    let mut conn = self.pool.acquire().await?;
-                    return upsert_link_on(&mut conn, link, fences).await;
-                }
-                let mut tx = self.pool.begin().await?;
-                upsert_link_on(&mut tx, link, fences).await?;
-                tx.commit().await?;
-                Ok(())
+                self.write(Write::Link {
+                    link: Box::new(link.clone()),
+                    fences: fences.to_vec(),
+                })
+                .await?
+                .link()
             }
 
             async fn upsert_links(&self, links: &[Link]) -> Result<()> {

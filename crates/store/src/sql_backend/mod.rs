@@ -69,6 +69,7 @@ macro_rules! sql_backend {
             NewLedgerEntry, Run, RunCounts, RunOutcome, SubscriptionRecord, duration_micros,
         };
         use $crate::url::Backend;
+        use $crate::write::{Write, Written};
 
         type Conn = <$db as sqlx::Database>::Connection;
 
@@ -81,6 +82,42 @@ macro_rules! sql_backend {
              AND graph_hash IS NULL AND graph_version IS NOT NULL)";
 
         $crate::sql_writes::sql_writes!($db, $now, $fences_in_statement);
+
+        /// One write on `conn`, in whatever transaction `conn` is (SQLite's group commit runs
+        /// several in one).
+        async fn write_on(conn: &mut Conn, w: &Write) -> Result<Written> {
+            Ok(match w {
+                Write::Lease { key, holder, ttl } => {
+                    Written::Lease(acquire_lease_on(conn, key, holder, *ttl).await?)
+                }
+                Write::Link { link, fences } => {
+                    upsert_link_on(conn, link, fences).await?;
+                    Written::Link
+                }
+                Write::Ledger(entry) => Written::Ledger(insert_ledger_on(conn, entry).await?),
+                Write::Commit(commit) => Written::Commit(commit_item_on(conn, commit).await?),
+            })
+        }
+
+        /// One write on its own: a single statement where it is one, else in a transaction of
+        /// its own.
+        async fn write_alone(pool: &sqlx::Pool<$db>, w: &Write) -> Result<Written> {
+            let one_statement = match w {
+                Write::Lease { .. } | Write::Ledger(_) => true,
+                // Fences and all in one statement (SQLite), or no fence to check first.
+                Write::Link { fences, .. } => fences.is_empty() || FENCES_IN_STATEMENT.is_some(),
+                Write::Commit(_) => false,
+            };
+            if one_statement {
+                let mut conn = pool.acquire().await?;
+                return write_on(&mut conn, w).await;
+            }
+            let mut tx = pool.begin().await?;
+            let written = write_on(&mut tx, w).await?;
+            // Dropping `tx` on any `?` above rolls everything back.
+            tx.commit().await?;
+            Ok(written)
+        }
 
         impl $store {
             fn found(rows: u64, what: impl FnOnce() -> String) -> Result<()> {

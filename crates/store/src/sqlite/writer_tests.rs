@@ -1,0 +1,213 @@
+//! The writer task on a file database: writes queued while SQLite's write lock is held commit
+//! together and each caller gets its own answer; a write that fails in a group fails alone,
+//! and the rest of its group is written.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use sqlx::{Connection as _, SqliteConnection};
+
+use crate::error::StoreError;
+use crate::lease::LeaseFence;
+use crate::open::OpenOptions;
+use crate::prelude::*;
+use crate::sqlite::SqliteStore;
+use crate::types::{ItemCommit, Kind, LedgerAction, LedgerFilter, Link, NewLedgerEntry};
+
+const WRITES: usize = 12;
+
+fn url(dir: &Path) -> String {
+    format!("sqlite://{}", dir.join("state.db").display())
+}
+
+async fn open(dir: &Path) -> Arc<SqliteStore> {
+    Arc::new(
+        SqliteStore::connect(&url(dir), &OpenOptions::default())
+            .await
+            .unwrap(),
+    )
+}
+
+/// Another process's write transaction, holding SQLite's write lock until it commits: the
+/// store's writes queue up behind it meanwhile.
+async fn hold_write_lock(dir: &Path) -> SqliteConnection {
+    let mut other = SqliteConnection::connect(&url(dir)).await.unwrap();
+    sqlx::raw_sql("BEGIN IMMEDIATE")
+        .execute(&mut other)
+        .await
+        .unwrap();
+    other
+}
+
+async fn let_go(mut other: SqliteConnection) {
+    sqlx::raw_sql("COMMIT").execute(&mut other).await.unwrap();
+}
+
+/// An e-mail's commit as the engine makes it: link and ledger entry, under `fences`.
+fn filing(n: usize, fences: Vec<LeaseFence>) -> ItemCommit {
+    let mut link = Link::new(Kind::Email, "rep-1", format!("AAMkAD-{n:04}"));
+    link.global_key = Some(format!("<msg-{n}@contoso.example>"));
+    ItemCommit {
+        ledger: vec![NewLedgerEntry::new(
+            "rep-1",
+            Kind::Email,
+            link.graph_id.clone(),
+            LedgerAction::Created,
+            "new e-mail",
+        )],
+        link: Some(link),
+        fences,
+        ..ItemCommit::default()
+    }
+}
+
+/// Give the spawned writes time to queue: the writer task took the first and waits for the
+/// lock, the others wait in its queue.
+async fn settle() {
+    tokio::time::sleep(Duration::from_millis(300)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_queued_behind_the_write_lock_commit_together_and_each_gets_its_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path()).await;
+    let other = hold_write_lock(dir.path()).await;
+    let tasks: Vec<_> = (0..WRITES)
+        .map(|n| {
+            let store = store.clone();
+            tokio::spawn(async move { store.commit_item(&filing(n, Vec::new())).await })
+        })
+        .collect();
+    settle().await;
+    let_go(other).await;
+    let mut ids = Vec::new();
+    for t in tasks {
+        let got = t.await.unwrap().unwrap();
+        assert_eq!(got.len(), 1, "one ledger id per commit");
+        ids.extend(got);
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(
+        ids.len(),
+        WRITES,
+        "every commit got its own ledger entry's id"
+    );
+    for n in 0..WRITES {
+        let link = store
+            .get_link(Kind::Email, "rep-1", &format!("AAMkAD-{n:04}"))
+            .await
+            .unwrap();
+        assert!(link.is_some(), "link {n} written");
+    }
+    let counts = store.writer.counts();
+    assert!(
+        counts.together.load(Ordering::Relaxed) >= 1,
+        "queued writes went in one transaction"
+    );
+    assert!(counts.writes.load(Ordering::Relaxed) >= 2);
+    assert_eq!(counts.rolled_back.load(Ordering::Relaxed), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_whose_fence_is_lost_fails_alone_and_the_rest_of_its_group_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path()).await;
+    let ttl = Duration::from_secs(60);
+    let held = store
+        .try_acquire_lease("mailbox/rep-1", "process-a", ttl)
+        .await
+        .unwrap()
+        .unwrap();
+    // A fence of a generation that no longer holds the lease (taken over since).
+    let lost = LeaseFence {
+        generation: held.generation + 1,
+        ..held.clone()
+    };
+    let other = hold_write_lock(dir.path()).await;
+    let tasks: Vec<_> = (0..WRITES)
+        .map(|n| {
+            let store = store.clone();
+            let fence = if n == WRITES / 2 {
+                lost.clone()
+            } else {
+                held.clone()
+            };
+            tokio::spawn(async move { store.commit_item(&filing(n, vec![fence])).await })
+        })
+        .collect();
+    settle().await;
+    let_go(other).await;
+    for (n, t) in tasks.into_iter().enumerate() {
+        let got = t.await.unwrap();
+        let link = store
+            .get_link(Kind::Email, "rep-1", &format!("AAMkAD-{n:04}"))
+            .await
+            .unwrap();
+        if n == WRITES / 2 {
+            assert!(
+                matches!(got, Err(StoreError::LeaseLost { ref key }) if key == "mailbox/rep-1"),
+                "{got:?}"
+            );
+            assert!(link.is_none(), "nothing of the fenced-out commit written");
+        } else {
+            got.unwrap();
+            assert!(link.is_some(), "link {n} written");
+        }
+    }
+    let entries = store
+        .query_ledger(&LedgerFilter {
+            mailbox: Some("rep-1".into()),
+            limit: Some(100),
+            ..LedgerFilter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        entries.len(),
+        WRITES - 1,
+        "one ledger entry per written commit"
+    );
+    let counts = store.writer.counts();
+    assert!(
+        counts.rolled_back.load(Ordering::Relaxed) >= 1,
+        "the group with the lost fence was rolled back and run write by write"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_takers_of_one_key_in_one_group_get_it_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path()).await;
+    let other = hold_write_lock(dir.path()).await;
+    let tasks: Vec<_> = (0..WRITES)
+        .map(|n| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store
+                    .try_acquire_lease(
+                        "email:<msg@contoso.example>",
+                        &format!("holder-{n}"),
+                        Duration::from_secs(60),
+                    )
+                    .await
+            })
+        })
+        .collect();
+    settle().await;
+    let_go(other).await;
+    let mut taken = Vec::new();
+    for t in tasks {
+        if let Some(f) = t.await.unwrap().unwrap() {
+            taken.push(f);
+        }
+    }
+    assert_eq!(taken.len(), 1, "one holder: {taken:?}");
+    let leases = store.list_leases().await.unwrap();
+    assert_eq!(leases.len(), 1);
+    assert_eq!(leases[0].holder, taken[0].holder);
+    assert!(store.writer.counts().together.load(Ordering::Relaxed) >= 1);
+}

@@ -3,6 +3,7 @@
 //! and the rest of its group is written.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::future::Future;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -31,19 +32,31 @@ async fn open(dir: &Path) -> Arc<SqliteStore> {
     )
 }
 
-/// Another process's write transaction, holding SQLite's write lock until it commits: the
-/// store's writes queue up behind it meanwhile.
-async fn hold_write_lock(dir: &Path) -> SqliteConnection {
+/// Run `WRITES` writes of the store, `write(store, n)`, spawned while another process's write
+/// transaction holds SQLite's write lock, so that the writer task takes the first (and waits
+/// for the lock) and the others queue behind it; then let the lock go. Their answers, in order.
+async fn queued_behind_the_lock<T, F, Fut>(dir: &Path, store: &Arc<SqliteStore>, write: F) -> Vec<T>
+where
+    F: Fn(Arc<SqliteStore>, usize) -> Fut,
+    Fut: Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
     let mut other = SqliteConnection::connect(&url(dir)).await.unwrap();
     sqlx::raw_sql("BEGIN IMMEDIATE")
         .execute(&mut other)
         .await
         .unwrap();
-    other
-}
-
-async fn let_go(mut other: SqliteConnection) {
+    let tasks: Vec<_> = (0..WRITES)
+        .map(|n| tokio::spawn(write(store.clone(), n)))
+        .collect();
+    // Time to queue, long beside a task's start even on a busy machine.
+    tokio::time::sleep(Duration::from_millis(300)).await;
     sqlx::raw_sql("COMMIT").execute(&mut other).await.unwrap();
+    let mut answers = Vec::with_capacity(WRITES);
+    for t in tasks {
+        answers.push(t.await.unwrap());
+    }
+    answers
 }
 
 /// An e-mail's commit as the engine makes it: link and ledger entry, under `fences`.
@@ -64,28 +77,17 @@ fn filing(n: usize, fences: Vec<LeaseFence>) -> ItemCommit {
     }
 }
 
-/// Give the spawned writes time to queue: the writer task took the first and waits for the
-/// lock, the others wait in its queue.
-async fn settle() {
-    tokio::time::sleep(Duration::from_millis(300)).await;
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn writes_queued_behind_the_write_lock_commit_together_and_each_gets_its_answer() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path()).await;
-    let other = hold_write_lock(dir.path()).await;
-    let tasks: Vec<_> = (0..WRITES)
-        .map(|n| {
-            let store = store.clone();
-            tokio::spawn(async move { store.commit_item(&filing(n, Vec::new())).await })
-        })
-        .collect();
-    settle().await;
-    let_go(other).await;
+    let answers = queued_behind_the_lock(dir.path(), &store, |store, n| async move {
+        store.commit_item(&filing(n, Vec::new())).await
+    })
+    .await;
     let mut ids = Vec::new();
-    for t in tasks {
-        let got = t.await.unwrap().unwrap();
+    for got in answers {
+        let got = got.unwrap();
         assert_eq!(got.len(), 1, "one ledger id per commit");
         ids.extend(got);
     }
@@ -127,22 +129,16 @@ async fn a_write_whose_fence_is_lost_fails_alone_and_the_rest_of_its_group_is_wr
         generation: held.generation + 1,
         ..held.clone()
     };
-    let other = hold_write_lock(dir.path()).await;
-    let tasks: Vec<_> = (0..WRITES)
-        .map(|n| {
-            let store = store.clone();
-            let fence = if n == WRITES / 2 {
-                lost.clone()
-            } else {
-                held.clone()
-            };
-            tokio::spawn(async move { store.commit_item(&filing(n, vec![fence])).await })
-        })
-        .collect();
-    settle().await;
-    let_go(other).await;
-    for (n, t) in tasks.into_iter().enumerate() {
-        let got = t.await.unwrap();
+    let answers = queued_behind_the_lock(dir.path(), &store, |store, n| {
+        let fence = if n == WRITES / 2 {
+            lost.clone()
+        } else {
+            held.clone()
+        };
+        async move { store.commit_item(&filing(n, vec![fence])).await }
+    })
+    .await;
+    for (n, got) in answers.into_iter().enumerate() {
         let link = store
             .get_link(Kind::Email, "rep-1", &format!("AAMkAD-{n:04}"))
             .await
@@ -182,26 +178,19 @@ async fn a_write_whose_fence_is_lost_fails_alone_and_the_rest_of_its_group_is_wr
 async fn two_takers_of_one_key_in_one_group_get_it_once() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path()).await;
-    let other = hold_write_lock(dir.path()).await;
-    let tasks: Vec<_> = (0..WRITES)
-        .map(|n| {
-            let store = store.clone();
-            tokio::spawn(async move {
-                store
-                    .try_acquire_lease(
-                        "email:<msg@contoso.example>",
-                        &format!("holder-{n}"),
-                        Duration::from_secs(60),
-                    )
-                    .await
-            })
-        })
-        .collect();
-    settle().await;
-    let_go(other).await;
+    let answers = queued_behind_the_lock(dir.path(), &store, |store, n| async move {
+        store
+            .try_acquire_lease(
+                "email:<msg@contoso.example>",
+                &format!("holder-{n}"),
+                Duration::from_secs(60),
+            )
+            .await
+    })
+    .await;
     let mut taken = Vec::new();
-    for t in tasks {
-        if let Some(f) = t.await.unwrap().unwrap() {
+    for got in answers {
+        if let Some(f) = got.unwrap() {
             taken.push(f);
         }
     }

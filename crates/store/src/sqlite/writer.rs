@@ -26,8 +26,9 @@
 //! - The writes run on a pool connection taken per group; reads go on using the others.
 //!
 //! A caller that stops waiting (its task cancelled) does not stop its write: the task runs it
-//! and drops the answer, as a crash after the commit would; every write here is one the engine
-//! can find again (docs/STORE.md, "Crash-safe write order").
+//! and drops the answer, as if the caller had died right after its commit. The engine is made
+//! for that (docs/STORE.md, "Crash safety: the write order"): a link or ledger entry is found
+//! again by the next attempt, and a key lease taken for nobody lapses after its TTL.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

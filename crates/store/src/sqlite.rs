@@ -23,6 +23,11 @@ use crate::url::StoreUrl;
 use checkpoint::{Checkpointer, Commits};
 use writer::Writer;
 
+/// The store's write turn: the group commit's writer holds it for each transaction, the WAL
+/// checkpoint for its RESTART, which would otherwise hardly ever find SQLite's write lock free
+/// between two groups (see [`checkpoint`] and [`writer`]). Fair: each waits its turn.
+type WriteTurn = Arc<tokio::sync::Mutex<()>>;
+
 /// `journal_size_limit` of a file's connections, in bytes: what is left of the WAL file when
 /// a checkpoint resets it. SQLite otherwise keeps the file at the largest size it ever
 /// reached (a long reader can let it grow past the store's checkpoint bound) and writes over
@@ -207,12 +212,13 @@ impl SqliteStore {
             .acquire_timeout(options.acquire_timeout)
             .connect_with(connect)
             .await?;
+        let turn = WriteTurn::default();
         // Started before the migrations, so that their commits are checkpointed too.
-        let checkpointer =
-            commits.map(|commits| Checkpointer::start(pool.clone(), commits, options));
+        let checkpointer = commits
+            .map(|commits| Checkpointer::start(pool.clone(), commits, turn.clone(), options));
         MIGRATOR.run(&pool).await?;
         tracing::debug!(url = %url, "sqlite state store ready");
-        let writer = Writer::start(pool.clone());
+        let writer = Writer::start(pool.clone(), turn);
         Ok(SqliteStore {
             pool,
             url,

@@ -24,6 +24,8 @@
 //! - A write alone in the queue runs as before (one statement, or its own transaction), so a
 //!   quiet store pays nothing for the grouping.
 //! - The writes run on a pool connection taken per group; reads go on using the others.
+//! - Each group runs in the store's write turn, which the WAL checkpoint's RESTART takes too
+//!   ([`super::checkpoint`]): back-to-back groups would otherwise starve it of the write lock.
 //!
 //! A caller that stops waiting (its task cancelled) does not stop its write: the task runs it
 //! and drops the answer, as if the caller had died right after its commit. The engine is made
@@ -40,6 +42,8 @@ use tokio::sync::{mpsc, oneshot};
 use crate::error::StoreError;
 use crate::store::Result;
 use crate::write::{Write, Written};
+
+use super::WriteTurn;
 
 /// Most writes in one transaction: enough for every item in flight of a busy process (8
 /// items in flight in each of up to a few dozen mailboxes send one write at a time each), few
@@ -74,10 +78,10 @@ pub(super) struct Counts {
 
 impl Writer {
     /// Start the writer task on `pool`.
-    pub(super) fn start(pool: SqlitePool) -> Self {
+    pub(super) fn start(pool: SqlitePool, turn: WriteTurn) -> Self {
         let (queue, jobs) = mpsc::unbounded_channel();
         let counts = Arc::new(Counts::default());
-        tokio::spawn(work(pool, jobs, Arc::clone(&counts)));
+        tokio::spawn(work(pool, jobs, turn, Arc::clone(&counts)));
         Writer { queue, counts }
     }
 
@@ -100,7 +104,12 @@ impl Writer {
 }
 
 /// The task: take what is queued, run it, answer; until the queue is closed.
-async fn work(pool: SqlitePool, mut jobs: mpsc::UnboundedReceiver<Job>, counts: Arc<Counts>) {
+async fn work(
+    pool: SqlitePool,
+    mut jobs: mpsc::UnboundedReceiver<Job>,
+    turn: WriteTurn,
+    counts: Arc<Counts>,
+) {
     let mut group = Vec::with_capacity(MAX_GROUP);
     while let Some(first) = jobs.recv().await {
         group.push(first);
@@ -110,6 +119,8 @@ async fn work(pool: SqlitePool, mut jobs: mpsc::UnboundedReceiver<Job>, counts: 
                 Err(_) => break,
             }
         }
+        // The checkpoint's RESTART takes the turn between two groups (see `checkpoint`).
+        let _turn = turn.lock().await;
         run(&pool, &mut group, &counts).await;
     }
 }

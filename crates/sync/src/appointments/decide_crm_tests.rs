@@ -524,3 +524,73 @@ fn an_event_written_by_a_cut_off_run_is_weighed_by_the_conflict_rule_on_both_sid
         Decision::WriteEvent(w) if w.conflict.is_none()
     ));
 }
+
+#[test]
+fn a_record_of_a_cut_off_write_adopted_later_weighs_a_crm_edit_made_since() {
+    // A run wrote the event to CRM and was cut off before linking it (the link is still the
+    // intent); CRM edited the record since, the event did not change. The record found by
+    // its external key must not get the event's fields without the conflict rule.
+    let mut event = ev();
+    event.modified = Some("2026-05-02T10:00:00Z".parse().unwrap());
+    let crm_edit = appointment("Review (crm)", "2026-05-02T11:00:00Z");
+    let mut intent = Link::new(Kind::Appointment, "7", "e1");
+    intent.state = LinkState::Interrupted;
+    // Cut off after the insert, with the record's id (a partial write), found by the link.
+    let mut partial = intent.clone();
+    partial.crm_id = Some(CrmId(99));
+    let change = EventChange::Event(Box::new(event.clone()));
+    for (link, found_by) in [
+        (&intent, "external key"),
+        (&intent, "left by an interrupted attempt"),
+        (&partial, "link"),
+    ] {
+        let facts = Facts {
+            existing: Some(crm_edit.clone()),
+            found_by: Some(found_by),
+            key: Some(crate::appointments::model::KeyRecord {
+                id: CrmId(99),
+                mailbox: Some("anna@contoso.com".into()),
+            }),
+            ..Facts::default()
+        };
+        // The newest version wins: CRM's edit goes to the event, the event's is kept.
+        match decide_it(&change, Some(link), &facts, &rules()) {
+            Decision::WriteEvent(w) => {
+                let c = w.conflict.expect("weighed as a conflict");
+                assert_eq!(c["conflict"]["losingVersion"]["subject"], "Review");
+            }
+            other => panic!("{found_by}: {other:?}"),
+        }
+        // The event wins by rule: CRM's edit is kept in the ledger entry.
+        let r = AppointmentRules {
+            conflict: Conflict::Microsoft365,
+            ..rules()
+        };
+        match decide_it(&change, Some(link), &facts, &r) {
+            Decision::Sync {
+                conflict, fields, ..
+            } => {
+                assert!(!fields.is_empty(), "{found_by}");
+                let c = conflict.expect("weighed as a conflict");
+                assert_eq!(c["conflict"]["losingVersion"]["subject"], "Review (crm)");
+            }
+            other => panic!("{found_by}: {other:?}"),
+        }
+        // Nothing changed on either side: adopted as written, no conflict.
+        let same = Facts {
+            existing: Some(appointment("Review", "2026-05-02T09:00:00Z")),
+            ..facts
+        };
+        match decide_it(&change, Some(link), &same, &rules()) {
+            Decision::Sync {
+                conflict,
+                fields,
+                adopted,
+                ..
+            } => {
+                assert!(adopted && conflict.is_none(), "{found_by}: {fields:?}");
+            }
+            other => panic!("{found_by}: {other:?}"),
+        }
+    }
+}

@@ -57,7 +57,12 @@ pub(super) fn sync_existing(
     // leaves the link without a CRM hash for that): a CRM edit made before that compare is
     // not known to be older than the event's version.
     let uncompared = linked_here && i.link.is_some_and(|l| l.crm_hash.is_none());
-    let crm_changed = if written_unlinked || uncompared {
+    // Nor has a record that this mailbox's write of the event made, cut off before linking
+    // it (the link is still the intent; the record is found by its external key, or as left
+    // by the interrupted attempt): a CRM edit made since is not known to be older than the
+    // event, and copying the event's fields over it would lose it without a trace.
+    let cut_write = owns && !linked_here && crate::engine::cx::is_interrupted(i.link);
+    let crm_changed = if written_unlinked || uncompared || cut_write {
         decide_crm::contents_differ(ev, a, i.rules, i.reps)
     } else {
         baseline

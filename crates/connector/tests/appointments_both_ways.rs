@@ -3,8 +3,9 @@
 //! SQLite state): a CRM appointment becomes one event with its participants invited (their
 //! copies join the same appointment), CRM edits and deletions follow, both sides edited
 //! between two runs follow `[appointments] conflict` with the losing version in the ledger,
-//! an event written just before a crash is adopted, not written twice, and a CRM appointment
-//! held behind a write a crash interrupted reaches the calendar in the next run.
+//! an event written just before a crash is adopted, not written twice, a CRM appointment
+//! held behind a write a crash interrupted reaches the calendar in the next run, and a CRM
+//! edit of the record such a write made is weighed by the conflict rule when it is adopted.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -530,6 +531,72 @@ async fn a_crm_appointment_held_behind_an_interrupted_write_reaches_the_calendar
     one_event(&g, anna, "Written before the cut").await;
     assert_eq!(activities(&env, "Written before the cut").await.len(), 1);
     assert_eq!(activities(&env, "New in CRM meanwhile").await.len(), 1);
+}
+
+/// An event whose write to CRM was cut off after the insert (the record exists, with its
+/// external key, but no link) and whose record CRM edited before the next run: the run that
+/// adopts the record by its external key weighs the CRM edit by the conflict rule instead of
+/// copying the event's fields over it without a trace (the model-based test's m8-33).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_crm_edit_of_a_record_whose_write_was_cut_off_is_not_lost_at_its_adoption() {
+    let env = start(39).await;
+    let reps = two_reps(&env).await;
+    let anna = &reps[0].0;
+    let crm = env.crm();
+    let config = config(&env, AppointmentConflict::Crm);
+    let g = graph(&config);
+    let rt = Runtime::build(&config).await.unwrap();
+    cycle(&rt).await;
+    let d = day(3);
+    g.create_event(
+        anna,
+        &json!({
+            "subject": "Cut before its link",
+            "start": {"dateTime": format!("{d}T09:00:00"), "timeZone": "UTC"},
+            "end": {"dateTime": format!("{d}T10:00:00"), "timeZone": "UTC"},
+        }),
+    )
+    .await
+    .unwrap();
+    let cut = std::sync::Arc::new(tokio::sync::Notify::new());
+    let wire = env
+        .demo
+        .sandbox
+        .arm_tripwire(first_activity_insert(&crm, When::BeforeResponse), {
+            let cut = cut.clone();
+            move || cut.notify_one()
+        });
+    let options = Default::default();
+    tokio::select! {
+        biased;
+        () = cut.notified() => {}
+        r = rt.cycle(None, &gc_sync::NoProgress, &options) => panic!("not cut: {r:#?}"),
+    }
+    assert!(wire.fired());
+    drop(wire);
+    // The record the cut write made, edited in CRM before the next run.
+    let written = activities(&env, "Cut before its link").await;
+    assert_eq!(written.len(), 1);
+    let subject = crm.dialect().activity.subject.clone();
+    crm.as_rep(anna)
+        .update_activity(written[0].id, &[(subject, "Edited in CRM".into())])
+        .await
+        .unwrap();
+    let settled = cycle(&rt).await;
+    assert_eq!(settled.created, 0, "{settled:?}");
+    cycle(&rt).await;
+    // CRM wins by rule: its edit is on both sides, the event's version in the ledger.
+    assert!(activities(&env, "Cut before its link").await.is_empty());
+    assert_eq!(activities(&env, "Edited in CRM").await.len(), 1);
+    one_event(&g, anna, "Edited in CRM").await;
+    let log = entries(&rt).await;
+    assert!(
+        log.iter()
+            .any(|e| e.detail.as_ref().is_some_and(
+                |d| d["conflict"]["losingVersion"]["subject"] == "Cut before its link"
+            )),
+        "{log:#?}"
+    );
 }
 
 /// A meeting whose attendee's copy wrote the appointment, deleted physically in CRM (its

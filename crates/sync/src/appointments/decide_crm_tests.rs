@@ -533,14 +533,22 @@ fn a_record_of_a_cut_off_write_adopted_later_weighs_a_crm_edit_made_since() {
     let mut event = ev();
     event.modified = Some("2026-05-02T10:00:00Z".parse().unwrap());
     let crm_edit = appointment("Review (crm)", "2026-05-02T11:00:00Z");
-    let mut intent = Link::new(Kind::Appointment, "7", "e1");
-    intent.state = LinkState::Interrupted;
+    // The intent keeps the hash of what the write wrote; one from before it did has none.
+    let mut old_intent = Link::new(Kind::Appointment, "7", "e1");
+    old_intent.state = LinkState::Interrupted;
+    let mut intent = old_intent.clone();
+    intent.crm_hash = Some(content::crm_hash(
+        &appointment("Review", "x"),
+        &rules(),
+        &[],
+    ));
     // Cut off after the insert, with the record's id (a partial write), found by the link.
     let mut partial = intent.clone();
     partial.crm_id = Some(CrmId(99));
     let change = EventChange::Event(Box::new(event.clone()));
     for (link, found_by) in [
         (&intent, "external key"),
+        (&old_intent, "external key"),
         (&intent, "left by an interrupted attempt"),
         (&partial, "link"),
     ] {
@@ -592,5 +600,43 @@ fn a_record_of_a_cut_off_write_adopted_later_weighs_a_crm_edit_made_since() {
             }
             other => panic!("{found_by}: {other:?}"),
         }
+    }
+}
+
+#[test]
+fn a_copy_not_owning_the_fields_keeps_what_its_cut_off_write_wrote_as_the_baseline() {
+    // An attendee's copy wrote the meeting's record and was cut off before linking it; CRM
+    // edited the record since. Adopting it writes no fields (the organizer's copy owns them),
+    // and its link keeps the hash of what was written, not CRM's edit: the organizer's copy,
+    // adopting through this link later, then weighs the edit instead of overwriting it.
+    let mut event = ev();
+    event.is_organizer = false;
+    event.organizer = Some("olaf@contoso.com".into());
+    let written = content::crm_hash(&appointment("Review", "x"), &rules(), &[]);
+    let mut intent = Link::new(Kind::Appointment, "7", "e1");
+    intent.state = LinkState::Interrupted;
+    intent.crm_hash = Some(written.clone());
+    let facts = Facts {
+        existing: Some(appointment("Review (crm)", "2026-05-02T11:00:00Z")),
+        found_by: Some("external key"),
+        key: Some(crate::appointments::model::KeyRecord {
+            id: CrmId(99),
+            mailbox: Some("bob@contoso.com".into()),
+        }),
+        ..Facts::default()
+    };
+    let change = EventChange::Event(Box::new(event));
+    match decide_it(&change, Some(&intent), &facts, &rules()) {
+        Decision::Sync {
+            fields,
+            crm_hash,
+            adopted,
+            conflict,
+            ..
+        } => {
+            assert!(adopted && fields.is_empty() && conflict.is_none());
+            assert_eq!(crm_hash, Some(written));
+        }
+        other => panic!("{other:?}"),
     }
 }

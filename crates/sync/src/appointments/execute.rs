@@ -54,13 +54,15 @@ pub async fn apply(
         } => {
             // Found again after a crash by its external key (written with it), or, when the
             // crash fell between the two, by rep, date, time and subject.
-            cx.intent(None).await?;
+            // The intent keeps what is written: a CRM edit of the record before the next
+            // attempt adopts it is then told from the write itself.
+            cx.intent_writing(None, Some(&crm_hash)).await?;
             cx.check()?;
             let id = match kind.crm.create(rep, &plan).await? {
                 CreateOutcome::Complete(id) => id,
                 CreateOutcome::Partial { id, error } => {
                     // The appointment exists; the next attempt adopts and completes it.
-                    cx.intent(Some(id)).await?;
+                    cx.intent_writing(Some(id), Some(&crm_hash)).await?;
                     return Err(PortError::transient(format!(
                         "the appointment {id} was written but not completed: {}",
                         error.message

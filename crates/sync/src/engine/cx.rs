@@ -209,10 +209,24 @@ impl ItemCx<'_> {
     /// under way" (with the CRM id once known), so that the next attempt looks for it instead
     /// of writing again.
     pub async fn intent(&self, crm_id: Option<CrmId>) -> Result<(), PortError> {
+        self.intent_writing(crm_id, None).await
+    }
+
+    /// [`Self::intent`], keeping in it the CRM side's content hash of what the write is
+    /// about to write (`crm_hash`): the attempt that finds the record again knows whether CRM
+    /// changed it since, instead of taking an edit made in between for what was written.
+    pub async fn intent_writing(
+        &self,
+        crm_id: Option<CrmId>,
+        crm_hash: Option<&str>,
+    ) -> Result<(), PortError> {
         self.check()?;
         let mut l = self.link_or_new();
         l.crm_id = crm_id.or(l.crm_id);
         l.state = LinkState::Interrupted;
+        if let Some(h) = crm_hash {
+            l.crm_hash = Some(h.to_owned());
+        }
         self.run
             .store
             .upsert_link(&l, &self.fences())

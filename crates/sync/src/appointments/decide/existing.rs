@@ -42,11 +42,6 @@ pub(super) fn sync_existing(
     let same_content = i
         .link
         .is_some_and(|l| l.crm_id == Some(a.id) && l.graph_hash.as_deref() == Some(&event_hash));
-    // Both changed since the last sync: the CRM side differs from what the link remembers.
-    let baseline = match i.link {
-        Some(l) if l.crm_id == Some(a.id) && l.state == LinkState::Active => l.crm_hash.as_deref(),
-        _ => i.facts.baseline.as_deref(),
-    };
     // An event a run wrote from CRM and was cut off before linking has no baseline: the user
     // may have edited it and CRM too, so differing contents are weighed by the conflict rule.
     let linked_here = i
@@ -57,12 +52,25 @@ pub(super) fn sync_existing(
     // leaves the link without a CRM hash for that): a CRM edit made before that compare is
     // not known to be older than the event's version.
     let uncompared = linked_here && i.link.is_some_and(|l| l.crm_hash.is_none());
-    // Nor has a record that this mailbox's write of the event made, cut off before linking
-    // it (the link is still the intent; the record is found by its external key, or as left
-    // by the interrupted attempt): a CRM edit made since is not known to be older than the
-    // event, and copying the event's fields over it would lose it without a trace.
-    let cut_write = owns && !linked_here && crate::engine::cx::is_interrupted(i.link);
-    let crm_changed = if written_unlinked || uncompared || cut_write {
+    // A record that this mailbox's write of the event made, cut off before linking it (the
+    // link is still the intent; the record is found by its external key, through another
+    // copy's link, or as left by the interrupted attempt): its baseline is what the write
+    // wrote, which the intent keeps. Copying the event's fields over a CRM edit made since
+    // would lose it without a trace; and a copy that does not own the fields keeps that
+    // baseline in its link (below), for the copy that does to weigh the edit.
+    let cut_write = !linked_here && crate::engine::cx::is_interrupted(i.link);
+    let written = i
+        .link
+        .filter(|_| cut_write)
+        .and_then(|l| l.crm_hash.as_deref());
+    // Both changed since the last sync: the CRM side differs from what the link remembers.
+    let baseline = match i.link {
+        Some(l) if linked_here => l.crm_hash.as_deref(),
+        _ => written.or(i.facts.baseline.as_deref()),
+    };
+    // An intent from before intents kept it: either side may have changed.
+    let cut_unknown = owns && cut_write && written.is_none();
+    let crm_changed = if written_unlinked || uncompared || cut_unknown {
         decide_crm::contents_differ(ev, a, i.rules, i.reps)
     } else {
         baseline

@@ -3,6 +3,44 @@
 
 use super::*;
 
+/// Create an event `subject` in `mailbox`'s calendar on `d` (9–10 UTC), then run a cycle that
+/// is cut off while the event's write to CRM waits for its answer: the record is written, its
+/// link is still the intent.
+async fn write_event_and_cut_the_cycle(
+    env: &Env,
+    rt: &Runtime,
+    g: &gc_graph::GraphClient,
+    mailbox: &str,
+    subject: &str,
+    d: jiff::civil::Date,
+) {
+    g.create_event(
+        mailbox,
+        &json!({
+            "subject": subject,
+            "start": {"dateTime": format!("{d}T09:00:00"), "timeZone": "UTC"},
+            "end": {"dateTime": format!("{d}T10:00:00"), "timeZone": "UTC"},
+        }),
+    )
+    .await
+    .unwrap();
+    let cut = std::sync::Arc::new(tokio::sync::Notify::new());
+    let wire =
+        env.demo
+            .sandbox
+            .arm_tripwire(first_activity_insert(&env.crm(), When::BeforeResponse), {
+                let cut = cut.clone();
+                move || cut.notify_one()
+            });
+    let options = Default::default();
+    tokio::select! {
+        biased;
+        () = cut.notified() => {}
+        r = rt.cycle(None, &gc_sync::NoProgress, &options) => panic!("not cut: {r:#?}"),
+    }
+    assert!(wire.fired());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_event_written_just_before_a_crash_is_adopted_not_written_twice() {
     let env = start(33).await;
@@ -54,34 +92,9 @@ async fn a_crm_appointment_held_behind_an_interrupted_write_reaches_the_calendar
     let rt = Runtime::build(&config).await.unwrap();
     cycle(&rt).await;
     let d = day(2);
-    g.create_event(
-        anna,
-        &json!({
-            "subject": "Written before the cut",
-            "start": {"dateTime": format!("{d}T09:00:00"), "timeZone": "UTC"},
-            "end": {"dateTime": format!("{d}T10:00:00"), "timeZone": "UTC"},
-        }),
-    )
-    .await
-    .unwrap();
     // The run is killed while the appointment is written (before its answer arrives): the
     // write stays unsettled.
-    let cut = std::sync::Arc::new(tokio::sync::Notify::new());
-    let wire = env
-        .demo
-        .sandbox
-        .arm_tripwire(first_activity_insert(&crm, When::BeforeResponse), {
-            let cut = cut.clone();
-            move || cut.notify_one()
-        });
-    let options = Default::default();
-    tokio::select! {
-        biased;
-        () = cut.notified() => {}
-        r = rt.cycle(None, &gc_sync::NoProgress, &options) => panic!("not cut: {r:#?}"),
-    }
-    assert!(wire.fired());
-    drop(wire);
+    write_event_and_cut_the_cycle(&env, &rt, &g, anna, "Written before the cut", d).await;
     let mut unsettled = 0;
     for m in rt.store.list_mailboxes().await.unwrap() {
         let links = rt.store.unsettled_links(&m.rep_id, Kind::Appointment, None);
@@ -117,32 +130,7 @@ async fn a_crm_edit_of_a_record_whose_write_was_cut_off_is_not_lost_at_its_adopt
     let rt = Runtime::build(&config).await.unwrap();
     cycle(&rt).await;
     let d = day(3);
-    g.create_event(
-        anna,
-        &json!({
-            "subject": "Cut before its link",
-            "start": {"dateTime": format!("{d}T09:00:00"), "timeZone": "UTC"},
-            "end": {"dateTime": format!("{d}T10:00:00"), "timeZone": "UTC"},
-        }),
-    )
-    .await
-    .unwrap();
-    let cut = std::sync::Arc::new(tokio::sync::Notify::new());
-    let wire = env
-        .demo
-        .sandbox
-        .arm_tripwire(first_activity_insert(&crm, When::BeforeResponse), {
-            let cut = cut.clone();
-            move || cut.notify_one()
-        });
-    let options = Default::default();
-    tokio::select! {
-        biased;
-        () = cut.notified() => {}
-        r = rt.cycle(None, &gc_sync::NoProgress, &options) => panic!("not cut: {r:#?}"),
-    }
-    assert!(wire.fired());
-    drop(wire);
+    write_event_and_cut_the_cycle(&env, &rt, &g, anna, "Cut before its link", d).await;
     // The record the cut write made, edited in CRM before the next run.
     let written = activities(&env, "Cut before its link").await;
     assert_eq!(written.len(), 1);

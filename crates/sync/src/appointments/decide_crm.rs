@@ -555,5 +555,5 @@ pub fn crm_wins(i: &Input<'_>, ev: &CalEvent, a: &CrmAppointment) -> Decision {
 }
 
 #[cfg(test)]
-#[path = "decide_crm_tests.rs"]
+#[path = "decide_crm_tests/mod.rs"]
 mod tests;

@@ -235,20 +235,13 @@ pub fn decide_crm(i: Input<'_>) -> Decision {
         // and applies the conflict rule with both versions at hand.
         return Decision::Nothing;
     }
-    if !ev.is_organizer && ev.organizer.as_deref().is_some_and(|o| !i.owner.owns(o)) {
-        return Decision::Remember {
-            crm_hash: Some(crm_hash),
-            crm_version: a.updated.clone(),
-            reason: Some(format!(
-                "the appointment changed in CRM, but this calendar's copy belongs to the organizer {}; it is not written back",
-                ev.organizer.as_deref().unwrap_or_default()
-            )),
-        };
-    }
-    let invite = invitees(&wanted, Some(ev), i.owner);
     let differs = current
         .as_ref()
         .is_none_or(|c| !same_but_attendees(c, &wanted));
+    if !ev.is_organizer && ev.organizer.as_deref().is_some_and(|o| !i.owner.owns(o)) {
+        return not_owned(i.link.filter(|_| linked), ev, a, crm_hash, differs);
+    }
+    let invite = invitees(&wanted, Some(ev), i.owner);
     let mut conflict = None;
     if !linked && differs {
         // An event a run wrote from CRM and was cut off before linking: the user may have
@@ -312,6 +305,48 @@ pub fn decide_crm(i: Input<'_>) -> Decision {
         adopted_by: (!linked).then_some(AdoptedBy::CrmIdProperty),
         conflict,
     }))
+}
+
+/// A CRM change met by a copy that belongs to another organizer (an attendee's copy): not
+/// written back, and recorded once per CRM version. `link`: this copy's link, when it links
+/// the event; `differs`: whether the event's content differs from CRM's.
+///
+/// The link keeps the CRM hash of the content both sides last agreed on (its baseline), not
+/// CRM's new one: the organizer's copy, when it first adopts the record through this link
+/// (its own runs were cut off), must see that CRM changed since and weigh the edit by the
+/// conflict rule. Taking CRM's new hash as the baseline would make the edit look like what
+/// both sides agreed on, and the organizer's fields would overwrite it without a trace. CRM's
+/// update stamp is remembered, so the same version met again (a full walk) is nothing to do.
+/// Once the event shows CRM's content (the organizer's copy took the edit and the meeting
+/// update reached this copy), the sides agree again and the baseline moves to it.
+fn not_owned(
+    link: Option<&Link>,
+    ev: &CalEvent,
+    a: &CrmAppointment,
+    crm_hash: String,
+    differs: bool,
+) -> Decision {
+    let agreed = link
+        .and_then(|l| l.crm_hash.as_deref())
+        .filter(|h| !h.is_empty());
+    match (link, agreed) {
+        (Some(_), Some(_)) if !differs => Decision::Remember {
+            crm_hash: Some(crm_hash),
+            crm_version: a.updated.clone(),
+            reason: None,
+        },
+        (Some(l), Some(_)) if l.crm_version.is_some() && l.crm_version == a.updated => {
+            Decision::Nothing
+        }
+        (_, baseline) => Decision::Remember {
+            crm_hash: Some(baseline.map_or(crm_hash, str::to_owned)),
+            crm_version: a.updated.clone(),
+            reason: Some(format!(
+                "the appointment changed in CRM, but this calendar's copy belongs to the organizer {}; it is not written back",
+                ev.organizer.as_deref().unwrap_or_default()
+            )),
+        },
+    }
 }
 
 /// Whether the event and the CRM appointment differ in what is synchronized (attendees

@@ -1,6 +1,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod cut_off;
+mod not_owned;
 use gc_store::{CrmId, Kind, Link, LinkState};
 
 use super::*;

@@ -1,0 +1,174 @@
+//! A CRM edit met by a copy of a meeting that does not own the meeting's fields (an
+//! attendee's): not written back, and its link keeps the last content both sides agreed on,
+//! for the organizer's copy to weigh the edit when it adopts the record through that link.
+
+use super::*;
+use crate::appointments::gather::OTHER_LINK;
+
+/// Anna's copy of Olaf's meeting, as the calendar reports it.
+fn attendee_event() -> crate::appointments::model::CalEvent {
+    let mut e = ev();
+    e.is_organizer = false;
+    e.organizer = Some("olaf@contoso.com".into());
+    e
+}
+
+/// Anna's link as her last sync left it: her copy and the appointment `a` agreed.
+fn attendee_link(a: &CrmAppointment) -> Link {
+    let mut l = link_for(a, &rules());
+    l.graph_hash = Some(content::event_hash(&attendee_event()));
+    l
+}
+
+/// What the store holds after `d` (the CRM side's fields of a `Remember`).
+fn remembered(mut l: Link, d: &Decision) -> Link {
+    match d {
+        Decision::Remember {
+            crm_hash,
+            crm_version,
+            ..
+        } => {
+            l.crm_hash.clone_from(crm_hash);
+            l.crm_version.clone_from(crm_version);
+        }
+        Decision::Nothing => {}
+        other => panic!("{other:?}"),
+    }
+    l
+}
+
+/// The CRM side of Anna's mailbox meeting `a`: triage, then the decision.
+fn crm_side(a: &CrmAppointment, link: &Link, event: &CalEvent) -> Decision {
+    let change = item(a.clone(), true);
+    let EventChange::Crm(i) = &change else {
+        unreachable!()
+    };
+    if let Some(d) = triage_crm(i, Some(link), &rules(), &[], &Owner::anna()) {
+        return d;
+    }
+    let facts = Facts {
+        existing: Some(a.clone()),
+        event: Some(event.clone()),
+        found_by: Some("link"),
+        ..Facts::default()
+    };
+    decide_it(&change, Some(link), &facts, &rules())
+}
+
+#[test]
+fn an_attendees_copy_keeps_the_agreed_baseline_for_the_organizer_to_weigh_a_crm_edit() {
+    // The organizer's runs were cut off: only the attendee's copy is linked. CRM edits the
+    // appointment; the attendee's CRM side meets the edit and does not write it back.
+    let agreed = appointment("Review", "2026-05-02T09:00:00Z");
+    let crm_edit = appointment("Review (crm)", "2026-05-02T11:00:00Z");
+    let before = attendee_link(&agreed);
+    let seen = crm_side(&crm_edit, &before, &attendee_event());
+    match &seen {
+        Decision::Remember {
+            crm_hash,
+            crm_version,
+            reason,
+        } => {
+            assert!(reason.is_some(), "recorded: not written back");
+            assert_eq!(crm_version, &crm_edit.updated, "the version seen");
+            assert_eq!(
+                crm_hash, &before.crm_hash,
+                "the baseline stays the agreed content"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    let after = remembered(before, &seen);
+
+    // Met again (a full walk): already seen, nothing to decide or to record again.
+    assert_eq!(
+        crm_side(&crm_edit, &after, &attendee_event()),
+        Decision::Nothing
+    );
+
+    // The organizer's copy adopts the record through the attendee's link, its event as it
+    // was: CRM changed since the agreed content, so the conflict rule weighs the edit.
+    let mut organizer = ev();
+    organizer.modified = Some("2026-05-02T10:00:00Z".parse().unwrap());
+    let change = EventChange::Event(Box::new(organizer));
+    let facts = Facts {
+        existing: Some(crm_edit.clone()),
+        found_by: Some(OTHER_LINK),
+        adopted_by: Some(AdoptedBy::Link),
+        other_links: 1,
+        baseline: after.crm_hash.clone(),
+        key: Some(crate::appointments::model::KeyRecord {
+            id: CrmId(99),
+            mailbox: Some("anna@contoso.com".into()),
+        }),
+        ..Facts::default()
+    };
+    // The newest version (CRM's edit) wins: it goes to the event, the event's is kept.
+    match decide_it(&change, None, &facts, &rules()) {
+        Decision::WriteEvent(w) => {
+            let c = w.conflict.expect("weighed as a conflict");
+            assert_eq!(c["conflict"]["losingVersion"]["subject"], "Review");
+        }
+        other => panic!("{other:?}"),
+    }
+    // The event wins by rule: CRM's edit is kept in the ledger entry.
+    let r = AppointmentRules {
+        conflict: Conflict::Microsoft365,
+        ..rules()
+    };
+    match decide_it(&change, None, &facts, &r) {
+        Decision::Sync {
+            fields, conflict, ..
+        } => {
+            assert!(!fields.is_empty());
+            let c = conflict.expect("weighed as a conflict");
+            assert_eq!(c["conflict"]["losingVersion"]["subject"], "Review (crm)");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn an_attendees_copy_moves_its_baseline_once_its_event_shows_crms_content() {
+    // The organizer's copy took CRM's edit since (the meeting update reached the attendee's
+    // copy, which the calendar side linked): both sides agree again, and the next CRM change
+    // the attendee's copy meets is weighed from there.
+    let agreed = appointment("Review", "2026-05-02T09:00:00Z");
+    let crm_edit = appointment("Review (crm)", "2026-05-02T11:00:00Z");
+    let mut updated = attendee_event();
+    updated.subject = "Review (crm)".into();
+    updated.change_key = Some("ck3".into());
+    let mut l = attendee_link(&agreed);
+    l.graph_version = updated.change_key.clone();
+    l.graph_hash = Some(content::event_hash(&updated));
+    match crm_side(&crm_edit, &l, &updated) {
+        Decision::Remember {
+            crm_hash,
+            crm_version,
+            reason,
+        } => {
+            assert_eq!(reason, None, "nothing to record");
+            assert_eq!(crm_hash, Some(content::crm_hash(&crm_edit, &rules(), &[])));
+            assert_eq!(crm_version, crm_edit.updated);
+        }
+        other => panic!("{other:?}"),
+    }
+    // Before that, a further CRM edit (a new stamp) is recorded, and the baseline stays.
+    let before = attendee_link(&agreed);
+    let seen = remembered(
+        before.clone(),
+        &crm_side(&crm_edit, &before, &attendee_event()),
+    );
+    let later = appointment("Review (crm, again)", "2026-05-02T12:00:00Z");
+    match crm_side(&later, &seen, &attendee_event()) {
+        Decision::Remember {
+            crm_hash,
+            crm_version,
+            reason,
+        } => {
+            assert!(reason.is_some());
+            assert_eq!((crm_hash, crm_version), (before.crm_hash, later.updated));
+        }
+        other => panic!("{other:?}"),
+    }
+}

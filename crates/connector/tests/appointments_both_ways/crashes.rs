@@ -1,5 +1,6 @@
 //! Writes a crash or a cut-off run interrupted: adopted, not written twice, and a CRM edit
-//! made since weighed, not lost.
+//! made since weighed, not lost (also one that a copy not owning the meeting's fields met
+//! before the organizer's copy was linked).
 
 use super::*;
 
@@ -284,5 +285,122 @@ async fn an_event_linked_by_a_round_without_checkpoint_and_then_deleted_is_delet
         (quiet.created, quiet.updated, quiet.deleted),
         (0, 0, 0),
         "{quiet:?}"
+    );
+}
+
+/// A meeting whose organizer's run was cut off (its copy never linked) while the attendee's
+/// copy wrote the appointment; CRM then edits it and hands it to the attendee's rep, so the
+/// attendee's CRM side meets the edit. That copy does not own the meeting's fields: it does
+/// not write the edit back, and its link keeps the content both sides last agreed on. The
+/// organizer's run that completes adopts the record through that link and weighs the edit
+/// by the conflict rule, instead of copying its own fields over it without a trace.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_crm_edit_an_attendees_copy_met_is_weighed_when_the_organizers_copy_adopts_it() {
+    let env = start(41).await;
+    let reps = two_reps(&env).await;
+    let (anna, _) = &reps[0];
+    let (bruno, bruno_rep) = &reps[1];
+    let crm = env.crm();
+    let dl = crm.dialect().activity.clone();
+    let config = config(&env, AppointmentConflict::Crm);
+    let g = graph(&config);
+    let rt = Runtime::build(&config).await.unwrap();
+    cycle(&rt).await;
+    let d = day(2);
+    g.create_event(
+        anna,
+        &json!({
+            "subject": "Agreed subject",
+            "start": {"dateTime": format!("{d}T09:00:00"), "timeZone": "UTC"},
+            "end": {"dateTime": format!("{d}T10:00:00"), "timeZone": "UTC"},
+            "attendees": [{"type": "required", "emailAddress": {"address": bruno}}],
+        }),
+    )
+    .await
+    .unwrap();
+    // The organizer's run is cut off at its first activity query: nothing of it is written.
+    let cut = std::sync::Arc::new(tokio::sync::Notify::new());
+    let organizer = anna.clone();
+    let wire = env.demo.sandbox.arm_tripwire_where(
+        Tripwire {
+            target: Target::Crm {
+                command: Some(CrmCommand::Query),
+                table: Some(dl.table.clone()),
+            },
+            nth: 1,
+            when: When::BeforeProcessing,
+        },
+        move |r| r.crm_rep() == Some(organizer.as_str()),
+        {
+            let cut = cut.clone();
+            move || cut.notify_one()
+        },
+    );
+    let options = Default::default();
+    tokio::select! {
+        biased;
+        () = cut.notified() => {}
+        r = rt.cycle(Some(anna), &gc_sync::NoProgress, &options) => panic!("not cut: {r:#?}"),
+    }
+    assert!(wire.fired());
+    drop(wire);
+    assert!(activities(&env, "Agreed subject").await.is_empty());
+    // The attendee's run: its copy writes the appointment (the organizer's rep owns it).
+    rt.cycle(Some(bruno), &gc_sync::NoProgress, &Default::default())
+        .await
+        .unwrap();
+    let written = activities(&env, "Agreed subject").await;
+    assert_eq!(written.len(), 1, "{written:#?}");
+    // Edited in CRM and handed to the attendee's rep; the attendee's CRM side meets it and
+    // leaves it to the organizer's copy.
+    crm.as_rep(anna)
+        .update_activity(
+            written[0].id,
+            &[
+                (dl.subject.clone(), "Edited in CRM".into()),
+                (dl.rep_id.clone(), bruno_rep.rep_id.clone()),
+            ],
+        )
+        .await
+        .unwrap();
+    rt.cycle(Some(bruno), &gc_sync::NoProgress, &Default::default())
+        .await
+        .unwrap();
+    let log = entries(&rt).await;
+    assert!(
+        log.iter().any(|e| e.reason.contains("not written back")),
+        "{log:#?}"
+    );
+    // The organizer's runs complete: CRM wins by rule, its edit reaches the organizer's event
+    // and the event's own version is kept in the ledger.
+    cycle(&rt).await;
+    cycle(&rt).await;
+    let log = entries(&rt).await;
+    let losing = |subject: &str| {
+        log.iter().any(|e| {
+            e.detail
+                .as_ref()
+                .is_some_and(|d| d["conflict"]["losingVersion"]["subject"] == subject)
+        })
+    };
+    assert!(
+        activities(&env, "Edited in CRM").await.len() == 1 || losing("Edited in CRM"),
+        "the CRM edit was lost without a trace: {log:#?}"
+    );
+    assert!(losing("Agreed subject"), "{log:#?}");
+    assert!(activities(&env, "Agreed subject").await.is_empty());
+    one_event(&g, anna, "Edited in CRM").await;
+    // Quiet: the edit is not weighed or recorded again.
+    let quiet = cycle(&rt).await;
+    assert_eq!(
+        (quiet.created, quiet.updated, quiet.deleted),
+        (0, 0, 0),
+        "{quiet:?}"
+    );
+    assert_eq!(
+        entries(&rt).await.len(),
+        log.len(),
+        "{:#?}",
+        entries(&rt).await
     );
 }

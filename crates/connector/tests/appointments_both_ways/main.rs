@@ -5,7 +5,8 @@
 //! between two runs follow `[appointments] conflict` with the losing version in the ledger,
 //! an event written just before a crash is adopted, not written twice, a CRM appointment
 //! held behind a write a crash interrupted reaches the calendar in the next run, and a CRM
-//! edit of the record such a write made is weighed by the conflict rule when it is adopted.
+//! edit of the record such a write made, or one an attendee's copy met while the organizer's
+//! runs were cut off, is weighed by the conflict rule when the record is adopted.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "../common/mod.rs"]

@@ -279,3 +279,93 @@ async fn both_sides_edited_follow_the_conflict_rule_and_keep_the_losing_version(
     let quiet = cycle(&rt_ms).await;
     assert_eq!((quiet.created, quiet.updated), (0, 0), "{quiet:?}");
 }
+
+/// A meeting of three synced reps whose organizer's copy comes last (its runs were cut off,
+/// or its mailbox was enabled later): one attendee's copy writes the appointment, CRM edits
+/// it, and the other attendee's copy adopts it through the first one's link. That copy does
+/// not own the meeting's fields; its link keeps no agreed CRM content. The organizer's copy
+/// then adopts the record through that link (the first by mailbox): without a baseline it
+/// weighs the contents by the conflict rule instead of copying its fields over CRM's edit
+/// without a trace.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_crm_edit_is_weighed_when_the_organizers_copy_adopts_through_a_link_without_baseline() {
+    let env = start(33).await;
+    let mut reps: Vec<_> = env.appointment_reps().await.into_iter().take(3).collect();
+    assert_eq!(reps.len(), 3, "three reps synchronize appointments");
+    // The store's mailbox is the rep's id: the later attendee's link comes first by mailbox.
+    reps.sort_by_key(|(_, r)| r.id.to_string());
+    let (later, first, organizer) = (&reps[0].0, &reps[1].0, &reps[2].0);
+    let crm = env.crm();
+    let dl = crm.dialect().activity.clone();
+    let config = config(&env, AppointmentConflict::Crm);
+    let g = graph(&config);
+    let rt = Runtime::build(&config).await.unwrap();
+    cycle(&rt).await;
+    let d = day(2);
+    g.create_event(
+        organizer,
+        &json!({
+            "subject": "Agreed subject",
+            "start": {"dateTime": format!("{d}T09:00:00"), "timeZone": "UTC"},
+            "end": {"dateTime": format!("{d}T10:00:00"), "timeZone": "UTC"},
+            "attendees": [
+                {"type": "required", "emailAddress": {"address": later}},
+                {"type": "required", "emailAddress": {"address": first}},
+            ],
+        }),
+    )
+    .await
+    .unwrap();
+    let run = |mailbox: &str| {
+        let mailbox = mailbox.to_owned();
+        let rt = &rt;
+        async move {
+            let r = rt
+                .cycle(Some(&mailbox), &gc_sync::NoProgress, &Default::default())
+                .await
+                .unwrap();
+            assert!(!r.any_mailbox_failed(), "{r:#?}");
+        }
+    };
+    // The first attendee's copy writes the appointment (the organizer's rep owns it).
+    run(first).await;
+    let written = activities(&env, "Agreed subject").await;
+    assert_eq!(written.len(), 1, "{written:#?}");
+    crm.as_rep(organizer)
+        .update_activity(
+            written[0].id,
+            &[(dl.subject.clone(), "Edited in CRM".into())],
+        )
+        .await
+        .unwrap();
+    // The other attendee's copy adopts it through the first one's link, writing nothing.
+    run(later).await;
+    assert_eq!(activities(&env, "Edited in CRM").await.len(), 1);
+    // The organizer's copy: CRM wins by rule, its edit reaches the organizer's event and the
+    // event's own version is kept in the ledger.
+    run(organizer).await;
+    let log = entries(&rt).await;
+    let losing = |subject: &str| {
+        log.iter().any(|e| {
+            e.detail
+                .as_ref()
+                .is_some_and(|d| d["conflict"]["losingVersion"]["subject"] == subject)
+        })
+    };
+    assert!(
+        activities(&env, "Edited in CRM").await.len() == 1 || losing("Edited in CRM"),
+        "the CRM edit was lost without a trace: {log:#?}"
+    );
+    assert!(losing("Agreed subject"), "{log:#?}");
+    one_event(&g, organizer, "Edited in CRM").await;
+    // Settled: the edit is not weighed or recorded again.
+    cycle(&rt).await;
+    let log = entries(&rt).await;
+    let quiet = cycle(&rt).await;
+    assert_eq!(
+        (quiet.created, quiet.updated, quiet.deleted),
+        (0, 0, 0),
+        "{quiet:?}"
+    );
+    assert_eq!(entries(&rt).await.len(), log.len());
+}

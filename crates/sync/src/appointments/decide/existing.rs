@@ -9,7 +9,7 @@ use super::{Decision, Input, participant};
 use crate::appointments::content;
 use crate::appointments::decide_crm::{self, Winner};
 use crate::appointments::fields::{Mapped, changed_fields};
-use crate::appointments::gather::Facts;
+use crate::appointments::gather::{Facts, OTHER_LINK};
 use crate::appointments::model::{CalEvent, CrmAppointment, NewMember};
 use crate::engine::Owner;
 
@@ -70,7 +70,14 @@ pub(super) fn sync_existing(
     };
     // An intent from before intents kept it: either side may have changed.
     let cut_unknown = owns && cut_write && written.is_none();
-    let crm_changed = if written_unlinked || uncompared || cut_unknown {
+    // Nor does a record adopted through another copy's link that keeps no CRM hash (that
+    // copy was adopted by the CrmId property and not compared by the CRM side yet): CRM may
+    // have been edited since anyone agreed on its content. A record nobody linked (found by
+    // the previous connector's key) stays without weighing: its content is that connector's
+    // rendering of the event, which may differ where nobody edited anything.
+    let adopted_unknown =
+        !linked_here && i.facts.found_by == Some(OTHER_LINK) && baseline.is_none_or(str::is_empty);
+    let crm_changed = if written_unlinked || uncompared || cut_unknown || adopted_unknown {
         decide_crm::contents_differ(ev, a, i.rules, i.reps)
     } else {
         baseline

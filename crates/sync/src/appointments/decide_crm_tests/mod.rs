@@ -2,6 +2,7 @@
 
 mod cut_off;
 mod not_owned;
+mod other_link;
 use gc_store::{CrmId, Kind, Link, LinkState};
 
 use super::*;

@@ -12,7 +12,7 @@ use gc_store::{CrmId, Link, LinkState};
 use serde_json::{Value, json};
 
 use crate::appointments::content::{self, Content};
-use crate::appointments::decide::{Decision, Input};
+use crate::appointments::decide::{Decision, Input, takes_crm_edits};
 use crate::appointments::model::{CalEvent, CrmAppointment, CrmItem, EventChange};
 use crate::appointments::rules::{AppointmentRules, Conflict};
 use crate::appointments::series;
@@ -238,7 +238,7 @@ pub fn decide_crm(i: Input<'_>) -> Decision {
     let differs = current
         .as_ref()
         .is_none_or(|c| !same_but_attendees(c, &wanted));
-    if !ev.is_organizer && ev.organizer.as_deref().is_some_and(|o| !i.owner.owns(o)) {
+    if !takes_crm_edits(ev, i.owner) {
         return not_owned(i.link.filter(|_| linked), ev, a, crm_hash, differs);
     }
     let invite = invitees(&wanted, Some(ev), i.owner);
@@ -422,7 +422,7 @@ fn delete_event(i: Input<'_>, a: Option<&CrmAppointment>, what: &str) -> Decisio
             );
         }
     }
-    if !ev.is_organizer && ev.organizer.as_deref().is_some_and(|o| !i.owner.owns(o)) {
+    if !takes_crm_edits(ev, i.owner) {
         return close(
             crm_id,
             format!(

@@ -16,6 +16,13 @@ use crate::engine::Owner;
 /// Whether this copy writes the meeting's fields: the organizer's copy, or, for an organizer
 /// who is not a synced rep, the copy that wrote the appointment first (its external key's
 /// mailbox).
+///
+/// The other way, CRM's edits go only to the organizer's own event
+/// ([`takes_crm_edits`]): for an organizer who is not a synced rep, the copy owning the fields
+/// is an attendee's copy of a meeting Microsoft 365 owns. Its CRM side records such an edit
+/// without writing it back and keeps the agreed baseline in its link (as when the record is
+/// `ConnectorPublished` and the CRM source leaves it alone), and its calendar side weighs the
+/// edit by the conflict rule at the organizer's next update; no other copy writes either way.
 pub fn owns_fields(ev: &CalEvent, mapped: &Mapped, facts: &Facts, owner: &Owner) -> bool {
     if ev.is_organizer || ev.organizer.as_deref().is_some_and(|o| owner.owns(o)) {
         return true;
@@ -28,6 +35,14 @@ pub fn owns_fields(ev: &CalEvent, mapped: &Mapped, facts: &Facts, owner: &Owner)
         .as_ref()
         .and_then(|k| k.mailbox.as_deref())
         .is_some_and(|m| owner.owns(m))
+}
+
+/// Whether CRM's edits of the meeting are written to this copy (the CRM side): the
+/// organizer's own event, or one naming no organizer. Narrower than [`owns_fields`] on
+/// purpose: an attendee's copy is overwritten by the organizer's next update, and a meeting
+/// of an organizer who is not a synced rep is Microsoft 365's (docs/SYNC.md, "Edits").
+pub fn takes_crm_edits(ev: &CalEvent, owner: &Owner) -> bool {
+    ev.is_organizer || ev.organizer.as_deref().is_none_or(|o| owner.owns(o))
 }
 
 pub(super) fn sync_existing(

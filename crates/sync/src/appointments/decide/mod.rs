@@ -19,8 +19,8 @@ use crate::email::model::RepRef;
 use crate::engine::Owner;
 
 use deletion::{deleted_in_crm, deletion};
-pub use existing::owns_fields;
 use existing::sync_existing;
+pub use existing::{owns_fields, takes_crm_edits};
 
 /// What to do with one change.
 #[derive(Debug, Clone, PartialEq)]

@@ -172,3 +172,76 @@ fn an_attendees_copy_moves_its_baseline_once_its_event_shows_crms_content() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn an_external_organizers_meeting_takes_no_crm_edit_and_its_key_copy_weighs_it() {
+    // An organizer who is not a synced rep, on a record without `ConnectorPublished` (a
+    // dialect or forms.xml without it): the copy of the external key's mailbox (Anna's) owns
+    // the meeting's fields, yet CRM's edits are written to no copy; its link keeps the
+    // agreed baseline, and the organizer's next update weighs the edit by the conflict rule.
+    let mut external = attendee_event();
+    external.organizer = Some("eve@partner.example".into());
+    let agreed = appointment("Review", "2026-05-02T09:00:00Z");
+    let crm_edit = appointment("Review (crm)", "2026-05-02T11:00:00Z");
+    let mut before = attendee_link(&agreed);
+    before.graph_hash = Some(content::event_hash(&external));
+    assert!(!takes_crm_edits(&external, &Owner::anna()));
+    let seen = crm_side(&crm_edit, &before, &external);
+    match &seen {
+        Decision::Remember {
+            crm_hash, reason, ..
+        } => {
+            assert!(
+                reason
+                    .as_deref()
+                    .is_some_and(|r| r.contains("not written back"))
+            );
+            assert_eq!(
+                crm_hash, &before.crm_hash,
+                "the baseline stays the agreed content"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    let after = remembered(before, &seen);
+    // The organizer updates the meeting later than CRM's edit: the newest (the event) wins,
+    // CRM's edit is kept in the ledger entry.
+    let mut updated = external.clone();
+    updated.location = "Room 2".into();
+    updated.change_key = Some("ck3".into());
+    updated.modified = Some("2026-05-02T12:00:00Z".parse().unwrap());
+    let key = |mailbox: &str| {
+        Some(crate::appointments::model::KeyRecord {
+            id: CrmId(99),
+            mailbox: Some(mailbox.into()),
+        })
+    };
+    let facts = Facts {
+        existing: Some(crm_edit.clone()),
+        found_by: Some("link"),
+        key: key("anna@contoso.com"),
+        ..Facts::default()
+    };
+    let change = EventChange::Event(Box::new(updated));
+    match decide_it(&change, Some(&after), &facts, &rules()) {
+        Decision::Sync {
+            fields, conflict, ..
+        } => {
+            assert!(!fields.is_empty());
+            let c = conflict.expect("weighed as a conflict");
+            assert_eq!(c["conflict"]["losingVersion"]["subject"], "Review (crm)");
+        }
+        other => panic!("{other:?}"),
+    }
+    // Another attendee's copy (the key names another mailbox) writes no fields either.
+    let other = Facts {
+        key: key("bob@contoso.com"),
+        ..facts
+    };
+    match decide_it(&change, Some(&after), &other, &rules()) {
+        Decision::Sync {
+            fields, conflict, ..
+        } => assert!(fields.is_empty() && conflict.is_none()),
+        other => panic!("{other:?}"),
+    }
+}

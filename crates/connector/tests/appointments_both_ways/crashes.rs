@@ -1,6 +1,7 @@
 //! Writes a crash or a cut-off run interrupted: adopted, not written twice, and a CRM edit
 //! made since weighed, not lost (also one that a copy not owning the meeting's fields met
-//! before the organizer's copy was linked).
+//! before the organizer's copy was linked, and one of the record an attendee's cut-off write
+//! made, met by the organizer's copy first).
 
 use super::*;
 
@@ -403,4 +404,94 @@ async fn a_crm_edit_an_attendees_copy_met_is_weighed_when_the_organizers_copy_ad
         "{:#?}",
         entries(&rt).await
     );
+}
+
+/// A meeting whose attendee's copy wrote the appointment and was cut off before linking it
+/// (its link is still the intent, which keeps what it wrote); CRM edits the record, and the
+/// organizer's copy, never linked before, finds it by its external key. The attendee's intent
+/// is the baseline: the organizer's copy weighs the edit by the conflict rule instead of
+/// copying its fields over it without a trace.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_crm_edit_of_a_record_an_attendees_cut_off_write_made_is_weighed_by_the_organizer() {
+    let env = start(43).await;
+    let reps = two_reps(&env).await;
+    let (anna, _) = &reps[0];
+    let (bruno, _) = &reps[1];
+    let crm = env.crm();
+    let dl = crm.dialect().activity.clone();
+    let config = config(&env, AppointmentConflict::Crm);
+    let g = graph(&config);
+    let rt = Runtime::build(&config).await.unwrap();
+    cycle(&rt).await;
+    let d = day(2);
+    g.create_event(
+        anna,
+        &json!({
+            "subject": "Agreed subject",
+            "start": {"dateTime": format!("{d}T09:00:00"), "timeZone": "UTC"},
+            "end": {"dateTime": format!("{d}T10:00:00"), "timeZone": "UTC"},
+            "attendees": [{"type": "required", "emailAddress": {"address": bruno}}],
+        }),
+    )
+    .await
+    .unwrap();
+    // The attendee's run is cut off while its write to CRM waits for the answer.
+    let cut = std::sync::Arc::new(tokio::sync::Notify::new());
+    let attendee = bruno.clone();
+    let wire = env.demo.sandbox.arm_tripwire_where(
+        first_activity_insert(&crm, When::BeforeResponse),
+        move |r| r.crm_rep() == Some(attendee.as_str()),
+        {
+            let cut = cut.clone();
+            move || cut.notify_one()
+        },
+    );
+    let options = Default::default();
+    tokio::select! {
+        biased;
+        () = cut.notified() => {}
+        r = rt.cycle(Some(bruno), &gc_sync::NoProgress, &options) => panic!("not cut: {r:#?}"),
+    }
+    assert!(wire.fired());
+    drop(wire);
+    let written = activities(&env, "Agreed subject").await;
+    assert_eq!(written.len(), 1, "{written:#?}");
+    crm.as_rep(anna)
+        .update_activity(
+            written[0].id,
+            &[(dl.subject.clone(), "Edited in CRM".into())],
+        )
+        .await
+        .unwrap();
+    // The organizer's copy adopts the record by its external key: CRM wins by rule, its edit
+    // reaches the organizer's event and the event's own version is kept in the ledger.
+    rt.cycle(Some(anna), &gc_sync::NoProgress, &Default::default())
+        .await
+        .unwrap();
+    let log = entries(&rt).await;
+    let losing = |subject: &str| {
+        log.iter().any(|e| {
+            e.detail
+                .as_ref()
+                .is_some_and(|d| d["conflict"]["losingVersion"]["subject"] == subject)
+        })
+    };
+    assert!(
+        activities(&env, "Edited in CRM").await.len() == 1 || losing("Edited in CRM"),
+        "the CRM edit was lost without a trace: {log:#?}"
+    );
+    assert!(losing("Agreed subject"), "{log:#?}");
+    one_event(&g, anna, "Edited in CRM").await;
+    // Settled: the attendee's copy adopts the record, nothing is weighed again.
+    cycle(&rt).await;
+    cycle(&rt).await;
+    let log = entries(&rt).await;
+    let quiet = cycle(&rt).await;
+    assert_eq!(
+        (quiet.created, quiet.updated, quiet.deleted),
+        (0, 0, 0),
+        "{quiet:?}"
+    );
+    assert_eq!(entries(&rt).await.len(), log.len());
+    assert_eq!(activities(&env, "Edited in CRM").await.len(), 1);
 }

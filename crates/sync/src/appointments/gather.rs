@@ -37,7 +37,8 @@ pub struct Facts {
     /// Active links of the same meeting in other mailboxes.
     pub other_links: usize,
     /// For an appointment found by another mailbox's link: the CRM side's hash that link
-    /// remembers (the baseline of "changed in CRM" for this copy's first sync).
+    /// remembers (the baseline of "changed in CRM" for this copy's first sync); for one found
+    /// by its external key: what another mailbox's write cut off before linking it wrote.
     pub baseline: Option<String>,
     /// An occurrence: its series' master record (written first if need be).
     pub master: Option<gc_store::CrmId>,
@@ -54,6 +55,19 @@ fn others(links: &[gc_store::Link], mailbox: &str) -> usize {
         .iter()
         .filter(|l| l.mailbox != mailbox && l.state == LinkState::Active)
         .count()
+}
+
+/// What another mailbox's write of the meeting to CRM wrote, cut off before it linked the
+/// record (its link is still the intent, which keeps the CRM hash of what it wrote): the
+/// baseline of "changed in CRM" for a copy that finds that record by its external key first.
+/// Without it, a CRM edit made since looked like the write itself, and the organizer's copy
+/// copied its fields over it without a trace.
+fn cut_off_write(links: &[gc_store::Link], mailbox: &str, id: gc_store::CrmId) -> Option<String> {
+    links
+        .iter()
+        .filter(|l| l.mailbox != mailbox && is_interrupted(Some(l)))
+        .filter(|l| !l.graph_id.starts_with("crm:") && l.crm_id.is_none_or(|c| c == id))
+        .find_map(|l| l.crm_hash.clone().filter(|h| !h.is_empty()))
 }
 
 /// Gather the facts of one change.
@@ -134,8 +148,11 @@ pub async fn gather(
         if ev.is_some() || crate::appointments::decide::is_intent(cx.link) {
             facts.key = kind.crm.find_by_key(rep, k).await?;
         }
-        if candidate.is_none() {
-            candidate = facts.key.as_ref().map(|k| (k.id, "external key"));
+        if candidate.is_none()
+            && let Some(k) = &facts.key
+        {
+            candidate = Some((k.id, "external key"));
+            facts.baseline = cut_off_write(&links, cx.mailbox(), k.id);
         }
         // A copy met only after the meeting's record was deleted in CRM (this copy's first
         // link was cut off): the record and its external key are gone, but another
@@ -485,6 +502,45 @@ async fn event_by_content(
                 "several events look like this appointment; none adopted by content"
             );
             Ok(None)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use gc_store::{CrmId, Kind, Link};
+
+    #[test]
+    fn another_mailboxs_cut_off_write_is_the_baseline_of_the_record_its_key_finds() {
+        let intent = |mailbox: &str, crm_id: Option<u64>, hash: Option<&str>| {
+            let mut l = Link::new(Kind::Appointment, mailbox, "e1");
+            l.state = LinkState::Interrupted;
+            l.crm_id = crm_id.map(CrmId);
+            l.crm_hash = hash.map(str::to_owned);
+            l
+        };
+        let written = Some("written".to_owned());
+        // Cut off before the insert answered (no id yet), or after a partial write.
+        for l in [
+            intent("8", None, Some("written")),
+            intent("8", Some(99), Some("written")),
+        ] {
+            assert_eq!(cut_off_write(&[l], "7", CrmId(99)), written);
+        }
+        // Not this mailbox's own intent (the decision takes that from its link), nor one of
+        // another record, one without a hash, or an active link (found by link, not by key).
+        let mut active = intent("8", Some(99), Some("written"));
+        active.state = LinkState::Active;
+        for l in [
+            intent("7", None, Some("written")),
+            intent("8", Some(98), Some("written")),
+            intent("8", None, None),
+            intent("8", None, Some("")),
+            active,
+        ] {
+            assert_eq!(cut_off_write(&[l], "7", CrmId(99)), None);
         }
     }
 }

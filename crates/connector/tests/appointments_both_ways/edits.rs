@@ -283,12 +283,12 @@ async fn both_sides_edited_follow_the_conflict_rule_and_keep_the_losing_version(
 /// A meeting of three synced reps whose organizer's copy comes last (its runs were cut off,
 /// or its mailbox was enabled later): one attendee's copy writes the appointment, CRM edits
 /// it, and the other attendee's copy adopts it through the first one's link. That copy does
-/// not own the meeting's fields; its link keeps no agreed CRM content. The organizer's copy
-/// then adopts the record through that link (the first by mailbox): without a baseline it
-/// weighs the contents by the conflict rule instead of copying its fields over CRM's edit
+/// not own the meeting's fields; its link keeps the agreed CRM content it adopted (it kept
+/// none before). The organizer's copy then adopts the record through that link (the first by
+/// mailbox) and weighs CRM's edit by the conflict rule instead of copying its fields over it
 /// without a trace.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_crm_edit_is_weighed_when_the_organizers_copy_adopts_through_a_link_without_baseline() {
+async fn the_organizers_copy_weighs_a_crm_edit_adopting_through_a_link_an_attendee_adopted() {
     let env = start(33).await;
     let mut reps: Vec<_> = env.appointment_reps().await.into_iter().take(3).collect();
     assert_eq!(reps.len(), 3, "three reps synchronize appointments");

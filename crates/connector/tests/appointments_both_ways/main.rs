@@ -6,9 +6,9 @@
 //! an event written just before a crash is adopted, not written twice, a CRM appointment
 //! held behind a write a crash interrupted reaches the calendar in the next run, and a CRM
 //! edit of the record such a write made, or one an attendee's copy met while the organizer's
-//! runs were cut off, or one met by the organizer's copy adopting the record through another
-//! copy's link that keeps no CRM hash or by the key an attendee's cut-off write wrote, is
-//! weighed by the conflict rule when the record is adopted.
+//! runs were cut off, or one met by the organizer's copy adopting the record through the link
+//! of an attendee's copy that adopted it after the edit, or by the key an attendee's cut-off
+//! write wrote, is weighed by the conflict rule when the record is adopted.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "../common/mod.rs"]

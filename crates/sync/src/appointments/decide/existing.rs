@@ -149,7 +149,14 @@ pub(super) fn sync_existing(
         // compares once more (it may still have attendees to invite).
         None
     } else if crm_changed && conflict.is_none() {
-        i.link.and_then(|l| l.crm_hash.clone())
+        // The baseline stays: this link's, or, for a copy adopting the record (an attendee's,
+        // through another copy's link whose baseline CRM moved past), the one it adopted.
+        // Without it the link kept none, and its CRM side, meeting the edit, took CRM's new
+        // content for the agreed one: the organizer's copy adopting through this link later
+        // copied its fields over the edit without a trace.
+        i.link
+            .and_then(|l| l.crm_hash.clone())
+            .or_else(|| baseline.filter(|h| !h.is_empty()).map(str::to_owned))
     } else {
         Some(content::crm_hash(&after, i.rules, i.reps))
     };

@@ -245,3 +245,85 @@ fn an_external_organizers_meeting_takes_no_crm_edit_and_its_key_copy_weighs_it()
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn an_attendees_copy_adopting_after_a_crm_edit_keeps_the_baseline_it_adopted() {
+    // Bob's copy (an attendee's) wrote the appointment and keeps the agreed content; CRM
+    // edits it; Anna's copy (another attendee's) adopts the record through Bob's link.
+    let agreed = appointment("Review", "2026-05-02T09:00:00Z");
+    let crm_edit = appointment("Review (crm)", "2026-05-02T11:00:00Z");
+    let bobs = link_for(&agreed, &rules()).crm_hash;
+    let through = |baseline: Option<String>, mailbox: &str| Facts {
+        existing: Some(crm_edit.clone()),
+        found_by: Some(OTHER_LINK),
+        adopted_by: Some(AdoptedBy::Link),
+        other_links: 1,
+        baseline,
+        key: Some(crate::appointments::model::KeyRecord {
+            id: CrmId(99),
+            mailbox: Some(mailbox.into()),
+        }),
+        ..Facts::default()
+    };
+    let change = EventChange::Event(Box::new(attendee_event()));
+    let crm_hash = match decide_it(
+        &change,
+        None,
+        &through(bobs.clone(), "bob@contoso.com"),
+        &rules(),
+    ) {
+        Decision::Sync {
+            fields,
+            conflict,
+            adopted,
+            crm_hash,
+            ..
+        } => {
+            assert!(adopted && fields.is_empty() && conflict.is_none());
+            crm_hash
+        }
+        other => panic!("{other:?}"),
+    };
+    // Her link keeps the agreed content it adopted, not nothing (nor, once her CRM side
+    // compared, CRM's edit).
+    assert_eq!(crm_hash, bobs, "the adopted baseline is kept");
+    // Her link as the adoption leaves it.
+    let mut anna = Link::new(Kind::Appointment, "7", "e1");
+    anna.crm_id = Some(CrmId(99));
+    anna.graph_version = attendee_event().change_key;
+    anna.graph_hash = Some(content::event_hash(&attendee_event()));
+    anna.crm_version = Some(String::new());
+    anna.crm_hash = crm_hash;
+    // Her CRM side meets the edit: recorded once as not written back, the baseline stays;
+    // met again, nothing to decide or to record.
+    let seen = crm_side(&crm_edit, &anna, &attendee_event());
+    match &seen {
+        Decision::Remember {
+            crm_hash,
+            crm_version,
+            reason,
+        } => {
+            assert!(reason.is_some(), "recorded: not written back");
+            assert_eq!((crm_hash, crm_version), (&bobs, &crm_edit.updated));
+        }
+        other => panic!("{other:?}"),
+    }
+    let anna = remembered(anna, &seen);
+    assert_eq!(
+        crm_side(&crm_edit, &anna, &attendee_event()),
+        Decision::Nothing
+    );
+    // The organizer's copy, its event as agreed, adopts the record through her link (the
+    // first by mailbox): CRM changed since the agreed content, the rule weighs the edit.
+    let mut organizer = ev();
+    organizer.modified = Some("2026-05-02T10:00:00Z".parse().unwrap());
+    let change = EventChange::Event(Box::new(organizer));
+    let facts = through(anna.crm_hash.clone(), "bob@contoso.com");
+    match decide_it(&change, None, &facts, &rules()) {
+        Decision::WriteEvent(w) => {
+            let c = w.conflict.expect("weighed as a conflict");
+            assert_eq!(c["conflict"]["losingVersion"]["subject"], "Review");
+        }
+        other => panic!("{other:?}"),
+    }
+}

@@ -1,7 +1,7 @@
 //! A record adopted through another copy's link: that link's CRM hash is the baseline of
 //! "changed in CRM"; a link that keeps none (adopted by the CrmId property and not compared
-//! by the CRM side yet, or a copy that does not own the fields and met a CRM edit on its
-//! adoption) leaves either side possibly changed.
+//! by the CRM side yet, or one an attendee's copy left before it kept the baseline it adopted,
+//! see `not_owned`) leaves either side possibly changed.
 
 use super::*;
 use crate::appointments::gather::OTHER_LINK;

@@ -22,24 +22,18 @@
 //!   group was ever committed. Failures are rare (a lease lost under starvation), so the second
 //!   pass costs nothing in steady work.
 //! - A write alone in the queue runs as before (one statement, or its own transaction), so a
-//!   quiet store pays nothing for the grouping. A write that finds nothing queued or running
-//!   runs on its caller's task, not the writer's: handing it to the task and its answer back
-//!   would cost two task switches with nothing to group it with (a lone caller's commit took
-//!   1.18× as long through the task). Writes that arrive meanwhile queue for the task, which
-//!   groups them once the lone write has given up the write turn.
+//!   quiet store pays nothing for the grouping.
 //! - The writes run on a pool connection taken per group; reads go on using the others.
 //! - Each group runs in the store's write turn, which the WAL checkpoint's RESTART takes too
 //!   ([`super::checkpoint`]): back-to-back groups would otherwise starve it of the write lock.
 //!
-//! A caller that stops waiting (its task cancelled) does not stop a queued write: the task runs
-//! it and drops the answer, as if the caller had died right after its commit. A lone write run
-//! on its caller's task stops with it, as every write did before grouping: a statement either
-//! ran or not, a transaction is rolled back. The engine is made for that (docs/STORE.md,
-//! "Crash safety: the write order"): a link or ledger entry is found again by the next
-//! attempt, and a key lease taken for nobody lapses after its TTL.
+//! A caller that stops waiting (its task cancelled) does not stop its write: the task runs it
+//! and drops the answer, as if the caller had died right after its commit. The engine is made
+//! for that (docs/STORE.md, "Crash safety: the write order"): a link or ledger entry is found
+//! again by the next attempt, and a key lease taken for nobody lapses after its TTL.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use sqlx::Connection as _;
 use sqlx::sqlite::SqlitePool;
@@ -60,8 +54,6 @@ const MAX_GROUP: usize = 64;
 struct Job {
     write: Write,
     answer: oneshot::Sender<Result<Written>>,
-    /// Counts the write as pending until the job is dropped, after its answer.
-    _pending: Pending,
 }
 
 /// The queue of the store's writer task. Dropping it (with the store) ends the task once the
@@ -69,11 +61,7 @@ struct Job {
 #[derive(Debug)]
 pub(super) struct Writer {
     queue: mpsc::UnboundedSender<Job>,
-    /// Writes queued, being run by the task, or run alone by their callers: a write that
-    /// finds none runs alone.
-    pending: Arc<AtomicUsize>,
-    pool: SqlitePool,
-    turn: WriteTurn,
+    #[cfg_attr(not(test), allow(dead_code, reason = "read by the tests"))]
     counts: Arc<Counts>,
 }
 
@@ -86,17 +74,6 @@ pub(super) struct Counts {
     pub(super) writes: AtomicU64,
     /// Groups rolled back and run again write by write.
     pub(super) rolled_back: AtomicU64,
-    /// Writes run alone on their caller's task.
-    pub(super) alone: AtomicU64,
-}
-
-/// One write counted in [`Writer::pending`] until dropped (answered, or its caller gone).
-struct Pending(Arc<AtomicUsize>);
-
-impl Drop for Pending {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
-    }
 }
 
 impl Writer {
@@ -104,14 +81,8 @@ impl Writer {
     pub(super) fn start(pool: SqlitePool, turn: WriteTurn) -> Self {
         let (queue, jobs) = mpsc::unbounded_channel();
         let counts = Arc::new(Counts::default());
-        tokio::spawn(work(pool.clone(), jobs, turn.clone(), Arc::clone(&counts)));
-        Writer {
-            queue,
-            pending: Arc::new(AtomicUsize::new(0)),
-            pool,
-            turn,
-            counts,
-        }
+        tokio::spawn(work(pool, jobs, turn, Arc::clone(&counts)));
+        Writer { queue, counts }
     }
 
     /// What the task did so far.
@@ -122,22 +93,9 @@ impl Writer {
 
     /// Run `write` (grouped with whatever else is queued) and return its answer.
     pub(super) async fn write(&self, write: Write) -> Result<Written> {
-        let lone = self.pending.fetch_add(1, Ordering::AcqRel) == 0;
-        let pending = Pending(Arc::clone(&self.pending));
-        if lone {
-            let _turn = self.turn.lock().await;
-            self.counts.alone.fetch_add(1, Ordering::Relaxed);
-            let answer = super::write_alone(&self.pool, &write).await;
-            drop(pending);
-            return answer;
-        }
         let (answer, answered) = oneshot::channel();
         self.queue
-            .send(Job {
-                write,
-                answer,
-                _pending: pending,
-            })
+            .send(Job { write, answer })
             .map_err(|_| StoreError::Backend(sqlx::Error::PoolClosed))?;
         answered
             .await

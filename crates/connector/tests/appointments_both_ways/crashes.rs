@@ -308,17 +308,7 @@ async fn a_crm_edit_an_attendees_copy_met_is_weighed_when_the_organizers_copy_ad
     let rt = Runtime::build(&config).await.unwrap();
     cycle(&rt).await;
     let d = day(2);
-    g.create_event(
-        anna,
-        &json!({
-            "subject": "Agreed subject",
-            "start": {"dateTime": format!("{d}T09:00:00"), "timeZone": "UTC"},
-            "end": {"dateTime": format!("{d}T10:00:00"), "timeZone": "UTC"},
-            "attendees": [{"type": "required", "emailAddress": {"address": bruno}}],
-        }),
-    )
-    .await
-    .unwrap();
+    agreed_meeting(&g, anna, &[bruno], d).await;
     // The organizer's run is cut off at its first activity query: nothing of it is written.
     let cut = std::sync::Arc::new(tokio::sync::Notify::new());
     let organizer = anna.clone();
@@ -376,34 +366,10 @@ async fn a_crm_edit_an_attendees_copy_met_is_weighed_when_the_organizers_copy_ad
     // and the event's own version is kept in the ledger.
     cycle(&rt).await;
     cycle(&rt).await;
-    let log = entries(&rt).await;
-    let losing = |subject: &str| {
-        log.iter().any(|e| {
-            e.detail
-                .as_ref()
-                .is_some_and(|d| d["conflict"]["losingVersion"]["subject"] == subject)
-        })
-    };
-    assert!(
-        activities(&env, "Edited in CRM").await.len() == 1 || losing("Edited in CRM"),
-        "the CRM edit was lost without a trace: {log:#?}"
-    );
-    assert!(losing("Agreed subject"), "{log:#?}");
+    let log = assert_the_crm_edit_was_weighed(&env, &rt, &g, anna).await;
     assert!(activities(&env, "Agreed subject").await.is_empty());
-    one_event(&g, anna, "Edited in CRM").await;
     // Quiet: the edit is not weighed or recorded again.
-    let quiet = cycle(&rt).await;
-    assert_eq!(
-        (quiet.created, quiet.updated, quiet.deleted),
-        (0, 0, 0),
-        "{quiet:?}"
-    );
-    assert_eq!(
-        entries(&rt).await.len(),
-        log.len(),
-        "{:#?}",
-        entries(&rt).await
-    );
+    assert_quiet(&rt, log.len()).await;
 }
 
 /// A meeting whose attendee's copy wrote the appointment and was cut off before linking it
@@ -424,17 +390,7 @@ async fn a_crm_edit_of_a_record_an_attendees_cut_off_write_made_is_weighed_by_th
     let rt = Runtime::build(&config).await.unwrap();
     cycle(&rt).await;
     let d = day(2);
-    g.create_event(
-        anna,
-        &json!({
-            "subject": "Agreed subject",
-            "start": {"dateTime": format!("{d}T09:00:00"), "timeZone": "UTC"},
-            "end": {"dateTime": format!("{d}T10:00:00"), "timeZone": "UTC"},
-            "attendees": [{"type": "required", "emailAddress": {"address": bruno}}],
-        }),
-    )
-    .await
-    .unwrap();
+    agreed_meeting(&g, anna, &[bruno], d).await;
     // The attendee's run is cut off while its write to CRM waits for the answer.
     let cut = std::sync::Arc::new(tokio::sync::Notify::new());
     let attendee = bruno.clone();
@@ -468,30 +424,10 @@ async fn a_crm_edit_of_a_record_an_attendees_cut_off_write_made_is_weighed_by_th
     rt.cycle(Some(anna), &gc_sync::NoProgress, &Default::default())
         .await
         .unwrap();
-    let log = entries(&rt).await;
-    let losing = |subject: &str| {
-        log.iter().any(|e| {
-            e.detail
-                .as_ref()
-                .is_some_and(|d| d["conflict"]["losingVersion"]["subject"] == subject)
-        })
-    };
-    assert!(
-        activities(&env, "Edited in CRM").await.len() == 1 || losing("Edited in CRM"),
-        "the CRM edit was lost without a trace: {log:#?}"
-    );
-    assert!(losing("Agreed subject"), "{log:#?}");
-    one_event(&g, anna, "Edited in CRM").await;
+    assert_the_crm_edit_was_weighed(&env, &rt, &g, anna).await;
     // Settled: the attendee's copy adopts the record, nothing is weighed again.
     cycle(&rt).await;
     cycle(&rt).await;
-    let log = entries(&rt).await;
-    let quiet = cycle(&rt).await;
-    assert_eq!(
-        (quiet.created, quiet.updated, quiet.deleted),
-        (0, 0, 0),
-        "{quiet:?}"
-    );
-    assert_eq!(entries(&rt).await.len(), log.len());
+    assert_quiet(&rt, entries(&rt).await.len()).await;
     assert_eq!(activities(&env, "Edited in CRM").await.len(), 1);
 }

@@ -162,3 +162,67 @@ async fn activities(env: &Env, subject: &str) -> Vec<Activity> {
         .filter(|a| a.get(&d.subject) == Some(subject))
         .collect()
 }
+
+/// `organizer`'s meeting with `attendees` on `d` (9–10 UTC), subject "Agreed subject": the
+/// content both sides agree on before CRM edits the record ("Edited in CRM").
+async fn agreed_meeting(
+    g: &gc_graph::GraphClient,
+    organizer: &str,
+    attendees: &[&str],
+    d: jiff::civil::Date,
+) {
+    let attendees: Vec<_> = attendees
+        .iter()
+        .map(|a| json!({"type": "required", "emailAddress": {"address": a}}))
+        .collect();
+    g.create_event(
+        organizer,
+        &json!({
+            "subject": "Agreed subject",
+            "start": {"dateTime": format!("{d}T09:00:00"), "timeZone": "UTC"},
+            "end": {"dateTime": format!("{d}T10:00:00"), "timeZone": "UTC"},
+            "attendees": attendees,
+        }),
+    )
+    .await
+    .unwrap();
+}
+
+/// After the organizer's copy adopted the record CRM edited, under `conflict = "crm"`: the
+/// edit was not lost without a trace (it is in CRM, or the ledger keeps it as a losing
+/// version), the event's own version is in the ledger, and the organizer's event shows the
+/// edit. The ledger as it then was.
+async fn assert_the_crm_edit_was_weighed(
+    env: &Env,
+    rt: &Runtime,
+    g: &gc_graph::GraphClient,
+    organizer: &str,
+) -> Vec<gc_store::LedgerEntry> {
+    let log = entries(rt).await;
+    let losing = |subject: &str| {
+        log.iter().any(|e| {
+            e.detail
+                .as_ref()
+                .is_some_and(|d| d["conflict"]["losingVersion"]["subject"] == subject)
+        })
+    };
+    assert!(
+        activities(env, "Edited in CRM").await.len() == 1 || losing("Edited in CRM"),
+        "the CRM edit was lost without a trace: {log:#?}"
+    );
+    assert!(losing("Agreed subject"), "{log:#?}");
+    one_event(g, organizer, "Edited in CRM").await;
+    log
+}
+
+/// A settled tenant: the next cycle writes nothing and adds no ledger entry to the `before`
+/// entries.
+async fn assert_quiet(rt: &Runtime, before: usize) {
+    let quiet = cycle(rt).await;
+    assert_eq!(
+        (quiet.created, quiet.updated, quiet.deleted),
+        (0, 0, 0),
+        "{quiet:?}"
+    );
+    assert_eq!(entries(rt).await.len(), before, "{:#?}", entries(rt).await);
+}

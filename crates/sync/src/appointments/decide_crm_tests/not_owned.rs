@@ -55,6 +55,43 @@ fn crm_side(a: &CrmAppointment, link: &Link, event: &CalEvent) -> Decision {
     decide_it(&change, Some(link), &facts, &rules())
 }
 
+/// What a copy finds adopting the record `a` through another copy's link that remembers
+/// `baseline`, the record's external key naming `key_mailbox`.
+fn through_link(a: &CrmAppointment, baseline: Option<String>, key_mailbox: &str) -> Facts {
+    Facts {
+        existing: Some(a.clone()),
+        found_by: Some(OTHER_LINK),
+        adopted_by: Some(AdoptedBy::Link),
+        other_links: 1,
+        baseline,
+        key: Some(crate::appointments::model::KeyRecord {
+            id: CrmId(99),
+            mailbox: Some(key_mailbox.into()),
+        }),
+        ..Facts::default()
+    }
+}
+
+/// The organizer's copy, its event as agreed ("Review", changed before CRM's edit), met by
+/// its first run.
+fn organizer_adopting() -> EventChange {
+    let mut organizer = ev();
+    organizer.modified = Some("2026-05-02T10:00:00Z".parse().unwrap());
+    EventChange::Event(Box::new(organizer))
+}
+
+/// Under the default rule (the newest version wins) the organizer's adoption with `facts`
+/// weighs CRM's later edit: it goes to the event, the event's version is kept in the ledger.
+fn assert_the_crm_edit_wins(change: &EventChange, facts: &Facts) {
+    match decide_it(change, None, facts, &rules()) {
+        Decision::WriteEvent(w) => {
+            let c = w.conflict.expect("weighed as a conflict");
+            assert_eq!(c["conflict"]["losingVersion"]["subject"], "Review");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
 #[test]
 fn an_attendees_copy_keeps_the_agreed_baseline_for_the_organizer_to_weigh_a_crm_edit() {
     // The organizer's runs were cut off: only the attendee's copy is linked. CRM edits the
@@ -88,29 +125,10 @@ fn an_attendees_copy_keeps_the_agreed_baseline_for_the_organizer_to_weigh_a_crm_
 
     // The organizer's copy adopts the record through the attendee's link, its event as it
     // was: CRM changed since the agreed content, so the conflict rule weighs the edit.
-    let mut organizer = ev();
-    organizer.modified = Some("2026-05-02T10:00:00Z".parse().unwrap());
-    let change = EventChange::Event(Box::new(organizer));
-    let facts = Facts {
-        existing: Some(crm_edit.clone()),
-        found_by: Some(OTHER_LINK),
-        adopted_by: Some(AdoptedBy::Link),
-        other_links: 1,
-        baseline: after.crm_hash.clone(),
-        key: Some(crate::appointments::model::KeyRecord {
-            id: CrmId(99),
-            mailbox: Some("anna@contoso.com".into()),
-        }),
-        ..Facts::default()
-    };
+    let change = organizer_adopting();
+    let facts = through_link(&crm_edit, after.crm_hash.clone(), "anna@contoso.com");
     // The newest version (CRM's edit) wins: it goes to the event, the event's is kept.
-    match decide_it(&change, None, &facts, &rules()) {
-        Decision::WriteEvent(w) => {
-            let c = w.conflict.expect("weighed as a conflict");
-            assert_eq!(c["conflict"]["losingVersion"]["subject"], "Review");
-        }
-        other => panic!("{other:?}"),
-    }
+    assert_the_crm_edit_wins(&change, &facts);
     // The event wins by rule: CRM's edit is kept in the ledger entry.
     let r = AppointmentRules {
         conflict: Conflict::Microsoft365,
@@ -253,23 +271,11 @@ fn an_attendees_copy_adopting_after_a_crm_edit_keeps_the_baseline_it_adopted() {
     let agreed = appointment("Review", "2026-05-02T09:00:00Z");
     let crm_edit = appointment("Review (crm)", "2026-05-02T11:00:00Z");
     let bobs = link_for(&agreed, &rules()).crm_hash;
-    let through = |baseline: Option<String>, mailbox: &str| Facts {
-        existing: Some(crm_edit.clone()),
-        found_by: Some(OTHER_LINK),
-        adopted_by: Some(AdoptedBy::Link),
-        other_links: 1,
-        baseline,
-        key: Some(crate::appointments::model::KeyRecord {
-            id: CrmId(99),
-            mailbox: Some(mailbox.into()),
-        }),
-        ..Facts::default()
-    };
     let change = EventChange::Event(Box::new(attendee_event()));
     let crm_hash = match decide_it(
         &change,
         None,
-        &through(bobs.clone(), "bob@contoso.com"),
+        &through_link(&crm_edit, bobs.clone(), "bob@contoso.com"),
         &rules(),
     ) {
         Decision::Sync {
@@ -315,15 +321,6 @@ fn an_attendees_copy_adopting_after_a_crm_edit_keeps_the_baseline_it_adopted() {
     );
     // The organizer's copy, its event as agreed, adopts the record through her link (the
     // first by mailbox): CRM changed since the agreed content, the rule weighs the edit.
-    let mut organizer = ev();
-    organizer.modified = Some("2026-05-02T10:00:00Z".parse().unwrap());
-    let change = EventChange::Event(Box::new(organizer));
-    let facts = through(anna.crm_hash.clone(), "bob@contoso.com");
-    match decide_it(&change, None, &facts, &rules()) {
-        Decision::WriteEvent(w) => {
-            let c = w.conflict.expect("weighed as a conflict");
-            assert_eq!(c["conflict"]["losingVersion"]["subject"], "Review");
-        }
-        other => panic!("{other:?}"),
-    }
+    let facts = through_link(&crm_edit, anna.crm_hash.clone(), "bob@contoso.com");
+    assert_the_crm_edit_wins(&organizer_adopting(), &facts);
 }

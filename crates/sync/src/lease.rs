@@ -174,9 +174,24 @@ impl Drop for LeaseGuard {
 /// then take the lease while the first is still writing to CRM and, finding no activity yet,
 /// write a second one. Tasks of one process therefore also queue on this lock, which cannot
 /// lapse. Entries live only while a key is held or awaited.
-#[derive(Debug, Default)]
+///
+/// The lock also tells which store leases of its keys nobody holds any more: see
+/// [`KeyGuard::store_lease`].
+#[derive(Debug)]
 pub struct KeyLocks {
     map: std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Drawn at random for this set of locks: the last part of every store-lease holder
+    /// taken under them starts with it.
+    id: String,
+}
+
+impl Default for KeyLocks {
+    fn default() -> Self {
+        KeyLocks {
+            map: Default::default(),
+            id: uuid::Uuid::new_v4().simple().to_string(),
+        }
+    }
 }
 
 /// A held [`KeyLocks`] entry; dropping it lets the next task of this process in.
@@ -218,6 +233,57 @@ impl KeyLocks {
     /// Whether no key is held or awaited.
     pub fn is_empty(&self) -> bool {
         self.map().is_empty()
+    }
+}
+
+impl KeyGuard {
+    /// Take the store lease of this guard's key for `holder` followed by an attempt id,
+    /// retrying with short pauses for at most `wait` (see [`LeaseGuard::acquire_within`]).
+    ///
+    /// A holding left by an earlier task of this process under the same locks is given up
+    /// first instead of waited for: holding this guard proves that task is gone (it held the
+    /// guard for as long as it held the lease). Such a holding is left when a task is
+    /// cancelled while its acquisition is under way (the store may take the lease after the
+    /// caller stopped waiting, and nobody is there to release it) or when the release a
+    /// dropped [`LeaseGuard`] sends fails; it would otherwise block the key for the whole
+    /// TTL, longer than `wait`. Whatever that task left queued is refused by the lease's
+    /// new generation. Another process's holding is waited for as before.
+    pub async fn store_lease(
+        &self,
+        store: &Arc<dyn StateStore>,
+        holder: &str,
+        ttl: Duration,
+        wait: Duration,
+    ) -> Result<Option<LeaseGuard>, gc_store::StoreError> {
+        let holder = format!(
+            "{holder}/{}.{}",
+            self.locks.id,
+            uuid::Uuid::new_v4().simple()
+        );
+        if let Some(g) = LeaseGuard::try_acquire(store, &self.key, &holder, ttl).await? {
+            return Ok(Some(g));
+        }
+        if let Some(left) = store.lease(&self.key).await?
+            && self.left_by_this_process(&left.holder)
+            && store.release_lease(&left.fence()).await?
+        {
+            tracing::debug!(
+                key = self.key,
+                holder = left.holder,
+                "gave up a key lease an earlier task of this process left"
+            );
+        }
+        LeaseGuard::acquire_within(store, &self.key, &holder, ttl, wait).await
+    }
+
+    /// Whether `holder` was taken by a task under these locks (its last part starts with
+    /// their id).
+    fn left_by_this_process(&self, holder: &str) -> bool {
+        holder
+            .rsplit('/')
+            .next()
+            .and_then(|last| last.strip_prefix(self.locks.id.as_str()))
+            .is_some_and(|rest| rest.starts_with('.'))
     }
 }
 
@@ -324,6 +390,64 @@ mod tests {
             locks.is_empty(),
             "entries are removed when nobody holds or awaits them"
         );
+    }
+
+    /// What a task cancelled while its acquisition was under way leaves behind: the store
+    /// took the lease for a holder under these locks, and no guard exists to release it.
+    #[tokio::test]
+    async fn a_key_lease_an_earlier_task_of_this_process_left_is_taken_over() {
+        let (_dir, store) = store().await;
+        let ttl = Duration::from_secs(60);
+        let locks = Arc::new(KeyLocks::default());
+        let left_holder = format!("p/m/item/{}.gone", locks.id);
+        let left = store
+            .try_acquire_lease("email:k", &left_holder, ttl)
+            .await
+            .unwrap()
+            .expect("free lease");
+        let local = locks.lock("email:k").await;
+        let guard = local
+            .store_lease(&store, "p/m/item", ttl, Duration::ZERO)
+            .await
+            .unwrap()
+            .expect("the left holding was given up, not waited for");
+        assert!(guard.fence().generation > left.generation);
+        assert!(
+            guard
+                .fence()
+                .holder
+                .starts_with(&format!("p/m/item/{}.", locks.id))
+        );
+        // Whatever the gone task still had queued is refused.
+        assert!(!store.renew_lease(&left, ttl).await.unwrap());
+        guard.release().await;
+    }
+
+    #[tokio::test]
+    async fn a_key_lease_of_another_process_or_engine_is_waited_for() {
+        let (_dir, store) = store().await;
+        let ttl = Duration::from_secs(60);
+        let locks = Arc::new(KeyLocks::default());
+        let elsewhere = KeyLocks::default();
+        for (key, holder) in [
+            ("email:a", "other-process/m/item/abc.def".to_owned()),
+            ("email:b", format!("p/m/item/{}.live", elsewhere.id)),
+            // Our id, but not in the last part: not a holder these locks made.
+            ("email:c", format!("p/{}.x/item/abc.def", locks.id)),
+        ] {
+            let held = store
+                .try_acquire_lease(key, &holder, ttl)
+                .await
+                .unwrap()
+                .expect("free lease");
+            let local = locks.lock(key).await;
+            let none = local
+                .store_lease(&store, "p/m/item", ttl, Duration::from_millis(60))
+                .await
+                .unwrap();
+            assert!(none.is_none(), "{holder}");
+            assert!(store.renew_lease(&held, ttl).await.unwrap(), "{holder}");
+        }
     }
 
     #[tokio::test]

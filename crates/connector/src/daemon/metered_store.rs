@@ -470,6 +470,9 @@ impl LeaseStore for MeteredStore {
         self.timed("release_lease", self.inner.release_lease(fence))
             .await
     }
+    async fn lease(&self, key: &str) -> Result<Option<Lease>> {
+        self.timed("lease", self.inner.lease(key)).await
+    }
     async fn acquire_leases(
         &self,
         holder: &str,

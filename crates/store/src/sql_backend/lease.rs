@@ -135,6 +135,17 @@ macro_rules! sql_leases {
                 Ok(r.rows_affected())
             }
 
+            async fn lease(&self, key: &str) -> Result<Option<Lease>> {
+                let row = sqlx::query(
+                    "SELECT key, holder, acquired_at, expires_at, generation FROM leases \
+                     WHERE key = $1",
+                )
+                .bind(key)
+                .fetch_optional(&self.pool)
+                .await?;
+                row.as_ref().map(lease_from_row).transpose()
+            }
+
             async fn list_leases(&self) -> Result<Vec<Lease>> {
                 let rows = sqlx::query(
                     "SELECT key, holder, acquired_at, expires_at, generation FROM leases \

@@ -30,7 +30,9 @@
 //! A caller that stops waiting (its task cancelled) does not stop its write: the task runs it
 //! and drops the answer, as if the caller had died right after its commit. The engine is made
 //! for that (docs/STORE.md, "Crash safety: the write order"): a link or ledger entry is found
-//! again by the next attempt, and a key lease taken for nobody lapses after its TTL.
+//! again by the next attempt, and a key lease taken for nobody is given up by the next task of
+//! the same process that needs the key (the engine's `KeyGuard::store_lease`), or lapses after
+//! its TTL.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -51,6 +51,9 @@ pub trait LeaseStore: Send + Sync {
     /// Release every lease of `holder` (shutdown). Returns how many.
     async fn release_leases(&self, holder: &str) -> Result<u64>;
 
+    /// The lease row of `key` (expired or not), if there is one.
+    async fn lease(&self, key: &str) -> Result<Option<Lease>>;
+
     /// All lease rows (including expired ones), ordered by key.
     async fn list_leases(&self) -> Result<Vec<Lease>>;
 }

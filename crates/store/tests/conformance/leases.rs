@@ -35,6 +35,12 @@ pub(crate) async fn leases(s: &dyn StateStore) {
     assert_eq!(first.len(), 1);
     assert_eq!(first[0].holder, "p1");
     assert_eq!(first[0].fence(), p1);
+    // The one key's row reads the same; a key never leased has none.
+    assert_eq!(
+        s.lease(&key).await.unwrap().map(|l| l.fence()),
+        Some(p1.clone())
+    );
+    assert!(s.lease("no such key").await.unwrap().is_none());
     // Re-acquiring our own lease extends it and keeps the acquisition time and generation.
     let again_fence = s
         .try_acquire_lease(&key, "p1", long)

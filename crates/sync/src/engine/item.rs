@@ -2,14 +2,13 @@
 //! gather, decide, apply, commit, finish; and what an error of any step means for the item.
 
 use gc_store::{ItemRetry, LedgerAction, Link};
-use uuid::Uuid;
 
 use crate::engine::commit::{clear_retry, commit_applied, record_retry};
 use crate::engine::cx::{ItemCx, RunCx};
 use crate::engine::kind::{Applied, SyncKind};
 use crate::engine::progress::ItemOutcome;
 use crate::error::{ErrorClass, PortError, store_error};
-use crate::lease::LeaseGuard;
+use crate::lease::{KeyGuard, LeaseGuard};
 
 /// What became of one item.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -241,12 +240,12 @@ async fn attempt<K: SyncKind>(
     let key_name = cx.global_key.map(|k| format!("{}:{k}", cx.kind));
     // Sibling tasks of this process queue here first: the store lease below may lapse under
     // starvation, this lock cannot.
-    let _local = match &key_name {
+    let local = match &key_name {
         Some(k) => Some(cx.key_locks.lock(k).await),
         None => None,
     };
-    let guard = match &key_name {
-        Some(k) => Some(key_lease(cx, k).await?),
+    let guard = match &local {
+        Some(local) => Some(key_lease(cx, local).await?),
         None => None,
     };
     // Under the key lease every write is fenced by it too.
@@ -284,31 +283,21 @@ async fn attempt<K: SyncKind>(
     result
 }
 
-/// Take the item's global-key lease (`key` is `<kind>:<global key>`); its holder is unique per
-/// attempt, so a stale attempt of the same process can never pass for this one.
-async fn key_lease(cx: &ItemCx<'_>, key: &str) -> Result<LeaseGuard, PortError> {
-    let holder = format!(
-        "{}/{}/{}/{}",
-        cx.holder,
-        cx.mailbox(),
-        cx.item,
-        Uuid::new_v4().simple()
-    );
-    LeaseGuard::acquire_within(
-        cx.store,
-        key,
-        &holder,
-        cx.policy.lease_ttl,
-        cx.policy.key_wait,
-    )
-    .await
-    .map_err(store_error)?
-    .ok_or_else(|| {
-        PortError::transient(format!(
-            "another mailbox or process is working the same {} right now",
-            cx.kind
-        ))
-    })
+/// Take the item's global-key lease (`local` holds the in-process lock of `<kind>:<global
+/// key>`); its holder is unique per attempt, so a stale attempt of the same process can never
+/// pass for this one.
+async fn key_lease(cx: &ItemCx<'_>, local: &KeyGuard) -> Result<LeaseGuard, PortError> {
+    let holder = format!("{}/{}/{}", cx.holder, cx.mailbox(), cx.item);
+    local
+        .store_lease(cx.store, &holder, cx.policy.lease_ttl, cx.policy.key_wait)
+        .await
+        .map_err(store_error)?
+        .ok_or_else(|| {
+            PortError::transient(format!(
+                "another mailbox or process is working the same {} right now",
+                cx.kind
+            ))
+        })
 }
 
 /// An error of any step, by its class.

@@ -28,6 +28,11 @@
 //! # requests_per_second, default 500 as in the product), BENCH_PARALLEL ([mailboxes] parallel,
 //! # default the product's "auto"), BENCH_DELIVER_MS (default 200), BENCH_FIRST_ROUND_MIN
 //! # (give up on the first round after this, default 30)
+//! # BENCH_NOTIFY=1: `[notifications]` on (the sandbox delivers change notifications to the
+//! # connector's endpoint), idle polling at BENCH_SAFETY_NET_MIN (default 60) instead of the
+//! # interval: the steady state's CPU is then the filing's, not the idle probes';
+//! # BENCH_NOTIFY=both: the binary twice on identical fresh tenants, polling then
+//! # notifications, both rows and their ratios
 //! ```
 //!
 //! With `BENCH_BASELINE_BIN=/path/to/graph-connector` (an older build) the same run is repeated
@@ -157,6 +162,8 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 struct Figures {
     peak_rss: f64,
     cpu_per_item: f64,
+    /// CPU per message filed in the steady state.
+    cpu_steady_per_item: f64,
     /// The table row.
     row: String,
     /// Every mailbox worked within its interval.
@@ -167,12 +174,22 @@ struct Figures {
 async fn main() {
     let bin = std::env::var("BENCH_BIN")
         .unwrap_or_else(|_| env!("CARGO_BIN_EXE_graph-connector").to_owned());
-    let this = measure(&bin).await;
+    let notify = std::env::var("BENCH_NOTIFY").unwrap_or_default();
+    let safety_net = env_usize("BENCH_SAFETY_NET_MIN", 60);
+    let mode = (notify == "1").then_some(safety_net);
+    let this = measure(&bin, mode).await;
+    let notified = if notify == "both" {
+        println!();
+        println!("the same binary with notifications on, on an identical fresh tenant");
+        Some(measure(&bin, Some(safety_net)).await)
+    } else {
+        None
+    };
     let baseline = match std::env::var("BENCH_BASELINE_BIN") {
         Ok(bin) => {
             println!();
             println!("baseline binary: {bin}, on an identical fresh tenant");
-            Some(measure(&bin).await)
+            Some(measure(&bin, mode).await)
         }
         Err(_) => None,
     };
@@ -182,6 +199,15 @@ async fn main() {
     );
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
     println!("| this build {}", this.row);
+    if let Some(n) = &notified {
+        println!("| this build, notifications {}", n.row);
+        println!();
+        println!(
+            "polling / notifications: CPU per filed message {:.2}× (steady state {:.2}×)",
+            this.cpu_per_item / n.cpu_per_item.max(0.1),
+            this.cpu_steady_per_item / n.cpu_steady_per_item.max(0.1)
+        );
+    }
     if let Some(b) = &baseline {
         println!("| baseline {}", b.row);
         println!();
@@ -216,8 +242,9 @@ async fn main() {
     );
 }
 
-/// Runs `bin` on a fresh tenant: the first round, then the steady state.
-async fn measure(bin: &str) -> Figures {
+/// Runs `bin` on a fresh tenant: the first round, then the steady state; with
+/// `[notifications]` on and idle polling at `safety_net_min` when that is given.
+async fn measure(bin: &str, safety_net_min: Option<usize>) -> Figures {
     let mailboxes = env_usize("BENCH_MAILBOXES", 10_000);
     let interval_min = env_usize("BENCH_INTERVAL_MIN", 5);
     let graph_ms = env_usize("BENCH_GRAPH_MS", 20) as u64;
@@ -227,16 +254,29 @@ async fn measure(bin: &str) -> Figures {
     let first_round_limit = Duration::from_secs(60 * env_usize("BENCH_FIRST_ROUND_MIN", 30) as u64);
     let interval_s = (interval_min as f64 * 60.0).max(FLOOR_S);
     let bound_s = interval_s + FLOOR_S + SLACK_S;
+    // With notifications a mailbox nothing happens in is polled at the safety net only: the
+    // longest gap without a run is held to that, deliveries still to the interval.
+    let gap_bound_s = safety_net_min.map_or(bound_s, |m| {
+        (m as f64 * 60.0).max(FLOOR_S) + FLOOR_S + SLACK_S
+    });
     let users = users_for(mailboxes);
 
     let started = Instant::now();
     let admin = free_port();
-    let toml = format!(
+    let mut toml = format!(
         "[emails]\ninterval_minutes = {interval_min}\nattachments = \"none\"\n\n\
          [appointments]\nenabled = false\n\n[tasks]\nenabled = false\n\n\
          [contacts]\nenabled = false\n\n[absences]\nenabled = false\n\n\
          [admin]\nlisten = \"127.0.0.1:{admin}\"\n"
     );
+    if let Some(safety_net) = safety_net_min {
+        let port = free_port();
+        toml.push_str(&format!(
+            "\n[notifications]\nenabled = true\n\
+             notification_url = \"http://127.0.0.1:{port}/graph/notifications\"\n\
+             listen = \"127.0.0.1:{port}\"\nsafety_net_minutes = {safety_net}\n"
+        ));
+    }
     let opts = SandboxOptions {
         users,
         seed: 15,
@@ -279,8 +319,9 @@ async fn measure(bin: &str) -> Figures {
     println!(
         "tenant: {users} users, {} mailboxes worked by the connector, lazy; Graph {graph_ms} ms, \
          CRM {crm_ms} ms per request; interval {interval_min} min; requests_per_second {rps}; \
-         setup {setup_s:.1} s, deliveries {:.1} s",
+         notifications {}; setup {setup_s:.1} s, deliveries {:.1} s",
         worked.len(),
+        safety_net_min.map_or("off".to_owned(), |m| format!("on (safety net {m} min)")),
         started.elapsed().as_secs_f64() - setup_s
     );
 
@@ -394,11 +435,11 @@ async fn measure(bin: &str) -> Figures {
 
     let within = first_round_s.is_some()
         && rows as usize >= worked.len()
-        && longest_gap <= bound_s
+        && longest_gap <= gap_bound_s
         && over == 0;
     println!(
-        "every mailbox worked within its interval ({rows} of {} scheduled, longest gap {longest_gap:.0} s, \
-         {over} deliveries over {bound_s:.0} s): {}",
+        "every mailbox worked within its interval ({rows} of {} scheduled, longest gap {longest_gap:.0} s \
+         (bound {gap_bound_s:.0} s), {over} deliveries over {bound_s:.0} s): {}",
         worked.len(),
         if within { "yes" } else { "NO" }
     );
@@ -417,6 +458,7 @@ async fn measure(bin: &str) -> Figures {
     Figures {
         peak_rss,
         cpu_per_item: per_item(cpu_all, filed_total),
+        cpu_steady_per_item: per_item(cpu_steady, filed_steady),
         row,
         within,
     }

@@ -187,6 +187,22 @@ async fn notifications_bring_changes_within_seconds_and_lifecycle_events_are_han
         }
     })
     .await;
+    // One run per filed message: the connector's own category and move, notified as
+    // `updated` and `deleted` after its run, start none (the first is left to the idle probe,
+    // which finds the message gone; the second is ignored).
+    let quiet_from = jiff::Timestamp::now();
+    for i in 0..2 {
+        file_and_wait(&env, &mut run, &user, &format!("Echo {i}"), 60).await;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+    let email_runs: Vec<_> = store
+        .list_runs(Some(&mailbox), 50)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.kind == Kind::Email && r.started_at >= quiet_from)
+        .collect();
+    assert_eq!(email_runs.len(), 2, "{email_runs:#?}");
 
     // A new event reaches CRM the same way.
     let organizer = subs

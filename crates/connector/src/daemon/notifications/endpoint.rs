@@ -6,11 +6,12 @@
 //!   goes back as `text/plain` with 200 (Graph waits at most 10 s).
 //! - `POST …` with `{"value": [...]}`: change and lifecycle notifications. Each is checked
 //!   (known subscription, `clientState` equal in constant time); a checked change makes its
-//!   mailbox and kind due now, a lifecycle event goes to the manager. Anything else is
+//!   mailbox and kind due now as its kind and `changeType` ask ([`super::wake`]), a
+//!   lifecycle event goes to the manager. Anything else is
 //!   counted and dropped. The answer is 202 at once either way, as Graph expects (it retries
 //!   and eventually gives up on an endpoint that keeps failing).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use axum::Router;
@@ -23,7 +24,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::{Hub, Lifecycle, Verdict};
+use super::{Hub, Lifecycle, Verdict, Wake};
 
 /// Notifications are small; a larger body is not from Graph.
 const MAX_BODY: usize = 1024 * 1024;
@@ -38,6 +39,8 @@ struct Entry {
     client_state: Option<String>,
     #[serde(default)]
     lifecycle_event: Option<String>,
+    #[serde(default)]
+    change_type: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -93,7 +96,8 @@ async fn receive(
         count("malformed", 1);
         return StatusCode::BAD_REQUEST.into_response();
     };
-    let mut due: BTreeSet<(String, gc_store::Kind)> = BTreeSet::new();
+    // Each pair once per batch; `true`: at least one of its changes asks for a run.
+    let mut due: BTreeMap<(String, gc_store::Kind), bool> = BTreeMap::new();
     for entry in batch.value {
         match hub
             .verify(&entry.subscription_id, entry.client_state.as_deref())
@@ -108,10 +112,13 @@ async fn receive(
                         event,
                     });
                 }
-                None => {
-                    count("accepted", 1);
-                    due.insert((record.mailbox, record.kind));
-                }
+                None => match super::wake(record.kind, entry.change_type.as_deref()) {
+                    Wake::Nothing => count("ignored", 1),
+                    wake => {
+                        count("accepted", 1);
+                        *due.entry((record.mailbox, record.kind)).or_default() |= wake == Wake::Run;
+                    }
+                },
             },
             Verdict::Forged => {
                 count("forged", 1);
@@ -129,9 +136,13 @@ async fn receive(
             }
         }
     }
-    for (mailbox, kind) in due {
-        tracing::debug!(mailbox, %kind, "notified: due now");
-        hub.changed(&mailbox, kind).await;
+    for ((mailbox, kind), run) in due {
+        tracing::debug!(mailbox, %kind, run, "notified: due now");
+        if run {
+            hub.changed(&mailbox, kind).await;
+        } else {
+            hub.due(&mailbox, kind).await;
+        }
     }
     StatusCode::ACCEPTED.into_response()
 }

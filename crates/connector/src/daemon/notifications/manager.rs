@@ -370,7 +370,7 @@ impl Manager {
     async fn create(&self, want: &Want) -> Result<(), gc_graph::GraphError> {
         let client_state = Alphanumeric.sample_string(&mut rand::rng(), 64);
         let new = NewSubscription {
-            change_type: "created,updated,deleted".into(),
+            change_type: super::change_types(want.kind).into(),
             notification_url: self.settings.notification_url.clone(),
             lifecycle_notification_url: self.settings.lifecycle_url(),
             resource: want.resource.clone(),

@@ -34,6 +34,45 @@ pub const KINDS: [Kind; 4] = [Kind::Email, Kind::Appointment, Kind::Task, Kind::
 /// Graph-only kind (e-mail) falls back to `safety_net_minutes`.
 pub const POLLED_FOR_CRM: [Kind; 3] = [Kind::Appointment, Kind::Task, Kind::Contact];
 
+/// What a change notification asks of its (mailbox, kind) pair.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wake {
+    /// Run now, even if the pair's idle probe does not show the change yet (Graph may notify
+    /// before its delta query has the change).
+    Run,
+    /// Due now, but the pair's idle probe decides: when it shows nothing new the pair is
+    /// recorded as done without a run, as when polled.
+    Probe,
+    /// Nothing: the change cannot give the pair anything to do.
+    Nothing,
+}
+
+/// The `changeType`s a new subscription of `kind` asks for (see [`wake`]): e-mail leaves out
+/// `deleted`, which never gives it anything to do; every other kind's walk acts on them.
+pub fn change_types(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Email => "created,updated",
+        _ => "created,updated,deleted",
+    }
+}
+
+/// What a notification of `kind` with this `changeType` asks for.
+///
+/// The e-mail kind files the messages *in* its sync folder. A message leaving the folder
+/// (`deleted`: the connector's own move after filing it, or the user's) leaves nothing to
+/// file. A message changed in the folder (`updated`: mostly the category the connector sets
+/// just before its move, else the user's edit of a message whose `created` was already
+/// notified) needs a run only while it is still there, which the folder's probe shows (it
+/// looks past removals). So each filed message costs one run, not three. Every other kind's
+/// walk acts on edits and deletions, and any change type this rule does not know runs.
+pub fn wake(kind: Kind, change_type: Option<&str>) -> Wake {
+    match (kind, change_type) {
+        (Kind::Email, Some("deleted")) => Wake::Nothing,
+        (Kind::Email, Some("updated")) => Wake::Probe,
+        _ => Wake::Run,
+    }
+}
+
 /// A lifecycle event Graph sent for one subscription.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Lifecycle {
@@ -124,9 +163,16 @@ impl Hub {
         }
     }
 
-    /// A change in `mailbox`'s `kind`: due now, and the scheduler woken.
+    /// A change in `mailbox`'s `kind`: due now, run even if its probe shows nothing yet, and
+    /// the scheduler woken.
     pub async fn changed(&self, mailbox: &str, kind: Kind) {
         self.status.notify_change(mailbox, kind);
+        self.due(mailbox, kind).await;
+    }
+
+    /// `mailbox`'s `kind` due now, its probe deciding whether it runs (see [`Wake::Probe`]),
+    /// and the scheduler woken.
+    pub async fn due(&self, mailbox: &str, kind: Kind) {
         let now = match self.store.now().await {
             Ok(t) => t,
             Err(_) => jiff::Timestamp::now(),
@@ -141,6 +187,33 @@ impl Hub {
     pub fn lifecycle(&self, event: Lifecycle) {
         if self.lifecycle.send(event).is_err() {
             tracing::warn!("a lifecycle notification arrived while the service stops");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_new_message_forces_an_e_mail_run() {
+        assert_eq!(wake(Kind::Email, Some("created")), Wake::Run);
+        assert_eq!(wake(Kind::Email, Some("updated")), Wake::Probe);
+        assert_eq!(wake(Kind::Email, Some("deleted")), Wake::Nothing);
+        // Without a change type (or one this rule does not know), it runs.
+        assert_eq!(wake(Kind::Email, None), Wake::Run);
+        assert_eq!(wake(Kind::Email, Some("moved")), Wake::Run);
+        // E-mail asks for no `deleted` in the first place.
+        assert!(!change_types(Kind::Email).contains("deleted"));
+    }
+
+    #[test]
+    fn every_other_kind_runs_for_every_change() {
+        for kind in [Kind::Appointment, Kind::Task, Kind::Contact] {
+            for change in ["created", "updated", "deleted"] {
+                assert_eq!(wake(kind, Some(change)), Wake::Run, "{kind} {change}");
+                assert!(change_types(kind).contains(change));
+            }
         }
     }
 }

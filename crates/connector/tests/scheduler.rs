@@ -429,3 +429,64 @@ async fn mailboxes_whose_probes_say_nothing_changed_are_done_without_a_run() {
         );
     }
 }
+
+/// A notification starts its pair at once, even when its probe would say nothing changed
+/// (Graph may notify before its delta has the change), and without a regular pass: no probe
+/// is asked, the other mailboxes are not looked at.
+#[tokio::test]
+async fn a_notified_pair_runs_at_once_without_a_pass_over_every_mailbox() {
+    let (_dir, store) = store_with(&["a", "b", "c"]).await;
+    let runner = Arc::new(FakeRunner {
+        idle: vec!["a".into(), "b".into(), "c".into()],
+        ..FakeRunner::default()
+    });
+    let hour = Duration::from_secs(3600);
+    let r = start(
+        tenant(&["a", "b", "c"]),
+        runner.clone(),
+        store.clone(),
+        Settings {
+            idle_wake: hour,
+            ..settings(4, hour)
+        },
+        Duration::from_secs(1),
+    );
+    // The first pass: all idle by their probes, due again in an hour, no run.
+    until("the first pass's probes", || {
+        *runner.probed.lock().unwrap() == 3
+    })
+    .await;
+    let mut scheduled = false;
+    for _ in 0..100 {
+        let ms = store.list_mailboxes().await.unwrap();
+        if ms.iter().all(|m| m.next_due.contains_key(&Kind::Email)) {
+            scheduled = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(scheduled);
+    // What the notification endpoint does for `b`: due now, then marked.
+    let now = store.now().await.unwrap();
+    store.set_next_due("b", Kind::Email, now).await.unwrap();
+    r.status.notify_change("b", Kind::Email);
+    until("b ran", || runner.calls.lock().unwrap().len() == 1).await;
+    assert_eq!(*runner.calls.lock().unwrap(), vec!["b".to_owned()]);
+    assert_eq!(
+        *runner.probed.lock().unwrap(),
+        3,
+        "no pass asked the probes again"
+    );
+    assert!(
+        !r.status.was_notified("b", Kind::Email),
+        "the run took the mark"
+    );
+    // A paused mailbox's notified pair waits (and keeps its mark for when it is resumed).
+    store.set_paused("c", None, true).await.unwrap();
+    store.set_next_due("c", Kind::Email, now).await.unwrap();
+    r.status.notify_change("c", Kind::Email);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(runner.calls.lock().unwrap().len(), 1);
+    assert!(r.status.was_notified("c", Kind::Email));
+    r.stop().await;
+}

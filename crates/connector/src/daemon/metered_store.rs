@@ -85,6 +85,10 @@ impl MailboxStore for MeteredStore {
     async fn schedule(&self) -> Result<Vec<ScheduleEntry>> {
         self.timed("schedule", self.inner.schedule()).await
     }
+    async fn schedule_of(&self, rep_ids: &[String]) -> Result<Vec<ScheduleEntry>> {
+        self.timed("schedule_of", self.inner.schedule_of(rep_ids))
+            .await
+    }
     async fn set_enabled(&self, rep_id: &str, enabled: bool) -> Result<()> {
         self.timed("set_enabled", self.inner.set_enabled(rep_id, enabled))
             .await

@@ -54,6 +54,8 @@ pub struct Status {
     notified: Mutex<HashSet<(String, Kind)>>,
     /// Wakes the scheduler (sync now, pause, resume, refresh).
     pub wakeup: Notify,
+    /// Wakes the scheduler for the pairs in `notified` only (see [`Status::notify_change`]).
+    pub notified_wakeup: Notify,
     /// The service is stopping.
     pub stopping: AtomicBool,
 }
@@ -200,6 +202,12 @@ impl Status {
     /// arrived is followed by another at once.
     pub fn notify_change(&self, mailbox: &str, kind: Kind) {
         lock(&self.notified).insert((mailbox.to_owned(), kind));
+        self.notified_wakeup.notify_one();
+    }
+
+    /// The pairs a notification said changed and that no run has started on since.
+    pub fn notified_pairs(&self) -> Vec<(String, Kind)> {
+        lock(&self.notified).iter().cloned().collect()
     }
 
     /// Whether a notification arrived for the pair since its last run started.

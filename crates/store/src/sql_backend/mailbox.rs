@@ -22,6 +22,44 @@ macro_rules! sql_mailboxes {
             qb.push(")");
         }
 
+        /// The scheduler's view of the mailboxes ([`ScheduleEntry`]): a mailbox's row joined
+        /// with one row per kind it has a schedule for (or none).
+        const SCHEDULE_JOIN: &str = "SELECT m.rep_id, m.enabled, m.consecutive_failures, \
+             m.excluded_until, m.paused_at, m.created_at, s.kind, s.next_due, \
+             s.paused_at AS kind_paused_at, s.backlog \
+             FROM mailboxes m LEFT JOIN mailbox_schedule s ON s.mailbox = m.rep_id";
+
+        /// Add one row of [`SCHEDULE_JOIN`] (ordered by rep id) to `out`: a new entry when
+        /// its mailbox differs from the last one's, and its kind, if any, to that entry.
+        fn push_schedule_row(row: &DbRow, out: &mut Vec<ScheduleEntry>) -> Result<()> {
+            let rep_id: &str = row.try_get("rep_id")?;
+            if out.last().is_none_or(|e| e.rep_id != rep_id) {
+                let failures: i64 = row.try_get("consecutive_failures")?;
+                let paused: Option<i64> = row.try_get("paused_at")?;
+                out.push(ScheduleEntry {
+                    rep_id: rep_id.to_owned(),
+                    enabled: row.try_get("enabled")?,
+                    paused: paused.is_some(),
+                    consecutive_failures: u32::try_from(failures).unwrap_or(u32::MAX),
+                    excluded_until: opt_ts(row.try_get("excluded_until")?)?,
+                    created_at: ts(row.try_get("created_at")?)?,
+                    kinds: Vec::new(),
+                });
+            }
+            let kind: Option<&str> = row.try_get("kind")?;
+            if let (Some(kind), Some(entry)) = (kind, out.last_mut()) {
+                let paused: Option<i64> = row.try_get("kind_paused_at")?;
+                let backlog: Option<i64> = row.try_get("backlog")?;
+                entry.kinds.push(KindSchedule {
+                    kind: kind.parse()?,
+                    next_due: ts(row.try_get("next_due")?)?,
+                    paused: paused.is_some(),
+                    backlog: backlog.map(count),
+                });
+            }
+            Ok(())
+        }
+
         impl $store {
             /// Fill `next_due` of the given mailboxes from `mailbox_schedule`.
             async fn attach_schedules(&self, mailboxes: &mut [MailboxRecord]) -> Result<()> {
@@ -125,43 +163,30 @@ macro_rules! sql_mailboxes {
             async fn schedule(&self) -> Result<Vec<ScheduleEntry>> {
                 // One joined query, streamed: consecutive rows of one mailbox (one per kind
                 // with a schedule row, or one with NULL kind columns) become one entry.
-                let mut rows = sqlx::query(
-                    "SELECT m.rep_id, m.enabled, m.consecutive_failures, m.excluded_until, \
-                     m.paused_at, m.created_at, s.kind, s.next_due, \
-                     s.paused_at AS kind_paused_at, s.backlog \
-                     FROM mailboxes m LEFT JOIN mailbox_schedule s ON s.mailbox = m.rep_id \
-                     ORDER BY m.rep_id, s.kind",
-                )
-                .fetch(&self.pool);
+                let mut qb = QueryBuilder::<$db>::new(SCHEDULE_JOIN);
+                qb.push(" ORDER BY m.rep_id, s.kind");
+                let mut rows = qb.build().fetch(&self.pool);
                 let mut out: Vec<ScheduleEntry> = Vec::new();
                 while let Some(row) = rows.try_next().await? {
-                    let rep_id: &str = row.try_get("rep_id")?;
-                    if out.last().is_none_or(|e| e.rep_id != rep_id) {
-                        let failures: i64 = row.try_get("consecutive_failures")?;
-                        let paused: Option<i64> = row.try_get("paused_at")?;
-                        out.push(ScheduleEntry {
-                            rep_id: rep_id.to_owned(),
-                            enabled: row.try_get("enabled")?,
-                            paused: paused.is_some(),
-                            consecutive_failures: u32::try_from(failures).unwrap_or(u32::MAX),
-                            excluded_until: opt_ts(row.try_get("excluded_until")?)?,
-                            created_at: ts(row.try_get("created_at")?)?,
-                            kinds: Vec::new(),
-                        });
-                    }
-                    let kind: Option<&str> = row.try_get("kind")?;
-                    if let (Some(kind), Some(entry)) = (kind, out.last_mut()) {
-                        let paused: Option<i64> = row.try_get("kind_paused_at")?;
-                        let backlog: Option<i64> = row.try_get("backlog")?;
-                        entry.kinds.push(KindSchedule {
-                            kind: kind.parse()?,
-                            next_due: ts(row.try_get("next_due")?)?,
-                            paused: paused.is_some(),
-                            backlog: backlog.map(count),
-                        });
-                    }
+                    push_schedule_row(&row, &mut out)?;
                 }
                 out.shrink_to_fit();
+                Ok(out)
+            }
+
+            async fn schedule_of(&self, rep_ids: &[String]) -> Result<Vec<ScheduleEntry>> {
+                if rep_ids.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let mut qb = QueryBuilder::<$db>::new(SCHEDULE_JOIN);
+                qb.push(" WHERE m.rep_id");
+                push_in_list(&mut qb, rep_ids);
+                qb.push(" ORDER BY m.rep_id, s.kind");
+                let rows = qb.build().fetch_all(&self.pool).await?;
+                let mut out: Vec<ScheduleEntry> = Vec::new();
+                for row in &rows {
+                    push_schedule_row(row, &mut out)?;
+                }
                 Ok(out)
             }
 

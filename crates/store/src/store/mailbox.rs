@@ -40,6 +40,11 @@ pub trait MailboxStore: Send + Sync {
     /// mailboxes holds only the result.
     async fn schedule(&self) -> Result<Vec<ScheduleEntry>>;
 
+    /// The entries of [`MailboxStore::schedule`] of these mailboxes only (unknown ones are
+    /// left out): what a pass started by a change notification reads instead of the whole
+    /// schedule.
+    async fn schedule_of(&self, rep_ids: &[String]) -> Result<Vec<ScheduleEntry>>;
+
     /// Enable or disable a mailbox. `NotFound` if unknown.
     async fn set_enabled(&self, rep_id: &str, enabled: bool) -> Result<()>;
 

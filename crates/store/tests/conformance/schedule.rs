@@ -360,6 +360,10 @@ pub(crate) async fn schedule_entries(s: &dyn StateStore) {
     assert_eq!(entries[1].kind(Kind::Email).unwrap().backlog, Some(42));
     assert!(entries[1].is_paused(Kind::Contact) && !entries[1].is_paused(Kind::Email));
     assert!(entries[2].is_excluded_at(now) && entries[2].consecutive_failures == 1);
+    // Some mailboxes only: the same entries, unknown ones left out.
+    let some: Vec<String> = ["r3", "nobody", "r2"].map(String::from).to_vec();
+    assert_eq!(s.schedule_of(&some).await.unwrap(), entries[1..3]);
+    assert!(s.schedule_of(&[]).await.unwrap().is_empty());
 }
 
 pub(crate) async fn needing_runs(s: &dyn StateStore) {

@@ -163,15 +163,16 @@ impl Hub {
         }
     }
 
-    /// A change in `mailbox`'s `kind`: due now, run even if its probe shows nothing yet, and
-    /// the scheduler woken.
+    /// A change in `mailbox`'s `kind`: due now, and run at once even if its probe shows
+    /// nothing yet (the scheduler is woken for the notified pairs only: a pass over every
+    /// mailbox per notification would cost more than the runs, docs/PERFORMANCE.md).
     pub async fn changed(&self, mailbox: &str, kind: Kind) {
-        self.status.notify_change(mailbox, kind);
         self.due(mailbox, kind).await;
+        self.status.notify_change(mailbox, kind);
     }
 
-    /// `mailbox`'s `kind` due now, its probe deciding whether it runs (see [`Wake::Probe`]),
-    /// and the scheduler woken.
+    /// `mailbox`'s `kind` due now, its probe deciding whether it runs (see [`Wake::Probe`]):
+    /// the scheduler's next regular pass finds it (within `idle_wake`).
     pub async fn due(&self, mailbox: &str, kind: Kind) {
         let now = match self.store.now().await {
             Ok(t) => t,
@@ -180,7 +181,6 @@ impl Hub {
         if let Err(e) = self.store.set_next_due(mailbox, kind, now).await {
             tracing::warn!(mailbox, %kind, error = %e, "cannot mark the mailbox due after a notification");
         }
-        self.status.wake();
     }
 
     /// Hand a lifecycle event to the manager.

@@ -14,9 +14,9 @@
 //!    done without a run.
 //!
 //! With change notifications (`[notifications]`), a notification makes its pair due now and
-//! wakes the scheduler; a notified pair is never left out by its probe (Graph may notify
-//! before the delta shows the change), a notification during a run makes the pair due again
-//! right after it, and an e-mail pair with a live subscription is due again after the
+//! starts it at once in a pass of the notified pairs only ([`notified`]); a notified pair is
+//! never left out by its probe (Graph may notify before the delta shows the change), a
+//! notification during a run makes the pair due again and starts it right after it, and an e-mail pair with a live subscription is due again after the
 //! safety-net interval instead of its kind's (the kinds that also read CRM keep theirs: CRM
 //! sends no notifications).
 //!
@@ -29,6 +29,7 @@
 //! 5 s): a big tenant's pairs then start up to a few seconds after they fall due, instead of
 //! the whole schedule being read for each of them.
 
+mod notified;
 mod pacing;
 mod pass;
 mod runs;
@@ -164,6 +165,9 @@ impl Scheduler {
                 _ = shutdown.cancelled() => break,
                 Some(joined) = tasks.join_next(), if !tasks.is_empty() => self.finished(joined).await,
                 _ = self.status.wakeup.notified() => next_pass = next_pass.min(soon_pass),
+                _ = self.status.notified_wakeup.notified(), if !shutdown.is_cancelled() => {
+                    self.notified_pass(&mut tasks, &shutdown).await;
+                }
                 _ = tokio::time::sleep_until(wake.into()) => {}
             }
         }

@@ -135,8 +135,10 @@ impl Scheduler {
             "run"
         );
         let more = cycle.backlog > 0 || done.sliced;
-        // A notification that arrived during the run may name a change the run missed.
-        let notified = self.status.take_notified(&done.mailbox, kind);
+        // A notification that arrived during the run may name a change the run missed: the
+        // pair is due again now, keeps its mark (no probe leaves it out) and is started by a
+        // pass of the notified pairs once this is stored.
+        let notified = self.status.was_notified(&done.mailbox, kind);
         let gap = if notified {
             Duration::ZERO
         } else if more {
@@ -170,6 +172,9 @@ impl Scheduler {
         };
         if let Err(e) = stored {
             tracing::warn!(mailbox = done.address, %kind, error = %e, "cannot store the schedule");
+        }
+        if notified {
+            self.status.notified_wakeup.notify_one();
         }
         if r.outcome == MailboxOutcome::Held
             && let Some(alerts) = &self.alerts

@@ -139,32 +139,55 @@ impl Scheduler {
     pub async fn run(self, shutdown: CancellationToken, deadline: Duration) {
         let mut tasks: JoinSet<Done> = JoinSet::new();
         let mut next_refresh = Instant::now();
+        // When the next pass may start (the pacing below) and when one is wanted: at the
+        // earliest due time the last pass saw, when woken, when a run's next due time may
+        // have come (a run finished), or at once when a freed slot can take a waiting pair.
         let mut next_pass = Instant::now();
         let mut soon_pass = next_pass;
+        let mut pass_at = next_pass;
+        let mut waiting = false;
         loop {
             let wake = if shutdown.is_cancelled() {
                 Instant::now()
-            } else if Instant::now() < next_pass {
-                next_pass
+            } else if Instant::now() < pass_at.max(next_pass) {
+                pass_at.max(next_pass)
             } else {
                 let began = Instant::now();
-                let (wake, waiting) = self.pass(&mut tasks, &mut next_refresh, &shutdown).await;
+                let (wake, w) = self.pass(&mut tasks, &mut next_refresh, &shutdown).await;
                 // A pass reads every mailbox's schedule: with thousands of mailboxes, one
                 // pass per finished run or per pair coming due would cost more than the runs.
                 // While pairs wait for a slot, the next pass waits as long as this one took
                 // (at most PASS_GAP_MAX), so freed slots are filled soon; runs that finish
                 // meanwhile are recorded at once. Otherwise it waits longer (QUIET_GAP_*),
-                // except when woken (a notification, the admin page).
+                // except when woken (the admin page; a notification starts its pair in a
+                // pass of its own, `notified_pass`).
                 let took = began.elapsed();
                 let end = Instant::now();
                 soon_pass = end + pass_gap(took, true);
-                next_pass = end + pass_gap(took, waiting);
-                wake
+                next_pass = end + pass_gap(took, w);
+                waiting = w;
+                pass_at = wake;
+                pass_at.max(next_pass)
             };
             tokio::select! {
                 _ = shutdown.cancelled() => break,
-                Some(joined) = tasks.join_next(), if !tasks.is_empty() => self.finished(joined).await,
-                _ = self.status.wakeup.notified() => next_pass = next_pass.min(soon_pass),
+                Some(joined) = tasks.join_next(), if !tasks.is_empty() => {
+                    self.finished(joined).await;
+                    // A finished run is due again after at least the floor (a notified
+                    // one: at once, through `notified_pass`), so a pass by then sees its
+                    // next due time; a pass after every run would read the whole schedule
+                    // once per run (docs/PERFORMANCE.md, "10,000 mailboxes").
+                    let now = Instant::now();
+                    pass_at = if waiting {
+                        now
+                    } else {
+                        pass_at.min(now + self.settings.floor)
+                    };
+                }
+                _ = self.status.wakeup.notified() => {
+                    pass_at = Instant::now();
+                    next_pass = next_pass.min(soon_pass);
+                }
                 _ = self.status.notified_wakeup.notified(), if !shutdown.is_cancelled() => {
                     self.notified_pass(&mut tasks, &shutdown).await;
                 }

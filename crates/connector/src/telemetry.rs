@@ -94,7 +94,7 @@ fn describe() {
     );
     describe_counter!(
         "graph_connector_notifications_total",
-        "Requests and entries at the change-notification endpoint, by outcome: validation, accepted, lifecycle, forged (wrong clientState), unknown (no such subscription), malformed."
+        "Requests and entries at the change-notification endpoint, by outcome: validation, accepted, ignored (a change type that cannot give its kind anything to do), lifecycle, forged (wrong clientState), unknown (no such subscription), malformed."
     );
     describe_gauge!(
         "graph_connector_subscriptions",

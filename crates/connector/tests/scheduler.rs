@@ -181,6 +181,18 @@ async fn until(what: &str, mut f: impl FnMut() -> bool) {
     panic!("timed out waiting for {what}");
 }
 
+/// Whether every mailbox gets an e-mail due time within two seconds.
+async fn all_scheduled(store: &Arc<dyn StateStore>) -> bool {
+    for _ in 0..100 {
+        let ms = store.list_mailboxes().await.unwrap();
+        if ms.iter().all(|m| m.next_due.contains_key(&Kind::Email)) {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    false
+}
+
 fn tenant(reps: &[&str]) -> Arc<FakeTenant> {
     Arc::new(FakeTenant {
         reps: reps.iter().map(|r| (*r).to_owned()).collect(),
@@ -404,16 +416,7 @@ async fn mailboxes_whose_probes_say_nothing_changed_are_done_without_a_run() {
         Duration::from_secs(1),
     );
     until("b ran", || runner.calls.lock().unwrap().len() == 1).await;
-    let st = store.clone();
-    let mut scheduled = false;
-    for _ in 0..100 {
-        let ms = st.list_mailboxes().await.unwrap();
-        if ms.iter().all(|m| m.next_due.contains_key(&Kind::Email)) {
-            scheduled = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let scheduled = all_scheduled(&store).await;
     r.stop().await;
     assert!(scheduled, "every mailbox got its next due time");
     // One slot, yet all three were dealt with in one pass: the idle ones took no slot.
@@ -456,16 +459,7 @@ async fn a_notified_pair_runs_at_once_without_a_pass_over_every_mailbox() {
         *runner.probed.lock().unwrap() == 3
     })
     .await;
-    let mut scheduled = false;
-    for _ in 0..100 {
-        let ms = store.list_mailboxes().await.unwrap();
-        if ms.iter().all(|m| m.next_due.contains_key(&Kind::Email)) {
-            scheduled = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert!(scheduled);
+    assert!(all_scheduled(&store).await);
     // What the notification endpoint does for `b`: due now, then marked.
     let now = store.now().await.unwrap();
     store.set_next_due("b", Kind::Email, now).await.unwrap();

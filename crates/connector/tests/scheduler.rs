@@ -181,6 +181,33 @@ async fn until(what: &str, mut f: impl FnMut() -> bool) {
     panic!("timed out waiting for {what}");
 }
 
+/// The scheduler over mailboxes `a`, `b` and `c`, whose probes say nothing changed for
+/// `idle`; it gives a stopped cycle a second.
+async fn start_abc(
+    idle: &[&str],
+    settings: Settings,
+) -> (
+    tempfile::TempDir,
+    Arc<dyn StateStore>,
+    Arc<FakeRunner>,
+    Running,
+) {
+    let reps = ["a", "b", "c"];
+    let (dir, store) = store_with(&reps).await;
+    let runner = Arc::new(FakeRunner {
+        idle: idle.iter().map(|m| (*m).to_owned()).collect(),
+        ..FakeRunner::default()
+    });
+    let r = start(
+        tenant(&reps),
+        runner.clone(),
+        store.clone(),
+        settings,
+        Duration::from_secs(1),
+    );
+    (dir, store, runner, r)
+}
+
 /// Whether every mailbox gets an e-mail due time within two seconds.
 async fn all_scheduled(store: &Arc<dyn StateStore>) -> bool {
     for _ in 0..100 {
@@ -402,19 +429,8 @@ async fn shutdown_abandons_a_cycle_that_does_not_stop() {
 
 #[tokio::test]
 async fn mailboxes_whose_probes_say_nothing_changed_are_done_without_a_run() {
-    let (_dir, store) = store_with(&["a", "b", "c"]).await;
-    let runner = Arc::new(FakeRunner {
-        idle: vec!["a".into(), "c".into()],
-        ..FakeRunner::default()
-    });
     let hour = Duration::from_secs(3600);
-    let r = start(
-        tenant(&["a", "b", "c"]),
-        runner.clone(),
-        store.clone(),
-        settings(1, hour),
-        Duration::from_secs(1),
-    );
+    let (_dir, store, runner, r) = start_abc(&["a", "c"], settings(1, hour)).await;
     until("b ran", || runner.calls.lock().unwrap().len() == 1).await;
     let scheduled = all_scheduled(&store).await;
     r.stop().await;
@@ -438,22 +454,12 @@ async fn mailboxes_whose_probes_say_nothing_changed_are_done_without_a_run() {
 /// is asked, the other mailboxes are not looked at.
 #[tokio::test]
 async fn a_notified_pair_runs_at_once_without_a_pass_over_every_mailbox() {
-    let (_dir, store) = store_with(&["a", "b", "c"]).await;
-    let runner = Arc::new(FakeRunner {
-        idle: vec!["a".into(), "b".into(), "c".into()],
-        ..FakeRunner::default()
-    });
     let hour = Duration::from_secs(3600);
-    let r = start(
-        tenant(&["a", "b", "c"]),
-        runner.clone(),
-        store.clone(),
-        Settings {
-            idle_wake: hour,
-            ..settings(4, hour)
-        },
-        Duration::from_secs(1),
-    );
+    let settings = Settings {
+        idle_wake: hour,
+        ..settings(4, hour)
+    };
+    let (_dir, store, runner, r) = start_abc(&["a", "b", "c"], settings).await;
     // The first pass: all idle by their probes, due again in an hour, no run.
     until("the first pass's probes", || {
         *runner.probed.lock().unwrap() == 3

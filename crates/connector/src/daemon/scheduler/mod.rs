@@ -16,9 +16,9 @@
 //! With change notifications (`[notifications]`), a notification makes its pair due now and
 //! starts it at once in a pass of the notified pairs only ([`notified`]); a notified pair is
 //! never left out by its probe (Graph may notify before the delta shows the change), a
-//! notification during a run makes the pair due again and starts it right after it, and an e-mail pair with a live subscription is due again after the
-//! safety-net interval instead of its kind's (the kinds that also read CRM keep theirs: CRM
-//! sends no notifications).
+//! notification during a run makes the pair due again and starts it right after it, and an
+//! e-mail pair with a live subscription is due again after the safety-net interval instead
+//! of its kind's (the kinds that also read CRM keep theirs: CRM sends no notifications).
 //!
 //! Fairness: a run occupies one slot only; others keep being worked in the other slots, most
 //! overdue first. A run is asked to stop taking new items after [`Settings::slice`] and a

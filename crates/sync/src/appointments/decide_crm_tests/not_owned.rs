@@ -37,6 +37,19 @@ fn remembered(mut l: Link, d: &Decision) -> Link {
     l
 }
 
+/// The CRM side's fields `(crm_hash, crm_version)` of a `Remember` that records a CRM edit
+/// as not written back; any other decision fails the test.
+fn recorded(d: &Decision) -> (&Option<String>, &Option<String>) {
+    match d {
+        Decision::Remember {
+            crm_hash,
+            crm_version,
+            reason: Some(reason),
+        } if reason.contains("not written back") => (crm_hash, crm_version),
+        other => panic!("not recorded as not written back: {other:?}"),
+    }
+}
+
 /// The CRM side of Anna's mailbox meeting `a`: triage, then the decision.
 fn crm_side(a: &CrmAppointment, link: &Link, event: &CalEvent) -> Decision {
     let change = item(a.clone(), true);
@@ -100,21 +113,12 @@ fn an_attendees_copy_keeps_the_agreed_baseline_for_the_organizer_to_weigh_a_crm_
     let crm_edit = appointment("Review (crm)", "2026-05-02T11:00:00Z");
     let before = attendee_link(&agreed);
     let seen = crm_side(&crm_edit, &before, &attendee_event());
-    match &seen {
-        Decision::Remember {
-            crm_hash,
-            crm_version,
-            reason,
-        } => {
-            assert!(reason.is_some(), "recorded: not written back");
-            assert_eq!(crm_version, &crm_edit.updated, "the version seen");
-            assert_eq!(
-                crm_hash, &before.crm_hash,
-                "the baseline stays the agreed content"
-            );
-        }
-        other => panic!("{other:?}"),
-    }
+    let (crm_hash, crm_version) = recorded(&seen);
+    assert_eq!(crm_version, &crm_edit.updated, "the version seen");
+    assert_eq!(
+        crm_hash, &before.crm_hash,
+        "the baseline stays the agreed content"
+    );
     let after = remembered(before, &seen);
 
     // Met again (a full walk): already seen, nothing to decide or to record again.
@@ -178,17 +182,10 @@ fn an_attendees_copy_moves_its_baseline_once_its_event_shows_crms_content() {
         &crm_side(&crm_edit, &before, &attendee_event()),
     );
     let later = appointment("Review (crm, again)", "2026-05-02T12:00:00Z");
-    match crm_side(&later, &seen, &attendee_event()) {
-        Decision::Remember {
-            crm_hash,
-            crm_version,
-            reason,
-        } => {
-            assert!(reason.is_some());
-            assert_eq!((crm_hash, crm_version), (before.crm_hash, later.updated));
-        }
-        other => panic!("{other:?}"),
-    }
+    assert_eq!(
+        recorded(&crm_side(&later, &seen, &attendee_event())),
+        (&before.crm_hash, &later.updated)
+    );
 }
 
 #[test]
@@ -205,22 +202,11 @@ fn an_external_organizers_meeting_takes_no_crm_edit_and_its_key_copy_weighs_it()
     before.graph_hash = Some(content::event_hash(&external));
     assert!(!takes_crm_edits(&external, &Owner::anna()));
     let seen = crm_side(&crm_edit, &before, &external);
-    match &seen {
-        Decision::Remember {
-            crm_hash, reason, ..
-        } => {
-            assert!(
-                reason
-                    .as_deref()
-                    .is_some_and(|r| r.contains("not written back"))
-            );
-            assert_eq!(
-                crm_hash, &before.crm_hash,
-                "the baseline stays the agreed content"
-            );
-        }
-        other => panic!("{other:?}"),
-    }
+    assert_eq!(
+        recorded(&seen).0,
+        &before.crm_hash,
+        "the baseline stays the agreed content"
+    );
     let after = remembered(before, &seen);
     // The organizer updates the meeting later than CRM's edit: the newest (the event) wins,
     // CRM's edit is kept in the ledger entry.
@@ -303,17 +289,7 @@ fn an_attendees_copy_adopting_after_a_crm_edit_keeps_the_baseline_it_adopted() {
     // Her CRM side meets the edit: recorded once as not written back, the baseline stays;
     // met again, nothing to decide or to record.
     let seen = crm_side(&crm_edit, &anna, &attendee_event());
-    match &seen {
-        Decision::Remember {
-            crm_hash,
-            crm_version,
-            reason,
-        } => {
-            assert!(reason.is_some(), "recorded: not written back");
-            assert_eq!((crm_hash, crm_version), (&bobs, &crm_edit.updated));
-        }
-        other => panic!("{other:?}"),
-    }
+    assert_eq!(recorded(&seen), (&bobs, &crm_edit.updated));
     let anna = remembered(anna, &seen);
     assert_eq!(
         crm_side(&crm_edit, &anna, &attendee_event()),

@@ -260,6 +260,11 @@ impl Manager {
 
     /// The subscriptions the mailbox list asks for; `true` when some cannot be asked for
     /// yet (a sync folder no run has resolved) or wait after a failure.
+    ///
+    /// The ids the runs resolved are read once per kind for every mailbox
+    /// ([`Manager::kept`]), not once per mailbox: a pass repeats every [`SOON`] while a
+    /// folder is unresolved, and at 10,000 mailboxes a read per mailbox made each such pass
+    /// 10,000 statements.
     async fn wanted(&self, roster: &crate::daemon::runner::Roster) -> (Vec<Want>, bool) {
         let mut wanted = Vec::new();
         let mut incomplete = false;
@@ -267,6 +272,16 @@ impl Manager {
         let folder_key = gc_sync::email::folders::folder_key(&self.settings.sync_folder);
         for runner in &self.runners {
             let kind = runner.kind();
+            let key = match (kind, &self.settings.contacts) {
+                (Kind::Email, _) => Some(folder_key.clone()),
+                (Kind::Task, _) => Some(list_key(&self.settings.task_list)),
+                (Kind::Contact, ContactsWatch::Folder(name)) => Some(contact_folder_key(name)),
+                _ => None,
+            };
+            let kept = match &key {
+                Some(key) => self.kept(kind, key).await,
+                None => HashMap::new(),
+            };
             for target in runner.mailboxes(roster) {
                 let mailbox = target.mailbox().to_owned();
                 if self
@@ -278,25 +293,22 @@ impl Manager {
                     continue;
                 }
                 let user = &target.graph_user;
-                let resource = match (kind, &self.settings.contacts) {
-                    (Kind::Email, _) => self
-                        .kept(&mailbox, kind, &folder_key)
-                        .await
-                        .map(|folder| format!("users/{user}/mailFolders('{folder}')/messages")),
-                    (Kind::Appointment, _) => Some(format!("users/{user}/events")),
-                    (Kind::Task, _) => self
-                        .kept(&mailbox, kind, &list_key(&self.settings.task_list))
-                        .await
-                        .map(|list| format!("users/{user}/todo/lists/{list}/tasks")),
-                    (Kind::Contact, ContactsWatch::Folder(name)) => self
-                        .kept(&mailbox, kind, &contact_folder_key(name))
-                        .await
-                        .map(|folder| format!("users/{user}/contactFolders/{folder}/contacts")),
-                    (Kind::Contact, ContactsWatch::Mailbox) => {
-                        Some(format!("users/{user}/contacts"))
-                    }
-                    _ => continue,
-                };
+                let id = kept.get(&mailbox);
+                let resource =
+                    match (kind, &self.settings.contacts) {
+                        (Kind::Email, _) => id
+                            .map(|folder| format!("users/{user}/mailFolders('{folder}')/messages")),
+                        (Kind::Appointment, _) => Some(format!("users/{user}/events")),
+                        (Kind::Task, _) => {
+                            id.map(|list| format!("users/{user}/todo/lists/{list}/tasks"))
+                        }
+                        (Kind::Contact, ContactsWatch::Folder(_)) => id
+                            .map(|folder| format!("users/{user}/contactFolders/{folder}/contacts")),
+                        (Kind::Contact, ContactsWatch::Mailbox) => {
+                            Some(format!("users/{user}/contacts"))
+                        }
+                        _ => continue,
+                    };
                 // Not resolved by a run yet: asked for again soon.
                 let Some(resource) = resource else {
                     incomplete = true;
@@ -312,13 +324,18 @@ impl Manager {
         (wanted, incomplete)
     }
 
-    /// The id a run of `kind` resolved and kept under `key` (a folder or list), if any.
-    async fn kept(&self, mailbox: &str, kind: Kind, key: &str) -> Option<String> {
-        match self.store.get_resolved(mailbox, kind, key).await {
-            Ok(id) => id,
+    /// The ids the runs of `kind` resolved and kept under `key` (a folder or list), by
+    /// mailbox. A store error leaves them all unresolved for this pass (asked for again soon).
+    async fn kept(&self, kind: Kind, key: &str) -> HashMap<String, String> {
+        match self.store.list_resolved(key).await {
+            Ok(rows) => rows
+                .into_iter()
+                .filter(|(_, k, _)| *k == kind)
+                .map(|(mailbox, _, id)| (mailbox, id))
+                .collect(),
             Err(e) => {
-                tracing::warn!(mailbox, %kind, error = %e, "cannot read a resolved id from the state store");
-                None
+                tracing::warn!(%kind, error = %e, "cannot read the resolved ids from the state store");
+                HashMap::new()
             }
         }
     }
@@ -388,11 +405,21 @@ impl Manager {
             expires_at: made.expiration_date_time,
         })
         .await;
-        // Covered before the run below is made due: that run may end before this pass reads
-        // the subscriptions back, and its next one is the safety net's.
+        // Covered before the pair is made due: its next run or probe may end before this pass
+        // reads the subscriptions back, and what follows it is the safety net's.
         self.status.cover(&want.mailbox, want.kind);
-        // Changes between the pair's last run and now were not notified.
-        self.hub.changed(&want.mailbox, want.kind).await;
+        // Changes between the pair's last run and now were not notified: due now, and the
+        // pair's idle probe looks for them, as polling would. Not a forced run: a tenant's
+        // subscriptions are created together, mostly right after the first round filed
+        // everything, and a run per pair then doubled the first round's runs and delayed the
+        // first notified changes behind them (docs/PERFORMANCE.md, "10,000 mailboxes").
+        // A run under way may have read Graph before those changes, and its end would set
+        // the safety net's due time: the pair then runs again after it, as when notified.
+        if self.status.is_running(&want.mailbox, want.kind) {
+            self.hub.changed(&want.mailbox, want.kind).await;
+        } else {
+            self.hub.due(&want.mailbox, want.kind).await;
+        }
         Ok(())
     }
 

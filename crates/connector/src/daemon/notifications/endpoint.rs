@@ -141,7 +141,7 @@ async fn receive(
         if run {
             hub.changed(&mailbox, kind).await;
         } else {
-            hub.due(&mailbox, kind).await;
+            hub.probe(&mailbox, kind).await;
         }
     }
     StatusCode::ACCEPTED.into_response()

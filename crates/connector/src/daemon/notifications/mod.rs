@@ -183,6 +183,18 @@ impl Hub {
         }
     }
 
+    /// A change the pair's idle probe decides on ([`Wake::Probe`]): due now, unless the pair
+    /// is running in this process. That run stores the pair's next due time when it ends,
+    /// which would overwrite this one, so the write is left out: for e-mail such a change is
+    /// mostly the category the run itself just set (one store write per filed message).
+    pub async fn probe(&self, mailbox: &str, kind: Kind) {
+        if self.status.is_running(mailbox, kind) {
+            tracing::debug!(mailbox, %kind, "notified while running: the run's end decides");
+            return;
+        }
+        self.due(mailbox, kind).await;
+    }
+
     /// Hand a lifecycle event to the manager.
     pub fn lifecycle(&self, event: Lifecycle) {
         if self.lifecycle.send(event).is_err() {

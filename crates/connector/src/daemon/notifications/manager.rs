@@ -423,10 +423,14 @@ impl Manager {
         Ok(())
     }
 
+    /// Store a subscription and tell the hub at once: Graph may notify for it before this
+    /// pass ends, and the hub would read every stored subscription for an id it does not
+    /// know (10,000 rows per notification while a large tenant's subscriptions are made).
     async fn put(&self, record: &SubscriptionRecord) {
         if let Err(e) = self.store.put_subscription(record).await {
             tracing::warn!(mailbox = record.mailbox, kind = %record.kind, error = %e, "cannot store the subscription");
         }
+        self.hub.add_known(record.clone());
     }
 
     async fn forget(&self, record: &SubscriptionRecord) {

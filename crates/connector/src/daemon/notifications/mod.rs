@@ -128,6 +128,14 @@ impl Hub {
             .unwrap_or_else(std::sync::PoisonError::into_inner) = map;
     }
 
+    /// One more (or a renewed) subscription, known before the next [`Hub::set_known`].
+    pub fn add_known(&self, subscription: SubscriptionRecord) {
+        self.by_id
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(subscription.subscription_id.clone(), subscription);
+    }
+
     fn known(&self, id: &str) -> Option<SubscriptionRecord> {
         self.by_id
             .read()
@@ -217,6 +225,46 @@ mod tests {
         assert_eq!(wake(Kind::Email, Some("moved")), Wake::Run);
         // E-mail asks for no `deleted` in the first place.
         assert!(!change_types(Kind::Email).contains("deleted"));
+    }
+
+    fn record(id: &str, mailbox: &str) -> SubscriptionRecord {
+        SubscriptionRecord {
+            mailbox: mailbox.into(),
+            kind: Kind::Email,
+            subscription_id: id.into(),
+            resource: format!("users/{mailbox}/mailFolders('f')/messages"),
+            client_state: format!("secret-of-{id}"),
+            expires_at: jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_subscription_told_to_the_hub_is_known_without_reading_the_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("state.db").display());
+        let store = gc_store::open(&url).await.unwrap();
+        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+        let hub = Hub::new(store.clone(), Status::new(), tx);
+
+        // Made by this process's manager: known at once, though not stored (yet).
+        hub.add_known(record("made", "7"));
+        assert!(matches!(
+            hub.verify("made", Some("secret-of-made")).await,
+            Verdict::Accepted(r) if r.mailbox == "7"
+        ));
+        assert_eq!(hub.verify("made", Some("guess")).await, Verdict::Forged);
+        assert_eq!(hub.verify("made", None).await, Verdict::Forged);
+
+        // Made by another process: looked up in the store once, then known.
+        store
+            .put_subscription(&record("theirs", "8"))
+            .await
+            .unwrap();
+        assert!(matches!(
+            hub.verify("theirs", Some("secret-of-theirs")).await,
+            Verdict::Accepted(r) if r.mailbox == "8"
+        ));
+        assert_eq!(hub.verify("nobody's", Some("x")).await, Verdict::Unknown);
     }
 
     #[test]

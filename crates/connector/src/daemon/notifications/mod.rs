@@ -116,16 +116,20 @@ impl Hub {
         })
     }
 
-    /// Replace the known subscriptions (after the manager's pass, or a reload).
-    pub fn set_known(&self, subscriptions: &[SubscriptionRecord]) {
-        let map = subscriptions
-            .iter()
-            .map(|s| (s.subscription_id.clone(), s.clone()))
-            .collect();
-        *self
+    /// Replace the known subscriptions (after the manager's pass, or a reload). The old
+    /// entries are dropped before the new ones go in, so a large tenant's subscriptions are
+    /// not held twice.
+    pub fn set_known(&self, subscriptions: Vec<SubscriptionRecord>) {
+        let mut by_id = self
             .by_id
             .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = map;
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        by_id.clear();
+        by_id.extend(
+            subscriptions
+                .into_iter()
+                .map(|s| (s.subscription_id.clone(), s)),
+        );
     }
 
     /// One more (or a renewed) subscription, known before the next [`Hub::set_known`].
@@ -151,7 +155,7 @@ impl Hub {
             Some(r) => Some(r),
             None => match self.store.list_subscriptions().await {
                 Ok(all) => {
-                    self.set_known(&all);
+                    self.set_known(all);
                     self.known(subscription_id)
                 }
                 Err(e) => {

@@ -13,7 +13,8 @@ macro_rules! sql_subscriptions {
         impl SubscriptionStore for $store {
             async fn list_subscriptions(&self) -> Result<Vec<SubscriptionRecord>> {
                 // Row by row: a tenant of 10,000 mailboxes has a row per mailbox and kind, and
-                // all its rows held at once beside their records made the service's peak.
+                // all its rows held at once beside their records added to the service's peak
+                // memory (docs/PERFORMANCE.md, "10,000 mailboxes").
                 let mut rows = sqlx::query(
                     "SELECT mailbox, kind, subscription_id, resource, client_state, expires_at \
                      FROM subscriptions ORDER BY mailbox, kind",

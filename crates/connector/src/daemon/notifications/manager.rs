@@ -211,7 +211,8 @@ impl Manager {
         };
         let actions = plan(&wanted, &stored, now, self.settings.renew_before);
         // Both lists hold a row per (mailbox, kind): gone before the store is read again
-        // below (at 10,000 mailboxes the copies alive at once made the service's peak RSS).
+        // below (at 10,000 mailboxes, the copies alive at once at the end of the creation
+        // pass were the service's peak RSS with notifications, docs/PERFORMANCE.md).
         drop((wanted, stored));
         let results: Vec<bool> = futures::stream::iter(actions)
             .take_while(|_| std::future::ready(!shutdown.is_cancelled()))

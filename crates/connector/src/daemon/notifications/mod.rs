@@ -259,7 +259,7 @@ mod tests {
         assert_eq!(hub.verify("made", Some("guess")).await, Verdict::Forged);
         assert_eq!(hub.verify("made", None).await, Verdict::Forged);
 
-        // Made by another process: looked up in the store once, then known.
+        // Made by another process (stored, never told to this hub): looked up in the store.
         store
             .put_subscription(&record("theirs", "8"))
             .await

@@ -193,6 +193,19 @@ macro_rules! sql_rows {
             })
         }
 
+        /// A `subscriptions` row (every column but `updated_at`).
+        fn subscription_from_row(row: &DbRow) -> Result<SubscriptionRecord> {
+            let kind: String = row.try_get("kind")?;
+            Ok(SubscriptionRecord {
+                mailbox: row.try_get("mailbox")?,
+                kind: kind.parse()?,
+                subscription_id: row.try_get("subscription_id")?,
+                resource: row.try_get("resource")?,
+                client_state: row.try_get("client_state")?,
+                expires_at: ts(row.try_get("expires_at")?)?,
+            })
+        }
+
         fn link_from_row(row: &DbRow) -> Result<Link> {
             let kind: String = row.try_get("kind")?;
             let state: String = row.try_get("state")?;

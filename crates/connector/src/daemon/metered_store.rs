@@ -241,6 +241,13 @@ impl SubscriptionStore for MeteredStore {
         self.timed("list_subscriptions", self.inner.list_subscriptions())
             .await
     }
+    async fn get_subscription(&self, subscription_id: &str) -> Result<Option<SubscriptionRecord>> {
+        self.timed(
+            "get_subscription",
+            self.inner.get_subscription(subscription_id),
+        )
+        .await
+    }
     async fn put_subscription(&self, s: &SubscriptionRecord) -> Result<()> {
         self.timed("put_subscription", self.inner.put_subscription(s))
             .await

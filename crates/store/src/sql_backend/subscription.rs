@@ -22,17 +22,24 @@ macro_rules! sql_subscriptions {
                 .fetch(&self.pool);
                 let mut out = Vec::new();
                 while let Some(row) = rows.try_next().await? {
-                    let kind: String = row.try_get("kind")?;
-                    out.push(SubscriptionRecord {
-                        mailbox: row.try_get("mailbox")?,
-                        kind: kind.parse()?,
-                        subscription_id: row.try_get("subscription_id")?,
-                        resource: row.try_get("resource")?,
-                        client_state: row.try_get("client_state")?,
-                        expires_at: ts(row.try_get("expires_at")?)?,
-                    });
+                    out.push(subscription_from_row(&row)?);
                 }
                 Ok(out)
+            }
+
+            async fn get_subscription(
+                &self,
+                subscription_id: &str,
+            ) -> Result<Option<SubscriptionRecord>> {
+                sqlx::query(
+                    "SELECT mailbox, kind, subscription_id, resource, client_state, expires_at \
+                     FROM subscriptions WHERE subscription_id = $1",
+                )
+                .bind(subscription_id)
+                .fetch_optional(&self.pool)
+                .await?
+                .map(|row| subscription_from_row(&row))
+                .transpose()
             }
 
             async fn put_subscription(&self, s: &SubscriptionRecord) -> Result<()> {

@@ -14,6 +14,11 @@ pub trait SubscriptionStore: Send + Sync {
     /// Every stored subscription.
     async fn list_subscriptions(&self) -> Result<Vec<SubscriptionRecord>>;
 
+    /// The subscription `subscription_id`, if it is stored: one indexed read, for a
+    /// notification naming a subscription this process does not know (another process made
+    /// it, or the POST is not from Graph).
+    async fn get_subscription(&self, subscription_id: &str) -> Result<Option<SubscriptionRecord>>;
+
     /// Keep a subscription (replacing the mailbox and kind's previous one).
     async fn put_subscription(&self, subscription: &SubscriptionRecord) -> Result<()>;
 

@@ -39,6 +39,13 @@ pub(crate) async fn subscriptions(s: &dyn StateStore) {
         vec![b.clone(), renewed.clone()]
     );
     assert!(!format!("{renewed:?}").contains("secret"));
+    // Looked up by id: the renewed record; a replaced or unknown id is not there.
+    assert_eq!(
+        s.get_subscription("sub-a2").await.unwrap(),
+        Some(renewed.clone())
+    );
+    assert_eq!(s.get_subscription("sub-a").await.unwrap(), None);
+    assert_eq!(s.get_subscription("").await.unwrap(), None);
     assert!(s.delete_subscription("sub-b").await.unwrap());
     assert!(!s.delete_subscription("sub-b").await.unwrap());
     assert_eq!(s.list_subscriptions().await.unwrap(), vec![renewed.clone()]);

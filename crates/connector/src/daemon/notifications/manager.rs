@@ -32,7 +32,7 @@ use tokio_util::sync::CancellationToken;
 use gc_sync::contacts::kind::folder_key as contact_folder_key;
 use gc_sync::tasks::kind::list_key;
 
-use super::plan::{Action, Want, next_look, plan};
+use super::plan::{Action, Want, next_look, plan, relook};
 use super::{Hub, KINDS, Lifecycle};
 use crate::daemon::runner::KindRunner;
 use crate::daemon::status::Status;
@@ -42,8 +42,12 @@ const LEASE: &str = "notifications:subscriptions";
 const LEASE_TTL: Duration = Duration::from_secs(600);
 /// Subscriptions created or renewed at once.
 const PARALLEL: usize = 8;
-/// Look again this soon while something is missing (a sync folder not resolved yet, a failure).
+/// Look again this soon while something is missing (a sync folder not resolved yet, a
+/// failure) and the last pass set something up; [`RELOOK_AT_MOST`] after passes that did not
+/// ([`relook`]).
 const SOON: Duration = Duration::from_secs(10);
+/// The longest wait between passes while something is missing and nothing changes.
+const RELOOK_AT_MOST: Duration = Duration::from_secs(300);
 /// The longest sleep between passes.
 const AT_MOST: SignedDuration = SignedDuration::from_hours(1);
 /// The longest wait before a failing (mailbox, kind) is tried again.
@@ -80,6 +84,26 @@ impl Settings {
     /// Where lifecycle events go: the notification address + `/lifecycle`.
     pub fn lifecycle_url(&self) -> String {
         format!("{}/lifecycle", self.notification_url.trim_end_matches('/'))
+    }
+}
+
+/// What a pass found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Looked {
+    /// When the first stored subscription is due for renewal (or when to try again after a
+    /// store error, or while another process manages them).
+    pub next: Duration,
+    /// `Some` when some wanted subscriptions could not be set up yet (see [`relook`]): then
+    /// whether this pass set any up.
+    pub missing: Option<bool>,
+}
+
+impl Looked {
+    fn after(next: Duration) -> Looked {
+        Looked {
+            next,
+            missing: None,
+        }
     }
 }
 
@@ -129,6 +153,8 @@ impl Manager {
         shutdown: CancellationToken,
     ) {
         let mut wait = Duration::ZERO;
+        // The last wait while something was missing (see `relook`).
+        let mut missing_wait = Duration::ZERO;
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => return,
@@ -139,7 +165,17 @@ impl Manager {
                     }
                 }
                 _ = tokio::time::sleep(wait) => {
-                    wait = self.pass(&shutdown).await;
+                    let looked = self.pass(&shutdown).await;
+                    wait = match looked.missing {
+                        Some(set_up) => {
+                            missing_wait = relook(missing_wait, set_up, SOON, RELOOK_AT_MOST);
+                            looked.next.min(missing_wait)
+                        }
+                        None => {
+                            missing_wait = Duration::ZERO;
+                            looked.next
+                        }
+                    };
                 }
             }
         }
@@ -175,11 +211,11 @@ impl Manager {
         }
     }
 
-    /// One pass. Returns how long to wait before the next.
-    pub async fn pass(&self, shutdown: &CancellationToken) -> Duration {
+    /// One pass: what it found.
+    pub async fn pass(&self, shutdown: &CancellationToken) -> Looked {
         let roster = self.status.roster();
         if roster.refreshed_at.is_none() {
-            return SOON;
+            return Looked::after(SOON);
         }
         let fence = match self
             .store
@@ -190,11 +226,11 @@ impl Manager {
             Ok(None) => {
                 // Another process manages them; keep up with what it stored.
                 self.refresh_known().await;
-                return SOON * 3;
+                return Looked::after(SOON * 3);
             }
             Err(e) => {
                 tracing::warn!(error = %e, "cannot take the subscriptions lease");
-                return SOON * 3;
+                return Looked::after(SOON * 3);
             }
         };
         let (wanted, mut incomplete) = self.wanted(&roster).await;
@@ -206,7 +242,7 @@ impl Manager {
             (Err(e), _) | (_, Err(e)) => {
                 tracing::warn!(error = %e, "cannot read the subscriptions from the state store");
                 let _ = self.store.release_lease(&fence).await;
-                return SOON * 3;
+                return Looked::after(SOON * 3);
             }
         };
         let actions = plan(&wanted, &stored, now, self.settings.renew_before);
@@ -234,10 +270,13 @@ impl Manager {
             .collect()
             .await;
         incomplete |= results.iter().any(|ok| !ok);
+        let set_up = results.iter().any(|ok| *ok);
         let _ = self.store.release_lease(&fence).await;
         let next = self.refresh_known().await;
-        let next = Duration::try_from(next).unwrap_or(SOON);
-        if incomplete { next.min(SOON) } else { next }
+        Looked {
+            next: Duration::try_from(next).unwrap_or(SOON),
+            missing: incomplete.then_some(set_up),
+        }
     }
 
     /// Read the stored subscriptions into the hub and the scheduler's coverage. Returns how
@@ -268,7 +307,7 @@ impl Manager {
     /// yet (a sync folder no run has resolved) or wait after a failure.
     ///
     /// The ids the runs resolved are read once per kind for every mailbox
-    /// ([`Manager::kept`]), not once per mailbox: a pass repeats every [`SOON`] while a
+    /// ([`Manager::kept`]), not once per mailbox: a pass repeats soon while a
     /// folder is unresolved, and at 10,000 mailboxes a read per mailbox made each such pass
     /// 10,000 statements.
     async fn wanted(&self, roster: &crate::daemon::runner::Roster) -> (Vec<Want>, bool) {
@@ -430,8 +469,8 @@ impl Manager {
     }
 
     /// Store a subscription and tell the hub at once: Graph may notify for it before this
-    /// pass ends, and the hub would read every stored subscription for an id it does not
-    /// know (10,000 rows per notification while a large tenant's subscriptions are made).
+    /// pass ends, and the hub would otherwise look the id up in the store for each such
+    /// notification.
     async fn put(&self, record: &SubscriptionRecord) {
         if let Err(e) = self.store.put_subscription(record).await {
             tracing::warn!(mailbox = record.mailbox, kind = %record.kind, error = %e, "cannot store the subscription");

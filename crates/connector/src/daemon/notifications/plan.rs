@@ -3,6 +3,8 @@
 //! replacements and deletions the manager then carries out.
 
 use gc_store::{Kind, SubscriptionRecord};
+use std::time::Duration;
+
 use jiff::{SignedDuration, Timestamp};
 
 /// A subscription that should exist.
@@ -79,6 +81,21 @@ pub fn next_look(
         .map(|s| now.duration_until(s.expires_at) - renew_before)
         .fold(max, SignedDuration::min)
         .max(SignedDuration::ZERO)
+}
+
+/// How long to wait before the next pass while some subscriptions cannot be made yet (a
+/// folder no run has resolved, a pair waiting after a failure), given the last such wait:
+/// `soon` after a pass that set anything up, twice the last wait (at most `max`) after one
+/// that set nothing up. While a first round resolves folders, every pass finds new ones and
+/// the manager keeps up with it; a mailbox whose runs keep failing is looked at ever less
+/// often instead of a full pass every `soon` for as long as it fails. Such a pair is polled
+/// at its interval meanwhile.
+pub fn relook(last: Duration, set_up: bool, soon: Duration, max: Duration) -> Duration {
+    if set_up || last < soon {
+        soon
+    } else {
+        (last * 2).min(max)
+    }
 }
 
 #[cfg(test)]
@@ -188,5 +205,20 @@ mod tests {
         assert_eq!(next_look(&[], now, day, max), max);
         let late = vec![sub("1", Kind::Email, "r", "2030-01-10T01:00:00Z")];
         assert_eq!(next_look(&late, now, day, max), SignedDuration::ZERO);
+    }
+
+    #[test]
+    fn passes_that_set_nothing_up_come_ever_later() {
+        let soon = Duration::from_secs(10);
+        let max = Duration::from_secs(300);
+        let mut wait = Duration::ZERO;
+        let mut waits = Vec::new();
+        for _ in 0..7 {
+            wait = relook(wait, false, soon, max);
+            waits.push(wait.as_secs());
+        }
+        assert_eq!(waits, [10, 20, 40, 80, 160, 300, 300]);
+        // A pass that set something up: soon again.
+        assert_eq!(relook(wait, true, soon, max), soon);
     }
 }

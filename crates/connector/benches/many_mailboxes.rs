@@ -33,6 +33,8 @@
 //! # interval: the steady state's CPU is then the filing's, not the idle probes';
 //! # BENCH_NOTIFY=both: the binary twice on identical fresh tenants, polling then
 //! # notifications, both rows and their ratios
+//! # BENCH_GATHER_MS: `[notifications] gather_ms` (unset: the product's default, and no such
+//! # key in the configuration, which a build from before that setting refuses)
 //! ```
 //!
 //! With `BENCH_BASELINE_BIN=/path/to/graph-connector` (an older build) the same run is repeated
@@ -276,6 +278,9 @@ async fn measure(bin: &str, safety_net_min: Option<usize>) -> Figures {
              notification_url = \"http://127.0.0.1:{port}/graph/notifications\"\n\
              listen = \"127.0.0.1:{port}\"\nsafety_net_minutes = {safety_net}\n"
         ));
+        if let Ok(gather) = std::env::var("BENCH_GATHER_MS") {
+            toml.push_str(&format!("gather_ms = {gather}\n"));
+        }
     }
     let opts = SandboxOptions {
         users,

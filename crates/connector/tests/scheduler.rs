@@ -60,6 +60,8 @@ impl Tenant for FakeTenant {
 #[derive(Default)]
 struct FakeRunner {
     calls: Mutex<Vec<String>>,
+    /// When each call of `calls` started.
+    started: Mutex<Vec<std::time::Instant>>,
     stopped: Mutex<Vec<String>>,
     backlog: Vec<String>,
     slow: Vec<String>,
@@ -92,6 +94,7 @@ impl KindRunner for FakeRunner {
     ) -> Result<Cycle, TenantError> {
         let rep = target.owner.mailbox.clone();
         self.calls.lock().unwrap().push(rep.clone());
+        self.started.lock().unwrap().push(std::time::Instant::now());
         if self.slow.contains(&rep) {
             if self.ignore_stop {
                 tokio::time::sleep(Duration::from_secs(3600)).await;
@@ -489,4 +492,53 @@ async fn a_notified_pair_runs_at_once_without_a_pass_over_every_mailbox() {
     assert_eq!(runner.calls.lock().unwrap().len(), 1);
     assert!(r.status.was_notified("c", Kind::Email));
     r.stop().await;
+}
+
+/// With a gathering window, a notification waits for the others of that moment, and their
+/// pairs start together when the window ends.
+#[tokio::test]
+async fn notified_pairs_start_together_after_the_gathering_window() {
+    let hour = Duration::from_secs(3600);
+    let gather = Duration::from_secs(2);
+    let settings = Settings {
+        idle_wake: hour,
+        gather,
+        ..settings(4, hour)
+    };
+    let (_dir, store, runner, r) = start_abc(&["a", "b", "c"], settings).await;
+    until("the first pass's probes", || {
+        *runner.probed.lock().unwrap() == 3
+    })
+    .await;
+    assert!(all_scheduled(&store).await);
+    let now = store.now().await.unwrap();
+    for rep in ["a", "b"] {
+        store.set_next_due(rep, Kind::Email, now).await.unwrap();
+    }
+    let first = std::time::Instant::now();
+    r.status.notify_change("b", Kind::Email);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        runner.calls.lock().unwrap().is_empty(),
+        "b waits for others"
+    );
+    r.status.notify_change("a", Kind::Email);
+    until("a and b ran", || runner.calls.lock().unwrap().len() == 2).await;
+    let started = runner.started.lock().unwrap().clone();
+    r.stop().await;
+    let mut calls = runner.calls.lock().unwrap().clone();
+    calls.sort();
+    assert_eq!(calls, ["a", "b"]);
+    for at in &started {
+        assert!(
+            at.duration_since(first) >= gather,
+            "started {:?} after the first notification, before the window ended",
+            at.duration_since(first)
+        );
+    }
+    assert!(
+        started[1].duration_since(started[0]) < Duration::from_millis(500),
+        "started together: {:?} apart",
+        started[1].duration_since(started[0])
+    );
 }

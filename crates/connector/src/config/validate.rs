@@ -353,6 +353,13 @@ pub fn validate(config: &Config) -> Vec<Problem> {
                 "write e.g. 1440 (renew a day before the subscription expires)",
             );
         }
+        if n.gather_ms > 60_000 {
+            p.push(
+                "notifications.gather_ms",
+                "must be at most 60000 (a minute)",
+                "write e.g. 1000 (notified changes start together within a second), or 0",
+            );
+        }
     }
     if config.errors.alert_repeat_hours == 0 {
         p.push(

@@ -338,6 +338,7 @@ pub fn scheduler_settings(config: &Config) -> scheduler::Settings {
             .notifications
             .enabled
             .then(|| minutes(config.notifications.safety_net_minutes)),
+        gather: Duration::from_millis(u64::from(config.notifications.gather_ms)),
         ..scheduler::Settings::default()
     }
 }

@@ -101,6 +101,11 @@ pub struct Notifications {
     pub safety_net_minutes: u32,
     /// A subscription is renewed when less than this is left of it.
     pub renew_before_minutes: u32,
+    /// How long the first notification of a quiet moment waits for others before their pairs
+    /// start together (0: each at once). Runs started together share the machine's warm
+    /// caches; started one by one, each pays the cost of a cold start (docs/PERFORMANCE.md,
+    /// "10,000 mailboxes").
+    pub gather_ms: u32,
 }
 
 impl Default for Notifications {
@@ -111,6 +116,7 @@ impl Default for Notifications {
             listen: "127.0.0.1:8090".into(),
             safety_net_minutes: 60,
             renew_before_minutes: 1440,
+            gather_ms: 1000,
         }
     }
 }

@@ -14,7 +14,8 @@
 //!    done without a run.
 //!
 //! With change notifications (`[notifications]`), a notification makes its pair due now and
-//! starts it at once in a pass of the notified pairs only ([`notified`]); a notified pair is
+//! starts it within [`Settings::gather`], together with the pairs notified meanwhile, in a
+//! pass of the notified pairs only ([`notified`]); a notified pair is
 //! never left out by its probe (Graph may notify before the delta shows the change), a
 //! notification during a run makes the pair due again and starts it right after it, and an
 //! e-mail pair with a live subscription is due again after the safety-net interval instead
@@ -74,6 +75,10 @@ pub struct Settings {
     /// With change notifications: the interval of a (mailbox, kind) whose subscription is
     /// live (`[notifications] safety_net_minutes`) instead of its kind's interval.
     pub safety_net: Option<Duration>,
+    /// With change notifications: how long the first notification waits for others before
+    /// the notified pairs start, together (`[notifications] gather_ms`; see
+    /// [`notified`](self::notified)).
+    pub gather: Duration,
 }
 
 impl Default for Settings {
@@ -88,6 +93,7 @@ impl Default for Settings {
             tenant_retry: Duration::from_secs(30),
             idle_wake: Duration::from_secs(30),
             safety_net: None,
+            gather: Duration::ZERO,
         }
     }
 }
@@ -146,6 +152,8 @@ impl Scheduler {
         let mut soon_pass = next_pass;
         let mut pass_at = next_pass;
         let mut waiting = false;
+        // When the notified pairs gathered so far start (see `notified`).
+        let mut notified_at: Option<Instant> = None;
         loop {
             let wake = if shutdown.is_cancelled() {
                 Instant::now()
@@ -189,7 +197,13 @@ impl Scheduler {
                     next_pass = next_pass.min(soon_pass);
                 }
                 _ = self.status.notified_wakeup.notified(), if !shutdown.is_cancelled() => {
-                    self.notified_pass(&mut tasks, &shutdown).await;
+                    notified_at.get_or_insert_with(|| Instant::now() + self.settings.gather);
+                }
+                _ = tokio::time::sleep_until(notified_at.unwrap_or(wake).into()), if notified_at.is_some() => {
+                    notified_at = None;
+                    if !shutdown.is_cancelled() {
+                        self.notified_pass(&mut tasks, &shutdown).await;
+                    }
                 }
                 _ = tokio::time::sleep_until(wake.into()) => {}
             }

@@ -7,6 +7,16 @@
 //! 2,000-mailbox bench's steady state this pass ran 248 times in 50 s while the whole
 //! schedule was read 9 times (docs/PERFORMANCE.md, "10,000 mailboxes"). The regular passes
 //! go on at their own pace and still see every pair, notified or not.
+//!
+//! The pass waits `Settings::gather` (`[notifications] gather_ms`, 1 s by default) after the
+//! first notification of a quiet moment, and starts every pair notified by then together.
+//! Why: on the machines measured, the same work costs several times the CPU when it comes
+//! in pieces spread out in time than back to back (cold caches after every gap: a SQLite
+//! write and read 25–30 µs back to back, 140–200 µs each when 10 ms or more apart), and a
+//! run mostly waits for Graph and CRM, so runs started one by one each run cold from step to
+//! step, while runs started together take their steps in turn. With notifications, changes
+//! arrive one by one, and one run per notification cost about twice the CPU per filed
+//! message of polling's passes (docs/PERFORMANCE.md, "10,000 mailboxes").
 
 use std::collections::BTreeSet;
 

@@ -452,23 +452,37 @@ async fn mailboxes_whose_probes_say_nothing_changed_are_done_without_a_run() {
     }
 }
 
-/// A notification starts its pair at once, even when its probe would say nothing changed
-/// (Graph may notify before its delta has the change), and without a regular pass: no probe
-/// is asked, the other mailboxes are not looked at.
-#[tokio::test]
-async fn a_notified_pair_runs_at_once_without_a_pass_over_every_mailbox() {
+/// `a`, `b` and `c` after their first pass: all idle by their probes, due again in an hour,
+/// no run; notified pairs wait `gather` for each other.
+async fn idle_for_an_hour(
+    gather: Duration,
+) -> (
+    tempfile::TempDir,
+    Arc<dyn StateStore>,
+    Arc<FakeRunner>,
+    Running,
+) {
     let hour = Duration::from_secs(3600);
     let settings = Settings {
         idle_wake: hour,
+        gather,
         ..settings(4, hour)
     };
-    let (_dir, store, runner, r) = start_abc(&["a", "b", "c"], settings).await;
-    // The first pass: all idle by their probes, due again in an hour, no run.
+    let (dir, store, runner, r) = start_abc(&["a", "b", "c"], settings).await;
     until("the first pass's probes", || {
         *runner.probed.lock().unwrap() == 3
     })
     .await;
     assert!(all_scheduled(&store).await);
+    (dir, store, runner, r)
+}
+
+/// A notification starts its pair at once, even when its probe would say nothing changed
+/// (Graph may notify before its delta has the change), and without a regular pass: no probe
+/// is asked, the other mailboxes are not looked at.
+#[tokio::test]
+async fn a_notified_pair_runs_at_once_without_a_pass_over_every_mailbox() {
+    let (_dir, store, runner, r) = idle_for_an_hour(Duration::ZERO).await;
     // What the notification endpoint does for `b`: due now, then marked.
     let now = store.now().await.unwrap();
     store.set_next_due("b", Kind::Email, now).await.unwrap();
@@ -498,19 +512,8 @@ async fn a_notified_pair_runs_at_once_without_a_pass_over_every_mailbox() {
 /// pairs start together when the window ends.
 #[tokio::test]
 async fn notified_pairs_start_together_after_the_gathering_window() {
-    let hour = Duration::from_secs(3600);
     let gather = Duration::from_secs(2);
-    let settings = Settings {
-        idle_wake: hour,
-        gather,
-        ..settings(4, hour)
-    };
-    let (_dir, store, runner, r) = start_abc(&["a", "b", "c"], settings).await;
-    until("the first pass's probes", || {
-        *runner.probed.lock().unwrap() == 3
-    })
-    .await;
-    assert!(all_scheduled(&store).await);
+    let (_dir, store, runner, r) = idle_for_an_hour(gather).await;
     let now = store.now().await.unwrap();
     for rep in ["a", "b"] {
         store.set_next_due(rep, Kind::Email, now).await.unwrap();

@@ -274,7 +274,10 @@ mod tests {
         ));
         assert_eq!(hub.verify("nobody's", Some("x")).await, Verdict::Unknown);
 
-        // Each lookup read that one id, and kept it: nothing else was read in or dropped.
+        // Each lookup read that one id and kept what it found: nothing else was read in or
+        // dropped, and a known id is not read again (one the other process deleted stays
+        // known until the manager's next pass replaces the hub's list; such a notification
+        // only makes its pair due).
         store
             .put_subscription(&record("unread", "9"))
             .await

@@ -2,9 +2,9 @@
 //! resource) triples, the stored subscriptions and the time, the list of creates, renewals,
 //! replacements and deletions the manager then carries out.
 
-use gc_store::{Kind, SubscriptionRecord};
 use std::time::Duration;
 
+use gc_store::{Kind, SubscriptionRecord};
 use jiff::{SignedDuration, Timestamp};
 
 /// A subscription that should exist.

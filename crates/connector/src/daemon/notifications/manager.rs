@@ -93,16 +93,18 @@ pub struct Looked {
     /// When the first stored subscription is due for renewal (or when to try again after a
     /// store error, or while another process manages them).
     pub next: Duration,
-    /// `Some` when some wanted subscriptions could not be set up yet (see [`relook`]): then
-    /// whether this pass set any up.
-    pub missing: Option<bool>,
+    /// Some wanted subscriptions could not be set up yet (see [`relook`]).
+    pub missing: bool,
+    /// This pass set up (created, renewed or replaced) at least one subscription.
+    pub set_up: bool,
 }
 
 impl Looked {
     fn after(next: Duration) -> Looked {
         Looked {
             next,
-            missing: None,
+            missing: false,
+            set_up: false,
         }
     }
 }
@@ -166,16 +168,13 @@ impl Manager {
                 }
                 _ = tokio::time::sleep(wait) => {
                     let looked = self.pass(&shutdown).await;
-                    wait = match looked.missing {
-                        Some(set_up) => {
-                            missing_wait = relook(missing_wait, set_up, SOON, RELOOK_AT_MOST);
-                            looked.next.min(missing_wait)
-                        }
-                        None => {
-                            missing_wait = Duration::ZERO;
-                            looked.next
-                        }
-                    };
+                    if looked.missing {
+                        missing_wait = relook(missing_wait, looked.set_up, SOON, RELOOK_AT_MOST);
+                        wait = looked.next.min(missing_wait);
+                    } else {
+                        missing_wait = Duration::ZERO;
+                        wait = looked.next;
+                    }
                 }
             }
         }
@@ -270,12 +269,12 @@ impl Manager {
             .collect()
             .await;
         incomplete |= results.iter().any(|ok| !ok);
-        let set_up = results.iter().any(|ok| *ok);
         let _ = self.store.release_lease(&fence).await;
         let next = self.refresh_known().await;
         Looked {
             next: Duration::try_from(next).unwrap_or(SOON),
-            missing: incomplete.then_some(set_up),
+            missing: incomplete,
+            set_up: results.iter().any(|ok| *ok),
         }
     }
 

@@ -456,6 +456,7 @@ async fn mailboxes_whose_probes_say_nothing_changed_are_done_without_a_run() {
 /// no run; notified pairs wait `gather` for each other.
 async fn idle_for_an_hour(
     gather: Duration,
+    floor: Duration,
 ) -> (
     tempfile::TempDir,
     Arc<dyn StateStore>,
@@ -466,6 +467,7 @@ async fn idle_for_an_hour(
     let settings = Settings {
         idle_wake: hour,
         gather,
+        floor,
         ..settings(4, hour)
     };
     let (dir, store, runner, r) = start_abc(&["a", "b", "c"], settings).await;
@@ -482,7 +484,7 @@ async fn idle_for_an_hour(
 /// is asked, the other mailboxes are not looked at.
 #[tokio::test]
 async fn a_notified_pair_runs_at_once_without_a_pass_over_every_mailbox() {
-    let (_dir, store, runner, r) = idle_for_an_hour(Duration::ZERO).await;
+    let (_dir, store, runner, r) = idle_for_an_hour(Duration::ZERO, Duration::ZERO).await;
     // What the notification endpoint does for `b`: due now, then marked.
     let now = store.now().await.unwrap();
     store.set_next_due("b", Kind::Email, now).await.unwrap();
@@ -513,7 +515,7 @@ async fn a_notified_pair_runs_at_once_without_a_pass_over_every_mailbox() {
 #[tokio::test]
 async fn notified_pairs_start_together_after_the_gathering_window() {
     let gather = Duration::from_secs(2);
-    let (_dir, store, runner, r) = idle_for_an_hour(gather).await;
+    let (_dir, store, runner, r) = idle_for_an_hour(gather, Duration::ZERO).await;
     let now = store.now().await.unwrap();
     for rep in ["a", "b"] {
         store.set_next_due(rep, Kind::Email, now).await.unwrap();
@@ -544,4 +546,32 @@ async fn notified_pairs_start_together_after_the_gathering_window() {
         "started together: {:?} apart",
         started[1].duration_since(started[0])
     );
+}
+
+/// A finished run brings no pass over every mailbox before its pair is due again (here in an
+/// hour): a pass within the floor after every run read the whole schedule every few seconds
+/// while notified runs came one by one. A pair made due meanwhile without a notification (what
+/// the endpoint does for a change its probe decides on) is found by the next regular pass.
+#[tokio::test]
+async fn a_finished_run_brings_no_pass_before_its_pair_is_due_again() {
+    let floor = Duration::from_millis(200);
+    let (_dir, store, runner, r) = idle_for_an_hour(Duration::ZERO, floor).await;
+    let now = store.now().await.unwrap();
+    store.set_next_due("b", Kind::Email, now).await.unwrap();
+    r.status.notify_change("b", Kind::Email);
+    until("b ran", || runner.calls.lock().unwrap().len() == 1).await;
+    // Due now, not notified: only a regular pass starts (here: probes) it.
+    store.set_next_due("a", Kind::Email, now).await.unwrap();
+    tokio::time::sleep(floor * 5).await;
+    assert_eq!(
+        *runner.probed.lock().unwrap(),
+        3,
+        "no regular pass after b's run"
+    );
+    r.status.wake();
+    until("a probed by the pass the wake-up brings", || {
+        *runner.probed.lock().unwrap() == 4
+    })
+    .await;
+    r.stop().await;
 }

@@ -180,16 +180,18 @@ impl Scheduler {
             tokio::select! {
                 _ = shutdown.cancelled() => break,
                 Some(joined) = tasks.join_next(), if !tasks.is_empty() => {
-                    self.finished(joined).await;
-                    // A finished run is due again after at least the floor (a notified
-                    // one: at once, through `notified_pass`), so a pass by then sees its
-                    // next due time; a pass after every run would read the whole schedule
-                    // once per run (docs/PERFORMANCE.md, "10,000 mailboxes").
+                    let due_in = self.finished(joined).await;
+                    // A finished run's pair is due again when `finished` stored (a notified
+                    // one: at once, through `notified_pass`), so a pass by then sees it; a
+                    // pass after every run would read the whole schedule once per run
+                    // (docs/PERFORMANCE.md, "10,000 mailboxes"), and one within the floor
+                    // after every run read it every few seconds while notified runs came
+                    // one by one, each due again only after the safety net.
                     let now = Instant::now();
                     pass_at = if waiting {
                         now
                     } else {
-                        pass_at.min(now + self.settings.floor)
+                        pass_at.min(now + due_in)
                     };
                 }
                 _ = self.status.wakeup.notified() => {
@@ -219,7 +221,9 @@ impl Scheduler {
         }
         while !tasks.is_empty() {
             match tokio::time::timeout_at(until.into(), tasks.join_next()).await {
-                Ok(Some(joined)) => self.finished(joined).await,
+                Ok(Some(joined)) => {
+                    self.finished(joined).await;
+                }
                 Ok(None) => break,
                 Err(_) => {
                     tracing::warn!(

@@ -67,13 +67,19 @@ impl Scheduler {
         });
     }
 
-    pub(super) async fn finished(&self, joined: Result<Done, tokio::task::JoinError>) {
+    /// Record a finished run. Returns how soon its pair may be due again: the gap stored as
+    /// its next due time, or the floor when that is not known (the run was aborted, stopped by
+    /// a tenant-level error, or its schedule could not be stored) or is sooner (a pair
+    /// notified during its run, which the notified pass starts; another process's run).
+    /// The loop needs no regular pass before then for this pair's sake.
+    pub(super) async fn finished(&self, joined: Result<Done, tokio::task::JoinError>) -> Duration {
+        let floor = self.settings.floor;
         let done = match joined {
             Ok(d) => d,
             // Only aborted tasks end here (panics are caught inside the task).
             Err(e) => {
                 tracing::debug!(error = %e, "run task ended without a result");
-                return;
+                return floor;
             }
         };
         self.status.end_run(&done.mailbox, done.kind);
@@ -84,7 +90,7 @@ impl Scheduler {
             Ok(Err(e)) => {
                 tracing::warn!(mailbox = done.address, %kind, error = %e, "run stopped by a tenant-level error");
                 self.tenant_down(&e).await;
-                return;
+                return floor;
             }
             Err(panic) => {
                 tracing::error!(mailbox = done.address, %kind, panic, "run panicked");
@@ -170,9 +176,14 @@ impl Scheduler {
                 )
                 .await
         };
-        if let Err(e) = stored {
-            tracing::warn!(mailbox = done.address, %kind, error = %e, "cannot store the schedule");
-        }
+        let due_in = match stored {
+            Err(e) => {
+                tracing::warn!(mailbox = done.address, %kind, error = %e, "cannot store the schedule");
+                floor
+            }
+            Ok(_) if r.outcome == MailboxOutcome::Busy => floor,
+            Ok(_) => gap.max(floor),
+        };
         if notified {
             self.status.notified_wakeup.notify_one();
         }
@@ -203,5 +214,6 @@ impl Scheduler {
                 )
                 .await;
         }
+        due_in
     }
 }

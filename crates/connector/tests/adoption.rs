@@ -454,3 +454,87 @@ async fn reprocess_controls_do_what_they_say_and_nothing_else() {
     let _ = rep;
     rt.store.close().await;
 }
+
+/// CRM queries the sandbox counted while one cycle of `rt` filed `subject`, delivered from an
+/// external into `user`'s sync folder.
+async fn queries_to_file(env: &Env, rt: &Runtime, user: &str, subject: &str) -> u64 {
+    let st = env.demo.sandbox.state();
+    st.deliver(
+        user,
+        gc_sandbox::NewMessage {
+            subject: subject.into(),
+            from: Some("new.customer@outside.example".into()),
+            to: vec![user.to_owned()],
+            body_text: Some("After the switch-over".into()),
+            folder: Some(common::SYNC.into()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let monitor = env.demo.sandbox.monitor();
+    monitor.reset_stats();
+    let report = rt
+        .cycle(None, &gc_sync::NoProgress, &Default::default())
+        .await
+        .unwrap();
+    assert_eq!(report.total(Kind::Email).created, 1, "{report:#?}");
+    monitor
+        .stats()
+        .crm
+        .by_command
+        .get("query")
+        .copied()
+        .unwrap_or(0)
+}
+
+/// The first run of a mailbox stores its switch-over; a message received after it is not
+/// looked up among the previous connector's keys (one CRM query of up to `max_legacy_keys`
+/// keys fewer per new message), unless `legacy_ids_after_switch_over` asks for it. The
+/// messages that existed before it are adopted as before (the test above).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_message_received_after_the_switch_over_is_not_looked_up_among_legacy_keys() {
+    let env = Env::start(opts(23), "").await;
+    let rt = Runtime::build(&env.config()).await.unwrap();
+    let before = rt.store.now().await.unwrap();
+    let (report, _) = common::converge(&rt, 3).await;
+    assert!(!report.any_mailbox_failed(), "{report:#?}");
+    let user = env.enabled_users().await.remove(0);
+    let rep = env
+        .crm()
+        .master()
+        .enabled_reps()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|r| r.email.as_deref() == Some(user.as_str()))
+        .unwrap()
+        .id
+        .to_string();
+    let kept = rt
+        .store
+        .get_resolved(&rep, Kind::Email, gc_sync::adopt::legacy::SWITCH_OVER)
+        .await
+        .unwrap()
+        .expect("the first run stored the switch-over");
+    let at: jiff::Timestamp = kept.parse().unwrap();
+    assert!(at >= before && at <= rt.store.now().await.unwrap(), "{at}");
+
+    rt.store.close().await;
+    // Graph gives received times in whole seconds: a message of the switch-over's second is
+    // looked up (it may be older). The next ones come a second later.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    // Each measured on a runtime of its own, so both pay the same start (CRM preflight, reps).
+    let rt = Runtime::build(&env.config()).await.unwrap();
+    let without = queries_to_file(&env, &rt, &user, "New after the switch-over").await;
+    rt.store.close().await;
+    let mut config = env.config();
+    config.adoption.legacy_ids_after_switch_over = true;
+    let rt = Runtime::build(&config).await.unwrap();
+    let with = queries_to_file(&env, &rt, &user, "Also new after the switch-over").await;
+    assert_eq!(
+        with,
+        without + 1,
+        "the legacy keys' query is the one difference ({without} against {with})"
+    );
+    rt.store.close().await;
+}

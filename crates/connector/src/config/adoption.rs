@@ -16,6 +16,9 @@ pub struct Adoption {
     /// At most this many external keys of other systems are read per mailbox and kind (the
     /// rest is left out with a warning): bounds the memory of the translation.
     pub max_legacy_keys: u32,
+    /// Also look up the previous connector's ids for messages received after the connector
+    /// first ran the mailbox (only while both connectors run side by side).
+    pub legacy_ids_after_switch_over: bool,
 }
 
 impl Default for Adoption {
@@ -25,6 +28,7 @@ impl Default for Adoption {
             legacy_ids: d.legacy_ids,
             content_match: d.content_match,
             max_legacy_keys: d.max_legacy_keys,
+            legacy_ids_after_switch_over: d.legacy_ids_after_switch_over,
         }
     }
 }
@@ -36,6 +40,7 @@ impl Adoption {
             legacy_ids: self.legacy_ids,
             content_match: self.content_match,
             max_legacy_keys: self.max_legacy_keys,
+            legacy_ids_after_switch_over: self.legacy_ids_after_switch_over,
         }
     }
 }

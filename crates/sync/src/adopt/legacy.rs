@@ -11,16 +11,47 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use gc_store::CrmId;
+use jiff::Timestamp;
 use tokio::sync::OnceCell;
 
 use crate::adopt::ids::{KeyForm, classify};
 use crate::adopt::ports::{RecordTable, SourceForm};
 use crate::adopt::{AdoptedBy, Adoption};
 use crate::engine::RunCx;
-use crate::error::{ErrorClass, PortError};
+use crate::error::{ErrorClass, PortError, store_error};
 
 /// Ids per `translateExchangeIds` request (the documented maximum).
 pub const TRANSLATE_BATCH: usize = 1000;
+
+/// The kept name (per mailbox and kind) of the switch-over: when this connector first ran the
+/// mailbox and kind with `[adoption] legacy_ids` on, by the store's clock (RFC 3339).
+pub const SWITCH_OVER: &str = "adoption:switch_over";
+
+/// The switch-over of `cx`'s mailbox and kind, stored by its first run (see [`SWITCH_OVER`]).
+///
+/// Why: the previous connector can only have filed what existed while it ran, and it must be
+/// stopped before this one starts (run side by side, each files what the other filed: every
+/// message twice). An item that came after the switch-over therefore has none of its keys,
+/// and looking it up would cost a whole index (one CRM query of up to `max_legacy_keys`
+/// keys and their translation) per run, i.e. per new message once a mailbox is in step.
+/// An item that existed before it (one the user moves back into the sync folder) is still
+/// looked up. A mailbox already synchronized by an earlier version gets the mark at its next
+/// run, so everything older stays covered. A planning walk writes nothing: `None`, look
+/// everything up. An unreadable value is written again.
+pub async fn switch_over(cx: &RunCx<'_>) -> Result<Option<Timestamp>, PortError> {
+    if let Some(at) = cx.kept.get(SWITCH_OVER).and_then(|v| v.parse().ok()) {
+        return Ok(Some(at));
+    }
+    if cx.planning {
+        return Ok(None);
+    }
+    let now = cx.store.now().await.map_err(store_error)?;
+    cx.store
+        .put_resolved(cx.mailbox(), cx.kind, SWITCH_OVER, Some(&now.to_string()))
+        .await
+        .map_err(store_error)?;
+    Ok(Some(now))
+}
 
 /// Graph immutable id → the record the previous connector linked it to, and the reverse (the
 /// kinds that write from CRM to Microsoft 365 ask by record).

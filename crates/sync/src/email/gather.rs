@@ -139,6 +139,13 @@ async fn by_legacy_id(
     if !ad.settings.legacy_ids {
         return Ok(None);
     }
+    // Received after the switch-over: the previous connector never saw it.
+    if !ad.settings.legacy_ids_after_switch_over
+        && let (Some(since), Some(received)) = (run.switch_over, m.received)
+        && received >= since
+    {
+        return Ok(None);
+    }
     let index = run
         .legacy
         .get(ad, cx, &kind.rules.content_type, RecordTable::Activity)

@@ -118,6 +118,10 @@ pub struct EmailRun {
     pub(crate) failure: OnceCell<folders::SubFolder>,
     /// The previous connector's ids of this mailbox, translated on first use.
     pub(crate) legacy: LegacyCache,
+    /// When this connector first ran the mailbox (with `legacy_ids` on): messages received
+    /// since are not looked up among the previous connector's ids (see
+    /// [`crate::adopt::legacy::switch_over`]).
+    pub(crate) switch_over: Option<jiff::Timestamp>,
     /// What the user is told at the run's end.
     pub(crate) digest: digest::Digest,
 }
@@ -165,6 +169,10 @@ impl SyncKind for EmailKind {
         else {
             return Ok(None);
         };
+        let switch_over = match &self.adoption {
+            Some(ad) if ad.settings.legacy_ids => crate::adopt::legacy::switch_over(cx).await?,
+            _ => None,
+        };
         Ok(Some(Prepared {
             total: sync_folder.total,
             sources: vec![Source {
@@ -179,6 +187,7 @@ impl SyncKind for EmailKind {
                 success: OnceCell::new(),
                 failure: OnceCell::new(),
                 legacy: LegacyCache::default(),
+                switch_over,
                 digest: digest::Digest::default(),
             },
         }))

@@ -499,17 +499,7 @@ async fn a_message_received_after_the_switch_over_is_not_looked_up_among_legacy_
     let (report, _) = common::converge(&rt, 3).await;
     assert!(!report.any_mailbox_failed(), "{report:#?}");
     let user = env.enabled_users().await.remove(0);
-    let rep = env
-        .crm()
-        .master()
-        .enabled_reps()
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|r| r.email.as_deref() == Some(user.as_str()))
-        .unwrap()
-        .id
-        .to_string();
+    let rep = env.rep_of(&user).await.id.to_string();
     let kept = rt
         .store
         .get_resolved(&rep, Kind::Email, gc_sync::adopt::legacy::SWITCH_OVER)

@@ -80,6 +80,19 @@ impl Env {
             .collect()
     }
 
+    /// The enabled rep whose e-mail address is `user`'s.
+    #[allow(dead_code)]
+    pub async fn rep_of(&self, user: &str) -> gc_crm::Rep {
+        self.crm()
+            .master()
+            .enabled_reps()
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|r| r.email.as_deref() == Some(user))
+            .unwrap_or_else(|| panic!("no enabled rep for {user}"))
+    }
+
     /// Mailbox users whose rep is enabled for e-mails in CRM.
     pub async fn enabled_users(&self) -> Vec<String> {
         let reps = self.crm().master().enabled_reps().await.unwrap();

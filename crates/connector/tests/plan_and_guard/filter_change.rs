@@ -82,14 +82,7 @@ async fn a_crm_filter_change_deletes_no_appointment_and_the_ledger_says_why() {
     let crm = env.crm();
     let dl = crm.dialect().clone();
     let user = env.users().last().unwrap().clone();
-    let rep = crm
-        .master()
-        .enabled_reps()
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|r| r.email.as_deref() == Some(user.as_str()))
-        .unwrap();
+    let rep = env.rep_of(&user).await;
     // 12 visits and 3 meetings of the rep in CRM.
     let mut visits = Vec::new();
     let mut meetings = Vec::new();

@@ -19,9 +19,10 @@
 //! kernel's task clock over all threads) per filed message for the whole run and per phase,
 //! and for the steady state's last minute of deliveries alone (with notifications, the
 //! steady state begins with the creation of every mailbox's subscription, which the last
-//! minute leaves out, so that figure is the one to compare with polling's), and the two "within its interval" checks: the longest gap without a run or probe against
-//! the interval (plus the scheduler's 5 s floor and 30 s of slack), and the steady-state
-//! delivery latencies against the same bound.
+//! minute leaves out, so that figure is the one to compare with polling's), and the two
+//! "within its interval" checks: the longest gap without a run or probe against the interval
+//! (plus the scheduler's 5 s floor and 30 s of slack), and the steady-state delivery latencies
+//! against the same bound.
 //!
 //! ```sh
 //! cargo bench -p graph-connector --bench many_mailboxes

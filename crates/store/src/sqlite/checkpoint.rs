@@ -175,28 +175,38 @@ async fn rounds(pool: &SqlitePool, commits: &Commits, turn: &WriteTurn, settings
 /// frames against a bound of 300 in the checkpoint test on a loaded machine). In its turn the
 /// checkpoint waits only for the transaction in progress; the writes queued meanwhile wait
 /// for it, as SQLite makes writers wait for a RESTART anyway.
+///
+/// The turn is taken before a connection, never while one is held, in the order the writer
+/// takes them: a round holding the pool's only connection (`[state] connections = 1`) while it
+/// waited for the turn would wait for a writer that waits for that connection, until the
+/// acquire timeout failed the writer's group. So the PASSIVE checkpoint's connection goes back
+/// to the pool first, and the RESTART takes one in its turn.
 async fn checkpoint(
     pool: &SqlitePool,
     turn: &WriteTurn,
     restart_frames: i64,
 ) -> Result<(), sqlx::Error> {
-    let mut conn = pool.acquire().await?;
     // (busy, frames in the WAL, frames checkpointed); busy (another connection is
     // checkpointing) leaves the other two at -1.
-    let (busy, log, done): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
-        .fetch_one(&mut *conn)
-        .await?;
+    let (busy, log, done) = wal_checkpoint(pool, "PRAGMA wal_checkpoint(PASSIVE)").await?;
     tracing::trace!(busy, log, done, "SQLite WAL checkpoint (passive)");
     if busy == 0 && log > restart_frames {
         let _turn = turn.lock().await;
-        let (busy, log, done): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(RESTART)")
-            .fetch_one(&mut *conn)
-            .await?;
+        let (busy, log, done) = wal_checkpoint(pool, "PRAGMA wal_checkpoint(RESTART)").await?;
         // Busy: a reader outlasted the busy timeout; the next round (after the next commit)
         // tries again.
         tracing::debug!(busy, log, done, "SQLite WAL checkpoint (restart)");
     }
     Ok(())
+}
+
+/// Run one `wal_checkpoint` pragma on a connection of the pool, given back when it returns.
+async fn wal_checkpoint(
+    pool: &SqlitePool,
+    pragma: &'static str,
+) -> Result<(i64, i64, i64), sqlx::Error> {
+    let mut conn = pool.acquire().await?;
+    sqlx::query_as(pragma).fetch_one(&mut *conn).await
 }
 
 #[cfg(test)]

@@ -89,15 +89,38 @@ async fn file(store: &SqliteStore, mailbox: &str, n: u64) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn commits_and_overlapping_reads_keep_the_wal_bounded_and_every_row() {
+    commits_and_reads_keep_the_wal_bounded_and_every_row(8, 300).await;
+}
+
+/// With the pool's only connection, a round that held it while waiting for the write turn
+/// would wait for the group commit's writer, which holds the turn and waits for the
+/// connection: every group's write failed after the acquire timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_connection_is_shared_by_the_writer_and_the_restarts() {
+    // With no other connection to hold a snapshot, each PASSIVE round copies the whole WAL
+    // and the next commit starts it over: only a low bound makes rounds restart.
+    commits_and_reads_keep_the_wal_bounded_and_every_row(1, 10).await;
+}
+
+/// Four tasks commit e-mails while four others read, through a pool of `connections`, with a
+/// restart due past `restart_frames`; each store call must succeed within an acquire timeout
+/// short beside the test.
+async fn commits_and_reads_keep_the_wal_bounded_and_every_row(
+    connections: u32,
+    restart_frames: u32,
+) {
     const WRITERS: u64 = 4;
     const COMMITS: u64 = 400;
-    const RESTART_FRAMES: u32 = 300;
     let dir = tempfile::tempdir().unwrap();
     // Rounds often beside the writers' pace, which is several frames per millisecond.
     let store = Arc::new(
         open(
             dir.path(),
-            options(RESTART_FRAMES, Duration::from_millis(20)),
+            OpenOptions {
+                max_connections: Some(connections),
+                acquire_timeout: Duration::from_secs(5),
+                ..options(restart_frames, Duration::from_millis(20))
+            },
         )
         .await,
     );

@@ -232,9 +232,17 @@ pub fn forms(config: &Config) -> anyhow::Result<Option<gc_crm::Forms>> {
 
 /// Open (and migrate) the state store.
 pub async fn store(config: &Config) -> anyhow::Result<Arc<dyn gc_store::StateStore>> {
-    gc_store::open(config.state.url.expose())
+    gc_store::open_with(config.state.url.expose(), &store_options(config))
         .await
         .with_context(|| format!("opening the state store {}", config.state.url))
+}
+
+/// The store's pool settings from `[state]`; the rest are the store's defaults.
+pub fn store_options(config: &Config) -> gc_store::OpenOptions {
+    gc_store::OpenOptions {
+        max_connections: config.state.connections,
+        ..gc_store::OpenOptions::default()
+    }
 }
 
 /// The Graph side of every kind, with the administrator's mailbox held to its sending limits.

@@ -12,8 +12,15 @@ use crate::url::{Backend, StoreUrl};
 /// Pool settings; the defaults suit one connector process.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OpenOptions {
-    /// Maximum pooled connections (default: 4 for SQLite files, 8 for PostgreSQL;
+    /// Maximum pooled connections (default: 1 for SQLite files, 8 for PostgreSQL;
     /// in-memory SQLite always uses exactly one).
+    ///
+    /// One SQLite connection, because SQLite writes one transaction at a time whatever the
+    /// pool, and a connection empties its page cache whenever another connection committed
+    /// since its last read: with four connections about a tenth of the service's instructions
+    /// went into reading pages again (docs/STORE.md, "Connections"). More connections let
+    /// reads run beside a write transaction, for a process whose store calls wait on each
+    /// other more than they cost.
     pub max_connections: Option<u32>,
     /// How long to wait for a pooled connection.
     pub acquire_timeout: Duration,

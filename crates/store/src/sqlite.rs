@@ -196,7 +196,7 @@ impl SqliteStore {
                         .pragma("wal_autocheckpoint", "0")
                         .pragma("journal_size_limit", JOURNAL_SIZE_LIMIT),
                     SqlitePoolOptions::new()
-                        .max_connections(options.max_connections.unwrap_or(4))
+                        .max_connections(options.max_connections.unwrap_or(1))
                         .after_connect(move |conn, _meta| {
                             let commits = Arc::clone(&commits);
                             Box::pin(async move { commits.hook(conn).await })

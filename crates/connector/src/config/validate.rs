@@ -214,6 +214,9 @@ pub fn validate(config: &Config) -> Vec<Problem> {
         ),
     }
     p.nonzero("state.lease_seconds", s.lease_seconds);
+    if let Some(n) = s.connections {
+        p.nonzero("state.connections", n);
+    }
     if let Some(name) = &s.instance_name
         && !crate::commands::sync::valid_instance_name(name)
     {

@@ -295,6 +295,24 @@ async fn dropping_the_store_ends_the_task() {
 }
 
 #[tokio::test]
+async fn a_file_has_one_connection_unless_told_otherwise() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path(), OpenOptions::default()).await;
+    assert_eq!(store.pool().options().get_max_connections(), 1);
+    store.close().await;
+    let store = open(
+        dir.path(),
+        OpenOptions {
+            max_connections: Some(3),
+            ..OpenOptions::default()
+        },
+    )
+    .await;
+    assert_eq!(store.pool().options().get_max_connections(), 3);
+    store.close().await;
+}
+
+#[tokio::test]
 async fn in_memory_has_no_checkpointer() {
     let store = SqliteStore::connect("sqlite::memory:", &OpenOptions::default())
         .await

@@ -20,6 +20,11 @@ pub struct State {
     /// name); the process id and its start time are always added, so two processes given one
     /// name by mistake still never share a lease.
     pub instance_name: Option<String>,
+    /// Connections to the state database the process keeps open (default: 1 for a SQLite
+    /// file, 8 for PostgreSQL). One SQLite connection does every read and write of the
+    /// process: SQLite runs one write at a time anyway, and a connection whose cache another
+    /// one's commit made stale reads its pages again (docs/STORE.md, "Connections").
+    pub connections: Option<u32>,
 }
 
 impl Default for State {
@@ -30,6 +35,7 @@ impl Default for State {
             ledger_retention_days: 180,
             lease_seconds: 120,
             instance_name: None,
+            connections: None,
         }
     }
 }

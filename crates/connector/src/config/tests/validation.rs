@@ -1,6 +1,6 @@
 //! The rules a well-typed configuration must still satisfy (`validate.rs`), and settings whose
 //! value reaches the code that uses it: time zone, URLs, credentials, the admin listener,
-//! `parallel`, the instance name, page size and worker threads.
+//! `parallel`, the instance name, the store's connections, page size and worker threads.
 
 use std::path::Path;
 
@@ -168,6 +168,23 @@ fn instance_name_names_the_process_in_its_leases() {
             "{bad:?}: {found:?}"
         );
     }
+}
+
+#[test]
+fn state_connections_reach_the_store_and_are_at_least_one() {
+    let config = load_text(&example_with("# connections = 1", "connections = 3")).unwrap();
+    assert_eq!(
+        crate::wiring::store_options(&config).max_connections,
+        Some(3)
+    );
+    // Left out: the store's default for its backend.
+    let config = load_text(EXAMPLE).unwrap();
+    assert_eq!(crate::wiring::store_options(&config).max_connections, None);
+    let found = issues(&example_with("# connections = 1", "connections = 0"));
+    assert!(
+        found.iter().any(|i| i.key == "state.connections"),
+        "{found:?}"
+    );
 }
 
 #[test]

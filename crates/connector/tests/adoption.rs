@@ -471,13 +471,18 @@ async fn queries_to_file(env: &Env, rt: &Runtime, user: &str, subject: &str) -> 
         },
     )
     .unwrap();
+    queries_of_a_cycle(env, rt, Kind::Email).await
+}
+
+/// The CRM queries of one cycle of `rt`, which must create one record of `kind`.
+async fn queries_of_a_cycle(env: &Env, rt: &Runtime, kind: Kind) -> u64 {
     let monitor = env.demo.sandbox.monitor();
     monitor.reset_stats();
     let report = rt
         .cycle(None, &gc_sync::NoProgress, &Default::default())
         .await
         .unwrap();
-    assert_eq!(report.total(Kind::Email).created, 1, "{report:#?}");
+    assert_eq!(report.total(kind).created, 1, "{report:#?}");
     monitor
         .stats()
         .crm
@@ -521,6 +526,68 @@ async fn a_message_received_after_the_switch_over_is_not_looked_up_among_legacy_
     config.adoption.legacy_ids_after_switch_over = true;
     let rt = Runtime::build(&config).await.unwrap();
     let with = queries_to_file(&env, &rt, &user, "Also new after the switch-over").await;
+    assert_eq!(
+        with,
+        without + 1,
+        "the legacy keys' query is the one difference ({without} against {with})"
+    );
+    rt.store.close().await;
+}
+
+/// The same for appointments: an event created after the calendar's switch-over is not looked
+/// up among the previous connector's keys, unless `legacy_ids_after_switch_over` asks for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_event_created_after_the_switch_over_is_not_looked_up_among_legacy_keys() {
+    // One way only: the CRM side's walk would add queries of its own to both counts.
+    let env = Env::start(
+        opts(23),
+        "[emails]\nenabled = false\n\n[appointments]\nenabled = true\ndirection = \"microsoft365_to_crm\"\n",
+    )
+    .await;
+    let rt = Runtime::build(&env.config()).await.unwrap();
+    let (report, _) = common::converge(&rt, 3).await;
+    assert!(!report.any_mailbox_failed(), "{report:#?}");
+    let user = env.enabled_users().await.remove(0);
+    let rep = env.rep_of(&user).await.id.to_string();
+    let kept = rt
+        .store
+        .get_resolved(&rep, Kind::Appointment, gc_sync::adopt::legacy::SWITCH_OVER)
+        .await
+        .unwrap();
+    assert!(kept.is_some(), "the first run stored the switch-over");
+    rt.store.close().await;
+    // Creation times are whole seconds, as received times are (the test above).
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+
+    let graph =
+        gc_graph::GraphClient::new(graph_connector::wiring::graph_options(&env.config()).unwrap())
+            .unwrap();
+    let tomorrow = gc_crm::localtime::to_local(jiff::Timestamp::now(), env.crm().time_zone())
+        .0
+        .tomorrow()
+        .unwrap();
+    let meeting = |subject: &str| {
+        serde_json::json!({
+            "subject": subject,
+            "start": {"dateTime": format!("{tomorrow}T09:00:00"), "timeZone": "UTC"},
+            "end": {"dateTime": format!("{tomorrow}T10:00:00"), "timeZone": "UTC"},
+        })
+    };
+    let rt = Runtime::build(&env.config()).await.unwrap();
+    graph
+        .create_event(&user, &meeting("New after the switch-over"))
+        .await
+        .unwrap();
+    let without = queries_of_a_cycle(&env, &rt, Kind::Appointment).await;
+    rt.store.close().await;
+    let mut config = env.config();
+    config.adoption.legacy_ids_after_switch_over = true;
+    let rt = Runtime::build(&config).await.unwrap();
+    graph
+        .create_event(&user, &meeting("Also new after the switch-over"))
+        .await
+        .unwrap();
+    let with = queries_of_a_cycle(&env, &rt, Kind::Appointment).await;
     assert_eq!(
         with,
         without + 1,

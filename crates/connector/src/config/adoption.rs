@@ -16,8 +16,8 @@ pub struct Adoption {
     /// At most this many external keys of other systems are read per mailbox and kind (the
     /// rest is left out with a warning): bounds the memory of the translation.
     pub max_legacy_keys: u32,
-    /// Also look up the previous connector's ids for messages received after the connector
-    /// first ran the mailbox (only while both connectors run side by side).
+    /// Also look up the previous connector's ids for messages received, and events created,
+    /// after the connector first ran the mailbox (only while both connectors run side by side).
     pub legacy_ids_after_switch_over: bool,
 }
 

@@ -34,8 +34,8 @@ pub const SWITCH_OVER: &str = "adoption:switch_over";
 /// message twice). An item that came after the switch-over therefore has none of its keys,
 /// and looking it up would cost a whole index (one CRM query of up to `max_legacy_keys`
 /// keys and their translation) per run, i.e. per new message once a mailbox is in step.
-/// An item that existed before it (one the user moves back into the sync folder) is still
-/// looked up. A mailbox already synchronized by an earlier version gets the mark at its next
+/// E-mail compares a message's receipt with it, appointments an event's creation. An item
+/// that existed before it (one the user moves back into the sync folder) is still looked up. A mailbox already synchronized by an earlier version gets the mark at its next
 /// run, so everything older stays covered. A planning walk writes nothing: `None`, look
 /// everything up. An unreadable value is written again.
 pub async fn switch_over(cx: &RunCx<'_>) -> Result<Option<Timestamp>, PortError> {

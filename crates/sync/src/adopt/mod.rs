@@ -163,8 +163,8 @@ pub struct AdoptionSettings {
     /// At most this many external keys of other systems are read per mailbox and content
     /// type (`max_legacy_keys`); the rest is left out with a warning (memory stays bounded).
     pub max_legacy_keys: u32,
-    /// Also look up the previous connector's ids for messages received after the
-    /// switch-over (`legacy_ids_after_switch_over`; see [`legacy::switch_over`]).
+    /// Also look up the previous connector's ids for messages received, and events created,
+    /// after the switch-over (`legacy_ids_after_switch_over`; see [`legacy::switch_over`]).
     pub legacy_ids_after_switch_over: bool,
 }
 

@@ -111,6 +111,7 @@ pub fn to_cal_event(e: Event, props_read: bool) -> CalEvent {
         id: e.id,
         ical_uid: e.ical_uid,
         change_key: e.change_key,
+        created: e.created_date_time.as_deref().and_then(|t| t.parse().ok()),
         modified: e
             .last_modified_date_time
             .as_deref()

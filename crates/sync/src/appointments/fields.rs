@@ -308,6 +308,7 @@ pub(crate) mod tests {
             id: "e1".into(),
             ical_uid: Some("uid-1".into()),
             change_key: Some("ck1".into()),
+            created: None,
             modified: None,
             subject: "Review".into(),
             body: Some((true, "<p>Agenda</p>".into())),

@@ -148,6 +148,9 @@ pub struct AppointmentRun {
     pub(crate) series_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// The previous connector's ids of this mailbox, translated on first use.
     pub(crate) legacy: LegacyCache,
+    /// When this connector took the mailbox's calendar over from the previous one (see
+    /// [`crate::adopt::legacy::switch_over`]); `None` when `legacy_ids` is off or planning.
+    pub(crate) switch_over: Option<Timestamp>,
     /// Whether `crm_source::settle` read the links written since the calendar's checkpoint
     /// in this run: once is enough (it settles at every calendar page without the CRM
     /// source, and the later pages' links are this run's own).
@@ -282,6 +285,10 @@ impl SyncKind for AppointmentKind {
         let last = end
             .checked_sub(jiff::SignedDuration::from_secs(1))
             .unwrap_or(end);
+        let switch_over = match &self.adoption {
+            Some(ad) if ad.settings.legacy_ids => crate::adopt::legacy::switch_over(cx).await?,
+            _ => None,
+        };
         Ok(Some(Prepared {
             total: None,
             sources,
@@ -293,6 +300,7 @@ impl SyncKind for AppointmentKind {
                 masters: Mutex::default(),
                 series_locks: Mutex::default(),
                 legacy: LegacyCache::default(),
+                switch_over,
                 settled_since: Default::default(),
             },
         }))

@@ -64,6 +64,9 @@ pub struct CalEvent {
     pub ical_uid: Option<String>,
     /// `changeKey`: changes with every change of the event.
     pub change_key: Option<String>,
+    /// When it was created (`createdDateTime`): an event created after the switch-over is not
+    /// looked up among the previous connector's keys ([`crate::adopt::legacy::switch_over`]).
+    pub created: Option<Timestamp>,
     /// When it was last changed.
     pub modified: Option<Timestamp>,
     /// Subject.

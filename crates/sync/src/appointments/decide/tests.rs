@@ -12,6 +12,7 @@ pub(crate) fn ev() -> CalEvent {
         id: "e1".into(),
         ical_uid: Some("uid-1".into()),
         change_key: Some("ck2".into()),
+        created: None,
         modified: None,
         subject: "Review".into(),
         body: None,

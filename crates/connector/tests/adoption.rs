@@ -474,6 +474,30 @@ async fn queries_to_file(env: &Env, rt: &Runtime, user: &str, subject: &str) -> 
     queries_of_a_cycle(env, rt, Kind::Email).await
 }
 
+/// Converge every mailbox (the first runs store their switch-over), check that `kind`'s
+/// switch-over of the first enabled user's mailbox is stored and lies within the cycle, and
+/// wait past its second: Graph gives received and created times in whole seconds, and an
+/// item of the switch-over's second is looked up (it may be older). The user.
+async fn past_the_switch_over(env: &Env, kind: Kind) -> String {
+    let rt = Runtime::build(&env.config()).await.unwrap();
+    let before = rt.store.now().await.unwrap();
+    let (report, _) = common::converge(&rt, 3).await;
+    assert!(!report.any_mailbox_failed(), "{report:#?}");
+    let user = env.enabled_users().await.remove(0);
+    let rep = env.rep_of(&user).await.id.to_string();
+    let kept = rt
+        .store
+        .get_resolved(&rep, kind, gc_sync::adopt::legacy::SWITCH_OVER)
+        .await
+        .unwrap()
+        .expect("the first run stored the switch-over");
+    let at: jiff::Timestamp = kept.parse().unwrap();
+    assert!(at >= before && at <= rt.store.now().await.unwrap(), "{at}");
+    rt.store.close().await;
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    user
+}
+
 /// The CRM queries of one cycle of `rt`, which must create one record of `kind`.
 async fn queries_of_a_cycle(env: &Env, rt: &Runtime, kind: Kind) -> u64 {
     let monitor = env.demo.sandbox.monitor();
@@ -499,25 +523,7 @@ async fn queries_of_a_cycle(env: &Env, rt: &Runtime, kind: Kind) -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_message_received_after_the_switch_over_is_not_looked_up_among_legacy_keys() {
     let env = Env::start(opts(23), "").await;
-    let rt = Runtime::build(&env.config()).await.unwrap();
-    let before = rt.store.now().await.unwrap();
-    let (report, _) = common::converge(&rt, 3).await;
-    assert!(!report.any_mailbox_failed(), "{report:#?}");
-    let user = env.enabled_users().await.remove(0);
-    let rep = env.rep_of(&user).await.id.to_string();
-    let kept = rt
-        .store
-        .get_resolved(&rep, Kind::Email, gc_sync::adopt::legacy::SWITCH_OVER)
-        .await
-        .unwrap()
-        .expect("the first run stored the switch-over");
-    let at: jiff::Timestamp = kept.parse().unwrap();
-    assert!(at >= before && at <= rt.store.now().await.unwrap(), "{at}");
-
-    rt.store.close().await;
-    // Graph gives received times in whole seconds: a message of the switch-over's second is
-    // looked up (it may be older). The next ones come a second later.
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let user = past_the_switch_over(&env, Kind::Email).await;
     // Each measured on a runtime of its own, so both pay the same start (CRM preflight, reps).
     let rt = Runtime::build(&env.config()).await.unwrap();
     let without = queries_to_file(&env, &rt, &user, "New after the switch-over").await;
@@ -544,21 +550,7 @@ async fn an_event_created_after_the_switch_over_is_not_looked_up_among_legacy_ke
         "[emails]\nenabled = false\n\n[appointments]\nenabled = true\ndirection = \"microsoft365_to_crm\"\n",
     )
     .await;
-    let rt = Runtime::build(&env.config()).await.unwrap();
-    let (report, _) = common::converge(&rt, 3).await;
-    assert!(!report.any_mailbox_failed(), "{report:#?}");
-    let user = env.enabled_users().await.remove(0);
-    let rep = env.rep_of(&user).await.id.to_string();
-    let kept = rt
-        .store
-        .get_resolved(&rep, Kind::Appointment, gc_sync::adopt::legacy::SWITCH_OVER)
-        .await
-        .unwrap();
-    assert!(kept.is_some(), "the first run stored the switch-over");
-    rt.store.close().await;
-    // Creation times are whole seconds, as received times are (the test above).
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-
+    let user = past_the_switch_over(&env, Kind::Appointment).await;
     let graph =
         gc_graph::GraphClient::new(graph_connector::wiring::graph_options(&env.config()).unwrap())
             .unwrap();

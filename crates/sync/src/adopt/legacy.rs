@@ -16,7 +16,7 @@ use tokio::sync::OnceCell;
 
 use crate::adopt::ids::{KeyForm, classify};
 use crate::adopt::ports::{RecordTable, SourceForm};
-use crate::adopt::{AdoptedBy, Adoption};
+use crate::adopt::{AdoptedBy, Adoption, AdoptionSettings};
 use crate::engine::RunCx;
 use crate::error::{ErrorClass, PortError, store_error};
 
@@ -27,18 +27,25 @@ pub const TRANSLATE_BATCH: usize = 1000;
 /// mailbox and kind with `[adoption] legacy_ids` on, by the store's clock (RFC 3339).
 pub const SWITCH_OVER: &str = "adoption:switch_over";
 
-/// The switch-over of `cx`'s mailbox and kind, stored by its first run (see [`SWITCH_OVER`]).
+/// The switch-over of `cx`'s mailbox and kind, stored by its first run (see [`SWITCH_OVER`]);
+/// `None` when `adoption` does not read the previous connector's keys.
 ///
 /// Why: the previous connector can only have filed what existed while it ran, and it must be
 /// stopped before this one starts (run side by side, each files what the other filed: every
 /// message twice). An item that came after the switch-over therefore has none of its keys,
 /// and looking it up would cost a whole index (one CRM query of up to `max_legacy_keys`
-/// keys and their translation) per run, i.e. per new message once a mailbox is in step.
-/// E-mail compares a message's receipt with it, appointments an event's creation. An item
-/// that existed before it (one the user moves back into the sync folder) is still looked up. A mailbox already synchronized by an earlier version gets the mark at its next
-/// run, so everything older stays covered. A planning walk writes nothing: `None`, look
-/// everything up. An unreadable value is written again.
-pub async fn switch_over(cx: &RunCx<'_>) -> Result<Option<Timestamp>, PortError> {
+/// keys and their translation) per run, i.e. per new message once a mailbox is in step
+/// ([`came_after_switch_over`]). An item that existed before it (one the user moves back
+/// into the sync folder) is still looked up. A mailbox already synchronized by an earlier
+/// version gets the mark at its next run, so everything older stays covered. A planning walk
+/// writes nothing: `None`, look everything up. An unreadable value is written again.
+pub async fn switch_over(
+    cx: &RunCx<'_>,
+    adoption: Option<&Adoption>,
+) -> Result<Option<Timestamp>, PortError> {
+    if !adoption.is_some_and(|ad| ad.settings.legacy_ids) {
+        return Ok(None);
+    }
     if let Some(at) = cx.kept.get(SWITCH_OVER).and_then(|v| v.parse().ok()) {
         return Ok(Some(at));
     }
@@ -51,6 +58,20 @@ pub async fn switch_over(cx: &RunCx<'_>) -> Result<Option<Timestamp>, PortError>
         .await
         .map_err(store_error)?;
     Ok(Some(now))
+}
+
+/// Whether an item that came at `at` (a message's receipt, an event's creation: Graph's times,
+/// whole seconds) came at or after the switch-over `since`, so that the previous connector
+/// never saw it and its keys need not be read. Never with `legacy_ids_after_switch_over`, nor
+/// when either time is unknown (a planning walk, an item without the time): then it is
+/// looked up.
+pub fn came_after_switch_over(
+    settings: &AdoptionSettings,
+    since: Option<Timestamp>,
+    at: Option<Timestamp>,
+) -> bool {
+    !settings.legacy_ids_after_switch_over
+        && matches!((since, at), (Some(since), Some(at)) if at >= since)
 }
 
 /// Graph immutable id → the record the previous connector linked it to, and the reverse (the
@@ -206,6 +227,35 @@ async fn build(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_what_came_at_or_after_the_switch_over_is_left_out() {
+        let since: Timestamp = "2026-12-06T12:00:00Z".parse().unwrap();
+        let second = jiff::SignedDuration::from_secs(1);
+        let on = AdoptionSettings::default();
+        assert!(came_after_switch_over(&on, Some(since), Some(since)));
+        assert!(came_after_switch_over(
+            &on,
+            Some(since),
+            Some(since + second)
+        ));
+        assert!(!came_after_switch_over(
+            &on,
+            Some(since),
+            Some(since - second)
+        ));
+        assert!(!came_after_switch_over(&on, None, Some(since)));
+        assert!(!came_after_switch_over(&on, Some(since), None));
+        let every = AdoptionSettings {
+            legacy_ids_after_switch_over: true,
+            ..AdoptionSettings::default()
+        };
+        assert!(!came_after_switch_over(
+            &every,
+            Some(since),
+            Some(since + second)
+        ));
+    }
 
     #[test]
     fn the_index_answers_both_ways_whatever_the_order_of_the_keys() {

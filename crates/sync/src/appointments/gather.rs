@@ -178,7 +178,7 @@ pub async fn gather(
         && let Some(e) = ev
         && let Some(ad) = &kind.adoption
         && ad.settings.legacy_ids
-        && !created_after_switch_over(ad, run, e)
+        && !adopt::legacy::came_after_switch_over(&ad.settings, run.switch_over, e.created)
     {
         // The previous connector's key, by the EWS id or entry id it stored.
         let index = run
@@ -293,14 +293,6 @@ fn adopted_by(how: &str) -> Option<AdoptedBy> {
 /// link a full walk did not see), the linked event, or for an unlinked appointment the event
 /// the connector wrote for it before a crash (its CrmId property), and whether other
 /// mailboxes link the appointment already (it came from Microsoft 365).
-/// Whether `e` was created at or after the switch-over, so that the previous connector never
-/// saw it and its keys need not be read (unless `legacy_ids_after_switch_over`). An event
-/// without a creation time, or a run without a switch-over (planning), is looked up.
-fn created_after_switch_over(ad: &Adoption, run: &AppointmentRun, e: &CalEvent) -> bool {
-    !ad.settings.legacy_ids_after_switch_over
-        && matches!((run.switch_over, e.created), (Some(since), Some(created)) if created >= since)
-}
-
 async fn gather_crm(
     kind: &AppointmentKind,
     cx: &ItemCx<'_>,

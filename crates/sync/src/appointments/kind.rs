@@ -285,10 +285,7 @@ impl SyncKind for AppointmentKind {
         let last = end
             .checked_sub(jiff::SignedDuration::from_secs(1))
             .unwrap_or(end);
-        let switch_over = match &self.adoption {
-            Some(ad) if ad.settings.legacy_ids => crate::adopt::legacy::switch_over(cx).await?,
-            _ => None,
-        };
+        let switch_over = crate::adopt::legacy::switch_over(cx, self.adoption.as_ref()).await?;
         Ok(Some(Prepared {
             total: None,
             sources,

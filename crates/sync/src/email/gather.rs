@@ -139,11 +139,7 @@ async fn by_legacy_id(
     if !ad.settings.legacy_ids {
         return Ok(None);
     }
-    // Received after the switch-over: the previous connector never saw it.
-    if !ad.settings.legacy_ids_after_switch_over
-        && let (Some(since), Some(received)) = (run.switch_over, m.received)
-        && received >= since
-    {
+    if adopt::legacy::came_after_switch_over(&ad.settings, run.switch_over, m.received) {
         return Ok(None);
     }
     let index = run

@@ -169,10 +169,7 @@ impl SyncKind for EmailKind {
         else {
             return Ok(None);
         };
-        let switch_over = match &self.adoption {
-            Some(ad) if ad.settings.legacy_ids => crate::adopt::legacy::switch_over(cx).await?,
-            _ => None,
-        };
+        let switch_over = crate::adopt::legacy::switch_over(cx, self.adoption.as_ref()).await?;
         Ok(Some(Prepared {
             total: sync_folder.total,
             sources: vec![Source {

@@ -1,20 +1,20 @@
 //! The rules for the CRM side, without I/O: what a CRM appointment of the rep (or a linked
-//! one a full walk no longer saw) does to the rep's calendar, and the both-changed rule that
-//! both sides share.
+//! one a full walk no longer saw) does to the rep's calendar.
 //!
 //! The CRM side only writes when the event is as the link remembers it; an appointment whose
 //! event changed too is left to the calendar side (which runs after it in every mailbox run
 //! and meets the event's change), where the conflict rule decides with both versions at hand
-//! ([`conflict_winner`]).
+//! ([`crate::appointments::conflict`]).
 
 use crate::adopt::AdoptedBy;
 use gc_store::{CrmId, Link, LinkState};
-use serde_json::{Value, json};
+use serde_json::Value;
 
+use crate::appointments::conflict::{Winner, conflict_detail, conflict_winner};
 use crate::appointments::content::{self, Content};
 use crate::appointments::decide::{Decision, Input, takes_crm_edits};
 use crate::appointments::model::{CalEvent, CrmAppointment, CrmItem, EventChange};
-use crate::appointments::rules::{AppointmentRules, Conflict};
+use crate::appointments::rules::AppointmentRules;
 use crate::appointments::series;
 use crate::email::model::RepRef;
 use crate::engine::Owner;
@@ -377,7 +377,7 @@ fn same_but_attendees(a: &Content, b: &Content) -> bool {
 
 /// Addresses of CRM participants the event does not have yet (never the rep's own): the
 /// connector invites, it does not uninvite.
-fn invitees(wanted: &Content, ev: Option<&CalEvent>, owner: &Owner) -> Vec<String> {
+pub(crate) fn invitees(wanted: &Content, ev: Option<&CalEvent>, owner: &Owner) -> Vec<String> {
     wanted
         .attendees
         .iter()
@@ -509,84 +509,6 @@ pub struct EventWrite {
     pub adopted_by: Option<AdoptedBy>,
     /// Both sides had changed: the losing version, for the ledger.
     pub conflict: Option<Value>,
-}
-
-/// Which side wins a conflict.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Winner {
-    /// The event.
-    Microsoft365,
-    /// The CRM appointment.
-    Crm,
-}
-
-/// The both-changed rule: `[appointments] conflict`.
-pub fn conflict_winner(rules: &AppointmentRules, ev: &CalEvent, a: &CrmAppointment) -> Winner {
-    match rules.conflict {
-        Conflict::Microsoft365 => Winner::Microsoft365,
-        Conflict::Crm => Winner::Crm,
-        Conflict::Newest => match (ev.modified, content::crm_modified(a)) {
-            (Some(g), Some(c)) if c > g => Winner::Crm,
-            _ => Winner::Microsoft365,
-        },
-    }
-}
-
-/// The ledger's record of a conflict: which rule, who won, and the losing version.
-pub fn conflict_detail(
-    rules: &AppointmentRules,
-    winner: Winner,
-    losing: Option<&Content>,
-    ev: &CalEvent,
-    a: &CrmAppointment,
-) -> Value {
-    let rule = match rules.conflict {
-        Conflict::Microsoft365 => "microsoft365",
-        Conflict::Crm => "crm",
-        Conflict::Newest => "newest",
-    };
-    json!({
-        "conflict": {
-            "rule": rule,
-            "winner": match winner { Winner::Microsoft365 => "microsoft365", Winner::Crm => "crm" },
-            "eventModified": ev.modified.map(|t| t.to_string()),
-            "crmModified": a.updated,
-            "losingVersion": losing.map(Content::to_json),
-        }
-    })
-}
-
-/// When both sides changed and CRM wins, from the calendar side: the event gets CRM's version.
-pub fn crm_wins(i: &Input<'_>, ev: &CalEvent, a: &CrmAppointment) -> Decision {
-    let wanted = match content::of_crm(a, i.rules, i.reps) {
-        Ok(c) => c,
-        Err(reason) => return Decision::Fail(reason),
-    };
-    let losing = content::of_event(ev);
-    let what = losing
-        .as_ref()
-        .map(|c| c.differences(&wanted).join(", "))
-        .unwrap_or_default();
-    Decision::WriteEvent(Box::new(EventWrite {
-        crm_id: a.id,
-        event_id: Some(ev.id.clone()),
-        body: content::event_body(&wanted, None),
-        invite: invitees(&wanted, Some(ev), i.owner),
-        crm_hash: wanted.hash(),
-        crm_version: a.updated.clone(),
-        reason: format!(
-            "both sides changed since the last sync; CRM's version wins ([appointments] conflict): the event is updated ({what}), its own version is kept in this entry"
-        ),
-        adopted: false,
-        adopted_by: None,
-        conflict: Some(conflict_detail(
-            i.rules,
-            Winner::Crm,
-            losing.as_ref(),
-            ev,
-            a,
-        )),
-    }))
 }
 
 #[cfg(test)]

@@ -5,8 +5,8 @@
 //! - [`fields`]: an event's activity fields, participants and content hash (pure);
 //! - [`content`]: an appointment's synchronized content on either side, its hash (echoes are
 //!   not changes) and the event body CRM's version becomes (pure);
-//! - [`decide`]: the rules per calendar change (pure), [`decide_crm`]: per CRM change and
-//!   the both-changed rule (pure);
+//! - [`decide`]: the rules per calendar change (pure), [`decide_crm`]: per CRM change
+//!   (pure), [`conflict`]: the both-changed rule both sides share (pure);
 //! - [`series`]: recurring series: keys of masters and occurrences, cancelled occurrences,
 //!   the series fields of CRM records (pure);
 //! - [`crm_source`]: the rep's CRM appointments in the window, as the kind's second source;
@@ -16,6 +16,7 @@
 //! - [`probe`]: the idle check (the calendar's stored delta link).
 
 pub mod adapters;
+pub mod conflict;
 pub mod content;
 pub mod crm_source;
 pub mod decide;

@@ -6,8 +6,9 @@
 use gc_store::LinkState;
 
 use super::{Decision, Input, participant};
+use crate::appointments::conflict::{self, Winner};
 use crate::appointments::content;
-use crate::appointments::decide_crm::{self, Winner};
+use crate::appointments::decide_crm;
 use crate::appointments::fields::{Mapped, changed_fields};
 use crate::appointments::gather::{Facts, OTHER_LINK};
 use crate::appointments::model::{CalEvent, CrmAppointment, NewMember};
@@ -101,13 +102,12 @@ pub(super) fn sync_existing(
     let mut conflict = None;
     if owns && !same_content && crm_changed {
         // Without the CRM → Microsoft 365 direction the event always wins.
-        if decide_crm::conflict_winner(i.rules, ev, a) == Winner::Crm
-            && i.rules.crm_to_microsoft365()
+        if conflict::conflict_winner(i.rules, ev, a) == Winner::Crm && i.rules.crm_to_microsoft365()
         {
-            return decide_crm::crm_wins(&i, ev, a);
+            return conflict::crm_wins(&i, ev, a);
         }
         let losing = content::of_crm(a, i.rules, i.reps).ok();
-        conflict = Some(decide_crm::conflict_detail(
+        conflict = Some(conflict::conflict_detail(
             i.rules,
             Winner::Microsoft365,
             losing.as_ref(),

@@ -1,0 +1,94 @@
+//! The both-changed rule, shared by both sides of the appointments kind: when the event and
+//! the appointment both changed since the last sync, `[appointments] conflict` picks the
+//! winner, and the ledger entry keeps the rule, the winner and the losing version, so that no
+//! edit is lost without a trace (docs/SYNC.md, "Both changed").
+//!
+//! The CRM side never applies it: it leaves a both-changed appointment to the calendar side,
+//! which meets the event's change next in the same run and calls [`crm_wins`] or records the
+//! event's win with [`conflict_detail`].
+
+use serde_json::{Value, json};
+
+use crate::appointments::content::{self, Content};
+use crate::appointments::decide::{Decision, Input};
+use crate::appointments::decide_crm::{EventWrite, invitees};
+use crate::appointments::model::{CalEvent, CrmAppointment};
+use crate::appointments::rules::{AppointmentRules, Conflict};
+
+/// Which side wins a conflict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Winner {
+    /// The event.
+    Microsoft365,
+    /// The CRM appointment.
+    Crm,
+}
+
+/// The both-changed rule: `[appointments] conflict`.
+pub fn conflict_winner(rules: &AppointmentRules, ev: &CalEvent, a: &CrmAppointment) -> Winner {
+    match rules.conflict {
+        Conflict::Microsoft365 => Winner::Microsoft365,
+        Conflict::Crm => Winner::Crm,
+        Conflict::Newest => match (ev.modified, content::crm_modified(a)) {
+            (Some(g), Some(c)) if c > g => Winner::Crm,
+            _ => Winner::Microsoft365,
+        },
+    }
+}
+
+/// The ledger's record of a conflict: which rule, who won, and the losing version.
+pub fn conflict_detail(
+    rules: &AppointmentRules,
+    winner: Winner,
+    losing: Option<&Content>,
+    ev: &CalEvent,
+    a: &CrmAppointment,
+) -> Value {
+    let rule = match rules.conflict {
+        Conflict::Microsoft365 => "microsoft365",
+        Conflict::Crm => "crm",
+        Conflict::Newest => "newest",
+    };
+    json!({
+        "conflict": {
+            "rule": rule,
+            "winner": match winner { Winner::Microsoft365 => "microsoft365", Winner::Crm => "crm" },
+            "eventModified": ev.modified.map(|t| t.to_string()),
+            "crmModified": a.updated,
+            "losingVersion": losing.map(Content::to_json),
+        }
+    })
+}
+
+/// When both sides changed and CRM wins, from the calendar side: the event gets CRM's version.
+pub fn crm_wins(i: &Input<'_>, ev: &CalEvent, a: &CrmAppointment) -> Decision {
+    let wanted = match content::of_crm(a, i.rules, i.reps) {
+        Ok(c) => c,
+        Err(reason) => return Decision::Fail(reason),
+    };
+    let losing = content::of_event(ev);
+    let what = losing
+        .as_ref()
+        .map(|c| c.differences(&wanted).join(", "))
+        .unwrap_or_default();
+    Decision::WriteEvent(Box::new(EventWrite {
+        crm_id: a.id,
+        event_id: Some(ev.id.clone()),
+        body: content::event_body(&wanted, None),
+        invite: invitees(&wanted, Some(ev), i.owner),
+        crm_hash: wanted.hash(),
+        crm_version: a.updated.clone(),
+        reason: format!(
+            "both sides changed since the last sync; CRM's version wins ([appointments] conflict): the event is updated ({what}), its own version is kept in this entry"
+        ),
+        adopted: false,
+        adopted_by: None,
+        conflict: Some(conflict_detail(
+            i.rules,
+            Winner::Crm,
+            losing.as_ref(),
+            ev,
+            a,
+        )),
+    }))
+}

@@ -365,6 +365,27 @@ pub fn contents_differ(
     }
 }
 
+/// Whether the event already shows CRM's version of the meeting: the same content (attendees
+/// aside) and, for a copy that takes CRM's edits, no CRM participant left to invite. Nothing
+/// of CRM's is then pending for this copy, whatever the link's baseline says: a CRM edit the
+/// event already carries (the organizer's copy took it, and the meeting update reached this
+/// one) is agreed content, not a change to weigh.
+pub fn event_shows_crm(
+    ev: &CalEvent,
+    a: &CrmAppointment,
+    rules: &AppointmentRules,
+    reps: &[RepRef],
+    owner: &Owner,
+) -> bool {
+    match (content::of_event(ev), content::of_crm(a, rules, reps)) {
+        (Some(e), Ok(c)) => {
+            same_but_attendees(&e, &c)
+                && (!takes_crm_edits(ev, owner) || invitees(&c, Some(ev), owner).is_empty())
+        }
+        _ => false,
+    }
+}
+
 /// Everything but the attendees is the same (attendees are only ever added from CRM).
 fn same_but_attendees(a: &Content, b: &Content) -> bool {
     let strip = |c: &Content| Content {

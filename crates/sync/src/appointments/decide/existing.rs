@@ -98,6 +98,13 @@ pub(super) fn sync_existing(
     } else {
         baseline
             .is_some_and(|h| !h.is_empty() && h != content::crm_hash(a, i.rules, i.reps).as_str())
+            // A CRM edit the event already shows is agreed content: no conflict to weigh (the
+            // versions are the same) and no baseline to keep for it, so the link moves to
+            // CRM's content here, on the calendar side. An attendee's copy whose CRM side met
+            // the edit before the meeting update reached it otherwise kept the old baseline
+            // until its CRM side met the record again, and the organizer's copy adopting
+            // through its link (after a forget) recorded a conflict of two equal versions.
+            && !decide_crm::event_shows_crm(ev, a, i.rules, i.reps, i.owner)
     };
     let mut conflict = None;
     if owns && !same_content && crm_changed {

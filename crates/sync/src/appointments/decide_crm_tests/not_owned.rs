@@ -300,3 +300,74 @@ fn an_attendees_copy_adopting_after_a_crm_edit_keeps_the_baseline_it_adopted() {
     let facts = through_link(&crm_edit, anna.crm_hash.clone(), "bob@contoso.com");
     assert_the_crm_edit_wins(&organizer_adopting(), &facts);
 }
+
+#[test]
+fn an_attendees_copy_showing_crms_edit_moves_its_baseline_on_the_calendar_side() {
+    // Anna's CRM side met CRM's edit first and kept the agreed baseline; then the organizer's
+    // copy took the edit and the meeting update reached Anna's copy, which her calendar side
+    // meets before her CRM side meets the record again.
+    let agreed = appointment("Review", "2026-05-02T09:00:00Z");
+    let crm_edit = appointment("Review (crm)", "2026-05-02T11:00:00Z");
+    let before = attendee_link(&agreed);
+    let after = remembered(
+        before.clone(),
+        &crm_side(&crm_edit, &before, &attendee_event()),
+    );
+    assert_eq!(after.crm_hash, before.crm_hash, "the baseline stayed");
+    let mut updated = attendee_event();
+    updated.subject = "Review (crm)".into();
+    updated.change_key = Some("ck3".into());
+    let facts = Facts {
+        existing: Some(crm_edit.clone()),
+        found_by: Some("link"),
+        ..Facts::default()
+    };
+    let change = EventChange::Event(Box::new(updated));
+    let moved = match decide_it(&change, Some(&after), &facts, &rules()) {
+        Decision::Sync {
+            fields,
+            conflict,
+            crm_hash,
+            ..
+        } => {
+            assert!(fields.is_empty() && conflict.is_none());
+            crm_hash
+        }
+        other => panic!("{other:?}"),
+    };
+    // The sides agree again: the baseline is CRM's content as this write leaves it (with
+    // the participants it adds), no longer the content agreed before the edit.
+    assert!(
+        moved.is_some() && moved != before.crm_hash,
+        "the baseline moved: {moved:?}"
+    );
+
+    // The organizer's copy, which took the edit (its event shows CRM's content and invites
+    // CRM's participant), adopts the record through Anna's link after a `forget`: the same
+    // version on both sides is no conflict, whichever rule, through the moved baseline or
+    // through one an older build left behind.
+    let mut organizer = ev();
+    organizer.subject = "Review (crm)".into();
+    organizer.modified = Some("2026-05-02T11:30:00Z".parse().unwrap());
+    organizer.attendees = vec![crate::appointments::model::Attendee {
+        email: "kim@customer.example".into(),
+        role: gc_crm::ParticipantRole::Required,
+        response: None,
+    }];
+    let change = EventChange::Event(Box::new(organizer));
+    for baseline in [moved, before.crm_hash.clone()] {
+        for conflict in [Conflict::Newest, Conflict::Crm, Conflict::Microsoft365] {
+            let r = AppointmentRules {
+                conflict,
+                ..rules()
+            };
+            let facts = through_link(&crm_edit, baseline.clone(), "anna@contoso.com");
+            match decide_it(&change, None, &facts, &r) {
+                Decision::Sync {
+                    conflict, adopted, ..
+                } => assert!(adopted && conflict.is_none(), "{conflict:?}"),
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+}

@@ -237,6 +237,35 @@ fn an_external_organizers_meeting_takes_no_crm_edit_and_its_key_copy_weighs_it()
         }
         other => panic!("{other:?}"),
     }
+    // Under a rule that picks CRM, CRM's version is not written into this copy (the
+    // organizer's next update would overwrite it): the meeting is Microsoft 365's, the event
+    // wins, and the entry keeps CRM's version and says why the rule was overruled.
+    let crm_rule = AppointmentRules {
+        conflict: Conflict::Crm,
+        ..rules()
+    };
+    match decide_it(&change, Some(&after), &facts, &crm_rule) {
+        Decision::Sync {
+            fields,
+            conflict,
+            reason,
+            ..
+        } => {
+            assert!(!fields.is_empty());
+            let c = conflict.expect("weighed as a conflict");
+            assert_eq!(c["conflict"]["rule"], "crm");
+            assert_eq!(c["conflict"]["winner"], "microsoft365");
+            assert_eq!(c["conflict"]["losingVersion"]["subject"], "Review (crm)");
+            assert!(
+                c["conflict"]["overruled"]
+                    .as_str()
+                    .is_some_and(|w| w.contains("eve@partner.example")),
+                "{c}"
+            );
+            assert!(reason.contains("not a synced rep"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
     // Another attendee's copy (the key names another mailbox) writes no fields either.
     let other = Facts {
         key: key("bob@contoso.com"),

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use crate::appointments::content::{self, Content};
 use crate::appointments::decide::{Decision, Input};
-use crate::appointments::decide_crm::{EventWrite, invitees};
+use crate::appointments::decide_crm::{differences, invitees, patch_event};
 use crate::appointments::model::{CalEvent, CrmAppointment};
 use crate::appointments::rules::{AppointmentRules, Conflict};
 
@@ -67,28 +67,11 @@ pub fn crm_wins(i: &Input<'_>, ev: &CalEvent, a: &CrmAppointment) -> Decision {
         Err(reason) => return Decision::Fail(reason),
     };
     let losing = content::of_event(ev);
-    let what = losing
-        .as_ref()
-        .map(|c| c.differences(&wanted).join(", "))
-        .unwrap_or_default();
-    Decision::WriteEvent(Box::new(EventWrite {
-        crm_id: a.id,
-        event_id: Some(ev.id.clone()),
-        body: content::event_body(&wanted, None),
-        invite: invitees(&wanted, Some(ev), i.owner),
-        crm_hash: wanted.hash(),
-        crm_version: a.updated.clone(),
-        reason: format!(
-            "both sides changed since the last sync; CRM's version wins ([appointments] conflict): the event is updated ({what}), its own version is kept in this entry"
-        ),
-        adopted: false,
-        adopted_by: None,
-        conflict: Some(conflict_detail(
-            i.rules,
-            Winner::Crm,
-            losing.as_ref(),
-            ev,
-            a,
-        )),
-    }))
+    let what = differences(losing.as_ref(), &wanted);
+    let reason = format!(
+        "both sides changed since the last sync; CRM's version wins ([appointments] conflict): the event is updated ({what}), its own version is kept in this entry"
+    );
+    let detail = conflict_detail(i.rules, Winner::Crm, losing.as_ref(), ev, a);
+    let invite = invitees(&wanted, Some(ev), i.owner);
+    patch_event(a, ev, &wanted, invite, reason, None, Some(detail))
 }

@@ -283,26 +283,47 @@ pub fn decide_crm(i: Input<'_>) -> Decision {
             }))
         };
     }
-    let what = current
-        .as_ref()
-        .map(|c| c.differences(&wanted).join(", "))
-        .unwrap_or_default();
+    let what = differences(current.as_ref(), &wanted);
+    let reason = if linked {
+        format!("the appointment changed in CRM: the event is updated ({what})")
+    } else {
+        format!(
+            "adopted the event the connector wrote for this appointment (CrmId property) and updated it ({what})"
+        )
+    };
+    let adopted_by = (!linked).then_some(AdoptedBy::CrmIdProperty);
+    patch_event(a, ev, &wanted, invite, reason, adopted_by, conflict)
+}
+
+/// The fields in which the event's content `current` differs from CRM's `wanted`, for the
+/// ledger's reason.
+pub(crate) fn differences(current: Option<&Content>, wanted: &Content) -> String {
+    current
+        .map(|c| c.differences(wanted).join(", "))
+        .unwrap_or_default()
+}
+
+/// CRM's content `wanted` of `a` written over the event `ev` (a PATCH), the link taking its
+/// hash and update stamp; `adopted_by` when the event was not linked yet.
+pub(crate) fn patch_event(
+    a: &CrmAppointment,
+    ev: &CalEvent,
+    wanted: &Content,
+    invite: Vec<String>,
+    reason: String,
+    adopted_by: Option<AdoptedBy>,
+    conflict: Option<Value>,
+) -> Decision {
     Decision::WriteEvent(Box::new(EventWrite {
         crm_id: a.id,
         event_id: Some(ev.id.clone()),
-        body: content::event_body(&wanted, None),
+        body: content::event_body(wanted, None),
         invite,
-        crm_hash,
+        crm_hash: wanted.hash(),
         crm_version: a.updated.clone(),
-        reason: if linked {
-            format!("the appointment changed in CRM: the event is updated ({what})")
-        } else {
-            format!(
-                "adopted the event the connector wrote for this appointment (CrmId property) and updated it ({what})"
-            )
-        },
-        adopted: !linked,
-        adopted_by: (!linked).then_some(AdoptedBy::CrmIdProperty),
+        reason,
+        adopted: adopted_by.is_some(),
+        adopted_by,
         conflict,
     }))
 }

@@ -267,8 +267,16 @@ pub fn escape_text(s: &str) -> String {
 
 /// Escapes an attribute value for a double-quoted attribute: markup characters and quotes
 /// as entities, TAB/LF/CR as character references (attribute-value normalisation would turn
-/// them into spaces otherwise); characters XML 1.0 cannot carry are removed.
-pub fn escape_attr(s: &str) -> String {
+/// them into spaces otherwise); characters XML 1.0 cannot carry are removed. A value with
+/// nothing to escape or remove (most of a request's: field names, ids, dates) is returned as
+/// it is, without a copy: a CRM request has dozens of attributes.
+pub fn escape_attr(s: &str) -> Cow<'_, str> {
+    let plain = |c: char| {
+        is_xml10_char(c) && !matches!(c, '&' | '<' | '>' | '"' | '\'' | '\t' | '\n' | '\r')
+    };
+    if s.chars().all(plain) {
+        return Cow::Borrowed(s);
+    }
     let mut out = String::with_capacity(s.len() + 8);
     for c in s.chars().filter(|c| is_xml10_char(*c)) {
         match c {
@@ -283,7 +291,7 @@ pub fn escape_attr(s: &str) -> String {
             c => out.push(c),
         }
     }
-    out
+    Cow::Owned(out)
 }
 
 /// Whether `s` can be used as an element or attribute name as-is (a conservative subset of
@@ -367,6 +375,16 @@ mod tests {
     fn escaping_rules() {
         assert_eq!(escape_text("a<b&c>\r\n\u{1}"), "a&lt;b&amp;c&gt;&#13;\n");
         assert_eq!(escape_attr("\"'\t\n"), "&quot;&apos;&#9;&#10;");
+        assert_eq!(
+            escape_attr("a<b&c>\r\u{1}\u{FFFE}é"),
+            "a&lt;b&amp;c&gt;&#13;é"
+        );
+        // Nothing to escape or remove: the value itself, not a copy.
+        assert!(matches!(
+            escape_attr("2026-05-04 Müller"),
+            Cow::Borrowed("2026-05-04 Müller")
+        ));
+        assert!(matches!(escape_attr("x\u{FFFF}"), Cow::Owned(v) if v == "x"));
         assert_eq!(sanitize("a\u{0}b\u{FFFF}c\u{7F}"), "abc\u{7F}");
         assert!(is_valid_name("E-mail1"));
         assert!(!is_valid_name("1abc"));

@@ -39,10 +39,9 @@ impl Out {
         let mut start = BytesStart::new(name);
         for (k, v) in attrs {
             check_name(k)?;
-            let escaped = dom::escape_attr(v);
             start.push_attribute(Attribute {
                 key: QName(k),
-                value: Cow::Owned(escaped),
+                value: dom::escape_attr(v),
             });
         }
         let ev = if empty {

@@ -36,8 +36,11 @@ pub fn install() -> Option<PrometheusHandle> {
         .clone()
 }
 
-/// How often recorded histogram samples are folded into their buckets.
-const UPKEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+/// How often recorded histogram samples are folded into their buckets. Each upkeep walks
+/// every histogram series (about 40 in a service run), sampled or not, at about 6,000
+/// instructions each: every 5 s that was 2 % of a notified message's instructions. The queue
+/// it bounds grows by about 30 KB a second at 10,000 mailboxes, so 15 s keep it under 0.5 MB.
+const UPKEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// The exporter keeps every histogram sample in a queue until its upkeep folds them into the
 /// buckets, and upkeep otherwise only happens when `/metrics` is scraped: a service nobody

@@ -23,7 +23,8 @@ use crate::engine::Owner;
 /// is an attendee's copy of a meeting Microsoft 365 owns. Its CRM side records such an edit
 /// without writing it back and keeps the agreed baseline in its link (as when the record is
 /// `ConnectorPublished` and the CRM source leaves it alone), and its calendar side weighs the
-/// edit by the conflict rule at the organizer's next update; no other copy writes either way.
+/// edit at the organizer's next update, where the event wins even when the conflict rule picks
+/// CRM (the edit is kept in the ledger entry); no other copy writes either way.
 pub fn owns_fields(ev: &CalEvent, mapped: &Mapped, facts: &Facts, owner: &Owner) -> bool {
     if ev.is_organizer || ev.organizer.as_deref().is_some_and(|o| owner.owns(o)) {
         return true;

@@ -271,27 +271,34 @@ pub fn escape_text(s: &str) -> String {
 /// nothing to escape or remove (most of a request's: field names, ids, dates) is returned as
 /// it is, without a copy: a CRM request has dozens of attributes.
 pub fn escape_attr(s: &str) -> Cow<'_, str> {
-    let plain = |c: char| {
-        is_xml10_char(c) && !matches!(c, '&' | '<' | '>' | '"' | '\'' | '\t' | '\n' | '\r')
-    };
-    if s.chars().all(plain) {
+    if s.chars()
+        .all(|c| is_xml10_char(c) && attr_reference(c).is_none())
+    {
         return Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(s.len() + 8);
     for c in s.chars().filter(|c| is_xml10_char(*c)) {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\t' => out.push_str("&#9;"),
-            '\n' => out.push_str("&#10;"),
-            '\r' => out.push_str("&#13;"),
-            c => out.push(c),
+        match attr_reference(c) {
+            Some(r) => out.push_str(r),
+            None => out.push(c),
         }
     }
     Cow::Owned(out)
+}
+
+/// What `c` becomes in a double-quoted attribute value when it cannot stand as itself.
+fn attr_reference(c: char) -> Option<&'static str> {
+    Some(match c {
+        '&' => "&amp;",
+        '<' => "&lt;",
+        '>' => "&gt;",
+        '"' => "&quot;",
+        '\'' => "&apos;",
+        '\t' => "&#9;",
+        '\n' => "&#10;",
+        '\r' => "&#13;",
+        _ => return None,
+    })
 }
 
 /// Whether `s` can be used as an element or attribute name as-is (a conservative subset of

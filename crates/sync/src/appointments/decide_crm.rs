@@ -257,6 +257,7 @@ pub fn decide_crm(i: Input<'_>) -> Decision {
             current.as_ref(),
             ev,
             a,
+            None,
         ));
     }
     if !differs && invite.is_empty() {

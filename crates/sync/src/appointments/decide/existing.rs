@@ -108,29 +108,27 @@ pub(super) fn sync_existing(
             && !decide_crm::event_shows_crm(ev, a, i.rules, i.reps, i.owner)
     };
     let mut conflict = None;
-    // The rule chose CRM, but this copy takes no CRM edits: the meeting is an organizer's who
-    // is not a synced rep, and CRM's version written here would only be overwritten by the
-    // organizer's next update. Microsoft 365 owns such a meeting, so the event wins.
-    let mut overruled = false;
+    // Why the rule's pick of CRM does not hold on this copy ([`conflict::overruled`]): the
+    // event wins instead.
+    let mut overruled = None;
     if owns && !same_content && crm_changed {
         // Without the CRM → Microsoft 365 direction the event always wins.
         if conflict::conflict_winner(i.rules, ev, a) == Winner::Crm && i.rules.crm_to_microsoft365()
         {
-            if takes_crm_edits(ev, i.owner) {
+            overruled = conflict::overruled(ev, i.owner);
+            if overruled.is_none() {
                 return conflict::crm_wins(&i, ev, a);
             }
-            overruled = true;
         }
         let losing = content::of_crm(a, i.rules, i.reps).ok();
-        let mut detail =
-            conflict::conflict_detail(i.rules, Winner::Microsoft365, losing.as_ref(), ev, a);
-        if overruled {
-            detail["conflict"]["overruled"] = serde_json::json!(format!(
-                "the meeting is {}'s, who is not a synced rep",
-                ev.organizer.as_deref().unwrap_or_default()
-            ));
-        }
-        conflict = Some(detail);
+        conflict = Some(conflict::conflict_detail(
+            i.rules,
+            Winner::Microsoft365,
+            losing.as_ref(),
+            ev,
+            a,
+            overruled.as_deref(),
+        ));
     }
     let fields = if owns && !same_content {
         changed_fields(&mapped.fields, &a.fields, i.rules)
@@ -178,9 +176,8 @@ pub(super) fn sync_existing(
         Some(content::crm_hash(&after, i.rules, i.reps))
     };
     let reason = match (adopted, fields.is_empty(), owns) {
-        (false, false, _) if overruled => format!(
-            "both sides changed since the last sync; the meeting is {}'s, who is not a synced rep, so the event's version wins whatever [appointments] conflict says: {} field(s) updated, CRM's version is kept in this entry",
-            ev.organizer.as_deref().unwrap_or_default(),
+        (false, false, _) if let Some(why) = &overruled => format!(
+            "both sides changed since the last sync; {why}, so the event's version wins whatever [appointments] conflict says: {} field(s) updated, CRM's version is kept in this entry",
             fields.len()
         ),
         (false, false, _) if conflict.is_some() => format!(

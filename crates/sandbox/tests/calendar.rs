@@ -25,7 +25,11 @@ async fn calendar_view_series_exceptions_instances_and_time_zones() {
     let sb = start().await;
     let g = G::new(&sb).await;
     let u = user(&sb, 0);
-    let (s, e) = window(35, 35);
+    // The weekly series starts on the Monday four weeks before this week's and runs twelve
+    // weeks. From 35 days back to midnight after 35 days ahead, the window holds its first ten
+    // occurrences whatever today's weekday: a window ending at midnight 35 days ahead would
+    // stop at the Monday before its tenth occurrence when today is a Monday.
+    let (s, e) = window(35, 36);
     let (items, _) = g
         .walk(
             &format!("/users/{u}/calendarView?startDateTime={s}&endDateTime={e}&$top=50"),

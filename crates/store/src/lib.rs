@@ -57,7 +57,7 @@ pub use types::{
     Alert, AlertDelivery, CrmId, Cursor, ExclusionPolicy, ItemCommit, ItemRetry, Kind, KindRun,
     KindState, LedgerAction, LedgerEntry, LedgerFilter, Link, LinkState, MailboxExclusion,
     MailboxFailure, MailboxId, MailboxRecord, MailboxUpsert, NewAlert, NewLedgerEntry, Run,
-    RunCounts, RunOutcome, SubscriptionRecord,
+    RunCounts, RunEnd, RunOutcome, SubscriptionRecord,
 };
 pub use url::{Backend, StoreUrl, redact_url};
 

@@ -1,5 +1,5 @@
 //! The row writes that several store methods share (a link, a ledger entry, an item's retry
-//! row, a cursor, a lease's release), and how a write is held to the fences of the leases it
+//! row, a cursor, a lease's release, a mailbox's success), and how a write is held to the fences of the leases it
 //! runs under. Expanded by [`sql_backend!`](crate::sql_backend::sql_backend) once per backend,
 //! like the row decoders of [`sql_rows`](crate::sql_rows): each function takes the connection
 //! (or transaction) it writes on, so a method composes them into one transaction.
@@ -144,6 +144,23 @@ macro_rules! sql_writes {
             .execute(&mut *conn)
             .await?;
             Ok(r.rows_affected() > 0)
+        }
+
+        /// A mailbox worked: no failures counted, no exclusion, its last success now. How
+        /// many rows changed (none: no such mailbox).
+        async fn record_success_on(conn: &mut Conn, rep_id: &str) -> Result<u64> {
+            let r = sqlx::query(concat!(
+                "UPDATE mailboxes SET consecutive_failures = 0, excluded_until = NULL, \
+                 last_success_at = ",
+                $now!(),
+                ", updated_at = ",
+                $now!(),
+                " WHERE rep_id = $1"
+            ))
+            .bind(rep_id)
+            .execute(&mut *conn)
+            .await?;
+            Ok(r.rows_affected())
         }
 
         /// Insert or replace cursor `c`, held to `fences` (see `write_held`).

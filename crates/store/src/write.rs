@@ -1,5 +1,5 @@
 //! The writes an item makes while it is worked, as values: its global-key lease, its intent
-//! (a link), its commit, a ledger entry. Each backend runs them through its `write` method:
+//! (a link), its commit, a ledger entry; and the end of a mailbox's run. Each backend runs them through its `write` method:
 //! PostgreSQL one by one, SQLite grouped with the writes of other items in flight into one
 //! transaction (`sqlite/writer.rs`, docs/STORE.md "Group commit").
 //!
@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use crate::error::StoreError;
 use crate::lease::LeaseFence;
-use crate::types::{ItemCommit, Link, NewLedgerEntry};
+use crate::types::{ItemCommit, Link, NewLedgerEntry, Run, RunEnd};
 
 /// One write of an item.
 #[derive(Debug, Clone)]
@@ -29,6 +29,8 @@ pub(crate) enum Write {
     Ledger(Box<NewLedgerEntry>),
     /// `ItemStore::commit_item`.
     Commit(Box<ItemCommit>),
+    /// `RunStore::end_run`.
+    EndRun(Box<RunEnd>),
 }
 
 /// What a [`Write`] answers, variant by variant.
@@ -42,6 +44,8 @@ pub(crate) enum Written {
     Ledger(i64),
     /// Of [`Write::Commit`]: the ledger entries' ids.
     Commit(Vec<i64>),
+    /// Of [`Write::EndRun`]: the finished run.
+    Run(Box<Run>),
 }
 
 impl Written {
@@ -69,6 +73,13 @@ impl Written {
     pub(crate) fn commit(self) -> Result<Vec<i64>, StoreError> {
         match self {
             Written::Commit(ids) => Ok(ids),
+            other => Err(mismatch(&other)),
+        }
+    }
+
+    pub(crate) fn run(self) -> Result<Run, StoreError> {
+        match self {
+            Written::Run(run) => Ok(*run),
             other => Err(mismatch(&other)),
         }
     }

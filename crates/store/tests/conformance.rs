@@ -26,7 +26,7 @@ pub(crate) use std::time::Duration;
 pub(crate) use gc_store::{
     AlertDelivery, CrmId, Cursor, ExclusionPolicy, ItemCommit, Kind, KindRun, LeaseFence,
     LedgerAction, LedgerFilter, Link, LinkState, MailboxFailure, MailboxUpsert, NewAlert,
-    NewLedgerEntry, RunCounts, RunOutcome, StateStore, StoreError, StoreErrorClass,
+    NewLedgerEntry, RunCounts, RunEnd, RunOutcome, StateStore, StoreError, StoreErrorClass,
     SubscriptionRecord, lease_key,
 };
 pub(crate) use jiff::{SignedDuration, Timestamp};
@@ -85,6 +85,7 @@ conformance!(
     commit_item_is_atomic,
     ledger,
     runs,
+    run_end,
     leases,
     item_retries,
     link_and_retry,

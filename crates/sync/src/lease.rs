@@ -95,8 +95,8 @@ impl LeaseGuard {
         self.lost.is_cancelled()
     }
 
-    /// The lease went with a store write (`ItemCommit::release`): stop renewing it and
-    /// release nothing more.
+    /// The lease went with a store write (`ItemCommit::release`, `RunEnd::release`): stop
+    /// renewing it and release nothing more.
     pub fn released_with_commit(mut self) {
         if let Some(r) = self.renew.take() {
             r.abort();

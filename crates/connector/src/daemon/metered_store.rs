@@ -17,7 +17,7 @@ use gc_store::{
     Alert, AlertDelivery, Backend, CrmId, Cursor, ExclusionPolicy, ItemCommit, ItemRetry, Kind,
     KindRun, Lease, LeaseFence, LedgerEntry, LedgerFilter, Link, MailboxExclusion, MailboxFailure,
     MailboxRecord, MailboxUpsert, NewAlert, NewLedgerEntry, ProbeReads, Result, Run, RunCounts,
-    RunOutcome, ScheduleEntry, SubscriptionRecord,
+    RunEnd, RunOutcome, ScheduleEntry, SubscriptionRecord,
 };
 use jiff::Timestamp;
 use tokio::io::AsyncWrite;
@@ -417,6 +417,9 @@ impl RunStore for MeteredStore {
             self.inner.finish_run(id, counts, outcome, error),
         )
         .await
+    }
+    async fn end_run(&self, end: &RunEnd) -> Result<Run> {
+        self.timed("end_run", self.inner.end_run(end)).await
     }
     async fn get_run(&self, id: Uuid) -> Result<Option<Run>> {
         self.timed("get_run", self.inner.get_run(id)).await

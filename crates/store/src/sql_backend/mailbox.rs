@@ -221,18 +221,9 @@ macro_rules! sql_mailboxes {
             }
 
             async fn record_success(&self, rep_id: &str) -> Result<()> {
-                let r = sqlx::query(concat!(
-                    "UPDATE mailboxes SET consecutive_failures = 0, excluded_until = NULL, \
-                     last_success_at = ",
-                    $now!(),
-                    ", updated_at = ",
-                    $now!(),
-                    " WHERE rep_id = $1"
-                ))
-                .bind(rep_id)
-                .execute(&self.pool)
-                .await?;
-                Self::found(r.rows_affected(), || format!("mailbox {rep_id}"))
+                let mut conn = self.pool.acquire().await?;
+                let rows = record_success_on(&mut conn, rep_id).await?;
+                Self::found(rows, || format!("mailbox {rep_id}"))
             }
 
             async fn record_failure(

@@ -66,7 +66,8 @@ macro_rules! sql_backend {
             Alert, AlertDelivery, CrmId, Cursor, ExclusionPolicy, ItemCommit, ItemRetry, Kind,
             KindRun, KindState, LedgerAction, LedgerEntry, LedgerFilter, Link, LinkState,
             MailboxExclusion, MailboxFailure, MailboxRecord, MailboxUpsert, NewAlert,
-            NewLedgerEntry, Run, RunCounts, RunOutcome, SubscriptionRecord, duration_micros,
+            NewLedgerEntry, Run, RunCounts, RunEnd, RunOutcome, SubscriptionRecord,
+            duration_micros,
         };
         use $crate::url::Backend;
         use $crate::write::{Write, Written};
@@ -96,6 +97,7 @@ macro_rules! sql_backend {
                 }
                 Write::Ledger(entry) => Written::Ledger(insert_ledger_on(conn, entry).await?),
                 Write::Commit(commit) => Written::Commit(commit_item_on(conn, commit).await?),
+                Write::EndRun(end) => Written::Run(Box::new(end_run_on(conn, end).await?)),
             })
         }
 
@@ -107,6 +109,7 @@ macro_rules! sql_backend {
                 // Fences and all in one statement (SQLite), or no fence to check first.
                 Write::Link { fences, .. } => fences.is_empty() || FENCES_IN_STATEMENT.is_some(),
                 Write::Commit(_) => false,
+                Write::EndRun(end) => !end.success && end.release.is_none(),
             };
             if one_statement {
                 let mut conn = pool.acquire().await?;

@@ -8,6 +8,50 @@
 
 macro_rules! sql_runs {
     ($store:ident, $db:ty, $now:ident) => {
+        /// The run's row finished on `conn`; `None` if there is no such run.
+        async fn finish_run_on(
+            conn: &mut Conn,
+            id: Uuid,
+            counts: &RunCounts,
+            outcome: RunOutcome,
+            error: Option<&str>,
+        ) -> Result<Option<Run>> {
+            let mut qb =
+                QueryBuilder::<$db>::new(concat!("UPDATE runs SET finished_at = ", $now!()));
+            qb.push(", created = ").push_bind(count_in(counts.created));
+            qb.push(", adopted = ").push_bind(count_in(counts.adopted));
+            qb.push(", updated = ").push_bind(count_in(counts.updated));
+            qb.push(", skipped = ").push_bind(count_in(counts.skipped));
+            qb.push(", deleted = ").push_bind(count_in(counts.deleted));
+            qb.push(", failed = ").push_bind(count_in(counts.failed));
+            qb.push(", warnings = ")
+                .push_bind(count_in(counts.warnings));
+            qb.push(", outcome = ").push_bind(outcome.as_str());
+            qb.push(", error = ").push_bind(error.map(str::to_owned));
+            qb.push(" WHERE id = ").push_bind(id.to_string());
+            // The finished run back from the same statement: one round trip, not two.
+            qb.push(" RETURNING ").push(RUN_COLS);
+            let row = qb.build().fetch_optional(&mut *conn).await?;
+            row.as_ref().map(run_from_row).transpose()
+        }
+
+        /// A run's end on `conn`, whose transaction the caller began and commits (alone, or
+        /// with other writes on SQLite): its row, the mailbox's success, the lease's release.
+        /// An unknown run is an error (and rolls the rest back); a mailbox removed meanwhile,
+        /// or a lease already taken over, is not.
+        async fn end_run_on(conn: &mut Conn, end: &RunEnd) -> Result<Run> {
+            let run = finish_run_on(conn, end.id, &end.counts, end.outcome, end.error.as_deref())
+                .await?
+                .ok_or_else(|| StoreError::NotFound(format!("run {}", end.id)))?;
+            if end.success {
+                record_success_on(conn, &end.mailbox).await?;
+            }
+            if let Some(fence) = &end.release {
+                release_lease_on(conn, fence).await?;
+            }
+            Ok(run)
+        }
+
         #[async_trait]
         impl RunStore for $store {
             async fn start_run(&self, mailbox: &str, kind: Kind) -> Result<Run> {
@@ -41,26 +85,16 @@ macro_rules! sql_runs {
                 outcome: RunOutcome,
                 error: Option<&str>,
             ) -> Result<Run> {
-                let mut qb =
-                    QueryBuilder::<$db>::new(concat!("UPDATE runs SET finished_at = ", $now!()));
-                qb.push(", created = ").push_bind(count_in(counts.created));
-                qb.push(", adopted = ").push_bind(count_in(counts.adopted));
-                qb.push(", updated = ").push_bind(count_in(counts.updated));
-                qb.push(", skipped = ").push_bind(count_in(counts.skipped));
-                qb.push(", deleted = ").push_bind(count_in(counts.deleted));
-                qb.push(", failed = ").push_bind(count_in(counts.failed));
-                qb.push(", warnings = ")
-                    .push_bind(count_in(counts.warnings));
-                qb.push(", outcome = ").push_bind(outcome.as_str());
-                qb.push(", error = ").push_bind(error.map(str::to_owned));
-                qb.push(" WHERE id = ").push_bind(id.to_string());
-                // The finished run back from the same statement: one round trip, not two.
-                qb.push(" RETURNING ").push(RUN_COLS);
-                let row = qb.build().fetch_optional(&self.pool).await?;
-                row.as_ref()
-                    .map(run_from_row)
-                    .transpose()?
+                let mut conn = self.pool.acquire().await?;
+                finish_run_on(&mut conn, id, counts, outcome, error)
+                    .await?
                     .ok_or_else(|| StoreError::NotFound(format!("run {id}")))
+            }
+
+            async fn end_run(&self, end: &RunEnd) -> Result<Run> {
+                self.write(Write::EndRun(Box::new(end.clone())))
+                    .await?
+                    .run()
             }
 
             async fn get_run(&self, id: Uuid) -> Result<Option<Run>> {

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use uuid::Uuid;
 
 use super::Result;
-use crate::types::{Kind, Run, RunCounts, RunOutcome};
+use crate::types::{Kind, Run, RunCounts, RunEnd, RunOutcome};
 
 /// The runs: one row per run of a mailbox and kind, with its counts and outcome.
 ///
@@ -25,6 +25,12 @@ pub trait RunStore: Send + Sync {
         outcome: RunOutcome,
         error: Option<&str>,
     ) -> Result<Run>;
+
+    /// Record the end of a run, the mailbox's success and the release of its lease in one
+    /// transaction (see [`RunEnd`]). `NotFound` if the id is unknown, and then nothing is
+    /// written. A mailbox removed meanwhile, or a lease another holder has taken since, is
+    /// left as it is.
+    async fn end_run(&self, end: &RunEnd) -> Result<Run>;
 
     /// One run.
     async fn get_run(&self, id: Uuid) -> Result<Option<Run>>;

@@ -90,7 +90,7 @@ pub use mailbox::{
     ExclusionPolicy, KindRun, KindState, MailboxExclusion, MailboxFailure, MailboxRecord,
     MailboxUpsert,
 };
-pub use run::{Run, RunCounts, RunOutcome};
+pub use run::{Run, RunCounts, RunEnd, RunOutcome};
 pub use subscription::SubscriptionRecord;
 
 text_enum! {

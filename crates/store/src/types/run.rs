@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use super::{Kind, MailboxId};
 use crate::error::StoreError;
+use crate::lease::LeaseFence;
 
 text_enum! {
     /// How a sync run ended.
@@ -63,4 +64,31 @@ pub struct Run {
     pub outcome: Option<RunOutcome>,
     /// Error text for failed/cancelled runs.
     pub error: Option<String>,
+}
+
+/// The end of a run as one write (`RunStore::end_run`): the run's row, the mailbox's health
+/// when the run went well, and the release of the mailbox lease the run held.
+///
+/// Why one write: each of these was a commit of its own at the end of every run, and a run
+/// that files one notified message pays more for its commits than for its rows
+/// (docs/PERFORMANCE.md, "Where a notified message's instructions go"). Together they are
+/// one transaction, which SQLite's group commit also joins with other items' writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunEnd {
+    /// The run (from `start_run`).
+    pub id: Uuid,
+    /// Its mailbox (rep id), whose health `success` records.
+    pub mailbox: MailboxId,
+    /// Its counters.
+    pub counts: RunCounts,
+    /// How it ended.
+    pub outcome: RunOutcome,
+    /// Why it failed or stopped.
+    pub error: Option<String>,
+    /// The mailbox worked: its failure count and exclusion go, its last success is now (as
+    /// `MailboxStore::record_success`; a mailbox removed meanwhile is no error).
+    pub success: bool,
+    /// The mailbox lease to give up with the rest (as `LeaseStore::release_lease`: a lease
+    /// another holder has taken since is not touched).
+    pub release: Option<LeaseFence>,
 }

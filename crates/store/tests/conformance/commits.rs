@@ -346,6 +346,95 @@ pub(crate) async fn ledger(s: &dyn StateStore) {
     );
 }
 
+/// `end_run`: the run's row, the mailbox's success and the lease's release in one write; an
+/// unknown run writes none of them; a removed mailbox or a lease taken over is no error.
+pub(crate) async fn run_end(s: &dyn StateStore) {
+    s.upsert_mailbox(&super::mailboxes::mb("r1", "a@contoso.com"))
+        .await
+        .unwrap();
+    let policy = ExclusionPolicy {
+        after_failures: 1,
+        exclude_for: Duration::from_secs(3600),
+    };
+    let failing = |s: &'static str| MailboxFailure {
+        kind: "access_denied".into(),
+        text: s.into(),
+    };
+    s.record_failure("r1", &failing("denied"), Some(policy))
+        .await
+        .unwrap();
+    let key = lease_key("r1", Kind::Email);
+    let ttl = Duration::from_secs(60);
+    let fence = s.try_acquire_lease(&key, "p1", ttl).await.unwrap().unwrap();
+    let run = s.start_run("r1", Kind::Email).await.unwrap();
+    let counts = RunCounts {
+        created: 1,
+        ..RunCounts::default()
+    };
+    let end = |id, success, release: Option<LeaseFence>| RunEnd {
+        id,
+        mailbox: "r1".into(),
+        counts,
+        outcome: RunOutcome::Success,
+        error: None,
+        success,
+        release,
+    };
+
+    // An unknown run: an error, and neither the health nor the lease changes.
+    let err = s
+        .end_run(&end(uuid::Uuid::now_v7(), true, Some(fence.clone())))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
+    let m = s.get_mailbox("r1").await.unwrap().unwrap();
+    assert_eq!(m.consecutive_failures, 1);
+    assert!(m.excluded_until.is_some());
+    assert!(s.lease(&key).await.unwrap().is_some(), "the lease is kept");
+
+    let done = s
+        .end_run(&end(run.id, true, Some(fence.clone())))
+        .await
+        .unwrap();
+    assert_eq!(done.counts, counts);
+    assert_eq!(done.outcome, Some(RunOutcome::Success));
+    assert_eq!(s.get_run(run.id).await.unwrap().unwrap(), done);
+    let m = s.get_mailbox("r1").await.unwrap().unwrap();
+    assert_eq!(m.consecutive_failures, 0);
+    assert!(m.excluded_until.is_none());
+    assert!(m.last_success_at.is_some());
+    assert!(s.lease(&key).await.unwrap().is_none(), "released");
+
+    // Not a success: the health stays as it is. A lease another holder took since stays his.
+    s.record_failure("r1", &failing("again"), None)
+        .await
+        .unwrap();
+    let taken = s.try_acquire_lease(&key, "p2", ttl).await.unwrap().unwrap();
+    let run = s.start_run("r1", Kind::Email).await.unwrap();
+    s.end_run(&end(run.id, false, Some(fence))).await.unwrap();
+    let m = s.get_mailbox("r1").await.unwrap().unwrap();
+    assert_eq!(m.consecutive_failures, 1);
+    let held = s.lease(&key).await.unwrap().unwrap();
+    assert_eq!(
+        (held.holder.as_str(), held.generation),
+        ("p2", taken.generation)
+    );
+
+    // A mailbox removed during its run: the run still ends.
+    let run = s.start_run("gone", Kind::Email).await.unwrap();
+    let mut gone = end(run.id, true, None);
+    gone.mailbox = "gone".into();
+    s.end_run(&gone).await.unwrap();
+    assert!(
+        s.get_run(run.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .finished_at
+            .is_some()
+    );
+}
+
 pub(crate) async fn runs(s: &dyn StateStore) {
     let r1 = s.start_run("r1", Kind::Email).await.unwrap();
     assert!(r1.finished_at.is_none() && r1.outcome.is_none());

@@ -4,7 +4,7 @@
 
 use async_trait::async_trait;
 use futures::StreamExt;
-use gc_store::{Kind, MailboxFailure, StoreError, lease_key};
+use gc_store::{Kind, MailboxFailure, RunEnd, StoreError, lease_key};
 use tokio_util::sync::CancellationToken;
 
 use crate::engine::Engine;
@@ -183,26 +183,43 @@ impl Engine {
                 report.error = Some(e.message);
             }
         }
-        if let Err(e) = self
-            .store
-            .finish_run(
-                run_id,
-                &report.run_counts(),
-                report.run_outcome(),
-                report.error.as_deref(),
-            )
-            .await
-        {
-            tracing::warn!(mailbox, kind = %k, error = %e, "cannot record the end of the run");
+        // A failure counts toward exclusion: recorded on its own (failures are rare); a
+        // stop, a cancellation or a hold changes nothing; a success goes with the run's end.
+        let success = matches!(
+            report.outcome,
+            MailboxOutcome::Complete | MailboxOutcome::Delayed
+        );
+        if !success {
+            self.record_health(mailbox, k, &report, access_error).await;
         }
-        self.record_health(mailbox, k, &report, access_error).await;
         if hold.is_some()
             && report.outcome == MailboxOutcome::Complete
             && let Err(e) = crate::engine::holds::clear(self.store.as_ref(), mailbox, k).await
         {
             tracing::warn!(mailbox, kind = %k, error = %e.message, "cannot forget a confirmed hold");
         }
-        lease.release().await;
+        // The run's row, the mailbox's success and the lease's release: one commit, not three
+        // (a run that files one notified message paid more for its commits than its rows).
+        let end = RunEnd {
+            id: run_id,
+            mailbox: mailbox.to_owned(),
+            counts: report.run_counts(),
+            outcome: report.run_outcome(),
+            error: report.error.clone(),
+            success,
+            release: Some(lease.fence().clone()),
+        };
+        match self.store.end_run(&end).await {
+            Ok(_) => lease.released_with_commit(),
+            Err(e) => {
+                // Each part on its own then, as far as the store takes them.
+                tracing::warn!(mailbox, kind = %k, error = %e, "cannot record the end of the run");
+                if success {
+                    self.record_health(mailbox, k, &report, access_error).await;
+                }
+                lease.release().await;
+            }
+        }
         // The caller logs the run at info (one line per run per mailbox); this is the detail.
         tracing::debug!(
             mailbox = target.rep(),

@@ -40,6 +40,7 @@ pub mod policy;
 pub mod progress;
 pub mod report;
 pub mod review;
+mod run_end;
 pub mod runner;
 pub mod spool;
 #[cfg(test)]

@@ -1,10 +1,10 @@
 //! A mailbox run of one kind from start to end: the mailbox lease, the exclusion check, the
-//! run record, the kind's preparation and sources, the mailbox's health afterwards; and
+//! run record, the kind's preparation and sources, then its end ([`super::run_end`]); and
 //! several mailboxes at once, stopping them all on a tenant-level error.
 
 use async_trait::async_trait;
 use futures::StreamExt;
-use gc_store::{Kind, MailboxFailure, RunEnd, StoreError, lease_key};
+use gc_store::{Kind, lease_key};
 use tokio_util::sync::CancellationToken;
 
 use crate::engine::Engine;
@@ -183,43 +183,14 @@ impl Engine {
                 report.error = Some(e.message);
             }
         }
-        // A failure counts toward exclusion: recorded on its own (failures are rare); a
-        // stop, a cancellation or a hold changes nothing; a success goes with the run's end.
-        let success = matches!(
-            report.outcome,
-            MailboxOutcome::Complete | MailboxOutcome::Delayed
-        );
-        if !success {
-            self.record_health(mailbox, k, &report, access_error).await;
-        }
         if hold.is_some()
             && report.outcome == MailboxOutcome::Complete
             && let Err(e) = crate::engine::holds::clear(self.store.as_ref(), mailbox, k).await
         {
             tracing::warn!(mailbox, kind = %k, error = %e.message, "cannot forget a confirmed hold");
         }
-        // The run's row, the mailbox's success and the lease's release: one commit, not three
-        // (a run that files one notified message paid more for its commits than its rows).
-        let end = RunEnd {
-            id: run_id,
-            mailbox: mailbox.to_owned(),
-            counts: report.run_counts(),
-            outcome: report.run_outcome(),
-            error: report.error.clone(),
-            success,
-            release: Some(lease.fence().clone()),
-        };
-        match self.store.end_run(&end).await {
-            Ok(_) => lease.released_with_commit(),
-            Err(e) => {
-                // Each part on its own then, as far as the store takes them.
-                tracing::warn!(mailbox, kind = %k, error = %e, "cannot record the end of the run");
-                if success {
-                    self.record_health(mailbox, k, &report, access_error).await;
-                }
-                lease.release().await;
-            }
-        }
+        self.end_run(run_id, mailbox, k, &report, access_error, lease)
+            .await;
         // The caller logs the run at info (one line per run per mailbox); this is the detail.
         tracing::debug!(
             mailbox = target.rep(),
@@ -312,48 +283,6 @@ impl Engine {
                 e.last_error_text.unwrap_or_default()
             )
         }))
-    }
-
-    /// The mailbox's health after a run: a failure counts (toward exclusion only for access
-    /// errors); a stop, a cancellation or a busy mailbox is nobody's fault and changes nothing.
-    async fn record_health(
-        &self,
-        mailbox: &str,
-        kind: Kind,
-        report: &MailboxReport,
-        access_error: bool,
-    ) {
-        let health = match report.outcome {
-            MailboxOutcome::Failed => self
-                .store
-                .record_failure(
-                    mailbox,
-                    &MailboxFailure {
-                        kind: if access_error {
-                            "access_denied".to_owned()
-                        } else {
-                            format!("{kind}_run_failed")
-                        },
-                        text: report.error.clone().unwrap_or_default(),
-                    },
-                    self.policy.exclusion.filter(|_| access_error),
-                )
-                .await
-                .map(|_| ()),
-            MailboxOutcome::Stopped
-            | MailboxOutcome::Cancelled
-            | MailboxOutcome::Busy
-            | MailboxOutcome::Excluded
-            | MailboxOutcome::Held => Ok(()),
-            MailboxOutcome::Complete | MailboxOutcome::Delayed => {
-                self.store.record_success(mailbox).await
-            }
-        };
-        if let Err(e) = health
-            && !matches!(e, StoreError::NotFound(_))
-        {
-            tracing::warn!(mailbox, error = %e, "cannot record mailbox health");
-        }
     }
 }
 

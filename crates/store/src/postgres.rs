@@ -101,9 +101,9 @@ impl PgStore {
         Ok(PgStore { pool, url })
     }
 
-    /// An item's write, on its own: the commits of several connections overlap on
-    /// PostgreSQL already (the server flushes its log for them together), so no group
-    /// commit as on SQLite.
+    /// An item's write (or a run's end), on its own: the commits of several connections
+    /// overlap on PostgreSQL already (the server flushes its log for them together), so no
+    /// group commit as on SQLite.
     async fn write(&self, w: Write) -> Result<Written> {
         write_alone(&self.pool, &w).await
     }

@@ -1,8 +1,9 @@
 //! The row writes that several store methods share (a link, a ledger entry, an item's retry
-//! row, a cursor, a lease's release, a mailbox's success), and how a write is held to the fences of the leases it
-//! runs under. Expanded by [`sql_backend!`](crate::sql_backend::sql_backend) once per backend,
-//! like the row decoders of [`sql_rows`](crate::sql_rows): each function takes the connection
-//! (or transaction) it writes on, so a method composes them into one transaction.
+//! row, a cursor, a lease's release, a mailbox's success), and how a write is held to the
+//! fences of the leases it runs under. Expanded by
+//! [`sql_backend!`](crate::sql_backend::sql_backend) once per backend, like the row decoders
+//! of [`sql_rows`](crate::sql_rows): each function takes the connection (or transaction) it
+//! writes on, so a method composes them into one transaction.
 //!
 //! Fences: on SQLite a link or cursor write carries its fences' condition itself (one
 //! statement; see `push_fences_held` in `sqlite.rs`), on PostgreSQL they are checked first in

@@ -227,8 +227,8 @@ impl SqliteStore {
         })
     }
 
-    /// An item's write: queued for the writer task, which groups it with the other items'
-    /// (see [`writer`]).
+    /// An item's write (or a run's end): queued for the writer task, which groups it with
+    /// the others in flight (see [`writer`]).
     async fn write(&self, w: Write) -> Result<Written> {
         self.writer.write(w).await
     }

@@ -1,7 +1,8 @@
 //! The writes an item makes while it is worked, as values: its global-key lease, its intent
-//! (a link), its commit, a ledger entry; and the end of a mailbox's run. Each backend runs them through its `write` method:
-//! PostgreSQL one by one, SQLite grouped with the writes of other items in flight into one
-//! transaction (`sqlite/writer.rs`, docs/STORE.md "Group commit").
+//! (a link), its commit, a ledger entry; and the end of a mailbox's run. Each backend runs
+//! them through its `write` method: PostgreSQL one by one, SQLite grouped with the writes of
+//! other items in flight into one transaction (`sqlite/writer.rs`, docs/STORE.md "Group
+//! commit").
 //!
 //! Values rather than calls so that a write can wait in a queue: they own what they write.
 

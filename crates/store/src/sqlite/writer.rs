@@ -1,5 +1,5 @@
 //! Group commit: the writes of the items in flight (their key leases, intents, commits and
-//! ledger entries) run by one task of the store's own, which puts those that arrive while it
+//! ledger entries) and the ends of runs run by one task of the store's own, which puts those that arrive while it
 //! is busy into one SQLite transaction.
 //!
 //! Why: every one of those writes was a transaction of its own, and a SQLite commit costs

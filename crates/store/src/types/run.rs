@@ -69,10 +69,11 @@ pub struct Run {
 /// The end of a run as one write (`RunStore::end_run`): the run's row, the mailbox's health
 /// when the run went well, and the release of the mailbox lease the run held.
 ///
-/// Why one write: each of these was a commit of its own at the end of every run, and a run
-/// that files one notified message pays more for its commits than for its rows
-/// (docs/PERFORMANCE.md, "Where a notified message's instructions go"). Together they are
-/// one transaction, which SQLite's group commit also joins with other items' writes.
+/// Why one write: the three belong together (a process killed between them left a finished
+/// run whose lease had to lapse before the mailbox could run again), and each was a commit of
+/// its own at the end of every run. Together they are one transaction, which SQLite's group
+/// commit also joins with other items' writes: two commits fewer per run, two log flushes
+/// fewer on PostgreSQL (docs/PERFORMANCE.md, the round of 2026-12-07 02:00 UTC).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunEnd {
     /// The run (from `start_run`).

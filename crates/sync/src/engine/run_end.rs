@@ -4,9 +4,8 @@
 //! Apart from the runner because it is the one place that decides what a run's outcome means
 //! for the mailbox (a failure counts, toward exclusion only for access errors; a stop, a
 //! cancellation, a busy or held mailbox is nobody's fault) and how that is written: a success
-//! goes with the run's row and the lease's release in one write ([`gc_store::RunEnd`]), since
-//! a run that files one notified message paid more for three commits than for their rows
-//! (docs/PERFORMANCE.md).
+//! goes with the run's row and the lease's release in one write ([`gc_store::RunEnd`] says
+//! why).
 
 use gc_store::{Kind, MailboxFailure, RunEnd, StoreError};
 use uuid::Uuid;

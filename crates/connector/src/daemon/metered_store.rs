@@ -16,8 +16,8 @@ use gc_store::prelude::*;
 use gc_store::{
     Alert, AlertDelivery, Backend, CrmId, Cursor, ExclusionPolicy, ItemCommit, ItemRetry, Kind,
     KindRun, Lease, LeaseFence, LedgerEntry, LedgerFilter, Link, MailboxExclusion, MailboxFailure,
-    MailboxRecord, MailboxUpsert, NewAlert, NewLedgerEntry, ProbeReads, Result, Run, RunCounts,
-    RunEnd, RunOutcome, ScheduleEntry, SubscriptionRecord,
+    MailboxRecord, MailboxUpsert, NewAlert, NewLedgerEntry, ProbeReads, Result, Run, RunEnd,
+    ScheduleEntry, SubscriptionRecord,
 };
 use jiff::Timestamp;
 use tokio::io::AsyncWrite;
@@ -404,19 +404,6 @@ impl RunStore for MeteredStore {
     async fn start_run(&self, mailbox: &str, kind: Kind) -> Result<Run> {
         self.timed("start_run", self.inner.start_run(mailbox, kind))
             .await
-    }
-    async fn finish_run(
-        &self,
-        id: Uuid,
-        counts: &RunCounts,
-        outcome: RunOutcome,
-        error: Option<&str>,
-    ) -> Result<Run> {
-        self.timed(
-            "finish_run",
-            self.inner.finish_run(id, counts, outcome, error),
-        )
-        .await
     }
     async fn end_run(&self, end: &RunEnd) -> Result<Run> {
         self.timed("end_run", self.inner.end_run(end)).await

@@ -78,19 +78,6 @@ macro_rules! sql_runs {
                 })
             }
 
-            async fn finish_run(
-                &self,
-                id: Uuid,
-                counts: &RunCounts,
-                outcome: RunOutcome,
-                error: Option<&str>,
-            ) -> Result<Run> {
-                let mut conn = self.pool.acquire().await?;
-                finish_run_on(&mut conn, id, counts, outcome, error)
-                    .await?
-                    .ok_or_else(|| StoreError::NotFound(format!("run {id}")))
-            }
-
             async fn end_run(&self, end: &RunEnd) -> Result<Run> {
                 self.write(Write::EndRun(Box::new(end.clone())))
                     .await?

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use uuid::Uuid;
 
 use super::Result;
-use crate::types::{Kind, Run, RunCounts, RunEnd, RunOutcome};
+use crate::types::{Kind, Run, RunEnd};
 
 /// The runs: one row per run of a mailbox and kind, with its counts and outcome.
 ///
@@ -17,17 +17,8 @@ pub trait RunStore: Send + Sync {
     /// Record the start of a run; the id is a fresh UUID v7.
     async fn start_run(&self, mailbox: &str, kind: Kind) -> Result<Run>;
 
-    /// Record the end of a run. `NotFound` if the id is unknown.
-    async fn finish_run(
-        &self,
-        id: Uuid,
-        counts: &RunCounts,
-        outcome: RunOutcome,
-        error: Option<&str>,
-    ) -> Result<Run>;
-
-    /// Record the end of a run, the mailbox's success and the release of its lease in one
-    /// transaction (see [`RunEnd`]). `NotFound` if the id is unknown, and then nothing is
+    /// Record the end of a run and, with it in one transaction, the mailbox's success and the
+    /// release of its lease (see [`RunEnd`]). `NotFound` if the id is unknown, and then nothing is
     /// written. A mailbox removed meanwhile, or a lease another holder has taken since, is
     /// left as it is.
     async fn end_run(&self, end: &RunEnd) -> Result<Run>;

@@ -451,8 +451,18 @@ pub(crate) async fn runs(s: &dyn StateStore) {
         failed: 2,
         warnings: 3,
     };
+    // The run's row alone: no success to record, no lease to give back.
+    let end = |id, outcome, error: Option<&str>| RunEnd {
+        id,
+        mailbox: "r1".into(),
+        counts,
+        outcome,
+        error: error.map(str::to_owned),
+        success: false,
+        release: None,
+    };
     let done = s
-        .finish_run(r1.id, &counts, RunOutcome::Partial, Some("2 items failed"))
+        .end_run(&end(r1.id, RunOutcome::Partial, Some("2 items failed")))
         .await
         .unwrap();
     assert_eq!(done.counts, counts);
@@ -470,7 +480,7 @@ pub(crate) async fn runs(s: &dyn StateStore) {
     assert_eq!(all.iter().map(|r| r.id).collect::<Vec<_>>(), [r3.id, r2.id]);
 
     let err = s
-        .finish_run(uuid::Uuid::now_v7(), &counts, RunOutcome::Success, None)
+        .end_run(&end(uuid::Uuid::now_v7(), RunOutcome::Success, None))
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");

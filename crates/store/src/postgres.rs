@@ -27,6 +27,15 @@ macro_rules! pg_next_generation {
     };
 }
 
+/// Run an `INSERT` of one row (its SQL as literal pieces, its values bound by the closure-like
+/// `|q| …`) on `$conn` and give the row's id, from a `RETURNING id` clause.
+macro_rules! pg_insert_id {
+    ($conn:expr, [$($sql:expr),* $(,)?], |$q:ident| $bind:expr) => {{
+        let $q = sqlx::query_scalar::<sqlx::Postgres, i64>(concat!($($sql,)* " RETURNING id"));
+        $bind.fetch_one(&mut *$conn).await?
+    }};
+}
+
 /// Check, inside `conn`'s transaction, that every fence is still held; `LeaseLost` with the
 /// first key that is not.
 ///
@@ -187,5 +196,6 @@ crate::sql_backend::sql_backend!(
     Backend::Postgres,
     pg_now,
     pg_next_generation,
+    pg_insert_id,
     None
 );

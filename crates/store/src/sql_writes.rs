@@ -11,7 +11,7 @@
 //! is safe against a takeover.
 
 macro_rules! sql_writes {
-    ($db:ty, $now:ident, $fences_in_statement:expr) => {
+    ($db:ty, $now:ident, $insert_id:ident, $fences_in_statement:expr) => {
         /// How this backend holds a write to its fences. `Some`: it appends to an `INSERT …
         /// SELECT …` the condition that every fence is held, so that one statement checks and
         /// writes (SQLite, where that statement takes the write lock before it reads: one
@@ -96,24 +96,27 @@ macro_rules! sql_writes {
             .await
         }
 
+        /// Append `e` to the ledger; its id. `$insert_id` is the backend's way to learn the id
+        /// (SQLite's `last_insert_rowid`, PostgreSQL's `RETURNING id`).
         async fn insert_ledger_on(conn: &mut Conn, e: &NewLedgerEntry) -> Result<i64> {
-            let id: i64 = sqlx::query_scalar(concat!(
-                "INSERT INTO ledger (at, run_id, mailbox, kind, item_key, crm_id, action, reason, \
-                 detail) VALUES (",
-                $now!(),
-                ", $1, $2, $3, $4, $5, $6, $7, $8) RETURNING id"
+            Ok($insert_id!(
+                conn,
+                [
+                    "INSERT INTO ledger (at, run_id, mailbox, kind, item_key, crm_id, action, \
+                     reason, detail) VALUES (",
+                    $now!(),
+                    ", $1, $2, $3, $4, $5, $6, $7, $8)",
+                ],
+                |q| q
+                    .bind(e.run_id.map(|r| r.to_string()))
+                    .bind(&e.mailbox)
+                    .bind(e.kind.as_str())
+                    .bind(&e.item_key)
+                    .bind(e.crm_id.map(|c| c.to_string()))
+                    .bind(e.action.as_str())
+                    .bind(&e.reason)
+                    .bind(e.detail.as_ref().map(sqlx::types::Json))
             ))
-            .bind(e.run_id.map(|r| r.to_string()))
-            .bind(&e.mailbox)
-            .bind(e.kind.as_str())
-            .bind(&e.item_key)
-            .bind(e.crm_id.map(|c| c.to_string()))
-            .bind(e.action.as_str())
-            .bind(&e.reason)
-            .bind(e.detail.as_ref().map(sqlx::types::Json))
-            .fetch_one(&mut *conn)
-            .await?;
-            Ok(id)
         }
 
         async fn clear_retry_on(

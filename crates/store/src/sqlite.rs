@@ -52,6 +52,19 @@ macro_rules! sqlite_next_generation {
     };
 }
 
+/// Run an `INSERT` of one row (its SQL as literal pieces, its values bound by the closure-like
+/// `|q| …`) on `$conn` and give the row's id: `last_insert_rowid`, not `RETURNING id`. SQLite
+/// collects the rows a `RETURNING` clause gives in a temporary b-tree, opened and freed for
+/// every statement, which made a ledger entry's insert cost about twice as much
+/// (docs/PERFORMANCE.md, round of 2026-12-07 04:00 UTC). The id is the connection's, and the
+/// statement runs on that connection, in its transaction: no other insert comes between.
+macro_rules! sqlite_insert_id {
+    ($conn:expr, [$($sql:expr),* $(,)?], |$q:ident| $bind:expr) => {{
+        let $q = sqlx::query::<sqlx::Sqlite>(concat!($($sql),*));
+        $bind.execute(&mut *$conn).await?.last_insert_rowid()
+    }};
+}
+
 /// Check, inside `conn`'s transaction, that every fence is still held; `LeaseLost` with the
 /// first key (in key order) that is not.
 ///
@@ -316,5 +329,6 @@ crate::sql_backend::sql_backend!(
     Backend::Sqlite,
     sqlite_now,
     sqlite_next_generation,
+    sqlite_insert_id,
     Some(push_fences_held)
 );

@@ -40,7 +40,15 @@ pub(crate) use run::sql_runs;
 pub(crate) use subscription::sql_subscriptions;
 
 macro_rules! sql_backend {
-    ($store:ident, $db:ty, $backend:expr, $now:ident, $next_generation:ident, $fences_in_statement:expr) => {
+    (
+        $store:ident,
+        $db:ty,
+        $backend:expr,
+        $now:ident,
+        $next_generation:ident,
+        $insert_id:ident,
+        $fences_in_statement:expr
+    ) => {
         use std::collections::BTreeMap;
         use std::time::Duration;
 
@@ -82,7 +90,7 @@ macro_rules! sql_backend {
              OR (state = 'active' AND crm_id IS NOT NULL \
              AND graph_hash IS NULL AND graph_version IS NOT NULL)";
 
-        $crate::sql_writes::sql_writes!($db, $now, $fences_in_statement);
+        $crate::sql_writes::sql_writes!($db, $now, $insert_id, $fences_in_statement);
 
         /// One write on `conn`, in whatever transaction `conn` is (SQLite's group commit runs
         /// several in one).

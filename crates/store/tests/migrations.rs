@@ -142,6 +142,38 @@ async fn sqlite_v1_database_is_upgraded() {
         ),
         "CHECK constraint"
     );
+    // Both rebuilds of links (0002, 0008) kept its primary key and every index.
+    let indexes: Vec<String> = sqlx::query_scalar(
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'links' \
+         ORDER BY name",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        indexes,
+        [
+            "links_crm_id",
+            "links_global_key",
+            "links_written",
+            "sqlite_autoindex_links_1"
+        ]
+    );
+    // 0008: writing a link checks its state in place, without a temporary b-tree (an `IN`
+    // list of more than two values needs one for every row).
+    let opcodes: Vec<String> = sqlx::query(
+        "EXPLAIN INSERT INTO links (kind, mailbox, graph_id, state, created_at, updated_at) \
+         VALUES ('email', 'r1', 'g', 'active', 1, 1) \
+         ON CONFLICT (kind, mailbox, graph_id) DO UPDATE SET state = excluded.state",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap()
+    .iter()
+    .map(|row| sqlx::Row::get::<String, _>(row, "opcode"))
+    .collect();
+    assert!(opcodes.iter().any(|o| o == "Insert"), "{opcodes:?}");
+    assert!(!opcodes.iter().any(|o| o == "OpenEphemeral"), "{opcodes:?}");
     pool.close().await;
     store.close().await;
 }

@@ -250,19 +250,18 @@ pub fn sanitize(s: &str) -> Cow<'_, str> {
 }
 
 /// Escapes character data: markup characters as entities, CR as a character reference;
-/// characters XML 1.0 cannot carry are removed.
-pub fn escape_text(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars().filter(|c| is_xml10_char(*c)) {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '\r' => out.push_str("&#13;"),
-            c => out.push(c),
-        }
-    }
-    out
+/// characters XML 1.0 cannot carry are removed. Text with nothing to escape or remove is
+/// returned as it is, without a copy.
+pub fn escape_text(s: &str) -> Cow<'_, str> {
+    escape_with(s, |b| match b {
+        b'&' => Some("&amp;"),
+        b'<' => Some("&lt;"),
+        b'>' => Some("&gt;"),
+        b'\r' => Some("&#13;"),
+        b'\t' | b'\n' => None,
+        0..=0x1F => Some(""),
+        _ => None,
+    })
 }
 
 /// Escapes an attribute value for a double-quoted attribute: markup characters and quotes
@@ -271,34 +270,67 @@ pub fn escape_text(s: &str) -> String {
 /// nothing to escape or remove (most of a request's: field names, ids, dates) is returned as
 /// it is, without a copy: a CRM request has dozens of attributes.
 pub fn escape_attr(s: &str) -> Cow<'_, str> {
-    if s.chars()
-        .all(|c| is_xml10_char(c) && attr_reference(c).is_none())
-    {
-        return Cow::Borrowed(s);
-    }
-    let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars().filter(|c| is_xml10_char(*c)) {
-        match attr_reference(c) {
-            Some(r) => out.push_str(r),
-            None => out.push(c),
-        }
-    }
-    Cow::Owned(out)
+    escape_with(s, |b| match b {
+        b'&' => Some("&amp;"),
+        b'<' => Some("&lt;"),
+        b'>' => Some("&gt;"),
+        b'"' => Some("&quot;"),
+        b'\'' => Some("&apos;"),
+        b'\t' => Some("&#9;"),
+        b'\n' => Some("&#10;"),
+        b'\r' => Some("&#13;"),
+        0..=0x1F => Some(""),
+        _ => None,
+    })
 }
 
-/// What `c` becomes in a double-quoted attribute value when it cannot stand as itself.
-fn attr_reference(c: char) -> Option<&'static str> {
-    Some(match c {
-        '&' => "&amp;",
-        '<' => "&lt;",
-        '>' => "&gt;",
-        '"' => "&quot;",
-        '\'' => "&apos;",
-        '\t' => "&#9;",
-        '\n' => "&#10;",
-        '\r' => "&#13;",
-        _ => return None,
-    })
+/// `s` with every ASCII byte `reference` names replaced by what it gives (`""` removes it),
+/// and U+FFFE and U+FFFF removed (the only characters above ASCII that XML 1.0 cannot carry,
+/// a Rust string holding no surrogates); borrowed when nothing changes.
+///
+/// Byte by byte, copying the unchanged runs whole: an activity's text is the longest string a
+/// CRM request carries, and decoding and re-encoding it character by character was a
+/// noticeable part of writing a request (docs/PERFORMANCE.md, round of 2026-12-07 04:00 UTC).
+/// Every index it cuts at is a character boundary: an ASCII byte, or the first byte of
+/// U+FFFE or U+FFFF.
+fn escape_with(s: &str, reference: impl Fn(u8) -> Option<&'static str>) -> Cow<'_, str> {
+    let bytes = s.as_bytes();
+    let mut out: Option<String> = None;
+    let mut kept_from = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        let (replacement, width) = match bytes[i] {
+            b @ 0..=0x7F => match reference(b) {
+                Some(r) => (r, 1),
+                None => {
+                    i += 1;
+                    continue;
+                }
+            },
+            // U+FFFE and U+FFFF: EF BF BE and EF BF BF.
+            0xEF if bytes.get(i + 1) == Some(&0xBF)
+                && matches!(bytes.get(i + 2), Some(0xBE | 0xBF)) =>
+            {
+                ("", 3)
+            }
+            _ => {
+                i += 1;
+                continue;
+            }
+        };
+        let o = out.get_or_insert_with(|| String::with_capacity(s.len() + 16));
+        o.push_str(&s[kept_from..i]);
+        o.push_str(replacement);
+        i += width;
+        kept_from = i;
+    }
+    match out {
+        None => Cow::Borrowed(s),
+        Some(mut o) => {
+            o.push_str(&s[kept_from..]);
+            Cow::Owned(o)
+        }
+    }
 }
 
 /// Whether `s` can be used as an element or attribute name as-is (a conservative subset of

@@ -97,6 +97,44 @@ proptest! {
         prop_assert_eq!(el.attr("pwd").unwrap().to_owned(), sanitize(&pwd).into_owned());
     }
 
+    /// The escapers work byte by byte; they must give what escaping each character by the
+    /// rules of their documentation gives (and borrow exactly when that changes nothing).
+    #[test]
+    fn escaping_agrees_with_the_character_rules(value in nasty()) {
+        let text: String = value
+            .chars()
+            .filter(|c| dom::is_xml10_char(*c))
+            .map(|c| match c {
+                '&' => "&amp;".to_owned(),
+                '<' => "&lt;".to_owned(),
+                '>' => "&gt;".to_owned(),
+                '\r' => "&#13;".to_owned(),
+                c => c.to_string(),
+            })
+            .collect();
+        let attr: String = value
+            .chars()
+            .filter(|c| dom::is_xml10_char(*c))
+            .map(|c| match c {
+                '&' => "&amp;".to_owned(),
+                '<' => "&lt;".to_owned(),
+                '>' => "&gt;".to_owned(),
+                '"' => "&quot;".to_owned(),
+                '\'' => "&apos;".to_owned(),
+                '\t' => "&#9;".to_owned(),
+                '\n' => "&#10;".to_owned(),
+                '\r' => "&#13;".to_owned(),
+                c => c.to_string(),
+            })
+            .collect();
+        let escaped_text = escape_text(&value);
+        prop_assert_eq!(&*escaped_text, text.as_str());
+        prop_assert_eq!(matches!(escaped_text, std::borrow::Cow::Borrowed(_)), text == value);
+        let escaped_attr = escape_attr(&value);
+        prop_assert_eq!(&*escaped_attr, attr.as_str());
+        prop_assert_eq!(matches!(escaped_attr, std::borrow::Cow::Borrowed(_)), attr == value);
+    }
+
     #[test]
     fn clean_strings_round_trip_exactly(value in "[^\u{0}-\u{8}\u{B}\u{C}\u{E}-\u{1F}\u{FFFE}\u{FFFF}]*") {
         prop_assert_eq!(sanitize(&value).into_owned(), value.clone());

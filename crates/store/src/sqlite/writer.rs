@@ -1,6 +1,6 @@
 //! Group commit: the writes of the items in flight (their key leases, intents, commits and
-//! ledger entries) and the ends of runs run by one task of the store's own, which puts those that arrive while it
-//! is busy into one SQLite transaction.
+//! ledger entries) and the ends of mailbox runs, run by one task of the store's own, which
+//! puts those that arrive while it is busy into one SQLite transaction.
 //!
 //! Why: every one of those writes was a transaction of its own, and a SQLite commit costs
 //! more than the rows it writes: the write lock, each changed page appended to the WAL (4 KiB

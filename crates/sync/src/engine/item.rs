@@ -85,16 +85,21 @@ pub(crate) async fn work<K: SyncKind>(
             .link_and_retry(cx.kind, cx.mailbox(), &identity.item)
             .await
             .map_err(store_error)?;
-        let now = cx.store.now().await.map_err(store_error)?;
-        Ok::<_, PortError>((retry, link, now))
+        // The store's clock only matters to an item waiting for its next attempt; on
+        // PostgreSQL reading it is a round trip, which every item paid before.
+        let waiting = match &retry {
+            Some(r) => r.retry_at > cx.store.now().await.map_err(store_error)?,
+            None => false,
+        };
+        Ok::<_, PortError>((retry, link, waiting))
     };
-    let (retry, link, now) = match read.await {
+    let (retry, link, waiting) = match read.await {
         Ok(r) => r,
         Err(e) if e.class == ErrorClass::Transient => return Done::delayed(e.message),
         Err(e) => return Done::stopped(e),
     };
     if let Some(r) = &retry
-        && r.retry_at > now
+        && waiting
     {
         return Done::delayed(format!(
             "attempt {} failed ({}); next attempt after {}",

@@ -45,31 +45,48 @@ macro_rules! pg_insert_id {
 /// (`SKIP LOCKED` claims). If such a change is in flight when we check, we wait for it and,
 /// under READ COMMITTED, test the row's new version: a takeover committed meanwhile makes
 /// the check fail. `FOR KEY SHARE` would not do: it does not conflict with an UPDATE that
-/// leaves the key alone, which a takeover is. Fences are locked in key order so two
-/// commits cannot deadlock on each other.
+/// leaves the key alone, which a takeover is.
+///
+/// All fences go in one statement (an item's commit holds two: its mailbox's and its global
+/// key's), one round trip instead of one per fence. Its rows are sorted before they are
+/// locked (PostgreSQL applies `ORDER BY` below the locking clause), so fences are still
+/// locked in key order and two commits cannot deadlock on each other.
 async fn check_fences_on(
     conn: &mut sqlx::PgConnection,
     fences: &[LeaseFence],
 ) -> Result<(), StoreError> {
     let mut sorted: Vec<&LeaseFence> = fences.iter().collect();
-    sorted.sort_by(|a, b| a.key.cmp(&b.key));
-    for f in sorted {
-        let held = sqlx::query(concat!(
-            "SELECT 1 FROM leases WHERE key = $1 AND holder = $2 AND generation = $3 \
-             AND expires_at > ",
-            pg_now!(),
-            " FOR SHARE"
-        ))
-        .bind(&f.key)
-        .bind(&f.holder)
-        .bind(f.generation)
-        .fetch_optional(&mut *conn)
-        .await?;
-        if held.is_none() {
-            return Err(StoreError::LeaseLost { key: f.key.clone() });
-        }
+    sorted
+        .sort_by(|a, b| (&a.key, &a.holder, a.generation).cmp(&(&b.key, &b.holder, b.generation)));
+    sorted.dedup();
+    if sorted.is_empty() {
+        return Ok(());
     }
-    Ok(())
+    let mut qb = sqlx::QueryBuilder::<sqlx::Postgres>::new(
+        "SELECT key, holder, generation FROM leases WHERE (key, holder, generation) IN",
+    );
+    qb.push_tuples(&sorted, |mut t, f| {
+        t.push_bind(&f.key)
+            .push_bind(&f.holder)
+            .push_bind(f.generation);
+    });
+    // `push_tuples` writes the list's parentheses.
+    qb.push(concat!(
+        "AND expires_at > ",
+        pg_now!(),
+        " ORDER BY key FOR SHARE"
+    ));
+    let held: Vec<(String, String, i64)> = qb.build_query_as().fetch_all(&mut *conn).await?;
+    match sorted.iter().find(|f| {
+        !held
+            .iter()
+            .any(|(k, h, g)| *k == f.key && *h == f.holder && *g == f.generation)
+    }) {
+        Some(lost) => Err(StoreError::LeaseLost {
+            key: lost.key.clone(),
+        }),
+        None => Ok(()),
+    }
 }
 
 /// PostgreSQL implementation of [`crate::StateStore`].

@@ -48,36 +48,19 @@ macro_rules! pg_insert_id {
 /// leaves the key alone, which a takeover is.
 ///
 /// All fences go in one statement (an item's commit holds two: its mailbox's and its global
-/// key's), one round trip instead of one per fence. Its rows are sorted before they are
-/// locked (PostgreSQL applies `ORDER BY` below the locking clause), so fences are still
-/// locked in key order and two commits cannot deadlock on each other.
+/// key's), one round trip instead of one per fence (see [`push_locked_fences`]).
 async fn check_fences_on(
     conn: &mut sqlx::PgConnection,
     fences: &[LeaseFence],
 ) -> Result<(), StoreError> {
-    let mut sorted: Vec<&LeaseFence> = fences.iter().collect();
-    sorted
-        .sort_by(|a, b| (&a.key, &a.holder, a.generation).cmp(&(&b.key, &b.holder, b.generation)));
-    sorted.dedup();
-    if sorted.is_empty() {
+    let distinct = distinct_fences(fences);
+    if distinct.is_empty() {
         return Ok(());
     }
-    let mut qb = sqlx::QueryBuilder::<sqlx::Postgres>::new(
-        "SELECT key, holder, generation FROM leases WHERE (key, holder, generation) IN",
-    );
-    qb.push_tuples(&sorted, |mut t, f| {
-        t.push_bind(&f.key)
-            .push_bind(&f.holder)
-            .push_bind(f.generation);
-    });
-    // `push_tuples` writes the list's parentheses.
-    qb.push(concat!(
-        "AND expires_at > ",
-        pg_now!(),
-        " ORDER BY key FOR SHARE"
-    ));
+    let mut qb = sqlx::QueryBuilder::<sqlx::Postgres>::new("SELECT key, holder, generation");
+    push_locked_fences(&mut qb, &distinct);
     let held: Vec<(String, String, i64)> = qb.build_query_as().fetch_all(&mut *conn).await?;
-    match sorted.iter().find(|f| {
+    match distinct.iter().find(|f| {
         !held
             .iter()
             .any(|(k, h, g)| *k == f.key && *h == f.holder && *g == f.generation)
@@ -87,6 +70,52 @@ async fn check_fences_on(
         }),
         None => Ok(()),
     }
+}
+
+/// Append to an `INSERT … SELECT …` the condition that every fence is held, so that one
+/// statement checks and writes: a lost fence writes no row.
+///
+/// The condition counts the lease rows it locks (`FOR SHARE`, in a subquery that runs once,
+/// before the row is written), and the locks last until the statement's transaction ends,
+/// as [`check_fences_on`]'s do: as good a fence as the check followed by the write, and a
+/// fenced write with nothing else to do needs no transaction of its own (one round trip
+/// instead of four: begin, check, write, commit). Each `(key, holder, generation)` matches
+/// at most one lease row (the key is the table's primary key), so "held" is "as many rows as
+/// distinct fences".
+fn push_fences_held(qb: &mut sqlx::QueryBuilder<sqlx::Postgres>, fences: &[LeaseFence]) {
+    let distinct = distinct_fences(fences);
+    qb.push(" WHERE (SELECT COUNT(*) FROM (SELECT 1");
+    push_locked_fences(qb, &distinct);
+    qb.push(") AS held) = ").push_bind(distinct.len() as i64);
+}
+
+/// The fences, each once, in key order.
+fn distinct_fences(fences: &[LeaseFence]) -> Vec<&LeaseFence> {
+    let mut distinct: Vec<&LeaseFence> = fences.iter().collect();
+    distinct
+        .sort_by(|a, b| (&a.key, &a.holder, a.generation).cmp(&(&b.key, &b.holder, b.generation)));
+    distinct.dedup();
+    distinct
+}
+
+/// Append ` FROM leases WHERE (key, holder, generation) IN (…) AND expires_at > now ORDER BY
+/// key FOR SHARE` to a `SELECT` of the columns wanted: the rows of the fences still held,
+/// locked. PostgreSQL sorts the rows before it locks them (its locking step comes after
+/// `ORDER BY`), so fences are locked in key order and two writes holding the same keys cannot
+/// deadlock on each other.
+fn push_locked_fences(qb: &mut sqlx::QueryBuilder<sqlx::Postgres>, distinct: &[&LeaseFence]) {
+    qb.push(" FROM leases WHERE (key, holder, generation) IN");
+    // `push_tuples` writes the list's parentheses.
+    qb.push_tuples(distinct, |mut t, f| {
+        t.push_bind(f.key.clone())
+            .push_bind(f.holder.clone())
+            .push_bind(f.generation);
+    });
+    qb.push(concat!(
+        "AND expires_at > ",
+        pg_now!(),
+        " ORDER BY key FOR SHARE"
+    ));
 }
 
 /// PostgreSQL implementation of [`crate::StateStore`].
@@ -214,5 +243,5 @@ crate::sql_backend::sql_backend!(
     pg_now,
     pg_next_generation,
     pg_insert_id,
-    None
+    push_fences_held
 );

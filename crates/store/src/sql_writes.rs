@@ -5,27 +5,24 @@
 //! of [`sql_rows`](crate::sql_rows): each function takes the connection (or transaction) it
 //! writes on, so a method composes them into one transaction.
 //!
-//! Fences: on SQLite a link or cursor write carries its fences' condition itself (one
-//! statement; see `push_fences_held` in `sqlite.rs`), on PostgreSQL they are checked first in
-//! the write's transaction (`check_fences_on` in `postgres.rs`). docs/STORE.md says why each
+//! Fences: a link or cursor write carries its fences' condition itself (one statement; see
+//! `push_fences_held` in `sqlite.rs` and `postgres.rs`); a write without a row of its own to
+//! write checks them first in its transaction (`check_fences_on`). docs/STORE.md says why each
 //! is safe against a takeover.
 
 macro_rules! sql_writes {
-    ($db:ty, $now:ident, $insert_id:ident, $fences_in_statement:expr) => {
-        /// How this backend holds a write to its fences. `Some`: it appends to an `INSERT …
-        /// SELECT …` the condition that every fence is held, so that one statement checks and
-        /// writes (SQLite, where that statement takes the write lock before it reads: one
-        /// round trip to the connection's thread instead of four). `None`: the fences are
-        /// checked first in the write's transaction (`check_fences_on`; PostgreSQL, whose check
-        /// locks the lease rows until commit, which a condition in the statement would not).
-        const FENCES_IN_STATEMENT: Option<fn(&mut QueryBuilder<$db>, &[LeaseFence])> =
-            $fences_in_statement;
+    ($db:ty, $now:ident, $insert_id:ident, $push_fences_held:path) => {
+        /// How this backend holds a write to its fences: it appends to an `INSERT … SELECT …`
+        /// the condition that every fence is held, so that one statement checks and writes
+        /// (SQLite, where that statement takes the write lock before it reads; PostgreSQL,
+        /// whose condition locks the lease rows until the transaction ends): one round trip
+        /// instead of four (begin, check, write, commit).
+        const PUSH_FENCES_HELD: fn(&mut QueryBuilder<$db>, &[LeaseFence]) = $push_fences_held;
 
         /// Finish and run an upsert built up to its values (`INSERT … SELECT <values>`, with
-        /// `conflict` its `ON CONFLICT` clause), held to `fences`: where the backend can, their
-        /// condition goes into the statement, and no row written means a fence was lost (the
-        /// error names the first one not held, in key order, as the check does); otherwise
-        /// they are checked first, in `conn`'s transaction, and the statement is
+        /// `conflict` its `ON CONFLICT` clause), held to `fences`: their condition goes into
+        /// the statement, and no row written means a fence was lost (the error names the first
+        /// one not held, in key order, as the check does). Without fences the statement is
         /// unconditional.
         async fn write_held(
             mut qb: QueryBuilder<$db>,
@@ -33,18 +30,13 @@ macro_rules! sql_writes {
             fences: &[LeaseFence],
             conflict: &str,
         ) -> Result<()> {
-            let conditional = match FENCES_IN_STATEMENT {
-                Some(push_held) if !fences.is_empty() => {
-                    push_held(&mut qb, fences);
-                    true
-                }
-                _ => {
-                    check_fences_on(conn, fences).await?;
-                    // SQLite needs a `WHERE` before `ON CONFLICT` in `INSERT … SELECT`.
-                    qb.push(" WHERE true");
-                    false
-                }
-            };
+            let conditional = !fences.is_empty();
+            if conditional {
+                PUSH_FENCES_HELD(&mut qb, fences);
+            } else {
+                // SQLite needs a `WHERE` before `ON CONFLICT` in `INSERT … SELECT`.
+                qb.push(" WHERE true");
+            }
             qb.push(conflict);
             let rows = qb.build().execute(&mut *conn).await?.rows_affected();
             if !conditional || rows > 0 {

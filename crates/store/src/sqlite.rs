@@ -354,5 +354,5 @@ crate::sql_backend::sql_backend!(
     sqlite_now,
     sqlite_next_generation,
     sqlite_insert_id,
-    Some(push_fences_held)
+    push_fences_held
 );

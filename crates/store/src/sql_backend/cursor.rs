@@ -43,15 +43,9 @@ macro_rules! sql_cursors {
             }
 
             async fn put_cursor(&self, cursor: &Cursor, fences: &[LeaseFence]) -> Result<()> {
-                if fences.is_empty() || FENCES_IN_STATEMENT.is_some() {
-                    // One statement, fences and all: no transaction around it.
-                    let mut conn = self.pool.acquire().await?;
-                    return put_cursor_on(&mut conn, cursor, fences).await;
-                }
-                let mut tx = self.pool.begin().await?;
-                put_cursor_on(&mut tx, cursor, fences).await?;
-                tx.commit().await?;
-                Ok(())
+                // One statement, fences and all: no transaction around it.
+                let mut conn = self.pool.acquire().await?;
+                put_cursor_on(&mut conn, cursor, fences).await
             }
 
             async fn clear_cursor(

@@ -5,8 +5,8 @@
 //! differences in these queries are the expression for "now" (the database clock in
 //! microseconds) and the one drawing the next lease generation, which are spliced in with
 //! `concat!` so every query stays a `&'static str`. The backend modules add what really
-//! differs (connecting, bulk lease claims, the fence check `check_fences_on`, and whether a
-//! write can carry its fences' condition itself). The row writes several methods share, and
+//! differs (connecting, bulk lease claims, the fence check `check_fences_on`, and the fences'
+//! condition a write carries itself, `push_fences_held`). The row writes several methods share, and
 //! how they are held to fences, are in [`sql_writes`](crate::sql_writes).
 //!
 //! A macro rather than generic code over `sqlx::Database`: the trait bounds for generic
@@ -47,7 +47,7 @@ macro_rules! sql_backend {
         $now:ident,
         $next_generation:ident,
         $insert_id:ident,
-        $fences_in_statement:expr
+        $push_fences_held:path
     ) => {
         use std::collections::BTreeMap;
         use std::time::Duration;
@@ -90,7 +90,7 @@ macro_rules! sql_backend {
              OR (state = 'active' AND crm_id IS NOT NULL \
              AND graph_hash IS NULL AND graph_version IS NOT NULL)";
 
-        $crate::sql_writes::sql_writes!($db, $now, $insert_id, $fences_in_statement);
+        $crate::sql_writes::sql_writes!($db, $now, $insert_id, $push_fences_held);
 
         /// One write on `conn`, in whatever transaction `conn` is (SQLite's group commit runs
         /// several in one).
@@ -114,8 +114,8 @@ macro_rules! sql_backend {
         async fn write_alone(pool: &sqlx::Pool<$db>, w: &Write) -> Result<Written> {
             let one_statement = match w {
                 Write::Lease { .. } | Write::Ledger(_) => true,
-                // Fences and all in one statement (SQLite), or no fence to check first.
-                Write::Link { fences, .. } => fences.is_empty() || FENCES_IN_STATEMENT.is_some(),
+                // Fences and all in one statement.
+                Write::Link { .. } => true,
                 Write::Commit(_) => false,
                 Write::EndRun(end) => !end.success && end.release.is_none(),
             };

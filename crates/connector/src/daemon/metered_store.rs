@@ -124,6 +124,10 @@ impl MailboxStore for MeteredStore {
         self.timed("set_next_due", self.inner.set_next_due(rep_id, kind, at))
             .await
     }
+    async fn set_due_now(&self, rep_id: &str, kind: Kind) -> Result<()> {
+        self.timed("set_due_now", self.inner.set_due_now(rep_id, kind))
+            .await
+    }
     async fn due_mailboxes(&self, kind: Kind, limit: u32) -> Result<Vec<MailboxRecord>> {
         self.timed("due_mailboxes", self.inner.due_mailboxes(kind, limit))
             .await

@@ -284,6 +284,21 @@ macro_rules! sql_mailboxes {
                 Self::found(r.rows_affected(), || format!("mailbox {rep_id}"))
             }
 
+            async fn set_due_now(&self, rep_id: &str, kind: Kind) -> Result<()> {
+                let r = sqlx::query(concat!(
+                    "INSERT INTO mailbox_schedule (mailbox, kind, next_due) \
+                     SELECT rep_id, $2, ",
+                    $now!(),
+                    " FROM mailboxes WHERE rep_id = $1 \
+                     ON CONFLICT (mailbox, kind) DO UPDATE SET next_due = excluded.next_due"
+                ))
+                .bind(rep_id)
+                .bind(kind.as_str())
+                .execute(&self.pool)
+                .await?;
+                Self::found(r.rows_affected(), || format!("mailbox {rep_id}"))
+            }
+
             async fn due_mailboxes(&self, kind: Kind, limit: u32) -> Result<Vec<MailboxRecord>> {
                 let mut qb = QueryBuilder::<$db>::new("SELECT ");
                 qb.push(MAILBOX_COLS)

@@ -73,6 +73,11 @@ pub trait MailboxStore: Send + Sync {
     /// Set when `kind` is next due for this mailbox. `NotFound` if the mailbox is unknown.
     async fn set_next_due(&self, rep_id: &str, kind: Kind, at: Timestamp) -> Result<()>;
 
+    /// Make `kind` due now for this mailbox, by the store's clock read in the write itself
+    /// (a change notification does this for every change: reading [`crate::StateStore::now`]
+    /// first would be a second round trip on PostgreSQL). `NotFound` if the mailbox is unknown.
+    async fn set_due_now(&self, rep_id: &str, kind: Kind) -> Result<()>;
+
     /// Enabled, not excluded, not paused mailboxes for which `kind` is due now (never
     /// scheduled counts as due), most overdue first, at most `limit`.
     async fn due_mailboxes(&self, kind: Kind, limit: u32) -> Result<Vec<MailboxRecord>>;

@@ -51,7 +51,21 @@ pub(crate) async fn schedule(s: &dyn StateStore) {
         listed.iter().find(|m| m.rep_id == "r2").unwrap().next_due,
         r2.next_due
     );
-    // Moving the schedule replaces the entry.
+    // Moving the schedule replaces the entry; "due now" by the store's own clock too.
+    s.set_due_now("r2", Kind::Email).await.unwrap();
+    let r2 = s.get_mailbox("r2").await.unwrap().unwrap();
+    let (before, after) = (now, s.now().await.unwrap());
+    assert!(
+        (before..=after).contains(&r2.next_due[&Kind::Email]),
+        "due now: {:?} not within {before}..={after}",
+        r2.next_due[&Kind::Email]
+    );
+    let due = s.due_mailboxes(Kind::Email, 10).await.unwrap();
+    assert_eq!(due.len(), 3);
+    assert!(matches!(
+        s.set_due_now("nobody", Kind::Email).await,
+        Err(StoreError::NotFound(_))
+    ));
     s.set_next_due("r2", Kind::Email, now - hour).await.unwrap();
     let due = s.due_mailboxes(Kind::Email, 10).await.unwrap();
     assert_eq!(due.len(), 3);

@@ -190,11 +190,7 @@ impl Hub {
     /// `mailbox`'s `kind` due now, its probe deciding whether it runs (see [`Wake::Probe`]):
     /// the scheduler's next regular pass finds it (within `idle_wake`).
     pub async fn due(&self, mailbox: &str, kind: Kind) {
-        let now = match self.store.now().await {
-            Ok(t) => t,
-            Err(_) => jiff::Timestamp::now(),
-        };
-        if let Err(e) = self.store.set_next_due(mailbox, kind, now).await {
+        if let Err(e) = self.store.set_due_now(mailbox, kind).await {
             tracing::warn!(mailbox, %kind, error = %e, "cannot mark the mailbox due after a notification");
         }
     }

@@ -361,7 +361,9 @@ macro_rules! sql_mailboxes {
                 let r = sqlx::query(concat!(
                     "INSERT INTO mailbox_schedule (mailbox, kind, next_due, last_run_at, \
                      last_success_at, last_outcome, last_error, backlog) \
-                     SELECT rep_id, $2, $3, ",
+                     SELECT rep_id, $2, ",
+                    $now!(),
+                    " + $3, ",
                     $now!(),
                     ", CASE WHEN $4 THEN ",
                     $now!(),
@@ -375,7 +377,7 @@ macro_rules! sql_mailboxes {
                 ))
                 .bind(rep_id)
                 .bind(kind.as_str())
-                .bind(run.next_due.as_microsecond())
+                .bind(due_in_micros(run.due_in))
                 .bind(success)
                 .bind(run.outcome.as_str())
                 .bind(&run.error)

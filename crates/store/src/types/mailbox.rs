@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use jiff::Timestamp;
+use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use super::{Kind, MailboxId, RunOutcome};
@@ -94,8 +94,11 @@ pub struct KindRun {
     pub error: Option<String>,
     /// Items left for later.
     pub backlog: Option<u64>,
-    /// When the kind is due next.
-    pub next_due: Timestamp,
+    /// When the kind is due next, counted from when the run is recorded, by the store's clock
+    /// (the record's `last_run_at`): the scheduler's interval, backoff or zero. Relative, so
+    /// that recording a run needs no read of the clock first (a round trip on PostgreSQL for
+    /// every run).
+    pub due_in: SignedDuration,
 }
 
 /// Input of [`crate::MailboxStore::upsert_mailbox`], from the CRM rep list refresh.

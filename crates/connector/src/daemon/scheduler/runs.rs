@@ -102,7 +102,6 @@ impl Scheduler {
         };
         let r = &cycle.report;
         let s = &self.settings;
-        let now = self.store.now().await.unwrap_or_else(|_| Timestamp::now());
         let interval = self.interval(&done.mailbox, kind);
         let outcome = match r.outcome {
             MailboxOutcome::Complete if r.failed == 0 => RunOutcome::Success,
@@ -152,9 +151,9 @@ impl Scheduler {
         } else {
             interval
         };
-        let next_due = now + SignedDuration::try_from(gap).unwrap_or(SignedDuration::MAX);
         let stored = if r.outcome == MailboxOutcome::Busy {
             // Another process works it and keeps its schedule; look again after the floor.
+            let now = self.store.now().await.unwrap_or_else(|_| Timestamp::now());
             self.store
                 .set_next_due(
                     &done.mailbox,
@@ -171,7 +170,8 @@ impl Scheduler {
                         outcome,
                         error: r.error.clone(),
                         backlog: Some(cycle.backlog),
-                        next_due,
+                        // From the store's clock as it records the run: no read of it first.
+                        due_in: SignedDuration::try_from(gap).unwrap_or(SignedDuration::MAX),
                     },
                 )
                 .await
@@ -203,6 +203,7 @@ impl Scheduler {
             && !done.was_excluded
             && let Some(alerts) = &self.alerts
             && let Ok(Some(m)) = self.store.get_mailbox(&done.mailbox).await
+            && let Ok(now) = self.store.now().await
             && let Some(until) = m.excluded_until.filter(|u| *u > now)
         {
             alerts

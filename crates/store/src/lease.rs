@@ -76,9 +76,69 @@ pub fn process_lease_key(holder: &str) -> String {
     format!("{PROCESS_LEASE_PREFIX}{holder}")
 }
 
+/// `fences` each once, in key order: how both backends check them (locking rows in key order
+/// keeps two writes with the same keys from deadlocking on each other, and the first fence
+/// not held is the one an error names).
+pub(crate) fn distinct_fences(fences: &[LeaseFence]) -> Vec<&LeaseFence> {
+    let mut distinct: Vec<&LeaseFence> = fences.iter().collect();
+    distinct
+        .sort_by(|a, b| (&a.key, &a.holder, a.generation).cmp(&(&b.key, &b.holder, b.generation)));
+    distinct.dedup();
+    distinct
+}
+
+/// The result of a fence check that returned the `(key, holder, generation)` rows still
+/// held: `LeaseLost` naming the first of `distinct` (in key order) not among them.
+pub(crate) fn first_lost(
+    distinct: &[&LeaseFence],
+    held: &[(String, String, i64)],
+) -> Result<(), crate::StoreError> {
+    match distinct.iter().find(|f| {
+        !held
+            .iter()
+            .any(|(k, h, g)| *k == f.key && *h == f.holder && *g == f.generation)
+    }) {
+        Some(lost) => Err(crate::StoreError::LeaseLost {
+            key: lost.key.clone(),
+        }),
+        None => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn fence(key: &str, generation: i64) -> LeaseFence {
+        LeaseFence {
+            key: key.into(),
+            holder: "h".into(),
+            generation,
+        }
+    }
+
+    #[test]
+    fn fences_are_checked_once_each_in_key_order_and_the_first_lost_is_named() {
+        let fences = [
+            fence("r1/email", 3),
+            fence("email:<m@x>", 9),
+            fence("r1/email", 3),
+        ];
+        let distinct = distinct_fences(&fences);
+        assert_eq!(
+            distinct.iter().map(|f| f.key.as_str()).collect::<Vec<_>>(),
+            ["email:<m@x>", "r1/email"]
+        );
+        let row = |f: &LeaseFence| (f.key.clone(), f.holder.clone(), f.generation);
+        assert!(first_lost(&distinct, &[row(&fences[0]), row(&fences[1])]).is_ok());
+        // Neither held: the first in key order is named.
+        let err = first_lost(&distinct, &[]).unwrap_err();
+        assert!(matches!(&err, crate::StoreError::LeaseLost { key } if key == "email:<m@x>"));
+        // A row of the same key under another generation does not hold the fence.
+        let taken_over = ("r1/email".to_owned(), "h".to_owned(), 4);
+        let err = first_lost(&distinct, &[row(&fences[1]), taken_over]).unwrap_err();
+        assert!(matches!(&err, crate::StoreError::LeaseLost { key } if key == "r1/email"));
+    }
 
     #[test]
     fn lease_key_format() {

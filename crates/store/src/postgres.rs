@@ -8,6 +8,7 @@ use std::str::FromStr;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 
+use crate::lease::{distinct_fences, first_lost};
 use crate::open::OpenOptions;
 use crate::url::StoreUrl;
 
@@ -60,16 +61,7 @@ async fn check_fences_on(
     let mut qb = sqlx::QueryBuilder::<sqlx::Postgres>::new("SELECT key, holder, generation");
     push_locked_fences(&mut qb, &distinct);
     let held: Vec<(String, String, i64)> = qb.build_query_as().fetch_all(&mut *conn).await?;
-    match distinct.iter().find(|f| {
-        !held
-            .iter()
-            .any(|(k, h, g)| *k == f.key && *h == f.holder && *g == f.generation)
-    }) {
-        Some(lost) => Err(StoreError::LeaseLost {
-            key: lost.key.clone(),
-        }),
-        None => Ok(()),
-    }
+    first_lost(&distinct, &held)
 }
 
 /// Append to an `INSERT … SELECT …` the condition that every fence is held, so that one
@@ -87,15 +79,6 @@ fn push_fences_held(qb: &mut sqlx::QueryBuilder<sqlx::Postgres>, fences: &[Lease
     qb.push(" WHERE (SELECT COUNT(*) FROM (SELECT 1");
     push_locked_fences(qb, &distinct);
     qb.push(") AS held) = ").push_bind(distinct.len() as i64);
-}
-
-/// The fences, each once, in key order.
-fn distinct_fences(fences: &[LeaseFence]) -> Vec<&LeaseFence> {
-    let mut distinct: Vec<&LeaseFence> = fences.iter().collect();
-    distinct
-        .sort_by(|a, b| (&a.key, &a.holder, a.generation).cmp(&(&b.key, &b.holder, b.generation)));
-    distinct.dedup();
-    distinct
 }
 
 /// Append ` FROM leases WHERE (key, holder, generation) IN (…) AND expires_at > now ORDER BY

@@ -18,6 +18,7 @@ use sqlx::sqlite::{
     SqliteSynchronous,
 };
 
+use crate::lease::{distinct_fences, first_lost};
 use crate::open::OpenOptions;
 use crate::url::StoreUrl;
 use checkpoint::{Checkpointer, Commits};
@@ -88,21 +89,11 @@ async fn check_fences_on(
         sqlite_now!(),
         " AND ("
     ));
-    push_fence_terms(&mut qb, fences.iter());
+    let distinct = distinct_fences(fences);
+    push_fence_terms(&mut qb, distinct.iter().copied());
     qb.push(") RETURNING key, holder, generation");
     let held: Vec<(String, String, i64)> = qb.build_query_as().fetch_all(&mut *conn).await?;
-    let mut sorted: Vec<&LeaseFence> = fences.iter().collect();
-    sorted.sort_by(|a, b| a.key.cmp(&b.key));
-    match sorted.into_iter().find(|f| {
-        !held
-            .iter()
-            .any(|(k, h, g)| *k == f.key && *h == f.holder && *g == f.generation)
-    }) {
-        Some(lost) => Err(StoreError::LeaseLost {
-            key: lost.key.clone(),
-        }),
-        None => Ok(()),
-    }
+    first_lost(&distinct, &held)
 }
 
 /// Append to an `INSERT … SELECT …` the condition that every fence is held (by the database
@@ -115,11 +106,7 @@ async fn check_fences_on(
 /// condition and the row. Each `(key, holder, generation)` matches at most one lease row (the
 /// key is the table's primary key), so "held" is "as many rows as distinct fences".
 fn push_fences_held(qb: &mut sqlx::QueryBuilder<sqlx::Sqlite>, fences: &[LeaseFence]) {
-    let mut distinct: Vec<&LeaseFence> = fences.iter().collect();
-    distinct
-        .sort_by(|a, b| (&a.key, &a.holder, a.generation).cmp(&(&b.key, &b.holder, b.generation)));
-    distinct
-        .dedup_by(|a, b| a.key == b.key && a.holder == b.holder && a.generation == b.generation);
+    let distinct = distinct_fences(fences);
     qb.push(concat!(
         " WHERE (SELECT COUNT(*) FROM leases WHERE expires_at > ",
         sqlite_now!(),

@@ -203,8 +203,8 @@ impl Scheduler {
             && !done.was_excluded
             && let Some(alerts) = &self.alerts
             && let Ok(Some(m)) = self.store.get_mailbox(&done.mailbox).await
-            && let Ok(now) = self.store.now().await
-            && let Some(until) = m.excluded_until.filter(|u| *u > now)
+            && let Some(until) = m.excluded_until
+            && until > self.store.now().await.unwrap_or_else(|_| Timestamp::now())
         {
             alerts
                 .mailbox_excluded(

@@ -51,14 +51,6 @@ pub(crate) fn count_in(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
-/// A delay added to the store's clock in SQL, in microseconds, held to a century either way
-/// so that the sum cannot overflow.
-pub(crate) fn due_in_micros(d: jiff::SignedDuration) -> i64 {
-    const CENTURY: i128 = 100 * 366 * 24 * 3_600 * 1_000_000;
-    // Within ±CENTURY, so the conversion cannot fail.
-    i64::try_from(d.as_micros().clamp(-CENTURY, CENTURY)).unwrap_or_default()
-}
-
 /// The names a retry row's columns are read under: its own table's, or aliased where a
 /// statement reads it beside a link (whose columns carry the same names).
 pub(crate) struct RetryCols {

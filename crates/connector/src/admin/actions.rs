@@ -74,7 +74,6 @@ fn store_err(e: gc_store::StoreError) -> Refused {
 /// Make the mailbox (one kind, or every kind) due now, end an exclusion, wake the scheduler.
 pub async fn sync_now(state: &AdminState, id: &str, k: Option<Kind>) -> Result<String, Refused> {
     let m = find(state, id).await?;
-    let now = state.store.now().await.map_err(store_err)?;
     let kinds = match k {
         Some(k) => vec![k],
         None => enabled_kinds(state),
@@ -82,7 +81,7 @@ pub async fn sync_now(state: &AdminState, id: &str, k: Option<Kind>) -> Result<S
     for k in kinds {
         state
             .store
-            .set_next_due(&m.rep_id, k, now)
+            .set_due_in(&m.rep_id, k, std::time::Duration::ZERO)
             .await
             .map_err(store_err)?;
     }

@@ -112,12 +112,11 @@ pub async fn confirm(
         })?;
     tracing::info!(mailbox = m.address, %kind, who, "hold confirmed (admin)");
     // The run goes ahead at once.
-    let now = state
+    if let Err(e) = state
         .store
-        .now()
+        .set_due_in(&m.rep_id, kind, std::time::Duration::ZERO)
         .await
-        .map_err(|e| unavailable(e.to_string()))?;
-    if let Err(e) = state.store.set_next_due(&m.rep_id, kind, now).await {
+    {
         tracing::warn!(mailbox = m.address, error = %e, "cannot make the mailbox due");
     }
     state.status.wake();

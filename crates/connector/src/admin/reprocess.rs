@@ -143,9 +143,10 @@ async fn apply(
     .map_err(refused)?;
     tracing::info!(mailbox = m.address, kind = %k, ?op, by = who.who, "reprocess (admin)");
     // The next look at the schedule picks the change up; make it now.
-    if let Ok(now) = state.store.now().await {
-        let _ = state.store.set_next_due(&m.rep_id, k, now).await;
-    }
+    let _ = state
+        .store
+        .set_due_in(&m.rep_id, k, std::time::Duration::ZERO)
+        .await;
     state.status.wake();
     Ok(done)
 }

@@ -124,8 +124,8 @@ impl MailboxStore for MeteredStore {
         self.timed("set_next_due", self.inner.set_next_due(rep_id, kind, at))
             .await
     }
-    async fn set_due_now(&self, rep_id: &str, kind: Kind) -> Result<()> {
-        self.timed("set_due_now", self.inner.set_due_now(rep_id, kind))
+    async fn set_due_in(&self, rep_id: &str, kind: Kind, after: std::time::Duration) -> Result<()> {
+        self.timed("set_due_in", self.inner.set_due_in(rep_id, kind, after))
             .await
     }
     async fn due_mailboxes(&self, kind: Kind, limit: u32) -> Result<Vec<MailboxRecord>> {

@@ -284,16 +284,17 @@ macro_rules! sql_mailboxes {
                 Self::found(r.rows_affected(), || format!("mailbox {rep_id}"))
             }
 
-            async fn set_due_now(&self, rep_id: &str, kind: Kind) -> Result<()> {
+            async fn set_due_in(&self, rep_id: &str, kind: Kind, after: Duration) -> Result<()> {
                 let r = sqlx::query(concat!(
                     "INSERT INTO mailbox_schedule (mailbox, kind, next_due) \
                      SELECT rep_id, $2, ",
                     $now!(),
-                    " FROM mailboxes WHERE rep_id = $1 \
+                    " + $3 FROM mailboxes WHERE rep_id = $1 \
                      ON CONFLICT (mailbox, kind) DO UPDATE SET next_due = excluded.next_due"
                 ))
                 .bind(rep_id)
                 .bind(kind.as_str())
+                .bind(duration_micros(after))
                 .execute(&self.pool)
                 .await?;
                 Self::found(r.rows_affected(), || format!("mailbox {rep_id}"))
@@ -377,7 +378,7 @@ macro_rules! sql_mailboxes {
                 ))
                 .bind(rep_id)
                 .bind(kind.as_str())
-                .bind(due_in_micros(run.due_in))
+                .bind(duration_micros(run.due_in))
                 .bind(success)
                 .bind(run.outcome.as_str())
                 .bind(&run.error)

@@ -64,8 +64,7 @@ macro_rules! sql_backend {
         use $crate::probe_reads::ProbeReads;
         use $crate::schedule::{KindSchedule, ScheduleEntry};
         use $crate::sql_rows::{
-            RETRY_BESIDE_LINK, RETRY_COLS, RetryCols, count, count_in, crm_id, due_in_micros,
-            opt_ts, ts, uuid,
+            RETRY_BESIDE_LINK, RETRY_COLS, RetryCols, count, count_in, crm_id, opt_ts, ts, uuid,
         };
         use $crate::store::{
             AlertStore, CursorStore, ItemStore, LeaseStore, LedgerStore, LinkStore, MailboxStore,

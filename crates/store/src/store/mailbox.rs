@@ -1,5 +1,7 @@
 //! [`MailboxStore`]: the mailboxes, their health, pauses and per-kind schedule.
 
+use std::time::Duration;
+
 use async_trait::async_trait;
 use jiff::Timestamp;
 
@@ -73,10 +75,11 @@ pub trait MailboxStore: Send + Sync {
     /// Set when `kind` is next due for this mailbox. `NotFound` if the mailbox is unknown.
     async fn set_next_due(&self, rep_id: &str, kind: Kind, at: Timestamp) -> Result<()>;
 
-    /// Make `kind` due now for this mailbox, by the store's clock read in the write itself
-    /// (a change notification does this for every change: reading [`crate::StateStore::now`]
-    /// first would be a second round trip on PostgreSQL). `NotFound` if the mailbox is unknown.
-    async fn set_due_now(&self, rep_id: &str, kind: Kind) -> Result<()>;
+    /// Make `kind` due `after` from now for this mailbox, by the store's clock read in the
+    /// write itself (a change notification does this for every change, with zero: reading
+    /// [`crate::StateStore::now`] first would be a second round trip on PostgreSQL).
+    /// `NotFound` if the mailbox is unknown.
+    async fn set_due_in(&self, rep_id: &str, kind: Kind, after: Duration) -> Result<()>;
 
     /// Enabled, not excluded, not paused mailboxes for which `kind` is due now (never
     /// scheduled counts as due), most overdue first, at most `limit`.

@@ -4,7 +4,9 @@
 
 use std::collections::BTreeMap;
 
-use jiff::{SignedDuration, Timestamp};
+use std::time::Duration;
+
+use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use super::{Kind, MailboxId, RunOutcome};
@@ -98,7 +100,7 @@ pub struct KindRun {
     /// (the record's `last_run_at`): the scheduler's interval, backoff or zero. Relative, so
     /// that recording a run needs no read of the clock first (a round trip on PostgreSQL for
     /// every run).
-    pub due_in: SignedDuration,
+    pub due_in: Duration,
 }
 
 /// Input of [`crate::MailboxStore::upsert_mailbox`], from the CRM rep list refresh.

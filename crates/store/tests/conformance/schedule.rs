@@ -51,10 +51,26 @@ pub(crate) async fn schedule(s: &dyn StateStore) {
         listed.iter().find(|m| m.rep_id == "r2").unwrap().next_due,
         r2.next_due
     );
-    // Moving the schedule replaces the entry; "due now" by the store's own clock too.
-    s.set_due_now("r2", Kind::Email).await.unwrap();
+    // Moving the schedule replaces the entry; relative to the store's own clock too: an
+    // hour from now is not due, zero from now is.
+    let before = s.now().await.unwrap();
+    s.set_due_in("r2", Kind::Email, Duration::from_secs(3600))
+        .await
+        .unwrap();
+    let after = s.now().await.unwrap();
     let r2 = s.get_mailbox("r2").await.unwrap().unwrap();
-    let (before, after) = (now, s.now().await.unwrap());
+    assert!(
+        (before + hour..=after + hour).contains(&r2.next_due[&Kind::Email]),
+        "due in an hour: {:?} not within {before}..={after} plus an hour",
+        r2.next_due[&Kind::Email]
+    );
+    let due = s.due_mailboxes(Kind::Email, 10).await.unwrap();
+    assert!(due.iter().all(|m| m.rep_id != "r2"), "not due yet");
+    s.set_due_in("r2", Kind::Email, Duration::ZERO)
+        .await
+        .unwrap();
+    let r2 = s.get_mailbox("r2").await.unwrap().unwrap();
+    let after = s.now().await.unwrap();
     assert!(
         (before..=after).contains(&r2.next_due[&Kind::Email]),
         "due now: {:?} not within {before}..={after}",
@@ -63,7 +79,7 @@ pub(crate) async fn schedule(s: &dyn StateStore) {
     let due = s.due_mailboxes(Kind::Email, 10).await.unwrap();
     assert_eq!(due.len(), 3);
     assert!(matches!(
-        s.set_due_now("nobody", Kind::Email).await,
+        s.set_due_in("nobody", Kind::Email, Duration::ZERO).await,
         Err(StoreError::NotFound(_))
     ));
     s.set_next_due("r2", Kind::Email, now - hour).await.unwrap();
@@ -137,7 +153,7 @@ pub(crate) async fn pauses(s: &dyn StateStore) {
             outcome: RunOutcome::Success,
             error: None,
             backlog: Some(0),
-            due_in: SignedDuration::from_secs(-1),
+            due_in: Duration::ZERO,
         },
     )
     .await
@@ -165,7 +181,7 @@ pub(crate) async fn pauses(s: &dyn StateStore) {
 }
 
 /// A partial run's record: `backlog` items left for later, `error` saying why.
-fn partial(error: &str, backlog: u64, due_in: SignedDuration) -> KindRun {
+fn partial(error: &str, backlog: u64, due_in: Duration) -> KindRun {
     KindRun {
         outcome: RunOutcome::Partial,
         error: Some(error.into()),
@@ -177,7 +193,7 @@ fn partial(error: &str, backlog: u64, due_in: SignedDuration) -> KindRun {
 /// The scheduler's record of the last run per kind.
 pub(crate) async fn kind_runs(s: &dyn StateStore) {
     s.upsert_mailbox(&mb("r1", "a@c.com")).await.unwrap();
-    let later = SignedDuration::from_mins(10);
+    let later = Duration::from_secs(600);
     s.record_kind_run(
         "r1",
         Kind::Email,
@@ -197,7 +213,10 @@ pub(crate) async fn kind_runs(s: &dyn StateStore) {
     assert_eq!(k.last_run_at, Some(success));
     assert_eq!(k.backlog, Some(0));
     // Due ten minutes after the run's record, by the same clock reading.
-    assert_eq!(m.next_due[&Kind::Email], success + later);
+    assert_eq!(
+        m.next_due[&Kind::Email],
+        success + SignedDuration::from_mins(10)
+    );
     assert!(s.due_mailboxes(Kind::Email, 10).await.unwrap().is_empty());
 
     // A partial run keeps the last success and records the error and backlog.
@@ -205,7 +224,7 @@ pub(crate) async fn kind_runs(s: &dyn StateStore) {
     s.record_kind_run(
         "r1",
         Kind::Email,
-        &partial("3 messages delayed: HTTP 503", 3, SignedDuration::ZERO),
+        &partial("3 messages delayed: HTTP 503", 3, Duration::ZERO),
     )
     .await
     .unwrap();
@@ -228,7 +247,7 @@ pub(crate) async fn kind_runs(s: &dyn StateStore) {
                 outcome: RunOutcome::Success,
                 error: None,
                 backlog: None,
-                due_in: SignedDuration::ZERO,
+                due_in: Duration::ZERO,
             },
         )
         .await,
@@ -245,7 +264,7 @@ pub(crate) async fn idle_runs(s: &dyn StateStore) {
     s.record_kind_run(
         "r2",
         Kind::Email,
-        &partial("two items delayed", 2, SignedDuration::ZERO),
+        &partial("two items delayed", 2, Duration::ZERO),
     )
     .await
     .unwrap();
@@ -305,9 +324,13 @@ pub(crate) async fn schedule_entries(s: &dyn StateStore) {
     s.set_enabled("r4", false).await.unwrap();
     s.set_paused("r1", None, true).await.unwrap();
     s.set_next_due("r1", Kind::Email, now - hour).await.unwrap();
-    s.record_kind_run("r2", Kind::Email, &partial("two items delayed", 42, hour))
-        .await
-        .unwrap();
+    s.record_kind_run(
+        "r2",
+        Kind::Email,
+        &partial("two items delayed", 42, Duration::from_secs(3600)),
+    )
+    .await
+    .unwrap();
     s.set_next_due("r2", Kind::Appointment, now - hour)
         .await
         .unwrap();

@@ -190,7 +190,11 @@ impl Hub {
     /// `mailbox`'s `kind` due now, its probe deciding whether it runs (see [`Wake::Probe`]):
     /// the scheduler's next regular pass finds it (within `idle_wake`).
     pub async fn due(&self, mailbox: &str, kind: Kind) {
-        if let Err(e) = self.store.set_due_now(mailbox, kind).await {
+        if let Err(e) = self
+            .store
+            .set_due_in(mailbox, kind, std::time::Duration::ZERO)
+            .await
+        {
             tracing::warn!(mailbox, %kind, error = %e, "cannot mark the mailbox due after a notification");
         }
     }

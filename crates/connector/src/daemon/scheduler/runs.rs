@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use futures::FutureExt;
 use gc_store::{KindRun, RunOutcome};
 use gc_sync::{MailboxOutcome, MailboxTarget};
-use jiff::{SignedDuration, Timestamp};
+use jiff::Timestamp;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -153,14 +153,7 @@ impl Scheduler {
         };
         let stored = if r.outcome == MailboxOutcome::Busy {
             // Another process works it and keeps its schedule; look again after the floor.
-            let now = self.store.now().await.unwrap_or_else(|_| Timestamp::now());
-            self.store
-                .set_next_due(
-                    &done.mailbox,
-                    kind,
-                    now + SignedDuration::try_from(s.floor).unwrap_or_default(),
-                )
-                .await
+            self.store.set_due_in(&done.mailbox, kind, s.floor).await
         } else {
             self.store
                 .record_kind_run(
@@ -171,7 +164,7 @@ impl Scheduler {
                         error: r.error.clone(),
                         backlog: Some(cycle.backlog),
                         // From the store's clock as it records the run: no read of it first.
-                        due_in: SignedDuration::try_from(gap).unwrap_or(SignedDuration::MAX),
+                        due_in: gap,
                     },
                 )
                 .await

@@ -38,6 +38,9 @@
 //! # notifications, both rows and their ratios
 //! # BENCH_GATHER_MS: `[notifications] gather_ms` (unset: the product's default, and no such
 //! # key in the configuration, which a build from before that setting refuses)
+//! # GRAPH_CONNECTOR__STATE__URL=postgres://…: the connector's state in that PostgreSQL
+//! # database instead of the tenant's SQLite file (give every run an empty database: the
+//! # bench reads its schedule figures from it)
 //! ```
 //!
 //! With `BENCH_BASELINE_BIN=/path/to/graph-connector` (an older build) the same run is repeated
@@ -129,17 +132,48 @@ fn now_us() -> i64 {
     jiff::Timestamp::now().as_microsecond()
 }
 
-/// `(mailboxes with a schedule row, the longest time in seconds any of them has gone
-/// without a run or probe)` from the state store.
-async fn schedule_gap(db: &sqlx::SqlitePool) -> (i64, f64) {
-    let row: Result<(i64, Option<i64>), _> = sqlx::query_as(
-        "SELECT COUNT(*), MIN(last_run_at) FROM mailbox_schedule WHERE kind = 'email'",
-    )
-    .fetch_one(db)
-    .await;
-    match row {
-        Ok((n, Some(oldest))) => (n, (now_us() - oldest) as f64 / 1e6),
-        _ => (0, 0.0),
+/// The state store the connector child writes, opened read-only by the bench: its SQLite file
+/// in the tenant's directory, or the PostgreSQL database that `GRAPH_CONNECTOR__STATE__URL`
+/// names (the child inherits that override, so both read the same store).
+enum StateDb {
+    Sqlite(sqlx::SqlitePool),
+    Postgres(sqlx::PgPool),
+}
+
+impl StateDb {
+    fn open(dir: &Path) -> StateDb {
+        match std::env::var("GRAPH_CONNECTOR__STATE__URL") {
+            Ok(url) if url.starts_with("postgres") => StateDb::Postgres(
+                sqlx::postgres::PgPoolOptions::new()
+                    .max_connections(1)
+                    .connect_lazy(&url)
+                    .unwrap(),
+            ),
+            _ => StateDb::Sqlite(
+                sqlx::sqlite::SqlitePoolOptions::new()
+                    .max_connections(1)
+                    .connect_lazy(&format!(
+                        "sqlite://{}?mode=ro",
+                        dir.join("graph-connector-sandbox.db").display()
+                    ))
+                    .unwrap(),
+            ),
+        }
+    }
+
+    /// `(mailboxes with a schedule row, the longest time in seconds any of them has gone
+    /// without a run or probe)`.
+    async fn schedule_gap(&self) -> (i64, f64) {
+        const SQL: &str =
+            "SELECT COUNT(*), MIN(last_run_at) FROM mailbox_schedule WHERE kind = 'email'";
+        let row: Result<(i64, Option<i64>), _> = match self {
+            StateDb::Sqlite(db) => sqlx::query_as(SQL).fetch_one(db).await,
+            StateDb::Postgres(db) => sqlx::query_as(SQL).fetch_one(db).await,
+        };
+        match row {
+            Ok((n, Some(oldest))) => (n, (now_us() - oldest) as f64 / 1e6),
+            _ => (0, 0.0),
+        }
     }
 }
 
@@ -341,13 +375,7 @@ async fn measure(bin: &str, safety_net_min: Option<usize>) -> Figures {
     let log = dir.join("connector.log");
     let mut child = start_connector(bin, &t.config_path, rps, &log);
     let pid = child.id();
-    let db = sqlx::sqlite::SqlitePoolOptions::new()
-        .max_connections(1)
-        .connect_lazy(&format!(
-            "sqlite://{}?mode=ro",
-            dir.join("graph-connector-sandbox.db").display()
-        ))
-        .unwrap();
+    let db = StateDb::open(&dir);
 
     // 1. First round: until every worked mailbox's message left its sync folder.
     let t0 = Instant::now();
@@ -367,7 +395,7 @@ async fn measure(bin: &str, safety_net_min: Option<usize>) -> Figures {
             .iter()
             .map(|u| st.count_messages(u, SYNC).unwrap_or(0))
             .sum();
-        let (rows, _) = schedule_gap(&db).await;
+        let (rows, _) = db.schedule_gap().await;
         println!(
             "  {:>6.0} s: {left} messages left in sync folders, {rows} mailboxes scheduled, \
              RSS peak {peak_rss:.1} MB, CPU {:.1} s",
@@ -434,7 +462,7 @@ async fn measure(bin: &str, safety_net_min: Option<usize>) -> Figures {
                     std::fs::read_to_string(&log).unwrap_or_default()
                 );
             }
-            let (rows, gap) = schedule_gap(&db).await;
+            let (rows, gap) = db.schedule_gap().await;
             if rows as usize >= worked.len() {
                 longest_gap = longest_gap.max(gap);
             }
@@ -445,7 +473,7 @@ async fn measure(bin: &str, safety_net_min: Option<usize>) -> Figures {
     let (cpu_all, rss_end) = proc_usage(pid);
     let minute_end = minute_end.unwrap_or((cpu_all, filed_now()));
     peak_rss = peak_rss.max(rss_end);
-    let (rows, _) = schedule_gap(&db).await;
+    let (rows, _) = db.schedule_gap().await;
     let _ = Command::new("kill")
         .args(["-TERM", &pid.to_string()])
         .status();

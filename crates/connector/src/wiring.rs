@@ -31,8 +31,8 @@ pub fn graph_options(config: &Config) -> anyhow::Result<gc_graph::GraphOptions> 
     let e = &config.errors;
     options.request_timeout = Duration::from_secs(e.graph_timeout_seconds.into());
     options.max_retries = e.max_retries;
-    options.base_backoff = Duration::from_secs(e.initial_backoff_seconds.into());
-    options.max_backoff = Duration::from_secs(e.max_backoff_seconds.into());
+    options.base_backoff = Duration::from_secs_f64(e.initial_backoff_seconds);
+    options.max_backoff = Duration::from_secs_f64(e.max_backoff_seconds);
     options.mailbox_concurrency = m.mailbox_concurrency as usize;
     options.tenant_budget = Some(gc_graph::Budget::per_second(m.requests_per_second));
     options.page_size = Some(m.page_size);
@@ -108,8 +108,8 @@ pub fn crm_config(config: &Config) -> anyhow::Result<gc_crm::CrmConfig> {
         .filter_map(|c| u16::try_from(*c).ok())
         .collect();
     crm.retry.max_attempts = config.errors.max_retries.saturating_add(1);
-    crm.retry.initial_backoff = Duration::from_secs(config.errors.initial_backoff_seconds.into());
-    crm.retry.max_backoff = Duration::from_secs(config.errors.max_backoff_seconds.into());
+    crm.retry.initial_backoff = Duration::from_secs_f64(config.errors.initial_backoff_seconds);
+    crm.retry.max_backoff = Duration::from_secs_f64(config.errors.max_backoff_seconds);
     crm.dialect = c.dialect.clone();
     crm.time_zone = time_zone(config)?;
     crm.write_batch = c.batch_size as usize;

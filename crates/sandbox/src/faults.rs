@@ -34,6 +34,10 @@ pub struct FaultSpec {
     /// Probability of extra latency, and how much.
     pub latency: f64,
     pub latency_ms: u64,
+    /// The `Retry-After` (seconds) of every injected 429 and 503, Graph's, the token
+    /// endpoint's and CRM.interface's alike (`retry-after=S`); unset: 0.5 or 1 s for Graph's
+    /// 429, 1 s otherwise. CRM.interface sends whole seconds, rounded up.
+    pub retry_after_secs: Option<f64>,
 }
 
 /// Errors parsing a `--faults` text.
@@ -49,6 +53,8 @@ pub enum FaultSpecError {
     BadProbability(String),
     #[error("latency {0:?} must look like 0.2@800 (probability@milliseconds)")]
     BadLatency(String),
+    #[error("retry-after {0:?} must be a number of seconds from 0 to 3600, e.g. 0.1")]
+    BadRetryAfter(String),
 }
 
 impl FromStr for FaultSpec {
@@ -67,6 +73,17 @@ impl FromStr for FaultSpec {
                 .ok_or_else(|| FaultSpecError::Malformed(item.to_owned()))?;
             let name = name.trim().to_ascii_lowercase();
             let value = value.trim();
+            if name == "retry-after" {
+                let secs: f64 = value
+                    .trim_end_matches('s')
+                    .parse()
+                    .map_err(|_| FaultSpecError::BadRetryAfter(value.to_owned()))?;
+                if !(secs.is_finite() && (0.0..=3600.0).contains(&secs)) {
+                    return Err(FaultSpecError::BadRetryAfter(value.to_owned()));
+                }
+                spec.retry_after_secs = Some(secs);
+                continue;
+            }
             if name == "latency" {
                 let (p, ms) = value
                     .split_once('@')
@@ -113,6 +130,9 @@ impl fmt::Display for FaultSpec {
         }
         if self.latency > 0.0 {
             parts.push(format!("latency={}@{}", self.latency, self.latency_ms));
+        }
+        if let Some(secs) = self.retry_after_secs {
+            parts.push(format!("retry-after={secs}"));
         }
         if parts.is_empty() {
             f.write_str("none")
@@ -233,13 +253,15 @@ impl FaultPlan {
         acc += spec.throttle;
         if x < acc {
             return Some(Fault::TooManyRequests {
-                retry_after_secs: 0.5 + (y * 2.0).floor() / 2.0,
+                retry_after_secs: spec
+                    .retry_after_secs
+                    .unwrap_or(0.5 + (y * 2.0).floor() / 2.0),
             });
         }
         acc += spec.unavailable;
         if x < acc {
             return Some(Fault::ServiceUnavailable {
-                retry_after_secs: 1.0,
+                retry_after_secs: spec.retry_after_secs.unwrap_or(1.0),
             });
         }
         acc += spec.gateway_timeout;
@@ -264,16 +286,13 @@ impl FaultPlan {
             return None;
         }
         let (x, y) = self.draw("login", "login");
+        let retry_after_secs = self.spec().retry_after_secs.unwrap_or(1.0);
         if x >= p {
             None
         } else if y < 0.5 {
-            Some(Fault::TooManyRequests {
-                retry_after_secs: 1.0,
-            })
+            Some(Fault::TooManyRequests { retry_after_secs })
         } else {
-            Some(Fault::ServiceUnavailable {
-                retry_after_secs: 1.0,
-            })
+            Some(Fault::ServiceUnavailable { retry_after_secs })
         }
     }
 
@@ -342,6 +361,14 @@ mod tests {
         assert_eq!(s.login, 0.1);
         assert_eq!(s.to_string().parse::<FaultSpec>().unwrap(), s);
         assert_eq!("none".parse::<FaultSpec>().unwrap(), FaultSpec::default());
+        let r: FaultSpec = "429=1,retry-after=0".parse().unwrap();
+        assert_eq!(r.retry_after_secs, Some(0.0));
+        assert_eq!(r.to_string().parse::<FaultSpec>().unwrap(), r);
+        assert!(
+            matches!(FaultPlan::new(1, r, 0).roll("x"), Some(Fault::TooManyRequests { retry_after_secs }) if retry_after_secs == 0.0)
+        );
+        assert!("retry-after=-1".parse::<FaultSpec>().is_err());
+        assert!("retry-after=soon".parse::<FaultSpec>().is_err());
         assert!("bogus=0.1".parse::<FaultSpec>().is_err());
         assert!("429=1.5".parse::<FaultSpec>().is_err());
         assert!("latency=0.5".parse::<FaultSpec>().is_err());

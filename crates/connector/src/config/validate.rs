@@ -284,7 +284,8 @@ pub fn validate(config: &Config) -> Vec<Problem> {
     let r = &config.errors;
     p.nonzero("errors.graph_timeout_seconds", r.graph_timeout_seconds);
     p.nonzero("errors.crm_timeout_seconds", r.crm_timeout_seconds);
-    p.nonzero("errors.initial_backoff_seconds", r.initial_backoff_seconds);
+    p.seconds("errors.initial_backoff_seconds", r.initial_backoff_seconds);
+    p.seconds("errors.max_backoff_seconds", r.max_backoff_seconds);
     if r.max_backoff_seconds < r.initial_backoff_seconds {
         p.push(
             "errors.max_backoff_seconds",
@@ -395,6 +396,9 @@ pub fn validate(config: &Config) -> Vec<Problem> {
     p.0
 }
 
+/// The longest wait between two attempts of one request that the configuration accepts.
+const MAX_SECONDS: f64 = 86_400.0;
+
 /// More runtime threads than this only adds hand-overs (docs/PERFORMANCE.md); a typo such as
 /// `1000` would otherwise start that many threads.
 const MAX_WORKER_THREADS: u32 = 64;
@@ -455,6 +459,19 @@ impl Problems {
     fn required(&mut self, key: &str, value: &str, what: &str) {
         if value.trim().is_empty() {
             self.push(key, "missing", &format!("write {what}"));
+        }
+    }
+
+    /// A time in seconds that may have a fraction: more than 0 and at most a day (a longer
+    /// wait between two attempts of one request is a mistake, and a bound keeps the
+    /// conversion to a `Duration` from overflowing).
+    fn seconds(&mut self, key: &str, value: f64) {
+        if !(value > 0.0 && value <= MAX_SECONDS) {
+            self.push(
+                key,
+                &format!("{value} is not a number of seconds above 0 and up to {MAX_SECONDS}"),
+                "write a number of seconds, e.g. 1 or 0.5",
+            );
         }
     }
 

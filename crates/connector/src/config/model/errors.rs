@@ -8,8 +8,10 @@ use serde::Deserialize;
 #[serde(default, deny_unknown_fields)]
 pub struct Errors {
     pub max_retries: u32,
-    pub initial_backoff_seconds: u32,
-    pub max_backoff_seconds: u32,
+    /// The first backoff between two attempts of a request, doubled per attempt up to
+    /// `max_backoff_seconds`; fractions are allowed (e.g. 0.2 for a CRM on the same network).
+    pub initial_backoff_seconds: f64,
+    pub max_backoff_seconds: f64,
     pub graph_timeout_seconds: u32,
     pub crm_timeout_seconds: u32,
     pub crm_error_codes: Vec<u32>,
@@ -37,8 +39,8 @@ impl Default for Errors {
     fn default() -> Self {
         Self {
             max_retries: 6,
-            initial_backoff_seconds: 1,
-            max_backoff_seconds: 300,
+            initial_backoff_seconds: 1.0,
+            max_backoff_seconds: 300.0,
             graph_timeout_seconds: 100,
             crm_timeout_seconds: 120,
             crm_error_codes: vec![500, 511],

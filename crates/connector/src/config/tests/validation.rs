@@ -223,3 +223,41 @@ fn worker_threads_defaults_to_one_and_a_typo_is_refused() {
         "{found:?}"
     );
 }
+
+/// The backoff is a number of seconds with an optional fraction, in the file and from the
+/// environment, that reaches both clients' retry loops; nothing outside (0, a day] is taken.
+#[test]
+fn backoff_seconds_may_have_a_fraction_and_must_be_positive() {
+    let config = load_text(&example_with(
+        "initial_backoff_seconds = 1\nmax_backoff_seconds = 300",
+        "initial_backoff_seconds = 0.25\nmax_backoff_seconds = 2",
+    ))
+    .unwrap();
+    assert_eq!(config.errors.initial_backoff_seconds, 0.25);
+    assert_eq!(config.errors.max_backoff_seconds, 2.0);
+    let graph = crate::wiring::graph_options(&config).unwrap();
+    assert_eq!(graph.base_backoff, std::time::Duration::from_millis(250));
+    assert_eq!(graph.max_backoff, std::time::Duration::from_secs(2));
+
+    let env = vec![(
+        "GRAPH_CONNECTOR__ERRORS__INITIAL_BACKOFF_SECONDS".to_owned(),
+        "0.5".to_owned(),
+    )];
+    let config = load_str(EXAMPLE, Path::new("test.toml"), env).unwrap();
+    assert_eq!(config.errors.initial_backoff_seconds, 0.5);
+
+    for (bad, key) in [
+        ("initial_backoff_seconds = 0", "errors.initial_backoff_seconds"),
+        ("initial_backoff_seconds = -1", "errors.initial_backoff_seconds"),
+        ("initial_backoff_seconds = nan", "errors.initial_backoff_seconds"),
+        ("initial_backoff_seconds = 1e30", "errors.initial_backoff_seconds"),
+    ] {
+        let found = issues(&example_with("initial_backoff_seconds = 1", bad));
+        assert!(found.iter().any(|p| p.key == key), "{bad}: {found:?}");
+    }
+    let found = issues(&example_with(
+        "max_backoff_seconds = 300",
+        "max_backoff_seconds = 0.5",
+    ));
+    assert_eq!(found[0].key, "errors.max_backoff_seconds", "{found:?}");
+}

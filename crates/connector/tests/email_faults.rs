@@ -14,8 +14,9 @@ use gc_sandbox::{FaultSpec, SandboxOptions};
 use gc_sync::NoProgress;
 use graph_connector::commands::sync::Runtime;
 
+/// Requests back off for a tenth of a second, doubled up to two tenths.
 const FAST_RETRIES: &str =
-    "[errors]\nmax_retries = 10\ninitial_backoff_seconds = 1\nmax_backoff_seconds = 2\n";
+    "[errors]\nmax_retries = 10\ninitial_backoff_seconds = 0.1\nmax_backoff_seconds = 0.2\n";
 
 /// What must be equal between runs: per user the folder counts, and the activities written
 /// (subject, participant count, missing-participants text), as a multiset. (Dates follow the
@@ -122,7 +123,8 @@ async fn throttling_5xx_and_crm_errors_converge_to_the_same_state() {
     let (expected, _) = run_until_converged(&clean, &users, 3).await;
     assert!(expected.2 > 50, "{} messages only", expected.2);
 
-    let faults: FaultSpec = "429=0.3,503=0.05,504=0.05,expired-delta=0.05"
+    // `Retry-After: 0` on the injected 429s and 503s leaves the wait to the backoff above.
+    let faults: FaultSpec = "429=0.3,503=0.05,504=0.05,expired-delta=0.05,retry-after=0"
         .parse()
         .unwrap();
     let (faulty, users2) = env(21, faults).await;

@@ -17,7 +17,7 @@ use crate::common::Env;
 /// The mass-delete guard is off: a step may delete several of a small calendar's scenarios at
 /// once, which the guard rightly holds for the administrator (tests/plan_and_guard/), while
 /// this test is about what the runs converge to.
-const CONFIG: &str = "[appointments]\nenabled = true\ndays_past = 7\ndays_future = 14\nfull_walk_minutes = 0\n\n[errors]\nmax_retries = 3\ninitial_backoff_seconds = 1\nmax_backoff_seconds = 1\nitem_retry_limit = 50\nitem_retry_minutes = 0\nmax_delete_fraction = 1.0\ndelete_guard_min = 1000000\n";
+const CONFIG: &str = "[appointments]\nenabled = true\ndays_past = 7\ndays_future = 14\nfull_walk_minutes = 0\n\n[errors]\nmax_retries = 3\ninitial_backoff_seconds = 0.1\nmax_backoff_seconds = 0.1\nitem_retry_limit = 50\nitem_retry_minutes = 0\nmax_delete_fraction = 1.0\ndelete_guard_min = 1000000\n";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Side {

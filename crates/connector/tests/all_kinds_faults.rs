@@ -199,8 +199,8 @@ async fn a_run_called_off_after_a_crm_write_is_finished_by_the_next_cycle() {
     };
     // Before the cut answer goes out (the connector hears of nothing meanwhile), the
     // appointments runs lose their leases; the CRM client sends the insert again after its
-    // backoff (a tenth of a second) and gets the stored answer (CRM.interface's duplicate protection),
-    // and the run that wrote the record is called off at its commit.
+    // backoff (a tenth of a second) and gets the stored answer (CRM.interface's duplicate
+    // protection), and the run that wrote the record is called off at its commit.
     let release = {
         let store = rt.store.clone();
         move || {

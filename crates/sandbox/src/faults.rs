@@ -46,7 +46,7 @@ pub enum FaultSpecError {
     #[error("fault spec item {0:?} is not of the form name=probability")]
     Malformed(String),
     #[error(
-        "unknown fault {0:?} (known: 429, 503, 504, reset, stale-nextlink, expired-delta, login, latency)"
+        "unknown fault {0:?} (known: 429, 503, 504, reset, stale-nextlink, expired-delta, login, latency, retry-after)"
     )]
     UnknownFault(String),
     #[error("probability {0:?} must be a number between 0 and 1")]

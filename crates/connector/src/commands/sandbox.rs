@@ -30,7 +30,8 @@ pub struct SandboxArgs {
     /// Serve HTTPS with a generated certificate.
     #[arg(long)]
     pub tls: bool,
-    /// Fault probabilities, e.g. `429=0.05,503=0.02,504=0.01,reset=0.01,stale-nextlink=0.1,expired-delta=0.05,latency=0.2@800`.
+    /// Fault probabilities, e.g. `429=0.05,503=0.02,504=0.01,reset=0.01,stale-nextlink=0.1,expired-delta=0.05,latency=0.2@800`;
+    /// `retry-after=S` sets the `Retry-After` of the injected 429s and 503s.
     #[arg(long, default_value = "none", value_name = "SPEC")]
     pub faults: String,
     /// Latency added to every request, in milliseconds.

@@ -247,10 +247,22 @@ fn backoff_seconds_may_have_a_fraction_and_must_be_positive() {
     assert_eq!(config.errors.initial_backoff_seconds, 0.5);
 
     for (bad, key) in [
-        ("initial_backoff_seconds = 0", "errors.initial_backoff_seconds"),
-        ("initial_backoff_seconds = -1", "errors.initial_backoff_seconds"),
-        ("initial_backoff_seconds = nan", "errors.initial_backoff_seconds"),
-        ("initial_backoff_seconds = 1e30", "errors.initial_backoff_seconds"),
+        (
+            "initial_backoff_seconds = 0",
+            "errors.initial_backoff_seconds",
+        ),
+        (
+            "initial_backoff_seconds = -1",
+            "errors.initial_backoff_seconds",
+        ),
+        (
+            "initial_backoff_seconds = nan",
+            "errors.initial_backoff_seconds",
+        ),
+        (
+            "initial_backoff_seconds = 1e30",
+            "errors.initial_backoff_seconds",
+        ),
     ] {
         let found = issues(&example_with("initial_backoff_seconds = 1", bad));
         assert!(found.iter().any(|p| p.key == key), "{bad}: {found:?}");

@@ -56,6 +56,7 @@ mod support;
 use std::collections::VecDeque;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use gc_sandbox::{NewMessage, SandboxOptions};
@@ -132,32 +133,45 @@ fn now_us() -> i64 {
     jiff::Timestamp::now().as_microsecond()
 }
 
-/// The state store the connector child writes, opened read-only by the bench: its SQLite file
-/// in the tenant's directory, or the PostgreSQL database that `GRAPH_CONNECTOR__STATE__URL`
-/// names (the child inherits that override, so both read the same store).
+/// The state store the connector child writes, opened read-only by the bench: the store
+/// `GRAPH_CONNECTOR__STATE__URL` names (the child inherits that override, so both read the same
+/// store), or else the SQLite file in the tenant's directory.
 enum StateDb {
     Sqlite(sqlx::SqlitePool),
     Postgres(sqlx::PgPool),
 }
 
 impl StateDb {
+    /// A plain read-only pool rather than the store itself, whose SQLite side would write
+    /// (migrations, WAL checkpoints) beside the connector it measures.
     fn open(dir: &Path) -> StateDb {
-        match std::env::var("GRAPH_CONNECTOR__STATE__URL") {
-            Ok(url) if url.starts_with("postgres") => StateDb::Postgres(
+        let url = std::env::var("GRAPH_CONNECTOR__STATE__URL")
+            .ok()
+            .map(|u| gc_store::StoreUrl::parse(&u).unwrap());
+        match url {
+            Some(url) if url.backend() == gc_store::Backend::Postgres => StateDb::Postgres(
                 sqlx::postgres::PgPoolOptions::new()
                     .max_connections(1)
-                    .connect_lazy(&url)
+                    .connect_lazy(url.expose())
                     .unwrap(),
             ),
-            _ => StateDb::Sqlite(
-                sqlx::sqlite::SqlitePoolOptions::new()
-                    .max_connections(1)
-                    .connect_lazy(&format!(
-                        "sqlite://{}?mode=ro",
+            url => {
+                let file = match &url {
+                    Some(url) => url.expose().to_owned(),
+                    None => format!(
+                        "sqlite://{}",
                         dir.join("graph-connector-sandbox.db").display()
-                    ))
-                    .unwrap(),
-            ),
+                    ),
+                };
+                let options = sqlx::sqlite::SqliteConnectOptions::from_str(&file)
+                    .unwrap()
+                    .read_only(true);
+                StateDb::Sqlite(
+                    sqlx::sqlite::SqlitePoolOptions::new()
+                        .max_connections(1)
+                        .connect_lazy_with(options),
+                )
+            }
         }
     }
 

@@ -93,12 +93,14 @@ impl Shared {
         lock(&self.tokens)
     }
 
-    /// The throttling key of `/users/{key}`: the user's object id when known.
-    pub fn mailbox_key(&self, key: &str) -> String {
+    /// The mailbox `/users/{key}` names: its throttling key (the user's object id when known)
+    /// and the name the request counter gives it (the user's principal name, lower-cased;
+    /// the key itself for an unknown user), so that an id and a name count as one mailbox.
+    pub fn mailbox_of(&self, key: &str) -> (String, String) {
         let t = self.lock_tenant();
         match t.user_index(key) {
-            Some(i) => t.users[i].id.clone(),
-            None => key.to_ascii_lowercase(),
+            Some(i) => (t.users[i].id.clone(), t.users[i].upn.to_ascii_lowercase()),
+            None => (key.to_ascii_lowercase(), key.to_ascii_lowercase()),
         }
     }
 }

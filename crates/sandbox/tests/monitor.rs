@@ -93,7 +93,13 @@ async fn stats_count_graph_and_crm_requests_by_resource_rep_and_command() {
     let u = user(&sb, 0);
     let u2 = user(&sb, 1);
     g.get("/users").await;
-    g.get(&format!("/users/{u}")).await;
+    let me = g.get(&format!("/users/{u}")).await;
+    // a mailbox named by its user's id is the same mailbox
+    g.get(&format!(
+        "/users/{}/mailFolders/inbox",
+        me["id"].as_str().unwrap()
+    ))
+    .await;
     g.walk(
         &format!("/users/{u}/mailFolders('inbox')/messages/delta"),
         None,
@@ -145,6 +151,13 @@ async fn stats_count_graph_and_crm_requests_by_resource_rep_and_command() {
     assert_eq!(by["messages.move"], 1, "{s:#}");
     assert_eq!(by["$batch"], 1, "{s:#}");
     assert_eq!(graph["in_batch"]["mailFolders"], 2, "{s:#}");
+    // per mailbox: what Outlook's four slots serve, alone or inside the batch (not the users
+    // list, the user or the token)
+    // (the delta pages, the Inbox by id, the folder made, the move, the Inbox in the batch)
+    let mine = by["messages.delta"].as_u64().unwrap() + 4;
+    assert_eq!(graph["by_mailbox"][u.to_ascii_lowercase()], mine, "{s:#}");
+    assert_eq!(graph["by_mailbox"][u2.to_ascii_lowercase()], 1, "{s:#}");
+    assert_eq!(graph["by_mailbox"].as_object().unwrap().len(), 2, "{s:#}");
     let sum: u64 = by
         .as_object()
         .unwrap()

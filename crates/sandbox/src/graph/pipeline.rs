@@ -91,13 +91,17 @@ async fn execute_inner(
         | Area::Calendar
         | Area::Contacts
         | Area::Tasks
-        | Area::MailboxSettings => req.segs.get(1).map(|s| shared.mailbox_key(s)),
+        | Area::MailboxSettings => req.segs.get(1).map(|s| shared.mailbox_of(s)),
         _ => None,
     };
     let _permit = match &mailbox_key {
-        Some(k) => Some(shared.throttle.acquire(k)?),
+        Some((k, name)) => {
+            shared.monitor.count_mailbox_slot(name);
+            Some(shared.throttle.acquire(k)?)
+        }
         None => None,
     };
+    let mailbox_key = mailbox_key.map(|(k, _)| k);
     let scope = format!("graph:{}", mailbox_key.as_deref().unwrap_or("tenant"));
     match shared.faults.roll(&scope) {
         Some(Fault::TooManyRequests { retry_after_secs }) => {

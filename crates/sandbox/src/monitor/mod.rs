@@ -156,6 +156,20 @@ impl Monitor {
         self.wires.pass(&SeenRequest::new(seen, crm))
     }
 
+    /// Counts a Graph request to a mailbox's resources (`name` as [`Shared::mailbox_of`]
+    /// gives it), on its own or inside a `$batch`.
+    ///
+    /// [`Shared::mailbox_of`]: crate::server::Shared::mailbox_of
+    pub(crate) fn count_mailbox_slot(&self, name: &str) {
+        let mut s = self.lock_stats();
+        match s.graph.by_mailbox.get_mut(name) {
+            Some(n) => *n += 1,
+            None => {
+                s.graph.by_mailbox.insert(name.to_owned(), 1);
+            }
+        }
+    }
+
     fn lock_stats(&self) -> std::sync::MutexGuard<'_, RequestStats> {
         self.stats
             .lock()

@@ -29,6 +29,12 @@ pub struct GraphRequests {
     /// inside a `$batch`; the `$batch` envelope itself (a POST whatever it carries) and the
     /// token endpoint are not counted, their contents are.
     pub writes: BTreeMap<String, u64>,
+    /// Requests to a mailbox's resources (mail, calendar, contacts, To Do, mailbox settings,
+    /// `sendMail`: what Outlook's four-at-a-time limit per mailbox covers), by the mailbox's
+    /// user principal name, lower-cased; on their own or inside a `$batch`, refused ones
+    /// included. A benchmark reads the busiest mailbox's share from it: no cycle can end
+    /// before that mailbox's requests are through its four slots.
+    pub by_mailbox: BTreeMap<String, u64>,
 }
 
 /// CRM.interface.

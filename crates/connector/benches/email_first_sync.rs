@@ -31,7 +31,9 @@
 //! `benches/msgraph-sdk/requirements.txt` when missing; `BENCH_BIN` another connector binary
 //! in place of the one just built; `BENCH_BASELINE_BIN` an older build, run on an identical
 //! fresh tenant after this one, both rows and their ratios printed; `BENCH_REVIEW=1` keeps the
-//! first-sync review at the product's default instead of turning it off). Figures:
+//! first-sync review at the product's default instead of turning it off; `BENCH_RUNS` the
+//! connector's cycles on fresh tenants, default 1: each row printed, then their medians,
+//! the baseline's alternating with them). Figures:
 //! docs/PERFORMANCE.md.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -174,19 +176,74 @@ fn slots_floor(s: &Setup, bin: &str, c: &Connector) {
     let (rep, r) = &c.busiest_rep;
     let graph_floor = *g as f64 * lg / MAILBOX_CONCURRENCY;
     let crm_floor = *r as f64 * lc;
-    let floor = graph_floor.max(crm_floor);
     let net = c.seconds - c.idle_seconds;
     let name = binary_name(bin);
     println!(
         "{name}: the busiest mailbox ({mailbox}) made {g} Graph requests, {graph_floor:.2} s at the least through its {MAILBOX_CONCURRENCY} slots; \
          the busiest rep ({rep}) {r} CRM requests, {crm_floor:.2} s at the least one at a time; the cycle took {net:.2} s net: \
          {:.1}% of the requests' own bound",
-        100.0 * floor / net.max(f64::MIN_POSITIVE)
+        own_share(s, c)
     );
 }
 
-/// Prints the table row of one connector measurement; the messages per second.
-fn row(s: &Setup, bin: &str, c: &Connector) -> f64 {
+/// The net cycle against the least time of its requests where they were made, in percent
+/// (see [`slots_floor`]).
+fn own_share(s: &Setup, c: &Connector) -> f64 {
+    let (lg, lc) = (s.graph_ms as f64 / 1000.0, s.crm_ms as f64 / 1000.0);
+    let graph_floor = c.busiest_mailbox.1 as f64 * lg / MAILBOX_CONCURRENCY;
+    let crm_floor = c.busiest_rep.1 as f64 * lc;
+    let net = c.seconds - c.idle_seconds;
+    100.0 * graph_floor.max(crm_floor) / net.max(f64::MIN_POSITIVE)
+}
+
+/// The net messages per second against the bound for the mailboxes as they are, in percent
+/// (the table's "net / that bound").
+fn as_they_are_share(s: &Setup, c: &Connector) -> f64 {
+    let (lg, lc) = (s.graph_ms as f64 / 1000.0, s.crm_ms as f64 / 1000.0);
+    let per_mailbox =
+        (MAILBOX_CONCURRENCY / (c.graph_per_msg * lg)).min(1.0 / (c.crm_per_msg * lc));
+    let as_they_are = c.filed as f64 / (c.largest.max(1) as f64 / per_mailbox);
+    let net = c.filed as f64 / (c.seconds - c.idle_seconds).max(f64::MIN_POSITIVE);
+    100.0 * net / as_they_are
+}
+
+/// The median of `v` (the mean of the middle two for an even count).
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+/// Prints the medians of several runs of one binary: one run of this cycle swings by about
+/// five points of the bound from the next on this machine, which is more than most changes
+/// measured with it.
+fn medians(s: &Setup, bin: &str, runs: &[Connector]) {
+    let of = |f: &dyn Fn(&Connector) -> f64| median(runs.iter().map(f).collect());
+    println!(
+        "{}: median of {} runs: {:.2} s ({:.2} s net), {:.1}% of the bound for the mailboxes as they are, {:.1}% of the requests' own bound, {:.2} CPU s",
+        binary_name(bin),
+        runs.len(),
+        of(&|c| c.seconds),
+        of(&|c| c.seconds - c.idle_seconds),
+        of(&|c| as_they_are_share(s, c)),
+        of(&|c| own_share(s, c)),
+        of(&|c| c.connector_cpu)
+    );
+}
+
+/// The run of the median seconds (the lower middle one for an even count).
+fn median_run(runs: &[Connector]) -> &Connector {
+    let mut order: Vec<&Connector> = runs.iter().collect();
+    order.sort_by(|a, b| a.seconds.total_cmp(&b.seconds));
+    order[(order.len() - 1) / 2]
+}
+
+/// Prints the table row of one connector measurement.
+fn row(s: &Setup, bin: &str, c: &Connector) {
     let (lg, lc) = (s.graph_ms as f64 / 1000.0, s.crm_ms as f64 / 1000.0);
     let graph_bound = MAILBOX_CONCURRENCY / (c.graph_per_msg * lg);
     let crm_bound = 1.0 / (c.crm_per_msg * lc);
@@ -214,11 +271,10 @@ fn row(s: &Setup, bin: &str, c: &Connector) -> f64 {
         100.0 * net / bound,
         c.largest,
         as_they_are,
-        100.0 * net / as_they_are,
+        as_they_are_share(s, c),
         c.connector_cpu,
         c.sandbox_cpu
     );
-    rate
 }
 
 /// The binary's file name, as the rows name it.
@@ -335,30 +391,56 @@ fn main() {
     );
     let bin = std::env::var("BENCH_BIN")
         .unwrap_or_else(|_| env!("CARGO_BIN_EXE_graph-connector").to_owned());
-    let c = rt.block_on(connector(&s, &bin));
-    let baseline = std::env::var("BENCH_BASELINE_BIN")
-        .ok()
-        .map(|b| (rt.block_on(connector(&s, &b)), b));
+    let runs = env_usize("BENCH_RUNS", 1).max(1);
+    let baseline_bin = std::env::var("BENCH_BASELINE_BIN").ok();
+    // The two binaries alternate, so that the machine's drift weighs on both alike.
+    let mut mine = Vec::new();
+    let mut theirs = Vec::new();
+    for _ in 0..runs {
+        mine.push(rt.block_on(connector(&s, &bin)));
+        if let Some(b) = &baseline_bin {
+            theirs.push(rt.block_on(connector(&s, b)));
+        }
+    }
+    let base = baseline_bin.as_deref().unwrap_or_default();
     println!();
     println!(
         "| binary | mailboxes | filed | not filed | seconds | idle cycle s | msg/s | net msg/s | Graph req/msg (mailbox slots) | CRM req/msg | bound per mailbox: Graph, CRM msg/s | bound msg/s | msg/s / bound | net / bound | largest mailbox (messages) | bound msg/s, mailboxes as they are | net / that bound | CPU s: connector, sandbox |"
     );
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
-    let rate = row(&s, &bin, &c);
-    if let Some((b, bin)) = &baseline {
-        row(&s, bin, b);
+    for c in &mine {
+        row(&s, &bin, c);
+    }
+    for b in &theirs {
+        row(&s, base, b);
     }
     println!();
-    budget_floor(&bin, &c);
-    slots_floor(&s, &bin, &c);
-    if let Some((b, bin)) = &baseline {
-        budget_floor(bin, b);
-        slots_floor(&s, bin, b);
+    for c in &mine {
+        budget_floor(&bin, c);
+        slots_floor(&s, &bin, c);
+    }
+    for b in &theirs {
+        budget_floor(base, b);
+        slots_floor(&s, base, b);
+    }
+    if runs > 1 {
+        println!();
+        medians(&s, &bin, &mine);
+        if !theirs.is_empty() {
+            medians(&s, base, &theirs);
+        }
+    }
+    let c = median_run(&mine);
+    if !theirs.is_empty() {
+        let of = |v: &[Connector], f: &dyn Fn(&Connector) -> f64| median(v.iter().map(f).collect());
         println!(
-            "\nthis / baseline: {:.2}× the messages per second (net {:.2}×), {:.2}× the CPU seconds of the connector",
-            b.seconds / c.seconds,
-            (b.seconds - b.idle_seconds) / (c.seconds - c.idle_seconds),
-            c.connector_cpu / b.connector_cpu.max(f64::MIN_POSITIVE)
+            "\nthis / baseline{}: {:.2}× the messages per second (net {:.2}×), {:.2}× the CPU seconds of the connector",
+            if runs > 1 { " (medians)" } else { "" },
+            of(&theirs, &|c| c.seconds) / of(&mine, &|c| c.seconds),
+            of(&theirs, &|c| c.seconds - c.idle_seconds)
+                / of(&mine, &|c| c.seconds - c.idle_seconds),
+            of(&mine, &|c| c.connector_cpu)
+                / of(&theirs, &|c| c.connector_cpu).max(f64::MIN_POSITIVE)
         );
     }
     if !with_sdk {
@@ -378,7 +460,7 @@ fn main() {
         c.unfiled,
         c.left,
         c.seconds,
-        rate,
+        c.filed as f64 / c.seconds,
         c.graph_requests,
         c.crm_requests,
         c.connector_cpu,

@@ -171,11 +171,9 @@ async fn connector(s: &Setup, bin: &str) -> Connector {
 /// themselves. It does not say whether the requests were few: the table's requests per message
 /// do.
 fn slots_floor(s: &Setup, bin: &str, c: &Connector) {
-    let (lg, lc) = (s.graph_ms as f64 / 1000.0, s.crm_ms as f64 / 1000.0);
     let (mailbox, g) = &c.busiest_mailbox;
     let (rep, r) = &c.busiest_rep;
-    let graph_floor = *g as f64 * lg / MAILBOX_CONCURRENCY;
-    let crm_floor = *r as f64 * lc;
+    let (graph_floor, crm_floor) = floors(s, c);
     let net = c.seconds - c.idle_seconds;
     let name = binary_name(bin);
     println!(
@@ -186,12 +184,20 @@ fn slots_floor(s: &Setup, bin: &str, c: &Connector) {
     );
 }
 
+/// The least seconds of the busiest mailbox's Graph requests through its slots and of the
+/// busiest rep's CRM requests one at a time.
+fn floors(s: &Setup, c: &Connector) -> (f64, f64) {
+    let (lg, lc) = (s.graph_ms as f64 / 1000.0, s.crm_ms as f64 / 1000.0);
+    (
+        c.busiest_mailbox.1 as f64 * lg / MAILBOX_CONCURRENCY,
+        c.busiest_rep.1 as f64 * lc,
+    )
+}
+
 /// The net cycle against the least time of its requests where they were made, in percent
 /// (see [`slots_floor`]).
 fn own_share(s: &Setup, c: &Connector) -> f64 {
-    let (lg, lc) = (s.graph_ms as f64 / 1000.0, s.crm_ms as f64 / 1000.0);
-    let graph_floor = c.busiest_mailbox.1 as f64 * lg / MAILBOX_CONCURRENCY;
-    let crm_floor = c.busiest_rep.1 as f64 * lc;
+    let (graph_floor, crm_floor) = floors(s, c);
     let net = c.seconds - c.idle_seconds;
     100.0 * graph_floor.max(crm_floor) / net.max(f64::MIN_POSITIVE)
 }

@@ -63,6 +63,13 @@ struct Setup {
     crm_ms: u64,
 }
 
+impl Setup {
+    /// The Graph and CRM.interface latencies per request, in seconds.
+    fn latencies(&self) -> (f64, f64) {
+        (self.graph_ms as f64 / 1000.0, self.crm_ms as f64 / 1000.0)
+    }
+}
+
 async fn tenant(s: &Setup, extra: &str) -> Tenant {
     let opts = SandboxOptions {
         users: s.users,
@@ -187,7 +194,7 @@ fn slots_floor(s: &Setup, bin: &str, c: &Connector) {
 /// The least seconds of the busiest mailbox's Graph requests through its slots and of the
 /// busiest rep's CRM requests one at a time.
 fn floors(s: &Setup, c: &Connector) -> (f64, f64) {
-    let (lg, lc) = (s.graph_ms as f64 / 1000.0, s.crm_ms as f64 / 1000.0);
+    let (lg, lc) = s.latencies();
     (
         c.busiest_mailbox.1 as f64 * lg / MAILBOX_CONCURRENCY,
         c.busiest_rep.1 as f64 * lc,
@@ -202,15 +209,40 @@ fn own_share(s: &Setup, c: &Connector) -> f64 {
     100.0 * graph_floor.max(crm_floor) / net.max(f64::MIN_POSITIVE)
 }
 
+/// The bound from one measurement: per mailbox, the messages per second its Graph
+/// slots and its rep's CRM turn allow at the measured requests per message.
+struct Bounds {
+    graph: f64,
+    crm: f64,
+    /// Messages per second, all mailboxes alike.
+    tenant: f64,
+    /// Messages per second for the mailboxes as they are: no cycle ends before the largest
+    /// mailbox is through at the per-mailbox rate.
+    as_they_are: f64,
+}
+
+fn bounds(s: &Setup, c: &Connector) -> Bounds {
+    let (lg, lc) = s.latencies();
+    let graph = MAILBOX_CONCURRENCY / (c.graph_per_msg * lg);
+    let crm = 1.0 / (c.crm_per_msg * lc);
+    let per_mailbox = graph.min(crm);
+    Bounds {
+        graph,
+        crm,
+        tenant: per_mailbox * c.mailboxes as f64,
+        as_they_are: c.filed as f64 / (c.largest.max(1) as f64 / per_mailbox),
+    }
+}
+
+/// Net messages per second (the idle cycle's fixed cost left out).
+fn net_rate(c: &Connector) -> f64 {
+    c.filed as f64 / (c.seconds - c.idle_seconds).max(f64::MIN_POSITIVE)
+}
+
 /// The net messages per second against the bound for the mailboxes as they are, in percent
 /// (the table's "net / that bound").
 fn as_they_are_share(s: &Setup, c: &Connector) -> f64 {
-    let (lg, lc) = (s.graph_ms as f64 / 1000.0, s.crm_ms as f64 / 1000.0);
-    let per_mailbox =
-        (MAILBOX_CONCURRENCY / (c.graph_per_msg * lg)).min(1.0 / (c.crm_per_msg * lc));
-    let as_they_are = c.filed as f64 / (c.largest.max(1) as f64 / per_mailbox);
-    let net = c.filed as f64 / (c.seconds - c.idle_seconds).max(f64::MIN_POSITIVE);
-    100.0 * net / as_they_are
+    100.0 * net_rate(c) / bounds(s, c).as_they_are
 }
 
 /// The median of `v` (the mean of the middle two for an even count).
@@ -250,14 +282,9 @@ fn median_run(runs: &[Connector]) -> &Connector {
 
 /// Prints the table row of one connector measurement.
 fn row(s: &Setup, bin: &str, c: &Connector) {
-    let (lg, lc) = (s.graph_ms as f64 / 1000.0, s.crm_ms as f64 / 1000.0);
-    let graph_bound = MAILBOX_CONCURRENCY / (c.graph_per_msg * lg);
-    let crm_bound = 1.0 / (c.crm_per_msg * lc);
-    let per_mailbox = graph_bound.min(crm_bound);
-    let bound = per_mailbox * c.mailboxes as f64;
-    let as_they_are = c.filed as f64 / (c.largest.max(1) as f64 / per_mailbox);
+    let b = bounds(s, c);
     let rate = c.filed as f64 / c.seconds;
-    let net = c.filed as f64 / (c.seconds - c.idle_seconds).max(f64::MIN_POSITIVE);
+    let net = net_rate(c);
     let name = binary_name(bin);
     println!(
         "| {name} | {} | {} | {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.2} | {:.2} | {:.1}, {:.1} | {:.0} | {:.1}% | {:.1}% | {} | {:.0} | {:.1}% | {:.1}, {:.1} |",
@@ -270,14 +297,14 @@ fn row(s: &Setup, bin: &str, c: &Connector) {
         net,
         c.graph_per_msg,
         c.crm_per_msg,
-        graph_bound,
-        crm_bound,
-        bound,
-        100.0 * rate / bound,
-        100.0 * net / bound,
+        b.graph,
+        b.crm,
+        b.tenant,
+        100.0 * rate / b.tenant,
+        100.0 * net / b.tenant,
         c.largest,
-        as_they_are,
-        as_they_are_share(s, c),
+        b.as_they_are,
+        100.0 * net / b.as_they_are,
         c.connector_cpu,
         c.sandbox_cpu
     );

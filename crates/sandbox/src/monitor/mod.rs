@@ -161,13 +161,12 @@ impl Monitor {
     ///
     /// [`Shared::mailbox_of`]: crate::server::Shared::mailbox_of
     pub(crate) fn count_mailbox_slot(&self, name: &str) {
-        let mut s = self.lock_stats();
-        match s.graph.by_mailbox.get_mut(name) {
-            Some(n) => *n += 1,
-            None => {
-                s.graph.by_mailbox.insert(name.to_owned(), 1);
-            }
-        }
+        *self
+            .lock_stats()
+            .graph
+            .by_mailbox
+            .entry(name.to_owned())
+            .or_default() += 1;
     }
 
     fn lock_stats(&self) -> std::sync::MutexGuard<'_, RequestStats> {

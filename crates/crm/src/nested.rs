@@ -18,8 +18,10 @@
 //! - it answers for the parent only (the children ignored): the parent was written, so the
 //!   error is [`CrmError::Partial`] with its id and the engine adopts it after the fix;
 //! - it takes the children but not as the parent's: the first nested insert of a process
-//!   that carries an external key is read back once (one query), and a key that does not
-//!   point to the new record is the same mismatch.
+//!   that carries an external key is read back once (one query, as the master user so
+//!   that it does not queue behind the rep's other requests; as the rep when the master
+//!   user does not see it), and a key that does not point to the new record is the same
+//!   mismatch.
 //!
 //! `check` cannot find this out beforehand: CRM.interface documents no dry run, transaction
 //! or rollback, and `check` never writes (research note §3.2).
@@ -85,17 +87,34 @@ impl CrmSession<'_> {
         if self.client.nested_confirmed.load(Ordering::Relaxed) {
             return Ok(());
         }
-        let keys = self
-            .find_external_keys(ext_system, &[key.to_owned()])
-            .await?;
-        // The query found the keys by `key`; CRM stores it as the XML writer sanitized it, so
+        // The query finds the keys by `key`; CRM stores it as the XML writer sanitized it, so
         // the record link, not the text, is what tells.
-        let linked = keys.iter().any(|k| {
-            k.record
-                .as_ref()
-                .is_some_and(|(t, r)| t.eq_ignore_ascii_case(table) && *r == id)
-        });
-        if !linked {
+        let linked = |keys: &[crate::ExternalKey]| {
+            keys.iter().any(|k| {
+                k.record
+                    .as_ref()
+                    .is_some_and(|(t, r)| t.eq_ignore_ascii_case(table) && *r == id)
+            })
+        };
+        let wanted = [key.to_owned()];
+        // Read as the master user first: every nested insert the process made meanwhile waits
+        // for this answer before its item goes on, and a read in the rep's own turn would
+        // queue behind everything that rep's items asked for since (one request at a time
+        // per rep): at a first sync that held the whole tenant's items for a third of a
+        // second. The master user's requests run beside the reps'.
+        let keys = match self
+            .client
+            .master()
+            .find_external_keys(ext_system, &wanted)
+            .await
+        {
+            Ok(keys) if linked(&keys) => keys,
+            // Not seen by the master user (its rights may hide the rep's records), or not
+            // answered: the rep who wrote it is asked before anything is called a mismatch.
+            _ if self.rep_email.is_some() => self.find_external_keys(ext_system, &wanted).await?,
+            read => read?,
+        };
+        if !linked(&keys) {
             return Err(CrmError::Partial {
                 created: id,
                 source: Box::new(mismatch(format!(

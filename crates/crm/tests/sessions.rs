@@ -266,3 +266,56 @@ async fn a_write_whose_answer_was_lost_is_resent_only_under_duplicate_protection
     );
     c.master().enabled_reps().await.unwrap();
 }
+
+/// The first nested insert of a process is read back once (see the crate's `nested` module),
+/// and every nested insert made meanwhile waits for that answer. The read goes as the master
+/// user, beside the rep's turn: it does not queue behind what the rep's other items asked for
+/// while the insert ran (at a first sync, that held every item of the tenant).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_first_nested_insert_is_read_back_beside_the_reps_turn() {
+    use gc_crm::{NewActivity, NewExternalKey};
+    let env = env().await;
+    let c = without_retries(&env);
+    let me = reps(&c, 1).await.remove(0);
+    let mut a = NewActivity::new("E-mail", "read back", jiff::civil::date(2026, 12, 7));
+    a.external_key = Some(NewExternalKey {
+        ext_system: None,
+        content_type: "text/x-vevent".into(),
+        ext_key: "<read-back@example.test>".into(),
+        mailbox: Some(me.clone()),
+    });
+    env.sandbox.set_hold(Duration::from_millis(400));
+    let before = env.sandbox.stats().requests;
+    let insert = {
+        let (c, me) = (c.clone(), me.clone());
+        tokio::spawn(async move { c.as_rep(&me).insert_activity(&a).await })
+    };
+    // The insert is in the sandbox: two more requests of the same rep queue behind it.
+    while env.sandbox.stats().requests == before {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let pings: Vec<_> = (0..2)
+        .map(|_| {
+            let (c, me) = (c.clone(), me.clone());
+            tokio::spawn(async move { c.as_rep(&me).ping().await })
+        })
+        .collect();
+    let id = insert.await.unwrap().unwrap();
+    // Confirmed while the first ping ran, before the second could start.
+    assert!(
+        !pings.iter().all(tokio::task::JoinHandle::is_finished),
+        "the read-back waited for the rep's queued requests"
+    );
+    for p in pings {
+        p.await.unwrap().unwrap();
+    }
+    env.sandbox.set_hold(Duration::ZERO);
+    let keys = c
+        .as_rep(&me)
+        .find_external_keys(None, &["<read-back@example.test>".to_owned()])
+        .await
+        .unwrap();
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    assert_eq!(keys[0].record.as_ref().map(|(_, r)| *r), Some(id));
+    assert_eq!(env.sandbox.stats().busy_answers, 0);
+}

@@ -120,6 +120,14 @@ struct Connector {
     busiest_rep: (String, u64),
 }
 
+impl Connector {
+    /// The first cycle's seconds without the idle cycle's fixed cost (process start, token,
+    /// CRM preflight, mailbox list): what every "net" figure divides by.
+    fn net_seconds(&self) -> f64 {
+        self.seconds - self.idle_seconds
+    }
+}
+
 /// The key with the largest count (the first such in key order).
 fn busiest(counts: &std::collections::BTreeMap<String, u64>) -> (String, u64) {
     counts.iter().fold((String::new(), 0), |best, (k, n)| {
@@ -181,7 +189,7 @@ fn slots_floor(s: &Setup, bin: &str, c: &Connector) {
     let (mailbox, g) = &c.busiest_mailbox;
     let (rep, r) = &c.busiest_rep;
     let (graph_floor, crm_floor) = floors(s, c);
-    let net = c.seconds - c.idle_seconds;
+    let net = c.net_seconds();
     let name = binary_name(bin);
     println!(
         "{name}: the busiest mailbox ({mailbox}) made {g} Graph requests, {graph_floor:.2} s at the least through its {MAILBOX_CONCURRENCY} slots; \
@@ -205,8 +213,7 @@ fn floors(s: &Setup, c: &Connector) -> (f64, f64) {
 /// (see [`slots_floor`]).
 fn own_share(s: &Setup, c: &Connector) -> f64 {
     let (graph_floor, crm_floor) = floors(s, c);
-    let net = c.seconds - c.idle_seconds;
-    100.0 * graph_floor.max(crm_floor) / net.max(f64::MIN_POSITIVE)
+    100.0 * graph_floor.max(crm_floor) / c.net_seconds().max(f64::MIN_POSITIVE)
 }
 
 /// The issue's bound from one measurement: per mailbox, the messages per second its Graph
@@ -236,7 +243,7 @@ fn bounds(s: &Setup, c: &Connector) -> Bounds {
 
 /// Net messages per second (the idle cycle's fixed cost left out).
 fn net_rate(c: &Connector) -> f64 {
-    c.filed as f64 / (c.seconds - c.idle_seconds).max(f64::MIN_POSITIVE)
+    c.filed as f64 / c.net_seconds().max(f64::MIN_POSITIVE)
 }
 
 /// The net messages per second against the bound for the mailboxes as they are, in percent
@@ -266,7 +273,7 @@ fn medians(s: &Setup, bin: &str, runs: &[Connector]) {
         binary_name(bin),
         runs.len(),
         of(&|c| c.seconds),
-        of(&|c| c.seconds - c.idle_seconds),
+        of(&|c| c.net_seconds()),
         of(&|c| as_they_are_share(s, c)),
         of(&|c| own_share(s, c)),
         of(&|c| c.connector_cpu)
@@ -326,7 +333,7 @@ fn budget_floor(bin: &str, c: &Connector) {
     println!(
         "{name}: the tenant budget ({TENANT_RPS} requests per second, as many at once) lets its {} Graph requests through in {floor:.1} s at the least; the cycle took {:.1} s net",
         c.graph_requests,
-        c.seconds - c.idle_seconds
+        c.net_seconds()
     );
 }
 
@@ -470,8 +477,7 @@ fn main() {
             "\nthis / baseline{}: {:.2}× the messages per second (net {:.2}×), {:.2}× the CPU seconds of the connector",
             if runs > 1 { " (medians)" } else { "" },
             of(&theirs, &|c| c.seconds) / of(&mine, &|c| c.seconds),
-            of(&theirs, &|c| c.seconds - c.idle_seconds)
-                / of(&mine, &|c| c.seconds - c.idle_seconds),
+            of(&theirs, &|c| c.net_seconds()) / of(&mine, &|c| c.net_seconds()),
             of(&mine, &|c| c.connector_cpu)
                 / of(&theirs, &|c| c.connector_cpu).max(f64::MIN_POSITIVE)
         );

@@ -280,7 +280,8 @@ async fn the_first_nested_insert_is_read_back_beside_the_reps_turn() {
     let mut a = NewActivity::new("E-mail", "read back", jiff::civil::date(2026, 12, 7));
     a.external_key = Some(NewExternalKey {
         ext_system: None,
-        content_type: "text/x-vevent".into(),
+        // what e-mail filing writes for a message
+        content_type: "application/x-mmRecord".into(),
         ext_key: "<read-back@example.test>".into(),
         mailbox: Some(me.clone()),
     });
